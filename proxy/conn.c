@@ -1,0 +1,634 @@
+/*
+ * HTTP/1.1 connections.
+ *
+ * State diagram (conn_state(), one request at a time; pipelined requests wait
+ * as unparsed bytes in `pending` and reading stops until the response to the
+ * current one is written, which is the backpressure on pipelining clients):
+ *
+ *        accept
+ *          |
+ *          v      first byte         message complete
+ *     +-> IDLE ---------------> HEAD -----------------> HANDLING
+ *     |    |                     |  (400/414/431: respond, close)  |
+ *     |    | idle timeout        | head timeout                    | handler calls
+ *     |    v                     v                                 v proxy_conn_send
+ *     |  CLOSING <-------------- +---------------------------- WRITING
+ *     |                   error, write timeout, !keep-alive        |
+ *     +------------------------------------------------------------+
+ *                    response written, keep-alive
+ *
+ * Lifetime: `refs` counts the open handles (one reference for both) and every
+ * async operation in flight (store reads, fetch waits). The struct is freed
+ * when the count drops to zero, never inside one of its own callbacks while
+ * another still holds it.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "modproxy/diag.h"
+
+static void conn_close(struct proxy_conn *c);
+static void read_next(struct proxy_conn *c);
+
+static const char *state_name(enum conn_state s) {
+  static const char *const names[] = {"IDLE", "HEAD", "HANDLING", "WRITING",
+                                      "CLOSING"};
+  return names[s];
+}
+
+/* The one place the state changes; checks that the transition is legal. */
+static void conn_state(struct proxy_conn *c, enum conn_state to) {
+  static const unsigned allowed[] = {
+      [CONN_IDLE] = 1u << CONN_HEAD | 1u << CONN_HANDLING | 1u << CONN_CLOSING,
+      [CONN_HEAD] = 1u << CONN_HANDLING | 1u << CONN_WRITING | 1u << CONN_CLOSING,
+      [CONN_HANDLING] = 1u << CONN_WRITING | 1u << CONN_CLOSING,
+      [CONN_WRITING] = 1u << CONN_IDLE | 1u << CONN_CLOSING,
+      [CONN_CLOSING] = 0,
+  };
+  if ((allowed[c->state] & (1u << to)) == 0) {
+    fprintf(stderr, "conn: illegal transition %s -> %s\n",
+            state_name(c->state), state_name(to));
+    abort();
+  }
+  c->state = to;
+}
+
+void proxy_conn_hold(struct proxy_conn *c) { c->refs++; }
+
+static void conn_free(struct proxy_conn *c) {
+  struct proxy_server *s = c->server;
+  if (c->prev != NULL)
+    c->prev->next = c->next;
+  else
+    s->conns = c->next;
+  if (c->next != NULL)
+    c->next->prev = c->prev;
+  proxy_body_unref(c->body);
+  free(c->pending);
+  free(c->chunk);
+  free(c->zip_module);
+  free(c->zip_version);
+  free(c);
+}
+
+void proxy_conn_release(struct proxy_conn *c) {
+  if (--c->refs == 0)
+    conn_free(c);
+}
+
+int proxy_conn_gone(const struct proxy_conn *c) {
+  return c->state == CONN_CLOSING;
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  struct proxy_conn *c = h->data;
+  if (--c->handles_open == 0)
+    proxy_conn_release(c);
+}
+
+static void conn_close(struct proxy_conn *c) {
+  if (c->state == CONN_CLOSING)
+    return;
+  conn_state(c, CONN_CLOSING);
+  uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+  uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+}
+
+static void on_timeout(uv_timer_t *t) { conn_close(t->data); }
+
+static void arm_timer(struct proxy_conn *c, uint64_t ms) {
+  uv_timer_start(&c->timer, on_timeout, ms, 0);
+}
+
+/* ---- parsing --------------------------------------------------------- */
+
+static struct proxy_conn *conn_of(llhttp_t *p) { return p->data; }
+
+static int refuse(llhttp_t *p, int status, const char *reason) {
+  conn_of(p)->req.error_status = status;
+  llhttp_set_error_reason(p, reason);
+  return HPE_USER;
+}
+
+static int count_head(llhttp_t *p, size_t len) {
+  struct proxy_request *r = &conn_of(p)->req;
+  r->head_bytes += len;
+  if (r->head_bytes > PROXY_MAX_HEAD_BYTES)
+    return refuse(p, 431, "request head too large");
+  return 0;
+}
+
+static int on_message_begin(llhttp_t *p) {
+  struct proxy_conn *c = conn_of(p);
+  memset(&c->req, 0, sizeof c->req);
+  c->req.start_ms = uv_now(c->server->loop);
+  if (c->state == CONN_IDLE) {
+    conn_state(c, CONN_HEAD);
+    arm_timer(c, PROXY_HEAD_TIMEOUT_MS);
+  }
+  return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len) {
+  struct proxy_request *r = &conn_of(p)->req;
+  if (r->url_len + len > PROXY_MAX_URL_BYTES)
+    return refuse(p, 414, "request target too long");
+  memcpy(r->url + r->url_len, at, len);
+  r->url_len += len;
+  r->url[r->url_len] = '\0';
+  return count_head(p, len);
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len) {
+  struct proxy_request *r = &conn_of(p)->req;
+  size_t room = sizeof r->hname - 1 - r->hname_len;
+  size_t n = len < room ? len : room;
+  memcpy(r->hname + r->hname_len, at, n);
+  r->hname_len += n;
+  r->hname[r->hname_len] = '\0';
+  return count_head(p, len + 4); /* ": " and CRLF */
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len) {
+  struct proxy_request *r = &conn_of(p)->req;
+  size_t room = sizeof r->hvalue - 1 - r->hvalue_len;
+  size_t n = len < room ? len : room;
+  if (n < len)
+    r->hvalue_truncated = 1;
+  memcpy(r->hvalue + r->hvalue_len, at, n);
+  r->hvalue_len += n;
+  r->hvalue[r->hvalue_len] = '\0';
+  return count_head(p, len);
+}
+
+static void keep_header(char *dst, size_t cap, const struct proxy_request *r) {
+  snprintf(dst, cap, "%s", r->hvalue_truncated ? "" : r->hvalue);
+}
+
+static int on_header_value_complete(llhttp_t *p) {
+  struct proxy_request *r = &conn_of(p)->req;
+  if (++r->header_count > PROXY_MAX_HEADERS)
+    return refuse(p, 431, "too many request headers");
+  if (strcasecmp(r->hname, "if-none-match") == 0)
+    keep_header(r->if_none_match, sizeof r->if_none_match, r);
+  else if (strcasecmp(r->hname, "range") == 0)
+    keep_header(r->range, sizeof r->range, r);
+  else if (strcasecmp(r->hname, "if-range") == 0)
+    keep_header(r->if_range, sizeof r->if_range, r);
+  else if (strcasecmp(r->hname, "x-request-id") == 0)
+    keep_header(r->request_id, sizeof r->request_id, r);
+  else if (strcasecmp(r->hname, "accept") == 0)
+    keep_header(r->accept, sizeof r->accept, r);
+  r->hname_len = 0;
+  r->hname[0] = '\0';
+  r->hvalue_len = 0;
+  r->hvalue[0] = '\0';
+  r->hvalue_truncated = 0;
+  return 0;
+}
+
+static int on_headers_complete(llhttp_t *p) {
+  struct proxy_request *r = &conn_of(p)->req;
+  r->method = llhttp_get_method(p);
+  r->head_only = r->method == HTTP_HEAD;
+  r->keep_alive = llhttp_should_keep_alive(p);
+  if (r->method != HTTP_GET && r->method != HTTP_HEAD)
+    return refuse(p, 405, "only GET and HEAD are supported");
+  /* A body on GET/HEAD is how request smuggling starts: refuse it. */
+  if ((p->flags & F_CHUNKED) != 0 ||
+      ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > 0))
+    return refuse(p, 400, "GET and HEAD requests must not have a body");
+  return 0;
+}
+
+static int on_message_complete(llhttp_t *p) { return HPE_PAUSED; }
+
+static const llhttp_settings_t parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_message_complete = on_message_complete,
+};
+
+/* Builds this request's id: the client's X-Request-Id when it is short and
+ * printable, else a new one. */
+static void assign_id(struct proxy_conn *c) {
+  const char *in = c->req.request_id;
+  size_t n = strlen(in);
+  int ok = n > 0 && n < sizeof c->id;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = (in[i] >= '0' && in[i] <= '9') || (in[i] >= 'a' && in[i] <= 'z') ||
+         (in[i] >= 'A' && in[i] <= 'Z') || in[i] == '-' || in[i] == '_' ||
+         in[i] == '.';
+  if (ok)
+    memcpy(c->id, in, n + 1);
+  else
+    snprintf(c->id, sizeof c->id, "%" PRIx64 "-%" PRIx64,
+             (uint64_t)c->server->date_ms / 1000, ++c->server->next_id);
+}
+
+/* Feeds bytes to the parser. Stops at the end of one request: the rest is
+ * kept in `pending` until that request is answered. */
+static void feed(struct proxy_conn *c, const char *data, size_t len) {
+  llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
+  if (err == HPE_OK)
+    return;
+  if (err == HPE_PAUSED) {
+    const char *pos = llhttp_get_error_pos(&c->parser);
+    size_t used = (size_t)(pos - data);
+    size_t rest = len - used;
+    if (rest > 0) {
+      /* data may be `pending` itself: move the tail first. */
+      char *keep = malloc(rest);
+      if (keep == NULL) {
+        conn_close(c);
+        return;
+      }
+      memcpy(keep, pos, rest);
+      free(c->pending);
+      c->pending = keep;
+      c->pending_len = rest;
+    }
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_timer_stop(&c->timer);
+    conn_state(c, CONN_HANDLING);
+    c->server->counters.requests++;
+    assign_id(c);
+    proxy_route(c);
+    return;
+  }
+  /* A malformed or refused request: answer it and close. */
+  int status = c->req.error_status != 0 ? c->req.error_status : 400;
+  char msg[256];
+  snprintf(msg, sizeof msg, "malformed HTTP request: %s",
+           llhttp_get_error_reason(&c->parser));
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  c->req.keep_alive = 0;
+  if (c->state == CONN_IDLE)
+    conn_state(c, CONN_HEAD);
+  assign_id(c);
+  proxy_conn_send_text(c, status,
+                       status == 400 ? msg : llhttp_get_error_reason(&c->parser),
+                       NULL);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  struct proxy_conn *c = h->data;
+  buf->base = c->server->read_buf;
+  buf->len = sizeof c->server->read_buf;
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
+  struct proxy_conn *c = st->data;
+  if (n < 0) {
+    conn_close(c);
+    return;
+  }
+  if (n > 0)
+    feed(c, buf->base, (size_t)n);
+}
+
+/* After a response: parse what is pending or wait for more. */
+static void read_next(struct proxy_conn *c) {
+  conn_state(c, CONN_IDLE);
+  if (c->close_after || c->server->stopping) {
+    conn_close(c);
+    return;
+  }
+  llhttp_resume(&c->parser);
+  if (c->pending_len > 0) {
+    char *data = c->pending;
+    size_t len = c->pending_len;
+    c->pending = NULL;
+    c->pending_len = 0;
+    feed(c, data, len);
+    free(data);
+    if (c->state != CONN_IDLE && c->state != CONN_HEAD)
+      return;
+  }
+  if (c->state == CONN_IDLE)
+    arm_timer(c, PROXY_IDLE_TIMEOUT_MS);
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+void proxy_conn_accept(struct proxy_server *s) {
+  struct proxy_conn *c = calloc(1, sizeof *c);
+  if (c == NULL)
+    return;
+  c->server = s;
+  c->refs = 1;
+  uv_tcp_init(s->loop, &c->tcp);
+  uv_timer_init(s->loop, &c->timer);
+  c->handles_open = 2;
+  c->tcp.data = c;
+  c->timer.data = c;
+  c->next = s->conns;
+  if (s->conns != NULL)
+    s->conns->prev = c;
+  s->conns = c;
+  if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp) < 0) {
+    conn_close(c);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
+  c->parser.data = c;
+  c->state = CONN_IDLE;
+  arm_timer(c, PROXY_IDLE_TIMEOUT_MS);
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+/* ---- responses ------------------------------------------------------- */
+
+static const char *reason_phrase(int status) {
+  switch (status) {
+  case 200: return "OK";
+  case 206: return "Partial Content";
+  case 304: return "Not Modified";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 410: return "Gone";
+  case 414: return "URI Too Long";
+  case 416: return "Range Not Satisfiable";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  default: return "Status";
+  }
+}
+
+/* If-None-Match: does any listed tag (weak or strong) equal ours? */
+static int etag_listed(const char *list, const char *etag) {
+  size_t n = strlen(etag);
+  for (const char *p = list; *p != '\0';) {
+    while (*p == ' ' || *p == ',')
+      p++;
+    if (*p == '*')
+      return 1;
+    if (strncmp(p, "W/", 2) == 0)
+      p += 2;
+    if (strncmp(p, etag, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+      return 1;
+    while (*p != '\0' && *p != ',')
+      p++;
+  }
+  return 0;
+}
+
+/* Parses a single "bytes=a-b" range against size. 1: satisfiable range set,
+ * 0: ignore the header (serve it all), -1: unsatisfiable (416). */
+static int parse_range(const char *h, uint64_t size, uint64_t *from,
+                       uint64_t *to) {
+  if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
+    return 0;
+  const char *p = h + 6;
+  char *end;
+  if (*p == '-') {
+    unsigned long long suffix = strtoull(p + 1, &end, 10);
+    if (end == p + 1 || *end != '\0')
+      return 0;
+    if (suffix == 0 || size == 0)
+      return -1;
+    *from = suffix >= size ? 0 : size - suffix;
+    *to = size - 1;
+    return 1;
+  }
+  if (*p < '0' || *p > '9')
+    return 0;
+  unsigned long long a = strtoull(p, &end, 10);
+  if (*end != '-')
+    return 0;
+  p = end + 1;
+  unsigned long long b = size == 0 ? 0 : size - 1;
+  if (*p != '\0') {
+    b = strtoull(p, &end, 10);
+    if (*end != '\0' || b < a)
+      return 0;
+  }
+  if (a >= size)
+    return -1;
+  *from = a;
+  *to = b >= size ? size - 1 : b;
+  return 1;
+}
+
+static void write_next_chunk(struct proxy_conn *c);
+
+/* A response head being built in a fixed buffer. */
+struct head {
+  char *buf;
+  size_t len, cap;
+  int overflow;
+};
+
+__attribute__((format(printf, 2, 3))) static void head_add(struct head *h,
+                                                           const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(h->buf + h->len, h->cap - h->len, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= h->cap - h->len)
+    h->overflow = 1;
+  else
+    h->len += (size_t)n;
+}
+
+static void finish_response(struct proxy_conn *c) {
+  proxy_body_unref(c->body);
+  c->body = NULL;
+  free(c->chunk);
+  c->chunk = NULL;
+  free(c->zip_module);
+  free(c->zip_version);
+  c->zip_module = c->zip_version = NULL;
+  read_next(c);
+}
+
+static void on_written(uv_write_t *w, int status) {
+  struct proxy_conn *c = w->data;
+  if (status < 0 || c->state == CONN_CLOSING) {
+    conn_close(c);
+    return;
+  }
+  if (c->zip_module != NULL && c->body_off < c->body_end) {
+    write_next_chunk(c);
+    return;
+  }
+  finish_response(c);
+}
+
+static void on_chunk_read(uv_work_t *w) {
+  struct proxy_conn *c = w->data;
+  uint64_t left = c->body_end - c->body_off;
+  size_t want = left < PROXY_ZIP_CHUNK_BYTES ? (size_t)left : PROXY_ZIP_CHUNK_BYTES;
+  c->chunk_len = store_zip_read(c->server->store, c->zip_module,
+                                c->zip_version, c->body_off, c->chunk, want);
+}
+
+static void on_chunk_ready(uv_work_t *w, int status) {
+  struct proxy_conn *c = w->data;
+  if (proxy_conn_gone(c)) {
+    proxy_conn_release(c);
+    return;
+  }
+  proxy_conn_release(c);
+  if (status < 0 || c->chunk_len <= 0) {
+    /* The head is out: all we can do is cut the body short, which the
+     * client detects by Content-Length. */
+    fprintf(stderr, "conn %s: zip read failed at %" PRIu64 ": %s\n", c->id,
+            c->body_off, strerror((int)-c->chunk_len));
+    conn_close(c);
+    return;
+  }
+  uv_buf_t b = uv_buf_init(c->chunk, (unsigned)c->chunk_len);
+  c->body_off += (uint64_t)c->chunk_len;
+  c->server->counters.bytes_out += (uint64_t)c->chunk_len;
+  arm_timer(c, PROXY_WRITE_TIMEOUT_MS);
+  c->write.data = c;
+  if (uv_write(&c->write, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0)
+    conn_close(c);
+}
+
+static void write_next_chunk(struct proxy_conn *c) {
+  if (c->chunk == NULL)
+    c->chunk = malloc(PROXY_ZIP_CHUNK_BYTES);
+  if (c->chunk == NULL) {
+    conn_close(c);
+    return;
+  }
+  c->work.data = c;
+  proxy_conn_hold(c);
+  if (uv_queue_work(c->server->loop, &c->work, on_chunk_read, on_chunk_ready) < 0) {
+    proxy_conn_release(c);
+    conn_close(c);
+  }
+}
+
+void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
+  if (c->state == CONN_CLOSING)
+    return;
+  struct proxy_request *q = &c->req;
+  int status = r->status;
+  uint64_t total = r->body != NULL ? r->body->len : r->zip_size;
+  uint64_t from = 0, to = total == 0 ? 0 : total - 1;
+  int ranged = 0;
+  char content_range[96] = "";
+  if (status == 200 && r->etag != NULL && q->if_none_match[0] != '\0' &&
+      etag_listed(q->if_none_match, r->etag)) {
+    status = 304;
+  } else if (status == 200 && r->rangeable && q->range[0] != '\0' &&
+             (q->if_range[0] == '\0' ||
+              (r->etag != NULL && strcmp(q->if_range, r->etag) == 0))) {
+    int pr = parse_range(q->range, total, &from, &to);
+    if (pr == 1) {
+      status = 206;
+      ranged = 1;
+      snprintf(content_range, sizeof content_range,
+               "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n",
+               from, to, total);
+    } else if (pr < 0) {
+      char text[64];
+      snprintf(text, sizeof text, "range not satisfiable: the file has %" PRIu64
+               " bytes", total);
+      proxy_conn_send_text(c, 416, text, NULL);
+      return;
+    }
+  }
+  uint64_t len = status == 304 ? 0 : ranged ? to - from + 1 : total;
+  if (!ranged && total == 0)
+    len = 0;
+  int keep = q->keep_alive && !c->server->stopping;
+  c->close_after = !keep;
+  struct head h = {.buf = c->head, .cap = sizeof c->head};
+  head_add(&h, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: modproxy\r\n"
+               "X-Request-Id: %s\r\n",
+           status, reason_phrase(status), proxy_server_date(c->server), c->id);
+  if (status != 304)
+    head_add(&h, "Content-Type: %s\r\n", r->content_type);
+  if (r->rangeable)
+    head_add(&h, "Accept-Ranges: bytes\r\n");
+  if (r->etag != NULL)
+    head_add(&h, "ETag: %s\r\n", r->etag);
+  if (r->cache_control != NULL)
+    head_add(&h, "Cache-Control: %s\r\n", r->cache_control);
+  head_add(&h, "%s%sContent-Length: %" PRIu64 "\r\n%s\r\n", content_range,
+           r->extra_headers != NULL ? r->extra_headers : "", len,
+           keep ? "" : "Connection: close\r\n");
+  int n = (int)h.len;
+  if (h.overflow) {
+    fprintf(stderr, "conn %s: response head too large\n", c->id);
+    conn_close(c);
+    return;
+  }
+  conn_state(c, CONN_WRITING);
+  uv_buf_t bufs[2];
+  unsigned nbufs = 1;
+  bufs[0] = uv_buf_init(c->head, (unsigned)n);
+  c->body_off = from;
+  c->body_end = from + len;
+  if (!q->head_only && len > 0) {
+    if (r->body != NULL) {
+      c->body = proxy_body_ref(r->body);
+      bufs[1] = uv_buf_init(c->body->data + from, (unsigned)len);
+      nbufs = 2;
+      c->body_off = c->body_end;
+      c->server->counters.bytes_out += len;
+    } else {
+      c->zip_module = strdup(r->zip_module);
+      c->zip_version = strdup(r->zip_version);
+      if (c->zip_module == NULL || c->zip_version == NULL) {
+        conn_close(c);
+        return;
+      }
+    }
+  }
+  arm_timer(c, PROXY_WRITE_TIMEOUT_MS);
+  c->write.data = c;
+  if (uv_write(&c->write, (uv_stream_t *)&c->tcp, bufs, nbufs, on_written) < 0)
+    conn_close(c);
+}
+
+void proxy_conn_send_text(struct proxy_conn *c, int status, const char *text,
+                          const char *cache_control) {
+  char fitted[DIAG_WINDOW_BYTES + 64];
+  size_t n = diag_text_fit(text, fitted, sizeof fitted);
+  struct proxy_body *b = proxy_body_new(fitted, n);
+  if (b == NULL) {
+    conn_close(c);
+    return;
+  }
+  struct conn_response r = {
+      .status = status,
+      .content_type = "text/plain; charset=utf-8",
+      .cache_control = cache_control != NULL ? cache_control : "no-store",
+      .body = b,
+  };
+  proxy_conn_send(c, &r);
+  proxy_body_unref(b);
+}
+
+void proxy_conn_close_idle(struct proxy_server *s) {
+  for (struct proxy_conn *c = s->conns; c != NULL; c = c->next)
+    if (c->state == CONN_IDLE)
+      conn_close(c);
+}
+
+void proxy_conn_close_all(struct proxy_server *s) {
+  for (struct proxy_conn *c = s->conns; c != NULL; c = c->next)
+    conn_close(c);
+}

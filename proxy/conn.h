@@ -1,0 +1,110 @@
+/*
+ * HTTP/1.1 connections: parsing with llhttp, keep-alive and pipelining (one
+ * request handled at a time, the rest waits in `pending`), conditional and
+ * range requests, and writing responses from memory or streamed from the
+ * store. Private to proxy/.
+ */
+#ifndef PROXY_CONN_H
+#define PROXY_CONN_H
+
+#include <llhttp.h>
+#include <uv.h>
+
+#include "server.h"
+
+enum conn_state {
+  CONN_IDLE,     /* waiting for the first byte of a request */
+  CONN_HEAD,     /* reading a request */
+  CONN_HANDLING, /* request complete, a handler is working on it */
+  CONN_WRITING,  /* response being written */
+  CONN_CLOSING,  /* uv_close called */
+};
+
+struct proxy_request {
+  int method;
+  int head_only;
+  int keep_alive;
+  char url[PROXY_MAX_URL_BYTES + 1];
+  size_t url_len;
+  size_t head_bytes;
+  int header_count;
+  int error_status;  /* set by a parser callback that refused the request */
+  /* The header being parsed (names longer than this are never ours). */
+  char hname[32];
+  size_t hname_len;
+  char hvalue[256];
+  size_t hvalue_len;
+  int hvalue_truncated;
+  /* Headers modproxy uses. */
+  char if_none_match[256];
+  char range[128];
+  char if_range[128];
+  char request_id[64];
+  char accept[256];
+  uint64_t start_ms;
+};
+
+/** A response to send. Exactly one of body/zip_size applies. */
+struct conn_response {
+  int status;
+  const char *content_type;
+  const char *cache_control;  /**< NULL: no header */
+  const char *etag;           /**< quoted strong ETag, or NULL */
+  const char *extra_headers;  /**< "Name: value\r\n"..., or NULL */
+  int rangeable;              /**< honour Range/If-Range */
+  struct proxy_body *body;    /**< borrowed; the connection takes a ref */
+  /** Stream a stored zip of this size instead of a body. */
+  uint64_t zip_size;
+  const char *zip_module, *zip_version;
+};
+
+struct proxy_conn {
+  struct proxy_conn *next, *prev; /* the server's list */
+  struct proxy_server *server;
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  llhttp_t parser;
+  enum conn_state state;
+  int refs;          /* the handle, plus one per async operation in flight */
+  int handles_open;  /* tcp and timer, closed with uv_close */
+  char *pending;     /* bytes read but not yet parsed (pipelining) */
+  size_t pending_len;
+  struct proxy_request req;
+  char id[24];       /* this request's id (echoed as X-Request-Id) */
+  /* The response being written. */
+  uv_write_t write;
+  char head[2048];
+  struct proxy_body *body;
+  uint64_t body_off, body_end;
+  /* Zip streaming. */
+  char *zip_module, *zip_version;
+  char *chunk;
+  int64_t chunk_len;
+  uv_work_t work;
+  int close_after;
+};
+
+/** Accepts a connection on the server's listener. */
+void proxy_conn_accept(struct proxy_server *s);
+/** Sends r for the current request; the connection then reads the next. */
+void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r);
+/**
+ * Sends an error as text/plain; charset=utf-8, fitted into the window the go
+ * command prints (8 lines, 648 bytes). `text` is one or more lines.
+ */
+void proxy_conn_send_text(struct proxy_conn *c, int status, const char *text,
+                          const char *cache_control);
+/** Takes/releases a reference across an async operation. */
+void proxy_conn_hold(struct proxy_conn *c);
+void proxy_conn_release(struct proxy_conn *c);
+/** 1 when the connection was closed while the operation ran. */
+int proxy_conn_gone(const struct proxy_conn *c);
+/** Closes every connection at once (end of shutdown). */
+void proxy_conn_close_all(struct proxy_server *s);
+/** Closes idle connections (shutdown: stop keeping them alive). */
+void proxy_conn_close_idle(struct proxy_server *s);
+
+/** Handles a complete request (routes.c). */
+void proxy_route(struct proxy_conn *c);
+
+#endif

@@ -1,0 +1,285 @@
+/*
+ * Upstream client on libcurl's multi-socket API.
+ *
+ * libcurl does the protocol work that a proxy's upstream side needs and that
+ * we would otherwise write and maintain ourselves: TLS with certificate
+ * verification (OpenSSL), HTTPS_PROXY/NO_PROXY, connection reuse, chunked
+ * and gzip bodies, redirects with a protocol allow-list, and file:// URLs.
+ * We drive it from the loop: curl tells us which sockets to watch
+ * (on_curl_socket) and when to call it back (on_curl_timer).
+ *
+ * Timeouts: connecting (PROXY_UPSTREAM_CONNECT_TIMEOUT_MS) and a transfer
+ * that moves no byte for PROXY_UPSTREAM_STALL_TIMEOUT_S, which covers both
+ * the wait for the first byte and an idle body.
+ */
+#include "fetch.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server.h"
+
+struct proxy_fetcher {
+  uv_loop_t *loop;
+  CURLM *multi;
+  uv_timer_t timer;
+  char *ca_file;
+};
+
+struct sock_ctx {
+  uv_poll_t poll;
+  curl_socket_t fd;
+  struct proxy_fetcher *fr;
+};
+
+static int errno_of(CURLcode cc, int too_big) {
+  switch (cc) {
+  case CURLE_COULDNT_CONNECT:
+    return -ECONNREFUSED;
+  case CURLE_OPERATION_TIMEDOUT:
+    return -ETIMEDOUT;
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY:
+    return -EHOSTUNREACH;
+  case CURLE_WRITE_ERROR:
+    return too_big ? -E2BIG : -EIO;
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_PARTIAL_FILE:
+  case CURLE_TOO_MANY_REDIRECTS:
+  case CURLE_UNSUPPORTED_PROTOCOL:
+  case CURLE_BAD_CONTENT_ENCODING:
+  case CURLE_RECV_ERROR:
+  case CURLE_GOT_NOTHING:
+  case CURLE_WEIRD_SERVER_REPLY:
+    return -EPROTO;
+  default:
+    return -EIO;
+  }
+}
+
+static void check_done(struct proxy_fetcher *fr) {
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(fr->multi, &left)) != NULL) {
+    if (m->msg != CURLMSG_DONE)
+      continue;
+    struct proxy_fetch *f = NULL;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&f);
+    CURLcode cc = m->data.result;
+    curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &f->status);
+    curl_easy_getinfo(f->easy, CURLINFO_TOTAL_TIME, &f->seconds);
+    const char *ct = NULL;
+    curl_easy_getinfo(f->easy, CURLINFO_CONTENT_TYPE, &ct);
+    snprintf(f->content_type, sizeof f->content_type, "%s", ct != NULL ? ct : "");
+    int is_file = strncmp(f->url, "file:", 5) == 0;
+    if (cc == CURLE_OK) {
+      f->rc = 0;
+      if (is_file)
+        f->status = 200;
+    } else if (is_file && cc == CURLE_FILE_COULDNT_READ_FILE) {
+      f->rc = 0; /* a missing file is a not-found, as for the go command */
+      f->status = 404;
+    } else {
+      f->rc = errno_of(cc, f->too_big);
+      snprintf(f->error, sizeof f->error, "%s",
+               f->too_big ? "response body over the size limit"
+               : f->errbuf[0] != '\0' ? f->errbuf
+                                      : curl_easy_strerror(cc));
+    }
+    curl_multi_remove_handle(fr->multi, f->easy);
+    curl_easy_cleanup(f->easy);
+    f->easy = NULL;
+    f->on_done(f);
+  }
+}
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+  struct sock_ctx *sc = p->data;
+  int flags = 0;
+  if (status < 0)
+    flags = CURL_CSELECT_ERR;
+  if (events & UV_READABLE)
+    flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE)
+    flags |= CURL_CSELECT_OUT;
+  int running;
+  curl_multi_socket_action(sc->fr->multi, sc->fd, flags, &running);
+  check_done(sc->fr);
+}
+
+static void on_poll_closed(uv_handle_t *h) { free(h->data); }
+
+static int on_curl_socket(CURL *e, curl_socket_t s, int what, void *userp,
+                          void *socketp) {
+  struct proxy_fetcher *fr = userp;
+  struct sock_ctx *sc = socketp;
+  if (what == CURL_POLL_REMOVE) {
+    if (sc != NULL) {
+      uv_poll_stop(&sc->poll);
+      uv_close((uv_handle_t *)&sc->poll, on_poll_closed);
+      curl_multi_assign(fr->multi, s, NULL);
+    }
+    return 0;
+  }
+  if (sc == NULL) {
+    sc = calloc(1, sizeof *sc);
+    if (sc == NULL)
+      return -1;
+    sc->fd = s;
+    sc->fr = fr;
+    if (uv_poll_init_socket(fr->loop, &sc->poll, s) < 0) {
+      free(sc);
+      return -1;
+    }
+    sc->poll.data = sc;
+    curl_multi_assign(fr->multi, s, sc);
+  }
+  int events = 0;
+  if (what & CURL_POLL_IN)
+    events |= UV_READABLE;
+  if (what & CURL_POLL_OUT)
+    events |= UV_WRITABLE;
+  uv_poll_start(&sc->poll, events, on_poll);
+  return 0;
+}
+
+static void on_timer(uv_timer_t *t) {
+  struct proxy_fetcher *fr = t->data;
+  int running;
+  curl_multi_socket_action(fr->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  check_done(fr);
+}
+
+static int on_curl_timer(CURLM *m, long timeout_ms, void *userp) {
+  struct proxy_fetcher *fr = userp;
+  if (timeout_ms < 0)
+    uv_timer_stop(&fr->timer);
+  else
+    uv_timer_start(&fr->timer, on_timer, (uint64_t)timeout_ms, 0);
+  return 0;
+}
+
+int proxy_fetcher_new(uv_loop_t *loop, const char *ca_file,
+                      struct proxy_fetcher **out) {
+  struct proxy_fetcher *fr = calloc(1, sizeof *fr);
+  if (fr == NULL)
+    return -ENOMEM;
+  fr->loop = loop;
+  if (ca_file != NULL && (fr->ca_file = strdup(ca_file)) == NULL) {
+    free(fr);
+    return -ENOMEM;
+  }
+  fr->multi = curl_multi_init();
+  if (fr->multi == NULL) {
+    free(fr->ca_file);
+    free(fr);
+    return -ENOMEM;
+  }
+  uv_timer_init(loop, &fr->timer);
+  fr->timer.data = fr;
+  curl_multi_setopt(fr->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+  curl_multi_setopt(fr->multi, CURLMOPT_SOCKETDATA, fr);
+  curl_multi_setopt(fr->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+  curl_multi_setopt(fr->multi, CURLMOPT_TIMERDATA, fr);
+  *out = fr;
+  return 0;
+}
+
+static void on_fetcher_closed(uv_handle_t *h) {
+  struct proxy_fetcher *fr = h->data;
+  free(fr->ca_file);
+  free(fr);
+}
+
+void proxy_fetcher_free(struct proxy_fetcher *fr) {
+  if (fr == NULL)
+    return;
+  curl_multi_cleanup(fr->multi);
+  uv_close((uv_handle_t *)&fr->timer, on_fetcher_closed);
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *userp) {
+  struct proxy_fetch *f = userp;
+  size_t len = size * n;
+  if (f->len + len > f->max_bytes) {
+    f->too_big = 1;
+    return 0;
+  }
+  if (f->fd >= 0) {
+    for (size_t done = 0; done < len;) {
+      /* Staging writes land in the page cache; the loop does not wait on
+       * the disk here. */
+      ssize_t w = write(f->fd, data + done, len - done);
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0) {
+        snprintf(f->errbuf, sizeof f->errbuf, "cannot stage the download: %s",
+                 strerror(errno));
+        return 0;
+      }
+      done += (size_t)w;
+    }
+  } else {
+    if (f->len + len + 1 > f->cap) {
+      size_t cap = f->cap == 0 ? 4096 : f->cap;
+      while (cap < f->len + len + 1)
+        cap *= 2;
+      char *b = realloc(f->body, cap);
+      if (b == NULL)
+        return 0;
+      f->body = b;
+      f->cap = cap;
+    }
+    memcpy(f->body + f->len, data, len);
+    f->body[f->len + len] = '\0';
+  }
+  f->len += len;
+  return len;
+}
+
+int proxy_fetch_start(struct proxy_fetcher *fr, struct proxy_fetch *f) {
+  f->easy = curl_easy_init();
+  if (f->easy == NULL)
+    return -ENOMEM;
+  CURL *e = f->easy;
+  f->rc = 0;
+  f->status = 0;
+  f->errbuf[0] = '\0';
+  f->error[0] = '\0';
+  curl_easy_setopt(e, CURLOPT_URL, f->url);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, f);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https,file");
+  /* Follow redirects, but never from https down to http. */
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)PROXY_UPSTREAM_MAX_REDIRECTS);
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR,
+                   strncmp(f->url, "https:", 6) == 0 ? "https" : "http,https");
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                   (long)PROXY_UPSTREAM_CONNECT_TIMEOUT_MS);
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)PROXY_UPSTREAM_STALL_TIMEOUT_S);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "modproxy/" MODPROXY_VERSION);
+  if (fr->ca_file != NULL)
+    curl_easy_setopt(e, CURLOPT_CAINFO, fr->ca_file);
+  if (curl_multi_add_handle(fr->multi, e) != CURLM_OK) {
+    curl_easy_cleanup(e);
+    f->easy = NULL;
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+void proxy_fetch_dispose(struct proxy_fetch *f) {
+  free(f->body);
+  f->body = NULL;
+  f->len = f->cap = 0;
+}

@@ -1,0 +1,181 @@
+/*
+ * The hot cache: small responses answered on the loop thread without a trip
+ * to the store. A hash table of keys ("<module>\n<suffix>") with an LRU list,
+ * bounded by the bytes of the bodies it holds (plus a fixed overhead per
+ * entry). Bodies are refcounted: evicting an entry that a connection is still
+ * writing only drops the cache's reference.
+ *
+ * Loop thread only.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+/* Counted against the byte budget for each entry besides its body. */
+#define HOT_ENTRY_OVERHEAD_BYTES 128
+#define HOT_INITIAL_BUCKETS 1024
+
+struct hot_entry {
+  struct hot_entry *chain;
+  struct hot_entry *newer, *older;
+  uint32_t hash;
+  struct hot_value v;
+  char key[];
+};
+
+struct proxy_body *proxy_body_new(const void *data, size_t len) {
+  struct proxy_body *b = malloc(sizeof *b + len + 1);
+  if (b == NULL)
+    return NULL;
+  b->refs = 1;
+  b->len = len;
+  if (len > 0)
+    memcpy(b->data, data, len);
+  b->data[len] = '\0';
+  return b;
+}
+
+struct proxy_body *proxy_body_ref(struct proxy_body *b) {
+  if (b != NULL)
+    b->refs++;
+  return b;
+}
+
+void proxy_body_unref(struct proxy_body *b) {
+  if (b != NULL && --b->refs == 0)
+    free(b);
+}
+
+static uint32_t hash_key(const char *k) {
+  uint32_t h = 2166136261u;
+  for (; *k != '\0'; k++)
+    h = (h ^ (unsigned char)*k) * 16777619u;
+  return h;
+}
+
+static size_t entry_cost(const struct hot_entry *e) {
+  return HOT_ENTRY_OVERHEAD_BYTES + strlen(e->key) +
+         (e->v.body != NULL ? e->v.body->len : 0);
+}
+
+int hot_cache_init(struct hot_cache *c, size_t max_bytes) {
+  memset(c, 0, sizeof *c);
+  c->buckets = calloc(HOT_INITIAL_BUCKETS, sizeof *c->buckets);
+  if (c->buckets == NULL)
+    return -ENOMEM;
+  c->nbuckets = HOT_INITIAL_BUCKETS;
+  c->max_bytes = max_bytes;
+  return 0;
+}
+
+static void lru_unlink(struct hot_cache *c, struct hot_entry *e) {
+  if (e->newer != NULL)
+    e->newer->older = e->older;
+  else
+    c->lru_head = e->older;
+  if (e->older != NULL)
+    e->older->newer = e->newer;
+  else
+    c->lru_tail = e->newer;
+  e->newer = e->older = NULL;
+}
+
+static void lru_push_front(struct hot_cache *c, struct hot_entry *e) {
+  e->older = c->lru_head;
+  e->newer = NULL;
+  if (c->lru_head != NULL)
+    c->lru_head->newer = e;
+  c->lru_head = e;
+  if (c->lru_tail == NULL)
+    c->lru_tail = e;
+}
+
+static struct hot_entry **find_slot(struct hot_cache *c, const char *key,
+                                    uint32_t h) {
+  struct hot_entry **p = &c->buckets[h & (c->nbuckets - 1)];
+  while (*p != NULL && ((*p)->hash != h || strcmp((*p)->key, key) != 0))
+    p = &(*p)->chain;
+  return p;
+}
+
+static void remove_entry(struct hot_cache *c, struct hot_entry *e) {
+  struct hot_entry **p = find_slot(c, e->key, e->hash);
+  *p = e->chain;
+  lru_unlink(c, e);
+  c->bytes -= entry_cost(e);
+  c->count--;
+  proxy_body_unref(e->v.body);
+  free(e);
+}
+
+/* Doubles the table when it is fuller than one entry per bucket. */
+static void maybe_grow(struct hot_cache *c) {
+  if (c->count < c->nbuckets)
+    return;
+  size_t n = c->nbuckets * 2;
+  struct hot_entry **b = calloc(n, sizeof *b);
+  if (b == NULL)
+    return; /* keep the longer chains; still correct */
+  for (size_t i = 0; i < c->nbuckets; i++) {
+    for (struct hot_entry *e = c->buckets[i], *next; e != NULL; e = next) {
+      next = e->chain;
+      e->chain = b[e->hash & (n - 1)];
+      b[e->hash & (n - 1)] = e;
+    }
+  }
+  free(c->buckets);
+  c->buckets = b;
+  c->nbuckets = n;
+}
+
+int hot_cache_get(struct hot_cache *c, const char *key, struct hot_value *v) {
+  struct hot_entry *e = *find_slot(c, key, hash_key(key));
+  if (e == NULL)
+    return 0;
+  lru_unlink(c, e);
+  lru_push_front(c, e);
+  *v = e->v;
+  return 1;
+}
+
+void hot_cache_put(struct hot_cache *c, const char *key,
+                   const struct hot_value *v) {
+  if (v->body != NULL && v->body->len > PROXY_HOT_MAX_ENTRY_BYTES)
+    return;
+  uint32_t h = hash_key(key);
+  struct hot_entry *old = *find_slot(c, key, h);
+  if (old != NULL)
+    remove_entry(c, old);
+  size_t klen = strlen(key);
+  struct hot_entry *e = malloc(sizeof *e + klen + 1);
+  if (e == NULL)
+    return;
+  memcpy(e->key, key, klen + 1);
+  e->hash = h;
+  e->v = *v;
+  proxy_body_ref(e->v.body);
+  size_t cost = entry_cost(e);
+  if (cost > c->max_bytes) {
+    proxy_body_unref(e->v.body);
+    free(e);
+    return;
+  }
+  while (c->bytes + cost > c->max_bytes && c->lru_tail != NULL)
+    remove_entry(c, c->lru_tail);
+  maybe_grow(c);
+  struct hot_entry **p = &c->buckets[h & (c->nbuckets - 1)];
+  e->chain = *p;
+  *p = e;
+  lru_push_front(c, e);
+  c->bytes += cost;
+  c->count++;
+}
+
+void hot_cache_dispose(struct hot_cache *c) {
+  while (c->lru_tail != NULL)
+    remove_entry(c, c->lru_tail);
+  free(c->buckets);
+  memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,425 @@
+/*
+ * Fetch jobs: one per missing file, however many requests wait for it
+ * (coalescing). A job walks the upstream list the way the go command walks
+ * GOPROXY, then ingests what it got and answers every waiter.
+ *
+ *            join (no job for the key)
+ *                |
+ *                v        404/410, or an error after '|'
+ *   +-------> ATTEMPT <------------------------------+
+ *   |            | fetch started                     |
+ *   |            v                                   |
+ *   |         FETCHING ---------------------------->-+
+ *   |            | 200                               | error after ','
+ *   |            v                                   | or list exhausted
+ *   |         INGEST (worker: verify, hash, store)   v
+ *   |            |                                REMEMBER (worker: store
+ *   |            v                                  a not-found answer)
+ *   +------   DONE  <-----------------------------------+
+ *            (answer the waiters, free the job)
+ *
+ * Zips are staged in an unlinked temporary file in the data directory, so
+ * a killed process leaves nothing behind and nothing half-written is ever
+ * visible in the store.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fetch.h"
+#include "route.h"
+
+/* What a job keeps of the upstreams' answers, for the explanation. */
+#define JOB_ATTEMPTS_BYTES 1024
+/* How much of an upstream's error body is quoted back. */
+#define JOB_QUOTE_BYTES 160
+
+enum job_state { JOB_ATTEMPT, JOB_FETCHING, JOB_INGEST, JOB_REMEMBER, JOB_DONE };
+
+struct fetch_job {
+  struct fetch_job *next;
+  struct proxy_server *s;
+  enum job_state state;
+  struct gp_req gp;
+  char key[sizeof ((struct route_ctx *)0)->key];
+  struct route_ctx *waiters;
+  int index;      /* upstream being tried */
+  int fd;         /* zip staging file, or -1 */
+  struct proxy_fetch fetch;
+  char url[PROXY_MAX_URL_BYTES + 1024];
+  char attempts[JOB_ATTEMPTS_BYTES];
+  size_t attempts_len;
+  int saw_error;  /* some upstream failed for another reason than not-found */
+  int timed_out;
+  int not_found_status;
+  uv_work_t work;
+  struct job_result result;
+  char failure[512]; /* ingest refused the upstream's bytes: why */
+};
+
+static void attempt(struct fetch_job *j);
+
+static void job_state(struct fetch_job *j, enum job_state to) {
+  static const unsigned allowed[] = {
+      [JOB_ATTEMPT] = 1u << JOB_FETCHING | 1u << JOB_REMEMBER | 1u << JOB_DONE,
+      [JOB_FETCHING] = 1u << JOB_ATTEMPT | 1u << JOB_INGEST | 1u << JOB_DONE,
+      [JOB_INGEST] = 1u << JOB_DONE,
+      [JOB_REMEMBER] = 1u << JOB_DONE,
+      [JOB_DONE] = 0,
+  };
+  if ((allowed[j->state] & (1u << to)) == 0) {
+    fprintf(stderr, "job: illegal transition %d -> %d\n", j->state, to);
+    abort();
+  }
+  j->state = to;
+}
+
+static const char *what(const struct gp_req *gp, char *buf, size_t len) {
+  if (gp->kind == GP_LIST)
+    snprintf(buf, len, "the version list of %s", gp->module);
+  else if (gp->kind == GP_LATEST)
+    snprintf(buf, len, "%s@latest", gp->module);
+  else
+    snprintf(buf, len, "%s@%s", gp->module, gp->version);
+  return buf;
+}
+
+__attribute__((format(printf, 2, 3))) static void note(struct fetch_job *j,
+                                                       const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  size_t room = sizeof j->attempts - j->attempts_len;
+  int n = vsnprintf(j->attempts + j->attempts_len, room, fmt, ap);
+  va_end(ap);
+  if (n > 0)
+    j->attempts_len += (size_t)n < room ? (size_t)n : room - 1;
+}
+
+/* Answers every waiter and frees the job. */
+static void job_done(struct fetch_job *j) {
+  job_state(j, JOB_DONE);
+  struct proxy_server *s = j->s;
+  for (struct fetch_job **p = &s->jobs; *p != NULL; p = &(*p)->next) {
+    if (*p == j) {
+      *p = j->next;
+      break;
+    }
+  }
+  struct job_result *r = &j->result;
+  if (r->status == 200 || r->status == 404 || r->status == 410) {
+    struct hot_value v = {
+        .status = r->status,
+        .body = r->body,
+        .zip_size = r->zip_size,
+        .immutable = r->status == 200 && j->gp.canonical &&
+                     j->gp.kind != GP_LIST && j->gp.kind != GP_LATEST,
+        .fetched = (int64_t)time(NULL),
+    };
+    memcpy(v.etag, r->etag, sizeof v.etag);
+    hot_cache_put(&s->hot, j->key, &v);
+  }
+  for (struct route_ctx *w = j->waiters, *next; w != NULL; w = next) {
+    next = w->next_waiter;
+    proxy_route_finish(w, r);
+  }
+  if (j->fd >= 0)
+    close(j->fd);
+  proxy_fetch_dispose(&j->fetch);
+  proxy_body_unref(r->body);
+  free(j);
+}
+
+static void set_body(struct fetch_job *j, const char *text) {
+  proxy_body_unref(j->result.body);
+  j->result.body = proxy_body_new(text, strlen(text));
+}
+
+/* Every upstream failed, at least one for another reason than not-found. */
+static void fail_upstream(struct fetch_job *j) {
+  char w[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 32], text[2048];
+  snprintf(text, sizeof text,
+           "modproxy could not fetch %s from its upstream:\n%s"
+           "This is a problem between modproxy and its upstream, not in "
+           "your module; retry, or tell the proxy's operators.\n",
+           what(&j->gp, w, sizeof w), j->attempts);
+  j->result.status = j->timed_out ? 504 : 502;
+  j->result.upstream_error = 1;
+  set_body(j, text);
+  job_done(j);
+}
+
+static void on_remembered(uv_work_t *w, int status) {
+  job_done(w->data);
+}
+
+static void on_remember(uv_work_t *w) {
+  struct fetch_job *j = w->data;
+  store_answer_put(j->s->store, j->gp.module, j->gp.suffix, j->result.status,
+                   j->result.body->data, j->result.body->len,
+                   (int64_t)time(NULL), NULL);
+}
+
+/* No upstream has it: remember that for --not-found-ttl. */
+static void not_found(struct fetch_job *j) {
+  char w[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 32], text[2048];
+  what(&j->gp, w, sizeof w);
+  if (j->attempts_len == 0)
+    snprintf(text, sizeof text,
+             "%s is not in this proxy's cache, and modproxy runs with its "
+             "upstreams off (--upstream off), so it cannot fetch it.\n",
+             w);
+  else
+    snprintf(text, sizeof text,
+             "%s: not found.\nmodproxy asked its upstreams:\n%s"
+             "Check the module path and version (go list -m -versions %s "
+             "shows the versions that exist).\n",
+             w, j->attempts, j->gp.module);
+  j->result.status = j->not_found_status != 0 ? j->not_found_status : 404;
+  set_body(j, text);
+  if (j->result.body == NULL) {
+    j->result.status = 503;
+    job_done(j);
+    return;
+  }
+  job_state(j, JOB_REMEMBER);
+  j->work.data = j;
+  if (uv_queue_work(j->s->loop, &j->work, on_remember, on_remembered) < 0)
+    job_done(j);
+}
+
+/* ---- ingest (worker thread) --------------------------------------------- */
+
+/* Checks and stores a 200 answer. Sets j->failure when the upstream's
+ * bytes are refused. */
+static int ingest(struct fetch_job *j) {
+  struct store *st = j->s->store;
+  const struct gp_req *gp = &j->gp;
+  struct proxy_fetch *f = &j->fetch;
+  const char *origin = j->s->upstreams[j->index].shown;
+  char v[GOMOD_MAX_VERSION_BYTES];
+  int rc;
+  switch (gp->kind) {
+  case GP_LIST:
+    return store_answer_put(st, gp->module, gp->suffix, 200, f->body, f->len,
+                            (int64_t)time(NULL), origin);
+  case GP_LATEST:
+  case GP_INFO:
+    if (gp_info_version(f->body, f->len, v, sizeof v) < 0 ||
+        !gomod_is_canonical_version(v)) {
+      snprintf(j->failure, sizeof j->failure,
+               "the upstream's answer is not a valid .info JSON object with "
+               "a canonical Version");
+      return -EPROTO;
+    }
+    if (gp->canonical && strcmp(v, gp->version) != 0) {
+      snprintf(j->failure, sizeof j->failure,
+               "the upstream returned info for version %s instead of the "
+               "requested %s",
+               v, gp->version);
+      return -EPROTO;
+    }
+    if (!gp->canonical) {
+      rc = store_answer_put(st, gp->module, gp->suffix, 200, f->body, f->len,
+                            (int64_t)time(NULL), origin);
+      if (rc < 0 || gomod_check(gp->module, v, NULL, 0) < 0)
+        return rc;
+    }
+    /* Keep it as the .info of the version it names, too. */
+    return store_part_put(st, gp->module, v, STORE_INFO, f->body, f->len,
+                          origin);
+  case GP_MOD:
+    return store_part_put(st, gp->module, gp->version, STORE_MOD, f->body,
+                          f->len, origin);
+  case GP_ZIP: {
+    struct gozip_report rep;
+    rc = store_zip_put_fd(st, gp->module, gp->version, j->fd, origin,
+                          j->s->cfg->strict_zips, &rep);
+    if (rc == -EBADMSG || rc == -E2BIG)
+      snprintf(j->failure, sizeof j->failure,
+               "the upstream's zip is unusable: %s", rep.error);
+    else if (rc == -EPERM)
+      snprintf(j->failure, sizeof j->failure,
+               "the zip breaks the module zip rules, and this proxy runs "
+               "with --strict-zips: %s",
+               rep.violations[0]);
+    if (rc < 0)
+      return rc;
+    struct store_zip_meta m;
+    rc = store_zip_stat(st, gp->module, gp->version, &m);
+    if (rc == 0) {
+      j->result.zip_size = m.size;
+      snprintf(j->result.etag, sizeof j->result.etag, "\"%.32s\"", m.sha256);
+      store_zip_meta_dispose(&m);
+    }
+    return rc;
+  }
+  }
+  return -EINVAL;
+}
+
+static void on_ingest(uv_work_t *w) {
+  struct fetch_job *j = w->data;
+  int rc = ingest(j);
+  if (rc < 0) {
+    j->result.status = 502;
+    if (j->failure[0] == '\0')
+      snprintf(j->failure, sizeof j->failure,
+               "modproxy could not store it: %s", strerror(-rc));
+    return;
+  }
+  j->result.status = 200;
+  if (j->gp.kind != GP_ZIP) {
+    j->result.body = proxy_body_new(j->fetch.body, j->fetch.len);
+    proxy_etag(j->fetch.body, j->fetch.len, j->result.etag);
+  }
+}
+
+static void on_ingested(uv_work_t *w, int status) {
+  struct fetch_job *j = w->data;
+  if (j->result.status != 200 || (j->gp.kind != GP_ZIP && j->result.body == NULL)) {
+    char wbuf[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 32], text[1024];
+    snprintf(text, sizeof text,
+             "modproxy refused %s from %s:\n%s\nNothing was cached; retry "
+             "later or tell the proxy's operators.\n",
+             what(&j->gp, wbuf, sizeof wbuf), j->s->upstreams[j->index].shown,
+             j->failure);
+    j->result.status = 502;
+    j->result.upstream_error = 1;
+    set_body(j, text);
+  }
+  job_done(j);
+}
+
+/* ---- upstream attempts -------------------------------------------------- */
+
+/* The first line of an upstream's text error body, for the explanation. */
+static void quote_body(const struct proxy_fetch *f, char *out, size_t cap) {
+  out[0] = '\0';
+  if (f->body == NULL || strncmp(f->content_type, "text/plain", 10) != 0)
+    return;
+  size_t n = strcspn(f->body, "\r\n");
+  if (n > JOB_QUOTE_BYTES)
+    n = JOB_QUOTE_BYTES;
+  snprintf(out, cap, ": %.*s", (int)n, f->body);
+}
+
+static void on_fetched(struct proxy_fetch *f) {
+  struct fetch_job *j = f->data;
+  const struct proxy_upstream *u = &j->s->upstreams[j->index];
+  if (f->rc == 0 && f->status == 200) {
+    job_state(j, JOB_INGEST);
+    j->work.data = j;
+    if (uv_queue_work(j->s->loop, &j->work, on_ingest, on_ingested) < 0) {
+      j->result.status = 503;
+      set_body(j, "modproxy could not queue the ingest; retry");
+      job_done(j);
+    }
+    return;
+  }
+  char quote[JOB_QUOTE_BYTES + 8] = "";
+  if (f->rc == 0) {
+    quote_body(f, quote, sizeof quote);
+    note(j, "  %s: HTTP %ld%s\n", u->shown, f->status, quote);
+  } else {
+    note(j, "  %s: %s\n", u->shown, f->error);
+  }
+  int nf = f->rc == 0 && (f->status == 404 || f->status == 410);
+  if (nf)
+    j->not_found_status = (int)f->status;
+  else
+    j->saw_error = 1;
+  if (f->rc == -ETIMEDOUT)
+    j->timed_out = 1;
+  proxy_fetch_dispose(f);
+  job_state(j, JOB_ATTEMPT);
+  if (!nf && !u->fall_any) {
+    fail_upstream(j);
+    return;
+  }
+  j->index++;
+  attempt(j);
+}
+
+/* Tries upstream j->index and the ones after it. */
+static void attempt(struct fetch_job *j) {
+  struct proxy_server *s = j->s;
+  for (; j->index < s->nupstreams; j->index++) {
+    const struct proxy_upstream *u = &s->upstreams[j->index];
+    if (u->base == NULL)
+      break; /* "off" */
+    snprintf(j->url, sizeof j->url, "%s/%s/%s", u->base, j->gp.escaped_module,
+             j->gp.suffix);
+    if (j->gp.kind == GP_ZIP && (ftruncate(j->fd, 0) < 0 || lseek(j->fd, 0, SEEK_SET) < 0)) {
+      note(j, "  staging file: %s\n", strerror(errno));
+      j->saw_error = 1;
+      break;
+    }
+    memset(&j->fetch, 0, sizeof j->fetch);
+    j->fetch.url = j->url;
+    j->fetch.fd = j->gp.kind == GP_ZIP ? j->fd : -1;
+    j->fetch.max_bytes = j->gp.kind == GP_ZIP ? (size_t)GOMOD_MAX_ZIP_BYTES + 1
+                                              : PROXY_MAX_SMALL_BODY_BYTES;
+    j->fetch.on_done = on_fetched;
+    j->fetch.data = j;
+    int rc = proxy_fetch_start(s->fetcher, &j->fetch);
+    if (rc == 0) {
+      s->counters.upstream_requests++;
+      job_state(j, JOB_FETCHING);
+      return;
+    }
+    note(j, "  %s: %s\n", u->shown, strerror(-rc));
+    j->saw_error = 1;
+    if (!u->fall_any)
+      break;
+  }
+  if (j->saw_error)
+    fail_upstream(j);
+  else
+    not_found(j);
+}
+
+/* An unlinked staging file for a zip download. */
+static int staging_file(struct proxy_server *s) {
+  char path[sizeof s->tmp_dir + 32];
+  snprintf(path, sizeof path, "%s/fetch-XXXXXX", s->tmp_dir);
+  int fd = mkstemp(path);
+  if (fd >= 0)
+    unlink(path);
+  return fd;
+}
+
+void proxy_job_join(struct proxy_server *s, struct route_ctx *ctx) {
+  for (struct fetch_job *j = s->jobs; j != NULL; j = j->next) {
+    if (strcmp(j->key, ctx->key) == 0) {
+      ctx->next_waiter = j->waiters;
+      j->waiters = ctx;
+      s->counters.coalesced++;
+      return;
+    }
+  }
+  struct fetch_job *j = calloc(1, sizeof *j);
+  struct job_result fail = {.status = 503};
+  if (j == NULL) {
+    proxy_route_finish(ctx, &fail);
+    return;
+  }
+  j->s = s;
+  j->gp = ctx->gp;
+  memcpy(j->key, ctx->key, sizeof j->key);
+  j->waiters = ctx;
+  j->fd = -1;
+  if (ctx->gp.kind == GP_ZIP && (j->fd = staging_file(s)) < 0) {
+    fprintf(stderr, "job: cannot create a staging file in %s: %s\n",
+            s->tmp_dir, strerror(errno));
+    free(j);
+    proxy_route_finish(ctx, &fail);
+    return;
+  }
+  j->next = s->jobs;
+  s->jobs = j;
+  attempt(j);
+}

@@ -1,0 +1,194 @@
+/*
+ * GOPROXY request targets: "/<module>/@v/list", "/<module>/@v/<v>.info",
+ * ".mod", ".zip" and "/<module>/@latest". The go command case-escapes the
+ * module path and version ('!' before a lower-cased letter) and then
+ * percent-encodes them (so '!' arrives as "%21"): decode percent first, then
+ * '!', then check the result exactly as golang.org/x/mod does.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "route.h"
+
+#include "modproxy/gomod.h"
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* Percent-decodes src[0..len) into dst (NUL-terminated). -EINVAL on a bad
+ * escape or an encoded NUL or '/', -E2BIG when dst is too small. */
+static int pct_decode(const char *src, size_t len, char *dst, size_t cap) {
+  size_t w = 0;
+  for (size_t i = 0; i < len; i++) {
+    int c = (unsigned char)src[i];
+    if (c == '%') {
+      if (i + 2 >= len)
+        return -EINVAL;
+      int h = hexval(src[i + 1]), l = hexval(src[i + 2]);
+      if (h < 0 || l < 0)
+        return -EINVAL;
+      c = h * 16 + l;
+      if (c == 0)
+        return -EINVAL;
+      i += 2;
+    }
+    if (w + 1 >= cap)
+      return -E2BIG;
+    dst[w++] = (char)c;
+  }
+  dst[w] = '\0';
+  return 0;
+}
+
+/* Percent-encodes what a URL path element must not carry literally. */
+static int pct_encode(const char *src, char *dst, size_t cap) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t w = 0;
+  for (const unsigned char *p = (const unsigned char *)src; *p != '\0'; p++) {
+    int plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                (*p >= '0' && *p <= '9') || strchr("-._~!+/", *p) != NULL;
+    if (w + (plain ? 1 : 3) >= cap)
+      return -E2BIG;
+    if (plain) {
+      dst[w++] = (char)*p;
+    } else {
+      dst[w++] = '%';
+      dst[w++] = hex[*p >> 4];
+      dst[w++] = hex[*p & 15];
+    }
+  }
+  dst[w] = '\0';
+  return 0;
+}
+
+static int fail(char *err, size_t errlen, int status, const char *fmt,
+                const char *a, const char *b) {
+  snprintf(err, errlen, fmt, a, b);
+  return status;
+}
+
+int gp_parse(const char *target, struct gp_req *out, char *err,
+             size_t errlen) {
+  char path[PROXY_MAX_URL_BYTES + 1];
+  size_t len = strcspn(target, "?#");
+  memset(out, 0, sizeof *out);
+  if (target[0] != '/' || pct_decode(target + 1, len - 1, path, sizeof path) < 0)
+    return fail(err, errlen, 400, "malformed request path: bad percent-encoding%s%s",
+                "", "");
+  char *ver = NULL;
+  char *at = strstr(path, "/@v/");
+  const char *ext = NULL;
+  if (at != NULL) {
+    *at = '\0';
+    ver = at + 4;
+    if (strcmp(ver, "list") == 0) {
+      out->kind = GP_LIST;
+      ver = NULL;
+    } else {
+      char *dot = strrchr(ver, '.');
+      static const char *const exts[] = {[GP_INFO] = ".info",
+                                         [GP_MOD] = ".mod", [GP_ZIP] = ".zip"};
+      for (int k = GP_INFO; k <= GP_ZIP && dot != NULL && ext == NULL; k++) {
+        if (strcmp(dot, exts[k]) == 0) {
+          out->kind = (enum gp_kind)k;
+          ext = exts[k];
+        }
+      }
+      if (ext == NULL)
+        return fail(err, errlen, 404,
+                    "no such endpoint: %s/@v/ serves list, <version>.info, "
+                    ".mod and .zip%s", "<module>", "");
+      *dot = '\0';
+    }
+  } else {
+    size_t n = strlen(path);
+    if (n < 8 || strcmp(path + n - 8, "/@latest") != 0)
+      return fail(err, errlen, 404,
+                  "no such endpoint: %s: GOPROXY requests end in /@v/list, "
+                  "/@v/<version>.info|.mod|.zip or /@latest%s", target, "");
+    path[n - 8] = '\0';
+    out->kind = GP_LATEST;
+  }
+  char why[256];
+  if (gomod_unescape_path(path, out->module, sizeof out->module, why,
+                          sizeof why) < 0)
+    return fail(err, errlen, 400, "%s%s", why, "");
+  if (ver != NULL) {
+    if (gomod_unescape_version(ver, out->version, sizeof out->version, why,
+                               sizeof why) < 0)
+      return fail(err, errlen, 400, "%s%s", why, "");
+    out->canonical = gomod_is_canonical_version(out->version) &&
+                     gomod_check(out->module, out->version, why, sizeof why) == 0;
+    if (!out->canonical && out->kind != GP_INFO) {
+      if (gomod_is_canonical_version(out->version))
+        return fail(err, errlen, 404, "%s%s", why, "");
+      return fail(err, errlen, 404,
+                  "%s is not a canonical version: .mod and .zip are served "
+                  "for canonical versions only (resolve it with %s.info)",
+                  out->version, out->version);
+    }
+  }
+  /* The escaped forms, for the upstream URL and the store's answer key. */
+  char esc[GOMOD_MAX_PATH_BYTES * 2];
+  if (gomod_escape_path(out->module, esc, sizeof esc, NULL, 0) < 0 ||
+      pct_encode(esc, out->escaped_module, sizeof out->escaped_module) < 0)
+    return fail(err, errlen, 414, "module path too long%s%s", "", "");
+  if (out->kind == GP_LIST) {
+    snprintf(out->suffix, sizeof out->suffix, "@v/list");
+  } else if (out->kind == GP_LATEST) {
+    snprintf(out->suffix, sizeof out->suffix, "@latest");
+  } else {
+    char vesc[GOMOD_MAX_VERSION_BYTES * 2], venc[GOMOD_MAX_VERSION_BYTES * 3];
+    if (gomod_escape_version(out->version, vesc, sizeof vesc, NULL, 0) < 0 ||
+        pct_encode(vesc, venc, sizeof venc) < 0 ||
+        (size_t)snprintf(out->suffix, sizeof out->suffix, "@v/%s%s", venc, ext) >=
+            sizeof out->suffix)
+      return fail(err, errlen, 414, "version too long%s%s", "", "");
+  }
+  return 0;
+}
+
+int gp_info_version(const char *body, size_t len, char *out, size_t cap) {
+  size_t i = 0;
+  while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' ||
+                     body[i] == '\t'))
+    i++;
+  if (i == len || body[i] != '{')
+    return -EINVAL;
+  /* The go command decodes .info with encoding/json, which matches keys
+   * case-insensitively; look for the "Version" key among the object's
+   * members. (A "Version" text inside another string value could fool this
+   * scan; .info bodies hold only Version, Time and Origin.) */
+  for (; i + 9 < len; i++) {
+    if (body[i] != '"' || strncasecmp(body + i + 1, "version\"", 8) != 0)
+      continue;
+    size_t j = i + 9;
+    while (j < len && (body[j] == ' ' || body[j] == '\t' || body[j] == '\n'))
+      j++;
+    if (j >= len || body[j] != ':')
+      continue;
+    j++;
+    while (j < len && (body[j] == ' ' || body[j] == '\t' || body[j] == '\n'))
+      j++;
+    if (j >= len || body[j] != '"')
+      return -EINVAL;
+    size_t k = j + 1;
+    while (k < len && body[k] != '"' && body[k] != '\\')
+      k++;
+    if (k >= len || body[k] != '"' || k - j - 1 >= cap)
+      return -EINVAL;
+    memcpy(out, body + j + 1, k - j - 1);
+    out[k - j - 1] = '\0';
+    return 0;
+  }
+  return -EINVAL;
+}

@@ -1,0 +1,285 @@
+/*
+ * Request routing and the GOPROXY endpoints.
+ *
+ * A GOPROXY request goes, in order, to:
+ *  1. the hot cache (loop thread): small replies and zip metadata;
+ *  2. the store (a worker thread): versions, zips and expiring answers;
+ *  3. the upstreams, through a coalesced fetch job (jobs.c).
+ * Versioned .info/.mod/.zip never expire. Lists, @latest and query answers
+ * are fresh for --list-ttl, not-found answers for --not-found-ttl; a stale
+ * list or @latest is still served (marked) when the upstreams fail.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "route.h"
+
+/* Lists and @latest may be cached downstream (nginx, the go command does
+ * not) this long; short so that a new tag shows up soon. */
+#define ROUTE_LIST_MAX_AGE_S 60
+#define ROUTE_IMMUTABLE "public, max-age=31536000, immutable"
+#define ROUTE_STALE_HEADERS                                                    \
+  "X-Modproxy-Stale: 1\r\nWarning: 110 modproxy \"Response is Stale\"\r\n"
+
+void proxy_etag(const void *data, size_t len, char etag[40]) {
+  unsigned char d[32];
+  EVP_Digest(data, len, d, NULL, EVP_sha256(), NULL);
+  etag[0] = '"';
+  for (int i = 0; i < 16; i++)
+    snprintf(etag + 1 + 2 * i, 3, "%02x", d[i]);
+  snprintf(etag + 33, 7, "\"");
+}
+
+static const char *content_type(enum gp_kind k) {
+  switch (k) {
+  case GP_INFO:
+  case GP_LATEST:
+    return "application/json";
+  case GP_ZIP:
+    return "application/zip";
+  default:
+    return "text/plain; charset=utf-8";
+  }
+}
+
+static int is_fresh(const struct proxy_server *s, const struct hot_value *v) {
+  if (v->immutable)
+    return 1;
+  int64_t ttl = v->status == 200 ? s->cfg->list_ttl_s : s->cfg->not_found_ttl_s;
+  return (int64_t)time(NULL) - v->fetched < ttl;
+}
+
+static void reply_value(struct proxy_conn *c, const struct gp_req *gp,
+                        const struct hot_value *v, int stale) {
+  char cc[64];
+  if (v->status != 200) {
+    snprintf(cc, sizeof cc, "public, max-age=%" PRId64,
+             c->server->cfg->not_found_ttl_s);
+    proxy_conn_send_text(c, v->status, v->body != NULL ? v->body->data : "not found",
+                         cc);
+    return;
+  }
+  if (v->immutable)
+    snprintf(cc, sizeof cc, "%s", ROUTE_IMMUTABLE);
+  else
+    snprintf(cc, sizeof cc, "public, max-age=%d",
+             stale ? 0 : ROUTE_LIST_MAX_AGE_S);
+  struct conn_response r = {
+      .status = 200,
+      .content_type = content_type(gp->kind),
+      .cache_control = cc,
+      .etag = v->etag,
+      .extra_headers = stale ? ROUTE_STALE_HEADERS : NULL,
+      .rangeable = gp->kind == GP_ZIP,
+      .body = v->body,
+      .zip_size = v->zip_size,
+      .zip_module = gp->module,
+      .zip_version = gp->version,
+  };
+  proxy_conn_send(c, &r);
+}
+
+static void ctx_free(struct route_ctx *ctx) {
+  proxy_body_unref(ctx->value.body);
+  proxy_body_unref(ctx->stale.body);
+  free(ctx);
+}
+
+/* ---- store lookup (worker thread) ---------------------------------------- */
+
+static int lookup_answer(struct store *st, struct route_ctx *ctx) {
+  struct store_answer a;
+  int rc = store_answer_get(st, ctx->gp.module, ctx->gp.suffix, &a);
+  if (rc < 0)
+    return rc;
+  struct hot_value *v = &ctx->value;
+  v->status = a.status;
+  v->fetched = a.fetched;
+  v->body = proxy_body_new(a.body.data, a.body.len);
+  if (v->body != NULL && a.status == 200)
+    proxy_etag(a.body.data, a.body.len, v->etag);
+  store_answer_dispose(&a);
+  return v->body != NULL ? 0 : -ENOMEM;
+}
+
+static int lookup_part(struct store *st, struct route_ctx *ctx) {
+  struct hot_value *v = &ctx->value;
+  const struct gp_req *gp = &ctx->gp;
+  int rc;
+  if (gp->kind == GP_ZIP) {
+    struct store_zip_meta m;
+    rc = store_zip_stat(st, gp->module, gp->version, &m);
+    if (rc == 0) {
+      v->zip_size = m.size;
+      snprintf(v->etag, sizeof v->etag, "\"%.32s\"", m.sha256);
+      store_zip_meta_dispose(&m);
+    }
+  } else {
+    struct store_bytes b;
+    rc = store_part_get(st, gp->module, gp->version,
+                        gp->kind == GP_INFO ? STORE_INFO : STORE_MOD, &b, NULL);
+    if (rc == 0) {
+      v->body = proxy_body_new(b.data, b.len);
+      proxy_etag(b.data, b.len, v->etag);
+      store_bytes_free(&b);
+      if (v->body == NULL)
+        rc = -ENOMEM;
+    }
+  }
+  if (rc == 0) {
+    v->status = 200;
+    v->immutable = 1;
+  }
+  return rc;
+}
+
+static void on_lookup(uv_work_t *w) {
+  struct route_ctx *ctx = w->data;
+  struct store *st = ctx->conn->server->store;
+  int canonical_part = ctx->gp.kind != GP_LIST && ctx->gp.kind != GP_LATEST &&
+                       ctx->gp.canonical;
+  if (canonical_part && lookup_part(st, ctx) == 0)
+    return;
+  /* Not stored: an answer (a list, or a remembered not-found) may be. */
+  lookup_answer(st, ctx);
+}
+
+static void on_lookup_done(uv_work_t *w, int status) {
+  struct route_ctx *ctx = w->data;
+  struct proxy_conn *c = ctx->conn;
+  struct proxy_server *s = c->server;
+  struct hot_value *v = &ctx->value;
+  if (proxy_conn_gone(c) || (v->status != 0 && is_fresh(s, v))) {
+    if (!proxy_conn_gone(c)) {
+      hot_cache_put(&s->hot, ctx->key, v);
+      s->counters.hits++;
+      reply_value(c, &ctx->gp, v, 0);
+    }
+    proxy_conn_release(c);
+    ctx_free(ctx);
+    return;
+  }
+  if (v->status == 200 && !v->immutable) {
+    ctx->stale = *v; /* takes the reference */
+    ctx->have_stale = 1;
+  } else {
+    proxy_body_unref(v->body);
+  }
+  memset(v, 0, sizeof *v);
+  s->counters.misses++;
+  /* The connection stays held until proxy_route_finish. */
+  proxy_job_join(s, ctx);
+}
+
+/* ---- fetch outcome ----------------------------------------------------- */
+
+void proxy_route_finish(struct route_ctx *ctx, const struct job_result *r) {
+  struct proxy_conn *c = ctx->conn;
+  if (proxy_conn_gone(c))
+    goto out;
+  if (r->upstream_error && ctx->have_stale) {
+    reply_value(c, &ctx->gp, &ctx->stale, 1);
+  } else if (r->status == 200 || r->status == 404 || r->status == 410) {
+    struct hot_value v = {
+        .status = r->status,
+        .body = r->body,
+        .zip_size = r->zip_size,
+        .immutable = r->status == 200 && ctx->gp.canonical &&
+                     ctx->gp.kind != GP_LIST && ctx->gp.kind != GP_LATEST,
+        .fetched = (int64_t)time(NULL),
+    };
+    memcpy(v.etag, r->etag, sizeof v.etag);
+    reply_value(c, &ctx->gp, &v, 0);
+  } else {
+    proxy_conn_send_text(c, r->status,
+                         r->body != NULL ? r->body->data : "upstream failure",
+                         NULL);
+  }
+out:
+  proxy_conn_release(c);
+  ctx_free(ctx);
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+static void serve_gp(struct proxy_conn *c, const struct gp_req *gp) {
+  struct proxy_server *s = c->server;
+  char key[sizeof ((struct route_ctx *)0)->key];
+  snprintf(key, sizeof key, "%s\n%s", gp->module, gp->suffix);
+  struct hot_value v;
+  if (hot_cache_get(&s->hot, key, &v) && is_fresh(s, &v)) {
+    s->counters.hits++;
+    reply_value(c, gp, &v, 0);
+    return;
+  }
+  struct route_ctx *ctx = calloc(1, sizeof *ctx);
+  if (ctx == NULL) {
+    proxy_conn_send_text(c, 503, "modproxy is out of memory; retry shortly",
+                         NULL);
+    return;
+  }
+  ctx->gp = *gp;
+  memcpy(ctx->key, key, sizeof key);
+  ctx->conn = c;
+  ctx->work.data = ctx;
+  proxy_conn_hold(c);
+  if (uv_queue_work(s->loop, &ctx->work, on_lookup, on_lookup_done) < 0) {
+    proxy_conn_release(c);
+    free(ctx);
+    proxy_conn_send_text(c, 503, "modproxy could not queue the lookup; retry",
+                         NULL);
+  }
+}
+
+static void serve_text(struct proxy_conn *c, const char *text) {
+  struct proxy_body *b = proxy_body_new(text, strlen(text));
+  if (b == NULL) {
+    proxy_conn_send_text(c, 503, "out of memory", NULL);
+    return;
+  }
+  struct conn_response r = {
+      .status = 200,
+      .content_type = "text/plain; charset=utf-8",
+      .cache_control = "no-store",
+      .body = b,
+  };
+  proxy_conn_send(c, &r);
+  proxy_body_unref(b);
+}
+
+void proxy_route(struct proxy_conn *c) {
+  const char *url = c->req.url;
+  if (strcmp(url, "/healthz") == 0) {
+    serve_text(c, "ok\n");
+    return;
+  }
+  if (strcmp(url, "/") == 0) {
+    serve_text(c, "modproxy " MODPROXY_VERSION
+                  ": a Go module proxy. Point the go command here with\n"
+                  "  go env -w GOPROXY=<this URL>\n");
+    return;
+  }
+  if (strncmp(url, "/sumdb/", 7) == 0) {
+    /* 404 on supported tells the go command to ask the checksum database
+     * directly (GOPROXY-PROTOCOL.md section 5). */
+    proxy_conn_send_text(c, 404,
+                         "modproxy does not proxy checksum databases; the go "
+                         "command contacts the database directly",
+                         NULL);
+    return;
+  }
+  struct gp_req gp;
+  char err[512];
+  int status = gp_parse(url, &gp, err, sizeof err);
+  if (status != 0) {
+    proxy_conn_send_text(c, status, err, NULL);
+    return;
+  }
+  serve_gp(c, &gp);
+}

@@ -1,0 +1,176 @@
+/*
+ * The server process: listener, signals and orderly shutdown.
+ *
+ * SIGTERM/SIGINT: stop accepting, close idle connections, let requests in
+ * flight finish for up to PROXY_DRAIN_TIMEOUT_MS, then close the rest and
+ * exit 0. The store stays consistent whenever the process stops, since
+ * every publish is one SQLite transaction.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "conn.h"
+#include "fetch.h"
+
+/* Pending connections the kernel queues for us. */
+#define PROXY_LISTEN_BACKLOG 1024
+
+const char *proxy_server_date(struct proxy_server *s) {
+  uint64_t now = uv_now(s->loop);
+  if (s->date[0] == '\0' || now - s->date_ms >= 1000) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(s->date, sizeof s->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    s->date_ms = now;
+  }
+  return s->date;
+}
+
+static void on_connection(uv_stream_t *l, int status) {
+  struct proxy_server *s = l->data;
+  if (status < 0 || s->stopping)
+    return;
+  proxy_conn_accept(s);
+}
+
+/* Parses "host:port", "[v6]:port" or ":port" (all interfaces). */
+static int parse_listen(const char *spec, struct sockaddr_storage *ss) {
+  char host[256];
+  const char *colon = strrchr(spec, ':');
+  if (colon == NULL || colon[1] == '\0')
+    return -EINVAL;
+  char *end;
+  long port = strtol(colon + 1, &end, 10);
+  if (*end != '\0' || port < 0 || port > 65535)
+    return -EINVAL;
+  size_t hlen = (size_t)(colon - spec);
+  if (hlen >= sizeof host)
+    return -EINVAL;
+  memcpy(host, spec, hlen);
+  host[hlen] = '\0';
+  if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
+    host[hlen - 1] = '\0';
+    return uv_ip6_addr(host + 1, (int)port, (struct sockaddr_in6 *)ss);
+  }
+  return uv_ip4_addr(hlen == 0 ? "0.0.0.0" : host, (int)port,
+                     (struct sockaddr_in *)ss);
+}
+
+static void on_drain_timeout(uv_timer_t *t) {
+  struct proxy_server *s = t->data;
+  fprintf(stderr, "modproxy: requests still running after %d ms; closing them\n",
+          PROXY_DRAIN_TIMEOUT_MS);
+  proxy_conn_close_all(s);
+  uv_stop(s->loop);
+}
+
+void proxy_server_stop(struct proxy_server *s) {
+  if (s->stopping)
+    return;
+  s->stopping = 1;
+  uv_close((uv_handle_t *)&s->listener, NULL);
+  uv_close((uv_handle_t *)&s->sigterm, NULL);
+  uv_close((uv_handle_t *)&s->sigint, NULL);
+  proxy_conn_close_idle(s);
+  uv_timer_start(&s->drain_timer, on_drain_timeout, PROXY_DRAIN_TIMEOUT_MS, 0);
+  /* The drain timer alone must not keep the loop running. */
+  uv_unref((uv_handle_t *)&s->drain_timer);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  struct proxy_server *s = h->data;
+  fprintf(stderr, "modproxy: %s received, finishing requests in flight\n",
+          signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  proxy_server_stop(s);
+}
+
+int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
+                      const struct proxy_config *cfg) {
+  memset(s, 0, sizeof *s);
+  s->loop = loop;
+  s->cfg = cfg;
+  char err[512];
+  int n = proxy_upstreams_parse(cfg->upstream, s->upstreams, PROXY_MAX_UPSTREAMS,
+                                err, sizeof err);
+  if (n < 0) {
+    fprintf(stderr, "modproxy: --upstream: %s\n", err);
+    return n;
+  }
+  s->nupstreams = n;
+  int rc = store_open(cfg->data_dir, &s->store);
+  if (rc < 0) {
+    fprintf(stderr, "modproxy: cannot open the store in %s: %s\n", cfg->data_dir,
+            strerror(-rc));
+    return rc;
+  }
+  snprintf(s->tmp_dir, sizeof s->tmp_dir, "%s/tmp", cfg->data_dir);
+  if (mkdir(s->tmp_dir, 0750) < 0 && errno != EEXIST) {
+    rc = -errno;
+    fprintf(stderr, "modproxy: cannot create %s: %s\n", s->tmp_dir,
+            strerror(errno));
+    return rc;
+  }
+  if ((rc = hot_cache_init(&s->hot, cfg->hot_cache_bytes)) < 0 ||
+      (rc = proxy_fetcher_new(loop, cfg->upstream_ca, &s->fetcher)) < 0) {
+    fprintf(stderr, "modproxy: %s\n", strerror(-rc));
+    return rc;
+  }
+  struct sockaddr_storage addr;
+  if (parse_listen(cfg->listen, &addr) < 0) {
+    fprintf(stderr, "modproxy: --listen: \"%s\" is not host:port\n", cfg->listen);
+    return -EINVAL;
+  }
+  uv_tcp_init(loop, &s->listener);
+  s->listener.data = s;
+  if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) < 0 ||
+      (rc = uv_listen((uv_stream_t *)&s->listener, PROXY_LISTEN_BACKLOG,
+                      on_connection)) < 0) {
+    fprintf(stderr, "modproxy: cannot listen on %s: %s\n", cfg->listen,
+            uv_strerror(rc));
+    return rc;
+  }
+  uv_signal_init(loop, &s->sigterm);
+  uv_signal_init(loop, &s->sigint);
+  s->sigterm.data = s->sigint.data = s;
+  uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+  uv_signal_start(&s->sigint, on_signal, SIGINT);
+  uv_timer_init(loop, &s->drain_timer);
+  s->drain_timer.data = s;
+  return 0;
+}
+
+int proxy_server_run(struct proxy_server *s) {
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  char host[64] = "?";
+  int port = 0;
+  if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET6) {
+      uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
+      port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    } else {
+      uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
+      port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+  }
+  fprintf(stderr, "modproxy %s listening on http://%s:%d (data %s, upstream %s)\n",
+          MODPROXY_VERSION, host, port, s->cfg->data_dir, s->cfg->upstream);
+  int clean = uv_run(s->loop, UV_RUN_DEFAULT) == 0;
+  uv_close((uv_handle_t *)&s->drain_timer, NULL);
+  proxy_fetcher_free(s->fetcher);
+  uv_run(s->loop, UV_RUN_NOWAIT);
+  hot_cache_dispose(&s->hot);
+  proxy_upstreams_free(s->upstreams, s->nupstreams);
+  /* After a forced stop, worker threads may still hold store connections;
+   * the process is about to exit and SQLite's journal keeps the store
+   * consistent, so only close it after a clean drain. */
+  if (clean)
+    store_close(s->store);
+  fprintf(stderr, "modproxy: stopped\n");
+  return 0;
+}

@@ -1,0 +1,182 @@
+/*
+ * The server process: configuration, the one `struct proxy_server` that
+ * everything on the loop thread hangs off, and the interfaces between the
+ * files of proxy/ (connections, routes, hot cache, upstream fetches).
+ * Private to proxy/.
+ */
+#ifndef PROXY_SERVER_H
+#define PROXY_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "modproxy/store.h"
+
+/* ---- limits ------------------------------------------------------------- */
+
+/* A request head larger than this is refused with 431; real go command
+ * requests are a few hundred bytes. */
+#define PROXY_MAX_HEAD_BYTES (16u << 10)
+#define PROXY_MAX_HEADERS 64
+/* Longest request target (414 past it): module paths and versions are
+ * bounded by GOMOD_MAX_*; with escaping a legitimate URL stays under this. */
+#define PROXY_MAX_URL_BYTES 4096
+/* Time to receive a whole request head once its first byte arrived. */
+#define PROXY_HEAD_TIMEOUT_MS 10000
+/* An idle keep-alive connection is closed after this. */
+#define PROXY_IDLE_TIMEOUT_MS 60000
+/* A client that accepts no bytes for this long is dropped. */
+#define PROXY_WRITE_TIMEOUT_MS 60000
+/* On SIGTERM, requests in flight get this long to finish. */
+#define PROXY_DRAIN_TIMEOUT_MS 10000
+/* Zip bytes read from the store per step when streaming to a client. */
+#define PROXY_ZIP_CHUNK_BYTES (512u << 10)
+/* .info, .mod, lists and @latest fetched from upstream are held in memory
+ * up to this size (the go command caps go.mod at 16 MiB). */
+#define PROXY_MAX_SMALL_BODY_BYTES (16u << 20)
+/* Default memory for the hot cache of small responses. */
+#define PROXY_HOT_CACHE_BYTES (64u << 20)
+/* Responses at most this large are kept in the hot cache. */
+#define PROXY_HOT_MAX_ENTRY_BYTES (1u << 20)
+/* Upstream timeouts: connecting, and a transfer that moves no byte. */
+#define PROXY_UPSTREAM_CONNECT_TIMEOUT_MS 10000
+#define PROXY_UPSTREAM_STALL_TIMEOUT_S 30
+/* Redirects followed per upstream request (the go command allows 10). */
+#define PROXY_UPSTREAM_MAX_REDIRECTS 10
+#define PROXY_MAX_UPSTREAMS 16
+/* One read from a socket. */
+#define PROXY_READ_BUF_BYTES (64u << 10)
+
+/* ---- configuration ------------------------------------------------------ */
+
+/** Read-only after start. */
+struct proxy_config {
+  const char *listen;       /**< host:port */
+  const char *data_dir;
+  const char *upstream;     /**< GOPROXY syntax */
+  const char *upstream_ca;  /**< PEM file to verify upstreams with, or NULL */
+  int64_t list_ttl_s;
+  int64_t not_found_ttl_s;
+  int strict_zips;
+  size_t hot_cache_bytes;
+};
+
+/** One GOPROXY-style upstream entry. */
+struct proxy_upstream {
+  char *base;      /**< URL without trailing '/'; NULL for "off" */
+  char *shown;     /**< base with any password replaced, for messages */
+  int fall_any;    /**< separator after it was '|': fall through on any error */
+};
+
+/** Parses a GOPROXY-style list. Returns the count or -EINVAL with a message
+ *  in err. "off" ends the list (it becomes an entry with base NULL). */
+int proxy_upstreams_parse(const char *list, struct proxy_upstream *out,
+                          int max, char *err, size_t errlen);
+void proxy_upstreams_free(struct proxy_upstream *u, int n);
+
+/* ---- refcounted response bodies ----------------------------------------- */
+
+struct proxy_body {
+  int refs;
+  size_t len;
+  char data[];
+};
+struct proxy_body *proxy_body_new(const void *data, size_t len);
+struct proxy_body *proxy_body_ref(struct proxy_body *b);
+void proxy_body_unref(struct proxy_body *b);
+
+/* ---- what a GOPROXY request asks for ------------------------------------ */
+
+enum gp_kind { GP_LIST, GP_LATEST, GP_INFO, GP_MOD, GP_ZIP };
+
+struct gp_req {
+  enum gp_kind kind;
+  char module[GOMOD_MAX_PATH_BYTES];     /**< decoded module path */
+  char version[GOMOD_MAX_VERSION_BYTES]; /**< decoded, "" for list/latest */
+  int canonical;  /**< version is canonical and valid for the module */
+  /** "@v/list", "@latest", "@v/<escaped version>.<ext>": the upstream URL
+   *  suffix and the store's answer key. */
+  char suffix[GOMOD_MAX_VERSION_BYTES + 16];
+  char escaped_module[GOMOD_MAX_PATH_BYTES * 2];
+};
+
+/* ---- hot cache: small responses answered on the loop thread ------------ */
+
+struct hot_entry;
+struct hot_cache {
+  struct hot_entry **buckets;
+  size_t nbuckets, count;
+  size_t bytes, max_bytes;
+  struct hot_entry *lru_head, *lru_tail; /* head = most recently used */
+};
+
+/** A cached reply: 200 bodies and not-found answers. */
+struct hot_value {
+  int status;
+  struct proxy_body *body;
+  int64_t fetched;      /**< Unix seconds it was fetched, for freshness */
+  int immutable;        /**< versioned .info/.mod/.zip */
+  char etag[40];
+  /** For zips only the metadata is cached: the bytes stream from the store. */
+  uint64_t zip_size;
+};
+
+int hot_cache_init(struct hot_cache *c, size_t max_bytes);
+void hot_cache_dispose(struct hot_cache *c);
+/** Looks key up; fills *v (borrowed: ref the body to keep it) and returns 1,
+ *  or returns 0. */
+int hot_cache_get(struct hot_cache *c, const char *key, struct hot_value *v);
+/** Inserts or replaces key (takes its own reference to v->body). */
+void hot_cache_put(struct hot_cache *c, const char *key,
+                   const struct hot_value *v);
+
+/* ---- the server --------------------------------------------------------- */
+
+struct proxy_fetcher;
+struct proxy_conn;
+struct fetch_job;
+
+struct proxy_counters {
+  uint64_t requests, hits, misses, upstream_requests, coalesced, bytes_out;
+};
+
+struct proxy_server {
+  uv_loop_t *loop;
+  const struct proxy_config *cfg;
+  struct store *store;
+  uv_tcp_t listener;
+  uv_signal_t sigterm, sigint;
+  uv_timer_t drain_timer;
+  struct proxy_upstream upstreams[PROXY_MAX_UPSTREAMS];
+  int nupstreams;
+  struct proxy_fetcher *fetcher;
+  struct hot_cache hot;
+  struct fetch_job *jobs;       /**< fetches in flight (coalescing) */
+  struct proxy_conn *conns;     /**< open connections */
+  int stopping;
+  int exit_code;
+  char tmp_dir[1024];           /**< where upstream zips are staged */
+  char date[40];                /**< cached HTTP Date header value */
+  uint64_t date_ms;
+  uint64_t next_id;
+  struct proxy_counters counters;
+  /* Every read lands here first (reads are handled one at a time on the
+   * loop thread); a connection copies only the bytes it must keep. */
+  char read_buf[PROXY_READ_BUF_BYTES];
+};
+
+/** Opens the store, binds, installs signal handlers. Returns 0 or a negative
+ *  errno after printing one line to stderr. */
+int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
+                      const struct proxy_config *cfg);
+/** Runs until stopped; returns the process exit code. */
+int proxy_server_run(struct proxy_server *s);
+/** Stops accepting, lets in-flight requests finish (bounded), exits run. */
+void proxy_server_stop(struct proxy_server *s);
+
+/** The current Date header value (refreshed at most once a second). */
+const char *proxy_server_date(struct proxy_server *s);
+
+#endif

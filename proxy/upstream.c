@@ -1,0 +1,129 @@
+/*
+ * The --upstream list, in the go command's GOPROXY syntax: entries separated
+ * by ',' (fall through to the next on 404/410 only) or '|' (fall through on
+ * any error), "off" ending the list, scheme-less entries taken as https.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+static int set_err(char *err, size_t errlen, const char *fmt, const char *a,
+                   size_t alen) {
+  snprintf(err, errlen, fmt, (int)alen, a);
+  return -EINVAL;
+}
+
+/* A copy of url with the password of any userinfo replaced by "xxxxx", as
+ * the go command shows URLs. */
+static char *redact(const char *url) {
+  const char *host = strstr(url, "://");
+  host = host != NULL ? host + 3 : url;
+  const char *end = host + strcspn(host, "/");
+  const char *at = NULL;
+  for (const char *p = host; p < end; p++)
+    if (*p == '@')
+      at = p;
+  const char *colon = at != NULL ? memchr(host, ':', (size_t)(at - host)) : NULL;
+  if (colon == NULL)
+    return strdup(url);
+  size_t head = (size_t)(colon + 1 - url);
+  size_t n = head + 5 + strlen(at) + 1;
+  char *out = malloc(n);
+  if (out != NULL)
+    snprintf(out, n, "%.*sxxxxx%s", (int)head, url, at);
+  return out;
+}
+
+/* Validates one entry and stores its base URL (without trailing '/'). */
+static int parse_entry(const char *e, size_t len, struct proxy_upstream *u,
+                       char *err, size_t errlen) {
+  if (len == 3 && strncmp(e, "off", 3) == 0) {
+    u->base = NULL;
+    return 0;
+  }
+  if (len == 6 && strncmp(e, "direct", 6) == 0)
+    return set_err(err, errlen,
+                   "\"%.*s\" is not supported in --upstream; list proxy URLs "
+                   "(http://, https://, file://) or \"off\"",
+                   e, len);
+  const char *prefix = "";
+  const char *colon = memchr(e, ':', len);
+  if (colon == NULL || len < (size_t)(colon - e) + 3 || colon[1] != '/' ||
+      colon[2] != '/')
+    prefix = "https://"; /* as the go command does for "proxy.example.com" */
+  size_t plen = strlen(prefix);
+  while (len > 0 && e[len - 1] == '/')
+    len--;
+  char *url = malloc(plen + len + 1);
+  if (url == NULL)
+    return -ENOMEM;
+  memcpy(url, prefix, plen);
+  memcpy(url + plen, e, len);
+  url[plen + len] = '\0';
+  if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0 &&
+      strncmp(url, "file:///", 8) != 0) {
+    int rc = set_err(err, errlen,
+                     "invalid upstream URL \"%.*s\": the scheme must be http, "
+                     "https or file (file:///absolute/path)",
+                     e, len);
+    free(url);
+    return rc;
+  }
+  u->base = url;
+  u->shown = redact(url);
+  if (u->shown == NULL) {
+    free(url);
+    u->base = NULL;
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+int proxy_upstreams_parse(const char *list, struct proxy_upstream *out,
+                          int max, char *err, size_t errlen) {
+  int n = 0;
+  const char *p = list;
+  while (*p != '\0') {
+    size_t len = strcspn(p, ",|");
+    char sep = p[len];
+    const char *s = p, *e = p + len;
+    while (s < e && (*s == ' ' || *s == '\t' || *s == '\n'))
+      s++;
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n'))
+      e--;
+    if (e > s) {
+      if (n == max) {
+        proxy_upstreams_free(out, n);
+        snprintf(err, errlen, "too many upstreams (at most %d)", max);
+        return -EINVAL;
+      }
+      int rc = parse_entry(s, (size_t)(e - s), &out[n], err, errlen);
+      if (rc < 0) {
+        proxy_upstreams_free(out, n);
+        return rc;
+      }
+      out[n].fall_any = sep == '|';
+      n++;
+      if (out[n - 1].base == NULL)
+        break; /* "off" ends the list */
+    }
+    p += len + (sep != '\0' ? 1 : 0);
+  }
+  if (n == 0) {
+    snprintf(err, errlen, "the upstream list \"%s\" has no entries (use \"off\" "
+             "to serve only what the store holds)", list);
+    return -EINVAL;
+  }
+  return n;
+}
+
+void proxy_upstreams_free(struct proxy_upstream *u, int n) {
+  for (int i = 0; i < n; i++) {
+    free(u[i].base);
+    free(u[i].shown);
+    u[i].base = u[i].shown = NULL;
+  }
+}

@@ -1,0 +1,52 @@
+/* Declarations shared by the files of store/ (not part of the public API). */
+#ifndef STORE_INTERNAL_H
+#define STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "modproxy/store.h"
+
+/* Prepared statements kept per connection, keyed by the address of their SQL
+ * text (always a string literal in store/). */
+#define STORE_STMT_CACHE 24
+
+struct store_conn {
+  sqlite3 *db;
+  struct {
+    const char *sql;
+    sqlite3_stmt *stmt;
+  } stmts[STORE_STMT_CACHE];
+};
+
+struct store {
+  char *path;
+  pthread_mutex_t writer_lock; /* held for the whole of a write transaction */
+  struct store_conn writer;
+  pthread_mutex_t readers_lock;
+  pthread_cond_t readers_free;
+  struct store_conn readers[STORE_READERS];
+  int reader_busy[STORE_READERS];
+};
+
+/** Takes a reader connection (waiting for a free one); give it back with
+ *  store__reader_put. */
+struct store_conn *store__reader_get(struct store *st);
+void store__reader_put(struct store *st, struct store_conn *c);
+/** Takes the writer and begins an IMMEDIATE transaction. */
+int store__write_begin(struct store *st, struct store_conn **c);
+/** Commits (rc >= 0) or rolls back (rc < 0), releases the writer, returns
+ *  rc or the commit's error. */
+int store__write_end(struct store *st, struct store_conn *c, int rc);
+/** The prepared statement for sql on c, reset and with bindings cleared. */
+sqlite3_stmt *store__stmt(struct store_conn *c, const char *sql);
+/** Logs the connection's last error with the operation and returns -EIO
+ *  (-EBUSY, -ENOSPC where SQLite reports those). */
+int store__fail(sqlite3 *db, const char *what);
+/** A heap copy of column i (blob or text), NUL-terminated. */
+int store__column_bytes(sqlite3_stmt *s, int i, struct store_bytes *out);
+/** A heap copy of text column i, or NULL. */
+char *store__column_strdup(sqlite3_stmt *s, int i);
+int64_t store__now(void);
+
+#endif

@@ -1,0 +1,314 @@
+/*
+ * Store connections and schema.
+ *
+ * One writer connection behind a mutex (SQLite allows one writer at a time
+ * anyway) and STORE_READERS reader connections handed out to worker threads;
+ * WAL mode lets the readers run while the writer commits. The schema is a
+ * list of numbered migrations; PRAGMA user_version records how many have run,
+ * and each runs in its own transaction, so an upgrade interrupted half way
+ * resumes where it stopped.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "internal.h"
+
+/* SQLite's page cache per connection, in KiB (negative cache_size). */
+#define STORE_CACHE_KIB 16384
+/* Memory-mapped reads of the database file. */
+#define STORE_MMAP_BYTES (256ll << 20)
+
+static const char *const migrations[] = {
+    /* 1: versions, zips and expiring answers. */
+    "CREATE TABLE versions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  module TEXT NOT NULL,"
+    "  version TEXT NOT NULL,"
+    "  info BLOB,"
+    "  info_origin TEXT,"
+    "  mod BLOB,"
+    "  mod_h1 TEXT,"
+    "  mod_origin TEXT,"
+    "  zip_size INTEGER,"
+    "  zip_h1 TEXT,"
+    "  zip_sha256 TEXT,"
+    "  zip_violation_count INTEGER,"
+    "  zip_violations TEXT,"
+    "  zip_origin TEXT,"
+    "  created INTEGER NOT NULL,"
+    "  UNIQUE (module, version));"
+    "CREATE TABLE zips ("
+    "  version_id INTEGER PRIMARY KEY REFERENCES versions(id),"
+    "  data BLOB NOT NULL);"
+    "CREATE TABLE answers ("
+    "  module TEXT NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  body BLOB NOT NULL,"
+    "  fetched INTEGER NOT NULL,"
+    "  origin TEXT,"
+    "  PRIMARY KEY (module, key)) WITHOUT ROWID;",
+};
+#define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
+
+int64_t store__now(void) { return (int64_t)time(NULL); }
+
+int store__fail(sqlite3 *db, const char *what) {
+  int code = sqlite3_extended_errcode(db);
+  fprintf(stderr, "store: %s: %s\n", what, sqlite3_errmsg(db));
+  switch (code & 0xff) {
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED:
+    return -EBUSY;
+  case SQLITE_FULL:
+    return -ENOSPC;
+  default:
+    return -EIO;
+  }
+}
+
+sqlite3_stmt *store__stmt(struct store_conn *c, const char *sql) {
+  int i;
+  for (i = 0; i < STORE_STMT_CACHE && c->stmts[i].sql != NULL; i++) {
+    if (c->stmts[i].sql == sql) {
+      sqlite3_reset(c->stmts[i].stmt);
+      sqlite3_clear_bindings(c->stmts[i].stmt);
+      return c->stmts[i].stmt;
+    }
+  }
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) !=
+      SQLITE_OK) {
+    store__fail(c->db, "prepare");
+    return NULL;
+  }
+  if (i < STORE_STMT_CACHE) {
+    c->stmts[i].sql = sql;
+    c->stmts[i].stmt = s;
+  } else {
+    /* The cache is sized for every statement in store/; running out is a
+     * programming error, so fail loudly rather than leak. */
+    fprintf(stderr, "store: statement cache full\n");
+    abort();
+  }
+  return s;
+}
+
+int store__column_bytes(sqlite3_stmt *s, int i, struct store_bytes *out) {
+  const void *p = sqlite3_column_blob(s, i);
+  size_t n = (size_t)sqlite3_column_bytes(s, i);
+  out->data = malloc(n + 1);
+  if (out->data == NULL)
+    return -ENOMEM;
+  if (n > 0)
+    memcpy(out->data, p, n);
+  out->data[n] = '\0';
+  out->len = n;
+  return 0;
+}
+
+char *store__column_strdup(sqlite3_stmt *s, int i) {
+  const unsigned char *t = sqlite3_column_text(s, i);
+  return t == NULL ? NULL : strdup((const char *)t);
+}
+
+void store_bytes_free(struct store_bytes *b) {
+  if (b == NULL)
+    return;
+  free(b->data);
+  b->data = NULL;
+  b->len = 0;
+}
+
+static int conn_open(const char *path, struct store_conn *c) {
+  memset(c, 0, sizeof *c);
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
+    int rc = store__fail(c->db, path);
+    sqlite3_close(c->db);
+    c->db = NULL;
+    return rc;
+  }
+  sqlite3_busy_timeout(c->db, STORE_BUSY_TIMEOUT_MS);
+  char pragmas[256];
+  snprintf(pragmas, sizeof pragmas,
+           "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+           "PRAGMA foreign_keys=ON; PRAGMA cache_size=-%d;"
+           "PRAGMA mmap_size=%lld;",
+           STORE_CACHE_KIB, STORE_MMAP_BYTES);
+  if (sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK)
+    return store__fail(c->db, "pragmas");
+  return 0;
+}
+
+static void conn_close(struct store_conn *c) {
+  for (int i = 0; i < STORE_STMT_CACHE; i++)
+    sqlite3_finalize(c->stmts[i].stmt);
+  sqlite3_close(c->db);
+  memset(c, 0, sizeof *c);
+}
+
+static int migrate(struct store_conn *c) {
+  sqlite3_stmt *s = store__stmt(c, "PRAGMA user_version");
+  if (s == NULL || sqlite3_step(s) != SQLITE_ROW)
+    return store__fail(c->db, "read schema version");
+  int have = sqlite3_column_int(s, 0);
+  sqlite3_reset(s);
+  if (have > MIGRATION_COUNT) {
+    fprintf(stderr,
+            "store: the database has schema version %d, newer than this "
+            "modproxy knows (%d); upgrade modproxy\n",
+            have, MIGRATION_COUNT);
+    return -EPROTO;
+  }
+  for (int v = have; v < MIGRATION_COUNT; v++) {
+    char bump[64];
+    snprintf(bump, sizeof bump, "PRAGMA user_version=%d;", v + 1);
+    if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+      return store__fail(c->db, "begin migration");
+    if (sqlite3_exec(c->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(c->db, bump, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+      int rc = store__fail(c->db, "migration");
+      sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+      return rc;
+    }
+  }
+  return 0;
+}
+
+int store_open(const char *dir, struct store **out) {
+  int rc = 0;
+  if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+    rc = -errno;
+    fprintf(stderr, "store: cannot create %s: %s\n", dir, strerror(errno));
+    return rc;
+  }
+  struct store *st = calloc(1, sizeof *st);
+  if (st == NULL)
+    return -ENOMEM;
+  size_t n = strlen(dir) + sizeof "/modproxy.db";
+  st->path = malloc(n);
+  if (st->path == NULL) {
+    free(st);
+    return -ENOMEM;
+  }
+  snprintf(st->path, n, "%s/modproxy.db", dir);
+  pthread_mutex_init(&st->writer_lock, NULL);
+  pthread_mutex_init(&st->readers_lock, NULL);
+  pthread_cond_init(&st->readers_free, NULL);
+  rc = conn_open(st->path, &st->writer);
+  if (rc < 0)
+    goto fail;
+  rc = migrate(&st->writer);
+  if (rc < 0)
+    goto fail;
+  for (int i = 0; i < STORE_READERS; i++) {
+    rc = conn_open(st->path, &st->readers[i]);
+    if (rc < 0)
+      goto fail;
+  }
+  *out = st;
+  return 0;
+fail:
+  store_close(st);
+  return rc;
+}
+
+void store_close(struct store *st) {
+  if (st == NULL)
+    return;
+  for (int i = 0; i < STORE_READERS; i++)
+    conn_close(&st->readers[i]);
+  conn_close(&st->writer);
+  pthread_cond_destroy(&st->readers_free);
+  pthread_mutex_destroy(&st->readers_lock);
+  pthread_mutex_destroy(&st->writer_lock);
+  free(st->path);
+  free(st);
+}
+
+int store_schema_version(struct store *st) {
+  struct store_conn *c = store__reader_get(st);
+  sqlite3_stmt *s = store__stmt(c, "PRAGMA user_version");
+  int v = (s != NULL && sqlite3_step(s) == SQLITE_ROW)
+              ? sqlite3_column_int(s, 0)
+              : store__fail(c->db, "read schema version");
+  if (s != NULL)
+    sqlite3_reset(s);
+  store__reader_put(st, c);
+  return v;
+}
+
+struct store_conn *store__reader_get(struct store *st) {
+  pthread_mutex_lock(&st->readers_lock);
+  for (;;) {
+    for (int i = 0; i < STORE_READERS; i++) {
+      if (!st->reader_busy[i]) {
+        st->reader_busy[i] = 1;
+        pthread_mutex_unlock(&st->readers_lock);
+        return &st->readers[i];
+      }
+    }
+    pthread_cond_wait(&st->readers_free, &st->readers_lock);
+  }
+}
+
+void store__reader_put(struct store *st, struct store_conn *c) {
+  pthread_mutex_lock(&st->readers_lock);
+  st->reader_busy[c - st->readers] = 0;
+  pthread_cond_signal(&st->readers_free);
+  pthread_mutex_unlock(&st->readers_lock);
+}
+
+int store__write_begin(struct store *st, struct store_conn **c) {
+  pthread_mutex_lock(&st->writer_lock);
+  sqlite3_stmt *s = store__stmt(&st->writer, "BEGIN IMMEDIATE");
+  if (s == NULL || sqlite3_step(s) != SQLITE_DONE) {
+    int rc = store__fail(st->writer.db, "begin");
+    pthread_mutex_unlock(&st->writer_lock);
+    return rc;
+  }
+  *c = &st->writer;
+  return 0;
+}
+
+int store__write_end(struct store *st, struct store_conn *c, int rc) {
+  const char *sql = rc >= 0 ? "COMMIT" : "ROLLBACK";
+  sqlite3_stmt *s = store__stmt(c, sql);
+  if (s == NULL || sqlite3_step(s) != SQLITE_DONE) {
+    int err = store__fail(c->db, sql);
+    if (rc >= 0) {
+      rc = err;
+      sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+  }
+  pthread_mutex_unlock(&st->writer_lock);
+  return rc;
+}
+
+int store_stats_get(struct store *st, struct store_stats *out) {
+  struct store_conn *c = store__reader_get(st);
+  int rc = 0;
+  sqlite3_stmt *s = store__stmt(
+      c, "SELECT (SELECT count(*) FROM versions),"
+         " (SELECT count(*) FROM versions WHERE zip_size IS NOT NULL),"
+         " (SELECT coalesce(sum(zip_size), 0) FROM versions),"
+         " (SELECT count(*) FROM answers)");
+  if (s == NULL || sqlite3_step(s) != SQLITE_ROW) {
+    rc = store__fail(c->db, "stats");
+  } else {
+    out->versions = (uint64_t)sqlite3_column_int64(s, 0);
+    out->zips = (uint64_t)sqlite3_column_int64(s, 1);
+    out->zip_bytes = (uint64_t)sqlite3_column_int64(s, 2);
+    out->answers = (uint64_t)sqlite3_column_int64(s, 3);
+  }
+  if (s != NULL)
+    sqlite3_reset(s);
+  store__reader_put(st, c);
+  return rc;
+}
