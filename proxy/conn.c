@@ -31,11 +31,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "modproxy/diag.h"
 
 static void conn_close(struct proxy_conn *c);
 static void read_next(struct proxy_conn *c);
+static void record_finish(struct proxy_conn *c);
 
 static const char *state_name(enum conn_state s) {
   static const char *const names[] = {"IDLE", "HEAD", "HANDLING", "WRITING",
@@ -75,6 +77,7 @@ static void conn_free(struct proxy_conn *c) {
   free(c->chunk);
   free(c->zip_module);
   free(c->zip_version);
+  diag_record_dispose(&c->rec);
   free(c);
 }
 
@@ -96,6 +99,11 @@ static void on_handle_closed(uv_handle_t *h) {
 static void conn_close(struct proxy_conn *c) {
   if (c->state == CONN_CLOSING)
     return;
+  if (c->state == CONN_HANDLING || c->state == CONN_WRITING) {
+    if (c->state == CONN_HANDLING || c->body_off < c->body_end)
+      proxy_conn_outcome(c, DIAG_ABORTED);
+    record_finish(c);
+  }
   conn_state(c, CONN_CLOSING);
   uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
@@ -186,6 +194,8 @@ static int on_header_value_complete(llhttp_t *p) {
     keep_header(r->request_id, sizeof r->request_id, r);
   else if (strcasecmp(r->hname, "accept") == 0)
     keep_header(r->accept, sizeof r->accept, r);
+  else if (strcasecmp(r->hname, "host") == 0)
+    keep_header(r->host, sizeof r->host, r);
   r->hname_len = 0;
   r->hname[0] = '\0';
   r->hvalue_len = 0;
@@ -237,6 +247,61 @@ static void assign_id(struct proxy_conn *c) {
              (uint64_t)c->server->date_ms / 1000, ++c->server->next_id);
 }
 
+static int64_t unix_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A complete (or refused) request starts its diagnostic record. */
+static void record_start(struct proxy_conn *c) {
+  assign_id(c);
+  diag_record_dispose(&c->rec);
+  memset(&c->rec, 0, sizeof c->rec);
+  memcpy(c->rec.id, c->id, sizeof c->rec.id);
+  c->rec.start_ms = unix_ms();
+  c->rec.target = strdup(c->req.url);
+  c->outcome_set = 0;
+}
+
+/* The response is out (or the connection died): the record is complete. */
+static void record_finish(struct proxy_conn *c) {
+  if (c->rec.start_ms == 0)
+    return;
+  c->rec.ms = (uint32_t)(uv_now(c->server->loop) - c->req.start_ms);
+  proxy_records_push(c->server, &c->rec);
+  memset(&c->rec, 0, sizeof c->rec);
+}
+
+void proxy_conn_outcome(struct proxy_conn *c, enum diag_outcome o) {
+  c->rec.outcome = o;
+  c->outcome_set = 1;
+}
+
+void proxy_conn_subject(struct proxy_conn *c, const char *module,
+                        const char *version) {
+  free(c->rec.module);
+  free(c->rec.version);
+  c->rec.module = module != NULL ? strdup(module) : NULL;
+  c->rec.version = version != NULL && version[0] != '\0' ? strdup(version) : NULL;
+}
+
+void proxy_conn_attempts(struct proxy_conn *c, const char *json) {
+  free(c->rec.attempts);
+  c->rec.attempts = json != NULL ? strdup(json) : NULL;
+}
+
+const char *proxy_conn_base(struct proxy_conn *c, char *buf, size_t len) {
+  const char *h = c->req.host;
+  size_t n = strlen(h);
+  buf[0] = '\0';
+  if (n == 0 || strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "0123456789.-:[]") != n)
+    return buf;
+  snprintf(buf, len, "http://%s", h);
+  return buf;
+}
+
 /* Feeds bytes to the parser. Stops at the end of one request: the rest is
  * kept in `pending` until that request is answered. */
 static void feed(struct proxy_conn *c, const char *data, size_t len) {
@@ -263,7 +328,7 @@ static void feed(struct proxy_conn *c, const char *data, size_t len) {
     uv_timer_stop(&c->timer);
     conn_state(c, CONN_HANDLING);
     c->server->counters.requests++;
-    assign_id(c);
+    record_start(c);
     proxy_route(c);
     return;
   }
@@ -276,7 +341,8 @@ static void feed(struct proxy_conn *c, const char *data, size_t len) {
   c->req.keep_alive = 0;
   if (c->state == CONN_IDLE)
     conn_state(c, CONN_HEAD);
-  assign_id(c);
+  record_start(c);
+  proxy_conn_outcome(c, DIAG_INVALID);
   proxy_conn_send_text(c, status,
                        status == 400 ? msg : llhttp_get_error_reason(&c->parser),
                        NULL);
@@ -449,6 +515,7 @@ __attribute__((format(printf, 2, 3))) static void head_add(struct head *h,
 }
 
 static void finish_response(struct proxy_conn *c) {
+  record_finish(c);
   proxy_body_unref(c->body);
   c->body = NULL;
   free(c->chunk);
@@ -576,6 +643,13 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
     return;
   }
   conn_state(c, CONN_WRITING);
+  c->rec.status = status;
+  c->rec.bytes = q->head_only ? 0 : len;
+  if (!c->outcome_set)
+    c->rec.outcome = status < 400 ? DIAG_LOCAL
+                     : status == 404 || status == 410 ? DIAG_NOT_FOUND
+                     : status < 500 ? DIAG_INVALID
+                                    : DIAG_UPSTREAM_ERROR;
   uv_buf_t bufs[2];
   unsigned nbufs = 1;
   bufs[0] = uv_buf_init(c->head, (unsigned)n);
@@ -606,7 +680,15 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
 void proxy_conn_send_text(struct proxy_conn *c, int status, const char *text,
                           const char *cache_control) {
   char fitted[DIAG_WINDOW_BYTES + 64];
-  size_t n = diag_text_fit(text, fitted, sizeof fitted);
+  char base[300], *full = NULL;
+  proxy_conn_base(c, base, sizeof base);
+  if (status >= 400 && base[0] != '\0' &&
+      asprintf(&full, "%s\nsee %s/diag/req/%s\n", text, base, c->id) < 0)
+    full = NULL;
+  size_t n = diag_text_fit(full != NULL ? full : text, fitted, sizeof fitted);
+  free(full);
+  free(c->rec.explanation);
+  c->rec.explanation = status >= 400 ? strdup(fitted) : NULL;
   struct proxy_body *b = proxy_body_new(fitted, n);
   if (b == NULL) {
     conn_close(c);

@@ -10,6 +10,7 @@
 #include <llhttp.h>
 #include <uv.h>
 
+#include "modproxy/diag.h"
 #include "server.h"
 
 enum conn_state {
@@ -41,6 +42,7 @@ struct proxy_request {
   char if_range[128];
   char request_id[64];
   char accept[256];
+  char host[256];
   uint64_t start_ms;
 };
 
@@ -70,7 +72,9 @@ struct proxy_conn {
   char *pending;     /* bytes read but not yet parsed (pipelining) */
   size_t pending_len;
   struct proxy_request req;
-  char id[24];       /* this request's id (echoed as X-Request-Id) */
+  char id[DIAG_ID_BYTES]; /* this request's id (echoed as X-Request-Id) */
+  struct diag_record rec; /* filled as the request is handled */
+  int outcome_set;
   /* The response being written. */
   uv_write_t write;
   char head[2048];
@@ -94,6 +98,17 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r);
  */
 void proxy_conn_send_text(struct proxy_conn *c, int status, const char *text,
                           const char *cache_control);
+/** Records what became of the current request (default: from the status). */
+void proxy_conn_outcome(struct proxy_conn *c, enum diag_outcome o);
+/** Records the module (and version, may be NULL) the request is about. */
+void proxy_conn_subject(struct proxy_conn *c, const char *module,
+                        const char *version);
+/** Records the upstream attempts (a JSON array, copied). */
+void proxy_conn_attempts(struct proxy_conn *c, const char *json);
+/** "http://<Host>" of the current request, for links in explanations
+ *  ("" when the client sent no usable Host). */
+const char *proxy_conn_base(struct proxy_conn *c, char *buf, size_t len);
+
 /** Takes/releases a reference across an async operation. */
 void proxy_conn_hold(struct proxy_conn *c);
 void proxy_conn_release(struct proxy_conn *c);

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "fetch.h"
+#include "modproxy/diag.h"
 #include "route.h"
 
 /* What a job keeps of the upstreams' answers, for the explanation. */
@@ -50,9 +51,16 @@ struct fetch_job {
   int index;      /* upstream being tried */
   int fd;         /* zip staging file, or -1 */
   struct proxy_fetch fetch;
+  struct proxy_fetch list_fetch; /* the module's list, to explain a miss */
   char url[PROXY_MAX_URL_BYTES + 1024];
   char attempts[JOB_ATTEMPTS_BYTES];
   size_t attempts_len;
+  /* The same attempts as a JSON array, for the request records. */
+  FILE *json;
+  char *json_buf;
+  size_t json_len;
+  int json_count;
+  uint64_t attempt_start_ms;
   int saw_error;  /* some upstream failed for another reason than not-found */
   int timed_out;
   int not_found_status;
@@ -110,6 +118,12 @@ static void job_done(struct fetch_job *j) {
     }
   }
   struct job_result *r = &j->result;
+  if (j->json != NULL) {
+    fputc(']', j->json);
+    fclose(j->json);
+    j->json = NULL;
+    r->attempts = j->json_buf;
+  }
   if (r->status == 200 || r->status == 404 || r->status == 410) {
     struct hot_value v = {
         .status = r->status,
@@ -130,6 +144,7 @@ static void job_done(struct fetch_job *j) {
     close(j->fd);
   proxy_fetch_dispose(&j->fetch);
   proxy_body_unref(r->body);
+  free(j->json_buf);
   free(j);
 }
 
@@ -163,21 +178,92 @@ static void on_remember(uv_work_t *w) {
                    (int64_t)time(NULL), NULL);
 }
 
-/* No upstream has it: remember that for --not-found-ttl. */
+/* What the not-found explanation says about a missing version, from the
+ * module's version list (fetched for the purpose). */
+static void describe_missing(struct fetch_job *j, char *out, size_t cap) {
+  const struct proxy_fetch *f = &j->list_fetch;
+  const char *m = j->gp.module, *v = j->gp.version;
+  if (f->rc != 0 || (f->status != 200 && f->status != 404 && f->status != 410)) {
+    snprintf(out, cap, "%s@%s: not found.\n", m, v);
+    return;
+  }
+  if (f->status != 200) {
+    snprintf(out, cap,
+             "%s@%s: no upstream knows the module %s.\n"
+             "Check the module path for typos, or whether it moved.\n",
+             m, v, m);
+    return;
+  }
+  struct diag_nearest n;
+  diag_nearest_versions(f->body, f->len, v, &n);
+  if (n.count == 0) {
+    snprintf(out, cap,
+             "%s@%s: no such version; %s has no tagged versions.\n"
+             "Use a commit instead: go get %s@<commit hash or branch>\n",
+             m, v, m, m);
+    return;
+  }
+  char pre[GOMOD_MAX_VERSION_BYTES];
+  gomod_semver_prerelease(n.below, pre, sizeof pre);
+  const char *use = n.below[0] != '\0' && pre[0] == '\0' ? n.below : n.latest;
+  snprintf(out, cap,
+           "%s@%s: no such version.\n"
+           "%s does not exist; nearest: %s%s%s%s%s; latest: %s\n"
+           "Use an existing version: go get %s@%s\n",
+           m, v, v, n.below[0] != '\0' ? n.below : "",
+           n.below[0] != '\0' ? " (below)" : "",
+           n.below[0] != '\0' && n.above[0] != '\0' ? ", " : "", n.above,
+           n.above[0] != '\0' ? " (above)" : "", n.latest, m, use);
+}
+
+static void explain_not_found(struct fetch_job *j);
+
+static void on_list_fetched(struct proxy_fetch *f) { explain_not_found(f->data); }
+
+/* No upstream has it: explain, and remember that for --not-found-ttl. A
+ * missing version of a module first fetches the module's list, to say
+ * which versions do exist. */
 static void not_found(struct fetch_job *j) {
+  const struct proxy_upstream *first = &j->s->upstreams[0];
+  int versioned = j->gp.kind != GP_LIST && j->gp.kind != GP_LATEST &&
+                  j->gp.canonical;
+  if (versioned && j->attempts_len > 0 && first->base != NULL) {
+    snprintf(j->url, sizeof j->url, "%s/%s/@v/list", first->base,
+             j->gp.escaped_module);
+    j->list_fetch.url = j->url;
+    j->list_fetch.fd = -1;
+    j->list_fetch.max_bytes = PROXY_MAX_SMALL_BODY_BYTES;
+    j->list_fetch.on_done = on_list_fetched;
+    j->list_fetch.data = j;
+    if (proxy_fetch_start(j->s->fetcher, &j->list_fetch) == 0) {
+      j->s->counters.upstream_requests++;
+      return;
+    }
+  }
+  explain_not_found(j);
+}
+
+static void explain_not_found(struct fetch_job *j) {
   char w[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 32], text[2048];
   what(&j->gp, w, sizeof w);
-  if (j->attempts_len == 0)
+  if (j->attempts_len == 0) {
     snprintf(text, sizeof text,
              "%s is not in this proxy's cache, and modproxy runs with its "
              "upstreams off (--upstream off), so it cannot fetch it.\n",
              w);
-  else
+  } else if (j->list_fetch.url != NULL) {
+    char head[1024];
+    describe_missing(j, head, sizeof head);
+    snprintf(text, sizeof text, "%smodproxy asked its upstreams:\n%s", head,
+             j->attempts);
+  } else {
     snprintf(text, sizeof text,
              "%s: not found.\nmodproxy asked its upstreams:\n%s"
              "Check the module path and version (go list -m -versions %s "
              "shows the versions that exist).\n",
              w, j->attempts, j->gp.module);
+  }
+  proxy_fetch_dispose(&j->list_fetch);
   j->result.status = j->not_found_status != 0 ? j->not_found_status : 404;
   set_body(j, text);
   if (j->result.body == NULL) {
@@ -272,6 +358,7 @@ static void on_ingest(uv_work_t *w) {
     return;
   }
   j->result.status = 200;
+  j->result.fetched = 1;
   if (j->gp.kind != GP_ZIP) {
     j->result.body = proxy_body_new(j->fetch.body, j->fetch.len);
     proxy_etag(j->fetch.body, j->fetch.len, j->result.etag);
@@ -307,9 +394,26 @@ static void quote_body(const struct proxy_fetch *f, char *out, size_t cap) {
   snprintf(out, cap, ": %.*s", (int)n, f->body);
 }
 
+/* Adds an attempt to the JSON list (credentials are not in `shown`). */
+static void record_attempt(struct fetch_job *j, const struct proxy_fetch *f) {
+  if (j->json == NULL)
+    return;
+  const struct proxy_upstream *u = &j->s->upstreams[j->index];
+  char url[PROXY_MAX_URL_BYTES + 1024];
+  snprintf(url, sizeof url, "%s/%s/%s", u->shown, j->gp.escaped_module,
+           j->gp.suffix);
+  fprintf(j->json, "%s{\"url\":", j->json_count++ > 0 ? "," : "");
+  diag_json_write(j->json, url);
+  fprintf(j->json, ",\"status\":%ld,\"error\":", f->status);
+  diag_json_write(j->json, f->rc < 0 ? f->error : NULL);
+  fprintf(j->json, ",\"ms\":%u}",
+          (unsigned)(uv_now(j->s->loop) - j->attempt_start_ms));
+}
+
 static void on_fetched(struct proxy_fetch *f) {
   struct fetch_job *j = f->data;
   const struct proxy_upstream *u = &j->s->upstreams[j->index];
+  record_attempt(j, f);
   if (f->rc == 0 && f->status == 200) {
     job_state(j, JOB_INGEST);
     j->work.data = j;
@@ -367,6 +471,7 @@ static void attempt(struct fetch_job *j) {
     j->fetch.data = j;
     int rc = proxy_fetch_start(s->fetcher, &j->fetch);
     if (rc == 0) {
+      j->attempt_start_ms = uv_now(s->loop);
       s->counters.upstream_requests++;
       job_state(j, JOB_FETCHING);
       return;
@@ -419,6 +524,9 @@ void proxy_job_join(struct proxy_server *s, struct route_ctx *ctx) {
     proxy_route_finish(ctx, &fail);
     return;
   }
+  j->json = open_memstream(&j->json_buf, &j->json_len);
+  if (j->json != NULL)
+    fputc('[', j->json);
   j->next = s->jobs;
   s->jobs = j;
   attempt(j);

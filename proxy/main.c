@@ -52,6 +52,8 @@ static const char usage_serve[] =
     "                         [MODPROXY_STRICT_ZIPS=1]\n"
     "  --memory-cache MIB     memory for the hot cache of small responses\n"
     "                         [MODPROXY_MEMORY_CACHE, default 64]\n"
+    "  --diag-records N       request records kept for /diag\n"
+    "                         [MODPROXY_DIAG_RECORDS, default 10000]\n"
     "  -h, --help             show this help\n";
 
 enum opt {
@@ -63,6 +65,7 @@ enum opt {
   OPT_NOT_FOUND_TTL,
   OPT_STRICT_ZIPS,
   OPT_MEMORY_CACHE,
+  OPT_DIAG_RECORDS,
 };
 
 static const struct option serve_options[] = {
@@ -74,6 +77,7 @@ static const struct option serve_options[] = {
     {"not-found-ttl", required_argument, NULL, OPT_NOT_FOUND_TTL},
     {"strict-zips", no_argument, NULL, OPT_STRICT_ZIPS},
     {"memory-cache", required_argument, NULL, OPT_MEMORY_CACHE},
+    {"diag-records", required_argument, NULL, OPT_DIAG_RECORDS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -110,6 +114,7 @@ static int cmd_serve(int argc, char **argv) {
   const char *list_ttl = env_or("MODPROXY_LIST_TTL", "300");
   const char *nf_ttl = env_or("MODPROXY_NOT_FOUND_TTL", "60");
   const char *mem = env_or("MODPROXY_MEMORY_CACHE", "64");
+  const char *records = env_or("MODPROXY_DIAG_RECORDS", "10000");
   int c;
   opterr = 0;
   optind = 1;
@@ -123,6 +128,7 @@ static int cmd_serve(int argc, char **argv) {
     case OPT_NOT_FOUND_TTL: nf_ttl = optarg; break;
     case OPT_STRICT_ZIPS: cfg.strict_zips = 1; break;
     case OPT_MEMORY_CACHE: mem = optarg; break;
+    case OPT_DIAG_RECORDS: records = optarg; break;
     case 'h':
       fputs(usage_serve, stdout);
       return 0;
@@ -141,13 +147,17 @@ static int cmd_serve(int argc, char **argv) {
             argv[optind]);
     return EXIT_USAGE;
   }
-  int64_t mib;
+  int64_t mib, keep;
   if (parse_count("--list-ttl", list_ttl, 365ll * 86400, &cfg.list_ttl_s) < 0 ||
       parse_count("--not-found-ttl", nf_ttl, 365ll * 86400, &cfg.not_found_ttl_s) < 0 ||
-      parse_count("--memory-cache", mem, 1 << 20, &mib) < 0)
+      parse_count("--memory-cache", mem, 1 << 20, &mib) < 0 ||
+      parse_count("--diag-records", records, 100000000, &keep) < 0)
     return EXIT_USAGE;
   cfg.hot_cache_bytes = (size_t)mib << 20;
+  cfg.records_keep = (uint64_t)keep;
 
+  /* Request records go to stdout as JSON lines, flushed in batches. */
+  setvbuf(stdout, NULL, _IOFBF, 1 << 16);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   uv_loop_t loop;
   uv_loop_init(&loop);

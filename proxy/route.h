@@ -28,6 +28,8 @@ struct job_result {
   char etag[40];
   uint64_t zip_size;         /**< for a zip */
   int upstream_error;        /**< failed for another reason than not-found */
+  int fetched;               /**< 200 fresh from an upstream */
+  const char *attempts;      /**< JSON array of the upstream attempts */
 };
 
 /** One GOPROXY request in progress. */
@@ -49,6 +51,9 @@ struct route_ctx {
 void proxy_job_join(struct proxy_server *s, struct route_ctx *ctx);
 /** Answers a waiting request with a fetch's outcome, then frees ctx. */
 void proxy_route_finish(struct route_ctx *ctx, const struct job_result *r);
+
+/** Serves /diag and below (diag_routes.c). */
+void proxy_route_diag(struct proxy_conn *c, const char *path);
 
 /** Hex SHA-256 prefix of a body as a quoted strong ETag. */
 void proxy_etag(const void *data, size_t len, char etag[40]);

@@ -159,6 +159,7 @@ static void on_lookup_done(uv_work_t *w, int status) {
     if (!proxy_conn_gone(c)) {
       hot_cache_put(&s->hot, ctx->key, v);
       s->counters.hits++;
+      proxy_conn_outcome(c, v->status == 200 ? DIAG_HIT : DIAG_NOT_FOUND);
       reply_value(c, &ctx->gp, v, 0);
     }
     proxy_conn_release(c);
@@ -183,6 +184,11 @@ void proxy_route_finish(struct route_ctx *ctx, const struct job_result *r) {
   struct proxy_conn *c = ctx->conn;
   if (proxy_conn_gone(c))
     goto out;
+  proxy_conn_attempts(c, r->attempts);
+  proxy_conn_outcome(c, r->upstream_error && ctx->have_stale ? DIAG_STALE
+                        : r->status == 200 ? (r->fetched ? DIAG_FETCHED : DIAG_HIT)
+                        : r->status == 404 || r->status == 410 ? DIAG_NOT_FOUND
+                                                                : DIAG_UPSTREAM_ERROR);
   if (r->upstream_error && ctx->have_stale) {
     reply_value(c, &ctx->gp, &ctx->stale, 1);
   } else if (r->status == 200 || r->status == 404 || r->status == 410) {
@@ -212,9 +218,11 @@ static void serve_gp(struct proxy_conn *c, const struct gp_req *gp) {
   struct proxy_server *s = c->server;
   char key[sizeof ((struct route_ctx *)0)->key];
   snprintf(key, sizeof key, "%s\n%s", gp->module, gp->suffix);
+  proxy_conn_subject(c, gp->module, gp->version);
   struct hot_value v;
   if (hot_cache_get(&s->hot, key, &v) && is_fresh(s, &v)) {
     s->counters.hits++;
+    proxy_conn_outcome(c, v.status == 200 ? DIAG_HIT : DIAG_NOT_FOUND);
     reply_value(c, gp, &v, 0);
     return;
   }
@@ -265,6 +273,11 @@ void proxy_route(struct proxy_conn *c) {
                   "  go env -w GOPROXY=<this URL>\n");
     return;
   }
+  if (strcmp(url, "/diag") == 0 || strncmp(url, "/diag/", 6) == 0 ||
+      strncmp(url, "/diag?", 6) == 0) {
+    proxy_route_diag(c, url);
+    return;
+  }
   if (strncmp(url, "/sumdb/", 7) == 0) {
     /* 404 on supported tells the go command to ask the checksum database
      * directly (GOPROXY-PROTOCOL.md section 5). */
@@ -278,6 +291,7 @@ void proxy_route(struct proxy_conn *c) {
   char err[512];
   int status = gp_parse(url, &gp, err, sizeof err);
   if (status != 0) {
+    proxy_conn_outcome(c, DIAG_INVALID);
     proxy_conn_send_text(c, status, err, NULL);
     return;
   }

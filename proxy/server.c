@@ -141,7 +141,7 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
   uv_signal_start(&s->sigint, on_signal, SIGINT);
   uv_timer_init(loop, &s->drain_timer);
   s->drain_timer.data = s;
-  return 0;
+  return proxy_records_init(s);
 }
 
 int proxy_server_run(struct proxy_server *s) {
@@ -162,6 +162,8 @@ int proxy_server_run(struct proxy_server *s) {
           MODPROXY_VERSION, host, port, s->cfg->data_dir, s->cfg->upstream);
   int clean = uv_run(s->loop, UV_RUN_DEFAULT) == 0;
   uv_close((uv_handle_t *)&s->drain_timer, NULL);
+  if (clean)
+    proxy_records_close(s);
   proxy_fetcher_free(s->fetcher);
   uv_run(s->loop, UV_RUN_NOWAIT);
   hot_cache_dispose(&s->hot);

@@ -61,6 +61,7 @@ struct proxy_config {
   int64_t not_found_ttl_s;
   int strict_zips;
   size_t hot_cache_bytes;
+  uint64_t records_keep;    /**< request records kept for /diag */
 };
 
 /** One GOPROXY-style upstream entry. */
@@ -138,6 +139,16 @@ struct proxy_fetcher;
 struct proxy_conn;
 struct fetch_job;
 
+/* Request records wait in memory this long (or until a batch is full)
+ * before one transaction writes them to the store and the log. */
+#define PROXY_RECORD_FLUSH_MS 1000
+#define PROXY_RECORD_BATCH 512
+/* Records kept in the store's ring, by default. */
+#define PROXY_RECORDS_KEEP 10000
+
+struct diag_record;
+struct record_batch;
+
 struct proxy_counters {
   uint64_t requests, hits, misses, upstream_requests, coalesced, bytes_out;
 };
@@ -162,6 +173,9 @@ struct proxy_server {
   uint64_t date_ms;
   uint64_t next_id;
   struct proxy_counters counters;
+  struct record_batch *records;   /**< filling */
+  struct record_batch *flushing;  /**< being written by a worker */
+  uv_timer_t record_timer;
   /* Every read lands here first (reads are handled one at a time on the
    * loop thread); a connection copies only the bytes it must keep. */
   char read_buf[PROXY_READ_BUF_BYTES];
@@ -175,6 +189,16 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
 int proxy_server_run(struct proxy_server *s);
 /** Stops accepting, lets in-flight requests finish (bounded), exits run. */
 void proxy_server_stop(struct proxy_server *s);
+
+/** Records subsystem (records.c). */
+int proxy_records_init(struct proxy_server *s);
+/** Takes r's contents (r is zeroed); logs it and queues it for the store. */
+void proxy_records_push(struct proxy_server *s, struct diag_record *r);
+/** A record not yet in the store, by id, or NULL (borrowed; loop thread). */
+const struct diag_record *proxy_records_find(struct proxy_server *s,
+                                             const char *id);
+/** Writes what is pending (at shutdown); closes the timer. */
+void proxy_records_close(struct proxy_server *s);
 
 /** The current Date header value (refreshed at most once a second). */
 const char *proxy_server_date(struct proxy_server *s);

@@ -52,6 +52,18 @@ static const char *const migrations[] = {
     "  fetched INTEGER NOT NULL,"
     "  origin TEXT,"
     "  PRIMARY KEY (module, key)) WITHOUT ROWID;",
+    /* 2: the ring of request records behind /diag. */
+    "CREATE TABLE requests ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  outcome TEXT NOT NULL,"
+    "  module TEXT,"
+    "  version TEXT,"
+    "  record TEXT NOT NULL);"
+    "CREATE INDEX requests_id ON requests(id);"
+    "CREATE INDEX requests_module ON requests(module, version);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -10,6 +10,10 @@
 #define MODPROXY_DIAG_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "modproxy/gomod.h"
 
 /* cmd/go/internal/web: maxErrorDetailLines and maxErrorDetailBytes. */
 #define DIAG_WINDOW_LINES 8
@@ -24,5 +28,74 @@
  * the length written.
  */
 size_t diag_text_fit(const char *text, char *out, size_t outlen);
+
+/* ---- request records ------------------------------------------------- */
+
+#define DIAG_ID_BYTES 24
+
+/** What became of a request. */
+enum diag_outcome {
+  DIAG_HIT,            /**< served from the cache */
+  DIAG_FETCHED,        /**< fetched from an upstream, then served */
+  DIAG_NOT_FOUND,      /**< no upstream has it (404/410) */
+  DIAG_INVALID,        /**< malformed request, path or version */
+  DIAG_UPSTREAM_ERROR, /**< the upstreams failed (or sent unusable bytes) */
+  DIAG_STALE,          /**< upstreams failed; a stale answer was served */
+  DIAG_LOCAL,          /**< answered by modproxy itself (/diag, /healthz) */
+  DIAG_ABORTED,        /**< the client went away first */
+};
+const char *diag_outcome_name(enum diag_outcome o);
+
+/**
+ * The diagnostic record of one request. The strings are heap-owned by the
+ * record (NULL when absent) and freed by diag_record_dispose.
+ */
+struct diag_record {
+  char id[DIAG_ID_BYTES];
+  int64_t start_ms;      /**< Unix time in ms */
+  uint32_t ms;           /**< total time */
+  int status;
+  enum diag_outcome outcome;
+  uint64_t bytes;        /**< body bytes sent */
+  char *target;          /**< request target as received */
+  char *module, *version;
+  /** JSON array of upstream attempts:
+   *  [{"url":..,"status":..,"error":..,"ms":..}, ...] */
+  char *attempts;
+  char *explanation;     /**< the text/plain error body sent, if any */
+};
+void diag_record_dispose(struct diag_record *r);
+
+/** Renders r as one line of JSON (no newline) into a new heap string. */
+char *diag_record_json(const struct diag_record *r);
+/** Reads back a record rendered by diag_record_json (as kept in the
+ *  store's ring). 0, or -EINVAL if json is not such a record. */
+int diag_record_parse(const char *json, struct diag_record *out);
+/** Renders r as plain text for a terminal, into a new heap string. */
+char *diag_record_text(const struct diag_record *r);
+
+/** Writes s to f as a JSON string, quotes included; NULL writes null.
+ *  Bytes that are not valid UTF-8 are written as U+FFFD. */
+void diag_json_write(FILE *f, const char *s);
+
+
+/* ---- explanations ------------------------------------------------------ */
+
+/** Where a missing version sits among those that exist. Each field is a
+ *  version or "" when there is none. */
+struct diag_nearest {
+  char below[GOMOD_MAX_VERSION_BYTES]; /**< highest existing version < wanted */
+  char above[GOMOD_MAX_VERSION_BYTES]; /**< lowest existing version > wanted */
+  char latest[GOMOD_MAX_VERSION_BYTES]; /**< highest release, else prerelease */
+  int count;                            /**< valid versions in the list */
+};
+
+/**
+ * Reads a @v/list body (one version per line, extra fields ignored, invalid
+ * lines skipped as the go command does) and places `wanted` among its
+ * versions. Pure.
+ */
+void diag_nearest_versions(const char *list, size_t len, const char *wanted,
+                           struct diag_nearest *out);
 
 #endif

@@ -130,6 +130,25 @@ int store_answer_put(struct store *st, const char *module, const char *key,
                      int status, const void *body, size_t len,
                      int64_t fetched, const char *origin);
 
+/** One request record as the store keeps it (see diag.h). */
+struct store_record {
+  const char *id;
+  int64_t time_ms;
+  int status;
+  const char *outcome;
+  const char *module, *version; /**< may be NULL */
+  const char *json;             /**< the whole record */
+};
+
+/**
+ * Appends n records in one transaction, then drops the oldest so that at
+ * most `keep` remain (the ring behind /diag).
+ */
+int store_records_put(struct store *st, const struct store_record *recs,
+                      size_t n, uint64_t keep);
+/** The JSON of the newest record with this id into *out; -ENOENT. */
+int store_record_get(struct store *st, const char *id, struct store_bytes *out);
+
 /** Counts for /diag and `modproxy stats`. */
 struct store_stats {
   uint64_t versions, zips, zip_bytes, answers;

@@ -207,9 +207,8 @@ int gomod_match_prefix_patterns(const char *globs, const char *target) {
 
   while (rest.len > 0) {
     const char *comma = memchr(rest.base, ',', rest.len);
-    struct gomod__span glob = {rest.base, comma != NULL
-                                              ? (size_t)(comma - rest.base)
-                                              : rest.len};
+    struct gomod__span glob = {
+        rest.base, comma != NULL ? (size_t)(comma - rest.base) : rest.len};
     struct gomod__span prefix = {target, tlen};
     size_t slashes = 0;
 

@@ -85,8 +85,8 @@ static int set_fault(struct fault *f, enum fault_code code) {
   return -EINVAL;
 }
 
-static int set_fault_text(struct fault *f, enum fault_code code,
-                          const char *s, size_t n) {
+static int set_fault_text(struct fault *f, enum fault_code code, const char *s,
+                          size_t n) {
   f->text.base = s;
   f->text.len = n;
   return set_fault(f, code);
@@ -131,10 +131,8 @@ static int in_set(uint32_t r, const char *set) {
 
 static int rune_ok(uint32_t r, enum path_kind kind) {
   switch (kind) {
-  case MODULE_PATH:
-    return is_ascii_alnum(r) || in_set(r, "-._~");
-  case IMPORT_PATH:
-    return is_ascii_alnum(r) || in_set(r, "-._~+");
+  case MODULE_PATH: return is_ascii_alnum(r) || in_set(r, "-._~");
+  case IMPORT_PATH: return is_ascii_alnum(r) || in_set(r, "-._~+");
   case FILE_PATH:
     /* ASCII punctuation minus shell specials and path separators. */
     if (r < 0x80)
@@ -210,8 +208,7 @@ static int check_elem(const char *e, size_t n, enum path_kind kind,
 }
 
 /* checkPath: the rules common to module, import and file paths. */
-static int check_path(const char *path, enum path_kind kind,
-                      struct fault *f) {
+static int check_path(const char *path, enum path_kind kind, struct fault *f) {
   size_t n = strlen(path), start = 0;
 
   if (!gomod__utf8_valid(path, n))
@@ -248,7 +245,8 @@ static int split_gopkg_in(const char *path, size_t n, size_t *prefix_len) {
     return -EINVAL;
   pm = path + i - 2; /* ".v" N ["-unstable"] */
   pm_len = n - (i - 2);
-  if (pm_len <= 2 || (pm[2] == '0' && !(pm_len == 3 && memcmp(pm, ".v0", 3) == 0)))
+  if (pm_len <= 2 ||
+      (pm[2] == '0' && !(pm_len == 3 && memcmp(pm, ".v0", 3) == 0)))
     return -EINVAL;
   *prefix_len = i - 2;
   return 0;
@@ -266,8 +264,8 @@ static int split_path_version(const char *path, size_t *prefix_len) {
   *prefix_len = n;
   if (strncmp(path, GOPKG_IN, strlen(GOPKG_IN)) == 0)
     return split_gopkg_in(path, n, prefix_len);
-  while (i > 0 && ((path[i - 1] >= '0' && path[i - 1] <= '9') ||
-                   path[i - 1] == '.')) {
+  while (i > 0 &&
+         ((path[i - 1] >= '0' && path[i - 1] <= '9') || path[i - 1] == '.')) {
     if (path[i - 1] == '.')
       dot = 1;
     i--;
@@ -464,8 +462,9 @@ static int fail_out(char *out, size_t outlen, int rc) {
 }
 
 /* escapeString: each upper-case ASCII letter becomes '!' and its lower-case
- * form. The callers' checks exclude '!' and non-ASCII, which would make the
- * encoding ambiguous; a version can still hold a Unicode letter. */
+ * form. '!' or non-ASCII would make that ambiguous: CheckPath keeps both out
+ * of paths, EscapeVersion keeps out '!', but a version may still hold a
+ * Unicode letter, which x/mod reports as this internal error. */
 static int escape_string(const char *s, char *out, size_t outlen,
                          struct gomod__buf *eb) {
   struct gomod__buf b;

@@ -91,13 +91,11 @@ static int match_pseudo_re(const char *v) {
   n = count_digits(s);
   if (n == 0 || s[n] != '-')
     return 0;
-  for (s += n + 1; *s != '\0' && *s != '+'; s++) {
-    if (strncmp(s, "0.", 2) == 0 && is_time_rev_tail(s + 2))
-      return 1;
-    if (*s != '.')
-      continue;
-    /* ".0." after the run */
-    if (strncmp(s + 1, "0.", 2) == 0 && is_time_rev_tail(s + 3))
+  s += n + 1;
+  if (strncmp(s, "0.", 2) == 0 && is_time_rev_tail(s + 2))
+    return 1;
+  for (; *s != '\0' && *s != '+'; s++) {
+    if (*s == '.' && strncmp(s + 1, "0.", 2) == 0 && is_time_rev_tail(s + 3))
       return 1;
   }
   return 0;
@@ -299,8 +297,8 @@ int gomod_pseudo_version_base(const char *v, char *out, size_t outlen) {
 static void add_padded(struct gomod__buf *b, long long n, int width) {
   char tmp[24];
   int i = (int)sizeof tmp;
-  unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n
-                               : (unsigned long long)n;
+  unsigned long long u =
+      n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
 
   if (n < 0)
     gomod__buf_add(b, "-", 1);

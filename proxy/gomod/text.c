@@ -12,11 +12,12 @@
  *    (other scripts, Greek Extended, modifier letters...) is treated as a
  *    non-letter, so a file name using one is refused although x/mod accepts
  *    it; a non-letter is never accepted.
- *  - is_print is exact below U+0100. Above, it treats as non-printable only
- *    the spaces, format characters, private-use code points and
- *    non-characters of the BMP listed in is_print, and U+F0000 and up;
- *    unassigned code points count as printable (Go escapes them as \u....).
- *    This only changes how such a rune is shown inside an error message.
+ *  - is_print is exact below U+0100. Above, it treats as non-printable the
+ *    spaces, format characters, private-use code points and non-characters
+ *    listed in is_print and planes 4 and up (bar the variation selectors);
+ *    other unassigned code points count as printable, where Go escapes them
+ *    as \u.... or \U........ This only changes how such a rune is shown
+ *    inside an error message.
  */
 #include "gomod_internal.h"
 
@@ -93,8 +94,10 @@ int gomod__is_letter(uint32_t r) {
     return 1;
   if (r >= 0xC0 && r <= 0x2C1)
     return r != 0xD7 && r != 0xF7;
-  /* Greek (unaccented capitals on) and Cyrillic, minus the Greek
-   * gap/symbol and the Cyrillic sign and combining marks. */
+  /* Greek and Cyrillic, minus the Greek gaps and symbol and the Cyrillic
+   * sign and combining marks. */
+  if (r == 0x386 || r == 0x38C || (r >= 0x388 && r <= 0x38A))
+    return 1;
   if (r >= 0x38E && r <= 0x52F)
     return r != 0x3A2 && r != 0x3F6 && !(r >= 0x482 && r <= 0x489);
   return (r >= 0x531 && r <= 0x556) ||   /* Armenian capitals */
@@ -121,11 +124,9 @@ static int is_print(uint32_t r) {
     return 0; /* spaces, byte order mark */
   if ((r >= 0x2000 && r <= 0x200F) || (r >= 0x2028 && r <= 0x202F) ||
       (r >= 0x205F && r <= 0x206F))
-    return 0; /* general punctuation spaces and format characters */
-  if (r >= 0xF0000)
-    return 0; /* supplementary private use planes */
-  if (r >= 0x10000)
-    return 1;
+    return 0;       /* general punctuation spaces and format characters */
+  if (r >= 0x10000) /* planes 4-13 are unassigned; tags, private use */
+    return r < 0x40000 || (r >= 0xE0100 && r <= 0xE01EF);
   if ((r >= 0xD800 && r <= 0xF8FF) || (r >= 0xFDD0 && r <= 0xFDEF) ||
       (r >= 0xFFF0 && r <= 0xFFFB) || r >= 0xFFFE)
     return 0; /* surrogates, private use, non-characters, specials */
@@ -203,22 +204,14 @@ static void add_utf8(struct gomod__buf *b, uint32_t r) {
 /* The letter of the backslash escape Go uses for a control character, or 0. */
 static char control_escape(uint32_t r) {
   switch (r) {
-  case '\a':
-    return 'a';
-  case '\b':
-    return 'b';
-  case '\f':
-    return 'f';
-  case '\n':
-    return 'n';
-  case '\r':
-    return 'r';
-  case '\t':
-    return 't';
-  case '\v':
-    return 'v';
-  default:
-    return 0;
+  case '\a': return 'a';
+  case '\b': return 'b';
+  case '\f': return 'f';
+  case '\n': return 'n';
+  case '\r': return 'r';
+  case '\t': return 't';
+  case '\v': return 'v';
+  default: return 0;
   }
 }
 

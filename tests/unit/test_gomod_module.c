@@ -31,7 +31,7 @@
 /* A check's verdict and message: a failure is -EINVAL with want_err, a
  * success leaves err empty (want_err is "" then). */
 static void want_check(int line, const char *what, int rc, const char *err,
-                         const char *verdict, const char *want_err) {
+                       const char *verdict, const char *want_err) {
   want_verdict(line, what, rc == 0, verdict);
   if (rc != 0)
     want_int(line, what, rc, -EINVAL);
@@ -41,7 +41,7 @@ static void want_check(int line, const char *what, int rc, const char *err,
 /* A string result: "!ERROR" means -EINVAL with an empty out and a
  * message; else out and the returned length must match. */
 static void want_output(int line, const char *what, int rc, const char *out,
-                          const char *err, const char *want) {
+                        const char *err, const char *want) {
   if (strcmp(want, ERROR_MARK) == 0) {
     want_int(line, what, rc, -EINVAL);
     want_str(line, what, out, "");
@@ -67,8 +67,7 @@ static void on_module_path(const struct tsv_row *row, void *arg) {
   rc = gomod_check_path(path, err, sizeof err);
   want_check(line, "CheckPath", rc, err, row->field[2], row->field[12]);
   rc = gomod_check_import_path(path, err, sizeof err);
-  want_check(line, "CheckImportPath", rc, err, row->field[3],
-               row->field[13]);
+  want_check(line, "CheckImportPath", rc, err, row->field[3], row->field[13]);
   rc = gomod_check_file_path(path, err, sizeof err);
   want_check(line, "CheckFilePath", rc, err, row->field[4], row->field[14]);
 
@@ -131,8 +130,8 @@ static void on_path_major(const struct tsv_row *row, void *arg) {
 
   want_fields(row, 5);
   want_verdict(row->lineno, "MatchPathMajor",
-                 gomod_match_path_major(row->field[0], row->field[1]),
-                 row->field[2]);
+               gomod_match_path_major(row->field[0], row->field[1]),
+               row->field[2]);
   rc = gomod_check_path_major(row->field[0], row->field[1], err, sizeof err);
   want_verdict(row->lineno, "CheckPathMajor", rc == 0, row->field[3]);
   want_int(row->lineno, "CheckPathMajor message", err[0] != '\0', rc != 0);
@@ -142,18 +141,17 @@ static void on_path_major(const struct tsv_row *row, void *arg) {
 static void on_prefix_pattern(const struct tsv_row *row, void *arg) {
   want_fields(row, 4);
   want_verdict(row->lineno, "MatchPrefixPatterns",
-                 gomod_match_prefix_patterns(row->field[0], row->field[1]),
-                 row->field[2]);
+               gomod_match_prefix_patterns(row->field[0], row->field[1]),
+               row->field[2]);
 }
 
 static void test_module_paths(void **state) {
   want_int(0, "rows", tsv_each("module_paths.tsv", 1, on_module_path, NULL),
-             MODULE_PATHS_ROWS);
+           MODULE_PATHS_ROWS);
 }
 
 static void test_escape(void **state) {
-  want_int(0, "rows", tsv_each("escape.tsv", 1, on_escape, NULL),
-             ESCAPE_ROWS);
+  want_int(0, "rows", tsv_each("escape.tsv", 1, on_escape, NULL), ESCAPE_ROWS);
 }
 
 static void test_check(void **state) {
@@ -162,13 +160,13 @@ static void test_check(void **state) {
 
 static void test_path_major(void **state) {
   want_int(0, "rows", tsv_each("path_major.tsv", 1, on_path_major, NULL),
-             PATH_MAJOR_ROWS);
+           PATH_MAJOR_ROWS);
 }
 
 static void test_prefix_patterns(void **state) {
   want_int(0, "rows",
-             tsv_each("prefix_patterns.tsv", 1, on_prefix_pattern, NULL),
-             PREFIX_PATTERNS_ROWS);
+           tsv_each("prefix_patterns.tsv", 1, on_prefix_pattern, NULL),
+           PREFIX_PATTERNS_ROWS);
 }
 
 /* ---- cases beyond the vectors (expected values from x/mod itself) ------ */
@@ -188,16 +186,11 @@ static int run_op(enum op op, const char *a, const char *b, char *err,
                   size_t errlen) {
   char out[BUF_BYTES];
   switch (op) {
-  case CHECK_PATH:
-    return gomod_check_path(a, err, errlen);
-  case CHECK_IMPORT_PATH:
-    return gomod_check_import_path(a, err, errlen);
-  case CHECK_FILE_PATH:
-    return gomod_check_file_path(a, err, errlen);
-  case CHECK:
-    return gomod_check(a, b, err, errlen);
-  case CHECK_PATH_MAJOR:
-    return gomod_check_path_major(a, b, err, errlen);
+  case CHECK_PATH: return gomod_check_path(a, err, errlen);
+  case CHECK_IMPORT_PATH: return gomod_check_import_path(a, err, errlen);
+  case CHECK_FILE_PATH: return gomod_check_file_path(a, err, errlen);
+  case CHECK: return gomod_check(a, b, err, errlen);
+  case CHECK_PATH_MAJOR: return gomod_check_path_major(a, b, err, errlen);
   case UNESCAPE_PATH:
     return gomod_unescape_path(a, out, sizeof out, err, errlen);
   case UNESCAPE_VERSION:
@@ -240,16 +233,19 @@ static void test_messages(void **state) {
        "internal error: inconsistency in EscapePath"},
       {ESCAPE_VERSION, "feature/x", NULL,
        "version \"feature/x\" invalid: disallowed version string"},
-      {CHECK_FILE_PATH, "a/\xc2\xa0"
-                        "b",
+      {CHECK_FILE_PATH,
+       "a/\xc2\xa0"
+       "b",
        NULL, "malformed file path \"a/\\u00a0b\": invalid char '\\u00a0'"},
       {CHECK_FILE_PATH, "a/b\tc", NULL,
        "malformed file path \"a/b\\tc\": invalid char '\\t'"},
-      {CHECK_FILE_PATH, "a/b\x7f"
-                        "c",
+      {CHECK_FILE_PATH,
+       "a/b\x7f"
+       "c",
        NULL, "malformed file path \"a/b\\x7fc\": invalid char '\\x7f'"},
-      {CHECK_FILE_PATH, "a/\xe2\x80\x8b"
-                        "b",
+      {CHECK_FILE_PATH,
+       "a/\xe2\x80\x8b"
+       "b",
        NULL, "malformed file path \"a/\\u200bb\": invalid char '\\u200b'"},
       {CHECK_FILE_PATH, "a/\xf0\x9f\x98\x80", NULL,
        "malformed file path \"a/\xf0\x9f\x98\x80\": invalid char "
@@ -320,8 +316,8 @@ static void test_prefix_pattern_syntax(void **state) {
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     want_int((int)i, cases[i].globs,
-               gomod_match_prefix_patterns(cases[i].globs, cases[i].target),
-               cases[i].want);
+             gomod_match_prefix_patterns(cases[i].globs, cases[i].target),
+             cases[i].want);
 }
 
 /* Short buffers: -E2BIG for outputs; messages are cut, still terminated. */

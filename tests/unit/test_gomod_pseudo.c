@@ -81,21 +81,19 @@ static void on_pseudo_make(const struct tsv_row *row, void *arg) {
   int n, line = row->lineno;
 
   want_fields(row, 7);
-  n = gomod_pseudo_version_make(row->field[0], row->field[1], t,
-                                row->field[3], out, sizeof out);
+  n = gomod_pseudo_version_make(row->field[0], row->field[1], t, row->field[3],
+                                out, sizeof out);
   want_result(line, "PseudoVersion", n, out, row->field[4]);
   /* What was built reads back as a pseudo-version of that time and rev. */
   want_int(line, "IsPseudoVersion", gomod_is_pseudo_version(out), 1);
-  want_int(line, "PseudoVersionTime", gomod_pseudo_version_time(out, &back),
-           0);
+  want_int(line, "PseudoVersionTime", gomod_pseudo_version_time(out, &back), 0);
   want_int(line, "PseudoVersionTime value", back, t);
   gomod_pseudo_version_rev(out, rev, sizeof rev);
   want_str(line, "PseudoVersionRev", rev, row->field[3]);
 }
 
 static void test_pseudo(void **state) {
-  want_int(0, "rows", tsv_each("pseudo.tsv", 1, on_pseudo, NULL),
-           PSEUDO_ROWS);
+  want_int(0, "rows", tsv_each("pseudo.tsv", 1, on_pseudo, NULL), PSEUDO_ROWS);
 }
 
 static void test_pseudo_make(void **state) {
@@ -103,7 +101,8 @@ static void test_pseudo_make(void **state) {
            PSEUDO_MAKE_ROWS);
 }
 
-/* Calendar edges, years outside 0000-9999, shorthand bases, buffers. */
+/* Calendar edges, years outside 0000-9999, shorthand bases, buffers, the
+ * pseudo-version pattern. */
 static void test_edges(void **state) {
   char out[64];
   time_t t;
@@ -138,6 +137,10 @@ static void test_edges(void **state) {
   assert_string_equal(out, "v2.0.0-19700101000000-abc");
   assert_int_equal(gomod_pseudo_version_rev("v1.0.0", out, sizeof out),
                    -EINVAL);
+  /* "0." after the dash, or after a run ending in '.', not anywhere */
+  assert_int_equal(gomod_is_pseudo_version("v1.2.3-x0.20060102150405-hash"), 0);
+  assert_int_equal(gomod_is_pseudo_version("v1.2.3-x.0.20060102150405-hash"),
+                   1);
 }
 
 int main(void) {

@@ -108,13 +108,12 @@ static void on_compare(const struct tsv_row *row, void *arg) {
   /* semver.Max: the larger canonical form, w on ties. */
   gomod_semver_canonical(a, ca, sizeof ca);
   gomod_semver_canonical(b, cb, sizeof cb);
-  want_str(row->lineno, "Max",
-           gomod_semver_compare(ca, cb) > 0 ? ca : cb, row->field[3]);
+  want_str(row->lineno, "Max", gomod_semver_compare(ca, cb) > 0 ? ca : cb,
+           row->field[3]);
 }
 
 static void test_semver(void **state) {
-  want_int(0, "rows", tsv_each("semver.tsv", 1, on_semver, NULL),
-           SEMVER_ROWS);
+  want_int(0, "rows", tsv_each("semver.tsv", 1, on_semver, NULL), SEMVER_ROWS);
 }
 
 static void test_compare(void **state) {
@@ -134,9 +133,8 @@ static void test_edges(void **state) {
   assert_int_equal(gomod_semver_canonical("v1.2", out, 6), -E2BIG);
   assert_int_equal(gomod_semver_canonical("v1.2", out, 7), 6);
   assert_string_equal(out, "v1.2.0");
-  assert_int_equal(gomod_canonical_version("v10.0.0+incompatible", out,
-                                           sizeof out),
-                   -E2BIG);
+  assert_int_equal(
+      gomod_canonical_version("v10.0.0+incompatible", out, sizeof out), -E2BIG);
   assert_int_equal(gomod_semver_major("v12345678.0.0", out, sizeof out),
                    -E2BIG);
   assert_int_equal(gomod_semver_build("bad+x", out, 1), 0);

@@ -1,0 +1,239 @@
+/*
+ * Request records: what each request asked, what modproxy did about it and
+ * what it answered, as JSON (the log line and /diag/req/<id>?format=json)
+ * and as text for a terminal.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "modproxy/diag.h"
+
+const char *diag_outcome_name(enum diag_outcome o) {
+  static const char *const names[] = {
+      [DIAG_HIT] = "hit",
+      [DIAG_FETCHED] = "fetched",
+      [DIAG_NOT_FOUND] = "not found",
+      [DIAG_INVALID] = "invalid request",
+      [DIAG_UPSTREAM_ERROR] = "upstream error",
+      [DIAG_STALE] = "stale",
+      [DIAG_LOCAL] = "local",
+      [DIAG_ABORTED] = "aborted",
+  };
+  return (unsigned)o < sizeof names / sizeof names[0] ? names[o] : "?";
+}
+
+void diag_record_dispose(struct diag_record *r) {
+  if (r == NULL)
+    return;
+  free(r->target);
+  free(r->module);
+  free(r->version);
+  free(r->attempts);
+  free(r->explanation);
+  r->target = r->module = r->version = r->attempts = r->explanation = NULL;
+}
+
+/* Length of the valid UTF-8 sequence at p, or 0. */
+static size_t utf8_len(const unsigned char *p) {
+  size_t n = p[0] < 0x80 ? 1 : p[0] >= 0xf0 && p[0] < 0xf5 ? 4
+             : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : 0;
+  for (size_t i = 1; i < n; i++)
+    if ((p[i] & 0xc0) != 0x80)
+      return 0;
+  return n;
+}
+
+void diag_json_write(FILE *f, const char *s) {
+  if (s == NULL) {
+    fputs("null", f);
+    return;
+  }
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)s; *p != '\0';) {
+    size_t n = utf8_len(p);
+    if (n == 0) {
+      fputs("\\ufffd", f);
+      p++;
+    } else if (*p == '"' || *p == '\\') {
+      fprintf(f, "\\%c", *p);
+      p++;
+    } else if (*p == '\n') {
+      fputs("\\n", f);
+      p++;
+    } else if (*p < 0x20 || *p == 0x7f) {
+      fprintf(f, "\\u%04x", *p);
+      p++;
+    } else {
+      fwrite(p, 1, n, f);
+      p += n;
+    }
+  }
+  fputc('"', f);
+}
+
+static void iso_time(int64_t ms, char *buf, size_t len) {
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf + n, len - n, ".%03dZ", (int)(ms % 1000));
+}
+
+char *diag_record_json(const struct diag_record *r) {
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  if (f == NULL)
+    return NULL;
+  char when[40];
+  iso_time(r->start_ms, when, sizeof when);
+  fprintf(f, "{\"id\":");
+  diag_json_write(f, r->id);
+  fprintf(f, ",\"time\":\"%s\",\"target\":", when);
+  diag_json_write(f, r->target);
+  fprintf(f, ",\"module\":");
+  diag_json_write(f, r->module);
+  fprintf(f, ",\"version\":");
+  diag_json_write(f, r->version);
+  fprintf(f, ",\"outcome\":");
+  diag_json_write(f, diag_outcome_name(r->outcome));
+  fprintf(f, ",\"status\":%d,\"bytes\":%" PRIu64 ",\"ms\":%" PRIu32
+             ",\"attempts\":%s,\"explanation\":",
+          r->status, r->bytes, r->ms, r->attempts != NULL ? r->attempts : "[]");
+  diag_json_write(f, r->explanation);
+  fputc('}', f);
+  fclose(f);
+  return out;
+}
+
+char *diag_record_text(const struct diag_record *r) {
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  if (f == NULL)
+    return NULL;
+  char when[40];
+  iso_time(r->start_ms, when, sizeof when);
+  fprintf(f, "request %s at %s\n  %s\n", r->id, when,
+          r->target != NULL ? r->target : "");
+  if (r->module != NULL)
+    fprintf(f, "  module %s%s%s\n", r->module, r->version != NULL ? "@" : "",
+            r->version != NULL ? r->version : "");
+  fprintf(f, "outcome: %s, HTTP %d, %" PRIu64 " bytes, %" PRIu32 " ms\n",
+          diag_outcome_name(r->outcome), r->status, r->bytes, r->ms);
+  if (r->attempts != NULL && strcmp(r->attempts, "[]") != 0)
+    fprintf(f, "upstream attempts: %s\n", r->attempts);
+  if (r->explanation != NULL)
+    fprintf(f, "explanation sent:\n%s", r->explanation);
+  fclose(f);
+  return out;
+}
+
+/* Finds "key": at the top level of one of our own records and returns a
+ * pointer to its value, or NULL. Our records never put a key's text inside
+ * a string value before the key itself (keys come first, in fixed order,
+ * and string values are escaped), so a forward scan from the last match is
+ * enough. */
+static const char *value_of(const char *json, const char *key) {
+  char pat[40];
+  snprintf(pat, sizeof pat, ",\"%s\":", key);
+  const char *p = strstr(json, pat);
+  if (p == NULL) {
+    snprintf(pat, sizeof pat, "{\"%s\":", key);
+    p = strncmp(json, pat, strlen(pat)) == 0 ? json : NULL;
+  }
+  return p != NULL ? p + strlen(pat) : NULL;
+}
+
+/* Decodes the JSON string at p (our own escapes) into a heap string. */
+static char *json_string(const char *p) {
+  if (p == NULL || *p != '"')
+    return NULL;
+  char *out = malloc(strlen(p));
+  if (out == NULL)
+    return NULL;
+  size_t w = 0;
+  for (p++; *p != '\0' && *p != '"'; p++) {
+    if (*p != '\\') {
+      out[w++] = *p;
+      continue;
+    }
+    p++;
+    if (*p == 'n') {
+      out[w++] = '\n';
+    } else if (*p == 'u' && strlen(p) >= 5) {
+      unsigned v = (unsigned)strtoul((char[5]){p[1], p[2], p[3], p[4], 0}, NULL, 16);
+      out[w++] = v < 0x80 ? (char)v : '?';
+      p += 4;
+    } else if (*p != '\0') {
+      out[w++] = *p;
+    } else {
+      break;
+    }
+  }
+  out[w] = '\0';
+  return out;
+}
+
+/* Copies the JSON array at p (balanced brackets, strings skipped). */
+static char *json_array(const char *p) {
+  if (p == NULL || *p != '[')
+    return NULL;
+  int depth = 0, in_str = 0;
+  const char *q = p;
+  for (; *q != '\0'; q++) {
+    if (in_str) {
+      if (*q == '\\' && q[1] != '\0')
+        q++;
+      else if (*q == '"')
+        in_str = 0;
+    } else if (*q == '"') {
+      in_str = 1;
+    } else if (*q == '[') {
+      depth++;
+    } else if (*q == ']' && --depth == 0) {
+      break;
+    }
+  }
+  return *q == ']' ? strndup(p, (size_t)(q - p + 1)) : NULL;
+}
+
+int diag_record_parse(const char *json, struct diag_record *out) {
+  memset(out, 0, sizeof *out);
+  char *id = json_string(value_of(json, "id"));
+  const char *st = value_of(json, "status");
+  if (id == NULL || st == NULL) {
+    free(id);
+    return -EINVAL;
+  }
+  snprintf(out->id, sizeof out->id, "%s", id);
+  free(id);
+  out->status = atoi(st);
+  const char *v = value_of(json, "bytes");
+  out->bytes = v != NULL ? strtoull(v, NULL, 10) : 0;
+  v = value_of(json, "ms");
+  out->ms = v != NULL ? (uint32_t)strtoul(v, NULL, 10) : 0;
+  char *when = json_string(value_of(json, "time"));
+  if (when != NULL) {
+    struct tm tm = {0};
+    const char *rest = strptime(when, "%Y-%m-%dT%H:%M:%S", &tm);
+    out->start_ms = (int64_t)timegm(&tm) * 1000 +
+                    (rest != NULL && *rest == '.' ? atoi(rest + 1) : 0);
+    free(when);
+  }
+  char *outcome = json_string(value_of(json, "outcome"));
+  for (int o = DIAG_HIT; outcome != NULL && o <= DIAG_ABORTED; o++)
+    if (strcmp(outcome, diag_outcome_name((enum diag_outcome)o)) == 0)
+      out->outcome = (enum diag_outcome)o;
+  free(outcome);
+  out->target = json_string(value_of(json, "target"));
+  out->module = json_string(value_of(json, "module"));
+  out->version = json_string(value_of(json, "version"));
+  out->attempts = json_array(value_of(json, "attempts"));
+  out->explanation = json_string(value_of(json, "explanation"));
+  return 0;
+}
