@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "fetch.h"
+#include "vcs.h"
 #include "modproxy/diag.h"
 #include "route.h"
 
@@ -52,6 +53,11 @@ struct fetch_job {
   int fd;         /* zip staging file, or -1 */
   struct proxy_fetch fetch;
   struct proxy_fetch list_fetch; /* the module's list, to explain a miss */
+  struct vcs_request vcs;        /* a private module's answer from git */
+  /* What ingest stores: the answer's bytes (not for zips) and its origin. */
+  const char *src_body;
+  size_t src_len;
+  const char *src_origin;
   char url[PROXY_MAX_URL_BYTES + 1024];
   char attempts[JOB_ATTEMPTS_BYTES];
   size_t attempts_len;
@@ -122,7 +128,8 @@ static void job_done(struct fetch_job *j) {
     fputc(']', j->json);
     fclose(j->json);
     j->json = NULL;
-    r->attempts = j->json_buf;
+    /* For a private module the git commands are the attempts. */
+    r->attempts = j->vcs.attempts != NULL ? j->vcs.attempts : j->json_buf;
   }
   if (r->status == 200 || r->status == 404 || r->status == 410) {
     struct hot_value v = {
@@ -143,6 +150,7 @@ static void job_done(struct fetch_job *j) {
   if (j->fd >= 0)
     close(j->fd);
   proxy_fetch_dispose(&j->fetch);
+  proxy_vcs_dispose(&j->vcs);
   proxy_body_unref(r->body);
   free(j->json_buf);
   free(j);
@@ -284,17 +292,17 @@ static void explain_not_found(struct fetch_job *j) {
 static int ingest(struct fetch_job *j) {
   struct store *st = j->s->store;
   const struct gp_req *gp = &j->gp;
-  struct proxy_fetch *f = &j->fetch;
-  const char *origin = j->s->upstreams[j->index].shown;
+  const char *body = j->src_body, *origin = j->src_origin;
+  size_t len = j->src_len;
   char v[GOMOD_MAX_VERSION_BYTES];
   int rc;
   switch (gp->kind) {
   case GP_LIST:
-    return store_answer_put(st, gp->module, gp->suffix, 200, f->body, f->len,
+    return store_answer_put(st, gp->module, gp->suffix, 200, body, len,
                             (int64_t)time(NULL), origin);
   case GP_LATEST:
   case GP_INFO:
-    if (gp_info_version(f->body, f->len, v, sizeof v) < 0 ||
+    if (gp_info_version(body, len, v, sizeof v) < 0 ||
         !gomod_is_canonical_version(v)) {
       snprintf(j->failure, sizeof j->failure,
                "the upstream's answer is not a valid .info JSON object with "
@@ -309,17 +317,17 @@ static int ingest(struct fetch_job *j) {
       return -EPROTO;
     }
     if (!gp->canonical) {
-      rc = store_answer_put(st, gp->module, gp->suffix, 200, f->body, f->len,
+      rc = store_answer_put(st, gp->module, gp->suffix, 200, body, len,
                             (int64_t)time(NULL), origin);
       if (rc < 0 || gomod_check(gp->module, v, NULL, 0) < 0)
         return rc;
     }
     /* Keep it as the .info of the version it names, too. */
-    return store_part_put(st, gp->module, v, STORE_INFO, f->body, f->len,
+    return store_part_put(st, gp->module, v, STORE_INFO, body, len,
                           origin);
   case GP_MOD:
-    return store_part_put(st, gp->module, gp->version, STORE_MOD, f->body,
-                          f->len, origin);
+    return store_part_put(st, gp->module, gp->version, STORE_MOD, body, len,
+                          origin);
   case GP_ZIP: {
     struct gozip_report rep;
     rc = store_zip_put_fd(st, gp->module, gp->version, j->fd, origin,
@@ -360,8 +368,8 @@ static void on_ingest(uv_work_t *w) {
   j->result.status = 200;
   j->result.fetched = 1;
   if (j->gp.kind != GP_ZIP) {
-    j->result.body = proxy_body_new(j->fetch.body, j->fetch.len);
-    proxy_etag(j->fetch.body, j->fetch.len, j->result.etag);
+    j->result.body = proxy_body_new(j->src_body, j->src_len);
+    proxy_etag(j->src_body, j->src_len, j->result.etag);
   }
 }
 
@@ -372,8 +380,7 @@ static void on_ingested(uv_work_t *w, int status) {
     snprintf(text, sizeof text,
              "modproxy refused %s from %s:\n%s\nNothing was cached; retry "
              "later or tell the proxy's operators.\n",
-             what(&j->gp, wbuf, sizeof wbuf), j->s->upstreams[j->index].shown,
-             j->failure);
+             what(&j->gp, wbuf, sizeof wbuf), j->src_origin, j->failure);
     j->result.status = 502;
     j->result.upstream_error = 1;
     set_body(j, text);
@@ -382,6 +389,64 @@ static void on_ingested(uv_work_t *w, int status) {
 }
 
 /* ---- upstream attempts -------------------------------------------------- */
+
+static void start_ingest(struct fetch_job *j, const char *body, size_t len,
+                         const char *origin) {
+  j->src_body = body;
+  j->src_len = len;
+  j->src_origin = origin;
+  job_state(j, JOB_INGEST);
+  j->work.data = j;
+  if (uv_queue_work(j->s->loop, &j->work, on_ingest, on_ingested) < 0) {
+    j->result.status = 503;
+    set_body(j, "modproxy could not queue the ingest; retry");
+    job_done(j);
+  }
+}
+
+/* A private module's answer from git. */
+static void on_vcs_done(struct vcs_request *r) {
+  struct fetch_job *j = r->data;
+  if (r->status == 200) {
+    start_ingest(j, r->body, r->len, r->origin);
+    return;
+  }
+  j->result.status = r->status;
+  j->result.upstream_error = r->status != 404 && r->status != 410;
+  set_body(j, r->body != NULL ? r->body : "private module: git failed\n");
+  if (j->result.upstream_error || j->result.body == NULL) {
+    job_done(j);
+    return;
+  }
+  job_state(j, JOB_REMEMBER);
+  j->work.data = j;
+  if (uv_queue_work(j->s->loop, &j->work, on_remember, on_remembered) < 0)
+    job_done(j);
+}
+
+/* Private modules never reach an upstream: git answers them. */
+static int attempt_private(struct fetch_job *j) {
+  if (!proxy_vcs_private(j->s, j->gp.module))
+    return 0;
+  j->vcs.gp = &j->gp;
+  j->vcs.fd = j->fd;
+  j->vcs.on_done = on_vcs_done;
+  j->vcs.data = j;
+  int rc = proxy_vcs_start(j->s, &j->vcs);
+  if (rc == 0) {
+    job_state(j, JOB_FETCHING);
+    return 1;
+  }
+  char text[256];
+  snprintf(text, sizeof text,
+           "modproxy could not start git for the private module %s: %s\n",
+           j->gp.module, strerror(-rc));
+  j->result.status = 502;
+  j->result.upstream_error = 1;
+  set_body(j, text);
+  job_done(j);
+  return 1;
+}
 
 /* The first line of an upstream's text error body, for the explanation. */
 static void quote_body(const struct proxy_fetch *f, char *out, size_t cap) {
@@ -415,13 +480,7 @@ static void on_fetched(struct proxy_fetch *f) {
   const struct proxy_upstream *u = &j->s->upstreams[j->index];
   record_attempt(j, f);
   if (f->rc == 0 && f->status == 200) {
-    job_state(j, JOB_INGEST);
-    j->work.data = j;
-    if (uv_queue_work(j->s->loop, &j->work, on_ingest, on_ingested) < 0) {
-      j->result.status = 503;
-      set_body(j, "modproxy could not queue the ingest; retry");
-      job_done(j);
-    }
+    start_ingest(j, f->body, f->len, u->shown);
     return;
   }
   char quote[JOB_QUOTE_BYTES + 8] = "";
@@ -529,5 +588,6 @@ void proxy_job_join(struct proxy_server *s, struct route_ctx *ctx) {
     fputc('[', j->json);
   j->next = s->jobs;
   s->jobs = j;
-  attempt(j);
+  if (!attempt_private(j))
+    attempt(j);
 }

@@ -52,6 +52,12 @@ static const char usage_serve[] =
     "                         [MODPROXY_STRICT_ZIPS=1]\n"
     "  --memory-cache MIB     memory for the hot cache of small responses\n"
     "                         [MODPROXY_MEMORY_CACHE, default 64]\n"
+    "  --private PATTERNS     comma-separated GOPRIVATE-style globs: matching\n"
+    "                         modules are fetched from their git repositories\n"
+    "                         and never from an upstream [MODPROXY_PRIVATE]\n"
+    "  --git-route PATTERN=URL  where a private module's repository lives;\n"
+    "                         URL may use {root}, {1}, {2}...; repeatable\n"
+    "                         [MODPROXY_GIT_ROUTES, space or newline separated]\n"
     "  --diag-records N       request records kept for /diag\n"
     "                         [MODPROXY_DIAG_RECORDS, default 10000]\n"
     "  -h, --help             show this help\n";
@@ -66,7 +72,12 @@ enum opt {
   OPT_STRICT_ZIPS,
   OPT_MEMORY_CACHE,
   OPT_DIAG_RECORDS,
+  OPT_PRIVATE,
+  OPT_GIT_ROUTE,
 };
+
+/* --git-route entries kept (flags and MODPROXY_GIT_ROUTES together). */
+#define MAX_GIT_ROUTES 64
 
 static const struct option serve_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -78,6 +89,8 @@ static const struct option serve_options[] = {
     {"strict-zips", no_argument, NULL, OPT_STRICT_ZIPS},
     {"memory-cache", required_argument, NULL, OPT_MEMORY_CACHE},
     {"diag-records", required_argument, NULL, OPT_DIAG_RECORDS},
+    {"private", required_argument, NULL, OPT_PRIVATE},
+    {"git-route", required_argument, NULL, OPT_GIT_ROUTE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -115,6 +128,17 @@ static int cmd_serve(int argc, char **argv) {
   const char *nf_ttl = env_or("MODPROXY_NOT_FOUND_TTL", "60");
   const char *mem = env_or("MODPROXY_MEMORY_CACHE", "64");
   const char *records = env_or("MODPROXY_DIAG_RECORDS", "10000");
+  cfg.private_patterns = env_or("MODPROXY_PRIVATE", NULL);
+  static const char *routes[MAX_GIT_ROUTES + 1];
+  int nroutes = 0, routes_from_flags = 0;
+  /* MODPROXY_GIT_ROUTES holds entries separated by spaces or newlines; the
+   * copy lives as long as the process. */
+  char *env_routes = getenv("MODPROXY_GIT_ROUTES") != NULL
+                         ? strdup(getenv("MODPROXY_GIT_ROUTES"))
+                         : NULL;
+  for (char *save = NULL, *t = env_routes != NULL ? strtok_r(env_routes, " \n\t", &save) : NULL;
+       t != NULL && nroutes < MAX_GIT_ROUTES; t = strtok_r(NULL, " \n\t", &save))
+    routes[nroutes++] = t;
   int c;
   opterr = 0;
   optind = 1;
@@ -129,6 +153,18 @@ static int cmd_serve(int argc, char **argv) {
     case OPT_STRICT_ZIPS: cfg.strict_zips = 1; break;
     case OPT_MEMORY_CACHE: mem = optarg; break;
     case OPT_DIAG_RECORDS: records = optarg; break;
+    case OPT_PRIVATE: cfg.private_patterns = optarg; break;
+    case OPT_GIT_ROUTE:
+      if (!routes_from_flags) {
+        nroutes = 0; /* flags replace the environment's list */
+        routes_from_flags = 1;
+      }
+      if (nroutes == MAX_GIT_ROUTES) {
+        fprintf(stderr, "modproxy serve: at most %d --git-route entries\n", MAX_GIT_ROUTES);
+        return EXIT_USAGE;
+      }
+      routes[nroutes++] = optarg;
+      break;
     case 'h':
       fputs(usage_serve, stdout);
       return 0;
@@ -155,6 +191,8 @@ static int cmd_serve(int argc, char **argv) {
     return EXIT_USAGE;
   cfg.hot_cache_bytes = (size_t)mib << 20;
   cfg.records_keep = (uint64_t)keep;
+  routes[nroutes] = NULL;
+  cfg.git_routes = routes;
 
   /* Request records go to stdout as JSON lines, flushed in batches. */
   setvbuf(stdout, NULL, _IOFBF, 1 << 16);

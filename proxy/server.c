@@ -15,6 +15,7 @@
 
 #include "conn.h"
 #include "fetch.h"
+#include "vcs.h"
 
 /* Pending connections the kernel queues for us. */
 #define PROXY_LISTEN_BACKLOG 1024
@@ -120,6 +121,8 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
     fprintf(stderr, "modproxy: %s\n", strerror(-rc));
     return rc;
   }
+  if ((rc = proxy_vcs_init(s)) < 0)
+    return rc;
   struct sockaddr_storage addr;
   if (parse_listen(cfg->listen, &addr) < 0) {
     fprintf(stderr, "modproxy: --listen: \"%s\" is not host:port\n", cfg->listen);
@@ -164,6 +167,7 @@ int proxy_server_run(struct proxy_server *s) {
   uv_close((uv_handle_t *)&s->drain_timer, NULL);
   if (clean)
     proxy_records_close(s);
+  proxy_vcs_close(s);
   proxy_fetcher_free(s->fetcher);
   uv_run(s->loop, UV_RUN_NOWAIT);
   hot_cache_dispose(&s->hot);

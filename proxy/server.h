@@ -62,6 +62,9 @@ struct proxy_config {
   int strict_zips;
   size_t hot_cache_bytes;
   uint64_t records_keep;    /**< request records kept for /diag */
+  const char *private_patterns; /**< GOPRIVATE-style globs, or NULL */
+  /** --git-route PATTERN=URL entries, in order (NULL-terminated array). */
+  const char *const *git_routes;
 };
 
 /** One GOPROXY-style upstream entry. */
@@ -136,6 +139,7 @@ void hot_cache_put(struct hot_cache *c, const char *key,
 /* ---- the server --------------------------------------------------------- */
 
 struct proxy_fetcher;
+struct proxy_vcs;
 struct proxy_conn;
 struct fetch_job;
 
@@ -163,6 +167,7 @@ struct proxy_server {
   struct proxy_upstream upstreams[PROXY_MAX_UPSTREAMS];
   int nupstreams;
   struct proxy_fetcher *fetcher;
+  struct proxy_vcs *vcs;        /**< private modules from git (vcs.c) */
   struct hot_cache hot;
   struct fetch_job *jobs;       /**< fetches in flight (coalescing) */
   struct proxy_conn *conns;     /**< open connections */
