@@ -243,8 +243,8 @@ static void assign_id(struct proxy_conn *c) {
   if (ok)
     memcpy(c->id, in, n + 1);
   else
-    snprintf(c->id, sizeof c->id, "%" PRIx64 "-%" PRIx64,
-             (uint64_t)c->server->date_ms / 1000, ++c->server->next_id);
+    snprintf(c->id, sizeof c->id, "%s-%" PRIx64, c->server->boot_id,
+             ++c->server->next_id);
 }
 
 static int64_t unix_ms(void) {

@@ -3,12 +3,17 @@
  * and for the platform team. Each page is available as plain text (curl),
  * HTML (browsers) and JSON (?format=json or Accept: application/json).
  *
+ *   /diag            recent failures by cause, upstream health, most-missed
+ *                    modules, cache size and hit ratio
  *   /diag/req/<id>   the full record of one request
+ *   /diag/config     the go command settings for clients of this proxy
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <inttypes.h>
 #include <string.h>
+#include <time.h>
 
 #include "route.h"
 
@@ -166,6 +171,243 @@ static void serve_request_record(struct proxy_conn *c, enum diag_format fmt,
   }
 }
 
+/* ---- /diag ---------------------------------------------------------- */
+
+struct summary_job {
+  uv_work_t work;
+  struct proxy_conn *conn;
+  enum diag_format fmt;
+  int rc;
+  struct store_summary sum;
+  struct store_stats stats;
+};
+
+static void on_summary(uv_work_t *w) {
+  struct summary_job *sj = w->data;
+  struct store *st = sj->conn->server->store;
+  sj->rc = store_records_summary(st, &sj->sum);
+  if (sj->rc == 0)
+    sj->rc = store_stats_get(st, &sj->stats);
+}
+
+static void ago(int64_t when_s, char *buf, size_t len) {
+  if (when_s == 0) {
+    snprintf(buf, len, "never");
+    return;
+  }
+  int64_t d = (int64_t)time(NULL) - when_s;
+  if (d < 120)
+    snprintf(buf, len, "%" PRId64 " s ago", d);
+  else if (d < 7200)
+    snprintf(buf, len, "%" PRId64 " min ago", d / 60);
+  else
+    snprintf(buf, len, "%" PRId64 " h ago", d / 3600);
+}
+
+static void render_summary_text(FILE *f, const struct proxy_server *s,
+                                const struct summary_job *sj) {
+  const struct store_summary *m = &sj->sum;
+  const struct proxy_counters *k = &s->counters;
+  uint64_t served = k->hits + k->misses;
+  fprintf(f, "modproxy %s\n\ncache: %" PRIu64 " versions, %" PRIu64
+             " zips (%.1f MiB); hot cache %zu entries (%.1f MiB)\n",
+          MODPROXY_VERSION, sj->stats.versions, sj->stats.zips,
+          (double)sj->stats.zip_bytes / 1048576.0, s->hot.count,
+          (double)s->hot.bytes / 1048576.0);
+  fprintf(f, "since start: %" PRIu64 " requests, hit ratio %.1f%%, %" PRIu64
+             " upstream requests, %" PRIu64 " coalesced waits\n",
+          k->requests, served > 0 ? 100.0 * (double)k->hits / (double)served : 0.0,
+          k->upstream_requests, k->coalesced);
+  fprintf(f, "in the last %" PRIu64 " requests: %" PRIu64 " failed\n\nupstreams:\n",
+          m->requests, m->failures);
+  for (int i = 0; i < s->nupstreams; i++) {
+    const struct proxy_upstream *u = &s->upstreams[i];
+    if (u->base == NULL) {
+      fprintf(f, "  off (nothing after this is asked)\n");
+      continue;
+    }
+    const struct upstream_health *h = &u->health;
+    uint64_t n = h->ok + h->not_found + h->errors;
+    char ok[32], bad[32];
+    ago(h->last_ok, ok, sizeof ok);
+    ago(h->last_error_at, bad, sizeof bad);
+    fprintf(f, "  %s: %" PRIu64 " found, %" PRIu64 " not found, %" PRIu64
+               " failed, avg %" PRIu64 " ms; last answer %s, last failure %s%s%s\n",
+            u->shown, h->ok, h->not_found, h->errors,
+            n > 0 ? h->total_ms / n : 0, ok, bad, h->last_error[0] ? ": " : "",
+            h->last_error);
+  }
+  fprintf(f, "\nfailures by cause:\n");
+  if (m->ncauses == 0)
+    fprintf(f, "  none\n");
+  for (int i = 0; i < m->ncauses; i++)
+    fprintf(f, "  %-16s %6" PRIu64 "   latest: /diag/req/%s\n",
+            m->causes[i].outcome, m->causes[i].count, m->causes[i].last_id);
+  fprintf(f, "\nmost-missed modules:\n");
+  if (m->nmissed == 0)
+    fprintf(f, "  none\n");
+  for (int i = 0; i < m->nmissed; i++)
+    fprintf(f, "  %6" PRIu64 "  %s\n", m->missed[i].count, m->missed[i].module);
+  fprintf(f, "\nlatest failures:\n");
+  if (m->nrecent == 0)
+    fprintf(f, "  none\n");
+  for (int i = 0; i < m->nrecent; i++)
+    fprintf(f, "  /diag/req/%s  %d %s  %s%s%s\n", m->recent[i].id,
+            m->recent[i].status, m->recent[i].outcome, m->recent[i].module,
+            m->recent[i].version[0] ? "@" : "", m->recent[i].version);
+}
+
+static void render_summary_json(FILE *f, const struct proxy_server *s,
+                                const struct summary_job *sj) {
+  const struct store_summary *m = &sj->sum;
+  const struct proxy_counters *k = &s->counters;
+  fprintf(f, "{\"version\":\"%s\",\"cache\":{\"versions\":%" PRIu64
+             ",\"zips\":%" PRIu64 ",\"zip_bytes\":%" PRIu64
+             ",\"hot_entries\":%zu,\"hot_bytes\":%zu},",
+          MODPROXY_VERSION, sj->stats.versions, sj->stats.zips,
+          sj->stats.zip_bytes, s->hot.count, s->hot.bytes);
+  fprintf(f, "\"since_start\":{\"requests\":%" PRIu64 ",\"hits\":%" PRIu64
+             ",\"misses\":%" PRIu64 ",\"upstream_requests\":%" PRIu64
+             ",\"coalesced\":%" PRIu64 "},\"upstreams\":[",
+          k->requests, k->hits, k->misses, k->upstream_requests, k->coalesced);
+  for (int i = 0; i < s->nupstreams; i++) {
+    const struct upstream_health *h = &s->upstreams[i].health;
+    fprintf(f, "%s{\"url\":", i > 0 ? "," : "");
+    diag_json_write(f, s->upstreams[i].shown);
+    fprintf(f, ",\"found\":%" PRIu64 ",\"not_found\":%" PRIu64
+               ",\"failed\":%" PRIu64 ",\"last_ok\":%" PRId64
+               ",\"last_error_at\":%" PRId64 ",\"last_error\":",
+            h->ok, h->not_found, h->errors, h->last_ok, h->last_error_at);
+    diag_json_write(f, h->last_error[0] ? h->last_error : NULL);
+    fputc('}', f);
+  }
+  fprintf(f, "],\"ring\":{\"requests\":%" PRIu64 ",\"failures\":%" PRIu64
+             "},\"causes\":[",
+          m->requests, m->failures);
+  for (int i = 0; i < m->ncauses; i++) {
+    fprintf(f, "%s{\"outcome\":", i > 0 ? "," : "");
+    diag_json_write(f, m->causes[i].outcome);
+    fprintf(f, ",\"count\":%" PRIu64 ",\"latest\":", m->causes[i].count);
+    diag_json_write(f, m->causes[i].last_id);
+    fputc('}', f);
+  }
+  fprintf(f, "],\"most_missed\":[");
+  for (int i = 0; i < m->nmissed; i++) {
+    fprintf(f, "%s{\"module\":", i > 0 ? "," : "");
+    diag_json_write(f, m->missed[i].module);
+    fprintf(f, ",\"count\":%" PRIu64 "}", m->missed[i].count);
+  }
+  fprintf(f, "],\"recent_failures\":[");
+  for (int i = 0; i < m->nrecent; i++) {
+    fprintf(f, "%s{\"id\":", i > 0 ? "," : "");
+    diag_json_write(f, m->recent[i].id);
+    fprintf(f, ",\"status\":%d,\"outcome\":", m->recent[i].status);
+    diag_json_write(f, m->recent[i].outcome);
+    fprintf(f, ",\"module\":");
+    diag_json_write(f, m->recent[i].module);
+    fprintf(f, ",\"version\":");
+    diag_json_write(f, m->recent[i].version);
+    fputc('}', f);
+  }
+  fprintf(f, "]}\n");
+}
+
+/* Renders with fn into a new heap string. */
+static char *render(void (*fn)(FILE *, const struct proxy_server *,
+                               const struct summary_job *),
+                    const struct proxy_server *s, const struct summary_job *sj) {
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  if (f == NULL)
+    return NULL;
+  fn(f, s, sj);
+  fclose(f);
+  return out;
+}
+
+static void on_summary_done(uv_work_t *w, int status) {
+  struct summary_job *sj = w->data;
+  struct proxy_conn *c = sj->conn;
+  if (!proxy_conn_gone(c)) {
+    char *text = sj->rc == 0 ? render(render_summary_text, c->server, sj) : NULL;
+    char *json = sj->rc == 0 ? render(render_summary_json, c->server, sj) : NULL;
+    if (text != NULL && json != NULL)
+      send_page(c, sj->fmt, "modproxy diagnostics", text, json);
+    else
+      proxy_conn_send_text(c, 503, "could not read the store; see the log", NULL);
+    free(text);
+    free(json);
+  }
+  proxy_conn_release(c);
+  free(sj);
+}
+
+static void serve_summary(struct proxy_conn *c, enum diag_format fmt) {
+  struct summary_job *sj = calloc(1, sizeof *sj);
+  if (sj == NULL) {
+    proxy_conn_send_text(c, 503, "out of memory", NULL);
+    return;
+  }
+  sj->conn = c;
+  sj->fmt = fmt;
+  sj->work.data = sj;
+  proxy_conn_hold(c);
+  if (uv_queue_work(c->server->loop, &sj->work, on_summary, on_summary_done) < 0) {
+    proxy_conn_release(c);
+    free(sj);
+    proxy_conn_send_text(c, 503, "could not queue the summary; retry", NULL);
+  }
+}
+
+/* ---- /diag/config -------------------------------------------------- */
+
+static void serve_config(struct proxy_conn *c, enum diag_format fmt) {
+  const struct proxy_config *cfg = c->server->cfg;
+  char base[300];
+  proxy_conn_base(c, base, sizeof base);
+  if (base[0] == '\0')
+    snprintf(base, sizeof base, "http://%s", cfg->listen);
+  const char *priv = cfg->private_patterns != NULL ? cfg->private_patterns : "";
+  char *text = NULL, *json = NULL;
+  size_t tl, jl;
+  FILE *t = open_memstream(&text, &tl);
+  FILE *j = open_memstream(&json, &jl);
+  if (t == NULL || j == NULL) {
+    if (t != NULL)
+      fclose(t);
+    if (j != NULL)
+      fclose(j);
+    free(text);
+    free(json);
+    proxy_conn_send_text(c, 503, "out of memory", NULL);
+    return;
+  }
+  fprintf(t, "# Settings for the go command of every client of this proxy:\n"
+             "go env -w GOPROXY=%s\n",
+          base);
+  if (priv[0] != '\0')
+    fprintf(t, "# private modules come from this proxy, and are not in the\n"
+               "# public checksum database:\n"
+               "go env -w GONOSUMDB=%s\n"
+               "# if GOPRIVATE is set, keep it from bypassing the proxy:\n"
+               "go env -w GONOPROXY=none\n",
+            priv);
+  fprintf(t, "# GOFLAGS needs nothing from this proxy.\n");
+  fprintf(j, "{\"GOPROXY\":");
+  diag_json_write(j, base);
+  fprintf(j, ",\"GONOSUMDB\":");
+  diag_json_write(j, priv);
+  fprintf(j, ",\"GONOPROXY\":");
+  diag_json_write(j, priv[0] != '\0' ? "none" : "");
+  fprintf(j, ",\"GOFLAGS\":\"\"}\n");
+  fclose(t);
+  fclose(j);
+  send_page(c, fmt, "modproxy client settings", text, json);
+  free(text);
+  free(json);
+}
+
 void proxy_route_diag(struct proxy_conn *c, const char *url) {
   char path[PROXY_MAX_URL_BYTES + 1];
   snprintf(path, sizeof path, "%s", url);
@@ -173,11 +415,20 @@ void proxy_route_diag(struct proxy_conn *c, const char *url) {
   if (query != NULL)
     *query++ = '\0';
   enum diag_format fmt = negotiate(c, query);
+  if (strcmp(path, "/diag") == 0 || strcmp(path, "/diag/") == 0) {
+    serve_summary(c, fmt);
+    return;
+  }
+  if (strcmp(path, "/diag/config") == 0) {
+    serve_config(c, fmt);
+    return;
+  }
   if (strncmp(path, "/diag/req/", 10) == 0 && path[10] != '\0') {
     serve_request_record(c, fmt, path + 10);
     return;
   }
   proxy_conn_send_text(c, 404,
-                       "no such diagnostics page; try /diag/req/<request id>",
+                       "no such diagnostics page; try /diag, /diag/config or "
+                       "/diag/req/<request id>",
                        NULL);
 }

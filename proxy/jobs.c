@@ -475,10 +475,32 @@ static void record_attempt(struct fetch_job *j, const struct proxy_fetch *f) {
           (unsigned)(uv_now(j->s->loop) - j->attempt_start_ms));
 }
 
+/* Counts the answer in the upstream's health, for /diag. */
+static void record_health(struct fetch_job *j, const struct proxy_fetch *f) {
+  struct upstream_health *h = &j->s->upstreams[j->index].health;
+  h->total_ms += uv_now(j->s->loop) - j->attempt_start_ms;
+  if (f->rc == 0 && (f->status == 200 || f->status == 404 || f->status == 410)) {
+    if (f->status == 200)
+      h->ok++;
+    else
+      h->not_found++;
+    h->last_ok = (int64_t)time(NULL);
+    return;
+  }
+  h->errors++;
+  h->last_error_at = (int64_t)time(NULL);
+  if (f->rc < 0)
+    snprintf(h->last_error, sizeof h->last_error, "%s", f->error);
+  else
+    snprintf(h->last_error, sizeof h->last_error, "HTTP %ld for %s", f->status,
+             j->gp.suffix);
+}
+
 static void on_fetched(struct proxy_fetch *f) {
   struct fetch_job *j = f->data;
   const struct proxy_upstream *u = &j->s->upstreams[j->index];
   record_attempt(j, f);
+  record_health(j, f);
   if (f->rc == 0 && f->status == 200) {
     start_ingest(j, f->body, f->len, u->shown);
     return;

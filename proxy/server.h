@@ -67,11 +67,20 @@ struct proxy_config {
   const char *const *git_routes;
 };
 
+/** How an upstream has been doing (loop thread), for /diag. */
+struct upstream_health {
+  uint64_t ok, not_found, errors;
+  uint64_t total_ms;         /**< over all answered requests */
+  int64_t last_ok, last_error_at;   /**< Unix seconds, 0 = never */
+  char last_error[160];
+};
+
 /** One GOPROXY-style upstream entry. */
 struct proxy_upstream {
   char *base;      /**< URL without trailing '/'; NULL for "off" */
   char *shown;     /**< base with any password replaced, for messages */
   int fall_any;    /**< separator after it was '|': fall through on any error */
+  struct upstream_health health;
 };
 
 /** Parses a GOPROXY-style list. Returns the count or -EINVAL with a message
@@ -176,6 +185,7 @@ struct proxy_server {
   char tmp_dir[1024];           /**< where upstream zips are staged */
   char date[40];                /**< cached HTTP Date header value */
   uint64_t date_ms;
+  char boot_id[12];              /**< random, so ids differ across restarts */
   uint64_t next_id;
   struct proxy_counters counters;
   struct record_batch *records;   /**< filling */

@@ -4,6 +4,7 @@
  * and the oldest are dropped past the configured size.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -65,6 +66,84 @@ int store_record_get(struct store *st, const char *id, struct store_bytes *out) 
                                : store__fail(c->db, "record get");
     sqlite3_reset(s);
   }
+  store__reader_put(st, c);
+  return rc;
+}
+
+static const char sql_totals[] =
+    "SELECT count(*), coalesce(sum(outcome = 'hit'), 0),"
+    " coalesce(sum(status >= 400), 0) FROM requests";
+static const char sql_causes[] =
+    "SELECT outcome, count(*), max(time_ms),"
+    " (SELECT id FROM requests r2 WHERE r2.outcome = r.outcome AND r2.status >= 400"
+    "  ORDER BY seq DESC LIMIT 1)"
+    " FROM requests r WHERE status >= 400 GROUP BY outcome ORDER BY 2 DESC LIMIT ?1";
+static const char sql_missed[] =
+    "SELECT module, count(*) FROM requests WHERE outcome = 'not found'"
+    " AND module IS NOT NULL GROUP BY module ORDER BY 2 DESC LIMIT ?1";
+static const char sql_recent[] =
+    "SELECT id, time_ms, status, outcome, coalesce(module, ''),"
+    " coalesce(version, '') FROM requests WHERE status >= 400"
+    " ORDER BY seq DESC LIMIT ?1";
+
+static void copy_text(char *dst, size_t cap, sqlite3_stmt *s, int i) {
+  const unsigned char *t = sqlite3_column_text(s, i);
+  snprintf(dst, cap, "%s", t != NULL ? (const char *)t : "");
+}
+
+int store_records_summary(struct store *st, struct store_summary *out) {
+  memset(out, 0, sizeof *out);
+  struct store_conn *c = store__reader_get(st);
+  int rc = 0;
+  sqlite3_stmt *s = store__stmt(c, sql_totals);
+  if (s == NULL || sqlite3_step(s) != SQLITE_ROW) {
+    rc = store__fail(c->db, "summary");
+    goto out;
+  }
+  out->requests = (uint64_t)sqlite3_column_int64(s, 0);
+  out->hits = (uint64_t)sqlite3_column_int64(s, 1);
+  out->failures = (uint64_t)sqlite3_column_int64(s, 2);
+  sqlite3_reset(s);
+  if ((s = store__stmt(c, sql_causes)) == NULL) {
+    rc = -EIO;
+    goto out;
+  }
+  sqlite3_bind_int(s, 1, STORE_SUMMARY_CAUSES);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    int i = out->ncauses++;
+    copy_text(out->causes[i].outcome, sizeof out->causes[i].outcome, s, 0);
+    out->causes[i].count = (uint64_t)sqlite3_column_int64(s, 1);
+    out->causes[i].last_ms = sqlite3_column_int64(s, 2);
+    copy_text(out->causes[i].last_id, sizeof out->causes[i].last_id, s, 3);
+  }
+  sqlite3_reset(s);
+  if ((s = store__stmt(c, sql_missed)) == NULL) {
+    rc = -EIO;
+    goto out;
+  }
+  sqlite3_bind_int(s, 1, STORE_SUMMARY_MISSED);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    int i = out->nmissed++;
+    copy_text(out->missed[i].module, sizeof out->missed[i].module, s, 0);
+    out->missed[i].count = (uint64_t)sqlite3_column_int64(s, 1);
+  }
+  sqlite3_reset(s);
+  if ((s = store__stmt(c, sql_recent)) == NULL) {
+    rc = -EIO;
+    goto out;
+  }
+  sqlite3_bind_int(s, 1, STORE_SUMMARY_RECENT);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    int i = out->nrecent++;
+    copy_text(out->recent[i].id, sizeof out->recent[i].id, s, 0);
+    out->recent[i].time_ms = sqlite3_column_int64(s, 1);
+    out->recent[i].status = sqlite3_column_int(s, 2);
+    copy_text(out->recent[i].outcome, sizeof out->recent[i].outcome, s, 3);
+    copy_text(out->recent[i].module, sizeof out->recent[i].module, s, 4);
+    copy_text(out->recent[i].version, sizeof out->recent[i].version, s, 5);
+  }
+  sqlite3_reset(s);
+out:
   store__reader_put(st, c);
   return rc;
 }

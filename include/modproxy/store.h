@@ -149,6 +149,36 @@ int store_records_put(struct store *st, const struct store_record *recs,
 /** The JSON of the newest record with this id into *out; -ENOENT. */
 int store_record_get(struct store *st, const char *id, struct store_bytes *out);
 
+/** What /diag summarises from the request ring. */
+#define STORE_SUMMARY_CAUSES 12
+#define STORE_SUMMARY_MISSED 10
+#define STORE_SUMMARY_RECENT 20
+struct store_summary {
+  uint64_t requests, hits, failures; /**< over the records kept */
+  struct {
+    char outcome[24];
+    uint64_t count;
+    int64_t last_ms;
+    char last_id[32];
+  } causes[STORE_SUMMARY_CAUSES]; /**< failures grouped by outcome */
+  int ncauses;
+  struct {
+    char module[256];
+    uint64_t count;
+  } missed[STORE_SUMMARY_MISSED]; /**< modules most often not found */
+  int nmissed;
+  struct {
+    char id[32];
+    int64_t time_ms;
+    int status;
+    char outcome[24];
+    char module[256];
+    char version[128];
+  } recent[STORE_SUMMARY_RECENT]; /**< the latest failures, newest first */
+  int nrecent;
+};
+int store_records_summary(struct store *st, struct store_summary *out);
+
 /** Counts for /diag and `modproxy stats`. */
 struct store_stats {
   uint64_t versions, zips, zip_bytes, answers;
