@@ -78,6 +78,7 @@ static void conn_free(struct proxy_conn *c) {
   free(c->zip_module);
   free(c->zip_version);
   diag_record_dispose(&c->rec);
+  free(c->req.body);
   free(c);
 }
 
@@ -135,6 +136,7 @@ static int count_head(llhttp_t *p, size_t len) {
 
 static int on_message_begin(llhttp_t *p) {
   struct proxy_conn *c = conn_of(p);
+  free(c->req.body);
   memset(&c->req, 0, sizeof c->req);
   c->req.start_ms = uv_now(c->server->loop);
   if (c->state == CONN_IDLE) {
@@ -196,6 +198,8 @@ static int on_header_value_complete(llhttp_t *p) {
     keep_header(r->accept, sizeof r->accept, r);
   else if (strcasecmp(r->hname, "host") == 0)
     keep_header(r->host, sizeof r->host, r);
+  else if (strcasecmp(r->hname, "content-type") == 0)
+    keep_header(r->content_type, sizeof r->content_type, r);
   r->hname_len = 0;
   r->hname[0] = '\0';
   r->hvalue_len = 0;
@@ -209,12 +213,32 @@ static int on_headers_complete(llhttp_t *p) {
   r->method = llhttp_get_method(p);
   r->head_only = r->method == HTTP_HEAD;
   r->keep_alive = llhttp_should_keep_alive(p);
+  if (r->method == HTTP_POST && proxy_route_takes_body(r->url)) {
+    if ((p->flags & F_CONTENT_LENGTH) != 0 &&
+        p->content_length > PROXY_MAX_BODY_BYTES)
+      return refuse(p, 413, "request body too large");
+    return 0;
+  }
   if (r->method != HTTP_GET && r->method != HTTP_HEAD)
-    return refuse(p, 405, "only GET and HEAD are supported");
+    return refuse(p, 405, "only GET and HEAD are supported here");
   /* A body on GET/HEAD is how request smuggling starts: refuse it. */
   if ((p->flags & F_CHUNKED) != 0 ||
       ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > 0))
     return refuse(p, 400, "GET and HEAD requests must not have a body");
+  return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len) {
+  struct proxy_request *r = &conn_of(p)->req;
+  if (r->body_len + len > PROXY_MAX_BODY_BYTES)
+    return refuse(p, 413, "request body too large");
+  char *b = realloc(r->body, r->body_len + len + 1);
+  if (b == NULL)
+    return refuse(p, 503, "out of memory");
+  memcpy(b + r->body_len, at, len);
+  r->body = b;
+  r->body_len += len;
+  r->body[r->body_len] = '\0';
   return 0;
 }
 
@@ -227,6 +251,7 @@ static const llhttp_settings_t parser_settings = {
     .on_header_value = on_header_value,
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
 
@@ -427,6 +452,7 @@ static const char *reason_phrase(int status) {
   case 404: return "Not Found";
   case 405: return "Method Not Allowed";
   case 410: return "Gone";
+  case 413: return "Content Too Large";
   case 414: return "URI Too Long";
   case 416: return "Range Not Satisfiable";
   case 431: return "Request Header Fields Too Large";

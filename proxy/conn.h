@@ -43,6 +43,9 @@ struct proxy_request {
   char request_id[64];
   char accept[256];
   char host[256];
+  char content_type[256];
+  char *body;        /* POST body (only where a route takes one), heap */
+  size_t body_len;
   uint64_t start_ms;
 };
 
@@ -121,5 +124,7 @@ void proxy_conn_close_idle(struct proxy_server *s);
 
 /** Handles a complete request (routes.c). */
 void proxy_route(struct proxy_conn *c);
+/** 1 if a POST to this target may carry a body (routes.c). */
+int proxy_route_takes_body(const char *target);
 
 #endif

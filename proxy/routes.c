@@ -261,6 +261,11 @@ static void serve_text(struct proxy_conn *c, const char *text) {
   proxy_body_unref(b);
 }
 
+int proxy_route_takes_body(const char *target) {
+  return strcmp(target, "/diag/modfile") == 0 ||
+         strncmp(target, "/diag/modfile?", 14) == 0;
+}
+
 void proxy_route(struct proxy_conn *c) {
   const char *url = c->req.url;
   if (strcmp(url, "/healthz") == 0) {

@@ -23,6 +23,9 @@
 /* Longest request target (414 past it): module paths and versions are
  * bounded by GOMOD_MAX_*; with escaping a legitimate URL stays under this. */
 #define PROXY_MAX_URL_BYTES 4096
+/* A POST body (a go.mod and go.sum for /diag/modfile) larger than this is
+ * refused with 413; a large project's go.sum is well under 1 MiB. */
+#define PROXY_MAX_BODY_BYTES (4u << 20)
 /* Time to receive a whole request head once its first byte arrived. */
 #define PROXY_HEAD_TIMEOUT_MS 10000
 /* An idle keep-alive connection is closed after this. */

@@ -98,4 +98,38 @@ struct diag_nearest {
 void diag_nearest_versions(const char *list, size_t len, const char *wanted,
                            struct diag_nearest *out);
 
+/* ---- minimal version selection ----------------------------------------- */
+
+/* A build list larger than this is refused (real ones have hundreds). */
+#define DIAG_MVS_MAX_MODULES 20000
+
+/** A module at a version; strings heap-owned by whoever holds the array. */
+struct diag_mod {
+  char *path;
+  char *version;
+  char *note;   /**< why it could not be loaded (failed list only), or NULL */
+};
+void diag_mods_free(struct diag_mod *m, size_t n);
+
+/**
+ * Loads the requirements of path@version (its go.mod's require lines) into a
+ * new heap array (*out, *n; the callee allocates, the caller frees with
+ * diag_mods_free). Returns 0 or a negative errno (-ENOENT: no such version).
+ */
+typedef int (*diag_reqs_fn)(void *ctx, const char *path, const char *version,
+                            struct diag_mod **out, size_t *n);
+
+/**
+ * Minimal version selection from the main module's requirements `roots`:
+ * the highest version of each module reachable through requirements. Visits
+ * each module version once. On success *selected (sorted by path) holds the
+ * build list without the main module. A module version that cannot be
+ * loaded goes to *failed with the reason in `note` (-ENOENT: "no such
+ * version") instead of stopping the walk.
+ * Returns 0, or a negative errno for -E2BIG / -ENOMEM.
+ */
+int diag_mvs(const struct diag_mod *roots, size_t nroots, diag_reqs_fn reqs,
+             void *ctx, struct diag_mod **selected, size_t *nselected,
+             struct diag_mod **failed, size_t *nfailed);
+
 #endif
