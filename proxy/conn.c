@@ -294,6 +294,7 @@ static void record_finish(struct proxy_conn *c) {
   if (c->rec.start_ms == 0)
     return;
   c->rec.ms = (uint32_t)(uv_now(c->server->loop) - c->req.start_ms);
+  proxy_metrics_request(c->server, c->rec.target, c->rec.status);
   proxy_records_push(c->server, &c->rec);
   memset(&c->rec, 0, sizeof c->rec);
 }

@@ -124,6 +124,9 @@ void proxy_conn_close_idle(struct proxy_server *s);
 
 /** Handles a complete request (routes.c). */
 void proxy_route(struct proxy_conn *c);
+/** Serves /healthz, /readyz and /metrics; 0 if path is none of them
+ *  (ops_routes.c). */
+int proxy_route_ops(struct proxy_conn *c, const char *path);
 /** 1 if a POST to this target may carry a body (routes.c). */
 int proxy_route_takes_body(const char *target);
 

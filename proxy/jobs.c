@@ -478,7 +478,7 @@ static void record_attempt(struct fetch_job *j, const struct proxy_fetch *f) {
 /* Counts the answer in the upstream's health, for /diag. */
 static void record_health(struct fetch_job *j, const struct proxy_fetch *f) {
   struct upstream_health *h = &j->s->upstreams[j->index].health;
-  h->total_ms += uv_now(j->s->loop) - j->attempt_start_ms;
+  proxy_metrics_upstream(h, uv_now(j->s->loop) - j->attempt_start_ms);
   if (f->rc == 0 && (f->status == 200 || f->status == 404 || f->status == 410)) {
     if (f->status == 200)
       h->ok++;

@@ -268,10 +268,8 @@ int proxy_route_takes_body(const char *target) {
 
 void proxy_route(struct proxy_conn *c) {
   const char *url = c->req.url;
-  if (strcmp(url, "/healthz") == 0) {
-    serve_text(c, "ok\n");
+  if (proxy_route_ops(c, url))
     return;
-  }
   if (strcmp(url, "/") == 0) {
     serve_text(c, "modproxy " MODPROXY_VERSION
                   ": a Go module proxy. Point the go command here with\n"

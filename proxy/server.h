@@ -49,6 +49,8 @@
 /* Redirects followed per upstream request (the go command allows 10). */
 #define PROXY_UPSTREAM_MAX_REDIRECTS 10
 #define PROXY_MAX_UPSTREAMS 16
+/* Buckets of the upstream latency histogram in /metrics. */
+#define PROXY_LATENCY_BUCKETS 10
 /* One read from a socket. */
 #define PROXY_READ_BUF_BYTES (64u << 10)
 
@@ -70,10 +72,11 @@ struct proxy_config {
   const char *const *git_routes;
 };
 
-/** How an upstream has been doing (loop thread), for /diag. */
+/** How an upstream has been doing (loop thread), for /diag and /metrics. */
 struct upstream_health {
   uint64_t ok, not_found, errors;
   uint64_t total_ms;         /**< over all answered requests */
+  uint64_t latency[PROXY_LATENCY_BUCKETS + 1]; /**< last: +Inf */
   int64_t last_ok, last_error_at;   /**< Unix seconds, 0 = never */
   char last_error[160];
 };
@@ -165,8 +168,16 @@ struct fetch_job;
 struct diag_record;
 struct record_batch;
 
+/* Endpoints and status codes counted separately in /metrics. */
+enum proxy_endpoint {
+  EP_LIST, EP_LATEST, EP_INFO, EP_MOD, EP_ZIP, EP_SUMDB, EP_DIAG, EP_OTHER,
+  EP_COUNT
+};
+#define PROXY_STATUS_SLOTS 16
+
 struct proxy_counters {
   uint64_t requests, hits, misses, upstream_requests, coalesced, bytes_out;
+  uint64_t by_endpoint[EP_COUNT][PROXY_STATUS_SLOTS];
 };
 
 struct proxy_server {
@@ -217,6 +228,15 @@ const struct diag_record *proxy_records_find(struct proxy_server *s,
                                              const char *id);
 /** Writes what is pending (at shutdown); closes the timer. */
 void proxy_records_close(struct proxy_server *s);
+
+/** Metrics (metrics.c): counts a finished request. */
+void proxy_metrics_request(struct proxy_server *s, const char *target,
+                           int status);
+/** Counts an upstream answer's latency. */
+void proxy_metrics_upstream(struct upstream_health *h, uint64_t ms);
+/** Renders /metrics (Prometheus text format) into a new heap string. */
+char *proxy_metrics_render(const struct proxy_server *s,
+                           const struct store_stats *st);
 
 /** The current Date header value (refreshed at most once a second). */
 const char *proxy_server_date(struct proxy_server *s);

@@ -324,3 +324,11 @@ int store_stats_get(struct store *st, struct store_stats *out) {
   store__reader_put(st, c);
   return rc;
 }
+
+int store_ping(struct store *st) {
+  struct store_conn *c;
+  int rc = store__write_begin(st, &c);
+  if (rc < 0)
+    return rc;
+  return store__write_end(st, c, 0);
+}

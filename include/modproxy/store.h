@@ -179,6 +179,9 @@ struct store_summary {
 };
 int store_records_summary(struct store *st, struct store_summary *out);
 
+/** Checks that the store takes writes (an empty write transaction). */
+int store_ping(struct store *st);
+
 /** Counts for /diag and `modproxy stats`. */
 struct store_stats {
   uint64_t versions, zips, zip_bytes, answers;

@@ -1,0 +1,116 @@
+/*
+ * Endpoints for operators: /healthz (the process answers), /readyz (the
+ * store takes writes; upstream reachability is reported, not required) and
+ * /metrics (Prometheus text format).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+
+enum ops_page { OPS_READY, OPS_METRICS };
+
+struct ops_job {
+  uv_work_t work;
+  struct proxy_conn *conn;
+  enum ops_page page;
+  int rc;
+  struct store_stats stats;
+};
+
+static void on_ops_work(uv_work_t *w) {
+  struct ops_job *j = w->data;
+  struct store *st = j->conn->server->store;
+  j->rc = j->page == OPS_READY ? store_ping(st) : store_stats_get(st, &j->stats);
+}
+
+static void send_body(struct proxy_conn *c, int status, const char *type,
+                      const char *text) {
+  struct proxy_body *b = proxy_body_new(text, strlen(text));
+  if (b == NULL) {
+    proxy_conn_send_text(c, 503, "out of memory", NULL);
+    return;
+  }
+  proxy_conn_outcome(c, DIAG_LOCAL);
+  struct conn_response r = {
+      .status = status,
+      .content_type = type,
+      .cache_control = "no-store",
+      .body = b,
+  };
+  proxy_conn_send(c, &r);
+  proxy_body_unref(b);
+}
+
+/* The readiness report: the store's state, then each upstream's. */
+static char *ready_text(const struct proxy_server *s, int rc) {
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  if (f == NULL)
+    return NULL;
+  fprintf(f, "%s\nstore: %s\n", rc == 0 ? "ready" : "not ready",
+          rc == 0 ? "writable" : strerror(-rc));
+  for (int i = 0; i < s->nupstreams; i++) {
+    const struct proxy_upstream *u = &s->upstreams[i];
+    if (u->base == NULL)
+      continue;
+    const struct upstream_health *h = &u->health;
+    fprintf(f, "upstream %s: %s\n", u->shown,
+            h->last_ok == 0 && h->last_error_at == 0 ? "not used yet"
+            : h->last_error_at > h->last_ok          ? "failing"
+                                                     : "answering");
+  }
+  fclose(f);
+  return out;
+}
+
+static void on_ops_done(uv_work_t *w, int status) {
+  struct ops_job *j = w->data;
+  struct proxy_conn *c = j->conn;
+  if (!proxy_conn_gone(c)) {
+    char *text = j->page == OPS_READY
+                     ? ready_text(c->server, j->rc)
+                     : (j->rc == 0 ? proxy_metrics_render(c->server, &j->stats) : NULL);
+    if (text == NULL)
+      proxy_conn_send_text(c, 503, "the store cannot be read; see the log", NULL);
+    else if (j->page == OPS_READY)
+      send_body(c, j->rc == 0 ? 200 : 503, "text/plain; charset=utf-8", text);
+    else
+      send_body(c, 200, "text/plain; version=0.0.4; charset=utf-8", text);
+    free(text);
+  }
+  proxy_conn_release(c);
+  free(j);
+}
+
+int proxy_route_ops(struct proxy_conn *c, const char *path) {
+  enum ops_page page;
+  if (strcmp(path, "/healthz") == 0) {
+    send_body(c, 200, "text/plain; charset=utf-8", "ok\n");
+    return 1;
+  }
+  if (strcmp(path, "/readyz") == 0)
+    page = OPS_READY;
+  else if (strcmp(path, "/metrics") == 0)
+    page = OPS_METRICS;
+  else
+    return 0;
+  struct ops_job *j = calloc(1, sizeof *j);
+  if (j == NULL) {
+    proxy_conn_send_text(c, 503, "out of memory", NULL);
+    return 1;
+  }
+  j->conn = c;
+  j->page = page;
+  j->work.data = j;
+  proxy_conn_hold(c);
+  if (uv_queue_work(c->server->loop, &j->work, on_ops_work, on_ops_done) < 0) {
+    proxy_conn_release(c);
+    free(j);
+    proxy_conn_send_text(c, 503, "could not queue the check; retry", NULL);
+  }
+  return 1;
+}
