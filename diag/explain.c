@@ -47,4 +47,8 @@ void diag_nearest_versions(const char *list, size_t len, const char *wanted,
   }
   if (out->latest[0] == '\0')
     keep(out->latest, latest_pre);
+  char pre[GOMOD_MAX_VERSION_BYTES];
+  gomod_semver_prerelease(out->below, pre, sizeof pre);
+  keep(out->suggest, out->below[0] != '\0' && pre[0] == '\0' ? out->below
+                                                             : out->latest);
 }

@@ -122,7 +122,7 @@ static struct proxy_conn *conn_of(llhttp_t *p) { return p->data; }
 
 static int refuse(llhttp_t *p, int status, const char *reason) {
   conn_of(p)->req.error_status = status;
-  llhttp_set_error_reason(p, reason);
+  conn_of(p)->req.error_reason = reason;
   return HPE_USER;
 }
 
@@ -156,8 +156,17 @@ static int on_url(llhttp_t *p, const char *at, size_t len) {
   return count_head(p, len);
 }
 
+/* RFC 9110 tchar: what a header name may be made of. */
+static int is_tchar(unsigned char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+         (ch >= '0' && ch <= '9') || (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
 static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   struct proxy_request *r = &conn_of(p)->req;
+  for (size_t i = 0; i < len; i++)
+    if (!is_tchar((unsigned char)at[i]))
+      return refuse(p, 400, "invalid header name");
   size_t room = sizeof r->hname - 1 - r->hname_len;
   size_t n = len < room ? len : room;
   memcpy(r->hname + r->hname_len, at, n);
@@ -184,6 +193,8 @@ static void keep_header(char *dst, size_t cap, const struct proxy_request *r) {
 
 static int on_header_value_complete(llhttp_t *p) {
   struct proxy_request *r = &conn_of(p)->req;
+  if (r->hname_len == 0)
+    return refuse(p, 400, "empty header name");
   if (++r->header_count > PROXY_MAX_HEADERS)
     return refuse(p, 431, "too many request headers");
   if (strcasecmp(r->hname, "if-none-match") == 0)
@@ -360,18 +371,18 @@ static void feed(struct proxy_conn *c, const char *data, size_t len) {
   }
   /* A malformed or refused request: answer it and close. */
   int status = c->req.error_status != 0 ? c->req.error_status : 400;
+  const char *why = c->req.error_reason != NULL
+                        ? c->req.error_reason
+                        : llhttp_get_error_reason(&c->parser);
   char msg[256];
-  snprintf(msg, sizeof msg, "malformed HTTP request: %s",
-           llhttp_get_error_reason(&c->parser));
+  snprintf(msg, sizeof msg, "malformed HTTP request: %s", why);
   uv_read_stop((uv_stream_t *)&c->tcp);
   c->req.keep_alive = 0;
   if (c->state == CONN_IDLE)
     conn_state(c, CONN_HEAD);
   record_start(c);
   proxy_conn_outcome(c, DIAG_INVALID);
-  proxy_conn_send_text(c, status,
-                       status == 400 ? msg : llhttp_get_error_reason(&c->parser),
-                       NULL);
+  proxy_conn_send_text(c, status, status == 400 ? msg : why, NULL);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -660,9 +671,13 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
     head_add(&h, "ETag: %s\r\n", r->etag);
   if (r->cache_control != NULL)
     head_add(&h, "Cache-Control: %s\r\n", r->cache_control);
-  head_add(&h, "%s%sContent-Length: %" PRIu64 "\r\n%s\r\n", content_range,
-           r->extra_headers != NULL ? r->extra_headers : "", len,
-           keep ? "" : "Connection: close\r\n");
+  head_add(&h, "%s%s", content_range,
+           r->extra_headers != NULL ? r->extra_headers : "");
+  /* A 304 has no body, and its Content-Length would have to be the
+   * full response's: leave it out. */
+  if (status != 304)
+    head_add(&h, "Content-Length: %" PRIu64 "\r\n", len);
+  head_add(&h, "%s\r\n", keep ? "" : "Connection: close\r\n");
   int n = (int)h.len;
   if (h.overflow) {
     fprintf(stderr, "conn %s: response head too large\n", c->id);

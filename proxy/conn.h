@@ -30,6 +30,7 @@ struct proxy_request {
   size_t head_bytes;
   int header_count;
   int error_status;  /* set by a parser callback that refused the request */
+  const char *error_reason; /* ...and why (a string literal) */
   /* The header being parsed (names longer than this are never ours). */
   char hname[32];
   size_t hname_len;
@@ -127,6 +128,8 @@ void proxy_route(struct proxy_conn *c);
 /** Serves /healthz, /readyz and /metrics; 0 if path is none of them
  *  (ops_routes.c). */
 int proxy_route_ops(struct proxy_conn *c, const char *path);
+/** Serves POST /diag/modfile (analysis.c). */
+void proxy_route_modfile(struct proxy_conn *c);
 /** 1 if a POST to this target may carry a body (routes.c). */
 int proxy_route_takes_body(const char *target);
 

@@ -142,12 +142,12 @@ int hot_cache_get(struct hot_cache *c, const char *key, struct hot_value *v) {
 
 void hot_cache_put(struct hot_cache *c, const char *key,
                    const struct hot_value *v) {
-  if (v->body != NULL && v->body->len > PROXY_HOT_MAX_ENTRY_BYTES)
-    return;
   uint32_t h = hash_key(key);
   struct hot_entry *old = *find_slot(c, key, h);
   if (old != NULL)
-    remove_entry(c, old);
+    remove_entry(c, old); /* even when the new value is not kept */
+  if (v->body != NULL && v->body->len > PROXY_HOT_MAX_ENTRY_BYTES)
+    return;
   size_t klen = strlen(key);
   struct hot_entry *e = malloc(sizeof *e + klen + 1);
   if (e == NULL)

@@ -211,9 +211,6 @@ static void describe_missing(struct fetch_job *j, char *out, size_t cap) {
              m, v, m, m);
     return;
   }
-  char pre[GOMOD_MAX_VERSION_BYTES];
-  gomod_semver_prerelease(n.below, pre, sizeof pre);
-  const char *use = n.below[0] != '\0' && pre[0] == '\0' ? n.below : n.latest;
   snprintf(out, cap,
            "%s@%s: no such version.\n"
            "%s does not exist; nearest: %s%s%s%s%s; latest: %s\n"
@@ -221,7 +218,7 @@ static void describe_missing(struct fetch_job *j, char *out, size_t cap) {
            m, v, v, n.below[0] != '\0' ? n.below : "",
            n.below[0] != '\0' ? " (below)" : "",
            n.below[0] != '\0' && n.above[0] != '\0' ? ", " : "", n.above,
-           n.above[0] != '\0' ? " (above)" : "", n.latest, m, use);
+           n.above[0] != '\0' ? " (above)" : "", n.latest, m, n.suggest);
 }
 
 static void explain_not_found(struct fetch_job *j);

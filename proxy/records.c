@@ -48,6 +48,7 @@ static void on_store(uv_work_t *w) {
         .outcome = diag_outcome_name(b->recs[i].outcome),
         .module = b->recs[i].module,
         .version = b->recs[i].version,
+        .target = b->recs[i].target,
         .json = b->json[i],
     };
   }

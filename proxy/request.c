@@ -37,7 +37,7 @@ static int pct_decode(const char *src, size_t len, char *dst, size_t cap) {
       if (h < 0 || l < 0)
         return -EINVAL;
       c = h * 16 + l;
-      if (c == 0)
+      if (c == 0 || c == '/')
         return -EINVAL;
       i += 2;
     }
@@ -157,38 +157,133 @@ int gp_parse(const char *target, struct gp_req *out, char *err,
   return 0;
 }
 
-int gp_info_version(const char *body, size_t len, char *out, size_t cap) {
-  size_t i = 0;
-  while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' ||
-                     body[i] == '\t'))
-    i++;
-  if (i == len || body[i] != '{')
+/* A small JSON reader, enough to check that a .info body is one complete
+ * JSON object and to find its top-level "Version" string. Nesting is
+ * bounded; strings with escapes are skipped, never decoded. */
+#define INFO_MAX_DEPTH 16
+
+struct json {
+  const char *p, *end;
+};
+
+static void json_ws(struct json *j) {
+  while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' ||
+                           *j->p == '\r'))
+    j->p++;
+}
+
+/* Skips a string; *start and *len give its raw contents. */
+static int json_string(struct json *j, const char **start, size_t *len) {
+  if (j->p >= j->end || *j->p != '"')
     return -EINVAL;
-  /* The go command decodes .info with encoding/json, which matches keys
-   * case-insensitively; look for the "Version" key among the object's
-   * members. (A "Version" text inside another string value could fool this
-   * scan; .info bodies hold only Version, Time and Origin.) */
-  for (; i + 9 < len; i++) {
-    if (body[i] != '"' || strncasecmp(body + i + 1, "version\"", 8) != 0)
-      continue;
-    size_t j = i + 9;
-    while (j < len && (body[j] == ' ' || body[j] == '\t' || body[j] == '\n'))
-      j++;
-    if (j >= len || body[j] != ':')
-      continue;
-    j++;
-    while (j < len && (body[j] == ' ' || body[j] == '\t' || body[j] == '\n'))
-      j++;
-    if (j >= len || body[j] != '"')
+  const char *s = ++j->p;
+  while (j->p < j->end && *j->p != '"') {
+    if ((unsigned char)*j->p < 0x20)
       return -EINVAL;
-    size_t k = j + 1;
-    while (k < len && body[k] != '"' && body[k] != '\\')
-      k++;
-    if (k >= len || body[k] != '"' || k - j - 1 >= cap)
+    if (*j->p == '\\' && ++j->p >= j->end)
       return -EINVAL;
-    memcpy(out, body + j + 1, k - j - 1);
-    out[k - j - 1] = '\0';
+    j->p++;
+  }
+  if (j->p >= j->end)
+    return -EINVAL;
+  *start = s;
+  *len = (size_t)(j->p - s);
+  j->p++;
+  return 0;
+}
+
+static int json_value(struct json *j, int depth);
+
+static int json_members(struct json *j, int depth, char close,
+                        int (*member)(struct json *, int, void *), void *arg) {
+  j->p++;
+  json_ws(j);
+  if (j->p < j->end && *j->p == close) {
+    j->p++;
     return 0;
   }
-  return -EINVAL;
+  for (;;) {
+    int rc = member(j, depth, arg);
+    if (rc < 0)
+      return rc;
+    json_ws(j);
+    if (j->p < j->end && *j->p == ',') {
+      j->p++;
+      json_ws(j);
+      continue;
+    }
+    if (j->p < j->end && *j->p == close) {
+      j->p++;
+      return 0;
+    }
+    return -EINVAL;
+  }
+}
+
+struct info_scan {
+  int top;
+  char *out;
+  size_t cap;
+  int found;
+};
+
+static int json_member(struct json *j, int depth, void *arg) {
+  struct info_scan *sc = arg;
+  const char *k, *v;
+  size_t kl, vl;
+  if (json_string(j, &k, &kl) < 0)
+    return -EINVAL;
+  json_ws(j);
+  if (j->p >= j->end || *j->p != ':')
+    return -EINVAL;
+  j->p++;
+  json_ws(j);
+  /* encoding/json matches keys case-insensitively. */
+  if (sc != NULL && sc->top && kl == 7 && strncasecmp(k, "version", 7) == 0 &&
+      j->p < j->end && *j->p == '"') {
+    if (json_string(j, &v, &vl) < 0 || vl >= sc->cap || memchr(v, '\\', vl))
+      return -EINVAL;
+    memcpy(sc->out, v, vl);
+    sc->out[vl] = '\0';
+    sc->found = 1;
+    return 0;
+  }
+  return json_value(j, depth + 1);
+}
+
+static int json_element(struct json *j, int depth, void *arg) {
+  return json_value(j, depth + 1);
+}
+
+static int json_value(struct json *j, int depth) {
+  if (depth > INFO_MAX_DEPTH || j->p >= j->end)
+    return -EINVAL;
+  const char *s;
+  size_t n;
+  switch (*j->p) {
+  case '{':
+    return json_members(j, depth, '}', json_member, NULL);
+  case '[':
+    return json_members(j, depth, ']', json_element, NULL);
+  case '"':
+    return json_string(j, &s, &n);
+  default:
+    /* numbers, true, false, null: a run of their characters */
+    s = j->p;
+    while (j->p < j->end && strchr("0123456789+-.eEtruefalsn", *j->p) != NULL)
+      j->p++;
+    return j->p > s ? 0 : -EINVAL;
+  }
+}
+
+int gp_info_version(const char *body, size_t len, char *out, size_t cap) {
+  struct json j = {body, body + len};
+  struct info_scan sc = {.top = 1, .out = out, .cap = cap};
+  json_ws(&j);
+  if (j.p >= j.end || *j.p != '{')
+    return -EINVAL;
+  if (json_members(&j, 0, '}', json_member, &sc) < 0)
+    return -EINVAL;
+  json_ws(&j);
+  return j.p == j.end && sc.found ? 0 : -EINVAL;
 }

@@ -276,6 +276,10 @@ void proxy_route(struct proxy_conn *c) {
                   "  go env -w GOPROXY=<this URL>\n");
     return;
   }
+  if (proxy_route_takes_body(url)) {
+    proxy_route_modfile(c);
+    return;
+  }
   if (strcmp(url, "/diag") == 0 || strncmp(url, "/diag/", 6) == 0 ||
       strncmp(url, "/diag?", 6) == 0) {
     proxy_route_diag(c, url);

@@ -90,6 +90,31 @@ static void on_signal(uv_signal_t *h, int signum) {
   proxy_server_stop(s);
 }
 
+/* The URL of our own listener, for the analyses that fetch through it. */
+static void set_self_url(struct proxy_server *s) {
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  char host[64] = "127.0.0.1";
+  int port = 0;
+  if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len) < 0)
+    return;
+  if (ss.ss_family == AF_INET6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+    uv_ip6_name(a, host, sizeof host);
+    port = ntohs(a->sin6_port);
+    if (strcmp(host, "::") == 0)
+      snprintf(host, sizeof host, "::1");
+    snprintf(s->self_url, sizeof s->self_url, "http://[%s]:%d", host, port);
+    return;
+  }
+  struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+  uv_ip4_name(a, host, sizeof host);
+  port = ntohs(a->sin_port);
+  if (strcmp(host, "0.0.0.0") == 0)
+    snprintf(host, sizeof host, "127.0.0.1");
+  snprintf(s->self_url, sizeof s->self_url, "http://%s:%d", host, port);
+}
+
 int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
                       const struct proxy_config *cfg) {
   memset(s, 0, sizeof *s);
@@ -141,6 +166,7 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
             uv_strerror(rc));
     return rc;
   }
+  set_self_url(s);
   uv_signal_init(loop, &s->sigterm);
   uv_signal_init(loop, &s->sigint);
   s->sigterm.data = s->sigint.data = s;

@@ -199,6 +199,8 @@ struct proxy_server {
   char tmp_dir[1024];           /**< where upstream zips are staged */
   char date[40];                /**< cached HTTP Date header value */
   uint64_t date_ms;
+  int analyses;                  /**< /diag/modfile analyses running */
+  char self_url[80];             /**< how this process reaches itself */
   char boot_id[12];              /**< random, so ids differ across restarts */
   uint64_t next_id;
   struct proxy_counters counters;

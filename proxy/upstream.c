@@ -3,6 +3,7 @@
  * by ',' (fall through to the next on 404/410 only) or '|' (fall through on
  * any error), "off" ending the list, scheme-less entries taken as https.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,11 @@ static int parse_entry(const char *e, size_t len, struct proxy_upstream *u,
                    "\"%.*s\" is not supported in --upstream; list proxy URLs "
                    "(http://, https://, file://) or \"off\"",
                    e, len);
+  if (e[0] == '/')
+    return set_err(err, errlen,
+                   "invalid upstream URL \"%.*s\": missing scheme (a local "
+                   "tree is file:///absolute/path)",
+                   e, len);
   const char *prefix = "";
   const char *colon = memchr(e, ':', len);
   if (colon == NULL || len < (size_t)(colon - e) + 3 || colon[1] != '/' ||
@@ -90,9 +96,9 @@ int proxy_upstreams_parse(const char *list, struct proxy_upstream *out,
     size_t len = strcspn(p, ",|");
     char sep = p[len];
     const char *s = p, *e = p + len;
-    while (s < e && (*s == ' ' || *s == '\t' || *s == '\n'))
+    while (s < e && isspace((unsigned char)*s))
       s++;
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n'))
+    while (e > s && isspace((unsigned char)e[-1]))
       e--;
     if (e > s) {
       if (n == max) {

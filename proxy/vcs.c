@@ -1,32 +1,651 @@
 /*
- * Private modules from git: routing by --private patterns. The git side
- * (mirrors, version resolution, zips) is being built; until then a private
- * module is refused with an explanation instead of ever reaching a public
- * upstream.
+ * Private modules from git: one job per vcs_request.
+ *
+ *   proxy_vcs_start: route (module path -> repository), then on the next
+ *   loop turn:
+ *
+ *            snapshot stale or missing             snapshot usable
+ *   START -------------------------> REFRESH       (canonical version)
+ *     |                                | mirror up to date        |
+ *     |                                v                          |
+ *     +-----------------------------> RESOLVE <-------------------+
+ *                                     |  ^  resolver needs git: run it
+ *                                     |  +--(GIT: local command in the
+ *                                     |       mirror, answer memoised)
+ *            404 on an old snapshot   |
+ *     REFRESH <-----------------------+ (once per request)
+ *                                     | zip
+ *                                     +----> ARCHIVE (git archive to a
+ *                                     |        temporary file)
+ *                                     |          |
+ *                                     |          v
+ *                                     |       BUILD (worker: module zip)
+ *                                     v          |
+ *                                  RECORD <------+ (worker: provenance)
+ *                                     |
+ *                                     v
+ *                                   DONE -> on_done, then the job is freed
+ *                                           once its timer handle closed
+ *
+ * Failures anywhere go straight to DONE with a status and a short text
+ * for the person at the terminal (credentials removed). The git side is
+ * in git.c (processes), vcs_repo.c (mirrors), vcs_resolve.c (versions),
+ * vcs_zip.c (zips).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "git.h"
+#include "modproxy/diag.h"
 #include "modproxy/gomod.h"
+#include "route.h"
 #include "vcs.h"
+#include "vcs_internal.h"
+#include "vcs_repo.h"
 
-int proxy_vcs_init(struct proxy_server *s) { return 0; }
+/* A refs snapshot younger than this answers lists, @latest and queries
+ * without asking the git host again: the go command's requests for one
+ * `go get` arrive within it, and each would otherwise pay a round trip. */
+#define VCS_REFS_FRESH_MS 5000
+/* git archive of one commit: the whole tree of a large repository. */
+#define VCS_ARCHIVE_TIMEOUT_MS 300000
 
-void proxy_vcs_close(struct proxy_server *s) {}
+enum vcs_job_state {
+  VJ_START,
+  VJ_REFRESH,
+  VJ_RESOLVE,
+  VJ_GIT,
+  VJ_ARCHIVE,
+  VJ_BUILD,
+  VJ_RECORD,
+  VJ_DONE,
+};
+
+struct vcs_job {
+  struct vcs_job *next;
+  struct proxy_vcs *v;
+  struct vcs_request *r;
+  enum vcs_job_state state;
+  struct vcs_location loc;
+  struct vcs_repo *repo;
+  struct vcs_refs *refs;   /* the snapshot being resolved against */
+  struct vcs_repo_waiter waiter;
+  int refreshed;           /* a refresh ran for this request */
+  uint64_t step_start_ms;
+  struct vcs_memo memo;
+  struct vcs_ctx ctx;
+  struct git_cmd cmd;
+  uv_timer_t defer;
+  uv_work_t work;
+  struct vcs_zip_plan plan;
+  int archive_fd;
+  struct vcs_info info;
+  char version[GOMOD_MAX_VERSION_BYTES]; /* resolved, for provenance */
+  char err[1024];
+  int work_rc;
+  FILE *json;
+  char *json_buf;
+  size_t json_len;
+  int json_count;
+};
+
+struct proxy_vcs {
+  struct proxy_server *s;
+  struct git_runner *git;
+  struct vcs_repos repos;
+  struct vcs_job *jobs;
+  char dir[1024];
+};
+
+static void job_state(struct vcs_job *j, enum vcs_job_state to) {
+  static const unsigned allowed[] = {
+      [VJ_START] = 1u << VJ_REFRESH | 1u << VJ_RESOLVE | 1u << VJ_DONE,
+      [VJ_REFRESH] = 1u << VJ_RESOLVE | 1u << VJ_DONE,
+      [VJ_RESOLVE] = 1u << VJ_GIT | 1u << VJ_REFRESH | 1u << VJ_ARCHIVE |
+                     1u << VJ_RECORD | 1u << VJ_DONE,
+      [VJ_GIT] = 1u << VJ_RESOLVE | 1u << VJ_DONE,
+      [VJ_ARCHIVE] = 1u << VJ_BUILD | 1u << VJ_DONE,
+      [VJ_BUILD] = 1u << VJ_RECORD | 1u << VJ_DONE,
+      [VJ_RECORD] = 1u << VJ_DONE,
+      [VJ_DONE] = 0,
+  };
+  if ((allowed[j->state] & (1u << to)) == 0) {
+    fprintf(stderr, "vcs: illegal transition %d -> %d\n", j->state, to);
+    abort();
+  }
+  j->state = to;
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+static int mkdir_p(const char *path) {
+  if (mkdir(path, 0750) < 0 && errno != EEXIST)
+    return -errno;
+  return 0;
+}
+
+/* The template every mirror is created from: info/attributes turns off
+ * export-ignore and export-subst, as the go command does before git
+ * archive (so .gitattributes cannot hide files from the zip). */
+static int write_template(const char *dir) {
+  char path[1200];
+  int rc;
+  snprintf(path, sizeof path, "%s/template", dir);
+  if ((rc = mkdir_p(path)) < 0)
+    return rc;
+  snprintf(path, sizeof path, "%s/template/info", dir);
+  if ((rc = mkdir_p(path)) < 0)
+    return rc;
+  snprintf(path, sizeof path, "%s/template/info/attributes", dir);
+  FILE *f = fopen(path, "w");
+  if (f == NULL)
+    return -errno;
+  fputs("\n* -export-subst -export-ignore\n", f);
+  return fclose(f) == 0 ? 0 : -EIO;
+}
+
+int proxy_vcs_init(struct proxy_server *s) {
+  const struct proxy_config *cfg = s->cfg;
+  char err[512];
+  for (size_t i = 0; cfg->git_routes != NULL && cfg->git_routes[i] != NULL;
+       i++) {
+    if (vcs_route_check(cfg->git_routes[i], err, sizeof err) < 0) {
+      fprintf(stderr, "modproxy: %s\n", err);
+      return -EINVAL;
+    }
+  }
+  struct proxy_vcs *v = calloc(1, sizeof *v);
+  if (v == NULL)
+    return -ENOMEM;
+  v->s = s;
+  snprintf(v->dir, sizeof v->dir, "%s/git", cfg->data_dir);
+  int rc = mkdir_p(v->dir);
+  if (rc == 0)
+    rc = write_template(v->dir);
+  if (rc < 0) {
+    fprintf(stderr, "modproxy: cannot prepare %s for git mirrors: %s\n",
+            v->dir, strerror(-rc));
+    free(v);
+    return rc;
+  }
+  /* Never interactive: no terminal prompts, no SSH passphrase or host key
+   * questions; messages in English so failures can be classified. */
+  const char *env[8];
+  int k = 0;
+  env[k++] = "GIT_TERMINAL_PROMPT=0";
+  env[k++] = "GCM_INTERACTIVE=never";
+  env[k++] = "LC_ALL=C";
+  if (getenv("GIT_SSH") == NULL && getenv("GIT_SSH_COMMAND") == NULL)
+    env[k++] = "GIT_SSH_COMMAND=ssh -o ControlMaster=no -o BatchMode=yes";
+  env[k] = NULL;
+  rc = git_runner_new(s->loop, env, &v->git);
+  if (rc < 0) {
+    free(v);
+    return rc;
+  }
+  /* MODPROXY_GIT_TIMEOUT (seconds) shortens the network timeout; read
+   * here until the command line has a flag for it. */
+  uint64_t net_ms = VCS_NET_TIMEOUT_MS;
+  const char *t = getenv("MODPROXY_GIT_TIMEOUT");
+  if (t != NULL && atoi(t) > 0)
+    net_ms = (uint64_t)atoi(t) * 1000;
+  char tmpl[1100];
+  snprintf(tmpl, sizeof tmpl, "%s/template", v->dir);
+  vcs_repos_init(&v->repos, v->git, v->dir, tmpl, net_ms);
+  s->vcs = v;
+  return 0;
+}
+
+void proxy_vcs_close(struct proxy_server *s) {
+  struct proxy_vcs *v = s->vcs;
+  if (v == NULL)
+    return;
+  git_runner_free(v->git);
+  v->git = NULL;
+  for (struct vcs_job *j = v->jobs; j != NULL; j = j->next)
+    j->v = NULL; /* freed by their timer's close callback, if ever */
+  vcs_repos_dispose(&v->repos);
+  free(v);
+  s->vcs = NULL;
+}
 
 int proxy_vcs_private(const struct proxy_server *s, const char *module) {
   const char *p = s->cfg->private_patterns;
   return p != NULL && p[0] != '\0' && gomod_match_prefix_patterns(p, module);
 }
 
-int proxy_vcs_start(struct proxy_server *s, struct vcs_request *r) {
-  return -ENOSYS;
-}
-
 void proxy_vcs_dispose(struct vcs_request *r) {
   free(r->body);
   free(r->attempts);
   r->body = r->attempts = NULL;
+}
+
+/* ---- finishing ---------------------------------------------------------- */
+
+static void on_job_closed(uv_handle_t *h) {
+  struct vcs_job *j = h->data;
+  vcs_memo_dispose(&j->memo);
+  vcs_refs_unref(j->refs);
+  free(j->plan.license);
+  if (j->archive_fd >= 0)
+    close(j->archive_fd);
+  if (j->json != NULL)
+    fclose(j->json);
+  free(j->json_buf);
+  free(j);
+}
+
+static void attempt(struct vcs_job *j, const char *cmd, long status,
+                    uint64_t ms, const char *detail) {
+  if (j->json == NULL)
+    return;
+  fprintf(j->json, "%s{\"cmd\":", j->json_count++ > 0 ? "," : "");
+  diag_json_write(j->json, cmd);
+  fprintf(j->json, ",\"status\":%ld,\"ms\":%llu", status,
+          (unsigned long long)ms);
+  if (detail != NULL && detail[0] != '\0') {
+    fputs(",\"detail\":", j->json);
+    diag_json_write(j->json, detail);
+  }
+  fputc('}', j->json);
+}
+
+/* Answers the request and schedules the job's end. */
+static void job_done(struct vcs_job *j) {
+  job_state(j, VJ_DONE);
+  struct vcs_request *r = j->r;
+  if (j->json != NULL) {
+    fputc(']', j->json);
+    fclose(j->json);
+    j->json = NULL;
+    r->attempts = j->json_buf;
+    j->json_buf = NULL;
+  }
+  struct proxy_vcs *v = j->v;
+  for (struct vcs_job **p = &v->jobs; *p != NULL; p = &(*p)->next) {
+    if (*p == j) {
+      *p = j->next;
+      break;
+    }
+  }
+  uv_close((uv_handle_t *)&j->defer, on_job_closed);
+  r->on_done(r);
+}
+
+/* Fails the request with a short text (one or two lines). */
+__attribute__((format(printf, 3, 4))) static void
+job_fail(struct vcs_job *j, int status, const char *fmt, ...) {
+  struct vcs_request *r = j->r;
+  char text[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  vcs_scrub(text);
+  r->status = status;
+  free(r->body);
+  r->body = strdup(text);
+  r->len = r->body != NULL ? strlen(r->body) : 0;
+  job_done(j);
+}
+
+static void set_origin(struct vcs_job *j, const char *ref, const char *hash) {
+  snprintf(j->r->origin, sizeof j->r->origin, "%s %s %s", j->loc.shown,
+           ref != NULL && ref[0] != '\0' ? ref : "-", hash);
+}
+
+static void on_recorded(uv_work_t *w, int status) {
+  struct vcs_job *j = w->data;
+  job_done(j);
+}
+
+static void on_record(uv_work_t *w) {
+  struct vcs_job *j = w->data;
+  store_provenance_put(j->v->s->store, j->r->gp->module, j->version,
+                       j->loc.shown, j->info.ref, j->info.hash);
+}
+
+/* A 200 answer: record where the version came from, then answer. */
+static void succeed(struct vcs_job *j) {
+  j->r->status = 200;
+  if (j->version[0] == '\0' || j->info.hash[0] == '\0') {
+    job_done(j);
+    return;
+  }
+  job_state(j, VJ_RECORD);
+  j->work.data = j;
+  if (uv_queue_work(j->v->s->loop, &j->work, on_record, on_recorded) < 0)
+    job_done(j);
+}
+
+/* ---- zips --------------------------------------------------------------- */
+
+static void on_built(uv_work_t *w, int status) {
+  struct vcs_job *j = w->data;
+  if (j->work_rc < 0) {
+    job_fail(j, j->work_rc == -E2BIG ? 410 : 502,
+             "%s@%s: %s (from %s at %.12s)\n", j->r->gp->module,
+             j->r->gp->version, j->err, j->loc.shown, j->plan.hash);
+    return;
+  }
+  succeed(j);
+}
+
+static void on_build(uv_work_t *w) {
+  struct vcs_job *j = w->data;
+  char h1[GOMOD_H1_BYTES];
+  j->work_rc = vcs_zip_build(j->archive_fd, j->r->gp->module,
+                             j->r->gp->version, &j->plan, j->r->fd, h1,
+                             j->err, sizeof j->err);
+}
+
+static void on_archived(struct git_cmd *c) {
+  struct vcs_job *j = c->data;
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "git archive --format=zip %.12s%s%s", j->plan.hash,
+           j->plan.subdir[0] != '\0' ? " -- " : "", j->plan.subdir);
+  attempt(j, cmd, c->rc < 0 ? c->rc : (long)c->exit_status, c->ms, NULL);
+  if (c->rc < 0 || c->exit_status != 0) {
+    char line[512];
+    vcs_last_line(c->err, line, sizeof line);
+    int nf = strstr(c->err, "did not match any files") != NULL;
+    git_cmd_dispose(c);
+    job_fail(j, nf ? 404 : c->rc == -ETIMEDOUT ? 504 : 502,
+             "%s@%s: git archive failed in the mirror of %s: %s\n",
+             j->r->gp->module, j->r->gp->version, j->loc.shown,
+             c->rc == -ETIMEDOUT ? "timed out" : line);
+    return;
+  }
+  git_cmd_dispose(c);
+  job_state(j, VJ_BUILD);
+  j->work.data = j;
+  if (uv_queue_work(j->v->s->loop, &j->work, on_build, on_built) < 0)
+    job_fail(j, 503, "modproxy could not queue the zip build; retry\n");
+}
+
+static void start_archive(struct vcs_job *j) {
+  char path[sizeof j->v->s->tmp_dir + 32];
+  snprintf(path, sizeof path, "%s/archive-XXXXXX", j->v->s->tmp_dir);
+  j->archive_fd = mkstemp(path);
+  if (j->archive_fd < 0) {
+    job_fail(j, 503, "modproxy cannot stage a git archive: %s\n",
+             strerror(errno));
+    return;
+  }
+  unlink(path);
+  job_state(j, VJ_ARCHIVE);
+  memset(&j->cmd, 0, sizeof j->cmd);
+  const char **a = j->cmd.argv;
+  int k = 0;
+  a[k++] = "git";
+  a[k++] = "-c";
+  a[k++] = "core.autocrlf=input";
+  a[k++] = "-c";
+  a[k++] = "core.eol=lf";
+  a[k++] = "archive";
+  a[k++] = "--format=zip";
+  a[k++] = "--prefix=prefix/";
+  a[k++] = j->plan.hash;
+  if (j->plan.subdir[0] != '\0') {
+    a[k++] = "--";
+    a[k++] = j->plan.subdir;
+  }
+  a[k] = NULL;
+  j->cmd.cwd = j->repo->dir;
+  j->cmd.out_fd = j->archive_fd;
+  j->cmd.timeout_ms = VCS_ARCHIVE_TIMEOUT_MS;
+  j->cmd.on_exit = on_archived;
+  j->cmd.data = j;
+  if (git_cmd_start(j->v->git, &j->cmd) < 0)
+    job_fail(j, 502, "modproxy could not start git archive\n");
+}
+
+/* ---- resolving ---------------------------------------------------------- */
+
+static void resolve(struct vcs_job *j);
+static void refresh(struct vcs_job *j);
+
+static void on_git(struct git_cmd *c) {
+  struct vcs_job *j = c->data;
+  struct vcs_memo *m = &j->memo;
+  char cmd[512];
+  git_cmd_describe(c, cmd, sizeof cmd);
+  attempt(j, cmd, c->rc < 0 ? c->rc : (long)c->exit_status, c->ms, NULL);
+  struct vcs_memo_entry *e = &m->v[m->n];
+  e->key = strdup(j->ctx.need.key);
+  e->status = c->rc < 0 ? c->rc : (int)c->exit_status;
+  e->out = c->out != NULL ? c->out : strdup("");
+  e->len = c->out != NULL ? c->out_len : 0;
+  e->err = strdup(c->err);
+  c->out = NULL;
+  if (e->key == NULL || e->out == NULL || e->err == NULL) {
+    free(e->key);
+    free(e->out);
+    free(e->err);
+    job_fail(j, 503, "modproxy ran out of memory\n");
+    return;
+  }
+  m->n++;
+  job_state(j, VJ_RESOLVE);
+  resolve(j);
+}
+
+static void run_need(struct vcs_job *j) {
+  job_state(j, VJ_GIT);
+  memset(&j->cmd, 0, sizeof j->cmd);
+  for (int i = 0; i <= GIT_MAX_ARGS; i++) {
+    j->cmd.argv[i] = j->ctx.need.argv[i];
+    if (j->ctx.need.argv[i] == NULL)
+      break;
+  }
+  j->cmd.cwd = j->repo->dir;
+  j->cmd.out_fd = -1;
+  j->cmd.max_out = j->ctx.need.max_out;
+  j->cmd.timeout_ms = VCS_LOCAL_TIMEOUT_MS;
+  j->cmd.on_exit = on_git;
+  j->cmd.data = j;
+  if (git_cmd_start(j->v->git, &j->cmd) < 0)
+    job_fail(j, 502, "modproxy could not start git\n");
+}
+
+/* The resolver's answer becomes the request's body. */
+static int answer(struct vcs_job *j, char *body, size_t len) {
+  if (body == NULL) {
+    job_fail(j, 503, "modproxy ran out of memory\n");
+    return -1;
+  }
+  free(j->r->body);
+  j->r->body = body;
+  j->r->len = len;
+  return 0;
+}
+
+static void resolve(struct vcs_job *j) {
+  struct vcs_request *r = j->r;
+  const struct gp_req *gp = r->gp;
+  struct vcs_ctx *c = &j->ctx;
+  int rc = vcs_ctx_init(c, gp->module, j->loc.root, j->refs, &j->memo);
+  char *body = NULL;
+  size_t len = 0;
+  if (rc == 0) {
+    switch (gp->kind) {
+    case GP_LIST:
+      rc = vcs_resolve_list(c, &body, &len);
+      break;
+    case GP_LATEST:
+      rc = vcs_resolve_latest(c, &j->info);
+      break;
+    case GP_INFO:
+      rc = vcs_resolve_stat(c, gp->version, &j->info);
+      break;
+    case GP_MOD:
+      rc = vcs_resolve_gomod(c, gp->version, &body, &len);
+      break;
+    case GP_ZIP:
+      free(j->plan.license);
+      memset(&j->plan, 0, sizeof j->plan);
+      rc = vcs_resolve_zip(c, gp->version, &j->plan);
+      break;
+    }
+  }
+  if (rc == -EAGAIN) {
+    run_need(j);
+    return;
+  }
+  if (rc < 0) {
+    free(body);
+    /* Not found on a snapshot that is not fresh: ask the host once. */
+    if (c->status == 404 && !j->refreshed) {
+      refresh(j);
+      return;
+    }
+    job_fail(j, c->status != 0 ? c->status : 502,
+             "%s\nmodproxy resolved %s from the git repository %s\n", c->err,
+             gp->module, j->loc.shown);
+    return;
+  }
+  switch (gp->kind) {
+  case GP_LIST:
+    if (answer(j, body, len) == 0) {
+      set_origin(j, "", "-");
+      succeed(j);
+    }
+    return;
+  case GP_LATEST:
+  case GP_INFO:
+    body = vcs_info_json(&j->info, j->loc.shown, c->code_dir, &len);
+    if (answer(j, body, len) == 0) {
+      snprintf(j->version, sizeof j->version, "%s", j->info.version);
+      set_origin(j, j->info.ref, j->info.hash);
+      succeed(j);
+    }
+    return;
+  case GP_MOD:
+    if (answer(j, body, len) == 0) {
+      /* The .info of the version says which commit (memoised). */
+      struct vcs_info info;
+      if (vcs_resolve_stat(c, gp->version, &info) == 0)
+        j->info = info;
+      snprintf(j->version, sizeof j->version, "%s", gp->version);
+      set_origin(j, j->info.ref, j->info.hash[0] != '\0' ? j->info.hash : "-");
+      succeed(j);
+    }
+    return;
+  case GP_ZIP: {
+    struct vcs_info info;
+    if (vcs_resolve_stat(c, gp->version, &info) == 0)
+      j->info = info;
+    snprintf(j->version, sizeof j->version, "%s", gp->version);
+    set_origin(j, j->info.ref, j->plan.hash);
+    start_archive(j);
+    return;
+  }
+  }
+}
+
+static void on_refreshed(struct vcs_repo_waiter *w, int status,
+                         const char *why) {
+  struct vcs_job *j = (struct vcs_job *)((char *)w -
+                                         offsetof(struct vcs_job, waiter));
+  attempt(j, "refresh mirror (git ls-remote, git fetch)", status,
+          uv_now(j->v->s->loop) - j->step_start_ms, j->repo->attempts);
+  if (status != 200) {
+    const char *m = j->r->gp->module;
+    job_fail(j, status, "private module %s: %s\n%s", m, why,
+             status == 404 ? "Check the module path, and modproxy's "
+                             "--git-route for it.\n"
+                           : "");
+    return;
+  }
+  vcs_refs_unref(j->refs);
+  j->refs = vcs_refs_ref(j->repo->refs);
+  /* Answers computed on the old snapshot may be stale. */
+  vcs_memo_dispose(&j->memo);
+  job_state(j, VJ_RESOLVE);
+  resolve(j);
+}
+
+static void refresh(struct vcs_job *j) {
+  job_state(j, VJ_REFRESH);
+  j->refreshed = 1;
+  j->step_start_ms = uv_now(j->v->s->loop);
+  j->waiter.cb = on_refreshed;
+  vcs_repo_refresh(j->repo, j->v->s->loop, &j->waiter);
+}
+
+/* The next loop turn after proxy_vcs_start. */
+static void on_start(uv_timer_t *t) {
+  struct vcs_job *j = t->data;
+  if (j->r->status != 0) { /* failed while starting */
+    job_done(j);
+    return;
+  }
+  const struct gp_req *gp = j->r->gp;
+  struct vcs_repo *repo = j->repo;
+  int fresh = repo->refs != NULL && repo->fetched &&
+              uv_now(j->v->s->loop) - repo->refreshed_ms < VCS_REFS_FRESH_MS;
+  int versioned = gp->canonical && gp->kind != GP_LIST &&
+                  gp->kind != GP_LATEST;
+  if (fresh || (versioned && repo->refs != NULL && repo->fetched)) {
+    /* Mark fresh snapshots as refreshed: a 404 there is final. */
+    j->refreshed = fresh;
+    j->refs = vcs_refs_ref(repo->refs);
+    job_state(j, VJ_RESOLVE);
+    resolve(j);
+    return;
+  }
+  refresh(j);
+}
+
+int proxy_vcs_start(struct proxy_server *s, struct vcs_request *r) {
+  struct proxy_vcs *v = s->vcs;
+  if (v == NULL)
+    return -ECANCELED;
+  struct vcs_job *j = calloc(1, sizeof *j);
+  if (j == NULL)
+    return -ENOMEM;
+  j->v = v;
+  j->r = r;
+  j->archive_fd = -1;
+  r->status = 0;
+  r->body = NULL;
+  r->len = 0;
+  r->attempts = NULL;
+  r->origin[0] = '\0';
+  j->json = open_memstream(&j->json_buf, &j->json_len);
+  if (j->json != NULL)
+    fputc('[', j->json);
+  char err[512];
+  int rc = vcs_route(s->cfg->git_routes, r->gp->module, &j->loc, err,
+                     sizeof err);
+  if (rc == 0) {
+    j->repo = vcs_repo_get(&v->repos, &j->loc);
+    if (j->repo == NULL) {
+      rc = -ENOMEM;
+      snprintf(err, sizeof err, "out of memory");
+    }
+  }
+  if (rc < 0) {
+    char text[1024];
+    snprintf(text, sizeof text,
+             "private module %s: %s\nThe proxy's operators can add "
+             "--git-route 'PATTERN=URL' for it.\n",
+             r->gp->module, err);
+    r->status = rc == -ENOENT ? 404 : 502;
+    r->body = strdup(text);
+    r->len = r->body != NULL ? strlen(r->body) : 0;
+  }
+  uv_timer_init(s->loop, &j->defer);
+  j->defer.data = j;
+  uv_timer_start(&j->defer, on_start, 0, 0);
+  j->next = v->jobs;
+  v->jobs = j;
+  return 0;
 }

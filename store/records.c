@@ -5,13 +5,14 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
 static const char sql_insert[] =
-    "INSERT INTO requests (id, time_ms, status, outcome, module, version, record)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    "INSERT INTO requests (id, time_ms, status, outcome, module, version,"
+    " target, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 static const char sql_trim[] =
     "DELETE FROM requests WHERE seq <= (SELECT max(seq) FROM requests) - ?1";
 
@@ -31,7 +32,8 @@ int store_records_put(struct store *st, const struct store_record *recs,
     sqlite3_bind_text(s, 4, r->outcome, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 5, r->module, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 6, r->version, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 7, r->json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, r->target, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 8, r->json, -1, SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_DONE)
       rc = store__fail(c->db, "record insert");
   }
@@ -144,6 +146,46 @@ int store_records_summary(struct store *st, struct store_summary *out) {
   }
   sqlite3_reset(s);
 out:
+  store__reader_put(st, c);
+  return rc;
+}
+
+static const char sql_versions[] =
+    "SELECT version, count(*) FROM requests WHERE module = ?1 AND status = 200"
+    " AND time_ms >= ?2 AND version IS NOT NULL AND target LIKE '%.zip'"
+    " GROUP BY version ORDER BY 2 DESC LIMIT 20";
+
+int store_records_versions(struct store *st, const char *module,
+                           int64_t since_ms, struct store_bytes *out) {
+  struct store_conn *c = store__reader_get(st);
+  int rc = 0;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  sqlite3_stmt *s = store__stmt(c, sql_versions);
+  if (f == NULL || s == NULL) {
+    rc = -ENOMEM;
+    goto out;
+  }
+  sqlite3_bind_text(s, 1, module, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 2, since_ms);
+  int n = 0;
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    fprintf(f, "%s %lld\n", (const char *)sqlite3_column_text(s, 0),
+            (long long)sqlite3_column_int64(s, 1));
+    n++;
+  }
+  sqlite3_reset(s);
+  rc = n > 0 ? 0 : -ENOENT;
+out:
+  if (f != NULL)
+    fclose(f);
+  if (rc == 0) {
+    out->data = text;
+    out->len = len;
+  } else {
+    free(text);
+  }
   store__reader_put(st, c);
   return rc;
 }

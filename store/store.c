@@ -61,9 +61,19 @@ static const char *const migrations[] = {
     "  outcome TEXT NOT NULL,"
     "  module TEXT,"
     "  version TEXT,"
+    "  target TEXT,"
     "  record TEXT NOT NULL);"
     "CREATE INDEX requests_id ON requests(id);"
     "CREATE INDEX requests_module ON requests(module, version);",
+    /* 3: where each private module version came from (provenance.c). */
+    "CREATE TABLE provenance ("
+    "  module TEXT NOT NULL,"
+    "  version TEXT NOT NULL,"
+    "  url TEXT NOT NULL,"
+    "  ref TEXT,"
+    "  commit_hash TEXT NOT NULL,"
+    "  recorded INTEGER NOT NULL,"
+    "  PRIMARY KEY (module, version)) WITHOUT ROWID;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 

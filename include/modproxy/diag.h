@@ -22,7 +22,7 @@
 /**
  * Fits text (lines separated by '\n') into the go command's window and
  * writes it to out (NUL-terminated, each line ending in '\n'): blank lines
- * are dropped, bytes that are not printable UTF-8 become '?', and when the
+ * are dropped, bytes outside printable ASCII become '?', and when the
  * text is too long the middle lines are cut (the last line, which says where
  * to look next, is kept). out needs DIAG_WINDOW_BYTES + 16 bytes. Returns
  * the length written.
@@ -87,6 +87,8 @@ struct diag_nearest {
   char below[GOMOD_MAX_VERSION_BYTES]; /**< highest existing version < wanted */
   char above[GOMOD_MAX_VERSION_BYTES]; /**< lowest existing version > wanted */
   char latest[GOMOD_MAX_VERSION_BYTES]; /**< highest release, else prerelease */
+  /** What to suggest instead: `below` when it is a release, else `latest`. */
+  char suggest[GOMOD_MAX_VERSION_BYTES];
   int count;                            /**< valid versions in the list */
 };
 
@@ -131,5 +133,86 @@ typedef int (*diag_reqs_fn)(void *ctx, const char *path, const char *version,
 int diag_mvs(const struct diag_mod *roots, size_t nroots, diag_reqs_fn reqs,
              void *ctx, struct diag_mod **selected, size_t *nselected,
              struct diag_mod **failed, size_t *nfailed);
+
+
+/* ---- go.mod analysis (POST /diag/modfile, modproxy diag) --------------- */
+
+/* Findings kept per report; more are counted but not listed. */
+#define DIAG_MAX_FINDINGS 500
+
+/** Where the analysis gets what it needs; every function blocks and is
+ *  called from the analysing thread. Buffers returned through `data` are
+ *  heap-allocated and freed by the caller. */
+struct diag_source {
+  /** The .mod of path@version as served: 0, -ENOENT (no such version), or
+   *  another negative errno with a reason in err. */
+  int (*gomod)(void *ctx, const char *path, const char *version, char **data,
+               size_t *len, char *err, size_t errlen);
+  /** The @v/list body: 0, -ENOENT (unknown module) or an error. */
+  int (*list)(void *ctx, const char *path, char **data, size_t *len);
+  /** The zip's h1 if the proxy holds the zip (never fetches), else -ENOENT. */
+  int (*zip_h1)(void *ctx, const char *path, const char *version,
+                char h1[GOMOD_H1_BYTES]);
+  /** Versions of path other builds through the proxy resolved recently:
+   *  lines "version count", most used first. 0 or -ENOENT. */
+  int (*recent)(void *ctx, const char *path, char **data, size_t *len);
+  void *ctx;
+};
+
+/** The client's settings, as `go env` reports them (any may be NULL). */
+struct diag_client {
+  const char *go_version; /**< "go1.19.8", "1.19" */
+  const char *goproxy, *gonoproxy, *gonosumdb, *goprivate;
+  const char *proxy_base;    /**< this proxy's URL, as clients reach it */
+  const char *proxy_private; /**< this proxy's --private patterns */
+};
+
+enum diag_severity { DIAG_SEV_ERROR, DIAG_SEV_WARNING, DIAG_SEV_INFO };
+
+struct diag_finding {
+  enum diag_severity severity;
+  char *kind;    /**< "path mismatch", "missing version", ... */
+  char *module;
+  char *version;
+  char *message; /**< what is wrong, one or two sentences */
+  char *fix;     /**< the command or change that fixes it, or NULL */
+};
+
+struct diag_report {
+  char *main_module;
+  struct diag_mod *build; /**< the build list MVS selected */
+  size_t nbuild;
+  struct diag_finding *findings;
+  size_t nfindings, dropped;
+  int errors, warnings;
+};
+void diag_report_dispose(struct diag_report *r);
+
+/**
+ * Analyses a go.mod (and its go.sum, may be empty) as the given client would
+ * build it: MVS over the go.mod files the source serves, then per module:
+ * path mismatches, versions that do not exist, retracted and deprecated
+ * requirements, go.sum lines that disagree with what the proxy serves, go
+ * versions above the client's, private modules the client's settings would
+ * send to a public proxy or checksum database, and indirect dependency
+ * drift. Returns 0 (the report may hold errors) or -ENOMEM/-E2BIG.
+ */
+int diag_modfile_analyze(const char *gomod, size_t gomod_len, const char *gosum,
+                         size_t gosum_len, const struct diag_client *client,
+                         const struct diag_source *src, struct diag_report *out);
+
+/** Renders a report for a terminal (ANSI colour when color is set), or as
+ *  JSON, into a new heap string. */
+char *diag_report_text(const struct diag_report *r, int color);
+char *diag_report_json(const struct diag_report *r);
+
+
+/**
+ * Finds form field `name` in a multipart/form-data body (content_type gives
+ * the boundary) and points *val (with *vlen) into body at its value. Pure.
+ * Returns 0, -ENOENT when absent, -EINVAL when the body is not such a form.
+ */
+int diag_form_field(const char *body, size_t len, const char *content_type,
+                    const char *name, const char **val, size_t *vlen);
 
 #endif

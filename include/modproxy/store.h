@@ -137,6 +137,7 @@ struct store_record {
   int status;
   const char *outcome;
   const char *module, *version; /**< may be NULL */
+  const char *target;           /**< the request target */
   const char *json;             /**< the whole record */
 };
 
@@ -179,6 +180,14 @@ struct store_summary {
 };
 int store_records_summary(struct store *st, struct store_summary *out);
 
+/**
+ * Versions of module that builds fetched (zips served with status 200)
+ * since since_ms, one "version count" line each, most used first, into
+ * *out. -ENOENT when there are none.
+ */
+int store_records_versions(struct store *st, const char *module,
+                           int64_t since_ms, struct store_bytes *out);
+
 /** Checks that the store takes writes (an empty write transaction). */
 int store_ping(struct store *st);
 
@@ -187,5 +196,26 @@ struct store_stats {
   uint64_t versions, zips, zip_bytes, answers;
 };
 int store_stats_get(struct store *st, struct store_stats *out);
+
+/* ---- provenance of private versions ------------------------------------ */
+
+/** Where a private module version came from. */
+struct store_provenance {
+  char *url;    /**< repository URL without credentials (heap) */
+  char *ref;    /**< ref it was found by ("refs/tags/v1.0.0"), or NULL */
+  char *commit; /**< full commit hash (heap) */
+  int64_t recorded; /**< Unix seconds it was first recorded */
+};
+void store_provenance_dispose(struct store_provenance *p);
+
+/** Records (first time wins: stored provenance never changes) that
+ *  module@version was built from commit of url, found through ref (may be
+ *  NULL). url must not hold credentials. */
+int store_provenance_put(struct store *st, const char *module,
+                         const char *version, const char *url,
+                         const char *ref, const char *commit);
+/** Reads it back; -ENOENT when none is recorded. */
+int store_provenance_get(struct store *st, const char *module,
+                         const char *version, struct store_provenance *out);
 
 #endif

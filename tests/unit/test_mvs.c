@@ -135,10 +135,15 @@ static void test_nearest(void **state) {
   assert_string_equal(n.below, "v1.2.0");
   assert_string_equal(n.above, "v1.5.2");
   assert_string_equal(n.latest, "v2.0.0+incompatible");
+  assert_string_equal(n.suggest, "v1.2.0");
   diag_nearest_versions("v0.1.0-pre\n", 11, "v9.0.0", &n);
   assert_string_equal(n.below, "v0.1.0-pre");
   assert_string_equal(n.above, "");
   assert_string_equal(n.latest, "v0.1.0-pre");
+  assert_string_equal(n.suggest, "v0.1.0-pre");
+  diag_nearest_versions("v1.0.0\nv1.1.0-rc1\n", 18, "v1.2.0", &n);
+  assert_string_equal(n.below, "v1.1.0-rc1");
+  assert_string_equal(n.suggest, "v1.0.0");
   diag_nearest_versions("", 0, "v1.0.0", &n);
   assert_int_equal(n.count, 0);
   assert_string_equal(n.latest, "");

@@ -1,0 +1,505 @@
+/*
+ * go.mod analysis: what would go wrong building this module, and why.
+ *
+ * The main go.mod is parsed strictly; every dependency's go.mod leniently,
+ * as the go command does. Minimal version selection walks the requirement
+ * graph through the caller's source (the proxy, which fetches what it
+ * lacks), remembering for each module version loaded the module path its
+ * go.mod declares, its go version and the go.sum hash of its bytes. The
+ * findings are then made per module of the build list. Pure apart from the
+ * source's functions: no network, store or clock of its own.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "modproxy/diag.h"
+#include "modproxy/modfile.h"
+
+/* What was learnt from one loaded go.mod. */
+struct loaded {
+  char *key;      /* "path@version" as required */
+  char *declared; /* its module line, or NULL */
+  char *go;       /* its go directive, or NULL */
+  char h1[GOMOD_H1_BYTES];
+};
+
+struct analysis {
+  const struct diag_source *src;
+  const struct diag_client *client;
+  struct modfile main;
+  struct diag_report *out;
+  struct loaded *loaded;
+  size_t nloaded, cap;
+  int oom;
+};
+
+void diag_report_dispose(struct diag_report *r) {
+  if (r == NULL)
+    return;
+  free(r->main_module);
+  diag_mods_free(r->build, r->nbuild);
+  for (size_t i = 0; i < r->nfindings; i++) {
+    struct diag_finding *f = &r->findings[i];
+    free(f->kind);
+    free(f->module);
+    free(f->version);
+    free(f->message);
+    free(f->fix);
+  }
+  free(r->findings);
+  memset(r, 0, sizeof *r);
+}
+
+__attribute__((format(printf, 6, 7))) static void
+finding(struct analysis *a, enum diag_severity sev, const char *kind,
+        const char *module, const char *version, const char *fmt, ...) {
+  struct diag_report *r = a->out;
+  if (sev == DIAG_SEV_ERROR)
+    r->errors++;
+  else if (sev == DIAG_SEV_WARNING)
+    r->warnings++;
+  if (r->nfindings == DIAG_MAX_FINDINGS) {
+    r->dropped++;
+    return;
+  }
+  if (r->findings == NULL) {
+    r->findings = calloc(DIAG_MAX_FINDINGS, sizeof *r->findings);
+    if (r->findings == NULL) {
+      a->oom = 1;
+      return;
+    }
+  }
+  /* The text is the message, then optionally "\nfix: " and the fix. */
+  char *text = NULL;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vasprintf(&text, fmt, ap);
+  va_end(ap);
+  if (n < 0) {
+    a->oom = 1;
+    return;
+  }
+  struct diag_finding *f = &r->findings[r->nfindings++];
+  char *nl = strstr(text, "\nfix: ");
+  f->severity = sev;
+  f->kind = strdup(kind);
+  f->module = module != NULL ? strdup(module) : NULL;
+  f->version = version != NULL && version[0] != '\0' ? strdup(version) : NULL;
+  f->fix = nl != NULL ? strdup(nl + 6) : NULL;
+  if (nl != NULL)
+    *nl = '\0';
+  f->message = text;
+}
+
+static struct loaded *find_loaded(struct analysis *a, const char *path,
+                                  const char *version) {
+  for (size_t i = 0; i < a->nloaded; i++) {
+    const char *k = a->loaded[i].key;
+    size_t n = strlen(path);
+    if (strncmp(k, path, n) == 0 && k[n] == '@' && strcmp(k + n + 1, version) == 0)
+      return &a->loaded[i];
+  }
+  return NULL;
+}
+
+/* The main go.mod's replacement for path@version, or NULL. */
+static const struct modfile_replace *replacement(const struct analysis *a,
+                                                 const char *path,
+                                                 const char *version) {
+  const struct modfile_replace *best = NULL;
+  for (size_t i = 0; i < a->main.nreplace; i++) {
+    const struct modfile_replace *r = &a->main.replace[i];
+    if (strcmp(r->old_path, path) != 0)
+      continue;
+    if (strcmp(r->old_version, version) == 0)
+      return r;
+    if (r->old_version[0] == '\0')
+      best = r;
+  }
+  return best;
+}
+
+static int is_excluded(const struct analysis *a, const char *path,
+                       const char *version) {
+  for (size_t i = 0; i < a->main.nexclude; i++)
+    if (strcmp(a->main.exclude[i].path, path) == 0 &&
+        strcmp(a->main.exclude[i].version, version) == 0)
+      return 1;
+  return 0;
+}
+
+/* MVS's requirement loader: fetch, parse leniently, remember, answer. */
+static int load_reqs(void *ctx, const char *path, const char *version,
+                     struct diag_mod **out, size_t *n) {
+  struct analysis *a = ctx;
+  *out = NULL;
+  *n = 0;
+  const struct modfile_replace *rep = replacement(a, path, version);
+  if (rep != NULL && rep->new_version[0] == '\0')
+    return 0; /* replaced by a directory: nothing to fetch or check */
+  const char *lpath = rep != NULL ? rep->new_path : path;
+  const char *lver = rep != NULL ? rep->new_version : version;
+  char *data = NULL, err[256] = "";
+  size_t len = 0;
+  int rc = a->src->gomod(a->src->ctx, lpath, lver, &data, &len, err, sizeof err);
+  if (rc < 0)
+    return rc;
+  if (a->nloaded == a->cap) {
+    size_t cap = a->cap == 0 ? 64 : a->cap * 2;
+    struct loaded *l = realloc(a->loaded, cap * sizeof *l);
+    if (l == NULL) {
+      free(data);
+      return -ENOMEM;
+    }
+    a->loaded = l;
+    a->cap = cap;
+  }
+  struct loaded *l = &a->loaded[a->nloaded];
+  memset(l, 0, sizeof *l);
+  if (asprintf(&l->key, "%s@%s", path, version) < 0) {
+    free(data);
+    return -ENOMEM;
+  }
+  a->nloaded++;
+  gomod_h1_gomod(data, len, l->h1);
+  struct modfile mf;
+  modfile_init(&mf);
+  rc = modfile_parse(&mf, data, len, MODFILE_LAX | MODFILE_GO121, NULL, 0);
+  free(data);
+  if (rc < 0)
+    return 0; /* the go command would fail on it too; MVS goes on without */
+  l->declared = mf.module != NULL ? strdup(mf.module) : NULL;
+  l->go = mf.go != NULL ? strdup(mf.go) : NULL;
+  if (mf.nrequire > 0) {
+    *out = calloc(mf.nrequire, sizeof **out);
+    if (*out == NULL) {
+      modfile_dispose(&mf);
+      return -ENOMEM;
+    }
+    for (size_t i = 0; i < mf.nrequire; i++) {
+      if (is_excluded(a, mf.require[i].path, mf.require[i].version))
+        continue;
+      (*out)[*n].path = strdup(mf.require[i].path);
+      (*out)[*n].version = strdup(mf.require[i].version);
+      (*n)++;
+    }
+  }
+  modfile_dispose(&mf);
+  return 0;
+}
+
+/* Compares Go release versions ("1.19", "1.21.0", "go1.19.8"): -1, 0, 1.
+ * A prerelease (rc, beta) counts as below the release. */
+static int gover_compare(const char *x, const char *y) {
+  long a[3] = {0, 0, 0}, b[3] = {0, 0, 0};
+  int apre = 0, bpre = 0;
+  const char *p = strncmp(x, "go", 2) == 0 ? x + 2 : x;
+  const char *q = strncmp(y, "go", 2) == 0 ? y + 2 : y;
+  for (int i = 0; i < 3 && *p != '\0'; i++) {
+    char *end;
+    a[i] = strtol(p, &end, 10);
+    p = end;
+    if (*p == 'r' || *p == 'b') {
+      apre = 1;
+      break;
+    }
+    if (*p == '.')
+      p++;
+  }
+  for (int i = 0; i < 3 && *q != '\0'; i++) {
+    char *end;
+    b[i] = strtol(q, &end, 10);
+    q = end;
+    if (*q == 'r' || *q == 'b') {
+      bpre = 1;
+      break;
+    }
+    if (*q == '.')
+      q++;
+  }
+  for (int i = 0; i < 3; i++)
+    if (a[i] != b[i])
+      return a[i] < b[i] ? -1 : 1;
+  return apre == bpre ? 0 : apre ? -1 : 1;
+}
+
+static void check_missing(struct analysis *a, const struct diag_mod *m) {
+  char *list = NULL;
+  size_t len = 0;
+  int rc = a->src->list(a->src->ctx, m->path, &list, &len);
+  if (rc == -ENOENT) {
+    finding(a, DIAG_SEV_ERROR, "unknown module", m->path, m->version,
+            "no upstream knows the module %s (required at %s); check the path "
+            "for typos, or whether the module moved\nfix: go mod edit "
+            "-droprequire=%s, then go get <correct path>@latest",
+            m->path, m->version, m->path);
+    return;
+  }
+  struct diag_nearest n = {0};
+  if (rc == 0)
+    diag_nearest_versions(list, len, m->version, &n);
+  free(list);
+  if (strcmp(m->note, "no such version") != 0) {
+    finding(a, DIAG_SEV_ERROR, "unavailable", m->path, m->version,
+            "%s@%s could not be fetched: %s", m->path, m->version, m->note);
+  } else if (n.count == 0) {
+    finding(a, DIAG_SEV_ERROR, "missing version", m->path, m->version,
+            "%s@%s does not exist, and %s has no tagged versions\nfix: go get "
+            "%s@<commit or branch>",
+            m->path, m->version, m->path, m->path);
+  } else {
+    finding(a, DIAG_SEV_ERROR, "missing version", m->path, m->version,
+            "%s does not exist; nearest: %s%s%s; latest: %s\nfix: go get %s@%s",
+            m->version, n.below[0] != '\0' ? n.below : n.above,
+            n.below[0] != '\0' && n.above[0] != '\0' ? ", " : "",
+            n.below[0] != '\0' ? n.above : "", n.latest, m->path, n.suggest);
+  }
+}
+
+/* 1 if version falls in one of the retract intervals; sets *why. */
+static int retracted(const struct modfile *mf, const char *version,
+                     const char **why) {
+  for (size_t i = 0; i < mf->nretract; i++) {
+    const struct modfile_retract *r = &mf->retract[i];
+    if (gomod_semver_compare(r->low, version) <= 0 &&
+        gomod_semver_compare(version, r->high) <= 0) {
+      *why = r->rationale;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Retraction and deprecation come from the latest version's go.mod; the
+ * list also says how far behind the selected version is. */
+static void check_latest(struct analysis *a, const struct diag_mod *m,
+                         char latest[GOMOD_MAX_VERSION_BYTES]) {
+  latest[0] = '\0';
+  char *list = NULL;
+  size_t len = 0;
+  if (a->src->list(a->src->ctx, m->path, &list, &len) < 0)
+    return;
+  struct diag_nearest n;
+  diag_nearest_versions(list, len, m->version, &n);
+  free(list);
+  const char *lv = n.latest[0] != '\0' && gomod_semver_compare(n.latest, m->version) > 0
+                       ? n.latest
+                       : m->version;
+  snprintf(latest, GOMOD_MAX_VERSION_BYTES, "%s", lv);
+  char *data = NULL, err[128];
+  if (a->src->gomod(a->src->ctx, m->path, lv, &data, &len, err, sizeof err) < 0)
+    return;
+  struct modfile mf;
+  modfile_init(&mf);
+  if (modfile_parse(&mf, data, len, MODFILE_LAX | MODFILE_GO121, NULL, 0) == 0) {
+    const char *why = NULL;
+    if (retracted(&mf, m->version, &why))
+      finding(a, DIAG_SEV_WARNING, "retracted", m->path, m->version,
+              "%s@%s is retracted by its author%s%s\nfix: go get %s@latest",
+              m->path, m->version, why != NULL && why[0] != '\0' ? ": " : "",
+              why != NULL ? why : "", m->path);
+    if (mf.deprecated != NULL && mf.deprecated[0] != '\0')
+      finding(a, DIAG_SEV_WARNING, "deprecated", m->path, NULL,
+              "module %s is deprecated: %s\nfix: move to the replacement the "
+              "message names (go get <it>@latest), then go mod tidy",
+              m->path, mf.deprecated);
+  }
+  modfile_dispose(&mf);
+  free(data);
+}
+
+static int is_direct(const struct analysis *a, const char *path) {
+  for (size_t i = 0; i < a->main.nrequire; i++)
+    if (strcmp(a->main.require[i].path, path) == 0)
+      return !a->main.require[i].indirect;
+  return 0;
+}
+
+/* What other builds through this proxy resolved for an indirect module. */
+static void check_drift(struct analysis *a, const struct diag_mod *m,
+                        const char *latest) {
+  if (is_direct(a, m->path))
+    return;
+  char *recent = NULL;
+  size_t len = 0;
+  if (a->src->recent(a->src->ctx, m->path, &recent, &len) < 0)
+    return;
+  char others[512] = "";
+  size_t o = 0;
+  int count = 0;
+  for (char *save = NULL, *line = strtok_r(recent, "\n", &save); line != NULL;
+       line = strtok_r(NULL, "\n", &save)) {
+    char v[GOMOD_MAX_VERSION_BYTES];
+    unsigned long times = 0;
+    if (sscanf(line, "%255s %lu", v, &times) < 1 || strcmp(v, m->version) == 0)
+      continue;
+    if (o < sizeof others - 64)
+      o += (size_t)snprintf(others + o, sizeof others - o, "%s%s (%lu)",
+                            count > 0 ? ", " : "", v, times);
+    count++;
+  }
+  free(recent);
+  if (count == 0)
+    return;
+  finding(a, DIAG_SEV_WARNING, "indirect drift", m->path, m->version,
+          "indirect dependency %s: this build selects %s, latest is %s; other "
+          "builds through this proxy resolved %s\nfix: pin it: go get %s@%s "
+          "(or move everyone forward: go get %s@%s)",
+          m->path, m->version, latest[0] != '\0' ? latest : m->version, others,
+          m->path, m->version, m->path,
+          latest[0] != '\0' ? latest : m->version);
+}
+
+static void check_module(struct analysis *a, const struct diag_mod *m) {
+  const struct loaded *l = find_loaded(a, m->path, m->version);
+  const struct modfile_replace *rep = replacement(a, m->path, m->version);
+  if (l != NULL && l->declared != NULL && rep == NULL &&
+      strcmp(l->declared, m->path) != 0)
+    finding(a, DIAG_SEV_ERROR, "path mismatch", m->path, m->version,
+            "%s@%s: its go.mod declares its path as %s, but it was required "
+            "as %s\nfix: import and require %s instead, or add: replace %s "
+            "=> %s %s",
+            m->path, m->version, l->declared, m->path, l->declared, m->path,
+            l->declared, m->version);
+  const char *client_go = a->client->go_version;
+  if (l != NULL && l->go != NULL && client_go != NULL && client_go[0] != '\0' &&
+      gover_compare(l->go, client_go) > 0)
+    finding(a, DIAG_SEV_ERROR, "newer go", m->path, m->version,
+            "%s@%s requires go >= %s, and the client runs %s\nfix: upgrade Go "
+            "to %s or later, or require an older %s",
+            m->path, m->version, l->go, client_go, l->go, m->path);
+  char latest[GOMOD_MAX_VERSION_BYTES];
+  check_latest(a, m, latest);
+  check_drift(a, m, latest);
+}
+
+/* go.sum lines for the build list's versions against what is served. */
+static void check_gosum(struct analysis *a, const char *gosum, size_t len) {
+  char *copy = strndup(gosum, len);
+  if (copy == NULL) {
+    a->oom = 1;
+    return;
+  }
+  for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line != NULL;
+       line = strtok_r(NULL, "\n", &save)) {
+    char path[GOMOD_MAX_PATH_BYTES], ver[GOMOD_MAX_VERSION_BYTES], sum[128];
+    if (sscanf(line, "%1023s %255s %127s", path, ver, sum) != 3)
+      continue;
+    size_t vl = strlen(ver);
+    int is_mod = vl > 7 && strcmp(ver + vl - 7, "/go.mod") == 0;
+    if (is_mod)
+      ver[vl - 7] = '\0';
+    char served[GOMOD_H1_BYTES] = "";
+    if (is_mod) {
+      const struct loaded *l = find_loaded(a, path, ver);
+      if (l == NULL || replacement(a, path, ver) != NULL)
+        continue;
+      memcpy(served, l->h1, sizeof served);
+    } else if (a->src->zip_h1(a->src->ctx, path, ver, served) < 0) {
+      continue;
+    }
+    if (strcmp(served, sum) != 0)
+      finding(a, DIAG_SEV_ERROR, "checksum mismatch", path, ver,
+              "go.sum has %s for %s@%s%s, but this proxy serves %s; the go "
+              "command will refuse it (SECURITY ERROR)\nfix: if go.sum is "
+              "wrong, delete that line and run go mod download %s; if not, "
+              "tell the proxy's operators",
+              sum, path, ver, is_mod ? "/go.mod" : "", served, path);
+  }
+  free(copy);
+}
+
+/* The effective GONOSUMDB/GONOPROXY: the variable, else GOPRIVATE. */
+static const char *or_private(const char *v, const struct diag_client *c) {
+  return v != NULL && v[0] != '\0' ? v : c->goprivate;
+}
+
+static void check_private(struct analysis *a, const char *path) {
+  const struct diag_client *c = a->client;
+  if (c->proxy_private == NULL || c->proxy_private[0] == '\0' ||
+      !gomod_match_prefix_patterns(c->proxy_private, path))
+    return;
+  const char *nosumdb = or_private(c->gonosumdb, c);
+  const char *noproxy = or_private(c->gonoproxy, c);
+  if (nosumdb == NULL || !gomod_match_prefix_patterns(nosumdb, path))
+    finding(a, DIAG_SEV_ERROR, "private leak", path, NULL,
+            "the go command would ask the public checksum database about the "
+            "private module %s (GONOSUMDB does not cover it)\nfix: go env -w "
+            "GONOSUMDB=%s",
+            path, c->proxy_private);
+  if (noproxy != NULL && noproxy[0] != '\0' &&
+      gomod_match_prefix_patterns(noproxy, path))
+    finding(a, DIAG_SEV_INFO, "bypasses proxy", path, NULL,
+            "GONOPROXY/GOPRIVATE make the go command fetch %s straight from "
+            "its repository, not through this proxy\nfix: go env -w "
+            "GONOPROXY=none",
+            path);
+  if (c->goproxy != NULL && c->goproxy[0] != '\0' && c->proxy_base != NULL &&
+      strncmp(c->goproxy, c->proxy_base, strlen(c->proxy_base)) != 0)
+    finding(a, DIAG_SEV_WARNING, "private via other proxy", path, NULL,
+            "GOPROXY=%s asks another proxy first, which would see the "
+            "private path %s\nfix: go env -w GOPROXY=%s",
+            c->goproxy, path, c->proxy_base);
+}
+
+int diag_modfile_analyze(const char *gomod, size_t gomod_len, const char *gosum,
+                         size_t gosum_len, const struct diag_client *client,
+                         const struct diag_source *src, struct diag_report *out) {
+  struct analysis a = {.src = src, .client = client, .out = out};
+  memset(out, 0, sizeof *out);
+  modfile_init(&a.main);
+  char err[MODFILE_ERROR_BYTES];
+  int rc = modfile_parse(&a.main, gomod, gomod_len, 0, err, sizeof err);
+  if (rc == -ENOMEM)
+    return rc;
+  if (rc < 0) {
+    finding(&a, DIAG_SEV_ERROR, "go.mod syntax", NULL, NULL,
+            "the go.mod does not parse: %s", err);
+    return a.oom ? -ENOMEM : 0;
+  }
+  out->main_module = strdup(a.main.module != NULL ? a.main.module : "");
+  if (a.main.go != NULL && client->go_version != NULL &&
+      client->go_version[0] != '\0' && gover_compare(a.main.go, client->go_version) > 0)
+    finding(&a, DIAG_SEV_ERROR, "newer go", out->main_module, NULL,
+            "this go.mod says go %s, and the client runs %s\nfix: upgrade Go "
+            "to %s or later",
+            a.main.go, client->go_version, a.main.go);
+  struct diag_mod *roots = calloc(a.main.nrequire + 1, sizeof *roots);
+  struct diag_mod *failed = NULL;
+  size_t nfailed = 0;
+  rc = roots != NULL ? 0 : -ENOMEM;
+  for (size_t i = 0; rc == 0 && i < a.main.nrequire; i++) {
+    roots[i].path = (char *)a.main.require[i].path;
+    roots[i].version = (char *)a.main.require[i].version;
+  }
+  if (rc == 0)
+    rc = diag_mvs(roots, a.main.nrequire, load_reqs, &a, &out->build,
+                  &out->nbuild, &failed, &nfailed);
+  free(roots);
+  for (size_t i = 0; rc == 0 && i < nfailed; i++)
+    check_missing(&a, &failed[i]);
+  for (size_t i = 0; rc == 0 && i < out->nbuild; i++) {
+    int broken = 0;
+    for (size_t k = 0; k < nfailed && !broken; k++)
+      broken = strcmp(failed[k].path, out->build[i].path) == 0;
+    if (!broken)
+      check_module(&a, &out->build[i]);
+    check_private(&a, out->build[i].path);
+  }
+  diag_mods_free(failed, nfailed);
+  if (rc == 0 && gosum != NULL && gosum_len > 0)
+    check_gosum(&a, gosum, gosum_len);
+  for (size_t i = 0; i < a.nloaded; i++) {
+    free(a.loaded[i].key);
+    free(a.loaded[i].declared);
+    free(a.loaded[i].go);
+  }
+  free(a.loaded);
+  modfile_dispose(&a.main);
+  if (rc == 0 && a.oom)
+    rc = -ENOMEM;
+  return rc;
+}

@@ -1,0 +1,224 @@
+/*
+ * `modproxy diag [DIR]`: sends DIR/go.mod and go.sum, with the local go
+ * command's settings (`go env`, when a go command is installed), to a
+ * modproxy's /diag/modfile and prints its report. Exit status: 0 when the
+ * report has no error, 1 when it has, 2 for bad usage or when the proxy
+ * cannot be asked.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "cmd.h"
+
+/* The go.mod and go.sum sent (the proxy refuses bodies past its own limit). */
+#define DIAG_MAX_FILE_BYTES (4u << 20)
+
+static const char usage[] =
+    "Usage: modproxy diag [--proxy URL] [--json] [DIR]\n"
+    "\n"
+    "Checks the module in DIR (default .) against a modproxy: the build list\n"
+    "its go.mod resolves to, versions that do not exist, module path\n"
+    "mismatches, retracted and deprecated dependencies, go.sum lines that\n"
+    "disagree with the proxy, dependencies needing a newer Go, private modules\n"
+    "your settings would leak, and indirect dependencies other builds resolved\n"
+    "differently. Each finding comes with the command that fixes it.\n"
+    "\n"
+    "  --proxy URL   the modproxy to ask (default: the first http(s) entry of\n"
+    "                GOPROXY, from the environment or `go env`)\n"
+    "  --json        print the report as JSON\n"
+    "\n"
+    "Exit status: 0 no errors, 1 errors found, 2 the check could not run.\n";
+
+/* Reads a whole small file; NULL (errno set) if missing or too large. */
+static char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    return NULL;
+  char *buf = malloc(DIAG_MAX_FILE_BYTES + 1);
+  size_t n = buf != NULL ? fread(buf, 1, DIAG_MAX_FILE_BYTES + 1, f) : 0;
+  fclose(f);
+  if (buf == NULL || n > DIAG_MAX_FILE_BYTES) {
+    free(buf);
+    errno = E2BIG;
+    return NULL;
+  }
+  buf[n] = '\0';
+  *len = n;
+  return buf;
+}
+
+/* `go env NAME` (empty when no go command is installed). */
+static void go_env(const char *name, char *out, size_t cap) {
+  out[0] = '\0';
+  const char *env = getenv(name);
+  if (env != NULL && env[0] != '\0') {
+    snprintf(out, cap, "%s", env);
+    return;
+  }
+  char cmd[64];
+  snprintf(cmd, sizeof cmd, "go env %s 2>/dev/null", name);
+  FILE *p = popen(cmd, "r");
+  if (p == NULL)
+    return;
+  if (fgets(out, (int)cap, p) == NULL)
+    out[0] = '\0';
+  out[strcspn(out, "\n")] = '\0';
+  pclose(p);
+}
+
+/* The first http(s) entry of a GOPROXY list, into out. */
+static int first_http_proxy(const char *list, char *out, size_t cap) {
+  for (const char *p = list; *p != '\0';) {
+    size_t n = strcspn(p, ",|");
+    if ((n > 7 && strncmp(p, "http://", 7) == 0) ||
+        (n > 8 && strncmp(p, "https://", 8) == 0)) {
+      snprintf(out, cap, "%.*s", (int)n, p);
+      return 0;
+    }
+    p += n + (p[n] != '\0');
+  }
+  return -ENOENT;
+}
+
+struct grow {
+  char *data;
+  size_t len;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *userp) {
+  struct grow *g = userp;
+  char *d = realloc(g->data, g->len + size * n + 1);
+  if (d == NULL)
+    return 0;
+  memcpy(d + g->len, p, size * n);
+  g->data = d;
+  g->len += size * n;
+  d[g->len] = '\0';
+  return size * n;
+}
+
+int cmd_diag(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"proxy", required_argument, NULL, 'p'},
+      {"json", no_argument, NULL, 'j'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  const char *proxy = NULL;
+  int json = 0, c;
+  opterr = 0;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'p': proxy = optarg; break;
+    case 'j': json = 1; break;
+    case 'h': fputs(usage, stdout); return 0;
+    default:
+      fprintf(stderr, "modproxy diag: bad flag %s (see modproxy diag --help)\n",
+              argv[optind - 1]);
+      return CMD_EXIT_USAGE;
+    }
+  }
+  if (argc - optind > 1) {
+    fprintf(stderr, "modproxy diag: one directory at most (see --help)\n");
+    return CMD_EXIT_USAGE;
+  }
+  const char *dir = optind < argc ? argv[optind] : ".";
+  char path[4096], base[1024];
+  snprintf(path, sizeof path, "%s/go.mod", dir);
+  size_t mod_len = 0, sum_len = 0;
+  char *gomod = read_file(path, &mod_len);
+  if (gomod == NULL) {
+    fprintf(stderr, "modproxy diag: cannot read %s: %s\n", path, strerror(errno));
+    return CMD_EXIT_USAGE;
+  }
+  snprintf(path, sizeof path, "%s/go.sum", dir);
+  char *gosum = read_file(path, &sum_len);
+  char env[5][1024];
+  static const char *const names[5] = {"GOPROXY", "GOVERSION", "GONOPROXY",
+                                       "GONOSUMDB", "GOPRIVATE"};
+  for (int i = 0; i < 5; i++)
+    go_env(names[i], env[i], sizeof env[i]);
+  if (proxy == NULL) {
+    if (first_http_proxy(env[0], base, sizeof base) < 0) {
+      fprintf(stderr, "modproxy diag: no http(s) proxy in GOPROXY=\"%s\"; "
+                      "name one with --proxy URL\n", env[0]);
+      free(gomod);
+      free(gosum);
+      return CMD_EXIT_USAGE;
+    }
+    proxy = base;
+  }
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  CURL *curl = curl_easy_init();
+  curl_mime *form = curl_mime_init(curl);
+  static const char *const fields[5] = {"goproxy", "go_version", "gonoproxy",
+                                        "gonosumdb", "goprivate"};
+  curl_mimepart *part = curl_mime_addpart(form);
+  curl_mime_name(part, "gomod");
+  curl_mime_data(part, gomod, mod_len);
+  if (gosum != NULL) {
+    part = curl_mime_addpart(form);
+    curl_mime_name(part, "gosum");
+    curl_mime_data(part, gosum, sum_len);
+  }
+  for (int i = 0; i < 5; i++) {
+    part = curl_mime_addpart(form);
+    curl_mime_name(part, fields[i]);
+    curl_mime_data(part, env[i], CURL_ZERO_TERMINATED);
+  }
+  char url[1200];
+  snprintf(url, sizeof url, "%s/diag/modfile%s", proxy, json ? "?format=json" : "");
+  struct grow g = {0};
+  curl_easy_setopt(curl, CURLOPT_URL, url);
+  curl_easy_setopt(curl, CURLOPT_MIMEPOST, form);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &g);
+  curl_easy_setopt(curl, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
+  CURLcode cc = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  int rc;
+  if (cc != CURLE_OK || status != 200) {
+    fprintf(stderr, "modproxy diag: %s: %s\n", url,
+            cc != CURLE_OK ? curl_easy_strerror(cc)
+            : g.data != NULL ? g.data : "no answer");
+    rc = CMD_EXIT_USAGE;
+  } else {
+    int tty = isatty(STDOUT_FILENO) && !json;
+    /* The proxy renders plain text; on a terminal, colour the severities. */
+    for (char *line = g.data, *next; tty && line != NULL && *line != '\0'; line = next) {
+      next = strchr(line, '\n');
+      if (next != NULL)
+        *next++ = '\0';
+      const char *color = strncmp(line, "error:", 6) == 0     ? "\033[1;31m"
+                          : strncmp(line, "warning:", 8) == 0 ? "\033[1;33m"
+                          : strncmp(line, "note:", 5) == 0    ? "\033[1;36m"
+                                                              : NULL;
+      if (color != NULL)
+        printf("%s%.*s\033[0m%s\n", color, (int)strcspn(line, ":"), line,
+               line + strcspn(line, ":"));
+      else
+        printf("%s\n", line);
+    }
+    if (!tty)
+      fputs(g.data != NULL ? g.data : "", stdout);
+    rc = g.data != NULL && (strstr(g.data, "\nerror: ") != NULL ||
+                            strstr(g.data, "\"severity\":\"error\"") != NULL)
+             ? 1
+             : 0;
+  }
+  free(g.data);
+  curl_mime_free(form);
+  curl_easy_cleanup(curl);
+  curl_global_cleanup();
+  free(gomod);
+  free(gosum);
+  return rc;
+}
