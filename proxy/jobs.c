@@ -80,7 +80,8 @@ static void attempt(struct fetch_job *j);
 static void job_state(struct fetch_job *j, enum job_state to) {
   static const unsigned allowed[] = {
       [JOB_ATTEMPT] = 1u << JOB_FETCHING | 1u << JOB_REMEMBER | 1u << JOB_DONE,
-      [JOB_FETCHING] = 1u << JOB_ATTEMPT | 1u << JOB_INGEST | 1u << JOB_DONE,
+      [JOB_FETCHING] = 1u << JOB_ATTEMPT | 1u << JOB_INGEST | 1u << JOB_REMEMBER |
+                       1u << JOB_DONE,
       [JOB_INGEST] = 1u << JOB_DONE,
       [JOB_REMEMBER] = 1u << JOB_DONE,
       [JOB_DONE] = 0,

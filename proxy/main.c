@@ -4,6 +4,7 @@
  * config file) are read through settings.c.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,9 @@ static int cmd_serve(int argc, char **argv) {
   struct proxy_config cfg;
   memset(&cfg, 0, sizeof cfg);
   settings_to_config(&st, &cfg);
+  /* A client that goes away mid-response must cost an EPIPE on that
+   * connection, not the process. */
+  signal(SIGPIPE, SIG_IGN);
   /* Store reads, ingests and analyses share libuv's worker threads; its
    * default of 4 is small for a server whose disk work blocks. */
   setenv("UV_THREADPOOL_SIZE", "16", 0);

@@ -70,6 +70,7 @@ struct proxy_config {
   const char *private_patterns; /**< GOPRIVATE-style globs, or NULL */
   /** --git-route PATTERN=URL entries, in order (NULL-terminated array). */
   const char *const *git_routes;
+  int64_t git_timeout_s;    /**< one git command's network time limit */
 };
 
 /** How an upstream has been doing (loop thread), for /diag and /metrics. */

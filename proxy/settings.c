@@ -56,6 +56,8 @@ static const struct def {
                      "{root}, {1}, {2}...; repeatable"},
     [S_DIAG_RECORDS] = {"diag-records", K_COUNT, "10000", 100000000, "N",
                         "request records kept for /diag"},
+    [S_GIT_TIMEOUT] = {"git-timeout", K_COUNT, "120", 86400, "SECONDS",
+                       "how long one git command may talk to a git host"},
 };
 
 /* MODPROXY_<NAME>, upper case, '-' as '_'. */
@@ -326,6 +328,7 @@ void settings_to_config(const struct settings *st, struct proxy_config *cfg) {
   cfg->private_patterns = settings_text(st, S_PRIVATE);
   cfg->git_routes = st->v[S_GIT_ROUTE].list;
   cfg->records_keep = (uint64_t)settings_count(st, S_DIAG_RECORDS);
+  cfg->git_timeout_s = settings_count(st, S_GIT_TIMEOUT);
 }
 
 void settings_print(const struct settings *st, unsigned allowed, FILE *f) {

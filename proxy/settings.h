@@ -31,6 +31,7 @@ enum setting_id {
   S_PRIVATE,
   S_GIT_ROUTE,
   S_DIAG_RECORDS,
+  S_GIT_TIMEOUT,
   S_COUNT
 };
 

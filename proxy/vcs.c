@@ -190,12 +190,9 @@ int proxy_vcs_init(struct proxy_server *s) {
     free(v);
     return rc;
   }
-  /* MODPROXY_GIT_TIMEOUT (seconds) shortens the network timeout; read
-   * here until the command line has a flag for it. */
-  uint64_t net_ms = VCS_NET_TIMEOUT_MS;
-  const char *t = getenv("MODPROXY_GIT_TIMEOUT");
-  if (t != NULL && atoi(t) > 0)
-    net_ms = (uint64_t)atoi(t) * 1000;
+  uint64_t net_ms = s->cfg->git_timeout_s > 0
+                        ? (uint64_t)s->cfg->git_timeout_s * 1000
+                        : VCS_NET_TIMEOUT_MS;
   char tmpl[1100];
   snprintf(tmpl, sizeof tmpl, "%s/template", v->dir);
   vcs_repos_init(&v->repos, v->git, v->dir, tmpl, net_ms);

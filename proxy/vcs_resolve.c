@@ -1100,12 +1100,10 @@ static int validate_pseudo(struct vcs_ctx *c, const struct vcs_rev *info,
 /* convert(info, statVers) */
 static int convert(struct vcs_ctx *c, const struct vcs_rev *info,
                    const char *stat_vers, struct vcs_info *out) {
-  static struct retracted none;
   struct retracted *ret = calloc(1, sizeof *ret);
   if (ret == NULL)
     return fail(c, -ENOMEM, 502, "out of memory");
   struct convert cv = {.info = info, .stat_vers = stat_vers, .retracted = ret};
-  (void)none;
   int rc;
   if (c->code_dir[0] != '\0')
     snprintf(cv.tag_prefix, sizeof cv.tag_prefix, "%s/", c->code_dir);

@@ -4,10 +4,10 @@
  * already there succeeds and keeps the first copy, since the go command
  * authenticates them by hash.
  *
- * Zips go in and out in STORE_ZIP_CHUNK_BYTES pieces with SQLite's
- * incremental blob I/O: the row is created with zeroblob(size) and filled
- * inside the same transaction that publishes the version's zip columns, so a
- * reader sees either no zip or all of it.
+ * Zips go in and out in STORE_ZIP_CHUNK_BYTES pieces, one row of the
+ * zip_chunks table each, written inside the same transaction that publishes
+ * the version's zip columns, so a reader sees either no zip or all of it,
+ * and reading at any offset costs one index lookup.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,8 +20,6 @@
 
 #include "internal.h"
 
-/* Copy granularity between a file and a zip blob. */
-#define STORE_ZIP_CHUNK_BYTES (256u << 10)
 
 static const char sql_version_row[] =
     "INSERT INTO versions (module, version, created) VALUES (?1, ?2, ?3)"
@@ -169,50 +167,57 @@ out:
   return rc;
 }
 
-static const char sql_zip_id[] =
-    "SELECT id FROM versions WHERE module = ?1 AND version = ?2"
-    " AND zip_size IS NOT NULL";
+static const char sql_zip_chunk[] =
+    "SELECT c.data FROM versions v JOIN zip_chunks c ON c.version_id = v.id"
+    " WHERE v.module = ?1 AND v.version = ?2 AND v.zip_size IS NOT NULL"
+    " AND c.seq = ?3";
 
 int64_t store_zip_read(struct store *st, const char *module,
                        const char *version, uint64_t off, void *buf,
                        size_t len) {
   struct store_conn *c = store__reader_get(st);
-  int64_t rc = 0;
-  sqlite3_blob *blob = NULL;
-  sqlite3_stmt *s = store__stmt(c, sql_zip_id);
+  int64_t done = 0;
+  sqlite3_stmt *s = store__stmt(c, sql_zip_chunk);
   if (s == NULL) {
-    rc = -EIO;
-    goto out;
+    store__reader_put(st, c);
+    return -EIO;
   }
   sqlite3_bind_text(s, 1, module, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, version, -1, SQLITE_STATIC);
-  int step = sqlite3_step(s);
-  if (step != SQLITE_ROW) {
-    rc = step == SQLITE_DONE ? -ENOENT : store__fail(c->db, "zip id");
+  /* One chunk row per step: a read may span several. */
+  while ((size_t)done < len) {
+    uint64_t at = off + (uint64_t)done;
     sqlite3_reset(s);
-    goto out;
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)(at / STORE_ZIP_CHUNK_BYTES));
+    int step = sqlite3_step(s);
+    if (step == SQLITE_DONE) {
+      /* Past the last chunk: the end of the zip, or no zip at all. */
+      if (done == 0) {
+        sqlite3_reset(s);
+        store__reader_put(st, c);
+        struct store_zip_meta m;
+        int rc = store_zip_stat(st, module, version, &m);
+        store_zip_meta_dispose(&m);
+        return rc < 0 ? rc : 0;
+      }
+      break;
+    }
+    if (step != SQLITE_ROW) {
+      done = store__fail(c->db, "zip read");
+      break;
+    }
+    const char *data = sqlite3_column_blob(s, 0);
+    size_t n = (size_t)sqlite3_column_bytes(s, 0);
+    size_t in = (size_t)(at % STORE_ZIP_CHUNK_BYTES);
+    if (in >= n)
+      break;
+    size_t take = n - in < len - (size_t)done ? n - in : len - (size_t)done;
+    memcpy((char *)buf + done, data + in, take);
+    done += (int64_t)take;
   }
-  int64_t id = sqlite3_column_int64(s, 0);
   sqlite3_reset(s);
-  if (sqlite3_blob_open(c->db, "main", "zips", "data", id, 0, &blob) !=
-      SQLITE_OK) {
-    rc = store__fail(c->db, "zip open");
-    goto out;
-  }
-  uint64_t size = (uint64_t)sqlite3_blob_bytes(blob);
-  if (off >= size)
-    goto out;
-  if (len > size - off)
-    len = (size_t)(size - off);
-  if (sqlite3_blob_read(blob, buf, (int)len, (int)off) != SQLITE_OK) {
-    rc = store__fail(c->db, "zip read");
-    goto out;
-  }
-  rc = (int64_t)len;
-out:
-  sqlite3_blob_close(blob);
   store__reader_put(st, c);
-  return rc;
+  return done;
 }
 
 static int64_t fd_read_at(void *ctx, uint64_t off, void *buf, size_t len) {
@@ -277,41 +282,36 @@ static char *join_violations(const struct gozip_report *rep) {
 }
 
 static const char sql_zip_insert[] =
-    "INSERT INTO zips (version_id, data) VALUES (?1, zeroblob(?2))";
+    "INSERT INTO zip_chunks (version_id, seq, data) VALUES (?1, ?2, ?3)";
 static const char sql_zip_publish[] =
     "UPDATE versions SET zip_size = ?2, zip_h1 = ?3, zip_sha256 = ?4,"
     " zip_violation_count = ?5, zip_violations = ?6, zip_origin = ?7"
     " WHERE id = ?1";
 
-/* Copies the file into the zip blob of version id, in chunks. */
-static int copy_into_blob(struct store_conn *c, int64_t id, int fd,
-                          uint64_t size, void *buf) {
+/* Copies the file into zip_chunks rows of version id. */
+static int copy_into_chunks(struct store_conn *c, int64_t id, int fd,
+                            uint64_t size, void *buf) {
   sqlite3_stmt *s = store__stmt(c, sql_zip_insert);
   if (s == NULL)
     return -EIO;
-  sqlite3_bind_int64(s, 1, id);
-  sqlite3_bind_int64(s, 2, (sqlite3_int64)size);
-  if (sqlite3_step(s) != SQLITE_DONE) {
-    sqlite3_reset(s);
-    return store__fail(c->db, "zip insert");
-  }
-  sqlite3_reset(s);
-  sqlite3_blob *blob = NULL;
-  if (sqlite3_blob_open(c->db, "main", "zips", "data", id, 1, &blob) !=
-      SQLITE_OK)
-    return store__fail(c->db, "zip blob open");
   int rc = 0;
-  for (uint64_t off = 0; off < size && rc == 0;) {
+  for (uint64_t off = 0, seq = 0; off < size && rc == 0; seq++) {
     size_t want = size - off < STORE_ZIP_CHUNK_BYTES ? (size_t)(size - off)
                                                      : STORE_ZIP_CHUNK_BYTES;
     int64_t n = fd_read_at(&fd, off, buf, want);
-    if (n != (int64_t)want)
+    if (n != (int64_t)want) {
       rc = n < 0 ? (int)n : -EIO; /* the file shrank under us */
-    else if (sqlite3_blob_write(blob, buf, (int)n, (int)off) != SQLITE_OK)
-      rc = store__fail(c->db, "zip blob write");
+      break;
+    }
+    sqlite3_reset(s);
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+    sqlite3_bind_blob(s, 3, buf, (int)n, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE)
+      rc = store__fail(c->db, "zip chunk write");
     off += want;
   }
-  sqlite3_blob_close(blob);
+  sqlite3_reset(s);
   return rc;
 }
 
@@ -355,7 +355,7 @@ int store_zip_put_fd(struct store *st, const char *module, const char *version,
   rc = version_row(c, module, version, &id, has);
   if (rc < 0 || has[STORE_ZIP])
     goto out;
-  rc = copy_into_blob(c, id, fd, size, buf);
+  rc = copy_into_chunks(c, id, fd, size, buf);
   if (rc < 0)
     goto out;
   sqlite3_stmt *s = store__stmt(c, sql_zip_publish);

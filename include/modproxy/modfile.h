@@ -32,14 +32,15 @@
 
 /* The go command reads no go.mod larger than 16 MiB (x/mod/zip MaxGoMod). */
 #define MODFILE_MAX_BYTES GOMOD_MAX_GOMOD_BYTES
-/* Words, punctuation and comments in one file. This bounds the syntax tree
- * the parser builds (about 100 bytes an item at worst, so ~25 MiB); real
- * go.mod files, even those with thousands of requirements, stay far below
- * it. More is refused with -E2BIG. */
+/* Items in one file's syntax tree: words, punctuation, comments and the
+ * lines and blocks they make up. It bounds the tree the parser builds (56
+ * bytes an item at most, in arrays that grow by doubling: under 30 MiB);
+ * a go.mod has a few items a line, so real ones stay far below it. More is
+ * refused with -E2BIG. */
 #define MODFILE_MAX_ITEMS (1u << 18)
-/* Entries in each of the require, exclude, replace and retract lists (the
- * largest real go.mod files have a few thousand). More is refused with
- * -E2BIG. */
+/* Entries in each of the require, exclude, replace and retract lists: far
+ * more than real go.mod files have. More is refused with -E2BIG. Only a
+ * block can reach it: as many separate lines pass MODFILE_MAX_ITEMS first. */
 #define MODFILE_MAX_ENTRIES (1u << 16)
 /* A size for the caller's error buffer that holds the first few messages;
  * a longer ErrorList is cut off (x/mod lists every error). */
@@ -105,7 +106,7 @@ struct modfile__chunk;
  */
 struct modfile {
   const char *module;     /**< the module path; NULL without a module line */
-  const char *deprecated; /**< the deprecation message, "" if none */
+  const char *deprecated; /**< "" if not deprecated; NULL if module is */
   const char *go;         /**< the go version ("1.19"); NULL if none */
   const char *toolchain;  /**< NULL if none (and always without GO121) */
   struct modfile_require *require;
@@ -124,9 +125,10 @@ void modfile_init(struct modfile *mf);
 
 /**
  * Parses the go.mod in data[0:len] (borrowed for the call only; nothing
- * keeps pointers into it) into *mf, which must be freshly initialized or
- * disposed. `flags` is 0 (Parse) or a combination of MODFILE_LAX and
- * MODFILE_GO121.
+ * keeps pointers into it) into *mf, which must have been initialized with
+ * modfile_init; whatever it held before is freed first. `flags` is 0
+ * (Parse) or a combination of MODFILE_LAX and MODFILE_GO121. Reentrant:
+ * any thread may call it, on its own struct modfile.
  *
  * Returns 0 on success. On failure *mf is left empty (as after
  * modfile_init) and, where there is a message, `err` (if not NULL) holds it

@@ -12,8 +12,8 @@
  *    rule violations. Each part is published on its own, in one transaction,
  *    only once it is complete and hashed: a version whose .info was asked for
  *    does not have to fetch its 500 MiB zip.
- *  - zips: the zip bytes, one row per version, written and read in chunks with
- *    SQLite's incremental blob I/O so that no zip sits in memory whole.
+ *  - zip_chunks: the zip bytes in STORE_ZIP_CHUNK_BYTES rows, so that no zip
+ *    sits in memory whole and any offset is one lookup away.
  *  - answers: replies that expire: version lists, @latest, .info for queries
  *    that are not canonical versions (branches, commit hashes), and
  *    not-found replies, each with the time it was fetched.
@@ -30,6 +30,8 @@
 
 struct store;
 
+/** Zips are stored (and read back) in pieces of this size. */
+#define STORE_ZIP_CHUNK_BYTES (256u << 10)
 /** Reader connections kept open: more than the worker threads that read. */
 #define STORE_READERS 8
 /** How long a connection waits on a lock held by another process (e.g. a

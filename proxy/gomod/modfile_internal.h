@@ -11,7 +11,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
 #include <string.h>
 
 #include "gomod_internal.h"

@@ -24,12 +24,13 @@
  *
  * Then end-of-line comments are assigned (assignComments): walking the tree
  * in reverse postorder, each element that starts and ends on one line takes
- * the remaining comments that start after its end. x/mod's whole-line
+ * the remaining comments that start at or after its end. x/mod's whole-line
  * comment pass has nothing to do (the lexer never keeps those aside), so it
  * is left out.
  *
  * Memory: the arrays of struct modfile__syntax grow by doubling up to
- * MODFILE_MAX_ITEMS elements in all; nothing else is allocated.
+ * MODFILE_MAX_ITEMS elements in all; the only other allocation is the
+ * postorder list, for the time comments are assigned.
  */
 #include "modproxy/modfile.h"
 

@@ -253,6 +253,10 @@ static const struct oracle_case oracle_cases[] = {
     {"indirect; alone", "module m\nrequire a.com/b v1.2.3 // indirect;\n",
      "module=m;deprecated=;require=a.com/b@v1.2.3:L2;",
      "module=m;deprecated=;require=a.com/b@v1.2.3:L2;"},
+    {"indirect right after the version",
+     "module m\nrequire a.com/b v1.2.3// indirect\n",
+     "module=m;deprecated=;require=a.com/b@v1.2.3,indirect:L2;",
+     "module=m;deprecated=;require=a.com/b@v1.2.3,indirect:L2;"},
     {"indirect then words",
      "module m\nrequire a.com/b v1.2.3 // indirect dependency\n",
      "module=m;deprecated=;require=a.com/b@v1.2.3:L2;",
@@ -441,6 +445,14 @@ static const struct oracle_case oracle_cases[] = {
      "module m\nrequire a.com/b v1.0.0\nretract \"v1\\\n\" // indirect\n",
      "go.mod:3: retract: version \"\\\"v1\\\\\\n\\\"\" invalid: invalid syntax",
      "module=m;deprecated=;require=a.com/b@v1.0.0,indirect:L2;"},
+    {"comment block before a multi-line string",
+     "module m\nrequire a.com/b v1.0.0\n// cb\n\nretract \"v1\\\n\" // "
+     "indirect\n",
+     "go.mod:5: retract: version \"\\\"v1\\\\\\n\\\"\" invalid: invalid syntax",
+     "module=m;deprecated=;require=a.com/b@v1.0.0:L2;"},
+    {"rationale starting blank", "module m\n//\n// a\nretract v1.0.0\n",
+     "module=m;deprecated=;retract=[v1.0.0,v1.0.0]\na:L4;",
+     "module=m;deprecated=;retract=[v1.0.0,v1.0.0]\na:L4;"},
     {"retract without a module", "retract v1.0.0 // bad\n",
      "module=-;retract=[v1.0.0,v1.0.0]bad:L1;",
      "module=-;retract=[v1.0.0,v1.0.0]bad:L1;"},
@@ -625,6 +637,11 @@ static void test_module_path(void **state) {
        -ENOENT, ""},                      /* U+FEFF is not */
       {"  module   `a\rb`  \n", 2, "ab"}, /* raw strings drop \r */
       {"module \"a\\u00e9\"\n", 3, "a\xc3\xa9"},
+      {"module \"\\377\"\n", 1, "\xff"}, /* octal, up to \377 */
+      {"module \"\\400\"\n", -ENOENT, ""},
+      {"module\xe2\x80\x8a"
+       "a\n",
+       1, "a"},                           /* U+200A, a space too */
       {"module \"a//b\"\n", -ENOENT, ""}, /* the // starts a comment */
       {"module \"\"\n", 0, ""},
       {"require x v1.0.0\n", -ENOENT, ""},

@@ -294,7 +294,7 @@ static void test_open_migrates_new_dir(void **state) {
   store_close(st);
   assert_int_equal(file_user_version(sub), v);
   assert_int_equal(has_table(sub, "versions"), 1);
-  assert_int_equal(has_table(sub, "zips"), 1);
+  assert_int_equal(has_table(sub, "zip_chunks"), 1);
   assert_int_equal(has_table(sub, "answers"), 1);
   assert_int_equal(has_table(sub, "no_such_table"), 0);
   /* Reopening an up-to-date store runs no migration (a migration that ran
