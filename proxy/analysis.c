@@ -213,11 +213,12 @@ void proxy_route_modfile(struct proxy_conn *c) {
   struct proxy_server *s = c->server;
   const struct proxy_request *q = &c->req;
   if (q->method != HTTP_POST) {
-    proxy_conn_send_text(c, 405,
-                         "POST a go.mod here (text/plain), or a form with the "
-                         "fields gomod, gosum, go_version, goproxy, gonoproxy, "
-                         "gonosumdb, goprivate; or run: modproxy diag",
-                         NULL);
+    proxy_conn_send_text_with(c, 405,
+                              "POST a go.mod here (text/plain), or a form with "
+                              "the fields gomod, gosum, go_version, goproxy, "
+                              "gonoproxy, gonosumdb, goprivate; or run: "
+                              "modproxy diag",
+                              NULL, "Allow: POST\r\n");
     return;
   }
   if (s->analyses >= PROXY_MAX_ANALYSES) {

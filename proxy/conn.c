@@ -647,10 +647,11 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
                "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n",
                from, to, total);
     } else if (pr < 0) {
-      char text[64];
+      char text[64], hdr[64];
       snprintf(text, sizeof text, "range not satisfiable: the file has %" PRIu64
                " bytes", total);
-      proxy_conn_send_text(c, 416, text, NULL);
+      snprintf(hdr, sizeof hdr, "Content-Range: bytes */%" PRIu64 "\r\n", total);
+      proxy_conn_send_text_with(c, 416, text, NULL, hdr);
       return;
     }
   }
@@ -721,6 +722,13 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
 
 void proxy_conn_send_text(struct proxy_conn *c, int status, const char *text,
                           const char *cache_control) {
+  proxy_conn_send_text_with(c, status, text, cache_control,
+                            status == 405 ? "Allow: GET, HEAD\r\n" : NULL);
+}
+
+void proxy_conn_send_text_with(struct proxy_conn *c, int status,
+                               const char *text, const char *cache_control,
+                               const char *extra_headers) {
   char fitted[DIAG_WINDOW_BYTES + 64];
   char base[300], *full = NULL;
   proxy_conn_base(c, base, sizeof base);
@@ -740,6 +748,7 @@ void proxy_conn_send_text(struct proxy_conn *c, int status, const char *text,
       .status = status,
       .content_type = "text/plain; charset=utf-8",
       .cache_control = cache_control != NULL ? cache_control : "no-store",
+      .extra_headers = extra_headers,
       .body = b,
   };
   proxy_conn_send(c, &r);

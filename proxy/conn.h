@@ -102,6 +102,10 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r);
  */
 void proxy_conn_send_text(struct proxy_conn *c, int status, const char *text,
                           const char *cache_control);
+/** The same with extra response headers ("Name: value\r\n"...). */
+void proxy_conn_send_text_with(struct proxy_conn *c, int status,
+                               const char *text, const char *cache_control,
+                               const char *extra_headers);
 /** Records what became of the current request (default: from the status). */
 void proxy_conn_outcome(struct proxy_conn *c, enum diag_outcome o);
 /** Records the module (and version, may be NULL) the request is about. */

@@ -31,7 +31,7 @@ struct proxy_body *proxy_body_new(const void *data, size_t len) {
     return NULL;
   b->refs = 1;
   b->len = len;
-  if (len > 0)
+  if (len > 0 && data != NULL)
     memcpy(b->data, data, len);
   b->data[len] = '\0';
   return b;

@@ -224,7 +224,43 @@ static void describe_missing(struct fetch_job *j, char *out, size_t cap) {
 
 static void explain_not_found(struct fetch_job *j);
 
-static void on_list_fetched(struct proxy_fetch *f) { explain_not_found(f->data); }
+static void on_list_fetched(struct proxy_fetch *f) {
+  struct fetch_job *j = f->data;
+  if (f->rc == 0 && f->status == 200) {
+    /* Fresh: later requests (and explanations) use it too. */
+    char key[sizeof j->key];
+    snprintf(key, sizeof key, "%s\n@v/list", j->gp.module);
+    struct hot_value v = {.status = 200,
+                          .body = proxy_body_new(f->body, f->len),
+                          .fetched = (int64_t)time(NULL)};
+    if (v.body != NULL) {
+      proxy_etag(f->body, f->len, v.etag);
+      hot_cache_put(&j->s->hot, key, &v);
+      proxy_body_unref(v.body);
+    }
+  }
+  explain_not_found(j);
+}
+
+/* The module's list from the hot cache when it is fresh there: a missing
+ * version's explanation then costs no upstream request. */
+static int cached_list(struct fetch_job *j) {
+  char key[sizeof j->key];
+  snprintf(key, sizeof key, "%s\n@v/list", j->gp.module);
+  struct hot_value v;
+  if (!hot_cache_get(&j->s->hot, key, &v) || v.status != 200 || v.body == NULL ||
+      (int64_t)time(NULL) - v.fetched >= j->s->cfg->list_ttl_s)
+    return 0;
+  struct proxy_fetch *f = &j->list_fetch;
+  f->body = strndup(v.body->data, v.body->len);
+  if (f->body == NULL)
+    return 0;
+  f->len = v.body->len;
+  f->url = "(cached)";
+  f->rc = 0;
+  f->status = 200;
+  return 1;
+}
 
 /* No upstream has it: explain, and remember that for --not-found-ttl. A
  * missing version of a module first fetches the module's list, to say
@@ -233,6 +269,10 @@ static void not_found(struct fetch_job *j) {
   const struct proxy_upstream *first = &j->s->upstreams[0];
   int versioned = j->gp.kind != GP_LIST && j->gp.kind != GP_LATEST &&
                   j->gp.canonical;
+  if (versioned && j->attempts_len > 0 && cached_list(j)) {
+    explain_not_found(j);
+    return;
+  }
   if (versioned && j->attempts_len > 0 && first->base != NULL) {
     snprintf(j->url, sizeof j->url, "%s/%s/@v/list", first->base,
              j->gp.escaped_module);
@@ -368,6 +408,9 @@ static void on_ingest(uv_work_t *w) {
   if (j->gp.kind != GP_ZIP) {
     j->result.body = proxy_body_new(j->src_body, j->src_len);
     proxy_etag(j->src_body, j->src_len, j->result.etag);
+  } else {
+    j->result.body = proxy_zip_body(j->s->store, j->gp.module, j->gp.version,
+                                    j->result.zip_size);
   }
 }
 

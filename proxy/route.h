@@ -55,6 +55,12 @@ void proxy_route_finish(struct route_ctx *ctx, const struct job_result *r);
 /** Serves /diag and below (diag_routes.c). */
 void proxy_route_diag(struct proxy_conn *c, const char *path);
 
+/** A stored zip's bytes as a body when it is small enough for the hot
+ *  cache (PROXY_HOT_MAX_ENTRY_BYTES), else NULL: large zips stream from
+ *  the store. Worker thread. */
+struct proxy_body *proxy_zip_body(struct store *st, const char *module,
+                                  const char *version, uint64_t size);
+
 /** Hex SHA-256 prefix of a body as a quoted strong ETag. */
 void proxy_etag(const void *data, size_t len, char etag[40]);
 

@@ -108,6 +108,19 @@ static int lookup_answer(struct store *st, struct route_ctx *ctx) {
   return v->body != NULL ? 0 : -ENOMEM;
 }
 
+struct proxy_body *proxy_zip_body(struct store *st, const char *module,
+                                  const char *version, uint64_t size) {
+  if (size > PROXY_HOT_MAX_ENTRY_BYTES)
+    return NULL;
+  struct proxy_body *b = proxy_body_new(NULL, (size_t)size);
+  if (b != NULL && store_zip_read(st, module, version, 0, b->data, b->len) !=
+                       (int64_t)size) {
+    proxy_body_unref(b);
+    b = NULL;
+  }
+  return b;
+}
+
 static int lookup_part(struct store *st, struct route_ctx *ctx) {
   struct hot_value *v = &ctx->value;
   const struct gp_req *gp = &ctx->gp;
@@ -117,6 +130,7 @@ static int lookup_part(struct store *st, struct route_ctx *ctx) {
     rc = store_zip_stat(st, gp->module, gp->version, &m);
     if (rc == 0) {
       v->zip_size = m.size;
+      v->body = proxy_zip_body(st, gp->module, gp->version, m.size);
       snprintf(v->etag, sizeof v->etag, "\"%.32s\"", m.sha256);
       store_zip_meta_dispose(&m);
     }

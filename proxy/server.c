@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "conn.h"
 #include "fetch.h"
@@ -132,6 +133,11 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
     return n;
   }
   s->nupstreams = n;
+  if (cfg->upstream_ca != NULL && access(cfg->upstream_ca, R_OK) < 0) {
+    fprintf(stderr, "modproxy: --upstream-ca: cannot read %s: %s\n",
+            cfg->upstream_ca, strerror(errno));
+    return -EINVAL;
+  }
   int rc = store_open(cfg->data_dir, &s->store);
   if (rc < 0) {
     fprintf(stderr, "modproxy: cannot open the store in %s: %s\n", cfg->data_dir,

@@ -103,6 +103,8 @@ struct proxy_body {
   size_t len;
   char data[];
 };
+/** A body of len bytes copied from data (left uninitialised when data is
+ *  NULL, for the caller to fill). */
 struct proxy_body *proxy_body_new(const void *data, size_t len);
 struct proxy_body *proxy_body_ref(struct proxy_body *b);
 void proxy_body_unref(struct proxy_body *b);
