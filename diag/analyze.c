@@ -191,41 +191,6 @@ static int load_reqs(void *ctx, const char *path, const char *version,
   return 0;
 }
 
-/* Compares Go release versions ("1.19", "1.21.0", "go1.19.8"): -1, 0, 1.
- * A prerelease (rc, beta) counts as below the release. */
-static int gover_compare(const char *x, const char *y) {
-  long a[3] = {0, 0, 0}, b[3] = {0, 0, 0};
-  int apre = 0, bpre = 0;
-  const char *p = strncmp(x, "go", 2) == 0 ? x + 2 : x;
-  const char *q = strncmp(y, "go", 2) == 0 ? y + 2 : y;
-  for (int i = 0; i < 3 && *p != '\0'; i++) {
-    char *end;
-    a[i] = strtol(p, &end, 10);
-    p = end;
-    if (*p == 'r' || *p == 'b') {
-      apre = 1;
-      break;
-    }
-    if (*p == '.')
-      p++;
-  }
-  for (int i = 0; i < 3 && *q != '\0'; i++) {
-    char *end;
-    b[i] = strtol(q, &end, 10);
-    q = end;
-    if (*q == 'r' || *q == 'b') {
-      bpre = 1;
-      break;
-    }
-    if (*q == '.')
-      q++;
-  }
-  for (int i = 0; i < 3; i++)
-    if (a[i] != b[i])
-      return a[i] < b[i] ? -1 : 1;
-  return apre == bpre ? 0 : apre ? -1 : 1;
-}
-
 static void check_missing(struct analysis *a, const struct diag_mod *m) {
   char *list = NULL;
   size_t len = 0;
@@ -356,21 +321,18 @@ static void check_drift(struct analysis *a, const struct diag_mod *m,
 static void check_module(struct analysis *a, const struct diag_mod *m) {
   const struct loaded *l = find_loaded(a, m->path, m->version);
   const struct modfile_replace *rep = replacement(a, m->path, m->version);
+  char msg[DIAG_MSG_BYTES];
   if (l != NULL && l->declared != NULL && rep == NULL &&
-      strcmp(l->declared, m->path) != 0)
-    finding(a, DIAG_SEV_ERROR, "path mismatch", m->path, m->version,
-            "%s@%s: its go.mod declares its path as %s, but it was required "
-            "as %s\nfix: import and require %s instead, or add: replace %s "
-            "=> %s %s",
-            m->path, m->version, l->declared, m->path, l->declared, m->path,
-            l->declared, m->version);
+      strcmp(l->declared, m->path) != 0) {
+    diag_msg_path_mismatch(msg, sizeof msg, m->path, m->version, l->declared);
+    finding(a, DIAG_SEV_ERROR, "path mismatch", m->path, m->version, "%s", msg);
+  }
   const char *client_go = a->client->go_version;
   if (l != NULL && l->go != NULL && client_go != NULL && client_go[0] != '\0' &&
-      gover_compare(l->go, client_go) > 0)
-    finding(a, DIAG_SEV_ERROR, "newer go", m->path, m->version,
-            "%s@%s requires go >= %s, and the client runs %s\nfix: upgrade Go "
-            "to %s or later, or require an older %s",
-            m->path, m->version, l->go, client_go, l->go, m->path);
+      diag_gover_compare(l->go, client_go) > 0) {
+    diag_msg_newer_go(msg, sizeof msg, m->path, m->version, l->go, client_go);
+    finding(a, DIAG_SEV_ERROR, "newer go", m->path, m->version, "%s", msg);
+  }
   char latest[GOMOD_MAX_VERSION_BYTES];
   check_latest(a, m, latest);
   check_drift(a, m, latest);
@@ -462,7 +424,7 @@ int diag_modfile_analyze(const char *gomod, size_t gomod_len, const char *gosum,
   }
   out->main_module = strdup(a.main.module != NULL ? a.main.module : "");
   if (a.main.go != NULL && client->go_version != NULL &&
-      client->go_version[0] != '\0' && gover_compare(a.main.go, client->go_version) > 0)
+      client->go_version[0] != '\0' && diag_gover_compare(a.main.go, client->go_version) > 0)
     finding(&a, DIAG_SEV_ERROR, "newer go", out->main_module, NULL,
             "this go.mod says go %s, and the client runs %s\nfix: upgrade Go "
             "to %s or later",

@@ -30,11 +30,13 @@ void diag_record_dispose(struct diag_record *r) {
   if (r == NULL)
     return;
   free(r->target);
+  free(r->client);
   free(r->module);
   free(r->version);
   free(r->attempts);
   free(r->explanation);
-  r->target = r->module = r->version = r->attempts = r->explanation = NULL;
+  r->target = r->client = r->module = r->version = r->attempts =
+      r->explanation = NULL;
 }
 
 /* Length of the valid UTF-8 sequence at p, or 0. */
@@ -95,6 +97,8 @@ char *diag_record_json(const struct diag_record *r) {
   diag_json_write(f, r->id);
   fprintf(f, ",\"time\":\"%s\",\"target\":", when);
   diag_json_write(f, r->target);
+  fprintf(f, ",\"client\":");
+  diag_json_write(f, r->client);
   fprintf(f, ",\"module\":");
   diag_json_write(f, r->module);
   fprintf(f, ",\"version\":");
@@ -118,8 +122,8 @@ char *diag_record_text(const struct diag_record *r) {
     return NULL;
   char when[40];
   iso_time(r->start_ms, when, sizeof when);
-  fprintf(f, "request %s at %s\n  %s\n", r->id, when,
-          r->target != NULL ? r->target : "");
+  fprintf(f, "request %s at %s from %s\n  %s\n", r->id, when,
+          r->client != NULL ? r->client : "?", r->target != NULL ? r->target : "");
   if (r->module != NULL)
     fprintf(f, "  module %s%s%s\n", r->module, r->version != NULL ? "@" : "",
             r->version != NULL ? r->version : "");
@@ -231,6 +235,7 @@ int diag_record_parse(const char *json, struct diag_record *out) {
       out->outcome = (enum diag_outcome)o;
   free(outcome);
   out->target = json_string(value_of(json, "target"));
+  out->client = json_string(value_of(json, "client"));
   out->module = json_string(value_of(json, "module"));
   out->version = json_string(value_of(json, "version"));
   out->attempts = json_array(value_of(json, "attempts"));

@@ -13,4 +13,12 @@
  *  and returns the process exit status. */
 int cmd_diag(int argc, char **argv);
 
+/* Cache management (cmd_gc.c, cmd_fsck.c, cmd_stats.c, cmd_pin.c,
+ * cmd_backup.c); they share the store helpers of cmd_store.c. */
+int cmd_gc(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_pin(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+
 #endif

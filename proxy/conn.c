@@ -177,6 +177,17 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   struct proxy_request *r = &conn_of(p)->req;
+  /* llhttp accepts obsolete line folding, handing the continuation over as
+   * another span of the same value with the line break skipped. A second
+   * span that does not start where the first ended (within the same read)
+   * is a fold: RFC 9112 5.2 lets a server refuse it. (A fold split exactly
+   * at a read boundary is not seen; modproxy forwards no request, so it
+   * cannot be a smuggling channel here.) */
+  struct proxy_conn *c = conn_of(p);
+  if (r->hvalue_len > 0 && r->value_end != NULL && at != c->feeding &&
+      at != r->value_end)
+    return refuse(p, 400, "obsolete line folding in a header");
+  r->value_end = at + len;
   size_t room = sizeof r->hvalue - 1 - r->hvalue_len;
   size_t n = len < room ? len : room;
   if (n < len)
@@ -207,20 +218,35 @@ static int on_header_value_complete(llhttp_t *p) {
     keep_header(r->request_id, sizeof r->request_id, r);
   else if (strcasecmp(r->hname, "accept") == 0)
     keep_header(r->accept, sizeof r->accept, r);
-  else if (strcasecmp(r->hname, "host") == 0)
+  else if (strcasecmp(r->hname, "host") == 0 && r->host_count++ == 0)
     keep_header(r->host, sizeof r->host, r);
   else if (strcasecmp(r->hname, "content-type") == 0)
     keep_header(r->content_type, sizeof r->content_type, r);
+  else if (strcasecmp(r->hname, "authorization") == 0)
+    keep_header(r->authorization, sizeof r->authorization, r);
   r->hname_len = 0;
   r->hname[0] = '\0';
   r->hvalue_len = 0;
   r->hvalue[0] = '\0';
   r->hvalue_truncated = 0;
+  r->value_end = NULL;
   return 0;
 }
 
 static int on_headers_complete(llhttp_t *p) {
   struct proxy_request *r = &conn_of(p)->req;
+  if (llhttp_get_http_major(p) != 1)
+    return refuse(p, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
+  /* RFC 9112 3.2: exactly one Host in HTTP/1.1. */
+  if (r->host_count > 1 || (r->host_count == 0 && llhttp_get_http_minor(p) == 1))
+    return refuse(p, 400, "an HTTP/1.1 request needs exactly one Host header");
+  /* Absolute-form targets (RFC 9112 3.2.2): keep the path. */
+  if (strncmp(r->url, "http://", 7) == 0 || strncmp(r->url, "https://", 8) == 0) {
+    const char *path = strchr(strstr(r->url, "//") + 2, '/');
+    size_t n = path != NULL ? strlen(path) : 0;
+    memmove(r->url, path != NULL ? path : "/", n > 0 ? n + 1 : 2);
+    r->url_len = n > 0 ? n : 1;
+  }
   r->method = llhttp_get_method(p);
   r->head_only = r->method == HTTP_HEAD;
   r->keep_alive = llhttp_should_keep_alive(p);
@@ -297,6 +323,7 @@ static void record_start(struct proxy_conn *c) {
   memcpy(c->rec.id, c->id, sizeof c->rec.id);
   c->rec.start_ms = unix_ms();
   c->rec.target = strdup(c->req.url);
+  c->rec.client = strdup(c->peer);
   c->outcome_set = 0;
 }
 
@@ -342,6 +369,7 @@ const char *proxy_conn_base(struct proxy_conn *c, char *buf, size_t len) {
 /* Feeds bytes to the parser. Stops at the end of one request: the rest is
  * kept in `pending` until that request is answered. */
 static void feed(struct proxy_conn *c, const char *data, size_t len) {
+  c->feeding = data;
   llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
   if (err == HPE_OK)
     return;
@@ -444,6 +472,14 @@ void proxy_conn_accept(struct proxy_server *s) {
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
+  struct sockaddr_storage ss;
+  int sl = sizeof ss;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+    if (ss.ss_family == AF_INET6)
+      uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof c->peer);
+    else
+      uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof c->peer);
+  }
   llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
   c->parser.data = c;
   c->state = CONN_IDLE;
@@ -472,6 +508,7 @@ static const char *reason_phrase(int status) {
   case 502: return "Bad Gateway";
   case 503: return "Service Unavailable";
   case 504: return "Gateway Timeout";
+  case 505: return "HTTP Version Not Supported";
   default: return "Status";
   }
 }
@@ -756,6 +793,8 @@ void proxy_conn_send_text_with(struct proxy_conn *c, int status,
 }
 
 void proxy_conn_close_idle(struct proxy_server *s) {
+  /* A request still arriving is in flight: it is finished (its head timeout
+   * bounds the wait). */
   for (struct proxy_conn *c = s->conns; c != NULL; c = c->next)
     if (c->state == CONN_IDLE)
       conn_close(c);

@@ -29,6 +29,8 @@ struct proxy_request {
   size_t url_len;
   size_t head_bytes;
   int header_count;
+  int host_count;
+  const char *value_end; /* where the last header-value span ended */
   int error_status;  /* set by a parser callback that refused the request */
   const char *error_reason; /* ...and why (a string literal) */
   /* The header being parsed (names longer than this are never ours). */
@@ -45,6 +47,7 @@ struct proxy_request {
   char accept[256];
   char host[256];
   char content_type[256];
+  char authorization[256]; /* for /admin/ (admin_routes.c) */
   char *body;        /* POST body (only where a route takes one), heap */
   size_t body_len;
   uint64_t start_ms;
@@ -74,9 +77,11 @@ struct proxy_conn {
   int refs;          /* the handle, plus one per async operation in flight */
   int handles_open;  /* tcp and timer, closed with uv_close */
   char *pending;     /* bytes read but not yet parsed (pipelining) */
+  const char *feeding; /* start of the bytes being parsed now */
   size_t pending_len;
   struct proxy_request req;
   char id[DIAG_ID_BYTES]; /* this request's id (echoed as X-Request-Id) */
+  char peer[64];          /* the client's address */
   struct diag_record rec; /* filled as the request is handled */
   int outcome_set;
   /* The response being written. */

@@ -173,6 +173,25 @@ void hot_cache_put(struct hot_cache *c, const char *key,
   c->count++;
 }
 
+void hot_cache_remove(struct hot_cache *c, const char *key) {
+  struct hot_entry *e = *find_slot(c, key, hash_key(key));
+  if (e != NULL)
+    remove_entry(c, e);
+}
+
+size_t hot_cache_drop_module(struct hot_cache *c, const char *module) {
+  size_t mlen = strlen(module), dropped = 0;
+  for (struct hot_entry *e = c->lru_head, *next; e != NULL; e = next) {
+    next = e->older;
+    if (!e->v.immutable && strncmp(e->key, module, mlen) == 0 &&
+        e->key[mlen] == '\n') {
+      remove_entry(c, e);
+      dropped++;
+    }
+  }
+  return dropped;
+}
+
 void hot_cache_dispose(struct hot_cache *c) {
   while (c->lru_tail != NULL)
     remove_entry(c, c->lru_tail);

@@ -325,6 +325,17 @@ static void explain_not_found(struct fetch_job *j) {
 
 /* ---- ingest (worker thread) --------------------------------------------- */
 
+/* Findings about a go.mod, recorded once per module version for /diag. */
+static void record_findings(struct fetch_job *j, const char *gomod, size_t len) {
+  struct diag_gomod_finding f[DIAG_GOMOD_FINDINGS];
+  int n = diag_gomod_findings(j->gp.module, j->gp.version, gomod, len,
+                              j->s->cfg->go_release, f, DIAG_GOMOD_FINDINGS);
+  for (int i = 0; i < n; i++)
+    store_finding_put(j->s->store, j->gp.module,
+                      f[i].module_wide ? "" : j->gp.version, f[i].kind,
+                      f[i].message);
+}
+
 /* Checks and stores a 200 answer. Sets j->failure when the upstream's
  * bytes are refused. */
 static int ingest(struct fetch_job *j) {
@@ -364,8 +375,11 @@ static int ingest(struct fetch_job *j) {
     return store_part_put(st, gp->module, v, STORE_INFO, body, len,
                           origin);
   case GP_MOD:
-    return store_part_put(st, gp->module, gp->version, STORE_MOD, body, len,
-                          origin);
+    rc = store_part_put(st, gp->module, gp->version, STORE_MOD, body, len,
+                        origin);
+    if (rc == 0)
+      record_findings(j, body, len);
+    return rc;
   case GP_ZIP: {
     struct gozip_report rep;
     rc = store_zip_put_fd(st, gp->module, gp->version, j->fd, origin,

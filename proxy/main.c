@@ -93,6 +93,11 @@ static const struct command {
     {"serve", cmd_serve, "serve the GOPROXY protocol"},
     {"config", cmd_config, "print the effective settings and their sources"},
     {"diag", cmd_diag, "check a module's go.mod against a modproxy"},
+    {"gc", cmd_gc, "evict least recently used versions past max-cache-bytes"},
+    {"fsck", cmd_fsck, "verify every stored file, quarantine damaged ones"},
+    {"stats", cmd_stats, "print what the store holds"},
+    {"pin", cmd_pin, "keep module versions from eviction"},
+    {"backup", cmd_backup, "copy the store to a file, while it serves"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show help for a command"},
 };

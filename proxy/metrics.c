@@ -129,6 +129,10 @@ char *proxy_metrics_render(const struct proxy_server *s,
           "# HELP modproxy_hot_cache_entries Entries in the hot cache.\n"
           "# TYPE modproxy_hot_cache_entries gauge\nmodproxy_hot_cache_entries %zu\n",
           st->versions, st->zip_bytes, st->answers, s->hot.bytes, s->hot.count);
+  char *cache = proxy_cache_metrics(s, st);
+  if (cache != NULL)
+    fputs(cache, f);
+  free(cache);
   fclose(f);
   return out;
 }

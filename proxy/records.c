@@ -49,6 +49,7 @@ static void on_store(uv_work_t *w) {
         .module = b->recs[i].module,
         .version = b->recs[i].version,
         .target = b->recs[i].target,
+        .client = b->recs[i].client,
         .json = b->json[i],
     };
   }

@@ -55,6 +55,9 @@ void proxy_route_finish(struct route_ctx *ctx, const struct job_result *r);
 /** Serves /diag and below (diag_routes.c). */
 void proxy_route_diag(struct proxy_conn *c, const char *path);
 
+/** Serves /admin/ and below: POST /admin/refresh (admin_routes.c). */
+void proxy_route_admin(struct proxy_conn *c, const char *path);
+
 /** A stored zip's bytes as a body when it is small enough for the hot
  *  cache (PROXY_HOT_MAX_ENTRY_BYTES), else NULL: large zips stream from
  *  the store. Worker thread. */

@@ -66,6 +66,8 @@ static void reply_value(struct proxy_conn *c, const struct gp_req *gp,
     return;
   }
   if (v->immutable)
+    proxy_cache_touch(c->server, gp->module, gp->version); /* for eviction */
+  if (v->immutable)
     snprintf(cc, sizeof cc, "%s", ROUTE_IMMUTABLE);
   else
     snprintf(cc, sizeof cc, "public, max-age=%d",
@@ -277,11 +279,16 @@ static void serve_text(struct proxy_conn *c, const char *text) {
 
 int proxy_route_takes_body(const char *target) {
   return strcmp(target, "/diag/modfile") == 0 ||
-         strncmp(target, "/diag/modfile?", 14) == 0;
+         strncmp(target, "/diag/modfile?", 14) == 0 ||
+         strncmp(target, "/admin/", 7) == 0;
 }
 
 void proxy_route(struct proxy_conn *c) {
   const char *url = c->req.url;
+  if (strncmp(url, "/admin/", 7) == 0) {
+    proxy_route_admin(c, url);
+    return;
+  }
   if (proxy_route_ops(c, url))
     return;
   if (strcmp(url, "/") == 0) {

@@ -180,6 +180,8 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
   uv_signal_start(&s->sigint, on_signal, SIGINT);
   uv_timer_init(loop, &s->drain_timer);
   s->drain_timer.data = s;
+  if ((rc = proxy_cache_init(s)) < 0)
+    return rc;
   return proxy_records_init(s);
 }
 
@@ -203,6 +205,7 @@ int proxy_server_run(struct proxy_server *s) {
   uv_close((uv_handle_t *)&s->drain_timer, NULL);
   if (clean)
     proxy_records_close(s);
+  proxy_cache_close(s, clean);
   proxy_vcs_close(s);
   proxy_fetcher_free(s->fetcher);
   uv_run(s->loop, UV_RUN_NOWAIT);

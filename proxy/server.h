@@ -51,6 +51,10 @@
 #define PROXY_MAX_UPSTREAMS 16
 /* Buckets of the upstream latency histogram in /metrics. */
 #define PROXY_LATENCY_BUCKETS 10
+/* A version used this recently is never evicted (by the server or by
+ * `modproxy gc`): a 500 MiB zip to a slow client takes minutes, and the
+ * server writes last uses a few seconds late. */
+#define PROXY_EVICT_GRACE_S 600
 /* One read from a socket. */
 #define PROXY_READ_BUF_BYTES (64u << 10)
 
@@ -67,10 +71,13 @@ struct proxy_config {
   int strict_zips;
   size_t hot_cache_bytes;
   uint64_t records_keep;    /**< request records kept for /diag */
+  uint64_t max_cache_bytes; /**< evict LRU public versions past it; 0: never */
+  const char *admin_token;  /**< bearer token for /admin/, NULL: disabled */
   const char *private_patterns; /**< GOPRIVATE-style globs, or NULL */
   /** --git-route PATTERN=URL entries, in order (NULL-terminated array). */
   const char *const *git_routes;
   int64_t git_timeout_s;    /**< one git command's network time limit */
+  const char *go_release;   /**< flag go.mod files needing a newer Go */
 };
 
 /** How an upstream has been doing (loop thread), for /diag and /metrics. */
@@ -153,6 +160,12 @@ int hot_cache_get(struct hot_cache *c, const char *key, struct hot_value *v);
 /** Inserts or replaces key (takes its own reference to v->body). */
 void hot_cache_put(struct hot_cache *c, const char *key,
                    const struct hot_value *v);
+/** Drops key if present. */
+void hot_cache_remove(struct hot_cache *c, const char *key);
+/** Drops every entry of module ("<module>\n..." keys) that is not immutable
+ *  (lists, @latest, queries, not-found answers); returns how many. Walks the
+ *  whole cache: for rare admin requests, not the request path. */
+size_t hot_cache_drop_module(struct hot_cache *c, const char *module);
 
 /* ---- the server --------------------------------------------------------- */
 
@@ -181,6 +194,7 @@ enum proxy_endpoint {
 struct proxy_counters {
   uint64_t requests, hits, misses, upstream_requests, coalesced, bytes_out;
   uint64_t by_endpoint[EP_COUNT][PROXY_STATUS_SLOTS];
+  uint64_t evictions, evicted_bytes, refreshes; /* cache.c, admin_routes.c */
 };
 
 struct proxy_server {
@@ -194,6 +208,7 @@ struct proxy_server {
   int nupstreams;
   struct proxy_fetcher *fetcher;
   struct proxy_vcs *vcs;        /**< private modules from git (vcs.c) */
+  struct proxy_cache *cache;    /**< last use, eviction (cache.c) */
   struct hot_cache hot;
   struct fetch_job *jobs;       /**< fetches in flight (coalescing) */
   struct proxy_conn *conns;     /**< open connections */
@@ -233,6 +248,22 @@ const struct diag_record *proxy_records_find(struct proxy_server *s,
                                              const char *id);
 /** Writes what is pending (at shutdown); closes the timer. */
 void proxy_records_close(struct proxy_server *s);
+
+/** Cache management (cache.c): last use, eviction, removals by other
+ *  processes. 0 or -ENOMEM. */
+int proxy_cache_init(struct proxy_server *s);
+/** Notes that module@version (a stored version) was just served. Loop
+ *  thread; a hash lookup, no I/O (written in batches every few seconds). */
+void proxy_cache_touch(struct proxy_server *s, const char *module,
+                       const char *version);
+/** Drops the hot-cache entries of module@version's .info, .mod and .zip. */
+void proxy_cache_forget(struct proxy_server *s, const char *module,
+                        const char *version);
+/** Writes pending last uses (at shutdown, after a clean drain) and frees. */
+void proxy_cache_close(struct proxy_server *s, int clean);
+/** The /metrics lines for the cache (evictions, rows, sizes), heap. */
+char *proxy_cache_metrics(const struct proxy_server *s,
+                          const struct store_stats *st);
 
 /** Metrics (metrics.c): counts a finished request. */
 void proxy_metrics_request(struct proxy_server *s, const char *target,

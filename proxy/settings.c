@@ -56,6 +56,15 @@ static const struct def {
                      "{root}, {1}, {2}...; repeatable"},
     [S_DIAG_RECORDS] = {"diag-records", K_COUNT, "10000", 100000000, "N",
                         "request records kept for /diag"},
+    [S_MAX_CACHE_BYTES] = {"max-cache-bytes", K_COUNT, "0", INT64_MAX, "BYTES",
+                           "evict the least recently used public module "
+                           "versions past this many bytes; 0: never"},
+    [S_ADMIN_TOKEN] = {"admin-token", K_TEXT, NULL, 0, "TOKEN",
+                       "bearer token that POST /admin/refresh requires; "
+                       "unset: /admin/ is disabled"},
+    [S_GO_RELEASE] = {"go-release", K_TEXT, "1.19", 0, "VERSION",
+                      "the oldest Go release your builds use: modules whose "
+                      "go.mod needs a newer one are flagged in /diag"},
     [S_GIT_TIMEOUT] = {"git-timeout", K_COUNT, "120", 86400, "SECONDS",
                        "how long one git command may talk to a git host"},
 };
@@ -329,6 +338,9 @@ void settings_to_config(const struct settings *st, struct proxy_config *cfg) {
   cfg->git_routes = st->v[S_GIT_ROUTE].list;
   cfg->records_keep = (uint64_t)settings_count(st, S_DIAG_RECORDS);
   cfg->git_timeout_s = settings_count(st, S_GIT_TIMEOUT);
+  cfg->go_release = settings_text(st, S_GO_RELEASE);
+  cfg->max_cache_bytes = (uint64_t)settings_count(st, S_MAX_CACHE_BYTES);
+  cfg->admin_token = settings_text(st, S_ADMIN_TOKEN);
 }
 
 void settings_print(const struct settings *st, unsigned allowed, FILE *f) {
@@ -343,7 +355,9 @@ void settings_print(const struct settings *st, unsigned allowed, FILE *f) {
         fprintf(f, "%-14s = %-34s # %s\n", defs[i].name, st->v[i].list[k], src);
       continue;
     }
-    fprintf(f, "%-14s = %-34s # %s\n", defs[i].name,
-            st->v[i].text != NULL ? st->v[i].text : "", src);
+    const char *shown = st->v[i].text != NULL ? st->v[i].text : "";
+    if (i == S_ADMIN_TOKEN && st->v[i].text != NULL)
+      shown = "(set, not shown)"; /* a secret: never printed */
+    fprintf(f, "%-14s = %-34s # %s\n", defs[i].name, shown, src);
   }
 }

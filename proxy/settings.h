@@ -32,6 +32,9 @@ enum setting_id {
   S_GIT_ROUTE,
   S_DIAG_RECORDS,
   S_GIT_TIMEOUT,
+  S_GO_RELEASE,
+  S_MAX_CACHE_BYTES,
+  S_ADMIN_TOKEN,
   S_COUNT
 };
 

@@ -9,7 +9,7 @@
 
 /* Prepared statements kept per connection, keyed by the address of their SQL
  * text (always a string literal in store/). */
-#define STORE_STMT_CACHE 24
+#define STORE_STMT_CACHE 64
 
 struct store_conn {
   sqlite3 *db;
@@ -48,5 +48,14 @@ int store__column_bytes(sqlite3_stmt *s, int i, struct store_bytes *out);
 /** A heap copy of text column i, or NULL. */
 char *store__column_strdup(sqlite3_stmt *s, int i);
 int64_t store__now(void);
+
+/** Prepares sql on db outside the statement cache (for the rarely run
+ *  statements of cache management); NULL after logging. Finalize it. */
+sqlite3_stmt *store__prepare(sqlite3 *db, const char *sql);
+/** The cache-management counts of store_stats (manage.c), on reader c. */
+int store__stats_more(struct store_conn *c, struct store_stats *out);
+/** Appends module@version to the removal log (inside a write transaction). */
+int store__removal_log(struct store_conn *c, const char *module,
+                       const char *version, const char *reason);
 
 #endif

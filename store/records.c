@@ -12,7 +12,7 @@
 
 static const char sql_insert[] =
     "INSERT INTO requests (id, time_ms, status, outcome, module, version,"
-    " target, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    " target, record, client) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 static const char sql_trim[] =
     "DELETE FROM requests WHERE seq <= (SELECT max(seq) FROM requests) - ?1";
 
@@ -34,6 +34,7 @@ int store_records_put(struct store *st, const struct store_record *recs,
     sqlite3_bind_text(s, 6, r->version, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 7, r->target, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 8, r->json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 9, r->client, -1, SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_DONE)
       rc = store__fail(c->db, "record insert");
   }

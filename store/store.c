@@ -81,6 +81,48 @@ static const char *const migrations[] = {
     "  commit_hash TEXT NOT NULL,"
     "  recorded INTEGER NOT NULL,"
     "  PRIMARY KEY (module, version)) WITHOUT ROWID;",
+    /* 4: cache management (evict.c, manage.c, fsck.c): when each
+     * version was last served, versions imported into a mirror (never
+     * evicted), pins, the log of removed versions that running servers read
+     * to drop their in-memory copies, and quarantined files. */
+    "ALTER TABLE versions ADD COLUMN accessed INTEGER;"
+    "ALTER TABLE versions ADD COLUMN imported INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX versions_used ON versions(coalesce(accessed, created));"
+    "CREATE TABLE pins ("
+    "  module TEXT NOT NULL,"
+    "  version TEXT NOT NULL," /* '' pins every version of the module */
+    "  pinned INTEGER NOT NULL,"
+    "  PRIMARY KEY (module, version)) WITHOUT ROWID;"
+    "CREATE TABLE removals ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  module TEXT NOT NULL,"
+    "  version TEXT NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  at INTEGER NOT NULL);"
+    "CREATE TABLE quarantine ("
+    "  id INTEGER PRIMARY KEY,"
+    "  module TEXT NOT NULL,"
+    "  version TEXT NOT NULL,"
+    "  part TEXT NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  data BLOB," /* a .info or .mod */
+    "  origin TEXT,"
+    "  found INTEGER NOT NULL);"
+    "CREATE TABLE quarantine_chunks (" /* a zip, as zip_chunks held it */
+    "  quarantine_id INTEGER NOT NULL REFERENCES quarantine(id),"
+    "  seq INTEGER NOT NULL,"
+    "  data BLOB NOT NULL,"
+    "  PRIMARY KEY (quarantine_id, seq));",
+    /* 5: findings about what is served (findings.c), recorded once per
+     * module version (version '' for the module), and who asked. */
+    "CREATE TABLE findings ("
+    "  module TEXT NOT NULL,"
+    "  version TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  message TEXT NOT NULL,"
+    "  found INTEGER NOT NULL,"
+    "  PRIMARY KEY (module, version, kind)) WITHOUT ROWID;"
+    "ALTER TABLE requests ADD COLUMN client TEXT;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -340,6 +382,8 @@ int store_stats_get(struct store *st, struct store_stats *out) {
   }
   if (s != NULL)
     sqlite3_reset(s);
+  if (rc == 0)
+    rc = store__stats_more(c, out);
   store__reader_put(st, c);
   return rc;
 }

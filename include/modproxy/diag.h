@@ -58,6 +58,7 @@ struct diag_record {
   enum diag_outcome outcome;
   uint64_t bytes;        /**< body bytes sent */
   char *target;          /**< request target as received */
+  char *client;          /**< the client's address */
   char *module, *version;
   /** JSON array of upstream attempts:
    *  [{"url":..,"status":..,"error":..,"ms":..}, ...] */
@@ -214,5 +215,43 @@ char *diag_report_json(const struct diag_report *r);
  */
 int diag_form_field(const char *body, size_t len, const char *content_type,
                     const char *name, const char **val, size_t *vlen);
+
+
+/* ---- findings about what is served ------------------------------------- */
+
+/** Compares Go release versions ("1.19", "1.21.0", "go1.19.8", "1.21rc1"):
+ *  -1, 0 or 1; a prerelease counts as below its release. */
+int diag_gover_compare(const char *x, const char *y);
+
+/* Room for one finding's text ("message\nfix: command"). */
+#define DIAG_MSG_BYTES 640
+
+/** The explanation of a module whose go.mod declares another path. */
+void diag_msg_path_mismatch(char *out, size_t cap, const char *module,
+                            const char *version, const char *declared);
+/** The explanation of a module needing a newer Go than `have`. */
+void diag_msg_newer_go(char *out, size_t cap, const char *module,
+                       const char *version, const char *need,
+                       const char *have);
+
+#define DIAG_GOMOD_FINDINGS 8
+
+/** A fact worth knowing about a module version's go.mod. */
+struct diag_gomod_finding {
+  const char *kind;   /**< "path mismatch", "newer go", "retracted", "deprecated" */
+  int module_wide;    /**< about the module, not only this version */
+  char message[DIAG_MSG_BYTES];
+};
+
+/**
+ * What the go.mod of module@version says that will trip its users: a module
+ * line naming another path (with the fix), a go directive newer than
+ * go_release (the oldest Go release the team builds with; "" to skip),
+ * retractions (with their rationale) and a deprecation. Pure. Returns the
+ * number of findings written (at most max).
+ */
+int diag_gomod_findings(const char *module, const char *version,
+                        const char *gomod, size_t len, const char *go_release,
+                        struct diag_gomod_finding *out, int max);
 
 #endif

@@ -140,6 +140,7 @@ struct store_record {
   const char *outcome;
   const char *module, *version; /**< may be NULL */
   const char *target;           /**< the request target */
+  const char *client;           /**< the client's address, or NULL */
   const char *json;             /**< the whole record */
 };
 
@@ -190,12 +191,72 @@ int store_records_summary(struct store *st, struct store_summary *out);
 int store_records_versions(struct store *st, const char *module,
                            int64_t since_ms, struct store_bytes *out);
 
+/** Records a finding about module@version (version "" for the module as a
+ *  whole); a finding of the same kind replaces the earlier one. */
+int store_finding_put(struct store *st, const char *module, const char *version,
+                      const char *kind, const char *message);
+
+/** Everything /diag/module shows about a module (or one version of it). */
+#define STORE_VIEW_VERSIONS 200
+#define STORE_VIEW_FINDINGS 50
+#define STORE_VIEW_REQUESTS 30
+struct store_view_version {
+    char version[GOMOD_MAX_VERSION_BYTES];
+    int has_info, has_mod;
+    char mod_h1[GOMOD_H1_BYTES];
+    int64_t zip_size;          /**< -1 when the zip is not stored */
+    char zip_h1[GOMOD_H1_BYTES];
+    uint64_t zip_violations;
+    char origin[300];          /**< upstream or repository it came from */
+    char vcs[400];             /**< "url ref commit" for private versions */
+    int64_t created;
+};
+struct store_view_finding {
+  char version[GOMOD_MAX_VERSION_BYTES];
+  char kind[32];
+  char message[640];
+  int64_t found;
+};
+struct store_view_request {
+  char id[32];
+  int64_t time_ms;
+  int status;
+  char outcome[24];
+  char target[300];
+  char client[64];
+};
+struct store_module_view {
+  struct store_view_version versions[STORE_VIEW_VERSIONS];
+  int nversions;
+  struct store_view_finding findings[STORE_VIEW_FINDINGS];
+  int nfindings;
+  struct store_view_request requests[STORE_VIEW_REQUESTS]; /**< newest first */
+  int nrequests;
+};
+/** Fills *out for module (and only `version` when not NULL). Heap-allocate
+ *  the view: it is large. */
+int store_module_view(struct store *st, const char *module,
+                      const char *version, struct store_module_view *out);
+
 /** Checks that the store takes writes (an empty write transaction). */
 int store_ping(struct store *st);
 
 /** Counts for /diag and `modproxy stats`. */
 struct store_stats {
   uint64_t versions, zips, zip_bytes, answers;
+  /* Cache management (manage.c). */
+  uint64_t cache_bytes;   /**< .info + .mod + zip bytes: what
+                               --max-cache-bytes limits */
+  uint64_t db_bytes;      /**< the database file (pages in use and free) */
+  uint64_t free_bytes;    /**< free pages, reused before the file grows */
+  uint64_t zip_chunks;    /**< rows of zip bytes */
+  uint64_t requests;      /**< request records in the ring */
+  uint64_t provenance;    /**< private versions with a recorded origin */
+  uint64_t imported;      /**< versions imported into a mirror */
+  uint64_t pins;          /**< pins (module@version or a whole module) */
+  uint64_t quarantined;   /**< files fsck moved aside */
+  uint64_t removals;      /**< entries in the removal log */
+  int64_t oldest_use;     /**< least recent use of a version (Unix s), 0 */
 };
 int store_stats_get(struct store *st, struct store_stats *out);
 
@@ -219,5 +280,137 @@ int store_provenance_put(struct store *st, const char *module,
 /** Reads it back; -ENOENT when none is recorded. */
 int store_provenance_get(struct store *st, const char *module,
                          const char *version, struct store_provenance *out);
+
+/* ---- cache management (evict.c, manage.c, fsck.c, backup.c) ----------- */
+
+/* Versions removed per write transaction by eviction: the writer lock is
+ * released between batches so that publishes are not held up for long. */
+#define STORE_EVICT_BATCH 64
+
+/** When a version was last served. */
+struct store_access {
+  const char *module, *version;
+  int64_t used; /**< Unix seconds */
+};
+
+/**
+ * Records last uses in one transaction: each version's `accessed` time is
+ * raised to `used` (never lowered); versions not stored are skipped.
+ * Meant to be called with a batch collected in memory (a few seconds of
+ * requests), never once per request.
+ */
+int store_access_put(struct store *st, const struct store_access *a,
+                     size_t n);
+
+/** Pins module@version (version "" pins every version of the module, stored
+ *  now or later): eviction never removes a pinned version. Pinning what is
+ *  already pinned succeeds. */
+int store_pin_put(struct store *st, const char *module, const char *version);
+/** Removes a pin; -ENOENT when there is none. */
+int store_pin_delete(struct store *st, const char *module, const char *version);
+/** Calls cb for every pin (version "" for a whole module) with the stored
+ *  bytes it keeps, in module order; stops at a nonzero return of cb. */
+int store_pins_each(struct store *st,
+                    int (*cb)(const char *module, const char *version,
+                              int64_t pinned, uint64_t bytes, void *arg),
+                    void *arg);
+
+/** Marks module@version imported into a mirror: eviction never removes it.
+ *  (Import code inside its own transaction may instead set
+ *  versions.imported = 1.) -ENOENT when the version is not stored. */
+int store_version_set_imported(struct store *st, const char *module,
+                               const char *version);
+
+/** Drops every expiring answer of module (lists, @latest, queries and
+ *  not-found replies) so that the next request asks the upstream; returns
+ *  how many were dropped. */
+int store_answers_drop(struct store *st, const char *module);
+
+/** Decides whether a module is private (never evicted); any thread. */
+typedef int (*store_keep_cb)(const char *module, void *arg);
+
+/** A version chosen for eviction. */
+struct store_victim {
+  int64_t id;
+  char *module, *version; /**< heap */
+  uint64_t bytes;         /**< .info + .mod + zip */
+  int64_t used;           /**< last use (or when it was stored) */
+};
+
+/** Least recently used versions to remove. */
+struct store_evict_plan {
+  struct store_victim *v;
+  size_t n;
+  uint64_t total_bytes;  /**< cache bytes when planned */
+  uint64_t plan_bytes;   /**< bytes of the n victims */
+  /** Bytes the cache stays over max_bytes after the plan, because the rest
+   *  is pinned, imported, private or used since used_before (0: the plan
+   *  reaches the limit). */
+  uint64_t over_bytes;
+};
+void store_evict_plan_dispose(struct store_evict_plan *p);
+
+/**
+ * Plans least-recently-used eviction down to max_bytes of cache: public
+ * versions last used before used_before, oldest first, never a pinned one,
+ * one imported into a mirror, one with provenance (private, from git), or
+ * one whose module `keep` says is private (keep may be NULL). At most
+ * max_victims. Returns the count (0 when under the limit). Reads only.
+ */
+int store_evict_plan(struct store *st, uint64_t max_bytes, int64_t used_before,
+                     store_keep_cb keep, void *arg, size_t max_victims,
+                     struct store_evict_plan *out);
+
+/**
+ * Removes the plan's versions, STORE_EVICT_BATCH per transaction, checking
+ * each again inside its transaction (a version used since used_before or
+ * pinned meanwhile stays; its v[i].bytes is set to 0), and logs each in
+ * the removal log. Returns how many were removed; *freed gets their bytes.
+ */
+int store_evict_apply(struct store *st, struct store_evict_plan *p,
+                      int64_t used_before, uint64_t *freed);
+
+/** The newest removal-log sequence number (0 when empty). */
+int store_removals_last(struct store *st, int64_t *seq);
+/**
+ * Calls cb for each removal logged after `after`, oldest first, at most
+ * `max`; *last gets the last sequence number seen. Trims entries older
+ * than a day. A server reads it to forget what other processes removed.
+ */
+int store_removals_since(struct store *st, int64_t after, size_t max,
+                         void (*cb)(const char *module, const char *version,
+                                    void *arg),
+                         void *arg, int64_t *last);
+
+/** One damaged file found by store_fsck. */
+struct store_fsck_problem {
+  const char *module, *version;
+  const char *part;   /**< "info", "mod" or "zip" */
+  const char *reason;
+  int quarantined;    /**< moved aside and no longer served */
+};
+struct store_fsck_result {
+  uint64_t versions, files, bytes; /**< checked */
+  uint64_t bad, quarantined;
+};
+
+/**
+ * Re-verifies every stored file: each .mod against its recorded go.sum h1,
+ * each zip against its size, SHA-256 and h1 (hashing the zip again), each
+ * .info as a JSON object naming its version. With `quarantine`, a bad file
+ * is moved to the quarantine table and removed from its version (the next
+ * request fetches it again), and logged in the removal log. cb (may be
+ * NULL) hears of each problem. Returns 0 or a negative errno.
+ */
+int store_fsck(struct store *st, int quarantine,
+               void (*cb)(const struct store_fsck_problem *p, void *arg),
+               void *arg, struct store_fsck_result *out);
+
+/**
+ * Copies the database to `path` with SQLite's online backup API (one read
+ * snapshot: writers carry on), through `path`.tmp renamed into place once
+ * complete and checked (PRAGMA quick_check). *bytes gets its size.
+ */
+int store_backup(struct store *st, const char *path, uint64_t *bytes);
 
 #endif

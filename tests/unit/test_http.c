@@ -527,7 +527,7 @@ static void test_pipelined(void **state) {
   size_t w = 0;
   for (int i = 0; i < 40; i++)
     w += (size_t)snprintf(many + w, sizeof many - w,
-                          "GET /healthz HTTP/1.1\r\nX-Request-Id: req-%d\r\n%s\r\n",
+                          "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Request-Id: req-%d\r\n%s\r\n",
                           i, i == 39 ? "Connection: close\r\n" : "");
   send_bytes(c, many, w);
   for (int i = 0; i < 40; i++) {
@@ -596,21 +596,21 @@ static void test_malformed(void **state) {
   expect_refused_str(h, "GARBAGE\r\n\r\n", 400);
   expect_refused_str(h, "GET\r\n\r\n", 400);
   expect_refused_str(h, "GET /healthz HTX/1.1\r\n\r\n", 400);
-  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nNo colon here\r\n\r\n", 400);
-  expect_refused_str(h, "GET /healthz HTTP/1.1\r\n Folded: x\r\n\r\n", 400);
-  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nX\x01Y: 1\r\n\r\n", 400);
-  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nX: a\x01" "b\r\n\r\n", 400);
+  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nHost: t\r\nNo colon here\r\n\r\n", 400);
+  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nHost: t\r\n Folded: x\r\n\r\n", 400);
+  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nHost: t\r\nX\x01Y: 1\r\n\r\n", 400);
+  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nHost: t\r\nX: a\x01" "b\r\n\r\n", 400);
   expect_refused_str(h, "GET /healthz HTTP/1.1\nHost: x\n\n", 400);
   /* The ways to smuggle a body past a front proxy. */
-  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nContent-Length : 5\r\n\r\nhello",
+  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length : 5\r\n\r\nhello",
                      400);
-  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
                         "Content-Length: 3\r\n\r\n0\r\n\r\n", 400);
-  expect_refused_str(h, "GET /heal thz HTTP/1.1\r\n\r\n", 400);
+  expect_refused_str(h, "GET /heal thz HTTP/1.1\r\nHost: t\r\n\r\n", 400);
   expect_refused_str(h, "GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
                         "Content-Length: 2\r\n\r\n", 400);
   /* A NUL in the request line. */
-  static const char nul[] = "GET /heal\0thz HTTP/1.1\r\n\r\n";
+  static const char nul[] = "GET /heal\0thz HTTP/1.1\r\nHost: t\r\n\r\n";
   expect_refused(h, nul, sizeof nul - 1, 400);
   /* Malformed after a good request on the same connection: the good one is
    * answered, then the 400. */
@@ -633,8 +633,8 @@ static void test_malformed(void **state) {
 static void test_invalid_header_names(void **state) {
   struct harness *h = *state;
   static const char *const reqs[] = {
-      "GET /healthz HTTP/1.1\r\nBad Name: x\r\n\r\n",
-      "GET /healthz HTTP/1.1\r\n: empty name\r\n\r\n",
+      "GET /healthz HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n",
+      "GET /healthz HTTP/1.1\r\nHost: t\r\n: empty name\r\n\r\n",
   };
   int accepted = 0;
   for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
@@ -658,25 +658,25 @@ static void test_oversize_head(void **state) {
   size_t n = PROXY_MAX_HEAD_BYTES + 1024;
   char *req = malloc(n + 128);
   assert_non_null(req);
-  size_t w = (size_t)snprintf(req, 128, "GET /healthz HTTP/1.1\r\nX-Big: ");
+  size_t w = (size_t)snprintf(req, 128, "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ");
   memset(req + w, 'b', n);
   w += n;
   w += (size_t)snprintf(req + w, 128, "\r\n\r\n");
   expect_refused(h, req, w, 431);
   /* Many small headers adding up. */
-  w = (size_t)snprintf(req, 128, "GET /healthz HTTP/1.1\r\n");
+  w = (size_t)snprintf(req, 128, "GET /healthz HTTP/1.1\r\nHost: t\r\n");
   for (int i = 0; w + 64 < n; i++)
     w += (size_t)snprintf(req + w, 64, "X-H%d: %040d\r\n", i % 50, i);
   w += (size_t)snprintf(req + w, 8, "\r\n");
   expect_refused(h, req, w, 431);
   /* More headers than PROXY_MAX_HEADERS, each small. */
-  w = (size_t)snprintf(req, 128, "GET /healthz HTTP/1.1\r\n");
+  w = (size_t)snprintf(req, 128, "GET /healthz HTTP/1.1\r\nHost: t\r\n");
   for (int i = 0; i <= PROXY_MAX_HEADERS; i++)
     w += (size_t)snprintf(req + w, 64, "X-N%d: v\r\n", i);
   w += (size_t)snprintf(req + w, 8, "\r\n");
   expect_refused(h, req, w, 431);
   /* Just under the limits: answered. */
-  w = (size_t)snprintf(req, 128, "GET /healthz HTTP/1.1\r\nX-Big: ");
+  w = (size_t)snprintf(req, 128, "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ");
   memset(req + w, 'b', 8000);
   w += 8000;
   w += (size_t)snprintf(req + w, 128, "\r\n\r\n");
@@ -718,7 +718,7 @@ static void test_long_url(void **state) {
   w = (size_t)snprintf(req, 16, "GET /");
   memset(req + w, 'v', PROXY_MAX_URL_BYTES + 100);
   w += PROXY_MAX_URL_BYTES + 100;
-  w += (size_t)snprintf(req + w, 64, " HTTP/1.1\r\n\r\n");
+  w += (size_t)snprintf(req + w, 64, " HTTP/1.1\r\nHost: t\r\n\r\n");
   c = client_open(h);
   for (size_t off = 0; off < w; off += 500) {
     send_bytes(c, req + off, w - off < 500 ? w - off : 500);
@@ -733,11 +733,11 @@ static void test_long_url(void **state) {
 
 static void test_methods(void **state) {
   struct harness *h = *state;
-  expect_refused_str(h, "POST /healthz HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 405);
-  expect_refused_str(h, "POST /example.com/m/@v/list HTTP/1.1\r\n\r\n", 405);
-  expect_refused_str(h, "PUT /healthz HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 405);
-  expect_refused_str(h, "DELETE /healthz HTTP/1.1\r\n\r\n", 405);
-  expect_refused_str(h, "OPTIONS * HTTP/1.1\r\n\r\n", 405);
+  expect_refused_str(h, "POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405);
+  expect_refused_str(h, "POST /example.com/m/@v/list HTTP/1.1\r\nHost: t\r\n\r\n", 405);
+  expect_refused_str(h, "PUT /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405);
+  expect_refused_str(h, "DELETE /healthz HTTP/1.1\r\nHost: t\r\n\r\n", 405);
+  expect_refused_str(h, "OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n", 405);
   /* HEAD: the head of the GET response, no body. */
   struct client *c = client_open(h);
   send_str(c, "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -757,12 +757,12 @@ static void test_methods(void **state) {
 
 static void test_body_on_get(void **state) {
   struct harness *h = *state;
-  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 400);
-  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello", 400);
+  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
                         "5\r\nhello\r\n0\r\n\r\n", 400);
   /* HEAD: refused as well; the answer to a HEAD has no body. */
   struct client *c = client_open(h);
-  send_str(c, "HEAD /healthz HTTP/1.1\r\nContent-Length: 1\r\n\r\nx");
+  send_str(c, "HEAD /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx");
   struct response hr;
   read_response(c, &hr, 1);
   assert_int_equal(hr.status, 400);
@@ -772,7 +772,7 @@ static void test_body_on_get(void **state) {
   client_close(c);
   /* Content-Length: 0 is no body. */
   struct response r =
-      get_once(h, "GET /healthz HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+      get_once(h, "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
   assert_int_equal(r.status, 200);
   response_free(&r);
 }
@@ -781,7 +781,7 @@ static void test_connection_close(void **state) {
   struct harness *h = *state;
   /* HTTP/1.1 with Connection: close. */
   struct client *c = client_open(h);
-  send_str(c, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+  send_str(c, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
   struct response r;
   read_response(c, &r, 0);
   assert_int_equal(r.status, 200);
@@ -1044,7 +1044,8 @@ static void test_zip_streamed(void **state) {
   /* Two zips pipelined. */
   char two[512];
   snprintf(two, sizeof two,
-           "GET %s HTTP/1.1\r\n\r\nGET %s HTTP/1.1\r\nRange: bytes=0-9\r\n\r\n",
+           "GET %s HTTP/1.1\r\nHost: t\r\n\r\nGET %s HTTP/1.1\r\nHost: t\r\n"
+           "Range: bytes=0-9\r\n\r\n",
            ZIP_URL, ZIP_URL);
   send_str(c, two);
   read_response(c, &r, 0);
@@ -1196,7 +1197,7 @@ static void test_304_content_length(void **state) {
 static void test_head_timeout(void **state) {
   struct harness *h = *state;
   struct client *c = client_open(h);
-  send_str(c, "GET /healthz HTTP/1.1\r\n");
+  send_str(c, "GET /healthz HTTP/1.1\r\nHost: t\r\n");
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   ssize_t n = 0;

@@ -1,0 +1,106 @@
+/*
+ * Findings about what the proxy serves: what a module version's go.mod says
+ * that will trip the builds using it, worded for the person who has to fix
+ * it. The same wording serves the store's findings (recorded at ingest, in
+ * /diag/module) and the go.mod analysis (/diag/modfile, modproxy diag).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "modproxy/diag.h"
+#include "modproxy/modfile.h"
+
+int diag_gover_compare(const char *x, const char *y) {
+  long a[2][3] = {{0, 0, 0}, {0, 0, 0}};
+  int pre[2] = {0, 0};
+  const char *in[2] = {x, y};
+  for (int k = 0; k < 2; k++) {
+    const char *p = strncmp(in[k], "go", 2) == 0 ? in[k] + 2 : in[k];
+    for (int i = 0; i < 3 && *p != '\0'; i++) {
+      char *end;
+      a[k][i] = strtol(p, &end, 10);
+      p = end;
+      if (*p == 'r' || *p == 'b') {
+        pre[k] = 1;
+        break;
+      }
+      if (*p != '.')
+        break;
+      p++;
+    }
+  }
+  for (int i = 0; i < 3; i++)
+    if (a[0][i] != a[1][i])
+      return a[0][i] < a[1][i] ? -1 : 1;
+  return pre[0] == pre[1] ? 0 : pre[0] ? -1 : 1;
+}
+
+void diag_msg_path_mismatch(char *out, size_t cap, const char *module,
+                            const char *version, const char *declared) {
+  snprintf(out, cap,
+           "%s@%s: its go.mod declares its path as %s, but it was required "
+           "as %s; the go command stops with \"module declares its path as\"\n"
+           "fix: import and require %s instead, or add to go.mod: replace %s "
+           "=> %s %s",
+           module, version, declared, module, declared, module, declared,
+           version);
+}
+
+void diag_msg_newer_go(char *out, size_t cap, const char *module,
+                       const char *version, const char *need,
+                       const char *have) {
+  snprintf(out, cap,
+           "%s@%s requires go >= %s, newer than %s\nfix: upgrade Go to %s or "
+           "later, or require an older %s",
+           module, version, need, have, need, module);
+}
+
+int diag_gomod_findings(const char *module, const char *version,
+                        const char *gomod, size_t len, const char *go_release,
+                        struct diag_gomod_finding *out, int max) {
+  struct modfile mf;
+  modfile_init(&mf);
+  if (modfile_parse(&mf, gomod, len, MODFILE_LAX | MODFILE_GO121, NULL, 0) < 0)
+    return 0;
+  int n = 0;
+  if (n < max && mf.module != NULL && strcmp(mf.module, module) != 0) {
+    out[n] = (struct diag_gomod_finding){.kind = "path mismatch"};
+    diag_msg_path_mismatch(out[n].message, sizeof out[n].message, module,
+                           version, mf.module);
+    n++;
+  }
+  if (n < max && mf.go != NULL && go_release != NULL && go_release[0] != '\0' &&
+      diag_gover_compare(mf.go, go_release) > 0) {
+    out[n] = (struct diag_gomod_finding){.kind = "newer go"};
+    diag_msg_newer_go(out[n].message, sizeof out[n].message, module, version,
+                      mf.go, go_release);
+    n++;
+  }
+  for (size_t i = 0; i < mf.nretract && n < max; i++) {
+    const struct modfile_retract *r = &mf.retract[i];
+    out[n] = (struct diag_gomod_finding){.kind = "retracted", .module_wide = 1};
+    if (strcmp(r->low, r->high) == 0)
+      snprintf(out[n].message, sizeof out[n].message,
+               "%s@%s is retracted (says %s@%s)%s%s\nfix: go get %s@latest",
+               module, r->low, module, version, r->rationale[0] ? ": " : "",
+               r->rationale, module);
+    else
+      snprintf(out[n].message, sizeof out[n].message,
+               "%s versions [%s, %s] are retracted (says %s@%s)%s%s\nfix: go "
+               "get %s@latest",
+               module, r->low, r->high, module, version,
+               r->rationale[0] ? ": " : "", r->rationale, module);
+    n++;
+  }
+  if (n < max && mf.deprecated != NULL && mf.deprecated[0] != '\0') {
+    out[n] = (struct diag_gomod_finding){.kind = "deprecated", .module_wide = 1};
+    snprintf(out[n].message, sizeof out[n].message,
+             "module %s is deprecated (says %s@%s): %s\nfix: move to the "
+             "replacement it names, then go mod tidy",
+             module, module, version, mf.deprecated);
+    n++;
+  }
+  modfile_dispose(&mf);
+  return n;
+}
