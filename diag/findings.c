@@ -66,6 +66,7 @@ int diag_gomod_findings(const char *module, const char *version,
   int n = 0;
   if (n < max && mf.module != NULL && strcmp(mf.module, module) != 0) {
     out[n] = (struct diag_gomod_finding){.kind = "path mismatch"};
+    snprintf(out[n].version, sizeof out[n].version, "%s", version);
     diag_msg_path_mismatch(out[n].message, sizeof out[n].message, module,
                            version, mf.module);
     n++;
@@ -73,13 +74,15 @@ int diag_gomod_findings(const char *module, const char *version,
   if (n < max && mf.go != NULL && go_release != NULL && go_release[0] != '\0' &&
       diag_gover_compare(mf.go, go_release) > 0) {
     out[n] = (struct diag_gomod_finding){.kind = "newer go"};
+    snprintf(out[n].version, sizeof out[n].version, "%s", version);
     diag_msg_newer_go(out[n].message, sizeof out[n].message, module, version,
                       mf.go, go_release);
     n++;
   }
   for (size_t i = 0; i < mf.nretract && n < max; i++) {
     const struct modfile_retract *r = &mf.retract[i];
-    out[n] = (struct diag_gomod_finding){.kind = "retracted", .module_wide = 1};
+    out[n] = (struct diag_gomod_finding){.kind = "retracted"};
+    snprintf(out[n].version, sizeof out[n].version, "%s", r->low);
     if (strcmp(r->low, r->high) == 0)
       snprintf(out[n].message, sizeof out[n].message,
                "%s@%s is retracted (says %s@%s)%s%s\nfix: go get %s@latest",
@@ -94,7 +97,7 @@ int diag_gomod_findings(const char *module, const char *version,
     n++;
   }
   if (n < max && mf.deprecated != NULL && mf.deprecated[0] != '\0') {
-    out[n] = (struct diag_gomod_finding){.kind = "deprecated", .module_wide = 1};
+    out[n] = (struct diag_gomod_finding){.kind = "deprecated"};
     snprintf(out[n].message, sizeof out[n].message,
              "module %s is deprecated (says %s@%s): %s\nfix: move to the "
              "replacement it names, then go mod tidy",

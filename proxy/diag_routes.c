@@ -7,6 +7,8 @@
  *                    modules, cache size and hit ratio
  *   /diag/req/<id>   the full record of one request
  *   /diag/config     the go command settings for clients of this proxy
+ *   /diag/module/<path>[@<version>]  versions held, where each came from,
+ *                    hashes, findings, and who asked for it when
  */
 #include <errno.h>
 #include <stdio.h>
@@ -34,16 +36,48 @@ static enum diag_format negotiate(const struct proxy_conn *c, const char *query)
   return FMT_TEXT;
 }
 
-static void html_escape(FILE *f, const char *s) {
-  for (; *s != '\0'; s++) {
-    switch (*s) {
+static void html_escape_n(FILE *f, const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    switch (s[i]) {
     case '<': fputs("&lt;", f); break;
     case '>': fputs("&gt;", f); break;
     case '&': fputs("&amp;", f); break;
     case '"': fputs("&quot;", f); break;
-    default: fputc(*s, f);
+    default: fputc(s[i], f);
     }
   }
+}
+
+static void html_escape(FILE *f, const char *s) { html_escape_n(f, s, strlen(s)); }
+
+/* One line of a text page as HTML: headings (unindented lines ending in
+ * ':') in bold, and /diag/... references as links. */
+static void html_line(FILE *f, const char *line, size_t n) {
+  int heading = n > 1 && line[0] != ' ' && line[n - 1] == ':';
+  if (heading)
+    fputs("<b>", f);
+  for (size_t i = 0; i < n;) {
+    const char *ref = NULL;
+    for (size_t k = i; k + 6 <= n && ref == NULL; k++)
+      if (strncmp(line + k, "/diag/", 6) == 0 && (k == i || line[k - 1] == ' '))
+        ref = line + k;
+    size_t upto = ref != NULL ? (size_t)(ref - line) : n;
+    html_escape_n(f, line + i, upto - i);
+    if (ref == NULL)
+      break;
+    size_t len = strcspn(ref, " \n\"<>");
+    if (ref + len > line + n)
+      len = (size_t)(line + n - ref);
+    fputs("<a href=\"", f);
+    html_escape_n(f, ref, len);
+    fputs("\">", f);
+    html_escape_n(f, ref, len);
+    fputs("</a>", f);
+    i = upto + len;
+  }
+  if (heading)
+    fputs("</b>", f);
+  fputc('\n', f);
 }
 
 /* Sends a page body in the negotiated format; text is the plain-text form,
@@ -69,8 +103,14 @@ static void send_page(struct proxy_conn *c, enum diag_format fmt,
             f);
       html_escape(f, title);
       fputs("</h1><pre>", f);
-      html_escape(f, text);
-      fputs("</pre></body></html>\n", f);
+      for (const char *p = text; *p != '\0';) {
+        size_t n = strcspn(p, "\n");
+        html_line(f, p, n);
+        p += n + (p[n] != '\0');
+      }
+      fputs("</pre><p><small>Also as <a href=\"?format=json\">JSON</a> and "
+            "<a href=\"?format=text\">text</a>.</small></p></body></html>\n",
+            f);
       fclose(f);
       body = html;
       type = "text/html; charset=utf-8";
@@ -408,6 +448,185 @@ static void serve_config(struct proxy_conn *c, enum diag_format fmt) {
   free(json);
 }
 
+/* ---- /diag/module ---------------------------------------------------- */
+
+struct module_job {
+  uv_work_t work;
+  struct proxy_conn *conn;
+  enum diag_format fmt;
+  char module[GOMOD_MAX_PATH_BYTES];
+  char version[GOMOD_MAX_VERSION_BYTES];
+  int rc;
+  struct store_module_view view;
+};
+
+static void on_module_view(uv_work_t *w) {
+  struct module_job *mj = w->data;
+  mj->rc = store_module_view(mj->conn->server->store, mj->module,
+                             mj->version[0] != '\0' ? mj->version : NULL,
+                             &mj->view);
+}
+
+static void iso(int64_t ms, char *buf, size_t len) {
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static void render_module_text(FILE *f, const struct module_job *mj) {
+  const struct store_module_view *v = &mj->view;
+  fprintf(f, "module %s%s%s\n\nversions held (%d):\n", mj->module,
+          mj->version[0] ? "@" : "", mj->version, v->nversions);
+  if (v->nversions == 0)
+    fprintf(f, "  none: this proxy has not stored it (yet)\n");
+  for (int i = 0; i < v->nversions; i++) {
+    const struct store_view_version *x = &v->versions[i];
+    fprintf(f, "  %s\n    from: %s%s%s\n", x->version,
+            x->origin[0] ? x->origin : "?", x->vcs[0] ? "\n    git: " : "",
+            x->vcs);
+    if (x->has_mod)
+      fprintf(f, "    go.mod: %s\n", x->mod_h1);
+    if (x->zip_size >= 0)
+      fprintf(f, "    zip: %s (%" PRId64 " bytes)%s\n", x->zip_h1, x->zip_size,
+              x->zip_violations > 0 ? ", breaks the module zip rules" : "");
+  }
+  fprintf(f, "\nfindings:\n");
+  if (v->nfindings == 0)
+    fprintf(f, "  none\n");
+  for (int i = 0; i < v->nfindings; i++) {
+    const char *m = v->findings[i].message;
+    const char *fix = strstr(m, "\nfix: ");
+    fprintf(f, "  %s%s%s: %.*s\n", v->findings[i].kind,
+            v->findings[i].version[0] ? " @" : "", v->findings[i].version,
+            fix != NULL ? (int)(fix - m) : (int)strlen(m), m);
+    if (fix != NULL)
+      fprintf(f, "    %s\n", fix + 1);
+  }
+  fprintf(f, "\nlatest requests:\n");
+  if (v->nrequests == 0)
+    fprintf(f, "  none\n");
+  for (int i = 0; i < v->nrequests; i++) {
+    char when[32];
+    iso(v->requests[i].time_ms, when, sizeof when);
+    fprintf(f, "  %s  %s  %d %s  %s  /diag/req/%s\n", when,
+            v->requests[i].client, v->requests[i].status,
+            v->requests[i].outcome, v->requests[i].target, v->requests[i].id);
+  }
+}
+
+static void render_module_json(FILE *f, const struct module_job *mj) {
+  const struct store_module_view *v = &mj->view;
+  fprintf(f, "{\"module\":");
+  diag_json_write(f, mj->module);
+  fprintf(f, ",\"versions\":[");
+  for (int i = 0; i < v->nversions; i++) {
+    const struct store_view_version *x = &v->versions[i];
+    fprintf(f, "%s{\"version\":", i ? "," : "");
+    diag_json_write(f, x->version);
+    fprintf(f, ",\"origin\":");
+    diag_json_write(f, x->origin);
+    fprintf(f, ",\"git\":");
+    diag_json_write(f, x->vcs[0] ? x->vcs : NULL);
+    fprintf(f, ",\"gomod_h1\":");
+    diag_json_write(f, x->has_mod ? x->mod_h1 : NULL);
+    fprintf(f, ",\"zip_h1\":");
+    diag_json_write(f, x->zip_size >= 0 ? x->zip_h1 : NULL);
+    fprintf(f, ",\"zip_bytes\":%" PRId64 ",\"zip_violations\":%" PRIu64 "}",
+            x->zip_size, x->zip_violations);
+  }
+  fprintf(f, "],\"findings\":[");
+  for (int i = 0; i < v->nfindings; i++) {
+    fprintf(f, "%s{\"version\":", i ? "," : "");
+    diag_json_write(f, v->findings[i].version);
+    fprintf(f, ",\"kind\":");
+    diag_json_write(f, v->findings[i].kind);
+    fprintf(f, ",\"message\":");
+    diag_json_write(f, v->findings[i].message);
+    fputc('}', f);
+  }
+  fprintf(f, "],\"requests\":[");
+  for (int i = 0; i < v->nrequests; i++) {
+    fprintf(f, "%s{\"id\":", i ? "," : "");
+    diag_json_write(f, v->requests[i].id);
+    fprintf(f, ",\"time_ms\":%" PRId64 ",\"client\":", v->requests[i].time_ms);
+    diag_json_write(f, v->requests[i].client);
+    fprintf(f, ",\"status\":%d,\"outcome\":", v->requests[i].status);
+    diag_json_write(f, v->requests[i].outcome);
+    fprintf(f, ",\"target\":");
+    diag_json_write(f, v->requests[i].target);
+    fputc('}', f);
+  }
+  fprintf(f, "]}\n");
+}
+
+static char *render_with(void (*fn)(FILE *, const struct module_job *),
+                         const struct module_job *mj) {
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  if (f == NULL)
+    return NULL;
+  fn(f, mj);
+  fclose(f);
+  return out;
+}
+
+static void on_module_view_done(uv_work_t *w, int status) {
+  struct module_job *mj = w->data;
+  struct proxy_conn *c = mj->conn;
+  if (!proxy_conn_gone(c)) {
+    char *text = mj->rc == 0 ? render_with(render_module_text, mj) : NULL;
+    char *json = mj->rc == 0 ? render_with(render_module_json, mj) : NULL;
+    char title[GOMOD_MAX_PATH_BYTES + 32];
+    snprintf(title, sizeof title, "modproxy: %s", mj->module);
+    if (text != NULL && json != NULL)
+      send_page(c, mj->fmt, title, text, json);
+    else
+      proxy_conn_send_text(c, 503, "could not read the store; see the log", NULL);
+    free(text);
+    free(json);
+  }
+  proxy_conn_release(c);
+  free(mj);
+}
+
+static void serve_module(struct proxy_conn *c, enum diag_format fmt,
+                         const char *spec) {
+  struct module_job *mj = calloc(1, sizeof *mj);
+  if (mj == NULL) {
+    proxy_conn_send_text(c, 503, "out of memory", NULL);
+    return;
+  }
+  /* <path>[@<version>], the path as written or !-escaped. */
+  char path[GOMOD_MAX_PATH_BYTES * 2];
+  snprintf(path, sizeof path, "%s", spec);
+  char *at = strchr(path, '@');
+  if (at != NULL) {
+    *at = '\0';
+    snprintf(mj->version, sizeof mj->version, "%s", at + 1);
+  }
+  char why[256] = "";
+  if (strchr(path, '!') != NULL
+          ? gomod_unescape_path(path, mj->module, sizeof mj->module, why, sizeof why) < 0
+          : gomod_check_path(path, why, sizeof why) < 0 ||
+                snprintf(mj->module, sizeof mj->module, "%s", path) < 0) {
+    free(mj);
+    proxy_conn_send_text(c, 400, why, NULL);
+    return;
+  }
+  mj->conn = c;
+  mj->fmt = fmt;
+  mj->work.data = mj;
+  proxy_conn_hold(c);
+  if (uv_queue_work(c->server->loop, &mj->work, on_module_view,
+                    on_module_view_done) < 0) {
+    proxy_conn_release(c);
+    free(mj);
+    proxy_conn_send_text(c, 503, "could not queue the lookup; retry", NULL);
+  }
+}
+
 void proxy_route_diag(struct proxy_conn *c, const char *url) {
   char path[PROXY_MAX_URL_BYTES + 1];
   snprintf(path, sizeof path, "%s", url);
@@ -427,8 +646,12 @@ void proxy_route_diag(struct proxy_conn *c, const char *url) {
     serve_request_record(c, fmt, path + 10);
     return;
   }
+  if (strncmp(path, "/diag/module/", 13) == 0 && path[13] != '\0') {
+    serve_module(c, fmt, path + 13);
+    return;
+  }
   proxy_conn_send_text(c, 404,
-                       "no such diagnostics page; try /diag, /diag/config or "
-                       "/diag/req/<request id>",
+                       "no such diagnostics page; try /diag, /diag/config, "
+                       "/diag/module/<path>[@<version>] or /diag/req/<id>",
                        NULL);
 }

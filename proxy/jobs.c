@@ -331,8 +331,7 @@ static void record_findings(struct fetch_job *j, const char *gomod, size_t len) 
   int n = diag_gomod_findings(j->gp.module, j->gp.version, gomod, len,
                               j->s->cfg->go_release, f, DIAG_GOMOD_FINDINGS);
   for (int i = 0; i < n; i++)
-    store_finding_put(j->s->store, j->gp.module,
-                      f[i].module_wide ? "" : j->gp.version, f[i].kind,
+    store_finding_put(j->s->store, j->gp.module, f[i].version, f[i].kind,
                       f[i].message);
 }
 

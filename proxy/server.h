@@ -78,6 +78,11 @@ struct proxy_config {
   const char *const *git_routes;
   int64_t git_timeout_s;    /**< one git command's network time limit */
   const char *go_release;   /**< flag go.mod files needing a newer Go */
+  int offline;              /**< air-gapped mirror: fetch nothing (mirror.c) */
+  /** --sumdb checksum databases in GOSUMDB syntax (NULL-terminated; NULL
+   *  or "off": none), proxied under /sumdb/ (sumdb.c). */
+  const char *const *sumdbs;
+  int verify_sumdb;         /**< check upstream zips/go.mods (sumdb_verify.c) */
 };
 
 /** How an upstream has been doing (loop thread), for /diag and /metrics. */
@@ -118,7 +123,11 @@ void proxy_body_unref(struct proxy_body *b);
 
 /* ---- what a GOPROXY request asks for ------------------------------------ */
 
-enum gp_kind { GP_LIST, GP_LATEST, GP_INFO, GP_MOD, GP_ZIP };
+/* GP_SUMDB: a checksum database answer (sumdb.c), fetched by the same
+ * coalesced jobs: `module` is the database name, `suffix` the path below
+ * it ("lookup/<escaped path>@<escaped version>", "tile/8/0/000", "latest"),
+ * `canonical` 0. */
+enum gp_kind { GP_LIST, GP_LATEST, GP_INFO, GP_MOD, GP_ZIP, GP_SUMDB };
 
 struct gp_req {
   enum gp_kind kind;
@@ -126,8 +135,9 @@ struct gp_req {
   char version[GOMOD_MAX_VERSION_BYTES]; /**< decoded, "" for list/latest */
   int canonical;  /**< version is canonical and valid for the module */
   /** "@v/list", "@latest", "@v/<escaped version>.<ext>": the upstream URL
-   *  suffix and the store's answer key. */
-  char suffix[GOMOD_MAX_VERSION_BYTES + 16];
+   *  suffix and the store's answer key. Sized for a checksum database
+   *  lookup path (GP_SUMDB), which holds an escaped module path too. */
+  char suffix[GOMOD_MAX_PATH_BYTES * 2 + GOMOD_MAX_VERSION_BYTES * 2 + 16];
   char escaped_module[GOMOD_MAX_PATH_BYTES * 2];
 };
 
@@ -171,6 +181,8 @@ size_t hot_cache_drop_module(struct hot_cache *c, const char *module);
 
 struct proxy_fetcher;
 struct proxy_vcs;
+struct proxy_sumdb;
+struct proxy_mirror;
 struct proxy_conn;
 struct fetch_job;
 
@@ -209,6 +221,8 @@ struct proxy_server {
   struct proxy_fetcher *fetcher;
   struct proxy_vcs *vcs;        /**< private modules from git (vcs.c) */
   struct proxy_cache *cache;    /**< last use, eviction (cache.c) */
+  struct proxy_sumdb *sumdb;    /**< checksum databases (sumdb.c) */
+  struct proxy_mirror *mirror;  /**< offline mirror state (mirror.c) */
   struct hot_cache hot;
   struct fetch_job *jobs;       /**< fetches in flight (coalescing) */
   struct proxy_conn *conns;     /**< open connections */

@@ -65,6 +65,17 @@ static const struct def {
     [S_GO_RELEASE] = {"go-release", K_TEXT, "1.19", 0, "VERSION",
                       "the oldest Go release your builds use: modules whose "
                       "go.mod needs a newer one are flagged in /diag"},
+    [S_OFFLINE] = {"offline", K_BOOL, "false", 0, NULL,
+                   "air-gapped mirror: fetch nothing, serve only what the "
+                   "store holds (lists and @latest from its versions)"},
+    [S_SUMDB] = {"sumdb", K_LIST, "sum.golang.org", 0, "GOSUMDB",
+                 "checksum database to proxy and verify against, in GOSUMDB "
+                 "syntax (name, name+hash+key, then an optional URL); "
+                 "repeatable; off: none"},
+    [S_VERIFY_SUMDB] = {"verify-sumdb", K_BOOL, "true", 0, NULL,
+                        "check upstream zips and go.mod files of public "
+                        "modules against the checksum database before storing "
+                        "them (when it can be reached)"},
     [S_GIT_TIMEOUT] = {"git-timeout", K_COUNT, "120", 86400, "SECONDS",
                        "how long one git command may talk to a git host"},
 };
@@ -341,6 +352,14 @@ void settings_to_config(const struct settings *st, struct proxy_config *cfg) {
   cfg->go_release = settings_text(st, S_GO_RELEASE);
   cfg->max_cache_bytes = (uint64_t)settings_count(st, S_MAX_CACHE_BYTES);
   cfg->admin_token = settings_text(st, S_ADMIN_TOKEN);
+  /* An empty upstream list ("off") is an offline mirror too. */
+  cfg->offline = settings_bool(st, S_OFFLINE) ||
+                 (cfg->upstream != NULL && strcmp(cfg->upstream, "off") == 0);
+  if (cfg->offline)
+    cfg->upstream = "off";
+  static const char *const default_sumdbs[] = {"sum.golang.org", NULL};
+  cfg->sumdbs = st->v[S_SUMDB].nlist > 0 ? st->v[S_SUMDB].list : default_sumdbs;
+  cfg->verify_sumdb = settings_bool(st, S_VERIFY_SUMDB);
 }
 
 void settings_print(const struct settings *st, unsigned allowed, FILE *f) {
@@ -350,7 +369,9 @@ void settings_print(const struct settings *st, unsigned allowed, FILE *f) {
     const char *src = st->v[i].source[0] != '\0' ? st->v[i].source : "unset";
     if (defs[i].kind == K_LIST) {
       if (st->v[i].nlist == 0)
-        fprintf(f, "%-14s = %-34s # %s\n", defs[i].name, "", "unset");
+        fprintf(f, "%-14s = %-34s # %s\n", defs[i].name,
+                defs[i].def != NULL ? defs[i].def : "",
+                defs[i].def != NULL ? "default" : "unset");
       for (int k = 0; k < st->v[i].nlist; k++)
         fprintf(f, "%-14s = %-34s # %s\n", defs[i].name, st->v[i].list[k], src);
       continue;

@@ -35,6 +35,9 @@ enum setting_id {
   S_GO_RELEASE,
   S_MAX_CACHE_BYTES,
   S_ADMIN_TOKEN,
+  S_OFFLINE,
+  S_SUMDB,
+  S_VERIFY_SUMDB,
   S_COUNT
 };
 

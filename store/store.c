@@ -123,6 +123,19 @@ static const char *const migrations[] = {
     "  found INTEGER NOT NULL,"
     "  PRIMARY KEY (module, version, kind)) WITHOUT ROWID;"
     "ALTER TABLE requests ADD COLUMN client TEXT;",
+    /* 6: checksum database answers (sumdb.c): lookups and tiles, which
+     * never change, and each database's latest signed tree; and what a
+     * mirror knows about itself (when its content was imported). */
+    "CREATE TABLE sumdb_cache ("
+    "  db TEXT NOT NULL,"
+    "  path TEXT NOT NULL,"
+    "  body BLOB NOT NULL,"
+    "  fetched INTEGER NOT NULL,"
+    "  origin TEXT,"
+    "  PRIMARY KEY (db, path));"
+    "CREATE TABLE mirror_meta ("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL) WITHOUT ROWID;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 

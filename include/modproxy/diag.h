@@ -239,7 +239,9 @@ void diag_msg_newer_go(char *out, size_t cap, const char *module,
 /** A fact worth knowing about a module version's go.mod. */
 struct diag_gomod_finding {
   const char *kind;   /**< "path mismatch", "newer go", "retracted", "deprecated" */
-  int module_wide;    /**< about the module, not only this version */
+  /** The version it is about ("" for the module as a whole): the go.mod's
+   *  own version, or for a retraction the first version retracted. */
+  char version[GOMOD_MAX_VERSION_BYTES];
   char message[DIAG_MSG_BYTES];
 };
 

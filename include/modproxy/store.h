@@ -413,4 +413,73 @@ int store_fsck(struct store *st, int quarantine,
  */
 int store_backup(struct store *st, const char *path, uint64_t *bytes);
 
+/* ---- checksum databases and mirrors (sumdb.c, bundle.c) ----------------- */
+
+/** One checksum database answer to store. */
+struct store_sumdb_row {
+  const char *db;     /**< the database name ("sum.golang.org") */
+  const char *path;   /**< "lookup/...", "tile/...", "latest" */
+  const void *body;
+  size_t len;
+  int64_t fetched;    /**< Unix seconds */
+  const char *origin; /**< where it came from, or NULL */
+  int replace;        /**< 1: replace a stored copy (latest); 0: first wins */
+};
+
+/** Stores n rows in one transaction; returns how many were new (or
+ *  replaced), or a negative errno (nothing stored). */
+int store_sumdb_put(struct store *st, const struct store_sumdb_row *rows,
+                    size_t n);
+/** Reads the answer stored for (db, path) into *out (caller frees);
+ *  *fetched (may be NULL) gets its time. -ENOENT when none. */
+int store_sumdb_get(struct store *st, const char *db, const char *path,
+                    struct store_bytes *out, int64_t *fetched);
+/** The widest stored copy of the tile whose full path is `base` (the full
+ *  tile itself or a `base.p/W`), with its path in path[cap]. -ENOENT. */
+int store_sumdb_widest_tile(struct store *st, const char *db, const char *base,
+                            struct store_bytes *out, char *path, size_t cap);
+/** Calls cb for each stored answer of db (NULL: every database) whose path
+ *  starts with prefix ("" for all), in (db, path) order; stops at and
+ *  returns a nonzero cb result. body is borrowed for the call. */
+int store_sumdb_each(struct store *st, const char *db, const char *prefix,
+                     int (*cb)(void *arg, const char *db, const char *path,
+                               const void *body, size_t len),
+                     void *arg);
+
+/** Mirror metadata ("snapshot": when the content was taken; ...). */
+int store_meta_get(struct store *st, const char *key, char *out, size_t cap);
+int store_meta_put(struct store *st, const char *key, const char *value);
+
+/** The versions of module whose .info is stored, one per line ("v1.0.0\n"),
+ *  unsorted, into *out (caller frees). -ENOENT when there are none. */
+int store_versions_of(struct store *st, const char *module,
+                      struct store_bytes *out);
+/** When the newest version was stored (Unix seconds); -ENOENT if empty. */
+int store_versions_newest(struct store *st, int64_t *created);
+
+/** A whole version to import; absent parts are NULL / -1. */
+struct store_import {
+  const char *module, *version;
+  const void *info;
+  size_t info_len;
+  const void *mod;
+  size_t mod_len;
+  int zip_fd;          /**< read with pread from 0 to its size, or -1 */
+  /** The zip as gozip_inspect reported it (h1, violations); the caller has
+   *  checked it. Required with zip_fd. */
+  const struct gozip_report *zip_report;
+  const char *origin;  /**< where it came from ("bundle ...") */
+  int64_t created;     /**< 0: now */
+  int mark_imported;   /**< set versions.imported (eviction keeps it) */
+};
+
+/**
+ * Publishes every given part of a version that is not stored yet, in one
+ * transaction (a part already stored is left as it was). *added gets a
+ * bitmask of the parts added (1 << STORE_INFO, STORE_MOD, STORE_ZIP).
+ * The caller checks the bytes first (JSON, hashes, zip rules).
+ */
+int store_version_import(struct store *st, const struct store_import *v,
+                         int *added);
+
 #endif
