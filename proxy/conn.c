@@ -33,11 +33,16 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/err.h>
+
 #include "modproxy/diag.h"
 
 static void conn_close(struct proxy_conn *c);
 static void read_next(struct proxy_conn *c);
 static void record_finish(struct proxy_conn *c);
+static void on_written(uv_write_t *w, int status);
+static void tls_pump(struct proxy_conn *c);
+static void tls_close(struct proxy_conn *c);
 
 static const char *state_name(enum conn_state s) {
   static const char *const names[] = {"IDLE", "HEAD", "HANDLING", "WRITING",
@@ -79,6 +84,8 @@ static void conn_free(struct proxy_conn *c) {
   free(c->zip_version);
   diag_record_dispose(&c->rec);
   free(c->req.body);
+  SSL_free(c->ssl);
+  free(c->tls_out);
   free(c);
 }
 
@@ -362,7 +369,7 @@ const char *proxy_conn_base(struct proxy_conn *c, char *buf, size_t len) {
   if (n == 0 || strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                           "0123456789.-:[]") != n)
     return buf;
-  snprintf(buf, len, "http://%s", h);
+  snprintf(buf, len, "%s://%s", c->ssl != NULL ? "https" : "http", h);
   return buf;
 }
 
@@ -419,21 +426,136 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   buf->len = sizeof c->server->read_buf;
 }
 
+/* ---- TLS ------------------------------------------------------------ */
+
+struct tls_write {
+  uv_write_t req;
+  struct proxy_conn *conn;
+  int close_after; /* the close_notify alert: close once it is out */
+  char data[];
+};
+
+static void on_tls_flushed(uv_write_t *w, int status) {
+  struct tls_write *t = (struct tls_write *)w;
+  if (t->close_after)
+    conn_close(t->conn);
+  free(t);
+}
+
+/* Sends what OpenSSL wants sent on its own (handshake, session tickets,
+ * alerts), in a write of its own. Ordered with the response writes by
+ * libuv's write queue. */
+static void tls_flush(struct proxy_conn *c, int close_after) {
+  BIO *wbio = SSL_get_wbio(c->ssl);
+  size_t n = BIO_ctrl_pending(wbio);
+  if (n == 0 || c->state == CONN_CLOSING) {
+    if (close_after)
+      conn_close(c);
+    return;
+  }
+  struct tls_write *t = malloc(sizeof *t + n);
+  if (t == NULL) {
+    conn_close(c);
+    return;
+  }
+  t->conn = c;
+  t->close_after = close_after;
+  int got = BIO_read(wbio, t->data, (int)n);
+  uv_buf_t b = uv_buf_init(t->data, got > 0 ? (unsigned)got : 0);
+  if (uv_write(&t->req, (uv_stream_t *)&c->tcp, &b, 1, on_tls_flushed) < 0) {
+    free(t);
+    conn_close(c);
+  }
+}
+
+/* Decrypts what has arrived and feeds it to the parser, as long as the
+ * connection is reading a request (a paused parser leaves the rest of the
+ * ciphertext in OpenSSL until read_next). */
+static void tls_pump(struct proxy_conn *c) {
+  if (!SSL_is_init_finished(c->ssl)) {
+    int r = SSL_do_handshake(c->ssl);
+    tls_flush(c, 0);
+    if (r <= 0) {
+      int e = SSL_get_error(c->ssl, r);
+      ERR_clear_error();
+      if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+        conn_close(c);
+      return;
+    }
+  }
+  while (c->state == CONN_IDLE || c->state == CONN_HEAD) {
+    int n = SSL_read(c->ssl, c->server->tls_buf, sizeof c->server->tls_buf);
+    if (n <= 0) {
+      int e = SSL_get_error(c->ssl, n);
+      ERR_clear_error();
+      if (e != SSL_ERROR_WANT_READ)
+        conn_close(c); /* close_notify, or a broken record */
+      break;
+    }
+    feed(c, c->server->tls_buf, (size_t)n);
+  }
+  if (c->state != CONN_CLOSING)
+    tls_flush(c, 0);
+}
+
+/* Ends a TLS connection politely: close_notify first, then the close. */
+static void tls_close(struct proxy_conn *c) {
+  if (SSL_is_init_finished(c->ssl))
+    SSL_shutdown(c->ssl);
+  ERR_clear_error();
+  tls_flush(c, 1);
+}
+
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   struct proxy_conn *c = st->data;
   if (n < 0) {
     conn_close(c);
     return;
   }
-  if (n > 0)
+  if (n == 0)
+    return;
+  if (c->ssl == NULL) {
     feed(c, buf->base, (size_t)n);
+    return;
+  }
+  if (BIO_write(SSL_get_rbio(c->ssl), buf->base, (int)n) != (int)n) {
+    conn_close(c);
+    return;
+  }
+  tls_pump(c);
+}
+
+/* Writes a response's buffers, encrypted on a TLS connection; on_written
+ * runs when they are out. */
+static int conn_write(struct proxy_conn *c, uv_buf_t *bufs, unsigned n) {
+  c->write.data = c;
+  if (c->ssl == NULL)
+    return uv_write(&c->write, (uv_stream_t *)&c->tcp, bufs, n, on_written);
+  for (unsigned i = 0; i < n; i++) {
+    if (bufs[i].len > 0 && SSL_write(c->ssl, bufs[i].base, (int)bufs[i].len) <= 0) {
+      ERR_clear_error();
+      return -EPROTO;
+    }
+  }
+  BIO *wbio = SSL_get_wbio(c->ssl);
+  size_t pending = BIO_ctrl_pending(wbio);
+  free(c->tls_out);
+  c->tls_out = malloc(pending > 0 ? pending : 1);
+  if (c->tls_out == NULL)
+    return -ENOMEM;
+  int got = BIO_read(wbio, c->tls_out, (int)pending);
+  uv_buf_t b = uv_buf_init(c->tls_out, got > 0 ? (unsigned)got : 0);
+  return uv_write(&c->write, (uv_stream_t *)&c->tcp, &b, 1, on_written);
 }
 
 /* After a response: parse what is pending or wait for more. */
 static void read_next(struct proxy_conn *c) {
   conn_state(c, CONN_IDLE);
   if (c->close_after || c->server->stopping) {
-    conn_close(c);
+    if (c->ssl != NULL)
+      tls_close(c);
+    else
+      conn_close(c);
     return;
   }
   llhttp_resume(&c->parser);
@@ -447,6 +569,10 @@ static void read_next(struct proxy_conn *c) {
     if (c->state != CONN_IDLE && c->state != CONN_HEAD)
       return;
   }
+  if (c->ssl != NULL)
+    tls_pump(c); /* records that arrived while the request was handled */
+  if (c->state != CONN_IDLE && c->state != CONN_HEAD)
+    return;
   if (c->state == CONN_IDLE)
     arm_timer(c, PROXY_IDLE_TIMEOUT_MS);
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -479,6 +605,10 @@ void proxy_conn_accept(struct proxy_server *s) {
       uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof c->peer);
     else
       uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof c->peer);
+  }
+  if (s->tls != NULL && (c->ssl = proxy_tls_session(s)) == NULL) {
+    conn_close(c);
+    return;
   }
   llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
   c->parser.data = c;
@@ -641,8 +771,7 @@ static void on_chunk_ready(uv_work_t *w, int status) {
   c->body_off += (uint64_t)c->chunk_len;
   c->server->counters.bytes_out += (uint64_t)c->chunk_len;
   arm_timer(c, PROXY_WRITE_TIMEOUT_MS);
-  c->write.data = c;
-  if (uv_write(&c->write, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0)
+  if (conn_write(c, &b, 1) < 0)
     conn_close(c);
 }
 
@@ -752,8 +881,7 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
     }
   }
   arm_timer(c, PROXY_WRITE_TIMEOUT_MS);
-  c->write.data = c;
-  if (uv_write(&c->write, (uv_stream_t *)&c->tcp, bufs, nbufs, on_written) < 0)
+  if (conn_write(c, bufs, nbufs) < 0)
     conn_close(c);
 }
 

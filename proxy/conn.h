@@ -8,6 +8,7 @@
 #define PROXY_CONN_H
 
 #include <llhttp.h>
+#include <openssl/ssl.h>
 #include <uv.h>
 
 #include "modproxy/diag.h"
@@ -95,6 +96,10 @@ struct proxy_conn {
   int64_t chunk_len;
   uv_work_t work;
   int close_after;
+  /* TLS (NULL on a plain connection): the session, and the ciphertext of
+   * the response write in flight. */
+  SSL *ssl;
+  char *tls_out;
 };
 
 /** Accepts a connection on the server's listener. */

@@ -12,6 +12,9 @@
  *   |         FETCHING ---------------------------->-+
  *   |            | 200                               | error after ','
  *   |            v                                   | or list exhausted
+ *   |         VERIFY (public .mod/.zip: the checksum |
+ *   |            |     database's record, sumdb_verify.c)
+ *   |            v                                   |
  *   |         INGEST (worker: verify, hash, store)   v
  *   |            |                                REMEMBER (worker: store
  *   |            v                                  a not-found answer)
@@ -21,6 +24,9 @@
  * Zips are staged in an unlinked temporary file in the data directory, so
  * a killed process leaves nothing behind and nothing half-written is ever
  * visible in the store.
+ *
+ * A GP_SUMDB job fetches a checksum database answer the same way, from the
+ * database's own sources (sumdb.c) instead of the --upstream list.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -34,13 +40,22 @@
 #include "vcs.h"
 #include "modproxy/diag.h"
 #include "route.h"
+#include "mirror.h"
+#include "sumdb.h"
 
 /* What a job keeps of the upstreams' answers, for the explanation. */
 #define JOB_ATTEMPTS_BYTES 1024
 /* How much of an upstream's error body is quoted back. */
 #define JOB_QUOTE_BYTES 160
 
-enum job_state { JOB_ATTEMPT, JOB_FETCHING, JOB_INGEST, JOB_REMEMBER, JOB_DONE };
+enum job_state {
+  JOB_ATTEMPT,
+  JOB_FETCHING,
+  JOB_INGEST,
+  JOB_REMEMBER,
+  JOB_DONE,
+  JOB_VERIFY,
+};
 
 struct fetch_job {
   struct fetch_job *next;
@@ -54,6 +69,8 @@ struct fetch_job {
   struct proxy_fetch fetch;
   struct proxy_fetch list_fetch; /* the module's list, to explain a miss */
   struct vcs_request vcs;        /* a private module's answer from git */
+  struct proxy_sumdb_verify verify; /* the checksum database's record */
+  int verified;                  /* verify ran: compare before storing */
   /* What ingest stores: the answer's bytes (not for zips) and its origin. */
   const char *src_body;
   size_t src_len;
@@ -81,7 +98,8 @@ static void job_state(struct fetch_job *j, enum job_state to) {
   static const unsigned allowed[] = {
       [JOB_ATTEMPT] = 1u << JOB_FETCHING | 1u << JOB_REMEMBER | 1u << JOB_DONE,
       [JOB_FETCHING] = 1u << JOB_ATTEMPT | 1u << JOB_INGEST | 1u << JOB_REMEMBER |
-                       1u << JOB_DONE,
+                       1u << JOB_DONE | 1u << JOB_VERIFY,
+      [JOB_VERIFY] = 1u << JOB_INGEST | 1u << JOB_DONE,
       [JOB_INGEST] = 1u << JOB_DONE,
       [JOB_REMEMBER] = 1u << JOB_DONE,
       [JOB_DONE] = 0,
@@ -98,6 +116,9 @@ static const char *what(const struct gp_req *gp, char *buf, size_t len) {
     snprintf(buf, len, "the version list of %s", gp->module);
   else if (gp->kind == GP_LATEST)
     snprintf(buf, len, "%s@latest", gp->module);
+  else if (gp->kind == GP_SUMDB)
+    snprintf(buf, len, "the checksum database answer %s/%s", gp->module,
+             gp->suffix);
   else
     snprintf(buf, len, "%s@%s", gp->module, gp->version);
   return buf;
@@ -152,6 +173,7 @@ static void job_done(struct fetch_job *j) {
     close(j->fd);
   proxy_fetch_dispose(&j->fetch);
   proxy_vcs_dispose(&j->vcs);
+  proxy_sumdb_verify_dispose(&j->verify);
   proxy_body_unref(r->body);
   free(j->json_buf);
   free(j);
@@ -292,7 +314,9 @@ static void not_found(struct fetch_job *j) {
 static void explain_not_found(struct fetch_job *j) {
   char w[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 32], text[2048];
   what(&j->gp, w, sizeof w);
-  if (j->attempts_len == 0) {
+  if (j->attempts_len == 0 && j->s->cfg->offline) {
+    proxy_mirror_explain(j->s, &j->gp, text, sizeof text);
+  } else if (j->attempts_len == 0) {
     snprintf(text, sizeof text,
              "%s is not in this proxy's cache, and modproxy runs with its "
              "upstreams off (--upstream off), so it cannot fetch it.\n",
@@ -373,7 +397,14 @@ static int ingest(struct fetch_job *j) {
     /* Keep it as the .info of the version it names, too. */
     return store_part_put(st, gp->module, v, STORE_INFO, body, len,
                           origin);
+  case GP_SUMDB:
+    return proxy_sumdb_ingest(j->s, gp, body, len, origin, j->failure,
+                              sizeof j->failure);
   case GP_MOD:
+    if (j->verified && (rc = proxy_sumdb_check(j->s, &j->verify, gp, body, len,
+                                               -1, origin, j->failure,
+                                               sizeof j->failure)) < 0)
+      return rc;
     rc = store_part_put(st, gp->module, gp->version, STORE_MOD, body, len,
                         origin);
     if (rc == 0)
@@ -381,6 +412,10 @@ static int ingest(struct fetch_job *j) {
     return rc;
   case GP_ZIP: {
     struct gozip_report rep;
+    if (j->verified && (rc = proxy_sumdb_check(j->s, &j->verify, gp, NULL, 0,
+                                               j->fd, origin, j->failure,
+                                               sizeof j->failure)) < 0)
+      return rc;
     rc = store_zip_put_fd(st, gp->module, gp->version, j->fd, origin,
                           j->s->cfg->strict_zips, &rep);
     if (rc == -EBADMSG || rc == -E2BIG)
@@ -480,7 +515,8 @@ static void on_vcs_done(struct vcs_request *r) {
 
 /* Private modules never reach an upstream: git answers them. */
 static int attempt_private(struct fetch_job *j) {
-  if (!proxy_vcs_private(j->s, j->gp.module))
+  if (j->s->cfg->offline || j->gp.kind == GP_SUMDB ||
+      !proxy_vcs_private(j->s, j->gp.module))
     return 0;
   j->vcs.gp = &j->gp;
   j->vcs.fd = j->fd;
@@ -502,6 +538,43 @@ static int attempt_private(struct fetch_job *j) {
   return 1;
 }
 
+/* The upstream a job tries at j->index: the --upstream list, or for a
+ * checksum database its own sources (sumdb.c). NULL past the last. */
+static struct proxy_upstream *job_upstream(struct fetch_job *j) {
+  if (j->gp.kind == GP_SUMDB)
+    return proxy_sumdb_source(j->s, &j->gp, j->index);
+  return j->index < j->s->nupstreams ? &j->s->upstreams[j->index] : NULL;
+}
+
+/* The URL of the job's file below an upstream's base URL. */
+static void job_url(const struct fetch_job *j, const char *base, char *out,
+                    size_t cap) {
+  if (j->gp.kind == GP_SUMDB)
+    snprintf(out, cap, "%s/%s", base, j->gp.suffix);
+  else
+    snprintf(out, cap, "%s/%s/%s", base, j->gp.escaped_module, j->gp.suffix);
+}
+
+/* The checksum database's record is in (or could not be had): store. */
+static void on_verified(struct proxy_sumdb_verify *v) {
+  struct fetch_job *j = v->data;
+  j->verified = 1;
+  start_ingest(j, j->fetch.body, j->fetch.len, job_upstream(j)->shown);
+}
+
+/* A public .mod or .zip is checked against the checksum database before
+ * it is stored (--verify-sumdb). */
+static int start_verify(struct fetch_job *j) {
+  if (!proxy_sumdb_should_verify(j->s, &j->gp))
+    return 0;
+  j->verify.on_done = on_verified;
+  j->verify.data = j;
+  job_state(j, JOB_VERIFY);
+  /* When it cannot start, the file is stored unchecked (INGEST follows). */
+  return proxy_sumdb_verify_start(j->s, &j->verify, j->gp.module,
+                                  j->gp.version) == 0;
+}
+
 /* The first line of an upstream's text error body, for the explanation. */
 static void quote_body(const struct proxy_fetch *f, char *out, size_t cap) {
   out[0] = '\0';
@@ -517,10 +590,9 @@ static void quote_body(const struct proxy_fetch *f, char *out, size_t cap) {
 static void record_attempt(struct fetch_job *j, const struct proxy_fetch *f) {
   if (j->json == NULL)
     return;
-  const struct proxy_upstream *u = &j->s->upstreams[j->index];
+  const struct proxy_upstream *u = job_upstream(j);
   char url[PROXY_MAX_URL_BYTES + 1024];
-  snprintf(url, sizeof url, "%s/%s/%s", u->shown, j->gp.escaped_module,
-           j->gp.suffix);
+  job_url(j, u->shown, url, sizeof url);
   fprintf(j->json, "%s{\"url\":", j->json_count++ > 0 ? "," : "");
   diag_json_write(j->json, url);
   fprintf(j->json, ",\"status\":%ld,\"error\":", f->status);
@@ -531,7 +603,7 @@ static void record_attempt(struct fetch_job *j, const struct proxy_fetch *f) {
 
 /* Counts the answer in the upstream's health, for /diag. */
 static void record_health(struct fetch_job *j, const struct proxy_fetch *f) {
-  struct upstream_health *h = &j->s->upstreams[j->index].health;
+  struct upstream_health *h = &job_upstream(j)->health;
   proxy_metrics_upstream(h, uv_now(j->s->loop) - j->attempt_start_ms);
   if (f->rc == 0 && (f->status == 200 || f->status == 404 || f->status == 410)) {
     if (f->status == 200)
@@ -552,11 +624,12 @@ static void record_health(struct fetch_job *j, const struct proxy_fetch *f) {
 
 static void on_fetched(struct proxy_fetch *f) {
   struct fetch_job *j = f->data;
-  const struct proxy_upstream *u = &j->s->upstreams[j->index];
+  const struct proxy_upstream *u = job_upstream(j);
   record_attempt(j, f);
   record_health(j, f);
   if (f->rc == 0 && f->status == 200) {
-    start_ingest(j, f->body, f->len, u->shown);
+    if (!start_verify(j))
+      start_ingest(j, f->body, f->len, u->shown);
     return;
   }
   char quote[JOB_QUOTE_BYTES + 8] = "";
@@ -586,12 +659,11 @@ static void on_fetched(struct proxy_fetch *f) {
 /* Tries upstream j->index and the ones after it. */
 static void attempt(struct fetch_job *j) {
   struct proxy_server *s = j->s;
-  for (; j->index < s->nupstreams; j->index++) {
-    const struct proxy_upstream *u = &s->upstreams[j->index];
-    if (u->base == NULL)
-      break; /* "off" */
-    snprintf(j->url, sizeof j->url, "%s/%s/%s", u->base, j->gp.escaped_module,
-             j->gp.suffix);
+  for (;; j->index++) {
+    const struct proxy_upstream *u = job_upstream(j);
+    if (u == NULL || u->base == NULL)
+      break; /* the end of the list, or "off" */
+    job_url(j, u->base, j->url, sizeof j->url);
     if (j->gp.kind == GP_ZIP && (ftruncate(j->fd, 0) < 0 || lseek(j->fd, 0, SEEK_SET) < 0)) {
       note(j, "  staging file: %s\n", strerror(errno));
       j->saw_error = 1;

@@ -105,7 +105,8 @@ static void set_self_url(struct proxy_server *s) {
     port = ntohs(a->sin6_port);
     if (strcmp(host, "::") == 0)
       snprintf(host, sizeof host, "::1");
-    snprintf(s->self_url, sizeof s->self_url, "http://[%s]:%d", host, port);
+    snprintf(s->self_url, sizeof s->self_url, "%s://[%s]:%d",
+             s->tls != NULL ? "https" : "http", host, port);
     return;
   }
   struct sockaddr_in *a = (struct sockaddr_in *)&ss;
@@ -113,7 +114,8 @@ static void set_self_url(struct proxy_server *s) {
   port = ntohs(a->sin_port);
   if (strcmp(host, "0.0.0.0") == 0)
     snprintf(host, sizeof host, "127.0.0.1");
-  snprintf(s->self_url, sizeof s->self_url, "http://%s:%d", host, port);
+  snprintf(s->self_url, sizeof s->self_url, "%s://%s:%d",
+           s->tls != NULL ? "https" : "http", host, port);
 }
 
 int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
@@ -156,7 +158,7 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
     fprintf(stderr, "modproxy: %s\n", strerror(-rc));
     return rc;
   }
-  if ((rc = proxy_vcs_init(s)) < 0)
+  if ((rc = proxy_vcs_init(s)) < 0 || (rc = proxy_tls_init(s)) < 0)
     return rc;
   struct sockaddr_storage addr;
   if (parse_listen(cfg->listen, &addr) < 0) {
@@ -199,14 +201,16 @@ int proxy_server_run(struct proxy_server *s) {
       port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     }
   }
-  fprintf(stderr, "modproxy %s listening on http://%s:%d (data %s, upstream %s)\n",
-          MODPROXY_VERSION, host, port, s->cfg->data_dir, s->cfg->upstream);
+  fprintf(stderr, "modproxy %s listening on %s://%s:%d (data %s, upstream %s)\n",
+          MODPROXY_VERSION, s->tls != NULL ? "https" : "http", host, port,
+          s->cfg->data_dir, s->cfg->upstream);
   int clean = uv_run(s->loop, UV_RUN_DEFAULT) == 0;
   uv_close((uv_handle_t *)&s->drain_timer, NULL);
   if (clean)
     proxy_records_close(s);
   proxy_cache_close(s, clean);
   proxy_vcs_close(s);
+  proxy_tls_close(s);
   proxy_fetcher_free(s->fetcher);
   uv_run(s->loop, UV_RUN_NOWAIT);
   hot_cache_dispose(&s->hot);

@@ -78,6 +78,7 @@ struct proxy_config {
   const char *const *git_routes;
   int64_t git_timeout_s;    /**< one git command's network time limit */
   const char *go_release;   /**< flag go.mod files needing a newer Go */
+  const char *tls_cert, *tls_key; /**< PEM files: serve https (tls.c) */
   int offline;              /**< air-gapped mirror: fetch nothing (mirror.c) */
   /** --sumdb checksum databases in GOSUMDB syntax (NULL-terminated; NULL
    *  or "off": none), proxied under /sumdb/ (sumdb.c). */
@@ -181,6 +182,8 @@ size_t hot_cache_drop_module(struct hot_cache *c, const char *module);
 
 struct proxy_fetcher;
 struct proxy_vcs;
+struct proxy_tls;
+typedef struct ssl_st SSL;
 struct proxy_sumdb;
 struct proxy_mirror;
 struct proxy_conn;
@@ -220,6 +223,7 @@ struct proxy_server {
   int nupstreams;
   struct proxy_fetcher *fetcher;
   struct proxy_vcs *vcs;        /**< private modules from git (vcs.c) */
+  struct proxy_tls *tls;        /**< the TLS listener's context, or NULL */
   struct proxy_cache *cache;    /**< last use, eviction (cache.c) */
   struct proxy_sumdb *sumdb;    /**< checksum databases (sumdb.c) */
   struct proxy_mirror *mirror;  /**< offline mirror state (mirror.c) */
@@ -242,6 +246,8 @@ struct proxy_server {
   /* Every read lands here first (reads are handled one at a time on the
    * loop thread); a connection copies only the bytes it must keep. */
   char read_buf[PROXY_READ_BUF_BYTES];
+  /* Plaintext decrypted from read_buf (TLS connections). */
+  char tls_buf[PROXY_READ_BUF_BYTES];
 };
 
 /** Opens the store, binds, installs signal handlers. Returns 0 or a negative
@@ -287,6 +293,13 @@ void proxy_metrics_upstream(struct upstream_health *h, uint64_t ms);
 /** Renders /metrics (Prometheus text format) into a new heap string. */
 char *proxy_metrics_render(const struct proxy_server *s,
                            const struct store_stats *st);
+
+/** TLS listener (tls.c): loads --tls-cert/--tls-key (no-op without them)
+ *  and reloads them on SIGHUP. */
+int proxy_tls_init(struct proxy_server *s);
+void proxy_tls_close(struct proxy_server *s);
+/** A new server-side session on memory BIOs, or NULL without TLS. */
+SSL *proxy_tls_session(struct proxy_server *s);
 
 /** The current Date header value (refreshed at most once a second). */
 const char *proxy_server_date(struct proxy_server *s);

@@ -76,6 +76,10 @@ static const struct def {
                         "check upstream zips and go.mod files of public "
                         "modules against the checksum database before storing "
                         "them (when it can be reached)"},
+    [S_TLS_CERT] = {"tls-cert", K_TEXT, NULL, 0, "FILE",
+                    "PEM certificate chain: serve https (reloaded on SIGHUP)"},
+    [S_TLS_KEY] = {"tls-key", K_TEXT, NULL, 0, "FILE",
+                   "PEM private key for --tls-cert"},
     [S_GIT_TIMEOUT] = {"git-timeout", K_COUNT, "120", 86400, "SECONDS",
                        "how long one git command may talk to a git host"},
 };
@@ -350,6 +354,8 @@ void settings_to_config(const struct settings *st, struct proxy_config *cfg) {
   cfg->records_keep = (uint64_t)settings_count(st, S_DIAG_RECORDS);
   cfg->git_timeout_s = settings_count(st, S_GIT_TIMEOUT);
   cfg->go_release = settings_text(st, S_GO_RELEASE);
+  cfg->tls_cert = settings_text(st, S_TLS_CERT);
+  cfg->tls_key = settings_text(st, S_TLS_KEY);
   cfg->max_cache_bytes = (uint64_t)settings_count(st, S_MAX_CACHE_BYTES);
   cfg->admin_token = settings_text(st, S_ADMIN_TOKEN);
   /* An empty upstream list ("off") is an offline mirror too. */
