@@ -1,0 +1,295 @@
+/*
+ * The offline mirror: answers from the store alone.
+ *
+ * An offline modproxy (--offline, or --upstream off) starts no fetch: the
+ * jobs find no upstream and not-found answers are explained here. Lists
+ * and @latest are not the upstream's (there is none) but computed from the
+ * versions the store holds, as a GOPROXY file:// tree of the same content
+ * would list them: releases and prereleases valid for the module path,
+ * sorted; @latest is the highest release, else prerelease, else the newest
+ * pseudo-version. Both carry X-Modproxy-Snapshot, the time the content was
+ * taken: the creation time of the last imported bundle (store metadata
+ * "snapshot"), else when the newest version was stored.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conn.h"
+#include "mirror.h"
+#include "sumdb.h"
+
+struct proxy_mirror {
+  /* When the content was taken (Unix seconds, 0: unknown); written by
+   * workers after an answer (imports may run beside the server). */
+  int64_t snapshot;
+  char headers[96];
+};
+
+static int64_t read_snapshot(struct store *st) {
+  char v[64];
+  int64_t t = 0;
+  if (store_meta_get(st, "snapshot", v, sizeof v) == 0)
+    t = strtoll(v, NULL, 10);
+  else if (store_versions_newest(st, &t) < 0)
+    t = 0;
+  return t;
+}
+
+int proxy_mirror_init(struct proxy_server *s) {
+  s->mirror = calloc(1, sizeof *s->mirror);
+  if (s->mirror == NULL)
+    return -ENOMEM;
+  if (s->cfg->offline)
+    s->mirror->snapshot = read_snapshot(s->store);
+  return 0;
+}
+
+void proxy_mirror_free(struct proxy_server *s) {
+  free(s->mirror);
+  s->mirror = NULL;
+}
+
+static void format_time(int64_t t, char *out, size_t cap) {
+  time_t tt = (time_t)t;
+  struct tm tm;
+  gmtime_r(&tt, &tm);
+  strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+const char *proxy_mirror_headers(struct proxy_server *s, enum gp_kind kind) {
+  if (!s->cfg->offline || s->mirror == NULL ||
+      (kind != GP_LIST && kind != GP_LATEST))
+    return NULL;
+  int64_t t = __atomic_load_n(&s->mirror->snapshot, __ATOMIC_RELAXED);
+  char when[32] = "unknown";
+  if (t > 0)
+    format_time(t, when, sizeof when);
+  snprintf(s->mirror->headers, sizeof s->mirror->headers,
+           "X-Modproxy-Snapshot: %s\r\n", when);
+  return s->mirror->headers;
+}
+
+/* ---- lists and @latest from the stored versions (worker) ---------------- */
+
+static int by_semver(const void *a, const void *b) {
+  return gomod_semver_compare(*(char *const *)a, *(char *const *)b);
+}
+
+void proxy_mirror_answer(struct proxy_server *s, const struct gp_req *gp,
+                         struct hot_value *v) {
+  struct store_bytes b;
+  if (store_versions_of(s->store, gp->module, &b) < 0)
+    return;
+  __atomic_store_n(&s->mirror->snapshot, read_snapshot(s->store),
+                   __ATOMIC_RELAXED);
+  size_t n = 0;
+  for (size_t i = 0; i < b.len; i++)
+    n += b.data[i] == '\n';
+  char **vs = calloc(n + 1, sizeof *vs);
+  char *list = malloc(b.len + 1);
+  if (vs == NULL || list == NULL)
+    goto out;
+  size_t nv = 0;
+  for (char *p = b.data, *nl; p < b.data + b.len; p = nl + 1) {
+    nl = strchr(p, '\n');
+    *nl = '\0';
+    if (gomod_is_canonical_version(p) && gomod_check(gp->module, p, NULL, 0) == 0)
+      vs[nv++] = p;
+  }
+  if (nv == 0)
+    goto out;
+  qsort(vs, nv, sizeof *vs, by_semver);
+  const char *latest = NULL, *pre = NULL, *pseudo = NULL;
+  time_t pseudo_t = 0;
+  size_t len = 0;
+  for (size_t i = 0; i < nv; i++) {
+    char pr[GOMOD_MAX_VERSION_BYTES];
+    if (gomod_is_pseudo_version(vs[i])) {
+      time_t t;
+      if (gomod_pseudo_version_time(vs[i], &t) == 0 && (pseudo == NULL || t >= pseudo_t)) {
+        pseudo = vs[i];
+        pseudo_t = t;
+      }
+      continue; /* lists hold no pseudo-versions */
+    }
+    len += (size_t)sprintf(list + len, "%s\n", vs[i]);
+    if (gomod_semver_prerelease(vs[i], pr, sizeof pr) > 0)
+      pre = vs[i];
+    else
+      latest = vs[i];
+  }
+  if (gp->kind == GP_LIST) {
+    v->body = proxy_body_new(list, len);
+  } else {
+    const char *pick = latest != NULL ? latest : pre != NULL ? pre : pseudo;
+    struct store_bytes info;
+    if (pick == NULL ||
+        store_part_get(s->store, gp->module, pick, STORE_INFO, &info, NULL) < 0)
+      goto out;
+    v->body = proxy_body_new(info.data, info.len);
+    store_bytes_free(&info);
+  }
+  if (v->body != NULL) {
+    v->status = 200;
+    v->fetched = (int64_t)time(NULL);
+    proxy_etag(v->body->data, v->body->len, v->etag);
+  }
+out:
+  free(vs);
+  free(list);
+  store_bytes_free(&b);
+}
+
+void proxy_mirror_explain(struct proxy_server *s, const struct gp_req *gp,
+                          char *out, size_t cap) {
+  char when[32] = "at an unknown time";
+  int64_t t = s->mirror != NULL
+                  ? __atomic_load_n(&s->mirror->snapshot, __ATOMIC_RELAXED)
+                  : 0;
+  if (t > 0)
+    format_time(t, when, sizeof when);
+  char what[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 8];
+  int versioned = gp->kind == GP_INFO || gp->kind == GP_MOD || gp->kind == GP_ZIP;
+  if (versioned)
+    snprintf(what, sizeof what, "%s@%s", gp->module, gp->version);
+  else
+    snprintf(what, sizeof what, "%s@latest", gp->module);
+  snprintf(out, cap,
+           "%s: not in this mirror (offline; content taken %s).\n"
+           "To add it, on a connected machine: modproxy export -o BUNDLE %s\n"
+           "then here: modproxy import BUNDLE\n",
+           versioned ? what : gp->module, when, what);
+}
+
+/* ---- /diag/mirror ------------------------------------------------------------ */
+
+struct mirror_page {
+  uv_work_t work;
+  struct proxy_conn *conn;
+  int json;
+  unsigned unreachable; /* bit i: database i is skipped by verification */
+  char *text;
+  size_t len;
+};
+
+struct counts {
+  uint64_t lookups, tiles, other;
+};
+
+static int count_entry(void *arg, const char *db, const char *path,
+                       const void *body, size_t len) {
+  struct counts *c = arg;
+  if (strncmp(path, "lookup/", 7) == 0)
+    c->lookups++;
+  else if (strncmp(path, "tile/", 5) == 0)
+    c->tiles++;
+  else
+    c->other++;
+  return 0;
+}
+
+static void on_page(uv_work_t *w) {
+  struct mirror_page *p = w->data;
+  struct proxy_server *s = p->conn->server;
+  FILE *f = open_memstream(&p->text, &p->len);
+  if (f == NULL)
+    return;
+  char snap[32] = "unknown", imported[512] = "";
+  int64_t t = read_snapshot(s->store);
+  if (t > 0)
+    format_time(t, snap, sizeof snap);
+  store_meta_get(s->store, "last_import", imported, sizeof imported);
+  struct store_stats st = {0};
+  store_stats_get(s->store, &st);
+  if (p->json) {
+    fprintf(f, "{\"offline\":%s,\"snapshot\":", s->cfg->offline ? "true" : "false");
+    diag_json_write(f, t > 0 ? snap : NULL);
+    fprintf(f, ",\"last_import\":");
+    diag_json_write(f, imported[0] != '\0' ? imported : NULL);
+    fprintf(f, ",\"versions\":%" PRIu64 ",\"zips\":%" PRIu64
+               ",\"imported\":%" PRIu64 ",\"verify_sumdb\":%s,\"sumdb\":[",
+            st.versions, st.zips, st.imported,
+            s->cfg->verify_sumdb ? "true" : "false");
+  } else {
+    fprintf(f, "mirror: %s\ncontent taken: %s\nlast import: %s\n"
+               "versions: %" PRIu64 " (%" PRIu64 " zips, %" PRIu64
+               " imported)\nverify against the checksum database: %s\n",
+            s->cfg->offline ? "offline (fetches nothing)" : "online", snap,
+            imported[0] != '\0' ? imported : "none", st.versions, st.zips,
+            st.imported, s->cfg->verify_sumdb ? "yes" : "no");
+  }
+  for (int i = 0; s->sumdb != NULL && i < s->sumdb->ndbs; i++) {
+    const struct proxy_sumdb_db *db = &s->sumdb->dbs[i];
+    struct counts c = {0};
+    store_sumdb_each(s->store, db->spec.key.name, "", count_entry, &c);
+    if (p->json) {
+      fprintf(f, "%s{\"name\":", i > 0 ? "," : "");
+      diag_json_write(f, db->spec.key.name);
+      fprintf(f, ",\"key\":");
+      diag_json_write(f, db->spec.key.text);
+      fprintf(f, ",\"lookups\":%" PRIu64 ",\"tiles\":%" PRIu64 "}", c.lookups,
+              c.tiles);
+    } else {
+      fprintf(f, "checksum database %s (%s): %" PRIu64 " lookups, %" PRIu64
+                 " tiles cached%s\n",
+              db->spec.key.name,
+              db->spec.url[0] != '\0' ? db->spec.url : "via upstreams, then direct",
+              c.lookups, c.tiles,
+              (p->unreachable >> i) & 1u ? "; unreachable now" : "");
+    }
+  }
+  if (p->json)
+    fputs("]}\n", f);
+  fclose(f);
+}
+
+static void on_page_done(uv_work_t *w, int status) {
+  struct mirror_page *p = w->data;
+  struct proxy_conn *c = p->conn;
+  if (!proxy_conn_gone(c)) {
+    struct proxy_body *b =
+        p->text != NULL ? proxy_body_new(p->text, p->len) : NULL;
+    if (b == NULL) {
+      proxy_conn_send_text(c, 503, "out of memory", NULL);
+    } else {
+      proxy_conn_outcome(c, DIAG_LOCAL);
+      struct conn_response r = {
+          .status = 200,
+          .content_type = p->json ? "application/json" : "text/plain; charset=utf-8",
+          .cache_control = "no-store",
+          .body = b,
+      };
+      proxy_conn_send(c, &r);
+      proxy_body_unref(b);
+    }
+  }
+  proxy_conn_release(c);
+  free(p->text);
+  free(p);
+}
+
+void proxy_route_mirror(struct proxy_conn *c) {
+  struct mirror_page *p = calloc(1, sizeof *p);
+  if (p == NULL) {
+    proxy_conn_send_text(c, 503, "out of memory", NULL);
+    return;
+  }
+  p->conn = c;
+  p->json = strstr(c->req.url, "format=json") != NULL ||
+            strstr(c->req.accept, "application/json") != NULL;
+  struct proxy_server *s = c->server;
+  for (int i = 0; s->sumdb != NULL && i < s->sumdb->ndbs; i++)
+    if (s->sumdb->dbs[i].unreachable_until > uv_now(s->loop))
+      p->unreachable |= 1u << i;
+  p->work.data = p;
+  proxy_conn_hold(c);
+  if (uv_queue_work(c->server->loop, &p->work, on_page, on_page_done) < 0) {
+    proxy_conn_release(c);
+    free(p);
+    proxy_conn_send_text(c, 503, "could not queue the page", NULL);
+  }
+}

@@ -1,0 +1,640 @@
+/*
+ * Checksum database proxy: /sumdb/<name>/supported, /latest, /lookup/...
+ * and /tile/... for the databases named by --sumdb.
+ *
+ * Answers are cached in the store (sumdb_cache): lookups and tiles never
+ * change once published, `latest` is fresh for --list-ttl and served stale
+ * (marked) when every source fails. A missing answer is fetched by a
+ * GP_SUMDB fetch job (jobs.c: coalesced, recorded, with the upstreams'
+ * health), from each upstream proxy's /sumdb/<name>/ and then the database
+ * itself, or only from the URL --sumdb gives. Offline, nothing is fetched.
+ * A partial tile that is not stored is cut from a wider stored copy of the
+ * same tile (tile contents never change, so a prefix is that tile), and a
+ * partial tile a source no longer has is cut from the full one, as the go
+ * command's client does. Lookups of private module paths (--private) are
+ * answered 404 here and never leave the process.
+ *
+ * Reading one answer (struct proxy_sumdb_get):
+ *
+ *   start --> STORE (worker: the cache, a wider tile, a remembered 404)
+ *               |  fresh, or offline -----------------------------+
+ *               v                                                 |
+ *             FETCH (a GP_SUMDB job) --- partial tile 404 -->     |
+ *               |    FETCH again for the full tile (once)         |
+ *               v                                                 v
+ *             DONE (on_done: status, body) <---------------------+
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sumdb.h"
+#include "vcs.h"
+
+#define container_of(p, type, member)                                          \
+  ((type *)((char *)(p) - offsetof(type, member)))
+
+/* ---- configuration ------------------------------------------------------- */
+
+static int add_source(struct proxy_sumdb_db *db, const char *base,
+                      const char *shown, const char *suffix, int fall_any) {
+  struct proxy_upstream *u = &db->sources[db->nsources];
+  size_t n = strlen(base) + strlen(suffix) + 1, m = strlen(shown) + strlen(suffix) + 1;
+  u->base = malloc(n);
+  u->shown = malloc(m);
+  if (u->base == NULL || u->shown == NULL) {
+    free(u->base);
+    free(u->shown);
+    u->base = u->shown = NULL;
+    return -ENOMEM;
+  }
+  snprintf(u->base, n, "%s%s", base, suffix);
+  snprintf(u->shown, m, "%s%s", shown, suffix);
+  u->fall_any = fall_any;
+  db->nsources++;
+  return 0;
+}
+
+static int setup_db(struct proxy_server *s, struct proxy_sumdb_db *db) {
+  char suffix[SUMDB_MAX_NAME_BYTES + 16];
+  if (db->spec.url[0] != '\0')
+    return add_source(db, db->spec.url, db->spec.url, "", 0);
+  snprintf(suffix, sizeof suffix, "/sumdb/%s", db->spec.key.name);
+  for (int i = 0; i < s->nupstreams && s->upstreams[i].base != NULL; i++) {
+    int rc = add_source(db, s->upstreams[i].base, s->upstreams[i].shown, suffix,
+                        s->upstreams[i].fall_any);
+    if (rc < 0)
+      return rc;
+  }
+  return add_source(db, "https://", "https://", db->spec.key.name, 0);
+}
+
+int proxy_sumdb_init(struct proxy_server *s) {
+  struct proxy_sumdb *sd = calloc(1, sizeof *sd);
+  if (sd == NULL)
+    return -ENOMEM;
+  s->sumdb = sd;
+  const char *const *list = s->cfg->sumdbs;
+  if (list == NULL || list[0] == NULL || strcmp(list[0], "off") == 0)
+    return 0;
+  for (int i = 0; list[i] != NULL; i++) {
+    char spec[SUMDB_MAX_KEY_BYTES + SUMDB_MAX_URL_BYTES + 2];
+    snprintf(spec, sizeof spec, "%s", list[i]);
+    /* MODPROXY_SUMDB splits values on spaces: a URL alone belongs to the
+     * key before it. */
+    if (strstr(list[i], "://") != NULL && strchr(list[i], ' ') == NULL &&
+        strchr(list[i], '+') == NULL && sd->ndbs > 0 &&
+        sd->dbs[sd->ndbs - 1].spec.url[0] == '\0') {
+      struct proxy_sumdb_db *prev = &sd->dbs[sd->ndbs - 1];
+      snprintf(spec, sizeof spec, "%s %s", prev->spec.key.text, list[i]);
+      sd->ndbs--;
+      proxy_upstreams_free(prev->sources, prev->nsources);
+      memset(prev, 0, sizeof *prev);
+    }
+    if (sd->ndbs == PROXY_SUMDB_MAX_DBS) {
+      fprintf(stderr, "modproxy: --sumdb: at most %d databases\n",
+              PROXY_SUMDB_MAX_DBS);
+      return -EINVAL;
+    }
+    struct proxy_sumdb_db *db = &sd->dbs[sd->ndbs];
+    char err[256];
+    if (sumdb_spec_parse(spec, &db->spec, err, sizeof err) < 0) {
+      fprintf(stderr, "modproxy: --sumdb \"%s\": %s\n", spec, err);
+      return -EINVAL;
+    }
+    if (proxy_sumdb_find(s, db->spec.key.name) != NULL) {
+      fprintf(stderr, "modproxy: --sumdb: %s is given twice\n",
+              db->spec.key.name);
+      return -EINVAL;
+    }
+    sd->ndbs++;
+    int rc = setup_db(s, db);
+    if (rc < 0)
+      return rc;
+  }
+  return 0;
+}
+
+void proxy_sumdb_free(struct proxy_server *s) {
+  if (s->sumdb == NULL)
+    return;
+  for (int i = 0; i < s->sumdb->ndbs; i++)
+    proxy_upstreams_free(s->sumdb->dbs[i].sources, s->sumdb->dbs[i].nsources);
+  free(s->sumdb);
+  s->sumdb = NULL;
+}
+
+struct proxy_sumdb_db *proxy_sumdb_find(struct proxy_server *s,
+                                        const char *name) {
+  if (s->sumdb == NULL)
+    return NULL;
+  for (int i = 0; i < s->sumdb->ndbs; i++)
+    if (strcmp(s->sumdb->dbs[i].spec.key.name, name) == 0)
+      return &s->sumdb->dbs[i];
+  return NULL;
+}
+
+struct proxy_upstream *proxy_sumdb_source(struct proxy_server *s,
+                                          const struct gp_req *gp, int i) {
+  struct proxy_sumdb_db *db = proxy_sumdb_find(s, gp->module);
+  return db != NULL && i >= 0 && i < db->nsources ? &db->sources[i] : NULL;
+}
+
+/* ---- paths ------------------------------------------------------------------ */
+
+/* "lookup/<escaped path>@<escaped version>" -> module and version, checked
+ * as the database's own server does (sumdb.Server modVerRE, then
+ * module.UnescapePath/UnescapeVersion) plus a valid semantic version. */
+static int parse_lookup(const char *rest, char *module, char *version,
+                        char *err, size_t errlen) {
+  const char *at = strchr(rest, '@');
+  if (at == NULL || at == rest || strchr(at + 1, '@') != NULL) {
+    snprintf(err, errlen, "invalid module@version syntax");
+    return -EINVAL;
+  }
+  char esc[GOMOD_MAX_PATH_BYTES * 2];
+  size_t n = (size_t)(at - rest);
+  if (n >= sizeof esc) {
+    snprintf(err, errlen, "module path too long");
+    return -EINVAL;
+  }
+  memcpy(esc, rest, n);
+  esc[n] = '\0';
+  if (gomod_unescape_path(esc, module, GOMOD_MAX_PATH_BYTES, err, errlen) < 0 ||
+      gomod_unescape_version(at + 1, version, GOMOD_MAX_VERSION_BYTES, err,
+                             errlen) < 0)
+    return -EINVAL;
+  if (!gomod_semver_is_valid(version) || version[0] != 'v') {
+    snprintf(err, errlen, "invalid module@version syntax");
+    return -EINVAL;
+  }
+  return 0;
+}
+
+/* The canonical lookup path of module@version. */
+static int lookup_path(const char *module, const char *version, char *out,
+                       size_t cap) {
+  char ep[GOMOD_MAX_PATH_BYTES * 2], ev[GOMOD_MAX_VERSION_BYTES * 2];
+  if (gomod_escape_path(module, ep, sizeof ep, NULL, 0) < 0 ||
+      gomod_escape_version(version, ev, sizeof ev, NULL, 0) < 0)
+    return -EINVAL;
+  int n = snprintf(out, cap, "lookup/%s@%s", ep, ev);
+  return n < 0 || (size_t)n >= cap ? -E2BIG : 0;
+}
+
+/* Percent-decoding of a request path; -EINVAL for a bad escape or NUL. */
+static int pct_decode(const char *in, char *out, size_t cap) {
+  size_t w = 0;
+  for (const char *p = in; *p != '\0' && *p != '?'; p++) {
+    char c = *p;
+    if (c == '%') {
+      int hi = p[1], lo = hi != 0 ? p[2] : 0;
+      int h = hi >= '0' && hi <= '9' ? hi - '0' : (hi | 32) >= 'a' && (hi | 32) <= 'f' ? (hi | 32) - 'a' + 10 : -1;
+      int l = lo >= '0' && lo <= '9' ? lo - '0' : (lo | 32) >= 'a' && (lo | 32) <= 'f' ? (lo | 32) - 'a' + 10 : -1;
+      if (h < 0 || l < 0 || (h == 0 && l == 0))
+        return -EINVAL;
+      c = (char)(h * 16 + l);
+      p += 2;
+    }
+    if (w + 1 >= cap)
+      return -E2BIG;
+    out[w++] = c;
+  }
+  out[w] = '\0';
+  return 0;
+}
+
+/* ---- reading an answer ------------------------------------------------------ */
+
+static int is_latest(const struct proxy_sumdb_get *g) {
+  return strcmp(g->ctx.gp.suffix, "latest") == 0;
+}
+
+static void get_done(struct proxy_sumdb_get *g) {
+  g->state = SGET_DONE;
+  g->on_done(g);
+}
+
+static void set_text(struct proxy_sumdb_get *g, int status, const char *text) {
+  proxy_body_unref(g->body);
+  g->status = status;
+  g->body = proxy_body_new(text, strlen(text));
+}
+
+/* A missing answer on an offline mirror. */
+static void not_in_mirror(struct proxy_sumdb_get *g) {
+  char text[1024];
+  snprintf(text, sizeof text,
+           "%s/%s is not in this mirror, and it is offline (--offline).\n"
+           "On a connected machine, export what your build needs "
+           "(modproxy export -o BUNDLE go.mod) and import it here "
+           "(modproxy import BUNDLE).\n",
+           g->db->spec.key.name, g->ctx.gp.suffix);
+  set_text(g, 404, text);
+}
+
+static void on_store(uv_work_t *w) {
+  struct proxy_sumdb_get *g = w->data;
+  struct store *st = g->s->store;
+  const char *name = g->db->spec.key.name, *path = g->ctx.gp.suffix;
+  struct store_bytes b;
+  int64_t fetched = 0;
+  if (store_sumdb_get(st, name, path, &b, &fetched) == 0) {
+    g->status = 200;
+    g->body = proxy_body_new(b.data, b.len);
+    g->stored_fetched = fetched;
+    store_bytes_free(&b);
+    return;
+  }
+  if (g->tile_w > 0) {
+    char wider[128];
+    if (store_sumdb_widest_tile(st, name, g->tile_base, &b, wider,
+                                sizeof wider) == 0) {
+      size_t want = (size_t)g->tile_w * SUMDB_HASH_BYTES;
+      if (b.len >= want) {
+        g->status = 200;
+        g->body = proxy_body_new(b.data, want);
+        g->stored_fetched = fetched;
+      }
+      store_bytes_free(&b);
+      if (g->status == 200)
+        return;
+    }
+  }
+  struct store_answer a;
+  if (store_answer_get(st, name, path, &a) == 0) {
+    if (a.status == 404 || a.status == 410) {
+      g->status = a.status;
+      g->body = proxy_body_new(a.body.data, a.body.len);
+      g->stored_fetched = a.fetched;
+    }
+    store_answer_dispose(&a);
+  }
+}
+
+static void fetch(struct proxy_sumdb_get *g) {
+  g->state = SGET_FETCH;
+  snprintf(g->ctx.key, sizeof g->ctx.key, "%s\n%s", g->ctx.gp.module,
+           g->ctx.gp.suffix);
+  g->s->counters.misses++;
+  proxy_job_join(g->s, &g->ctx);
+}
+
+static void on_stored(uv_work_t *w, int status) {
+  struct proxy_sumdb_get *g = w->data;
+  struct proxy_server *s = g->s;
+  int64_t age = (int64_t)time(NULL) - g->stored_fetched;
+  if (g->status == 200 && g->body != NULL) {
+    if (!is_latest(g) || s->cfg->offline || age < s->cfg->list_ttl_s) {
+      s->counters.hits++;
+      get_done(g);
+      return;
+    }
+    /* A stale `latest`: kept in case the sources fail. */
+    g->stale_v.status = 200;
+    g->stale_v.body = g->body;
+    g->stale_v.fetched = g->stored_fetched;
+    g->body = NULL;
+    g->status = 0;
+  } else if ((g->status == 404 || g->status == 410) && g->body != NULL &&
+             !s->cfg->offline && age < s->cfg->not_found_ttl_s) {
+    get_done(g);
+    return;
+  }
+  proxy_body_unref(g->body);
+  g->body = NULL;
+  g->status = 0;
+  if (s->cfg->offline || s->stopping) {
+    if (s->stopping)
+      set_text(g, 503, "modproxy is shutting down");
+    else
+      not_in_mirror(g);
+    get_done(g);
+    return;
+  }
+  fetch(g);
+}
+
+int proxy_sumdb_get_start(struct proxy_server *s, struct proxy_sumdb_get *g,
+                          struct proxy_sumdb_db *db, const char *path) {
+  if (strlen(path) >= sizeof g->ctx.gp.suffix)
+    return -E2BIG;
+  g->s = s;
+  g->db = db;
+  g->status = 0;
+  g->body = NULL;
+  g->fetched = g->stale = 0;
+  g->attempts = NULL;
+  memset(&g->stale_v, 0, sizeof g->stale_v);
+  memset(&g->ctx, 0, sizeof g->ctx);
+  g->ctx.gp.kind = GP_SUMDB;
+  snprintf(g->ctx.gp.module, sizeof g->ctx.gp.module, "%s", db->spec.key.name);
+  snprintf(g->ctx.gp.suffix, sizeof g->ctx.gp.suffix, "%s", path);
+  g->tile_w = 0;
+  g->tile_base[0] = '\0';
+  struct sumdb_tile t;
+  if (sumdb_tile_parse(path, &t) == 0) {
+    g->tile_w = t.l < 0 ? -1 : t.w;
+    t.w = 1 << t.h;
+    if (sumdb_tile_path(&t, g->tile_base, sizeof g->tile_base) < 0)
+      g->tile_base[0] = '\0';
+  }
+  g->state = SGET_STORE;
+  g->ctx.work.data = g;
+  int rc = uv_queue_work(s->loop, &g->ctx.work, on_store, on_stored);
+  if (rc < 0)
+    g->state = SGET_IDLE;
+  return rc;
+}
+
+void proxy_sumdb_get_dispose(struct proxy_sumdb_get *g) {
+  proxy_body_unref(g->body);
+  proxy_body_unref(g->stale_v.body);
+  g->body = g->stale_v.body = NULL;
+}
+
+void proxy_sumdb_finish(struct route_ctx *ctx, const struct job_result *r) {
+  struct proxy_sumdb_get *g = container_of(ctx, struct proxy_sumdb_get, ctx);
+  g->attempts = r->attempts;
+  /* A partial tile the sources no longer have: its full tile holds it. */
+  if ((r->status == 404 || r->status == 410) && g->tile_w > 0 &&
+      g->tile_w < SUMDB_TILE_WIDTH && g->tile_base[0] != '\0' &&
+      strcmp(g->ctx.gp.suffix, g->tile_base) != 0 && !g->s->stopping) {
+    snprintf(g->ctx.gp.suffix, sizeof g->ctx.gp.suffix, "%s", g->tile_base);
+    fetch(g);
+    return;
+  }
+  if (r->upstream_error && g->stale_v.body != NULL) {
+    g->status = 200;
+    g->body = proxy_body_ref(g->stale_v.body);
+    g->stale = 1;
+    get_done(g);
+    return;
+  }
+  g->status = r->status;
+  g->fetched = r->fetched;
+  if (r->body != NULL) {
+    size_t len = r->body->len;
+    size_t want = (size_t)g->tile_w * SUMDB_HASH_BYTES;
+    /* The full tile fetched for a partial one: its prefix. */
+    if (r->status == 200 && g->tile_w > 0 && len > want)
+      g->body = proxy_body_new(r->body->data, want);
+    else
+      g->body = proxy_body_ref(r->body);
+  }
+  if (g->body == NULL)
+    set_text(g, r->status == 200 ? 503 : r->status,
+             "modproxy is out of memory; retry shortly");
+  get_done(g);
+}
+
+/* ---- ingest (worker thread) ------------------------------------------------- */
+
+int proxy_sumdb_ingest(struct proxy_server *s, const struct gp_req *gp,
+                       const char *body, size_t len, const char *origin,
+                       char *failure, size_t cap) {
+  struct proxy_sumdb_db *db = proxy_sumdb_find(s, gp->module);
+  if (db == NULL)
+    return -ENOENT;
+  const char *path = gp->suffix;
+  const struct sumdb_key *key = &db->spec.key;
+  char err[256];
+  if (strncmp(path, "lookup/", 7) == 0) {
+    char module[GOMOD_MAX_PATH_BYTES], version[GOMOD_MAX_VERSION_BYTES];
+    struct sumdb_lookup l;
+    char zip[GOMOD_H1_BYTES], mod[GOMOD_H1_BYTES];
+    if (parse_lookup(path + 7, module, version, err, sizeof err) < 0)
+      return -EINVAL;
+    if (sumdb_lookup_parse(body, len, key, &l, err, sizeof err) < 0) {
+      snprintf(failure, cap,
+               "its answer for %s@%s does not verify with the key %s: %s",
+               module, version, key->text, err);
+      return -EBADMSG;
+    }
+    if (sumdb_record_hashes(l.text, l.text_len, module, version, zip, mod) < 0) {
+      snprintf(failure, cap, "its record %" PRId64 " is not about %s@%s", l.id,
+               module, version);
+      return -EBADMSG;
+    }
+  } else if (strncmp(path, "tile/", 5) == 0) {
+    struct sumdb_tile t;
+    if (sumdb_tile_parse(path, &t) < 0)
+      return -EINVAL;
+    if ((t.l >= 0 && len != (size_t)t.w * SUMDB_HASH_BYTES) || len == 0) {
+      snprintf(failure, cap, "the tile %s is %zu bytes, not %d hashes", path,
+               len, t.w);
+      return -EBADMSG;
+    }
+  } else if (strcmp(path, "latest") == 0) {
+    size_t tlen;
+    struct sumdb_tree tree;
+    if (sumdb_note_verify(body, len, key, &tlen, err, sizeof err) < 0 ||
+        sumdb_tree_parse(body, tlen, &tree) < 0) {
+      snprintf(failure, cap, "its latest tree does not verify with the key %s%s%s",
+               key->text, err[0] != '\0' ? ": " : "", err);
+      return -EBADMSG;
+    }
+  } else {
+    return -EINVAL;
+  }
+  struct store_sumdb_row row = {
+      .db = key->name,
+      .path = path,
+      .body = body,
+      .len = len,
+      .fetched = (int64_t)time(NULL),
+      .origin = origin,
+      .replace = strcmp(path, "latest") == 0,
+  };
+  int rc = store_sumdb_put(s->store, &row, 1);
+  return rc < 0 ? rc : 0;
+}
+
+/* ---- the /sumdb/ routes --------------------------------------------------- */
+
+struct sumdb_request {
+  struct proxy_conn *conn;
+  char key[sizeof ((struct route_ctx *)0)->key];
+  struct proxy_sumdb_get get;
+};
+
+static int sumdb_fresh(const struct proxy_server *s, const char *path,
+                       const struct hot_value *v) {
+  int64_t age = (int64_t)time(NULL) - v->fetched;
+  if (v->status == 200)
+    return strcmp(path, "latest") != 0 || s->cfg->offline ||
+           age < s->cfg->list_ttl_s;
+  return !s->cfg->offline && age < s->cfg->not_found_ttl_s;
+}
+
+static void reply(struct proxy_conn *c, const char *path, int status,
+                  struct proxy_body *body, int stale) {
+  if (status != 200) {
+    proxy_conn_send_text(c, status, body != NULL ? body->data : "not found",
+                         "no-store");
+    return;
+  }
+  char etag[40], cc[64];
+  proxy_etag(body->data, body->len, etag);
+  int latest = strcmp(path, "latest") == 0;
+  if (latest)
+    snprintf(cc, sizeof cc, "public, max-age=%d",
+             stale ? 0 : PROXY_SUMDB_LATEST_MAX_AGE_S);
+  else
+    snprintf(cc, sizeof cc, "public, max-age=31536000, immutable");
+  struct conn_response r = {
+      .status = 200,
+      .content_type = strncmp(path, "tile/", 5) == 0 ? "application/octet-stream"
+                                                     : "text/plain; charset=utf-8",
+      .cache_control = cc,
+      .etag = etag,
+      .extra_headers = stale ? "X-Modproxy-Stale: 1\r\n" : NULL,
+      .body = body,
+  };
+  proxy_conn_send(c, &r);
+}
+
+static void on_request_done(struct proxy_sumdb_get *g) {
+  struct sumdb_request *q = g->data;
+  struct proxy_conn *c = q->conn;
+  struct proxy_server *s = g->s;
+  if (g->status == 200 && g->body != NULL && !g->stale) {
+    struct hot_value v = {.status = 200, .body = g->body,
+                          .fetched = (int64_t)time(NULL)};
+    if (!g->fetched)
+      hot_cache_put(&s->hot, q->key, &v);
+  }
+  if (!proxy_conn_gone(c)) {
+    if (g->attempts != NULL)
+      proxy_conn_attempts(c, g->attempts);
+    proxy_conn_outcome(c, g->stale                            ? DIAG_STALE
+                          : g->status == 200 && g->fetched    ? DIAG_FETCHED
+                          : g->status == 200                  ? DIAG_HIT
+                          : g->status == 404 || g->status == 410 ? DIAG_NOT_FOUND
+                                                              : DIAG_UPSTREAM_ERROR);
+    reply(c, g->ctx.gp.suffix, g->status, g->body, g->stale);
+  }
+  proxy_conn_release(c);
+  proxy_sumdb_get_dispose(g);
+  free(q);
+}
+
+static void send_404(struct proxy_conn *c, const char *text) {
+  proxy_conn_outcome(c, DIAG_NOT_FOUND);
+  proxy_conn_send_text(c, 404, text, "no-store");
+}
+
+void proxy_route_sumdb(struct proxy_conn *c, const char *url) {
+  struct proxy_server *s = c->server;
+  char path[PROXY_MAX_URL_BYTES + 1], text[1024];
+  if (strchr(url, '?') != NULL || pct_decode(url, path, sizeof path) < 0) {
+    proxy_conn_outcome(c, DIAG_INVALID);
+    proxy_conn_send_text(c, 400, "malformed checksum database request", NULL);
+    return;
+  }
+  /* /sumdb/<name>/<rest>: the name may hold '/' (host/path). */
+  const char *after = path + 7, *rest = NULL;
+  struct proxy_sumdb_db *db = NULL;
+  for (int i = 0; s->sumdb != NULL && i < s->sumdb->ndbs; i++) {
+    const char *name = s->sumdb->dbs[i].spec.key.name;
+    size_t n = strlen(name);
+    if (strncmp(after, name, n) == 0 && after[n] == '/') {
+      db = &s->sumdb->dbs[i];
+      rest = after + n + 1;
+      break;
+    }
+  }
+  if (db == NULL) {
+    size_t w = (size_t)snprintf(text, sizeof text,
+                                "modproxy does not proxy this checksum "
+                                "database; the go command then asks it "
+                                "directly.\nDatabases proxied here:");
+    for (int i = 0; s->sumdb != NULL && i < s->sumdb->ndbs && w < sizeof text; i++)
+      w += (size_t)snprintf(text + w, sizeof text - w, " %s",
+                            s->sumdb->dbs[i].spec.key.name);
+    if (s->sumdb == NULL || s->sumdb->ndbs == 0)
+      snprintf(text + w, sizeof text - w, " none (--sumdb off)");
+    send_404(c, text);
+    return;
+  }
+  if (strcmp(rest, "supported") == 0) {
+    struct proxy_body *b = proxy_body_new("", 0);
+    if (b == NULL) {
+      proxy_conn_send_text(c, 503, "out of memory", NULL);
+      return;
+    }
+    proxy_conn_outcome(c, DIAG_LOCAL);
+    struct conn_response r = {.status = 200,
+                              .content_type = "text/plain; charset=utf-8",
+                              .cache_control = "no-store",
+                              .body = b};
+    proxy_conn_send(c, &r);
+    proxy_body_unref(b);
+    return;
+  }
+  char canon[sizeof ((struct gp_req *)0)->suffix];
+  if (strncmp(rest, "lookup/", 7) == 0) {
+    char module[GOMOD_MAX_PATH_BYTES], version[GOMOD_MAX_VERSION_BYTES];
+    char err[256];
+    if (parse_lookup(rest + 7, module, version, err, sizeof err) < 0) {
+      proxy_conn_outcome(c, DIAG_INVALID);
+      proxy_conn_send_text(c, 400, err, NULL);
+      return;
+    }
+    proxy_conn_subject(c, module, version);
+    if (proxy_vcs_private(s, module)) {
+      snprintf(text, sizeof text,
+               "%s is a private module here (--private): modproxy never "
+               "sends its path to a checksum database.\n"
+               "Tell the go command not to look it up: go env -w "
+               "GONOSUMDB=%s (or GOPRIVATE).\n",
+               module, module);
+      send_404(c, text);
+      return;
+    }
+    if (lookup_path(module, version, canon, sizeof canon) < 0) {
+      send_404(c, "module path too long for this proxy");
+      return;
+    }
+  } else if (strncmp(rest, "tile/", 5) == 0 || strcmp(rest, "latest") == 0) {
+    struct sumdb_tile t;
+    if (rest[0] == 't' && sumdb_tile_parse(rest, &t) < 0) {
+      proxy_conn_outcome(c, DIAG_INVALID);
+      proxy_conn_send_text(c, 400, "invalid tile syntax", NULL);
+      return;
+    }
+    snprintf(canon, sizeof canon, "%s", rest);
+  } else {
+    send_404(c, "unknown checksum database endpoint (supported, latest, "
+                "lookup/, tile/)");
+    return;
+  }
+  struct sumdb_request *q = calloc(1, sizeof *q);
+  if (q == NULL) {
+    proxy_conn_send_text(c, 503, "modproxy is out of memory; retry shortly", NULL);
+    return;
+  }
+  snprintf(q->key, sizeof q->key, "%s\n%s", db->spec.key.name, canon);
+  struct hot_value v;
+  if (hot_cache_get(&s->hot, q->key, &v) && sumdb_fresh(s, canon, &v)) {
+    s->counters.hits++;
+    proxy_conn_outcome(c, v.status == 200 ? DIAG_HIT : DIAG_NOT_FOUND);
+    reply(c, canon, v.status, v.body, 0);
+    free(q);
+    return;
+  }
+  q->conn = c;
+  q->get.on_done = on_request_done;
+  q->get.data = q;
+  proxy_conn_hold(c);
+  if (proxy_sumdb_get_start(s, &q->get, db, canon) < 0) {
+    proxy_conn_release(c);
+    free(q);
+    proxy_conn_send_text(c, 503, "modproxy could not queue the lookup; retry",
+                         NULL);
+  }
+}

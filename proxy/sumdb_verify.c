@@ -1,0 +1,308 @@
+/*
+ * Verifying upstream content against a checksum database (--verify-sumdb).
+ *
+ * Before a public module's .mod or .zip fetched from an upstream is
+ * stored, the job asks the first --sumdb database for module@version's
+ * record: the lookup's note must be signed by the database's key
+ * (sumdb_lookup_parse), and the record must be in the signed tree (a
+ * record proof from the tiles of that tree). Ingest then compares the h1
+ * of the bytes with the record's; a mismatch is refused, explained to the
+ * client and recorded as a finding. A database that does not list the
+ * version lets it through unverified (as a GONOSUMDB module would be); one
+ * that cannot be reached is skipped for PROXY_SUMDB_UNREACHABLE_MS.
+ *
+ *   start --> LOOKUP --200--> TILES (each tile of the proof, in parallel)
+ *               |  404: not listed        |  all in
+ *               |  error: unreachable     v
+ *               +-------------------->  DONE (verdict, hashes; on_done)
+ *
+ * Lookups and tiles are read through proxy_sumdb_get: cached in the store,
+ * coalesced with the go command's own requests under /sumdb/.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sumdb.h"
+#include "vcs.h"
+
+static void verify_state(struct proxy_sumdb_verify *v,
+                         enum sumdb_verify_state to) {
+  static const unsigned allowed[] = {
+      [SVER_IDLE] = 1u << SVER_LOOKUP,
+      [SVER_LOOKUP] = 1u << SVER_TILES | 1u << SVER_DONE,
+      [SVER_TILES] = 1u << SVER_DONE,
+      [SVER_DONE] = 0,
+  };
+  if ((allowed[v->state] & (1u << to)) == 0) {
+    fprintf(stderr, "sumdb verify: illegal transition %d -> %d\n", v->state, to);
+    abort();
+  }
+  v->state = to;
+}
+
+int proxy_sumdb_should_verify(struct proxy_server *s, const struct gp_req *gp) {
+  if (!s->cfg->verify_sumdb || s->cfg->offline || s->sumdb == NULL ||
+      s->sumdb->ndbs == 0 || !gp->canonical ||
+      (gp->kind != GP_MOD && gp->kind != GP_ZIP))
+    return 0;
+  if (s->sumdb->dbs[0].unreachable_until > uv_now(s->loop))
+    return 0;
+  return !proxy_vcs_private(s, gp->module);
+}
+
+static void free_gets(struct proxy_sumdb_verify *v) {
+  if (v->lookup != NULL) {
+    proxy_sumdb_get_dispose(v->lookup);
+    free(v->lookup);
+    v->lookup = NULL;
+  }
+  for (int i = 0; i < v->ntiles; i++) {
+    if (v->tile_gets[i] != NULL) {
+      proxy_sumdb_get_dispose(v->tile_gets[i]);
+      free(v->tile_gets[i]);
+      v->tile_gets[i] = NULL;
+    }
+  }
+}
+
+void proxy_sumdb_verify_dispose(struct proxy_sumdb_verify *v) { free_gets(v); }
+
+static void finish(struct proxy_sumdb_verify *v, enum sumdb_verdict verdict) {
+  v->verdict = verdict;
+  if (verdict == SUMDB_UNREACHABLE && v->s->sumdb->ndbs > 0)
+    v->s->sumdb->dbs[0].unreachable_until =
+        uv_now(v->s->loop) + PROXY_SUMDB_UNREACHABLE_MS;
+  verify_state(v, SVER_DONE);
+  free_gets(v);
+  v->on_done(v);
+}
+
+/* The first line of an explanation body, as the reason. */
+static void reason_from(struct proxy_sumdb_verify *v, const char *what,
+                        const struct proxy_sumdb_get *g) {
+  const char *b = g->body != NULL ? g->body->data : "no answer";
+  snprintf(v->reason, sizeof v->reason, "%s: HTTP %d: %.*s", what, g->status,
+           (int)strcspn(b, "\n"), b);
+}
+
+static void check(struct proxy_sumdb_verify *v) {
+  struct sumdb_hash hashes[SUMDB_MAX_PROOF_HASHES];
+  for (int i = 0; i < v->nidx; i++) {
+    struct sumdb_tile t = sumdb_tile_for_index(SUMDB_TILE_HEIGHT, v->idx[i]);
+    int k = 0;
+    while (k < v->ntiles && (v->tiles[k].l != t.l || v->tiles[k].n != t.n))
+      k++;
+    const struct proxy_sumdb_get *g = k < v->ntiles ? v->tile_gets[k] : NULL;
+    if (g == NULL || g->status != 200 || g->body == NULL) {
+      if (g != NULL)
+        reason_from(v, "a tile of the record's proof", g);
+      finish(v, SUMDB_UNREACHABLE);
+      return;
+    }
+    if (sumdb_hash_from_tile(&v->tiles[k], (const uint8_t *)g->body->data,
+                             g->body->len, v->idx[i], &hashes[i]) < 0) {
+      snprintf(v->reason, sizeof v->reason, "a tile of the record's proof is "
+                                            "malformed");
+      finish(v, SUMDB_BAD);
+      return;
+    }
+  }
+  if (sumdb_record_check(&v->tree, v->record_id, &v->leaf, hashes,
+                         (size_t)v->nidx) < 0) {
+    snprintf(v->reason, sizeof v->reason,
+             "record %" PRId64 " is not in the signed tree of %" PRId64
+             " records (its inclusion proof fails)",
+             v->record_id, v->tree.n);
+    finish(v, SUMDB_BAD);
+    return;
+  }
+  finish(v, SUMDB_VERIFIED);
+}
+
+static void on_tile(struct proxy_sumdb_get *g) {
+  struct proxy_sumdb_verify *v = g->data;
+  if (--v->pending == 0)
+    check(v);
+}
+
+static void on_lookup(struct proxy_sumdb_get *g) {
+  struct proxy_sumdb_verify *v = g->data;
+  if (g->status == 404 || g->status == 410) {
+    reason_from(v, "lookup", g);
+    finish(v, SUMDB_NOT_LISTED);
+    return;
+  }
+  if (g->status != 200 || g->body == NULL) {
+    reason_from(v, "lookup", g);
+    finish(v, SUMDB_UNREACHABLE);
+    return;
+  }
+  struct sumdb_lookup l;
+  char err[200];
+  if (sumdb_lookup_parse(g->body->data, g->body->len, &g->db->spec.key, &l, err,
+                         sizeof err) < 0 ||
+      sumdb_record_hashes(l.text, l.text_len, v->module, v->version, v->zip_h1,
+                          v->mod_h1) < 0) {
+    snprintf(v->reason, sizeof v->reason, "its lookup answer: %s",
+             err[0] != '\0' ? err : "no line for the version");
+    finish(v, SUMDB_BAD);
+    return;
+  }
+  v->record_id = l.id;
+  v->tree = l.tree;
+  sumdb_record_hash(l.text, l.text_len, &v->leaf);
+  v->nidx = sumdb_record_proof_indexes(l.tree.n, l.id, v->idx,
+                                       SUMDB_MAX_PROOF_HASHES);
+  if (v->nidx < 0) {
+    finish(v, SUMDB_BAD);
+    return;
+  }
+  /* The tiles of the tree the lookup was signed with. */
+  v->ntiles = 0;
+  for (int i = 0; i < v->nidx; i++) {
+    struct sumdb_tile t = sumdb_tile_for_index(SUMDB_TILE_HEIGHT, v->idx[i]), p;
+    if (sumdb_tile_parent(&t, 0, l.tree.n, &p) < 0) {
+      finish(v, SUMDB_BAD);
+      return;
+    }
+    int k = 0;
+    while (k < v->ntiles && (v->tiles[k].l != p.l || v->tiles[k].n != p.n))
+      k++;
+    if (k < v->ntiles)
+      continue;
+    if (v->ntiles == PROXY_SUMDB_MAX_PROOF_TILES) {
+      snprintf(v->reason, sizeof v->reason, "the proof needs too many tiles");
+      finish(v, SUMDB_BAD);
+      return;
+    }
+    v->tiles[v->ntiles++] = p;
+  }
+  if (v->ntiles == 0) {
+    check(v);
+    return;
+  }
+  verify_state(v, SVER_TILES);
+  v->pending = v->ntiles;
+  int started = 0;
+  for (int i = 0; i < v->ntiles; i++) {
+    char path[128];
+    struct proxy_sumdb_get *tg = calloc(1, sizeof *tg);
+    if (tg != NULL && sumdb_tile_path(&v->tiles[i], path, sizeof path) >= 0) {
+      tg->on_done = on_tile;
+      tg->data = v;
+      v->tile_gets[i] = tg;
+      if (proxy_sumdb_get_start(v->s, tg, g->db, path) == 0) {
+        started++;
+        continue;
+      }
+      v->tile_gets[i] = NULL;
+    }
+    free(tg);
+    v->pending--;
+  }
+  if (started == 0)
+    check(v); /* nothing could start: check() reports the missing tiles */
+}
+
+int proxy_sumdb_verify_start(struct proxy_server *s,
+                             struct proxy_sumdb_verify *v, const char *module,
+                             const char *version) {
+  struct proxy_sumdb_db *db = &s->sumdb->dbs[0];
+  v->s = s;
+  v->state = SVER_IDLE;
+  v->verdict = SUMDB_UNREACHABLE;
+  v->zip_h1[0] = v->mod_h1[0] = v->reason[0] = '\0';
+  v->record_id = -1;
+  v->ntiles = v->pending = v->nidx = 0;
+  snprintf(v->db, sizeof v->db, "%s", db->spec.key.name);
+  snprintf(v->module, sizeof v->module, "%s", module);
+  snprintf(v->version, sizeof v->version, "%s", version);
+  char ep[GOMOD_MAX_PATH_BYTES * 2], ev[GOMOD_MAX_VERSION_BYTES * 2];
+  char path[sizeof ((struct gp_req *)0)->suffix];
+  if (gomod_escape_path(module, ep, sizeof ep, NULL, 0) < 0 ||
+      gomod_escape_version(version, ev, sizeof ev, NULL, 0) < 0)
+    return -EINVAL;
+  snprintf(path, sizeof path, "lookup/%s@%s", ep, ev);
+  v->lookup = calloc(1, sizeof *v->lookup);
+  if (v->lookup == NULL)
+    return -ENOMEM;
+  v->lookup->on_done = on_lookup;
+  v->lookup->data = v;
+  int rc = proxy_sumdb_get_start(s, v->lookup, db, path);
+  if (rc < 0) {
+    free(v->lookup);
+    v->lookup = NULL;
+    return rc;
+  }
+  verify_state(v, SVER_LOOKUP);
+  return 0;
+}
+
+/* ---- comparing (worker thread) ---------------------------------------------- */
+
+static int64_t fd_read_at(void *ctx, uint64_t off, void *buf, size_t len) {
+  int fd = *(int *)ctx;
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return -errno;
+    if (n == 0)
+      break;
+    done += (size_t)n;
+  }
+  return (int64_t)done;
+}
+
+int proxy_sumdb_check(struct proxy_server *s, const struct proxy_sumdb_verify *v,
+                      const struct gp_req *gp, const char *body, size_t len,
+                      int fd, const char *origin, char *failure, size_t cap) {
+  if (v->verdict != SUMDB_VERIFIED)
+    return 0;
+  const char *want = gp->kind == GP_MOD ? v->mod_h1 : v->zip_h1;
+  if (want[0] == '\0')
+    return 0;
+  char got[GOMOD_H1_BYTES];
+  if (gp->kind == GP_MOD) {
+    if (gomod_h1_gomod(body, len, got) < 0)
+      return 0;
+  } else {
+    off_t size = lseek(fd, 0, SEEK_END);
+    if (size < 0)
+      return 0;
+    struct gozip_reader r = {.size = (uint64_t)size, .read_at = fd_read_at,
+                             .ctx = &fd};
+    struct gozip_report rep;
+    /* An unreadable zip is refused by the store with its own reason. */
+    if (gozip_inspect(&r, gp->module, gp->version, &rep) < 0)
+      return 0;
+    memcpy(got, rep.h1, sizeof got);
+  }
+  if (strcmp(got, want) == 0)
+    return 0;
+  const char *noun = gp->kind == GP_MOD ? "/go.mod" : "";
+  snprintf(failure, cap,
+           "checksum mismatch for %s@%s%s:\n"
+           "  %s sent: %s\n  %s: %s (record %" PRId64 ")\n"
+           "The upstream's copy differs from what the checksum database "
+           "recorded (it may have been tampered with); it was refused.",
+           gp->module, gp->version, noun, origin, got, v->db, want,
+           v->record_id);
+  char finding[640];
+  snprintf(finding, sizeof finding,
+           "%s sent %s%s with h1 %s, but the checksum database %s records %s "
+           "(record %" PRId64 "); refused, nothing stored.",
+           origin, gp->kind == GP_MOD ? "a go.mod" : "a zip", "", got, v->db,
+           want, v->record_id);
+  store_finding_put(s->store, gp->module, gp->version,
+                    gp->kind == GP_MOD ? "sumdb mismatch (go.mod)"
+                                       : "sumdb mismatch (zip)",
+                    finding);
+  return -EBADMSG;
+}
