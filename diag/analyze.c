@@ -195,6 +195,16 @@ static void check_missing(struct analysis *a, const struct diag_mod *m) {
   char *list = NULL;
   size_t len = 0;
   int rc = a->src->list(a->src->ctx, m->path, &list, &len);
+  const char *priv = a->client->proxy_private;
+  if (rc == -ENOENT && priv != NULL && priv[0] != '\0' &&
+      gomod_match_prefix_patterns(priv, m->path)) {
+    finding(a, DIAG_SEV_ERROR, "private route", m->path, m->version,
+            "%s is private to this proxy (--private), and the proxy found no "
+            "repository for it (required at %s)\nfix: the proxy's operators "
+            "add --git-route 'PATTERN=URL' for it; check the module path too",
+            m->path, m->version);
+    return;
+  }
   if (rc == -ENOENT) {
     finding(a, DIAG_SEV_ERROR, "unknown module", m->path, m->version,
             "no upstream knows the module %s (required at %s); check the path "
@@ -261,16 +271,21 @@ static void check_latest(struct analysis *a, const struct diag_mod *m,
   modfile_init(&mf);
   if (modfile_parse(&mf, data, len, MODFILE_LAX | MODFILE_GO121, NULL, 0) == 0) {
     const char *why = NULL;
-    if (retracted(&mf, m->version, &why))
+    char shown[DIAG_MSG_BYTES];
+    if (retracted(&mf, m->version, &why)) {
+      diag_short_message(why != NULL ? why : "", shown, sizeof shown);
       finding(a, DIAG_SEV_WARNING, "retracted", m->path, m->version,
               "%s@%s is retracted by its author%s%s\nfix: go get %s@latest",
-              m->path, m->version, why != NULL && why[0] != '\0' ? ": " : "",
-              why != NULL ? why : "", m->path);
-    if (mf.deprecated != NULL && mf.deprecated[0] != '\0')
+              m->path, m->version, shown[0] != '\0' ? ": " : "", shown,
+              m->path);
+    }
+    if (mf.deprecated != NULL && mf.deprecated[0] != '\0') {
+      diag_short_message(mf.deprecated, shown, sizeof shown);
       finding(a, DIAG_SEV_WARNING, "deprecated", m->path, NULL,
               "module %s is deprecated: %s\nfix: move to the replacement the "
               "message names (go get <it>@latest), then go mod tidy",
-              m->path, mf.deprecated);
+              m->path, shown);
+    }
   }
   modfile_dispose(&mf);
   free(data);

@@ -36,6 +36,37 @@ int diag_gover_compare(const char *x, const char *y) {
   return pre[0] == pre[1] ? 0 : pre[0] ? -1 : 1;
 }
 
+/* modload's maxRationaleBytes. */
+#define SHORT_MESSAGE_MAX_BYTES 500
+
+void diag_short_message(const char *in, char *out, size_t cap) {
+  size_t n = strcspn(in, "\n");
+  while (n > 0 && strchr(" \t\r\v\f", in[n - 1]) != NULL)
+    n--;
+  while (n > 0 && strchr(" \t\r\v\f", *in) != NULL) {
+    in++;
+    n--;
+  }
+  if (n > SHORT_MESSAGE_MAX_BYTES) {
+    snprintf(out, cap, "(message omitted: too long)");
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)in[i];
+    size_t k = ch < 0x80 ? 1 : ch >= 0xc2 && ch < 0xe0 ? 2 : ch >= 0xe0 && ch < 0xf0 ? 3
+               : ch >= 0xf0 && ch < 0xf5 ? 4 : 0;
+    int ok = k > 0 && i + k <= n && (ch >= 0x20 || ch == '\t') && ch != 0x7f;
+    for (size_t j = 1; ok && j < k; j++)
+      ok = ((unsigned char)in[i + j] & 0xc0) == 0x80;
+    if (!ok) {
+      snprintf(out, cap, "(message omitted: contains non-printable characters)");
+      return;
+    }
+    i += k - 1;
+  }
+  snprintf(out, cap, "%.*s", (int)n, in);
+}
+
 void diag_msg_path_mismatch(char *out, size_t cap, const char *module,
                             const char *version, const char *declared) {
   snprintf(out, cap,
@@ -79,29 +110,31 @@ int diag_gomod_findings(const char *module, const char *version,
                       mf.go, go_release);
     n++;
   }
+  char why[SHORT_MESSAGE_MAX_BYTES + 64];
   for (size_t i = 0; i < mf.nretract && n < max; i++) {
     const struct modfile_retract *r = &mf.retract[i];
+    diag_short_message(r->rationale, why, sizeof why);
     out[n] = (struct diag_gomod_finding){.kind = "retracted"};
     snprintf(out[n].version, sizeof out[n].version, "%s", r->low);
     if (strcmp(r->low, r->high) == 0)
       snprintf(out[n].message, sizeof out[n].message,
                "%s@%s is retracted (says %s@%s)%s%s\nfix: go get %s@latest",
-               module, r->low, module, version, r->rationale[0] ? ": " : "",
-               r->rationale, module);
+               module, r->low, module, version, why[0] ? ": " : "", why, module);
     else
       snprintf(out[n].message, sizeof out[n].message,
                "%s versions [%s, %s] are retracted (says %s@%s)%s%s\nfix: go "
                "get %s@latest",
-               module, r->low, r->high, module, version,
-               r->rationale[0] ? ": " : "", r->rationale, module);
+               module, r->low, r->high, module, version, why[0] ? ": " : "",
+               why, module);
     n++;
   }
   if (n < max && mf.deprecated != NULL && mf.deprecated[0] != '\0') {
     out[n] = (struct diag_gomod_finding){.kind = "deprecated"};
+    diag_short_message(mf.deprecated, why, sizeof why);
     snprintf(out[n].message, sizeof out[n].message,
              "module %s is deprecated (says %s@%s): %s\nfix: move to the "
              "replacement it names, then go mod tidy",
-             module, module, version, mf.deprecated);
+             module, module, version, why);
     n++;
   }
   modfile_dispose(&mf);

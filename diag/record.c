@@ -22,6 +22,8 @@ const char *diag_outcome_name(enum diag_outcome o) {
       [DIAG_STALE] = "stale",
       [DIAG_LOCAL] = "local",
       [DIAG_ABORTED] = "aborted",
+      [DIAG_PRIVATE_ROUTE] = "private-route error",
+      [DIAG_GIT_ERROR] = "git error",
   };
   return (unsigned)o < sizeof names / sizeof names[0] ? names[o] : "?";
 }
@@ -114,6 +116,40 @@ char *diag_record_json(const struct diag_record *r) {
   return out;
 }
 
+static const char *value_of(const char *json, const char *key);
+static char *json_string(const char *p);
+
+/* The attempts array, one line each: "url: HTTP status (ms)" or the error.
+ * Our own records hold objects {"url","status","error","ms"} in that order,
+ * or, for private modules, git steps {"cmd","status","ms",...}. */
+static void write_attempts(FILE *f, const char *json) {
+  fprintf(f, "attempts:\n");
+  for (const char *p = strchr(json, '{'); p != NULL; p = strchr(p + 1, '{')) {
+    const char *end = strchr(p, '}');
+    if (end == NULL)
+      break;
+    char *obj = strndup(p, (size_t)(end - p + 1));
+    if (obj == NULL)
+      return;
+    char *what = json_string(value_of(obj, "url"));
+    if (what == NULL)
+      what = json_string(value_of(obj, "cmd"));
+    char *err = json_string(value_of(obj, "error"));
+    const char *st = value_of(obj, "status");
+    const char *ms = value_of(obj, "ms");
+    long took = ms != NULL ? strtol(ms, NULL, 10) : 0;
+    if (err != NULL)
+      fprintf(f, "  %s: %s (%ld ms)\n", what != NULL ? what : "?", err, took);
+    else
+      fprintf(f, "  %s: HTTP %ld (%ld ms)\n", what != NULL ? what : "?",
+              st != NULL ? strtol(st, NULL, 10) : 0L, took);
+    free(what);
+    free(err);
+    free(obj);
+    p = end;
+  }
+}
+
 char *diag_record_text(const struct diag_record *r) {
   char *out = NULL;
   size_t len = 0;
@@ -130,7 +166,7 @@ char *diag_record_text(const struct diag_record *r) {
   fprintf(f, "outcome: %s, HTTP %d, %" PRIu64 " bytes, %" PRIu32 " ms\n",
           diag_outcome_name(r->outcome), r->status, r->bytes, r->ms);
   if (r->attempts != NULL && strcmp(r->attempts, "[]") != 0)
-    fprintf(f, "upstream attempts: %s\n", r->attempts);
+    write_attempts(f, r->attempts);
   if (r->explanation != NULL)
     fprintf(f, "explanation sent:\n%s", r->explanation);
   fclose(f);
@@ -230,7 +266,7 @@ int diag_record_parse(const char *json, struct diag_record *out) {
     free(when);
   }
   char *outcome = json_string(value_of(json, "outcome"));
-  for (int o = DIAG_HIT; outcome != NULL && o <= DIAG_ABORTED; o++)
+  for (int o = DIAG_HIT; outcome != NULL && o <= DIAG_GIT_ERROR; o++)
     if (strcmp(outcome, diag_outcome_name((enum diag_outcome)o)) == 0)
       out->outcome = (enum diag_outcome)o;
   free(outcome);

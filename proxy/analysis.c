@@ -43,11 +43,14 @@ struct analysis_job {
 struct grow {
   char *data;
   size_t len;
+  int discard; /* only the status matters (a zip fetched to be stored) */
 };
 
 static size_t on_data(char *p, size_t size, size_t n, void *userp) {
   struct grow *g = userp;
   size_t add = size * n;
+  if (g->discard)
+    return add;
   if (g->len + add > PROXY_MAX_SMALL_BODY_BYTES)
     return 0;
   char *d = realloc(g->data, g->len + add + 1);
@@ -60,7 +63,8 @@ static size_t on_data(char *p, size_t size, size_t n, void *userp) {
   return add;
 }
 
-/* GET <self>/<escaped module>/<suffix> through this proxy. */
+/* GET <self>/<escaped module>/<suffix> through this proxy; data NULL
+ * discards the body. */
 static int self_get(struct analysis_job *j, const char *module,
                     const char *suffix, char **data, size_t *len, char *err,
                     size_t errlen) {
@@ -68,7 +72,7 @@ static int self_get(struct analysis_job *j, const char *module,
   if (gomod_escape_path(module, esc, sizeof esc, NULL, 0) < 0)
     return -EINVAL;
   snprintf(url, sizeof url, "%s/%s/%s", j->server->self_url, esc, suffix);
-  struct grow g = {0};
+  struct grow g = {.discard = data == NULL};
   curl_easy_setopt(j->curl, CURLOPT_URL, url);
   curl_easy_setopt(j->curl, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(j->curl, CURLOPT_WRITEDATA, &g);
@@ -82,6 +86,8 @@ static int self_get(struct analysis_job *j, const char *module,
     free(g.data);
     return cc == CURLE_OK && (status == 404 || status == 410) ? -ENOENT : -EIO;
   }
+  if (data == NULL)
+    return 0;
   if (g.data == NULL)
     g.data = calloc(1, 1);
   *data = g.data;
@@ -107,6 +113,16 @@ static int src_zip_h1(void *ctx, const char *path, const char *version,
   struct analysis_job *j = ctx;
   struct store_zip_meta m;
   int rc = store_zip_stat(j->server->store, path, version, &m);
+  if (rc == -ENOENT) {
+    /* Not held yet: fetch it through the proxy, as the build will. */
+    char esc[GOMOD_MAX_VERSION_BYTES * 2], suffix[GOMOD_MAX_VERSION_BYTES * 2 + 8];
+    if (gomod_escape_version(version, esc, sizeof esc, NULL, 0) < 0)
+      return -EINVAL;
+    snprintf(suffix, sizeof suffix, "@v/%s.zip", esc);
+    if (self_get(j, path, suffix, NULL, NULL, NULL, 0) < 0)
+      return -ENOENT;
+    rc = store_zip_stat(j->server->store, path, version, &m);
+  }
   if (rc == 0) {
     memcpy(h1, m.h1, GOMOD_H1_BYTES);
     store_zip_meta_dispose(&m);

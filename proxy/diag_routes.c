@@ -94,7 +94,8 @@ static void send_page(struct proxy_conn *c, enum diag_format fmt,
     size_t len;
     FILE *f = open_memstream(&html, &len);
     if (f != NULL) {
-      fputs("<!doctype html><html><head><meta charset=\"utf-8\"><title>", f);
+      fputs("<!doctype html><html><head><meta charset=\"utf-8\">"
+            "<link rel=\"icon\" href=\"data:,\"><title>", f);
       html_escape(f, title);
       fputs("</title><style>body{font:15px/1.45 system-ui,sans-serif;"
             "margin:2em auto;max-width:60em;padding:0 1em;color:#222}"
@@ -288,6 +289,13 @@ static void render_summary_text(FILE *f, const struct proxy_server *s,
     fprintf(f, "  none\n");
   for (int i = 0; i < m->nmissed; i++)
     fprintf(f, "  %6" PRIu64 "  %s\n", m->missed[i].count, m->missed[i].module);
+  fprintf(f, "\nfindings about modules served (newest first):\n");
+  if (m->nfindings == 0)
+    fprintf(f, "  none\n");
+  for (int i = 0; i < m->nfindings; i++)
+    fprintf(f, "  %-14s /diag/module/%s%s%s\n", m->findings[i].kind,
+            m->findings[i].module, m->findings[i].version[0] ? "@" : "",
+            m->findings[i].version);
   fprintf(f, "\nlatest failures:\n");
   if (m->nrecent == 0)
     fprintf(f, "  none\n");
@@ -336,6 +344,16 @@ static void render_summary_json(FILE *f, const struct proxy_server *s,
     fprintf(f, "%s{\"module\":", i > 0 ? "," : "");
     diag_json_write(f, m->missed[i].module);
     fprintf(f, ",\"count\":%" PRIu64 "}", m->missed[i].count);
+  }
+  fprintf(f, "],\"findings\":[");
+  for (int i = 0; i < m->nfindings; i++) {
+    fprintf(f, "%s{\"module\":", i > 0 ? "," : "");
+    diag_json_write(f, m->findings[i].module);
+    fprintf(f, ",\"version\":");
+    diag_json_write(f, m->findings[i].version);
+    fprintf(f, ",\"kind\":");
+    diag_json_write(f, m->findings[i].kind);
+    fputc('}', f);
   }
   fprintf(f, "],\"recent_failures\":[");
   for (int i = 0; i < m->nrecent; i++) {

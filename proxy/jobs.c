@@ -326,11 +326,17 @@ static void explain_not_found(struct fetch_job *j) {
     describe_missing(j, head, sizeof head);
     snprintf(text, sizeof text, "%smodproxy asked its upstreams:\n%s", head,
              j->attempts);
+  } else if (j->gp.kind == GP_LIST || j->gp.kind == GP_LATEST) {
+    snprintf(text, sizeof text,
+             "module %s: no upstream knows it.\nmodproxy asked its "
+             "upstreams:\n%sCheck the module path for typos, or whether the "
+             "module moved (the import path in your code may be stale).\n",
+             j->gp.module, j->attempts);
   } else {
     snprintf(text, sizeof text,
              "%s: not found.\nmodproxy asked its upstreams:\n%s"
-             "Check the module path and version (go list -m -versions %s "
-             "shows the versions that exist).\n",
+             "Check the version; go list -m -versions %s shows the versions "
+             "that exist.\n",
              w, j->attempts, j->gp.module);
   }
   proxy_fetch_dispose(&j->list_fetch);
@@ -502,6 +508,9 @@ static void on_vcs_done(struct vcs_request *r) {
   }
   j->result.status = r->status;
   j->result.upstream_error = r->status != 404 && r->status != 410;
+  j->result.outcome = r->no_route ? DIAG_PRIVATE_ROUTE
+                      : j->result.upstream_error ? DIAG_GIT_ERROR
+                                                 : DIAG_NOT_FOUND;
   set_body(j, r->body != NULL ? r->body : "private module: git failed\n");
   if (j->result.upstream_error || j->result.body == NULL) {
     job_done(j);
@@ -714,7 +723,9 @@ void proxy_job_join(struct proxy_server *s, struct route_ctx *ctx) {
     }
   }
   struct fetch_job *j = calloc(1, sizeof *j);
-  struct job_result fail = {.status = 503};
+  struct job_result fail = {.status = 503, .outcome = -1};
+  if (j != NULL)
+    j->result.outcome = -1;
   if (j == NULL) {
     proxy_route_finish(ctx, &fail);
     return;

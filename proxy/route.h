@@ -29,6 +29,7 @@ struct job_result {
   uint64_t zip_size;         /**< for a zip */
   int upstream_error;        /**< failed for another reason than not-found */
   int fetched;               /**< 200 fresh from an upstream */
+  int outcome;               /**< a diag_outcome to record, or -1: derive */
   const char *attempts;      /**< JSON array of the upstream attempts */
 };
 

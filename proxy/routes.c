@@ -18,7 +18,9 @@
 
 #include <openssl/evp.h>
 
+#include "mirror.h"
 #include "route.h"
+#include "sumdb.h"
 
 /* Lists and @latest may be cached downstream (nginx, the go command does
  * not) this long; short so that a new tag shows up soon. */
@@ -77,7 +79,8 @@ static void reply_value(struct proxy_conn *c, const struct gp_req *gp,
       .content_type = content_type(gp->kind),
       .cache_control = cc,
       .etag = v->etag,
-      .extra_headers = stale ? ROUTE_STALE_HEADERS : NULL,
+      .extra_headers = stale ? ROUTE_STALE_HEADERS
+                             : proxy_mirror_headers(c->server, gp->kind),
       .rangeable = gp->kind == GP_ZIP,
       .body = v->body,
       .zip_size = v->zip_size,
@@ -162,6 +165,12 @@ static void on_lookup(uv_work_t *w) {
                        ctx->gp.canonical;
   if (canonical_part && lookup_part(st, ctx) == 0)
     return;
+  if (ctx->conn->server->cfg->offline &&
+      (ctx->gp.kind == GP_LIST || ctx->gp.kind == GP_LATEST)) {
+    /* An offline mirror lists what it holds (mirror.c). */
+    proxy_mirror_answer(ctx->conn->server, &ctx->gp, &ctx->value);
+    return;
+  }
   /* Not stored: an answer (a list, or a remembered not-found) may be. */
   lookup_answer(st, ctx);
 }
@@ -197,11 +206,16 @@ static void on_lookup_done(uv_work_t *w, int status) {
 /* ---- fetch outcome ----------------------------------------------------- */
 
 void proxy_route_finish(struct route_ctx *ctx, const struct job_result *r) {
+  if (ctx->gp.kind == GP_SUMDB) {
+    proxy_sumdb_finish(ctx, r); /* a checksum database answer (sumdb.c) */
+    return;
+  }
   struct proxy_conn *c = ctx->conn;
   if (proxy_conn_gone(c))
     goto out;
   proxy_conn_attempts(c, r->attempts);
-  proxy_conn_outcome(c, r->upstream_error && ctx->have_stale ? DIAG_STALE
+  proxy_conn_outcome(c, r->outcome >= 0 && r->status != 200 ? (enum diag_outcome)r->outcome
+                        : r->upstream_error && ctx->have_stale ? DIAG_STALE
                         : r->status == 200 ? (r->fetched ? DIAG_FETCHED : DIAG_HIT)
                         : r->status == 404 || r->status == 410 ? DIAG_NOT_FOUND
                                                                 : DIAG_UPSTREAM_ERROR);
@@ -301,18 +315,17 @@ void proxy_route(struct proxy_conn *c) {
     proxy_route_modfile(c);
     return;
   }
+  if (strcmp(url, "/diag/mirror") == 0 || strncmp(url, "/diag/mirror?", 13) == 0) {
+    proxy_route_mirror(c);
+    return;
+  }
   if (strcmp(url, "/diag") == 0 || strncmp(url, "/diag/", 6) == 0 ||
       strncmp(url, "/diag?", 6) == 0) {
     proxy_route_diag(c, url);
     return;
   }
   if (strncmp(url, "/sumdb/", 7) == 0) {
-    /* 404 on supported tells the go command to ask the checksum database
-     * directly (GOPROXY-PROTOCOL.md section 5). */
-    proxy_conn_send_text(c, 404,
-                         "modproxy does not proxy checksum databases; the go "
-                         "command contacts the database directly",
-                         NULL);
+    proxy_route_sumdb(c, url); /* the --sumdb databases (sumdb.c) */
     return;
   }
   struct gp_req gp;

@@ -16,6 +16,8 @@
 
 #include "conn.h"
 #include "fetch.h"
+#include "mirror.h"
+#include "sumdb.h"
 #include "vcs.h"
 
 /* Pending connections the kernel queues for us. */
@@ -160,6 +162,8 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
   }
   if ((rc = proxy_vcs_init(s)) < 0 || (rc = proxy_tls_init(s)) < 0)
     return rc;
+  if ((rc = proxy_sumdb_init(s)) < 0 || (rc = proxy_mirror_init(s)) < 0)
+    return rc;
   struct sockaddr_storage addr;
   if (parse_listen(cfg->listen, &addr) < 0) {
     fprintf(stderr, "modproxy: --listen: \"%s\" is not host:port\n", cfg->listen);
@@ -215,6 +219,8 @@ int proxy_server_run(struct proxy_server *s) {
   uv_run(s->loop, UV_RUN_NOWAIT);
   hot_cache_dispose(&s->hot);
   proxy_upstreams_free(s->upstreams, s->nupstreams);
+  proxy_sumdb_free(s);
+  proxy_mirror_free(s);
   /* After a forced stop, worker threads may still hold store connections;
    * the process is about to exit and SQLite's journal keeps the store
    * consistent, so only close it after a clean drain. */

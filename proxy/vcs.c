@@ -636,6 +636,7 @@ int proxy_vcs_start(struct proxy_server *s, struct vcs_request *r) {
              "--git-route 'PATTERN=URL' for it.\n",
              r->gp->module, err);
     r->status = rc == -ENOENT ? 404 : 502;
+    r->no_route = rc == -ENOENT;
     r->body = strdup(text);
     r->len = r->body != NULL ? strlen(r->body) : 0;
   }

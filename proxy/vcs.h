@@ -26,6 +26,7 @@ struct vcs_request {
   void *data;
   /* out */
   int status;   /**< 200; 404/410 nothing matches; 502/504 git failed */
+  int no_route; /**< set with 404: no --git-route or discovery found it */
   char *body;   /**< heap: the answer (200, not for zips) or, otherwise, the
                      explanation for the person at the terminal (text) */
   size_t len;

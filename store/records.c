@@ -89,6 +89,9 @@ static const char sql_recent[] =
     " coalesce(version, '') FROM requests WHERE status >= 400"
     " ORDER BY seq DESC LIMIT ?1";
 
+static const char sql_findings[] =
+    "SELECT module, version, kind FROM findings ORDER BY found DESC LIMIT ?1";
+
 static void copy_text(char *dst, size_t cap, sqlite3_stmt *s, int i) {
   const unsigned char *t = sqlite3_column_text(s, i);
   snprintf(dst, cap, "%s", t != NULL ? (const char *)t : "");
@@ -144,6 +147,18 @@ int store_records_summary(struct store *st, struct store_summary *out) {
     copy_text(out->recent[i].outcome, sizeof out->recent[i].outcome, s, 3);
     copy_text(out->recent[i].module, sizeof out->recent[i].module, s, 4);
     copy_text(out->recent[i].version, sizeof out->recent[i].version, s, 5);
+  }
+  sqlite3_reset(s);
+  if ((s = store__stmt(c, sql_findings)) == NULL) {
+    rc = -EIO;
+    goto out;
+  }
+  sqlite3_bind_int(s, 1, STORE_SUMMARY_RECENT);
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    int i = out->nfindings++;
+    copy_text(out->findings[i].module, sizeof out->findings[i].module, s, 0);
+    copy_text(out->findings[i].version, sizeof out->findings[i].version, s, 1);
+    copy_text(out->findings[i].kind, sizeof out->findings[i].kind, s, 2);
   }
   sqlite3_reset(s);
 out:

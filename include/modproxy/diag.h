@@ -43,6 +43,8 @@ enum diag_outcome {
   DIAG_STALE,          /**< upstreams failed; a stale answer was served */
   DIAG_LOCAL,          /**< answered by modproxy itself (/diag, /healthz) */
   DIAG_ABORTED,        /**< the client went away first */
+  DIAG_PRIVATE_ROUTE,  /**< a private module with no route to its repository */
+  DIAG_GIT_ERROR,      /**< git failed for a private module */
 };
 const char *diag_outcome_name(enum diag_outcome o);
 
@@ -225,6 +227,12 @@ int diag_gover_compare(const char *x, const char *y);
 
 /* Room for one finding's text ("message\nfix: command"). */
 #define DIAG_MSG_BYTES 640
+
+/** A retraction rationale or deprecation message as the go command shows
+ *  it (modload.ShortMessage): the first line, trimmed; "(message omitted:
+ *  too long)" past 500 bytes; "(message omitted: contains non-printable
+ *  characters)" for a control character or invalid UTF-8. */
+void diag_short_message(const char *in, char *out, size_t cap);
 
 /** The explanation of a module whose go.mod declares another path. */
 void diag_msg_path_mismatch(char *out, size_t cap, const char *module,

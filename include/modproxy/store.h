@@ -180,6 +180,12 @@ struct store_summary {
     char version[128];
   } recent[STORE_SUMMARY_RECENT]; /**< the latest failures, newest first */
   int nrecent;
+  struct {
+    char module[256];
+    char version[128];
+    char kind[32];
+  } findings[STORE_SUMMARY_RECENT]; /**< the latest findings, newest first */
+  int nfindings;
 };
 int store_records_summary(struct store *st, struct store_summary *out);
 
