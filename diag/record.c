@@ -57,25 +57,28 @@ void diag_json_write(FILE *f, const char *s) {
     return;
   }
   fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)s; *p != '\0';) {
+  /* Runs of bytes that need no escaping go out in one write. */
+  const unsigned char *run = (const unsigned char *)s;
+  for (const unsigned char *p = run; *p != '\0';) {
     size_t n = utf8_len(p);
-    if (n == 0) {
-      fputs("\\ufffd", f);
-      p++;
-    } else if (*p == '"' || *p == '\\') {
-      fprintf(f, "\\%c", *p);
-      p++;
-    } else if (*p == '\n') {
-      fputs("\\n", f);
-      p++;
-    } else if (*p < 0x20 || *p == 0x7f) {
-      fprintf(f, "\\u%04x", *p);
-      p++;
-    } else {
-      fwrite(p, 1, n, f);
+    int plain = n > 1 || (n == 1 && *p >= 0x20 && *p != 0x7f && *p != '"' &&
+                          *p != '\\');
+    if (plain) {
       p += n;
+      continue;
     }
+    fwrite(run, 1, (size_t)(p - run), f);
+    if (n == 0)
+      fputs("\\ufffd", f);
+    else if (*p == '"' || *p == '\\')
+      fprintf(f, "\\%c", *p);
+    else if (*p == '\n')
+      fputs("\\n", f);
+    else
+      fprintf(f, "\\u%04x", *p);
+    run = ++p;
   }
+  fwrite(run, 1, strlen((const char *)run), f);
   fputc('"', f);
 }
 
@@ -87,12 +90,7 @@ static void iso_time(int64_t ms, char *buf, size_t len) {
   snprintf(buf + n, len - n, ".%03dZ", (int)(ms % 1000));
 }
 
-char *diag_record_json(const struct diag_record *r) {
-  char *out = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&out, &len);
-  if (f == NULL)
-    return NULL;
+void diag_record_write_json(FILE *f, const struct diag_record *r) {
   char when[40];
   iso_time(r->start_ms, when, sizeof when);
   fprintf(f, "{\"id\":");
@@ -112,6 +110,15 @@ char *diag_record_json(const struct diag_record *r) {
           r->status, r->bytes, r->ms, r->attempts != NULL ? r->attempts : "[]");
   diag_json_write(f, r->explanation);
   fputc('}', f);
+}
+
+char *diag_record_json(const struct diag_record *r) {
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  if (f == NULL)
+    return NULL;
+  diag_record_write_json(f, r);
   fclose(f);
   return out;
 }

@@ -141,10 +141,29 @@ static int count_head(llhttp_t *p, size_t len) {
   return 0;
 }
 
+/* Resets a request for reuse. The struct is several KiB of header
+ * buffers; clearing each string's first byte instead of the whole struct
+ * keeps the hot path cheap. */
+static void request_reset(struct proxy_request *r) {
+  free(r->body);
+  r->method = r->head_only = r->keep_alive = 0;
+  r->url_len = r->head_bytes = r->hname_len = r->hvalue_len = r->body_len = 0;
+  r->header_count = r->host_count = r->error_status = r->hvalue_truncated = 0;
+  r->value_end = NULL;
+  r->error_reason = NULL;
+  r->body = NULL;
+  r->start_ms = 0;
+  char *const strings[] = {r->url,         r->hname,         r->hvalue,
+                           r->if_none_match, r->range,       r->if_range,
+                           r->request_id,  r->accept,        r->host,
+                           r->content_type, r->authorization};
+  for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
+    strings[i][0] = '\0';
+}
+
 static int on_message_begin(llhttp_t *p) {
   struct proxy_conn *c = conn_of(p);
-  free(c->req.body);
-  memset(&c->req, 0, sizeof c->req);
+  request_reset(&c->req);
   c->req.start_ms = uv_now(c->server->loop);
   if (c->state == CONN_IDLE) {
     conn_state(c, CONN_HEAD);

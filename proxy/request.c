@@ -80,7 +80,11 @@ int gp_parse(const char *target, struct gp_req *out, char *err,
              size_t errlen) {
   char path[PROXY_MAX_URL_BYTES + 1];
   size_t len = strcspn(target, "?#");
-  memset(out, 0, sizeof *out);
+  /* Only what every path below relies on (the struct is several KiB). */
+  out->kind = GP_LIST;
+  out->module[0] = out->version[0] = out->suffix[0] = '\0';
+  out->escaped_module[0] = '\0';
+  out->canonical = 0;
   if (target[0] != '/' || pct_decode(target + 1, len - 1, path, sizeof path) < 0)
     return fail(err, errlen, 400, "malformed request path: bad percent-encoding%s%s",
                 "", "");
