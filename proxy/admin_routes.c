@@ -36,7 +36,7 @@ struct refresh_job {
 };
 
 static void reply(struct proxy_conn *c, int status, const char *text,
-                 const char *extra_headers) {
+                  const char *extra_headers) {
   struct proxy_body *b = proxy_body_new(text, strlen(text));
   if (b == NULL) {
     proxy_conn_send_text(c, 503, "out of memory", NULL);
@@ -82,8 +82,8 @@ static int hex(int ch) {
 
 /* Finds `name` in a form-encoded string (a query or a body) and decodes its
  * value into out. 0, -ENOENT, or -EINVAL (bad escape, too long). */
-static int form_value(const char *form, size_t len, const char *name,
-                      char *out, size_t cap) {
+static int form_value(const char *form, size_t len, const char *name, char *out,
+                      size_t cap) {
   size_t nlen = strlen(name);
   for (size_t i = 0; i < len;) {
     size_t end = i;
@@ -157,10 +157,10 @@ static void refresh(struct proxy_conn *c, const char *query) {
                     sizeof module);
   if (rc < 0) {
     reply(c, 400,
-         rc == -ENOENT ? "refresh: say which module: "
-                         "POST /admin/refresh?module=PATH\n"
-                       : "refresh: the module parameter is malformed\n",
-         NULL);
+          rc == -ENOENT ? "refresh: say which module: "
+                          "POST /admin/refresh?module=PATH\n"
+                        : "refresh: the module parameter is malformed\n",
+          NULL);
     return;
   }
   if (gomod_check_path(module, err, sizeof err) < 0) {
@@ -190,9 +190,9 @@ void proxy_route_admin(struct proxy_conn *c, const char *path) {
   const char *token = c->server->cfg->admin_token;
   if (token == NULL || token[0] == '\0') {
     reply(c, 404,
-         "the admin endpoints are off: set admin-token (--admin-token, "
-         "MODPROXY_ADMIN_TOKEN or the config file) to use them\n",
-         NULL);
+          "the admin endpoints are off: set admin-token (--admin-token, "
+          "MODPROXY_ADMIN_TOKEN or the config file) to use them\n",
+          NULL);
     return;
   }
   const char *q = strchr(path, '?');
@@ -200,12 +200,13 @@ void proxy_route_admin(struct proxy_conn *c, const char *path) {
   if (plen != sizeof "/admin/refresh" - 1 ||
       strncmp(path, "/admin/refresh", plen) != 0) {
     reply(c, 404, "no such admin endpoint; there is POST /admin/refresh\n",
-         NULL);
+          NULL);
     return;
   }
   if (!authorized(c, token)) {
-    reply(c, 401, "the admin endpoints need Authorization: Bearer <admin-token>\n",
-         "WWW-Authenticate: Bearer realm=\"modproxy admin\"\r\n");
+    reply(c, 401,
+          "the admin endpoints need Authorization: Bearer <admin-token>\n",
+          "WWW-Authenticate: Bearer realm=\"modproxy admin\"\r\n");
     return;
   }
   if (c->req.method != HTTP_POST) {

@@ -36,6 +36,8 @@ struct analysis_job {
   size_t gomod_len, gosum_len;
   char *fields[5]; /* go_version, goproxy, gonoproxy, gonosumdb, goprivate */
   char base[300];
+  char authorization[300]; /* the client's, for the requests made for it */
+  struct curl_slist *headers;
   int rc;
   struct diag_report report;
 };
@@ -156,6 +158,14 @@ static void on_analyse(uv_work_t *w) {
    * listener on, its certificate names the public host, not 127.0.0.1. */
   curl_easy_setopt(j->curl, CURLOPT_SSL_VERIFYPEER, 0L);
   curl_easy_setopt(j->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+  /* Fetch as the client would: with its credentials, so that private
+   * modules are analysed only for clients allowed to see them. */
+  if (j->authorization[0] != '\0') {
+    char h[sizeof j->authorization + 32];
+    snprintf(h, sizeof h, "Authorization: %s", j->authorization);
+    j->headers = curl_slist_append(NULL, h);
+    curl_easy_setopt(j->curl, CURLOPT_HTTPHEADER, j->headers);
+  }
   struct diag_source src = {
       .gomod = src_gomod,
       .list = src_list,
@@ -175,6 +185,7 @@ static void on_analyse(uv_work_t *w) {
   j->rc = diag_modfile_analyze(j->gomod, j->gomod_len, j->gosum, j->gosum_len,
                                &client, &src, &j->report);
   curl_easy_cleanup(j->curl);
+  curl_slist_free_all(j->headers);
 }
 
 static void job_free(struct analysis_job *j) {
@@ -271,6 +282,7 @@ void proxy_route_modfile(struct proxy_conn *c) {
   j->gomod_len = strlen(j->gomod);
   j->gosum_len = j->gosum != NULL ? strlen(j->gosum) : 0;
   proxy_conn_base(c, j->base, sizeof j->base);
+  snprintf(j->authorization, sizeof j->authorization, "%s", q->authorization);
   j->conn = c;
   j->server = s;
   j->work.data = j;

@@ -82,13 +82,26 @@ struct proxy_cache {
   int64_t removal_seq;          /* last removal-log entry seen */
   struct removed *removed;
   size_t nremoved, capremoved;
-  int plan_due;                 /* plan an eviction in this work */
+  int plan_due; /* plan an eviction in this work */
   uint64_t last_plan_ms;
   int plan_rc;
   struct store_evict_plan plan;
   uint64_t freed;
   int evicted;
 };
+
+static void cache_state(struct proxy_cache *c, enum cache_state to) {
+  static const unsigned allowed[] = {
+      [CACHE_IDLE] = 1u << CACHE_FLUSHING,
+      [CACHE_FLUSHING] = 1u << CACHE_IDLE | 1u << CACHE_EVICTING,
+      [CACHE_EVICTING] = 1u << CACHE_IDLE,
+  };
+  if ((allowed[c->state] & (1u << to)) == 0) {
+    fprintf(stderr, "cache: illegal transition %d -> %d\n", c->state, to);
+    abort();
+  }
+  c->state = to;
+}
 
 static uint32_t hash2(const char *module, const char *version) {
   uint32_t h = 2166136261u;
@@ -245,18 +258,18 @@ static void on_flush(uv_work_t *w) {
                            on_removed, c, &last) == 0)
     c->removal_seq = last;
   if (c->plan_due) {
-    c->plan_rc = store_evict_plan(st, c->s->cfg->max_cache_bytes,
-                                  (int64_t)time(NULL) - PROXY_EVICT_GRACE_S,
-                                  is_private, (void *)c->s->cfg,
-                                  PROXY_EVICT_MAX_VICTIMS, &c->plan);
+    c->plan_rc =
+        store_evict_plan(st, c->s->cfg->max_cache_bytes,
+                         (int64_t)time(NULL) - PROXY_EVICT_GRACE_S, is_private,
+                         (void *)c->s->cfg, PROXY_EVICT_MAX_VICTIMS, &c->plan);
   }
 }
 
 static void on_evict(uv_work_t *w) {
   struct proxy_cache *c = w->data;
-  c->evicted = store_evict_apply(c->s->store, &c->plan,
-                                 (int64_t)time(NULL) - PROXY_EVICT_GRACE_S,
-                                 &c->freed);
+  c->evicted =
+      store_evict_apply(c->s->store, &c->plan,
+                        (int64_t)time(NULL) - PROXY_EVICT_GRACE_S, &c->freed);
 }
 
 static void on_evicted(uv_work_t *w, int status) {
@@ -272,13 +285,19 @@ static void on_evicted(uv_work_t *w, int status) {
   } else if (c->evicted < 0) {
     fprintf(stderr, "modproxy: eviction failed: %s\n", strerror(-c->evicted));
   }
+  if (c->plan.over_bytes > 0)
+    fprintf(stderr,
+            "modproxy: the cache stays %" PRIu64 " bytes over "
+            "--max-cache-bytes: the rest is pinned, imported, private or "
+            "used in the last %d s\n",
+            c->plan.over_bytes, PROXY_EVICT_GRACE_S);
   /* A request that found a victim in the store between the plan and the
    * removal may have put it back in the hot cache: forget them again. */
   for (size_t i = 0; i < c->plan.n; i++)
     if (c->plan.v[i].bytes > 0)
       proxy_cache_forget(s, c->plan.v[i].module, c->plan.v[i].version);
   store_evict_plan_dispose(&c->plan);
-  c->state = CACHE_IDLE;
+  cache_state(c, CACHE_IDLE);
 }
 
 static void on_flushed(uv_work_t *w, int status) {
@@ -302,7 +321,7 @@ static void on_flushed(uv_work_t *w, int status) {
               "used in the last %d s\n",
               c->plan.over_bytes, PROXY_EVICT_GRACE_S);
     store_evict_plan_dispose(&c->plan);
-    c->state = CACHE_IDLE;
+    cache_state(c, CACHE_IDLE);
     return;
   }
   /* Victims served since the batch was taken stay (their use is in the
@@ -321,11 +340,11 @@ static void on_flushed(uv_work_t *w, int status) {
     c->plan.v[n++] = *v;
   }
   c->plan.n = n;
-  c->state = CACHE_EVICTING;
+  cache_state(c, CACHE_EVICTING);
   c->work.data = c;
   if (n == 0 || uv_queue_work(s->loop, &c->work, on_evict, on_evicted) < 0) {
     store_evict_plan_dispose(&c->plan);
-    c->state = CACHE_IDLE;
+    cache_state(c, CACHE_IDLE);
   }
 }
 
@@ -349,11 +368,11 @@ static void on_tick(uv_timer_t *t) {
   if (c->plan_due)
     c->last_plan_ms = now;
   c->plan_rc = 0;
-  c->state = CACHE_FLUSHING;
+  cache_state(c, CACHE_FLUSHING);
   c->work.data = c;
   if (uv_queue_work(s->loop, &c->work, on_flush, on_flushed) < 0) {
     batch_dispose(&c->flushing);
-    c->state = CACHE_IDLE;
+    cache_state(c, CACHE_IDLE);
   }
 }
 
@@ -373,7 +392,9 @@ int proxy_cache_init(struct proxy_server *s) {
   return 0;
 }
 
-static void on_timer_closed(uv_handle_t *h) { free(h->data); }
+static void on_timer_closed(uv_handle_t *h) {
+  free(h->data);
+}
 
 void proxy_cache_close(struct proxy_server *s, int clean) {
   struct proxy_cache *c = s->cache;
@@ -412,44 +433,45 @@ char *proxy_cache_metrics(const struct proxy_server *s,
   if (f == NULL)
     return NULL;
   const struct proxy_counters *k = &s->counters;
-  fprintf(f,
-          "# HELP modproxy_evictions_total Module versions evicted (least "
-          "recently used past --max-cache-bytes).\n"
-          "# TYPE modproxy_evictions_total counter\n"
-          "modproxy_evictions_total %" PRIu64 "\n"
-          "# HELP modproxy_evicted_bytes_total Bytes of the versions evicted.\n"
-          "# TYPE modproxy_evicted_bytes_total counter\n"
-          "modproxy_evicted_bytes_total %" PRIu64 "\n"
-          "# HELP modproxy_admin_refreshes_total Modules refreshed through "
-          "POST /admin/refresh.\n"
-          "# TYPE modproxy_admin_refreshes_total counter\n"
-          "modproxy_admin_refreshes_total %" PRIu64 "\n"
-          "# HELP modproxy_cache_bytes Bytes of stored versions (.info, .mod, "
-          "zip): what --max-cache-bytes limits.\n"
-          "# TYPE modproxy_cache_bytes gauge\nmodproxy_cache_bytes %" PRIu64 "\n"
-          "# HELP modproxy_cache_max_bytes The --max-cache-bytes limit (0: none).\n"
-          "# TYPE modproxy_cache_max_bytes gauge\n"
-          "modproxy_cache_max_bytes %" PRIu64 "\n"
-          "# HELP modproxy_cache_oldest_use_seconds Last use of the least "
-          "recently used version (Unix time).\n"
-          "# TYPE modproxy_cache_oldest_use_seconds gauge\n"
-          "modproxy_cache_oldest_use_seconds %" PRId64 "\n"
-          "# HELP modproxy_store_db_bytes Size of the database file.\n"
-          "# TYPE modproxy_store_db_bytes gauge\n"
-          "modproxy_store_db_bytes %" PRIu64 "\n"
-          "# HELP modproxy_store_free_bytes Free pages in the database file, "
-          "reused before it grows.\n"
-          "# TYPE modproxy_store_free_bytes gauge\n"
-          "modproxy_store_free_bytes %" PRIu64 "\n",
-          k->evictions, k->evicted_bytes, k->refreshes, st->cache_bytes,
-          s->cfg->max_cache_bytes, st->oldest_use, st->db_bytes, st->free_bytes);
+  fprintf(
+      f,
+      "# HELP modproxy_evictions_total Module versions evicted (least "
+      "recently used past --max-cache-bytes).\n"
+      "# TYPE modproxy_evictions_total counter\n"
+      "modproxy_evictions_total %" PRIu64 "\n"
+      "# HELP modproxy_evicted_bytes_total Bytes of the versions evicted.\n"
+      "# TYPE modproxy_evicted_bytes_total counter\n"
+      "modproxy_evicted_bytes_total %" PRIu64 "\n"
+      "# HELP modproxy_admin_refreshes_total Modules refreshed through "
+      "POST /admin/refresh.\n"
+      "# TYPE modproxy_admin_refreshes_total counter\n"
+      "modproxy_admin_refreshes_total %" PRIu64 "\n"
+      "# HELP modproxy_cache_bytes Bytes of stored versions (.info, .mod, "
+      "zip): what --max-cache-bytes limits.\n"
+      "# TYPE modproxy_cache_bytes gauge\nmodproxy_cache_bytes %" PRIu64 "\n"
+      "# HELP modproxy_cache_max_bytes The --max-cache-bytes limit (0: none).\n"
+      "# TYPE modproxy_cache_max_bytes gauge\n"
+      "modproxy_cache_max_bytes %" PRIu64 "\n"
+      "# HELP modproxy_cache_oldest_use_seconds Last use of the least "
+      "recently used version (Unix time).\n"
+      "# TYPE modproxy_cache_oldest_use_seconds gauge\n"
+      "modproxy_cache_oldest_use_seconds %" PRId64 "\n"
+      "# HELP modproxy_store_db_bytes Size of the database file.\n"
+      "# TYPE modproxy_store_db_bytes gauge\n"
+      "modproxy_store_db_bytes %" PRIu64 "\n"
+      "# HELP modproxy_store_free_bytes Free pages in the database file, "
+      "reused before it grows.\n"
+      "# TYPE modproxy_store_free_bytes gauge\n"
+      "modproxy_store_free_bytes %" PRIu64 "\n",
+      k->evictions, k->evicted_bytes, k->refreshes, st->cache_bytes,
+      s->cfg->max_cache_bytes, st->oldest_use, st->db_bytes, st->free_bytes);
   const struct {
     const char *table;
     uint64_t rows;
   } rows[] = {
-      {"versions", st->versions},     {"zip_chunks", st->zip_chunks},
-      {"answers", st->answers},       {"requests", st->requests},
-      {"provenance", st->provenance}, {"pins", st->pins},
+      {"versions", st->versions},      {"zip_chunks", st->zip_chunks},
+      {"answers", st->answers},        {"requests", st->requests},
+      {"provenance", st->provenance},  {"pins", st->pins},
       {"quarantine", st->quarantined}, {"removals", st->removals},
   };
   fprintf(f, "# HELP modproxy_store_rows Rows in each table of the store.\n"

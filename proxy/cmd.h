@@ -12,6 +12,10 @@
 /** Each takes the arguments after the command name (argv[0] is the name)
  *  and returns the process exit status. */
 int cmd_diag(int argc, char **argv);
+int cmd_auth(int argc, char **argv);
+/* Air-gapped mirrors (cmd_export.c, cmd_import.c). */
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 /* Cache management (cmd_gc.c, cmd_fsck.c, cmd_stats.c, cmd_pin.c,
  * cmd_backup.c); they share the store helpers of cmd_store.c. */

@@ -27,8 +27,9 @@ int cmd_backup(int argc, char **argv) {
     goto out;
   }
   if (ctx.st.nargs != 1) {
-    fprintf(stderr, "modproxy backup: %s (usage: modproxy backup [--data DIR] "
-                    "FILE)\n",
+    fprintf(stderr,
+            "modproxy backup: %s (usage: modproxy backup [--data DIR] "
+            "FILE)\n",
             ctx.st.nargs == 0 ? "say where to write the backup"
                               : "one FILE only");
     rc = CMD_EXIT_USAGE;

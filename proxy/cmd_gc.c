@@ -39,16 +39,17 @@ int cmd_gc(int argc, char **argv) {
   static const char *const own[] = {"--dry-run", NULL};
   struct cmd_ctx ctx = {.name = "gc"};
   struct store_evict_plan plan = {0};
-  int rc = cmd_ctx_load(&ctx, summary,
-                        1u << S_DATA | 1u << S_MAX_CACHE_BYTES | 1u << S_PRIVATE,
-                        own, argc, argv);
+  int rc = cmd_ctx_load(
+      &ctx, summary, 1u << S_DATA | 1u << S_MAX_CACHE_BYTES | 1u << S_PRIVATE,
+      own, argc, argv);
   if (rc != 0) {
     rc = rc == 1 ? 0 : rc;
     goto out;
   }
   int dry = (ctx.own & 1u) != 0;
   if (ctx.st.nargs > 0) {
-    fprintf(stderr, "modproxy gc: unexpected argument \"%s\"\n", ctx.st.args[0]);
+    fprintf(stderr, "modproxy gc: unexpected argument \"%s\"\n",
+            ctx.st.args[0]);
     rc = CMD_EXIT_USAGE;
     goto out;
   }
@@ -91,7 +92,8 @@ int cmd_gc(int argc, char **argv) {
   if (!dry) {
     evicted = store_evict_apply(ctx.store, &plan, before, &freed);
     if (evicted < 0) {
-      fprintf(stderr, "modproxy gc: eviction stopped: %s\n", strerror(-evicted));
+      fprintf(stderr, "modproxy gc: eviction stopped: %s\n",
+              strerror(-evicted));
       rc = 1;
       goto out;
     }

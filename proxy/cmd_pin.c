@@ -33,8 +33,8 @@ static int print_pin(const char *module, const char *version, int64_t pinned,
   char when[40];
   cmd_time(pinned, when, sizeof when);
   printf("%s%s%s  %" PRIu64 " bytes stored, pinned %s\n", module,
-         version[0] != '\0' ? "@" : "", version[0] != '\0' ? version : " (all versions)",
-         bytes, when);
+         version[0] != '\0' ? "@" : "",
+         version[0] != '\0' ? version : " (all versions)", bytes, when);
   (*(int *)arg)++;
   return 0;
 }
@@ -55,7 +55,8 @@ static int parse_arg(const char *arg, char *module, size_t mcap, char *version,
   int rc = version[0] != '\0' ? gomod_check(module, version, err, sizeof err)
                               : gomod_check_path(module, err, sizeof err);
   if (rc == 0 && at != NULL && !gomod_is_canonical_version(version)) {
-    snprintf(err, sizeof err, "%s is not a canonical version (vX.Y.Z)", version);
+    snprintf(err, sizeof err, "%s is not a canonical version (vX.Y.Z)",
+             version);
     rc = -EINVAL;
   }
   if (rc < 0) {

@@ -49,8 +49,9 @@ int cmd_ctx_open(struct cmd_ctx *ctx) {
   struct stat sb;
   snprintf(path, sizeof path, "%s/modproxy.db", dir);
   if (stat(path, &sb) < 0) {
-    fprintf(stderr, "modproxy %s: no store in %s (%s: %s); say where it is "
-                    "with --data\n",
+    fprintf(stderr,
+            "modproxy %s: no store in %s (%s: %s); say where it is "
+            "with --data\n",
             ctx->name, dir, path, strerror(errno));
     return CMD_EXIT_USAGE;
   }

@@ -16,10 +16,10 @@
 
 /** A command's run: its settings, its own flags and its positional args. */
 struct cmd_ctx {
-  const char *name;        /**< "gc" */
+  const char *name; /**< "gc" */
   struct settings st;
-  unsigned own;            /**< bit i: own flag i was given */
-  char **argv;             /**< heap copy of argv without the own flags */
+  unsigned own; /**< bit i: own flag i was given */
+  char **argv;  /**< heap copy of argv without the own flags */
   struct store *store;
 };
 

@@ -36,6 +36,7 @@
 #include <openssl/err.h>
 
 #include "modproxy/diag.h"
+#include "vcs.h"
 
 static void conn_close(struct proxy_conn *c);
 static void read_next(struct proxy_conn *c);
@@ -71,6 +72,7 @@ void proxy_conn_hold(struct proxy_conn *c) { c->refs++; }
 
 static void conn_free(struct proxy_conn *c) {
   struct proxy_server *s = c->server;
+  s->nconns--;
   if (c->prev != NULL)
     c->prev->next = c->next;
   else
@@ -351,6 +353,8 @@ static void record_start(struct proxy_conn *c) {
   c->rec.target = strdup(c->req.url);
   c->rec.client = strdup(c->peer);
   c->outcome_set = 0;
+  c->auth_done = 0;
+  c->user[0] = '\0';
 }
 
 /* The response is out (or the connection died): the record is complete. */
@@ -392,6 +396,41 @@ const char *proxy_conn_base(struct proxy_conn *c, char *buf, size_t len) {
   return buf;
 }
 
+/* Counts a request against the connection's per-second allowance. */
+static int over_rate(struct proxy_conn *c) {
+  uint64_t max = c->server->cfg->max_request_rate;
+  uint64_t now = uv_now(c->server->loop);
+  if (max == 0)
+    return 0;
+  if (now - c->rate_window_ms >= 1000) {
+    c->rate_window_ms = now;
+    c->rate_count = 0;
+  }
+  return ++c->rate_count > max;
+}
+
+int proxy_conn_may_see(const struct proxy_conn *c, const char *module) {
+  const struct proxy_server *s = c->server;
+  if (s->auth == NULL || c->user[0] != '\0')
+    return 1;
+  return !s->cfg->auth_all && (module == NULL || !proxy_vcs_private(s, module));
+}
+
+void proxy_conn_send_unauthorized(struct proxy_conn *c, const char *what) {
+  char text[600], host[300];
+  snprintf(host, sizeof host, "%s", c->req.host[0] ? c->req.host : "HOST");
+  host[strcspn(host, ":")] = '\0';
+  snprintf(text, sizeof text,
+           "modproxy needs credentials for %s.\n"
+           "Add the proxy to ~/.netrc (the go command sends it over https "
+           "only):\n  machine %s login USER password PASSWORD-OR-TOKEN\n"
+           "Ask the proxy's operators for a token if you have none.",
+           what, host);
+  proxy_conn_outcome(c, DIAG_INVALID);
+  proxy_conn_send_text_with(c, 401, text, NULL,
+                            "WWW-Authenticate: Basic realm=\"modproxy\"\r\n");
+}
+
 /* Feeds bytes to the parser. Stops at the end of one request: the rest is
  * kept in `pending` until that request is answered. */
 static void feed(struct proxy_conn *c, const char *data, size_t len) {
@@ -420,6 +459,15 @@ static void feed(struct proxy_conn *c, const char *data, size_t len) {
     conn_state(c, CONN_HANDLING);
     c->server->counters.requests++;
     record_start(c);
+    if (over_rate(c)) {
+      c->req.keep_alive = 0;
+      proxy_conn_outcome(c, DIAG_INVALID);
+      proxy_conn_send_text(c, 429,
+                           "too many requests on one connection; this proxy "
+                           "allows --max-request-rate per second",
+                           NULL);
+      return;
+    }
     proxy_route(c);
     return;
   }
@@ -612,7 +660,19 @@ void proxy_conn_accept(struct proxy_server *s) {
   if (s->conns != NULL)
     s->conns->prev = c;
   s->conns = c;
+  s->nconns++;
   if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp) < 0) {
+    conn_close(c);
+    return;
+  }
+  if (s->cfg->max_connections > 0 && s->nconns > s->cfg->max_connections) {
+    /* Over the limit: one short answer, then close (no TLS handshake). */
+    static const char busy[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; "
+        "charset=utf-8\r\nContent-Length: 52\r\nConnection: close\r\n\r\n"
+        "modproxy has too many connections; retry in a moment";
+    uv_buf_t b = uv_buf_init((char *)busy, sizeof busy - 1);
+    uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     conn_close(c);
     return;
   }
@@ -650,6 +710,7 @@ static const char *reason_phrase(int status) {
   case 405: return "Method Not Allowed";
   case 410: return "Gone";
   case 413: return "Content Too Large";
+  case 429: return "Too Many Requests";
   case 414: return "URI Too Long";
   case 416: return "Range Not Satisfiable";
   case 431: return "Request Header Fields Too Large";

@@ -83,6 +83,10 @@ struct proxy_conn {
   struct proxy_request req;
   char id[DIAG_ID_BYTES]; /* this request's id (echoed as X-Request-Id) */
   char peer[64];          /* the client's address */
+  char user[64];          /* who the credentials name ("" anonymous) */
+  int auth_done;          /* user is settled for the current request */
+  uint64_t rate_window_ms; /* start of the current one-second window */
+  uint64_t rate_count;     /* requests in it */
   struct diag_record rec; /* filled as the request is handled */
   int outcome_set;
   /* The response being written. */
@@ -126,6 +130,12 @@ void proxy_conn_attempts(struct proxy_conn *c, const char *json);
 /** "http://<Host>" of the current request, for links in explanations
  *  ("" when the client sent no usable Host). */
 const char *proxy_conn_base(struct proxy_conn *c, char *buf, size_t len);
+
+/** 1 if the current request's client may see module (--auth-file rules:
+ *  private modules, or everything with --auth-required all, need a user). */
+int proxy_conn_may_see(const struct proxy_conn *c, const char *module);
+/** Answers 401 with how to configure ~/.netrc for this proxy. */
+void proxy_conn_send_unauthorized(struct proxy_conn *c, const char *what);
 
 /** Takes/releases a reference across an async operation. */
 void proxy_conn_hold(struct proxy_conn *c);

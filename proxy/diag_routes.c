@@ -137,6 +137,12 @@ static void send_page(struct proxy_conn *c, enum diag_format fmt,
 
 static void send_record(struct proxy_conn *c, enum diag_format fmt,
                         const struct diag_record *r) {
+  if (!proxy_conn_may_see(c, r->module)) {
+    /* The same answer as for an unknown id: nothing about a private
+     * module reaches an anonymous client. */
+    proxy_conn_send_text(c, 404, "no record of that request", NULL);
+    return;
+  }
   char *text = diag_record_text(r);
   char *json = diag_record_json(r);
   char title[64];
@@ -288,19 +294,22 @@ static void render_summary_text(FILE *f, const struct proxy_server *s,
   if (m->nmissed == 0)
     fprintf(f, "  none\n");
   for (int i = 0; i < m->nmissed; i++)
-    fprintf(f, "  %6" PRIu64 "  %s\n", m->missed[i].count, m->missed[i].module);
+    if (proxy_conn_may_see(sj->conn, m->missed[i].module))
+      fprintf(f, "  %6" PRIu64 "  %s\n", m->missed[i].count, m->missed[i].module);
   fprintf(f, "\nfindings about modules served (newest first):\n");
   if (m->nfindings == 0)
     fprintf(f, "  none\n");
   for (int i = 0; i < m->nfindings; i++)
-    fprintf(f, "  %-14s /diag/module/%s%s%s\n", m->findings[i].kind,
+    if (proxy_conn_may_see(sj->conn, m->findings[i].module))
+      fprintf(f, "  %-14s /diag/module/%s%s%s\n", m->findings[i].kind,
             m->findings[i].module, m->findings[i].version[0] ? "@" : "",
             m->findings[i].version);
   fprintf(f, "\nlatest failures:\n");
   if (m->nrecent == 0)
     fprintf(f, "  none\n");
   for (int i = 0; i < m->nrecent; i++)
-    fprintf(f, "  /diag/req/%s  %d %s  %s%s%s\n", m->recent[i].id,
+    if (proxy_conn_may_see(sj->conn, m->recent[i].module[0] ? m->recent[i].module : NULL))
+      fprintf(f, "  /diag/req/%s  %d %s  %s%s%s\n", m->recent[i].id,
             m->recent[i].status, m->recent[i].outcome, m->recent[i].module,
             m->recent[i].version[0] ? "@" : "", m->recent[i].version);
 }
@@ -340,14 +349,18 @@ static void render_summary_json(FILE *f, const struct proxy_server *s,
     fputc('}', f);
   }
   fprintf(f, "],\"most_missed\":[");
-  for (int i = 0; i < m->nmissed; i++) {
-    fprintf(f, "%s{\"module\":", i > 0 ? "," : "");
+  for (int i = 0, shown = 0; i < m->nmissed; i++) {
+    if (!proxy_conn_may_see(sj->conn, m->missed[i].module))
+      continue;
+    fprintf(f, "%s{\"module\":", shown++ > 0 ? "," : "");
     diag_json_write(f, m->missed[i].module);
     fprintf(f, ",\"count\":%" PRIu64 "}", m->missed[i].count);
   }
   fprintf(f, "],\"findings\":[");
-  for (int i = 0; i < m->nfindings; i++) {
-    fprintf(f, "%s{\"module\":", i > 0 ? "," : "");
+  for (int i = 0, shown = 0; i < m->nfindings; i++) {
+    if (!proxy_conn_may_see(sj->conn, m->findings[i].module))
+      continue;
+    fprintf(f, "%s{\"module\":", shown++ > 0 ? "," : "");
     diag_json_write(f, m->findings[i].module);
     fprintf(f, ",\"version\":");
     diag_json_write(f, m->findings[i].version);
@@ -356,8 +369,10 @@ static void render_summary_json(FILE *f, const struct proxy_server *s,
     fputc('}', f);
   }
   fprintf(f, "],\"recent_failures\":[");
-  for (int i = 0; i < m->nrecent; i++) {
-    fprintf(f, "%s{\"id\":", i > 0 ? "," : "");
+  for (int i = 0, shown = 0; i < m->nrecent; i++) {
+    if (!proxy_conn_may_see(sj->conn, m->recent[i].module[0] ? m->recent[i].module : NULL))
+      continue;
+    fprintf(f, "%s{\"id\":", shown++ > 0 ? "," : "");
     diag_json_write(f, m->recent[i].id);
     fprintf(f, ",\"status\":%d,\"outcome\":", m->recent[i].status);
     diag_json_write(f, m->recent[i].outcome);
@@ -631,6 +646,11 @@ static void serve_module(struct proxy_conn *c, enum diag_format fmt,
                 snprintf(mj->module, sizeof mj->module, "%s", path) < 0) {
     free(mj);
     proxy_conn_send_text(c, 400, why, NULL);
+    return;
+  }
+  if (!proxy_conn_may_see(c, mj->module)) {
+    free(mj);
+    proxy_conn_send_unauthorized(c, "the diagnostics of a private module");
     return;
   }
   mj->conn = c;

@@ -98,6 +98,9 @@ static const struct command {
     {"stats", cmd_stats, "print what the store holds"},
     {"pin", cmd_pin, "keep module versions from eviction"},
     {"backup", cmd_backup, "copy the store to a file, while it serves"},
+    {"export", cmd_export, "write a bundle of what builds need, for a mirror"},
+    {"import", cmd_import, "import a bundle, GOPROXY tree or module cache"},
+    {"auth", cmd_auth, "make --auth-file lines for users and tokens"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show help for a command"},
 };

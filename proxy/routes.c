@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "mirror.h"
+#include "auth.h"
 #include "route.h"
 #include "sumdb.h"
 
@@ -297,8 +298,70 @@ int proxy_route_takes_body(const char *target) {
          strncmp(target, "/admin/", 7) == 0;
 }
 
+/* ---- credentials -------------------------------------------------------- */
+
+struct auth_job {
+  uv_work_t work;
+  struct proxy_conn *conn;
+  char header[sizeof ((struct proxy_request *)0)->authorization];
+  char user[64];
+};
+
+static void on_auth_verify(uv_work_t *w) {
+  struct auth_job *a = w->data;
+  proxy_auth_verify(a->conn->server->auth, a->header, a->user, sizeof a->user);
+}
+
+static void on_auth_verified(uv_work_t *w, int status) {
+  struct auth_job *a = w->data;
+  struct proxy_conn *c = a->conn;
+  proxy_auth_remember(c->server->auth, a->header, a->user);
+  if (!proxy_conn_gone(c)) {
+    snprintf(c->user, sizeof c->user, "%s", a->user);
+    c->auth_done = 1;
+    proxy_route(c);
+  }
+  proxy_conn_release(c);
+  free(a);
+}
+
+/* Settles who the client is before routing; 0 when that needs a worker
+ * (proxy_route runs again once it is known). */
+static int settle_user(struct proxy_conn *c) {
+  struct proxy_server *s = c->server;
+  if (s->auth == NULL || c->auth_done)
+    return 1;
+  if (proxy_auth_cached(s->auth, c->req.authorization, c->user, sizeof c->user)) {
+    c->auth_done = 1;
+    return 1;
+  }
+  struct auth_job *a = calloc(1, sizeof *a);
+  if (a == NULL) {
+    c->auth_done = 1; /* anonymous */
+    return 1;
+  }
+  a->conn = c;
+  memcpy(a->header, c->req.authorization, sizeof a->header);
+  a->work.data = a;
+  proxy_conn_hold(c);
+  if (uv_queue_work(s->loop, &a->work, on_auth_verify, on_auth_verified) < 0) {
+    proxy_conn_release(c);
+    free(a);
+    c->auth_done = 1;
+    return 1;
+  }
+  return 0;
+}
+
 void proxy_route(struct proxy_conn *c) {
   const char *url = c->req.url;
+  if (!settle_user(c))
+    return;
+  if (!proxy_conn_may_see(c, NULL) && strcmp(url, "/healthz") != 0 &&
+      strcmp(url, "/readyz") != 0) {
+    proxy_conn_send_unauthorized(c, "everything on this proxy");
+    return;
+  }
   if (strncmp(url, "/admin/", 7) == 0) {
     proxy_route_admin(c, url);
     return;
@@ -334,6 +397,12 @@ void proxy_route(struct proxy_conn *c) {
   if (status != 0) {
     proxy_conn_outcome(c, DIAG_INVALID);
     proxy_conn_send_text(c, status, err, NULL);
+    return;
+  }
+  if (!proxy_conn_may_see(c, gp.module)) {
+    char what[GOMOD_MAX_PATH_BYTES + 32];
+    snprintf(what, sizeof what, "the private module %s", gp.module);
+    proxy_conn_send_unauthorized(c, what);
     return;
   }
   serve_gp(c, &gp);

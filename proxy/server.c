@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "auth.h"
 #include "fetch.h"
 #include "mirror.h"
 #include "sumdb.h"
@@ -162,6 +163,11 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
   }
   if ((rc = proxy_vcs_init(s)) < 0 || (rc = proxy_tls_init(s)) < 0)
     return rc;
+  if (cfg->auth_file != NULL &&
+      (rc = proxy_auth_load(cfg->auth_file, &s->auth, err, sizeof err)) < 0) {
+    fprintf(stderr, "modproxy: %s\n", rc == -EINVAL ? err : strerror(-rc));
+    return rc;
+  }
   if ((rc = proxy_sumdb_init(s)) < 0 || (rc = proxy_mirror_init(s)) < 0)
     return rc;
   struct sockaddr_storage addr;
@@ -215,6 +221,7 @@ int proxy_server_run(struct proxy_server *s) {
   proxy_cache_close(s, clean);
   proxy_vcs_close(s);
   proxy_tls_close(s);
+  proxy_auth_free(s->auth);
   proxy_fetcher_free(s->fetcher);
   uv_run(s->loop, UV_RUN_NOWAIT);
   hot_cache_dispose(&s->hot);

@@ -79,6 +79,11 @@ struct proxy_config {
   int64_t git_timeout_s;    /**< one git command's network time limit */
   const char *go_release;   /**< flag go.mod files needing a newer Go */
   const char *tls_cert, *tls_key; /**< PEM files: serve https (tls.c) */
+  const char *auth_file;    /**< credentials (auth.c), or NULL: no auth */
+  int auth_all;             /**< everything needs credentials, not only
+                                 private modules */
+  uint64_t max_connections;
+  uint64_t max_request_rate; /**< per connection per second, 0: none */
   int offline;              /**< air-gapped mirror: fetch nothing (mirror.c) */
   /** --sumdb checksum databases in GOSUMDB syntax (NULL-terminated; NULL
    *  or "off": none), proxied under /sumdb/ (sumdb.c). */
@@ -183,6 +188,7 @@ size_t hot_cache_drop_module(struct hot_cache *c, const char *module);
 struct proxy_fetcher;
 struct proxy_vcs;
 struct proxy_tls;
+struct proxy_auth;
 typedef struct ssl_st SSL;
 struct proxy_sumdb;
 struct proxy_mirror;
@@ -224,6 +230,8 @@ struct proxy_server {
   struct proxy_fetcher *fetcher;
   struct proxy_vcs *vcs;        /**< private modules from git (vcs.c) */
   struct proxy_tls *tls;        /**< the TLS listener's context, or NULL */
+  struct proxy_auth *auth;      /**< --auth-file credentials, or NULL */
+  uint64_t nconns;              /**< open client connections */
   struct proxy_cache *cache;    /**< last use, eviction (cache.c) */
   struct proxy_sumdb *sumdb;    /**< checksum databases (sumdb.c) */
   struct proxy_mirror *mirror;  /**< offline mirror state (mirror.c) */

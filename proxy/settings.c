@@ -16,7 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum kind { K_TEXT, K_COUNT, K_BOOL, K_LIST };
+enum kind { K_TEXT, K_COUNT, K_BOOL, K_LIST, K_CHOICE };
 
 /* getopt values for the settings' flags: OPT_BASE + setting_id. */
 #define OPT_BASE 256
@@ -76,6 +76,19 @@ static const struct def {
                         "check upstream zips and go.mod files of public "
                         "modules against the checksum database before storing "
                         "them (when it can be reached)"},
+    [S_AUTH_FILE] = {"auth-file", K_TEXT, NULL, 0, "FILE",
+                     "users and tokens (hashed) allowed to see private "
+                     "modules; lines from `modproxy auth hash`"},
+    [S_AUTH_REQUIRED] = {"auth-required", K_CHOICE, "private", 0, "private|all",
+                         "with --auth-file, what needs credentials: private "
+                         "(modules matching --private) or all"},
+    [S_MAX_CONNECTIONS] = {"max-connections", K_COUNT, "20000", 1000000, "N",
+                           "open client connections at most; more are "
+                           "refused with 503"},
+    [S_MAX_REQUEST_RATE] = {"max-request-rate", K_COUNT, "2000", 1000000, "N",
+                            "requests per second one connection may make "
+                            "(0: no limit); past it, 429 and the connection "
+                            "closes"},
     [S_TLS_CERT] = {"tls-cert", K_TEXT, NULL, 0, "FILE",
                     "PEM certificate chain: serve https (reloaded on SIGHUP)"},
     [S_TLS_KEY] = {"tls-key", K_TEXT, NULL, 0, "FILE",
@@ -115,6 +128,16 @@ static int set(struct settings *st, enum setting_id id, const char *text,
     if (errno != 0 || end == text || *end != '\0' || v < 0 || v > d->max) {
       snprintf(err, errlen, "%s: %s: \"%s\" is not a whole number from 0 to %lld",
                source, d->name, text, (long long)d->max);
+      return -EINVAL;
+    }
+  } else if (d->kind == K_CHOICE) {
+    /* d->arg lists the choices, '|'-separated. */
+    size_t n = strlen(text);
+    const char *hit = strstr(d->arg, text);
+    if (n == 0 || hit == NULL || (hit != d->arg && hit[-1] != '|') ||
+        (hit[n] != '\0' && hit[n] != '|')) {
+      snprintf(err, errlen, "%s: %s: \"%s\" is not one of %s", source, d->name,
+               text, d->arg);
       return -EINVAL;
     }
   } else if (d->kind == K_BOOL && parse_bool(text) < 0) {
@@ -366,6 +389,12 @@ void settings_to_config(const struct settings *st, struct proxy_config *cfg) {
   static const char *const default_sumdbs[] = {"sum.golang.org", NULL};
   cfg->sumdbs = st->v[S_SUMDB].nlist > 0 ? st->v[S_SUMDB].list : default_sumdbs;
   cfg->verify_sumdb = settings_bool(st, S_VERIFY_SUMDB);
+  cfg->auth_file = settings_text(st, S_AUTH_FILE);
+  /* Commands that take a subset of the settings leave the others NULL. */
+  const char *auth_required = settings_text(st, S_AUTH_REQUIRED);
+  cfg->auth_all = auth_required != NULL && strcmp(auth_required, "all") == 0;
+  cfg->max_connections = (uint64_t)settings_count(st, S_MAX_CONNECTIONS);
+  cfg->max_request_rate = (uint64_t)settings_count(st, S_MAX_REQUEST_RATE);
 }
 
 void settings_print(const struct settings *st, unsigned allowed, FILE *f) {

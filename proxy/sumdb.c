@@ -73,12 +73,9 @@ static int setup_db(struct proxy_server *s, struct proxy_sumdb_db *db) {
   return add_source(db, "https://", "https://", db->spec.key.name, 0);
 }
 
-int proxy_sumdb_init(struct proxy_server *s) {
-  struct proxy_sumdb *sd = calloc(1, sizeof *sd);
-  if (sd == NULL)
-    return -ENOMEM;
-  s->sumdb = sd;
-  const char *const *list = s->cfg->sumdbs;
+int proxy_sumdb_specs(const char *const *list, struct sumdb_spec *out, int max,
+                      char *err, size_t errlen) {
+  int n = 0;
   if (list == NULL || list[0] == NULL || strcmp(list[0], "off") == 0)
     return 0;
   for (int i = 0; list[i] != NULL; i++) {
@@ -86,37 +83,55 @@ int proxy_sumdb_init(struct proxy_server *s) {
     snprintf(spec, sizeof spec, "%s", list[i]);
     /* MODPROXY_SUMDB splits values on spaces: a URL alone belongs to the
      * key before it. */
-    if (strstr(list[i], "://") != NULL && strchr(list[i], ' ') == NULL &&
-        strchr(list[i], '+') == NULL && sd->ndbs > 0 &&
-        sd->dbs[sd->ndbs - 1].spec.url[0] == '\0') {
-      struct proxy_sumdb_db *prev = &sd->dbs[sd->ndbs - 1];
-      snprintf(spec, sizeof spec, "%s %s", prev->spec.key.text, list[i]);
-      sd->ndbs--;
-      proxy_upstreams_free(prev->sources, prev->nsources);
-      memset(prev, 0, sizeof *prev);
+    if (strstr(list[i], "://") != NULL && strchr(list[i], '+') == NULL &&
+        n > 0 && out[n - 1].url[0] == '\0') {
+      snprintf(spec, sizeof spec, "%s %s", out[n - 1].key.text, list[i]);
+      n--;
     }
-    if (sd->ndbs == PROXY_SUMDB_MAX_DBS) {
-      fprintf(stderr, "modproxy: --sumdb: at most %d databases\n",
-              PROXY_SUMDB_MAX_DBS);
+    if (n == max) {
+      snprintf(err, errlen, "at most %d databases", max);
       return -EINVAL;
     }
-    struct proxy_sumdb_db *db = &sd->dbs[sd->ndbs];
-    char err[256];
-    if (sumdb_spec_parse(spec, &db->spec, err, sizeof err) < 0) {
-      fprintf(stderr, "modproxy: --sumdb \"%s\": %s\n", spec, err);
+    char e[256];
+    if (sumdb_spec_parse(spec, &out[n], e, sizeof e) < 0) {
+      snprintf(err, errlen, "\"%s\": %s", spec, e);
       return -EINVAL;
     }
-    if (proxy_sumdb_find(s, db->spec.key.name) != NULL) {
-      fprintf(stderr, "modproxy: --sumdb: %s is given twice\n",
-              db->spec.key.name);
-      return -EINVAL;
+    for (int k = 0; k < n; k++) {
+      if (strcmp(out[k].key.name, out[n].key.name) == 0) {
+        snprintf(err, errlen, "%s is given twice", out[n].key.name);
+        return -EINVAL;
+      }
     }
-    sd->ndbs++;
-    int rc = setup_db(s, db);
-    if (rc < 0)
-      return rc;
+    n++;
   }
-  return 0;
+  return n;
+}
+
+int proxy_sumdb_init(struct proxy_server *s) {
+  struct proxy_sumdb *sd = calloc(1, sizeof *sd);
+  if (sd == NULL)
+    return -ENOMEM;
+  s->sumdb = sd;
+  struct sumdb_spec *specs = calloc(PROXY_SUMDB_MAX_DBS, sizeof *specs);
+  if (specs == NULL)
+    return -ENOMEM;
+  char err[512];
+  int n = proxy_sumdb_specs(s->cfg->sumdbs, specs, PROXY_SUMDB_MAX_DBS, err,
+                            sizeof err);
+  if (n < 0) {
+    fprintf(stderr, "modproxy: --sumdb %s\n", err);
+    free(specs);
+    return n;
+  }
+  int rc = 0;
+  for (int i = 0; i < n && rc == 0; i++) {
+    sd->dbs[i].spec = specs[i];
+    sd->ndbs++;
+    rc = setup_db(s, &sd->dbs[i]);
+  }
+  free(specs);
+  return rc;
 }
 
 void proxy_sumdb_free(struct proxy_server *s) {
@@ -210,12 +225,26 @@ static int pct_decode(const char *in, char *out, size_t cap) {
 
 /* ---- reading an answer ------------------------------------------------------ */
 
+static void get_state(struct proxy_sumdb_get *g, enum sumdb_get_state to) {
+  static const unsigned allowed[] = {
+      [SGET_IDLE] = 1u << SGET_STORE,
+      [SGET_STORE] = 1u << SGET_FETCH | 1u << SGET_DONE,
+      [SGET_FETCH] = 1u << SGET_FETCH | 1u << SGET_DONE,
+      [SGET_DONE] = 0,
+  };
+  if ((allowed[g->state] & (1u << to)) == 0) {
+    fprintf(stderr, "sumdb get: illegal transition %d -> %d\n", g->state, to);
+    abort();
+  }
+  g->state = to;
+}
+
 static int is_latest(const struct proxy_sumdb_get *g) {
   return strcmp(g->ctx.gp.suffix, "latest") == 0;
 }
 
 static void get_done(struct proxy_sumdb_get *g) {
-  g->state = SGET_DONE;
+  get_state(g, SGET_DONE);
   g->on_done(g);
 }
 
@@ -277,7 +306,7 @@ static void on_store(uv_work_t *w) {
 }
 
 static void fetch(struct proxy_sumdb_get *g) {
-  g->state = SGET_FETCH;
+  get_state(g, SGET_FETCH);
   snprintf(g->ctx.key, sizeof g->ctx.key, "%s\n%s", g->ctx.gp.module,
            g->ctx.gp.suffix);
   g->s->counters.misses++;
@@ -308,11 +337,8 @@ static void on_stored(uv_work_t *w, int status) {
   proxy_body_unref(g->body);
   g->body = NULL;
   g->status = 0;
-  if (s->cfg->offline || s->stopping) {
-    if (s->stopping)
-      set_text(g, 503, "modproxy is shutting down");
-    else
-      not_in_mirror(g);
+  if (s->cfg->offline) {
+    not_in_mirror(g);
     get_done(g);
     return;
   }
@@ -343,11 +369,11 @@ int proxy_sumdb_get_start(struct proxy_server *s, struct proxy_sumdb_get *g,
     if (sumdb_tile_path(&t, g->tile_base, sizeof g->tile_base) < 0)
       g->tile_base[0] = '\0';
   }
-  g->state = SGET_STORE;
+  g->state = SGET_IDLE;
   g->ctx.work.data = g;
   int rc = uv_queue_work(s->loop, &g->ctx.work, on_store, on_stored);
-  if (rc < 0)
-    g->state = SGET_IDLE;
+  if (rc == 0)
+    get_state(g, SGET_STORE);
   return rc;
 }
 
@@ -363,7 +389,7 @@ void proxy_sumdb_finish(struct route_ctx *ctx, const struct job_result *r) {
   /* A partial tile the sources no longer have: its full tile holds it. */
   if ((r->status == 404 || r->status == 410) && g->tile_w > 0 &&
       g->tile_w < SUMDB_TILE_WIDTH && g->tile_base[0] != '\0' &&
-      strcmp(g->ctx.gp.suffix, g->tile_base) != 0 && !g->s->stopping) {
+      strcmp(g->ctx.gp.suffix, g->tile_base) != 0) {
     snprintf(g->ctx.gp.suffix, sizeof g->ctx.gp.suffix, "%s", g->tile_base);
     fetch(g);
     return;

@@ -40,6 +40,10 @@ struct proxy_sumdb {
   int ndbs;
 };
 
+/** Parses a --sumdb list (GOSUMDB syntax each; "off" or empty: none) into
+ *  out[0..max). Returns the count, or -EINVAL with the reason in err. */
+int proxy_sumdb_specs(const char *const *list, struct sumdb_spec *out, int max,
+                      char *err, size_t errlen);
 /** Parses cfg->sumdbs into s->sumdb (an empty list or "off": none).
  *  0, or -EINVAL after printing the reason to stderr. */
 int proxy_sumdb_init(struct proxy_server *s);

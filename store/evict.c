@@ -43,20 +43,20 @@
   " AND NOT EXISTS (SELECT 1 FROM provenance r WHERE r.module = v.module"      \
   "  AND r.version = v.version)"
 
-/* ---- last use ------------------------------------------------------------- */
+/* ---- last use -------------------------------------------------------------
+ */
 
-int store_access_put(struct store *st, const struct store_access *a,
-                     size_t n) {
+int store_access_put(struct store *st, const struct store_access *a, size_t n) {
   if (n == 0)
     return 0;
   struct store_conn *c;
   int rc = store__write_begin(st, &c);
   if (rc < 0)
     return rc;
-  sqlite3_stmt *s = store__prepare(
-      c->db, "UPDATE versions SET accessed = ?3"
-             " WHERE module = ?1 AND version = ?2"
-             " AND (accessed IS NULL OR accessed < ?3)");
+  sqlite3_stmt *s =
+      store__prepare(c->db, "UPDATE versions SET accessed = ?3"
+                            " WHERE module = ?1 AND version = ?2"
+                            " AND (accessed IS NULL OR accessed < ?3)");
   if (s == NULL)
     rc = -EIO;
   for (size_t i = 0; i < n && rc == 0; i++) {
@@ -71,7 +71,8 @@ int store_access_put(struct store *st, const struct store_access *a,
   return store__write_end(st, c, rc);
 }
 
-/* ---- planning ------------------------------------------------------------- */
+/* ---- planning -------------------------------------------------------------
+ */
 
 void store_evict_plan_dispose(struct store_evict_plan *p) {
   if (p == NULL)
@@ -86,8 +87,8 @@ void store_evict_plan_dispose(struct store_evict_plan *p) {
 
 /* Total cache bytes. */
 static int cache_bytes(struct store_conn *c, uint64_t *out) {
-  sqlite3_stmt *s = store__prepare(
-      c->db, "SELECT coalesce(sum(" SQL_BYTES "), 0) FROM versions v");
+  sqlite3_stmt *s = store__prepare(c->db, "SELECT coalesce(sum(" SQL_BYTES
+                                          "), 0) FROM versions v");
   if (s == NULL)
     return -EIO;
   int rc = 0;
@@ -142,19 +143,18 @@ int store_evict_plan(struct store *st, uint64_t max_bytes, int64_t used_before,
   rc = cache_bytes(c, &out->total_bytes);
   if (rc < 0 || out->total_bytes <= max_bytes)
     goto out;
-  s = store__prepare(c->db,
-                     "SELECT v.id, v.module, v.version, " SQL_BYTES ","
-                     " coalesce(v.accessed, v.created) FROM versions v"
-                     " WHERE " SQL_EVICTABLE
-                     " ORDER BY coalesce(v.accessed, v.created), v.id");
+  s = store__prepare(c->db, "SELECT v.id, v.module, v.version, " SQL_BYTES ","
+                            " coalesce(v.accessed, v.created) FROM versions v"
+                            " WHERE " SQL_EVICTABLE
+                            " ORDER BY coalesce(v.accessed, v.created), v.id");
   if (s == NULL) {
     rc = -EIO;
     goto out;
   }
   sqlite3_bind_int64(s, 1, used_before);
   int step = SQLITE_DONE;
-  while (out->total_bytes - out->plan_bytes > max_bytes && out->n < max_victims &&
-         (step = sqlite3_step(s)) == SQLITE_ROW) {
+  while (out->total_bytes - out->plan_bytes > max_bytes &&
+         out->n < max_victims && (step = sqlite3_step(s)) == SQLITE_ROW) {
     const char *module = (const char *)sqlite3_column_text(s, 1);
     if (keep != NULL && keep(module, arg))
       continue;
@@ -180,7 +180,8 @@ out:
   return (int)out->n;
 }
 
-/* ---- removing --------------------------------------------------------------- */
+/* ---- removing ---------------------------------------------------------------
+ */
 
 struct evict_stmts {
   sqlite3_stmt *check, *del_zip, *del_version;
@@ -227,11 +228,13 @@ int store_evict_apply(struct store *st, struct store_evict_plan *p,
     if (rc < 0)
       return rc;
     struct evict_stmts q = {
-        .check = store__prepare(c->db, "SELECT 1 FROM versions v"
-                                       " WHERE " SQL_EVICTABLE " AND v.id = ?2"),
-        .del_zip = store__prepare(c->db,
-                                  "DELETE FROM zip_chunks WHERE version_id = ?1"),
-        .del_version = store__prepare(c->db, "DELETE FROM versions WHERE id = ?1"),
+        .check =
+            store__prepare(c->db, "SELECT 1 FROM versions v"
+                                  " WHERE " SQL_EVICTABLE " AND v.id = ?2"),
+        .del_zip = store__prepare(
+            c->db, "DELETE FROM zip_chunks WHERE version_id = ?1"),
+        .del_version =
+            store__prepare(c->db, "DELETE FROM versions WHERE id = ?1"),
     };
     if (q.check == NULL || q.del_zip == NULL || q.del_version == NULL)
       rc = -EIO;

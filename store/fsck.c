@@ -112,8 +112,9 @@ static int read_part(struct store *st, int64_t id, int mod,
   struct store_conn *c = store__reader_get(st);
   int rc = 0;
   sqlite3_stmt *s = store__prepare(
-      c->db, mod ? "SELECT mod FROM versions WHERE id = ?1 AND mod IS NOT NULL"
-                 : "SELECT info FROM versions WHERE id = ?1 AND info IS NOT NULL");
+      c->db,
+      mod ? "SELECT mod FROM versions WHERE id = ?1 AND mod IS NOT NULL"
+          : "SELECT info FROM versions WHERE id = ?1 AND info IS NOT NULL");
   if (s == NULL) {
     rc = -EIO;
   } else {
@@ -151,7 +152,8 @@ static int info_names(const char *body, size_t len, const char *version) {
   return *k == '"' && strncmp(k + 1, version, vlen) == 0 && k[1 + vlen] == '"';
 }
 
-/* ---- zips ------------------------------------------------------------------ */
+/* ---- zips ------------------------------------------------------------------
+ */
 
 /* Reads the stored zip through store_zip_read, chunk row by chunk row. */
 struct zip_src {
@@ -224,7 +226,8 @@ static int check_zip(struct fsck *f, const struct fsck_row *r, char *why,
   if (rc < 0)
     return rc;
   *bytes = stored;
-  if (rows != (r->zip_size + STORE_ZIP_CHUNK_BYTES - 1) / STORE_ZIP_CHUNK_BYTES ||
+  if (rows !=
+          (r->zip_size + STORE_ZIP_CHUNK_BYTES - 1) / STORE_ZIP_CHUNK_BYTES ||
       stored != r->zip_size) {
     snprintf(why, whylen, "zip is %llu bytes in %llu chunks, %llu recorded",
              (unsigned long long)stored, (unsigned long long)rows,
@@ -240,8 +243,8 @@ static int check_zip(struct fsck *f, const struct fsck_row *r, char *why,
     snprintf(why, whylen, "zip SHA-256 is %s, %s recorded", sha, r->zip_sha256);
     return 1;
   }
-  struct gozip_reader zr = {.size = r->zip_size, .read_at = zip_read_at,
-                            .ctx = &z};
+  struct gozip_reader zr = {
+      .size = r->zip_size, .read_at = zip_read_at, .ctx = &z};
   struct gozip_report *rep = malloc(sizeof *rep);
   if (rep == NULL)
     return -ENOMEM;
@@ -259,7 +262,8 @@ static int check_zip(struct fsck *f, const struct fsck_row *r, char *why,
   return rc;
 }
 
-/* ---- quarantine ------------------------------------------------------------ */
+/* ---- quarantine ------------------------------------------------------------
+ */
 
 static const char sql_keep_zip[] =
     "INSERT INTO quarantine (module, version, part, reason, origin, found)"
@@ -270,11 +274,13 @@ static const char sql_keep_chunks[] =
     "INSERT INTO quarantine_chunks (quarantine_id, seq, data)"
     " SELECT ?2, seq, data FROM zip_chunks WHERE version_id = ?1";
 static const char sql_keep_mod[] =
-    "INSERT INTO quarantine (module, version, part, reason, data, origin, found)"
+    "INSERT INTO quarantine (module, version, part, reason, data, origin, "
+    "found)"
     " SELECT module, version, 'mod', ?2, mod, mod_origin, ?3 FROM versions"
     " WHERE id = ?1 AND mod IS NOT NULL";
 static const char sql_keep_info[] =
-    "INSERT INTO quarantine (module, version, part, reason, data, origin, found)"
+    "INSERT INTO quarantine (module, version, part, reason, data, origin, "
+    "found)"
     " SELECT module, version, 'info', ?2, info, info_origin, ?3 FROM versions"
     " WHERE id = ?1 AND info IS NOT NULL";
 static const char sql_clear_zip[] =
@@ -304,15 +310,18 @@ static int run_id(struct store_conn *c, const char *sql, int64_t id,
 }
 
 /* Moves part ("info", "mod", "zip") of row r into the quarantine. */
-static int quarantine(struct fsck *f, const struct fsck_row *r, const char *part,
-                      const char *reason) {
+static int quarantine(struct fsck *f, const struct fsck_row *r,
+                      const char *part, const char *reason) {
   struct store_conn *c;
   int rc = store__write_begin(f->st, &c);
   if (rc < 0)
     return rc;
   int zip = strcmp(part, "zip") == 0, mod = strcmp(part, "mod") == 0;
-  rc = run_id(c, zip ? sql_keep_zip : mod ? sql_keep_mod : sql_keep_info, r->id,
-              reason, "quarantine");
+  rc = run_id(c,
+              zip   ? sql_keep_zip
+              : mod ? sql_keep_mod
+                    : sql_keep_info,
+              r->id, reason, "quarantine");
   /* 0 rows: the part went (evicted, quarantined) since it was read. */
   if (rc > 0 && zip) {
     sqlite3_stmt *s = store__prepare(c->db, sql_keep_chunks);
@@ -330,7 +339,10 @@ static int quarantine(struct fsck *f, const struct fsck_row *r, const char *part
                   NULL, "quarantine zip");
   }
   if (rc >= 0)
-    rc = run_id(c, zip ? sql_clear_zip : mod ? sql_clear_mod : sql_clear_info,
+    rc = run_id(c,
+                zip   ? sql_clear_zip
+                : mod ? sql_clear_mod
+                      : sql_clear_info,
                 r->id, NULL, "quarantine clear");
   if (rc >= 0)
     rc = store__removal_log(c, r->module, r->version, "quarantined");
@@ -369,8 +381,9 @@ static int check_row(struct fsck *f, const struct fsck_row *r) {
       f->res->files++;
       f->res->bytes += b.len;
       if (!info_names(b.data, b.len, r->version))
-        rc = problem(f, r, "info", "the .info is not a JSON object naming "
-                                   "this version");
+        rc = problem(f, r, "info",
+                     "the .info is not a JSON object naming "
+                     "this version");
     }
     store_bytes_free(&b);
     if (rc < 0 && rc != -ENOENT)
@@ -383,7 +396,8 @@ static int check_row(struct fsck *f, const struct fsck_row *r) {
       f->res->files++;
       f->res->bytes += b.len;
       if (gomod_h1_gomod(b.data, b.len, h1) < 0 || strcmp(h1, r->mod_h1) != 0) {
-        snprintf(why, sizeof why, "go.mod h1 is %s, %s recorded", h1, r->mod_h1);
+        snprintf(why, sizeof why, "go.mod h1 is %s, %s recorded", h1,
+                 r->mod_h1);
         rc = problem(f, r, "mod", why);
       }
     }
@@ -408,8 +422,8 @@ int store_fsck(struct store *st, int quarantine_bad,
                void (*cb)(const struct store_fsck_problem *p, void *arg),
                void *arg, struct store_fsck_result *out) {
   memset(out, 0, sizeof *out);
-  struct fsck f = {.st = st, .quarantine = quarantine_bad, .cb = cb,
-                   .arg = arg, .res = out};
+  struct fsck f = {
+      .st = st, .quarantine = quarantine_bad, .cb = cb, .arg = arg, .res = out};
   struct fsck_row *rows = calloc(FSCK_PAGE, sizeof *rows);
   f.buf = malloc(FSCK_CHUNK_BYTES);
   int rc = 0;

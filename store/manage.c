@@ -70,15 +70,16 @@ int store_pin_put(struct store *st, const char *module, const char *version) {
   return store__write_end(st, c, rc);
 }
 
-int store_pin_delete(struct store *st, const char *module, const char *version) {
+int store_pin_delete(struct store *st, const char *module,
+                     const char *version) {
   struct store_conn *c;
   int rc = store__write_begin(st, &c);
   if (rc < 0)
     return rc;
   const char *args[] = {module, version};
-  int deleted = exec_text(c->db,
-                          "DELETE FROM pins WHERE module = ?1 AND version = ?2",
-                          "unpin", 2, args);
+  int deleted =
+      exec_text(c->db, "DELETE FROM pins WHERE module = ?1 AND version = ?2",
+                "unpin", 2, args);
   rc = store__write_end(st, c, deleted < 0 ? deleted : 0);
   if (rc < 0)
     return rc;
@@ -92,12 +93,13 @@ int store_pins_each(struct store *st,
   struct store_conn *c = store__reader_get(st);
   int rc = 0;
   sqlite3_stmt *s = store__prepare(
-      c->db,
-      "SELECT p.module, p.version, p.pinned,"
-      " (SELECT coalesce(sum(coalesce(v.zip_size, 0) + coalesce(length(v.info), 0)"
-      "  + coalesce(length(v.mod), 0)), 0) FROM versions v"
-      "  WHERE v.module = p.module AND (p.version = '' OR v.version = p.version))"
-      " FROM pins p ORDER BY p.module, p.version");
+      c->db, "SELECT p.module, p.version, p.pinned,"
+             " (SELECT coalesce(sum(coalesce(v.zip_size, 0) + "
+             "coalesce(length(v.info), 0)"
+             "  + coalesce(length(v.mod), 0)), 0) FROM versions v"
+             "  WHERE v.module = p.module AND (p.version = '' OR v.version = "
+             "p.version))"
+             " FROM pins p ORDER BY p.module, p.version");
   if (s == NULL) {
     rc = -EIO;
     goto out;
@@ -134,7 +136,8 @@ int store_version_set_imported(struct store *st, const char *module,
   return changed == 0 ? -ENOENT : 0;
 }
 
-/* ---- answers --------------------------------------------------------------- */
+/* ---- answers ---------------------------------------------------------------
+ */
 
 int store_answers_drop(struct store *st, const char *module) {
   struct store_conn *c;
@@ -142,26 +145,28 @@ int store_answers_drop(struct store *st, const char *module) {
   if (rc < 0)
     return rc;
   const char *args[] = {module};
-  rc = exec_text(c->db, "DELETE FROM answers WHERE module = ?1",
-                 "drop answers", 1, args);
+  rc = exec_text(c->db, "DELETE FROM answers WHERE module = ?1", "drop answers",
+                 1, args);
   int end = store__write_end(st, c, rc);
   return end < 0 ? end : rc;
 }
 
-/* ---- the removal log ------------------------------------------------------ */
+/* ---- the removal log ------------------------------------------------------
+ */
 
 int store__removal_log(struct store_conn *c, const char *module,
                        const char *version, const char *reason) {
-  sqlite3_stmt *s = store__prepare(
-      c->db, "INSERT INTO removals (module, version, reason, at)"
-             " VALUES (?1, ?2, ?3, ?4)");
+  sqlite3_stmt *s =
+      store__prepare(c->db, "INSERT INTO removals (module, version, reason, at)"
+                            " VALUES (?1, ?2, ?3, ?4)");
   if (s == NULL)
     return -EIO;
   sqlite3_bind_text(s, 1, module, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, version, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 4, store__now());
-  int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : store__fail(c->db, "log removal");
+  int rc =
+      sqlite3_step(s) == SQLITE_DONE ? 0 : store__fail(c->db, "log removal");
   sqlite3_finalize(s);
   return rc;
 }
@@ -222,7 +227,8 @@ int store_removals_since(struct store *st, int64_t after, size_t max,
   if (old) {
     struct store_conn *w;
     if (store__write_begin(st, &w) == 0) {
-      sqlite3_stmt *d = store__prepare(w->db, "DELETE FROM removals WHERE at < ?1");
+      sqlite3_stmt *d =
+          store__prepare(w->db, "DELETE FROM removals WHERE at < ?1");
       int drc = 0;
       if (d != NULL) {
         sqlite3_bind_int64(d, 1, store__now() - STORE_REMOVALS_KEEP_S);
@@ -236,7 +242,8 @@ int store_removals_since(struct store *st, int64_t after, size_t max,
   return 0;
 }
 
-/* ---- counts --------------------------------------------------------------- */
+/* ---- counts ---------------------------------------------------------------
+ */
 
 int store__stats_more(struct store_conn *c, struct store_stats *out) {
   sqlite3_stmt *s = store__prepare(
@@ -252,7 +259,8 @@ int store__stats_more(struct store_conn *c, struct store_stats *out) {
       " (SELECT count(*) FROM quarantine),"
       " (SELECT count(*) FROM removals),"
       " (SELECT coalesce(min(coalesce(accessed, created)), 0) FROM versions),"
-      " (SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()),"
+      " (SELECT page_count * page_size FROM pragma_page_count(), "
+      "pragma_page_size()),"
       " (SELECT freelist_count * page_size FROM pragma_freelist_count(),"
       "   pragma_page_size())");
   if (s == NULL)

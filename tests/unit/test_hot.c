@@ -372,6 +372,50 @@ static void test_growth(void **state) {
 /* Random puts, replaces and gets against a model of the newest value per
  * key: a hit must always be the newest value, the newest insert is always
  * there, and the byte budget holds throughout. */
+/* hot_cache_remove drops one key; hot_cache_drop_module drops a module's
+ * expiring entries (lists, @latest, not-found) and keeps its immutable ones
+ * and every other module's, a module whose path extends it included. */
+static void test_remove_and_drop_module(void **state) {
+  (void)state;
+  struct hot_cache c;
+  assert_int_equal(hot_cache_init(&c, 1u << 20), 0);
+  static const struct {
+    const char *key;
+    int immutable;
+  } entries[] = {
+      {"example.com/m\n@v/list", 0},        {"example.com/m\n@latest", 0},
+      {"example.com/m\n@v/v1.9.0.info", 0}, {"example.com/m\n@v/v1.0.0.mod", 1},
+      {"example.com/m\n@v/v1.0.0.zip", 1},  {"example.com/m/v2\n@v/list", 0},
+      {"example.com/mm\n@v/list", 0},
+  };
+  enum { N = sizeof entries / sizeof entries[0] };
+  struct proxy_body *b = body_of("x");
+  for (int i = 0; i < N; i++) {
+    struct hot_value v = value_of(b, entries[i].immutable ? 200 : 404);
+    v.immutable = entries[i].immutable;
+    hot_cache_put(&c, entries[i].key, &v);
+  }
+  assert_int_equal(c.count, N);
+  size_t bytes = c.bytes;
+  assert_int_equal(hot_cache_drop_module(&c, "example.com/m"), 3);
+  assert_int_equal(c.count, N - 3);
+  assert_true(c.bytes < bytes);
+  struct hot_value got;
+  for (int i = 0; i < N; i++)
+    assert_int_equal(hot_cache_get(&c, entries[i].key, &got), i >= 3);
+  assert_int_equal(hot_cache_drop_module(&c, "example.com/m"), 0);
+  hot_cache_remove(&c, "example.com/m\n@v/v1.0.0.zip");
+  hot_cache_remove(&c, "example.com/m\n@v/v1.0.0.zip"); /* absent: no-op */
+  hot_cache_remove(&c, "no such key");
+  assert_int_equal(hot_cache_get(&c, "example.com/m\n@v/v1.0.0.zip", &got), 0);
+  assert_int_equal(hot_cache_get(&c, "example.com/m\n@v/v1.0.0.mod", &got), 1);
+  assert_int_equal(c.count, N - 4);
+  assert_int_equal(b->refs, 1 + N - 4);
+  hot_cache_dispose(&c);
+  assert_int_equal(b->refs, 1);
+  proxy_body_unref(b);
+}
+
 static void test_random_against_model(void **state) {
   (void)state;
   enum { KEYS = 300, OPS = 20000 };
@@ -434,6 +478,7 @@ int main(void) {
       cmocka_unit_test(test_refused_entries),
       cmocka_unit_test(test_refused_replace_drops_old),
       cmocka_unit_test(test_growth),
+      cmocka_unit_test(test_remove_and_drop_module),
       cmocka_unit_test(test_random_against_model),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

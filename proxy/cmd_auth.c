@@ -1,0 +1,58 @@
+/*
+ * `modproxy auth user NAME` (password on standard input) and
+ * `modproxy auth token NAME` (a new random token): print the line to add
+ * to the --auth-file. Only hashes go in the file.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "auth.h"
+#include "cmd.h"
+
+static const char usage[] =
+    "Usage:\n"
+    "  modproxy auth user NAME    read NAME's password from standard input\n"
+    "  modproxy auth token NAME   make a new bearer token for NAME\n"
+    "Each prints one line for the --auth-file. Clients put the password or\n"
+    "the token in ~/.netrc (machine HOST login NAME password SECRET).\n";
+
+int cmd_auth(int argc, char **argv) {
+  if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (argc != 3 || (strcmp(argv[1], "user") != 0 && strcmp(argv[1], "token") != 0)) {
+    fprintf(stderr, "modproxy auth: want \"user NAME\" or \"token NAME\" (see modproxy auth --help)\n");
+    return CMD_EXIT_USAGE;
+  }
+  char secret[256] = "";
+  if (strcmp(argv[1], "user") == 0) {
+    if (fgets(secret, sizeof secret, stdin) == NULL || secret[0] == '\n') {
+      fprintf(stderr, "modproxy auth: no password on standard input\n");
+      return CMD_EXIT_USAGE;
+    }
+    secret[strcspn(secret, "\r\n")] = '\0';
+  } else {
+    unsigned char raw[24];
+    if (RAND_bytes(raw, sizeof raw) != 1) {
+      fprintf(stderr, "modproxy auth: no randomness available\n");
+      return 1;
+    }
+    for (size_t i = 0; i < sizeof raw; i++)
+      snprintf(secret + 2 * i, 3, "%02x", raw[i]);
+    fprintf(stderr, "the token for %s (shown once; the file keeps only its hash):\n%s\n",
+            argv[2], secret);
+  }
+  char line[512];
+  int rc = proxy_auth_hash_line(argv[1], argv[2], secret, line, sizeof line);
+  OPENSSL_cleanse(secret, sizeof secret);
+  if (rc < 0) {
+    fprintf(stderr, "modproxy auth: cannot hash the secret\n");
+    return 1;
+  }
+  printf("%s\n", line);
+  return 0;
+}

@@ -1,0 +1,949 @@
+/*
+ * `modproxy import --data DIR PATH`: fills a store (a mirror's) from a
+ * bundle written by `modproxy export`, a GOPROXY file:// tree, or a
+ * GOMODCACHE/cache/download directory (or GOMODCACHE itself).
+ *
+ * Everything is checked before anything is stored:
+ *  - checksum database answers under sumdb/<name>/: each lookup's note must
+ *    be signed by the --sumdb key of that name, and its record must be in
+ *    the signed tree (an inclusion proof from the tiles that come with it,
+ *    or that the store already holds); tiles must be whole hashes;
+ *  - each version: .info must name the version, the zip must be a readable
+ *    module zip (and follow the rules, with --strict-zips), and the zip's
+ *    and go.mod's h1 must match every hash that comes with them: the
+ *    manifest's sums and file hashes, the roots' go.sum lines, the checked
+ *    checksum database records, and the module cache's .ziphash.
+ * A version that fails a check is rejected whole, with the reason.
+ *
+ * Each version (.info, .mod and zip) is stored in one transaction and
+ * marked imported (eviction keeps it); checksum answers go in batches. An
+ * interrupted import leaves each version complete or absent, and a rerun
+ * adds what is missing, ending with the same content.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bundle.h"
+#include "cmd.h"
+#include "route.h"
+#include "settings.h"
+#include "sumdb.h"
+
+/* Directory depth walked: module paths have a few dozen elements at most,
+ * tile paths under ten. */
+#define IMPORT_MAX_DEPTH 64
+/* Files one import reads. */
+#define IMPORT_MAX_FILES 2000000
+/* Checksum database rows stored per transaction. */
+#define IMPORT_SUMDB_BATCH 256
+/* Tiles held in memory while lookups are checked (8 KiB each at most). */
+#define IMPORT_MAX_TILES 200000
+/* Rejections listed in full; the rest are counted. */
+#define IMPORT_MAX_LISTED 50
+
+static const char usage[] =
+    "  modproxy import [flags] PATH\n"
+    "\n"
+    "Imports into the store (--data) a bundle from `modproxy export`, a\n"
+    "GOPROXY file:// tree, or a GOMODCACHE/cache/download directory. Every\n"
+    "file is checked first (zip rules, h1 hashes against the manifest, the\n"
+    "go.sum lines and the checksum database records that come with it);\n"
+    "what fails is rejected with the reason. Each version is stored in one\n"
+    "transaction: an interrupted import can simply be run again.\n"
+    "\n"
+    "  --pause-ms N   wait N ms after each version (to share the store with\n"
+    "                 a busy server)\n"
+    "\n"
+    "Exit status: 0 all imported or present, 1 something was rejected,\n"
+    "2 the import could not run.\n";
+
+enum part { P_INFO, P_MOD, P_ZIP, P_ZIPHASH, P_COUNT };
+
+struct ventry {
+  char *module, *version;
+  char *rel[P_COUNT]; /* relative paths, or NULL */
+};
+
+struct tile_file {
+  int db;
+  struct sumdb_tile t;
+  char *path;  /* the tile path ("tile/8/0/000") */
+  char *data;
+  size_t len;
+};
+
+struct record {
+  char *module, *version;
+  int db;
+  int64_t id;
+  char zip_h1[GOMOD_H1_BYTES], mod_h1[GOMOD_H1_BYTES];
+};
+
+struct importer {
+  struct settings st;
+  struct proxy_config cfg;
+  struct store *store;
+  struct sumdb_spec specs[PROXY_SUMDB_MAX_DBS];
+  int nspecs;
+  char root[4096];
+  const char *shown;      /* PATH as given */
+  struct bundle_manifest m;
+  int bundle;             /* a manifest came with it */
+  int pause_ms;
+  struct bundle_progress pr;
+  /* found */
+  char **files;
+  size_t nfiles, capfiles;
+  struct ventry *vs;
+  size_t nvs;
+  struct tile_file *tiles;
+  size_t ntiles;
+  struct record *recs;
+  size_t nrecs;
+  /* counts */
+  uint64_t v_added, v_present, v_rejected, v_unverified, lists;
+  uint64_t s_added, s_present, s_rejected, ignored;
+  FILE *rejects;
+  char *rejects_buf;
+  size_t rejects_len;
+  uint64_t listed;
+};
+
+__attribute__((format(printf, 3, 4))) static void reject(struct importer *im,
+                                                         const char *what,
+                                                         const char *fmt, ...) {
+  if (im->listed++ < IMPORT_MAX_LISTED && im->rejects != NULL) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(im->rejects, "  rejected %s: ", what);
+    vfprintf(im->rejects, fmt, ap);
+    fputc('\n', im->rejects);
+    va_end(ap);
+  }
+}
+
+/* ---- walking the tree ------------------------------------------------------- */
+
+static int add_file(struct importer *im, const char *rel) {
+  if (im->nfiles == IMPORT_MAX_FILES)
+    return -E2BIG;
+  if (im->nfiles == im->capfiles) {
+    size_t cap = im->capfiles == 0 ? 1024 : im->capfiles * 2;
+    char **f = realloc(im->files, cap * sizeof *f);
+    if (f == NULL)
+      return -ENOMEM;
+    im->files = f;
+    im->capfiles = cap;
+  }
+  if ((im->files[im->nfiles] = strdup(rel)) == NULL)
+    return -ENOMEM;
+  im->nfiles++;
+  return 0;
+}
+
+static int walk(struct importer *im, const char *rel, int depth) {
+  if (depth > IMPORT_MAX_DEPTH)
+    return 0;
+  char dir[8192];
+  snprintf(dir, sizeof dir, "%s%s%s", im->root, rel[0] != '\0' ? "/" : "", rel);
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return -errno;
+  int rc = 0;
+  struct dirent *e;
+  while (rc == 0 && (e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+      continue;
+    char sub[8192];
+    snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] != '\0' ? "/" : "", e->d_name);
+    char full[8192 + 4096];
+    snprintf(full, sizeof full, "%s/%s", im->root, sub);
+    struct stat sb;
+    if (lstat(full, &sb) < 0)
+      continue;
+    if (S_ISDIR(sb.st_mode))
+      rc = walk(im, sub, depth + 1);
+    else if (S_ISREG(sb.st_mode))
+      rc = add_file(im, sub);
+  }
+  closedir(d);
+  return rc;
+}
+
+static int by_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The database a "sumdb/<name>/..." path belongs to (its index), with the
+ * rest of the path; -1 when none of --sumdb has that name. */
+static int sumdb_of(struct importer *im, const char *rel, const char **rest) {
+  for (int i = 0; i < im->nspecs; i++) {
+    size_t n = strlen(im->specs[i].key.name);
+    if (strncmp(rel + 6, im->specs[i].key.name, n) == 0 && rel[6 + n] == '/') {
+      *rest = rel + 6 + n + 1;
+      return i;
+    }
+  }
+  return -1;
+}
+
+/* Groups "<escaped path>/@v/<escaped version>.<ext>" files by version. */
+static int classify(struct importer *im) {
+  qsort(im->files, im->nfiles, sizeof *im->files, by_str);
+  im->vs = calloc(im->nfiles + 1, sizeof *im->vs);
+  if (im->vs == NULL)
+    return -ENOMEM;
+  for (size_t i = 0; i < im->nfiles; i++) {
+    const char *rel = im->files[i];
+    if (strncmp(rel, "sumdb/", 6) == 0 || strcmp(rel, BUNDLE_MANIFEST) == 0)
+      continue;
+    const char *at = strstr(rel, "/@v/");
+    if (at == NULL) {
+      im->ignored++; /* @latest files, locks */
+      continue;
+    }
+    const char *file = at + 4;
+    if (strchr(file, '/') != NULL) {
+      im->ignored++;
+      continue;
+    }
+    if (strcmp(file, "list") == 0) {
+      im->lists++;
+      continue;
+    }
+    static const char *const exts[P_COUNT] = {".info", ".mod", ".zip", ".ziphash"};
+    int part = -1;
+    size_t fl = strlen(file), el = 0;
+    for (int k = 0; k < P_COUNT; k++) {
+      el = strlen(exts[k]);
+      if (fl > el && strcmp(file + fl - el, exts[k]) == 0) {
+        part = k;
+        break;
+      }
+    }
+    if (part < 0) {
+      im->ignored++; /* .lock, .partial, .tmp */
+      continue;
+    }
+    char esc_mod[GOMOD_MAX_PATH_BYTES * 2], esc_ver[GOMOD_MAX_VERSION_BYTES * 2];
+    char module[GOMOD_MAX_PATH_BYTES], version[GOMOD_MAX_VERSION_BYTES];
+    size_t ml = (size_t)(at - rel);
+    if (ml >= sizeof esc_mod || fl - el >= sizeof esc_ver) {
+      reject(im, rel, "path too long");
+      im->v_rejected++;
+      continue;
+    }
+    memcpy(esc_mod, rel, ml);
+    esc_mod[ml] = '\0';
+    memcpy(esc_ver, file, fl - el);
+    esc_ver[fl - el] = '\0';
+    if (gomod_unescape_path(esc_mod, module, sizeof module, NULL, 0) < 0 ||
+        gomod_unescape_version(esc_ver, version, sizeof version, NULL, 0) < 0) {
+      reject(im, rel, "not a module path and version in the download-cache "
+                      "layout");
+      im->v_rejected++;
+      continue;
+    }
+    struct ventry *v = im->nvs > 0 ? &im->vs[im->nvs - 1] : NULL;
+    if (v == NULL || strcmp(v->module, module) != 0 ||
+        strcmp(v->version, version) != 0) {
+      /* Files are sorted: a version's files are adjacent unless another
+       * version's name sorts between them ("v1.0.0.info" < "v1.0.0-x"). */
+      v = NULL;
+      for (size_t k = im->nvs; k-- > 0;) {
+        if (strcmp(im->vs[k].module, module) != 0)
+          break;
+        if (strcmp(im->vs[k].version, version) == 0) {
+          v = &im->vs[k];
+          break;
+        }
+      }
+    }
+    if (v == NULL) {
+      v = &im->vs[im->nvs++];
+      v->module = strdup(module);
+      v->version = strdup(version);
+      if (v->module == NULL || v->version == NULL)
+        return -ENOMEM;
+    }
+    v->rel[part] = im->files[i];
+  }
+  return 0;
+}
+
+/* ---- checks ---------------------------------------------------------------------- */
+
+/* The file's manifest entry agrees with its bytes (bundles only). 0, or
+ * -EBADMSG with the reason in why. */
+static int check_manifest(struct importer *im, const char *rel, char *why,
+                          size_t cap) {
+  if (!im->bundle)
+    return 0;
+  const struct bundle_file *f = bundle_manifest_file(&im->m, rel);
+  if (f == NULL) {
+    snprintf(why, cap, "%s is not in the bundle's manifest", rel);
+    return -EBADMSG;
+  }
+  char full[8192], sha[65];
+  uint64_t size;
+  snprintf(full, sizeof full, "%s/%s", im->root, rel);
+  int rc = bundle_file_sha256(full, sha, &size);
+  if (rc < 0) {
+    snprintf(why, cap, "%s: %s", rel, strerror(-rc));
+    return rc;
+  }
+  if (size != f->size || strcmp(sha, f->sha256) != 0) {
+    snprintf(why, cap,
+             "%s differs from the manifest: sha256 %.16s... (%" PRIu64
+             " bytes), the manifest says %.16s... (%" PRIu64 " bytes)",
+             rel, sha, size, f->sha256, f->size);
+    return -EBADMSG;
+  }
+  return 0;
+}
+
+static int read_rel(struct importer *im, const char *rel, char **data,
+                    size_t *len) {
+  char full[8192];
+  snprintf(full, sizeof full, "%s/%s", im->root, rel);
+  return bundle_read_file(full, BUNDLE_MAX_SMALL_FILE_BYTES, data, len);
+}
+
+/* A tile's data (in the bundle or the store) that holds stored hash idx of
+ * a tree of size n. */
+static int hash_at(struct importer *im, int db, int64_t n, int64_t idx,
+                   struct sumdb_hash *out, char *missing, size_t cap) {
+  struct sumdb_tile t = sumdb_tile_for_index(SUMDB_TILE_HEIGHT, idx), p;
+  if (sumdb_tile_parent(&t, 0, n, &p) < 0)
+    return -EINVAL;
+  for (size_t i = 0; i < im->ntiles; i++) {
+    const struct tile_file *f = &im->tiles[i];
+    if (f->db == db && f->t.l == p.l && f->t.n == p.n && f->t.w >= p.w &&
+        sumdb_hash_from_tile(&p, (const uint8_t *)f->data, f->len, idx, out) == 0)
+      return 0;
+  }
+  char path[128], base[128], wider[128];
+  sumdb_tile_path(&p, path, sizeof path);
+  struct sumdb_tile full = p;
+  full.w = 1 << full.h;
+  sumdb_tile_path(&full, base, sizeof base);
+  struct store_bytes b;
+  int rc = store_sumdb_widest_tile(im->store, im->specs[db].key.name, base, &b,
+                                   wider, sizeof wider);
+  if (rc == 0) {
+    rc = b.len >= (size_t)p.w * SUMDB_HASH_BYTES
+             ? sumdb_hash_from_tile(&p, (const uint8_t *)b.data,
+                                    (size_t)p.w * SUMDB_HASH_BYTES, idx, out)
+             : -ENOENT;
+    store_bytes_free(&b);
+  }
+  if (rc < 0)
+    snprintf(missing, cap, "%s", path);
+  return rc;
+}
+
+/* Checks the sumdb/ files; stores the good ones in batches. */
+static int import_sumdb(struct importer *im) {
+  struct store_sumdb_row *rows = calloc(IMPORT_SUMDB_BATCH, sizeof *rows);
+  char **bodies = calloc(IMPORT_SUMDB_BATCH, sizeof *bodies);
+  size_t nrows = 0, total = 0;
+  int rc = 0;
+  if (rows == NULL || bodies == NULL) {
+    rc = -ENOMEM;
+    goto out;
+  }
+  im->tiles = calloc(IMPORT_MAX_TILES, sizeof *im->tiles);
+  im->recs = calloc(im->nfiles + 1, sizeof *im->recs);
+  if (im->tiles == NULL || im->recs == NULL) {
+    rc = -ENOMEM;
+    goto out;
+  }
+  for (size_t i = 0; i < im->nfiles; i++)
+    total += strncmp(im->files[i], "sumdb/", 6) == 0;
+  if (total == 0)
+    goto out;
+  bundle_progress_phase(&im->pr, "sumdb", total);
+  /* Tiles first: the lookups' proofs read them. */
+  for (int pass = 0; pass < 2 && rc >= 0; pass++) {
+    for (size_t i = 0; i < im->nfiles && rc >= 0; i++) {
+      const char *rel = im->files[i], *rest;
+      if (strncmp(rel, "sumdb/", 6) != 0)
+        continue;
+      int db = sumdb_of(im, rel, &rest);
+      int is_tile = db >= 0 && strncmp(rest, "tile/", 5) == 0;
+      if (is_tile != (pass == 0))
+        continue;
+      bundle_progress_step(&im->pr, 1);
+      if (db < 0) {
+        if (pass == 1) {
+          im->s_rejected++;
+          reject(im, rel, "no --sumdb key for this checksum database (give "
+                          "--sumdb NAME+HASH+KEY to import its answers)");
+        }
+        continue;
+      }
+      if (strcmp(rest, "supported") == 0)
+        continue;
+      char why[512] = "", *data = NULL;
+      size_t len = 0;
+      if (check_manifest(im, rel, why, sizeof why) < 0 ||
+          read_rel(im, rel, &data, &len) < 0) {
+        im->s_rejected++;
+        reject(im, rel, "%s", why[0] != '\0' ? why : "unreadable");
+        free(data);
+        continue;
+      }
+      const struct sumdb_key *key = &im->specs[db].key;
+      char err[256] = "";
+      int ok = 0, replace = 0;
+      if (is_tile) {
+        struct sumdb_tile t;
+        if (sumdb_tile_parse(rest, &t) < 0 ||
+            (t.l >= 0 && len != (size_t)t.w * SUMDB_HASH_BYTES) || len == 0) {
+          snprintf(err, sizeof err, "not a well-formed tile");
+        } else if (t.l >= 0 && im->ntiles < IMPORT_MAX_TILES) {
+          im->tiles[im->ntiles++] = (struct tile_file){db, t, strdup(rest), data, len};
+          data = NULL; /* kept for the proofs; stored below from there */
+          ok = 1;
+        } else {
+          ok = 1;
+        }
+      } else if (strcmp(rest, "latest") == 0) {
+        size_t tl;
+        struct sumdb_tree tree, have;
+        struct store_bytes b;
+        if (sumdb_note_verify(data, len, key, &tl, err, sizeof err) == 0 &&
+            sumdb_tree_parse(data, tl, &tree) == 0) {
+          ok = 1;
+          replace = 1;
+          /* Keep a newer stored tree. */
+          if (store_sumdb_get(im->store, key->name, "latest", &b, NULL) == 0) {
+            size_t hl;
+            if (sumdb_note_verify(b.data, b.len, key, &hl, NULL, 0) == 0 &&
+                sumdb_tree_parse(b.data, hl, &have) == 0 && have.n >= tree.n)
+              replace = 0, ok = 2;
+            store_bytes_free(&b);
+          }
+        }
+      } else if (strncmp(rest, "lookup/", 7) == 0) {
+        struct sumdb_lookup l;
+        struct record *r = &im->recs[im->nrecs];
+        char esc[GOMOD_MAX_PATH_BYTES * 2], module[GOMOD_MAX_PATH_BYTES],
+            version[GOMOD_MAX_VERSION_BYTES];
+        const char *atp = strrchr(rest + 7, '@');
+        size_t el = atp != NULL ? (size_t)(atp - rest - 7) : 0;
+        if (atp == NULL || el >= sizeof esc) {
+          snprintf(err, sizeof err, "not a lookup path");
+        } else {
+          memcpy(esc, rest + 7, el);
+          esc[el] = '\0';
+          if (gomod_unescape_path(esc, module, sizeof module, NULL, 0) < 0 ||
+              gomod_unescape_version(atp + 1, version, sizeof version, NULL, 0) < 0)
+            snprintf(err, sizeof err, "not a lookup path");
+          else if (sumdb_lookup_parse(data, len, key, &l, err, sizeof err) == 0 &&
+                   sumdb_record_hashes(l.text, l.text_len, module, version,
+                                       r->zip_h1, r->mod_h1) < 0)
+            snprintf(err, sizeof err, "the record is not about %s@%s", module,
+                     version);
+          else if (err[0] == '\0') {
+            /* Inclusion in the signed tree, from the tiles. */
+            int64_t idx[SUMDB_MAX_PROOF_HASHES];
+            struct sumdb_hash hs[SUMDB_MAX_PROOF_HASHES];
+            int c = sumdb_record_proof_indexes(l.tree.n, l.id, idx,
+                                               SUMDB_MAX_PROOF_HASHES);
+            char missing[128] = "";
+            int k = 0;
+            for (; k < c; k++)
+              if (hash_at(im, db, l.tree.n, idx[k], &hs[k], missing,
+                          sizeof missing) < 0)
+                break;
+            struct sumdb_hash leaf;
+            sumdb_record_hash(l.text, l.text_len, &leaf);
+            if (c < 0 || k < c)
+              snprintf(err, sizeof err,
+                       "cannot check that record %" PRId64 " is in the signed "
+                       "tree: tile %s is missing%s",
+                       l.id, missing[0] != '\0' ? missing : "?",
+                       im->m.since[0] != '\0'
+                           ? " (an incremental bundle: import its base first)"
+                           : "");
+            else if (sumdb_record_check(&l.tree, l.id, &leaf, hs, (size_t)c) < 0)
+              snprintf(err, sizeof err,
+                       "record %" PRId64 " is not in the tree of %" PRId64
+                       " records its note signs (tampered record or tiles)",
+                       l.id, l.tree.n);
+            else {
+              r->module = strdup(module);
+              r->version = strdup(version);
+              r->db = db;
+              r->id = l.id;
+              im->nrecs++;
+              ok = 1;
+            }
+          }
+        }
+      } else {
+        snprintf(err, sizeof err, "not a checksum database path");
+      }
+      if (!ok) {
+        im->s_rejected++;
+        reject(im, rel, "%s", err);
+        free(data);
+        continue;
+      }
+      if (ok == 2) { /* the store has a newer latest */
+        im->s_present++;
+        free(data);
+        continue;
+      }
+      if (is_tile && data != NULL) { /* a record data tile: not needed */
+        im->ignored++;
+        free(data);
+        continue;
+      }
+      char *body = data;
+      size_t blen = len;
+      if (is_tile) { /* the copy kept for the proofs */
+        body = malloc(im->tiles[im->ntiles - 1].len);
+        if (body == NULL) {
+          rc = -ENOMEM;
+          break;
+        }
+        memcpy(body, im->tiles[im->ntiles - 1].data, im->tiles[im->ntiles - 1].len);
+        blen = im->tiles[im->ntiles - 1].len;
+      }
+      bodies[nrows] = body;
+      rows[nrows] = (struct store_sumdb_row){
+          .db = key->name,
+          .path = rest,
+          .body = body,
+          .len = blen,
+          .fetched = (int64_t)time(NULL),
+          .origin = im->shown,
+          .replace = replace,
+      };
+      if (++nrows == IMPORT_SUMDB_BATCH) {
+        int added = store_sumdb_put(im->store, rows, nrows);
+        if (added < 0) {
+          rc = added;
+          break;
+        }
+        im->s_added += (uint64_t)added;
+        im->s_present += nrows - (uint64_t)added;
+        for (size_t k = 0; k < nrows; k++)
+          free(bodies[k]);
+        nrows = 0;
+      }
+    }
+  }
+  if (rc >= 0 && nrows > 0) {
+    int added = store_sumdb_put(im->store, rows, nrows);
+    if (added < 0) {
+      rc = added;
+    } else {
+      im->s_added += (uint64_t)added;
+      im->s_present += nrows - (uint64_t)added;
+    }
+  }
+  for (size_t k = 0; k < nrows; k++)
+    free(bodies[k]);
+  char sum[160];
+  snprintf(sum, sizeof sum, "%" PRIu64 " added, %" PRIu64 " present, %" PRIu64
+                            " rejected",
+           im->s_added, im->s_present, im->s_rejected);
+  bundle_progress_end(&im->pr, sum);
+out:
+  free(rows);
+  free(bodies);
+  return rc;
+}
+
+static int by_record(const void *a, const void *b) {
+  const struct record *x = a, *y = b;
+  int c = strcmp(x->module, y->module);
+  return c != 0 ? c : strcmp(x->version, y->version);
+}
+
+/* The checked record of module@version (recs are sorted once the
+ * checksum answers are in), or NULL. */
+static const struct record *record_of(struct importer *im, const char *module,
+                                      const char *version) {
+  struct record key = {.module = (char *)module, .version = (char *)version};
+  return im->nrecs == 0 ? NULL
+                        : bsearch(&key, im->recs, im->nrecs, sizeof key, by_record);
+}
+
+/* The h1 `got` against every hash that comes with the version. */
+static int check_h1(struct importer *im, const struct ventry *v, int gomod,
+                    const char *got, const char *ziphash, char *why, size_t cap) {
+  const char *what = gomod ? "its go.mod" : "its zip";
+  const char *m = bundle_manifest_sum(&im->m, v->module, v->version, gomod, 0);
+  if (m != NULL && strcmp(m, got) != 0) {
+    snprintf(why, cap, "%s hashes to %s, the manifest says %s", what, got, m);
+    return -EBADMSG;
+  }
+  const char *g = bundle_manifest_sum(&im->m, v->module, v->version, gomod, 1);
+  if (g != NULL && strcmp(g, got) != 0) {
+    snprintf(why, cap, "%s hashes to %s, go.sum says %s", what, got, g);
+    return -EBADMSG;
+  }
+  const struct record *r = record_of(im, v->module, v->version);
+  const char *s = r == NULL ? NULL : gomod ? r->mod_h1 : r->zip_h1;
+  if (s != NULL && s[0] != '\0' && strcmp(s, got) != 0) {
+    snprintf(why, cap,
+             "%s hashes to %s, the checksum database %s says %s (record "
+             "%" PRId64 ")",
+             what, got, im->specs[r->db].key.name, s, r->id);
+    return -EBADMSG;
+  }
+  if (ziphash != NULL && strcmp(ziphash, got) != 0) {
+    snprintf(why, cap, "%s hashes to %s, its .ziphash says %s", what, got, ziphash);
+    return -EBADMSG;
+  }
+  return 0;
+}
+
+static int64_t fd_read_at(void *ctx, uint64_t off, void *buf, size_t len) {
+  int fd = *(int *)ctx;
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return -errno;
+    if (n == 0)
+      break;
+    done += (size_t)n;
+  }
+  return (int64_t)done;
+}
+
+/* Checks and stores one version. 0, 1 when rejected, or a negative errno
+ * (the store failed: the import stops). */
+static int import_version(struct importer *im, const struct ventry *v) {
+  char what[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 2], why[1024] = "";
+  snprintf(what, sizeof what, "%s@%s", v->module, v->version);
+  char *info = NULL, *mod = NULL, *zh = NULL;
+  size_t info_len = 0, mod_len = 0, zh_len = 0;
+  int fd = -1, rc = 1;
+  struct gozip_report *rep = NULL;
+  if (!gomod_is_canonical_version(v->version) ||
+      gomod_check(v->module, v->version, why, sizeof why) < 0) {
+    if (why[0] == '\0')
+      snprintf(why, sizeof why, "%s is not a canonical version", v->version);
+    goto out;
+  }
+  for (int p = 0; p < P_COUNT; p++)
+    if (v->rel[p] != NULL && check_manifest(im, v->rel[p], why, sizeof why) < 0)
+      goto out;
+  if (v->rel[P_INFO] != NULL) {
+    char ver[GOMOD_MAX_VERSION_BYTES];
+    if (read_rel(im, v->rel[P_INFO], &info, &info_len) < 0 ||
+        gp_info_version(info, info_len, ver, sizeof ver) < 0) {
+      snprintf(why, sizeof why, "its .info is not a JSON object with a Version");
+      goto out;
+    }
+    if (strcmp(ver, v->version) != 0) {
+      snprintf(why, sizeof why, "its .info names version %s", ver);
+      goto out;
+    }
+  }
+  if (v->rel[P_MOD] != NULL) {
+    char h1[GOMOD_H1_BYTES];
+    if (read_rel(im, v->rel[P_MOD], &mod, &mod_len) < 0 ||
+        gomod_h1_gomod(mod, mod_len, h1) < 0) {
+      snprintf(why, sizeof why, "its .mod cannot be read");
+      goto out;
+    }
+    if (check_h1(im, v, 1, h1, NULL, why, sizeof why) < 0)
+      goto out;
+  }
+  if (v->rel[P_ZIPHASH] != NULL && read_rel(im, v->rel[P_ZIPHASH], &zh, &zh_len) == 0)
+    zh[strcspn(zh, "\r\n")] = '\0';
+  if (v->rel[P_ZIP] != NULL) {
+    char full[8192];
+    snprintf(full, sizeof full, "%s/%s", im->root, v->rel[P_ZIP]);
+    fd = open(full, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) < 0) {
+      snprintf(why, sizeof why, "its zip cannot be read: %s", strerror(errno));
+      goto out;
+    }
+    if ((uint64_t)sb.st_size > GOMOD_MAX_ZIP_BYTES) {
+      snprintf(why, sizeof why, "its zip is over the go command's 500 MiB limit");
+      goto out;
+    }
+    rep = calloc(1, sizeof *rep);
+    if (rep == NULL) {
+      rc = -ENOMEM;
+      goto out;
+    }
+    struct gozip_reader r = {.size = (uint64_t)sb.st_size, .read_at = fd_read_at,
+                             .ctx = &fd};
+    if (gozip_inspect(&r, v->module, v->version, rep) < 0) {
+      snprintf(why, sizeof why, "its zip is unusable: %s", rep->error);
+      goto out;
+    }
+    if (im->cfg.strict_zips && rep->violation_count > 0) {
+      snprintf(why, sizeof why, "its zip breaks the module zip rules "
+                                "(--strict-zips): %s", rep->violations[0]);
+      goto out;
+    }
+    if (check_h1(im, v, 0, rep->h1, zh, why, sizeof why) < 0)
+      goto out;
+  }
+  if (info == NULL && mod == NULL && fd < 0) {
+    snprintf(why, sizeof why, "no .info, .mod or .zip");
+    goto out;
+  }
+  if (im->nspecs > 0 && record_of(im, v->module, v->version) == NULL &&
+      !(im->cfg.private_patterns != NULL &&
+        gomod_match_prefix_patterns(im->cfg.private_patterns, v->module)))
+    im->v_unverified++;
+  struct store_import in = {
+      .module = v->module,
+      .version = v->version,
+      .info = info,
+      .info_len = info_len,
+      .mod = mod,
+      .mod_len = mod_len,
+      .zip_fd = fd,
+      .zip_report = rep,
+      .origin = im->shown,
+      .mark_imported = 1,
+  };
+  int added = 0;
+  rc = store_version_import(im->store, &in, &added);
+  if (rc == 0) {
+    if (added != 0)
+      im->v_added++;
+    else
+      im->v_present++;
+  }
+out:
+  if (rc == 1) {
+    im->v_rejected++;
+    reject(im, what, "%s", why);
+  }
+  if (fd >= 0)
+    close(fd);
+  free(rep);
+  free(info);
+  free(mod);
+  free(zh);
+  return rc;
+}
+
+/* ---- the command ---------------------------------------------------------------- */
+
+static void importer_dispose(struct importer *im) {
+  for (size_t i = 0; i < im->nfiles; i++)
+    free(im->files[i]);
+  free(im->files);
+  for (size_t i = 0; i < im->nvs; i++) {
+    free(im->vs[i].module);
+    free(im->vs[i].version);
+  }
+  free(im->vs);
+  for (size_t i = 0; i < im->ntiles; i++) {
+    free(im->tiles[i].path);
+    free(im->tiles[i].data);
+  }
+  free(im->tiles);
+  for (size_t i = 0; i < im->nrecs; i++) {
+    free(im->recs[i].module);
+    free(im->recs[i].version);
+  }
+  free(im->recs);
+  bundle_manifest_dispose(&im->m);
+  if (im->rejects != NULL)
+    fclose(im->rejects);
+  free(im->rejects_buf);
+  store_close(im->store);
+  settings_dispose(&im->st);
+}
+
+/* Takes --pause-ms out of argv. */
+static int own_flags(struct importer *im, int *argc, char **argv) {
+  int w = 1;
+  for (int i = 1; i < *argc; i++) {
+    const char *val = NULL;
+    if (strcmp(argv[i], "--pause-ms") == 0 && i + 1 < *argc)
+      val = argv[++i];
+    else if (strncmp(argv[i], "--pause-ms=", 11) == 0)
+      val = argv[i] + 11;
+    if (val == NULL) {
+      argv[w++] = argv[i];
+      continue;
+    }
+    char *end;
+    long ms = strtol(val, &end, 10);
+    if (*end != '\0' || ms < 0 || ms > 60000) {
+      fprintf(stderr, "modproxy import: --pause-ms %s: want 0 to 60000\n", val);
+      return -EINVAL;
+    }
+    im->pause_ms = (int)ms;
+  }
+  *argc = w;
+  argv[w] = NULL;
+  return 0;
+}
+
+static void format_time(int64_t t, char *out, size_t cap) {
+  time_t tt = (time_t)t;
+  struct tm tm;
+  gmtime_r(&tt, &tm);
+  strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int cmd_import(int argc, char **argv) {
+  struct importer *im = calloc(1, sizeof *im);
+  char **args = calloc((size_t)argc + 1, sizeof *args);
+  if (im == NULL || args == NULL) {
+    free(im);
+    free(args);
+    return CMD_EXIT_USAGE;
+  }
+  memcpy(args, argv, (size_t)argc * sizeof *args);
+  int nargs = argc, status = CMD_EXIT_USAGE;
+  char err[512] = "";
+  unsigned allowed = 1u << S_DATA | 1u << S_SUMDB | 1u << S_STRICT_ZIPS |
+                     1u << S_PRIVATE;
+  int rc = own_flags(im, &nargs, args);
+  if (rc == 0)
+    rc = settings_load(&im->st, "import", usage, allowed, nargs, args, err,
+                       sizeof err);
+  if (rc != 0) {
+    if (rc < 0 && err[0] != '\0')
+      fprintf(stderr, "modproxy import: %s\n", err);
+    status = rc > 0 ? 0 : CMD_EXIT_USAGE;
+    goto done;
+  }
+  if (im->st.nargs != 1) {
+    fprintf(stderr, "modproxy import: want one PATH (a bundle, a GOPROXY tree or "
+                    "a module cache); see modproxy import --help\n");
+    goto done;
+  }
+  settings_to_config(&im->st, &im->cfg);
+  im->nspecs = proxy_sumdb_specs(im->cfg.sumdbs, im->specs, PROXY_SUMDB_MAX_DBS,
+                                 err, sizeof err);
+  if (im->nspecs < 0) {
+    fprintf(stderr, "modproxy import: --sumdb %s\n", err);
+    im->nspecs = 0;
+    goto done;
+  }
+  im->shown = im->st.args[0];
+  snprintf(im->root, sizeof im->root, "%s", im->shown);
+  struct stat sb;
+  char probe[4200];
+  snprintf(probe, sizeof probe, "%s/cache/download", im->root);
+  if (stat(probe, &sb) == 0 && S_ISDIR(sb.st_mode))
+    snprintf(im->root, sizeof im->root, "%s", probe); /* GOMODCACHE itself */
+  if (stat(im->root, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+    fprintf(stderr, "modproxy import: %s is not a directory\n", im->shown);
+    goto done;
+  }
+  rc = bundle_manifest_read(im->root, &im->m, err, sizeof err);
+  if (rc < 0 && rc != -ENOENT) {
+    fprintf(stderr, "modproxy import: %s\n", err);
+    status = 1;
+    goto done;
+  }
+  im->bundle = rc == 0;
+  status = 1;
+  rc = store_open(im->cfg.data_dir, &im->store);
+  if (rc < 0) {
+    fprintf(stderr, "modproxy import: cannot open the store in %s: %s\n",
+                    im->cfg.data_dir, strerror(-rc));
+    goto done;
+  }
+  im->rejects = open_memstream(&im->rejects_buf, &im->rejects_len);
+  bundle_progress_init(&im->pr, "import");
+  uint64_t t0 = bundle_now_ms();
+  if ((rc = walk(im, "", 0)) < 0 || (rc = classify(im)) < 0) {
+    fprintf(stderr, "modproxy import: reading %s: %s\n", im->shown, strerror(-rc));
+    goto done;
+  }
+  /* Files the manifest lists that are not there. */
+  for (size_t i = 0; im->bundle && i < im->m.nfiles; i++) {
+    const char *p = im->m.files[i].path;
+    if (bsearch(&p, im->files, im->nfiles, sizeof *im->files, by_str) == NULL)
+      reject(im, p, "listed in the manifest but missing from the bundle");
+  }
+  if ((rc = import_sumdb(im)) < 0) {
+    fprintf(stderr, "modproxy import: storing checksum database answers: %s\n",
+            strerror(-rc));
+    goto done;
+  }
+  if (im->nrecs > 0)
+    qsort(im->recs, im->nrecs, sizeof *im->recs, by_record);
+  bundle_progress_phase(&im->pr, "versions", im->nvs);
+  for (size_t i = 0; i < im->nvs; i++) {
+    rc = import_version(im, &im->vs[i]);
+    if (rc < 0) {
+      fprintf(stderr, "\nmodproxy import: storing %s@%s: %s\n", im->vs[i].module,
+              im->vs[i].version, strerror(-rc));
+      goto done;
+    }
+    bundle_progress_step(&im->pr, 1);
+    if (im->pause_ms > 0)
+      usleep((useconds_t)im->pause_ms * 1000);
+  }
+  char sum[256];
+  snprintf(sum, sizeof sum, "%" PRIu64 " added, %" PRIu64 " present, %" PRIu64
+                            " rejected",
+           im->v_added, im->v_present, im->v_rejected);
+  bundle_progress_end(&im->pr, sum);
+  /* When the mirror's content was taken: the newest bundle's creation. */
+  int64_t taken = im->bundle && im->m.created > 0 ? im->m.created : (int64_t)time(NULL);
+  char have[64], when[32], now[32];
+  if (store_meta_get(im->store, "snapshot", have, sizeof have) == 0 &&
+      strtoll(have, NULL, 10) > taken)
+    taken = strtoll(have, NULL, 10);
+  snprintf(have, sizeof have, "%" PRId64, taken);
+  store_meta_put(im->store, "snapshot", have);
+  format_time(taken, when, sizeof when);
+  format_time((int64_t)time(NULL), now, sizeof now);
+  char line[1024];
+  snprintf(line, sizeof line,
+           "%s from %s: %" PRIu64 " versions added, %" PRIu64 " present, %" PRIu64
+           " rejected",
+           now, im->shown, im->v_added, im->v_present, im->v_rejected);
+  store_meta_put(im->store, "last_import", line);
+  fflush(im->rejects);
+  printf("import %s (%s): versions: %" PRIu64 " added, %" PRIu64
+         " already present, %" PRIu64 " rejected\n",
+         im->shown, im->bundle ? "bundle" : "tree", im->v_added, im->v_present,
+         im->v_rejected);
+  printf("checksum database answers: %" PRIu64 " added, %" PRIu64
+         " already present, %" PRIu64 " rejected\n",
+         im->s_added, im->s_present, im->s_rejected);
+  if (im->v_unverified > 0)
+    printf("%" PRIu64 " public versions came without a checksum database record "
+           "(offline clients need GONOSUMDB for them)\n", im->v_unverified);
+  printf("content taken %s; lists are computed from the versions held (%" PRIu64
+         " list files not needed); %.1f s\n",
+         when, im->lists, (double)(bundle_now_ms() - t0) / 1000.0);
+  if (im->rejects_len > 0) {
+    fputs(im->rejects_buf, stdout);
+    if (im->listed > IMPORT_MAX_LISTED)
+      printf("  ... and %" PRIu64 " more\n", im->listed - IMPORT_MAX_LISTED);
+  }
+  status = im->listed > 0 ? 1 : 0;
+done:
+  fflush(stdout);
+  importer_dispose(im);
+  free(im);
+  free(args);
+  return status;
+}
