@@ -82,6 +82,9 @@ void settings_to_config(const struct settings *st, struct proxy_config *cfg);
 /** Prints every allowed setting, its value and where it came from. */
 void settings_print(const struct settings *st, unsigned allowed, FILE *f);
 
+/* Commands pass the settings they take as a bitmask of 1u << setting_id. */
+_Static_assert(S_COUNT < 32, "settings masks are 32-bit: widen them");
+
 /** The settings that `serve` takes (and `config` shows). */
 #define SETTINGS_SERVE ((1u << S_COUNT) - 1)
 
