@@ -24,6 +24,7 @@ const char *diag_outcome_name(enum diag_outcome o) {
       [DIAG_ABORTED] = "aborted",
       [DIAG_PRIVATE_ROUTE] = "private-route error",
       [DIAG_GIT_ERROR] = "git error",
+      [DIAG_STORE_ERROR] = "store error",
   };
   return (unsigned)o < sizeof names / sizeof names[0] ? names[o] : "?";
 }
@@ -273,7 +274,7 @@ int diag_record_parse(const char *json, struct diag_record *out) {
     free(when);
   }
   char *outcome = json_string(value_of(json, "outcome"));
-  for (int o = DIAG_HIT; outcome != NULL && o <= DIAG_GIT_ERROR; o++)
+  for (int o = DIAG_HIT; outcome != NULL && o <= DIAG_STORE_ERROR; o++)
     if (strcmp(outcome, diag_outcome_name((enum diag_outcome)o)) == 0)
       out->outcome = (enum diag_outcome)o;
   free(outcome);

@@ -183,7 +183,8 @@ int bundle_read_file(const char *path, size_t max, char **data, size_t *len) {
   return 0;
 }
 
-/* ---- the manifest --------------------------------------------------------- */
+/* ---- the manifest ---------------------------------------------------------
+ */
 
 void bundle_manifest_dispose(struct bundle_manifest *m) {
   if (m == NULL)
@@ -272,8 +273,10 @@ const char *bundle_manifest_sum(const struct bundle_manifest *m,
                                 int gomod, int from_gosum) {
   if (m == NULL || m->nsums == 0)
     return NULL;
-  struct bundle_sum key = {.module = (char *)module, .version = (char *)version,
-                           .gomod = gomod, .from_gosum = from_gosum};
+  struct bundle_sum key = {.module = (char *)module,
+                           .version = (char *)version,
+                           .gomod = gomod,
+                           .from_gosum = from_gosum};
   const struct bundle_sum *s =
       bsearch(&key, m->sums, m->nsums, sizeof key, by_sum);
   return s != NULL ? s->h1 : NULL;
@@ -365,7 +368,8 @@ int bundle_manifest_read(const char *dir, struct bundle_manifest *m, char *err,
         goto out;
       }
       if (atoi(f2) != BUNDLE_FORMAT) {
-        rc = bad(err, errlen, lineno, "unknown bundle format (newer modproxy?)");
+        rc =
+            bad(err, errlen, lineno, "unknown bundle format (newer modproxy?)");
         goto out;
       }
       have_header = 1;
@@ -380,7 +384,8 @@ int bundle_manifest_read(const char *dir, struct bundle_manifest *m, char *err,
         rc = bad(err, errlen, lineno, "malformed file line");
         goto out;
       }
-      if ((rc = bundle_manifest_add_file(m, f4, f2, strtoull(f3, NULL, 10))) < 0)
+      if ((rc = bundle_manifest_add_file(m, f4, f2, strtoull(f3, NULL, 10))) <
+          0)
         goto out;
     } else if (strcmp(f1, "sum") == 0 || strcmp(f1, "gosum") == 0) {
       if (n != 4) {
@@ -391,7 +396,8 @@ int bundle_manifest_read(const char *dir, struct bundle_manifest *m, char *err,
       int gomod = vl > 7 && strcmp(f3 + vl - 7, "/go.mod") == 0;
       if (gomod)
         f3[vl - 7] = '\0';
-      if ((rc = bundle_manifest_add_sum(m, f2, f3, gomod, f4, f1[0] == 'g')) < 0)
+      if ((rc = bundle_manifest_add_sum(m, f2, f3, gomod, f4, f1[0] == 'g')) <
+          0)
         goto out;
     }
     /* root, sumdb and unknown lines are informational. */

@@ -40,12 +40,12 @@
 /* ---- progress --------------------------------------------------------- */
 
 struct bundle_progress {
-  const char *cmd;    /* "export", "import" */
+  const char *cmd; /* "export", "import" */
   const char *phase;
   uint64_t done, total;
   int tty;
-  int last_pct;       /* plain mode: last tenth printed */
-  uint64_t last_ms;   /* tty mode: last redraw */
+  int last_pct;     /* plain mode: last tenth printed */
+  uint64_t last_ms; /* tty mode: last redraw */
 };
 
 void bundle_progress_init(struct bundle_progress *p, const char *cmd);
@@ -59,7 +59,7 @@ void bundle_progress_end(struct bundle_progress *p, const char *summary);
 /* ---- the manifest ------------------------------------------------------- */
 
 struct bundle_file {
-  char *path;       /**< relative, '/'-separated (heap) */
+  char *path; /**< relative, '/'-separated (heap) */
   char sha256[65];
   uint64_t size;
 };
@@ -68,13 +68,13 @@ struct bundle_sum {
   char *module, *version; /**< heap */
   int gomod;              /**< 1: the "/go.mod" line */
   char h1[GOMOD_H1_BYTES];
-  int from_gosum;         /**< 1: a "gosum" line */
+  int from_gosum; /**< 1: a "gosum" line */
 };
 
 struct bundle_manifest {
-  int64_t created;         /**< Unix seconds */
+  int64_t created; /**< Unix seconds */
   char id[65];
-  char since[65];          /**< "" for a full bundle */
+  char since[65]; /**< "" for a full bundle */
   struct bundle_file *files;
   size_t nfiles, capfiles;
   struct bundle_sum *sums;
@@ -106,7 +106,8 @@ int bundle_manifest_add_sum(struct bundle_manifest *m, const char *module,
 int bundle_manifest_write(struct bundle_manifest *m, const char *path,
                           const char *extra);
 
-/* ---- files ------------------------------------------------------------------ */
+/* ---- files ------------------------------------------------------------------
+ */
 
 /** Hex SHA-256 of a file; its size in *size. 0 or -errno. */
 int bundle_file_sha256(const char *path, char hex[65], uint64_t *size);

@@ -78,7 +78,8 @@ static const char usage[] =
     "\n"
     "Store and upstream flags are those of `modproxy serve` (see below).\n";
 
-/* ---- the module graph ----------------------------------------------------- */
+/* ---- the module graph -----------------------------------------------------
+ */
 
 struct req {
   char *path, *version;
@@ -86,14 +87,14 @@ struct req {
 
 struct node {
   char *module, *version;
-  int loaded;      /* .mod fetched and parsed */
-  int info_ok;     /* .info fetched */
+  int loaded;  /* .mod fetched and parsed */
+  int info_ok; /* .info fetched */
   int want_zip;
   int zip_ok;
-  char *failed;    /* why it could not be had (heap), or NULL */
+  char *failed; /* why it could not be had (heap), or NULL */
   struct req *reqs;
   size_t nreqs;
-  int mark;        /* the root set that last walked it */
+  int mark; /* the root set that last walked it */
 };
 
 /* One root set: a go.mod (with its replacements), or the queries. */
@@ -103,13 +104,13 @@ struct replace {
 };
 
 struct rootset {
-  char *what;          /* "go.mod FILE" or "queries" */
-  char *dir;           /* the go.mod's directory (for local replacements) */
+  char *what; /* "go.mod FILE" or "queries" */
+  char *dir;  /* the go.mod's directory (for local replacements) */
   struct req *reqs;
   size_t nreqs;
   struct replace *repl;
   size_t nrepl;
-  int zip_roots;       /* queries and toolchains: every root's zip too */
+  int zip_roots; /* queries and toolchains: every root's zip too */
 };
 
 struct exporter {
@@ -169,7 +170,8 @@ static size_t *node_slot(struct exporter *x, const char *m, const char *v) {
   return &x->slots[i];
 }
 
-static struct node *node_find(struct exporter *x, const char *m, const char *v) {
+static struct node *node_find(struct exporter *x, const char *m,
+                              const char *v) {
   if (x->nslots == 0)
     return NULL;
   size_t s = *node_slot(x, m, v);
@@ -215,8 +217,8 @@ static struct node *node_get(struct exporter *x, const char *m, const char *v) {
   return n;
 }
 
-__attribute__((format(printf, 2, 3))) static void problem(struct exporter *x,
-                                                          const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) static void
+problem(struct exporter *x, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   if (x->errs != NULL) {
@@ -228,7 +230,8 @@ __attribute__((format(printf, 2, 3))) static void problem(struct exporter *x,
   x->failures++;
 }
 
-/* ---- the embedded server -------------------------------------------------- */
+/* ---- the embedded server --------------------------------------------------
+ */
 
 static void on_stop_async(uv_async_t *a) {
   uv_close((uv_handle_t *)a, NULL);
@@ -291,19 +294,20 @@ static void server_stop(struct exporter *x) {
   }
 }
 
-/* ---- fetching through it --------------------------------------------------- */
+/* ---- fetching through it ---------------------------------------------------
+ */
 
 struct xfer {
   char url[PROXY_MAX_URL_BYTES + 256];
-  int discard;     /* a zip: only the status matters */
+  int discard; /* a zip: only the status matters */
   long status;
-  int rc;          /* 0, or a curl error */
+  int rc; /* 0, or a curl error */
   char *body;
   size_t len, cap;
   char err[CURL_ERROR_SIZE];
   CURL *easy;
-  void *ctx;       /* the caller's */
-  int kind;        /* the caller's */
+  void *ctx; /* the caller's */
+  int kind;  /* the caller's */
 };
 
 /* Of a discarded body (a zip), the start of an error answer is kept. */
@@ -349,8 +353,10 @@ static int xfer_start(struct exporter *x, struct xfer *t) {
   curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->err);
   curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_TIME, (long)EXPORT_STALL_TIMEOUT_S);
-  curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "modproxy-export/" MODPROXY_VERSION);
+  curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_TIME,
+                   (long)EXPORT_STALL_TIMEOUT_S);
+  curl_easy_setopt(t->easy, CURLOPT_USERAGENT,
+                   "modproxy-export/" MODPROXY_VERSION);
   return curl_multi_add_handle(x->multi, t->easy) == CURLM_OK ? 0 : -ENOMEM;
 }
 
@@ -422,7 +428,8 @@ static struct xfer *xfer_new(struct exporter *x, const char *module,
   return t;
 }
 
-/* ---- roots ----------------------------------------------------------------- */
+/* ---- roots -----------------------------------------------------------------
+ */
 
 static int add_req(struct req **v, size_t *n, const char *path,
                    const char *version) {
@@ -511,7 +518,8 @@ static int add_gomod_root(struct exporter *x, const char *file) {
     return -ENOMEM;
   }
   for (size_t i = 0; i < mf.nrequire && rc == 0; i++)
-    rc = add_req(&r->reqs, &r->nreqs, mf.require[i].path, mf.require[i].version);
+    rc =
+        add_req(&r->reqs, &r->nreqs, mf.require[i].path, mf.require[i].version);
   for (size_t i = 0; i < mf.nreplace && rc == 0; i++) {
     struct replace *nr = realloc(r->repl, (r->nrepl + 1) * sizeof *nr);
     if (nr == NULL) {
@@ -520,8 +528,9 @@ static int add_gomod_root(struct exporter *x, const char *file) {
     }
     r->repl = nr;
     const struct modfile_replace *p = &mf.replace[i];
-    nr[r->nrepl++] = (struct replace){strdup(p->old_path), strdup(p->old_version),
-                                      strdup(p->new_path), strdup(p->new_version)};
+    nr[r->nrepl++] =
+        (struct replace){strdup(p->old_path), strdup(p->old_version),
+                         strdup(p->new_path), strdup(p->new_version)};
   }
   modfile_dispose(&mf);
   char sum[4200];
@@ -544,8 +553,9 @@ static int resolve_query(struct exporter *x, const char *arg, char *module,
     snprintf(version, GOMOD_MAX_VERSION_BYTES, "%s", q);
     return 0;
   }
-  struct xfer *t = strcmp(q, "latest") == 0 ? xfer_new(x, module, "@latest", NULL)
-                                            : xfer_new(x, module, "@v/%s.info", q);
+  struct xfer *t = strcmp(q, "latest") == 0
+                       ? xfer_new(x, module, "@latest", NULL)
+                       : xfer_new(x, module, "@v/%s.info", q);
   if (t == NULL)
     return -EINVAL;
   fetch_all(x, &t, 1);
@@ -563,7 +573,8 @@ static int resolve_query(struct exporter *x, const char *arg, char *module,
   return rc;
 }
 
-/* ---- the closure ------------------------------------------------------------- */
+/* ---- the closure
+ * ------------------------------------------------------------- */
 
 /* The replacement of path@version in r, or NULL. */
 static const struct replace *replaced(const struct rootset *r, const char *path,
@@ -581,8 +592,8 @@ static const struct replace *replaced(const struct rootset *r, const char *path,
 }
 
 /* A local directory replacement's requirements (its go.mod, read now). */
-static int local_reqs(const struct rootset *r, const char *dir, struct req **out,
-                      size_t *n) {
+static int local_reqs(const struct rootset *r, const char *dir,
+                      struct req **out, size_t *n) {
   char path[8192];
   if (dir[0] == '/')
     snprintf(path, sizeof path, "%s/go.mod", dir);
@@ -608,7 +619,8 @@ static void parse_mod(struct exporter *x, struct node *n, struct xfer *t) {
   char err[MODFILE_ERROR_BYTES];
   if (modfile_parse(&mf, t->body, t->len, MODFILE_LAX | MODFILE_GO121, err,
                     sizeof err) < 0) {
-    problem(x, "%s@%s: its go.mod does not parse: %s", n->module, n->version, err);
+    problem(x, "%s@%s: its go.mod does not parse: %s", n->module, n->version,
+            err);
     n->failed = strdup("go.mod does not parse");
     return;
   }
@@ -685,7 +697,8 @@ static int walk(struct exporter *x, int mark, struct rootset *r) {
       }
       struct node *n = node_get(x, p, v);
       if (n == NULL) {
-        problem(x, "%s@%s: too many versions (over %d)", p, v, EXPORT_MAX_VERSIONS);
+        problem(x, "%s@%s: too many versions (over %d)", p, v,
+                EXPORT_MAX_VERSIONS);
         continue;
       }
       if (n->mark == mark)
@@ -745,8 +758,9 @@ static int mvs_reqs(void *arg, const char *path, const char *version,
     reqs = local;
     nreqs = nlocal;
   } else {
-    struct node *nd = rp != NULL ? node_find(c->x, rp->new_path, rp->new_version)
-                                 : node_find(c->x, path, version);
+    struct node *nd = rp != NULL
+                          ? node_find(c->x, rp->new_path, rp->new_version)
+                          : node_find(c->x, path, version);
     if (nd == NULL || !nd->loaded)
       return -ENOENT;
     reqs = nd->reqs;
@@ -780,7 +794,8 @@ static int select_zips(struct exporter *x, struct rootset *r) {
   struct mvs_ctx c = {x, r};
   struct diag_mod *sel = NULL, *failed = NULL;
   size_t nsel = 0, nfailed = 0;
-  int rc = diag_mvs(roots, r->nreqs, mvs_reqs, &c, &sel, &nsel, &failed, &nfailed);
+  int rc =
+      diag_mvs(roots, r->nreqs, mvs_reqs, &c, &sel, &nsel, &failed, &nfailed);
   free(roots);
   for (size_t i = 0; rc == 0 && i < nsel; i++) {
     const struct replace *rp = replaced(r, sel[i].path, sel[i].version);
@@ -837,7 +852,8 @@ static void fetch_zips(struct exporter *x) {
   bundle_progress_end(&x->pr, sum);
 }
 
-/* ---- checksum databases ------------------------------------------------------ */
+/* ---- checksum databases
+ * ------------------------------------------------------ */
 
 /* A set of tiles with a hash index (export plans thousands). */
 struct tile_set {
@@ -953,15 +969,19 @@ static void export_db(struct exporter *x, int which) {
                            sizeof err) == 0) {
       recs[nrec++] = (struct record){n, l.id, l.tree};
       size_t k = 0;
-      while (k < ntrees && (trees[k].n != l.tree.n ||
-                            memcmp(trees[k].hash.b, l.tree.hash.b, SUMDB_HASH_BYTES) != 0))
+      while (k < ntrees &&
+             (trees[k].n != l.tree.n ||
+              memcmp(trees[k].hash.b, l.tree.hash.b, SUMDB_HASH_BYTES) != 0))
         k++;
       if (k == ntrees)
         trees[ntrees++] = l.tree;
-    } else if (ts[i]->rc == 0 && (ts[i]->status == 404 || ts[i]->status == 410)) {
+    } else if (ts[i]->rc == 0 &&
+               (ts[i]->status == 404 || ts[i]->status == 410)) {
       not_listed++;
-      fprintf(x->errs, "  note: %s does not list %s@%s: offline clients need "
-                       "GONOSUMDB for it\n", name, n->module, n->version);
+      fprintf(x->errs,
+              "  note: %s does not list %s@%s: offline clients need "
+              "GONOSUMDB for it\n",
+              name, n->module, n->version);
     } else {
       char why[256];
       xfer_why(ts[i], why, sizeof why);
@@ -1051,12 +1071,13 @@ out:
   free(trees);
 }
 
-/* ---- writing the bundle (from the store) ------------------------------------- */
+/* ---- writing the bundle (from the store)
+ * ------------------------------------- */
 
 struct writer {
   struct exporter *x;
   struct store *st;
-  char dir[4096];          /* the partial bundle */
+  char dir[4096]; /* the partial bundle */
   struct bundle_manifest m;
   struct bundle_manifest old; /* --since */
   uint64_t bytes, skipped;
@@ -1115,7 +1136,8 @@ static int write_zip(struct writer *w, const char *rel, const char *module,
   }
   uint64_t off = 0;
   while (off < size) {
-    int64_t n = store_zip_read(w->st, module, version, off, buf, EXPORT_COPY_BYTES);
+    int64_t n =
+        store_zip_read(w->st, module, version, off, buf, EXPORT_COPY_BYTES);
     if (n <= 0) {
       rc = n < 0 ? (int)n : -EIO;
       break;
@@ -1133,7 +1155,8 @@ static int write_zip(struct writer *w, const char *rel, const char *module,
 }
 
 static int by_module_version(const void *a, const void *b) {
-  const struct node *x = *(struct node *const *)a, *y = *(struct node *const *)b;
+  const struct node *x = *(struct node *const *)a,
+                    *y = *(struct node *const *)b;
   int c = strcmp(x->module, y->module);
   return c != 0 ? c : gomod_semver_compare(x->version, y->version);
 }
@@ -1160,13 +1183,14 @@ static int write_versions(struct writer *w) {
     gomod_escape_version(nd->version, ev, sizeof ev, NULL, 0);
     struct store_bytes b;
     char h1[GOMOD_H1_BYTES];
-    if (store_part_get(w->st, nd->module, nd->version, STORE_INFO, &b, NULL) == 0) {
+    if (store_part_get(w->st, nd->module, nd->version, STORE_INFO, &b, NULL) ==
+        0) {
       snprintf(rel, sizeof rel, "%s/@v/%s.info", ep, ev);
       rc = write_bytes(w, rel, b.data, b.len);
       store_bytes_free(&b);
     }
-    if (rc == 0 &&
-        store_part_get(w->st, nd->module, nd->version, STORE_MOD, &b, h1) == 0) {
+    if (rc == 0 && store_part_get(w->st, nd->module, nd->version, STORE_MOD, &b,
+                                  h1) == 0) {
       snprintf(rel, sizeof rel, "%s/@v/%s.mod", ep, ev);
       rc = write_bytes(w, rel, b.data, b.len);
       store_bytes_free(&b);
@@ -1179,7 +1203,8 @@ static int write_versions(struct writer *w) {
       snprintf(rel, sizeof rel, "%s/@v/%s.zip", ep, ev);
       rc = write_zip(w, rel, nd->module, nd->version, zm.size);
       if (rc == 0)
-        rc = bundle_manifest_add_sum(&w->m, nd->module, nd->version, 0, zm.h1, 0);
+        rc = bundle_manifest_add_sum(&w->m, nd->module, nd->version, 0, zm.h1,
+                                     0);
       store_zip_meta_dispose(&zm);
     }
     /* The list, once the module's last version is written. */
@@ -1219,7 +1244,8 @@ static int write_sumdb(struct writer *w, const struct sumdb_spec *spec) {
   /* Lookups of the bundle's versions. */
   for (size_t i = 0; rc == 0 && i < x->nnodes; i++) {
     struct node *n = &x->nodes[i];
-    char ep[GOMOD_MAX_PATH_BYTES * 2], ev[GOMOD_MAX_VERSION_BYTES * 2], path[4200];
+    char ep[GOMOD_MAX_PATH_BYTES * 2], ev[GOMOD_MAX_VERSION_BYTES * 2],
+        path[4200];
     if (n->failed != NULL || !n->loaded ||
         gomod_escape_path(n->module, ep, sizeof ep, NULL, 0) < 0 ||
         gomod_escape_version(n->version, ev, sizeof ev, NULL, 0) < 0)
@@ -1250,7 +1276,8 @@ static int write_tiles(struct writer *w, int which) {
     if (store_sumdb_get(w->st, name, path, &b, NULL) < 0) {
       t.w = 1 << t.h;
       if (sumdb_tile_path(&t, base, sizeof base) < 0 ||
-          store_sumdb_widest_tile(w->st, name, base, &b, wider, sizeof wider) < 0)
+          store_sumdb_widest_tile(w->st, name, base, &b, wider, sizeof wider) <
+              0)
         continue;
       if (b.len < want) {
         store_bytes_free(&b);
@@ -1271,7 +1298,8 @@ static int write_bundle(struct exporter *x, double secs_fetch) {
   if (rc < 0)
     return rc;
   char err[256];
-  if (x->since != NULL && bundle_manifest_read(x->since, &w.old, err, sizeof err) < 0) {
+  if (x->since != NULL &&
+      bundle_manifest_read(x->since, &w.old, err, sizeof err) < 0) {
     fprintf(stderr, "modproxy export: --since %s: %s\n", x->since,
             err[0] != '\0' ? err : "no manifest there");
     store_close(w.st);
@@ -1280,7 +1308,8 @@ static int write_bundle(struct exporter *x, double secs_fetch) {
   snprintf(w.dir, sizeof w.dir, "%s.partial-%d", x->out, (int)getpid());
   if (mkdir(w.dir, 0755) < 0) {
     rc = -errno;
-    fprintf(stderr, "modproxy export: cannot create %s: %s\n", w.dir, strerror(errno));
+    fprintf(stderr, "modproxy export: cannot create %s: %s\n", w.dir,
+            strerror(errno));
     goto out;
   }
   w.m.created = (int64_t)time(NULL);
@@ -1294,7 +1323,8 @@ static int write_bundle(struct exporter *x, double secs_fetch) {
   }
   for (size_t i = 0; rc == 0 && i < x->gosum.nsums; i++) {
     const struct bundle_sum *s = &x->gosum.sums[i];
-    rc = bundle_manifest_add_sum(&w.m, s->module, s->version, s->gomod, s->h1, 1);
+    rc = bundle_manifest_add_sum(&w.m, s->module, s->version, s->gomod, s->h1,
+                                 1);
   }
   if (rc == 0) {
     char *extra = NULL;
@@ -1320,10 +1350,11 @@ static int write_bundle(struct exporter *x, double secs_fetch) {
   }
   if (rc == 0) {
     FILE *out = stdout;
-    fprintf(out, "bundle %s: %zu files, %" PRIu64 " bytes (%" PRIu64
-                 " files already in %s); %zu versions; fetched in %.1f s\n",
-            x->out, w.files, w.bytes, w.skipped, x->since != NULL ? x->since : "-",
-            x->nnodes, secs_fetch);
+    fprintf(out,
+            "bundle %s: %zu files, %" PRIu64 " bytes (%" PRIu64
+            " files already in %s); %zu versions; fetched in %.1f s\n",
+            x->out, w.files, w.bytes, w.skipped,
+            x->since != NULL ? x->since : "-", x->nnodes, secs_fetch);
     fprintf(out, "id %s\n", w.m.id);
   } else if (rc != -EINVAL) {
     fprintf(stderr, "modproxy export: writing the bundle: %s\n", strerror(-rc));
@@ -1335,7 +1366,8 @@ out:
   return rc;
 }
 
-/* ---- the command ------------------------------------------------------------ */
+/* ---- the command ------------------------------------------------------------
+ */
 
 /* Takes export's own flags out of argv (the rest goes to settings_load).
  * Returns 0, 1 for --help, or -EINVAL. */
@@ -1343,7 +1375,8 @@ static int own_flags(struct exporter *x, int *argc, char **argv) {
   int w = 1;
   for (int i = 1; i < *argc; i++) {
     const char *a = argv[i], *val = NULL;
-    const char *names[] = {"-o", "--output", "--since", "--toolchain", "--platform"};
+    const char *names[] = {"-o", "--output", "--since", "--toolchain",
+                           "--platform"};
     int which = -1;
     for (int k = 0; k < 5; k++) {
       size_t n = strlen(names[k]);
@@ -1368,12 +1401,8 @@ static int own_flags(struct exporter *x, int *argc, char **argv) {
     }
     switch (which) {
     case 0:
-    case 1:
-      x->out = val;
-      break;
-    case 2:
-      x->since = val;
-      break;
+    case 1: x->out = val; break;
+    case 2: x->since = val; break;
     case 3:
     case 4:
       if ((which == 3 ? x->ntoolchains : x->nplatforms) == EXPORT_MAX_LIST) {
@@ -1385,8 +1414,7 @@ static int own_flags(struct exporter *x, int *argc, char **argv) {
       else
         x->platforms[x->nplatforms++] = val;
       break;
-    default:
-      argv[w++] = argv[i];
+    default: argv[w++] = argv[i];
     }
   }
   *argc = w;
@@ -1415,11 +1443,13 @@ static int add_toolchains(struct exporter *x) {
         return -EINVAL;
       }
       *slash = '-';
-      snprintf(v, sizeof v, "v0.0.1-%s%s.%s", strncmp(t, "go", 2) == 0 ? "" : "go",
-               t, plat);
+      snprintf(v, sizeof v, "v0.0.1-%s%s.%s",
+               strncmp(t, "go", 2) == 0 ? "" : "go", t, plat);
       if (gomod_check("golang.org/toolchain", v, NULL, 0) < 0) {
-        fprintf(stderr, "modproxy export: --toolchain %s: %s is not a valid "
-                        "version\n", t, v);
+        fprintf(stderr,
+                "modproxy export: --toolchain %s: %s is not a valid "
+                "version\n",
+                t, v);
         return -EINVAL;
       }
       int rc = add_req(&r->reqs, &r->nreqs, "golang.org/toolchain", v);
@@ -1430,7 +1460,8 @@ static int add_toolchains(struct exporter *x) {
   return 0;
 }
 
-static int add_arg(struct exporter *x, const char *arg, struct rootset **queries) {
+static int add_arg(struct exporter *x, const char *arg,
+                   struct rootset **queries) {
   struct stat sb;
   char file[4200];
   snprintf(file, sizeof file, "%s", arg);
@@ -1439,8 +1470,10 @@ static int add_arg(struct exporter *x, const char *arg, struct rootset **queries
   if (stat(file, &sb) == 0 && S_ISREG(sb.st_mode))
     return add_gomod_root(x, file);
   if (strchr(arg, '@') == NULL) {
-    fprintf(stderr, "modproxy export: %s: neither a go.mod file nor "
-                    "module@version\n", arg);
+    fprintf(stderr,
+            "modproxy export: %s: neither a go.mod file nor "
+            "module@version\n",
+            arg);
     return -EINVAL;
   }
   char m[GOMOD_MAX_PATH_BYTES], v[GOMOD_MAX_VERSION_BYTES];
@@ -1533,14 +1566,17 @@ int cmd_export(int argc, char **argv) {
     goto done;
   }
   if (x->out == NULL || x->st.nargs == 0) {
-    fprintf(stderr, "modproxy export: need -o BUNDLE and at least one go.mod or "
-                    "module@version (see modproxy export --help)\n");
+    fprintf(stderr,
+            "modproxy export: need -o BUNDLE and at least one go.mod or "
+            "module@version (see modproxy export --help)\n");
     goto done;
   }
   struct stat sb;
   if (stat(x->out, &sb) == 0) {
-    fprintf(stderr, "modproxy export: %s already exists; remove it or choose "
-                    "another -o\n", x->out);
+    fprintf(stderr,
+            "modproxy export: %s already exists; remove it or choose "
+            "another -o\n",
+            x->out);
     goto done;
   }
   settings_to_config(&x->st, &x->cfg);

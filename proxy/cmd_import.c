@@ -76,7 +76,7 @@ struct ventry {
 struct tile_file {
   int db;
   struct sumdb_tile t;
-  char *path;  /* the tile path ("tile/8/0/000") */
+  char *path; /* the tile path ("tile/8/0/000") */
   char *data;
   size_t len;
 };
@@ -95,9 +95,9 @@ struct importer {
   struct sumdb_spec specs[PROXY_SUMDB_MAX_DBS];
   int nspecs;
   char root[4096];
-  const char *shown;      /* PATH as given */
+  const char *shown; /* PATH as given */
   struct bundle_manifest m;
-  int bundle;             /* a manifest came with it */
+  int bundle; /* a manifest came with it */
   int pause_ms;
   struct bundle_progress pr;
   /* found */
@@ -118,9 +118,8 @@ struct importer {
   uint64_t listed;
 };
 
-__attribute__((format(printf, 3, 4))) static void reject(struct importer *im,
-                                                         const char *what,
-                                                         const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void
+reject(struct importer *im, const char *what, const char *fmt, ...) {
   if (im->listed++ < IMPORT_MAX_LISTED && im->rejects != NULL) {
     va_list ap;
     va_start(ap, fmt);
@@ -131,7 +130,8 @@ __attribute__((format(printf, 3, 4))) static void reject(struct importer *im,
   }
 }
 
-/* ---- walking the tree ------------------------------------------------------- */
+/* ---- walking the tree -------------------------------------------------------
+ */
 
 static int add_file(struct importer *im, const char *rel) {
   if (im->nfiles == IMPORT_MAX_FILES)
@@ -164,7 +164,8 @@ static int walk(struct importer *im, const char *rel, int depth) {
     if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
       continue;
     char sub[8192];
-    snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] != '\0' ? "/" : "", e->d_name);
+    snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] != '\0' ? "/" : "",
+             e->d_name);
     char full[8192 + 4096];
     snprintf(full, sizeof full, "%s/%s", im->root, sub);
     struct stat sb;
@@ -220,7 +221,8 @@ static int classify(struct importer *im) {
       im->lists++;
       continue;
     }
-    static const char *const exts[P_COUNT] = {".info", ".mod", ".zip", ".ziphash"};
+    static const char *const exts[P_COUNT] = {".info", ".mod", ".zip",
+                                              ".ziphash"};
     int part = -1;
     size_t fl = strlen(file), el = 0;
     for (int k = 0; k < P_COUNT; k++) {
@@ -234,7 +236,8 @@ static int classify(struct importer *im) {
       im->ignored++; /* .lock, .partial, .tmp */
       continue;
     }
-    char esc_mod[GOMOD_MAX_PATH_BYTES * 2], esc_ver[GOMOD_MAX_VERSION_BYTES * 2];
+    char esc_mod[GOMOD_MAX_PATH_BYTES * 2],
+        esc_ver[GOMOD_MAX_VERSION_BYTES * 2];
     char module[GOMOD_MAX_PATH_BYTES], version[GOMOD_MAX_VERSION_BYTES];
     size_t ml = (size_t)(at - rel);
     if (ml >= sizeof esc_mod || fl - el >= sizeof esc_ver) {
@@ -248,8 +251,9 @@ static int classify(struct importer *im) {
     esc_ver[fl - el] = '\0';
     if (gomod_unescape_path(esc_mod, module, sizeof module, NULL, 0) < 0 ||
         gomod_unescape_version(esc_ver, version, sizeof version, NULL, 0) < 0) {
-      reject(im, rel, "not a module path and version in the download-cache "
-                      "layout");
+      reject(im, rel,
+             "not a module path and version in the download-cache "
+             "layout");
       im->v_rejected++;
       continue;
     }
@@ -280,7 +284,8 @@ static int classify(struct importer *im) {
   return 0;
 }
 
-/* ---- checks ---------------------------------------------------------------------- */
+/* ---- checks
+ * ---------------------------------------------------------------------- */
 
 /* The file's manifest entry agrees with its bytes (bundles only). 0, or
  * -EBADMSG with the reason in why. */
@@ -328,7 +333,8 @@ static int hash_at(struct importer *im, int db, int64_t n, int64_t idx,
   for (size_t i = 0; i < im->ntiles; i++) {
     const struct tile_file *f = &im->tiles[i];
     if (f->db == db && f->t.l == p.l && f->t.n == p.n && f->t.w >= p.w &&
-        sumdb_hash_from_tile(&p, (const uint8_t *)f->data, f->len, idx, out) == 0)
+        sumdb_hash_from_tile(&p, (const uint8_t *)f->data, f->len, idx, out) ==
+            0)
       return 0;
   }
   char path[128], base[128], wider[128];
@@ -386,8 +392,9 @@ static int import_sumdb(struct importer *im) {
       if (db < 0) {
         if (pass == 1) {
           im->s_rejected++;
-          reject(im, rel, "no --sumdb key for this checksum database (give "
-                          "--sumdb NAME+HASH+KEY to import its answers)");
+          reject(im, rel,
+                 "no --sumdb key for this checksum database (give "
+                 "--sumdb NAME+HASH+KEY to import its answers)");
         }
         continue;
       }
@@ -411,7 +418,8 @@ static int import_sumdb(struct importer *im) {
             (t.l >= 0 && len != (size_t)t.w * SUMDB_HASH_BYTES) || len == 0) {
           snprintf(err, sizeof err, "not a well-formed tile");
         } else if (t.l >= 0 && im->ntiles < IMPORT_MAX_TILES) {
-          im->tiles[im->ntiles++] = (struct tile_file){db, t, strdup(rest), data, len};
+          im->tiles[im->ntiles++] =
+              (struct tile_file){db, t, strdup(rest), data, len};
           data = NULL; /* kept for the proofs; stored below from there */
           ok = 1;
         } else {
@@ -447,9 +455,11 @@ static int import_sumdb(struct importer *im) {
           memcpy(esc, rest + 7, el);
           esc[el] = '\0';
           if (gomod_unescape_path(esc, module, sizeof module, NULL, 0) < 0 ||
-              gomod_unescape_version(atp + 1, version, sizeof version, NULL, 0) < 0)
+              gomod_unescape_version(atp + 1, version, sizeof version, NULL,
+                                     0) < 0)
             snprintf(err, sizeof err, "not a lookup path");
-          else if (sumdb_lookup_parse(data, len, key, &l, err, sizeof err) == 0 &&
+          else if (sumdb_lookup_parse(data, len, key, &l, err, sizeof err) ==
+                       0 &&
                    sumdb_record_hashes(l.text, l.text_len, module, version,
                                        r->zip_h1, r->mod_h1) < 0)
             snprintf(err, sizeof err, "the record is not about %s@%s", module,
@@ -476,7 +486,8 @@ static int import_sumdb(struct importer *im) {
                        im->m.since[0] != '\0'
                            ? " (an incremental bundle: import its base first)"
                            : "");
-            else if (sumdb_record_check(&l.tree, l.id, &leaf, hs, (size_t)c) < 0)
+            else if (sumdb_record_check(&l.tree, l.id, &leaf, hs, (size_t)c) <
+                     0)
               snprintf(err, sizeof err,
                        "record %" PRId64 " is not in the tree of %" PRId64
                        " records its note signs (tampered record or tiles)",
@@ -518,7 +529,8 @@ static int import_sumdb(struct importer *im) {
           rc = -ENOMEM;
           break;
         }
-        memcpy(body, im->tiles[im->ntiles - 1].data, im->tiles[im->ntiles - 1].len);
+        memcpy(body, im->tiles[im->ntiles - 1].data,
+               im->tiles[im->ntiles - 1].len);
         blen = im->tiles[im->ntiles - 1].len;
       }
       bodies[nrows] = body;
@@ -557,8 +569,8 @@ static int import_sumdb(struct importer *im) {
   for (size_t k = 0; k < nrows; k++)
     free(bodies[k]);
   char sum[160];
-  snprintf(sum, sizeof sum, "%" PRIu64 " added, %" PRIu64 " present, %" PRIu64
-                            " rejected",
+  snprintf(sum, sizeof sum,
+           "%" PRIu64 " added, %" PRIu64 " present, %" PRIu64 " rejected",
            im->s_added, im->s_present, im->s_rejected);
   bundle_progress_end(&im->pr, sum);
 out:
@@ -578,13 +590,15 @@ static int by_record(const void *a, const void *b) {
 static const struct record *record_of(struct importer *im, const char *module,
                                       const char *version) {
   struct record key = {.module = (char *)module, .version = (char *)version};
-  return im->nrecs == 0 ? NULL
-                        : bsearch(&key, im->recs, im->nrecs, sizeof key, by_record);
+  return im->nrecs == 0
+             ? NULL
+             : bsearch(&key, im->recs, im->nrecs, sizeof key, by_record);
 }
 
 /* The h1 `got` against every hash that comes with the version. */
 static int check_h1(struct importer *im, const struct ventry *v, int gomod,
-                    const char *got, const char *ziphash, char *why, size_t cap) {
+                    const char *got, const char *ziphash, char *why,
+                    size_t cap) {
   const char *what = gomod ? "its go.mod" : "its zip";
   const char *m = bundle_manifest_sum(&im->m, v->module, v->version, gomod, 0);
   if (m != NULL && strcmp(m, got) != 0) {
@@ -606,7 +620,8 @@ static int check_h1(struct importer *im, const struct ventry *v, int gomod,
     return -EBADMSG;
   }
   if (ziphash != NULL && strcmp(ziphash, got) != 0) {
-    snprintf(why, cap, "%s hashes to %s, its .ziphash says %s", what, got, ziphash);
+    snprintf(why, cap, "%s hashes to %s, its .ziphash says %s", what, got,
+             ziphash);
     return -EBADMSG;
   }
   return 0;
@@ -650,7 +665,8 @@ static int import_version(struct importer *im, const struct ventry *v) {
     char ver[GOMOD_MAX_VERSION_BYTES];
     if (read_rel(im, v->rel[P_INFO], &info, &info_len) < 0 ||
         gp_info_version(info, info_len, ver, sizeof ver) < 0) {
-      snprintf(why, sizeof why, "its .info is not a JSON object with a Version");
+      snprintf(why, sizeof why,
+               "its .info is not a JSON object with a Version");
       goto out;
     }
     if (strcmp(ver, v->version) != 0) {
@@ -668,7 +684,8 @@ static int import_version(struct importer *im, const struct ventry *v) {
     if (check_h1(im, v, 1, h1, NULL, why, sizeof why) < 0)
       goto out;
   }
-  if (v->rel[P_ZIPHASH] != NULL && read_rel(im, v->rel[P_ZIPHASH], &zh, &zh_len) == 0)
+  if (v->rel[P_ZIPHASH] != NULL &&
+      read_rel(im, v->rel[P_ZIPHASH], &zh, &zh_len) == 0)
     zh[strcspn(zh, "\r\n")] = '\0';
   if (v->rel[P_ZIP] != NULL) {
     char full[8192];
@@ -680,7 +697,8 @@ static int import_version(struct importer *im, const struct ventry *v) {
       goto out;
     }
     if ((uint64_t)sb.st_size > GOMOD_MAX_ZIP_BYTES) {
-      snprintf(why, sizeof why, "its zip is over the go command's 500 MiB limit");
+      snprintf(why, sizeof why,
+               "its zip is over the go command's 500 MiB limit");
       goto out;
     }
     rep = calloc(1, sizeof *rep);
@@ -688,15 +706,17 @@ static int import_version(struct importer *im, const struct ventry *v) {
       rc = -ENOMEM;
       goto out;
     }
-    struct gozip_reader r = {.size = (uint64_t)sb.st_size, .read_at = fd_read_at,
-                             .ctx = &fd};
+    struct gozip_reader r = {
+        .size = (uint64_t)sb.st_size, .read_at = fd_read_at, .ctx = &fd};
     if (gozip_inspect(&r, v->module, v->version, rep) < 0) {
       snprintf(why, sizeof why, "its zip is unusable: %s", rep->error);
       goto out;
     }
     if (im->cfg.strict_zips && rep->violation_count > 0) {
-      snprintf(why, sizeof why, "its zip breaks the module zip rules "
-                                "(--strict-zips): %s", rep->violations[0]);
+      snprintf(why, sizeof why,
+               "its zip breaks the module zip rules "
+               "(--strict-zips): %s",
+               rep->violations[0]);
       goto out;
     }
     if (check_h1(im, v, 0, rep->h1, zh, why, sizeof why) < 0)
@@ -744,7 +764,8 @@ out:
   return rc;
 }
 
-/* ---- the command ---------------------------------------------------------------- */
+/* ---- the command
+ * ---------------------------------------------------------------- */
 
 static void importer_dispose(struct importer *im) {
   for (size_t i = 0; i < im->nfiles; i++)
@@ -817,8 +838,8 @@ int cmd_import(int argc, char **argv) {
   memcpy(args, argv, (size_t)argc * sizeof *args);
   int nargs = argc, status = CMD_EXIT_USAGE;
   char err[512] = "";
-  unsigned allowed = 1u << S_DATA | 1u << S_SUMDB | 1u << S_STRICT_ZIPS |
-                     1u << S_PRIVATE;
+  unsigned allowed =
+      1u << S_DATA | 1u << S_SUMDB | 1u << S_STRICT_ZIPS | 1u << S_PRIVATE;
   int rc = own_flags(im, &nargs, args);
   if (rc == 0)
     rc = settings_load(&im->st, "import", usage, allowed, nargs, args, err,
@@ -830,8 +851,9 @@ int cmd_import(int argc, char **argv) {
     goto done;
   }
   if (im->st.nargs != 1) {
-    fprintf(stderr, "modproxy import: want one PATH (a bundle, a GOPROXY tree or "
-                    "a module cache); see modproxy import --help\n");
+    fprintf(stderr,
+            "modproxy import: want one PATH (a bundle, a GOPROXY tree or "
+            "a module cache); see modproxy import --help\n");
     goto done;
   }
   settings_to_config(&im->st, &im->cfg);
@@ -864,14 +886,15 @@ int cmd_import(int argc, char **argv) {
   rc = store_open(im->cfg.data_dir, &im->store);
   if (rc < 0) {
     fprintf(stderr, "modproxy import: cannot open the store in %s: %s\n",
-                    im->cfg.data_dir, strerror(-rc));
+            im->cfg.data_dir, strerror(-rc));
     goto done;
   }
   im->rejects = open_memstream(&im->rejects_buf, &im->rejects_len);
   bundle_progress_init(&im->pr, "import");
   uint64_t t0 = bundle_now_ms();
   if ((rc = walk(im, "", 0)) < 0 || (rc = classify(im)) < 0) {
-    fprintf(stderr, "modproxy import: reading %s: %s\n", im->shown, strerror(-rc));
+    fprintf(stderr, "modproxy import: reading %s: %s\n", im->shown,
+            strerror(-rc));
     goto done;
   }
   /* Files the manifest lists that are not there. */
@@ -891,8 +914,8 @@ int cmd_import(int argc, char **argv) {
   for (size_t i = 0; i < im->nvs; i++) {
     rc = import_version(im, &im->vs[i]);
     if (rc < 0) {
-      fprintf(stderr, "\nmodproxy import: storing %s@%s: %s\n", im->vs[i].module,
-              im->vs[i].version, strerror(-rc));
+      fprintf(stderr, "\nmodproxy import: storing %s@%s: %s\n",
+              im->vs[i].module, im->vs[i].version, strerror(-rc));
       goto done;
     }
     bundle_progress_step(&im->pr, 1);
@@ -900,12 +923,13 @@ int cmd_import(int argc, char **argv) {
       usleep((useconds_t)im->pause_ms * 1000);
   }
   char sum[256];
-  snprintf(sum, sizeof sum, "%" PRIu64 " added, %" PRIu64 " present, %" PRIu64
-                            " rejected",
+  snprintf(sum, sizeof sum,
+           "%" PRIu64 " added, %" PRIu64 " present, %" PRIu64 " rejected",
            im->v_added, im->v_present, im->v_rejected);
   bundle_progress_end(&im->pr, sum);
   /* When the mirror's content was taken: the newest bundle's creation. */
-  int64_t taken = im->bundle && im->m.created > 0 ? im->m.created : (int64_t)time(NULL);
+  int64_t taken =
+      im->bundle && im->m.created > 0 ? im->m.created : (int64_t)time(NULL);
   char have[64], when[32], now[32];
   if (store_meta_get(im->store, "snapshot", have, sizeof have) == 0 &&
       strtoll(have, NULL, 10) > taken)
@@ -916,8 +940,8 @@ int cmd_import(int argc, char **argv) {
   format_time((int64_t)time(NULL), now, sizeof now);
   char line[1024];
   snprintf(line, sizeof line,
-           "%s from %s: %" PRIu64 " versions added, %" PRIu64 " present, %" PRIu64
-           " rejected",
+           "%s from %s: %" PRIu64 " versions added, %" PRIu64
+           " present, %" PRIu64 " rejected",
            now, im->shown, im->v_added, im->v_present, im->v_rejected);
   store_meta_put(im->store, "last_import", line);
   fflush(im->rejects);
@@ -929,8 +953,10 @@ int cmd_import(int argc, char **argv) {
          " already present, %" PRIu64 " rejected\n",
          im->s_added, im->s_present, im->s_rejected);
   if (im->v_unverified > 0)
-    printf("%" PRIu64 " public versions came without a checksum database record "
-           "(offline clients need GONOSUMDB for them)\n", im->v_unverified);
+    printf("%" PRIu64
+           " public versions came without a checksum database record "
+           "(offline clients need GONOSUMDB for them)\n",
+           im->v_unverified);
   printf("content taken %s; lists are computed from the versions held (%" PRIu64
          " list files not needed); %.1f s\n",
          when, im->lists, (double)(bundle_now_ms() - t0) / 1000.0);

@@ -83,6 +83,12 @@ static void check_done(struct proxy_fetcher *fr) {
     } else if (is_file && cc == CURLE_FILE_COULDNT_READ_FILE) {
       f->rc = 0; /* a missing file is a not-found, as for the go command */
       f->status = 404;
+    } else if (f->stage_errno != 0) {
+      /* Our disk, not the upstream: say so. */
+      f->rc = -f->stage_errno;
+      snprintf(f->error, sizeof f->error,
+               "modproxy cannot stage the download on its own disk: %s",
+               strerror(f->stage_errno));
     } else {
       f->rc = errno_of(cc, f->too_big);
       snprintf(f->error, sizeof f->error, "%s",
@@ -100,8 +106,10 @@ static void check_done(struct proxy_fetcher *fr) {
 static void on_poll(uv_poll_t *p, int status, int events) {
   struct sock_ctx *sc = p->data;
   int flags = 0;
+  /* An error on the socket (a reset): let curl read it, so that it reports
+   * what happened ("Connection reset by peer") rather than a poll error. */
   if (status < 0)
-    flags = CURL_CSELECT_ERR;
+    flags = CURL_CSELECT_IN | CURL_CSELECT_OUT;
   if (events & UV_READABLE)
     flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE)
@@ -217,8 +225,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp) {
       if (w < 0 && errno == EINTR)
         continue;
       if (w <= 0) {
-        snprintf(f->errbuf, sizeof f->errbuf, "cannot stage the download: %s",
-                 strerror(errno));
+        f->stage_errno = errno;
         return 0;
       }
       done += (size_t)w;
@@ -248,6 +255,7 @@ int proxy_fetch_start(struct proxy_fetcher *fr, struct proxy_fetch *f) {
   CURL *e = f->easy;
   f->rc = 0;
   f->status = 0;
+  f->stage_errno = 0;
   f->errbuf[0] = '\0';
   f->error[0] = '\0';
   curl_easy_setopt(e, CURLOPT_URL, f->url);

@@ -39,6 +39,7 @@ struct proxy_fetch {
   CURL *easy;
   size_t cap;
   int too_big;
+  int stage_errno; /* writing the staging file failed (our disk) */
   char errbuf[CURL_ERROR_SIZE];
 };
 

@@ -39,6 +39,7 @@
 #include "fetch.h"
 #include "vcs.h"
 #include "modproxy/diag.h"
+#include "modproxy/modfile.h"
 #include "route.h"
 #include "mirror.h"
 #include "sumdb.h"
@@ -90,6 +91,7 @@ struct fetch_job {
   uv_work_t work;
   struct job_result result;
   char failure[512]; /* ingest refused the upstream's bytes: why */
+  int ingest_rc;
 };
 
 static void attempt(struct fetch_job *j);
@@ -406,7 +408,21 @@ static int ingest(struct fetch_job *j) {
   case GP_SUMDB:
     return proxy_sumdb_ingest(j->s, gp, body, len, origin, j->failure,
                               sizeof j->failure);
-  case GP_MOD:
+  case GP_MOD: {
+    /* A go.mod the go command cannot parse is a damaged answer (a body cut
+     * short by a lying Content-Length, for one): never store it. */
+    char why[MODFILE_ERROR_BYTES];
+    struct modfile mf;
+    modfile_init(&mf);
+    rc = modfile_parse(&mf, body, len, MODFILE_LAX | MODFILE_GO121, why,
+                       sizeof why);
+    modfile_dispose(&mf);
+    if (rc < 0) {
+      snprintf(j->failure, sizeof j->failure,
+               "the upstream's go.mod does not parse: %s", why);
+      return -EPROTO;
+    }
+  }
     if (j->verified && (rc = proxy_sumdb_check(j->s, &j->verify, gp, body, len,
                                                -1, origin, j->failure,
                                                sizeof j->failure)) < 0)
@@ -450,6 +466,7 @@ static int ingest(struct fetch_job *j) {
 static void on_ingest(uv_work_t *w) {
   struct fetch_job *j = w->data;
   int rc = ingest(j);
+  j->ingest_rc = rc;
   if (rc < 0) {
     j->result.status = 502;
     if (j->failure[0] == '\0')
@@ -468,9 +485,30 @@ static void on_ingest(uv_work_t *w) {
   }
 }
 
+/* A failure of modproxy's own store, not of the upstream: 503, worded so. */
+static void fail_local(struct fetch_job *j, int err) {
+  char wbuf[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 32], text[1024];
+  snprintf(text, sizeof text,
+           "modproxy could not store %s: %s.\nThe upstream answered; the "
+           "problem is on the proxy's side. Retry shortly, or tell the "
+           "proxy's operators.\n",
+           what(&j->gp, wbuf, sizeof wbuf),
+           err == -EBUSY    ? "its cache database (modproxy.db) is locked by "
+                              "another process"
+           : err == -ENOSPC ? "its disk is full"
+                            : strerror(-err));
+  j->result.status = 503;
+  j->result.upstream_error = 1;
+  j->result.outcome = DIAG_STORE_ERROR;
+  set_body(j, text);
+}
+
 static void on_ingested(uv_work_t *w, int status) {
   struct fetch_job *j = w->data;
-  if (j->result.status != 200 || (j->gp.kind != GP_ZIP && j->result.body == NULL)) {
+  if (j->ingest_rc == -EBUSY || j->ingest_rc == -ENOSPC || j->ingest_rc == -EIO) {
+    fail_local(j, j->ingest_rc);
+  } else if (j->result.status != 200 ||
+             (j->gp.kind != GP_ZIP && j->result.body == NULL)) {
     char wbuf[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 32], text[1024];
     snprintf(text, sizeof text,
              "modproxy refused %s from %s:\n%s\nNothing was cached; retry "

@@ -97,7 +97,8 @@ void proxy_mirror_answer(struct proxy_server *s, const struct gp_req *gp,
   for (char *p = b.data, *nl; p < b.data + b.len; p = nl + 1) {
     nl = strchr(p, '\n');
     *nl = '\0';
-    if (gomod_is_canonical_version(p) && gomod_check(gp->module, p, NULL, 0) == 0)
+    if (gomod_is_canonical_version(p) &&
+        gomod_check(gp->module, p, NULL, 0) == 0)
       vs[nv++] = p;
   }
   if (nv == 0)
@@ -110,7 +111,8 @@ void proxy_mirror_answer(struct proxy_server *s, const struct gp_req *gp,
     char pr[GOMOD_MAX_VERSION_BYTES];
     if (gomod_is_pseudo_version(vs[i])) {
       time_t t;
-      if (gomod_pseudo_version_time(vs[i], &t) == 0 && (pseudo == NULL || t >= pseudo_t)) {
+      if (gomod_pseudo_version_time(vs[i], &t) == 0 &&
+          (pseudo == NULL || t >= pseudo_t)) {
         pseudo = vs[i];
         pseudo_t = t;
       }
@@ -153,7 +155,8 @@ void proxy_mirror_explain(struct proxy_server *s, const struct gp_req *gp,
   if (t > 0)
     format_time(t, when, sizeof when);
   char what[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 8];
-  int versioned = gp->kind == GP_INFO || gp->kind == GP_MOD || gp->kind == GP_ZIP;
+  int versioned =
+      gp->kind == GP_INFO || gp->kind == GP_MOD || gp->kind == GP_ZIP;
   if (versioned)
     snprintf(what, sizeof what, "%s@%s", gp->module, gp->version);
   else
@@ -165,7 +168,8 @@ void proxy_mirror_explain(struct proxy_server *s, const struct gp_req *gp,
            versioned ? what : gp->module, when, what);
 }
 
-/* ---- /diag/mirror ------------------------------------------------------------ */
+/* ---- /diag/mirror
+ * ------------------------------------------------------------ */
 
 struct mirror_page {
   uv_work_t work;
@@ -206,18 +210,21 @@ static void on_page(uv_work_t *w) {
   struct store_stats st = {0};
   store_stats_get(s->store, &st);
   if (p->json) {
-    fprintf(f, "{\"offline\":%s,\"snapshot\":", s->cfg->offline ? "true" : "false");
+    fprintf(
+        f, "{\"offline\":%s,\"snapshot\":", s->cfg->offline ? "true" : "false");
     diag_json_write(f, t > 0 ? snap : NULL);
     fprintf(f, ",\"last_import\":");
     diag_json_write(f, imported[0] != '\0' ? imported : NULL);
-    fprintf(f, ",\"versions\":%" PRIu64 ",\"zips\":%" PRIu64
-               ",\"imported\":%" PRIu64 ",\"verify_sumdb\":%s,\"sumdb\":[",
+    fprintf(f,
+            ",\"versions\":%" PRIu64 ",\"zips\":%" PRIu64
+            ",\"imported\":%" PRIu64 ",\"verify_sumdb\":%s,\"sumdb\":[",
             st.versions, st.zips, st.imported,
             s->cfg->verify_sumdb ? "true" : "false");
   } else {
-    fprintf(f, "mirror: %s\ncontent taken: %s\nlast import: %s\n"
-               "versions: %" PRIu64 " (%" PRIu64 " zips, %" PRIu64
-               " imported)\nverify against the checksum database: %s\n",
+    fprintf(f,
+            "mirror: %s\ncontent taken: %s\nlast import: %s\n"
+            "versions: %" PRIu64 " (%" PRIu64 " zips, %" PRIu64
+            " imported)\nverify against the checksum database: %s\n",
             s->cfg->offline ? "offline (fetches nothing)" : "online", snap,
             imported[0] != '\0' ? imported : "none", st.versions, st.zips,
             st.imported, s->cfg->verify_sumdb ? "yes" : "no");
@@ -234,10 +241,12 @@ static void on_page(uv_work_t *w) {
       fprintf(f, ",\"lookups\":%" PRIu64 ",\"tiles\":%" PRIu64 "}", c.lookups,
               c.tiles);
     } else {
-      fprintf(f, "checksum database %s (%s): %" PRIu64 " lookups, %" PRIu64
-                 " tiles cached%s\n",
+      fprintf(f,
+              "checksum database %s (%s): %" PRIu64 " lookups, %" PRIu64
+              " tiles cached%s\n",
               db->spec.key.name,
-              db->spec.url[0] != '\0' ? db->spec.url : "via upstreams, then direct",
+              db->spec.url[0] != '\0' ? db->spec.url
+                                      : "via upstreams, then direct",
               c.lookups, c.tiles,
               (p->unreachable >> i) & 1u ? "; unreachable now" : "");
     }
@@ -259,7 +268,8 @@ static void on_page_done(uv_work_t *w, int status) {
       proxy_conn_outcome(c, DIAG_LOCAL);
       struct conn_response r = {
           .status = 200,
-          .content_type = p->json ? "application/json" : "text/plain; charset=utf-8",
+          .content_type =
+              p->json ? "application/json" : "text/plain; charset=utf-8",
           .cache_control = "no-store",
           .body = b,
       };

@@ -36,14 +36,15 @@
 #include "vcs.h"
 
 #define container_of(p, type, member)                                          \
-  ((type *)((char *)(p) - offsetof(type, member)))
+  ((type *)((char *)(p)-offsetof(type, member)))
 
 /* ---- configuration ------------------------------------------------------- */
 
 static int add_source(struct proxy_sumdb_db *db, const char *base,
                       const char *shown, const char *suffix, int fall_any) {
   struct proxy_upstream *u = &db->sources[db->nsources];
-  size_t n = strlen(base) + strlen(suffix) + 1, m = strlen(shown) + strlen(suffix) + 1;
+  size_t n = strlen(base) + strlen(suffix) + 1,
+         m = strlen(shown) + strlen(suffix) + 1;
   u->base = malloc(n);
   u->shown = malloc(m);
   if (u->base == NULL || u->shown == NULL) {
@@ -159,7 +160,8 @@ struct proxy_upstream *proxy_sumdb_source(struct proxy_server *s,
   return db != NULL && i >= 0 && i < db->nsources ? &db->sources[i] : NULL;
 }
 
-/* ---- paths ------------------------------------------------------------------ */
+/* ---- paths ------------------------------------------------------------------
+ */
 
 /* "lookup/<escaped path>@<escaped version>" -> module and version, checked
  * as the database's own server does (sumdb.Server modVerRE, then
@@ -208,8 +210,12 @@ static int pct_decode(const char *in, char *out, size_t cap) {
     char c = *p;
     if (c == '%') {
       int hi = p[1], lo = hi != 0 ? p[2] : 0;
-      int h = hi >= '0' && hi <= '9' ? hi - '0' : (hi | 32) >= 'a' && (hi | 32) <= 'f' ? (hi | 32) - 'a' + 10 : -1;
-      int l = lo >= '0' && lo <= '9' ? lo - '0' : (lo | 32) >= 'a' && (lo | 32) <= 'f' ? (lo | 32) - 'a' + 10 : -1;
+      int h = hi >= '0' && hi <= '9'                 ? hi - '0'
+              : (hi | 32) >= 'a' && (hi | 32) <= 'f' ? (hi | 32) - 'a' + 10
+                                                     : -1;
+      int l = lo >= '0' && lo <= '9'                 ? lo - '0'
+              : (lo | 32) >= 'a' && (lo | 32) <= 'f' ? (lo | 32) - 'a' + 10
+                                                     : -1;
       if (h < 0 || l < 0 || (h == 0 && l == 0))
         return -EINVAL;
       c = (char)(h * 16 + l);
@@ -223,7 +229,8 @@ static int pct_decode(const char *in, char *out, size_t cap) {
   return 0;
 }
 
-/* ---- reading an answer ------------------------------------------------------ */
+/* ---- reading an answer ------------------------------------------------------
+ */
 
 static void get_state(struct proxy_sumdb_get *g, enum sumdb_get_state to) {
   static const unsigned allowed[] = {
@@ -313,6 +320,15 @@ static void fetch(struct proxy_sumdb_get *g) {
   proxy_job_join(g->s, &g->ctx);
 }
 
+static int sumdb_fresh(const struct proxy_server *s, const char *path,
+                       const struct hot_value *v) {
+  int64_t age = (int64_t)time(NULL) - v->fetched;
+  if (v->status == 200)
+    return strcmp(path, "latest") != 0 || s->cfg->offline ||
+           age < s->cfg->list_ttl_s;
+  return !s->cfg->offline && age < s->cfg->not_found_ttl_s;
+}
+
 static void on_stored(uv_work_t *w, int status) {
   struct proxy_sumdb_get *g = w->data;
   struct proxy_server *s = g->s;
@@ -339,6 +355,19 @@ static void on_stored(uv_work_t *w, int status) {
   g->status = 0;
   if (s->cfg->offline) {
     not_in_mirror(g);
+    get_done(g);
+    return;
+  }
+  /* A fetch that ended while the store was read left its answer in the
+   * hot cache (both run on this thread): no second fetch. */
+  struct hot_value v;
+  snprintf(g->ctx.key, sizeof g->ctx.key, "%s\n%s", g->ctx.gp.module,
+           g->ctx.gp.suffix);
+  if (hot_cache_get(&s->hot, g->ctx.key, &v) && v.body != NULL &&
+      sumdb_fresh(s, g->ctx.gp.suffix, &v)) {
+    g->status = v.status;
+    g->body = proxy_body_ref(v.body);
+    s->counters.hits++;
     get_done(g);
     return;
   }
@@ -418,7 +447,8 @@ void proxy_sumdb_finish(struct route_ctx *ctx, const struct job_result *r) {
   get_done(g);
 }
 
-/* ---- ingest (worker thread) ------------------------------------------------- */
+/* ---- ingest (worker thread) -------------------------------------------------
+ */
 
 int proxy_sumdb_ingest(struct proxy_server *s, const struct gp_req *gp,
                        const char *body, size_t len, const char *origin,
@@ -441,7 +471,8 @@ int proxy_sumdb_ingest(struct proxy_server *s, const struct gp_req *gp,
                module, version, key->text, err);
       return -EBADMSG;
     }
-    if (sumdb_record_hashes(l.text, l.text_len, module, version, zip, mod) < 0) {
+    if (sumdb_record_hashes(l.text, l.text_len, module, version, zip, mod) <
+        0) {
       snprintf(failure, cap, "its record %" PRId64 " is not about %s@%s", l.id,
                module, version);
       return -EBADMSG;
@@ -460,8 +491,9 @@ int proxy_sumdb_ingest(struct proxy_server *s, const struct gp_req *gp,
     struct sumdb_tree tree;
     if (sumdb_note_verify(body, len, key, &tlen, err, sizeof err) < 0 ||
         sumdb_tree_parse(body, tlen, &tree) < 0) {
-      snprintf(failure, cap, "its latest tree does not verify with the key %s%s%s",
-               key->text, err[0] != '\0' ? ": " : "", err);
+      snprintf(failure, cap,
+               "its latest tree does not verify with the key %s%s%s", key->text,
+               err[0] != '\0' ? ": " : "", err);
       return -EBADMSG;
     }
   } else {
@@ -480,22 +512,15 @@ int proxy_sumdb_ingest(struct proxy_server *s, const struct gp_req *gp,
   return rc < 0 ? rc : 0;
 }
 
-/* ---- the /sumdb/ routes --------------------------------------------------- */
+/* ---- the /sumdb/ routes ---------------------------------------------------
+ */
 
 struct sumdb_request {
   struct proxy_conn *conn;
-  char key[sizeof ((struct route_ctx *)0)->key];
+  char key[sizeof((struct route_ctx *)0)->key];
   struct proxy_sumdb_get get;
 };
 
-static int sumdb_fresh(const struct proxy_server *s, const char *path,
-                       const struct hot_value *v) {
-  int64_t age = (int64_t)time(NULL) - v->fetched;
-  if (v->status == 200)
-    return strcmp(path, "latest") != 0 || s->cfg->offline ||
-           age < s->cfg->list_ttl_s;
-  return !s->cfg->offline && age < s->cfg->not_found_ttl_s;
-}
 
 static void reply(struct proxy_conn *c, const char *path, int status,
                   struct proxy_body *body, int stale) {
@@ -514,8 +539,9 @@ static void reply(struct proxy_conn *c, const char *path, int status,
     snprintf(cc, sizeof cc, "public, max-age=31536000, immutable");
   struct conn_response r = {
       .status = 200,
-      .content_type = strncmp(path, "tile/", 5) == 0 ? "application/octet-stream"
-                                                     : "text/plain; charset=utf-8",
+      .content_type = strncmp(path, "tile/", 5) == 0
+                          ? "application/octet-stream"
+                          : "text/plain; charset=utf-8",
       .cache_control = cc,
       .etag = etag,
       .extra_headers = stale ? "X-Modproxy-Stale: 1\r\n" : NULL,
@@ -529,19 +555,20 @@ static void on_request_done(struct proxy_sumdb_get *g) {
   struct proxy_conn *c = q->conn;
   struct proxy_server *s = g->s;
   if (g->status == 200 && g->body != NULL && !g->stale) {
-    struct hot_value v = {.status = 200, .body = g->body,
-                          .fetched = (int64_t)time(NULL)};
+    struct hot_value v = {
+        .status = 200, .body = g->body, .fetched = (int64_t)time(NULL)};
     if (!g->fetched)
       hot_cache_put(&s->hot, q->key, &v);
   }
   if (!proxy_conn_gone(c)) {
     if (g->attempts != NULL)
       proxy_conn_attempts(c, g->attempts);
-    proxy_conn_outcome(c, g->stale                            ? DIAG_STALE
-                          : g->status == 200 && g->fetched    ? DIAG_FETCHED
-                          : g->status == 200                  ? DIAG_HIT
-                          : g->status == 404 || g->status == 410 ? DIAG_NOT_FOUND
-                                                              : DIAG_UPSTREAM_ERROR);
+    proxy_conn_outcome(c, g->stale                         ? DIAG_STALE
+                          : g->status == 200 && g->fetched ? DIAG_FETCHED
+                          : g->status == 200               ? DIAG_HIT
+                          : g->status == 404 || g->status == 410
+                              ? DIAG_NOT_FOUND
+                              : DIAG_UPSTREAM_ERROR);
     reply(c, g->ctx.gp.suffix, g->status, g->body, g->stale);
   }
   proxy_conn_release(c);
@@ -579,7 +606,8 @@ void proxy_route_sumdb(struct proxy_conn *c, const char *url) {
                                 "modproxy does not proxy this checksum "
                                 "database; the go command then asks it "
                                 "directly.\nDatabases proxied here:");
-    for (int i = 0; s->sumdb != NULL && i < s->sumdb->ndbs && w < sizeof text; i++)
+    for (int i = 0; s->sumdb != NULL && i < s->sumdb->ndbs && w < sizeof text;
+         i++)
       w += (size_t)snprintf(text + w, sizeof text - w, " %s",
                             s->sumdb->dbs[i].spec.key.name);
     if (s->sumdb == NULL || s->sumdb->ndbs == 0)
@@ -602,7 +630,7 @@ void proxy_route_sumdb(struct proxy_conn *c, const char *url) {
     proxy_body_unref(b);
     return;
   }
-  char canon[sizeof ((struct gp_req *)0)->suffix];
+  char canon[sizeof((struct gp_req *)0)->suffix];
   if (strncmp(rest, "lookup/", 7) == 0) {
     char module[GOMOD_MAX_PATH_BYTES], version[GOMOD_MAX_VERSION_BYTES];
     char err[256];
@@ -641,7 +669,8 @@ void proxy_route_sumdb(struct proxy_conn *c, const char *url) {
   }
   struct sumdb_request *q = calloc(1, sizeof *q);
   if (q == NULL) {
-    proxy_conn_send_text(c, 503, "modproxy is out of memory; retry shortly", NULL);
+    proxy_conn_send_text(c, 503, "modproxy is out of memory; retry shortly",
+                         NULL);
     return;
   }
   snprintf(q->key, sizeof q->key, "%s\n%s", db->spec.key.name, canon);

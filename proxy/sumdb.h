@@ -75,13 +75,13 @@ struct proxy_sumdb_get {
   proxy_sumdb_get_cb on_done;
   void *data;
   /* out */
-  int status;               /**< 200, 404/410, 502/504 or 503 */
-  struct proxy_body *body;  /**< the answer, or the explanation (owned) */
-  int fetched;              /**< 1: fresh from a source */
-  int stale;                /**< 1: an old `latest` served because the
-                                 sources failed */
-  const char *attempts;     /**< JSON of the source attempts; valid only
-                                 during on_done */
+  int status;              /**< 200, 404/410, 502/504 or 503 */
+  struct proxy_body *body; /**< the answer, or the explanation (owned) */
+  int fetched;             /**< 1: fresh from a source */
+  int stale;               /**< 1: an old `latest` served because the
+                                sources failed */
+  const char *attempts;    /**< JSON of the source attempts; valid only
+                                during on_done */
   /* private */
   struct proxy_server *s;
   enum sumdb_get_state state;
@@ -89,8 +89,8 @@ struct proxy_sumdb_get {
   char tile_base[64];       /**< a tile's path without ".p/W" */
   struct hot_value stale_v; /**< a stale `latest`, kept for a failure */
   int64_t stored_fetched;
-  struct route_ctx ctx;     /**< the job's request: gp.module = db name,
-                                 gp.suffix = path, ctx.key */
+  struct route_ctx ctx; /**< the job's request: gp.module = db name,
+                             gp.suffix = path, ctx.key */
 };
 
 /**
@@ -148,7 +148,7 @@ struct proxy_sumdb_verify {
   int64_t record_id;
   char zip_h1[GOMOD_H1_BYTES]; /**< "" when the record has none */
   char mod_h1[GOMOD_H1_BYTES];
-  char reason[256];            /**< for SUMDB_BAD / UNREACHABLE */
+  char reason[256]; /**< for SUMDB_BAD / UNREACHABLE */
   /* private */
   struct proxy_server *s;
   enum sumdb_verify_state state;
@@ -183,7 +183,8 @@ void proxy_sumdb_verify_dispose(struct proxy_sumdb_verify *v);
  * mismatch, with the explanation in failure, and the mismatch recorded as
  * a finding in the store.
  */
-int proxy_sumdb_check(struct proxy_server *s, const struct proxy_sumdb_verify *v,
+int proxy_sumdb_check(struct proxy_server *s,
+                      const struct proxy_sumdb_verify *v,
                       const struct gp_req *gp, const char *body, size_t len,
                       int fd, const char *origin, char *failure, size_t cap);
 

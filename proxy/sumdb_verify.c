@@ -38,7 +38,8 @@ static void verify_state(struct proxy_sumdb_verify *v,
       [SVER_DONE] = 0,
   };
   if ((allowed[v->state] & (1u << to)) == 0) {
-    fprintf(stderr, "sumdb verify: illegal transition %d -> %d\n", v->state, to);
+    fprintf(stderr, "sumdb verify: illegal transition %d -> %d\n", v->state,
+            to);
     abort();
   }
   v->state = to;
@@ -69,7 +70,9 @@ static void free_gets(struct proxy_sumdb_verify *v) {
   }
 }
 
-void proxy_sumdb_verify_dispose(struct proxy_sumdb_verify *v) { free_gets(v); }
+void proxy_sumdb_verify_dispose(struct proxy_sumdb_verify *v) {
+  free_gets(v);
+}
 
 static void finish(struct proxy_sumdb_verify *v, enum sumdb_verdict verdict) {
   v->verdict = verdict;
@@ -105,8 +108,9 @@ static void check(struct proxy_sumdb_verify *v) {
     }
     if (sumdb_hash_from_tile(&v->tiles[k], (const uint8_t *)g->body->data,
                              g->body->len, v->idx[i], &hashes[i]) < 0) {
-      snprintf(v->reason, sizeof v->reason, "a tile of the record's proof is "
-                                            "malformed");
+      snprintf(v->reason, sizeof v->reason,
+               "a tile of the record's proof is "
+               "malformed");
       finish(v, SUMDB_BAD);
       return;
     }
@@ -222,7 +226,7 @@ int proxy_sumdb_verify_start(struct proxy_server *s,
   snprintf(v->module, sizeof v->module, "%s", module);
   snprintf(v->version, sizeof v->version, "%s", version);
   char ep[GOMOD_MAX_PATH_BYTES * 2], ev[GOMOD_MAX_VERSION_BYTES * 2];
-  char path[sizeof ((struct gp_req *)0)->suffix];
+  char path[sizeof((struct gp_req *)0)->suffix];
   if (gomod_escape_path(module, ep, sizeof ep, NULL, 0) < 0 ||
       gomod_escape_version(version, ev, sizeof ev, NULL, 0) < 0)
     return -EINVAL;
@@ -242,7 +246,8 @@ int proxy_sumdb_verify_start(struct proxy_server *s,
   return 0;
 }
 
-/* ---- comparing (worker thread) ---------------------------------------------- */
+/* ---- comparing (worker thread) ----------------------------------------------
+ */
 
 static int64_t fd_read_at(void *ctx, uint64_t off, void *buf, size_t len) {
   int fd = *(int *)ctx;
@@ -260,7 +265,8 @@ static int64_t fd_read_at(void *ctx, uint64_t off, void *buf, size_t len) {
   return (int64_t)done;
 }
 
-int proxy_sumdb_check(struct proxy_server *s, const struct proxy_sumdb_verify *v,
+int proxy_sumdb_check(struct proxy_server *s,
+                      const struct proxy_sumdb_verify *v,
                       const struct gp_req *gp, const char *body, size_t len,
                       int fd, const char *origin, char *failure, size_t cap) {
   if (v->verdict != SUMDB_VERIFIED)
@@ -276,8 +282,8 @@ int proxy_sumdb_check(struct proxy_server *s, const struct proxy_sumdb_verify *v
     off_t size = lseek(fd, 0, SEEK_END);
     if (size < 0)
       return 0;
-    struct gozip_reader r = {.size = (uint64_t)size, .read_at = fd_read_at,
-                             .ctx = &fd};
+    struct gozip_reader r = {
+        .size = (uint64_t)size, .read_at = fd_read_at, .ctx = &fd};
     struct gozip_report rep;
     /* An unreadable zip is refused by the store with its own reason. */
     if (gozip_inspect(&r, gp->module, gp->version, &rep) < 0)

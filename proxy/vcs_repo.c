@@ -208,6 +208,12 @@ static void classify(const struct vcs_repo *r, const struct git_cmd *c,
              "git timed out after %llu s talking to %s; the git host is "
              "slow or unreachable",
              (unsigned long long)(c->timeout_ms / 1000), r->shown);
+  } else if (c->rc == -E2BIG) {
+    *status = 502;
+    snprintf(out, cap,
+             "git printed more than modproxy reads for %s (too many refs, or "
+             "a misbehaving host); it was stopped",
+             r->shown);
   } else if (c->rc < 0) {
     *status = 502;
     snprintf(out, cap, "could not run git for %s: %s", r->shown,

@@ -198,7 +198,8 @@ static int import_parts(sqlite3 *db, const struct store_import *v, int *added) {
   sqlite3_step(s);
   sqlite3_finalize(s);
   if (v->info != NULL && !has_info) {
-    s = prepare(db, "UPDATE versions SET info = ?2, info_origin = ?3 WHERE id = ?1");
+    s = prepare(
+        db, "UPDATE versions SET info = ?2, info_origin = ?3 WHERE id = ?1");
     if (s == NULL)
       return -EIO;
     sqlite3_bind_int64(s, 1, id);

@@ -70,7 +70,8 @@ static int put_row(sqlite3 *db, const struct store_sumdb_row *r) {
     return -EIO;
   sqlite3_bind_text(s, 1, r->db, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, r->path, -1, SQLITE_STATIC);
-  sqlite3_bind_blob(s, 3, r->len > 0 ? r->body : "", (int)r->len, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 3, r->len > 0 ? r->body : "", (int)r->len,
+                    SQLITE_STATIC);
   sqlite3_bind_int64(s, 4, r->fetched);
   sqlite3_bind_text(s, 5, r->origin, -1, SQLITE_STATIC);
   int rc = 0;
@@ -162,7 +163,8 @@ out:
 int store_meta_get(struct store *st, const char *key, char *out, size_t cap) {
   struct store_conn *c = store__reader_get(st);
   int rc = -ENOENT;
-  sqlite3_stmt *s = prepare(c->db, "SELECT value FROM mirror_meta WHERE key = ?1");
+  sqlite3_stmt *s =
+      prepare(c->db, "SELECT value FROM mirror_meta WHERE key = ?1");
   if (s == NULL) {
     rc = -EIO;
     goto out;

@@ -37,6 +37,9 @@ struct store;
 /** How long a connection waits on a lock held by another process (e.g. a
  *  `modproxy` command run beside the server) before reporting -EBUSY. */
 #define STORE_BUSY_TIMEOUT_MS 5000
+/** After a write gave up on such a lock, writes fail at once for this long
+ *  rather than queueing up one timeout each. */
+#define STORE_BUSY_BACKOFF_MS 2000
 
 /** Parts of a version. */
 enum store_part { STORE_INFO, STORE_MOD, STORE_ZIP };

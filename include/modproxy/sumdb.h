@@ -52,8 +52,8 @@ struct sumdb_hash {
 /** A note verifier key: "<name>+<8 hex key hash>+<base64(0x01 || key)>". */
 struct sumdb_key {
   char name[SUMDB_MAX_NAME_BYTES];
-  uint32_t hash;                 /**< first 4 bytes of SHA-256(name\n key) */
-  uint8_t pub[32];               /**< the Ed25519 public key */
+  uint32_t hash;                  /**< first 4 bytes of SHA-256(name\n key) */
+  uint8_t pub[32];                /**< the Ed25519 public key */
   char text[SUMDB_MAX_KEY_BYTES]; /**< the key as written */
 };
 
@@ -111,9 +111,9 @@ int sumdb_record_parse(const char *msg, size_t len, int64_t *id,
 /** A parsed /lookup answer; pointers borrow from the body. */
 struct sumdb_lookup {
   int64_t id;
-  const char *text;  /**< the record: go.sum lines */
+  const char *text; /**< the record: go.sum lines */
   size_t text_len;
-  const char *note;  /**< the signed tree note after the record */
+  const char *note; /**< the signed tree note after the record */
   size_t note_len;
   struct sumdb_tree tree;
 };
@@ -125,8 +125,9 @@ struct sumdb_lookup {
  * needs tiles: see sumdb_record_check). 0, or -EBADMSG/-ENOKEY/
  * -EKEYREJECTED with a message.
  */
-int sumdb_lookup_parse(const char *body, size_t len, const struct sumdb_key *key,
-                       struct sumdb_lookup *out, char *err, size_t errlen);
+int sumdb_lookup_parse(const char *body, size_t len,
+                       const struct sumdb_key *key, struct sumdb_lookup *out,
+                       char *err, size_t errlen);
 
 /**
  * Finds the go.sum hashes of module@version in a record: zip_h1 from

@@ -27,7 +27,8 @@ static int set_err(char *err, size_t errlen, int rc, const char *msg) {
   return rc;
 }
 
-/* ---- base64 (encoding/base64.StdEncoding) ---------------------------------- */
+/* ---- base64 (encoding/base64.StdEncoding) ----------------------------------
+ */
 
 static int b64_value(unsigned char c) {
   if (c >= 'A' && c <= 'Z')
@@ -76,7 +77,8 @@ int sumdb_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap) {
   return (int)n;
 }
 
-/* ---- keys ----------------------------------------------------------------- */
+/* ---- keys -----------------------------------------------------------------
+ */
 
 /* note.isValidName: non-empty UTF-8 without Unicode spaces or '+'. The
  * spaces checked are the ASCII ones and U+0085, U+00A0 (the others are
@@ -89,8 +91,7 @@ static int valid_name(const char *s, size_t n) {
     size_t w = gomod__utf8_decode(s + i, n - i, &r);
     if (r == '+' || r == ' ' || (r >= '\t' && r <= '\r') || r == 0x85 ||
         r == 0xA0 || r == 0x1680 || (r >= 0x2000 && r <= 0x200A) ||
-        r == 0x2028 || r == 0x2029 || r == 0x202F || r == 0x205F ||
-        r == 0x3000)
+        r == 0x2028 || r == 0x2029 || r == 0x202F || r == 0x205F || r == 0x3000)
       return 0;
     i += w;
   }
@@ -225,7 +226,8 @@ int sumdb_spec_parse(const char *gosumdb, struct sumdb_spec *out, char *err,
   return 0;
 }
 
-/* ---- notes ---------------------------------------------------------------- */
+/* ---- notes ----------------------------------------------------------------
+ */
 
 static int ed25519_verify(const uint8_t pub[32], const char *msg, size_t len,
                           const uint8_t *sig, size_t siglen) {
@@ -233,9 +235,10 @@ static int ed25519_verify(const uint8_t pub[32], const char *msg, size_t len,
     return 0;
   EVP_PKEY *pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
   EVP_MD_CTX *md = EVP_MD_CTX_new();
-  int ok = pk != NULL && md != NULL &&
-           EVP_DigestVerifyInit(md, NULL, NULL, NULL, pk) == 1 &&
-           EVP_DigestVerify(md, sig, siglen, (const unsigned char *)msg, len) == 1;
+  int ok =
+      pk != NULL && md != NULL &&
+      EVP_DigestVerifyInit(md, NULL, NULL, NULL, pk) == 1 &&
+      EVP_DigestVerify(md, sig, siglen, (const unsigned char *)msg, len) == 1;
   EVP_MD_CTX_free(md);
   EVP_PKEY_free(pk);
   return ok;
@@ -281,7 +284,8 @@ int sumdb_note_verify(const char *msg, size_t len, const struct sumdb_key *key,
     const char *b64 = sp != NULL ? sp + 1 : line + llen;
     size_t blen = llen - nlen - (sp != NULL ? 1 : 0);
     uint8_t sig[128];
-    int slen = blen > 0 ? sumdb_base64_decode(b64, blen, sig, sizeof sig) : -EINVAL;
+    int slen =
+        blen > 0 ? sumdb_base64_decode(b64, blen, sig, sizeof sig) : -EINVAL;
     if (slen < 5 || !valid_name(line, nlen))
       return set_err(err, errlen, -EBADMSG, "malformed note");
     if (++count > SUMDB_MAX_SIGNATURES)
@@ -311,7 +315,8 @@ int sumdb_note_verify(const char *msg, size_t len, const struct sumdb_key *key,
   return 0;
 }
 
-/* ---- tree heads and records ------------------------------------------------ */
+/* ---- tree heads and records ------------------------------------------------
+ */
 
 static const char tree_prefix[] = "go.sum database tree\n";
 
@@ -401,10 +406,12 @@ int sumdb_record_parse(const char *msg, size_t len, int64_t *id,
   return (int)(blank + 2 - msg);
 }
 
-int sumdb_lookup_parse(const char *body, size_t len, const struct sumdb_key *key,
-                       struct sumdb_lookup *out, char *err, size_t errlen) {
+int sumdb_lookup_parse(const char *body, size_t len,
+                       const struct sumdb_key *key, struct sumdb_lookup *out,
+                       char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  int rest = sumdb_record_parse(body, len, &out->id, &out->text, &out->text_len);
+  int rest =
+      sumdb_record_parse(body, len, &out->id, &out->text, &out->text_len);
   if (rest < 0)
     return set_err(err, errlen, -EBADMSG, "malformed record data");
   out->note = body + rest;
@@ -438,8 +445,10 @@ int sumdb_record_hashes(const char *text, size_t len, const char *module,
       continue;
     /* "<module> <version>[/go.mod] <hash>" */
     const char *s1 = memchr(line, ' ', ll);
-    const char *s2 = s1 != NULL ? memchr(s1 + 1, ' ', (size_t)(line + ll - s1 - 1)) : NULL;
-    if (s1 == NULL || s2 == NULL || memchr(s2 + 1, ' ', (size_t)(line + ll - s2 - 1)) != NULL)
+    const char *s2 =
+        s1 != NULL ? memchr(s1 + 1, ' ', (size_t)(line + ll - s1 - 1)) : NULL;
+    if (s1 == NULL || s2 == NULL ||
+        memchr(s2 + 1, ' ', (size_t)(line + ll - s2 - 1)) != NULL)
       return -EBADMSG;
     if ((size_t)(s1 - line) != ml || memcmp(line, module, ml) != 0)
       continue;

@@ -79,7 +79,8 @@ void sumdb_split_stored_hash_index(int64_t index, int *level, int64_t *n) {
   *n = m >> *level;
 }
 
-/* ---- tiles ------------------------------------------------------------------ */
+/* ---- tiles ------------------------------------------------------------------
+ */
 
 int sumdb_tile_path(const struct sumdb_tile *t, char *out, size_t cap) {
   char groups[TILE_PATH_MAX_GROUPS][8];
@@ -88,7 +89,8 @@ int sumdb_tile_path(const struct sumdb_tile *t, char *out, size_t cap) {
   snprintf(groups[ng++], sizeof groups[0], "%03d", (int)(n % TILE_PATH_BASE));
   while (n >= TILE_PATH_BASE && ng < TILE_PATH_MAX_GROUPS) {
     n /= TILE_PATH_BASE;
-    snprintf(groups[ng++], sizeof groups[0], "x%03d", (int)(n % TILE_PATH_BASE));
+    snprintf(groups[ng++], sizeof groups[0], "x%03d",
+             (int)(n % TILE_PATH_BASE));
   }
   char nstr[64] = "";
   size_t w = 0;
@@ -155,7 +157,8 @@ int sumdb_tile_parse(const char *path, struct sumdb_tile *out) {
   size_t last_len = fl[nf - 2];
   int groups_end = nf; /* exclusive */
   size_t tail_group_len = fl[nf - 1];
-  if (last_len >= 2 && memcmp(f[nf - 2] + last_len - 2, ".p", 2) == 0 && nf >= 5) {
+  if (last_len >= 2 && memcmp(f[nf - 2] + last_len - 2, ".p", 2) == 0 &&
+      nf >= 5) {
     long long ww;
     if (atoi_span(f[nf - 1], fl[nf - 1], &ww) < 0 || ww <= 0 || ww >= w)
       return -EINVAL;
@@ -250,7 +253,8 @@ int sumdb_hash_from_tile(const struct sumdb_tile *t, const uint8_t *data,
   return 0;
 }
 
-/* ---- proofs ------------------------------------------------------------------ */
+/* ---- proofs
+ * ------------------------------------------------------------------ */
 
 struct idx_list {
   int64_t *v;
@@ -344,7 +348,8 @@ static void leaf_proof(int64_t lo, int64_t hi, int64_t n, struct cursor *c,
 
 /* runRecordProof over p[0..np). */
 static int run_record_proof(const struct sumdb_hash *p, size_t np, int64_t lo,
-                            int64_t hi, int64_t n, const struct sumdb_hash *leaf,
+                            int64_t hi, int64_t n,
+                            const struct sumdb_hash *leaf,
                             struct sumdb_hash *out) {
   if (lo + 1 == hi) {
     if (np != 0)
@@ -506,7 +511,8 @@ int sumdb_tree_hash(int64_t n, const struct sumdb_hash *hashes, size_t count,
   return c.short_read || c.at != count ? -EINVAL : 0;
 }
 
-/* ---- the tiles a client reads ------------------------------------------------ */
+/* ---- the tiles a client reads
+ * ------------------------------------------------ */
 
 static int tile_eq(const struct sumdb_tile *a, const struct sumdb_tile *b) {
   return a->h == b->h && a->l == b->l && a->n == b->n && a->w == b->w;

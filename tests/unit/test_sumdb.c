@@ -24,16 +24,18 @@
 #include "testutil.h"
 
 /* x/mod sumdb/note/note_test.go */
-#define PETER_KEY "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
-#define ENOCH_KEY "EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop"
+#define PETER_KEY                                                              \
+  "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+#define ENOCH_KEY                                                              \
+  "EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop"
 #define PETER_TEXT                                                             \
-  "If you think cryptography is the answer to your problem,\n"               \
+  "If you think cryptography is the answer to your problem,\n"                 \
   "then you don't know what your problem is.\n"
 #define PETER_SIG                                                              \
-  "\xe2\x80\x94 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIu" \
+  "\xe2\x80\x94 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIu"  \
   "GUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
 #define ENOCH_SIG                                                              \
-  "\xe2\x80\x94 EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiO" \
+  "\xe2\x80\x94 EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiO"  \
   "Hp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n"
 
 static void test_keys(void **state) {
@@ -46,7 +48,8 @@ static void test_keys(void **state) {
   static const struct {
     const char *key, *msg;
   } bad[] = {
-      {"PeterNeumann+cc469956+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TWBADKEY==",
+      {"PeterNeumann+cc469956+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/"
+       "LDE4izWy10TWBADKEY==",
        "malformed verifier id"},
       {"PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
        "unknown verifier algorithm"},
@@ -77,17 +80,20 @@ static void test_specs(void **state) {
   assert_int_equal(sumdb_spec_parse("sum.golang.org", &s, err, sizeof err), 0);
   assert_string_equal(s.key.name, "sum.golang.org");
   assert_string_equal(s.url, "");
-  assert_int_equal(sumdb_spec_parse("sum.golang.google.cn", &s, err, sizeof err), 0);
+  assert_int_equal(
+      sumdb_spec_parse("sum.golang.google.cn", &s, err, sizeof err), 0);
   assert_string_equal(s.key.name, "sum.golang.org");
   assert_string_equal(s.url, "https://sum.golang.google.cn");
-  assert_int_equal(sumdb_spec_parse(PETER_KEY " http://127.0.0.1:9/db/", &s, err,
-                                    sizeof err), 0);
+  assert_int_equal(sumdb_spec_parse(PETER_KEY " http://127.0.0.1:9/db/", &s,
+                                    err, sizeof err),
+                   0);
   assert_string_equal(s.url, "http://127.0.0.1:9/db");
   assert_int_equal(sumdb_spec_parse("a b c", &s, err, sizeof err), -EINVAL);
   assert_string_equal(err, "invalid GOSUMDB: too many fields");
   assert_int_equal(sumdb_spec_parse("", &s, err, sizeof err), -EINVAL);
   assert_string_equal(err, "missing GOSUMDB");
-  assert_int_equal(sumdb_spec_parse("example.com", &s, err, sizeof err), -EINVAL);
+  assert_int_equal(sumdb_spec_parse("example.com", &s, err, sizeof err),
+                   -EINVAL);
   assert_string_equal(err, "invalid GOSUMDB: malformed verifier id");
   assert_int_equal(sumdb_spec_parse(PETER_KEY " ftp://x", &s, err, sizeof err),
                    -EINVAL);
@@ -100,29 +106,46 @@ static void test_notes(void **state) {
   const char *both = PETER_TEXT "\n" PETER_SIG ENOCH_SIG;
   size_t tl = 0;
   char err[128];
-  assert_int_equal(sumdb_note_verify(both, strlen(both), &peter, &tl, err, sizeof err), 0);
+  assert_int_equal(
+      sumdb_note_verify(both, strlen(both), &peter, &tl, err, sizeof err), 0);
   assert_int_equal(tl, strlen(PETER_TEXT));
-  assert_int_equal(sumdb_note_verify(both, strlen(both), &enoch, &tl, err, sizeof err), 0);
+  assert_int_equal(
+      sumdb_note_verify(both, strlen(both), &enoch, &tl, err, sizeof err), 0);
   const char *only_enoch = PETER_TEXT "\n" ENOCH_SIG;
-  assert_int_equal(sumdb_note_verify(only_enoch, strlen(only_enoch), &peter, &tl,
-                                     err, sizeof err), -ENOKEY);
+  assert_int_equal(sumdb_note_verify(only_enoch, strlen(only_enoch), &peter,
+                                     &tl, err, sizeof err),
+                   -ENOKEY);
   /* One changed byte of text: Peter's signature no longer verifies. */
   char *bad = strdup(both);
   bad[3] = 'X';
-  assert_int_equal(sumdb_note_verify(bad, strlen(bad), &peter, &tl, err, sizeof err),
-                   -EKEYREJECTED);
+  assert_int_equal(
+      sumdb_note_verify(bad, strlen(bad), &peter, &tl, err, sizeof err),
+      -EKEYREJECTED);
   assert_string_equal(err, "invalid signature for key PeterNeumann+c74f20a3");
   free(bad);
   /* Malformed notes (x/mod TestOpen's badMsgs). */
   static const char *const malformed[] = {
       PETER_TEXT,
       PETER_TEXT "\n",
-      PETER_TEXT "\n" "\xe2\x80\x94 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=",
+      PETER_TEXT "\n"
+                 "\xe2\x80\x94 PeterNeumann "
+                 "x08go/ZJkuBS9UG/"
+                 "SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZ"
+                 "b6KE6RyyBwJnAM=",
       "\x01" PETER_TEXT "\n" PETER_SIG,
       "\xff" PETER_TEXT "\n" PETER_SIG,
-      PETER_TEXT "\n" "\xe2\x80\x94 Bad Name x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n",
-      PETER_TEXT "\n" "-- PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n",
-      PETER_TEXT "\n" "\xe2\x80\x94 PeterNeumann x08go\n",
+      PETER_TEXT "\n"
+                 "\xe2\x80\x94 Bad Name "
+                 "x08go/ZJkuBS9UG/"
+                 "SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZ"
+                 "b6KE6RyyBwJnAM=\n",
+      PETER_TEXT "\n"
+                 "-- PeterNeumann "
+                 "x08go/ZJkuBS9UG/"
+                 "SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZ"
+                 "b6KE6RyyBwJnAM=\n",
+      PETER_TEXT "\n"
+                 "\xe2\x80\x94 PeterNeumann x08go\n",
   };
   for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
     int rc = sumdb_note_verify(malformed[i], strlen(malformed[i]), &peter, &tl,
@@ -132,7 +155,8 @@ static void test_notes(void **state) {
   }
 }
 
-/* ---- a signer made here --------------------------------------------------- */
+/* ---- a signer made here ---------------------------------------------------
+ */
 
 struct signer {
   EVP_PKEY *pk;
@@ -175,8 +199,9 @@ static char *sign_note(const struct signer *s, const char *text) {
   sig[3] = (uint8_t)s->key.hash;
   EVP_MD_CTX *md = EVP_MD_CTX_new();
   assert_int_equal(EVP_DigestSignInit(md, NULL, NULL, NULL, s->pk), 1);
-  assert_int_equal(EVP_DigestSign(md, sig + 4, &slen, (const unsigned char *)text,
-                                  strlen(text)), 1);
+  assert_int_equal(EVP_DigestSign(md, sig + 4, &slen,
+                                  (const unsigned char *)text, strlen(text)),
+                   1);
   EVP_MD_CTX_free(md);
   char b64[128];
   EVP_EncodeBlock((unsigned char *)b64, sig, sizeof sig);
@@ -186,7 +211,8 @@ static char *sign_note(const struct signer *s, const char *text) {
   return out;
 }
 
-/* ---- a log built here, checked against x/mod's tree hashes ---------------- */
+/* ---- a log built here, checked against x/mod's tree hashes ----------------
+ */
 
 #define LOG_RECORDS 700
 
@@ -252,7 +278,8 @@ static void on_vector(const struct tsv_row *r, void *arg) {
   const char *kind = r->field[0];
   char got[128];
   if (strcmp(kind, "stored") == 0) {
-    int64_t idx = sumdb_stored_hash_index(atoi(r->field[1]), atoll(r->field[2]));
+    int64_t idx =
+        sumdb_stored_hash_index(atoi(r->field[1]), atoll(r->field[2]));
     if (idx != atoll(r->field[3]))
       fail_msg("line %d: StoredHashIndex %lld", r->lineno, (long long)idx);
     int level;
@@ -288,8 +315,8 @@ static void on_vector(const struct tsv_row *r, void *arg) {
     struct sumdb_tile tiles[64];
     size_t n = 0;
     int64_t idx = atoll(r->field[2]);
-    assert_int_equal(sumdb_tiles_for_hashes(atoll(r->field[1]), &idx, 1, tiles,
-                                            &n, 64), 0);
+    assert_int_equal(
+        sumdb_tiles_for_hashes(atoll(r->field[1]), &idx, 1, tiles, &n, 64), 0);
     /* Compare as sets: every listed path is planned, and no other. */
     size_t listed = 0;
     for (char *p = r->field[3]; *p != '\0'; listed++) {
@@ -324,7 +351,8 @@ static void test_record_proofs(void **state) {
     for (int64_t leaf = 0; leaf < tree.n; leaf += 1 + tree.n / 17) {
       int64_t idx[SUMDB_MAX_PROOF_HASHES];
       struct sumdb_hash hs[SUMDB_MAX_PROOF_HASHES];
-      int c = sumdb_record_proof_indexes(tree.n, leaf, idx, SUMDB_MAX_PROOF_HASHES);
+      int c =
+          sumdb_record_proof_indexes(tree.n, leaf, idx, SUMDB_MAX_PROOF_HASHES);
       assert_true(c >= 0);
       read_via_tiles(&the_log, tree.n, idx, c, hs);
       char rec[64];
@@ -337,15 +365,16 @@ static void test_record_proofs(void **state) {
       /* A different record, or one wrong proof hash, fails. */
       snprintf(rec, sizeof rec, "record %lld!\n", (long long)leaf);
       sumdb_record_hash(rec, strlen(rec), &lh);
-      assert_int_equal(sumdb_record_check(&tree, leaf, &lh, hs, (size_t)c), -EBADMSG);
+      assert_int_equal(sumdb_record_check(&tree, leaf, &lh, hs, (size_t)c),
+                       -EBADMSG);
       if (c > 0) {
         snprintf(rec, sizeof rec, "record %lld\n", (long long)leaf);
         sumdb_record_hash(rec, strlen(rec), &lh);
         hs[c / 2].b[7] ^= 1;
         assert_int_equal(sumdb_record_check(&tree, leaf, &lh, hs, (size_t)c),
                          -EBADMSG);
-        assert_int_equal(sumdb_record_check(&tree, leaf, &lh, hs, (size_t)c - 1),
-                         -EBADMSG);
+        assert_int_equal(
+            sumdb_record_check(&tree, leaf, &lh, hs, (size_t)c - 1), -EBADMSG);
       }
     }
   }
@@ -363,14 +392,16 @@ static void test_tree_proofs(void **state) {
       tree_of(&the_log, sizes[b], &newer);
       int64_t idx[SUMDB_MAX_PROOF_HASHES];
       struct sumdb_hash hs[SUMDB_MAX_PROOF_HASHES];
-      int c = sumdb_tree_proof_indexes(newer.n, older.n, idx, SUMDB_MAX_PROOF_HASHES);
+      int c = sumdb_tree_proof_indexes(newer.n, older.n, idx,
+                                       SUMDB_MAX_PROOF_HASHES);
       assert_true(c >= 0);
       read_via_tiles(&the_log, newer.n, idx, c, hs);
       if (sumdb_tree_check(&newer, &older, hs, (size_t)c) != 0)
         fail_msg("%lld -> %lld: consistency proof fails", (long long)older.n,
                  (long long)newer.n);
       older.hash.b[0] ^= 1; /* a forked older tree is caught */
-      assert_int_equal(sumdb_tree_check(&newer, &older, hs, (size_t)c), -EBADMSG);
+      assert_int_equal(sumdb_tree_check(&newer, &older, hs, (size_t)c),
+                       -EBADMSG);
     }
   }
 }
@@ -384,8 +415,10 @@ static void test_lookups(void **state) {
   EVP_EncodeBlock((unsigned char *)b64, tree.hash.b, SUMDB_HASH_BYTES);
   snprintf(text, sizeof text, "go.sum database tree\n300\n%s\n", b64);
   char *note = sign_note(&s, text);
-  const char *record = "17\nrsc.io/quote v1.5.2 h1:w5fcysjrx7yqtD/aO+QwRjYZOKnaM9Uh2b40tElTs3Y=\n"
-                       "rsc.io/quote v1.5.2/go.mod h1:LzX7hefJvL54yjefDEDHNONDjII0t9xZLPXsUe+TKr0=\n\n";
+  const char *record = "17\nrsc.io/quote v1.5.2 "
+                       "h1:w5fcysjrx7yqtD/aO+QwRjYZOKnaM9Uh2b40tElTs3Y=\n"
+                       "rsc.io/quote v1.5.2/go.mod "
+                       "h1:LzX7hefJvL54yjefDEDHNONDjII0t9xZLPXsUe+TKr0=\n\n";
   char body[1024];
   snprintf(body, sizeof body, "%s%s", record, note);
   struct sumdb_lookup l;
@@ -398,32 +431,42 @@ static void test_lookups(void **state) {
   assert_memory_equal(l.tree.hash.b, tree.hash.b, SUMDB_HASH_BYTES);
   char zip[GOMOD_H1_BYTES], mod[GOMOD_H1_BYTES];
   assert_int_equal(sumdb_record_hashes(l.text, l.text_len, "rsc.io/quote",
-                                       "v1.5.2", zip, mod), 0);
+                                       "v1.5.2", zip, mod),
+                   0);
   assert_string_equal(zip, "h1:w5fcysjrx7yqtD/aO+QwRjYZOKnaM9Uh2b40tElTs3Y=");
   assert_string_equal(mod, "h1:LzX7hefJvL54yjefDEDHNONDjII0t9xZLPXsUe+TKr0=");
   assert_int_equal(sumdb_record_hashes(l.text, l.text_len, "rsc.io/quote",
-                                       "v1.5.1", zip, mod), -ENOENT);
+                                       "v1.5.1", zip, mod),
+                   -ENOENT);
   assert_int_equal(sumdb_record_hashes(l.text, l.text_len, "rsc.io/quot",
-                                       "v1.5.2", zip, mod), -ENOENT);
+                                       "v1.5.2", zip, mod),
+                   -ENOENT);
   /* Signed by another key. */
   struct signer other;
   signer_new(&other, "sumdb.example.test");
-  assert_int_equal(sumdb_lookup_parse(body, strlen(body), &other.key, &l, err, sizeof err),
-                   -ENOKEY);
+  assert_int_equal(
+      sumdb_lookup_parse(body, strlen(body), &other.key, &l, err, sizeof err),
+      -ENOKEY);
   /* The tree says 300 records; id 300 is not in it. */
   snprintf(body, sizeof body, "300\nx v1.0.0 h1:a\n\n%s", note);
-  assert_int_equal(sumdb_lookup_parse(body, strlen(body), &s.key, &l, err, sizeof err),
-                   -EBADMSG);
+  assert_int_equal(
+      sumdb_lookup_parse(body, strlen(body), &s.key, &l, err, sizeof err),
+      -EBADMSG);
   /* A control byte inside the record, and no blank line at all. */
   snprintf(body, sizeof body, "3\nx\tv1.0.0 h1:a\n\n%s", note);
-  assert_int_equal(sumdb_lookup_parse(body, strlen(body), &s.key, &l, err, sizeof err),
-                   -EBADMSG);
-  assert_int_equal(sumdb_lookup_parse("3\nx v1.0.0 h1:a\n", 16, &s.key, &l, err,
-                                      sizeof err), -EBADMSG);
+  assert_int_equal(
+      sumdb_lookup_parse(body, strlen(body), &s.key, &l, err, sizeof err),
+      -EBADMSG);
+  assert_int_equal(
+      sumdb_lookup_parse("3\nx v1.0.0 h1:a\n", 16, &s.key, &l, err, sizeof err),
+      -EBADMSG);
   /* The tree text must be exactly a tree head. */
   struct sumdb_tree t;
-  assert_int_equal(sumdb_tree_parse("go.sum database tree\n01\nAAAA\n", 29, &t), -EBADMSG);
-  const char *ok = "go.sum database tree\n0\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nextra\n";
+  assert_int_equal(sumdb_tree_parse("go.sum database tree\n01\nAAAA\n", 29, &t),
+                   -EBADMSG);
+  const char *ok =
+      "go.sum database "
+      "tree\n0\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nextra\n";
   assert_int_equal(sumdb_tree_parse(ok, strlen(ok), &t), 0);
   assert_int_equal(t.n, 0);
   free(note);
@@ -448,14 +491,10 @@ static int teardown(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_keys),
-      cmocka_unit_test(test_specs),
-      cmocka_unit_test(test_notes),
-      cmocka_unit_test(test_base64),
-      cmocka_unit_test(test_tlog_vectors),
-      cmocka_unit_test(test_record_proofs),
-      cmocka_unit_test(test_tree_proofs),
-      cmocka_unit_test(test_lookups),
+      cmocka_unit_test(test_keys),         cmocka_unit_test(test_specs),
+      cmocka_unit_test(test_notes),        cmocka_unit_test(test_base64),
+      cmocka_unit_test(test_tlog_vectors), cmocka_unit_test(test_record_proofs),
+      cmocka_unit_test(test_tree_proofs),  cmocka_unit_test(test_lookups),
   };
   return cmocka_run_group_tests(tests, NULL, teardown);
 }
