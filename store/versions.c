@@ -220,7 +220,7 @@ int64_t store_zip_read(struct store *st, const char *module,
   return done;
 }
 
-static int64_t fd_read_at(void *ctx, uint64_t off, void *buf, size_t len) {
+int64_t store_fd_read_at(void *ctx, uint64_t off, void *buf, size_t len) {
   int fd = *(int *)ctx;
   size_t done = 0;
   while (done < len) {
@@ -247,7 +247,7 @@ static int fd_sha256(int fd, uint64_t size, char hex[65], void *buf,
   }
   for (uint64_t off = 0; off < size;) {
     size_t want = size - off < buflen ? (size_t)(size - off) : buflen;
-    int64_t n = fd_read_at(&fd, off, buf, want);
+    int64_t n = store_fd_read_at(&fd, off, buf, want);
     if (n <= 0) {
       rc = n < 0 ? (int)n : -EIO;
       goto out;
@@ -298,7 +298,7 @@ static int copy_into_chunks(struct store_conn *c, int64_t id, int fd,
   for (uint64_t off = 0, seq = 0; off < size && rc == 0; seq++) {
     size_t want = size - off < STORE_ZIP_CHUNK_BYTES ? (size_t)(size - off)
                                                      : STORE_ZIP_CHUNK_BYTES;
-    int64_t n = fd_read_at(&fd, off, buf, want);
+    int64_t n = store_fd_read_at(&fd, off, buf, want);
     if (n != (int64_t)want) {
       rc = n < 0 ? (int)n : -EIO; /* the file shrank under us */
       break;
@@ -329,7 +329,7 @@ int store_zip_put_fd(struct store *st, const char *module, const char *version,
              (unsigned long long)size);
     return -E2BIG;
   }
-  struct gozip_reader r = {.size = size, .read_at = fd_read_at, .ctx = &fd};
+  struct gozip_reader r = {.size = size, .read_at = store_fd_read_at, .ctx = &fd};
   int rc = gozip_inspect(&r, module, version, rep);
   if (rc < 0)
     return rc;

@@ -250,6 +250,13 @@ int store_module_view(struct store *st, const char *module,
 /** Checks that the store takes writes (an empty write transaction). */
 int store_ping(struct store *st);
 
+/**
+ * Reads len bytes at off from the file descriptor *(int *)ctx, retrying
+ * short reads: the read_at of a struct gozip_reader over a file. Returns the
+ * count (short only at the end of the file) or a negative errno.
+ */
+int64_t store_fd_read_at(void *ctx, uint64_t off, void *buf, size_t len);
+
 /** Counts for /diag and `modproxy stats`. */
 struct store_stats {
   uint64_t versions, zips, zip_bytes, answers;

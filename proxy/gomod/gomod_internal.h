@@ -73,4 +73,9 @@ struct gomod__semver {
 /** semver.parse: 0 with *p filled in, or -EINVAL if v is not valid. */
 int gomod__semver_parse(const char *v, struct gomod__semver *p);
 
+/* Case folding for the zip collision check (fold.c): an FNV-1a hash of the
+ * folded runes of s[0:n], and strings.EqualFold for valid UTF-8. */
+uint32_t gomod__fold_hash(const char *s, size_t n);
+int gomod__fold_equal(const char *a, size_t an, const char *b, size_t bn);
+
 #endif

@@ -46,7 +46,6 @@
 #include "modproxy/gozip.h"
 
 #include "gomod_internal.h"
-#include "zip_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -601,57 +600,6 @@ static int find_last_copies(struct inspect *in) {
 
 /* ---- case folding and the collision checker ---------------------------- */
 
-/* strToFold for one rune (see zip_internal.h). */
-static uint32_t fold_rune(uint32_t r) {
-  size_t lo = 0;
-  size_t hi = sizeof gomod__fold_ranges / sizeof gomod__fold_ranges[0];
-  if (r < 0x80)
-    return r >= 'A' && r <= 'Z' ? r + ('a' - 'A') : r;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    const struct gomod__fold_range *f = &gomod__fold_ranges[mid];
-    if (r < f->lo) {
-      hi = mid;
-    } else if (r > f->hi) {
-      lo = mid + 1;
-    } else {
-      if ((r - f->lo) % f->stride != 0)
-        return r;
-      return (uint32_t)((int32_t)r + f->delta);
-    }
-  }
-  return r;
-}
-
-/* FNV-1a over the folded runes of s[0:n]. */
-static uint32_t fold_hash(const char *s, size_t n) {
-  uint32_t h = 2166136261u;
-  size_t i = 0;
-  while (i < n) {
-    uint32_t r;
-    i += gomod__utf8_decode(s + i, n - i, &r);
-    r = fold_rune(r);
-    for (int k = 0; k < 4; k++) {
-      h ^= (r >> (8 * k)) & 0xFFu;
-      h *= 16777619u;
-    }
-  }
-  return h;
-}
-
-/* strings.EqualFold(a, b) for valid UTF-8 (what CheckFilePath lets by). */
-static int fold_equal(const char *a, size_t an, const char *b, size_t bn) {
-  size_t i = 0, j = 0;
-  while (i < an && j < bn) {
-    uint32_t ra, rb;
-    i += gomod__utf8_decode(a + i, an - i, &ra);
-    j += gomod__utf8_decode(b + j, bn - j, &rb);
-    if (fold_rune(ra) != fold_rune(rb))
-      return 0;
-  }
-  return i == an && j == bn;
-}
-
 /* The slot holding p's folded form, or the empty slot where it goes. */
 static struct path_slot *paths_find(struct inspect *in, const char *p, size_t n,
                                     uint32_t hash) {
@@ -660,7 +608,7 @@ static struct path_slot *paths_find(struct inspect *in, const char *p, size_t n,
     struct path_slot *s = &in->slots[i];
     if (s->p == NULL)
       return s;
-    if (s->hash == hash && fold_equal(s->p, s->len, p, n))
+    if (s->hash == hash && gomod__fold_equal(s->p, s->len, p, n))
       return s;
   }
 }
@@ -701,7 +649,7 @@ static int paths_reserve(struct inspect *in) {
 static int check_collisions(struct inspect *in, const char *name, const char *p,
                             size_t n, int is_dir) {
   for (;;) {
-    uint32_t hash = fold_hash(p, n);
+    uint32_t hash = gomod__fold_hash(p, n);
     int rc = paths_reserve(in);
     if (rc < 0)
       return rc;

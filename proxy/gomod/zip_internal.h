@@ -1,5 +1,5 @@
 /*
- * Private to proxy/gomod/zip.c: the Unicode simple case folding that x/mod's
+ * Private to proxy/gomod/fold.c: the Unicode simple case folding that x/mod's
  * collision check uses (zip.strToFold, i.e. strings.EqualFold).
  *
  * strToFold maps every rune to the smallest rune of its unicode.SimpleFold

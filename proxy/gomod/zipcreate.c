@@ -34,7 +34,6 @@
 
 #include "gomod_internal.h"
 #include "modproxy/gozip.h"
-#include "zip_internal.h"
 
 /* Bytes copied per read from a file into the zip. */
 #define ZC_COPY_BYTES (64u << 10)
@@ -63,54 +62,6 @@ struct cc {
   size_t nslots, count;
 };
 
-static uint32_t fold_rune(uint32_t r) {
-  size_t lo = 0;
-  size_t hi = sizeof gomod__fold_ranges / sizeof gomod__fold_ranges[0];
-  if (r < 0x80)
-    return r >= 'A' && r <= 'Z' ? r + ('a' - 'A') : r;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    const struct gomod__fold_range *f = &gomod__fold_ranges[mid];
-    if (r < f->lo) {
-      hi = mid;
-    } else if (r > f->hi) {
-      lo = mid + 1;
-    } else {
-      if ((r - f->lo) % f->stride != 0)
-        return r;
-      return (uint32_t)((int32_t)r + f->delta);
-    }
-  }
-  return r;
-}
-
-static uint32_t fold_hash(const char *s, size_t n) {
-  uint32_t h = 2166136261u;
-  size_t i = 0;
-  while (i < n) {
-    uint32_t r;
-    i += gomod__utf8_decode(s + i, n - i, &r);
-    r = fold_rune(r);
-    for (int k = 0; k < 4; k++) {
-      h ^= (r >> (8 * k)) & 0xFFu;
-      h *= 16777619u;
-    }
-  }
-  return h;
-}
-
-static int fold_equal(const char *a, size_t an, const char *b, size_t bn) {
-  size_t i = 0, j = 0;
-  while (i < an && j < bn) {
-    uint32_t ra, rb;
-    i += gomod__utf8_decode(a + i, an - i, &ra);
-    j += gomod__utf8_decode(b + j, bn - j, &rb);
-    if (fold_rune(ra) != fold_rune(rb))
-      return 0;
-  }
-  return i == an && j == bn;
-}
-
 static struct cc_slot *cc_find(struct cc *c, const char *p, size_t n,
                                uint32_t hash) {
   size_t mask = c->nslots - 1;
@@ -118,7 +69,7 @@ static struct cc_slot *cc_find(struct cc *c, const char *p, size_t n,
     struct cc_slot *s = &c->slots[i];
     if (s->path == NULL)
       return s;
-    if (s->hash == hash && fold_equal(s->path, strlen(s->path), p, n))
+    if (s->hash == hash && gomod__fold_equal(s->path, strlen(s->path), p, n))
       return s;
   }
 }
@@ -156,7 +107,7 @@ static void cc_dispose(struct cc *c) {
 static int cc_check(struct cc *c, const char *p, size_t n, int is_dir,
                     struct gomod__buf *b) {
   for (;;) {
-    uint32_t hash = fold_hash(p, n);
+    uint32_t hash = gomod__fold_hash(p, n);
     if (cc_reserve(c) < 0)
       return -ENOMEM;
     struct cc_slot *s = cc_find(c, p, n, hash);
