@@ -94,7 +94,9 @@ static void iso_time(int64_t ms, char *buf, size_t len) {
 void diag_record_write_json(FILE *f, const struct diag_record *r) {
   char when[40];
   iso_time(r->start_ms, when, sizeof when);
-  fprintf(f, "{\"id\":");
+  /* The log level of the line: what an operator should look at. */
+  const char *level = r->status >= 500 ? "error" : r->status >= 400 ? "warn" : "info";
+  fprintf(f, "{\"level\":\"%s\",\"id\":", level);
   diag_json_write(f, r->id);
   fprintf(f, ",\"time\":\"%s\",\"target\":", when);
   diag_json_write(f, r->target);
