@@ -56,7 +56,7 @@ static void reply(struct proxy_conn *c, int status, const char *text,
 
 /* 1 when the request carries "Authorization: Bearer <token>". */
 static int authorized(const struct proxy_conn *c, const char *token) {
-  const char *h = c->req.authorization;
+  const char *h = c->req->authorization;
   size_t plen = sizeof ADMIN_BEARER - 1;
   if (strncasecmp(h, ADMIN_BEARER, plen) != 0)
     return 0;
@@ -64,7 +64,7 @@ static int authorized(const struct proxy_conn *c, const char *token) {
   size_t n = strlen(h), want = strlen(token);
   /* Compare as many bytes as the token has, whatever was sent, so the time
    * taken does not depend on where the first difference is. */
-  char given[sizeof c->req.authorization] = {0};
+  char given[sizeof c->req->authorization] = {0};
   memcpy(given, h, n < sizeof given ? n : sizeof given - 1);
   return want < sizeof given && n == want &&
          CRYPTO_memcmp(given, token, want) == 0;
@@ -152,8 +152,8 @@ static void refresh(struct proxy_conn *c, const char *query) {
   int rc = -ENOENT;
   if (query != NULL)
     rc = form_value(query, strlen(query), "module", module, sizeof module);
-  if (rc == -ENOENT && c->req.body != NULL)
-    rc = form_value(c->req.body, c->req.body_len, "module", module,
+  if (rc == -ENOENT && c->req->body != NULL)
+    rc = form_value(c->req->body, c->req->body_len, "module", module,
                     sizeof module);
   if (rc < 0) {
     reply(c, 400,
@@ -209,7 +209,7 @@ void proxy_route_admin(struct proxy_conn *c, const char *path) {
           "WWW-Authenticate: Bearer realm=\"modproxy admin\"\r\n");
     return;
   }
-  if (c->req.method != HTTP_POST) {
+  if (c->req->method != HTTP_POST) {
     reply(c, 405, "use POST /admin/refresh?module=PATH\n", "Allow: POST\r\n");
     return;
   }

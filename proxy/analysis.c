@@ -206,8 +206,8 @@ static void on_analysed(uv_work_t *w, int status) {
       proxy_conn_send_text(c, 503, "the analysis ran out of memory or limits",
                            NULL);
     } else {
-      int json = strstr(c->req.url, "format=json") != NULL ||
-                 strstr(c->req.accept, "application/json") != NULL;
+      int json = strstr(c->req->url, "format=json") != NULL ||
+                 strstr(c->req->accept, "application/json") != NULL;
       char *body = json ? diag_report_json(&j->report)
                         : diag_report_text(&j->report, 0);
       struct proxy_body *b = body != NULL ? proxy_body_new(body, strlen(body)) : NULL;
@@ -241,7 +241,7 @@ static char *dup_field(const struct proxy_request *q, const char *name) {
 
 void proxy_route_modfile(struct proxy_conn *c) {
   struct proxy_server *s = c->server;
-  const struct proxy_request *q = &c->req;
+  const struct proxy_request *q = c->req;
   if (q->method != HTTP_POST) {
     proxy_conn_send_text_with(c, 405,
                               "POST a go.mod here (text/plain), or a form with "

@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1292,6 +1293,11 @@ static int write_tiles(struct writer *w, int which) {
   return rc;
 }
 
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+                    struct FTW *ftw) {
+  return remove(path);
+}
+
 static int write_bundle(struct exporter *x, double secs_fetch) {
   struct writer w = {.x = x};
   int rc = store_open(x->cfg.data_dir, &w.st);
@@ -1348,6 +1354,8 @@ static int write_bundle(struct exporter *x, double secs_fetch) {
     fprintf(stderr, "modproxy export: cannot rename %s to %s: %s\n", w.dir,
             x->out, strerror(errno));
   }
+  if (rc < 0)
+    nftw(w.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); /* no half bundle */
   if (rc == 0) {
     FILE *out = stdout;
     fprintf(out,

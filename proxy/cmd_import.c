@@ -627,22 +627,6 @@ static int check_h1(struct importer *im, const struct ventry *v, int gomod,
   return 0;
 }
 
-static int64_t fd_read_at(void *ctx, uint64_t off, void *buf, size_t len) {
-  int fd = *(int *)ctx;
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -errno;
-    if (n == 0)
-      break;
-    done += (size_t)n;
-  }
-  return (int64_t)done;
-}
-
 /* Checks and stores one version. 0, 1 when rejected, or a negative errno
  * (the store failed: the import stops). */
 static int import_version(struct importer *im, const struct ventry *v) {
@@ -707,7 +691,7 @@ static int import_version(struct importer *im, const struct ventry *v) {
       goto out;
     }
     struct gozip_reader r = {
-        .size = (uint64_t)sb.st_size, .read_at = fd_read_at, .ctx = &fd};
+        .size = (uint64_t)sb.st_size, .read_at = store_fd_read_at, .ctx = &fd};
     if (gozip_inspect(&r, v->module, v->version, rep) < 0) {
       snprintf(why, sizeof why, "its zip is unusable: %s", rep->error);
       goto out;

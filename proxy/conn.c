@@ -44,6 +44,7 @@ static void record_finish(struct proxy_conn *c);
 static void on_written(uv_write_t *w, int status);
 static void tls_pump(struct proxy_conn *c);
 static void tls_close(struct proxy_conn *c);
+static void request_free(struct proxy_conn *c);
 
 static const char *state_name(enum conn_state s) {
   static const char *const names[] = {"IDLE", "HEAD", "HANDLING", "WRITING",
@@ -85,7 +86,7 @@ static void conn_free(struct proxy_conn *c) {
   free(c->zip_module);
   free(c->zip_version);
   diag_record_dispose(&c->rec);
-  free(c->req.body);
+  request_free(c);
   SSL_free(c->ssl);
   free(c->tls_out);
   free(c);
@@ -130,13 +131,13 @@ static void arm_timer(struct proxy_conn *c, uint64_t ms) {
 static struct proxy_conn *conn_of(llhttp_t *p) { return p->data; }
 
 static int refuse(llhttp_t *p, int status, const char *reason) {
-  conn_of(p)->req.error_status = status;
-  conn_of(p)->req.error_reason = reason;
+  conn_of(p)->req->error_status = status;
+  conn_of(p)->req->error_reason = reason;
   return HPE_USER;
 }
 
 static int count_head(llhttp_t *p, size_t len) {
-  struct proxy_request *r = &conn_of(p)->req;
+  struct proxy_request *r = conn_of(p)->req;
   r->head_bytes += len;
   if (r->head_bytes > PROXY_MAX_HEAD_BYTES)
     return refuse(p, 431, "request head too large");
@@ -163,10 +164,30 @@ static void request_reset(struct proxy_request *r) {
     strings[i][0] = '\0';
 }
 
+/* The request buffers, allocated for the duration of a request. */
+static int request_ensure(struct proxy_conn *c) {
+  if (c->req != NULL)
+    return 0;
+  c->req = malloc(sizeof *c->req);
+  if (c->req == NULL)
+    return -ENOMEM;
+  c->req->body = NULL;
+  request_reset(c->req);
+  return 0;
+}
+
+static void request_free(struct proxy_conn *c) {
+  if (c->req == NULL)
+    return;
+  free(c->req->body);
+  free(c->req);
+  c->req = NULL;
+}
+
 static int on_message_begin(llhttp_t *p) {
   struct proxy_conn *c = conn_of(p);
-  request_reset(&c->req);
-  c->req.start_ms = uv_now(c->server->loop);
+  request_reset(c->req);
+  c->req->start_ms = uv_now(c->server->loop);
   if (c->state == CONN_IDLE) {
     conn_state(c, CONN_HEAD);
     arm_timer(c, PROXY_HEAD_TIMEOUT_MS);
@@ -175,7 +196,7 @@ static int on_message_begin(llhttp_t *p) {
 }
 
 static int on_url(llhttp_t *p, const char *at, size_t len) {
-  struct proxy_request *r = &conn_of(p)->req;
+  struct proxy_request *r = conn_of(p)->req;
   if (r->url_len + len > PROXY_MAX_URL_BYTES)
     return refuse(p, 414, "request target too long");
   memcpy(r->url + r->url_len, at, len);
@@ -191,7 +212,7 @@ static int is_tchar(unsigned char ch) {
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len) {
-  struct proxy_request *r = &conn_of(p)->req;
+  struct proxy_request *r = conn_of(p)->req;
   for (size_t i = 0; i < len; i++)
     if (!is_tchar((unsigned char)at[i]))
       return refuse(p, 400, "invalid header name");
@@ -204,7 +225,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len) {
-  struct proxy_request *r = &conn_of(p)->req;
+  struct proxy_request *r = conn_of(p)->req;
   /* llhttp accepts obsolete line folding, handing the continuation over as
    * another span of the same value with the line break skipped. A second
    * span that does not start where the first ended (within the same read)
@@ -231,7 +252,7 @@ static void keep_header(char *dst, size_t cap, const struct proxy_request *r) {
 }
 
 static int on_header_value_complete(llhttp_t *p) {
-  struct proxy_request *r = &conn_of(p)->req;
+  struct proxy_request *r = conn_of(p)->req;
   if (r->hname_len == 0)
     return refuse(p, 400, "empty header name");
   if (++r->header_count > PROXY_MAX_HEADERS)
@@ -262,7 +283,7 @@ static int on_header_value_complete(llhttp_t *p) {
 }
 
 static int on_headers_complete(llhttp_t *p) {
-  struct proxy_request *r = &conn_of(p)->req;
+  struct proxy_request *r = conn_of(p)->req;
   if (llhttp_get_http_major(p) != 1)
     return refuse(p, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
   /* RFC 9112 3.2: exactly one Host in HTTP/1.1. */
@@ -294,7 +315,7 @@ static int on_headers_complete(llhttp_t *p) {
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len) {
-  struct proxy_request *r = &conn_of(p)->req;
+  struct proxy_request *r = conn_of(p)->req;
   if (r->body_len + len > PROXY_MAX_BODY_BYTES)
     return refuse(p, 413, "request body too large");
   char *b = realloc(r->body, r->body_len + len + 1);
@@ -323,7 +344,7 @@ static const llhttp_settings_t parser_settings = {
 /* Builds this request's id: the client's X-Request-Id when it is short and
  * printable, else a new one. */
 static void assign_id(struct proxy_conn *c) {
-  const char *in = c->req.request_id;
+  const char *in = c->req->request_id;
   size_t n = strlen(in);
   int ok = n > 0 && n < sizeof c->id;
   for (size_t i = 0; ok && i < n; i++)
@@ -350,7 +371,7 @@ static void record_start(struct proxy_conn *c) {
   memset(&c->rec, 0, sizeof c->rec);
   memcpy(c->rec.id, c->id, sizeof c->rec.id);
   c->rec.start_ms = unix_ms();
-  c->rec.target = strdup(c->req.url);
+  c->rec.target = strdup(c->req->url);
   c->rec.client = strdup(c->peer);
   c->outcome_set = 0;
   c->auth_done = 0;
@@ -361,7 +382,7 @@ static void record_start(struct proxy_conn *c) {
 static void record_finish(struct proxy_conn *c) {
   if (c->rec.start_ms == 0)
     return;
-  c->rec.ms = (uint32_t)(uv_now(c->server->loop) - c->req.start_ms);
+  c->rec.ms = (uint32_t)(uv_now(c->server->loop) - c->req->start_ms);
   proxy_metrics_request(c->server, c->rec.target, c->rec.status);
   proxy_records_push(c->server, &c->rec);
   memset(&c->rec, 0, sizeof c->rec);
@@ -386,7 +407,7 @@ void proxy_conn_attempts(struct proxy_conn *c, const char *json) {
 }
 
 const char *proxy_conn_base(struct proxy_conn *c, char *buf, size_t len) {
-  const char *h = c->req.host;
+  const char *h = c->req->host;
   size_t n = strlen(h);
   buf[0] = '\0';
   if (n == 0 || strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -418,7 +439,7 @@ int proxy_conn_may_see(const struct proxy_conn *c, const char *module) {
 
 void proxy_conn_send_unauthorized(struct proxy_conn *c, const char *what) {
   char text[600], host[300];
-  snprintf(host, sizeof host, "%s", c->req.host[0] ? c->req.host : "HOST");
+  snprintf(host, sizeof host, "%s", c->req->host[0] ? c->req->host : "HOST");
   host[strcspn(host, ":")] = '\0';
   snprintf(text, sizeof text,
            "modproxy needs credentials for %s.\n"
@@ -434,6 +455,10 @@ void proxy_conn_send_unauthorized(struct proxy_conn *c, const char *what) {
 /* Feeds bytes to the parser. Stops at the end of one request: the rest is
  * kept in `pending` until that request is answered. */
 static void feed(struct proxy_conn *c, const char *data, size_t len) {
+  if (request_ensure(c) < 0) {
+    conn_close(c);
+    return;
+  }
   c->feeding = data;
   llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
   if (err == HPE_OK)
@@ -460,7 +485,7 @@ static void feed(struct proxy_conn *c, const char *data, size_t len) {
     c->server->counters.requests++;
     record_start(c);
     if (over_rate(c)) {
-      c->req.keep_alive = 0;
+      c->req->keep_alive = 0;
       proxy_conn_outcome(c, DIAG_INVALID);
       proxy_conn_send_text(c, 429,
                            "too many requests on one connection; this proxy "
@@ -472,14 +497,14 @@ static void feed(struct proxy_conn *c, const char *data, size_t len) {
     return;
   }
   /* A malformed or refused request: answer it and close. */
-  int status = c->req.error_status != 0 ? c->req.error_status : 400;
-  const char *why = c->req.error_reason != NULL
-                        ? c->req.error_reason
+  int status = c->req->error_status != 0 ? c->req->error_status : 400;
+  const char *why = c->req->error_reason != NULL
+                        ? c->req->error_reason
                         : llhttp_get_error_reason(&c->parser);
   char msg[256];
   snprintf(msg, sizeof msg, "malformed HTTP request: %s", why);
   uv_read_stop((uv_stream_t *)&c->tcp);
-  c->req.keep_alive = 0;
+  c->req->keep_alive = 0;
   if (c->state == CONN_IDLE)
     conn_state(c, CONN_HEAD);
   record_start(c);
@@ -640,8 +665,10 @@ static void read_next(struct proxy_conn *c) {
     tls_pump(c); /* records that arrived while the request was handled */
   if (c->state != CONN_IDLE && c->state != CONN_HEAD)
     return;
-  if (c->state == CONN_IDLE)
+  if (c->state == CONN_IDLE) {
+    request_free(c); /* nothing of a next request yet */
     arm_timer(c, PROXY_IDLE_TIMEOUT_MS);
+  }
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
@@ -873,7 +900,7 @@ static void write_next_chunk(struct proxy_conn *c) {
 void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
   if (c->state == CONN_CLOSING)
     return;
-  struct proxy_request *q = &c->req;
+  struct proxy_request *q = c->req;
   int status = r->status;
   uint64_t total = r->body != NULL ? r->body->len : r->zip_size;
   uint64_t from = 0, to = total == 0 ? 0 : total - 1;
@@ -906,7 +933,7 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
     len = 0;
   int keep = q->keep_alive && !c->server->stopping;
   c->close_after = !keep;
-  struct head h = {.buf = c->head, .cap = sizeof c->head};
+  struct head h = {.buf = c->req->head, .cap = sizeof c->req->head};
   head_add(&h, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: modproxy\r\n"
                "X-Request-Id: %s\r\n",
            status, reason_phrase(status), proxy_server_date(c->server), c->id);
@@ -941,7 +968,7 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
                                     : DIAG_UPSTREAM_ERROR;
   uv_buf_t bufs[2];
   unsigned nbufs = 1;
-  bufs[0] = uv_buf_init(c->head, (unsigned)n);
+  bufs[0] = uv_buf_init(c->req->head, (unsigned)n);
   c->body_off = from;
   c->body_end = from + len;
   if (!q->head_only && len > 0) {

@@ -52,6 +52,7 @@ struct proxy_request {
   char *body;        /* POST body (only where a route takes one), heap */
   size_t body_len;
   uint64_t start_ms;
+  char head[2048];   /* the response head being written */
 };
 
 /** A response to send. Exactly one of body/zip_size applies. */
@@ -80,7 +81,10 @@ struct proxy_conn {
   char *pending;     /* bytes read but not yet parsed (pipelining) */
   const char *feeding; /* start of the bytes being parsed now */
   size_t pending_len;
-  struct proxy_request req;
+  /* The request being read or answered: allocated when its first byte
+   * arrives and freed when the connection goes idle, so that an idle
+   * keep-alive connection costs a few hundred bytes, not kilobytes. */
+  struct proxy_request *req;
   char id[DIAG_ID_BYTES]; /* this request's id (echoed as X-Request-Id) */
   char peer[64];          /* the client's address */
   char user[64];          /* who the credentials name ("" anonymous) */
@@ -91,7 +95,6 @@ struct proxy_conn {
   int outcome_set;
   /* The response being written. */
   uv_write_t write;
-  char head[2048];
   struct proxy_body *body;
   uint64_t body_off, body_end;
   /* Zip streaming. */

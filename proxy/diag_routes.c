@@ -28,7 +28,7 @@ static enum diag_format negotiate(const struct proxy_conn *c, const char *query)
     return FMT_TEXT;
   if (query != NULL && strstr(query, "format=html") != NULL)
     return FMT_HTML;
-  const char *a = c->req.accept;
+  const char *a = c->req->accept;
   if (strstr(a, "application/json") != NULL)
     return FMT_JSON;
   if (strstr(a, "text/html") != NULL)
@@ -265,6 +265,7 @@ static void render_summary_text(FILE *f, const struct proxy_server *s,
              " upstream requests, %" PRIu64 " coalesced waits\n",
           k->requests, served > 0 ? 100.0 * (double)k->hits / (double)served : 0.0,
           k->upstream_requests, k->coalesced);
+  fprintf(f, "mirror and checksum databases: /diag/mirror\n");
   fprintf(f, "in the last %" PRIu64 " requests: %" PRIu64 " failed\n\nupstreams:\n",
           m->requests, m->failures);
   for (int i = 0; i < s->nupstreams; i++) {

@@ -328,6 +328,12 @@ static void explain_not_found(struct fetch_job *j) {
     describe_missing(j, head, sizeof head);
     snprintf(text, sizeof text, "%smodproxy asked its upstreams:\n%s", head,
              j->attempts);
+  } else if (j->gp.kind == GP_SUMDB) {
+    snprintf(text, sizeof text,
+             "%s: the checksum database does not have it.\nmodproxy asked:\n"
+             "%sA private module is not in a public database: set GONOSUMDB "
+             "(or GOPRIVATE) for it on the client.\n",
+             w, j->attempts);
   } else if (j->gp.kind == GP_LIST || j->gp.kind == GP_LATEST) {
     snprintf(text, sizeof text,
              "module %s: no upstream knows it.\nmodproxy asked its "

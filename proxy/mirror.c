@@ -289,8 +289,8 @@ void proxy_route_mirror(struct proxy_conn *c) {
     return;
   }
   p->conn = c;
-  p->json = strstr(c->req.url, "format=json") != NULL ||
-            strstr(c->req.accept, "application/json") != NULL;
+  p->json = strstr(c->req->url, "format=json") != NULL ||
+            strstr(c->req->accept, "application/json") != NULL;
   struct proxy_server *s = c->server;
   for (int i = 0; s->sumdb != NULL && i < s->sumdb->ndbs; i++)
     if (s->sumdb->dbs[i].unreachable_until > uv_now(s->loop))

@@ -331,7 +331,7 @@ static int settle_user(struct proxy_conn *c) {
   struct proxy_server *s = c->server;
   if (s->auth == NULL || c->auth_done)
     return 1;
-  if (proxy_auth_cached(s->auth, c->req.authorization, c->user, sizeof c->user)) {
+  if (proxy_auth_cached(s->auth, c->req->authorization, c->user, sizeof c->user)) {
     c->auth_done = 1;
     return 1;
   }
@@ -341,7 +341,7 @@ static int settle_user(struct proxy_conn *c) {
     return 1;
   }
   a->conn = c;
-  memcpy(a->header, c->req.authorization, sizeof a->header);
+  memcpy(a->header, c->req->authorization, sizeof a->header);
   a->work.data = a;
   proxy_conn_hold(c);
   if (uv_queue_work(s->loop, &a->work, on_auth_verify, on_auth_verified) < 0) {
@@ -354,7 +354,7 @@ static int settle_user(struct proxy_conn *c) {
 }
 
 void proxy_route(struct proxy_conn *c) {
-  const char *url = c->req.url;
+  const char *url = c->req->url;
   if (!settle_user(c))
     return;
   if (!proxy_conn_may_see(c, NULL) && strcmp(url, "/healthz") != 0 &&

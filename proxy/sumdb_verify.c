@@ -249,22 +249,6 @@ int proxy_sumdb_verify_start(struct proxy_server *s,
 /* ---- comparing (worker thread) ----------------------------------------------
  */
 
-static int64_t fd_read_at(void *ctx, uint64_t off, void *buf, size_t len) {
-  int fd = *(int *)ctx;
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -errno;
-    if (n == 0)
-      break;
-    done += (size_t)n;
-  }
-  return (int64_t)done;
-}
-
 int proxy_sumdb_check(struct proxy_server *s,
                       const struct proxy_sumdb_verify *v,
                       const struct gp_req *gp, const char *body, size_t len,
@@ -283,7 +267,7 @@ int proxy_sumdb_check(struct proxy_server *s,
     if (size < 0)
       return 0;
     struct gozip_reader r = {
-        .size = (uint64_t)size, .read_at = fd_read_at, .ctx = &fd};
+        .size = (uint64_t)size, .read_at = store_fd_read_at, .ctx = &fd};
     struct gozip_report rep;
     /* An unreadable zip is refused by the store with its own reason. */
     if (gozip_inspect(&r, gp->module, gp->version, &rep) < 0)

@@ -2,7 +2,8 @@
  * Private modules from git: one job per vcs_request.
  *
  *   proxy_vcs_start: route (module path -> repository), then on the next
- *   loop turn:
+ *   loop turn (without a route: DISCOVER first, the go command's ?go-get=1
+ *   meta tags, vcs_discover.c, remembered for VCS_DISCOVER_TTL_MS):
  *
  *            snapshot stale or missing             snapshot usable
  *   START -------------------------> REFRESH       (canonical version)
@@ -47,6 +48,7 @@
 #include "modproxy/gomod.h"
 #include "route.h"
 #include "vcs.h"
+#include "vcs_discover.h"
 #include "vcs_internal.h"
 #include "vcs_repo.h"
 
@@ -56,9 +58,14 @@
 #define VCS_REFS_FRESH_MS 5000
 /* git archive of one commit: the whole tree of a large repository. */
 #define VCS_ARCHIVE_TIMEOUT_MS 300000
+/* A discovered repository location is reused this long (the go command's
+ * requests for one `go get` come within it), for this many module paths. */
+#define VCS_DISCOVER_TTL_MS 60000
+#define VCS_DISCOVER_CACHE_MAX 256
 
 enum vcs_job_state {
   VJ_START,
+  VJ_DISCOVER,
   VJ_REFRESH,
   VJ_RESOLVE,
   VJ_GIT,
@@ -74,6 +81,8 @@ struct vcs_job {
   struct vcs_request *r;
   enum vcs_job_state state;
   struct vcs_location loc;
+  int discovering;          /* no route: ask the ?go-get=1 pages */
+  struct vcs_discovery disc;
   struct vcs_repo *repo;
   struct vcs_refs *refs;   /* the snapshot being resolved against */
   struct vcs_repo_waiter waiter;
@@ -96,8 +105,17 @@ struct vcs_job {
   int json_count;
 };
 
+/* A location found by discovery. */
+struct disc_entry {
+  struct disc_entry *next;
+  char *module;
+  struct vcs_location loc;
+  uint64_t expires_ms;
+};
+
 struct proxy_vcs {
   struct proxy_server *s;
+  struct disc_entry *discovered; /* newest first */
   struct git_runner *git;
   struct vcs_repos repos;
   struct vcs_job *jobs;
@@ -106,7 +124,9 @@ struct proxy_vcs {
 
 static void job_state(struct vcs_job *j, enum vcs_job_state to) {
   static const unsigned allowed[] = {
-      [VJ_START] = 1u << VJ_REFRESH | 1u << VJ_RESOLVE | 1u << VJ_DONE,
+      [VJ_START] = 1u << VJ_DISCOVER | 1u << VJ_REFRESH | 1u << VJ_RESOLVE |
+                   1u << VJ_DONE,
+      [VJ_DISCOVER] = 1u << VJ_REFRESH | 1u << VJ_RESOLVE | 1u << VJ_DONE,
       [VJ_REFRESH] = 1u << VJ_RESOLVE | 1u << VJ_DONE,
       [VJ_RESOLVE] = 1u << VJ_GIT | 1u << VJ_REFRESH | 1u << VJ_ARCHIVE |
                      1u << VJ_RECORD | 1u << VJ_DONE,
@@ -209,6 +229,12 @@ void proxy_vcs_close(struct proxy_server *s) {
   for (struct vcs_job *j = v->jobs; j != NULL; j = j->next)
     j->v = NULL; /* freed by their timer's close callback, if ever */
   vcs_repos_dispose(&v->repos);
+  while (v->discovered != NULL) {
+    struct disc_entry *e = v->discovered;
+    v->discovered = e->next;
+    free(e->module);
+    free(e);
+  }
   free(v);
   s->vcs = NULL;
 }
@@ -230,6 +256,7 @@ static void on_job_closed(uv_handle_t *h) {
   struct vcs_job *j = h->data;
   vcs_memo_dispose(&j->memo);
   vcs_refs_unref(j->refs);
+  vcs_discover_dispose(&j->disc);
   free(j->plan.license);
   if (j->archive_fd >= 0)
     close(j->archive_fd);
@@ -490,6 +517,8 @@ static void resolve(struct vcs_job *j) {
       memset(&j->plan, 0, sizeof j->plan);
       rc = vcs_resolve_zip(c, gp->version, &j->plan);
       break;
+    case GP_SUMDB:
+      break; /* checksum-database fetches never reach git (jobs.c) */
     }
   }
   if (rc == -EAGAIN) {
@@ -544,6 +573,8 @@ static void resolve(struct vcs_job *j) {
     start_archive(j);
     return;
   }
+  case GP_SUMDB:
+    break; /* checksum-database fetches never reach git (jobs.c) */
   }
 }
 
@@ -577,13 +608,8 @@ static void refresh(struct vcs_job *j) {
   vcs_repo_refresh(j->repo, j->v->s->loop, &j->waiter);
 }
 
-/* The next loop turn after proxy_vcs_start. */
-static void on_start(uv_timer_t *t) {
-  struct vcs_job *j = t->data;
-  if (j->r->status != 0) { /* failed while starting */
-    job_done(j);
-    return;
-  }
+/* The location is known (j->repo): resolve, refreshing first if needed. */
+static void begin(struct vcs_job *j) {
   const struct gp_req *gp = j->r->gp;
   struct vcs_repo *repo = j->repo;
   int fresh = repo->refs != NULL && repo->fetched &&
@@ -599,6 +625,109 @@ static void on_start(uv_timer_t *t) {
     return;
   }
   refresh(j);
+}
+
+/* ---- discovery ---------------------------------------------------------- */
+
+static const struct vcs_location *disc_lookup(struct proxy_vcs *v,
+                                              const char *module) {
+  uint64_t now = uv_now(v->s->loop);
+  for (struct disc_entry **p = &v->discovered; *p != NULL;) {
+    struct disc_entry *e = *p;
+    if (e->expires_ms <= now) { /* expired: drop it */
+      *p = e->next;
+      free(e->module);
+      free(e);
+      continue;
+    }
+    if (strcmp(e->module, module) == 0)
+      return &e->loc;
+    p = &e->next;
+  }
+  return NULL;
+}
+
+static void disc_remember(struct proxy_vcs *v, const char *module,
+                          const struct vcs_location *loc) {
+  struct disc_entry *e = calloc(1, sizeof *e);
+  if (e == NULL || (e->module = strdup(module)) == NULL) {
+    free(e);
+    return;
+  }
+  e->loc = *loc;
+  e->expires_ms = uv_now(v->s->loop) + VCS_DISCOVER_TTL_MS;
+  e->next = v->discovered;
+  v->discovered = e;
+  size_t n = 0;
+  for (struct disc_entry **p = &v->discovered; *p != NULL; p = &(*p)->next) {
+    if (++n == VCS_DISCOVER_CACHE_MAX) { /* drop the oldest */
+      struct disc_entry *old = (*p)->next;
+      (*p)->next = NULL;
+      while (old != NULL) {
+        struct disc_entry *x = old->next;
+        free(old->module);
+        free(old);
+        old = x;
+      }
+      break;
+    }
+  }
+}
+
+static void on_discovered(struct vcs_discovery *d) {
+  struct vcs_job *j = d->data;
+  if (j->v == NULL)
+    return; /* shutting down */
+  for (int i = 0; i < d->nsteps; i++) {
+    char cmd[VCS_MAX_URL_BYTES + 8];
+    snprintf(cmd, sizeof cmd, "GET %s", d->steps[i].url);
+    attempt(j, cmd, d->steps[i].status, d->steps[i].ms, NULL);
+  }
+  const char *m = j->r->gp->module;
+  if (d->status != 0) {
+    j->r->no_route = 1;
+    job_fail(j, d->status,
+             "private module %s: no --git-route matches it, and discovery "
+             "failed: %s\nThe proxy's operators can add --git-route "
+             "'PATTERN=URL' for it.\n",
+             m, d->err);
+    return;
+  }
+  j->loc = d->loc;
+  disc_remember(j->v, m, &j->loc);
+  j->repo = vcs_repo_get(&j->v->repos, &j->loc);
+  if (j->repo == NULL) {
+    job_fail(j, 503, "modproxy ran out of memory\n");
+    return;
+  }
+  begin(j);
+}
+
+/* The next loop turn after proxy_vcs_start. */
+static void on_start(uv_timer_t *t) {
+  struct vcs_job *j = t->data;
+  if (j->r->status != 0) { /* failed while starting */
+    job_done(j);
+    return;
+  }
+  if (j->discovering) {
+    job_state(j, VJ_DISCOVER);
+    j->disc.fetcher = j->v->s->fetcher;
+    j->disc.loop = j->v->s->loop;
+    j->disc.module = j->r->gp->module;
+    j->disc.on_done = on_discovered;
+    j->disc.data = j;
+    int rc = vcs_discover_start(&j->disc);
+    if (rc < 0) {
+      j->r->no_route = 1;
+      job_fail(j, 502,
+               "private module %s: no --git-route matches it, and modproxy "
+               "could not start discovery: %s\n",
+               j->r->gp->module, strerror(-rc));
+    }
+    return;
+  }
+  begin(j);
 }
 
 int proxy_vcs_start(struct proxy_server *s, struct vcs_request *r) {
@@ -622,7 +751,20 @@ int proxy_vcs_start(struct proxy_server *s, struct vcs_request *r) {
   char err[512];
   int rc = vcs_route(s->cfg->git_routes, r->gp->module, &j->loc, err,
                      sizeof err);
-  if (rc == 0) {
+  if (rc == -ENOENT) {
+    /* No route: the go command's discovery, unless the path cannot have
+     * a go-get page (no host name first). */
+    char url[VCS_MAX_URL_BYTES];
+    const struct vcs_location *known = disc_lookup(v, r->gp->module);
+    if (known != NULL) {
+      j->loc = *known;
+      rc = 0;
+    } else if (vcs_discover_url(r->gp->module, url, sizeof url) == 0) {
+      j->discovering = 1;
+      rc = 0;
+    }
+  }
+  if (rc == 0 && !j->discovering) {
     j->repo = vcs_repo_get(&v->repos, &j->loc);
     if (j->repo == NULL) {
       rc = -ENOMEM;

@@ -97,21 +97,6 @@ int store_versions_newest(struct store *st, int64_t *created) {
 
 /* ---- import -------------------------------------------------------------- */
 
-static int64_t read_at(int fd, uint64_t off, void *buf, size_t len) {
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -errno;
-    if (n == 0)
-      break;
-    done += (size_t)n;
-  }
-  return (int64_t)done;
-}
-
 /* Copies the zip into chunk rows of version `id`, hashing it on the way. */
 static int copy_zip(sqlite3 *db, int64_t id, int fd, uint64_t size,
                     char sha[65]) {
@@ -128,7 +113,7 @@ static int copy_zip(sqlite3 *db, int64_t id, int fd, uint64_t size,
   for (uint64_t off = 0, seq = 0; off < size; seq++) {
     size_t want = size - off < STORE_ZIP_CHUNK_BYTES ? (size_t)(size - off)
                                                      : STORE_ZIP_CHUNK_BYTES;
-    int64_t n = read_at(fd, off, buf, want);
+    int64_t n = store_fd_read_at(&fd, off, buf, want);
     if (n != (int64_t)want) {
       rc = n < 0 ? (int)n : -EIO;
       goto out;
