@@ -28,31 +28,18 @@
 
 #define ADMIN_BEARER "Bearer "
 
+static void reply(struct proxy_conn *c, int status, const char *text,
+                  const char *extra_headers) {
+  proxy_conn_send_local(c, status, "text/plain; charset=utf-8", text,
+                        strlen(text), extra_headers);
+}
+
 struct refresh_job {
   uv_work_t work;
   struct proxy_conn *conn;
   char module[GOMOD_MAX_PATH_BYTES];
   int dropped; /* answers dropped from the store, or a negative errno */
 };
-
-static void reply(struct proxy_conn *c, int status, const char *text,
-                  const char *extra_headers) {
-  struct proxy_body *b = proxy_body_new(text, strlen(text));
-  if (b == NULL) {
-    proxy_conn_send_text(c, 503, "out of memory", NULL);
-    return;
-  }
-  proxy_conn_outcome(c, DIAG_LOCAL);
-  struct conn_response r = {
-      .status = status,
-      .content_type = "text/plain; charset=utf-8",
-      .cache_control = "no-store",
-      .extra_headers = extra_headers,
-      .body = b,
-  };
-  proxy_conn_send(c, &r);
-  proxy_body_unref(b);
-}
 
 /* 1 when the request carries "Authorization: Bearer <token>". */
 static int authorized(const struct proxy_conn *c, const char *token) {

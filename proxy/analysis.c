@@ -210,21 +210,10 @@ static void on_analysed(uv_work_t *w, int status) {
                  strstr(c->req->accept, "application/json") != NULL;
       char *body = json ? diag_report_json(&j->report)
                         : diag_report_text(&j->report, 0);
-      struct proxy_body *b = body != NULL ? proxy_body_new(body, strlen(body)) : NULL;
+      proxy_conn_send_local(c, 200,
+                            json ? "application/json" : "text/plain; charset=utf-8",
+                            body, body != NULL ? strlen(body) : 0, NULL);
       free(body);
-      if (b == NULL) {
-        proxy_conn_send_text(c, 503, "out of memory", NULL);
-      } else {
-        proxy_conn_outcome(c, DIAG_LOCAL);
-        struct conn_response r = {
-            .status = 200,
-            .content_type = json ? "application/json" : "text/plain; charset=utf-8",
-            .cache_control = "no-store",
-            .body = b,
-        };
-        proxy_conn_send(c, &r);
-        proxy_body_unref(b);
-      }
     }
   }
   proxy_conn_release(c);

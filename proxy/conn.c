@@ -992,6 +992,27 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
     conn_close(c);
 }
 
+void proxy_conn_send_local(struct proxy_conn *c, int status,
+                           const char *content_type, const char *text,
+                           size_t len, const char *extra_headers) {
+  struct proxy_body *b = text != NULL ? proxy_body_new(text, len) : NULL;
+  if (b == NULL) {
+    proxy_conn_send_text(c, 503, "modproxy is out of memory; retry shortly",
+                         NULL);
+    return;
+  }
+  proxy_conn_outcome(c, DIAG_LOCAL);
+  struct conn_response r = {
+      .status = status,
+      .content_type = content_type,
+      .cache_control = "no-store",
+      .extra_headers = extra_headers,
+      .body = b,
+  };
+  proxy_conn_send(c, &r);
+  proxy_body_unref(b);
+}
+
 void proxy_conn_send_text(struct proxy_conn *c, int status, const char *text,
                           const char *cache_control) {
   proxy_conn_send_text_with(c, status, text, cache_control,

@@ -119,6 +119,14 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r);
  */
 void proxy_conn_send_text(struct proxy_conn *c, int status, const char *text,
                           const char *cache_control);
+/**
+ * Sends modproxy's own answer (a page, a report, a health check): text
+ * (len bytes, NULL for out of memory: a 503) as content_type, not cached,
+ * recorded as a local outcome. extra_headers may be NULL.
+ */
+void proxy_conn_send_local(struct proxy_conn *c, int status,
+                           const char *content_type, const char *text,
+                           size_t len, const char *extra_headers);
 /** The same with extra response headers ("Name: value\r\n"...). */
 void proxy_conn_send_text_with(struct proxy_conn *c, int status,
                                const char *text, const char *cache_control,

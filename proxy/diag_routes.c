@@ -117,22 +117,8 @@ static void send_page(struct proxy_conn *c, enum diag_format fmt,
       type = "text/html; charset=utf-8";
     }
   }
-  struct proxy_body *b = proxy_body_new(body, strlen(body));
+  proxy_conn_send_local(c, 200, type, body, strlen(body), "Vary: Accept\r\n");
   free(html);
-  if (b == NULL) {
-    proxy_conn_send_text(c, 503, "out of memory", NULL);
-    return;
-  }
-  proxy_conn_outcome(c, DIAG_LOCAL);
-  struct conn_response r = {
-      .status = 200,
-      .content_type = type,
-      .cache_control = "no-store",
-      .extra_headers = "Vary: Accept\r\n",
-      .body = b,
-  };
-  proxy_conn_send(c, &r);
-  proxy_body_unref(b);
 }
 
 static void send_record(struct proxy_conn *c, enum diag_format fmt,

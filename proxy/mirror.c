@@ -260,22 +260,9 @@ static void on_page_done(uv_work_t *w, int status) {
   struct mirror_page *p = w->data;
   struct proxy_conn *c = p->conn;
   if (!proxy_conn_gone(c)) {
-    struct proxy_body *b =
-        p->text != NULL ? proxy_body_new(p->text, p->len) : NULL;
-    if (b == NULL) {
-      proxy_conn_send_text(c, 503, "out of memory", NULL);
-    } else {
-      proxy_conn_outcome(c, DIAG_LOCAL);
-      struct conn_response r = {
-          .status = 200,
-          .content_type =
-              p->json ? "application/json" : "text/plain; charset=utf-8",
-          .cache_control = "no-store",
-          .body = b,
-      };
-      proxy_conn_send(c, &r);
-      proxy_body_unref(b);
-    }
+    proxy_conn_send_local(c, 200,
+                          p->json ? "application/json" : "text/plain; charset=utf-8",
+                          p->text, p->len, NULL);
   }
   proxy_conn_release(c);
   free(p->text);

@@ -26,24 +26,6 @@ static void on_ops_work(uv_work_t *w) {
   j->rc = j->page == OPS_READY ? store_ping(st) : store_stats_get(st, &j->stats);
 }
 
-static void send_body(struct proxy_conn *c, int status, const char *type,
-                      const char *text) {
-  struct proxy_body *b = proxy_body_new(text, strlen(text));
-  if (b == NULL) {
-    proxy_conn_send_text(c, 503, "out of memory", NULL);
-    return;
-  }
-  proxy_conn_outcome(c, DIAG_LOCAL);
-  struct conn_response r = {
-      .status = status,
-      .content_type = type,
-      .cache_control = "no-store",
-      .body = b,
-  };
-  proxy_conn_send(c, &r);
-  proxy_body_unref(b);
-}
-
 /* The readiness report: the store's state, then each upstream's. */
 static char *ready_text(const struct proxy_server *s, int rc) {
   char *out = NULL;
@@ -77,9 +59,11 @@ static void on_ops_done(uv_work_t *w, int status) {
     if (text == NULL)
       proxy_conn_send_text(c, 503, "the store cannot be read; see the log", NULL);
     else if (j->page == OPS_READY)
-      send_body(c, j->rc == 0 ? 200 : 503, "text/plain; charset=utf-8", text);
+      proxy_conn_send_local(c, j->rc == 0 ? 200 : 503,
+                            "text/plain; charset=utf-8", text, strlen(text), NULL);
     else
-      send_body(c, 200, "text/plain; version=0.0.4; charset=utf-8", text);
+      proxy_conn_send_local(c, 200, "text/plain; version=0.0.4; charset=utf-8",
+                            text, strlen(text), NULL);
     free(text);
   }
   proxy_conn_release(c);
@@ -89,7 +73,7 @@ static void on_ops_done(uv_work_t *w, int status) {
 int proxy_route_ops(struct proxy_conn *c, const char *path) {
   enum ops_page page;
   if (strcmp(path, "/healthz") == 0) {
-    send_body(c, 200, "text/plain; charset=utf-8", "ok\n");
+    proxy_conn_send_local(c, 200, "text/plain; charset=utf-8", "ok\n", 3, NULL);
     return 1;
   }
   if (strcmp(path, "/readyz") == 0)

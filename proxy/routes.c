@@ -276,22 +276,6 @@ static void serve_gp(struct proxy_conn *c, const struct gp_req *gp) {
   }
 }
 
-static void serve_text(struct proxy_conn *c, const char *text) {
-  struct proxy_body *b = proxy_body_new(text, strlen(text));
-  if (b == NULL) {
-    proxy_conn_send_text(c, 503, "out of memory", NULL);
-    return;
-  }
-  struct conn_response r = {
-      .status = 200,
-      .content_type = "text/plain; charset=utf-8",
-      .cache_control = "no-store",
-      .body = b,
-  };
-  proxy_conn_send(c, &r);
-  proxy_body_unref(b);
-}
-
 int proxy_route_takes_body(const char *target) {
   return strcmp(target, "/diag/modfile") == 0 ||
          strncmp(target, "/diag/modfile?", 14) == 0 ||
@@ -369,9 +353,12 @@ void proxy_route(struct proxy_conn *c) {
   if (proxy_route_ops(c, url))
     return;
   if (strcmp(url, "/") == 0) {
-    serve_text(c, "modproxy " MODPROXY_VERSION
-                  ": a Go module proxy. Point the go command here with\n"
-                  "  go env -w GOPROXY=<this URL>\n");
+    static const char hello[] =
+        "modproxy " MODPROXY_VERSION
+        ": a Go module proxy. Point the go command here with\n"
+        "  go env -w GOPROXY=<this URL>\n";
+    proxy_conn_send_local(c, 200, "text/plain; charset=utf-8", hello,
+                          sizeof hello - 1, NULL);
     return;
   }
   if (proxy_route_takes_body(url)) {

@@ -12,8 +12,8 @@
  * bitbucket.org/<owner>/<repo>, hub.jazz.net/git/<user>/<project>,
  * git.openstack.org/<owner>/<repo>, git.apache.org/<repo>.git, and a path
  * element ending in ".git" (host/path/repo.git/...). They map to https, as
- * the go command tries first. Discovery through ?go-get=1 meta tags is not
- * done here: such modules need a route.
+ * the go command tries first. When neither matches, vcs.c asks the
+ * ?go-get=1 pages (vcs_discover.c).
  */
 #include <errno.h>
 #include <stdio.h>
