@@ -15,6 +15,11 @@
 #include "server.h"
 #include "settings.h"
 
+static void close_handle(uv_handle_t *h, void *arg) {
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
 static int cmd_serve(int argc, char **argv) {
   struct settings st;
   char err[512];
@@ -56,7 +61,12 @@ static int cmd_serve(int argc, char **argv) {
     rc = proxy_server_run(s);
   else
     rc = rc == -EINVAL ? CMD_EXIT_USAGE : 1;
-  free(s);
+  /* Close whatever handles are left (also after a failed start), so that
+   * the loop, and the server its handles live in, can be released. */
+  uv_walk(&loop, close_handle, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&loop) == 0)
+    free(s);
   curl_global_cleanup();
   settings_dispose(&st);
   return rc;
