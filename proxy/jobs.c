@@ -552,7 +552,7 @@ static void on_vcs_done(struct vcs_request *r) {
   }
   j->result.status = r->status;
   j->result.upstream_error = r->status != 404 && r->status != 410;
-  j->result.outcome = r->no_route ? DIAG_PRIVATE_ROUTE
+  j->result.outcome = r->no_route && !r->direct ? DIAG_PRIVATE_ROUTE
                       : j->result.upstream_error ? DIAG_GIT_ERROR
                                                  : DIAG_NOT_FOUND;
   set_body(j, r->body != NULL ? r->body : "private module: git failed\n");
@@ -566,28 +566,34 @@ static void on_vcs_done(struct vcs_request *r) {
     job_done(j);
 }
 
-/* Private modules never reach an upstream: git answers them. */
-static int attempt_private(struct fetch_job *j) {
-  if (j->s->cfg->offline || j->gp.kind == GP_SUMDB ||
-      !proxy_vcs_private(j->s, j->gp.module))
-    return 0;
+/* Hands the job to git (vcs.c): a private module, or "direct" in the
+ * --upstream list. */
+static void start_vcs(struct fetch_job *j, int direct) {
   j->vcs.gp = &j->gp;
   j->vcs.fd = j->fd;
+  j->vcs.direct = direct;
   j->vcs.on_done = on_vcs_done;
   j->vcs.data = j;
   int rc = proxy_vcs_start(j->s, &j->vcs);
   if (rc == 0) {
     job_state(j, JOB_FETCHING);
-    return 1;
+    return;
   }
   char text[256];
-  snprintf(text, sizeof text,
-           "modproxy could not start git for the private module %s: %s\n",
+  snprintf(text, sizeof text, "modproxy could not start git for %s: %s\n",
            j->gp.module, strerror(-rc));
   j->result.status = 502;
   j->result.upstream_error = 1;
   set_body(j, text);
   job_done(j);
+}
+
+/* Private modules never reach an upstream: git answers them. */
+static int attempt_private(struct fetch_job *j) {
+  if (j->s->cfg->offline || j->gp.kind == GP_SUMDB ||
+      !proxy_vcs_private(j->s, j->gp.module))
+    return 0;
+  start_vcs(j, 0);
   return 1;
 }
 
@@ -716,6 +722,10 @@ static void attempt(struct fetch_job *j) {
     const struct proxy_upstream *u = job_upstream(j);
     if (u == NULL || u->base == NULL)
       break; /* the end of the list, or "off" */
+    if (u->direct) {
+      start_vcs(j, 1);
+      return;
+    }
     job_url(j, u->base, j->url, sizeof j->url);
     if (j->gp.kind == GP_ZIP && (ftruncate(j->fd, 0) < 0 || lseek(j->fd, 0, SEEK_SET) < 0)) {
       note(j, "  staging file: %s\n", strerror(errno));

@@ -105,6 +105,7 @@ struct proxy_upstream {
   char *base;      /**< URL without trailing '/'; NULL for "off" */
   char *shown;     /**< base with any password replaced, for messages */
   int fall_any;    /**< separator after it was '|': fall through on any error */
+  int direct;      /**< "direct": fetch from the module's repository (vcs.c) */
   struct upstream_health health;
 };
 

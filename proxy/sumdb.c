@@ -65,7 +65,11 @@ static int setup_db(struct proxy_server *s, struct proxy_sumdb_db *db) {
   if (db->spec.url[0] != '\0')
     return add_source(db, db->spec.url, db->spec.url, "", 0);
   snprintf(suffix, sizeof suffix, "/sumdb/%s", db->spec.key.name);
-  for (int i = 0; i < s->nupstreams && s->upstreams[i].base != NULL; i++) {
+  /* The proxies before "off" or "direct" (after which the go command asks
+   * the database itself). */
+  for (int i = 0; i < s->nupstreams && s->upstreams[i].base != NULL &&
+                  !s->upstreams[i].direct;
+       i++) {
     int rc = add_source(db, s->upstreams[i].base, s->upstreams[i].shown, suffix,
                         s->upstreams[i].fall_any);
     if (rc < 0)

@@ -45,11 +45,14 @@ static int parse_entry(const char *e, size_t len, struct proxy_upstream *u,
     u->base = NULL;
     return 0;
   }
-  if (len == 6 && strncmp(e, "direct", 6) == 0)
-    return set_err(err, errlen,
-                   "\"%.*s\" is not supported in --upstream; list proxy URLs "
-                   "(http://, https://, file://) or \"off\"",
-                   e, len);
+  if (len == 6 && strncmp(e, "direct", 6) == 0) {
+    /* As for the go command: the module's own repository (git), found
+     * through --git-route, the well-known hosts or ?go-get=1 pages. */
+    u->base = strdup("direct");
+    u->shown = strdup("direct");
+    u->direct = 1;
+    return u->base != NULL && u->shown != NULL ? 0 : -ENOMEM;
+  }
   if (e[0] == '/')
     return set_err(err, errlen,
                    "invalid upstream URL \"%.*s\": missing scheme (a local "
@@ -113,8 +116,8 @@ int proxy_upstreams_parse(const char *list, struct proxy_upstream *out,
       }
       out[n].fall_any = sep == '|';
       n++;
-      if (out[n - 1].base == NULL)
-        break; /* "off" ends the list */
+      if (out[n - 1].base == NULL || out[n - 1].direct)
+        break; /* "off" and "direct" end the list */
     }
     p += len + (sep != '\0' ? 1 : 0);
   }

@@ -239,6 +239,11 @@ void proxy_vcs_close(struct proxy_server *s) {
   s->vcs = NULL;
 }
 
+/* How messages name the module: private, or public in direct mode. */
+static const char *kind_of(const struct vcs_request *r) {
+  return r->direct ? "module" : "private module";
+}
+
 int proxy_vcs_private(const struct proxy_server *s, const char *module) {
   const char *p = s->cfg->private_patterns;
   return p != NULL && p[0] != '\0' && gomod_match_prefix_patterns(p, module);
@@ -586,7 +591,7 @@ static void on_refreshed(struct vcs_repo_waiter *w, int status,
           uv_now(j->v->s->loop) - j->step_start_ms, j->repo->attempts);
   if (status != 200) {
     const char *m = j->r->gp->module;
-    job_fail(j, status, "private module %s: %s\n%s", m, why,
+    job_fail(j, status, "%s %s: %s\n%s", kind_of(j->r), m, why,
              status == 404 ? "Check the module path, and modproxy's "
                              "--git-route for it.\n"
                            : "");
@@ -687,10 +692,10 @@ static void on_discovered(struct vcs_discovery *d) {
   if (d->status != 0) {
     j->r->no_route = 1;
     job_fail(j, d->status,
-             "private module %s: no --git-route matches it, and discovery "
+             "%s %s: no --git-route matches it, and discovery "
              "failed: %s\nThe proxy's operators can add --git-route "
              "'PATTERN=URL' for it.\n",
-             m, d->err);
+             kind_of(j->r), m, d->err);
     return;
   }
   j->loc = d->loc;
@@ -721,9 +726,9 @@ static void on_start(uv_timer_t *t) {
     if (rc < 0) {
       j->r->no_route = 1;
       job_fail(j, 502,
-               "private module %s: no --git-route matches it, and modproxy "
+               "%s %s: no --git-route matches it, and modproxy "
                "could not start discovery: %s\n",
-               j->r->gp->module, strerror(-rc));
+               kind_of(j->r), j->r->gp->module, strerror(-rc));
     }
     return;
   }
@@ -774,9 +779,9 @@ int proxy_vcs_start(struct proxy_server *s, struct vcs_request *r) {
   if (rc < 0) {
     char text[1024];
     snprintf(text, sizeof text,
-             "private module %s: %s\nThe proxy's operators can add "
+             "%s %s: %s\nThe proxy's operators can add "
              "--git-route 'PATTERN=URL' for it.\n",
-             r->gp->module, err);
+             kind_of(r), r->gp->module, err);
     r->status = rc == -ENOENT ? 404 : 502;
     r->no_route = rc == -ENOENT;
     r->body = strdup(text);

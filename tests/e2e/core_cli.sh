@@ -71,7 +71,6 @@ usage_error --list-ttl serve "${D[@]}" --list-ttl
 usage_error 1e3 serve "${D[@]}" --not-found-ttl 1e3
 usage_error ftp://x serve "${D[@]}" --upstream ftp://x
 usage_error ftp://x serve "${D[@]}" --upstream "http://127.0.0.1:1,ftp://x"
-usage_error direct serve "${D[@]}" --upstream direct
 usage_error nonsense serve "${D[@]}" --listen nonsense
 usage_error 99999 serve "${D[@]}" --listen 127.0.0.1:99999
 # A bad value in the environment is a usage error too.

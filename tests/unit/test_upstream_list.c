@@ -188,8 +188,23 @@ static void test_bad_schemes(void **state) {
   check_refused("https://a.example,ssh://b.example", "ssh://b.example");
   check_refused("https://a.example|ws://b.example|https://c.example",
                 "ws://b.example");
-  check_refused("direct", "direct");
-  check_refused("https://a.example,direct", "direct");
+}
+
+/* "direct" (the module's own repository) ends the list, as for the go
+ * command. */
+static void test_direct(void **state) {
+  (void)state;
+  struct proxy_upstream u[MAXU];
+  char err[512];
+  assert_int_equal(parse("direct", u, err, sizeof err), 1);
+  assert_true(u[0].direct);
+  assert_int_equal(parse("https://a.example,direct,https://b.example", u, err,
+                         sizeof err),
+                   2);
+  assert_false(u[0].direct);
+  assert_true(u[1].direct);
+  assert_string_equal(u[1].shown, "direct");
+  proxy_upstreams_free(u, 2);
 }
 
 /* The go command trims entries with strings.TrimSpace, so a CR (a list
@@ -305,6 +320,7 @@ int main(void) {
       cmocka_unit_test(test_off),
       cmocka_unit_test(test_scheme_less),
       cmocka_unit_test(test_bad_schemes),
+      cmocka_unit_test(test_direct),
       cmocka_unit_test(test_whitespace_cr),
       cmocka_unit_test(test_absolute_path_refused),
       cmocka_unit_test(test_empty),
