@@ -39,7 +39,7 @@ static const char *find(const char *hay, size_t hlen, const char *needle,
 int diag_form_field(const char *body, size_t len, const char *content_type,
                     const char *name, const char **val, size_t *vlen) {
   char boundary[200], delim[210];
-  if (boundary_of(content_type, boundary, sizeof boundary) < 0)
+  if (body == NULL || boundary_of(content_type, boundary, sizeof boundary) < 0)
     return -EINVAL;
   size_t dlen = (size_t)snprintf(delim, sizeof delim, "--%s", boundary);
   const char *end = body + len;

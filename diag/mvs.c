@@ -153,7 +153,8 @@ int diag_mvs(const struct diag_mod *roots, size_t nroots, diag_reqs_fn reqs,
     set_free(&bad);
     return rc;
   }
-  qsort(sel.v, sel.n, sizeof *sel.v, by_path);
+  if (sel.n > 0)
+    qsort(sel.v, sel.n, sizeof *sel.v, by_path);
   free(sel.slots);
   free(bad.slots);
   *selected = sel.v;

@@ -175,7 +175,7 @@ static int b64_decode(const char *in, char *out, size_t cap) {
   int got = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)in, (int)n);
   if (got < 0)
     return -EINVAL;
-  while (n > 0 && in[n - 1] == '=') {
+  while (n > 0 && in[n - 1] == '=' && got > 0) {
     got--;
     n--;
   }

@@ -115,7 +115,8 @@ int vcs_refs_parse(const char *text, size_t len, struct vcs_refs **out) {
     vcs_refs_unref(r);
     return rc;
   }
-  qsort(r->v, r->n, sizeof *r->v, by_name);
+  if (r->n > 0)
+    qsort(r->v, r->n, sizeof *r->v, by_name);
   *out = r;
   return 0;
 }

@@ -464,8 +464,10 @@ static int versions(struct vcs_ctx *c, struct vlist *out) {
   free(t);
   if (rc < 0)
     goto out;
-  qsort(list.v, list.n, sizeof *list.v, by_semver);
-  qsort(incompatible.v, incompatible.n, sizeof *incompatible.v, by_semver);
+  if (list.n > 0)
+    qsort(list.v, list.n, sizeof *list.v, by_semver);
+  if (incompatible.n > 0)
+    qsort(incompatible.v, incompatible.n, sizeof *incompatible.v, by_semver);
   /* appendIncompatibleVersions */
   if (incompatible.n > 0 && c->path_major[0] == '\0') {
     int ok = 0;
