@@ -198,6 +198,7 @@ static void test_direct(void **state) {
   char err[512];
   assert_int_equal(parse("direct", u, err, sizeof err), 1);
   assert_true(u[0].direct);
+  proxy_upstreams_free(u, 1);
   assert_int_equal(parse("https://a.example,direct,https://b.example", u, err,
                          sizeof err),
                    2);
