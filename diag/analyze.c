@@ -99,16 +99,16 @@ static struct loaded *find_loaded(struct analysis *a, const char *path,
   for (size_t i = 0; i < a->nloaded; i++) {
     const char *k = a->loaded[i].key;
     size_t n = strlen(path);
-    if (strncmp(k, path, n) == 0 && k[n] == '@' && strcmp(k + n + 1, version) == 0)
+    if (strncmp(k, path, n) == 0 && k[n] == '@' &&
+        strcmp(k + n + 1, version) == 0)
       return &a->loaded[i];
   }
   return NULL;
 }
 
 /* The main go.mod's replacement for path@version, or NULL. */
-static const struct modfile_replace *replacement(const struct analysis *a,
-                                                 const char *path,
-                                                 const char *version) {
+static const struct modfile_replace *
+replacement(const struct analysis *a, const char *path, const char *version) {
   const struct modfile_replace *best = NULL;
   for (size_t i = 0; i < a->main.nreplace; i++) {
     const struct modfile_replace *r = &a->main.replace[i];
@@ -144,7 +144,8 @@ static int load_reqs(void *ctx, const char *path, const char *version,
   const char *lver = rep != NULL ? rep->new_version : version;
   char *data = NULL, err[256] = "";
   size_t len = 0;
-  int rc = a->src->gomod(a->src->ctx, lpath, lver, &data, &len, err, sizeof err);
+  int rc =
+      a->src->gomod(a->src->ctx, lpath, lver, &data, &len, err, sizeof err);
   if (rc < 0)
     return rc;
   if (a->nloaded == a->cap) {
@@ -260,16 +261,18 @@ static void check_latest(struct analysis *a, const struct diag_mod *m,
   struct diag_nearest n;
   diag_nearest_versions(list, len, m->version, &n);
   free(list);
-  const char *lv = n.latest[0] != '\0' && gomod_semver_compare(n.latest, m->version) > 0
-                       ? n.latest
-                       : m->version;
+  const char *lv =
+      n.latest[0] != '\0' && gomod_semver_compare(n.latest, m->version) > 0
+          ? n.latest
+          : m->version;
   snprintf(latest, GOMOD_MAX_VERSION_BYTES, "%s", lv);
   char *data = NULL, err[128];
   if (a->src->gomod(a->src->ctx, m->path, lv, &data, &len, err, sizeof err) < 0)
     return;
   struct modfile mf;
   modfile_init(&mf);
-  if (modfile_parse(&mf, data, len, MODFILE_LAX | MODFILE_GO121, NULL, 0) == 0) {
+  if (modfile_parse(&mf, data, len, MODFILE_LAX | MODFILE_GO121, NULL, 0) ==
+      0) {
     const char *why = NULL;
     char shown[DIAG_MSG_BYTES];
     if (retracted(&mf, m->version, &why)) {
@@ -424,7 +427,8 @@ static void check_private(struct analysis *a, const char *path) {
 
 int diag_modfile_analyze(const char *gomod, size_t gomod_len, const char *gosum,
                          size_t gosum_len, const struct diag_client *client,
-                         const struct diag_source *src, struct diag_report *out) {
+                         const struct diag_source *src,
+                         struct diag_report *out) {
   struct analysis a = {.src = src, .client = client, .out = out};
   memset(out, 0, sizeof *out);
   modfile_init(&a.main);
@@ -439,7 +443,8 @@ int diag_modfile_analyze(const char *gomod, size_t gomod_len, const char *gosum,
   }
   out->main_module = strdup(a.main.module != NULL ? a.main.module : "");
   if (a.main.go != NULL && client->go_version != NULL &&
-      client->go_version[0] != '\0' && diag_gover_compare(a.main.go, client->go_version) > 0)
+      client->go_version[0] != '\0' &&
+      diag_gover_compare(a.main.go, client->go_version) > 0)
     finding(&a, DIAG_SEV_ERROR, "newer go", out->main_module, NULL,
             "this go.mod says go %s, and the client runs %s\nfix: upgrade Go "
             "to %s or later",

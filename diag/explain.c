@@ -35,9 +35,11 @@ void diag_nearest_versions(const char *list, size_t len, const char *wanted,
       continue;
     out->count++;
     int cmp = gomod_semver_compare(v, wanted);
-    if (cmp < 0 && (out->below[0] == '\0' || gomod_semver_compare(v, out->below) > 0))
+    if (cmp < 0 &&
+        (out->below[0] == '\0' || gomod_semver_compare(v, out->below) > 0))
       keep(out->below, v);
-    if (cmp > 0 && (out->above[0] == '\0' || gomod_semver_compare(v, out->above) < 0))
+    if (cmp > 0 &&
+        (out->above[0] == '\0' || gomod_semver_compare(v, out->above) < 0))
       keep(out->above, v);
     char pre[GOMOD_MAX_VERSION_BYTES];
     gomod_semver_prerelease(v, pre, sizeof pre);
@@ -49,6 +51,6 @@ void diag_nearest_versions(const char *list, size_t len, const char *wanted,
     keep(out->latest, latest_pre);
   char pre[GOMOD_MAX_VERSION_BYTES];
   gomod_semver_prerelease(out->below, pre, sizeof pre);
-  keep(out->suggest, out->below[0] != '\0' && pre[0] == '\0' ? out->below
-                                                             : out->latest);
+  keep(out->suggest,
+       out->below[0] != '\0' && pre[0] == '\0' ? out->below : out->latest);
 }

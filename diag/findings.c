@@ -53,13 +53,17 @@ void diag_short_message(const char *in, char *out, size_t cap) {
   }
   for (size_t i = 0; i < n; i++) {
     unsigned char ch = (unsigned char)in[i];
-    size_t k = ch < 0x80 ? 1 : ch >= 0xc2 && ch < 0xe0 ? 2 : ch >= 0xe0 && ch < 0xf0 ? 3
-               : ch >= 0xf0 && ch < 0xf5 ? 4 : 0;
+    size_t k = ch < 0x80                 ? 1
+               : ch >= 0xc2 && ch < 0xe0 ? 2
+               : ch >= 0xe0 && ch < 0xf0 ? 3
+               : ch >= 0xf0 && ch < 0xf5 ? 4
+                                         : 0;
     int ok = k > 0 && i + k <= n && (ch >= 0x20 || ch == '\t') && ch != 0x7f;
     for (size_t j = 1; ok && j < k; j++)
       ok = ((unsigned char)in[i + j] & 0xc0) == 0x80;
     if (!ok) {
-      snprintf(out, cap, "(message omitted: contains non-printable characters)");
+      snprintf(out, cap,
+               "(message omitted: contains non-printable characters)");
       return;
     }
     i += k - 1;
@@ -119,7 +123,8 @@ int diag_gomod_findings(const char *module, const char *version,
     if (strcmp(r->low, r->high) == 0)
       snprintf(out[n].message, sizeof out[n].message,
                "%s@%s is retracted (says %s@%s)%s%s\nfix: go get %s@latest",
-               module, r->low, module, version, why[0] ? ": " : "", why, module);
+               module, r->low, module, version, why[0] ? ": " : "", why,
+               module);
     else
       snprintf(out[n].message, sizeof out[n].message,
                "%s versions [%s, %s] are retracted (says %s@%s)%s%s\nfix: go "

@@ -36,7 +36,8 @@ static uint32_t hash_str(const char *s) {
 }
 
 /* Finds the slot for key (path, or path+"@"+version when by_version). */
-static size_t *slot_of(struct modset *m, const char *path, const char *version) {
+static size_t *slot_of(struct modset *m, const char *path,
+                       const char *version) {
   uint32_t h = hash_str(path);
   if (version != NULL)
     h = h * 31u + hash_str(version);
@@ -83,7 +84,8 @@ static int add(struct modset *m, const char *path, const char *version,
   e->path = strdup(path);
   e->version = strdup(version);
   e->note = note != NULL ? strdup(note) : NULL;
-  if (e->path == NULL || e->version == NULL || (note != NULL && e->note == NULL)) {
+  if (e->path == NULL || e->version == NULL ||
+      (note != NULL && e->note == NULL)) {
     free(e->path);
     free(e->version);
     free(e->note);

@@ -44,8 +44,11 @@ void diag_record_dispose(struct diag_record *r) {
 
 /* Length of the valid UTF-8 sequence at p, or 0. */
 static size_t utf8_len(const unsigned char *p) {
-  size_t n = p[0] < 0x80 ? 1 : p[0] >= 0xf0 && p[0] < 0xf5 ? 4
-             : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : 0;
+  size_t n = p[0] < 0x80                   ? 1
+             : p[0] >= 0xf0 && p[0] < 0xf5 ? 4
+             : p[0] >= 0xe0                ? 3
+             : p[0] >= 0xc2 && p[0] < 0xe0 ? 2
+                                           : 0;
   for (size_t i = 1; i < n; i++)
     if ((p[i] & 0xc0) != 0x80)
       return 0;
@@ -62,8 +65,8 @@ void diag_json_write(FILE *f, const char *s) {
   const unsigned char *run = (const unsigned char *)s;
   for (const unsigned char *p = run; *p != '\0';) {
     size_t n = utf8_len(p);
-    int plain = n > 1 || (n == 1 && *p >= 0x20 && *p != 0x7f && *p != '"' &&
-                          *p != '\\');
+    int plain = n > 1 ||
+                (n == 1 && *p >= 0x20 && *p != 0x7f && *p != '"' && *p != '\\');
     if (plain) {
       p += n;
       continue;
@@ -95,7 +98,9 @@ void diag_record_write_json(FILE *f, const struct diag_record *r) {
   char when[40];
   iso_time(r->start_ms, when, sizeof when);
   /* The log level of the line: what an operator should look at. */
-  const char *level = r->status >= 500 ? "error" : r->status >= 400 ? "warn" : "info";
+  const char *level = r->status >= 500   ? "error"
+                      : r->status >= 400 ? "warn"
+                                         : "info";
   fprintf(f, "{\"level\":\"%s\",\"id\":", level);
   diag_json_write(f, r->id);
   fprintf(f, ",\"time\":\"%s\",\"target\":", when);
@@ -108,8 +113,9 @@ void diag_record_write_json(FILE *f, const struct diag_record *r) {
   diag_json_write(f, r->version);
   fprintf(f, ",\"outcome\":");
   diag_json_write(f, diag_outcome_name(r->outcome));
-  fprintf(f, ",\"status\":%d,\"bytes\":%" PRIu64 ",\"ms\":%" PRIu32
-             ",\"attempts\":%s,\"explanation\":",
+  fprintf(f,
+          ",\"status\":%d,\"bytes\":%" PRIu64 ",\"ms\":%" PRIu32
+          ",\"attempts\":%s,\"explanation\":",
           r->status, r->bytes, r->ms, r->attempts != NULL ? r->attempts : "[]");
   diag_json_write(f, r->explanation);
   fputc('}', f);
@@ -169,7 +175,8 @@ char *diag_record_text(const struct diag_record *r) {
   char when[40];
   iso_time(r->start_ms, when, sizeof when);
   fprintf(f, "request %s at %s from %s\n  %s\n", r->id, when,
-          r->client != NULL ? r->client : "?", r->target != NULL ? r->target : "");
+          r->client != NULL ? r->client : "?",
+          r->target != NULL ? r->target : "");
   if (r->module != NULL)
     fprintf(f, "  module %s%s%s\n", r->module, r->version != NULL ? "@" : "",
             r->version != NULL ? r->version : "");
@@ -216,7 +223,8 @@ static char *json_string(const char *p) {
     if (*p == 'n') {
       out[w++] = '\n';
     } else if (*p == 'u' && strlen(p) >= 5) {
-      unsigned v = (unsigned)strtoul((char[5]){p[1], p[2], p[3], p[4], 0}, NULL, 16);
+      unsigned v =
+          (unsigned)strtoul((char[5]){p[1], p[2], p[3], p[4], 0}, NULL, 16);
       out[w++] = v < 0x80 ? (char)v : '?';
       p += 4;
     } else if (*p != '\0') {

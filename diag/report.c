@@ -16,7 +16,8 @@ char *diag_report_text(const struct diag_report *r, int color) {
   FILE *f = open_memstream(&out, &len);
   if (f == NULL)
     return NULL;
-  static const char *const colors[] = {"\033[1;31m", "\033[1;33m", "\033[1;36m"};
+  static const char *const colors[] = {"\033[1;31m", "\033[1;33m",
+                                       "\033[1;36m"};
   const char *reset = color ? "\033[0m" : "";
   fprintf(f, "%s: %zu modules in the build list; %d error%s, %d warning%s\n",
           r->main_module != NULL && r->main_module[0] != '\0' ? r->main_module
@@ -28,8 +29,8 @@ char *diag_report_text(const struct diag_report *r, int color) {
       const struct diag_finding *d = &r->findings[i];
       if ((int)d->severity != sev)
         continue;
-      fprintf(f, "\n%s%s%s: %s", color ? colors[sev] : "", sev_names[sev], reset,
-              d->kind);
+      fprintf(f, "\n%s%s%s: %s", color ? colors[sev] : "", sev_names[sev],
+              reset, d->kind);
       if (d->module != NULL)
         fprintf(f, " (%s%s%s)", d->module, d->version != NULL ? "@" : "",
                 d->version != NULL ? d->version : "");

@@ -82,21 +82,23 @@ size_t diag_text_fit(const char *text, char *out, size_t outlen) {
   /* Each line costs its bytes plus, after the first, 2 for the "\n\t" the go
    * command joins them with; the output itself uses 1 ('\n') per line, so
    * it never needs more than cap bytes either. */
-  size_t last_len = n > 1 ? (lines[n - 1].len < cap / 2 ? lines[n - 1].len : cap / 2) : 0;
+  size_t last_len =
+      n > 1 ? (lines[n - 1].len < cap / 2 ? lines[n - 1].len : cap / 2) : 0;
   size_t budget = n > 1 ? cap - last_len - 2 : cap;
   size_t w = 0, used = 0;
   for (size_t i = 0; i + (n > 1 ? 1 : 0) < n; i++) {
     size_t sep = i > 0 ? 2 : 0;
     if (used + sep + 4 > budget)
       break;
-    size_t got = copy_line(lines[i].p, lines[i].len, out + w, budget - used - sep);
+    size_t got =
+        copy_line(lines[i].p, lines[i].len, out + w, budget - used - sep);
     out[w + got] = '\n';
     w += got + 1;
     used += sep + got;
   }
   if (n > 1) {
-    size_t got = copy_line(lines[n - 1].p, lines[n - 1].len, out + w,
-                           cap - used - 2);
+    size_t got =
+        copy_line(lines[n - 1].p, lines[n - 1].len, out + w, cap - used - 2);
     out[w + got] = '\n';
     w += got + 1;
   }

@@ -83,8 +83,10 @@ static int self_get(struct analysis_job *j, const char *module,
   curl_easy_getinfo(j->curl, CURLINFO_RESPONSE_CODE, &status);
   if (cc != CURLE_OK || status != 200) {
     if (err != NULL)
-      snprintf(err, errlen, "%s", cc != CURLE_OK ? curl_easy_strerror(cc)
-                                  : g.data != NULL ? g.data : "error");
+      snprintf(err, errlen, "%s",
+               cc != CURLE_OK   ? curl_easy_strerror(cc)
+               : g.data != NULL ? g.data
+                                : "error");
     free(g.data);
     return cc == CURLE_OK && (status == 404 || status == 410) ? -ENOENT : -EIO;
   }
@@ -99,7 +101,8 @@ static int self_get(struct analysis_job *j, const char *module,
 
 static int src_gomod(void *ctx, const char *path, const char *version,
                      char **data, size_t *len, char *err, size_t errlen) {
-  char esc[GOMOD_MAX_VERSION_BYTES * 2], suffix[GOMOD_MAX_VERSION_BYTES * 2 + 8];
+  char esc[GOMOD_MAX_VERSION_BYTES * 2],
+      suffix[GOMOD_MAX_VERSION_BYTES * 2 + 8];
   if (gomod_escape_version(version, esc, sizeof esc, NULL, 0) < 0)
     return -EINVAL;
   snprintf(suffix, sizeof suffix, "@v/%s.mod", esc);
@@ -117,7 +120,8 @@ static int src_zip_h1(void *ctx, const char *path, const char *version,
   int rc = store_zip_stat(j->server->store, path, version, &m);
   if (rc == -ENOENT) {
     /* Not held yet: fetch it through the proxy, as the build will. */
-    char esc[GOMOD_MAX_VERSION_BYTES * 2], suffix[GOMOD_MAX_VERSION_BYTES * 2 + 8];
+    char esc[GOMOD_MAX_VERSION_BYTES * 2],
+        suffix[GOMOD_MAX_VERSION_BYTES * 2 + 8];
     if (gomod_escape_version(version, esc, sizeof esc, NULL, 0) < 0)
       return -EINVAL;
     snprintf(suffix, sizeof suffix, "@v/%s.zip", esc);
@@ -208,11 +212,11 @@ static void on_analysed(uv_work_t *w, int status) {
     } else {
       int json = strstr(c->req->url, "format=json") != NULL ||
                  strstr(c->req->accept, "application/json") != NULL;
-      char *body = json ? diag_report_json(&j->report)
-                        : diag_report_text(&j->report, 0);
-      proxy_conn_send_local(c, 200,
-                            json ? "application/json" : "text/plain; charset=utf-8",
-                            body, body != NULL ? strlen(body) : 0, NULL);
+      char *body =
+          json ? diag_report_json(&j->report) : diag_report_text(&j->report, 0);
+      proxy_conn_send_local(
+          c, 200, json ? "application/json" : "text/plain; charset=utf-8", body,
+          body != NULL ? strlen(body) : 0, NULL);
       free(body);
     }
   }
@@ -241,8 +245,10 @@ void proxy_route_modfile(struct proxy_conn *c) {
     return;
   }
   if (s->analyses >= PROXY_MAX_ANALYSES) {
-    proxy_conn_send_text(c, 503, "modproxy is busy with other analyses; retry "
-                                 "in a few seconds", NULL);
+    proxy_conn_send_text(c, 503,
+                         "modproxy is busy with other analyses; retry "
+                         "in a few seconds",
+                         NULL);
     return;
   }
   struct analysis_job *j = calloc(1, sizeof *j);

@@ -48,7 +48,7 @@ struct entry {
 struct cached {
   unsigned char key[32]; /* SHA-256 of the Authorization header */
   int64_t until;
-  char user[64];         /* "" when refused */
+  char user[64]; /* "" when refused */
 };
 
 struct proxy_auth {
@@ -63,7 +63,8 @@ static int unhex(const char *s, unsigned char *out, size_t cap, size_t *len) {
     return -EINVAL;
   for (size_t i = 0; i < n / 2; i++) {
     unsigned v;
-    if (sscanf(s + 2 * i, "%2x", &v) != 1 || !isxdigit((unsigned char)s[2 * i]) ||
+    if (sscanf(s + 2 * i, "%2x", &v) != 1 ||
+        !isxdigit((unsigned char)s[2 * i]) ||
         !isxdigit((unsigned char)s[2 * i + 1]))
       return -EINVAL;
     out[i] = (unsigned char)v;
@@ -75,7 +76,8 @@ static int unhex(const char *s, unsigned char *out, size_t cap, size_t *len) {
 static int parse_line(char *line, struct entry *e, char *err, size_t errlen) {
   char kind[16], name[64], secret[AUTH_MAX_LINE];
   if (sscanf(line, "%15s %63s %1023s", kind, name, secret) != 3) {
-    snprintf(err, errlen, "expected \"user NAME HASH\" or \"token NAME SHA256\"");
+    snprintf(err, errlen,
+             "expected \"user NAME HASH\" or \"token NAME SHA256\"");
     return -EINVAL;
   }
   memset(e, 0, sizeof *e);
@@ -84,7 +86,8 @@ static int parse_line(char *line, struct entry *e, char *err, size_t errlen) {
   if (strcmp(kind, "token") == 0) {
     e->is_token = 1;
     if (unhex(secret, e->hash, sizeof e->hash, &len) < 0 || len != 32) {
-      snprintf(err, errlen, "a token line needs the 64-hex-digit SHA-256 of the token");
+      snprintf(err, errlen,
+               "a token line needs the 64-hex-digit SHA-256 of the token");
       return -EINVAL;
     }
     return 0;
@@ -95,8 +98,9 @@ static int parse_line(char *line, struct entry *e, char *err, size_t errlen) {
   }
   char *p = secret;
   if (strncmp(p, "pbkdf2-sha256$", 14) != 0) {
-    snprintf(err, errlen, "a user line needs a pbkdf2-sha256$... hash "
-                          "(make one with: modproxy auth hash)");
+    snprintf(err, errlen,
+             "a user line needs a pbkdf2-sha256$... hash "
+             "(make one with: modproxy auth hash)");
     return -EINVAL;
   }
   p += 14;
@@ -107,7 +111,8 @@ static int parse_line(char *line, struct entry *e, char *err, size_t errlen) {
   }
   *d1 = *d2 = '\0';
   e->iterations = (unsigned)strtoul(p, NULL, 10);
-  if (e->iterations == 0 || unhex(d1 + 1, e->salt, sizeof e->salt, &e->salt_len) < 0 ||
+  if (e->iterations == 0 ||
+      unhex(d1 + 1, e->salt, sizeof e->salt, &e->salt_len) < 0 ||
       unhex(d2 + 1, e->hash, sizeof e->hash, &len) < 0 || len != 32) {
     snprintf(err, errlen, "malformed pbkdf2-sha256 hash");
     return -EINVAL;
@@ -172,7 +177,8 @@ static int b64_decode(const char *in, char *out, size_t cap) {
   size_t n = strlen(in);
   if (n == 0 || n % 4 != 0 || (n / 4) * 3 + 1 > cap)
     return -EINVAL;
-  int got = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)in, (int)n);
+  int got =
+      EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)in, (int)n);
   if (got < 0)
     return -EINVAL;
   while (n > 0 && in[n - 1] == '=' && got > 0) {
@@ -236,7 +242,8 @@ int proxy_auth_cached(struct proxy_auth *a, const char *header, char *user,
   unsigned char key[32];
   EVP_Digest(header, strlen(header), key, NULL, EVP_sha256(), NULL);
   struct cached *slot = &a->cache[key[0] % AUTH_CACHE_SLOTS];
-  if (slot->until <= (int64_t)time(NULL) || memcmp(slot->key, key, sizeof key) != 0)
+  if (slot->until <= (int64_t)time(NULL) ||
+      memcmp(slot->key, key, sizeof key) != 0)
     return 0;
   snprintf(user, cap, "%s", slot->user);
   return 1;

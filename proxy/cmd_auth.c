@@ -20,12 +20,15 @@ static const char usage[] =
     "the token in ~/.netrc (machine HOST login NAME password SECRET).\n";
 
 int cmd_auth(int argc, char **argv) {
-  if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+  if (argc == 2 &&
+      (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
     fputs(usage, stdout);
     return 0;
   }
-  if (argc != 3 || (strcmp(argv[1], "user") != 0 && strcmp(argv[1], "token") != 0)) {
-    fprintf(stderr, "modproxy auth: want \"user NAME\" or \"token NAME\" (see modproxy auth --help)\n");
+  if (argc != 3 ||
+      (strcmp(argv[1], "user") != 0 && strcmp(argv[1], "token") != 0)) {
+    fprintf(stderr, "modproxy auth: want \"user NAME\" or \"token NAME\" (see "
+                    "modproxy auth --help)\n");
     return CMD_EXIT_USAGE;
   }
   char secret[256] = "";
@@ -43,8 +46,10 @@ int cmd_auth(int argc, char **argv) {
     }
     for (size_t i = 0; i < sizeof raw; i++)
       snprintf(secret + 2 * i, 3, "%02x", raw[i]);
-    fprintf(stderr, "the token for %s (shown once; the file keeps only its hash):\n%s\n",
-            argv[2], secret);
+    fprintf(
+        stderr,
+        "the token for %s (shown once; the file keeps only its hash):\n%s\n",
+        argv[2], secret);
   }
   char line[512];
   int rc = proxy_auth_hash_line(argv[1], argv[2], secret, line, sizeof line);

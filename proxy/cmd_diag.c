@@ -25,8 +25,10 @@ static const char usage[] =
     "Checks the module in DIR (default .) against a modproxy: the build list\n"
     "its go.mod resolves to, versions that do not exist, module path\n"
     "mismatches, retracted and deprecated dependencies, go.sum lines that\n"
-    "disagree with the proxy, dependencies needing a newer Go, private modules\n"
-    "your settings would leak, and indirect dependencies other builds resolved\n"
+    "disagree with the proxy, dependencies needing a newer Go, private "
+    "modules\n"
+    "your settings would leak, and indirect dependencies other builds "
+    "resolved\n"
     "differently. Each finding comes with the command that fixes it.\n"
     "\n"
     "  --proxy URL   the modproxy to ask (default: the first http(s) entry of\n"
@@ -135,7 +137,8 @@ int cmd_diag(int argc, char **argv) {
   size_t mod_len = 0, sum_len = 0;
   char *gomod = read_file(path, &mod_len);
   if (gomod == NULL) {
-    fprintf(stderr, "modproxy diag: cannot read %s: %s\n", path, strerror(errno));
+    fprintf(stderr, "modproxy diag: cannot read %s: %s\n", path,
+            strerror(errno));
     return CMD_EXIT_USAGE;
   }
   snprintf(path, sizeof path, "%s/go.sum", dir);
@@ -147,8 +150,10 @@ int cmd_diag(int argc, char **argv) {
     go_env(names[i], env[i], sizeof env[i]);
   if (proxy == NULL) {
     if (first_http_proxy(env[0], base, sizeof base) < 0) {
-      fprintf(stderr, "modproxy diag: no http(s) proxy in GOPROXY=\"%s\"; "
-                      "name one with --proxy URL\n", env[0]);
+      fprintf(stderr,
+              "modproxy diag: no http(s) proxy in GOPROXY=\"%s\"; "
+              "name one with --proxy URL\n",
+              env[0]);
       free(gomod);
       free(gosum);
       return CMD_EXIT_USAGE;
@@ -174,7 +179,8 @@ int cmd_diag(int argc, char **argv) {
     curl_mime_data(part, env[i], CURL_ZERO_TERMINATED);
   }
   char url[1200];
-  snprintf(url, sizeof url, "%s/diag/modfile%s", proxy, json ? "?format=json" : "");
+  snprintf(url, sizeof url, "%s/diag/modfile%s", proxy,
+           json ? "?format=json" : "");
   struct grow g = {0};
   curl_easy_setopt(curl, CURLOPT_URL, url);
   curl_easy_setopt(curl, CURLOPT_MIMEPOST, form);
@@ -187,13 +193,15 @@ int cmd_diag(int argc, char **argv) {
   int rc;
   if (cc != CURLE_OK || status != 200) {
     fprintf(stderr, "modproxy diag: %s: %s\n", url,
-            cc != CURLE_OK ? curl_easy_strerror(cc)
-            : g.data != NULL ? g.data : "no answer");
+            cc != CURLE_OK   ? curl_easy_strerror(cc)
+            : g.data != NULL ? g.data
+                             : "no answer");
     rc = CMD_EXIT_USAGE;
   } else {
     int tty = isatty(STDOUT_FILENO) && !json;
     /* The proxy renders plain text; on a terminal, colour the severities. */
-    for (char *line = g.data, *next; tty && line != NULL && *line != '\0'; line = next) {
+    for (char *line = g.data, *next; tty && line != NULL && *line != '\0';
+         line = next) {
       next = strchr(line, '\n');
       if (next != NULL)
         *next++ = '\0';

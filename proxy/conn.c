@@ -10,10 +10,10 @@
  *          v      first byte         message complete
  *     +-> IDLE ---------------> HEAD -----------------> HANDLING
  *     |    |                     |  (400/414/431: respond, close)  |
- *     |    | idle timeout        | head timeout                    | handler calls
- *     |    v                     v                                 v proxy_conn_send
- *     |  CLOSING <-------------- +---------------------------- WRITING
- *     |                   error, write timeout, !keep-alive        |
+ *     |    | idle timeout        | head timeout                    | handler
+ * calls |    v                     v                                 v
+ * proxy_conn_send |  CLOSING <-------------- +----------------------------
+ * WRITING |                   error, write timeout, !keep-alive        |
  *     +------------------------------------------------------------+
  *                    response written, keep-alive
  *
@@ -56,20 +56,23 @@ static const char *state_name(enum conn_state s) {
 static void conn_state(struct proxy_conn *c, enum conn_state to) {
   static const unsigned allowed[] = {
       [CONN_IDLE] = 1u << CONN_HEAD | 1u << CONN_HANDLING | 1u << CONN_CLOSING,
-      [CONN_HEAD] = 1u << CONN_HANDLING | 1u << CONN_WRITING | 1u << CONN_CLOSING,
+      [CONN_HEAD] =
+          1u << CONN_HANDLING | 1u << CONN_WRITING | 1u << CONN_CLOSING,
       [CONN_HANDLING] = 1u << CONN_WRITING | 1u << CONN_CLOSING,
       [CONN_WRITING] = 1u << CONN_IDLE | 1u << CONN_CLOSING,
       [CONN_CLOSING] = 0,
   };
   if ((allowed[c->state] & (1u << to)) == 0) {
-    fprintf(stderr, "conn: illegal transition %s -> %s\n",
-            state_name(c->state), state_name(to));
+    fprintf(stderr, "conn: illegal transition %s -> %s\n", state_name(c->state),
+            state_name(to));
     abort();
   }
   c->state = to;
 }
 
-void proxy_conn_hold(struct proxy_conn *c) { c->refs++; }
+void proxy_conn_hold(struct proxy_conn *c) {
+  c->refs++;
+}
 
 static void conn_free(struct proxy_conn *c) {
   struct proxy_server *s = c->server;
@@ -120,7 +123,9 @@ static void conn_close(struct proxy_conn *c) {
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
-static void on_timeout(uv_timer_t *t) { conn_close(t->data); }
+static void on_timeout(uv_timer_t *t) {
+  conn_close(t->data);
+}
 
 static void arm_timer(struct proxy_conn *c, uint64_t ms) {
   uv_timer_start(&c->timer, on_timeout, ms, 0);
@@ -128,7 +133,9 @@ static void arm_timer(struct proxy_conn *c, uint64_t ms) {
 
 /* ---- parsing --------------------------------------------------------- */
 
-static struct proxy_conn *conn_of(llhttp_t *p) { return p->data; }
+static struct proxy_conn *conn_of(llhttp_t *p) {
+  return p->data;
+}
 
 static int refuse(llhttp_t *p, int status, const char *reason) {
   conn_of(p)->req->error_status = status;
@@ -156,10 +163,10 @@ static void request_reset(struct proxy_request *r) {
   r->error_reason = NULL;
   r->body = NULL;
   r->start_ms = 0;
-  char *const strings[] = {r->url,         r->hname,         r->hvalue,
-                           r->if_none_match, r->range,       r->if_range,
-                           r->request_id,  r->accept,        r->host,
-                           r->content_type, r->authorization};
+  char *const strings[] = {r->url,           r->hname,        r->hvalue,
+                           r->if_none_match, r->range,        r->if_range,
+                           r->request_id,    r->accept,       r->host,
+                           r->content_type,  r->authorization};
   for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
     strings[i][0] = '\0';
 }
@@ -208,7 +215,8 @@ static int on_url(llhttp_t *p, const char *at, size_t len) {
 /* RFC 9110 tchar: what a header name may be made of. */
 static int is_tchar(unsigned char ch) {
   return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-         (ch >= '0' && ch <= '9') || (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+         (ch >= '0' && ch <= '9') ||
+         (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len) {
@@ -287,10 +295,12 @@ static int on_headers_complete(llhttp_t *p) {
   if (llhttp_get_http_major(p) != 1)
     return refuse(p, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
   /* RFC 9112 3.2: exactly one Host in HTTP/1.1. */
-  if (r->host_count > 1 || (r->host_count == 0 && llhttp_get_http_minor(p) == 1))
+  if (r->host_count > 1 ||
+      (r->host_count == 0 && llhttp_get_http_minor(p) == 1))
     return refuse(p, 400, "an HTTP/1.1 request needs exactly one Host header");
   /* Absolute-form targets (RFC 9112 3.2.2): keep the path. */
-  if (strncmp(r->url, "http://", 7) == 0 || strncmp(r->url, "https://", 8) == 0) {
+  if (strncmp(r->url, "http://", 7) == 0 ||
+      strncmp(r->url, "https://", 8) == 0) {
     const char *path = strchr(strstr(r->url, "//") + 2, '/');
     size_t n = path != NULL ? strlen(path) : 0;
     memmove(r->url, path != NULL ? path : "/", n > 0 ? n + 1 : 2);
@@ -328,7 +338,9 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
   return 0;
 }
 
-static int on_message_complete(llhttp_t *p) { return HPE_PAUSED; }
+static int on_message_complete(llhttp_t *p) {
+  return HPE_PAUSED;
+}
 
 static const llhttp_settings_t parser_settings = {
     .on_message_begin = on_message_begin,
@@ -398,7 +410,8 @@ void proxy_conn_subject(struct proxy_conn *c, const char *module,
   free(c->rec.module);
   free(c->rec.version);
   c->rec.module = module != NULL ? strdup(module) : NULL;
-  c->rec.version = version != NULL && version[0] != '\0' ? strdup(version) : NULL;
+  c->rec.version =
+      version != NULL && version[0] != '\0' ? strdup(version) : NULL;
 }
 
 void proxy_conn_attempts(struct proxy_conn *c, const char *json) {
@@ -624,7 +637,8 @@ static int conn_write(struct proxy_conn *c, uv_buf_t *bufs, unsigned n) {
   if (c->ssl == NULL)
     return uv_write(&c->write, (uv_stream_t *)&c->tcp, bufs, n, on_written);
   for (unsigned i = 0; i < n; i++) {
-    if (bufs[i].len > 0 && SSL_write(c->ssl, bufs[i].base, (int)bufs[i].len) <= 0) {
+    if (bufs[i].len > 0 &&
+        SSL_write(c->ssl, bufs[i].base, (int)bufs[i].len) <= 0) {
       ERR_clear_error();
       return -EPROTO;
     }
@@ -760,7 +774,8 @@ static int etag_listed(const char *list, const char *etag) {
       return 1;
     if (strncmp(p, "W/", 2) == 0)
       p += 2;
-    if (strncmp(p, etag, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+    if (strncmp(p, etag, n) == 0 &&
+        (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
       return 1;
     while (*p != '\0' && *p != ',')
       p++;
@@ -814,8 +829,8 @@ struct head {
   int overflow;
 };
 
-__attribute__((format(printf, 2, 3))) static void head_add(struct head *h,
-                                                           const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) static void
+head_add(struct head *h, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   int n = vsnprintf(h->buf + h->len, h->cap - h->len, fmt, ap);
@@ -854,9 +869,10 @@ static void on_written(uv_write_t *w, int status) {
 static void on_chunk_read(uv_work_t *w) {
   struct proxy_conn *c = w->data;
   uint64_t left = c->body_end - c->body_off;
-  size_t want = left < PROXY_ZIP_CHUNK_BYTES ? (size_t)left : PROXY_ZIP_CHUNK_BYTES;
-  c->chunk_len = store_zip_read(c->server->store, c->zip_module,
-                                c->zip_version, c->body_off, c->chunk, want);
+  size_t want =
+      left < PROXY_ZIP_CHUNK_BYTES ? (size_t)left : PROXY_ZIP_CHUNK_BYTES;
+  c->chunk_len = store_zip_read(c->server->store, c->zip_module, c->zip_version,
+                                c->body_off, c->chunk, want);
 }
 
 static void on_chunk_ready(uv_work_t *w, int status) {
@@ -891,7 +907,8 @@ static void write_next_chunk(struct proxy_conn *c) {
   }
   c->work.data = c;
   proxy_conn_hold(c);
-  if (uv_queue_work(c->server->loop, &c->work, on_chunk_read, on_chunk_ready) < 0) {
+  if (uv_queue_work(c->server->loop, &c->work, on_chunk_read, on_chunk_ready) <
+      0) {
     proxy_conn_release(c);
     conn_close(c);
   }
@@ -921,9 +938,10 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
                from, to, total);
     } else if (pr < 0) {
       char text[64], hdr[64];
-      snprintf(text, sizeof text, "range not satisfiable: the file has %" PRIu64
-               " bytes", total);
-      snprintf(hdr, sizeof hdr, "Content-Range: bytes */%" PRIu64 "\r\n", total);
+      snprintf(text, sizeof text,
+               "range not satisfiable: the file has %" PRIu64 " bytes", total);
+      snprintf(hdr, sizeof hdr, "Content-Range: bytes */%" PRIu64 "\r\n",
+               total);
       proxy_conn_send_text_with(c, 416, text, NULL, hdr);
       return;
     }
@@ -934,8 +952,9 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
   int keep = q->keep_alive && !c->server->stopping;
   c->close_after = !keep;
   struct head h = {.buf = c->req->head, .cap = sizeof c->req->head};
-  head_add(&h, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: modproxy\r\n"
-               "X-Request-Id: %s\r\n",
+  head_add(&h,
+           "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: modproxy\r\n"
+           "X-Request-Id: %s\r\n",
            status, reason_phrase(status), proxy_server_date(c->server), c->id);
   if (status != 304)
     head_add(&h, "Content-Type: %s\r\n", r->content_type);
@@ -962,10 +981,10 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
   c->rec.status = status;
   c->rec.bytes = q->head_only ? 0 : len;
   if (!c->outcome_set)
-    c->rec.outcome = status < 400 ? DIAG_LOCAL
+    c->rec.outcome = status < 400                     ? DIAG_LOCAL
                      : status == 404 || status == 410 ? DIAG_NOT_FOUND
-                     : status < 500 ? DIAG_INVALID
-                                    : DIAG_UPSTREAM_ERROR;
+                     : status < 500                   ? DIAG_INVALID
+                                                      : DIAG_UPSTREAM_ERROR;
   uv_buf_t bufs[2];
   unsigned nbufs = 1;
   bufs[0] = uv_buf_init(c->req->head, (unsigned)n);

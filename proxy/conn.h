@@ -32,7 +32,7 @@ struct proxy_request {
   int header_count;
   int host_count;
   const char *value_end; /* where the last header-value span ended */
-  int error_status;  /* set by a parser callback that refused the request */
+  int error_status;      /* set by a parser callback that refused the request */
   const char *error_reason; /* ...and why (a string literal) */
   /* The header being parsed (names longer than this are never ours). */
   char hname[32];
@@ -49,21 +49,21 @@ struct proxy_request {
   char host[256];
   char content_type[256];
   char authorization[256]; /* for /admin/ (admin_routes.c) */
-  char *body;        /* POST body (only where a route takes one), heap */
+  char *body;              /* POST body (only where a route takes one), heap */
   size_t body_len;
   uint64_t start_ms;
-  char head[2048];   /* the response head being written */
+  char head[2048]; /* the response head being written */
 };
 
 /** A response to send. Exactly one of body/zip_size applies. */
 struct conn_response {
   int status;
   const char *content_type;
-  const char *cache_control;  /**< NULL: no header */
-  const char *etag;           /**< quoted strong ETag, or NULL */
-  const char *extra_headers;  /**< "Name: value\r\n"..., or NULL */
-  int rangeable;              /**< honour Range/If-Range */
-  struct proxy_body *body;    /**< borrowed; the connection takes a ref */
+  const char *cache_control; /**< NULL: no header */
+  const char *etag;          /**< quoted strong ETag, or NULL */
+  const char *extra_headers; /**< "Name: value\r\n"..., or NULL */
+  int rangeable;             /**< honour Range/If-Range */
+  struct proxy_body *body;   /**< borrowed; the connection takes a ref */
   /** Stream a stored zip of this size instead of a body. */
   uint64_t zip_size;
   const char *zip_module, *zip_version;
@@ -76,22 +76,22 @@ struct proxy_conn {
   uv_timer_t timer;
   llhttp_t parser;
   enum conn_state state;
-  int refs;          /* the handle, plus one per async operation in flight */
-  int handles_open;  /* tcp and timer, closed with uv_close */
-  char *pending;     /* bytes read but not yet parsed (pipelining) */
+  int refs;            /* the handle, plus one per async operation in flight */
+  int handles_open;    /* tcp and timer, closed with uv_close */
+  char *pending;       /* bytes read but not yet parsed (pipelining) */
   const char *feeding; /* start of the bytes being parsed now */
   size_t pending_len;
   /* The request being read or answered: allocated when its first byte
    * arrives and freed when the connection goes idle, so that an idle
    * keep-alive connection costs a few hundred bytes, not kilobytes. */
   struct proxy_request *req;
-  char id[DIAG_ID_BYTES]; /* this request's id (echoed as X-Request-Id) */
-  char peer[64];          /* the client's address */
-  char user[64];          /* who the credentials name ("" anonymous) */
-  int auth_done;          /* user is settled for the current request */
+  char id[DIAG_ID_BYTES];  /* this request's id (echoed as X-Request-Id) */
+  char peer[64];           /* the client's address */
+  char user[64];           /* who the credentials name ("" anonymous) */
+  int auth_done;           /* user is settled for the current request */
   uint64_t rate_window_ms; /* start of the current one-second window */
   uint64_t rate_count;     /* requests in it */
-  struct diag_record rec; /* filled as the request is handled */
+  struct diag_record rec;  /* filled as the request is handled */
   int outcome_set;
   /* The response being written. */
   uv_write_t write;

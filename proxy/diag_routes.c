@@ -21,7 +21,8 @@
 
 enum diag_format { FMT_TEXT, FMT_HTML, FMT_JSON };
 
-static enum diag_format negotiate(const struct proxy_conn *c, const char *query) {
+static enum diag_format negotiate(const struct proxy_conn *c,
+                                  const char *query) {
   if (query != NULL && strstr(query, "format=json") != NULL)
     return FMT_JSON;
   if (query != NULL && strstr(query, "format=text") != NULL)
@@ -48,7 +49,9 @@ static void html_escape_n(FILE *f, const char *s, size_t n) {
   }
 }
 
-static void html_escape(FILE *f, const char *s) { html_escape_n(f, s, strlen(s)); }
+static void html_escape(FILE *f, const char *s) {
+  html_escape_n(f, s, strlen(s));
+}
 
 /* One line of a text page as HTML: headings (unindented lines ending in
  * ':') in bold, and /diag/... references as links. */
@@ -95,7 +98,8 @@ static void send_page(struct proxy_conn *c, enum diag_format fmt,
     FILE *f = open_memstream(&html, &len);
     if (f != NULL) {
       fputs("<!doctype html><html><head><meta charset=\"utf-8\">"
-            "<link rel=\"icon\" href=\"data:,\"><title>", f);
+            "<link rel=\"icon\" href=\"data:,\"><title>",
+            f);
       html_escape(f, title);
       fputs("</title><style>body{font:15px/1.45 system-ui,sans-serif;"
             "margin:2em auto;max-width:60em;padding:0 1em;color:#222}"
@@ -197,7 +201,8 @@ static void serve_request_record(struct proxy_conn *c, enum diag_format fmt,
   memcpy(l->id, id, strlen(id) + 1);
   l->work.data = l;
   proxy_conn_hold(c);
-  if (uv_queue_work(c->server->loop, &l->work, on_req_lookup, on_req_looked_up) < 0) {
+  if (uv_queue_work(c->server->loop, &l->work, on_req_lookup,
+                    on_req_looked_up) < 0) {
     proxy_conn_release(c);
     free(l);
     proxy_conn_send_text(c, 503, "could not queue the lookup; retry", NULL);
@@ -242,18 +247,22 @@ static void render_summary_text(FILE *f, const struct proxy_server *s,
   const struct store_summary *m = &sj->sum;
   const struct proxy_counters *k = &s->counters;
   uint64_t served = k->hits + k->misses;
-  fprintf(f, "modproxy %s\n\ncache: %" PRIu64 " versions, %" PRIu64
-             " zips (%.1f MiB); hot cache %zu entries (%.1f MiB)\n",
+  fprintf(f,
+          "modproxy %s\n\ncache: %" PRIu64 " versions, %" PRIu64
+          " zips (%.1f MiB); hot cache %zu entries (%.1f MiB)\n",
           MODPROXY_VERSION, sj->stats.versions, sj->stats.zips,
           (double)sj->stats.zip_bytes / 1048576.0, s->hot.count,
           (double)s->hot.bytes / 1048576.0);
-  fprintf(f, "since start: %" PRIu64 " requests, hit ratio %.1f%%, %" PRIu64
-             " upstream requests, %" PRIu64 " coalesced waits\n",
-          k->requests, served > 0 ? 100.0 * (double)k->hits / (double)served : 0.0,
+  fprintf(f,
+          "since start: %" PRIu64 " requests, hit ratio %.1f%%, %" PRIu64
+          " upstream requests, %" PRIu64 " coalesced waits\n",
+          k->requests,
+          served > 0 ? 100.0 * (double)k->hits / (double)served : 0.0,
           k->upstream_requests, k->coalesced);
   fprintf(f, "mirror and checksum databases: /diag/mirror\n");
-  fprintf(f, "in the last %" PRIu64 " requests: %" PRIu64 " failed\n\nupstreams:\n",
-          m->requests, m->failures);
+  fprintf(
+      f, "in the last %" PRIu64 " requests: %" PRIu64 " failed\n\nupstreams:\n",
+      m->requests, m->failures);
   for (int i = 0; i < s->nupstreams; i++) {
     const struct proxy_upstream *u = &s->upstreams[i];
     if (u->base == NULL) {
@@ -265,11 +274,12 @@ static void render_summary_text(FILE *f, const struct proxy_server *s,
     char ok[32], bad[32];
     ago(h->last_ok, ok, sizeof ok);
     ago(h->last_error_at, bad, sizeof bad);
-    fprintf(f, "  %s: %" PRIu64 " found, %" PRIu64 " not found, %" PRIu64
-               " failed, avg %" PRIu64 " ms; last answer %s, last failure %s%s%s\n",
-            u->shown, h->ok, h->not_found, h->errors,
-            n > 0 ? h->total_ms / n : 0, ok, bad, h->last_error[0] ? ": " : "",
-            h->last_error);
+    fprintf(
+        f,
+        "  %s: %" PRIu64 " found, %" PRIu64 " not found, %" PRIu64
+        " failed, avg %" PRIu64 " ms; last answer %s, last failure %s%s%s\n",
+        u->shown, h->ok, h->not_found, h->errors, n > 0 ? h->total_ms / n : 0,
+        ok, bad, h->last_error[0] ? ": " : "", h->last_error);
   }
   fprintf(f, "\nfailures by cause:\n");
   if (m->ncauses == 0)
@@ -282,51 +292,57 @@ static void render_summary_text(FILE *f, const struct proxy_server *s,
     fprintf(f, "  none\n");
   for (int i = 0; i < m->nmissed; i++)
     if (proxy_conn_may_see(sj->conn, m->missed[i].module))
-      fprintf(f, "  %6" PRIu64 "  %s\n", m->missed[i].count, m->missed[i].module);
+      fprintf(f, "  %6" PRIu64 "  %s\n", m->missed[i].count,
+              m->missed[i].module);
   fprintf(f, "\nfindings about modules served (newest first):\n");
   if (m->nfindings == 0)
     fprintf(f, "  none\n");
   for (int i = 0; i < m->nfindings; i++)
     if (proxy_conn_may_see(sj->conn, m->findings[i].module))
       fprintf(f, "  %-14s /diag/module/%s%s%s\n", m->findings[i].kind,
-            m->findings[i].module, m->findings[i].version[0] ? "@" : "",
-            m->findings[i].version);
+              m->findings[i].module, m->findings[i].version[0] ? "@" : "",
+              m->findings[i].version);
   fprintf(f, "\nlatest failures:\n");
   if (m->nrecent == 0)
     fprintf(f, "  none\n");
   for (int i = 0; i < m->nrecent; i++)
-    if (proxy_conn_may_see(sj->conn, m->recent[i].module[0] ? m->recent[i].module : NULL))
+    if (proxy_conn_may_see(sj->conn,
+                           m->recent[i].module[0] ? m->recent[i].module : NULL))
       fprintf(f, "  /diag/req/%s  %d %s  %s%s%s\n", m->recent[i].id,
-            m->recent[i].status, m->recent[i].outcome, m->recent[i].module,
-            m->recent[i].version[0] ? "@" : "", m->recent[i].version);
+              m->recent[i].status, m->recent[i].outcome, m->recent[i].module,
+              m->recent[i].version[0] ? "@" : "", m->recent[i].version);
 }
 
 static void render_summary_json(FILE *f, const struct proxy_server *s,
                                 const struct summary_job *sj) {
   const struct store_summary *m = &sj->sum;
   const struct proxy_counters *k = &s->counters;
-  fprintf(f, "{\"version\":\"%s\",\"cache\":{\"versions\":%" PRIu64
-             ",\"zips\":%" PRIu64 ",\"zip_bytes\":%" PRIu64
-             ",\"hot_entries\":%zu,\"hot_bytes\":%zu},",
+  fprintf(f,
+          "{\"version\":\"%s\",\"cache\":{\"versions\":%" PRIu64
+          ",\"zips\":%" PRIu64 ",\"zip_bytes\":%" PRIu64
+          ",\"hot_entries\":%zu,\"hot_bytes\":%zu},",
           MODPROXY_VERSION, sj->stats.versions, sj->stats.zips,
           sj->stats.zip_bytes, s->hot.count, s->hot.bytes);
-  fprintf(f, "\"since_start\":{\"requests\":%" PRIu64 ",\"hits\":%" PRIu64
-             ",\"misses\":%" PRIu64 ",\"upstream_requests\":%" PRIu64
-             ",\"coalesced\":%" PRIu64 "},\"upstreams\":[",
+  fprintf(f,
+          "\"since_start\":{\"requests\":%" PRIu64 ",\"hits\":%" PRIu64
+          ",\"misses\":%" PRIu64 ",\"upstream_requests\":%" PRIu64
+          ",\"coalesced\":%" PRIu64 "},\"upstreams\":[",
           k->requests, k->hits, k->misses, k->upstream_requests, k->coalesced);
   for (int i = 0; i < s->nupstreams; i++) {
     const struct upstream_health *h = &s->upstreams[i].health;
     fprintf(f, "%s{\"url\":", i > 0 ? "," : "");
     diag_json_write(f, s->upstreams[i].shown);
-    fprintf(f, ",\"found\":%" PRIu64 ",\"not_found\":%" PRIu64
-               ",\"failed\":%" PRIu64 ",\"last_ok\":%" PRId64
-               ",\"last_error_at\":%" PRId64 ",\"last_error\":",
+    fprintf(f,
+            ",\"found\":%" PRIu64 ",\"not_found\":%" PRIu64
+            ",\"failed\":%" PRIu64 ",\"last_ok\":%" PRId64
+            ",\"last_error_at\":%" PRId64 ",\"last_error\":",
             h->ok, h->not_found, h->errors, h->last_ok, h->last_error_at);
     diag_json_write(f, h->last_error[0] ? h->last_error : NULL);
     fputc('}', f);
   }
-  fprintf(f, "],\"ring\":{\"requests\":%" PRIu64 ",\"failures\":%" PRIu64
-             "},\"causes\":[",
+  fprintf(f,
+          "],\"ring\":{\"requests\":%" PRIu64 ",\"failures\":%" PRIu64
+          "},\"causes\":[",
           m->requests, m->failures);
   for (int i = 0; i < m->ncauses; i++) {
     fprintf(f, "%s{\"outcome\":", i > 0 ? "," : "");
@@ -357,7 +373,8 @@ static void render_summary_json(FILE *f, const struct proxy_server *s,
   }
   fprintf(f, "],\"recent_failures\":[");
   for (int i = 0, shown = 0; i < m->nrecent; i++) {
-    if (!proxy_conn_may_see(sj->conn, m->recent[i].module[0] ? m->recent[i].module : NULL))
+    if (!proxy_conn_may_see(
+            sj->conn, m->recent[i].module[0] ? m->recent[i].module : NULL))
       continue;
     fprintf(f, "%s{\"id\":", shown++ > 0 ? "," : "");
     diag_json_write(f, m->recent[i].id);
@@ -375,7 +392,8 @@ static void render_summary_json(FILE *f, const struct proxy_server *s,
 /* Renders with fn into a new heap string. */
 static char *render(void (*fn)(FILE *, const struct proxy_server *,
                                const struct summary_job *),
-                    const struct proxy_server *s, const struct summary_job *sj) {
+                    const struct proxy_server *s,
+                    const struct summary_job *sj) {
   char *out = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&out, &len);
@@ -390,12 +408,15 @@ static void on_summary_done(uv_work_t *w, int status) {
   struct summary_job *sj = w->data;
   struct proxy_conn *c = sj->conn;
   if (!proxy_conn_gone(c)) {
-    char *text = sj->rc == 0 ? render(render_summary_text, c->server, sj) : NULL;
-    char *json = sj->rc == 0 ? render(render_summary_json, c->server, sj) : NULL;
+    char *text =
+        sj->rc == 0 ? render(render_summary_text, c->server, sj) : NULL;
+    char *json =
+        sj->rc == 0 ? render(render_summary_json, c->server, sj) : NULL;
     if (text != NULL && json != NULL)
       send_page(c, sj->fmt, "modproxy diagnostics", text, json);
     else
-      proxy_conn_send_text(c, 503, "could not read the store; see the log", NULL);
+      proxy_conn_send_text(c, 503, "could not read the store; see the log",
+                           NULL);
     free(text);
     free(json);
   }
@@ -413,7 +434,8 @@ static void serve_summary(struct proxy_conn *c, enum diag_format fmt) {
   sj->fmt = fmt;
   sj->work.data = sj;
   proxy_conn_hold(c);
-  if (uv_queue_work(c->server->loop, &sj->work, on_summary, on_summary_done) < 0) {
+  if (uv_queue_work(c->server->loop, &sj->work, on_summary, on_summary_done) <
+      0) {
     proxy_conn_release(c);
     free(sj);
     proxy_conn_send_text(c, 503, "could not queue the summary; retry", NULL);
@@ -443,15 +465,17 @@ static void serve_config(struct proxy_conn *c, enum diag_format fmt) {
     proxy_conn_send_text(c, 503, "out of memory", NULL);
     return;
   }
-  fprintf(t, "# Settings for the go command of every client of this proxy:\n"
-             "go env -w GOPROXY=%s\n",
+  fprintf(t,
+          "# Settings for the go command of every client of this proxy:\n"
+          "go env -w GOPROXY=%s\n",
           base);
   if (priv[0] != '\0')
-    fprintf(t, "# private modules come from this proxy, and are not in the\n"
-               "# public checksum database:\n"
-               "go env -w GONOSUMDB=%s\n"
-               "# if GOPRIVATE is set, keep it from bypassing the proxy:\n"
-               "go env -w GONOPROXY=none\n",
+    fprintf(t,
+            "# private modules come from this proxy, and are not in the\n"
+            "# public checksum database:\n"
+            "go env -w GONOSUMDB=%s\n"
+            "# if GOPRIVATE is set, keep it from bypassing the proxy:\n"
+            "go env -w GONOPROXY=none\n",
             priv);
   fprintf(t, "# GOFLAGS needs nothing from this proxy.\n");
   fprintf(j, "{\"GOPROXY\":");
@@ -482,9 +506,9 @@ struct module_job {
 
 static void on_module_view(uv_work_t *w) {
   struct module_job *mj = w->data;
-  mj->rc = store_module_view(mj->conn->server->store, mj->module,
-                             mj->version[0] != '\0' ? mj->version : NULL,
-                             &mj->view);
+  mj->rc =
+      store_module_view(mj->conn->server->store, mj->module,
+                        mj->version[0] != '\0' ? mj->version : NULL, &mj->view);
 }
 
 static void iso(int64_t ms, char *buf, size_t len) {
@@ -603,7 +627,8 @@ static void on_module_view_done(uv_work_t *w, int status) {
     if (text != NULL && json != NULL)
       send_page(c, mj->fmt, title, text, json);
     else
-      proxy_conn_send_text(c, 503, "could not read the store; see the log", NULL);
+      proxy_conn_send_text(c, 503, "could not read the store; see the log",
+                           NULL);
     free(text);
     free(json);
   }
@@ -628,7 +653,8 @@ static void serve_module(struct proxy_conn *c, enum diag_format fmt,
   }
   char why[256] = "";
   if (strchr(path, '!') != NULL
-          ? gomod_unescape_path(path, mj->module, sizeof mj->module, why, sizeof why) < 0
+          ? gomod_unescape_path(path, mj->module, sizeof mj->module, why,
+                                sizeof why) < 0
           : gomod_check_path(path, why, sizeof why) < 0 ||
                 snprintf(mj->module, sizeof mj->module, "%s", path) < 0) {
     free(mj);

@@ -37,15 +37,11 @@ struct sock_ctx {
 
 static int errno_of(CURLcode cc, int too_big) {
   switch (cc) {
-  case CURLE_COULDNT_CONNECT:
-    return -ECONNREFUSED;
-  case CURLE_OPERATION_TIMEDOUT:
-    return -ETIMEDOUT;
+  case CURLE_COULDNT_CONNECT: return -ECONNREFUSED;
+  case CURLE_OPERATION_TIMEDOUT: return -ETIMEDOUT;
   case CURLE_COULDNT_RESOLVE_HOST:
-  case CURLE_COULDNT_RESOLVE_PROXY:
-    return -EHOSTUNREACH;
-  case CURLE_WRITE_ERROR:
-    return too_big ? -E2BIG : -EIO;
+  case CURLE_COULDNT_RESOLVE_PROXY: return -EHOSTUNREACH;
+  case CURLE_WRITE_ERROR: return too_big ? -E2BIG : -EIO;
   case CURLE_PEER_FAILED_VERIFICATION:
   case CURLE_SSL_CONNECT_ERROR:
   case CURLE_PARTIAL_FILE:
@@ -54,10 +50,8 @@ static int errno_of(CURLcode cc, int too_big) {
   case CURLE_BAD_CONTENT_ENCODING:
   case CURLE_RECV_ERROR:
   case CURLE_GOT_NOTHING:
-  case CURLE_WEIRD_SERVER_REPLY:
-    return -EPROTO;
-  default:
-    return -EIO;
+  case CURLE_WEIRD_SERVER_REPLY: return -EPROTO;
+  default: return -EIO;
   }
 }
 
@@ -74,7 +68,8 @@ static void check_done(struct proxy_fetcher *fr) {
     curl_easy_getinfo(f->easy, CURLINFO_TOTAL_TIME, &f->seconds);
     const char *ct = NULL;
     curl_easy_getinfo(f->easy, CURLINFO_CONTENT_TYPE, &ct);
-    snprintf(f->content_type, sizeof f->content_type, "%s", ct != NULL ? ct : "");
+    snprintf(f->content_type, sizeof f->content_type, "%s",
+             ct != NULL ? ct : "");
     int is_file = strncmp(f->url, "file:", 5) == 0;
     if (cc == CURLE_OK) {
       f->rc = 0;
@@ -92,7 +87,7 @@ static void check_done(struct proxy_fetcher *fr) {
     } else {
       f->rc = errno_of(cc, f->too_big);
       snprintf(f->error, sizeof f->error, "%s",
-               f->too_big ? "response body over the size limit"
+               f->too_big             ? "response body over the size limit"
                : f->errbuf[0] != '\0' ? f->errbuf
                                       : curl_easy_strerror(cc));
     }
@@ -119,7 +114,9 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   check_done(sc->fr);
 }
 
-static void on_poll_closed(uv_handle_t *h) { free(h->data); }
+static void on_poll_closed(uv_handle_t *h) {
+  free(h->data);
+}
 
 static int on_curl_socket(CURL *e, curl_socket_t s, int what, void *userp,
                           void *socketp) {
@@ -273,7 +270,8 @@ int proxy_fetch_start(struct proxy_fetcher *fr, struct proxy_fetch *f) {
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                    (long)PROXY_UPSTREAM_CONNECT_TIMEOUT_MS);
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)PROXY_UPSTREAM_STALL_TIMEOUT_S);
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+                   (long)PROXY_UPSTREAM_STALL_TIMEOUT_S);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_USERAGENT, "modproxy/" MODPROXY_VERSION);
   if (fr->ca_file != NULL)

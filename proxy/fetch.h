@@ -22,18 +22,18 @@ typedef void (*proxy_fetch_cb)(struct proxy_fetch *f);
  *  proxy_fetch_start). */
 struct proxy_fetch {
   /* in */
-  const char *url;    /**< borrowed until on_done */
-  int fd;             /**< >= 0: write the body to this file, else memory */
-  size_t max_bytes;   /**< a longer body fails with -E2BIG */
+  const char *url;  /**< borrowed until on_done */
+  int fd;           /**< >= 0: write the body to this file, else memory */
+  size_t max_bytes; /**< a longer body fails with -E2BIG */
   proxy_fetch_cb on_done;
   void *data;
   /* out */
-  int rc;             /**< 0: a response arrived (see status); else -errno */
-  long status;        /**< HTTP status (200 for a file:// hit) */
-  char *body;         /**< memory mode: the body, NUL-terminated */
-  size_t len;         /**< body bytes received */
+  int rc;      /**< 0: a response arrived (see status); else -errno */
+  long status; /**< HTTP status (200 for a file:// hit) */
+  char *body;  /**< memory mode: the body, NUL-terminated */
+  size_t len;  /**< body bytes received */
   char content_type[128];
-  char error[256];    /**< transport error, for people */
+  char error[256]; /**< transport error, for people */
   double seconds;
   /* private */
   CURL *easy;

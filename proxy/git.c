@@ -106,7 +106,9 @@ int git_runner_new(uv_loop_t *loop, const char *const *extra_env,
   return 0;
 }
 
-int git_runner_running(const struct git_runner *r) { return r->running; }
+int git_runner_running(const struct git_runner *r) {
+  return r->running;
+}
 
 static void kill_group(struct git_cmd *c) {
   if (c->proc.pid > 0 && !c->exited)
@@ -364,8 +366,8 @@ void git_cmd_describe(const struct git_cmd *c, char *out, size_t cap) {
   out[0] = '\0';
   for (int i = 0; i < GIT_MAX_ARGS && c->argv[i] != NULL && len + 1 < cap;
        i++) {
-    int n = snprintf(out + len, cap - len, "%s%s", i > 0 ? " " : "",
-                     c->argv[i]);
+    int n =
+        snprintf(out + len, cap - len, "%s%s", i > 0 ? " " : "", c->argv[i]);
     if (n < 0)
       break;
     len += (size_t)n;

@@ -37,7 +37,7 @@ enum git_cmd_state {
  *  git_cmd_start). */
 struct git_cmd {
   /* in */
-  const char *cwd;              /**< borrowed until on_exit; NULL: inherit */
+  const char *cwd; /**< borrowed until on_exit; NULL: inherit */
   const char *argv[GIT_MAX_ARGS + 1]; /**< borrowed, NULL-terminated,
                                           argv[0] == "git" */
   int out_fd;          /**< >= 0: stdout goes to this file; else captured */
@@ -50,11 +50,11 @@ struct git_cmd {
                             -E2BIG, -ECANCELED, or a spawn error */
   int64_t exit_status; /**< git's exit code (valid when rc == 0) */
   int term_signal;
-  char *out;           /**< heap, NUL-terminated captured stdout, or NULL */
+  char *out; /**< heap, NUL-terminated captured stdout, or NULL */
   size_t out_len;
   char err[GIT_STDERR_BYTES]; /**< the last bytes of stderr, NUL-terminated */
   size_t err_len;
-  uint64_t ms;         /**< wall time from spawn to exit */
+  uint64_t ms; /**< wall time from spawn to exit */
   /* private */
   enum git_cmd_state state;
   struct git_runner *runner;

@@ -63,15 +63,15 @@ struct fetch_job {
   struct proxy_server *s;
   enum job_state state;
   struct gp_req gp;
-  char key[sizeof ((struct route_ctx *)0)->key];
+  char key[sizeof((struct route_ctx *)0)->key];
   struct route_ctx *waiters;
-  int index;      /* upstream being tried */
-  int fd;         /* zip staging file, or -1 */
+  int index; /* upstream being tried */
+  int fd;    /* zip staging file, or -1 */
   struct proxy_fetch fetch;
-  struct proxy_fetch list_fetch; /* the module's list, to explain a miss */
-  struct vcs_request vcs;        /* a private module's answer from git */
+  struct proxy_fetch list_fetch;    /* the module's list, to explain a miss */
+  struct vcs_request vcs;           /* a private module's answer from git */
   struct proxy_sumdb_verify verify; /* the checksum database's record */
-  int verified;                  /* verify ran: compare before storing */
+  int verified;                     /* verify ran: compare before storing */
   /* What ingest stores: the answer's bytes (not for zips) and its origin. */
   const char *src_body;
   size_t src_len;
@@ -85,7 +85,7 @@ struct fetch_job {
   size_t json_len;
   int json_count;
   uint64_t attempt_start_ms;
-  int saw_error;  /* some upstream failed for another reason than not-found */
+  int saw_error; /* some upstream failed for another reason than not-found */
   int timed_out;
   int not_found_status;
   uv_work_t work;
@@ -99,8 +99,8 @@ static void attempt(struct fetch_job *j);
 static void job_state(struct fetch_job *j, enum job_state to) {
   static const unsigned allowed[] = {
       [JOB_ATTEMPT] = 1u << JOB_FETCHING | 1u << JOB_REMEMBER | 1u << JOB_DONE,
-      [JOB_FETCHING] = 1u << JOB_ATTEMPT | 1u << JOB_INGEST | 1u << JOB_REMEMBER |
-                       1u << JOB_DONE | 1u << JOB_VERIFY,
+      [JOB_FETCHING] = 1u << JOB_ATTEMPT | 1u << JOB_INGEST |
+                       1u << JOB_REMEMBER | 1u << JOB_DONE | 1u << JOB_VERIFY,
       [JOB_VERIFY] = 1u << JOB_INGEST | 1u << JOB_DONE,
       [JOB_INGEST] = 1u << JOB_DONE,
       [JOB_REMEMBER] = 1u << JOB_DONE,
@@ -216,7 +216,8 @@ static void on_remember(uv_work_t *w) {
 static void describe_missing(struct fetch_job *j, char *out, size_t cap) {
   const struct proxy_fetch *f = &j->list_fetch;
   const char *m = j->gp.module, *v = j->gp.version;
-  if (f->rc != 0 || (f->status != 200 && f->status != 404 && f->status != 410)) {
+  if (f->rc != 0 ||
+      (f->status != 200 && f->status != 404 && f->status != 410)) {
     snprintf(out, cap, "%s@%s: not found.\n", m, v);
     return;
   }
@@ -272,7 +273,8 @@ static int cached_list(struct fetch_job *j) {
   char key[sizeof j->key];
   snprintf(key, sizeof key, "%s\n@v/list", j->gp.module);
   struct hot_value v;
-  if (!hot_cache_get(&j->s->hot, key, &v) || v.status != 200 || v.body == NULL ||
+  if (!hot_cache_get(&j->s->hot, key, &v) || v.status != 200 ||
+      v.body == NULL ||
       (int64_t)time(NULL) - v.fetched >= j->s->cfg->list_ttl_s)
     return 0;
   struct proxy_fetch *f = &j->list_fetch;
@@ -291,8 +293,8 @@ static int cached_list(struct fetch_job *j) {
  * which versions do exist. */
 static void not_found(struct fetch_job *j) {
   const struct proxy_upstream *first = &j->s->upstreams[0];
-  int versioned = j->gp.kind != GP_LIST && j->gp.kind != GP_LATEST &&
-                  j->gp.canonical;
+  int versioned =
+      j->gp.kind != GP_LIST && j->gp.kind != GP_LATEST && j->gp.canonical;
   if (versioned && j->attempts_len > 0 && cached_list(j)) {
     explain_not_found(j);
     return;
@@ -364,7 +366,8 @@ static void explain_not_found(struct fetch_job *j) {
 /* ---- ingest (worker thread) --------------------------------------------- */
 
 /* Findings about a go.mod, recorded once per module version for /diag. */
-static void record_findings(struct fetch_job *j, const char *gomod, size_t len) {
+static void record_findings(struct fetch_job *j, const char *gomod,
+                            size_t len) {
   struct diag_gomod_finding f[DIAG_GOMOD_FINDINGS];
   int n = diag_gomod_findings(j->gp.module, j->gp.version, gomod, len,
                               j->s->cfg->go_release, f, DIAG_GOMOD_FINDINGS);
@@ -409,8 +412,7 @@ static int ingest(struct fetch_job *j) {
         return rc;
     }
     /* Keep it as the .info of the version it names, too. */
-    return store_part_put(st, gp->module, v, STORE_INFO, body, len,
-                          origin);
+    return store_part_put(st, gp->module, v, STORE_INFO, body, len, origin);
   case GP_SUMDB:
     return proxy_sumdb_ingest(j->s, gp, body, len, origin, j->failure,
                               sizeof j->failure);
@@ -429,9 +431,9 @@ static int ingest(struct fetch_job *j) {
       return -EPROTO;
     }
   }
-    if (j->verified && (rc = proxy_sumdb_check(j->s, &j->verify, gp, body, len,
-                                               -1, origin, j->failure,
-                                               sizeof j->failure)) < 0)
+    if (j->verified &&
+        (rc = proxy_sumdb_check(j->s, &j->verify, gp, body, len, -1, origin,
+                                j->failure, sizeof j->failure)) < 0)
       return rc;
     rc = store_part_put(st, gp->module, gp->version, STORE_MOD, body, len,
                         origin);
@@ -440,9 +442,9 @@ static int ingest(struct fetch_job *j) {
     return rc;
   case GP_ZIP: {
     struct gozip_report rep;
-    if (j->verified && (rc = proxy_sumdb_check(j->s, &j->verify, gp, NULL, 0,
-                                               j->fd, origin, j->failure,
-                                               sizeof j->failure)) < 0)
+    if (j->verified &&
+        (rc = proxy_sumdb_check(j->s, &j->verify, gp, NULL, 0, j->fd, origin,
+                                j->failure, sizeof j->failure)) < 0)
       return rc;
     rc = store_zip_put_fd(st, gp->module, gp->version, j->fd, origin,
                           j->s->cfg->strict_zips, &rep);
@@ -476,8 +478,8 @@ static void on_ingest(uv_work_t *w) {
   if (rc < 0) {
     j->result.status = 502;
     if (j->failure[0] == '\0')
-      snprintf(j->failure, sizeof j->failure,
-               "modproxy could not store it: %s", strerror(-rc));
+      snprintf(j->failure, sizeof j->failure, "modproxy could not store it: %s",
+               strerror(-rc));
     return;
   }
   j->result.status = 200;
@@ -511,7 +513,8 @@ static void fail_local(struct fetch_job *j, int err) {
 
 static void on_ingested(uv_work_t *w, int status) {
   struct fetch_job *j = w->data;
-  if (j->ingest_rc == -EBUSY || j->ingest_rc == -ENOSPC || j->ingest_rc == -EIO) {
+  if (j->ingest_rc == -EBUSY || j->ingest_rc == -ENOSPC ||
+      j->ingest_rc == -EIO) {
     fail_local(j, j->ingest_rc);
   } else if (j->result.status != 200 ||
              (j->gp.kind != GP_ZIP && j->result.body == NULL)) {
@@ -552,7 +555,7 @@ static void on_vcs_done(struct vcs_request *r) {
   }
   j->result.status = r->status;
   j->result.upstream_error = r->status != 404 && r->status != 410;
-  j->result.outcome = r->no_route && !r->direct ? DIAG_PRIVATE_ROUTE
+  j->result.outcome = r->no_route && !r->direct  ? DIAG_PRIVATE_ROUTE
                       : j->result.upstream_error ? DIAG_GIT_ERROR
                                                  : DIAG_NOT_FOUND;
   set_body(j, r->body != NULL ? r->body : "private module: git failed\n");
@@ -664,7 +667,8 @@ static void record_attempt(struct fetch_job *j, const struct proxy_fetch *f) {
 static void record_health(struct fetch_job *j, const struct proxy_fetch *f) {
   struct upstream_health *h = &job_upstream(j)->health;
   proxy_metrics_upstream(h, uv_now(j->s->loop) - j->attempt_start_ms);
-  if (f->rc == 0 && (f->status == 200 || f->status == 404 || f->status == 410)) {
+  if (f->rc == 0 &&
+      (f->status == 200 || f->status == 404 || f->status == 410)) {
     if (f->status == 200)
       h->ok++;
     else
@@ -727,7 +731,8 @@ static void attempt(struct fetch_job *j) {
       return;
     }
     job_url(j, u->base, j->url, sizeof j->url);
-    if (j->gp.kind == GP_ZIP && (ftruncate(j->fd, 0) < 0 || lseek(j->fd, 0, SEEK_SET) < 0)) {
+    if (j->gp.kind == GP_ZIP &&
+        (ftruncate(j->fd, 0) < 0 || lseek(j->fd, 0, SEEK_SET) < 0)) {
       note(j, "  staging file: %s\n", strerror(errno));
       j->saw_error = 1;
       break;
@@ -790,8 +795,8 @@ void proxy_job_join(struct proxy_server *s, struct route_ctx *ctx) {
   j->waiters = ctx;
   j->fd = -1;
   if (ctx->gp.kind == GP_ZIP && (j->fd = staging_file(s)) < 0) {
-    fprintf(stderr, "job: cannot create a staging file in %s: %s\n",
-            s->tmp_dir, strerror(errno));
+    fprintf(stderr, "job: cannot create a staging file in %s: %s\n", s->tmp_dir,
+            strerror(errno));
     free(j);
     proxy_route_finish(ctx, &fail);
     return;

@@ -36,7 +36,9 @@ static int cmd_serve(int argc, char **argv) {
     return rc > 0 ? 0 : CMD_EXIT_USAGE;
   }
   if (st.nargs > 0) {
-    fprintf(stderr, "modproxy serve: unexpected argument \"%s\" (see modproxy serve --help)\n",
+    fprintf(stderr,
+            "modproxy serve: unexpected argument \"%s\" (see modproxy serve "
+            "--help)\n",
             st.args[0]);
     settings_dispose(&st);
     return CMD_EXIT_USAGE;
@@ -139,7 +141,9 @@ int main(int argc, char **argv) {
     cmd = "version";
   for (size_t i = 0; i < NCOMMANDS; i++)
     if (strcmp(cmd, commands[i].name) == 0)
-      return commands[i].run(argc > 1 ? argc - 1 : 1, argc > 1 ? argv + 1 : argv);
-  fprintf(stderr, "modproxy: unknown command \"%s\" (see modproxy --help)\n", cmd);
+      return commands[i].run(argc > 1 ? argc - 1 : 1,
+                             argc > 1 ? argv + 1 : argv);
+  fprintf(stderr, "modproxy: unknown command \"%s\" (see modproxy --help)\n",
+          cmd);
   return CMD_EXIT_USAGE;
 }

@@ -63,7 +63,8 @@ char *proxy_metrics_render(const struct proxy_server *s,
   if (f == NULL)
     return NULL;
   const struct proxy_counters *k = &s->counters;
-  fprintf(f, "# HELP modproxy_requests_total Requests answered, by endpoint and status.\n"
+  fprintf(f, "# HELP modproxy_requests_total Requests answered, by endpoint "
+             "and status.\n"
              "# TYPE modproxy_requests_total counter\n");
   for (int e = 0; e < EP_COUNT; e++) {
     for (int i = 0; i < PROXY_STATUS_SLOTS; i++) {
@@ -74,25 +75,31 @@ char *proxy_metrics_render(const struct proxy_server *s,
         snprintf(code, sizeof code, "%d", status_codes[i]);
       else
         snprintf(code, sizeof code, "other");
-      fprintf(f, "modproxy_requests_total{endpoint=\"%s\",code=\"%s\"} %" PRIu64 "\n",
+      fprintf(f,
+              "modproxy_requests_total{endpoint=\"%s\",code=\"%s\"} %" PRIu64
+              "\n",
               endpoint_names[e], code, k->by_endpoint[e][i]);
     }
   }
   fprintf(f,
-          "# HELP modproxy_cache_hits_total GOPROXY requests answered from the cache.\n"
+          "# HELP modproxy_cache_hits_total GOPROXY requests answered from the "
+          "cache.\n"
           "# TYPE modproxy_cache_hits_total counter\n"
           "modproxy_cache_hits_total %" PRIu64 "\n"
-          "# HELP modproxy_cache_misses_total GOPROXY requests that needed an upstream.\n"
+          "# HELP modproxy_cache_misses_total GOPROXY requests that needed an "
+          "upstream.\n"
           "# TYPE modproxy_cache_misses_total counter\n"
           "modproxy_cache_misses_total %" PRIu64 "\n"
-          "# HELP modproxy_coalesced_waiters_total Requests that waited for a fetch another request started.\n"
+          "# HELP modproxy_coalesced_waiters_total Requests that waited for a "
+          "fetch another request started.\n"
           "# TYPE modproxy_coalesced_waiters_total counter\n"
           "modproxy_coalesced_waiters_total %" PRIu64 "\n"
           "# HELP modproxy_bytes_served_total Response body bytes written.\n"
           "# TYPE modproxy_bytes_served_total counter\n"
           "modproxy_bytes_served_total %" PRIu64 "\n",
           k->hits, k->misses, k->coalesced, k->bytes_out);
-  fprintf(f, "# HELP modproxy_upstream_request_duration_seconds Upstream answers by latency.\n"
+  fprintf(f, "# HELP modproxy_upstream_request_duration_seconds Upstream "
+             "answers by latency.\n"
              "# TYPE modproxy_upstream_request_duration_seconds histogram\n");
   for (int u = 0; u < s->nupstreams; u++) {
     const struct proxy_upstream *up = &s->upstreams[u];
@@ -112,23 +119,30 @@ char *proxy_metrics_render(const struct proxy_server *s,
     }
     fprintf(f, "modproxy_upstream_request_duration_seconds_sum{upstream=");
     diag_json_write(f, up->shown);
-    fprintf(f, "} %.3f\nmodproxy_upstream_request_duration_seconds_count{upstream=",
-            (double)up->health.total_ms / 1000.0);
+    fprintf(
+        f, "} %.3f\nmodproxy_upstream_request_duration_seconds_count{upstream=",
+        (double)up->health.total_ms / 1000.0);
     diag_json_write(f, up->shown);
     fprintf(f, "} %" PRIu64 "\n", cum);
   }
-  fprintf(f,
-          "# HELP modproxy_store_versions Module versions in the store.\n"
-          "# TYPE modproxy_store_versions gauge\nmodproxy_store_versions %" PRIu64 "\n"
-          "# HELP modproxy_store_zip_bytes Bytes of zips in the store.\n"
-          "# TYPE modproxy_store_zip_bytes gauge\nmodproxy_store_zip_bytes %" PRIu64 "\n"
-          "# HELP modproxy_store_answers Lists, @latest and not-found answers kept.\n"
-          "# TYPE modproxy_store_answers gauge\nmodproxy_store_answers %" PRIu64 "\n"
-          "# HELP modproxy_hot_cache_bytes Memory held by the hot cache.\n"
-          "# TYPE modproxy_hot_cache_bytes gauge\nmodproxy_hot_cache_bytes %zu\n"
-          "# HELP modproxy_hot_cache_entries Entries in the hot cache.\n"
-          "# TYPE modproxy_hot_cache_entries gauge\nmodproxy_hot_cache_entries %zu\n",
-          st->versions, st->zip_bytes, st->answers, s->hot.bytes, s->hot.count);
+  fprintf(
+      f,
+      "# HELP modproxy_store_versions Module versions in the store.\n"
+      "# TYPE modproxy_store_versions gauge\nmodproxy_store_versions %" PRIu64
+      "\n"
+      "# HELP modproxy_store_zip_bytes Bytes of zips in the store.\n"
+      "# TYPE modproxy_store_zip_bytes gauge\nmodproxy_store_zip_bytes %" PRIu64
+      "\n"
+      "# HELP modproxy_store_answers Lists, @latest and not-found answers "
+      "kept.\n"
+      "# TYPE modproxy_store_answers gauge\nmodproxy_store_answers %" PRIu64
+      "\n"
+      "# HELP modproxy_hot_cache_bytes Memory held by the hot cache.\n"
+      "# TYPE modproxy_hot_cache_bytes gauge\nmodproxy_hot_cache_bytes %zu\n"
+      "# HELP modproxy_hot_cache_entries Entries in the hot cache.\n"
+      "# TYPE modproxy_hot_cache_entries gauge\nmodproxy_hot_cache_entries "
+      "%zu\n",
+      st->versions, st->zip_bytes, st->answers, s->hot.bytes, s->hot.count);
   char *cache = proxy_cache_metrics(s, st);
   if (cache != NULL)
     fputs(cache, f);

@@ -260,9 +260,9 @@ static void on_page_done(uv_work_t *w, int status) {
   struct mirror_page *p = w->data;
   struct proxy_conn *c = p->conn;
   if (!proxy_conn_gone(c)) {
-    proxy_conn_send_local(c, 200,
-                          p->json ? "application/json" : "text/plain; charset=utf-8",
-                          p->text, p->len, NULL);
+    proxy_conn_send_local(
+        c, 200, p->json ? "application/json" : "text/plain; charset=utf-8",
+        p->text, p->len, NULL);
   }
   proxy_conn_release(c);
   free(p->text);

@@ -23,7 +23,8 @@ struct ops_job {
 static void on_ops_work(uv_work_t *w) {
   struct ops_job *j = w->data;
   struct store *st = j->conn->server->store;
-  j->rc = j->page == OPS_READY ? store_ping(st) : store_stats_get(st, &j->stats);
+  j->rc =
+      j->page == OPS_READY ? store_ping(st) : store_stats_get(st, &j->stats);
 }
 
 /* The readiness report: the store's state, then each upstream's. */
@@ -53,14 +54,17 @@ static void on_ops_done(uv_work_t *w, int status) {
   struct ops_job *j = w->data;
   struct proxy_conn *c = j->conn;
   if (!proxy_conn_gone(c)) {
-    char *text = j->page == OPS_READY
-                     ? ready_text(c->server, j->rc)
-                     : (j->rc == 0 ? proxy_metrics_render(c->server, &j->stats) : NULL);
+    char *text =
+        j->page == OPS_READY
+            ? ready_text(c->server, j->rc)
+            : (j->rc == 0 ? proxy_metrics_render(c->server, &j->stats) : NULL);
     if (text == NULL)
-      proxy_conn_send_text(c, 503, "the store cannot be read; see the log", NULL);
+      proxy_conn_send_text(c, 503, "the store cannot be read; see the log",
+                           NULL);
     else if (j->page == OPS_READY)
       proxy_conn_send_local(c, j->rc == 0 ? 200 : 503,
-                            "text/plain; charset=utf-8", text, strlen(text), NULL);
+                            "text/plain; charset=utf-8", text, strlen(text),
+                            NULL);
     else
       proxy_conn_send_local(c, 200, "text/plain; version=0.0.4; charset=utf-8",
                             text, strlen(text), NULL);

@@ -81,7 +81,9 @@ static void flush(struct proxy_server *s) {
   }
 }
 
-static void on_timer(uv_timer_t *t) { flush(t->data); }
+static void on_timer(uv_timer_t *t) {
+  flush(t->data);
+}
 
 /* The record as JSON, through the server's reused stream (an
  * open_memstream per request would cost a large calloc each time). */

@@ -76,8 +76,7 @@ static int fail(char *err, size_t errlen, int status, const char *fmt,
   return status;
 }
 
-int gp_parse(const char *target, struct gp_req *out, char *err,
-             size_t errlen) {
+int gp_parse(const char *target, struct gp_req *out, char *err, size_t errlen) {
   char path[PROXY_MAX_URL_BYTES + 1];
   size_t len = strcspn(target, "?#");
   /* Only what every path below relies on (the struct is several KiB). */
@@ -85,9 +84,10 @@ int gp_parse(const char *target, struct gp_req *out, char *err,
   out->module[0] = out->version[0] = out->suffix[0] = '\0';
   out->escaped_module[0] = '\0';
   out->canonical = 0;
-  if (target[0] != '/' || pct_decode(target + 1, len - 1, path, sizeof path) < 0)
-    return fail(err, errlen, 400, "malformed request path: bad percent-encoding%s%s",
-                "", "");
+  if (target[0] != '/' ||
+      pct_decode(target + 1, len - 1, path, sizeof path) < 0)
+    return fail(err, errlen, 400,
+                "malformed request path: bad percent-encoding%s%s", "", "");
   char *ver = NULL;
   char *at = strstr(path, "/@v/");
   const char *ext = NULL;
@@ -99,8 +99,8 @@ int gp_parse(const char *target, struct gp_req *out, char *err,
       ver = NULL;
     } else {
       char *dot = strrchr(ver, '.');
-      static const char *const exts[] = {[GP_INFO] = ".info",
-                                         [GP_MOD] = ".mod", [GP_ZIP] = ".zip"};
+      static const char *const exts[] = {
+          [GP_INFO] = ".info", [GP_MOD] = ".mod", [GP_ZIP] = ".zip"};
       for (int k = GP_INFO; k <= GP_ZIP && dot != NULL && ext == NULL; k++) {
         if (strcmp(dot, exts[k]) == 0) {
           out->kind = (enum gp_kind)k;
@@ -110,7 +110,8 @@ int gp_parse(const char *target, struct gp_req *out, char *err,
       if (ext == NULL)
         return fail(err, errlen, 404,
                     "no such endpoint: %s/@v/ serves list, <version>.info, "
-                    ".mod and .zip%s", "<module>", "");
+                    ".mod and .zip%s",
+                    "<module>", "");
       *dot = '\0';
     }
   } else {
@@ -118,7 +119,8 @@ int gp_parse(const char *target, struct gp_req *out, char *err,
     if (n < 8 || strcmp(path + n - 8, "/@latest") != 0)
       return fail(err, errlen, 404,
                   "no such endpoint: %s: GOPROXY requests end in /@v/list, "
-                  "/@v/<version>.info|.mod|.zip or /@latest%s", target, "");
+                  "/@v/<version>.info|.mod|.zip or /@latest%s",
+                  target, "");
     path[n - 8] = '\0';
     out->kind = GP_LATEST;
   }
@@ -130,8 +132,9 @@ int gp_parse(const char *target, struct gp_req *out, char *err,
     if (gomod_unescape_version(ver, out->version, sizeof out->version, why,
                                sizeof why) < 0)
       return fail(err, errlen, 400, "%s%s", why, "");
-    out->canonical = gomod_is_canonical_version(out->version) &&
-                     gomod_check(out->module, out->version, why, sizeof why) == 0;
+    out->canonical =
+        gomod_is_canonical_version(out->version) &&
+        gomod_check(out->module, out->version, why, sizeof why) == 0;
     if (!out->canonical && out->kind != GP_INFO) {
       if (gomod_is_canonical_version(out->version))
         return fail(err, errlen, 404, "%s%s", why, "");
@@ -154,8 +157,8 @@ int gp_parse(const char *target, struct gp_req *out, char *err,
     char vesc[GOMOD_MAX_VERSION_BYTES * 2], venc[GOMOD_MAX_VERSION_BYTES * 3];
     if (gomod_escape_version(out->version, vesc, sizeof vesc, NULL, 0) < 0 ||
         pct_encode(vesc, venc, sizeof venc) < 0 ||
-        (size_t)snprintf(out->suffix, sizeof out->suffix, "@v/%s%s", venc, ext) >=
-            sizeof out->suffix)
+        (size_t)snprintf(out->suffix, sizeof out->suffix, "@v/%s%s", venc,
+                         ext) >= sizeof out->suffix)
       return fail(err, errlen, 414, "version too long%s%s", "", "");
   }
   return 0;
@@ -171,8 +174,8 @@ struct json {
 };
 
 static void json_ws(struct json *j) {
-  while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' ||
-                           *j->p == '\r'))
+  while (j->p < j->end &&
+         (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
     j->p++;
 }
 
@@ -265,12 +268,9 @@ static int json_value(struct json *j, int depth) {
   const char *s;
   size_t n;
   switch (*j->p) {
-  case '{':
-    return json_members(j, depth, '}', json_member, NULL);
-  case '[':
-    return json_members(j, depth, ']', json_element, NULL);
-  case '"':
-    return json_string(j, &s, &n);
+  case '{': return json_members(j, depth, '}', json_member, NULL);
+  case '[': return json_members(j, depth, ']', json_element, NULL);
+  case '"': return json_string(j, &s, &n);
   default:
     /* numbers, true, false, null: a run of their characters */
     s = j->p;

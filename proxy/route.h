@@ -23,24 +23,25 @@ int gp_info_version(const char *body, size_t len, char *out, size_t cap);
 
 /** The outcome of a fetch, handed to every request that waited for it. */
 struct job_result {
-  int status;                /**< 200, 404/410, or 502/504 */
-  struct proxy_body *body;   /**< small body, or the explanation on failure */
+  int status;              /**< 200, 404/410, or 502/504 */
+  struct proxy_body *body; /**< small body, or the explanation on failure */
   char etag[40];
-  uint64_t zip_size;         /**< for a zip */
-  int upstream_error;        /**< failed for another reason than not-found */
-  int fetched;               /**< 200 fresh from an upstream */
-  int outcome;               /**< a diag_outcome to record, or -1: derive */
-  const char *attempts;      /**< JSON array of the upstream attempts */
+  uint64_t zip_size;    /**< for a zip */
+  int upstream_error;   /**< failed for another reason than not-found */
+  int fetched;          /**< 200 fresh from an upstream */
+  int outcome;          /**< a diag_outcome to record, or -1: derive */
+  const char *attempts; /**< JSON array of the upstream attempts */
 };
 
 /** One GOPROXY request in progress. */
 struct route_ctx {
   struct proxy_conn *conn;
   struct gp_req gp;
-  char key[sizeof ((struct gp_req *)0)->module + sizeof ((struct gp_req *)0)->suffix + 2];
+  char key[sizeof((struct gp_req *)0)->module +
+           sizeof((struct gp_req *)0)->suffix + 2];
   uv_work_t work;
   /* Found in the store by the lookup. */
-  int found;                 /**< 1: fresh answer in `value` */
+  int found; /**< 1: fresh answer in `value` */
   struct hot_value value;
   /** A stale list/@latest answer, kept to serve if the upstream fails. */
   struct hot_value stale;

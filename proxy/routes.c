@@ -42,12 +42,9 @@ void proxy_etag(const void *data, size_t len, char etag[40]) {
 static const char *content_type(enum gp_kind k) {
   switch (k) {
   case GP_INFO:
-  case GP_LATEST:
-    return "application/json";
-  case GP_ZIP:
-    return "application/zip";
-  default:
-    return "text/plain; charset=utf-8";
+  case GP_LATEST: return "application/json";
+  case GP_ZIP: return "application/zip";
+  default: return "text/plain; charset=utf-8";
   }
 }
 
@@ -64,8 +61,8 @@ static void reply_value(struct proxy_conn *c, const struct gp_req *gp,
   if (v->status != 200) {
     snprintf(cc, sizeof cc, "public, max-age=%" PRId64,
              c->server->cfg->not_found_ttl_s);
-    proxy_conn_send_text(c, v->status, v->body != NULL ? v->body->data : "not found",
-                         cc);
+    proxy_conn_send_text(c, v->status,
+                         v->body != NULL ? v->body->data : "not found", cc);
     return;
   }
   if (v->immutable)
@@ -162,8 +159,8 @@ static int lookup_part(struct store *st, struct route_ctx *ctx) {
 static void on_lookup(uv_work_t *w) {
   struct route_ctx *ctx = w->data;
   struct store *st = ctx->conn->server->store;
-  int canonical_part = ctx->gp.kind != GP_LIST && ctx->gp.kind != GP_LATEST &&
-                       ctx->gp.canonical;
+  int canonical_part =
+      ctx->gp.kind != GP_LIST && ctx->gp.kind != GP_LATEST && ctx->gp.canonical;
   if (canonical_part && lookup_part(st, ctx) == 0)
     return;
   if (ctx->conn->server->cfg->offline &&
@@ -215,11 +212,12 @@ void proxy_route_finish(struct route_ctx *ctx, const struct job_result *r) {
   if (proxy_conn_gone(c))
     goto out;
   proxy_conn_attempts(c, r->attempts);
-  proxy_conn_outcome(c, r->outcome >= 0 && r->status != 200 ? (enum diag_outcome)r->outcome
-                        : r->upstream_error && ctx->have_stale ? DIAG_STALE
-                        : r->status == 200 ? (r->fetched ? DIAG_FETCHED : DIAG_HIT)
-                        : r->status == 404 || r->status == 410 ? DIAG_NOT_FOUND
-                                                                : DIAG_UPSTREAM_ERROR);
+  proxy_conn_outcome(
+      c, r->outcome >= 0 && r->status != 200    ? (enum diag_outcome)r->outcome
+         : r->upstream_error && ctx->have_stale ? DIAG_STALE
+         : r->status == 200 ? (r->fetched ? DIAG_FETCHED : DIAG_HIT)
+         : r->status == 404 || r->status == 410 ? DIAG_NOT_FOUND
+                                                : DIAG_UPSTREAM_ERROR);
   if (r->upstream_error && ctx->have_stale) {
     reply_value(c, &ctx->gp, &ctx->stale, 1);
   } else if (r->status == 200 || r->status == 404 || r->status == 410) {
@@ -247,7 +245,7 @@ out:
 
 static void serve_gp(struct proxy_conn *c, const struct gp_req *gp) {
   struct proxy_server *s = c->server;
-  char key[sizeof ((struct route_ctx *)0)->key];
+  char key[sizeof((struct route_ctx *)0)->key];
   snprintf(key, sizeof key, "%s\n%s", gp->module, gp->suffix);
   proxy_conn_subject(c, gp->module, gp->version);
   struct hot_value v;
@@ -287,7 +285,7 @@ int proxy_route_takes_body(const char *target) {
 struct auth_job {
   uv_work_t work;
   struct proxy_conn *conn;
-  char header[sizeof ((struct proxy_request *)0)->authorization];
+  char header[sizeof((struct proxy_request *)0)->authorization];
   char user[64];
 };
 
@@ -315,7 +313,8 @@ static int settle_user(struct proxy_conn *c) {
   struct proxy_server *s = c->server;
   if (s->auth == NULL || c->auth_done)
     return 1;
-  if (proxy_auth_cached(s->auth, c->req->authorization, c->user, sizeof c->user)) {
+  if (proxy_auth_cached(s->auth, c->req->authorization, c->user,
+                        sizeof c->user)) {
     c->auth_done = 1;
     return 1;
   }
@@ -365,7 +364,8 @@ void proxy_route(struct proxy_conn *c) {
     proxy_route_modfile(c);
     return;
   }
-  if (strcmp(url, "/diag/mirror") == 0 || strncmp(url, "/diag/mirror?", 13) == 0) {
+  if (strcmp(url, "/diag/mirror") == 0 ||
+      strncmp(url, "/diag/mirror?", 13) == 0) {
     proxy_route_mirror(c);
     return;
   }

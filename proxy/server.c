@@ -68,7 +68,8 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss) {
 
 static void on_drain_timeout(uv_timer_t *t) {
   struct proxy_server *s = t->data;
-  fprintf(stderr, "modproxy: requests still running after %d ms; closing them\n",
+  fprintf(stderr,
+          "modproxy: requests still running after %d ms; closing them\n",
           PROXY_DRAIN_TIMEOUT_MS);
   proxy_conn_close_all(s);
   uv_stop(s->loop);
@@ -131,8 +132,8 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
            rnd[2], rnd[3]);
   s->cfg = cfg;
   char err[512];
-  int n = proxy_upstreams_parse(cfg->upstream, s->upstreams, PROXY_MAX_UPSTREAMS,
-                                err, sizeof err);
+  int n = proxy_upstreams_parse(cfg->upstream, s->upstreams,
+                                PROXY_MAX_UPSTREAMS, err, sizeof err);
   if (n < 0) {
     fprintf(stderr, "modproxy: --upstream: %s\n", err);
     return n;
@@ -145,8 +146,8 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
   }
   int rc = store_open(cfg->data_dir, &s->store);
   if (rc < 0) {
-    fprintf(stderr, "modproxy: cannot open the store in %s: %s\n", cfg->data_dir,
-            strerror(-rc));
+    fprintf(stderr, "modproxy: cannot open the store in %s: %s\n",
+            cfg->data_dir, strerror(-rc));
     return rc;
   }
   snprintf(s->tmp_dir, sizeof s->tmp_dir, "%s/tmp", cfg->data_dir);
@@ -172,7 +173,8 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
     return rc;
   struct sockaddr_storage addr;
   if (parse_listen(cfg->listen, &addr) < 0) {
-    fprintf(stderr, "modproxy: --listen: \"%s\" is not host:port\n", cfg->listen);
+    fprintf(stderr, "modproxy: --listen: \"%s\" is not host:port\n",
+            cfg->listen);
     return -EINVAL;
   }
   uv_tcp_init(loop, &s->listener);
@@ -211,7 +213,8 @@ int proxy_server_run(struct proxy_server *s) {
       port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     }
   }
-  fprintf(stderr, "modproxy %s listening on %s://%s:%d (data %s, upstream %s)\n",
+  fprintf(stderr,
+          "modproxy %s listening on %s://%s:%d (data %s, upstream %s)\n",
           MODPROXY_VERSION, s->tls != NULL ? "https" : "http", host, port,
           s->cfg->data_dir, s->cfg->upstream);
   int clean = uv_run(s->loop, UV_RUN_DEFAULT) == 0;

@@ -62,10 +62,10 @@
 
 /** Read-only after start. */
 struct proxy_config {
-  const char *listen;       /**< host:port */
+  const char *listen; /**< host:port */
   const char *data_dir;
-  const char *upstream;     /**< GOPROXY syntax */
-  const char *upstream_ca;  /**< PEM file to verify upstreams with, or NULL */
+  const char *upstream;    /**< GOPROXY syntax */
+  const char *upstream_ca; /**< PEM file to verify upstreams with, or NULL */
   int64_t list_ttl_s;
   int64_t not_found_ttl_s;
   int strict_zips;
@@ -76,43 +76,43 @@ struct proxy_config {
   const char *private_patterns; /**< GOPRIVATE-style globs, or NULL */
   /** --git-route PATTERN=URL entries, in order (NULL-terminated array). */
   const char *const *git_routes;
-  int64_t git_timeout_s;    /**< one git command's network time limit */
-  const char *go_release;   /**< flag go.mod files needing a newer Go */
+  int64_t git_timeout_s;          /**< one git command's network time limit */
+  const char *go_release;         /**< flag go.mod files needing a newer Go */
   const char *tls_cert, *tls_key; /**< PEM files: serve https (tls.c) */
-  const char *auth_file;    /**< credentials (auth.c), or NULL: no auth */
-  int auth_all;             /**< everything needs credentials, not only
-                                 private modules */
+  const char *auth_file;          /**< credentials (auth.c), or NULL: no auth */
+  int auth_all;                   /**< everything needs credentials, not only
+                                       private modules */
   uint64_t max_connections;
   uint64_t max_request_rate; /**< per connection per second, 0: none */
-  int offline;              /**< air-gapped mirror: fetch nothing (mirror.c) */
+  int offline;               /**< air-gapped mirror: fetch nothing (mirror.c) */
   /** --sumdb checksum databases in GOSUMDB syntax (NULL-terminated; NULL
    *  or "off": none), proxied under /sumdb/ (sumdb.c). */
   const char *const *sumdbs;
-  int verify_sumdb;         /**< check upstream zips/go.mods (sumdb_verify.c) */
+  int verify_sumdb; /**< check upstream zips/go.mods (sumdb_verify.c) */
 };
 
 /** How an upstream has been doing (loop thread), for /diag and /metrics. */
 struct upstream_health {
   uint64_t ok, not_found, errors;
-  uint64_t total_ms;         /**< over all answered requests */
+  uint64_t total_ms; /**< over all answered requests */
   uint64_t latency[PROXY_LATENCY_BUCKETS + 1]; /**< last: +Inf */
-  int64_t last_ok, last_error_at;   /**< Unix seconds, 0 = never */
+  int64_t last_ok, last_error_at;              /**< Unix seconds, 0 = never */
   char last_error[160];
 };
 
 /** One GOPROXY-style upstream entry. */
 struct proxy_upstream {
-  char *base;      /**< URL without trailing '/'; NULL for "off" */
-  char *shown;     /**< base with any password replaced, for messages */
-  int fall_any;    /**< separator after it was '|': fall through on any error */
-  int direct;      /**< "direct": fetch from the module's repository (vcs.c) */
+  char *base;   /**< URL without trailing '/'; NULL for "off" */
+  char *shown;  /**< base with any password replaced, for messages */
+  int fall_any; /**< separator after it was '|': fall through on any error */
+  int direct;   /**< "direct": fetch from the module's repository (vcs.c) */
   struct upstream_health health;
 };
 
 /** Parses a GOPROXY-style list. Returns the count or -EINVAL with a message
  *  in err. "off" ends the list (it becomes an entry with base NULL). */
-int proxy_upstreams_parse(const char *list, struct proxy_upstream *out,
-                          int max, char *err, size_t errlen);
+int proxy_upstreams_parse(const char *list, struct proxy_upstream *out, int max,
+                          char *err, size_t errlen);
 void proxy_upstreams_free(struct proxy_upstream *u, int n);
 
 /* ---- refcounted response bodies ----------------------------------------- */
@@ -140,7 +140,7 @@ struct gp_req {
   enum gp_kind kind;
   char module[GOMOD_MAX_PATH_BYTES];     /**< decoded module path */
   char version[GOMOD_MAX_VERSION_BYTES]; /**< decoded, "" for list/latest */
-  int canonical;  /**< version is canonical and valid for the module */
+  int canonical; /**< version is canonical and valid for the module */
   /** "@v/list", "@latest", "@v/<escaped version>.<ext>": the upstream URL
    *  suffix and the store's answer key. Sized for a checksum database
    *  lookup path (GP_SUMDB), which holds an escaped module path too. */
@@ -162,8 +162,8 @@ struct hot_cache {
 struct hot_value {
   int status;
   struct proxy_body *body;
-  int64_t fetched;      /**< Unix seconds it was fetched, for freshness */
-  int immutable;        /**< versioned .info/.mod/.zip */
+  int64_t fetched; /**< Unix seconds it was fetched, for freshness */
+  int immutable;   /**< versioned .info/.mod/.zip */
   char etag[40];
   /** For zips only the metadata is cached: the bytes stream from the store. */
   uint64_t zip_size;
@@ -208,7 +208,14 @@ struct record_batch;
 
 /* Endpoints and status codes counted separately in /metrics. */
 enum proxy_endpoint {
-  EP_LIST, EP_LATEST, EP_INFO, EP_MOD, EP_ZIP, EP_SUMDB, EP_DIAG, EP_OTHER,
+  EP_LIST,
+  EP_LATEST,
+  EP_INFO,
+  EP_MOD,
+  EP_ZIP,
+  EP_SUMDB,
+  EP_DIAG,
+  EP_OTHER,
   EP_COUNT
 };
 #define PROXY_STATUS_SLOTS 16
@@ -229,30 +236,30 @@ struct proxy_server {
   struct proxy_upstream upstreams[PROXY_MAX_UPSTREAMS];
   int nupstreams;
   struct proxy_fetcher *fetcher;
-  struct proxy_vcs *vcs;        /**< private modules from git (vcs.c) */
-  struct proxy_tls *tls;        /**< the TLS listener's context, or NULL */
-  struct proxy_auth *auth;      /**< --auth-file credentials, or NULL */
-  uint64_t nconns;              /**< open client connections */
-  struct proxy_cache *cache;    /**< last use, eviction (cache.c) */
-  struct proxy_sumdb *sumdb;    /**< checksum databases (sumdb.c) */
-  struct proxy_mirror *mirror;  /**< offline mirror state (mirror.c) */
+  struct proxy_vcs *vcs;       /**< private modules from git (vcs.c) */
+  struct proxy_tls *tls;       /**< the TLS listener's context, or NULL */
+  struct proxy_auth *auth;     /**< --auth-file credentials, or NULL */
+  uint64_t nconns;             /**< open client connections */
+  struct proxy_cache *cache;   /**< last use, eviction (cache.c) */
+  struct proxy_sumdb *sumdb;   /**< checksum databases (sumdb.c) */
+  struct proxy_mirror *mirror; /**< offline mirror state (mirror.c) */
   struct hot_cache hot;
-  struct fetch_job *jobs;       /**< fetches in flight (coalescing) */
-  struct proxy_conn *conns;     /**< open connections */
+  struct fetch_job *jobs;   /**< fetches in flight (coalescing) */
+  struct proxy_conn *conns; /**< open connections */
   int stopping;
   int exit_code;
-  char tmp_dir[1024];           /**< where upstream zips are staged */
-  char date[40];                /**< cached HTTP Date header value */
+  char tmp_dir[1024]; /**< where upstream zips are staged */
+  char date[40];      /**< cached HTTP Date header value */
   uint64_t date_ms;
-  int analyses;                  /**< /diag/modfile analyses running */
-  char self_url[80];             /**< how this process reaches itself */
-  char boot_id[12];              /**< random, so ids differ across restarts */
+  int analyses;      /**< /diag/modfile analyses running */
+  char self_url[80]; /**< how this process reaches itself */
+  char boot_id[12];  /**< random, so ids differ across restarts */
   uint64_t next_id;
   struct proxy_counters counters;
-  struct record_batch *records;   /**< filling */
-  struct record_batch *flushing;  /**< being written by a worker */
+  struct record_batch *records;  /**< filling */
+  struct record_batch *flushing; /**< being written by a worker */
   uv_timer_t record_timer;
-  FILE *record_json;   /**< reused stream the records are rendered into */
+  FILE *record_json; /**< reused stream the records are rendered into */
   char *record_json_buf;
   size_t record_json_len;
   /* Every read lands here first (reads are handled one at a time on the

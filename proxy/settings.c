@@ -42,7 +42,8 @@ static const struct def {
     [S_LIST_TTL] = {"list-ttl", K_COUNT, "300", 365ll * 86400, "SECONDS",
                     "how long version lists and @latest are fresh"},
     [S_NOT_FOUND_TTL] = {"not-found-ttl", K_COUNT, "60", 365ll * 86400,
-                         "SECONDS", "how long a not-found answer is remembered"},
+                         "SECONDS",
+                         "how long a not-found answer is remembered"},
     [S_STRICT_ZIPS] = {"strict-zips", K_BOOL, "false", 0, NULL,
                        "refuse upstream zips that break the module zip rules "
                        "instead of serving them as published"},
@@ -126,8 +127,9 @@ static int set(struct settings *st, enum setting_id id, const char *text,
     errno = 0;
     long long v = strtoll(text, &end, 10);
     if (errno != 0 || end == text || *end != '\0' || v < 0 || v > d->max) {
-      snprintf(err, errlen, "%s: %s: \"%s\" is not a whole number from 0 to %lld",
-               source, d->name, text, (long long)d->max);
+      snprintf(err, errlen,
+               "%s: %s: \"%s\" is not a whole number from 0 to %lld", source,
+               d->name, text, (long long)d->max);
       return -EINVAL;
     }
   } else if (d->kind == K_CHOICE) {
@@ -141,8 +143,8 @@ static int set(struct settings *st, enum setting_id id, const char *text,
       return -EINVAL;
     }
   } else if (d->kind == K_BOOL && parse_bool(text) < 0) {
-    snprintf(err, errlen, "%s: %s: \"%s\" is not true or false", source, d->name,
-             text);
+    snprintf(err, errlen, "%s: %s: \"%s\" is not true or false", source,
+             d->name, text);
     return -EINVAL;
   }
   if (d->kind == K_LIST) {
@@ -274,9 +276,10 @@ static void usage(const char *cmd, const char *summary, unsigned allowed) {
     const struct def *d = &defs[i];
     char env[64];
     env_name(d->name, env, sizeof env);
-    printf("  --%s%s%s\n      %s [%s%s%s]\n", d->name, d->arg != NULL ? " " : "",
-           d->arg != NULL ? d->arg : "", d->help, env,
-           d->def != NULL ? ", default " : "", d->def != NULL ? d->def : "");
+    printf("  --%s%s%s\n      %s [%s%s%s]\n", d->name,
+           d->arg != NULL ? " " : "", d->arg != NULL ? d->arg : "", d->help,
+           env, d->def != NULL ? ", default " : "",
+           d->def != NULL ? d->def : "");
   }
   printf("  -h, --help\n      show this help\n");
 }
@@ -317,8 +320,8 @@ int settings_load(struct settings *st, const char *cmd, const char *summary,
       config = optarg;
     if (c == '?' || c == ':') {
       snprintf(err, errlen, "%s %s (see modproxy %s --help)",
-               c == ':' ? "missing value for" : "unknown flag", argv[optind - 1],
-               cmd);
+               c == ':' ? "missing value for" : "unknown flag",
+               argv[optind - 1], cmd);
       return -EINVAL;
     }
   }

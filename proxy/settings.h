@@ -49,14 +49,14 @@ enum setting_id {
 
 struct settings {
   struct {
-    const char *text;           /**< the value (NULL: unset) */
-    char source[160];           /**< "default", "MODPROXY_X", "FILE:LINE", "flag" */
+    const char *text; /**< the value (NULL: unset) */
+    char source[160]; /**< "default", "MODPROXY_X", "FILE:LINE", "flag" */
     const char *list[SETTINGS_MAX_LIST + 1]; /**< repeatable: NULL-terminated */
     int nlist;
   } v[S_COUNT];
-  char *file_text;   /* the config file's contents (values point into it) */
+  char *file_text; /* the config file's contents (values point into it) */
   char *env_copy[S_COUNT];
-  char **args;       /**< positional arguments left after the flags */
+  char **args; /**< positional arguments left after the flags */
   int nargs;
 };
 

@@ -525,7 +525,6 @@ struct sumdb_request {
   struct proxy_sumdb_get get;
 };
 
-
 static void reply(struct proxy_conn *c, const char *path, int status,
                   struct proxy_body *body, int stale) {
   if (status != 200) {

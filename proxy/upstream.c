@@ -27,7 +27,8 @@ static char *redact(const char *url) {
   for (const char *p = host; p < end; p++)
     if (*p == '@')
       at = p;
-  const char *colon = at != NULL ? memchr(host, ':', (size_t)(at - host)) : NULL;
+  const char *colon =
+      at != NULL ? memchr(host, ':', (size_t)(at - host)) : NULL;
   if (colon == NULL)
     return strdup(url);
   size_t head = (size_t)(colon + 1 - url);
@@ -91,8 +92,8 @@ static int parse_entry(const char *e, size_t len, struct proxy_upstream *u,
   return 0;
 }
 
-int proxy_upstreams_parse(const char *list, struct proxy_upstream *out,
-                          int max, char *err, size_t errlen) {
+int proxy_upstreams_parse(const char *list, struct proxy_upstream *out, int max,
+                          char *err, size_t errlen) {
   int n = 0;
   const char *p = list;
   while (*p != '\0') {
@@ -122,8 +123,10 @@ int proxy_upstreams_parse(const char *list, struct proxy_upstream *out,
     p += len + (sep != '\0' ? 1 : 0);
   }
   if (n == 0) {
-    snprintf(err, errlen, "the upstream list \"%s\" has no entries (use \"off\" "
-             "to serve only what the store holds)", list);
+    snprintf(err, errlen,
+             "the upstream list \"%s\" has no entries (use \"off\" "
+             "to serve only what the store holds)",
+             list);
     return -EINVAL;
   }
   return n;

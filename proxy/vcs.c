@@ -81,12 +81,12 @@ struct vcs_job {
   struct vcs_request *r;
   enum vcs_job_state state;
   struct vcs_location loc;
-  int discovering;          /* no route: ask the ?go-get=1 pages */
+  int discovering; /* no route: ask the ?go-get=1 pages */
   struct vcs_discovery disc;
   struct vcs_repo *repo;
-  struct vcs_refs *refs;   /* the snapshot being resolved against */
+  struct vcs_refs *refs; /* the snapshot being resolved against */
   struct vcs_repo_waiter waiter;
-  int refreshed;           /* a refresh ran for this request */
+  int refreshed; /* a refresh ran for this request */
   uint64_t step_start_ms;
   struct vcs_memo memo;
   struct vcs_ctx ctx;
@@ -190,8 +190,8 @@ int proxy_vcs_init(struct proxy_server *s) {
   if (rc == 0)
     rc = write_template(v->dir);
   if (rc < 0) {
-    fprintf(stderr, "modproxy: cannot prepare %s for git mirrors: %s\n",
-            v->dir, strerror(-rc));
+    fprintf(stderr, "modproxy: cannot prepare %s for git mirrors: %s\n", v->dir,
+            strerror(-rc));
     free(v);
     return rc;
   }
@@ -370,9 +370,8 @@ static void on_built(uv_work_t *w, int status) {
 static void on_build(uv_work_t *w) {
   struct vcs_job *j = w->data;
   char h1[GOMOD_H1_BYTES];
-  j->work_rc = vcs_zip_build(j->archive_fd, j->r->gp->module,
-                             j->r->gp->version, &j->plan, j->r->fd, h1,
-                             j->err, sizeof j->err);
+  j->work_rc = vcs_zip_build(j->archive_fd, j->r->gp->module, j->r->gp->version,
+                             &j->plan, j->r->fd, h1, j->err, sizeof j->err);
 }
 
 static void on_archived(struct git_cmd *c) {
@@ -386,7 +385,10 @@ static void on_archived(struct git_cmd *c) {
     vcs_last_line(c->err, line, sizeof line);
     int nf = strstr(c->err, "did not match any files") != NULL;
     git_cmd_dispose(c);
-    job_fail(j, nf ? 404 : c->rc == -ETIMEDOUT ? 504 : 502,
+    job_fail(j,
+             nf                    ? 404
+             : c->rc == -ETIMEDOUT ? 504
+                                   : 502,
              "%s@%s: git archive failed in the mirror of %s: %s\n",
              j->r->gp->module, j->r->gp->version, j->loc.shown,
              c->rc == -ETIMEDOUT ? "timed out" : line);
@@ -505,18 +507,10 @@ static void resolve(struct vcs_job *j) {
   size_t len = 0;
   if (rc == 0) {
     switch (gp->kind) {
-    case GP_LIST:
-      rc = vcs_resolve_list(c, &body, &len);
-      break;
-    case GP_LATEST:
-      rc = vcs_resolve_latest(c, &j->info);
-      break;
-    case GP_INFO:
-      rc = vcs_resolve_stat(c, gp->version, &j->info);
-      break;
-    case GP_MOD:
-      rc = vcs_resolve_gomod(c, gp->version, &body, &len);
-      break;
+    case GP_LIST: rc = vcs_resolve_list(c, &body, &len); break;
+    case GP_LATEST: rc = vcs_resolve_latest(c, &j->info); break;
+    case GP_INFO: rc = vcs_resolve_stat(c, gp->version, &j->info); break;
+    case GP_MOD: rc = vcs_resolve_gomod(c, gp->version, &body, &len); break;
     case GP_ZIP:
       free(j->plan.license);
       memset(&j->plan, 0, sizeof j->plan);
@@ -578,15 +572,14 @@ static void resolve(struct vcs_job *j) {
     start_archive(j);
     return;
   }
-  case GP_SUMDB:
-    break; /* checksum-database fetches never reach git (jobs.c) */
+  case GP_SUMDB: break; /* checksum-database fetches never reach git (jobs.c) */
   }
 }
 
 static void on_refreshed(struct vcs_repo_waiter *w, int status,
                          const char *why) {
-  struct vcs_job *j = (struct vcs_job *)((char *)w -
-                                         offsetof(struct vcs_job, waiter));
+  struct vcs_job *j =
+      (struct vcs_job *)((char *)w - offsetof(struct vcs_job, waiter));
   attempt(j, "refresh mirror (git ls-remote, git fetch)", status,
           uv_now(j->v->s->loop) - j->step_start_ms, j->repo->attempts);
   if (status != 200) {
@@ -619,8 +612,7 @@ static void begin(struct vcs_job *j) {
   struct vcs_repo *repo = j->repo;
   int fresh = repo->refs != NULL && repo->fetched &&
               uv_now(j->v->s->loop) - repo->refreshed_ms < VCS_REFS_FRESH_MS;
-  int versioned = gp->canonical && gp->kind != GP_LIST &&
-                  gp->kind != GP_LATEST;
+  int versioned = gp->canonical && gp->kind != GP_LIST && gp->kind != GP_LATEST;
   if (fresh || (versioned && repo->refs != NULL && repo->fetched)) {
     /* Mark fresh snapshots as refreshed: a 404 there is final. */
     j->refreshed = fresh;
@@ -754,8 +746,8 @@ int proxy_vcs_start(struct proxy_server *s, struct vcs_request *r) {
   if (j->json != NULL)
     fputc('[', j->json);
   char err[512];
-  int rc = vcs_route(s->cfg->git_routes, r->gp->module, &j->loc, err,
-                     sizeof err);
+  int rc =
+      vcs_route(s->cfg->git_routes, r->gp->module, &j->loc, err, sizeof err);
   if (rc == -ENOENT) {
     /* No route: the go command's discovery, unless the path cannot have
      * a go-get page (no host name first). */

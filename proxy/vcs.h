@@ -20,9 +20,9 @@ typedef void (*vcs_cb)(struct vcs_request *r);
  *  thread, never from inside proxy_vcs_start. */
 struct vcs_request {
   /* in */
-  const struct gp_req *gp;  /**< borrowed until on_done */
-  int fd;                   /**< GP_ZIP: write the zip here (empty file) */
-  int direct;               /**< a public module, for "direct" in --upstream */
+  const struct gp_req *gp; /**< borrowed until on_done */
+  int fd;                  /**< GP_ZIP: write the zip here (empty file) */
+  int direct;              /**< a public module, for "direct" in --upstream */
   vcs_cb on_done;
   void *data;
   /* out */

@@ -59,7 +59,8 @@ static void xb_truncate(struct xbuf *x, size_t n) {
     x->b[n] = '\0';
 }
 
-/* ---- UTF-8 ----------------------------------------------------------------- */
+/* ---- UTF-8 -----------------------------------------------------------------
+ */
 
 /* utf8.DecodeRune: the rune and its size; invalid input gives -1, size 1. */
 static long utf8_decode(const unsigned char *s, size_t n, size_t *size) {
@@ -118,25 +119,26 @@ static int in_char_range(long r) {
          (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF);
 }
 
-/* ---- the tokenizer (encoding/xml RawToken, Strict = false) ---------------- */
+/* ---- the tokenizer (encoding/xml RawToken, Strict = false) ----------------
+ */
 
 struct xdec {
   const unsigned char *s;
   size_t len, pos;
   int line;
-  int failed;         /* a syntax (or other) error, in err */
+  int failed; /* a syntax (or other) error, in err */
   char err[512];
-  struct xbuf buf;    /* text, names */
-  struct xbuf name_;  /* the element name of the current token */
-  struct xbuf aname;  /* the current attribute's name */
-  int need_close;     /* <x/>: an EndElement comes next */
+  struct xbuf buf;   /* text, names */
+  struct xbuf name_; /* the element name of the current token */
+  struct xbuf aname; /* the current attribute's name */
+  int need_close;    /* <x/>: an EndElement comes next */
   struct xbuf close;
 };
 
 enum tok { T_EOF, T_ERR, T_START, T_END, T_OTHER };
 
 __attribute__((format(printf, 2, 3))) static void syntax(struct xdec *d,
-                                                          const char *fmt, ...) {
+                                                         const char *fmt, ...) {
   if (d->failed)
     return;
   char msg[400];
@@ -262,7 +264,8 @@ static int nsname(struct xdec *d, struct xbuf *out) {
   size_t n = d->buf.n;
   const char *colon = memchr(s, ':', n);
   size_t start = 0;
-  if (colon != NULL && memchr(colon + 1, ':', n - (size_t)(colon - s) - 1) == NULL &&
+  if (colon != NULL &&
+      memchr(colon + 1, ':', n - (size_t)(colon - s) - 1) == NULL &&
       colon > s && (size_t)(colon - s) < n - 1)
     start = (size_t)(colon - s) + 1;
   xb_reset(out);
@@ -275,7 +278,8 @@ static int entity(const char *name, size_t n, char *out) {
   static const struct {
     const char *name;
     char c;
-  } e[] = {{"lt", '<'}, {"gt", '>'}, {"amp", '&'}, {"apos", '\''}, {"quot", '"'}};
+  } e[] = {
+      {"lt", '<'}, {"gt", '>'}, {"amp", '&'}, {"apos", '\''}, {"quot", '"'}};
   for (size_t i = 0; i < sizeof e / sizeof e[0]; i++) {
     if (strlen(e[i].name) == n && memcmp(e[i].name, name, n) == 0) {
       *out = e[i].c;
@@ -339,7 +343,8 @@ static int text(struct xdec *d, int quote, int cdata) {
         }
         size_t start = d->buf.n;
         while ((b >= '0' && b <= '9') ||
-               (base == 16 && ((b >= 'a' && b <= 'f') || (b >= 'A' && b <= 'F')))) {
+               (base == 16 &&
+                ((b >= 'a' && b <= 'f') || (b >= 'A' && b <= 'F')))) {
           xb_put(&d->buf, (char)b);
           if ((b = mustgetc(d)) < 0)
             return -1;
@@ -428,8 +433,8 @@ static void proc_inst(const char *param, const char *s, char *out, size_t cap) {
 }
 
 struct attrs {
-  char *name;     /* first attribute whose local name is "name" (any case) */
-  char *content;  /* first "content" */
+  char *name;    /* first attribute whose local name is "name" (any case) */
+  char *content; /* first "content" */
 };
 
 static void attrs_free(struct attrs *a) {
@@ -672,7 +677,8 @@ static enum tok raw_token(struct xdec *d, struct attrs *at) {
   return T_START;
 }
 
-/* ---- parseMetaGoImports ----------------------------------------------------- */
+/* ---- parseMetaGoImports -----------------------------------------------------
+ */
 
 /* unicode.IsSpace at s: the length of the space character, or 0. */
 static size_t space_len(const unsigned char *s, size_t n) {
@@ -827,7 +833,8 @@ int vcs_meta_parse(const char *html, size_t len, struct vcs_meta_imports *out,
   return 0;
 }
 
-/* ---- matchGoImport and friends ---------------------------------------------- */
+/* ---- matchGoImport and friends ----------------------------------------------
+ */
 
 int vcs_has_path_prefix(const char *s, const char *prefix) {
   size_t ls = strlen(s), lp = strlen(prefix);
@@ -936,10 +943,11 @@ int vcs_meta_repo_check(const char *repo, char *err, size_t errlen) {
   return -EINVAL;
 }
 
-/* ---- the lookup ------------------------------------------------------------- */
+/* ---- the lookup -------------------------------------------------------------
+ */
 
-static void disc_done(struct vcs_discovery *d, int status, const char *fmt,
-                      ...) __attribute__((format(printf, 3, 4)));
+static void disc_done(struct vcs_discovery *d, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void disc_done(struct vcs_discovery *d, int status, const char *fmt,
                       ...) {
   d->status = status;
@@ -1044,8 +1052,7 @@ static void on_page(struct proxy_fetch *f) {
     if (k == -EEXIST)
       disc_done(d, 404, "%s at %s", merr, d->url);
     else if (verifying)
-      disc_done(d, 404,
-                "%s and %s disagree about go-import for %s (%s)",
+      disc_done(d, 404, "%s and %s disagree about go-import for %s (%s)",
                 d->first_url, d->url, subject, merr);
     else
       disc_done(d, 404, "no go-import meta tag at %s matches %s (%s)", d->url,

@@ -76,7 +76,7 @@ typedef void (*vcs_discovery_cb)(struct vcs_discovery *d);
 /** One page fetched, for the request record. */
 struct vcs_discovery_step {
   char url[VCS_MAX_URL_BYTES];
-  long status;   /**< HTTP status, or a negative errno */
+  long status; /**< HTTP status, or a negative errno */
   uint64_t ms;
 };
 
@@ -86,7 +86,7 @@ struct vcs_discovery {
   /* in */
   struct proxy_fetcher *fetcher;
   uv_loop_t *loop;
-  const char *module;      /**< borrowed until on_done */
+  const char *module; /**< borrowed until on_done */
   vcs_discovery_cb on_done;
   void *data;
   /* out */

@@ -35,9 +35,9 @@
 
 /** Where a module's repository is. */
 struct vcs_location {
-  char root[GOMOD_MAX_PATH_BYTES];  /**< repository root import path */
-  char url[VCS_MAX_URL_BYTES];      /**< git remote URL (may hold secrets) */
-  char shown[VCS_MAX_URL_BYTES];    /**< url with credentials removed */
+  char root[GOMOD_MAX_PATH_BYTES]; /**< repository root import path */
+  char url[VCS_MAX_URL_BYTES];     /**< git remote URL (may hold secrets) */
+  char shown[VCS_MAX_URL_BYTES];   /**< url with credentials removed */
 };
 
 /**
@@ -57,8 +57,8 @@ int vcs_route_check(const char *route, char *err, size_t errlen);
 /* ---- refs (vcs_repo.c) -------------------------------------------------- */
 
 struct vcs_ref {
-  char *name;      /**< "refs/tags/v1.0.0", "refs/heads/main" */
-  char hash[41];   /**< commit (annotated tags peeled) */
+  char *name;    /**< "refs/tags/v1.0.0", "refs/heads/main" */
+  char hash[41]; /**< commit (annotated tags peeled) */
 };
 
 /** A repository's refs as `git ls-remote` listed them: HEAD, refs/heads/..
@@ -66,8 +66,8 @@ struct vcs_ref {
 struct vcs_refs {
   struct vcs_ref *v;
   size_t n;
-  char head[41];   /**< "" when the remote has no HEAD */
-  int refs;        /**< reference count (snapshots are shared) */
+  char head[41]; /**< "" when the remote has no HEAD */
+  int refs;      /**< reference count (snapshots are shared) */
 };
 
 /** Parses ls-remote output. 0 or -ENOMEM / -E2BIG. */
@@ -100,11 +100,11 @@ size_t vcs_modfile_legacy(const char *module, char *out, size_t cap);
 
 /** A git answer kept for the replay. */
 struct vcs_memo_entry {
-  char *key;     /**< the argv joined with '\x1f' */
-  int status;    /**< exit code, or a negative errno (timeout, too big) */
-  char *out;     /**< stdout, NUL-terminated */
+  char *key;  /**< the argv joined with '\x1f' */
+  int status; /**< exit code, or a negative errno (timeout, too big) */
+  char *out;  /**< stdout, NUL-terminated */
   size_t len;
-  char *err;     /**< stderr tail */
+  char *err; /**< stderr tail */
 };
 
 struct vcs_memo {
@@ -123,10 +123,10 @@ struct vcs_need {
 
 /** What the go command knows about a revision (codehost.RevInfo). */
 struct vcs_rev {
-  char name[41];       /**< full hash */
-  char short_[13];     /**< 12-character hash */
-  time_t time;         /**< commit time (UTC seconds) */
-  char version[GOMOD_MAX_VERSION_BYTES]; /**< rev if it is a tag on it */
+  char name[41];                          /**< full hash */
+  char short_[13];                        /**< 12-character hash */
+  time_t time;                            /**< commit time (UTC seconds) */
+  char version[GOMOD_MAX_VERSION_BYTES];  /**< rev if it is a tag on it */
   char tags[64][GOMOD_MAX_VERSION_BYTES]; /**< tags on the commit (sorted) */
   int ntags;
   char ref[GOMOD_MAX_VERSION_BYTES + 16]; /**< ref it was found by, or "" */
@@ -145,7 +145,7 @@ struct vcs_info {
 struct vcs_zip_plan {
   char hash[41];
   char subdir[GOMOD_MAX_PATH_BYTES];
-  char *license;      /**< heap or NULL */
+  char *license; /**< heap or NULL */
   size_t license_len;
 };
 

@@ -184,8 +184,8 @@ void vcs_last_line(const char *err, char *out, size_t cap) {
   char buf[GIT_STDERR_BYTES];
   snprintf(buf, sizeof buf, "%s", err);
   size_t n = strlen(buf);
-  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
-                   buf[n - 1] == ' '))
+  while (n > 0 &&
+         (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
     buf[--n] = '\0';
   char *line = strrchr(buf, '\n');
   line = line != NULL ? line + 1 : buf;
@@ -242,8 +242,7 @@ static void classify(const struct vcs_repo *r, const struct git_cmd *c,
              contains(e, "Could not read from remote repository") ||
              contains(e, "unable to look up")) {
     *status = 502;
-    snprintf(out, cap, "cannot reach the git host of %s (%s)", r->shown,
-             line);
+    snprintf(out, cap, "cannot reach the git host of %s (%s)", r->shown, line);
   } else if (contains(e, "not found") || contains(e, "does not exist") ||
              contains(e, "does not appear to be a git repository") ||
              contains(e, "not exported") ||
@@ -259,9 +258,8 @@ static void classify(const struct vcs_repo *r, const struct git_cmd *c,
 
 /* ---- the table of mirrors ----------------------------------------------- */
 
-int vcs_repos_init(struct vcs_repos *t, struct git_runner *git,
-                   const char *dir, const char *template_dir,
-                   uint64_t net_timeout_ms) {
+int vcs_repos_init(struct vcs_repos *t, struct git_runner *git, const char *dir,
+                   const char *template_dir, uint64_t net_timeout_ms) {
   memset(t, 0, sizeof *t);
   t->git = git;
   t->net_timeout_ms = net_timeout_ms;

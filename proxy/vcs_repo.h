@@ -43,19 +43,19 @@ struct vcs_repo {
   struct vcs_repo *next;
   struct vcs_repos *table;
   uv_loop_t *loop;
-  char url[VCS_MAX_URL_BYTES];   /* may hold credentials: never shown */
+  char url[VCS_MAX_URL_BYTES]; /* may hold credentials: never shown */
   char shown[VCS_MAX_URL_BYTES];
   char dir[1024];
   char template_arg[1100];
   enum vcs_repo_state state;
-  int inited;                    /* git init ran in this process */
-  int fetched;                   /* the mirror holds r->refs' objects */
-  struct vcs_refs *refs;         /* last good snapshot, or NULL */
-  struct vcs_refs *pending;      /* listed, being fetched */
-  uint64_t refreshed_ms;         /* uv_now of the last good refresh */
-  int status;                    /* of the last refresh */
+  int inited;               /* git init ran in this process */
+  int fetched;              /* the mirror holds r->refs' objects */
+  struct vcs_refs *refs;    /* last good snapshot, or NULL */
+  struct vcs_refs *pending; /* listed, being fetched */
+  uint64_t refreshed_ms;    /* uv_now of the last good refresh */
+  int status;               /* of the last refresh */
   char error[1024];
-  char attempts[2048];           /* the last refresh's commands, scrubbed */
+  char attempts[2048]; /* the last refresh's commands, scrubbed */
   struct git_cmd cmd;
   struct vcs_repo_waiter *waiters;
 };
@@ -68,9 +68,8 @@ struct vcs_repos {
   uint64_t net_timeout_ms;
 };
 
-int vcs_repos_init(struct vcs_repos *t, struct git_runner *git,
-                   const char *dir, const char *template_dir,
-                   uint64_t net_timeout_ms);
+int vcs_repos_init(struct vcs_repos *t, struct git_runner *git, const char *dir,
+                   const char *template_dir, uint64_t net_timeout_ms);
 /** Frees every mirror's state (no refresh may be in flight). */
 void vcs_repos_dispose(struct vcs_repos *t);
 /** The mirror for loc->url (created on first use), or NULL (no memory). */

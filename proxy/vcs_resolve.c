@@ -140,8 +140,8 @@ static int git(struct vcs_ctx *c, size_t max_out,
     }
   }
   if (c->memo->n >= VCS_MAX_STEPS)
-    return fail(c, -E2BIG, 502,
-                "resolving needed more than %d git commands", VCS_MAX_STEPS);
+    return fail(c, -E2BIG, 502, "resolving needed more than %d git commands",
+                VCS_MAX_STEPS);
   return -EAGAIN;
 }
 
@@ -151,8 +151,8 @@ static int git_broke(struct vcs_ctx *c, const struct vcs_memo_entry *e) {
                     : e->status == -E2BIG   ? "printed too much"
                                             : strerror(-e->status);
   return fail(c, e->status == -ETIMEDOUT ? -ETIMEDOUT : -EIO,
-              e->status == -ETIMEDOUT ? 504 : 502,
-              "git %s in the mirror of %s", why, c->code_root);
+              e->status == -ETIMEDOUT ? 504 : 502, "git %s in the mirror of %s",
+              why, c->code_root);
 }
 
 /* ---- refs --------------------------------------------------------------- */
@@ -186,9 +186,9 @@ static int cmp_str(const void *a, const void *b) {
 static int stat_local(struct vcs_ctx *c, const char *version, const char *rev,
                       struct vcs_rev *out) {
   const struct vcs_memo_entry *e;
-  int rc = git(c, VCS_MAX_LIST_BYTES, &e, "-c", "log.showsignature=false",
-               "log", "--no-decorate", "-n1", "--format=format:%H %ct %D",
-               rev, "--", NULL);
+  int rc =
+      git(c, VCS_MAX_LIST_BYTES, &e, "-c", "log.showsignature=false", "log",
+          "--no-decorate", "-n1", "--format=format:%H %ct %D", rev, "--", NULL);
   if (rc < 0)
     return rc;
   if (e->status < 0)
@@ -199,8 +199,7 @@ static int stat_local(struct vcs_ctx *c, const char *version, const char *rev,
   char hash[64] = "";
   long long t = 0;
   int used = 0;
-  if (sscanf(e->out, "%63s %lld %n", hash, &t, &used) < 2 ||
-      strlen(hash) != 40)
+  if (sscanf(e->out, "%63s %lld %n", hash, &t, &used) < 2 || strlen(hash) != 40)
     return fail(c, -EIO, 502, "unexpected response from git log: %.60s",
                 e->out);
   snprintf(out->name, sizeof out->name, "%s", hash);
@@ -336,8 +335,8 @@ static int descends_from(struct vcs_ctx *c, const char *rev, const char *tag,
   const struct vcs_memo_entry *e;
   char full[GOMOD_MAX_VERSION_BYTES + 16];
   snprintf(full, sizeof full, "refs/tags/%s", tag);
-  int rc = git(c, 4096, &e, "merge-base", "--is-ancestor", "--", full, rev,
-               NULL);
+  int rc =
+      git(c, 4096, &e, "merge-base", "--is-ancestor", "--", full, rev, NULL);
   if (rc < 0)
     return rc;
   if (e->status < 0)
@@ -583,11 +582,10 @@ static void rev_to_rev(struct vcs_ctx *c, const char *rev, char *out,
 /* findDir(version): the revision and the module's directory in it, and
  * its go.mod (borrowed, or NULL). */
 static int find_dir(struct vcs_ctx *c, const char *version, char *rev,
-                    size_t revcap, char *dir, size_t dircap,
-                    const char **gomod, size_t *gomod_len) {
+                    size_t revcap, char *dir, size_t dircap, const char **gomod,
+                    size_t *gomod_len) {
   if (!gomod_semver_is_valid(version))
-    return fail(c, -ENOENT, 404, "%s: invalid version: syntax error",
-                version);
+    return fail(c, -ENOENT, 404, "%s: invalid version: syntax error", version);
   rev_to_rev(c, version, rev, revcap);
   char file1[GOMOD_MAX_PATH_BYTES + 8], file2[GOMOD_MAX_PATH_BYTES + 40] = "";
   char dir2[GOMOD_MAX_PATH_BYTES + 32] = "";
@@ -607,9 +605,9 @@ static int find_dir(struct vcs_ctx *c, const char *version, char *rev,
   mpath1[0] = '\0';
   if (rc1 == 0)
     vcs_modfile_module_path(g1, l1, mpath1, sizeof mpath1);
-  int found1 = rc1 == 0 && (is_major(mpath1, c->path_major) ||
-                            (c->path_major[0] == '\0' &&
-                             has_prefix(mpath1, "gopkg.in/")));
+  int found1 = rc1 == 0 &&
+               (is_major(mpath1, c->path_major) ||
+                (c->path_major[0] == '\0' && has_prefix(mpath1, "gopkg.in/")));
   if (c->path_major[0] != '\0' && strcmp(c->code_root, c->module) != 0 &&
       c->path_major[0] != '.') {
     join(dir2, sizeof dir2, c->code_dir, c->path_major + 1);
@@ -641,8 +639,8 @@ static int find_dir(struct vcs_ctx *c, const char *version, char *rev,
     if (rc2 == 0) {
       if (mpath2[0] == '\0')
         return fail(c, -ENOENT, 404,
-                    "%s/%s is missing module path at revision %s",
-                    c->code_root, file2, rev);
+                    "%s/%s is missing module path at revision %s", c->code_root,
+                    file2, rev);
       return fail(c, -ENOENT, 404,
                   "%s/%s has non-...%s module path \"%s\" at revision %s",
                   c->code_root, file2, c->path_major, mpath2, rev);
@@ -664,14 +662,14 @@ static int find_dir(struct vcs_ctx *c, const char *version, char *rev,
                   file1, suffix, rev);
     if (c->path_major[0] != '\0')
       return fail(c, -ENOENT, 404,
-                  "%s has non-...%s module path \"%s\"%s at revision %s",
-                  file1, c->path_major, mpath1, suffix, rev);
+                  "%s has non-...%s module path \"%s\"%s at revision %s", file1,
+                  c->path_major, mpath1, suffix, rev);
     size_t pl;
     const char *mm;
     if (gomod_split_path_version(mpath1, &pl, &mm) < 0)
       return fail(c, -ENOENT, 404,
-                  "%s has malformed module path \"%s\"%s at revision %s",
-                  file1, mpath1, suffix, rev);
+                  "%s has malformed module path \"%s\"%s at revision %s", file1,
+                  mpath1, suffix, rev);
     char major[32];
     major_of(version, major, sizeof major);
     return fail(c, -ENOENT, 404,
@@ -769,8 +767,8 @@ struct retracted {
   size_t n;
 };
 
-static int is_retracted(struct vcs_ctx *c, struct retracted *r,
-                        const char *v, int *yes) {
+static int is_retracted(struct vcs_ctx *c, struct retracted *r, const char *v,
+                        int *yes) {
   if (!r->loaded) {
     int rc = retractions(c, r->v, MAX_RETRACT, &r->n);
     if (rc < 0)
@@ -1122,7 +1120,8 @@ static int convert(struct vcs_ctx *c, const struct vcs_rev *info,
       goto out;
     c->err[0] = '\0';
   }
-  char highest[GOMOD_MAX_VERSION_BYTES] = "", pseudo_base[GOMOD_MAX_VERSION_BYTES] = "";
+  char highest[GOMOD_MAX_VERSION_BYTES] = "",
+       pseudo_base[GOMOD_MAX_VERSION_BYTES] = "";
   for (int i = 0; i < info->ntags; i++) {
     int canon_tag = tag_to_version(&cv, info->tags[i], v, sizeof v);
     if (stat_vers[0] != '\0' && gomod_semver_compare(v, stat_vers) == 0) {

@@ -158,8 +158,10 @@ static int static_route(const char *module, struct vcs_location *out) {
     const char *host;
     size_t elems;
   } hosts[] = {
-      {"github.com/", 3},        {"bitbucket.org/", 3},
-      {"hub.jazz.net/git/", 4},  {"git.openstack.org/", 3},
+      {"github.com/", 3},
+      {"bitbucket.org/", 3},
+      {"hub.jazz.net/git/", 4},
+      {"git.openstack.org/", 3},
   };
   for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
     if (strncmp(module, hosts[i].host, strlen(hosts[i].host)) != 0)

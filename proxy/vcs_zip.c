@@ -143,8 +143,9 @@ int vcs_zip_build(int archive_fd, const char *module, const char *version,
     }
     if (strncmp(name, top, strlen(top)) != 0) {
       rc = -EBADMSG;
-      snprintf(err, errlen, "zip file contains more than one top-level "
-                            "directory");
+      snprintf(err, errlen,
+               "zip file contains more than one top-level "
+               "directory");
       goto out;
     }
     const char *rel = name + strlen(top);

@@ -51,13 +51,13 @@ out:
   return rc;
 }
 
-static const char sql_put[] =
-    "INSERT OR REPLACE INTO answers (module, key, status, body, fetched, origin)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+static const char sql_put[] = "INSERT OR REPLACE INTO answers (module, key, "
+                              "status, body, fetched, origin)"
+                              " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
 int store_answer_put(struct store *st, const char *module, const char *key,
-                     int status, const void *body, size_t len,
-                     int64_t fetched, const char *origin) {
+                     int status, const void *body, size_t len, int64_t fetched,
+                     const char *origin) {
   struct store_conn *c;
   int rc = store__write_begin(st, &c);
   if (rc < 0)

@@ -70,12 +70,13 @@ static sqlite3_stmt *query(struct store_conn *c, const char *sql,
   return s;
 }
 
-int store_module_view(struct store *st, const char *module,
-                      const char *version, struct store_module_view *out) {
+int store_module_view(struct store *st, const char *module, const char *version,
+                      struct store_module_view *out) {
   memset(out, 0, sizeof *out);
   struct store_conn *c = store__reader_get(st);
   int rc = 0;
-  sqlite3_stmt *s = query(c, sql_versions, module, version, STORE_VIEW_VERSIONS);
+  sqlite3_stmt *s =
+      query(c, sql_versions, module, version, STORE_VIEW_VERSIONS);
   if (s == NULL) {
     rc = -EIO;
     goto out;
@@ -94,7 +95,8 @@ int store_module_view(struct store *st, const char *module,
     v->created = sqlite3_column_int64(s, 9);
   }
   sqlite3_reset(s);
-  if ((s = query(c, sql_findings, module, version, STORE_VIEW_FINDINGS)) == NULL) {
+  if ((s = query(c, sql_findings, module, version, STORE_VIEW_FINDINGS)) ==
+      NULL) {
     rc = -EIO;
     goto out;
   }
@@ -106,7 +108,8 @@ int store_module_view(struct store *st, const char *module,
     f->found = sqlite3_column_int64(s, 3);
   }
   sqlite3_reset(s);
-  if ((s = query(c, sql_requests, module, version, STORE_VIEW_REQUESTS)) == NULL) {
+  if ((s = query(c, sql_requests, module, version, STORE_VIEW_REQUESTS)) ==
+      NULL) {
     rc = -EIO;
     goto out;
   }

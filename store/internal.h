@@ -22,7 +22,7 @@ struct store_conn {
 struct store {
   char *path;
   pthread_mutex_t writer_lock; /* held for the whole of a write transaction */
-  int64_t busy_at_ms;          /* when BEGIN last gave up on a lock (writer_lock) */
+  int64_t busy_at_ms; /* when BEGIN last gave up on a lock (writer_lock) */
   struct store_conn writer;
   pthread_mutex_t readers_lock;
   pthread_cond_t readers_free;

@@ -25,8 +25,8 @@ static const char sql_put[] =
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
 int store_provenance_put(struct store *st, const char *module,
-                         const char *version, const char *url,
-                         const char *ref, const char *commit) {
+                         const char *version, const char *url, const char *ref,
+                         const char *commit) {
   struct store_conn *c;
   int rc = store__write_begin(st, &c);
   if (rc < 0)

@@ -55,7 +55,8 @@ int store_records_put(struct store *st, const struct store_record *recs,
 static const char sql_get[] =
     "SELECT record FROM requests WHERE id = ?1 ORDER BY seq DESC LIMIT 1";
 
-int store_record_get(struct store *st, const char *id, struct store_bytes *out) {
+int store_record_get(struct store *st, const char *id,
+                     struct store_bytes *out) {
   struct store_conn *c = store__reader_get(st);
   int rc;
   sqlite3_stmt *s = store__stmt(c, sql_get);
@@ -76,11 +77,12 @@ int store_record_get(struct store *st, const char *id, struct store_bytes *out) 
 static const char sql_totals[] =
     "SELECT count(*), coalesce(sum(outcome = 'hit'), 0),"
     " coalesce(sum(status >= 400), 0) FROM requests";
-static const char sql_causes[] =
-    "SELECT outcome, count(*), max(time_ms),"
-    " (SELECT id FROM requests r2 WHERE r2.outcome = r.outcome AND r2.status >= 400"
-    "  ORDER BY seq DESC LIMIT 1)"
-    " FROM requests r WHERE status >= 400 GROUP BY outcome ORDER BY 2 DESC LIMIT ?1";
+static const char sql_causes[] = "SELECT outcome, count(*), max(time_ms),"
+                                 " (SELECT id FROM requests r2 WHERE "
+                                 "r2.outcome = r.outcome AND r2.status >= 400"
+                                 "  ORDER BY seq DESC LIMIT 1)"
+                                 " FROM requests r WHERE status >= 400 GROUP "
+                                 "BY outcome ORDER BY 2 DESC LIMIT ?1";
 static const char sql_missed[] =
     "SELECT module, count(*) FROM requests WHERE outcome = 'not found'"
     " AND module IS NOT NULL GROUP BY module ORDER BY 2 DESC LIMIT ?1";

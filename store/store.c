@@ -139,19 +139,18 @@ static const char *const migrations[] = {
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
-int64_t store__now(void) { return (int64_t)time(NULL); }
+int64_t store__now(void) {
+  return (int64_t)time(NULL);
+}
 
 int store__fail(sqlite3 *db, const char *what) {
   int code = sqlite3_extended_errcode(db);
   fprintf(stderr, "store: %s: %s\n", what, sqlite3_errmsg(db));
   switch (code & 0xff) {
   case SQLITE_BUSY:
-  case SQLITE_LOCKED:
-    return -EBUSY;
-  case SQLITE_FULL:
-    return -ENOSPC;
-  default:
-    return -EIO;
+  case SQLITE_LOCKED: return -EBUSY;
+  case SQLITE_FULL: return -ENOSPC;
+  default: return -EIO;
   }
 }
 
@@ -221,11 +220,12 @@ static int conn_open(const char *path, struct store_conn *c) {
   char pragmas[256];
   /* The page size only applies to a new, empty database (and must be set
    * before WAL mode): large pages keep zip chunks on short page chains. */
-  snprintf(pragmas, sizeof pragmas,
-           "PRAGMA page_size=%d; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-           "PRAGMA foreign_keys=ON; PRAGMA cache_size=-%d;"
-           "PRAGMA mmap_size=%lld;",
-           STORE_PAGE_BYTES, STORE_CACHE_KIB, STORE_MMAP_BYTES);
+  snprintf(
+      pragmas, sizeof pragmas,
+      "PRAGMA page_size=%d; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+      "PRAGMA foreign_keys=ON; PRAGMA cache_size=-%d;"
+      "PRAGMA mmap_size=%lld;",
+      STORE_PAGE_BYTES, STORE_CACHE_KIB, STORE_MMAP_BYTES);
   if (sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK)
     return store__fail(c->db, "pragmas");
   return 0;

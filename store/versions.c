@@ -20,7 +20,6 @@
 
 #include "internal.h"
 
-
 static const char sql_version_row[] =
     "INSERT INTO versions (module, version, created) VALUES (?1, ?2, ?3)"
     " ON CONFLICT (module, version) DO UPDATE SET module = module"
@@ -329,7 +328,8 @@ int store_zip_put_fd(struct store *st, const char *module, const char *version,
              (unsigned long long)size);
     return -E2BIG;
   }
-  struct gozip_reader r = {.size = size, .read_at = store_fd_read_at, .ctx = &fd};
+  struct gozip_reader r = {
+      .size = size, .read_at = store_fd_read_at, .ctx = &fd};
   int rc = gozip_inspect(&r, module, version, rep);
   if (rc < 0)
     return rc;

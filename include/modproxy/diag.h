@@ -55,18 +55,18 @@ const char *diag_outcome_name(enum diag_outcome o);
  */
 struct diag_record {
   char id[DIAG_ID_BYTES];
-  int64_t start_ms;      /**< Unix time in ms */
-  uint32_t ms;           /**< total time */
+  int64_t start_ms; /**< Unix time in ms */
+  uint32_t ms;      /**< total time */
   int status;
   enum diag_outcome outcome;
-  uint64_t bytes;        /**< body bytes sent */
-  char *target;          /**< request target as received */
-  char *client;          /**< the client's address */
+  uint64_t bytes; /**< body bytes sent */
+  char *target;   /**< request target as received */
+  char *client;   /**< the client's address */
   char *module, *version;
   /** JSON array of upstream attempts:
    *  [{"url":..,"status":..,"error":..,"ms":..}, ...] */
   char *attempts;
-  char *explanation;     /**< the text/plain error body sent, if any */
+  char *explanation; /**< the text/plain error body sent, if any */
 };
 void diag_record_dispose(struct diag_record *r);
 
@@ -84,7 +84,6 @@ char *diag_record_text(const struct diag_record *r);
  *  Bytes that are not valid UTF-8 are written as U+FFFD. */
 void diag_json_write(FILE *f, const char *s);
 
-
 /* ---- explanations ------------------------------------------------------ */
 
 /** Where a missing version sits among those that exist. Each field is a
@@ -95,7 +94,7 @@ struct diag_nearest {
   char latest[GOMOD_MAX_VERSION_BYTES]; /**< highest release, else prerelease */
   /** What to suggest instead: `below` when it is a release, else `latest`. */
   char suggest[GOMOD_MAX_VERSION_BYTES];
-  int count;                            /**< valid versions in the list */
+  int count; /**< valid versions in the list */
 };
 
 /**
@@ -115,7 +114,7 @@ void diag_nearest_versions(const char *list, size_t len, const char *wanted,
 struct diag_mod {
   char *path;
   char *version;
-  char *note;   /**< why it could not be loaded (failed list only), or NULL */
+  char *note; /**< why it could not be loaded (failed list only), or NULL */
 };
 void diag_mods_free(struct diag_mod *m, size_t n);
 
@@ -139,7 +138,6 @@ typedef int (*diag_reqs_fn)(void *ctx, const char *path, const char *version,
 int diag_mvs(const struct diag_mod *roots, size_t nroots, diag_reqs_fn reqs,
              void *ctx, struct diag_mod **selected, size_t *nselected,
              struct diag_mod **failed, size_t *nfailed);
-
 
 /* ---- go.mod analysis (POST /diag/modfile, modproxy diag) --------------- */
 
@@ -177,7 +175,7 @@ enum diag_severity { DIAG_SEV_ERROR, DIAG_SEV_WARNING, DIAG_SEV_INFO };
 
 struct diag_finding {
   enum diag_severity severity;
-  char *kind;    /**< "path mismatch", "missing version", ... */
+  char *kind; /**< "path mismatch", "missing version", ... */
   char *module;
   char *version;
   char *message; /**< what is wrong, one or two sentences */
@@ -205,13 +203,13 @@ void diag_report_dispose(struct diag_report *r);
  */
 int diag_modfile_analyze(const char *gomod, size_t gomod_len, const char *gosum,
                          size_t gosum_len, const struct diag_client *client,
-                         const struct diag_source *src, struct diag_report *out);
+                         const struct diag_source *src,
+                         struct diag_report *out);
 
 /** Renders a report for a terminal (ANSI colour when color is set), or as
  *  JSON, into a new heap string. */
 char *diag_report_text(const struct diag_report *r, int color);
 char *diag_report_json(const struct diag_report *r);
-
 
 /**
  * Finds form field `name` in a multipart/form-data body (content_type gives
@@ -220,7 +218,6 @@ char *diag_report_json(const struct diag_report *r);
  */
 int diag_form_field(const char *body, size_t len, const char *content_type,
                     const char *name, const char **val, size_t *vlen);
-
 
 /* ---- findings about what is served ------------------------------------- */
 
@@ -242,14 +239,14 @@ void diag_msg_path_mismatch(char *out, size_t cap, const char *module,
                             const char *version, const char *declared);
 /** The explanation of a module needing a newer Go than `have`. */
 void diag_msg_newer_go(char *out, size_t cap, const char *module,
-                       const char *version, const char *need,
-                       const char *have);
+                       const char *version, const char *need, const char *have);
 
 #define DIAG_GOMOD_FINDINGS 8
 
 /** A fact worth knowing about a module version's go.mod. */
 struct diag_gomod_finding {
-  const char *kind;   /**< "path mismatch", "newer go", "retracted", "deprecated" */
+  const char
+      *kind; /**< "path mismatch", "newer go", "retracted", "deprecated" */
   /** The version it is about ("" for the module as a whole): the go.mod's
    *  own version, or for a retraction the first version retracted. */
   char version[GOMOD_MAX_VERSION_BYTES];

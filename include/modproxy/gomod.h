@@ -65,9 +65,10 @@ int gomod_check(const char *path, const char *version, char *err,
                 size_t errlen);
 
 /** module.EscapePath: writes the escaped path to out (NUL-terminated).
- *  Returns its length, -EINVAL if the path is invalid, -E2BIG if out is short. */
-int gomod_escape_path(const char *path, char *out, size_t outlen,
-                      char *err, size_t errlen);
+ *  Returns its length, -EINVAL if the path is invalid, -E2BIG if out is short.
+ */
+int gomod_escape_path(const char *path, char *out, size_t outlen, char *err,
+                      size_t errlen);
 /** module.UnescapePath: inverse of the above; -EINVAL on bad escapes or
  *  an invalid decoded path. */
 int gomod_unescape_path(const char *escaped, char *out, size_t outlen,

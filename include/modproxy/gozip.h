@@ -110,10 +110,10 @@ struct gozip_create_io {
 
 /** What gozip_create did. */
 struct gozip_create_report {
-  uint64_t files;      /**< entries written */
-  uint64_t omitted;    /**< files left out (vendor, nested module, symlink,
-                            not regular), as x/mod omits them */
-  uint64_t zip_bytes;  /**< bytes written */
+  uint64_t files;          /**< entries written */
+  uint64_t omitted;        /**< files left out (vendor, nested module, symlink,
+                                not regular), as x/mod omits them */
+  uint64_t zip_bytes;      /**< bytes written */
   char h1[GOMOD_H1_BYTES]; /**< dirhash h1 of what was written */
   /** Why the zip could not be created (gozip_create < 0), in x/mod's words
    *  ("LICENSE: LICENSE file too large ..."). */

@@ -87,9 +87,9 @@ int store_part_put(struct store *st, const char *module, const char *version,
 struct store_zip_meta {
   uint64_t size;
   char h1[GOMOD_H1_BYTES];
-  char sha256[65];           /**< hex SHA-256 of the zip bytes (its ETag) */
-  uint64_t violation_count;  /**< module zip rules the zip breaks */
-  char *violations;          /**< heap: "\n"-separated messages, or NULL */
+  char sha256[65];          /**< hex SHA-256 of the zip bytes (its ETag) */
+  uint64_t violation_count; /**< module zip rules the zip breaks */
+  char *violations;         /**< heap: "\n"-separated messages, or NULL */
 };
 void store_zip_meta_dispose(struct store_zip_meta *m);
 
@@ -120,10 +120,10 @@ int store_zip_put_fd(struct store *st, const char *module, const char *version,
 
 /** A reply that expires (list, @latest, a query's .info, a not-found). */
 struct store_answer {
-  int status;         /**< the HTTP status it answers with: 200, 404, 410 */
+  int status; /**< the HTTP status it answers with: 200, 404, 410 */
   struct store_bytes body;
-  int64_t fetched;    /**< when it was fetched (Unix seconds) */
-  char *origin;       /**< heap: which upstream said it, or NULL */
+  int64_t fetched; /**< when it was fetched (Unix seconds) */
+  char *origin;    /**< heap: which upstream said it, or NULL */
 };
 void store_answer_dispose(struct store_answer *a);
 
@@ -132,8 +132,8 @@ int store_answer_get(struct store *st, const char *module, const char *key,
                      struct store_answer *out);
 /** Stores (replacing) the answer under (module, key). */
 int store_answer_put(struct store *st, const char *module, const char *key,
-                     int status, const void *body, size_t len,
-                     int64_t fetched, const char *origin);
+                     int status, const void *body, size_t len, int64_t fetched,
+                     const char *origin);
 
 /** One request record as the store keeps it (see diag.h). */
 struct store_record {
@@ -210,15 +210,15 @@ int store_finding_put(struct store *st, const char *module, const char *version,
 #define STORE_VIEW_FINDINGS 50
 #define STORE_VIEW_REQUESTS 30
 struct store_view_version {
-    char version[GOMOD_MAX_VERSION_BYTES];
-    int has_info, has_mod;
-    char mod_h1[GOMOD_H1_BYTES];
-    int64_t zip_size;          /**< -1 when the zip is not stored */
-    char zip_h1[GOMOD_H1_BYTES];
-    uint64_t zip_violations;
-    char origin[300];          /**< upstream or repository it came from */
-    char vcs[400];             /**< "url ref commit" for private versions */
-    int64_t created;
+  char version[GOMOD_MAX_VERSION_BYTES];
+  int has_info, has_mod;
+  char mod_h1[GOMOD_H1_BYTES];
+  int64_t zip_size; /**< -1 when the zip is not stored */
+  char zip_h1[GOMOD_H1_BYTES];
+  uint64_t zip_violations;
+  char origin[300]; /**< upstream or repository it came from */
+  char vcs[400];    /**< "url ref commit" for private versions */
+  int64_t created;
 };
 struct store_view_finding {
   char version[GOMOD_MAX_VERSION_BYTES];
@@ -244,8 +244,8 @@ struct store_module_view {
 };
 /** Fills *out for module (and only `version` when not NULL). Heap-allocate
  *  the view: it is large. */
-int store_module_view(struct store *st, const char *module,
-                      const char *version, struct store_module_view *out);
+int store_module_view(struct store *st, const char *module, const char *version,
+                      struct store_module_view *out);
 
 /** Checks that the store takes writes (an empty write transaction). */
 int store_ping(struct store *st);
@@ -261,18 +261,18 @@ int64_t store_fd_read_at(void *ctx, uint64_t off, void *buf, size_t len);
 struct store_stats {
   uint64_t versions, zips, zip_bytes, answers;
   /* Cache management (manage.c). */
-  uint64_t cache_bytes;   /**< .info + .mod + zip bytes: what
-                               --max-cache-bytes limits */
-  uint64_t db_bytes;      /**< the database file (pages in use and free) */
-  uint64_t free_bytes;    /**< free pages, reused before the file grows */
-  uint64_t zip_chunks;    /**< rows of zip bytes */
-  uint64_t requests;      /**< request records in the ring */
-  uint64_t provenance;    /**< private versions with a recorded origin */
-  uint64_t imported;      /**< versions imported into a mirror */
-  uint64_t pins;          /**< pins (module@version or a whole module) */
-  uint64_t quarantined;   /**< files fsck moved aside */
-  uint64_t removals;      /**< entries in the removal log */
-  int64_t oldest_use;     /**< least recent use of a version (Unix s), 0 */
+  uint64_t cache_bytes; /**< .info + .mod + zip bytes: what
+                             --max-cache-bytes limits */
+  uint64_t db_bytes;    /**< the database file (pages in use and free) */
+  uint64_t free_bytes;  /**< free pages, reused before the file grows */
+  uint64_t zip_chunks;  /**< rows of zip bytes */
+  uint64_t requests;    /**< request records in the ring */
+  uint64_t provenance;  /**< private versions with a recorded origin */
+  uint64_t imported;    /**< versions imported into a mirror */
+  uint64_t pins;        /**< pins (module@version or a whole module) */
+  uint64_t quarantined; /**< files fsck moved aside */
+  uint64_t removals;    /**< entries in the removal log */
+  int64_t oldest_use;   /**< least recent use of a version (Unix s), 0 */
 };
 int store_stats_get(struct store *st, struct store_stats *out);
 
@@ -280,9 +280,9 @@ int store_stats_get(struct store *st, struct store_stats *out);
 
 /** Where a private module version came from. */
 struct store_provenance {
-  char *url;    /**< repository URL without credentials (heap) */
-  char *ref;    /**< ref it was found by ("refs/tags/v1.0.0"), or NULL */
-  char *commit; /**< full commit hash (heap) */
+  char *url;        /**< repository URL without credentials (heap) */
+  char *ref;        /**< ref it was found by ("refs/tags/v1.0.0"), or NULL */
+  char *commit;     /**< full commit hash (heap) */
   int64_t recorded; /**< Unix seconds it was first recorded */
 };
 void store_provenance_dispose(struct store_provenance *p);
@@ -291,8 +291,8 @@ void store_provenance_dispose(struct store_provenance *p);
  *  module@version was built from commit of url, found through ref (may be
  *  NULL). url must not hold credentials. */
 int store_provenance_put(struct store *st, const char *module,
-                         const char *version, const char *url,
-                         const char *ref, const char *commit);
+                         const char *version, const char *url, const char *ref,
+                         const char *commit);
 /** Reads it back; -ENOENT when none is recorded. */
 int store_provenance_get(struct store *st, const char *module,
                          const char *version, struct store_provenance *out);
@@ -315,8 +315,7 @@ struct store_access {
  * Meant to be called with a batch collected in memory (a few seconds of
  * requests), never once per request.
  */
-int store_access_put(struct store *st, const struct store_access *a,
-                     size_t n);
+int store_access_put(struct store *st, const struct store_access *a, size_t n);
 
 /** Pins module@version (version "" pins every version of the module, stored
  *  now or later): eviction never removes a pinned version. Pinning what is
@@ -357,8 +356,8 @@ struct store_victim {
 struct store_evict_plan {
   struct store_victim *v;
   size_t n;
-  uint64_t total_bytes;  /**< cache bytes when planned */
-  uint64_t plan_bytes;   /**< bytes of the n victims */
+  uint64_t total_bytes; /**< cache bytes when planned */
+  uint64_t plan_bytes;  /**< bytes of the n victims */
   /** Bytes the cache stays over max_bytes after the plan, because the rest
    *  is pinned, imported, private or used since used_before (0: the plan
    *  reaches the limit). */
@@ -401,9 +400,9 @@ int store_removals_since(struct store *st, int64_t after, size_t max,
 /** One damaged file found by store_fsck. */
 struct store_fsck_problem {
   const char *module, *version;
-  const char *part;   /**< "info", "mod" or "zip" */
+  const char *part; /**< "info", "mod" or "zip" */
   const char *reason;
-  int quarantined;    /**< moved aside and no longer served */
+  int quarantined; /**< moved aside and no longer served */
 };
 struct store_fsck_result {
   uint64_t versions, files, bytes; /**< checked */
@@ -433,8 +432,8 @@ int store_backup(struct store *st, const char *path, uint64_t *bytes);
 
 /** One checksum database answer to store. */
 struct store_sumdb_row {
-  const char *db;     /**< the database name ("sum.golang.org") */
-  const char *path;   /**< "lookup/...", "tile/...", "latest" */
+  const char *db;   /**< the database name ("sum.golang.org") */
+  const char *path; /**< "lookup/...", "tile/...", "latest" */
   const void *body;
   size_t len;
   int64_t fetched;    /**< Unix seconds */
@@ -480,13 +479,13 @@ struct store_import {
   size_t info_len;
   const void *mod;
   size_t mod_len;
-  int zip_fd;          /**< read with pread from 0 to its size, or -1 */
+  int zip_fd; /**< read with pread from 0 to its size, or -1 */
   /** The zip as gozip_inspect reported it (h1, violations); the caller has
    *  checked it. Required with zip_fd. */
   const struct gozip_report *zip_report;
-  const char *origin;  /**< where it came from ("bundle ...") */
-  int64_t created;     /**< 0: now */
-  int mark_imported;   /**< set versions.imported (eviction keeps it) */
+  const char *origin; /**< where it came from ("bundle ...") */
+  int64_t created;    /**< 0: now */
+  int mark_imported;  /**< set versions.imported (eviction keeps it) */
 };
 
 /**

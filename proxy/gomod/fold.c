@@ -56,4 +56,3 @@ int gomod__fold_equal(const char *a, size_t an, const char *b, size_t bn) {
   }
   return i == an && j == bn;
 }
-

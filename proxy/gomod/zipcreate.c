@@ -447,10 +447,10 @@ static int write_end(struct writer *w, uint64_t count, uint64_t cd_start,
   le16(e + 6, 0);
   le16(e + 8, n16);
   le16(e + 10, n16);
-  le32(e + 12, cd_size >= ZC_MAX_CLASSIC_OFFSET ? 0xFFFFFFFFu
-                                                : (uint32_t)cd_size);
-  le32(e + 16, cd_start >= ZC_MAX_CLASSIC_OFFSET ? 0xFFFFFFFFu
-                                                 : (uint32_t)cd_start);
+  le32(e + 12,
+       cd_size >= ZC_MAX_CLASSIC_OFFSET ? 0xFFFFFFFFu : (uint32_t)cd_size);
+  le32(e + 16,
+       cd_start >= ZC_MAX_CLASSIC_OFFSET ? 0xFFFFFFFFu : (uint32_t)cd_start);
   le16(e + 20, 0);
   return put(w, e, sizeof e);
 }
@@ -595,7 +595,8 @@ int gozip_create(const char *module, const char *version,
   for (size_t i = 0; i < n; i++) {
     if (!keep[i])
       continue;
-    size_t len = strlen(module) + 1 + strlen(version) + 1 + strlen(files[i].path);
+    size_t len =
+        strlen(module) + 1 + strlen(version) + 1 + strlen(files[i].path);
     if (len > ZC_MAX_NAME_BYTES) {
       snprintf(rep->error, sizeof rep->error, "%s: file name too long",
                files[i].path);
@@ -607,8 +608,7 @@ int gozip_create(const char *module, const char *version,
       rc = -ENOMEM;
       goto out;
     }
-    snprintf(names[count], len + 1, "%s@%s/%s", module, version,
-             files[i].path);
+    snprintf(names[count], len + 1, "%s@%s/%s", module, version, files[i].path);
     rc = write_file(&w, &files[i], names[count], len, &entries[count],
                     hashes[count].sha256, buf);
     if (rc < 0)

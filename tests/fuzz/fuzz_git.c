@@ -63,8 +63,9 @@ static void next_answer(struct answers *a, const char *key,
     e->len = (size_t)(stop - out);
     e->out = fuzz_strndup(out, e->len);
     /* The same bytes as stderr: what git complains with. */
-    e->err = strndup((const char *)out, e->len < GIT_STDERR_BYTES - 1
-                                             ? e->len : GIT_STDERR_BYTES - 1);
+    e->err =
+        strndup((const char *)out,
+                e->len < GIT_STDERR_BYTES - 1 ? e->len : GIT_STDERR_BYTES - 1);
     a->p = z != NULL ? z + 1 : a->end;
   }
   if (e->key == NULL || e->out == NULL || e->err == NULL)
@@ -119,18 +120,10 @@ static void resolve(const struct gp_req *gp, const char *root,
     if (rc < 0)
       break;
     switch (gp->kind) {
-    case GP_LIST:
-      rc = vcs_resolve_list(c, &body, &len);
-      break;
-    case GP_LATEST:
-      rc = vcs_resolve_latest(c, info);
-      break;
-    case GP_INFO:
-      rc = vcs_resolve_stat(c, gp->version, info);
-      break;
-    case GP_MOD:
-      rc = vcs_resolve_gomod(c, gp->version, &body, &len);
-      break;
+    case GP_LIST: rc = vcs_resolve_list(c, &body, &len); break;
+    case GP_LATEST: rc = vcs_resolve_latest(c, info); break;
+    case GP_INFO: rc = vcs_resolve_stat(c, gp->version, info); break;
+    case GP_MOD: rc = vcs_resolve_gomod(c, gp->version, &body, &len); break;
     case GP_ZIP:
       free(plan.license);
       memset(&plan, 0, sizeof plan);
@@ -176,8 +169,8 @@ static void resolve(const struct gp_req *gp, const char *root,
                  info->version);
     FUZZ_CHECK(strlen(info->hash) == 40, "resolved hash \"%s\"", info->hash);
     size_t jl = 0;
-    char *json = vcs_info_json(info, "https://git.example/r.git", c->code_dir,
-                               &jl);
+    char *json =
+        vcs_info_json(info, "https://git.example/r.git", c->code_dir, &jl);
     FUZZ_CHECK(json != NULL, "vcs_info_json failed");
     char v[GOMOD_MAX_VERSION_BYTES];
     FUZZ_CHECK(gp_info_version(json, jl, v, sizeof v) == 0 &&

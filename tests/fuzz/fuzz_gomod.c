@@ -68,16 +68,16 @@ static void paths(const char *a, const char *b) {
   }
   /* EscapeVersion <-> UnescapeVersion. */
   if (gomod_escape_version(a, out, sizeof out, err, sizeof err) >= 0) {
-    FUZZ_CHECK(gomod_unescape_version(out, back, sizeof back, err,
-                                      sizeof err) >= 0,
-               "unescape_version(escape_version(\"%s\") = \"%s\") failed: %s",
-               a, out, err);
+    FUZZ_CHECK(
+        gomod_unescape_version(out, back, sizeof back, err, sizeof err) >= 0,
+        "unescape_version(escape_version(\"%s\") = \"%s\") failed: %s", a, out,
+        err);
     FUZZ_CHECK(strcmp(back, a) == 0,
                "unescape_version(escape_version(\"%s\")) = \"%s\"", a, back);
   }
   if (gomod_unescape_version(a, out, sizeof out, err, sizeof err) >= 0) {
-    FUZZ_CHECK(gomod_escape_version(out, back, sizeof back, err,
-                                    sizeof err) >= 0,
+    FUZZ_CHECK(gomod_escape_version(out, back, sizeof back, err, sizeof err) >=
+                   0,
                "escape_version(unescape_version(\"%s\") = \"%s\") failed: %s",
                a, out, err);
     FUZZ_CHECK(strcmp(back, a) == 0,
@@ -96,7 +96,8 @@ static void paths(const char *a, const char *b) {
 static void versions(const char *a, const char *b) {
   char out[BIG], again[BIG];
   int valid = gomod_semver_is_valid(a);
-  FUZZ_CHECK(gomod_semver_compare(a, a) == 0, "compare(\"%s\", itself) != 0", a);
+  FUZZ_CHECK(gomod_semver_compare(a, a) == 0, "compare(\"%s\", itself) != 0",
+             a);
   int ab = gomod_semver_compare(a, b), ba = gomod_semver_compare(b, a);
   FUZZ_CHECK(ab >= -1 && ab <= 1, "compare returned %d", ab);
   FUZZ_CHECK(ab == -ba, "compare(\"%s\", \"%s\") = %d but reversed %d", a, b,
@@ -158,15 +159,18 @@ static void request_target(const char *a) {
   if (status == 0) {
     char why[512];
     FUZZ_CHECK(gomod_check_path(gp->module, why, sizeof why) == 0,
-               "gp_parse(\"%s\") accepted module \"%s\": %s", a, gp->module, why);
+               "gp_parse(\"%s\") accepted module \"%s\": %s", a, gp->module,
+               why);
     FUZZ_CHECK(gp->suffix[0] != '\0', "gp_parse(\"%s\"): empty suffix", a);
     if (gp->canonical)
       FUZZ_CHECK(gomod_check(gp->module, gp->version, why, sizeof why) == 0,
                  "gp_parse(\"%s\"): canonical %s@%s fails Check: %s", a,
                  gp->module, gp->version, why);
     if (gp->kind == GP_MOD || gp->kind == GP_ZIP)
-      FUZZ_CHECK(gp->canonical, "gp_parse(\"%s\"): .mod/.zip of a "
-                 "non-canonical version %s", a, gp->version);
+      FUZZ_CHECK(gp->canonical,
+                 "gp_parse(\"%s\"): .mod/.zip of a "
+                 "non-canonical version %s",
+                 a, gp->version);
   } else {
     FUZZ_CHECK(status >= 400 && status < 600, "gp_parse status %d", status);
   }
@@ -184,8 +188,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   versions(p.s[0], p.s[1]);
   pseudo(p.s[0], p.s[1], p.s[2], p.s[3], t);
   request_target(p.s[0]);
-  struct gomod_h1_file files[3] = {{.name = p.s[0]}, {.name = p.s[1]},
-                                   {.name = p.s[2]}};
+  struct gomod_h1_file files[3] = {
+      {.name = p.s[0]}, {.name = p.s[1]}, {.name = p.s[2]}};
   char h1[GOMOD_H1_BYTES];
   gomod_h1(files, 3, h1);
   gomod_h1_gomod(data, size, h1);

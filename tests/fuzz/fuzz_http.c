@@ -58,7 +58,8 @@
 #define MODULE "example.com/fuzz"
 #define VERSION "v1.0.0"
 #define INFO "{\"Version\":\"v1.0.0\",\"Time\":\"2020-01-01T00:00:00Z\"}"
-#define GOMOD "module example.com/fuzz\n\ngo 1.19\n\nrequire example.com/other v1.2.0\n"
+#define GOMOD                                                                  \
+  "module example.com/fuzz\n\ngo 1.19\n\nrequire example.com/other v1.2.0\n"
 
 static struct {
   int ready;
@@ -124,9 +125,10 @@ static void fill_store(const char *dir) {
                           (int64_t)time(NULL), "fuzz");
   struct gozip_create_file files[3];
   for (int i = 0; i < 3; i++)
-    files[i] = (struct gozip_create_file){
-        .path = zfiles[i].name, .kind = GOZIP_FILE_REGULAR,
-        .size = strlen(zfiles[i].data), .ctx = (void *)&zfiles[i]};
+    files[i] = (struct gozip_create_file){.path = zfiles[i].name,
+                                          .kind = GOZIP_FILE_REGULAR,
+                                          .size = strlen(zfiles[i].data),
+                                          .ctx = (void *)&zfiles[i]};
   struct zio z = {.fd = memfd_create("zip", 0)};
   struct gozip_create_io io = {z_open, z_read, z_close, z_write, &z};
   struct gozip_create_report crep;
@@ -199,7 +201,8 @@ static void setup(void) {
   struct sockaddr_in a = {.sin_family = AF_INET,
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t al = sizeof a;
-  if (G.refusing_fd < 0 || bind(G.refusing_fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+  if (G.refusing_fd < 0 ||
+      bind(G.refusing_fd, (struct sockaddr *)&a, sizeof a) < 0 ||
       getsockname(G.refusing_fd, (struct sockaddr *)&a, &al) < 0)
     fuzz_fail("cannot reserve a port: %s", strerror(errno));
   snprintf(G.sumdb, sizeof G.sumdb, "%s http://127.0.0.1:%d",
@@ -244,7 +247,9 @@ struct client {
   int closed;
 };
 
-static void on_closed(uv_handle_t *h) { ((struct client *)h->data)->closed = 1; }
+static void on_closed(uv_handle_t *h) {
+  ((struct client *)h->data)->closed = 1;
+}
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   static char b[64 << 10];
@@ -256,7 +261,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   struct client *c = st->data;
   if (n > 0) {
     size_t keep = c->in_len + (size_t)n <= KEEP_BYTES ? (size_t)n
-                                                       : KEEP_BYTES - c->in_len;
+                                                      : KEEP_BYTES - c->in_len;
     memcpy(c->in + c->in_len, buf->base, keep);
     c->in_len += keep;
     c->total += (size_t)n;
@@ -306,9 +311,10 @@ static void check_responses(const struct client *c, const uint8_t *req,
   llhttp_init(&p, HTTP_RESPONSE, &settings);
   resp_messages = 0;
   llhttp_errno_t err = llhttp_execute(&p, c->in, c->in_len);
-  FUZZ_CHECK(err == HPE_OK, "the server's replies do not parse (%s: %s) at "
-             "byte %zu of %zu:\n%.*s", llhttp_errno_name(err),
-             llhttp_get_error_reason(&p),
+  FUZZ_CHECK(err == HPE_OK,
+             "the server's replies do not parse (%s: %s) at "
+             "byte %zu of %zu:\n%.*s",
+             llhttp_errno_name(err), llhttp_get_error_reason(&p),
              (size_t)(llhttp_get_error_pos(&p) - c->in), c->in_len,
              (int)(c->in_len < 4096 ? c->in_len : 4096), c->in);
 }

@@ -85,14 +85,14 @@ static int src_gomod(void *ctx, const char *path, const char *version,
     *len = s->len;
     return 0;
   case 1:
-    if (asprintf(data, "module %s\n\ngo 1.99\n\n// Deprecated: use x\n"
-                       "retract [v0.0.0, v9.0.0] // broken\n", path) < 0)
+    if (asprintf(data,
+                 "module %s\n\ngo 1.99\n\n// Deprecated: use x\n"
+                 "retract [v0.0.0, v9.0.0] // broken\n",
+                 path) < 0)
       return -ENOMEM;
     *len = strlen(*data);
     return 0;
-  default:
-    snprintf(err, errlen, "no such version");
-    return -ENOENT;
+  default: snprintf(err, errlen, "no such version"); return -ENOENT;
   }
 }
 
@@ -110,7 +110,8 @@ static int src_zip_h1(void *ctx, const char *path, const char *version,
                       char h1[GOMOD_H1_BYTES]) {
   if (strlen(version) % 2 == 0)
     return -ENOENT;
-  snprintf(h1, GOMOD_H1_BYTES, "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+  snprintf(h1, GOMOD_H1_BYTES,
+           "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
   return 0;
 }
 
@@ -126,14 +127,17 @@ static void analyze(const uint8_t *data, size_t size) {
   char *gomod = fuzz_strndup(data, mlen);
   char *gosum = nul != NULL ? fuzz_strndup(nul + 1, size - mlen - 1) : NULL;
   struct src s = {gomod, mlen};
-  struct diag_source src = {.gomod = src_gomod, .list = src_list,
-                            .zip_h1 = src_zip_h1, .recent = src_recent,
+  struct diag_source src = {.gomod = src_gomod,
+                            .list = src_list,
+                            .zip_h1 = src_zip_h1,
+                            .recent = src_recent,
                             .ctx = &s};
   struct diag_client client = {.go_version = "go1.19.8",
                                .goproxy = "https://proxy.example",
                                .gonosumdb = "private.example",
                                .proxy_base = "http://modproxy.example",
-                               .proxy_private = "*.corp.example,private.example"};
+                               .proxy_private =
+                                   "*.corp.example,private.example"};
   struct diag_report rep;
   int rc = diag_modfile_analyze(gomod, mlen, gosum,
                                 gosum != NULL ? size - mlen - 1 : 0, &client,
@@ -187,15 +191,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (strict_rc[i / 2] == 0) {
       FUZZ_CHECK(rc == 0, "Parse accepts, ParseLax (flags %u) refuses: %s",
                  modes[i], err);
-      FUZZ_CHECK((st->module == NULL) == (lax.module == NULL) &&
-                     (st->module == NULL || strcmp(st->module, lax.module) == 0),
-                 "strict and lax disagree on the module path");
+      FUZZ_CHECK(
+          (st->module == NULL) == (lax.module == NULL) &&
+              (st->module == NULL || strcmp(st->module, lax.module) == 0),
+          "strict and lax disagree on the module path");
       FUZZ_CHECK(st->nrequire == lax.nrequire,
                  "strict has %zu requirements, lax %zu", st->nrequire,
                  lax.nrequire);
       for (size_t k = 0; k < st->nrequire; k++)
         FUZZ_CHECK(strcmp(st->require[k].path, lax.require[k].path) == 0 &&
-                       strcmp(st->require[k].version, lax.require[k].version) == 0,
+                       strcmp(st->require[k].version, lax.require[k].version) ==
+                           0,
                    "strict and lax disagree on requirement %zu", k);
     }
     modfile_dispose(&strict[i / 2]);

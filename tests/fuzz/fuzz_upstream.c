@@ -179,7 +179,8 @@ static void sumdb(const char *param, const char *b, size_t n) {
   struct sumdb_spec *spec = calloc(1, sizeof *spec);
   if (keys == NULL || spec == NULL)
     abort();
-  int have = sumdb_key_parse(SUMDB_GOLANG_ORG_KEY, &keys[0], err, sizeof err) == 0;
+  int have =
+      sumdb_key_parse(SUMDB_GOLANG_ORG_KEY, &keys[0], err, sizeof err) == 0;
   FUZZ_CHECK(have, "the sum.golang.org key does not parse: %s", err);
   int nkeys = 1 + (sumdb_key_parse(param, &keys[1], err, sizeof err) == 0);
   sumdb_spec_parse(param, spec, err, sizeof err);
@@ -193,8 +194,9 @@ static void sumdb(const char *param, const char *b, size_t n) {
       FUZZ_CHECK(lk.text >= b && lk.text + lk.text_len <= b + n &&
                      lk.note >= b && lk.note + lk.note_len <= b + n,
                  "lookup parts outside the body");
-      FUZZ_CHECK(lk.id >= 0 && lk.id < lk.tree.n, "record %lld outside tree %lld",
-                 (long long)lk.id, (long long)lk.tree.n);
+      FUZZ_CHECK(lk.id >= 0 && lk.id < lk.tree.n,
+                 "record %lld outside tree %lld", (long long)lk.id,
+                 (long long)lk.tree.n);
     }
   }
   struct sumdb_tree tree;
@@ -218,7 +220,8 @@ static void sumdb(const char *param, const char *b, size_t n) {
     /* The tile's data: the body. Indexes in and around the tile (for a
      * level-0 tile of a plausible size), and a few fixed ones. */
     int64_t idx[6] = {0, 1, 255, 256, 1000, 0};
-    if (t.l == 0 && t.h >= 1 && t.h <= 30 && t.n >= 0 && t.n < (INT64_C(1) << 30))
+    if (t.l == 0 && t.h >= 1 && t.h <= 30 && t.n >= 0 &&
+        t.n < (INT64_C(1) << 30))
       idx[5] = sumdb_stored_hash_index(0, (t.n << t.h) + t.w - 1);
     struct sumdb_hash h;
     for (int i = 0; i < 6; i++)

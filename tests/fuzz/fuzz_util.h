@@ -91,6 +91,8 @@ static inline char *fuzz_strndup(const uint8_t *data, size_t size) {
   return s;
 }
 
-static inline int fuzz_sign(int x) { return (x > 0) - (x < 0); }
+static inline int fuzz_sign(int x) {
+  return (x > 0) - (x < 0);
+}
 
 #endif

@@ -61,8 +61,10 @@ static void check_report(const struct gozip_report *rep, int rc) {
   FUZZ_CHECK(memchr(rep->error, '\0', sizeof rep->error) != NULL,
              "error not terminated");
   if (rc != 0) {
-    FUZZ_CHECK(rep->error[0] != '\0', "gozip_inspect failed (%d) without a "
-               "reason", rc);
+    FUZZ_CHECK(rep->error[0] != '\0',
+               "gozip_inspect failed (%d) without a "
+               "reason",
+               rc);
     return;
   }
   FUZZ_CHECK(strncmp(rep->h1, "h1:", 3) == 0 && strlen(rep->h1) == 47,
@@ -100,12 +102,13 @@ static void git_archive(const uint8_t *zip, size_t n, const char *module,
   int rc = vcs_zip_build(in, module, version, &plan, out, h1, err, sizeof err);
   if (rc == 0) {
     off_t size = lseek(out, 0, SEEK_END);
-    struct gozip_reader r = {.size = (uint64_t)size, .read_at = fd_read_at,
-                             .ctx = &out};
+    struct gozip_reader r = {
+        .size = (uint64_t)size, .read_at = fd_read_at, .ctx = &out};
     struct gozip_report rep;
     int irc = gozip_inspect(&r, module, version, &rep);
-    FUZZ_CHECK(irc == 0, "the zip vcs_zip_build wrote does not read back: %d %s",
-               irc, rep.error);
+    FUZZ_CHECK(irc == 0,
+               "the zip vcs_zip_build wrote does not read back: %d %s", irc,
+               rep.error);
     FUZZ_CHECK(rep.violation_count == 0,
                "the zip vcs_zip_build wrote breaks %llu rules, first: %s",
                (unsigned long long)rep.violation_count, rep.violations[0]);
@@ -154,10 +157,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   check_report(&rep, rc);
   /* A reader that lies about the size, and one that fails. */
   if (n > 0) {
-    struct gozip_reader lie = {.size = n + 100, .read_at = mem_read_at, .ctx = &m};
+    struct gozip_reader lie = {
+        .size = n + 100, .read_at = mem_read_at, .ctx = &m};
     int lrc = gozip_inspect(&lie, module, version, &rep);
     FUZZ_CHECK(lrc < 0, "a zip with 100 bytes missing was accepted");
-    struct gozip_reader bad = {.size = n, .read_at = failing_read_at, .ctx = &m};
+    struct gozip_reader bad = {
+        .size = n, .read_at = failing_read_at, .ctx = &m};
     gozip_inspect(&bad, module, version, &rep);
   }
   git_archive(copy, n, module, version, subdir);

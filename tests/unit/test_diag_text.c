@@ -72,12 +72,21 @@ static size_t go_decode(const unsigned char *p, size_t left, uint32_t *r) {
 /* unicode.IsSpace. */
 static int go_is_space(uint32_t r) {
   switch (r) {
-  case '\t': case '\n': case '\v': case '\f': case '\r': case ' ':
-  case 0x85: case 0xa0: case 0x1680: case 0x2028: case 0x2029:
-  case 0x202f: case 0x205f: case 0x3000:
-    return 1;
-  default:
-    return r >= 0x2000 && r <= 0x200a;
+  case '\t':
+  case '\n':
+  case '\v':
+  case '\f':
+  case '\r':
+  case ' ':
+  case 0x85:
+  case 0xa0:
+  case 0x1680:
+  case 0x2028:
+  case 0x2029:
+  case 0x202f:
+  case 0x205f:
+  case 0x3000: return 1;
+  default: return r >= 0x2000 && r <= 0x200a;
   }
 }
 
@@ -90,16 +99,30 @@ static int go_is_graphic(uint32_t r) {
   if (r < 0x20 || (r >= 0x7f && r <= 0x9f))
     return 0; /* Cc */
   static const uint32_t cf[][2] = {
-      {0x00ad, 0x00ad}, {0x0600, 0x0605}, {0x061c, 0x061c}, {0x06dd, 0x06dd},
-      {0x070f, 0x070f}, {0x180e, 0x180e}, {0x200b, 0x200f}, {0x202a, 0x202e},
-      {0x2060, 0x2064}, {0x2066, 0x206f}, {0xfeff, 0xfeff}, {0xfff9, 0xfffb},
-      {0xe0001, 0xe0001}, {0xe0020, 0xe007f},
+      {0x00ad, 0x00ad},
+      {0x0600, 0x0605},
+      {0x061c, 0x061c},
+      {0x06dd, 0x06dd},
+      {0x070f, 0x070f},
+      {0x180e, 0x180e},
+      {0x200b, 0x200f},
+      {0x202a, 0x202e},
+      {0x2060, 0x2064},
+      {0x2066, 0x206f},
+      {0xfeff, 0xfeff},
+      {0xfff9, 0xfffb},
+      {0xe0001, 0xe0001},
+      {0xe0020, 0xe007f},
       /* Co */
-      {0xe000, 0xf8ff}, {0xf0000, 0xffffd}, {0x100000, 0x10fffd},
+      {0xe000, 0xf8ff},
+      {0xf0000, 0xffffd},
+      {0x100000, 0x10fffd},
       /* Zl, Zp */
       {0x2028, 0x2029},
       /* unassigned (Cn) used by the tests */
-      {0x0378, 0x0379}, {0xfdd0, 0xfdef}, {0xfffe, 0xffff},
+      {0x0378, 0x0379},
+      {0xfdd0, 0xfdef},
+      {0xfffe, 0xffff},
       {0x10fffe, 0x10ffff},
   };
   for (size_t i = 0; i < sizeof cf / sizeof cf[0]; i++)
@@ -228,7 +251,9 @@ static const char *esc(const char *s, size_t n) {
   return b;
 }
 
-static const char *escs(const char *s) { return esc(s, strlen(s)); }
+static const char *escs(const char *s) {
+  return esc(s, strlen(s));
+}
 
 /* How many bytes of a cut line must survive, at least. */
 #define MIN_KEPT_BYTES 120
@@ -243,7 +268,8 @@ static int check_fit(const char *name, const char *text) {
   size_t n = diag_text_fit(text, out, OUT_BYTES);
   int bad = 0;
   if (n >= OUT_BYTES || out[n] != '\0' || strlen(out) != n) {
-    print_error("%s: returned %zu, strlen %zu\n", name, n, strnlen(out, OUT_BYTES));
+    print_error("%s: returned %zu, strlen %zu\n", name, n,
+                strnlen(out, OUT_BYTES));
     free(out);
     return -1;
   }
@@ -287,8 +313,7 @@ static int check_fit(const char *name, const char *text) {
     }
     joined[j] = '\0';
     if (strstr(detail, "[Truncated") != NULL) {
-      print_error("%s: the go command truncates: \"%s\"\n", name,
-                  escs(detail));
+      print_error("%s: the go command truncates: \"%s\"\n", name, escs(detail));
       bad = 1;
     } else if (strcmp(detail, joined) != 0) {
       print_error("%s: the go command shows only \"%s\" of \"%s\"\n", name,
@@ -347,7 +372,9 @@ static void add(struct text *t, const char *s, size_t n) {
   t->p[t->len] = '\0';
 }
 
-static void adds(struct text *t, const char *s) { add(t, s, strlen(s)); }
+static void adds(struct text *t, const char *s) {
+  add(t, s, strlen(s));
+}
 
 static void addrep(struct text *t, const char *s, size_t times) {
   for (size_t i = 0; i < times; i++)
@@ -372,11 +399,14 @@ static void test_short_texts(void **state) {
   bad |= check_fit("tabs", "a\tb\n\tindented\n" LAST_LINE);
   bad |= check_fit("crlf", "first line\r\nsecond\r\n" LAST_LINE "\r\n");
   bad |= check_fit("trailing spaces", "first   \n" LAST_LINE "   \n");
-  bad |= check_fit("utf-8", "caf\xc3\xa9 \xe2\x82\xac \xe4\xb8\xad\xe6\x96\x87 "
-                             "\xf0\x9f\x98\x80\n\xce\xb1\xce\xb2\xce\xb3\n" LAST_LINE);
-  bad |= check_fit("nbsp inside", "a\xc2\xa0" "b\n" LAST_LINE);
+  bad |= check_fit("utf-8",
+                   "caf\xc3\xa9 \xe2\x82\xac \xe4\xb8\xad\xe6\x96\x87 "
+                   "\xf0\x9f\x98\x80\n\xce\xb1\xce\xb2\xce\xb3\n" LAST_LINE);
+  bad |= check_fit("nbsp inside", "a\xc2\xa0"
+                                  "b\n" LAST_LINE);
   /* U+2028 is not graphic but is a space: the go command shows it. */
-  bad |= check_fit("line separator", "first\na\xe2\x80\xa8" "b\n" LAST_LINE);
+  bad |= check_fit("line separator", "first\na\xe2\x80\xa8"
+                                     "b\n" LAST_LINE);
   bad |= check_fit("empty", "");
   bad |= check_fit("blank only", "\n \n\t\n");
   assert_int_equal(bad, 0);
@@ -501,8 +531,8 @@ static void test_blank_lines(void **state) {
   bad |= check_fit("spaces line", "first\n   \n" LAST_LINE);
   bad |= check_fit("tab line", "first\n\t\t\n" LAST_LINE);
   bad |= check_fit("cr line", "first\n\r\n" LAST_LINE);
-  bad |= check_fit("many blanks", "\n\n\nfirst\n\n\n\nsecond\n\n\n" LAST_LINE
-                                  "\n\n\n");
+  bad |= check_fit("many blanks",
+                   "\n\n\nfirst\n\n\n\nsecond\n\n\n" LAST_LINE "\n\n\n");
   bad |= check_fit("blank before last of ten",
                    "1\n2\n3\n4\n5\n6\n7\n8\n9\n\n" LAST_LINE);
   assert_int_equal(bad, 0);
@@ -511,27 +541,40 @@ static void test_blank_lines(void **state) {
 static void test_control_bytes(void **state) {
   (void)state;
   int bad = 0;
-  bad |= check_fit("esc colours", "\x1b[31merror\x1b[0m: not found\n" LAST_LINE);
+  bad |=
+      check_fit("esc colours", "\x1b[31merror\x1b[0m: not found\n" LAST_LINE);
   bad |= check_fit("bell", "ding\x07\n" LAST_LINE);
   bad |= check_fit("control in last line", "first\nsee \x01here\x7f");
-  bad |= check_fit("del", "a\x7f" "b\n" LAST_LINE);
+  bad |= check_fit("del", "a\x7f"
+                          "b\n" LAST_LINE);
   bad |= check_fit("backspace", "abc\b\b\bxyz\n" LAST_LINE);
   bad |= check_fit("cr in a line", "progress 10%\rprogress 100%\n" LAST_LINE);
   bad |= check_fit("vt ff", "a\vb\fc\n" LAST_LINE);
   bad |= check_fit("vt alone", "first\n\v\n" LAST_LINE);
-  bad |= check_fit("c1 csi", "a\xc2\x9b" "31mb\n" LAST_LINE);
-  bad |= check_fit("c1 nel", "a\xc2\x85" "b\n" LAST_LINE);
+  bad |= check_fit("c1 csi", "a\xc2\x9b"
+                             "31mb\n" LAST_LINE);
+  bad |= check_fit("c1 nel", "a\xc2\x85"
+                             "b\n" LAST_LINE);
   bad |= check_fit("control in a long line",
                    "\x1b"
-                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                   "AAAAAAAAAAAAAAAAA"
                    "\x1b\n" LAST_LINE);
   assert_int_equal(bad, 0);
 }
@@ -541,12 +584,14 @@ static void test_control_bytes(void **state) {
 static void test_broken_utf8(void **state) {
   (void)state;
   int bad = 0;
-  bad |= check_fit("lone continuation", "a\x80" "b\n" LAST_LINE);
+  bad |= check_fit("lone continuation", "a\x80"
+                                        "b\n" LAST_LINE);
   bad |= check_fit("lone lead", "a\xc3 b\n" LAST_LINE);
   bad |= check_fit("cut 3-byte", "a\xe2\x82 b\n" LAST_LINE);
   bad |= check_fit("cut at line end", "a\xe2\x82\n" LAST_LINE);
   bad |= check_fit("cut at text end", "first\n" LAST_LINE "\xf0\x9f\x98");
-  bad |= check_fit("c0 c1 leads", "a\xc0\xaf" "b\xc1\xbf\n" LAST_LINE);
+  bad |= check_fit("c0 c1 leads", "a\xc0\xaf"
+                                  "b\xc1\xbf\n" LAST_LINE);
   bad |= check_fit("latin-1", "caf\xe9 na\xefve\n" LAST_LINE);
   assert_int_equal(bad, 0);
 }
@@ -557,13 +602,20 @@ static void test_broken_utf8(void **state) {
 static void test_invalid_utf8_sequences(void **state) {
   (void)state;
   int bad = 0;
-  bad |= check_fit("overlong 3-byte slash", "a\xe0\x80\xaf" "b\n" LAST_LINE);
-  bad |= check_fit("overlong 4-byte", "a\xf0\x80\x80\xaf" "b\n" LAST_LINE);
-  bad |= check_fit("surrogate", "a\xed\xa0\x80" "b\n" LAST_LINE);
-  bad |= check_fit("past U+10FFFF", "a\xf4\x90\x80\x80" "b\n" LAST_LINE);
-  bad |= check_fit("lead F5", "a\xf5\x80\x80\x80" "b\n" LAST_LINE);
-  bad |= check_fit("lead FF", "a\xff\x80\x80" "b\n" LAST_LINE);
-  bad |= check_fit("lead F8", "a\xf8\x88\x80\x80\x80" "b\n" LAST_LINE);
+  bad |= check_fit("overlong 3-byte slash", "a\xe0\x80\xaf"
+                                            "b\n" LAST_LINE);
+  bad |= check_fit("overlong 4-byte", "a\xf0\x80\x80\xaf"
+                                      "b\n" LAST_LINE);
+  bad |= check_fit("surrogate", "a\xed\xa0\x80"
+                                "b\n" LAST_LINE);
+  bad |= check_fit("past U+10FFFF", "a\xf4\x90\x80\x80"
+                                    "b\n" LAST_LINE);
+  bad |= check_fit("lead F5", "a\xf5\x80\x80\x80"
+                              "b\n" LAST_LINE);
+  bad |= check_fit("lead FF", "a\xff\x80\x80"
+                              "b\n" LAST_LINE);
+  bad |= check_fit("lead F8", "a\xf8\x88\x80\x80\x80"
+                              "b\n" LAST_LINE);
   assert_int_equal(bad, 0);
 }
 
@@ -574,13 +626,18 @@ static void test_non_graphic_runes(void **state) {
   (void)state;
   int bad = 0;
   bad |= check_fit("soft hyphen", "hy\xc2\xadphen\n" LAST_LINE);
-  bad |= check_fit("zero-width space", "a\xe2\x80\x8b" "b\n" LAST_LINE);
+  bad |= check_fit("zero-width space", "a\xe2\x80\x8b"
+                                       "b\n" LAST_LINE);
   bad |= check_fit("bom", "\xef\xbb\xbfmodule not found\n" LAST_LINE);
-  bad |= check_fit("bidi override", "a\xe2\x80\xae" "cba\n" LAST_LINE);
-  bad |= check_fit("bidi isolate", "a\xe2\x81\xa6" "b\n" LAST_LINE);
+  bad |= check_fit("bidi override", "a\xe2\x80\xae"
+                                    "cba\n" LAST_LINE);
+  bad |= check_fit("bidi isolate", "a\xe2\x81\xa6"
+                                   "b\n" LAST_LINE);
   bad |= check_fit("private use", "icon \xee\x80\x80\n" LAST_LINE);
-  bad |= check_fit("unassigned", "a\xcd\xb8" "b\n" LAST_LINE);
-  bad |= check_fit("noncharacter", "a\xef\xbf\xbf" "b\n" LAST_LINE);
+  bad |= check_fit("unassigned", "a\xcd\xb8"
+                                 "b\n" LAST_LINE);
+  bad |= check_fit("noncharacter", "a\xef\xbf\xbf"
+                                   "b\n" LAST_LINE);
   bad |= check_fit("tag character", "flag\xf3\xa0\x80\x81\n" LAST_LINE);
   assert_int_equal(bad, 0);
 }
@@ -592,7 +649,8 @@ static void test_unicode_space_lines(void **state) {
   int bad = 0;
   bad |= check_fit("nbsp line", "first\n\xc2\xa0\n" LAST_LINE);
   bad |= check_fit("ideographic space line", "first\n\xe3\x80\x80\n" LAST_LINE);
-  bad |= check_fit("em spaces line", "first\n \xe2\x80\x83\xe2\x80\x83 \n" LAST_LINE);
+  bad |= check_fit("em spaces line",
+                   "first\n \xe2\x80\x83\xe2\x80\x83 \n" LAST_LINE);
   bad |= check_fit("nbsp first line", "\xc2\xa0\xc2\xa0\nsecond\n" LAST_LINE);
   assert_int_equal(bad, 0);
 }
@@ -649,10 +707,33 @@ static void test_multibyte_near_cut(void **state) {
 static void test_random_texts(void **state) {
   (void)state;
   static const char *const pieces[] = {
-      "word", "x", "module", "example.com/m@v1.0.0", " ", "  ", "\t", "\r",
-      "\x1b[0m", "\x07", "\x7f", "\x01", "\x80", "\xbf", "\xe2x", "\xc3 ",
-      "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xe4\xb8\xad",
-      "\xc2\x9b", "\xc2\x85", "\xc2\xa0", ":", "/", "%", "!",
+      "word",
+      "x",
+      "module",
+      "example.com/m@v1.0.0",
+      " ",
+      "  ",
+      "\t",
+      "\r",
+      "\x1b[0m",
+      "\x07",
+      "\x7f",
+      "\x01",
+      "\x80",
+      "\xbf",
+      "\xe2x",
+      "\xc3 ",
+      "\xc3\xa9",
+      "\xe2\x82\xac",
+      "\xf0\x9f\x98\x80",
+      "\xe4\xb8\xad",
+      "\xc2\x9b",
+      "\xc2\x85",
+      "\xc2\xa0",
+      ":",
+      "/",
+      "%",
+      "!",
       "0123456789012345678901234567890123456789",
   };
   enum { NP = sizeof pieces / sizeof pieces[0] };

@@ -457,7 +457,8 @@ static void test_random_against_model(void **state) {
       fail_msg("op %d: %s found but never put", op, key);
     char want[32];
     int n = snprintf(want, sizeof want, "%d:%u:", k, version[k]);
-    if (got.body->len < (size_t)n || memcmp(got.body->data, want, (size_t)n) != 0)
+    if (got.body->len < (size_t)n ||
+        memcmp(got.body->data, want, (size_t)n) != 0)
       fail_msg("op %d: %s has an old value %.16s, want %s", op, key,
                got.body->data, want);
     if (c.bytes > c.max_bytes)

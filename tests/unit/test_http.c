@@ -49,7 +49,8 @@
 /* A pause between writes so the server sees them as separate reads. */
 #define SPLIT_PAUSE_US 2000
 
-/* ---- the server on its own thread ------------------------------------------ */
+/* ---- the server on its own thread ------------------------------------------
+ */
 
 struct harness {
   char dir[64];
@@ -60,11 +61,11 @@ struct harness {
   pthread_t thread;
   pthread_mutex_t lock;
   pthread_cond_t cond;
-  int ready;        /* 1: listening, port set; -1: init failed */
-  int stop_sent;    /* the async was sent (it is closed once it runs) */
+  int ready;     /* 1: listening, port set; -1: init failed */
+  int stop_sent; /* the async was sent (it is closed once it runs) */
   int init_rc;
   int port;
-  int done;         /* the run returned */
+  int done; /* the run returned */
   int run_rc;
   int loop_close_rc;
 };
@@ -221,7 +222,8 @@ static int teardown(void **state) {
   return rc;
 }
 
-/* ---- a blocking client ----------------------------------------------------- */
+/* ---- a blocking client -----------------------------------------------------
+ */
 
 struct client {
   int fd;
@@ -286,7 +288,7 @@ static ssize_t recv_more(struct client *c) {
 
 struct response {
   int status;
-  char head[8192];   /* status line and headers, without the final CRLF */
+  char head[8192];     /* status line and headers, without the final CRLF */
   long content_length; /* -1: no header */
   char *body;
   size_t body_len;
@@ -298,8 +300,8 @@ static void response_free(struct response *r) {
 }
 
 /* The value of header name in r->head (case-insensitive), or NULL. */
-static const char *header(const struct response *r, const char *name,
-                          char *out, size_t cap) {
+static const char *header(const struct response *r, const char *name, char *out,
+                          size_t cap) {
   size_t nl = strlen(name);
   for (const char *p = strstr(r->head, "\r\n"); p != NULL;
        p = strstr(p + 2, "\r\n")) {
@@ -331,8 +333,10 @@ static void read_response(struct client *c, struct response *r, int head_only) {
     ssize_t n = recv_more(c);
     if (n <= 0)
       fail_msg("no complete response head (%s; %zu bytes: %.*s)",
-               n == 0 ? "EOF" : n == -1 ? "timeout" : "reset", c->len,
-               (int)c->len, c->buf);
+               n == 0    ? "EOF"
+               : n == -1 ? "timeout"
+                         : "reset",
+               c->len, (int)c->len, c->buf);
   }
   size_t hlen = (size_t)(end - c->buf);
   if (hlen >= sizeof r->head)
@@ -390,7 +394,8 @@ static char *normalized(const struct response *r) {
   while (*p != '\0') {
     const char *e = strstr(p, "\r\n");
     size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
-    if (strncasecmp(p, "Date:", 5) != 0 && strncasecmp(p, "X-Request-Id:", 13) != 0) {
+    if (strncasecmp(p, "Date:", 5) != 0 &&
+        strncasecmp(p, "X-Request-Id:", 13) != 0) {
       memcpy(out + w, p, n);
       w += n;
       out[w++] = '\n';
@@ -413,7 +418,8 @@ static void check_framing(const struct response *r) {
     fail_msg("Transfer-Encoding %s with Content-Length", v);
 }
 
-#define HEALTHZ "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: t\r\n\r\n"
+#define HEALTHZ                                                                \
+  "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: t\r\n\r\n"
 
 static struct response get_once(struct harness *h, const char *req) {
   struct client *c = client_open(h);
@@ -424,7 +430,8 @@ static struct response get_once(struct harness *h, const char *req) {
   return r;
 }
 
-/* ---- tests ----------------------------------------------------------------- */
+/* ---- tests -----------------------------------------------------------------
+ */
 
 static void test_healthz(void **state) {
   struct harness *h = *state;
@@ -526,9 +533,10 @@ static void test_pipelined(void **state) {
   char many[64 * 80];
   size_t w = 0;
   for (int i = 0; i < 40; i++)
-    w += (size_t)snprintf(many + w, sizeof many - w,
-                          "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Request-Id: req-%d\r\n%s\r\n",
-                          i, i == 39 ? "Connection: close\r\n" : "");
+    w += (size_t)snprintf(
+        many + w, sizeof many - w,
+        "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Request-Id: req-%d\r\n%s\r\n", i,
+        i == 39 ? "Connection: close\r\n" : "");
   send_bytes(c, many, w);
   for (int i = 0; i < 40; i++) {
     read_response(c, &r, 0);
@@ -596,19 +604,31 @@ static void test_malformed(void **state) {
   expect_refused_str(h, "GARBAGE\r\n\r\n", 400);
   expect_refused_str(h, "GET\r\n\r\n", 400);
   expect_refused_str(h, "GET /healthz HTX/1.1\r\n\r\n", 400);
-  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nHost: t\r\nNo colon here\r\n\r\n", 400);
-  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nHost: t\r\n Folded: x\r\n\r\n", 400);
-  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nHost: t\r\nX\x01Y: 1\r\n\r\n", 400);
-  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nHost: t\r\nX: a\x01" "b\r\n\r\n", 400);
+  expect_refused_str(
+      h, "GET /healthz HTTP/1.1\r\nHost: t\r\nNo colon here\r\n\r\n", 400);
+  expect_refused_str(
+      h, "GET /healthz HTTP/1.1\r\nHost: t\r\n Folded: x\r\n\r\n", 400);
+  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nHost: t\r\nX\x01Y: 1\r\n\r\n",
+                     400);
+  expect_refused_str(h,
+                     "GET /healthz HTTP/1.1\r\nHost: t\r\nX: a\x01"
+                     "b\r\n\r\n",
+                     400);
   expect_refused_str(h, "GET /healthz HTTP/1.1\nHost: x\n\n", 400);
   /* The ways to smuggle a body past a front proxy. */
-  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length : 5\r\n\r\nhello",
-                     400);
-  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
-                        "Content-Length: 3\r\n\r\n0\r\n\r\n", 400);
+  expect_refused_str(
+      h, "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length : 5\r\n\r\nhello",
+      400);
+  expect_refused_str(
+      h,
+      "GET /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+      "Content-Length: 3\r\n\r\n0\r\n\r\n",
+      400);
   expect_refused_str(h, "GET /heal thz HTTP/1.1\r\nHost: t\r\n\r\n", 400);
-  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
-                        "Content-Length: 2\r\n\r\n", 400);
+  expect_refused_str(h,
+                     "GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+                     "Content-Length: 2\r\n\r\n",
+                     400);
   /* A NUL in the request line. */
   static const char nul[] = "GET /heal\0thz HTTP/1.1\r\nHost: t\r\n\r\n";
   expect_refused(h, nul, sizeof nul - 1, 400);
@@ -658,7 +678,8 @@ static void test_oversize_head(void **state) {
   size_t n = PROXY_MAX_HEAD_BYTES + 1024;
   char *req = malloc(n + 128);
   assert_non_null(req);
-  size_t w = (size_t)snprintf(req, 128, "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ");
+  size_t w =
+      (size_t)snprintf(req, 128, "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ");
   memset(req + w, 'b', n);
   w += n;
   w += (size_t)snprintf(req + w, 128, "\r\n\r\n");
@@ -733,9 +754,12 @@ static void test_long_url(void **state) {
 
 static void test_methods(void **state) {
   struct harness *h = *state;
-  expect_refused_str(h, "POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405);
-  expect_refused_str(h, "POST /example.com/m/@v/list HTTP/1.1\r\nHost: t\r\n\r\n", 405);
-  expect_refused_str(h, "PUT /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405);
+  expect_refused_str(
+      h, "POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405);
+  expect_refused_str(
+      h, "POST /example.com/m/@v/list HTTP/1.1\r\nHost: t\r\n\r\n", 405);
+  expect_refused_str(
+      h, "PUT /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405);
   expect_refused_str(h, "DELETE /healthz HTTP/1.1\r\nHost: t\r\n\r\n", 405);
   expect_refused_str(h, "OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n", 405);
   /* HEAD: the head of the GET response, no body. */
@@ -757,12 +781,18 @@ static void test_methods(void **state) {
 
 static void test_body_on_get(void **state) {
   struct harness *h = *state;
-  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello", 400);
-  expect_refused_str(h, "GET /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                        "5\r\nhello\r\n0\r\n\r\n", 400);
+  expect_refused_str(
+      h, "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
+      400);
+  expect_refused_str(
+      h,
+      "GET /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n0\r\n\r\n",
+      400);
   /* HEAD: refused as well; the answer to a HEAD has no body. */
   struct client *c = client_open(h);
-  send_str(c, "HEAD /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx");
+  send_str(c,
+           "HEAD /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx");
   struct response hr;
   read_response(c, &hr, 1);
   assert_int_equal(hr.status, 400);
@@ -771,8 +801,8 @@ static void test_body_on_get(void **state) {
   expect_closed(c);
   client_close(c);
   /* Content-Length: 0 is no body. */
-  struct response r =
-      get_once(h, "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+  struct response r = get_once(
+      h, "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
   assert_int_equal(r.status, 200);
   response_free(&r);
 }
@@ -950,7 +980,8 @@ static int fill_store(const char *dir) {
   if (rc == 0) {
     int fd = open(path, O_RDONLY);
     struct gozip_report rep;
-    rc = fd < 0 ? -1 : store_zip_put_fd(st, MODULE, VERSION, fd, "test", 1, &rep);
+    rc = fd < 0 ? -1
+                : store_zip_put_fd(st, MODULE, VERSION, fd, "test", 1, &rep);
     if (rc != 0)
       fprintf(stderr, "zip refused: %d %s\n", rc, rep.error);
     if (fd >= 0)
@@ -1088,8 +1119,8 @@ static void test_zip_ranges(void **state) {
     assert_int_equal(r.body_len, len);
     assert_memory_equal(r.body, zip_bytes + cases[i].from, len);
     char v[128], want[128];
-    snprintf(want, sizeof want, "bytes %zu-%zu/%zu", cases[i].from,
-             cases[i].to, n);
+    snprintf(want, sizeof want, "bytes %zu-%zu/%zu", cases[i].from, cases[i].to,
+             n);
     assert_non_null(header(&r, "Content-Range", v, sizeof v));
     assert_string_equal(v, want);
     response_free(&r);
@@ -1165,7 +1196,8 @@ static void test_conditional(void **state) {
     assert_string_equal(v, etag);
     response_free(&r);
   }
-  r = get_on(c, "/" MODULE "/@v/" VERSION ".mod", "If-None-Match: \"nope\"\r\n", 0);
+  r = get_on(c, "/" MODULE "/@v/" VERSION ".mod", "If-None-Match: \"nope\"\r\n",
+             0);
   assert_int_equal(r.status, 200);
   assert_string_equal(r.body, MOD_BYTES);
   response_free(&r);
@@ -1213,13 +1245,15 @@ static void test_head_timeout(void **state) {
       continue;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    long ms =
+        (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
     if (ms > PROXY_HEAD_TIMEOUT_MS + 5000)
       fail_msg("the connection was still open after %ld ms", ms);
     send_str(c, "X: y\r\n"); /* a trickle of header lines */
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  long ms =
+      (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
   assert_true(ms >= PROXY_HEAD_TIMEOUT_MS - 1000);
   client_close(c);
 }

@@ -64,7 +64,8 @@ static char *build_list(const char *const *lines, const char *roots_text,
   }
   struct diag_mod *sel, *bad;
   size_t nsel, nbad;
-  assert_int_equal(diag_mvs(roots, nroots, reqs, &g, &sel, &nsel, &bad, &nbad), 0);
+  assert_int_equal(diag_mvs(roots, nroots, reqs, &g, &sel, &nsel, &bad, &nbad),
+                   0);
   char *out = calloc(1, 4096);
   for (size_t i = 0; i < nsel; i++)
     snprintf(out + strlen(out), 4096 - strlen(out), "%s%s@%s", i ? " " : "",

@@ -55,7 +55,8 @@ static void check_case(int i, const struct parse_case *c) {
   if (strcmp(r->version, c->version) != 0)
     fail_msg("case %d %s: version \"%s\", want \"%s\"", i, c->target,
              r->version, c->version);
-  if (c->kind != GP_LIST && c->kind != GP_LATEST && r->canonical != c->canonical)
+  if (c->kind != GP_LIST && c->kind != GP_LATEST &&
+      r->canonical != c->canonical)
     fail_msg("case %d %s: canonical %d, want %d", i, c->target, r->canonical,
              c->canonical);
   if (strcmp(r->suffix, c->suffix) != 0)
@@ -74,7 +75,8 @@ static void run_cases(const struct parse_case *cases, size_t n) {
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 /* A target refused with status s. */
-#define BAD(t, s) {t, s, GP_LIST, NULL, NULL, 0, NULL, NULL}
+#define BAD(t, s)                                                              \
+  { t, s, GP_LIST, NULL, NULL, 0, NULL, NULL }
 
 static void test_parse_endpoints(void **state) {
   (void)state;
@@ -83,8 +85,8 @@ static void test_parse_endpoints(void **state) {
        "example.com/m"},
       {"/example.com/m/@latest", 0, GP_LATEST, "example.com/m", "", 0,
        "@latest", "example.com/m"},
-      {"/example.com/m/@v/v1.0.0.info", 0, GP_INFO, "example.com/m", "v1.0.0", 1,
-       "@v/v1.0.0.info", "example.com/m"},
+      {"/example.com/m/@v/v1.0.0.info", 0, GP_INFO, "example.com/m", "v1.0.0",
+       1, "@v/v1.0.0.info", "example.com/m"},
       {"/example.com/m/@v/v1.0.0.mod", 0, GP_MOD, "example.com/m", "v1.0.0", 1,
        "@v/v1.0.0.mod", "example.com/m"},
       {"/example.com/m/@v/v1.0.0.zip", 0, GP_ZIP, "example.com/m", "v1.0.0", 1,
@@ -253,8 +255,8 @@ static void test_parse_versions(void **state) {
       {"/example.com/m/v2/@v/v2.5.0.info", 0, GP_INFO, "example.com/m/v2",
        "v2.5.0", 1, "@v/v2.5.0.info", "example.com/m/v2"},
       {"/example.com/m/@v/v2.0.0+incompatible.info", 0, GP_INFO,
-       "example.com/m", "v2.0.0+incompatible", 1,
-       "@v/v2.0.0+incompatible.info", "example.com/m"},
+       "example.com/m", "v2.0.0+incompatible", 1, "@v/v2.0.0+incompatible.info",
+       "example.com/m"},
   };
   run_cases(cases, N(cases));
 }
@@ -329,7 +331,8 @@ static void test_parse_long(void **state) {
   free(r);
 }
 
-/* ---- gp_info_version ------------------------------------------------------ */
+/* ---- gp_info_version ------------------------------------------------------
+ */
 
 static void want_version(const char *body, const char *want) {
   char out[64];

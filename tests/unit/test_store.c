@@ -269,7 +269,8 @@ static int file_user_version(const char *dir) {
   return v;
 }
 
-/* ---- open and migrate ----------------------------------------------------- */
+/* ---- open and migrate -----------------------------------------------------
+ */
 
 static void test_open_migrates_new_dir(void **state) {
   (void)state;
@@ -323,9 +324,8 @@ static void test_reopen_keeps_data(void **state) {
   assert_int_equal(store_open(f->dir, &f->st), 0);
   struct store_bytes b = {0};
   char h1[GOMOD_H1_BYTES] = "";
-  assert_int_equal(store_part_get(f->st, "example.com/m", "v1.0.0", STORE_MOD,
-                                  &b, h1),
-                   0);
+  assert_int_equal(
+      store_part_get(f->st, "example.com/m", "v1.0.0", STORE_MOD, &b, h1), 0);
   assert_int_equal(b.len, strlen(MOD_A));
   assert_memory_equal(b.data, MOD_A, b.len);
   assert_string_equal(h1, MOD_A_H1);
@@ -382,17 +382,18 @@ static void test_open_unusable_dir(void **state) {
 
 static void test_part_put_get(void **state) {
   struct fixture *f = *state;
-  static const char info[] = "{\"Version\":\"v1.0.0\",\"Time\":\"2020-01-01T00:00:00Z\"}";
+  static const char info[] =
+      "{\"Version\":\"v1.0.0\",\"Time\":\"2020-01-01T00:00:00Z\"}";
   struct store_bytes b = {0};
-  assert_int_equal(store_part_get(f->st, "example.com/m", "v1.0.0", STORE_INFO,
-                                  &b, NULL),
-                   -ENOENT);
+  assert_int_equal(
+      store_part_get(f->st, "example.com/m", "v1.0.0", STORE_INFO, &b, NULL),
+      -ENOENT);
   assert_int_equal(store_part_put(f->st, "example.com/m", "v1.0.0", STORE_INFO,
                                   info, strlen(info), "https://up"),
                    0);
-  assert_int_equal(store_part_get(f->st, "example.com/m", "v1.0.0", STORE_INFO,
-                                  &b, NULL),
-                   0);
+  assert_int_equal(
+      store_part_get(f->st, "example.com/m", "v1.0.0", STORE_INFO, &b, NULL),
+      0);
   assert_int_equal(b.len, strlen(info));
   assert_memory_equal(b.data, info, b.len);
   assert_int_equal(b.data[b.len], '\0');
@@ -400,23 +401,23 @@ static void test_part_put_get(void **state) {
   assert_null(b.data);
   store_bytes_free(NULL);
   /* Only the .info is there: the .mod of the same version is not. */
-  assert_int_equal(store_part_get(f->st, "example.com/m", "v1.0.0", STORE_MOD,
-                                  &b, NULL),
-                   -ENOENT);
+  assert_int_equal(
+      store_part_get(f->st, "example.com/m", "v1.0.0", STORE_MOD, &b, NULL),
+      -ENOENT);
   /* Other versions and other modules are not. */
-  assert_int_equal(store_part_get(f->st, "example.com/m", "v1.0.1", STORE_INFO,
-                                  &b, NULL),
-                   -ENOENT);
-  assert_int_equal(store_part_get(f->st, "example.com/M", "v1.0.0", STORE_INFO,
-                                  &b, NULL),
-                   -ENOENT);
+  assert_int_equal(
+      store_part_get(f->st, "example.com/m", "v1.0.1", STORE_INFO, &b, NULL),
+      -ENOENT);
+  assert_int_equal(
+      store_part_get(f->st, "example.com/M", "v1.0.0", STORE_INFO, &b, NULL),
+      -ENOENT);
   /* A zip is not a part. */
-  assert_int_equal(store_part_put(f->st, "example.com/m", "v1.0.0", STORE_ZIP,
-                                  "x", 1, NULL),
-                   -EINVAL);
-  assert_int_equal(store_part_get(f->st, "example.com/m", "v1.0.0", STORE_ZIP,
-                                  &b, NULL),
-                   -EINVAL);
+  assert_int_equal(
+      store_part_put(f->st, "example.com/m", "v1.0.0", STORE_ZIP, "x", 1, NULL),
+      -EINVAL);
+  assert_int_equal(
+      store_part_get(f->st, "example.com/m", "v1.0.0", STORE_ZIP, &b, NULL),
+      -EINVAL);
   /* Bytes with a NUL survive. */
   static const char bin[] = {'{', 0, 'x', '}'};
   assert_int_equal(store_part_put(f->st, "example.com/m", "v2.0.0+incompatible",
@@ -441,9 +442,9 @@ static void test_part_put_idempotent(void **state) {
                                   second, strlen(second), "b"),
                    0);
   struct store_bytes b = {0};
-  assert_int_equal(store_part_get(f->st, "example.com/m", "v1.0.0", STORE_INFO,
-                                  &b, NULL),
-                   0);
+  assert_int_equal(
+      store_part_get(f->st, "example.com/m", "v1.0.0", STORE_INFO, &b, NULL),
+      0);
   assert_int_equal(b.len, strlen(first));
   assert_memory_equal(b.data, first, b.len);
   store_bytes_free(&b);
@@ -456,17 +457,16 @@ static void test_part_put_idempotent(void **state) {
                                   mod2, strlen(mod2), "b"),
                    0);
   char h1[GOMOD_H1_BYTES] = "";
-  assert_int_equal(store_part_get(f->st, "example.com/m", "v1.0.0", STORE_MOD,
-                                  &b, h1),
-                   0);
+  assert_int_equal(
+      store_part_get(f->st, "example.com/m", "v1.0.0", STORE_MOD, &b, h1), 0);
   assert_int_equal(b.len, strlen(MOD_A));
   assert_memory_equal(b.data, MOD_A, b.len);
   assert_string_equal(h1, MOD_A_H1);
   store_bytes_free(&b);
   /* The .info is still the first one after the .mod went in. */
-  assert_int_equal(store_part_get(f->st, "example.com/m", "v1.0.0", STORE_INFO,
-                                  &b, NULL),
-                   0);
+  assert_int_equal(
+      store_part_get(f->st, "example.com/m", "v1.0.0", STORE_INFO, &b, NULL),
+      0);
   assert_memory_equal(b.data, first, strlen(first));
   store_bytes_free(&b);
   /* One version row for both parts. */
@@ -481,15 +481,13 @@ static void test_mod_h1(void **state) {
   struct store_bytes b = {0};
   char h1[GOMOD_H1_BYTES];
   memset(h1, 'x', sizeof h1);
-  assert_int_equal(store_part_get(f->st, "example.com/m", "v1.2.3", STORE_MOD,
-                                  &b, h1),
-                   0);
+  assert_int_equal(
+      store_part_get(f->st, "example.com/m", "v1.2.3", STORE_MOD, &b, h1), 0);
   assert_string_equal(h1, MOD_A_H1);
   store_bytes_free(&b);
   /* h1 may be NULL. */
-  assert_int_equal(store_part_get(f->st, "example.com/m", "v1.2.3", STORE_MOD,
-                                  &b, NULL),
-                   0);
+  assert_int_equal(
+      store_part_get(f->st, "example.com/m", "v1.2.3", STORE_MOD, &b, NULL), 0);
   assert_memory_equal(b.data, MOD_A, strlen(MOD_A));
   store_bytes_free(&b);
   /* A different go.mod has a different hash (and it is the h1 of its own
@@ -498,9 +496,9 @@ static void test_mod_h1(void **state) {
   assert_int_equal(store_part_put(f->st, "example.com/other", "v0.1.0",
                                   STORE_MOD, other, strlen(other), NULL),
                    0);
-  assert_int_equal(store_part_get(f->st, "example.com/other", "v0.1.0",
-                                  STORE_MOD, &b, h1),
-                   0);
+  assert_int_equal(
+      store_part_get(f->st, "example.com/other", "v0.1.0", STORE_MOD, &b, h1),
+      0);
   struct zfile zf = {"go.mod", (const unsigned char *)other, strlen(other), 0};
   char want[GOMOD_H1_BYTES];
   h1_of(&zf, 1, want);
@@ -539,23 +537,30 @@ static void check_zip_reads(struct store *st, const char *version,
     assert_memory_equal(buf, z->bytes, z->len);
   }
   /* Reads at offsets around the chunk seams and the ends. */
-  const uint64_t offs[] = {0, 1, 100, STORE_CHUNK - 1, STORE_CHUNK,
-                           STORE_CHUNK + 1, 2 * STORE_CHUNK - 3,
-                           z->len / 2, z->len - 1};
+  const uint64_t offs[] = {0,
+                           1,
+                           100,
+                           STORE_CHUNK - 1,
+                           STORE_CHUNK,
+                           STORE_CHUNK + 1,
+                           2 * STORE_CHUNK - 3,
+                           z->len / 2,
+                           z->len - 1};
   for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
     if (offs[i] >= z->len)
       continue;
     size_t want = z->len - offs[i] < 5000 ? z->len - offs[i] : 5000;
     memset(buf, 0, 5000);
-    int64_t n = store_zip_read(st, "example.com/m", version, offs[i], buf, 5000);
+    int64_t n =
+        store_zip_read(st, "example.com/m", version, offs[i], buf, 5000);
     if (n != (int64_t)want)
       fail_msg("read at %llu: got %lld bytes, want %zu",
                (unsigned long long)offs[i], (long long)n, want);
     assert_memory_equal(buf, z->bytes + offs[i], want);
   }
   /* At and past the end: 0. */
-  assert_int_equal(store_zip_read(st, "example.com/m", version, z->len, buf, 10),
-                   0);
+  assert_int_equal(
+      store_zip_read(st, "example.com/m", version, z->len, buf, 10), 0);
   assert_int_equal(
       store_zip_read(st, "example.com/m", version, z->len + 1000, buf, 10), 0);
   /* A zero-length read. */
@@ -599,9 +604,9 @@ static void test_zip_put_and_read(void **state) {
   assert_int_equal(s.zip_bytes, z.len);
   /* A zip alone does not make a .info or .mod. */
   struct store_bytes b;
-  assert_int_equal(store_part_get(f->st, "example.com/m", "v1.0.0", STORE_MOD,
-                                  &b, NULL),
-                   -ENOENT);
+  assert_int_equal(
+      store_part_get(f->st, "example.com/m", "v1.0.0", STORE_MOD, &b, NULL),
+      -ENOENT);
   test_zip_free(&z);
 }
 
@@ -656,8 +661,8 @@ static void test_zip_truncated_refused(void **state) {
     assert_int_equal(store_zip_stat(f->st, "example.com/m", "v1.0.0", &m),
                      -ENOENT);
     unsigned char tmp[8];
-    assert_int_equal(store_zip_read(f->st, "example.com/m", "v1.0.0", 0, tmp, 8),
-                     -ENOENT);
+    assert_int_equal(
+        store_zip_read(f->st, "example.com/m", "v1.0.0", 0, tmp, 8), -ENOENT);
     struct store_stats s = stats(f->st);
     assert_int_equal(s.versions, 0);
     assert_int_equal(s.zips, 0);
@@ -796,7 +801,8 @@ static void test_stats(void **state) {
   test_zip_free(&z2);
 }
 
-/* ---- concurrency ---------------------------------------------------------- */
+/* ---- concurrency ----------------------------------------------------------
+ */
 
 #define CONC_VERSIONS 12
 #define CONC_READERS 4
@@ -838,8 +844,8 @@ static void *conc_writer(void *arg) {
       atomic_fetch_add(&c->write_errors, 1);
     if (fd >= 0)
       close(fd);
-    if (store_answer_put(c->st, "example.com/m", "@v/list", 200,
-                         c->versions[i], strlen(c->versions[i]), i, "w") != 0)
+    if (store_answer_put(c->st, "example.com/m", "@v/list", 200, c->versions[i],
+                         strlen(c->versions[i]), i, "w") != 0)
       atomic_fetch_add(&c->write_errors, 1);
   }
   atomic_store(&c->writer_done, 1);
@@ -874,8 +880,8 @@ static void conc_pass(struct conc *c, unsigned char *buf, int must_exist) {
     /* Published: every byte must be readable now. */
     uint64_t off = 0;
     for (;;) {
-      int64_t n = store_zip_read(c->st, "example.com/m", v, off, buf + off,
-                                 100000);
+      int64_t n =
+          store_zip_read(c->st, "example.com/m", v, off, buf + off, 100000);
       if (n < 0) {
         conc_error(c, "%s: zip read at %llu: %lld", v, (unsigned long long)off,
                    (long long)n);

@@ -53,9 +53,8 @@ static void check_list(const char *list, const struct want *w, int n) {
         snprintf(why, sizeof why, "\"%s\" entry %d: base \"%s\", want \"%s\"",
                  list, i, u[i].base != NULL ? u[i].base : "(null)", w[i].base);
       else if (u[i].shown == NULL || strcmp(u[i].shown, ws) != 0)
-        snprintf(why, sizeof why,
-                 "\"%s\" entry %d: shown \"%s\", want \"%s\"", list, i,
-                 u[i].shown != NULL ? u[i].shown : "(null)", ws);
+        snprintf(why, sizeof why, "\"%s\" entry %d: shown \"%s\", want \"%s\"",
+                 list, i, u[i].shown != NULL ? u[i].shown : "(null)", ws);
     }
     if (why[0] == '\0' && u[i].fall_any != w[i].fall_any)
       snprintf(why, sizeof why, "\"%s\" entry %d: fall_any %d, want %d", list,
@@ -135,8 +134,9 @@ static void test_whitespace(void **state) {
       {"https://b.example", NULL, 1},
       {"https://c.example", NULL, 0},
   };
-  check_list("  https://a.example ,\thttps://b.example\t|\n https://c.example \n",
-             w, 3);
+  check_list(
+      "  https://a.example ,\thttps://b.example\t|\n https://c.example \n", w,
+      3);
   static const struct want w2[] = {{"https://a.example", NULL, 0}};
   check_list("\n\t https://a.example/ \t\n", w2, 1);
 }
@@ -199,9 +199,9 @@ static void test_direct(void **state) {
   assert_int_equal(parse("direct", u, err, sizeof err), 1);
   assert_true(u[0].direct);
   proxy_upstreams_free(u, 1);
-  assert_int_equal(parse("https://a.example,direct,https://b.example", u, err,
-                         sizeof err),
-                   2);
+  assert_int_equal(
+      parse("https://a.example,direct,https://b.example", u, err, sizeof err),
+      2);
   assert_false(u[0].direct);
   assert_true(u[1].direct);
   assert_string_equal(u[1].shown, "direct");
@@ -260,21 +260,18 @@ static void test_too_many(void **state) {
 
 static void test_password_redaction(void **state) {
   (void)state;
-  static const struct want w1[] = {
-      {"https://user:secret@proxy.example/p",
-       "https://user:xxxxx@proxy.example/p", 0}};
+  static const struct want w1[] = {{"https://user:secret@proxy.example/p",
+                                    "https://user:xxxxx@proxy.example/p", 0}};
   check_list("https://user:secret@proxy.example/p", w1, 1);
   /* A user without a password is shown as is. */
   static const struct want w2[] = {{"https://user@proxy.example", NULL, 0}};
   check_list("https://user@proxy.example", w2, 1);
   /* An '@' in the password: the last '@' before the path ends it. */
-  static const struct want w3[] = {
-      {"https://u:p@ss:w@host.example:8443",
-       "https://u:xxxxx@host.example:8443", 0}};
+  static const struct want w3[] = {{"https://u:p@ss:w@host.example:8443",
+                                    "https://u:xxxxx@host.example:8443", 0}};
   check_list("https://u:p@ss:w@host.example:8443", w3, 1);
   /* '@' and ':' in the path are not userinfo. */
-  static const struct want w4[] = {
-      {"https://host.example/a:b@c", NULL, 0}};
+  static const struct want w4[] = {{"https://host.example/a:b@c", NULL, 0}};
   check_list("https://host.example/a:b@c", w4, 1);
   /* Scheme-less with credentials. */
   static const struct want w5[] = {
@@ -291,8 +288,8 @@ static void test_password_redaction(void **state) {
   /* The password never appears in shown. */
   struct proxy_upstream u[MAXU];
   char err[512];
-  int n = parse("https://deploy:hunter2@goproxy.corp.example", u, err,
-                sizeof err);
+  int n =
+      parse("https://deploy:hunter2@goproxy.corp.example", u, err, sizeof err);
   assert_int_equal(n, 1);
   assert_null(strstr(u[0].shown, "hunter2"));
   assert_non_null(strstr(u[0].base, "hunter2"));

@@ -97,12 +97,12 @@ static void test_where_parsing_stops(void **state) {
                     "https://a.example/r\">";
   char page[1024];
   /* Tags after <body> or after </head> do not count. */
-  snprintf(page, sizeof page,
-           "<html><head></head><body>%s</body></html>", tag);
+  snprintf(page, sizeof page, "<html><head></head><body>%s</body></html>", tag);
   assert_string_equal(parse(page), "");
   snprintf(page, sizeof page, "<head><title>t</title></HEAD>%s", tag);
   assert_string_equal(parse(page), "");
-  snprintf(page, sizeof page, "<head>%s</head><BODY>"
+  snprintf(page, sizeof page,
+           "<head>%s</head><BODY>"
            "<meta name=\"go-import\" content=\"b.example/r git https://b\">",
            tag);
   assert_string_equal(parse(page), "a.example/r git https://a.example/r");
@@ -160,8 +160,8 @@ static void test_syntax_errors(void **state) {
   assert_string_equal(parse("Not found\n"), "");
 }
 
-static int match(const char *html, const char *path, char *err,
-                 size_t errlen, char *prefix) {
+static int match(const char *html, const char *path, char *err, size_t errlen,
+                 char *prefix) {
   struct vcs_meta_imports m;
   char perr[256];
   assert_int_equal(vcs_meta_parse(html, strlen(html), &m, perr, sizeof perr),
@@ -173,31 +173,44 @@ static int match(const char *html, const char *path, char *err,
   return k;
 }
 
-#define TAG(p, v) "<meta name=\"go-import\" content=\"" p " " v " https://r/" p "\">"
+#define TAG(p, v)                                                              \
+  "<meta name=\"go-import\" content=\"" p " " v " https://r/" p "\">"
 
 static void test_match(void **state) {
   char err[512], prefix[256];
   const char *one = TAG("example.com/user/foo", "git");
-  assert_int_equal(match(one, "example.com/user/foo", err, sizeof err, prefix), 0);
-  assert_int_equal(match(one, "example.com/user/foo/sub/v2", err, sizeof err, prefix), 0);
-  assert_int_equal(match(one, "example.com/user/fooa", err, sizeof err, prefix), -ENOENT);
+  assert_int_equal(match(one, "example.com/user/foo", err, sizeof err, prefix),
+                   0);
+  assert_int_equal(
+      match(one, "example.com/user/foo/sub/v2", err, sizeof err, prefix), 0);
+  assert_int_equal(match(one, "example.com/user/fooa", err, sizeof err, prefix),
+                   -ENOENT);
   assert_string_equal(err, "meta tag example.com/user/foo did not match "
                            "import path example.com/user/fooa");
   assert_int_equal(match(one, "example.com", err, sizeof err, prefix), -ENOENT);
-  const char *two = TAG("example.com/user/foo", "git") TAG("example.com/user/fooa", "git");
-  assert_int_equal(match(two, "example.com/user/fooa", err, sizeof err, prefix), 1);
+  const char *two =
+      TAG("example.com/user/foo", "git") TAG("example.com/user/fooa", "git");
+  assert_int_equal(match(two, "example.com/user/fooa", err, sizeof err, prefix),
+                   1);
   assert_string_equal(prefix, "example.com/user/fooa");
-  const char *nested = TAG("example.com/user/foo", "git") TAG("example.com/user/foo/bar", "git");
-  assert_int_equal(match(nested, "example.com/user/foo/bar/baz", err, sizeof err, prefix), -EEXIST);
+  const char *nested =
+      TAG("example.com/user/foo", "git") TAG("example.com/user/foo/bar", "git");
+  assert_int_equal(
+      match(nested, "example.com/user/foo/bar/baz", err, sizeof err, prefix),
+      -EEXIST);
   assert_string_equal(err, "multiple meta tags match import path "
                            "\"example.com/user/foo/bar/baz\"");
-  assert_int_equal(match(nested, "example.com/user/foo/baz", err, sizeof err, prefix), 0);
+  assert_int_equal(
+      match(nested, "example.com/user/foo/baz", err, sizeof err, prefix), 0);
   /* A mod entry wins over a matching git entry with another root. */
-  const char *mod = TAG("example.com/user", "git") TAG("example.com/user/foo", "mod");
-  assert_int_equal(match(mod, "example.com/user/foo/x", err, sizeof err, prefix), 0);
+  const char *mod =
+      TAG("example.com/user", "git") TAG("example.com/user/foo", "mod");
+  assert_int_equal(
+      match(mod, "example.com/user/foo/x", err, sizeof err, prefix), 0);
   assert_string_equal(prefix, "example.com/user/foo");
   /* No entries: a mismatch with nothing to list. */
-  assert_int_equal(match("<p>", "a.example/x", err, sizeof err, prefix), -ENOENT);
+  assert_int_equal(match("<p>", "a.example/x", err, sizeof err, prefix),
+                   -ENOENT);
   assert_string_equal(err, "");
   assert_true(vcs_has_path_prefix("a/b", "a/"));
   assert_true(vcs_has_path_prefix("a/b", ""));
@@ -211,14 +224,20 @@ static void test_url_and_repo(void **state) {
   assert_int_equal(vcs_discover_url("corp.example", url, sizeof url), 0);
   assert_string_equal(url, "https://corp.example/?go-get=1");
   assert_int_equal(vcs_discover_url("localhost/x", url, sizeof url), -EINVAL);
-  assert_int_equal(vcs_meta_repo_check("https://h.example/r.git", err, sizeof err), 0);
-  assert_int_equal(vcs_meta_repo_check("git://127.0.0.1:9418/r.git", err, sizeof err), 0);
-  assert_int_equal(vcs_meta_repo_check("ssh://git@h.example/r", err, sizeof err), 0);
-  assert_int_equal(vcs_meta_repo_check("h.example/r", err, sizeof err), -EINVAL);
+  assert_int_equal(
+      vcs_meta_repo_check("https://h.example/r.git", err, sizeof err), 0);
+  assert_int_equal(
+      vcs_meta_repo_check("git://127.0.0.1:9418/r.git", err, sizeof err), 0);
+  assert_int_equal(
+      vcs_meta_repo_check("ssh://git@h.example/r", err, sizeof err), 0);
+  assert_int_equal(vcs_meta_repo_check("h.example/r", err, sizeof err),
+                   -EINVAL);
   assert_string_equal(err, "no scheme");
-  assert_int_equal(vcs_meta_repo_check("git@h.example:r.git", err, sizeof err), -EINVAL);
+  assert_int_equal(vcs_meta_repo_check("git@h.example:r.git", err, sizeof err),
+                   -EINVAL);
   assert_string_equal(err, "no scheme");
-  assert_int_equal(vcs_meta_repo_check("FILE:///srv/r.git", err, sizeof err), -EINVAL);
+  assert_int_equal(vcs_meta_repo_check("FILE:///srv/r.git", err, sizeof err),
+                   -EINVAL);
   assert_string_equal(err, "file scheme disallowed");
   assert_int_equal(vcs_meta_repo_check("ftp://h/r", err, sizeof err), -EINVAL);
 }

@@ -12,24 +12,29 @@
 #include "vcs_internal.h"
 
 static void test_routes(void **state) {
-  const char *routes[] = {"git.corp.example/*/*=ssh://git@git.corp.example/{2}/{3}.git",
-                          "mirror.example/*=file:///srv/{root}.git", NULL};
+  const char *routes[] = {
+      "git.corp.example/*/*=ssh://git@git.corp.example/{2}/{3}.git",
+      "mirror.example/*=file:///srv/{root}.git", NULL};
   struct vcs_location loc;
   char err[256];
   assert_int_equal(vcs_route(routes, "git.corp.example/team/repo/sub/v2", &loc,
-                             err, sizeof err), 0);
+                             err, sizeof err),
+                   0);
   assert_string_equal(loc.root, "git.corp.example/team/repo");
   assert_string_equal(loc.url, "ssh://git@git.corp.example/team/repo.git");
-  assert_int_equal(vcs_route(routes, "mirror.example/x", &loc, err, sizeof err), 0);
+  assert_int_equal(vcs_route(routes, "mirror.example/x", &loc, err, sizeof err),
+                   0);
   assert_string_equal(loc.url, "file:///srv/mirror.example/x.git");
-  assert_int_equal(vcs_route(routes, "github.com/a/b/c", &loc, err, sizeof err), 0);
+  assert_int_equal(vcs_route(routes, "github.com/a/b/c", &loc, err, sizeof err),
+                   0);
   assert_string_equal(loc.root, "github.com/a/b");
   assert_string_equal(loc.url, "https://github.com/a/b");
-  assert_int_equal(vcs_route(routes, "host.example/x/repo.git/sub", &loc, err,
-                             sizeof err), 0);
+  assert_int_equal(
+      vcs_route(routes, "host.example/x/repo.git/sub", &loc, err, sizeof err),
+      0);
   assert_string_equal(loc.root, "host.example/x/repo.git");
-  assert_int_equal(vcs_route(routes, "nowhere.example/x", &loc, err, sizeof err),
-                   -ENOENT);
+  assert_int_equal(
+      vcs_route(routes, "nowhere.example/x", &loc, err, sizeof err), -ENOENT);
   const char *bad[] = {"x=ftp://h/{root}", NULL};
   assert_int_equal(vcs_route(bad, "x/y", &loc, err, sizeof err), -EINVAL);
 }
@@ -71,8 +76,9 @@ static void test_modfile(void **state) {
   const char b[] = "modulex y\n";
   vcs_modfile_module_path(b, strlen(b), p, sizeof p);
   assert_string_equal(p, "");
-  const char c[] = "module m\nretract v1.0.1 // broken\nretract [v1.2.0, v1.3.0]\n"
-                   "require (\n\tx v1.0.0\n)\nretract (\n\tv2.0.0\n\t[v3.0.0, v3.1.0]\n)\n";
+  const char c[] =
+      "module m\nretract v1.0.1 // broken\nretract [v1.2.0, v1.3.0]\n"
+      "require (\n\tx v1.0.0\n)\nretract (\n\tv2.0.0\n\t[v3.0.0, v3.1.0]\n)\n";
   struct vcs_retract r[8];
   size_t n = vcs_modfile_retractions(c, strlen(c), r, 8);
   assert_int_equal(n, 4);

@@ -58,7 +58,8 @@ static int64_t m_read_at(void *ctx, uint64_t off, void *buf, size_t len) {
   return (int64_t)k;
 }
 
-#define F(p, k, s) {p, k, sizeof(s) - 1, (void *)(s)}
+#define F(p, k, s)                                                             \
+  { p, k, sizeof(s) - 1, (void *)(s) }
 
 static int create(struct gozip_create_file *files, size_t n, struct mem *m,
                   struct gozip_create_report *rep) {
@@ -94,7 +95,8 @@ static void test_rules(void **state) {
   /* Deterministic. */
   struct mem m2;
   struct gozip_create_report rep2;
-  assert_int_equal(create(files, sizeof files / sizeof files[0], &m2, &rep2), 0);
+  assert_int_equal(create(files, sizeof files / sizeof files[0], &m2, &rep2),
+                   0);
   assert_int_equal(m.len, m2.len);
   assert_memory_equal(m.buf, m2.buf, m.len);
   free(m.buf);
@@ -115,7 +117,8 @@ static void test_invalid(void **state) {
   assert_int_equal(create(gomod, 1, &m, &rep), -EINVAL);
   assert_non_null(strstr(rep.error, "lowercase"));
   free(m.buf);
-  struct gozip_create_file unclean[] = {F("a/../b.go", GOZIP_FILE_REGULAR, "x")};
+  struct gozip_create_file unclean[] = {
+      F("a/../b.go", GOZIP_FILE_REGULAR, "x")};
   assert_int_equal(create(unclean, 1, &m, &rep), -EINVAL);
   assert_non_null(strstr(rep.error, "not clean"));
   free(m.buf);
