@@ -199,7 +199,8 @@ static int stat_local(struct vcs_ctx *c, const char *version, const char *rev,
   char hash[64] = "";
   long long t = 0;
   int used = 0;
-  if (sscanf(e->out, "%63s %lld %n", hash, &t, &used) < 2 || strlen(hash) != 40)
+  if (sscanf(e->out, "%63s %lld %n", hash, &t, &used) < 2 ||
+      strlen(hash) != 40 || !all_hex(hash))
     return fail(c, -EIO, 502, "unexpected response from git log: %.60s",
                 e->out);
   snprintf(out->name, sizeof out->name, "%s", hash);
