@@ -86,6 +86,11 @@ void diag_json_write(FILE *f, const char *s) {
   fputc('"', f);
 }
 
+void diag_json_field(FILE *f, const char *key, const char *s) {
+  fprintf(f, ",\"%s\":", key);
+  diag_json_write(f, s);
+}
+
 static void iso_time(int64_t ms, char *buf, size_t len) {
   time_t t = (time_t)(ms / 1000);
   struct tm tm;
@@ -105,14 +110,10 @@ void diag_record_write_json(FILE *f, const struct diag_record *r) {
   diag_json_write(f, r->id);
   fprintf(f, ",\"time\":\"%s\",\"target\":", when);
   diag_json_write(f, r->target);
-  fprintf(f, ",\"client\":");
-  diag_json_write(f, r->client);
-  fprintf(f, ",\"module\":");
-  diag_json_write(f, r->module);
-  fprintf(f, ",\"version\":");
-  diag_json_write(f, r->version);
-  fprintf(f, ",\"outcome\":");
-  diag_json_write(f, diag_outcome_name(r->outcome));
+  diag_json_field(f, "client", r->client);
+  diag_json_field(f, "module", r->module);
+  diag_json_field(f, "version", r->version);
+  diag_json_field(f, "outcome", diag_outcome_name(r->outcome));
   fprintf(f,
           ",\"status\":%d,\"bytes\":%" PRIu64 ",\"ms\":%" PRIu32
           ",\"attempts\":%s,\"explanation\":",

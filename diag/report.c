@@ -60,8 +60,7 @@ char *diag_report_json(const struct diag_report *r) {
   for (size_t i = 0; i < r->nbuild; i++) {
     fprintf(f, "%s{\"path\":", i > 0 ? "," : "");
     diag_json_write(f, r->build[i].path);
-    fprintf(f, ",\"version\":");
-    diag_json_write(f, r->build[i].version);
+    diag_json_field(f, "version", r->build[i].version);
     fputc('}', f);
   }
   fprintf(f, "],\"findings\":[");
@@ -70,14 +69,10 @@ char *diag_report_json(const struct diag_report *r) {
     fprintf(f, "%s{\"severity\":\"%s\",\"kind\":", i > 0 ? "," : "",
             sev_names[d->severity]);
     diag_json_write(f, d->kind);
-    fprintf(f, ",\"module\":");
-    diag_json_write(f, d->module);
-    fprintf(f, ",\"version\":");
-    diag_json_write(f, d->version);
-    fprintf(f, ",\"message\":");
-    diag_json_write(f, d->message);
-    fprintf(f, ",\"fix\":");
-    diag_json_write(f, d->fix);
+    diag_json_field(f, "module", d->module);
+    diag_json_field(f, "version", d->version);
+    diag_json_field(f, "message", d->message);
+    diag_json_field(f, "fix", d->fix);
     fputc('}', f);
   }
   fprintf(f, "],\"dropped\":%zu}\n", r->dropped);

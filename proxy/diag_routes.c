@@ -365,10 +365,8 @@ static void render_summary_json(FILE *f, const struct proxy_server *s,
       continue;
     fprintf(f, "%s{\"module\":", shown++ > 0 ? "," : "");
     diag_json_write(f, m->findings[i].module);
-    fprintf(f, ",\"version\":");
-    diag_json_write(f, m->findings[i].version);
-    fprintf(f, ",\"kind\":");
-    diag_json_write(f, m->findings[i].kind);
+    diag_json_field(f, "version", m->findings[i].version);
+    diag_json_field(f, "kind", m->findings[i].kind);
     fputc('}', f);
   }
   fprintf(f, "],\"recent_failures\":[");
@@ -380,10 +378,8 @@ static void render_summary_json(FILE *f, const struct proxy_server *s,
     diag_json_write(f, m->recent[i].id);
     fprintf(f, ",\"status\":%d,\"outcome\":", m->recent[i].status);
     diag_json_write(f, m->recent[i].outcome);
-    fprintf(f, ",\"module\":");
-    diag_json_write(f, m->recent[i].module);
-    fprintf(f, ",\"version\":");
-    diag_json_write(f, m->recent[i].version);
+    diag_json_field(f, "module", m->recent[i].module);
+    diag_json_field(f, "version", m->recent[i].version);
     fputc('}', f);
   }
   fprintf(f, "]}\n");
@@ -480,10 +476,8 @@ static void serve_config(struct proxy_conn *c, enum diag_format fmt) {
   fprintf(t, "# GOFLAGS needs nothing from this proxy.\n");
   fprintf(j, "{\"GOPROXY\":");
   diag_json_write(j, base);
-  fprintf(j, ",\"GONOSUMDB\":");
-  diag_json_write(j, priv);
-  fprintf(j, ",\"GONOPROXY\":");
-  diag_json_write(j, priv[0] != '\0' ? "none" : "");
+  diag_json_field(j, "GONOSUMDB", priv);
+  diag_json_field(j, "GONOPROXY", priv[0] != '\0' ? "none" : "");
   fprintf(j, ",\"GOFLAGS\":\"\"}\n");
   fclose(t);
   fclose(j);
@@ -568,14 +562,10 @@ static void render_module_json(FILE *f, const struct module_job *mj) {
     const struct store_view_version *x = &v->versions[i];
     fprintf(f, "%s{\"version\":", i ? "," : "");
     diag_json_write(f, x->version);
-    fprintf(f, ",\"origin\":");
-    diag_json_write(f, x->origin);
-    fprintf(f, ",\"git\":");
-    diag_json_write(f, x->vcs[0] ? x->vcs : NULL);
-    fprintf(f, ",\"gomod_h1\":");
-    diag_json_write(f, x->has_mod ? x->mod_h1 : NULL);
-    fprintf(f, ",\"zip_h1\":");
-    diag_json_write(f, x->zip_size >= 0 ? x->zip_h1 : NULL);
+    diag_json_field(f, "origin", x->origin);
+    diag_json_field(f, "git", x->vcs[0] ? x->vcs : NULL);
+    diag_json_field(f, "gomod_h1", x->has_mod ? x->mod_h1 : NULL);
+    diag_json_field(f, "zip_h1", x->zip_size >= 0 ? x->zip_h1 : NULL);
     fprintf(f, ",\"zip_bytes\":%" PRId64 ",\"zip_violations\":%" PRIu64 "}",
             x->zip_size, x->zip_violations);
   }
@@ -583,10 +573,8 @@ static void render_module_json(FILE *f, const struct module_job *mj) {
   for (int i = 0; i < v->nfindings; i++) {
     fprintf(f, "%s{\"version\":", i ? "," : "");
     diag_json_write(f, v->findings[i].version);
-    fprintf(f, ",\"kind\":");
-    diag_json_write(f, v->findings[i].kind);
-    fprintf(f, ",\"message\":");
-    diag_json_write(f, v->findings[i].message);
+    diag_json_field(f, "kind", v->findings[i].kind);
+    diag_json_field(f, "message", v->findings[i].message);
     fputc('}', f);
   }
   fprintf(f, "],\"requests\":[");
@@ -597,8 +585,7 @@ static void render_module_json(FILE *f, const struct module_job *mj) {
     diag_json_write(f, v->requests[i].client);
     fprintf(f, ",\"status\":%d,\"outcome\":", v->requests[i].status);
     diag_json_write(f, v->requests[i].outcome);
-    fprintf(f, ",\"target\":");
-    diag_json_write(f, v->requests[i].target);
+    diag_json_field(f, "target", v->requests[i].target);
     fputc('}', f);
   }
   fprintf(f, "]}\n");

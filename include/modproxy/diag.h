@@ -80,6 +80,9 @@ int diag_record_parse(const char *json, struct diag_record *out);
 /** Renders r as plain text for a terminal, into a new heap string. */
 char *diag_record_text(const struct diag_record *r);
 
+/** Writes `,"key":` and then s as diag_json_write does (a member after the
+ *  first of an object). */
+void diag_json_field(FILE *f, const char *key, const char *s);
 /** Writes s to f as a JSON string, quotes included; NULL writes null.
  *  Bytes that are not valid UTF-8 are written as U+FFFD. */
 void diag_json_write(FILE *f, const char *s);
