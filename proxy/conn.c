@@ -32,6 +32,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 
@@ -84,6 +85,7 @@ static void conn_free(struct proxy_conn *c) {
   if (c->next != NULL)
     c->next->prev = c->prev;
   proxy_body_unref(c->body);
+  proxy_stream_unref(c->stream);
   free(c->pending);
   free(c->chunk);
   free(c->zip_module);
@@ -394,6 +396,18 @@ static void record_start(struct proxy_conn *c) {
 static void record_finish(struct proxy_conn *c) {
   if (c->rec.start_ms == 0)
     return;
+  if (c->stream != NULL) {
+    /* A streamed download: how it ended is the job's to say. */
+    if (c->stream->failed) {
+      proxy_conn_outcome(c, (enum diag_outcome)c->stream->outcome);
+      c->rec.bytes = c->body_off;
+      free(c->rec.explanation);
+      c->rec.explanation =
+          c->stream->why != NULL ? strdup(c->stream->why) : NULL;
+    }
+    if (c->stream->attempts != NULL)
+      proxy_conn_attempts(c, c->stream->attempts);
+  }
   c->rec.ms = (uint32_t)(uv_now(c->server->loop) - c->req->start_ms);
   proxy_metrics_request(c->server, c->rec.target, c->rec.status);
   proxy_records_push(c->server, &c->rec);
@@ -821,6 +835,7 @@ static int parse_range(const char *h, uint64_t size, uint64_t *from,
 }
 
 static void write_next_chunk(struct proxy_conn *c);
+static void stream_next_chunk(struct proxy_conn *c);
 
 /* A response head being built in a fixed buffer. */
 struct head {
@@ -845,6 +860,8 @@ static void finish_response(struct proxy_conn *c) {
   record_finish(c);
   proxy_body_unref(c->body);
   c->body = NULL;
+  proxy_stream_unref(c->stream);
+  c->stream = NULL;
   free(c->chunk);
   c->chunk = NULL;
   free(c->zip_module);
@@ -863,6 +880,10 @@ static void on_written(uv_write_t *w, int status) {
     write_next_chunk(c);
     return;
   }
+  if (c->stream != NULL && c->body_off < c->body_end) {
+    stream_next_chunk(c);
+    return;
+  }
   finish_response(c);
 }
 
@@ -873,6 +894,16 @@ static void on_chunk_read(uv_work_t *w) {
       left < PROXY_ZIP_CHUNK_BYTES ? (size_t)left : PROXY_ZIP_CHUNK_BYTES;
   c->chunk_len = store_zip_read(c->server->store, c->zip_module, c->zip_version,
                                 c->body_off, c->chunk, want);
+}
+
+/* Writes the chunk_len bytes read into the chunk buffer. */
+static void send_chunk(struct proxy_conn *c) {
+  uv_buf_t b = uv_buf_init(c->chunk, (unsigned)c->chunk_len);
+  c->body_off += (uint64_t)c->chunk_len;
+  c->server->counters.bytes_out += (uint64_t)c->chunk_len;
+  arm_timer(c, PROXY_WRITE_TIMEOUT_MS);
+  if (conn_write(c, &b, 1) < 0)
+    conn_close(c);
 }
 
 static void on_chunk_ready(uv_work_t *w, int status) {
@@ -890,21 +921,21 @@ static void on_chunk_ready(uv_work_t *w, int status) {
     conn_close(c);
     return;
   }
-  uv_buf_t b = uv_buf_init(c->chunk, (unsigned)c->chunk_len);
-  c->body_off += (uint64_t)c->chunk_len;
-  c->server->counters.bytes_out += (uint64_t)c->chunk_len;
-  arm_timer(c, PROXY_WRITE_TIMEOUT_MS);
-  if (conn_write(c, &b, 1) < 0)
+  send_chunk(c);
+}
+
+/* The chunk buffer of a streamed body, allocated on first use. */
+static int chunk_buffer(struct proxy_conn *c) {
+  if (c->chunk == NULL)
+    c->chunk = malloc(PROXY_ZIP_CHUNK_BYTES);
+  if (c->chunk == NULL)
     conn_close(c);
+  return c->chunk != NULL;
 }
 
 static void write_next_chunk(struct proxy_conn *c) {
-  if (c->chunk == NULL)
-    c->chunk = malloc(PROXY_ZIP_CHUNK_BYTES);
-  if (c->chunk == NULL) {
-    conn_close(c);
+  if (!chunk_buffer(c))
     return;
-  }
   c->work.data = c;
   proxy_conn_hold(c);
   if (uv_queue_work(c->server->loop, &c->work, on_chunk_read, on_chunk_ready) <
@@ -914,12 +945,84 @@ static void write_next_chunk(struct proxy_conn *c) {
   }
 }
 
+/* ---- a zip streamed while it downloads ----------------------------------- */
+
+struct proxy_stream *proxy_stream_new(int fd, uint64_t size) {
+  struct proxy_stream *st = calloc(1, sizeof *st);
+  if (st == NULL)
+    return NULL;
+  st->fd = dup(fd);
+  if (st->fd < 0) {
+    free(st);
+    return NULL;
+  }
+  st->refs = 1;
+  st->size = size;
+  st->outcome = -1;
+  return st;
+}
+
+void proxy_stream_unref(struct proxy_stream *st) {
+  if (st == NULL || --st->refs > 0)
+    return;
+  close(st->fd);
+  free(st->attempts);
+  free(st->why);
+  free(st);
+}
+
+/* Sends the next ready piece of c's stream, or waits for the job to say
+ * more is ready. The staging file's pages were just written by this thread
+ * (fetch.c): reading them back is a copy from the page cache. */
+static void stream_next_chunk(struct proxy_conn *c) {
+  struct proxy_stream *st = c->stream;
+  if (st->failed) {
+    conn_close(c);
+    return;
+  }
+  if (st->ready <= c->body_off) {
+    uv_timer_stop(&c->timer); /* the upstream's stall timeout applies */
+    proxy_conn_hold(c);
+    c->stream_next = st->waiting;
+    st->waiting = c;
+    return;
+  }
+  if (!chunk_buffer(c))
+    return;
+  uint64_t left = st->ready - c->body_off;
+  size_t want =
+      left < PROXY_ZIP_CHUNK_BYTES ? (size_t)left : PROXY_ZIP_CHUNK_BYTES;
+  c->chunk_len = pread(st->fd, c->chunk, want, (off_t)c->body_off);
+  if (c->chunk_len <= 0) {
+    fprintf(stderr, "conn %s: staged zip read failed at %" PRIu64 ": %s\n",
+            c->id, c->body_off, strerror(errno));
+    conn_close(c);
+    return;
+  }
+  send_chunk(c);
+}
+
+void proxy_stream_wake(struct proxy_stream *st) {
+  struct proxy_conn *c = st->waiting;
+  st->waiting = NULL;
+  while (c != NULL) {
+    struct proxy_conn *next = c->stream_next;
+    c->stream_next = NULL;
+    if (!proxy_conn_gone(c))
+      stream_next_chunk(c);
+    proxy_conn_release(c);
+    c = next;
+  }
+}
+
 void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
   if (c->state == CONN_CLOSING)
     return;
   struct proxy_request *q = c->req;
   int status = r->status;
-  uint64_t total = r->body != NULL ? r->body->len : r->zip_size;
+  uint64_t total = r->body != NULL     ? r->body->len
+                   : r->stream != NULL ? r->stream->size
+                                       : r->zip_size;
   uint64_t from = 0, to = total == 0 ? 0 : total - 1;
   int ranged = 0;
   char content_range[96] = "";
@@ -997,6 +1100,9 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
       nbufs = 2;
       c->body_off = c->body_end;
       c->server->counters.bytes_out += len;
+    } else if (r->stream != NULL) {
+      c->stream = r->stream;
+      c->stream->refs++;
     } else {
       c->zip_module = strdup(r->zip_module);
       c->zip_version = strdup(r->zip_version);

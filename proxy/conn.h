@@ -55,7 +55,31 @@ struct proxy_request {
   char head[2048]; /* the response head being written */
 };
 
-/** A response to send. Exactly one of body/zip_size applies. */
+/**
+ * A zip being downloaded from an upstream, sent to its clients while it
+ * arrives (jobs.c feeds it, connections read it). `ready` stops short of the
+ * end until the zip is checked and stored, so a client never receives the
+ * whole of a zip modproxy refused: it is cut off instead. Loop thread only.
+ */
+struct proxy_stream {
+  int refs;
+  int fd;         /**< the staging file (a dup, closed with the last ref) */
+  uint64_t size;  /**< the upstream's Content-Length */
+  uint64_t ready; /**< bytes that may be sent */
+  int failed;     /**< refused or cut short: close the clients */
+  int outcome;    /**< a diag_outcome for the clients' records, or -1 */
+  char *attempts; /**< the upstream attempts (JSON), once known */
+  char *why;      /**< failed: the explanation, for the clients' records */
+  struct proxy_conn *waiting; /**< connections waiting for bytes */
+};
+
+/** A stream of size bytes staged in fd (duplicated); one reference. */
+struct proxy_stream *proxy_stream_new(int fd, uint64_t size);
+void proxy_stream_unref(struct proxy_stream *st);
+/** Lets the waiting connections send what is ready (or close, if failed). */
+void proxy_stream_wake(struct proxy_stream *st);
+
+/** A response to send. Exactly one of body/zip_size/stream applies. */
 struct conn_response {
   int status;
   const char *content_type;
@@ -67,6 +91,8 @@ struct conn_response {
   /** Stream a stored zip of this size instead of a body. */
   uint64_t zip_size;
   const char *zip_module, *zip_version;
+  /** Or a zip still downloading (not rangeable: it has no ETag yet). */
+  struct proxy_stream *stream;
 };
 
 struct proxy_conn {
@@ -97,8 +123,10 @@ struct proxy_conn {
   uv_write_t write;
   struct proxy_body *body;
   uint64_t body_off, body_end;
-  /* Zip streaming. */
+  /* Zip streaming, from the store or from a download in progress. */
   char *zip_module, *zip_version;
+  struct proxy_stream *stream;
+  struct proxy_conn *stream_next; /* in stream->waiting */
   char *chunk;
   int64_t chunk_len;
   uv_work_t work;

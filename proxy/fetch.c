@@ -207,9 +207,29 @@ void proxy_fetcher_free(struct proxy_fetcher *fr) {
   uv_close((uv_handle_t *)&fr->timer, on_fetcher_closed);
 }
 
+/* What the final response (after redirects) says of its body's length:
+ * its headers are all in by the first piece of the body. */
+static int64_t expected_length(const struct proxy_fetch *f) {
+  CURL *e = f->easy;
+  long status = 0;
+  curl_off_t cl = -1;
+  struct curl_header *h;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+  if (strncmp(f->url, "file:", 5) == 0)
+    status = 200; /* a file has no status; a missing one has no body */
+  if (status != 200 || cl < 0 ||
+      curl_easy_header(e, "Content-Encoding", 0, CURLH_HEADER, -1, &h) ==
+          CURLHE_OK)
+    return -1; /* a decoded body's length is not the declared one */
+  return (int64_t)cl;
+}
+
 static size_t on_body(char *data, size_t size, size_t n, void *userp) {
   struct proxy_fetch *f = userp;
   size_t len = size * n;
+  if (f->len == 0 && f->fd >= 0 && f->on_data != NULL)
+    f->expected = expected_length(f);
   if (f->len + len > f->max_bytes) {
     f->too_big = 1;
     return 0;
@@ -242,6 +262,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp) {
     f->body[f->len + len] = '\0';
   }
   f->len += len;
+  if (f->fd >= 0 && f->on_data != NULL)
+    f->on_data(f);
   return len;
 }
 
@@ -253,6 +275,7 @@ int proxy_fetch_start(struct proxy_fetcher *fr, struct proxy_fetch *f) {
   f->rc = 0;
   f->status = 0;
   f->stage_errno = 0;
+  f->expected = -1;
   f->errbuf[0] = '\0';
   f->error[0] = '\0';
   curl_easy_setopt(e, CURLOPT_URL, f->url);

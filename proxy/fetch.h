@@ -26,12 +26,18 @@ struct proxy_fetch {
   int fd;           /**< >= 0: write the body to this file, else memory */
   size_t max_bytes; /**< a longer body fails with -E2BIG */
   proxy_fetch_cb on_done;
+  /** File mode, may be NULL: runs on the loop thread after each piece of
+   *  the body is written (len counts it), before on_done. */
+  proxy_fetch_cb on_data;
   void *data;
   /* out */
   int rc;      /**< 0: a response arrived (see status); else -errno */
   long status; /**< HTTP status (200 for a file:// hit) */
   char *body;  /**< memory mode: the body, NUL-terminated */
   size_t len;  /**< body bytes received */
+  /** Set before the first on_data: the body's length when the answer is a
+   *  200 that declared it (Content-Length, no Content-Encoding), else -1. */
+  int64_t expected;
   char content_type[128];
   char error[256]; /**< transport error, for people */
   double seconds;

@@ -23,7 +23,12 @@
  *
  * Zips are staged in an unlinked temporary file in the data directory, so
  * a killed process leaves nothing behind and nothing half-written is ever
- * visible in the store.
+ * visible in the store. A zip of JOB_STREAM_MIN_BYTES or more reaches its
+ * clients while it downloads (a proxy_stream, conn.h), all but its last
+ * JOB_STREAM_HOLD_BYTES: those follow once it is checked and stored; a zip
+ * that fails on the way cuts its clients off, so none ever holds a whole
+ * zip that modproxy refused. Smaller zips are answered once stored, so
+ * that a refusal reaches the client as an explanation.
  *
  * A GP_SUMDB job fetches a checksum database answer the same way, from the
  * database's own sources (sumdb.c) instead of the --upstream list.
@@ -33,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +54,13 @@
 #define JOB_ATTEMPTS_BYTES 1024
 /* How much of an upstream's error body is quoted back. */
 #define JOB_QUOTE_BYTES 160
+/* Zips at least this large stream while they download: below it, storing
+ * one takes a few milliseconds and the client gets a checked answer. */
+#define JOB_STREAM_MIN_BYTES (1u << 20)
+/* The end of a streamed zip, held back until it is stored: a client never
+ * has the end of central directory (the zip's last bytes) of a zip that
+ * was refused, and the missing bytes fail its Content-Length check. */
+#define JOB_STREAM_HOLD_BYTES 4096u
 
 enum job_state {
   JOB_ATTEMPT,
@@ -71,6 +84,8 @@ struct fetch_job {
   struct proxy_fetch list_fetch;    /* the module's list, to explain a miss */
   struct vcs_request vcs;           /* a private module's answer from git */
   struct proxy_sumdb_verify verify; /* the checksum database's record */
+  struct proxy_stream *stream;      /* the download, sent as it arrives */
+  int no_stream;                    /* this download does not stream */
   int verified;                     /* verify ran: compare before storing */
   /* What ingest stores: the answer's bytes (not for zips) and its origin. */
   const char *src_body;
@@ -137,6 +152,27 @@ __attribute__((format(printf, 2, 3))) static void note(struct fetch_job *j,
     j->attempts_len += (size_t)n < room ? (size_t)n : room - 1;
 }
 
+/* The download that was streaming ended: its clients get the rest (ok: the
+ * zip is stored, and is the bytes they were sent) or are cut off. */
+static void end_stream(struct fetch_job *j, int ok, int outcome,
+                       const char *attempts, const char *why) {
+  struct proxy_stream *st = j->stream;
+  if (st == NULL)
+    return;
+  j->stream = NULL;
+  if (ok && j->fetch.len == st->size) {
+    st->ready = st->size;
+  } else {
+    st->failed = 1;
+    st->outcome = outcome;
+    st->why = why != NULL ? strdup(why) : NULL;
+  }
+  if (attempts != NULL)
+    st->attempts = strdup(attempts);
+  proxy_stream_wake(st);
+  proxy_stream_unref(st);
+}
+
 /* Answers every waiter and frees the job. */
 static void job_done(struct fetch_job *j) {
   job_state(j, JOB_DONE);
@@ -155,6 +191,9 @@ static void job_done(struct fetch_job *j) {
     /* For a private module the git commands are the attempts. */
     r->attempts = j->vcs.attempts != NULL ? j->vcs.attempts : j->json_buf;
   }
+  end_stream(j, r->status == 200,
+             r->outcome >= 0 ? r->outcome : DIAG_UPSTREAM_ERROR, r->attempts,
+             r->body != NULL ? r->body->data : NULL);
   if (r->status == 200 || r->status == 404 || r->status == 410) {
     struct hot_value v = {
         .status = r->status,
@@ -685,6 +724,37 @@ static void record_health(struct fetch_job *j, const struct proxy_fetch *f) {
              j->gp.suffix);
 }
 
+/* A zip streams only when the disk has room to stage and store it: a full
+ * disk is then found before the first byte goes out, and is explained. */
+static int room_for(const struct fetch_job *j, uint64_t size) {
+  struct statvfs sv;
+  return statvfs(j->s->tmp_dir, &sv) == 0 &&
+         (uint64_t)sv.f_bavail * sv.f_frsize / 2 >= size;
+}
+
+/* More of a zip is staged: stream it (a large zip of known length), or let
+ * its clients have more of it. */
+static void on_fetch_data(struct proxy_fetch *f) {
+  struct fetch_job *j = f->data;
+  if (j->stream == NULL) {
+    if (j->no_stream || f->expected < (int64_t)JOB_STREAM_MIN_BYTES ||
+        f->expected > (int64_t)GOMOD_MAX_ZIP_BYTES ||
+        !room_for(j, (uint64_t)f->expected) ||
+        (j->stream = proxy_stream_new(j->fd, (uint64_t)f->expected)) == NULL) {
+      j->no_stream = 1;
+      return;
+    }
+    for (struct route_ctx *w = j->waiters, *next; w != NULL; w = next) {
+      next = w->next_waiter;
+      proxy_route_stream(w, j->stream);
+    }
+    j->waiters = NULL;
+  }
+  uint64_t held = j->stream->size - JOB_STREAM_HOLD_BYTES;
+  j->stream->ready = f->len < held ? f->len : held;
+  proxy_stream_wake(j->stream);
+}
+
 static void on_fetched(struct proxy_fetch *f) {
   struct fetch_job *j = f->data;
   const struct proxy_upstream *u = job_upstream(j);
@@ -709,6 +779,14 @@ static void on_fetched(struct proxy_fetch *f) {
     j->saw_error = 1;
   if (f->rc == -ETIMEDOUT)
     j->timed_out = 1;
+  if (j->stream != NULL) {
+    char w[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 32], why[1024];
+    snprintf(why, sizeof why,
+             "modproxy was sending %s as it downloaded from %s when the "
+             "download failed: %s\nThe client was cut off; retry.\n",
+             what(&j->gp, w, sizeof w), u->shown, f->error);
+    end_stream(j, 0, DIAG_UPSTREAM_ERROR, NULL, why);
+  }
   proxy_fetch_dispose(f);
   job_state(j, JOB_ATTEMPT);
   if (!nf && !u->fall_any) {
@@ -743,6 +821,8 @@ static void attempt(struct fetch_job *j) {
     j->fetch.max_bytes = j->gp.kind == GP_ZIP ? (size_t)GOMOD_MAX_ZIP_BYTES + 1
                                               : PROXY_MAX_SMALL_BODY_BYTES;
     j->fetch.on_done = on_fetched;
+    j->fetch.on_data = j->gp.kind == GP_ZIP ? on_fetch_data : NULL;
+    j->no_stream = 0;
     j->fetch.data = j;
     int rc = proxy_fetch_start(s->fetcher, &j->fetch);
     if (rc == 0) {
@@ -774,6 +854,11 @@ static int staging_file(struct proxy_server *s) {
 
 void proxy_job_join(struct proxy_server *s, struct route_ctx *ctx) {
   for (struct fetch_job *j = s->jobs; j != NULL; j = j->next) {
+    if (strcmp(j->key, ctx->key) == 0 && j->stream != NULL) {
+      s->counters.coalesced++;
+      proxy_route_stream(ctx, j->stream);
+      return;
+    }
     if (strcmp(j->key, ctx->key) == 0) {
       ctx->next_waiter = j->waiters;
       j->waiters = ctx;

@@ -53,6 +53,9 @@ struct route_ctx {
 void proxy_job_join(struct proxy_server *s, struct route_ctx *ctx);
 /** Answers a waiting request with a fetch's outcome, then frees ctx. */
 void proxy_route_finish(struct route_ctx *ctx, const struct job_result *r);
+/** Answers a waiting zip request with a download in progress (a 200 whose
+ *  body follows the stream), then frees ctx. */
+void proxy_route_stream(struct route_ctx *ctx, struct proxy_stream *st);
 
 /** Serves /diag and below (diag_routes.c). */
 void proxy_route_diag(struct proxy_conn *c, const char *path);

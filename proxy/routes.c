@@ -241,6 +241,23 @@ out:
   ctx_free(ctx);
 }
 
+void proxy_route_stream(struct route_ctx *ctx, struct proxy_stream *st) {
+  struct proxy_conn *c = ctx->conn;
+  if (!proxy_conn_gone(c)) {
+    proxy_conn_outcome(c, DIAG_FETCHED);
+    struct conn_response r = {
+        .status = 200,
+        .content_type = content_type(GP_ZIP),
+        .cache_control = ROUTE_IMMUTABLE,
+        .extra_headers = proxy_mirror_headers(c->server, GP_ZIP),
+        .stream = st,
+    };
+    proxy_conn_send(c, &r);
+  }
+  proxy_conn_release(c);
+  ctx_free(ctx);
+}
+
 /* ---- dispatch ---------------------------------------------------------- */
 
 static void serve_gp(struct proxy_conn *c, const struct gp_req *gp) {

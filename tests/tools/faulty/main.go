@@ -22,6 +22,8 @@
 //	close N         correct headers, the first N bytes, then a clean close
 //	stall           read the request, never answer (until the client leaves)
 //	stall-body N    correct headers, the first N bytes, then nothing more
+//	pause N         correct headers, the first N bytes, a pause of pauseFor,
+//	                then the rest (a slow but sound upstream)
 //	short-length N  Content-Length N bytes less than the file, whole file sent
 //	long-length N   Content-Length N bytes more than the file, then a close
 //	garbage         bytes that are not HTTP at all, then a close
@@ -99,8 +101,11 @@ type rule struct {
 	line   string
 }
 
+// How long "pause" holds the rest of a body back.
+const pauseFor = 2 * time.Second
+
 var actions = map[string]bool{ // action -> takes a numeric argument
-	"reset": true, "close": true, "stall": false, "stall-body": true,
+	"reset": true, "close": true, "stall": false, "stall-body": true, "pause": true,
 	"short-length": true, "long-length": true, "garbage": false,
 	"bad-chunked": false, "body": false, "truncate": true,
 	"redirect-loop": false, "status": true, "ok": false,
@@ -388,7 +393,7 @@ func misbehave(w http.ResponseWriter, r *http.Request, ru *rule) {
 	get := r.Method == http.MethodGet
 	var data []byte
 	switch ru.action {
-	case "reset", "close", "stall-body", "short-length", "long-length", "bad-chunked", "truncate":
+	case "reset", "close", "stall-body", "pause", "short-length", "long-length", "bad-chunked", "truncate":
 		var ok bool
 		if data, ok = readFile(p); !ok {
 			http.NotFound(w, r)
@@ -425,6 +430,15 @@ func misbehave(w http.ResponseWriter, r *http.Request, ru *rule) {
 		w.Write(body(clip(data, ru.n)))
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
+	case "pause":
+		h := w.Header()
+		h.Set("Content-Type", ct)
+		h.Set("Content-Length", strconv.Itoa(len(data)))
+		w.WriteHeader(200)
+		w.Write(body(clip(data, ru.n)))
+		w.(http.Flusher).Flush()
+		time.Sleep(pauseFor)
+		w.Write(body(data[len(clip(data, ru.n)):]))
 	case "short-length", "long-length":
 		n := int64(len(data)) - ru.n
 		if ru.action == "long-length" {
