@@ -422,23 +422,20 @@ func misbehave(w http.ResponseWriter, r *http.Request, ru *rule) {
 		c.Close()
 	case "stall":
 		<-r.Context().Done()
-	case "stall-body":
+	case "stall-body", "pause":
 		h := w.Header()
 		h.Set("Content-Type", ct)
 		h.Set("Content-Length", strconv.Itoa(len(data)))
 		w.WriteHeader(200)
-		w.Write(body(clip(data, ru.n)))
+		first := clip(data, ru.n)
+		w.Write(body(first))
 		w.(http.Flusher).Flush()
-		<-r.Context().Done()
-	case "pause":
-		h := w.Header()
-		h.Set("Content-Type", ct)
-		h.Set("Content-Length", strconv.Itoa(len(data)))
-		w.WriteHeader(200)
-		w.Write(body(clip(data, ru.n)))
-		w.(http.Flusher).Flush()
+		if ru.action == "stall-body" {
+			<-r.Context().Done()
+			return
+		}
 		time.Sleep(pauseFor)
-		w.Write(body(data[len(clip(data, ru.n)):]))
+		w.Write(body(data[len(first):]))
 	case "short-length", "long-length":
 		n := int64(len(data)) - ru.n
 		if ru.action == "long-length" {
