@@ -82,6 +82,7 @@ struct fetch_job {
   int fd;    /* zip staging file, or -1 */
   struct proxy_fetch fetch;
   struct proxy_fetch list_fetch;    /* the module's list, to explain a miss */
+  int list_fresh;                   /* ...fetched now: store it too */
   struct vcs_request vcs;           /* a private module's answer from git */
   struct proxy_sumdb_verify verify; /* the checksum database's record */
   struct proxy_stream *stream;      /* the download, sent as it arrives */
@@ -213,6 +214,7 @@ static void job_done(struct fetch_job *j) {
   if (j->fd >= 0)
     close(j->fd);
   proxy_fetch_dispose(&j->fetch);
+  proxy_fetch_dispose(&j->list_fetch);
   proxy_vcs_dispose(&j->vcs);
   proxy_sumdb_verify_dispose(&j->verify);
   proxy_body_unref(r->body);
@@ -245,9 +247,16 @@ static void on_remembered(uv_work_t *w, int status) {
 
 static void on_remember(uv_work_t *w) {
   struct fetch_job *j = w->data;
+  int64_t now = (int64_t)time(NULL);
   store_answer_put(j->s->store, j->gp.module, j->gp.suffix, j->result.status,
-                   j->result.body->data, j->result.body->len,
-                   (int64_t)time(NULL), NULL);
+                   j->result.body->data, j->result.body->len, now, NULL);
+  /* The list fetched for the explanation is an answer like any other: the
+   * hot cache has it, so the store must too (or it could not be served
+   * stale once the upstreams are down). */
+  if (j->list_fresh)
+    store_answer_put(j->s->store, j->gp.module, "@v/list", 200,
+                     j->list_fetch.body != NULL ? j->list_fetch.body : "",
+                     j->list_fetch.len, now, j->s->upstreams[0].shown);
 }
 
 /* What the not-found explanation says about a missing version, from the
@@ -301,6 +310,7 @@ static void on_list_fetched(struct proxy_fetch *f) {
       proxy_etag(f->body, f->len, v.etag);
       hot_cache_put(&j->s->hot, key, &v);
       proxy_body_unref(v.body);
+      j->list_fresh = 1;
     }
   }
   explain_not_found(j);
@@ -388,7 +398,6 @@ static void explain_not_found(struct fetch_job *j) {
              "that exist.\n",
              w, j->attempts, j->gp.module);
   }
-  proxy_fetch_dispose(&j->list_fetch);
   j->result.status = j->not_found_status != 0 ? j->not_found_status : 404;
   set_body(j, text);
   if (j->result.body == NULL) {

@@ -206,6 +206,17 @@ cmp -s "$T/body" "$T/tree$L" || fail "list after --list-ttl: not the new list:"$
 etag2=$(grep -i '^etag:' "$T/hdrs" | tr -d '\r')
 [[ $etag1 != "$etag2" ]] || fail "list changed but its ETag did not ($etag1)"
 cp "$T/list.orig" "$T/tree$L"
+# The list fetched to explain a missing version is kept like any other
+# answer: once the upstream is down it is served stale, not lost.
+get /rsc.io/quote/@v/v1.99.0.info
+assert_eq "$CODE" 404 "missing version: status"
+assert_eq "$(hits /rsc.io/quote/@v/list "$L_LOG")" 1 "missing version: the list fetched to explain it"
+kill -TERM "$UPSTREAM_PID"
+sleep 1.5 # > --list-ttl
+get /rsc.io/quote/@v/list
+assert_eq "$CODE" 200 "explanation's list, upstream down: status (body: $(body))"
+grep -qi '^X-Modproxy-Stale: 1' "$T/hdrs" || fail "explanation's list, upstream down: not marked stale"
+cmp -s "$T/body" "$T/tree/rsc.io/quote/@v/list" || fail "explanation's list, upstream down: body differs"
 
 # ---- not-found answers are remembered for --not-found-ttl ----------------
 start_upstream "$T/tree"
