@@ -1,9 +1,12 @@
 /*
  * The hot cache: small responses answered on the loop thread without a trip
  * to the store. A hash table of keys ("<module>\n<suffix>") with an LRU list,
- * bounded by the bytes of the bodies it holds (plus a fixed overhead per
- * entry). Bodies are refcounted: evicting an entry that a connection is still
- * writing only drops the cache's reference.
+ * bounded by max_bytes (--memory-cache): each entry is charged what it
+ * really holds in memory (entry_cost), so that the bound is the memory the
+ * cache takes, not only its payload: with small bodies (a not-found answer
+ * is ~400 bytes) the bookkeeping is a third of it. Bodies are refcounted:
+ * evicting an entry that a connection is still writing only drops the
+ * cache's reference.
  *
  * Loop thread only.
  */
@@ -13,8 +16,9 @@
 
 #include "server.h"
 
-/* Counted against the byte budget for each entry besides its body. */
-#define HOT_ENTRY_OVERHEAD_BYTES 128
+/* What malloc adds to each allocation (glibc: an 8-byte header, sizes
+ * rounded up to 16): an entry is two allocations, itself and its body. */
+#define HOT_MALLOC_OVERHEAD_BYTES 16
 #define HOT_INITIAL_BUCKETS 1024
 
 struct hot_entry {
@@ -55,9 +59,15 @@ static uint32_t hash_key(const char *k) {
   return h;
 }
 
+/* The entry and its key, its body with the body's header (a body shared
+ * with a connection still writing it counts here in full), malloc's
+ * overhead for both, and the entry's share of the bucket table: the table
+ * doubles when it has one bucket per entry, so it holds at most two
+ * pointers per entry. */
 static size_t entry_cost(const struct hot_entry *e) {
-  return HOT_ENTRY_OVERHEAD_BYTES + strlen(e->key) +
-         (e->v.body != NULL ? e->v.body->len : 0);
+  size_t body = e->v.body != NULL ? sizeof *e->v.body + e->v.body->len + 1 : 0;
+  return sizeof *e + strlen(e->key) + 1 + body + 2 * HOT_MALLOC_OVERHEAD_BYTES +
+         2 * sizeof(struct hot_entry *);
 }
 
 int hot_cache_init(struct hot_cache *c, size_t max_bytes) {

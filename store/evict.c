@@ -21,6 +21,12 @@
  * after `used_before` (the caller's grace period, which protects a zip that
  * is being streamed to a client).
  *
+ * A stored last use is rewritten only when the new one is at least
+ * STORE_ACCESS_WINDOW_S later, so it may lag the true one by up to that
+ * much; eviction makes up for it by taking only versions last used a
+ * window before the caller's `used_before`, so that the lag never lets it
+ * take a version used within the caller's grace period.
+ *
  * Cache bytes are what the versions hold: zip + .mod + .info. The database
  * file does not shrink when rows go: SQLite keeps the freed pages and reuses
  * them for the next versions stored.
@@ -31,6 +37,13 @@
 #include <string.h>
 
 #include "internal.h"
+
+/* Last uses are written in batches every few seconds; a version served
+ * all day would be rewritten in each (a 16 KiB page written, and an entry
+ * moved in versions_used, per version and batch). Within this window its
+ * stored last use stands: one write per version per window. LRU to within
+ * ten minutes is plenty for a cache whose victims go unused for days. */
+#define STORE_ACCESS_WINDOW_S 600
 
 #define SQL_BYTES                                                              \
   "coalesce(v.zip_size, 0) + coalesce(length(v.info), 0)"                      \
@@ -56,7 +69,7 @@ int store_access_put(struct store *st, const struct store_access *a, size_t n) {
   sqlite3_stmt *s =
       store__prepare(c->db, "UPDATE versions SET accessed = ?3"
                             " WHERE module = ?1 AND version = ?2"
-                            " AND (accessed IS NULL OR accessed < ?3)");
+                            " AND (accessed IS NULL OR accessed <= ?4)");
   if (s == NULL)
     rc = -EIO;
   for (size_t i = 0; i < n && rc == 0; i++) {
@@ -64,6 +77,7 @@ int store_access_put(struct store *st, const struct store_access *a, size_t n) {
     sqlite3_bind_text(s, 1, a[i].module, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, a[i].version, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, a[i].used);
+    sqlite3_bind_int64(s, 4, a[i].used - STORE_ACCESS_WINDOW_S);
     if (sqlite3_step(s) != SQLITE_DONE)
       rc = store__fail(c->db, "record access");
   }
@@ -151,7 +165,7 @@ int store_evict_plan(struct store *st, uint64_t max_bytes, int64_t used_before,
     rc = -EIO;
     goto out;
   }
-  sqlite3_bind_int64(s, 1, used_before);
+  sqlite3_bind_int64(s, 1, used_before - STORE_ACCESS_WINDOW_S);
   int step = SQLITE_DONE;
   while (out->total_bytes - out->plan_bytes > max_bytes &&
          out->n < max_victims && (step = sqlite3_step(s)) == SQLITE_ROW) {
@@ -198,7 +212,7 @@ static void stmts_finalize(struct evict_stmts *q) {
 static int evict_one(struct store_conn *c, struct evict_stmts *q,
                      const struct store_victim *v, int64_t used_before) {
   sqlite3_reset(q->check);
-  sqlite3_bind_int64(q->check, 1, used_before);
+  sqlite3_bind_int64(q->check, 1, used_before - STORE_ACCESS_WINDOW_S);
   sqlite3_bind_int64(q->check, 2, v->id);
   int step = sqlite3_step(q->check);
   sqlite3_reset(q->check);

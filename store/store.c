@@ -17,12 +17,22 @@
 
 #include "internal.h"
 
-/* SQLite's page cache per connection, in KiB (negative cache_size). */
-#define STORE_CACHE_KIB 16384
+/* SQLite's page cache per connection, in KiB (negative cache_size); what
+ * SQLite may hold in memory is the writer's plus STORE_READERS readers'
+ * (24 MiB). A reader looks rows up by key: it needs the interior pages of
+ * the tables and indexes (about 40 pages of 16 KiB for a million versions)
+ * and a few leaves; the rest comes from the kernel's page cache, a pread
+ * away. The writer also keeps the leaves its inserts and the records
+ * ring's trims touch. */
+#define STORE_READER_CACHE_KIB 2048
+#define STORE_WRITER_CACHE_KIB 8192
 /* Pages of a new database. */
 #define STORE_PAGE_BYTES 16384
-/* Memory-mapped reads of the database file. */
-#define STORE_MMAP_BYTES (256ll << 20)
+/* No memory-mapped reads (SQLite's default): mapped pages of the database
+ * count in the process's resident memory once per connection that touched
+ * them (nine connections), growing with the database; read with pread,
+ * they are in the kernel's page cache once, outside it. */
+#define STORE_MMAP_BYTES 0ll
 
 static const char *const migrations[] = {
     /* 1: versions, zips and expiring answers. */
@@ -136,6 +146,11 @@ static const char *const migrations[] = {
     "CREATE TABLE mirror_meta ("
     "  key TEXT PRIMARY KEY,"
     "  value TEXT NOT NULL) WITHOUT ROWID;",
+    /* 7: when the newest version was stored (store_versions_newest: an
+     * offline mirror's snapshot time, read at start and for every list
+     * it answers) from an index, not a scan of every version (0.2 s for
+     * a million versions with the file in the page cache). */
+    "CREATE INDEX versions_created ON versions(created);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -207,7 +222,7 @@ void store_bytes_free(struct store_bytes *b) {
   b->len = 0;
 }
 
-static int conn_open(const char *path, struct store_conn *c) {
+static int conn_open(const char *path, struct store_conn *c, int cache_kib) {
   memset(c, 0, sizeof *c);
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
@@ -225,7 +240,7 @@ static int conn_open(const char *path, struct store_conn *c) {
       "PRAGMA page_size=%d; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
       "PRAGMA foreign_keys=ON; PRAGMA cache_size=-%d;"
       "PRAGMA mmap_size=%lld;",
-      STORE_PAGE_BYTES, STORE_CACHE_KIB, STORE_MMAP_BYTES);
+      STORE_PAGE_BYTES, cache_kib, STORE_MMAP_BYTES);
   if (sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK)
     return store__fail(c->db, "pragmas");
   return 0;
@@ -287,14 +302,14 @@ int store_open(const char *dir, struct store **out) {
   pthread_mutex_init(&st->writer_lock, NULL);
   pthread_mutex_init(&st->readers_lock, NULL);
   pthread_cond_init(&st->readers_free, NULL);
-  rc = conn_open(st->path, &st->writer);
+  rc = conn_open(st->path, &st->writer, STORE_WRITER_CACHE_KIB);
   if (rc < 0)
     goto fail;
   rc = migrate(&st->writer);
   if (rc < 0)
     goto fail;
   for (int i = 0; i < STORE_READERS; i++) {
-    rc = conn_open(st->path, &st->readers[i]);
+    rc = conn_open(st->path, &st->readers[i], STORE_READER_CACHE_KIB);
     if (rc < 0)
       goto fail;
   }

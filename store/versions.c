@@ -167,15 +167,22 @@ out:
 }
 
 static const char sql_zip_chunk[] =
-    "SELECT c.data FROM versions v JOIN zip_chunks c ON c.version_id = v.id"
+    "SELECT c.rowid FROM versions v JOIN zip_chunks c ON c.version_id = v.id"
     " WHERE v.module = ?1 AND v.version = ?2 AND v.zip_size IS NOT NULL"
     " AND c.seq = ?3";
 
+/* Each chunk is read with incremental blob I/O, straight from its pages
+ * into buf: sqlite3_column_blob would first assemble the whole chunk in a
+ * buffer of SQLite's (a 256 KiB allocation and one more copy per chunk).
+ * The statement that found the chunk's rowid stays on its row while the
+ * blob is read, so both see the same snapshot: a chunk evicted, and its
+ * rowid reused, in between cannot be read in its place. */
 int64_t store_zip_read(struct store *st, const char *module,
                        const char *version, uint64_t off, void *buf,
                        size_t len) {
   struct store_conn *c = store__reader_get(st);
   int64_t done = 0;
+  sqlite3_blob *blob = NULL;
   sqlite3_stmt *s = store__stmt(c, sql_zip_chunk);
   if (s == NULL) {
     store__reader_put(st, c);
@@ -193,6 +200,7 @@ int64_t store_zip_read(struct store *st, const char *module,
       /* Past the last chunk: the end of the zip, or no zip at all. */
       if (done == 0) {
         sqlite3_reset(s);
+        sqlite3_blob_close(blob);
         store__reader_put(st, c);
         struct store_zip_meta m;
         int rc = store_zip_stat(st, module, version, &m);
@@ -205,16 +213,28 @@ int64_t store_zip_read(struct store *st, const char *module,
       done = store__fail(c->db, "zip read");
       break;
     }
-    const char *data = sqlite3_column_blob(s, 0);
-    size_t n = (size_t)sqlite3_column_bytes(s, 0);
+    sqlite3_int64 rowid = sqlite3_column_int64(s, 0);
+    int brc = blob == NULL ? sqlite3_blob_open(c->db, "main", "zip_chunks",
+                                               "data", rowid, 0, &blob)
+                           : sqlite3_blob_reopen(blob, rowid);
+    if (brc != SQLITE_OK) {
+      done = store__fail(c->db, "zip read");
+      break;
+    }
+    size_t n = (size_t)sqlite3_blob_bytes(blob);
     size_t in = (size_t)(at % STORE_ZIP_CHUNK_BYTES);
     if (in >= n)
       break;
     size_t take = n - in < len - (size_t)done ? n - in : len - (size_t)done;
-    memcpy((char *)buf + done, data + in, take);
+    if (sqlite3_blob_read(blob, (char *)buf + done, (int)take, (int)in) !=
+        SQLITE_OK) {
+      done = store__fail(c->db, "zip read");
+      break;
+    }
     done += (int64_t)take;
   }
   sqlite3_reset(s);
+  sqlite3_blob_close(blob);
   store__reader_put(st, c);
   return done;
 }
