@@ -40,7 +40,8 @@
 
 /* Last uses are written, and the removal log read, this often. */
 #define PROXY_CACHE_TICK_MS 5000
-/* Eviction is planned at most this often (and at the first tick). */
+/* Eviction is planned at most this often (and at the first tick); expired
+ * not-found answers are dropped from the store as often. */
 #define PROXY_EVICT_INTERVAL_MS 60000
 /* Versions evicted per round at most (the next round takes the rest). */
 #define PROXY_EVICT_MAX_VICTIMS 20000
@@ -84,6 +85,8 @@ struct proxy_cache {
   size_t nremoved, capremoved;
   int plan_due; /* plan an eviction in this work */
   uint64_t last_plan_ms;
+  int expire_due; /* drop expired not-found answers in this work */
+  uint64_t last_expire_ms;
   int plan_rc;
   struct store_evict_plan plan;
   uint64_t freed;
@@ -257,6 +260,8 @@ static void on_flush(uv_work_t *w) {
   if (store_removals_since(st, c->removal_seq, PROXY_REMOVALS_PER_TICK,
                            on_removed, c, &last) == 0)
     c->removal_seq = last;
+  if (c->expire_due)
+    store_answers_expire(st, (int64_t)time(NULL) - c->s->cfg->not_found_ttl_s);
   if (c->plan_due) {
     c->plan_rc =
         store_evict_plan(st, c->s->cfg->max_cache_bytes,
@@ -367,6 +372,10 @@ static void on_tick(uv_timer_t *t) {
                  now - c->last_plan_ms >= PROXY_EVICT_INTERVAL_MS);
   if (c->plan_due)
     c->last_plan_ms = now;
+  c->expire_due = c->last_expire_ms == 0 ||
+                  now - c->last_expire_ms >= PROXY_EVICT_INTERVAL_MS;
+  if (c->expire_due)
+    c->last_expire_ms = now;
   c->plan_rc = 0;
   cache_state(c, CACHE_FLUSHING);
   c->work.data = c;

@@ -13,6 +13,7 @@
  * so they are prepared per call rather than kept in the statement cache.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,22 @@ int store_answers_drop(struct store *st, const char *module) {
   const char *args[] = {module};
   rc = exec_text(c->db, "DELETE FROM answers WHERE module = ?1", "drop answers",
                  1, args);
+  int end = store__write_end(st, c, rc);
+  return end < 0 ? end : rc;
+}
+
+int store_answers_expire(struct store *st, int64_t before) {
+  struct store_conn *c;
+  int rc = store__write_begin(st, &c);
+  if (rc < 0)
+    return rc;
+  char at[24];
+  snprintf(at, sizeof at, "%" PRId64, before);
+  const char *args[] = {at};
+  rc = exec_text(c->db,
+                 "DELETE FROM answers WHERE status != 200"
+                 " AND fetched < CAST(?1 AS INTEGER)",
+                 "expire answers", 1, args);
   int end = store__write_end(st, c, rc);
   return end < 0 ? end : rc;
 }

@@ -341,6 +341,13 @@ int store_version_set_imported(struct store *st, const char *module,
  *  how many were dropped. */
 int store_answers_drop(struct store *st, const char *module);
 
+/** Drops the remembered not-found answers fetched before `before` (Unix
+ *  seconds): expired, they are never served again, and the table would
+ *  otherwise keep one row per distinct miss for good. Answers with a 200
+ *  stay (an expired list is still served when the upstreams fail).
+ *  Returns how many were dropped. */
+int store_answers_expire(struct store *st, int64_t before);
+
 /** Decides whether a module is private (never evicted); any thread. */
 typedef int (*store_keep_cb)(const char *module, void *arg);
 

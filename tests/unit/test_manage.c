@@ -1,7 +1,8 @@
 /*
  * store/manage.c: pins (put twice, delete, -ENOENT, whole-module pins, the
  * listing with the bytes each keeps), marking a version imported, dropping
- * a module's expiring answers and nothing else, the removal log (last
+ * a module's expiring answers and nothing else, dropping expired not-found
+ * answers (and nothing fresh or found), the removal log (last
  * sequence, reading after a point, bounded reads, trimming old entries)
  * and the cache-management counts of store_stats.
  */
@@ -81,6 +82,32 @@ static void test_answers_drop(void **state) {
   assert_int_equal(fx_gone(f, M, "v1.0.0"), 0); /* versions stay */
 }
 
+static void test_answers_expire(void **state) {
+  struct fixture *f = *state;
+  assert_int_equal(
+      store_answer_put(f->st, M, "@v/v1.1.0.info", 404, "old", 3, 100, NULL),
+      0);
+  assert_int_equal(
+      store_answer_put(f->st, M, "@v/v1.2.0.info", 410, "old", 3, 199, NULL),
+      0);
+  assert_int_equal(
+      store_answer_put(f->st, M, "@v/v1.3.0.info", 404, "new", 3, 200, NULL),
+      0);
+  assert_int_equal(
+      store_answer_put(f->st, M, "@v/list", 200, "v1.0.0\n", 7, 1, NULL), 0);
+  assert_int_equal(store_answers_expire(f->st, 200), 2);
+  assert_int_equal(store_answers_expire(f->st, 200), 0);
+  struct store_answer a;
+  assert_int_equal(store_answer_get(f->st, M, "@v/v1.1.0.info", &a), -ENOENT);
+  assert_int_equal(store_answer_get(f->st, M, "@v/v1.2.0.info", &a), -ENOENT);
+  assert_int_equal(store_answer_get(f->st, M, "@v/v1.3.0.info", &a), 0);
+  store_answer_dispose(&a);
+  /* An old list stays: it is served stale when the upstreams fail. */
+  assert_int_equal(store_answer_get(f->st, M, "@v/list", &a), 0);
+  assert_int_equal(a.status, 200);
+  store_answer_dispose(&a);
+}
+
 struct seen {
   int n;
   char what[16][128];
@@ -155,6 +182,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_pins, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_imported, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_answers_drop, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_answers_expire, fx_setup,
+                                      fx_teardown),
       cmocka_unit_test_setup_teardown(test_removal_log, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_stats, fx_setup, fx_teardown),
   };
