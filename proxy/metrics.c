@@ -96,8 +96,12 @@ char *proxy_metrics_render(const struct proxy_server *s,
           "modproxy_coalesced_waiters_total %" PRIu64 "\n"
           "# HELP modproxy_bytes_served_total Response body bytes written.\n"
           "# TYPE modproxy_bytes_served_total counter\n"
-          "modproxy_bytes_served_total %" PRIu64 "\n",
-          k->hits, k->misses, k->coalesced, k->bytes_out);
+          "modproxy_bytes_served_total %" PRIu64 "\n"
+          "# HELP modproxy_records_shed_total Request records logged but not "
+          "kept for /diag: the ring's writer was behind.\n"
+          "# TYPE modproxy_records_shed_total counter\n"
+          "modproxy_records_shed_total %" PRIu64 "\n",
+          k->hits, k->misses, k->coalesced, k->bytes_out, k->records_shed);
   fprintf(f, "# HELP modproxy_upstream_request_duration_seconds Upstream "
              "answers by latency.\n"
              "# TYPE modproxy_upstream_request_duration_seconds histogram\n");

@@ -1,23 +1,31 @@
 /*
  * Request records on their way out: each finished request's record is
  * written as one JSON line to stdout (the request log) and kept in a batch;
- * every PROXY_RECORD_FLUSH_MS, or when the batch is full, a worker writes
- * the batch to the store's ring in one transaction. Until then /diag/req
- * finds a record here.
+ * every PROXY_RECORD_FLUSH_MS, or when the batch is full, the writer thread
+ * writes the batch to the store's ring in one transaction. Until then
+ * /diag/req finds a record here.
  *
- * Loop thread only, except the batch being flushed, which the worker reads
- * and the loop thread only reads too until the worker is done.
+ * The writer is a thread of its own at the lowest priority (nice 19), not
+ * one of libuv's workers: writing a batch takes milliseconds of CPU (three
+ * b-trees per record), and on a busy core the loop thread must not wait
+ * for it; that wait was most of modproxy's tail latency. When the writer
+ * falls behind (a saturated core), records miss the ring, never the log.
+ *
+ * Loop thread only, except the batch being flushed, which the writer reads
+ * and the loop thread only reads too until the writer is done.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "modproxy/diag.h"
 #include "server.h"
 
 struct record_batch {
-  uv_work_t work;
   struct proxy_server *s;
   size_t n;
   struct diag_record recs[PROXY_RECORD_BATCH];
@@ -34,8 +42,18 @@ static void batch_free(struct record_batch *b) {
   free(b);
 }
 
-static void on_store(uv_work_t *w) {
-  struct record_batch *b = w->data;
+/* One batch at a time goes from the loop to the writer (todo) and back
+ * (done, announced by `async`). */
+struct record_writer {
+  uv_thread_t thread;
+  uv_mutex_t lock;
+  uv_cond_t wake;
+  uv_async_t async;
+  struct record_batch *todo, *done;
+  int stop;
+};
+
+static void store_batch(struct record_batch *b) {
   struct store_record rows[PROXY_RECORD_BATCH];
   size_t n = 0;
   for (size_t i = 0; i < b->n; i++) {
@@ -56,11 +74,38 @@ static void on_store(uv_work_t *w) {
   store_records_put(b->s->store, rows, n, b->s->cfg->records_keep);
 }
 
+static void writer_main(void *arg) {
+  struct record_writer *w = arg;
+  /* Lowering one's own priority needs no privilege. */
+  setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+  uv_mutex_lock(&w->lock);
+  for (;;) {
+    while (w->todo == NULL && !w->stop)
+      uv_cond_wait(&w->wake, &w->lock);
+    if (w->todo == NULL)
+      break;
+    struct record_batch *b = w->todo;
+    w->todo = NULL;
+    uv_mutex_unlock(&w->lock);
+    store_batch(b);
+    uv_mutex_lock(&w->lock);
+    w->done = b;
+    uv_async_send(&w->async);
+  }
+  uv_mutex_unlock(&w->lock);
+}
+
 static void flush(struct proxy_server *s);
 
-static void on_stored(uv_work_t *w, int status) {
-  struct record_batch *b = w->data;
-  struct proxy_server *s = b->s;
+static void on_stored(uv_async_t *a) {
+  struct proxy_server *s = a->data;
+  struct record_writer *w = s->record_writer;
+  uv_mutex_lock(&w->lock);
+  struct record_batch *b = w->done;
+  w->done = NULL;
+  uv_mutex_unlock(&w->lock);
+  if (b == NULL)
+    return;
   s->flushing = NULL;
   batch_free(b);
   if (s->records != NULL && s->records->n == PROXY_RECORD_BATCH)
@@ -71,14 +116,13 @@ static void flush(struct proxy_server *s) {
   fflush(stdout);
   if (s->flushing != NULL || s->records == NULL || s->records->n == 0)
     return;
-  struct record_batch *b = s->records;
+  struct record_writer *w = s->record_writer;
+  s->flushing = s->records;
   s->records = NULL;
-  s->flushing = b;
-  b->work.data = b;
-  if (uv_queue_work(s->loop, &b->work, on_store, on_stored) < 0) {
-    s->flushing = NULL;
-    batch_free(b);
-  }
+  uv_mutex_lock(&w->lock);
+  w->todo = s->flushing;
+  uv_cond_signal(&w->wake);
+  uv_mutex_unlock(&w->lock);
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -97,7 +141,35 @@ static char *render(struct proxy_server *s, const struct diag_record *r) {
   return n >= 0 ? strndup(s->record_json_buf, (size_t)n) : NULL;
 }
 
+static void on_writer_closed(uv_handle_t *h) {
+  free(h->data);
+}
+
 int proxy_records_init(struct proxy_server *s) {
+  struct record_writer *w = calloc(1, sizeof *w);
+  if (w == NULL)
+    return -ENOMEM;
+  int rc = uv_mutex_init(&w->lock);
+  if (rc < 0) {
+    free(w);
+    return rc;
+  }
+  if ((rc = uv_cond_init(&w->wake)) < 0) {
+    uv_mutex_destroy(&w->lock);
+    free(w);
+    return rc;
+  }
+  if ((rc = uv_thread_create(&w->thread, writer_main, w)) < 0) {
+    uv_cond_destroy(&w->wake);
+    uv_mutex_destroy(&w->lock);
+    free(w);
+    return rc;
+  }
+  uv_async_init(s->loop, &w->async, on_stored);
+  w->async.data = s;
+  /* The writer alone must not keep the loop (and shutdown) waiting. */
+  uv_unref((uv_handle_t *)&w->async);
+  s->record_writer = w;
   s->record_json = open_memstream(&s->record_json_buf, &s->record_json_len);
   uv_timer_init(s->loop, &s->record_timer);
   s->record_timer.data = s;
@@ -113,6 +185,7 @@ void proxy_records_push(struct proxy_server *s, struct diag_record *r) {
     s->records = calloc(1, sizeof *s->records);
   if (s->records == NULL || s->records->n == PROXY_RECORD_BATCH) {
     /* The store is behind: the log line still goes out, the ring misses it. */
+    s->counters.records_shed++;
     char *line = render(s, r);
     if (line != NULL)
       printf("%s\n", line);
@@ -147,13 +220,25 @@ const struct diag_record *proxy_records_find(struct proxy_server *s,
 }
 
 void proxy_records_close(struct proxy_server *s) {
-  /* Called once the loop is done: no flush is running after a clean drain,
-   * so the rest is written here, synchronously. */
+  /* Called once the loop is done: the writer finishes the batch it has,
+   * then the rest is written here, synchronously. */
   fflush(stdout);
-  if (s->records != NULL && s->flushing == NULL) {
-    s->records->work.data = s->records;
-    on_store(&s->records->work);
-  }
+  struct record_writer *w = s->record_writer;
+  uv_mutex_lock(&w->lock);
+  w->stop = 1;
+  uv_cond_signal(&w->wake);
+  uv_mutex_unlock(&w->lock);
+  uv_thread_join(&w->thread);
+  batch_free(w->todo);
+  batch_free(w->done);
+  uv_cond_destroy(&w->wake);
+  uv_mutex_destroy(&w->lock);
+  w->async.data = w;
+  uv_close((uv_handle_t *)&w->async, on_writer_closed);
+  s->record_writer = NULL;
+  s->flushing = NULL;
+  if (s->records != NULL)
+    store_batch(s->records);
   batch_free(s->records);
   s->records = NULL;
   if (s->record_json != NULL)

@@ -205,6 +205,7 @@ struct fetch_job;
 
 struct diag_record;
 struct record_batch;
+struct record_writer;
 
 /* Endpoints and status codes counted separately in /metrics. */
 enum proxy_endpoint {
@@ -224,6 +225,7 @@ struct proxy_counters {
   uint64_t requests, hits, misses, upstream_requests, coalesced, bytes_out;
   uint64_t by_endpoint[EP_COUNT][PROXY_STATUS_SLOTS];
   uint64_t evictions, evicted_bytes, refreshes; /* cache.c, admin_routes.c */
+  uint64_t records_shed; /* logged, but not kept in the ring (records.c) */
 };
 
 struct proxy_server {
@@ -256,8 +258,9 @@ struct proxy_server {
   char boot_id[12];  /**< random, so ids differ across restarts */
   uint64_t next_id;
   struct proxy_counters counters;
-  struct record_batch *records;  /**< filling */
-  struct record_batch *flushing; /**< being written by a worker */
+  struct record_batch *records;        /**< filling */
+  struct record_batch *flushing;       /**< being written by the writer */
+  struct record_writer *record_writer; /**< the ring's thread (records.c) */
   uv_timer_t record_timer;
   FILE *record_json; /**< reused stream the records are rendered into */
   char *record_json_buf;
