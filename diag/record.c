@@ -91,12 +91,32 @@ void diag_json_field(FILE *f, const char *key, const char *s) {
   diag_json_write(f, s);
 }
 
+/* ms as "2006-01-02T15:04:05.000Z" into buf (at least 25 bytes). The
+ * seconds are formatted once per second and thread (a record per request
+ * is written on the loop thread). */
 static void iso_time(int64_t ms, char *buf, size_t len) {
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(buf + n, len - n, ".%03dZ", (int)(ms % 1000));
+  static _Thread_local int64_t cached_s = -1;
+  static _Thread_local char cached[24];
+  int64_t sec = ms / 1000;
+  if (sec != cached_s) {
+    time_t t = (time_t)sec;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+    cached_s = sec;
+  }
+  int frac = (int)(ms % 1000);
+  size_t n = strlen(cached);
+  if (len < n + 6) {
+    buf[0] = '\0';
+    return;
+  }
+  memcpy(buf, cached, n);
+  buf[n] = '.';
+  buf[n + 1] = (char)('0' + frac / 100);
+  buf[n + 2] = (char)('0' + frac / 10 % 10);
+  buf[n + 3] = (char)('0' + frac % 10);
+  memcpy(buf + n + 4, "Z", 2);
 }
 
 void diag_record_write_json(FILE *f, const struct diag_record *r) {

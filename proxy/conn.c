@@ -837,23 +837,38 @@ static int parse_range(const char *h, uint64_t size, uint64_t *from,
 static void write_next_chunk(struct proxy_conn *c);
 static void stream_next_chunk(struct proxy_conn *c);
 
-/* A response head being built in a fixed buffer. */
+/* A response head being built in a fixed buffer, from strings copied as
+ * they are (every response has one: no printf on this path). */
 struct head {
   char *buf;
   size_t len, cap;
   int overflow;
 };
 
-__attribute__((format(printf, 2, 3))) static void
-head_add(struct head *h, const char *fmt, ...) {
+/* Appends the strings, up to a NULL. */
+__attribute__((sentinel)) static void head_add(struct head *h, ...) {
   va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(h->buf + h->len, h->cap - h->len, fmt, ap);
+  va_start(ap, h);
+  for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
+    size_t n = strlen(s);
+    if (n > h->cap - h->len) {
+      h->overflow = 1;
+      break;
+    }
+    memcpy(h->buf + h->len, s, n);
+    h->len += n;
+  }
   va_end(ap);
-  if (n < 0 || (size_t)n >= h->cap - h->len)
-    h->overflow = 1;
-  else
-    h->len += (size_t)n;
+}
+
+/* v in decimal, in buf (at least 21 bytes); returns where it starts. */
+static const char *decimal(uint64_t v, char *buf, size_t cap) {
+  char *p = buf + cap;
+  *--p = '\0';
+  do
+    *--p = (char)('0' + v % 10);
+  while ((v /= 10) > 0);
+  return p;
 }
 
 static void finish_response(struct proxy_conn *c) {
@@ -1055,25 +1070,26 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
   int keep = q->keep_alive && !c->server->stopping;
   c->close_after = !keep;
   struct head h = {.buf = c->req->head, .cap = sizeof c->req->head};
-  head_add(&h,
-           "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: modproxy\r\n"
-           "X-Request-Id: %s\r\n",
-           status, reason_phrase(status), proxy_server_date(c->server), c->id);
+  char num[24];
+  head_add(&h, "HTTP/1.1 ", decimal((uint64_t)status, num, sizeof num), " ",
+           reason_phrase(status), "\r\nDate: ", proxy_server_date(c->server),
+           "\r\nServer: modproxy\r\nX-Request-Id: ", c->id, "\r\n", NULL);
   if (status != 304)
-    head_add(&h, "Content-Type: %s\r\n", r->content_type);
+    head_add(&h, "Content-Type: ", r->content_type, "\r\n", NULL);
   if (r->rangeable)
-    head_add(&h, "Accept-Ranges: bytes\r\n");
+    head_add(&h, "Accept-Ranges: bytes\r\n", NULL);
   if (r->etag != NULL)
-    head_add(&h, "ETag: %s\r\n", r->etag);
+    head_add(&h, "ETag: ", r->etag, "\r\n", NULL);
   if (r->cache_control != NULL)
-    head_add(&h, "Cache-Control: %s\r\n", r->cache_control);
-  head_add(&h, "%s%s", content_range,
-           r->extra_headers != NULL ? r->extra_headers : "");
+    head_add(&h, "Cache-Control: ", r->cache_control, "\r\n", NULL);
+  head_add(&h, content_range, r->extra_headers != NULL ? r->extra_headers : "",
+           NULL);
   /* A 304 has no body, and its Content-Length would have to be the
    * full response's: leave it out. */
   if (status != 304)
-    head_add(&h, "Content-Length: %" PRIu64 "\r\n", len);
-  head_add(&h, "%s\r\n", keep ? "" : "Connection: close\r\n");
+    head_add(&h, "Content-Length: ", decimal(len, num, sizeof num), "\r\n",
+             NULL);
+  head_add(&h, keep ? "" : "Connection: close\r\n", "\r\n", NULL);
   int n = (int)h.len;
   if (h.overflow) {
     fprintf(stderr, "conn %s: response head too large\n", c->id);
