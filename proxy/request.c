@@ -144,19 +144,19 @@ int gp_parse(const char *target, struct gp_req *out, char *err, size_t errlen) {
                   out->version, out->version);
     }
   }
-  /* The escaped forms, for the upstream URL and the store's answer key. */
-  char esc[GOMOD_MAX_PATH_BYTES * 2];
-  if (gomod_escape_path(out->module, esc, sizeof esc, NULL, 0) < 0 ||
-      pct_encode(esc, out->escaped_module, sizeof out->escaped_module) < 0)
+  /* The escaped forms, for the upstream URL and the store's answer key:
+   * what the request named, percent-encoded again. Escaping is one to one
+   * (x/mod's EscapePath undoes UnescapePath, which accepted these), so they
+   * are the canonical ones without escaping the decoded path again. */
+  if (pct_encode(path, out->escaped_module, sizeof out->escaped_module) < 0)
     return fail(err, errlen, 414, "module path too long%s%s", "", "");
   if (out->kind == GP_LIST) {
     snprintf(out->suffix, sizeof out->suffix, "@v/list");
   } else if (out->kind == GP_LATEST) {
     snprintf(out->suffix, sizeof out->suffix, "@latest");
   } else {
-    char vesc[GOMOD_MAX_VERSION_BYTES * 2], venc[GOMOD_MAX_VERSION_BYTES * 3];
-    if (gomod_escape_version(out->version, vesc, sizeof vesc, NULL, 0) < 0 ||
-        pct_encode(vesc, venc, sizeof venc) < 0 ||
+    char venc[GOMOD_MAX_VERSION_BYTES * 3];
+    if (pct_encode(ver, venc, sizeof venc) < 0 ||
         (size_t)snprintf(out->suffix, sizeof out->suffix, "@v/%s%s", venc,
                          ext) >= sizeof out->suffix)
       return fail(err, errlen, 414, "version too long%s%s", "", "");
