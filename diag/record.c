@@ -55,12 +55,51 @@ static size_t utf8_len(const unsigned char *p) {
   return n;
 }
 
-void diag_json_write(FILE *f, const char *s) {
+/* Where JSON text goes: a stdio stream, or a growing buffer (the request
+ * records, one per request: no stdio on that path). */
+struct sink {
+  void (*put)(struct sink *k, const char *p, size_t n);
+  FILE *f;
+  char *buf;
+  size_t len, cap;
+  int oom;
+};
+
+static void put_file(struct sink *k, const char *p, size_t n) {
+  fwrite(p, 1, n, k->f);
+}
+
+static void put_buf(struct sink *k, const char *p, size_t n) {
+  if (k->oom)
+    return;
+  if (k->len + n + 1 > k->cap) {
+    size_t cap = k->cap == 0 ? 512 : k->cap;
+    while (cap < k->len + n + 1)
+      cap *= 2;
+    char *b = realloc(k->buf, cap);
+    if (b == NULL) {
+      k->oom = 1;
+      return;
+    }
+    k->buf = b;
+    k->cap = cap;
+  }
+  memcpy(k->buf + k->len, p, n);
+  k->len += n;
+  k->buf[k->len] = '\0';
+}
+
+static void put_str(struct sink *k, const char *s) {
+  k->put(k, s, strlen(s));
+}
+
+/* s as a JSON string (NULL: null), invalid UTF-8 replaced. */
+static void put_json(struct sink *k, const char *s) {
   if (s == NULL) {
-    fputs("null", f);
+    put_str(k, "null");
     return;
   }
-  fputc('"', f);
+  put_str(k, "\"");
   /* Runs of bytes that need no escaping go out in one write. */
   const unsigned char *run = (const unsigned char *)s;
   for (const unsigned char *p = run; *p != '\0';) {
@@ -71,24 +110,26 @@ void diag_json_write(FILE *f, const char *s) {
       p += n;
       continue;
     }
-    fwrite(run, 1, (size_t)(p - run), f);
+    k->put(k, (const char *)run, (size_t)(p - run));
+    char esc[8];
     if (n == 0)
-      fputs("\\ufffd", f);
+      snprintf(esc, sizeof esc, "\\ufffd");
     else if (*p == '"' || *p == '\\')
-      fprintf(f, "\\%c", *p);
+      snprintf(esc, sizeof esc, "\\%c", *p);
     else if (*p == '\n')
-      fputs("\\n", f);
+      snprintf(esc, sizeof esc, "\\n");
     else
-      fprintf(f, "\\u%04x", *p);
+      snprintf(esc, sizeof esc, "\\u%04x", *p);
+    put_str(k, esc);
     run = ++p;
   }
-  fwrite(run, 1, strlen((const char *)run), f);
-  fputc('"', f);
+  put_str(k, (const char *)run);
+  put_str(k, "\"");
 }
 
-void diag_json_field(FILE *f, const char *key, const char *s) {
-  fprintf(f, ",\"%s\":", key);
-  diag_json_write(f, s);
+void diag_json_write(FILE *f, const char *s) {
+  struct sink k = {.put = put_file, .f = f};
+  put_json(&k, s);
 }
 
 /* ms as "2006-01-02T15:04:05.000Z" into buf (at least 25 bytes). The
@@ -119,38 +160,59 @@ static void iso_time(int64_t ms, char *buf, size_t len) {
   memcpy(buf + n + 4, "Z", 2);
 }
 
-void diag_record_write_json(FILE *f, const struct diag_record *r) {
-  char when[40];
-  iso_time(r->start_ms, when, sizeof when);
-  /* The log level of the line: what an operator should look at. */
-  const char *level = r->status >= 500   ? "error"
-                      : r->status >= 400 ? "warn"
-                                         : "info";
-  fprintf(f, "{\"level\":\"%s\",\"id\":", level);
-  diag_json_write(f, r->id);
-  fprintf(f, ",\"time\":\"%s\",\"target\":", when);
-  diag_json_write(f, r->target);
-  diag_json_field(f, "client", r->client);
-  diag_json_field(f, "module", r->module);
-  diag_json_field(f, "version", r->version);
-  diag_json_field(f, "outcome", diag_outcome_name(r->outcome));
-  fprintf(f,
-          ",\"status\":%d,\"bytes\":%" PRIu64 ",\"ms\":%" PRIu32
-          ",\"attempts\":%s,\"explanation\":",
-          r->status, r->bytes, r->ms, r->attempts != NULL ? r->attempts : "[]");
-  diag_json_write(f, r->explanation);
-  fputc('}', f);
+/* `,"key":` and s as a JSON string. */
+static void put_field(struct sink *k, const char *key, const char *s) {
+  put_str(k, ",\"");
+  put_str(k, key);
+  put_str(k, "\":");
+  put_json(k, s);
+}
+
+/* `,"key":` and v in decimal. */
+static void put_number(struct sink *k, const char *key, uint64_t v) {
+  char num[24], *p = num + sizeof num;
+  *--p = '\0';
+  do
+    *--p = (char)('0' + v % 10);
+  while ((v /= 10) > 0);
+  put_str(k, ",\"");
+  put_str(k, key);
+  put_str(k, "\":");
+  put_str(k, p);
+}
+
+void diag_json_field(FILE *f, const char *key, const char *s) {
+  struct sink k = {.put = put_file, .f = f};
+  put_field(&k, key, s);
 }
 
 char *diag_record_json(const struct diag_record *r) {
-  char *out = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&out, &len);
-  if (f == NULL)
+  struct sink k = {.put = put_buf};
+  char when[40];
+  iso_time(r->start_ms, when, sizeof when);
+  /* The log level of the line: what an operator should look at. */
+  put_str(&k, r->status >= 500   ? "{\"level\":\"error\""
+              : r->status >= 400 ? "{\"level\":\"warn\""
+                                 : "{\"level\":\"info\"");
+  put_field(&k, "id", r->id);
+  put_field(&k, "time", when);
+  put_field(&k, "target", r->target);
+  put_field(&k, "client", r->client);
+  put_field(&k, "module", r->module);
+  put_field(&k, "version", r->version);
+  put_field(&k, "outcome", diag_outcome_name(r->outcome));
+  put_number(&k, "status", (uint64_t)(r->status > 0 ? r->status : 0));
+  put_number(&k, "bytes", r->bytes);
+  put_number(&k, "ms", r->ms);
+  put_str(&k, ",\"attempts\":");
+  put_str(&k, r->attempts != NULL ? r->attempts : "[]");
+  put_field(&k, "explanation", r->explanation);
+  put_str(&k, "}");
+  if (k.oom) {
+    free(k.buf);
     return NULL;
-  diag_record_write_json(f, r);
-  fclose(f);
-  return out;
+  }
+  return k.buf;
 }
 
 static const char *value_of(const char *json, const char *key);

@@ -129,18 +129,6 @@ static void on_timer(uv_timer_t *t) {
   flush(t->data);
 }
 
-/* The record as JSON, through the server's reused stream (an
- * open_memstream per request would cost a large calloc each time). */
-static char *render(struct proxy_server *s, const struct diag_record *r) {
-  if (s->record_json == NULL)
-    return diag_record_json(r);
-  fseek(s->record_json, 0, SEEK_SET);
-  diag_record_write_json(s->record_json, r);
-  long n = ftell(s->record_json);
-  fflush(s->record_json);
-  return n >= 0 ? strndup(s->record_json_buf, (size_t)n) : NULL;
-}
-
 static void on_writer_closed(uv_handle_t *h) {
   free(h->data);
 }
@@ -170,7 +158,6 @@ int proxy_records_init(struct proxy_server *s) {
   /* The writer alone must not keep the loop (and shutdown) waiting. */
   uv_unref((uv_handle_t *)&w->async);
   s->record_writer = w;
-  s->record_json = open_memstream(&s->record_json_buf, &s->record_json_len);
   uv_timer_init(s->loop, &s->record_timer);
   s->record_timer.data = s;
   uv_timer_start(&s->record_timer, on_timer, PROXY_RECORD_FLUSH_MS,
@@ -186,7 +173,7 @@ void proxy_records_push(struct proxy_server *s, struct diag_record *r) {
   if (s->records == NULL || s->records->n == PROXY_RECORD_BATCH) {
     /* The store is behind: the log line still goes out, the ring misses it. */
     s->counters.records_shed++;
-    char *line = render(s, r);
+    char *line = diag_record_json(r);
     if (line != NULL)
       printf("%s\n", line);
     free(line);
@@ -198,7 +185,7 @@ void proxy_records_push(struct proxy_server *s, struct diag_record *r) {
   b->s = s;
   b->recs[b->n] = *r;
   memset(r, 0, sizeof *r);
-  b->json[b->n] = render(s, &b->recs[b->n]);
+  b->json[b->n] = diag_record_json(&b->recs[b->n]);
   if (b->json[b->n] != NULL)
     printf("%s\n", b->json[b->n]);
   if (++b->n == PROXY_RECORD_BATCH)
@@ -241,9 +228,5 @@ void proxy_records_close(struct proxy_server *s) {
     store_batch(s->records);
   batch_free(s->records);
   s->records = NULL;
-  if (s->record_json != NULL)
-    fclose(s->record_json);
-  free(s->record_json_buf);
-  s->record_json = NULL;
   uv_close((uv_handle_t *)&s->record_timer, NULL);
 }

@@ -262,9 +262,6 @@ struct proxy_server {
   struct record_batch *flushing;       /**< being written by the writer */
   struct record_writer *record_writer; /**< the ring's thread (records.c) */
   uv_timer_t record_timer;
-  FILE *record_json; /**< reused stream the records are rendered into */
-  char *record_json_buf;
-  size_t record_json_len;
   /* Every read lands here first (reads are handled one at a time on the
    * loop thread); a connection copies only the bytes it must keep. */
   char read_buf[PROXY_READ_BUF_BYTES];

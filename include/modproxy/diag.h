@@ -72,8 +72,6 @@ void diag_record_dispose(struct diag_record *r);
 
 /** Renders r as one line of JSON (no newline) into a new heap string. */
 char *diag_record_json(const struct diag_record *r);
-/** The same, written to f (a caller on the hot path reuses one stream). */
-void diag_record_write_json(FILE *f, const struct diag_record *r);
 /** Reads back a record rendered by diag_record_json (as kept in the
  *  store's ring). 0, or -EINVAL if json is not such a record. */
 int diag_record_parse(const char *json, struct diag_record *out);
