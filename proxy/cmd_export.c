@@ -255,10 +255,15 @@ static int server_start(struct exporter *x) {
   x->cfg.max_connections = 0;
   x->cfg.max_request_rate = 0;
   x->cfg.max_cache_bytes = 0;
-  uv_loop_init(&x->loop);
   x->s = calloc(1, sizeof *x->s);
   if (x->s == NULL)
     return -ENOMEM;
+  int rc = uv_loop_init(&x->loop);
+  if (rc < 0) {
+    free(x->s);
+    x->s = NULL;
+    return rc;
+  }
   /* The server's request log (stdout) is of no use here. */
   fflush(stdout);
   x->saved_stdout = dup(STDOUT_FILENO);
@@ -267,12 +272,16 @@ static int server_start(struct exporter *x) {
     dup2(null, STDOUT_FILENO);
     close(null);
   }
-  int rc = proxy_server_init(x->s, &x->loop, &x->cfg);
+  rc = proxy_server_init(x->s, &x->loop, &x->cfg);
   if (rc < 0) {
     fflush(stdout);
     dup2(x->saved_stdout, STDOUT_FILENO);
     close(x->saved_stdout);
     x->saved_stdout = -1;
+    /* A failed init released what it acquired and left no handle. */
+    free(x->s);
+    x->s = NULL;
+    uv_loop_close(&x->loop);
     return rc;
   }
   uv_async_init(&x->loop, &x->stop, on_stop_async);

@@ -63,8 +63,9 @@ static int cmd_serve(int argc, char **argv) {
     rc = proxy_server_run(s);
   else
     rc = rc == -EINVAL ? CMD_EXIT_USAGE : 1;
-  /* Close whatever handles are left (also after a failed start), so that
-   * the loop, and the server its handles live in, can be released. */
+  /* Close whatever handles are left (the record timer after a forced
+   * stop), so that the loop, and the server its handles live in, can be
+   * released; a failed start leaves none. */
   uv_walk(&loop, close_handle, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   if (uv_loop_close(&loop) == 0)

@@ -122,6 +122,55 @@ static void set_self_url(struct proxy_server *s) {
            s->tls != NULL ? "https" : "http", host, port);
 }
 
+/* Closes h unless it was never initialised (the server is zeroed before
+ * init, and uv_*_init sets the handle's loop) or is closing already. */
+static void close_handle(uv_handle_t *h) {
+  if (h->loop != NULL && !uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
+/*
+ * The one undo path of proxy_server_init, also the end of proxy_server_run:
+ * releases whatever was acquired, in reverse order. It accepts a server whose
+ * init stopped at any step, because every member stays zero (NULL, no
+ * loop) until its step succeeded and every release below skips a zero one.
+ * `clean`: no work is running on the worker threads (always after a failed
+ * init; after a run, when the drain finished in time). After a forced stop,
+ * work still queued may use the record batches and the store, so those are
+ * left to the exiting process.
+ */
+static void server_dispose(struct proxy_server *s, int clean) {
+  close_handle((uv_handle_t *)&s->listener);
+  close_handle((uv_handle_t *)&s->sigterm);
+  close_handle((uv_handle_t *)&s->sigint);
+  close_handle((uv_handle_t *)&s->drain_timer);
+  if (clean && s->record_timer.loop != NULL)
+    proxy_records_close(s);
+  proxy_cache_close(s, clean);
+  proxy_vcs_close(s);
+  proxy_tls_close(s);
+  proxy_auth_free(s->auth);
+  s->auth = NULL;
+  proxy_fetcher_free(s->fetcher);
+  s->fetcher = NULL;
+  /* One iteration runs the close callbacks of the handles closed above
+   * (the fetcher, TLS and cache free their memory there) and of the
+   * connections closed by the drain, which drop their hot-cache bodies. */
+  uv_run(s->loop, UV_RUN_NOWAIT);
+  hot_cache_dispose(&s->hot);
+  proxy_upstreams_free(s->upstreams, s->nupstreams);
+  s->nupstreams = 0;
+  proxy_sumdb_free(s);
+  proxy_mirror_free(s);
+  /* After a forced stop, worker threads may still hold store connections;
+   * the process is about to exit and SQLite's journal keeps the store
+   * consistent, so only close it after a clean drain. */
+  if (clean) {
+    store_close(s->store);
+    s->store = NULL;
+  }
+}
+
 int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
                       const struct proxy_config *cfg) {
   memset(s, 0, sizeof *s);
@@ -132,71 +181,103 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
            rnd[2], rnd[3]);
   s->cfg = cfg;
   char err[512];
-  int n = proxy_upstreams_parse(cfg->upstream, s->upstreams,
-                                PROXY_MAX_UPSTREAMS, err, sizeof err);
-  if (n < 0) {
+  int rc = proxy_upstreams_parse(cfg->upstream, s->upstreams,
+                                 PROXY_MAX_UPSTREAMS, err, sizeof err);
+  if (rc < 0) {
     fprintf(stderr, "modproxy: --upstream: %s\n", err);
-    return n;
+    goto fail;
   }
-  s->nupstreams = n;
+  s->nupstreams = rc;
   if (cfg->upstream_ca != NULL && access(cfg->upstream_ca, R_OK) < 0) {
     fprintf(stderr, "modproxy: --upstream-ca: cannot read %s: %s\n",
             cfg->upstream_ca, strerror(errno));
-    return -EINVAL;
+    rc = -EINVAL;
+    goto fail;
   }
-  int rc = store_open(cfg->data_dir, &s->store);
+  rc = store_open(cfg->data_dir, &s->store);
   if (rc < 0) {
     fprintf(stderr, "modproxy: cannot open the store in %s: %s\n",
             cfg->data_dir, strerror(-rc));
-    return rc;
+    goto fail;
   }
   snprintf(s->tmp_dir, sizeof s->tmp_dir, "%s/tmp", cfg->data_dir);
   if (mkdir(s->tmp_dir, 0750) < 0 && errno != EEXIST) {
     rc = -errno;
     fprintf(stderr, "modproxy: cannot create %s: %s\n", s->tmp_dir,
             strerror(errno));
-    return rc;
+    goto fail;
   }
-  if ((rc = hot_cache_init(&s->hot, cfg->hot_cache_bytes)) < 0 ||
-      (rc = proxy_fetcher_new(loop, cfg->upstream_ca, &s->fetcher)) < 0) {
+  rc = hot_cache_init(&s->hot, cfg->hot_cache_bytes);
+  if (rc == 0)
+    rc = proxy_fetcher_new(loop, cfg->upstream_ca, &s->fetcher);
+  if (rc < 0) {
     fprintf(stderr, "modproxy: %s\n", strerror(-rc));
-    return rc;
+    goto fail;
   }
-  if ((rc = proxy_vcs_init(s)) < 0 || (rc = proxy_tls_init(s)) < 0)
-    return rc;
-  if (cfg->auth_file != NULL &&
-      (rc = proxy_auth_load(cfg->auth_file, &s->auth, err, sizeof err)) < 0) {
-    fprintf(stderr, "modproxy: %s\n", rc == -EINVAL ? err : strerror(-rc));
-    return rc;
+  rc = proxy_vcs_init(s);
+  if (rc == 0)
+    rc = proxy_tls_init(s);
+  if (rc < 0)
+    goto fail;
+  if (cfg->auth_file != NULL) {
+    rc = proxy_auth_load(cfg->auth_file, &s->auth, err, sizeof err);
+    if (rc < 0) {
+      fprintf(stderr, "modproxy: %s\n", rc == -EINVAL ? err : strerror(-rc));
+      goto fail;
+    }
   }
-  if ((rc = proxy_sumdb_init(s)) < 0 || (rc = proxy_mirror_init(s)) < 0)
-    return rc;
+  rc = proxy_sumdb_init(s);
+  if (rc == 0)
+    rc = proxy_mirror_init(s);
+  if (rc < 0)
+    goto fail;
   struct sockaddr_storage addr;
   if (parse_listen(cfg->listen, &addr) < 0) {
     fprintf(stderr, "modproxy: --listen: \"%s\" is not host:port\n",
             cfg->listen);
-    return -EINVAL;
+    rc = -EINVAL;
+    goto fail;
   }
-  uv_tcp_init(loop, &s->listener);
+  rc = uv_tcp_init(loop, &s->listener);
   s->listener.data = s;
-  if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) < 0 ||
-      (rc = uv_listen((uv_stream_t *)&s->listener, PROXY_LISTEN_BACKLOG,
-                      on_connection)) < 0) {
+  if (rc == 0)
+    rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)&s->listener, PROXY_LISTEN_BACKLOG,
+                   on_connection);
+  if (rc < 0) {
     fprintf(stderr, "modproxy: cannot listen on %s: %s\n", cfg->listen,
             uv_strerror(rc));
-    return rc;
+    goto fail;
   }
   set_self_url(s);
-  uv_signal_init(loop, &s->sigterm);
-  uv_signal_init(loop, &s->sigint);
+  rc = uv_signal_init(loop, &s->sigterm);
+  if (rc == 0)
+    rc = uv_signal_init(loop, &s->sigint);
   s->sigterm.data = s->sigint.data = s;
-  uv_signal_start(&s->sigterm, on_signal, SIGTERM);
-  uv_signal_start(&s->sigint, on_signal, SIGINT);
-  uv_timer_init(loop, &s->drain_timer);
+  if (rc == 0)
+    rc = uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+  if (rc == 0)
+    rc = uv_signal_start(&s->sigint, on_signal, SIGINT);
+  if (rc == 0)
+    rc = uv_timer_init(loop, &s->drain_timer);
   s->drain_timer.data = s;
-  if ((rc = proxy_cache_init(s)) < 0)
-    return rc;
-  return proxy_records_init(s);
+  if (rc < 0) {
+    fprintf(stderr, "modproxy: cannot set up signal handling: %s\n",
+            uv_strerror(rc));
+    goto fail;
+  }
+  rc = proxy_cache_init(s);
+  if (rc == 0)
+    rc = proxy_records_init(s);
+  if (rc < 0) {
+    fprintf(stderr, "modproxy: %s\n", strerror(-rc));
+    goto fail;
+  }
+  return 0;
+fail:
+  server_dispose(s, 1);
+  return rc;
 }
 
 int proxy_server_run(struct proxy_server *s) {
@@ -218,24 +299,7 @@ int proxy_server_run(struct proxy_server *s) {
           MODPROXY_VERSION, s->tls != NULL ? "https" : "http", host, port,
           s->cfg->data_dir, s->cfg->upstream);
   int clean = uv_run(s->loop, UV_RUN_DEFAULT) == 0;
-  uv_close((uv_handle_t *)&s->drain_timer, NULL);
-  if (clean)
-    proxy_records_close(s);
-  proxy_cache_close(s, clean);
-  proxy_vcs_close(s);
-  proxy_tls_close(s);
-  proxy_auth_free(s->auth);
-  proxy_fetcher_free(s->fetcher);
-  uv_run(s->loop, UV_RUN_NOWAIT);
-  hot_cache_dispose(&s->hot);
-  proxy_upstreams_free(s->upstreams, s->nupstreams);
-  proxy_sumdb_free(s);
-  proxy_mirror_free(s);
-  /* After a forced stop, worker threads may still hold store connections;
-   * the process is about to exit and SQLite's journal keeps the store
-   * consistent, so only close it after a clean drain. */
-  if (clean)
-    store_close(s->store);
+  server_dispose(s, clean);
   fprintf(stderr, "modproxy: stopped\n");
   return 0;
 }
