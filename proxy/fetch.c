@@ -91,6 +91,12 @@ static void check_done(struct proxy_fetcher *fr) {
                : f->errbuf[0] != '\0' ? f->errbuf
                                       : curl_easy_strerror(cc));
     }
+    if (f->rc == 0 && f->fd < 0 && f->body == NULL &&
+        (f->body = calloc(1, 1)) == NULL) {
+      /* An empty body is "" for every reader, never NULL. */
+      f->rc = -ENOMEM;
+      snprintf(f->error, sizeof f->error, "modproxy is out of memory");
+    }
     curl_multi_remove_handle(fr->multi, f->easy);
     curl_easy_cleanup(f->easy);
     f->easy = NULL;

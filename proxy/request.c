@@ -281,6 +281,8 @@ static int json_value(struct json *j, int depth) {
 }
 
 int gp_info_version(const char *body, size_t len, char *out, size_t cap) {
+  if (body == NULL || len == 0)
+    return -EINVAL;
   struct json j = {body, body + len};
   struct info_scan sc = {.top = 1, .out = out, .cap = cap};
   json_ws(&j);
