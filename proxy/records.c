@@ -5,11 +5,13 @@
  * writes the batch to the store's ring in one transaction. Until then
  * /diag/req finds a record here.
  *
- * The writer is a thread of its own at the lowest priority (nice 19), not
+ * The writer is a thread of its own at the lowest priority (SCHED_IDLE), not
  * one of libuv's workers: writing a batch takes milliseconds of CPU (three
  * b-trees per record), and on a busy core the loop thread must not wait
  * for it; that wait was most of modproxy's tail latency. When the writer
- * falls behind (a saturated core), records miss the ring, never the log.
+ * falls behind (a saturated core), hits miss the ring first: a failure's
+ * record takes the place of a hit's, since the go command's error message
+ * points at it (/diag/req/<id>). No record ever misses the log.
  *
  * Loop thread only, except the batch being flushed, which the writer reads
  * and the loop thread only reads too until the writer is done.
@@ -18,9 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include "modproxy/diag.h"
 #include "server.h"
@@ -76,8 +77,12 @@ static void store_batch(struct record_batch *b) {
 
 static void writer_main(void *arg) {
   struct record_writer *w = arg;
-  /* Lowering one's own priority needs no privilege. */
-  setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+  /* SCHED_IDLE: it runs only when the core has nothing else to do, and
+   * any other thread that wakes takes the core at once (a nice value
+   * still lets it finish a time slice). Lowering one's own priority needs
+   * no privilege. */
+  struct sched_param none = {0};
+  pthread_setschedparam(pthread_self(), SCHED_IDLE, &none);
   uv_mutex_lock(&w->lock);
   for (;;) {
     while (w->todo == NULL && !w->stop)
@@ -167,28 +172,45 @@ int proxy_records_init(struct proxy_server *s) {
   return 0;
 }
 
+/* A slot of the filling batch for r: the next one; or, when the batch is
+ * full (the writer is behind), a hit's, if r is not a hit. -1: none. */
+static int slot_for(struct record_batch *b, const struct diag_record *r) {
+  if (b->n < PROXY_RECORD_BATCH)
+    return (int)b->n++;
+  if (r->outcome == DIAG_HIT)
+    return -1;
+  for (size_t i = b->n; i-- > 0;) {
+    if (b->recs[i].outcome == DIAG_HIT) {
+      diag_record_dispose(&b->recs[i]);
+      free(b->json[i]);
+      b->json[i] = NULL;
+      return (int)i;
+    }
+  }
+  return -1;
+}
+
 void proxy_records_push(struct proxy_server *s, struct diag_record *r) {
   if (s->records == NULL)
     s->records = calloc(1, sizeof *s->records);
-  if (s->records == NULL || s->records->n == PROXY_RECORD_BATCH) {
-    /* The store is behind: the log line still goes out, the ring misses it. */
+  struct record_batch *b = s->records;
+  char *line = diag_record_json(r);
+  if (line != NULL)
+    printf("%s\n", line);
+  size_t was = b != NULL ? b->n : 0;
+  int i = b != NULL ? slot_for(b, r) : -1;
+  if (i < 0 || (size_t)i < was) /* a record misses the ring */
     s->counters.records_shed++;
-    char *line = diag_record_json(r);
-    if (line != NULL)
-      printf("%s\n", line);
+  if (i < 0) {
     free(line);
     diag_record_dispose(r);
-    memset(r, 0, sizeof *r);
-    return;
+  } else {
+    b->s = s;
+    b->recs[i] = *r;
+    b->json[i] = line;
   }
-  struct record_batch *b = s->records;
-  b->s = s;
-  b->recs[b->n] = *r;
   memset(r, 0, sizeof *r);
-  b->json[b->n] = diag_record_json(&b->recs[b->n]);
-  if (b->json[b->n] != NULL)
-    printf("%s\n", b->json[b->n]);
-  if (++b->n == PROXY_RECORD_BATCH)
+  if (b != NULL && was < PROXY_RECORD_BATCH && b->n == PROXY_RECORD_BATCH)
     flush(s);
 }
 
