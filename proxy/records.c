@@ -44,14 +44,14 @@ static void batch_free(struct record_batch *b) {
   free(b);
 }
 
-/* One batch at a time goes from the loop to the writer (todo) and back
+/* One batch at a time goes from the loop to the writer (queued) and back
  * (done, announced by `async`). */
 struct record_writer {
   uv_thread_t thread;
   uv_mutex_t lock;
   uv_cond_t wake;
   uv_async_t async;
-  struct record_batch *todo, *done;
+  struct record_batch *queued, *done;
   int stop;
 };
 
@@ -85,12 +85,12 @@ static void writer_main(void *arg) {
   setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
   uv_mutex_lock(&w->lock);
   for (;;) {
-    while (w->todo == NULL && !w->stop)
+    while (w->queued == NULL && !w->stop)
       uv_cond_wait(&w->wake, &w->lock);
-    if (w->todo == NULL)
+    if (w->queued == NULL)
       break;
-    struct record_batch *b = w->todo;
-    w->todo = NULL;
+    struct record_batch *b = w->queued;
+    w->queued = NULL;
     uv_mutex_unlock(&w->lock);
     store_batch(b);
     uv_mutex_lock(&w->lock);
@@ -125,7 +125,7 @@ static void flush(struct proxy_server *s) {
   s->flushing = s->records;
   s->records = NULL;
   uv_mutex_lock(&w->lock);
-  w->todo = s->flushing;
+  w->queued = s->flushing;
   uv_cond_signal(&w->wake);
   uv_mutex_unlock(&w->lock);
 }
@@ -238,7 +238,7 @@ void proxy_records_close(struct proxy_server *s) {
   uv_cond_signal(&w->wake);
   uv_mutex_unlock(&w->lock);
   uv_thread_join(&w->thread);
-  batch_free(w->todo);
+  batch_free(w->queued);
   batch_free(w->done);
   uv_cond_destroy(&w->wake);
   uv_mutex_destroy(&w->lock);
