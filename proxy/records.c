@@ -191,8 +191,9 @@ static int slot_for(struct record_batch *b, const struct diag_record *r) {
 }
 
 void proxy_records_push(struct proxy_server *s, struct diag_record *r) {
-  if (s->records == NULL)
-    s->records = calloc(1, sizeof *s->records);
+  if (s->records == NULL &&
+      (s->records = calloc(1, sizeof *s->records)) != NULL)
+    s->records->s = s;
   struct record_batch *b = s->records;
   char *line = diag_record_json(r);
   if (line != NULL)
@@ -205,7 +206,6 @@ void proxy_records_push(struct proxy_server *s, struct diag_record *r) {
     free(line);
     diag_record_dispose(r);
   } else {
-    b->s = s;
     b->recs[i] = *r;
     b->json[i] = line;
   }
