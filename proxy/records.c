@@ -8,7 +8,11 @@
  * The writer is a thread of its own at the lowest priority (nice 19), not
  * one of libuv's workers: writing a batch takes milliseconds of CPU (three
  * b-trees per record), and on a busy core the loop thread must not wait
- * for it; that wait was most of modproxy's tail latency. When the writer
+ * for it; that wait was most of modproxy's tail latency. The writer
+ * announces a stored batch on an eventfd, not with uv_async_send: the loop
+ * spins while an async sender is between its two steps, and a writer
+ * preempted there (it is the lowest priority thread) held the loop thread
+ * for a scheduler tick or more. When the writer
  * falls behind (a saturated core), hits miss the ring first: a failure's
  * record takes the place of a hit's, since the go command's error message
  * points at it (/diag/req/<id>). No record ever misses the log.
@@ -20,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -45,12 +51,13 @@ static void batch_free(struct record_batch *b) {
 }
 
 /* One batch at a time goes from the loop to the writer (queued) and back
- * (done, announced by `async`). */
+ * (done, announced on the eventfd `efd`, which `poll` watches). */
 struct record_writer {
   uv_thread_t thread;
   uv_mutex_t lock;
   uv_cond_t wake;
-  uv_async_t async;
+  int efd;
+  uv_poll_t poll;
   struct record_batch *queued, *done;
   int stop;
 };
@@ -95,16 +102,34 @@ static void writer_main(void *arg) {
     store_batch(b);
     uv_mutex_lock(&w->lock);
     w->done = b;
-    uv_async_send(&w->async);
+    uv_mutex_unlock(&w->lock);
+    uint64_t one = 1;
+    while (write(w->efd, &one, sizeof one) < 0 && errno == EINTR)
+      ;
+    uv_mutex_lock(&w->lock);
   }
   uv_mutex_unlock(&w->lock);
 }
 
+/* The writer finishes the batch it has, and ends. */
+static void writer_stop(struct record_writer *w) {
+  uv_mutex_lock(&w->lock);
+  w->stop = 1;
+  uv_cond_signal(&w->wake);
+  uv_mutex_unlock(&w->lock);
+  uv_thread_join(&w->thread);
+}
+
 static void flush(struct proxy_server *s);
 
-static void on_stored(uv_async_t *a) {
-  struct proxy_server *s = a->data;
+static void on_stored(uv_poll_t *p, int status, int events) {
+  (void)status;
+  (void)events;
+  struct proxy_server *s = p->data;
   struct record_writer *w = s->record_writer;
+  uint64_t n;
+  while (read(w->efd, &n, sizeof n) < 0 && errno == EINTR)
+    ;
   uv_mutex_lock(&w->lock);
   struct record_batch *b = w->done;
   w->done = NULL;
@@ -135,7 +160,9 @@ static void on_timer(uv_timer_t *t) {
 }
 
 static void on_writer_closed(uv_handle_t *h) {
-  free(h->data);
+  struct record_writer *w = h->data;
+  close(w->efd);
+  free(w);
 }
 
 int proxy_records_init(struct proxy_server *s) {
@@ -152,16 +179,24 @@ int proxy_records_init(struct proxy_server *s) {
     free(w);
     return rc;
   }
-  if ((rc = uv_thread_create(&w->thread, writer_main, w)) < 0) {
+  w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (w->efd < 0)
+    rc = -errno;
+  else if ((rc = uv_thread_create(&w->thread, writer_main, w)) == 0 &&
+           (rc = uv_poll_init(s->loop, &w->poll, w->efd)) < 0)
+    writer_stop(w);
+  if (rc < 0) {
+    if (w->efd >= 0)
+      close(w->efd);
     uv_cond_destroy(&w->wake);
     uv_mutex_destroy(&w->lock);
     free(w);
     return rc;
   }
-  uv_async_init(s->loop, &w->async, on_stored);
-  w->async.data = s;
+  w->poll.data = s;
+  uv_poll_start(&w->poll, UV_READABLE, on_stored);
   /* The writer alone must not keep the loop (and shutdown) waiting. */
-  uv_unref((uv_handle_t *)&w->async);
+  uv_unref((uv_handle_t *)&w->poll);
   s->record_writer = w;
   uv_timer_init(s->loop, &s->record_timer);
   s->record_timer.data = s;
@@ -233,17 +268,13 @@ void proxy_records_close(struct proxy_server *s) {
    * then the rest is written here, synchronously. */
   fflush(stdout);
   struct record_writer *w = s->record_writer;
-  uv_mutex_lock(&w->lock);
-  w->stop = 1;
-  uv_cond_signal(&w->wake);
-  uv_mutex_unlock(&w->lock);
-  uv_thread_join(&w->thread);
+  writer_stop(w);
   batch_free(w->queued);
   batch_free(w->done);
   uv_cond_destroy(&w->wake);
   uv_mutex_destroy(&w->lock);
-  w->async.data = w;
-  uv_close((uv_handle_t *)&w->async, on_writer_closed);
+  w->poll.data = w;
+  uv_close((uv_handle_t *)&w->poll, on_writer_closed);
   s->record_writer = NULL;
   s->flushing = NULL;
   if (s->records != NULL)
