@@ -21,44 +21,29 @@
  * serving modproxy would, and the bundle is then written from the store.
  * The bundle appears under its name only once complete (written as
  * BUNDLE.partial-PID and renamed).
+ *
+ * This file holds the module graph, the roots, the closure and the command;
+ * the server and fetching, the checksum databases and the writer have files
+ * of their own (export.h).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 
-#include "bundle.h"
 #include "cmd.h"
+#include "export.h"
 #include "modproxy/diag.h"
 #include "modproxy/modfile.h"
 #include "route.h"
-#include "settings.h"
-#include "sumdb.h"
 
-/* Requests in flight to the embedded server: enough to keep the upstream
- * busy, few enough not to look like a flood. */
-#define EXPORT_PARALLEL 8
 /* Versions in one closure: a large program has a few thousand. */
 #define EXPORT_MAX_VERSIONS 200000
-/* A transfer that moves no byte for this long fails. */
-#define EXPORT_STALL_TIMEOUT_S 300
-/* Zip bytes copied from the store per read. */
-#define EXPORT_COPY_BYTES (1u << 20)
-/* Toolchain versions and platforms given on the command line. */
-#define EXPORT_MAX_LIST 64
-/* Tiles planned for one database. */
-#define EXPORT_MAX_TILES 100000
 
 static const char usage[] =
     "  modproxy export [flags] -o BUNDLE ARGS...\n"
@@ -82,73 +67,8 @@ static const char usage[] =
 /* ---- the module graph -----------------------------------------------------
  */
 
-struct req {
-  char *path, *version;
-};
-
-struct node {
-  char *module, *version;
-  int loaded;  /* .mod fetched and parsed */
-  int info_ok; /* .info fetched */
-  int want_zip;
-  int zip_ok;
-  char *failed; /* why it could not be had (heap), or NULL */
-  struct req *reqs;
-  size_t nreqs;
-  int mark; /* the root set that last walked it */
-};
-
-/* One root set: a go.mod (with its replacements), or the queries. */
-struct replace {
-  char *old_path, *old_version; /* "" old_version: every version */
-  char *new_path, *new_version; /* "" new_version: new_path is a dir */
-};
-
-struct rootset {
-  char *what; /* "go.mod FILE" or "queries" */
-  char *dir;  /* the go.mod's directory (for local replacements) */
-  struct req *reqs;
-  size_t nreqs;
-  struct replace *repl;
-  size_t nrepl;
-  int zip_roots; /* queries and toolchains: every root's zip too */
-};
-
-struct exporter {
-  struct proxy_config cfg;
-  struct settings st;
-  /* the embedded server */
-  uv_loop_t loop;
-  struct proxy_server *s;
-  uv_thread_t thread;
-  uv_async_t stop;
-  int server_rc;
-  int saved_stdout;
-  char base[128];
-  /* the client */
-  CURLM *multi;
-  struct bundle_progress pr;
-  /* the closure */
-  struct node *nodes;
-  size_t nnodes, capnodes;
-  size_t *slots;
-  size_t nslots;
-  struct rootset *sets;
-  size_t nsets;
-  struct bundle_manifest gosum; /* the roots' go.sum lines */
-  /* arguments */
-  const char *out, *since;
-  const char *toolchains[EXPORT_MAX_LIST], *platforms[EXPORT_MAX_LIST];
-  int ntoolchains, nplatforms;
-  struct sumdb_spec *specs; /* the --sumdb databases (copied) */
-  int nspecs;
-  struct sumdb_tile *plan[PROXY_SUMDB_MAX_DBS]; /* tiles to write, per db */
-  size_t nplan[PROXY_SUMDB_MAX_DBS];
-  int failures;
-  FILE *errs; /* what went wrong, for the summary */
-  char *errs_buf;
-  size_t errs_len;
-};
+/* The nodes (struct node, export.h) are indexed by module@version in
+ * x->slots: open addressing, slot i + 1 holding node i. */
 
 static uint64_t hash_str2(const char *a, const char *b) {
   uint64_t h = 1469598103934665603ull;
@@ -218,8 +138,7 @@ static struct node *node_get(struct exporter *x, const char *m, const char *v) {
   return n;
 }
 
-__attribute__((format(printf, 2, 3))) static void
-problem(struct exporter *x, const char *fmt, ...) {
+void export_problem(struct exporter *x, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   if (x->errs != NULL) {
@@ -229,213 +148,6 @@ problem(struct exporter *x, const char *fmt, ...) {
   }
   va_end(ap);
   x->failures++;
-}
-
-/* ---- the embedded server --------------------------------------------------
- */
-
-static void on_stop_async(uv_async_t *a) {
-  uv_close((uv_handle_t *)a, NULL);
-  proxy_server_stop(a->data);
-}
-
-static void server_thread(void *arg) {
-  struct exporter *x = arg;
-  x->server_rc = proxy_server_run(x->s);
-}
-
-static int server_start(struct exporter *x) {
-  /* Only this process talks to it: plain HTTP on loopback, no
-   * credentials, no limits, no eviction while the bundle is made. */
-  x->cfg.listen = "127.0.0.1:0";
-  x->cfg.tls_cert = x->cfg.tls_key = NULL;
-  x->cfg.auth_file = NULL;
-  x->cfg.auth_all = 0;
-  x->cfg.admin_token = NULL;
-  x->cfg.max_connections = 0;
-  x->cfg.max_request_rate = 0;
-  x->cfg.max_cache_bytes = 0;
-  x->s = calloc(1, sizeof *x->s);
-  if (x->s == NULL)
-    return -ENOMEM;
-  int rc = uv_loop_init(&x->loop);
-  if (rc < 0) {
-    free(x->s);
-    x->s = NULL;
-    return rc;
-  }
-  /* The server's request log (stdout) is of no use here. */
-  fflush(stdout);
-  x->saved_stdout = dup(STDOUT_FILENO);
-  int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-  if (null >= 0) {
-    dup2(null, STDOUT_FILENO);
-    close(null);
-  }
-  rc = proxy_server_init(x->s, &x->loop, &x->cfg);
-  if (rc < 0) {
-    fflush(stdout);
-    dup2(x->saved_stdout, STDOUT_FILENO);
-    close(x->saved_stdout);
-    x->saved_stdout = -1;
-    /* A failed init released what it acquired and left no handle. */
-    free(x->s);
-    x->s = NULL;
-    uv_loop_close(&x->loop);
-    return rc;
-  }
-  uv_async_init(&x->loop, &x->stop, on_stop_async);
-  x->stop.data = x->s;
-  snprintf(x->base, sizeof x->base, "%s", x->s->self_url);
-  return uv_thread_create(&x->thread, server_thread, x);
-}
-
-static void server_stop(struct exporter *x) {
-  uv_async_send(&x->stop);
-  uv_thread_join(&x->thread);
-  free(x->s);
-  x->s = NULL;
-  uv_loop_close(&x->loop);
-  fflush(stdout);
-  if (x->saved_stdout >= 0) {
-    dup2(x->saved_stdout, STDOUT_FILENO);
-    close(x->saved_stdout);
-    x->saved_stdout = -1;
-  }
-}
-
-/* ---- fetching through it ---------------------------------------------------
- */
-
-struct xfer {
-  char url[PROXY_MAX_URL_BYTES + 256];
-  int discard; /* a zip: only the status matters */
-  long status;
-  int rc; /* 0, or a curl error */
-  char *body;
-  size_t len, cap;
-  char err[CURL_ERROR_SIZE];
-  CURL *easy;
-  void *ctx; /* the caller's */
-  int kind;  /* the caller's */
-};
-
-/* Of a discarded body (a zip), the start of an error answer is kept. */
-#define EXPORT_ERROR_BODY_BYTES 1024
-
-static size_t on_data(char *p, size_t size, size_t n, void *userp) {
-  struct xfer *t = userp;
-  size_t add = size * n, all = add;
-  if (t->discard) {
-    long status = 0;
-    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (status == 200 || t->len >= EXPORT_ERROR_BODY_BYTES)
-      return all;
-    if (add > EXPORT_ERROR_BODY_BYTES - t->len)
-      add = EXPORT_ERROR_BODY_BYTES - t->len;
-  }
-  if (t->len + add > PROXY_MAX_SMALL_BODY_BYTES)
-    return 0;
-  if (t->len + add + 1 > t->cap) {
-    size_t cap = t->cap == 0 ? 4096 : t->cap;
-    while (cap < t->len + add + 1)
-      cap *= 2;
-    char *b = realloc(t->body, cap);
-    if (b == NULL)
-      return 0;
-    t->body = b;
-    t->cap = cap;
-  }
-  memcpy(t->body + t->len, p, add);
-  t->len += add;
-  t->body[t->len] = '\0';
-  return all;
-}
-
-static int xfer_start(struct exporter *x, struct xfer *t) {
-  t->easy = curl_easy_init();
-  if (t->easy == NULL)
-    return -ENOMEM;
-  curl_easy_setopt(t->easy, CURLOPT_URL, t->url);
-  curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
-  curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
-  curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->err);
-  curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_TIME,
-                   (long)EXPORT_STALL_TIMEOUT_S);
-  curl_easy_setopt(t->easy, CURLOPT_USERAGENT,
-                   "modproxy-export/" MODPROXY_VERSION);
-  return curl_multi_add_handle(x->multi, t->easy) == CURLM_OK ? 0 : -ENOMEM;
-}
-
-/* Runs every transfer, EXPORT_PARALLEL at a time; one progress step each. */
-static void fetch_all(struct exporter *x, struct xfer **v, size_t n) {
-  size_t next = 0, running = 0;
-  while (next < n || running > 0) {
-    while (running < EXPORT_PARALLEL && next < n) {
-      struct xfer *t = v[next++];
-      if (xfer_start(x, t) < 0) {
-        t->rc = CURLE_OUT_OF_MEMORY;
-        bundle_progress_step(&x->pr, 1);
-        continue;
-      }
-      running++;
-    }
-    int still = 0;
-    curl_multi_perform(x->multi, &still);
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(x->multi, &left)) != NULL) {
-      if (m->msg != CURLMSG_DONE)
-        continue;
-      struct xfer *t;
-      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-      t->rc = (int)m->data.result;
-      curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
-      curl_multi_remove_handle(x->multi, t->easy);
-      curl_easy_cleanup(t->easy);
-      t->easy = NULL;
-      running--;
-      bundle_progress_step(&x->pr, 1);
-    }
-    if (running > 0)
-      curl_multi_poll(x->multi, NULL, 0, 1000, NULL);
-  }
-}
-
-static void xfer_free(struct xfer *t) {
-  if (t == NULL)
-    return;
-  free(t->body);
-  free(t);
-}
-
-/* Why a transfer failed, in a few words (the body's first line). */
-static void xfer_why(const struct xfer *t, char *out, size_t cap) {
-  if (t->rc != 0)
-    snprintf(out, cap, "%s", t->err[0] != '\0' ? t->err : "transfer failed");
-  else
-    snprintf(out, cap, "HTTP %ld: %.*s", t->status,
-             t->body != NULL ? (int)strcspn(t->body, "\n") : 0,
-             t->body != NULL ? t->body : "");
-}
-
-static struct xfer *xfer_new(struct exporter *x, const char *module,
-                             const char *suffix_fmt, const char *version) {
-  struct xfer *t = calloc(1, sizeof *t);
-  char ep[GOMOD_MAX_PATH_BYTES * 2], ev[GOMOD_MAX_VERSION_BYTES * 2] = "";
-  if (t == NULL || gomod_escape_path(module, ep, sizeof ep, NULL, 0) < 0 ||
-      (version != NULL &&
-       gomod_escape_version(version, ev, sizeof ev, NULL, 0) < 0)) {
-    free(t);
-    return NULL;
-  }
-  char suffix[GOMOD_MAX_VERSION_BYTES * 2 + 16];
-  snprintf(suffix, sizeof suffix, suffix_fmt, ev);
-  snprintf(t->url, sizeof t->url, "%s/%s/%s", x->base, ep, suffix);
-  return t;
 }
 
 /* ---- roots -----------------------------------------------------------------
@@ -568,7 +280,7 @@ static int resolve_query(struct exporter *x, const char *arg, char *module,
                        : xfer_new(x, module, "@v/%s.info", q);
   if (t == NULL)
     return -EINVAL;
-  fetch_all(x, &t, 1);
+  export_fetch_all(x, &t, 1);
   int rc = -ENOENT;
   if (t->rc == 0 && t->status == 200 &&
       gp_info_version(t->body, t->len, version, GOMOD_MAX_VERSION_BYTES) == 0 &&
@@ -629,8 +341,8 @@ static void parse_mod(struct exporter *x, struct node *n, struct xfer *t) {
   char err[MODFILE_ERROR_BYTES];
   if (modfile_parse(&mf, t->body, t->len, MODFILE_LAX | MODFILE_GO121, err,
                     sizeof err) < 0) {
-    problem(x, "%s@%s: its go.mod does not parse: %s", n->module, n->version,
-            err);
+    export_problem(x, "%s@%s: its go.mod does not parse: %s", n->module,
+                   n->version, err);
     n->failed = strdup("go.mod does not parse");
     return;
   }
@@ -662,7 +374,7 @@ static void load_nodes(struct exporter *x, struct node **v, size_t n) {
   if (ts == NULL)
     return;
   x->pr.total += nt;
-  fetch_all(x, ts, nt);
+  export_fetch_all(x, ts, nt);
   for (size_t i = 0; i < nt; i++) {
     struct xfer *t = ts[i];
     struct node *nd = t->ctx;
@@ -674,7 +386,7 @@ static void load_nodes(struct exporter *x, struct node **v, size_t n) {
     } else if (nd->failed == NULL) {
       char why[256];
       xfer_why(t, why, sizeof why);
-      problem(x, "%s@%s: %s", nd->module, nd->version, why);
+      export_problem(x, "%s@%s: %s", nd->module, nd->version, why);
       nd->failed = strdup(why);
     }
     xfer_free(t);
@@ -707,8 +419,8 @@ static int walk(struct exporter *x, int mark, struct rootset *r) {
       }
       struct node *n = node_get(x, p, v);
       if (n == NULL) {
-        problem(x, "%s@%s: too many versions (over %d)", p, v,
-                EXPORT_MAX_VERSIONS);
+        export_problem(x, "%s@%s: too many versions (over %d)", p, v,
+                       EXPORT_MAX_VERSIONS);
         continue;
       }
       if (n->mark == mark)
@@ -844,7 +556,7 @@ static void fetch_zips(struct exporter *x) {
   if (ts == NULL)
     return;
   bundle_progress_phase(&x->pr, "zips", nt);
-  fetch_all(x, ts, nt);
+  export_fetch_all(x, ts, nt);
   for (size_t i = 0; i < nt; i++) {
     struct node *n = ts[i]->ctx;
     if (ts[i]->rc == 0 && ts[i]->status == 200) {
@@ -852,7 +564,7 @@ static void fetch_zips(struct exporter *x) {
     } else {
       char why[256];
       xfer_why(ts[i], why, sizeof why);
-      problem(x, "%s@%s: zip: %s", n->module, n->version, why);
+      export_problem(x, "%s@%s: zip: %s", n->module, n->version, why);
     }
     xfer_free(ts[i]);
   }
@@ -860,527 +572,6 @@ static void fetch_zips(struct exporter *x) {
   char sum[64];
   snprintf(sum, sizeof sum, "%zu zips", nt);
   bundle_progress_end(&x->pr, sum);
-}
-
-/* ---- checksum databases
- * ------------------------------------------------------ */
-
-/* A set of tiles with a hash index (export plans thousands). */
-struct tile_set {
-  struct sumdb_tile *v;
-  size_t n, cap;
-  size_t *slots;
-  size_t nslots;
-};
-
-static size_t tile_hash(const struct sumdb_tile *t) {
-  uint64_t h = (uint64_t)t->n * 0x9E3779B97F4A7C15ull;
-  h ^= (uint64_t)(t->l + 2) << 40 ^ (uint64_t)t->w << 20 ^ (uint64_t)t->h;
-  return (size_t)(h ^ h >> 29);
-}
-
-static size_t *tile_slot(struct tile_set *s, const struct sumdb_tile *t) {
-  size_t i = tile_hash(t) & (s->nslots - 1);
-  while (s->slots[i] != 0) {
-    const struct sumdb_tile *o = &s->v[s->slots[i] - 1];
-    if (o->h == t->h && o->l == t->l && o->n == t->n && o->w == t->w)
-      break;
-    i = (i + 1) & (s->nslots - 1);
-  }
-  return &s->slots[i];
-}
-
-static int tile_set_add(struct tile_set *s, const struct sumdb_tile *t) {
-  if ((s->n + 1) * 2 > s->nslots) {
-    size_t ns = s->nslots == 0 ? 1024 : s->nslots * 2;
-    size_t *slots = calloc(ns, sizeof *slots);
-    if (slots == NULL)
-      return -ENOMEM;
-    free(s->slots);
-    s->slots = slots;
-    s->nslots = ns;
-    for (size_t i = 0; i < s->n; i++)
-      *tile_slot(s, &s->v[i]) = i + 1;
-  }
-  size_t *slot = tile_slot(s, t);
-  if (*slot != 0)
-    return 0;
-  if (s->n == s->cap)
-    return -E2BIG;
-  s->v[s->n] = *t;
-  *slot = ++s->n;
-  return 0;
-}
-
-/* The tiles the go command reads for `indexes` of a tree of size n. */
-static int plan_tiles(struct tile_set *s, int64_t n, const int64_t *indexes,
-                      size_t count) {
-  struct sumdb_tile tmp[4 * SUMDB_MAX_PROOF_HASHES];
-  size_t nt = 0;
-  int rc = sumdb_tiles_for_hashes(n, indexes, count, tmp, &nt,
-                                  sizeof tmp / sizeof tmp[0]);
-  for (size_t i = 0; rc == 0 && i < nt; i++)
-    rc = tile_set_add(s, &tmp[i]);
-  return rc;
-}
-
-struct record {
-  struct node *n;
-  int64_t id;
-  struct sumdb_tree tree;
-};
-
-static int by_tree(const void *a, const void *b) {
-  const struct sumdb_tree *x = a, *y = b;
-  return x->n < y->n ? -1 : x->n > y->n;
-}
-
-static int private_module(struct exporter *x, const char *module) {
-  return x->cfg.private_patterns != NULL &&
-         gomod_match_prefix_patterns(x->cfg.private_patterns, module);
-}
-
-/* The lookups of every public version and the tiles to check them. */
-static void export_db(struct exporter *x, int which) {
-  const struct sumdb_spec *spec = &x->specs[which];
-  const char *name = spec->key.name;
-  struct xfer **ts = calloc(x->nnodes + 1, sizeof *ts);
-  struct record *recs = calloc(x->nnodes + 1, sizeof *recs);
-  struct sumdb_tile *tiles = calloc(EXPORT_MAX_TILES, sizeof *tiles);
-  struct sumdb_tree *trees = calloc(x->nnodes + 1, sizeof *trees);
-  size_t nt = 0, nrec = 0, ntiles = 0, ntrees = 0, not_listed = 0;
-  if (ts == NULL || recs == NULL || tiles == NULL || trees == NULL)
-    goto out;
-  for (size_t i = 0; i < x->nnodes; i++) {
-    struct node *n = &x->nodes[i];
-    if (n->failed != NULL || !n->loaded || private_module(x, n->module))
-      continue;
-    char ep[GOMOD_MAX_PATH_BYTES * 2], ev[GOMOD_MAX_VERSION_BYTES * 2];
-    struct xfer *t = calloc(1, sizeof *t);
-    if (t == NULL || gomod_escape_path(n->module, ep, sizeof ep, NULL, 0) < 0 ||
-        gomod_escape_version(n->version, ev, sizeof ev, NULL, 0) < 0) {
-      free(t);
-      continue;
-    }
-    snprintf(t->url, sizeof t->url, "%s/sumdb/%s/lookup/%s@%s", x->base, name,
-             ep, ev);
-    t->ctx = n;
-    ts[nt++] = t;
-  }
-  bundle_progress_phase(&x->pr, "lookups", nt);
-  fetch_all(x, ts, nt);
-  int unreachable = 0;
-  for (size_t i = 0; i < nt; i++) {
-    struct node *n = ts[i]->ctx;
-    struct sumdb_lookup l;
-    char err[256] = "";
-    if (ts[i]->rc == 0 && ts[i]->status == 200 &&
-        sumdb_lookup_parse(ts[i]->body, ts[i]->len, &spec->key, &l, err,
-                           sizeof err) == 0) {
-      recs[nrec++] = (struct record){n, l.id, l.tree};
-      size_t k = 0;
-      while (k < ntrees &&
-             (trees[k].n != l.tree.n ||
-              memcmp(trees[k].hash.b, l.tree.hash.b, SUMDB_HASH_BYTES) != 0))
-        k++;
-      if (k == ntrees)
-        trees[ntrees++] = l.tree;
-    } else if (ts[i]->rc == 0 &&
-               (ts[i]->status == 404 || ts[i]->status == 410)) {
-      not_listed++;
-      fprintf(x->errs,
-              "  note: %s does not list %s@%s: offline clients need "
-              "GONOSUMDB for it\n",
-              name, n->module, n->version);
-    } else {
-      char why[256];
-      xfer_why(ts[i], why, sizeof why);
-      if (ts[i]->rc == 0 && ts[i]->status == 200)
-        snprintf(why, sizeof why, "its answer does not verify: %s", err);
-      if (ts[i]->status >= 500 || ts[i]->rc != 0)
-        unreachable++;
-      problem(x, "%s: lookup %s@%s: %s", name, n->module, n->version, why);
-    }
-  }
-  char sum[160];
-  snprintf(sum, sizeof sum, "%zu records, %zu not listed, %d failed", nrec,
-           not_listed, unreachable);
-  bundle_progress_end(&x->pr, sum);
-  /* The tiles a client reads: for each tree size seen, each record below
-   * it and the consistency proof from each smaller tree; planned one
-   * record or proof at a time (a superset of planning them together) into
-   * a hashed set. */
-  qsort(trees, ntrees, sizeof *trees, by_tree);
-  struct tile_set set = {tiles, 0, EXPORT_MAX_TILES, NULL, 0};
-  int64_t idx[SUMDB_MAX_PROOF_HASHES];
-  int full = 0;
-  for (size_t k = 0; k < ntrees && !full; k++) {
-    for (size_t i = 0; i < nrec && !full; i++) {
-      if (recs[i].id >= trees[k].n)
-        continue;
-      idx[0] = sumdb_stored_hash_index(0, recs[i].id);
-      full = plan_tiles(&set, trees[k].n, idx, 1) < 0;
-    }
-    for (size_t j = 0; j < k && !full; j++) {
-      int c = sumdb_tree_proof_indexes(trees[k].n, trees[j].n, idx,
-                                       SUMDB_MAX_PROOF_HASHES);
-      if (c > 0)
-        full = plan_tiles(&set, trees[k].n, idx, (size_t)c) < 0;
-    }
-  }
-  /* And the tiles of each record's own proof (modproxy's verification). */
-  for (size_t i = 0; i < nrec && !full; i++) {
-    int c = sumdb_record_proof_indexes(recs[i].tree.n, recs[i].id, idx,
-                                       SUMDB_MAX_PROOF_HASHES);
-    for (int k = 0; k < c && !full; k++) {
-      struct sumdb_tile t = sumdb_tile_for_index(SUMDB_TILE_HEIGHT, idx[k]), p;
-      if (sumdb_tile_parent(&t, 0, recs[i].tree.n, &p) == 0)
-        full = tile_set_add(&set, &p) < 0;
-    }
-  }
-  if (full)
-    problem(x, "%s: more than %d tiles to plan", name, EXPORT_MAX_TILES);
-  ntiles = set.n;
-  free(set.slots);
-  for (size_t i = 0; i < nt; i++)
-    xfer_free(ts[i]);
-  free(ts);
-  ts = calloc(ntiles + 1, sizeof *ts);
-  nt = 0;
-  for (size_t i = 0; ts != NULL && i < ntiles; i++) {
-    struct xfer *t = calloc(1, sizeof *t);
-    char path[128];
-    if (t == NULL || sumdb_tile_path(&tiles[i], path, sizeof path) < 0) {
-      free(t);
-      continue;
-    }
-    snprintf(t->url, sizeof t->url, "%s/sumdb/%s/%s", x->base, name, path);
-    t->discard = 1;
-    ts[nt++] = t;
-  }
-  bundle_progress_phase(&x->pr, "tiles", nt);
-  fetch_all(x, ts, nt);
-  size_t bad = 0;
-  for (size_t i = 0; i < nt; i++) {
-    if (ts[i]->rc != 0 || ts[i]->status != 200) {
-      bad++;
-      problem(x, "%s: %s: HTTP %ld", name, ts[i]->url, ts[i]->status);
-    }
-  }
-  snprintf(sum, sizeof sum, "%zu tiles for %zu tree sizes", nt - bad, ntrees);
-  bundle_progress_end(&x->pr, sum);
-  x->plan[which] = tiles;
-  x->nplan[which] = ntiles;
-  tiles = NULL;
-out:
-  for (size_t i = 0; ts != NULL && i < nt; i++)
-    xfer_free(ts[i]);
-  free(ts);
-  free(recs);
-  free(tiles);
-  free(trees);
-}
-
-/* ---- writing the bundle (from the store)
- * ------------------------------------- */
-
-struct writer {
-  struct exporter *x;
-  struct store *st;
-  char dir[4096]; /* the partial bundle */
-  struct bundle_manifest m;
-  struct bundle_manifest old; /* --since */
-  uint64_t bytes, skipped;
-  size_t files;
-};
-
-/* Records a written file in the manifest, or drops it when --since has it. */
-static int finish_file(struct writer *w, const char *rel, const char *full) {
-  char sha[65];
-  uint64_t size;
-  int rc = bundle_file_sha256(full, sha, &size);
-  if (rc < 0)
-    return rc;
-  const struct bundle_file *of = bundle_manifest_file(&w->old, rel);
-  if (of != NULL && strcmp(of->sha256, sha) == 0) {
-    unlink(full);
-    w->skipped++;
-    return 0;
-  }
-  w->bytes += size;
-  w->files++;
-  return bundle_manifest_add_file(&w->m, rel, sha, size);
-}
-
-static int write_bytes(struct writer *w, const char *rel, const void *data,
-                       size_t len) {
-  char full[8192];
-  snprintf(full, sizeof full, "%s/%s", w->dir, rel);
-  int rc = bundle_mkdirs(full);
-  if (rc < 0)
-    return rc;
-  FILE *f = fopen(full, "wb");
-  if (f == NULL)
-    return -errno;
-  size_t n = len > 0 ? fwrite(data, 1, len, f) : 0;
-  rc = n == len && fclose(f) == 0 ? 0 : -EIO;
-  if (rc < 0)
-    return rc;
-  return finish_file(w, rel, full);
-}
-
-static int write_zip(struct writer *w, const char *rel, const char *module,
-                     const char *version, uint64_t size) {
-  char full[8192];
-  snprintf(full, sizeof full, "%s/%s", w->dir, rel);
-  int rc = bundle_mkdirs(full);
-  if (rc < 0)
-    return rc;
-  FILE *f = fopen(full, "wb");
-  char *buf = malloc(EXPORT_COPY_BYTES);
-  if (f == NULL || buf == NULL) {
-    if (f != NULL)
-      fclose(f);
-    free(buf);
-    return -ENOMEM;
-  }
-  uint64_t off = 0;
-  while (off < size) {
-    int64_t n =
-        store_zip_read(w->st, module, version, off, buf, EXPORT_COPY_BYTES);
-    if (n <= 0) {
-      rc = n < 0 ? (int)n : -EIO;
-      break;
-    }
-    if (fwrite(buf, 1, (size_t)n, f) != (size_t)n) {
-      rc = -EIO;
-      break;
-    }
-    off += (uint64_t)n;
-  }
-  free(buf);
-  if (fclose(f) != 0 && rc == 0)
-    rc = -EIO;
-  return rc < 0 ? rc : finish_file(w, rel, full);
-}
-
-static int by_module_version(const void *a, const void *b) {
-  const struct node *x = *(struct node *const *)a,
-                    *y = *(struct node *const *)b;
-  int c = strcmp(x->module, y->module);
-  return c != 0 ? c : gomod_semver_compare(x->version, y->version);
-}
-
-static int write_versions(struct writer *w) {
-  struct exporter *x = w->x;
-  struct node **v = calloc(x->nnodes + 1, sizeof *v);
-  size_t n = 0;
-  if (v == NULL)
-    return -ENOMEM;
-  for (size_t i = 0; i < x->nnodes; i++)
-    if (x->nodes[i].failed == NULL && x->nodes[i].loaded)
-      v[n++] = &x->nodes[i];
-  qsort(v, n, sizeof *v, by_module_version);
-  bundle_progress_phase(&x->pr, "writing", n);
-  int rc = 0;
-  char *list = NULL;
-  size_t list_len = 0, list_cap = 0;
-  for (size_t i = 0; i < n && rc == 0; i++) {
-    struct node *nd = v[i];
-    char ep[GOMOD_MAX_PATH_BYTES * 2], ev[GOMOD_MAX_VERSION_BYTES * 2];
-    char rel[GOMOD_MAX_PATH_BYTES * 2 + GOMOD_MAX_VERSION_BYTES * 2 + 16];
-    gomod_escape_path(nd->module, ep, sizeof ep, NULL, 0);
-    gomod_escape_version(nd->version, ev, sizeof ev, NULL, 0);
-    struct store_bytes b;
-    char h1[GOMOD_H1_BYTES];
-    if (store_part_get(w->st, nd->module, nd->version, STORE_INFO, &b, NULL) ==
-        0) {
-      snprintf(rel, sizeof rel, "%s/@v/%s.info", ep, ev);
-      rc = write_bytes(w, rel, b.data, b.len);
-      store_bytes_free(&b);
-    }
-    if (rc == 0 && store_part_get(w->st, nd->module, nd->version, STORE_MOD, &b,
-                                  h1) == 0) {
-      snprintf(rel, sizeof rel, "%s/@v/%s.mod", ep, ev);
-      rc = write_bytes(w, rel, b.data, b.len);
-      store_bytes_free(&b);
-      if (rc == 0)
-        rc = bundle_manifest_add_sum(&w->m, nd->module, nd->version, 1, h1, 0);
-    }
-    struct store_zip_meta zm;
-    if (rc == 0 && nd->want_zip &&
-        store_zip_stat(w->st, nd->module, nd->version, &zm) == 0) {
-      snprintf(rel, sizeof rel, "%s/@v/%s.zip", ep, ev);
-      rc = write_zip(w, rel, nd->module, nd->version, zm.size);
-      if (rc == 0)
-        rc = bundle_manifest_add_sum(&w->m, nd->module, nd->version, 0, zm.h1,
-                                     0);
-      store_zip_meta_dispose(&zm);
-    }
-    /* The list, once the module's last version is written. */
-    if (nd->info_ok && !gomod_is_pseudo_version(nd->version) &&
-        gomod_check(nd->module, nd->version, NULL, 0) == 0) {
-      size_t need = list_len + strlen(nd->version) + 2;
-      if (need > list_cap) {
-        list_cap = need * 2;
-        char *nl = realloc(list, list_cap);
-        if (nl == NULL) {
-          rc = -ENOMEM;
-          break;
-        }
-        list = nl;
-      }
-      list_len += (size_t)sprintf(list + list_len, "%s\n", nd->version);
-    }
-    if (rc == 0 && (i + 1 == n || strcmp(v[i + 1]->module, nd->module) != 0)) {
-      snprintf(rel, sizeof rel, "%s/@v/list", ep);
-      rc = write_bytes(w, rel, list != NULL ? list : "", list_len);
-      list_len = 0;
-    }
-    bundle_progress_step(&x->pr, 1);
-  }
-  free(list);
-  free(v);
-  bundle_progress_end(&x->pr, NULL);
-  return rc;
-}
-
-static int write_sumdb(struct writer *w, const struct sumdb_spec *spec) {
-  struct exporter *x = w->x;
-  const char *name = spec->key.name;
-  char rel[8192];
-  snprintf(rel, sizeof rel, "sumdb/%s/supported", name);
-  int rc = write_bytes(w, rel, "", 0);
-  /* Lookups of the bundle's versions. */
-  for (size_t i = 0; rc == 0 && i < x->nnodes; i++) {
-    struct node *n = &x->nodes[i];
-    char ep[GOMOD_MAX_PATH_BYTES * 2], ev[GOMOD_MAX_VERSION_BYTES * 2],
-        path[4200];
-    if (n->failed != NULL || !n->loaded ||
-        gomod_escape_path(n->module, ep, sizeof ep, NULL, 0) < 0 ||
-        gomod_escape_version(n->version, ev, sizeof ev, NULL, 0) < 0)
-      continue;
-    snprintf(path, sizeof path, "lookup/%s@%s", ep, ev);
-    struct store_bytes b;
-    if (store_sumdb_get(w->st, name, path, &b, NULL) < 0)
-      continue;
-    snprintf(rel, sizeof rel, "sumdb/%s/%s", name, path);
-    rc = write_bytes(w, rel, b.data, b.len);
-    store_bytes_free(&b);
-  }
-  return rc;
-}
-
-/* The planned tiles, from the store: as fetched, or cut from a wider copy
- * (a partial tile its source had completed). */
-static int write_tiles(struct writer *w, int which) {
-  const char *name = w->x->specs[which].key.name;
-  int rc = 0;
-  for (size_t i = 0; rc == 0 && i < w->x->nplan[which]; i++) {
-    struct sumdb_tile t = w->x->plan[which][i];
-    char path[128], base[128], wider[128], rel[8192];
-    if (sumdb_tile_path(&t, path, sizeof path) < 0)
-      continue;
-    struct store_bytes b;
-    size_t want = (size_t)t.w * SUMDB_HASH_BYTES;
-    if (store_sumdb_get(w->st, name, path, &b, NULL) < 0) {
-      t.w = 1 << t.h;
-      if (sumdb_tile_path(&t, base, sizeof base) < 0 ||
-          store_sumdb_widest_tile(w->st, name, base, &b, wider, sizeof wider) <
-              0)
-        continue;
-      if (b.len < want) {
-        store_bytes_free(&b);
-        continue;
-      }
-      b.len = want;
-    }
-    snprintf(rel, sizeof rel, "sumdb/%s/%s", name, path);
-    rc = write_bytes(w, rel, b.data, b.len);
-    store_bytes_free(&b);
-  }
-  return rc;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw) {
-  return remove(path);
-}
-
-static int write_bundle(struct exporter *x, double secs_fetch) {
-  struct writer w = {.x = x};
-  int rc = store_open(x->cfg.data_dir, &w.st);
-  if (rc < 0)
-    return rc;
-  char err[256];
-  if (x->since != NULL &&
-      bundle_manifest_read(x->since, &w.old, err, sizeof err) < 0) {
-    fprintf(stderr, "modproxy export: --since %s: %s\n", x->since,
-            err[0] != '\0' ? err : "no manifest there");
-    store_close(w.st);
-    return -EINVAL;
-  }
-  snprintf(w.dir, sizeof w.dir, "%s.partial-%d", x->out, (int)getpid());
-  if (mkdir(w.dir, 0755) < 0) {
-    rc = -errno;
-    fprintf(stderr, "modproxy export: cannot create %s: %s\n", w.dir,
-            strerror(errno));
-    goto out;
-  }
-  w.m.created = (int64_t)time(NULL);
-  if (x->since != NULL)
-    snprintf(w.m.since, sizeof w.m.since, "%s", w.old.id);
-  rc = write_versions(&w);
-  for (int i = 0; rc == 0 && i < x->nspecs; i++) {
-    rc = write_sumdb(&w, &x->specs[i]);
-    if (rc == 0)
-      rc = write_tiles(&w, i);
-  }
-  for (size_t i = 0; rc == 0 && i < x->gosum.nsums; i++) {
-    const struct bundle_sum *s = &x->gosum.sums[i];
-    rc = bundle_manifest_add_sum(&w.m, s->module, s->version, s->gomod, s->h1,
-                                 1);
-  }
-  if (rc == 0) {
-    char *extra = NULL;
-    size_t elen = 0;
-    FILE *e = open_memstream(&extra, &elen);
-    if (e != NULL) {
-      for (size_t i = 0; i < x->nsets; i++)
-        fprintf(e, "root %s\n", x->sets[i].what);
-      for (int i = 0; i < x->nspecs; i++)
-        fprintf(e, "sumdb %s\n", x->specs[i].key.text);
-      fprintf(e, "tool modproxy %s\n", MODPROXY_VERSION);
-      fclose(e);
-    }
-    char mpath[8192];
-    snprintf(mpath, sizeof mpath, "%s/%s", w.dir, BUNDLE_MANIFEST);
-    rc = bundle_manifest_write(&w.m, mpath, extra);
-    free(extra);
-  }
-  if (rc == 0 && rename(w.dir, x->out) < 0) {
-    rc = -errno;
-    fprintf(stderr, "modproxy export: cannot rename %s to %s: %s\n", w.dir,
-            x->out, strerror(errno));
-  }
-  if (rc < 0)
-    nftw(w.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); /* no half bundle */
-  if (rc == 0) {
-    FILE *out = stdout;
-    fprintf(out,
-            "bundle %s: %zu files, %" PRIu64 " bytes (%" PRIu64
-            " files already in %s); %zu versions; fetched in %.1f s\n",
-            x->out, w.files, w.bytes, w.skipped,
-            x->since != NULL ? x->since : "-", x->nnodes, secs_fetch);
-    fprintf(out, "id %s\n", w.m.id);
-  } else if (rc != -EINVAL) {
-    fprintf(stderr, "modproxy export: writing the bundle: %s\n", strerror(-rc));
-  }
-out:
-  bundle_manifest_dispose(&w.m);
-  bundle_manifest_dispose(&w.old);
-  store_close(w.st);
-  return rc;
 }
 
 /* ---- the command ------------------------------------------------------------
@@ -1602,7 +793,7 @@ int cmd_export(int argc, char **argv) {
   setenv("UV_THREADPOOL_SIZE", "16", 0);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   uint64_t t0 = bundle_now_ms();
-  if (server_start(x) < 0) {
+  if (export_server_start(x) < 0) {
     fprintf(stderr, "modproxy export: cannot start the fetching server\n");
     status = 1;
     goto done_curl;
@@ -1622,7 +813,7 @@ int cmd_export(int argc, char **argv) {
   if (rc == 0)
     rc = add_toolchains(x);
   if (rc < 0) {
-    server_stop(x);
+    export_server_stop(x);
     goto done_multi;
   }
   /* The graph. */
@@ -1649,10 +840,10 @@ int cmd_export(int argc, char **argv) {
     fetch_zips(x);
   for (int i = 0; rc == 0 && i < x->nspecs; i++)
     export_db(x, i);
-  server_stop(x);
+  export_server_stop(x);
   double secs = (double)(bundle_now_ms() - t0) / 1000.0;
   if (rc == 0)
-    rc = write_bundle(x, secs);
+    rc = export_write_bundle(x, secs);
   fflush(x->errs);
   if (x->errs_len > 0)
     fprintf(stderr, "modproxy export: %d problem%s:\n%s", x->failures,

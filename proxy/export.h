@@ -1,0 +1,170 @@
+/*
+ * Declarations shared by the files of `modproxy export` (nothing else
+ * includes this; the command itself is described in cmd_export.c):
+ *
+ *   cmd_export.c     the module graph, the roots, the closure, the command
+ *   export_fetch.c   the embedded server and the transfers through it
+ *   export_sumdb.c   checksum databases: lookups and the tiles to check them
+ *   export_write.c   writing the bundle from the store
+ *
+ * Everything runs on the command's thread except the embedded server, which
+ * runs its own loop on its own thread and shares nothing with the rest but
+ * the store (through SQLite) and HTTP on 127.0.0.1.
+ */
+#ifndef PROXY_EXPORT_H
+#define PROXY_EXPORT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <curl/curl.h>
+
+#include "bundle.h"
+#include "server.h"
+#include "settings.h"
+#include "sumdb.h"
+
+/* Toolchain versions and platforms given on the command line. */
+#define EXPORT_MAX_LIST 64
+
+/* ---- the module graph (cmd_export.c) ------------------------------------ */
+
+struct req {
+  char *path, *version;
+};
+
+/** One module@version of the closure. */
+struct node {
+  char *module, *version;
+  int loaded;  /**< .mod fetched and parsed */
+  int info_ok; /**< .info fetched */
+  int want_zip;
+  int zip_ok;
+  char *failed; /**< why it could not be had (heap), or NULL */
+  struct req *reqs;
+  size_t nreqs;
+  int mark; /**< the root set that last walked it */
+};
+
+/* One root set: a go.mod (with its replacements), or the queries. */
+struct replace {
+  char *old_path, *old_version; /**< "" old_version: every version */
+  char *new_path, *new_version; /**< "" new_version: new_path is a dir */
+};
+
+struct rootset {
+  char *what; /**< "go.mod FILE" or "queries" */
+  char *dir;  /**< the go.mod's directory (for local replacements) */
+  struct req *reqs;
+  size_t nreqs;
+  struct replace *repl;
+  size_t nrepl;
+  int zip_roots; /**< queries and toolchains: every root's zip too */
+};
+
+/** One run of the command. */
+struct exporter {
+  struct proxy_config cfg;
+  struct settings st;
+  /* the embedded server */
+  uv_loop_t loop;
+  struct proxy_server *s;
+  uv_thread_t thread;
+  uv_async_t stop;
+  int server_rc;
+  int saved_stdout;
+  char base[128];
+  /* the client */
+  CURLM *multi;
+  struct bundle_progress pr;
+  /* the closure */
+  struct node *nodes;
+  size_t nnodes, capnodes;
+  size_t *slots;
+  size_t nslots;
+  struct rootset *sets;
+  size_t nsets;
+  struct bundle_manifest gosum; /**< the roots' go.sum lines */
+  /* arguments */
+  const char *out, *since;
+  const char *toolchains[EXPORT_MAX_LIST], *platforms[EXPORT_MAX_LIST];
+  int ntoolchains, nplatforms;
+  struct sumdb_spec *specs; /**< the --sumdb databases (copied) */
+  int nspecs;
+  struct sumdb_tile *plan[PROXY_SUMDB_MAX_DBS]; /**< tiles to write, per db */
+  size_t nplan[PROXY_SUMDB_MAX_DBS];
+  int failures;
+  FILE *errs; /**< what went wrong, for the summary */
+  char *errs_buf;
+  size_t errs_len;
+};
+
+/** Adds a line to the summary of problems printed at the end, and counts a
+ *  failure (the command then exits 1). */
+void export_problem(struct exporter *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- the embedded server and fetching through it (export_fetch.c) ------- */
+
+/**
+ * Starts a modproxy server on x->cfg (made loopback-only, without
+ * credentials, limits or eviction) on a loop and thread of its own, with
+ * stdout (its request log) sent to /dev/null; x->base is then its URL.
+ * Returns 0, or a negative errno.
+ */
+int export_server_start(struct exporter *x);
+/** Stops and joins the server started above and restores stdout. */
+void export_server_stop(struct exporter *x);
+
+/** One GET from the embedded server. */
+struct xfer {
+  char url[PROXY_MAX_URL_BYTES + 256];
+  int discard; /**< a zip: only the status matters */
+  long status;
+  int rc; /**< 0, or a curl error */
+  char *body;
+  size_t len, cap;
+  char err[CURL_ERROR_SIZE];
+  CURL *easy;
+  void *ctx; /**< the caller's */
+  int kind;  /**< the caller's */
+};
+
+/**
+ * A transfer of x->base/<module>/<suffix_fmt>, where suffix_fmt's one %s
+ * takes version (NULL: ""), both escaped. NULL when out of memory or when
+ * module or version cannot be escaped. Free with xfer_free.
+ */
+struct xfer *xfer_new(struct exporter *x, const char *module,
+                      const char *suffix_fmt, const char *version);
+/** Frees t and its body; accepts NULL. */
+void xfer_free(struct xfer *t);
+/** Why a transfer failed, in a few words (the body's first line). */
+void xfer_why(const struct xfer *t, char *out, size_t cap);
+/**
+ * Runs every transfer of v[0..n), EXPORT_PARALLEL at a time, on x->multi;
+ * one progress step each. Each ends with its rc, status and body set.
+ */
+void export_fetch_all(struct exporter *x, struct xfer **v, size_t n);
+
+/* ---- checksum databases (export_sumdb.c) -------------------------------- */
+
+/**
+ * Fetches from database x->specs[which] the lookups of every public version
+ * of the closure and the tiles a go command reads to check them, and keeps
+ * the planned tiles in x->plan[which] for the writer. What fails goes to
+ * export_problem.
+ */
+void export_db(struct exporter *x, int which);
+
+/* ---- writing the bundle (export_write.c) -------------------------------- */
+
+/**
+ * Writes the bundle x->out from the store: as x->out.partial-PID, renamed
+ * once complete (removed on failure), then prints its summary on stdout.
+ * secs_fetch is reported in the summary. Returns 0, or a negative errno
+ * (-EINVAL: --since names no bundle, said on stderr).
+ */
+int export_write_bundle(struct exporter *x, double secs_fetch);
+
+#endif
