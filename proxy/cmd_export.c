@@ -141,11 +141,9 @@ static struct node *node_get(struct exporter *x, const char *m, const char *v) {
 void export_problem(struct exporter *x, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  if (x->errs != NULL) {
-    fputs("  ", x->errs);
-    vfprintf(x->errs, fmt, ap);
-    fputc('\n', x->errs);
-  }
+  fputs("  ", x->errs);
+  vfprintf(x->errs, fmt, ap);
+  fputc('\n', x->errs);
   va_end(ap);
   x->failures++;
 }
@@ -788,7 +786,11 @@ int cmd_export(int argc, char **argv) {
     goto done;
   }
   settings_to_config(&x->st, &x->cfg);
-  x->errs = open_memstream(&x->errs_buf, &x->errs_len);
+  if ((x->errs = open_memstream(&x->errs_buf, &x->errs_len)) == NULL) {
+    fprintf(stderr, "modproxy export: out of memory\n");
+    status = 1;
+    goto done;
+  }
   signal(SIGPIPE, SIG_IGN);
   setenv("UV_THREADPOOL_SIZE", "16", 0);
   curl_global_init(CURL_GLOBAL_DEFAULT);
