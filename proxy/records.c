@@ -21,6 +21,7 @@
  * and the loop thread only reads too until the writer is done.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +63,14 @@ struct record_writer {
   int stop;
 };
 
-static void store_batch(struct record_batch *b) {
+/* The writer's pause in the middle of a batch: on a kernel whose scheduler
+ * lets a running task finish its slice (EEVDF), even a nice-19 writer
+ * would hold a loop thread that just woke for a millisecond. */
+static void writer_yield(void) {
+  sched_yield();
+}
+
+static void store_batch(struct record_batch *b, void (*yield)(void)) {
   struct store_record rows[PROXY_RECORD_BATCH];
   size_t n = 0;
   for (size_t i = 0; i < b->n; i++) {
@@ -80,7 +88,7 @@ static void store_batch(struct record_batch *b) {
         .json = b->json[i],
     };
   }
-  store_records_put(b->s->store, rows, n, b->s->cfg->records_keep);
+  store_records_put(b->s->store, rows, n, b->s->cfg->records_keep, yield);
 }
 
 static void writer_main(void *arg) {
@@ -99,7 +107,7 @@ static void writer_main(void *arg) {
     struct record_batch *b = w->queued;
     w->queued = NULL;
     uv_mutex_unlock(&w->lock);
-    store_batch(b);
+    store_batch(b, writer_yield);
     uv_mutex_lock(&w->lock);
     w->done = b;
     uv_mutex_unlock(&w->lock);
@@ -278,7 +286,7 @@ void proxy_records_close(struct proxy_server *s) {
   s->record_writer = NULL;
   s->flushing = NULL;
   if (s->records != NULL)
-    store_batch(s->records);
+    store_batch(s->records, NULL);
   batch_free(s->records);
   s->records = NULL;
   uv_close((uv_handle_t *)&s->record_timer, NULL);

@@ -10,18 +10,34 @@
 
 #include "internal.h"
 
+/* SQLite instructions between two calls of store_records_put's yield: a
+ * few records' worth, some tens of microseconds. */
+#define STORE_YIELD_OPS 1000
+
 static const char sql_insert[] =
     "INSERT INTO requests (id, time_ms, status, outcome, module, version,"
     " target, record, client) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 static const char sql_trim[] =
     "DELETE FROM requests WHERE seq <= (SELECT max(seq) FROM requests) - ?1";
 
+struct yield_ctx {
+  void (*fn)(void);
+};
+
+static int on_progress(void *arg) {
+  ((struct yield_ctx *)arg)->fn();
+  return 0;
+}
+
 int store_records_put(struct store *st, const struct store_record *recs,
-                      size_t n, uint64_t keep) {
+                      size_t n, uint64_t keep, void (*yield)(void)) {
   struct store_conn *c;
   int rc = store__write_begin(st, &c);
   if (rc < 0)
     return rc;
+  struct yield_ctx y = {yield};
+  if (yield != NULL)
+    sqlite3_progress_handler(c->db, STORE_YIELD_OPS, on_progress, &y);
   sqlite3_stmt *s = store__stmt(c, sql_insert);
   for (size_t i = 0; i < n && rc == 0 && s != NULL; i++) {
     const struct store_record *r = &recs[i];
@@ -49,6 +65,7 @@ int store_records_put(struct store *st, const struct store_record *recs,
       rc = store__fail(c->db, "record trim");
     sqlite3_reset(t);
   }
+  sqlite3_progress_handler(c->db, 0, NULL, NULL);
   return store__write_end(st, c, rc);
 }
 

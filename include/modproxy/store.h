@@ -149,10 +149,12 @@ struct store_record {
 
 /**
  * Appends n records in one transaction, then drops the oldest so that at
- * most `keep` remain (the ring behind /diag).
+ * most `keep` remain (the ring behind /diag). If `yield` is not NULL, it is
+ * called every few records' worth of work (on this thread, the store's
+ * write lock held): a background caller gives up its core there.
  */
 int store_records_put(struct store *st, const struct store_record *recs,
-                      size_t n, uint64_t keep);
+                      size_t n, uint64_t keep, void (*yield)(void));
 /** The JSON of the newest record with this id into *out; -ENOENT. */
 int store_record_get(struct store *st, const char *id, struct store_bytes *out);
 

@@ -93,7 +93,7 @@ static void fill(struct fixture *f) {
                              .version = "v1.0.0",
                              .target = "/x",
                              .json = "{}"};
-  assert_int_equal(store_records_put(f->st, &rec, 1, 100), 0);
+  assert_int_equal(store_records_put(f->st, &rec, 1, 100, NULL), 0);
 }
 
 static void test_backup_identical(void **state) {

@@ -924,6 +924,50 @@ static void *conc_reader(void *arg) {
   return NULL;
 }
 
+/* ---- the request ring --------------------------------------------------- */
+
+static int yields;
+static void count_yield(void) {
+  yields++;
+}
+
+/* A batch goes in whole, the oldest records beyond `keep` go, and a caller's
+ * yield is called during a large batch (a background writer gives up its
+ * core there), never after the store's write lock is released. */
+static void test_records_ring_and_yield(void **state) {
+  struct fixture *f = *state;
+  enum { N = 600, KEEP = 500 };
+  static struct store_record recs[N];
+  static char ids[N][16], json[N][48];
+  for (int i = 0; i < N; i++) {
+    snprintf(ids[i], sizeof ids[i], "r-%d", i);
+    snprintf(json[i], sizeof json[i], "{\"id\":\"r-%d\",\"status\":200}", i);
+    recs[i] = (struct store_record){.id = ids[i],
+                                    .time_ms = 1000 + i,
+                                    .status = 200,
+                                    .outcome = "hit",
+                                    .module = "example.com/m",
+                                    .version = "v1.0.0",
+                                    .target = "/example.com/m/@v/v1.0.0.info",
+                                    .json = json[i]};
+  }
+  yields = 0;
+  assert_int_equal(store_records_put(f->st, recs, N, KEEP, count_yield), 0);
+  assert_true(yields >= N / 100);
+  struct store_bytes b = {0};
+  assert_int_equal(store_record_get(f->st, "r-99", &b), -ENOENT);
+  assert_int_equal(store_record_get(f->st, "r-100", &b), 0);
+  assert_int_equal(b.len, strlen(json[100]));
+  assert_memory_equal(b.data, json[100], b.len);
+  store_bytes_free(&b);
+
+  /* Without a yield, nothing is called; the handler is gone from the
+   * connection. */
+  yields = 0;
+  assert_int_equal(store_records_put(f->st, recs, 10, KEEP, NULL), 0);
+  assert_int_equal(yields, 0);
+}
+
 static void test_concurrent_readers_and_writer(void **state) {
   struct fixture *f = *state;
   struct conc *c = calloc(1, sizeof *c);
@@ -977,6 +1021,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_answers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_records_ring_and_yield, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_concurrent_readers_and_writer, setup,
                                       teardown),
   };
