@@ -348,7 +348,8 @@ static void want_invalid(const char *body, size_t len) {
   char out[64] = "";
   int rc = gp_info_version(body, len, out, sizeof out);
   if (rc != -EINVAL)
-    fail_msg("%.*s: rc %d (\"%s\"), want -EINVAL", (int)len, body, rc, out);
+    fail_msg("%.*s: rc %d (\"%s\"), want -EINVAL", (int)len,
+             body != NULL ? body : "(null)", rc, out);
 }
 
 static void test_info_version_valid(void **state) {
