@@ -479,9 +479,10 @@ static int ingest(struct fetch_job *j) {
       return -EPROTO;
     }
   }
-    if (j->verified &&
-        (rc = proxy_sumdb_check(j->s, &j->verify, gp, body, len, -1, origin,
-                                j->failure, sizeof j->failure)) < 0)
+    char h1[GOMOD_H1_BYTES];
+    if (j->verified && gomod_h1_gomod(body, len, h1) == 0 &&
+        (rc = proxy_sumdb_check(j->s, &j->verify, gp, h1, origin, j->failure,
+                                sizeof j->failure)) < 0)
       return rc;
     rc = store_part_put(st, gp->module, gp->version, STORE_MOD, body, len,
                         origin);
@@ -489,13 +490,15 @@ static int ingest(struct fetch_job *j) {
       record_findings(j, body, len);
     return rc;
   case GP_ZIP: {
+    /* The store inspects the zip once: its h1 is checked there against the
+     * checksum database's. */
     struct gozip_report rep;
-    if (j->verified &&
-        (rc = proxy_sumdb_check(j->s, &j->verify, gp, NULL, 0, j->fd, origin,
-                                j->failure, sizeof j->failure)) < 0)
-      return rc;
-    rc = store_zip_put_fd(st, gp->module, gp->version, j->fd, origin,
-                          j->s->cfg->strict_zips, &rep);
+    rc = store_zip_put_fd(
+        st, gp->module, gp->version, j->fd, origin, j->s->cfg->strict_zips,
+        j->verified ? proxy_sumdb_want(&j->verify, gp) : NULL, &rep);
+    if (rc == -EILSEQ)
+      return proxy_sumdb_check(j->s, &j->verify, gp, rep.h1, origin, j->failure,
+                               sizeof j->failure);
     if (rc == -EBADMSG || rc == -E2BIG)
       snprintf(j->failure, sizeof j->failure,
                "the upstream's zip is unusable: %s", rep.error);

@@ -176,16 +176,21 @@ int proxy_sumdb_verify_start(struct proxy_server *s,
 /** Frees what a finished (or never started) verification holds. */
 void proxy_sumdb_verify_dispose(struct proxy_sumdb_verify *v);
 
+/** The h1 a finished verification found for gp's part (GP_MOD: the go.mod,
+ *  GP_ZIP: the zip), or NULL when there is nothing to compare with.
+ *  Borrowed from v. */
+const char *proxy_sumdb_want(const struct proxy_sumdb_verify *v,
+                             const struct gp_req *gp);
 /**
- * Worker thread: compares a go.mod's (GP_MOD: body) or a zip's (GP_ZIP:
- * the staged file fd, inspected here) h1 with what a verification found.
- * 0 when it matches or there is nothing to compare; -EBADMSG on a
- * mismatch, with the explanation in failure, and the mismatch recorded as
- * a finding in the store.
+ * Worker thread: compares a part's h1 (`got`: of the go.mod, or of the zip
+ * as store_zip_put_fd found it) with proxy_sumdb_want's. 0 when it matches
+ * or there is nothing to compare; -EBADMSG on a mismatch, with the
+ * explanation in failure, and the mismatch recorded as a finding in the
+ * store.
  */
 int proxy_sumdb_check(struct proxy_server *s,
                       const struct proxy_sumdb_verify *v,
-                      const struct gp_req *gp, const char *body, size_t len,
-                      int fd, const char *origin, char *failure, size_t cap);
+                      const struct gp_req *gp, const char *got,
+                      const char *origin, char *failure, size_t cap);
 
 #endif

@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "sumdb.h"
 #include "vcs.h"
@@ -249,32 +248,20 @@ int proxy_sumdb_verify_start(struct proxy_server *s,
 /* ---- comparing (worker thread) ----------------------------------------------
  */
 
+const char *proxy_sumdb_want(const struct proxy_sumdb_verify *v,
+                             const struct gp_req *gp) {
+  if (v->verdict != SUMDB_VERIFIED)
+    return NULL;
+  const char *want = gp->kind == GP_MOD ? v->mod_h1 : v->zip_h1;
+  return want[0] != '\0' ? want : NULL;
+}
+
 int proxy_sumdb_check(struct proxy_server *s,
                       const struct proxy_sumdb_verify *v,
-                      const struct gp_req *gp, const char *body, size_t len,
-                      int fd, const char *origin, char *failure, size_t cap) {
-  if (v->verdict != SUMDB_VERIFIED)
-    return 0;
-  const char *want = gp->kind == GP_MOD ? v->mod_h1 : v->zip_h1;
-  if (want[0] == '\0')
-    return 0;
-  char got[GOMOD_H1_BYTES];
-  if (gp->kind == GP_MOD) {
-    if (gomod_h1_gomod(body, len, got) < 0)
-      return 0;
-  } else {
-    off_t size = lseek(fd, 0, SEEK_END);
-    if (size < 0)
-      return 0;
-    struct gozip_reader r = {
-        .size = (uint64_t)size, .read_at = store_fd_read_at, .ctx = &fd};
-    struct gozip_report rep;
-    /* An unreadable zip is refused by the store with its own reason. */
-    if (gozip_inspect(&r, gp->module, gp->version, &rep) < 0)
-      return 0;
-    memcpy(got, rep.h1, sizeof got);
-  }
-  if (strcmp(got, want) == 0)
+                      const struct gp_req *gp, const char *got,
+                      const char *origin, char *failure, size_t cap) {
+  const char *want = proxy_sumdb_want(v, gp);
+  if (want == NULL || strcmp(got, want) == 0)
     return 0;
   const char *noun = gp->kind == GP_MOD ? "/go.mod" : "";
   snprintf(failure, cap,

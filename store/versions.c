@@ -336,7 +336,7 @@ static int copy_into_chunks(struct store_conn *c, int64_t id, int fd,
 
 int store_zip_put_fd(struct store *st, const char *module, const char *version,
                      int fd, const char *origin, int strict,
-                     struct gozip_report *rep) {
+                     const char *want_h1, struct gozip_report *rep) {
   memset(rep, 0, sizeof *rep);
   struct stat sb;
   if (fstat(fd, &sb) < 0)
@@ -355,6 +355,8 @@ int store_zip_put_fd(struct store *st, const char *module, const char *version,
     return rc;
   if (strict && rep->violation_count > 0)
     return -EPERM;
+  if (want_h1 != NULL && strcmp(rep->h1, want_h1) != 0)
+    return -EILSEQ;
   void *buf = malloc(STORE_ZIP_CHUNK_BYTES);
   if (buf == NULL)
     return -ENOMEM;

@@ -110,13 +110,14 @@ int64_t store_zip_read(struct store *st, const char *module,
  * offset 0 to its end): inspects it (gozip_inspect), refuses it if it is not
  * a readable zip within the size limits (-EBADMSG/-E2BIG, the reason in
  * rep->error) or, when strict, if it breaks a module zip rule (-EPERM, the
- * violations in rep), then copies it into the zips table in chunks and
- * publishes it with its hashes in one transaction. rep may not be NULL.
- * Already stored: 0, nothing changes.
+ * violations in rep), or when want_h1 is not NULL and the zip's h1 (then in
+ * rep->h1) differs from it (-EILSEQ); then copies it into the zips table in
+ * chunks and publishes it with its hashes in one transaction. rep may not
+ * be NULL. Already stored: 0, nothing changes.
  */
 int store_zip_put_fd(struct store *st, const char *module, const char *version,
                      int fd, const char *origin, int strict,
-                     struct gozip_report *rep);
+                     const char *want_h1, struct gozip_report *rep);
 
 /** A reply that expires (list, @latest, a query's .info, a not-found). */
 struct store_answer {

@@ -136,7 +136,7 @@ static void fill_store(const char *dir) {
     rc = gozip_create(MODULE, VERSION, files, 3, &io, &crep);
   struct gozip_report rep;
   if (rc == 0)
-    rc = store_zip_put_fd(st, MODULE, VERSION, z.fd, "fuzz", 1, &rep);
+    rc = store_zip_put_fd(st, MODULE, VERSION, z.fd, "fuzz", 1, NULL, &rep);
   if (rc != 0)
     fuzz_fail("cannot fill the store: %d", rc);
   close(z.fd);

@@ -124,7 +124,7 @@ FX_UNUSED static uint64_t fx_put_version(struct fixture *f, const char *module,
   assert_true(fd >= 0);
   struct gozip_report rep;
   assert_int_equal(
-      store_zip_put_fd(f->st, module, version, fd, "test", 0, &rep), 0);
+      store_zip_put_fd(f->st, module, version, fd, "test", 0, NULL, &rep), 0);
   close(fd);
   unlink(path);
   struct store_zip_meta m;

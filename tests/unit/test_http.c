@@ -980,8 +980,9 @@ static int fill_store(const char *dir) {
   if (rc == 0) {
     int fd = open(path, O_RDONLY);
     struct gozip_report rep;
-    rc = fd < 0 ? -1
-                : store_zip_put_fd(st, MODULE, VERSION, fd, "test", 1, &rep);
+    rc = fd < 0
+             ? -1
+             : store_zip_put_fd(st, MODULE, VERSION, fd, "test", 1, NULL, &rep);
     if (rc != 0)
       fprintf(stderr, "zip refused: %d %s\n", rc, rep.error);
     if (fd >= 0)

@@ -217,7 +217,7 @@ static int put_zip_file(struct store *st, const char *version, const char *path,
   int fd = open(path, O_RDONLY);
   assert_true(fd >= 0);
   int rc = store_zip_put_fd(st, "example.com/m", version, fd, "test-origin",
-                            strict, rep);
+                            strict, NULL, rep);
   close(fd);
   return rc;
 }
@@ -610,6 +610,33 @@ static void test_zip_put_and_read(void **state) {
   test_zip_free(&z);
 }
 
+/* With an expected h1 (a checksum database's), a zip whose h1 differs is
+ * refused and nothing is stored; the report still names its h1. */
+static void test_zip_put_want_h1(void **state) {
+  struct fixture *f = *state;
+  struct test_zip z;
+  make_module_zip(f->dir, "v1.0.0", 1, 1000, &z);
+  struct gozip_report rep;
+  int fd = open(z.path, O_RDONLY);
+  assert_true(fd >= 0);
+  const char *other = "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+  assert_int_equal(store_zip_put_fd(f->st, "example.com/m", "v1.0.0", fd, "o",
+                                    0, other, &rep),
+                   -EILSEQ);
+  assert_string_equal(rep.h1, z.h1);
+  struct store_zip_meta m;
+  assert_int_equal(store_zip_stat(f->st, "example.com/m", "v1.0.0", &m),
+                   -ENOENT);
+  assert_int_equal(store_zip_put_fd(f->st, "example.com/m", "v1.0.0", fd, "o",
+                                    0, z.h1, &rep),
+                   0);
+  assert_int_equal(store_zip_stat(f->st, "example.com/m", "v1.0.0", &m), 0);
+  assert_string_equal(m.h1, z.h1);
+  store_zip_meta_dispose(&m);
+  close(fd);
+  test_zip_free(&z);
+}
+
 static void test_zip_put_twice_keeps_first(void **state) {
   struct fixture *f = *state;
   struct test_zip z1, z2;
@@ -840,7 +867,7 @@ static void *conc_writer(void *arg) {
     int fd = open(c->zips[i].path, O_RDONLY);
     struct gozip_report rep;
     if (fd < 0 || store_zip_put_fd(c->st, "example.com/m", c->versions[i], fd,
-                                   "w", 1, &rep) != 0)
+                                   "w", 1, NULL, &rep) != 0)
       atomic_fetch_add(&c->write_errors, 1);
     if (fd >= 0)
       close(fd);
@@ -1013,6 +1040,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_mod_h1, setup, teardown),
       cmocka_unit_test_setup_teardown(test_zip_put_and_read, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_zip_put_want_h1, setup, teardown),
       cmocka_unit_test_setup_teardown(test_zip_put_twice_keeps_first, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_zip_truncated_refused, setup,
