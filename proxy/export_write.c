@@ -55,16 +55,25 @@ static int finish_file(struct writer *w, const char *rel, const char *full) {
   return bundle_manifest_add_file(&w->m, rel, sha, size);
 }
 
+/* Creates w->dir/rel, and the directories it needs, for writing; its path
+ * goes to full. NULL: *rc says why. */
+static FILE *create_file(struct writer *w, const char *rel, char *full,
+                         size_t cap, int *rc) {
+  snprintf(full, cap, "%s/%s", w->dir, rel);
+  if ((*rc = bundle_mkdirs(full)) < 0)
+    return NULL;
+  FILE *f = fopen(full, "wb");
+  *rc = f == NULL ? -errno : 0;
+  return f;
+}
+
 static int write_bytes(struct writer *w, const char *rel, const void *data,
                        size_t len) {
   char full[8192];
-  snprintf(full, sizeof full, "%s/%s", w->dir, rel);
-  int rc = bundle_mkdirs(full);
-  if (rc < 0)
-    return rc;
-  FILE *f = fopen(full, "wb");
+  int rc;
+  FILE *f = create_file(w, rel, full, sizeof full, &rc);
   if (f == NULL)
-    return -errno;
+    return rc;
   size_t n = len > 0 ? fwrite(data, 1, len, f) : 0;
   rc = n == len && fclose(f) == 0 ? 0 : -EIO;
   if (rc < 0)
@@ -75,16 +84,13 @@ static int write_bytes(struct writer *w, const char *rel, const void *data,
 static int write_zip(struct writer *w, const char *rel, const char *module,
                      const char *version, uint64_t size) {
   char full[8192];
-  snprintf(full, sizeof full, "%s/%s", w->dir, rel);
-  int rc = bundle_mkdirs(full);
-  if (rc < 0)
+  int rc;
+  FILE *f = create_file(w, rel, full, sizeof full, &rc);
+  if (f == NULL)
     return rc;
-  FILE *f = fopen(full, "wb");
   char *buf = malloc(EXPORT_COPY_BYTES);
-  if (f == NULL || buf == NULL) {
-    if (f != NULL)
-      fclose(f);
-    free(buf);
+  if (buf == NULL) {
+    fclose(f);
     return -ENOMEM;
   }
   uint64_t off = 0;
