@@ -8,24 +8,25 @@
  * The writer is a thread of its own at the lowest priority (nice 19), not
  * one of libuv's workers: writing a batch takes milliseconds of CPU (three
  * b-trees per record), and on a busy core the loop thread must not wait
- * for it; that wait was most of modproxy's tail latency. The writer
- * announces a stored batch on an eventfd, not with uv_async_send: the loop
- * spins while an async sender is between its two steps, and a writer
- * preempted there (it is the lowest priority thread) held the loop thread
- * for a scheduler tick or more. When the writer
- * falls behind (a saturated core), hits miss the ring first: a failure's
- * record takes the place of a hit's, since the go command's error message
- * points at it (/diag/req/<id>). No record ever misses the log.
+ * for it; that wait was most of modproxy's tail latency. For the same
+ * reason the writer yields its core every few records, and announces a
+ * stored batch on an eventfd, not with uv_async_send: the loop spins while
+ * an async sender is between its two steps, and a writer preempted there
+ * (it is the lowest priority thread) held the loop thread for a scheduler
+ * tick or more. When the writer falls behind (a saturated core), hits miss
+ * the ring first: a failure's record takes the place of a hit's, since the
+ * go command's error message points at it (/diag/req/<id>). No record ever
+ * misses the log.
  *
  * Loop thread only, except the batch being flushed, which the writer reads
  * and the loop thread only reads too until the writer is done.
  */
 #include <errno.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdint.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
