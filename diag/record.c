@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "modproxy/buf.h"
 #include "modproxy/diag.h"
 
 const char *diag_outcome_name(enum diag_outcome o) {
@@ -72,17 +73,9 @@ static void put_file(struct sink *k, const char *p, size_t n) {
 static void put_buf(struct sink *k, const char *p, size_t n) {
   if (k->oom)
     return;
-  if (k->len + n + 1 > k->cap) {
-    size_t cap = k->cap == 0 ? 512 : k->cap;
-    while (cap < k->len + n + 1)
-      cap *= 2;
-    char *b = realloc(k->buf, cap);
-    if (b == NULL) {
-      k->oom = 1;
-      return;
-    }
-    k->buf = b;
-    k->cap = cap;
+  if (buf_reserve(&k->buf, &k->cap, k->len + n + 1, 512) < 0) {
+    k->oom = 1;
+    return;
   }
   memcpy(k->buf + k->len, p, n);
   k->len += n;

@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 
 #include "export.h"
+#include "modproxy/buf.h"
 #include "modproxy/gomod.h"
 
 /* Requests in flight to the embedded server: enough to keep the upstream
@@ -119,16 +120,8 @@ static size_t on_data(char *p, size_t size, size_t n, void *userp) {
   }
   if (t->len + add > PROXY_MAX_SMALL_BODY_BYTES)
     return 0;
-  if (t->len + add + 1 > t->cap) {
-    size_t cap = t->cap == 0 ? 4096 : t->cap;
-    while (cap < t->len + add + 1)
-      cap *= 2;
-    char *b = realloc(t->body, cap);
-    if (b == NULL)
-      return 0;
-    t->body = b;
-    t->cap = cap;
-  }
+  if (buf_reserve(&t->body, &t->cap, t->len + add + 1, 4096) < 0)
+    return 0;
   memcpy(t->body + t->len, p, add);
   t->len += add;
   t->body[t->len] = '\0';

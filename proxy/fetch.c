@@ -13,6 +13,7 @@
  * the wait for the first byte and an idle body.
  */
 #include "fetch.h"
+#include "modproxy/buf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -254,16 +255,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp) {
       done += (size_t)w;
     }
   } else {
-    if (f->len + len + 1 > f->cap) {
-      size_t cap = f->cap == 0 ? 4096 : f->cap;
-      while (cap < f->len + len + 1)
-        cap *= 2;
-      char *b = realloc(f->body, cap);
-      if (b == NULL)
-        return 0;
-      f->body = b;
-      f->cap = cap;
-    }
+    if (buf_reserve(&f->body, &f->cap, f->len + len + 1, 4096) < 0)
+      return 0;
     memcpy(f->body + f->len, data, len);
     f->body[f->len + len] = '\0';
   }

@@ -14,6 +14,7 @@
  * element and attribute names are checked against a short list of
  * non-letters (non_name_rune), not the XML 1.0 letter tables Go uses.
  */
+#include "modproxy/buf.h"
 #include "vcs_discover.h"
 
 #include <ctype.h>
@@ -33,15 +34,9 @@ struct xbuf {
 };
 
 static void xb_put(struct xbuf *x, char c) {
-  if (x->n + 2 > x->cap) {
-    size_t cap = x->cap == 0 ? 256 : x->cap * 2;
-    char *b = realloc(x->b, cap);
-    if (b == NULL) {
-      x->oom = 1;
-      return;
-    }
-    x->b = b;
-    x->cap = cap;
+  if (buf_reserve(&x->b, &x->cap, x->n + 2, 256) < 0) {
+    x->oom = 1;
+    return;
   }
   x->b[x->n++] = c;
   x->b[x->n] = '\0';

@@ -43,6 +43,7 @@
  *    only files with valid names): everything is decompressed to be
  *    hashed, and a zip over it in names x/mod rejects is refused anyway.
  */
+#include "modproxy/buf.h"
 #include "modproxy/gozip.h"
 
 #include "gomod_internal.h"
@@ -397,16 +398,8 @@ static int read_directory_end(struct inspect *in, struct dir_end *d) {
 enum { HEADER_FORMAT = 3 };
 
 static int add_name(struct inspect *in, size_t n, size_t *off) {
-  if (in->names_len + n + 1 > in->names_cap) {
-    size_t cap = in->names_cap == 0 ? 4096 : in->names_cap;
-    while (cap < in->names_len + n + 1)
-      cap *= 2;
-    char *p = realloc(in->names, cap);
-    if (p == NULL)
-      return fail(in, -ENOMEM, "out of memory");
-    in->names = p;
-    in->names_cap = cap;
-  }
+  if (buf_reserve(&in->names, &in->names_cap, in->names_len + n + 1, 4096) < 0)
+    return fail(in, -ENOMEM, "out of memory");
   *off = in->names_len;
   in->names_len += n + 1;
   return 0;
