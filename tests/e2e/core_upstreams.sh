@@ -189,7 +189,9 @@ assert_eq "$CODE" 404 "file:// upstream: missing version"
 # ---- a list whose --list-ttl expired is fetched again ----------------------
 start_upstream "$T/tree"
 L_LOG=$UPSTREAM_LOG
-fresh_proxy listttl --upstream "$UPSTREAM_URL" --list-ttl 1
+# --list-ttl 2, not 1: answers keep whole seconds, so a 1 s TTL can end
+# milliseconds after the fetch when the two requests straddle a second.
+fresh_proxy listttl --upstream "$UPSTREAM_URL" --list-ttl 2
 L=/rsc.io/sampler/@v/list
 get "$L"
 assert_eq "$CODE" 200 "list: status"
@@ -198,7 +200,7 @@ get "$L"
 assert_eq "$(hits "$L" "$L_LOG")" 1 "list requests within --list-ttl"
 cp "$T/tree$L" "$T/list.orig"
 printf 'v1.99.100\n' >>"$T/tree$L" # a new tag upstream
-sleep 1.5
+sleep 2.5
 get "$L"
 assert_eq "$CODE" 200 "list after --list-ttl: status"
 assert_eq "$(hits "$L" "$L_LOG")" 2 "list requests after --list-ttl"
@@ -212,7 +214,7 @@ get /rsc.io/quote/@v/v1.99.0.info
 assert_eq "$CODE" 404 "missing version: status"
 assert_eq "$(hits /rsc.io/quote/@v/list "$L_LOG")" 1 "missing version: the list fetched to explain it"
 kill -TERM "$UPSTREAM_PID"
-sleep 1.5 # > --list-ttl
+sleep 2.5 # > --list-ttl
 get /rsc.io/quote/@v/list
 assert_eq "$CODE" 200 "explanation's list, upstream down: status (body: $(body))"
 grep -qi '^X-Modproxy-Stale: 1' "$T/hdrs" || fail "explanation's list, upstream down: not marked stale"
