@@ -464,16 +464,31 @@ int proxy_conn_may_see(const struct proxy_conn *c, const char *module) {
   return !s->cfg->auth_all && (module == NULL || !proxy_vcs_private(s, module));
 }
 
+/* The hint names the proxy as ~/.netrc must: Go 1.24 and newer look a
+ * credential up by host and port when the URL has a port (golang/go#81253),
+ * Go 1.23 and older by host alone, so a proxy on its own port needs both. */
 void proxy_conn_send_unauthorized(struct proxy_conn *c, const char *what) {
-  char text[600], host[300];
-  snprintf(host, sizeof host, "%s", c->req->host[0] ? c->req->host : "HOST");
-  host[strcspn(host, ":")] = '\0';
+  char text[640], hostport[300], host[300], lines[700];
+  snprintf(hostport, sizeof hostport, "%s",
+           c->req->host[0] ? c->req->host : "HOST");
+  snprintf(host, sizeof host, "%s", hostport);
+  char *port = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
+  if (port != NULL)
+    port[host[0] == '[' ? 1 : 0] = '\0';
+  if (port == NULL)
+    snprintf(lines, sizeof lines,
+             "  machine %s login USER password PASSWORD-OR-TOKEN\n", host);
+  else
+    snprintf(lines, sizeof lines,
+             "  machine %s login USER password PASSWORD-OR-TOKEN (Go 1.24+)\n"
+             "  machine %s login USER password PASSWORD-OR-TOKEN (older Go)\n",
+             hostport, host);
   snprintf(text, sizeof text,
            "modproxy needs credentials for %s.\n"
            "Add the proxy to ~/.netrc (the go command sends it over https "
-           "only):\n  machine %s login USER password PASSWORD-OR-TOKEN\n"
+           "only):\n%s"
            "Ask the proxy's operators for a token if you have none.",
-           what, host);
+           what, lines);
   proxy_conn_outcome(c, DIAG_INVALID);
   proxy_conn_send_text_with(c, 401, text, NULL,
                             "WWW-Authenticate: Basic realm=\"modproxy\"\r\n");

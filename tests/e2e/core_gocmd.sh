@@ -2,9 +2,10 @@
 # core_gocmd.sh: the real go command through modproxy behaves exactly like the
 # same command reading the upstream tree directly (GOPROXY=file://TREE):
 # same stdout/stderr (proxy URL and temp paths normalised), same exit status,
-# same go.mod/go.sum. Then, with the upstream stopped, the same scenarios
-# still work from modproxy's cache (lists served stale), also after a restart
-# of modproxy on the same data directory.
+# same go.mod/go.sum, for both clients a team has at once: the newest Go
+# ($GO) and Debian's Go 1.19 ($GO_OLD). Then, with the upstream stopped, the
+# same scenarios still work from modproxy's cache (lists served stale), also
+# after a restart of modproxy on the same data directory.
 source "$(dirname "$0")/lib.sh"
 
 make_corpus_tree "$T/tree"
@@ -99,7 +100,8 @@ run() { # go ARGS...: appends "$ go ARGS", stdout, sorted stderr, exit status
   echo "--- exit=$rc" >>"$SIDE_OUT"
 }
 
-# run_side SIDE SCENARIO PROXY: runs the scenario; output in $T/out/SIDE/SCENARIO
+# run_side SIDE SCENARIO PROXY: runs the scenario with ${GOCMD_GO:-$GO};
+# output in $T/out/SIDE/SCENARIO
 run_side() {
   local side=$1 sc=$2
   SIDE_DIR="$T/run/$side/$sc"
@@ -123,12 +125,13 @@ run_side() {
   rm -rf "$SIDE_DIR"
 }
 
-# compare SIDE: every scenario's output equals the file:// reference.
+# compare SIDE [REF]: every scenario's output equals the file:// reference
+# (REF, default file).
 compare() {
-  local side=$1 sc bad=0
+  local side=$1 ref=${2:-file} sc bad=0
   for sc in "${SCENARIOS[@]}"; do
-    if ! diff -u "$T/out/file/$sc" "$T/out/$side/$sc" >"$T/diff.$side.$sc"; then
-      echo "scenario $sc ($side) differs from GOPROXY=file://:" >&2
+    if ! diff -u "$T/out/$ref/$sc" "$T/out/$side/$sc" >"$T/diff.$side.$sc"; then
+      echo "scenario $sc ($side) differs from GOPROXY=file:// ($ref):" >&2
       cat "$T/diff.$side.$sc" >&2
       bad=1
     fi
@@ -138,10 +141,15 @@ compare() {
 
 # ---- the reference: GOPROXY=file://TREE --------------------------------------
 
-# (In the background, while the first pass through modproxy runs.)
-(for sc in "${SCENARIOS[@]}"; do run_side file "$sc" "$FILE_URL"; done) &
+# (In the background, while the first pass through modproxy runs.) The
+# older client's references and runs are "file-old" and "online-old".
+(
+  for sc in "${SCENARIOS[@]}"; do run_side file "$sc" "$FILE_URL"; done
+  for sc in "${SCENARIOS[@]}"; do GOCMD_GO=$GO_OLD run_side file-old "$sc" "$FILE_URL"; done
+) &
 ref_pid=$!
 for sc in "${SCENARIOS[@]}"; do run_side online "$sc" "$PROXY_URL"; done
+for sc in "${SCENARIOS[@]}"; do GOCMD_GO=$GO_OLD run_side online-old "$sc" "$PROXY_URL"; done
 wait "$ref_pid" || fail "the GOPROXY=file:// reference run failed"
 
 # Sanity of the reference itself, so that an equal-but-broken result cannot
@@ -149,9 +157,14 @@ wait "$ref_pid" || fail "the GOPROXY=file:// reference run failed"
 # warnings this test is about are really there.
 ref() { cat "$T/out/file/$1"; }
 for sc in "${SCENARIOS[@]}"; do
-  n_bad=$(grep -c '^--- exit=[1-9]' "$T/out/file/$sc" || true)
-  assert_eq "$n_bad" 0 "reference scenario $sc has a failing command"
+  for r in file file-old; do
+    n_bad=$(grep -c '^--- exit=[1-9]' "$T/out/$r/$sc" || true)
+    assert_eq "$n_bad" 0 "reference scenario $sc ($r) has a failing command"
+  done
 done
+# The two clients really are two.
+assert_contains "$(goenv "$GO" version)" "go1." "newest client"
+assert_contains "$(goenv "$GO_OLD" version)" "go1.19" "older client"
 assert_contains "$(ref download_json)" '"Version": "v1.5.2"'
 assert_contains "$(ref get_version)" 'rsc.io/quote v1.5.2'
 assert_contains "$(ref get_u)" 'rsc.io/sampler v1.99.99'
@@ -170,6 +183,7 @@ assert_contains "$(ref queries)" 'rsc.io/quote v1.5.3-pre1'
 # ---- through modproxy, upstream up (run above) ---------------------------
 
 compare online
+compare online-old file-old
 hits_online=$(wc -l <"$UPSTREAM_LOG")
 ((hits_online > 0)) || fail "modproxy never asked the upstream"
 # Cache an @latest answer too (the scenarios do not need one).

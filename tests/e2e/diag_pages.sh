@@ -98,19 +98,19 @@ for p in "${PAGES[@]}"; do
       # The go env -w lines, run as they are, are accepted by the go command.
       mkdir -p "$T/cfg"
       cfg_env=(env -u GOPROXY -u GONOSUMDB -u GONOPROXY -u GOPRIVATE -u GOFLAGS -u GOSUMDB
-        -u GOTOOLCHAIN -u GOROOT HOME="$T/cfg" GOENV="$T/cfg/go.env"
+        -u GOROOT GOTOOLCHAIN=local HOME="$T/cfg" GOENV="$T/cfg/go.env"
         GOPATH="$T/gopath" GOCACHE="$T/gocache")
       n=0
       while IFS= read -r line; do
         [[ $line =~ ^go\ env\ -w\ ([A-Z]+=.*)$ ]] || continue
         n=$((n + 1))
-        out=$("${cfg_env[@]}" go env -w "${BASH_REMATCH[1]}" 2>&1) ||
+        out=$("${cfg_env[@]}" "$GO" env -w "${BASH_REMATCH[1]}" 2>&1) ||
           soft "/diag/config: the go command refuses '$line': $out"
       done <<<"$body"
       ((n > 0)) || soft "/diag/config text: no 'go env -w' line"
-      v=$("${cfg_env[@]}" go env GOPROXY)
+      v=$("${cfg_env[@]}" "$GO" env GOPROXY)
       [[ $v == "$PROXY_URL" ]] || soft "/diag/config: after its go env -w lines, GOPROXY is '$v'"
-      v=$("${cfg_env[@]}" go env GONOSUMDB)
+      v=$("${cfg_env[@]}" "$GO" env GONOSUMDB)
       [[ $v == *corp.example.com* ]] || soft "/diag/config: after its go env -w lines, GONOSUMDB is '$v'"
       ;;
     /diag/req/*)

@@ -4,12 +4,12 @@
 #
 # Environment (set by CTest): MODPROXY_BIN, BUILD_DIR, SRC_DIR.
 # Optional: KEEP_TMP=1 keeps the per-test temp dir; GO_CORPUS overrides the
-# go command's module corpus directory.
+# go command's module corpus directory; GO and GO_OLD choose the clients.
 #
 # Provides: $T (per-test temp dir, removed on exit; every process started
 # here or with `cmd &` in the test is killed on exit), build_tools,
 # make_corpus_tree, start_upstream, upstream_hits, start_modproxy,
-# stop_modproxy, gocmd, scratch_module, assert_eq, assert_contains, fail.
+# stop_modproxy, goenv, gocmd, scratch_module, assert_eq, assert_contains, fail.
 # Do not replace the EXIT trap; use $T for all files.
 
 set -euo pipefail
@@ -18,8 +18,13 @@ set -E # ERR trap in functions too
 : "${BUILD_DIR:?BUILD_DIR must be set}"
 SRC_DIR=${SRC_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 TOOLS="$BUILD_DIR/tools"
+# GO: the client the tests drive, the machine's newest Go (the one most of
+# our users run). GO_OLD: Debian's Go 1.19, the second, older client a team
+# still has (core_gocmd runs its scenarios with both).
+GO=${GO:-$(command -v /usr/local/go/bin/go || command -v go)}
+GO_OLD=${GO_OLD:-/usr/lib/go-1.19/bin/go}
 GO_CORPUS=${GO_CORPUS:-/usr/lib/go-1.19/src/cmd/go/testdata/mod}
-[[ -d $GO_CORPUS ]] || GO_CORPUS="$(go env GOROOT)/src/cmd/go/testdata/mod"
+[[ -d $GO_CORPUS ]] || GO_CORPUS="$("$GO" env GOROOT)/src/cmd/go/testdata/mod"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/modproxy-e2e.XXXXXX")
 _PIDS=()
@@ -222,19 +227,24 @@ stop_modproxy() {
   ((rc == 0)) || fail "modproxy exited with status $rc after SIGTERM"
 }
 
-# gocmd ARGS...: runs `go ARGS...` isolated under $T with
-# GOPROXY=${GOCMD_PROXY:-$PROXY_URL}, GOSUMDB=${GOCMD_SUMDB:-off},
-# GOFLAGS=-mod=mod. Extra VAR=value settings: GOCMD_ENV=(VAR=value ...).
-gocmd() {
+# goenv CMD...: runs CMD in the environment the tests give the go command:
+# everything under $T, GOPROXY=${GOCMD_PROXY:-$PROXY_URL},
+# GOSUMDB=${GOCMD_SUMDB:-off}, GOFLAGS=-mod=mod,
+# GOTOOLCHAIN=${GOCMD_TOOLCHAIN:-local} (no switching unless a test asks).
+# Extra VAR=value settings: GOCMD_ENV=(VAR=value ...).
+goenv() {
   mkdir -p "$T/home" "$T/gopath"
-  env -u GOTOOLCHAIN -u GOROOT -u GOENV -u XDG_CONFIG_HOME -u XDG_CACHE_HOME \
+  env -u GOROOT -u GOENV -u XDG_CONFIG_HOME -u XDG_CACHE_HOME \
     HOME="$T/home" GOENV="$T/home/go.env" \
     GOPATH="$T/gopath" GOMODCACHE="$T/gopath/pkg/mod" GOCACHE="$T/gocache" \
-    GO111MODULE=on GOFLAGS=-mod=mod GOWORK=off \
+    GO111MODULE=on GOFLAGS=-mod=mod GOWORK=off GOTOOLCHAIN="${GOCMD_TOOLCHAIN:-local}" \
     GOPROXY="${GOCMD_PROXY:-${PROXY_URL:?PROXY_URL/GOCMD_PROXY not set}}" \
     GOSUMDB="${GOCMD_SUMDB:-off}" GONOSUMDB= GOPRIVATE= GONOPROXY= GOINSECURE= \
-    "${GOCMD_ENV[@]}" go "$@"
+    "${GOCMD_ENV[@]}" "$@"
 }
+
+# gocmd ARGS...: runs `$GO ARGS...` (or ${GOCMD_GO} ARGS...) under goenv.
+gocmd() { goenv "${GOCMD_GO:-$GO}" "$@"; }
 GOCMD_ENV=()
 
 # scratch_module [NAME]: creates $T/NAME (default "work") holding a go.mod for

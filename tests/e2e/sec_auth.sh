@@ -38,7 +38,8 @@ PRIV=github.com/corp/plain
 out=$("${C[@]}" -i "$BASE/$PRIV/@v/list")
 assert_contains "$out" "HTTP/1.1 401"
 assert_contains "$out" 'WWW-Authenticate: Basic realm="modproxy"'
-assert_contains "$out" "machine 127.0.0.1 login USER password"
+assert_contains "$out" "machine 127.0.0.1:$PORT login USER password PASSWORD-OR-TOKEN (Go 1.24+)"
+assert_contains "$out" "machine 127.0.0.1 login USER password PASSWORD-OR-TOKEN (older Go)"
 [[ $out == *v1.1.0* ]] && fail "an anonymous client saw a private version"
 assert_eq "$("${C[@]}" -o /dev/null -w '%{http_code}' "$BASE/rsc.io/quote/@v/list")" 200 "public list, anonymous"
 
@@ -49,15 +50,19 @@ assert_contains "$("${C[@]}" -u ci:"$TOKEN" "$BASE/$PRIV/@v/list")" "v1.1.0"
 assert_eq "$("${C[@]}" -o /dev/null -w '%{http_code}' -u alice:wrong "$BASE/$PRIV/@v/list")" 401 "wrong password"
 assert_eq "$("${C[@]}" -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope' "$BASE/$PRIV/@v/list")" 401 "wrong token"
 
-# The go command with ~/.netrc, over https.
+# The go command with ~/.netrc, over https, as the 401's hint says: the
+# newest Go with the host:port line, Go 1.19 with the host-only one.
 mkdir -p "$T/home"
-printf 'machine 127.0.0.1 login ci password %s\n' "$TOKEN" >"$T/home/.netrc"
-chmod 600 "$T/home/.netrc"
 GOCMD_PROXY=$BASE
 GOCMD_ENV=(SSL_CERT_FILE="$T/tls.crt" GONOSUMDB=github.com/corp)
 scratch_module
-out=$(gocmd mod download -json "$PRIV@v1.1.0")
-assert_contains "$out" '"Sum": "h1:'
+for client in "$GO_OLD 127.0.0.1" "$GO 127.0.0.1:$PORT"; do
+  printf 'machine %s login ci password %s\n' "${client#* }" "$TOKEN" >"$T/home/.netrc"
+  chmod 600 "$T/home/.netrc"
+  chmod -R u+w "$T/gopath" && rm -rf "$T/gopath/pkg/mod"
+  out=$(GOCMD_GO=${client% *} gocmd mod download -json "$PRIV@v1.1.0")
+  assert_contains "$out" '"Sum": "h1:' "$client"
+done
 rm "$T/home/.netrc"
 chmod -R u+w "$T/gopath" && rm -rf "$T/gopath/pkg/mod"
 out=$(gocmd mod download -json "$PRIV@v1.0.0" 2>&1 || true)
