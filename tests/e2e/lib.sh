@@ -23,6 +23,8 @@ TOOLS="$BUILD_DIR/tools"
 # still has (core_gocmd runs its scenarios with both).
 GO=${GO:-$(command -v /usr/local/go/bin/go || command -v go)}
 GO_OLD=${GO_OLD:-/usr/lib/go-1.19/bin/go}
+# Whatever runs `go` by name (modproxy diag, the tools' build) runs $GO too.
+PATH="$(dirname "$GO"):$PATH"
 GO_CORPUS=${GO_CORPUS:-/usr/lib/go-1.19/src/cmd/go/testdata/mod}
 [[ -d $GO_CORPUS ]] || GO_CORPUS="$("$GO" env GOROOT)/src/cmd/go/testdata/mod"
 
