@@ -25,8 +25,8 @@ for t in "${tools[@]}"; do up_to_date "$t" || stale+=("$t"); done
 
 exec 9>"$out/.build.lock"
 flock 9
-unset GOTOOLCHAIN GOROOT
-export GO111MODULE=off GOFLAGS='' CGO_ENABLED=0 \
+unset GOROOT
+export GO111MODULE=off GOFLAGS='' CGO_ENABLED=0 GOTOOLCHAIN=local \
   GOPATH="/usr/share/gocode:$out/gopath" \
   GOCACHE="${TOOLS_GOCACHE:-$out/gocache}"
 for t in "${stale[@]}"; do
