@@ -276,6 +276,9 @@ static void describe_missing(struct fetch_job *j, char *out, size_t cap) {
              m, v, m);
     return;
   }
+  if (strcmp(m, DIAG_TOOLCHAIN_MODULE) == 0 &&
+      diag_toolchain_missing(v, f->body, f->len, out, cap) == 0)
+    return;
   struct diag_nearest n;
   diag_nearest_versions(f->body, f->len, v, &n);
   if (n.count == 0) {
