@@ -10,11 +10,12 @@
 #     store (no second upstream request);
 #  2. a toolchain zip the upstream altered after the database recorded it
 #     is refused (by modproxy before storing it, and by the go command when
-#     modproxy does not verify);
+#     modproxy does not verify, in 0.);
 #  3. a Go release that does not exist, one for another platform only, and
 #     a language version (go1.27) are explained in the go command's own
 #     output: what is wrong, the newest release for the platform, the
-#     GOTOOLCHAIN value to use;
+#     GOTOOLCHAIN value to use; also when the upstream answers 403 (the
+#     module proxy's "not available" for a Go release it lacks, in 0.);
 #  4. `modproxy export --toolchain go1.27.3` writes an offline bundle;
 #  5. with the upstream and the database gone, the switch works from
 #     modproxy's cache;
@@ -30,20 +31,53 @@ PLAT_SLASH=${PLAT/-//}
 TC=golang.org/toolchain
 "$TOOLS/mktoolchain" -out "$T/tree" "go1.27.2/$PLAT" "go1.27.3/$PLAT"
 "$TOOLS/mktoolchain" -out "$T/tree" -list-only go1.28.0/plan9-arm
+# An upstream that answers 403 for what it lacks, as the module proxy does
+# for a Go release it does not have.
+start_upstream "$T/tree" -missing-status 403 -missing-body "This module version is not available."
+UPSTREAM_403=$UPSTREAM_URL
 start_upstream "$T/tree"
 start_sumdb "$T/tree"
 # The database recorded go1.27.2 as it was; now the upstream serves other
 # bytes for it.
 "$TOOLS/mktoolchain" -out "$T/tree" -pad-bytes 64 "go1.27.2/$PLAT"
 GOCMD_SUMDB=$SUMDB_KEY
-MODPROXY_DATA="$T/data"
-start_modproxy --upstream "$UPSTREAM_URL" --sumdb "$SUMDB_KEY $SUMDB_URL"
 mkdir -p "$T/w" && cd "$T/w"
 
 switch_to() { # GOVERSION OUT: go version with GOTOOLCHAIN=GOVERSION, empty module cache
   fresh_gopath
   GOCMD_TOOLCHAIN=$1 gocmd version >"$2" 2>&1
 }
+explained() { # GOTOOLCHAIN LINE...: the go command fails, showing each LINE
+  local want=$1 line
+  shift
+  if switch_to "$want" "$T/missing.out"; then
+    fail "GOTOOLCHAIN=$want succeeded: $(cat "$T/missing.out")"
+  fi
+  assert_contains "$(cat "$T/missing.out")" "server response:" "GOTOOLCHAIN=$want shows modproxy's explanation"
+  for line in "$@"; do
+    assert_contains "$(cat "$T/missing.out")" "	$line" "GOTOOLCHAIN=$want"
+  done
+}
+
+# ---- 0. the go command's own checks, on other modproxies ---------------------
+# A tampered zip that modproxy does not check: the go command refuses it.
+MODPROXY_DATA="$T/noverify"
+start_modproxy --upstream "$UPSTREAM_URL" --sumdb "$SUMDB_KEY $SUMDB_URL" --verify-sumdb=false
+if switch_to go1.27.2 "$T/tampered2.out"; then
+  fail "the go command ran a tampered toolchain: $(cat "$T/tampered2.out")"
+fi
+assert_contains "$(cat "$T/tampered2.out")" "SECURITY ERROR" "the go command's own check"
+stop_modproxy
+# An upstream's 403 for a toolchain is a missing Go release, explained.
+MODPROXY_DATA="$T/up403"
+start_modproxy --upstream "$UPSTREAM_403" --sumdb "$SUMDB_KEY $SUMDB_URL"
+explained go1.99.0 "go1.99.0: no such Go release" "Use GOTOOLCHAIN=go1.27.3"
+assert_contains "$(cat "$T/missing.out")" ": HTTP 403" \
+  "the upstream's answer, quoted"
+stop_modproxy
+
+MODPROXY_DATA="$T/data"
+start_modproxy --upstream "$UPSTREAM_URL" --sumdb "$SUMDB_KEY $SUMDB_URL"
 
 # ---- 1. online, with the checksum database ---------------------------------
 switch_to go1.27.3 "$T/online.out" || fail "GOTOOLCHAIN=go1.27.3: $(cat "$T/online.out")"
@@ -71,28 +105,8 @@ assert_contains "$(cat "$T/tampered.out")" "502 Bad Gateway" "the go command's e
 assert_contains "$(cat "$T/tampered.out")" "checksum database" "the explanation"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$PROXY_URL/$TC/@v/v0.0.1-go1.27.2.$PLAT.zip")
 assert_eq "$code" 502 "the tampered zip is not stored"
-MODPROXY_DATA="$T/noverify"
-saved_pid=$MODPROXY_PID saved_url=$PROXY_URL
-start_modproxy --upstream "$UPSTREAM_URL" --sumdb "$SUMDB_KEY $SUMDB_URL" --verify-sumdb=false
-if switch_to go1.27.2 "$T/tampered2.out"; then
-  fail "the go command ran a tampered toolchain: $(cat "$T/tampered2.out")"
-fi
-assert_contains "$(cat "$T/tampered2.out")" "SECURITY ERROR" "the go command's own check"
-stop_modproxy
-MODPROXY_PID=$saved_pid PROXY_URL=$saved_url MODPROXY_DATA="$T/data"
 
 # ---- 3. toolchains that do not exist, explained ------------------------------
-explained() { # GOTOOLCHAIN LINE...: the go command fails, showing each LINE
-  local want=$1 line
-  shift
-  if switch_to "$want" "$T/missing.out"; then
-    fail "GOTOOLCHAIN=$want succeeded: $(cat "$T/missing.out")"
-  fi
-  assert_contains "$(cat "$T/missing.out")" "server response:" "GOTOOLCHAIN=$want shows modproxy's explanation"
-  for line in "$@"; do
-    assert_contains "$(cat "$T/missing.out")" "	$line" "GOTOOLCHAIN=$want"
-  done
-}
 explained go1.99.0 \
   "go1.99.0: no such Go release (golang.org/toolchain has no v0.0.1-go1.99.0.$PLAT)." \
   "The newest Go release for $PLAT is go1.27.3." \
