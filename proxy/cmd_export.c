@@ -53,8 +53,9 @@ static const char usage[] =
     "with the checksum database's lookups and tiles, and a manifest of\n"
     "hashes. Import it with `modproxy import BUNDLE` on the offline side.\n"
     "ARGS are go.mod files (go.sum next to them is read too) or module\n"
-    "queries (path@version, path@latest). What the store (--data) lacks is\n"
-    "fetched from the upstreams, as `serve` would.\n"
+    "queries (path@version, path@latest), or none with --toolchain. What\n"
+    "the store (--data) lacks is fetched from the upstreams, as `serve`\n"
+    "would.\n"
     "\n"
     "  -o, --output BUNDLE   the bundle directory to create (must not exist)\n"
     "  --since OLD           an incremental bundle: only files OLD lacks\n"
@@ -771,10 +772,10 @@ int cmd_export(int argc, char **argv) {
     status = rc > 0 ? 0 : CMD_EXIT_USAGE;
     goto done;
   }
-  if (x->out == NULL || x->st.nargs == 0) {
+  if (x->out == NULL || (x->st.nargs == 0 && x->ntoolchains == 0)) {
     fprintf(stderr,
-            "modproxy export: need -o BUNDLE and at least one go.mod or "
-            "module@version (see modproxy export --help)\n");
+            "modproxy export: need -o BUNDLE and at least one go.mod, "
+            "module@version or --toolchain (see modproxy export --help)\n");
     goto done;
   }
   struct stat sb;

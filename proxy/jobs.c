@@ -276,6 +276,9 @@ static void describe_missing(struct fetch_job *j, char *out, size_t cap) {
              m, v, m);
     return;
   }
+  if (strcmp(m, DIAG_TOOLCHAIN_MODULE) == 0 &&
+      diag_toolchain_missing(v, f->body, f->len, out, cap) == 0)
+    return;
   struct diag_nearest n;
   diag_nearest_versions(f->body, f->len, v, &n);
   if (n.count == 0) {
@@ -767,6 +770,18 @@ static void on_fetch_data(struct proxy_fetch *f) {
   proxy_stream_wake(j->stream);
 }
 
+/* An upstream's answer that the version is not there: 404 and 410, as for
+ * the go command; and for golang.org/toolchain also 403, the module
+ * proxy's "This module version is not available." for a Go release it does
+ * not have (so that it is explained like a missing version). */
+static int answers_not_found(const struct fetch_job *j,
+                             const struct proxy_fetch *f) {
+  if (f->rc != 0)
+    return 0;
+  return f->status == 404 || f->status == 410 ||
+         (f->status == 403 && strcmp(j->gp.module, DIAG_TOOLCHAIN_MODULE) == 0);
+}
+
 static void on_fetched(struct proxy_fetch *f) {
   struct fetch_job *j = f->data;
   const struct proxy_upstream *u = job_upstream(j);
@@ -784,9 +799,9 @@ static void on_fetched(struct proxy_fetch *f) {
   } else {
     note(j, "  %s: %s\n", u->shown, f->error);
   }
-  int nf = f->rc == 0 && (f->status == 404 || f->status == 410);
+  int nf = answers_not_found(j, f);
   if (nf)
-    j->not_found_status = (int)f->status;
+    j->not_found_status = f->status == 410 ? 410 : 404;
   else
     j->saw_error = 1;
   if (f->rc == -ETIMEDOUT)

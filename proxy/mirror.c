@@ -157,15 +157,25 @@ void proxy_mirror_explain(struct proxy_server *s, const struct gp_req *gp,
   char what[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 8];
   int versioned =
       gp->kind == GP_INFO || gp->kind == GP_MOD || gp->kind == GP_ZIP;
+  char args[sizeof what + 32], go[GOMOD_MAX_VERSION_BYTES],
+      platform[GOMOD_MAX_VERSION_BYTES];
   if (versioned)
     snprintf(what, sizeof what, "%s@%s", gp->module, gp->version);
   else
     snprintf(what, sizeof what, "%s@latest", gp->module);
+  if (versioned && strcmp(gp->module, DIAG_TOOLCHAIN_MODULE) == 0 &&
+      diag_toolchain_parse(gp->version, go, platform, sizeof go) == 0) {
+    /* export names a toolchain by release and platform (GOOS/GOARCH). */
+    platform[strcspn(platform, "-")] = '/';
+    snprintf(args, sizeof args, "--toolchain %s --platform %s", go, platform);
+  } else {
+    snprintf(args, sizeof args, "%s", what);
+  }
   snprintf(out, cap,
            "%s: not in this mirror (offline; content taken %s).\n"
            "To add it, on a connected machine: modproxy export -o BUNDLE %s\n"
            "then here: modproxy import BUNDLE\n",
-           versioned ? what : gp->module, when, what);
+           versioned ? what : gp->module, when, args);
 }
 
 /* ---- /diag/mirror

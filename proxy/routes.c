@@ -29,6 +29,11 @@
 #define ROUTE_IMMUTABLE "public, max-age=31536000, immutable"
 #define ROUTE_STALE_HEADERS                                                    \
   "X-Modproxy-Stale: 1\r\nWarning: 110 modproxy \"Response is Stale\"\r\n"
+/* A toolchain download the go command gets a 404 or 410 for shows only
+ * "toolchain not available" (cmd/go/internal/toolchain Exec): any other
+ * status shows the explanation in the body. 400: the request names a Go
+ * release that does not exist (or is not here). */
+#define ROUTE_TOOLCHAIN_MISSING_STATUS 400
 
 void proxy_etag(const void *data, size_t len, char etag[40]) {
   unsigned char d[32];
@@ -59,9 +64,12 @@ static void reply_value(struct proxy_conn *c, const struct gp_req *gp,
                         const struct hot_value *v, int stale) {
   char cc[64];
   if (v->status != 200) {
+    int toolchain = gp->kind != GP_LIST && gp->kind != GP_LATEST &&
+                    strcmp(gp->module, DIAG_TOOLCHAIN_MODULE) == 0;
     snprintf(cc, sizeof cc, "public, max-age=%" PRId64,
              c->server->cfg->not_found_ttl_s);
-    proxy_conn_send_text(c, v->status,
+    proxy_conn_send_text(c,
+                         toolchain ? ROUTE_TOOLCHAIN_MISSING_STATUS : v->status,
                          v->body != NULL ? v->body->data : "not found", cc);
     return;
   }

@@ -265,4 +265,25 @@ int diag_gomod_findings(const char *module, const char *version,
                         const char *gomod, size_t len, const char *go_release,
                         struct diag_gomod_finding *out, int max);
 
+/* ---- golang.org/toolchain (toolchain.c) -------------------------------- */
+
+/** The module the go command's toolchain switching downloads. */
+#define DIAG_TOOLCHAIN_MODULE "golang.org/toolchain"
+
+/** Splits a golang.org/toolchain version ("v0.0.1-go1.27.3.linux-amd64")
+ *  into the Go release ("go1.27.3") and the platform ("linux-amd64"), each
+ *  into a buffer of cap bytes. 0, or -EINVAL when it is not one. */
+int diag_toolchain_parse(const char *version, char *go, char *platform,
+                         size_t cap);
+
+/**
+ * Explains a golang.org/toolchain version no upstream has, from the
+ * module's @v/list (may be empty): no such Go release (or a Go language
+ * version such as go1.27, whose releases are go1.27.0 and up), or none for
+ * this platform; the newest release for the same platform; the GOTOOLCHAIN
+ * value to use. Pure. 0, or -EINVAL when version is not a toolchain's.
+ */
+int diag_toolchain_missing(const char *version, const char *list, size_t len,
+                           char *out, size_t cap);
+
 #endif

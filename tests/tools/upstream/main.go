@@ -4,6 +4,7 @@
 //
 //	upstream -root DIR -listen 127.0.0.1:0 -addr-file F -log F
 //	         [-tls-cert-out F] [-delay DURATION] [-fail-every N] [-fail-status CODE]
+//	         [-missing-status CODE] [-missing-body TEXT]
 //
 // Every request path (percent-decoded) is mapped to a file under -root;
 // missing files, directories and escapes yield 404. Paths under /sumdb/ are
@@ -16,6 +17,7 @@
 // localhost is generated and written there as PEM, and HTTPS is served; the
 // client trusts it via SSL_CERT_FILE / curl --cacert.
 // -fail-every N makes every Nth request (N, 2N, ...) answer -fail-status.
+// -missing-status and -missing-body: the answer for a missing file (404).
 // SIGTERM/SIGINT: graceful shutdown, exit 0.
 package main
 
@@ -56,6 +58,10 @@ var (
 	delay      = flag.Duration("delay", 0, "delay every response by this long")
 	failEvery  = flag.Int("fail-every", 0, "make every Nth request fail (0 = never)")
 	failStatus = flag.Int("fail-status", http.StatusInternalServerError, "status code for -fail-every failures")
+	// A module proxy may answer otherwise for a file it does not have:
+	// 403 "This module version is not available." for a toolchain.
+	missingStatus = flag.Int("missing-status", http.StatusNotFound, "status code for a missing file")
+	missingBody   = flag.String("missing-body", "404 page not found", "body for a missing file")
 )
 
 var (
@@ -151,7 +157,7 @@ func handle(w http.ResponseWriter, r *http.Request) {
 	f, err := os.Open(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-			http.NotFound(w, r)
+			http.Error(w, *missingBody, *missingStatus)
 		} else {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
