@@ -307,7 +307,10 @@ int proxy_fetch_start(struct proxy_fetcher *fr, struct proxy_fetch *f) {
     curl_easy_setopt(e, CURLOPT_CAINFO, fr->ca_file);
   f->resolve_list = NULL;
   if (f->resolve != NULL && f->resolve[0] != '\0') {
-    f->resolve_list = curl_slist_append(NULL, f->resolve);
+    /* "+": the entry expires from the shared DNS cache like a lookup. */
+    char entry[sizeof f->location + 2];
+    snprintf(entry, sizeof entry, "+%s", f->resolve);
+    f->resolve_list = curl_slist_append(NULL, entry);
     if (f->resolve_list == NULL) {
       curl_easy_cleanup(e);
       f->easy = NULL;

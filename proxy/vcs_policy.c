@@ -242,9 +242,11 @@ static int under_route(const char *route, const struct vcs_url *u,
                        const unsigned char (*addrs)[16], size_t naddrs) {
   char glob[VCS_MAX_URL_BYTES];
   struct vcs_url r;
+  /* A route that cannot be expanded names no repository at all (its
+   * roots have as many elements as its pattern). */
   if (vcs_route_url_glob(route, glob, sizeof glob) < 0 ||
       vcs_url_parse(glob, &r) < 0)
-    return 1; /* cannot tell: keep away from it */
+    return 0;
   if (fnmatch(r.host, u->host, 0) != 0 &&
       !host_is_one_of(r.host, addrs, naddrs))
     return 0;
