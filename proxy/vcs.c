@@ -327,6 +327,19 @@ static void job_fail(struct vcs_job *j, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void begin(struct vcs_job *j);
 
+/* The location passed: its mirror (pinned to the addresses checked, if
+ * any), then on. */
+static void use_location(struct vcs_job *j, int anonymous, const char *pin) {
+  j->repo = vcs_repo_get(&j->v->repos, &j->loc, anonymous);
+  if (j->repo == NULL) {
+    job_fail(j, 503, "modproxy ran out of memory\n");
+    return;
+  }
+  if (anonymous)
+    vcs_repo_pin(j->repo, pin);
+  begin(j);
+}
+
 static void on_checked(struct vcs_check *c) {
   struct vcs_job *j = c->data;
   if (j->v == NULL)
@@ -335,8 +348,7 @@ static void on_checked(struct vcs_check *c) {
     job_fail(j, c->status, "module %s: %s\n", j->r->gp->module, c->err);
     return;
   }
-  vcs_repo_pin(j->repo, c->pin);
-  begin(j);
+  use_location(j, 1, c->pin);
 }
 
 /*
@@ -357,14 +369,8 @@ static void on_checked(struct vcs_check *c) {
  */
 static void check_location(struct vcs_job *j) {
   const char *m = j->r->gp->module;
-  int anonymous = j->r->direct && !j->loc.routed;
-  j->repo = vcs_repo_get(&j->v->repos, &j->loc, anonymous);
-  if (j->repo == NULL) {
-    job_fail(j, 503, "modproxy ran out of memory\n");
-    return;
-  }
-  if (!anonymous) {
-    begin(j);
+  if (!j->r->direct || j->loc.routed) {
+    use_location(j, 0, NULL);
     return;
   }
   struct vcs_url u;
