@@ -71,6 +71,10 @@ static void check_done(struct proxy_fetcher *fr) {
     curl_easy_getinfo(f->easy, CURLINFO_CONTENT_TYPE, &ct);
     snprintf(f->content_type, sizeof f->content_type, "%s",
              ct != NULL ? ct : "");
+    const char *loc = NULL;
+    if (f->no_redirect)
+      curl_easy_getinfo(f->easy, CURLINFO_REDIRECT_URL, &loc);
+    snprintf(f->location, sizeof f->location, "%s", loc != NULL ? loc : "");
     int is_file = strncmp(f->url, "file:", 5) == 0;
     if (cc == CURLE_OK) {
       f->rc = 0;
@@ -101,6 +105,8 @@ static void check_done(struct proxy_fetcher *fr) {
     curl_multi_remove_handle(fr->multi, f->easy);
     curl_easy_cleanup(f->easy);
     f->easy = NULL;
+    curl_slist_free_all(f->resolve_list);
+    f->resolve_list = NULL;
     f->on_done(f);
   }
 }
@@ -283,8 +289,9 @@ int proxy_fetch_start(struct proxy_fetcher *fr, struct proxy_fetch *f) {
   curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https,file");
-  /* Follow redirects, but never from https down to http. */
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+  /* Follow redirects (unless asked not to), never from https down to
+   * http. */
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, f->no_redirect ? 0L : 1L);
   curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)PROXY_UPSTREAM_MAX_REDIRECTS);
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR,
                    strncmp(f->url, "https:", 6) == 0 ? "https" : "http,https");
@@ -298,9 +305,24 @@ int proxy_fetch_start(struct proxy_fetcher *fr, struct proxy_fetch *f) {
   curl_easy_setopt(e, CURLOPT_USERAGENT, "modproxy/" MODPROXY_VERSION);
   if (fr->ca_file != NULL)
     curl_easy_setopt(e, CURLOPT_CAINFO, fr->ca_file);
+  f->resolve_list = NULL;
+  if (f->resolve != NULL && f->resolve[0] != '\0') {
+    /* "+": the entry expires from the shared DNS cache like a lookup. */
+    char entry[sizeof f->location + 2];
+    snprintf(entry, sizeof entry, "+%s", f->resolve);
+    f->resolve_list = curl_slist_append(NULL, entry);
+    if (f->resolve_list == NULL) {
+      curl_easy_cleanup(e);
+      f->easy = NULL;
+      return -ENOMEM;
+    }
+    curl_easy_setopt(e, CURLOPT_RESOLVE, f->resolve_list);
+  }
   if (curl_multi_add_handle(fr->multi, e) != CURLM_OK) {
     curl_easy_cleanup(e);
     f->easy = NULL;
+    curl_slist_free_all(f->resolve_list);
+    f->resolve_list = NULL;
     return -ENOMEM;
   }
   return 0;

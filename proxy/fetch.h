@@ -30,6 +30,10 @@ struct proxy_fetch {
    *  the body is written (len counts it), before on_done. */
   proxy_fetch_cb on_data;
   void *data;
+  /** NULL, or "host:port:addr[,addr...]": connect to host:port at these
+   *  addresses only (curl's CURLOPT_RESOLVE), borrowed until on_done. */
+  const char *resolve;
+  int no_redirect; /**< answer a 3xx as is, its target in location */
   /* out */
   int rc;      /**< 0: a response arrived (see status); else -errno */
   long status; /**< HTTP status (200 for a file:// hit) */
@@ -39,10 +43,12 @@ struct proxy_fetch {
    *  200 that declared it (Content-Length, no Content-Encoding), else -1. */
   int64_t expected;
   char content_type[128];
-  char error[256]; /**< transport error, for people */
+  char location[2048]; /**< no_redirect: a 3xx's absolute target, or "" */
+  char error[256];     /**< transport error, for people */
   double seconds;
   /* private */
   CURL *easy;
+  struct curl_slist *resolve_list;
   size_t cap;
   int too_big;
   int stage_errno; /* writing the staging file failed (our disk) */

@@ -58,8 +58,7 @@ static void cmd_state(struct git_cmd *c, enum git_cmd_state to) {
   c->state = to;
 }
 
-/* environ with extra entries replacing those of the same name. */
-static char **make_env(const char *const *extra) {
+char **git_env_new(const char *const *extra) {
   size_t n = 0, k = 0;
   while (environ[n] != NULL)
     n++;
@@ -97,7 +96,7 @@ int git_runner_new(uv_loop_t *loop, const char *const *extra_env,
   if (r == NULL)
     return -ENOMEM;
   r->loop = loop;
-  r->env = make_env(extra_env);
+  r->env = git_env_new(extra_env);
   if (r->env == NULL) {
     free(r);
     return -ENOMEM;
@@ -125,10 +124,14 @@ void git_runner_free(struct git_runner *r) {
   /* SIGKILL cannot be ignored: each exit arrives promptly. */
   while (r->active != NULL)
     uv_run(r->loop, UV_RUN_ONCE);
-  for (char **e = r->env; *e != NULL; e++)
-    free(*e);
-  free(r->env);
+  git_env_free(r->env);
   free(r);
+}
+
+void git_env_free(char **env) {
+  for (char **e = env; e != NULL && *e != NULL; e++)
+    free(*e);
+  free(env);
 }
 
 static void start_next(struct git_runner *r);
@@ -273,7 +276,7 @@ static int spawn(struct git_cmd *c) {
       .exit_cb = on_exit_cb,
       .file = c->argv[0],
       .args = (char **)c->argv,
-      .env = r->env,
+      .env = c->env != NULL ? (char **)c->env : r->env,
       .cwd = c->cwd,
       .flags = UV_PROCESS_DETACHED,
       .stdio_count = 3,

@@ -43,6 +43,9 @@ struct git_cmd {
   int out_fd;          /**< >= 0: stdout goes to this file; else captured */
   size_t max_out;      /**< captured stdout past this: killed, -E2BIG */
   uint64_t timeout_ms; /**< whole run; past it the group is killed */
+  /** NULL: the runner's environment; else the whole environment of this
+   *  command (from git_env_new), borrowed until on_exit. */
+  char *const *env;
   git_cmd_cb on_exit;
   void *data;
   /* out */
@@ -68,6 +71,11 @@ struct git_cmd {
   uint64_t start_ms;
 };
 
+/** The inherited environment with extra "NAME=value" entries replacing
+ *  those of the same name (copied). Heap, or NULL when out of memory. */
+char **git_env_new(const char *const *extra);
+/** Frees what git_env_new made. Accepts NULL. */
+void git_env_free(char **env);
 /** Creates a runner on loop; extra_env are "NAME=value" strings added to
  *  the inherited environment (copied). 0 or a negative errno. */
 int git_runner_new(uv_loop_t *loop, const char *const *extra_env,

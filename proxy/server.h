@@ -89,6 +89,11 @@ struct proxy_config {
    *  or "off": none), proxied under /sumdb/ (sumdb.c). */
   const char *const *sumdbs;
   int verify_sumdb; /**< check upstream zips/go.mods (sumdb_verify.c) */
+  /** "direct" mode's rules for public modules' repositories and go-get
+   *  pages (vcs_policy.h): address ranges denied (NULL: the default list),
+   *  ranges allowed all the same (NULL: none), GOINSECURE-style globs of
+   *  modules whose repositories may be http or git:// (NULL: none). */
+  const char *direct_deny, *direct_allow, *direct_insecure;
 };
 
 /** How an upstream has been doing (loop thread), for /diag and /metrics. */

@@ -8,6 +8,7 @@
  * read, so a bad value in any source is reported with that source.
  */
 #include "settings.h"
+#include "vcs_policy.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -16,7 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum kind { K_TEXT, K_COUNT, K_BOOL, K_LIST, K_CHOICE };
+enum kind { K_TEXT, K_COUNT, K_BOOL, K_LIST, K_CHOICE, K_RANGES };
 
 /* getopt values for the settings' flags: OPT_BASE + setting_id. */
 #define OPT_BASE 256
@@ -96,6 +97,17 @@ static const struct def {
                    "PEM private key for --tls-cert"},
     [S_GIT_TIMEOUT] = {"git-timeout", K_COUNT, "120", 86400, "SECONDS",
                        "how long one git command may talk to a git host"},
+    [S_DIRECT_DENY] = {"direct-deny", K_RANGES, VCS_POLICY_DEFAULT_DENY, 0,
+                       "CIDRS",
+                       "address ranges that public modules' repositories "
+                       "and go-get pages may not be on (\"direct\"); none: "
+                       "no range"},
+    [S_DIRECT_ALLOW] = {"direct-allow", K_RANGES, NULL, 0, "CIDRS",
+                        "address ranges allowed all the same, inside "
+                        "--direct-deny"},
+    [S_DIRECT_INSECURE] = {"direct-insecure", K_TEXT, NULL, 0, "PATTERNS",
+                           "GOINSECURE-style globs: public modules whose "
+                           "repositories may be http:// or git://"},
 };
 
 /* MODPROXY_<NAME>, upper case, '-' as '_'. */
@@ -140,6 +152,15 @@ static int set(struct settings *st, enum setting_id id, const char *text,
         (hit[n] != '\0' && hit[n] != '|')) {
       snprintf(err, errlen, "%s: %s: \"%s\" is not one of %s", source, d->name,
                text, d->arg);
+      return -EINVAL;
+    }
+  } else if (d->kind == K_RANGES) {
+    struct vcs_net_range r[VCS_POLICY_MAX_RANGES];
+    size_t n;
+    char why[160];
+    if (vcs_ranges_parse(text, r, VCS_POLICY_MAX_RANGES, &n, why, sizeof why) <
+        0) {
+      snprintf(err, errlen, "%s: %s: %s", source, d->name, why);
       return -EINVAL;
     }
   } else if (d->kind == K_BOOL && parse_bool(text) < 0) {
@@ -398,6 +419,9 @@ void settings_to_config(const struct settings *st, struct proxy_config *cfg) {
   cfg->auth_all = auth_required != NULL && strcmp(auth_required, "all") == 0;
   cfg->max_connections = (uint64_t)settings_count(st, S_MAX_CONNECTIONS);
   cfg->max_request_rate = (uint64_t)settings_count(st, S_MAX_REQUEST_RATE);
+  cfg->direct_deny = settings_text(st, S_DIRECT_DENY);
+  cfg->direct_allow = settings_text(st, S_DIRECT_ALLOW);
+  cfg->direct_insecure = settings_text(st, S_DIRECT_INSECURE);
 }
 
 void settings_print(const struct settings *st, unsigned allowed, FILE *f) {

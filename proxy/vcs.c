@@ -3,7 +3,9 @@
  *
  *   proxy_vcs_start: route (module path -> repository), then on the next
  *   loop turn (without a route: DISCOVER first, the go command's ?go-get=1
- *   meta tags, vcs_discover.c, remembered for VCS_DISCOVER_TTL_MS):
+ *   meta tags, vcs_discover.c, remembered for VCS_DISCOVER_TTL_MS), and
+ *   for a public module's repository that no route gives, CHECK (the
+ *   repository rule, check_location) before anything below:
  *
  *            snapshot stale or missing             snapshot usable
  *   START -------------------------> REFRESH       (canonical version)
@@ -50,6 +52,7 @@
 #include "vcs.h"
 #include "vcs_discover.h"
 #include "vcs_internal.h"
+#include "vcs_policy.h"
 #include "vcs_repo.h"
 
 /* A refs snapshot younger than this answers lists, @latest and queries
@@ -66,6 +69,7 @@
 enum vcs_job_state {
   VJ_START,
   VJ_DISCOVER,
+  VJ_CHECK,
   VJ_REFRESH,
   VJ_RESOLVE,
   VJ_GIT,
@@ -83,6 +87,7 @@ struct vcs_job {
   struct vcs_location loc;
   int discovering; /* no route: ask the ?go-get=1 pages */
   struct vcs_discovery disc;
+  struct vcs_check check;
   struct vcs_repo *repo;
   struct vcs_refs *refs; /* the snapshot being resolved against */
   struct vcs_repo_waiter waiter;
@@ -117,6 +122,8 @@ struct proxy_vcs {
   struct proxy_server *s;
   struct disc_entry *discovered; /* newest first */
   struct git_runner *git;
+  char **anon_env; /* git's environment for anonymous mirrors */
+  struct vcs_policy policy;
   struct vcs_repos repos;
   struct vcs_job *jobs;
   char dir[1024];
@@ -124,9 +131,11 @@ struct proxy_vcs {
 
 static void job_state(struct vcs_job *j, enum vcs_job_state to) {
   static const unsigned allowed[] = {
-      [VJ_START] = 1u << VJ_DISCOVER | 1u << VJ_REFRESH | 1u << VJ_RESOLVE |
-                   1u << VJ_DONE,
-      [VJ_DISCOVER] = 1u << VJ_REFRESH | 1u << VJ_RESOLVE | 1u << VJ_DONE,
+      [VJ_START] = 1u << VJ_DISCOVER | 1u << VJ_CHECK | 1u << VJ_REFRESH |
+                   1u << VJ_RESOLVE | 1u << VJ_DONE,
+      [VJ_DISCOVER] =
+          1u << VJ_CHECK | 1u << VJ_REFRESH | 1u << VJ_RESOLVE | 1u << VJ_DONE,
+      [VJ_CHECK] = 1u << VJ_REFRESH | 1u << VJ_RESOLVE | 1u << VJ_DONE,
       [VJ_REFRESH] = 1u << VJ_RESOLVE | 1u << VJ_DONE,
       [VJ_RESOLVE] = 1u << VJ_GIT | 1u << VJ_REFRESH | 1u << VJ_ARCHIVE |
                      1u << VJ_RECORD | 1u << VJ_DONE,
@@ -171,6 +180,55 @@ static int write_template(const char *dir) {
   return fclose(f) == 0 ? 0 : -EIO;
 }
 
+/* The direct-mode policy from the settings (vcs_policy.h). */
+static int policy_init(struct vcs_policy *p, const struct proxy_config *cfg) {
+  char err[256];
+  const char *deny =
+      cfg->direct_deny != NULL ? cfg->direct_deny : VCS_POLICY_DEFAULT_DENY;
+  if (vcs_ranges_parse(deny, p->deny, VCS_POLICY_MAX_RANGES, &p->ndeny, err,
+                       sizeof err) < 0 ||
+      vcs_ranges_parse(cfg->direct_allow, p->allow, VCS_POLICY_MAX_RANGES,
+                       &p->nallow, err, sizeof err) < 0) {
+    fprintf(stderr, "modproxy: --direct-deny/--direct-allow: %s\n", err);
+    return -EINVAL;
+  }
+  p->insecure = cfg->direct_insecure;
+  p->routes = cfg->git_routes;
+  return 0;
+}
+
+/* git's environment for repositories a client or a page chose: none of the
+ * proxy's git configuration (credential helpers, http.extraHeader,
+ * insteadOf), no ~/.netrc or ~/.git-credentials (home is an empty
+ * directory), no SSH agent or keys, no http redirects, no transports but
+ * the four the policy allows. */
+static char **anonymous_env(const char *home) {
+  char h[1200], x[1200];
+  snprintf(h, sizeof h, "HOME=%s", home);
+  snprintf(x, sizeof x, "XDG_CONFIG_HOME=%s", home);
+  const char *const env[] = {
+      h,
+      x,
+      "GIT_CONFIG_NOSYSTEM=1",
+      "GIT_CONFIG_GLOBAL=/dev/null",
+      "GIT_CONFIG_PARAMETERS=",
+      "GIT_CONFIG_COUNT=1",
+      "GIT_CONFIG_KEY_0=http.followRedirects",
+      "GIT_CONFIG_VALUE_0=false",
+      "GIT_ALLOW_PROTOCOL=https:ssh:http:git",
+      "GIT_ASKPASS=",
+      "SSH_ASKPASS=",
+      "SSH_AUTH_SOCK=",
+      "GIT_SSH_COMMAND=ssh -F /dev/null -o IdentitiesOnly=yes -o "
+      "IdentityFile=/dev/null -o BatchMode=yes -o ControlMaster=no",
+      "GIT_TERMINAL_PROMPT=0",
+      "GCM_INTERACTIVE=never",
+      "LC_ALL=C",
+      NULL,
+  };
+  return git_env_new(env);
+}
+
 int proxy_vcs_init(struct proxy_server *s) {
   const struct proxy_config *cfg = s->cfg;
   char err[512];
@@ -185,10 +243,18 @@ int proxy_vcs_init(struct proxy_server *s) {
   if (v == NULL)
     return -ENOMEM;
   v->s = s;
+  if (policy_init(&v->policy, cfg) < 0) {
+    free(v);
+    return -EINVAL;
+  }
   snprintf(v->dir, sizeof v->dir, "%s/git", cfg->data_dir);
+  char home[1100];
+  snprintf(home, sizeof home, "%s/anonymous-home", v->dir);
   int rc = mkdir_p(v->dir);
   if (rc == 0)
     rc = write_template(v->dir);
+  if (rc == 0)
+    rc = mkdir_p(home);
   if (rc < 0) {
     fprintf(stderr, "modproxy: cannot prepare %s for git mirrors: %s\n", v->dir,
             strerror(-rc));
@@ -210,12 +276,17 @@ int proxy_vcs_init(struct proxy_server *s) {
     free(v);
     return rc;
   }
+  if ((v->anon_env = anonymous_env(home)) == NULL) {
+    git_runner_free(v->git);
+    free(v);
+    return -ENOMEM;
+  }
   uint64_t net_ms = s->cfg->git_timeout_s > 0
                         ? (uint64_t)s->cfg->git_timeout_s * 1000
                         : VCS_NET_TIMEOUT_MS;
   char tmpl[1100];
   snprintf(tmpl, sizeof tmpl, "%s/template", v->dir);
-  vcs_repos_init(&v->repos, v->git, v->dir, tmpl, net_ms);
+  vcs_repos_init(&v->repos, v->git, v->dir, tmpl, net_ms, v->anon_env);
   s->vcs = v;
   return 0;
 }
@@ -229,6 +300,7 @@ void proxy_vcs_close(struct proxy_server *s) {
   for (struct vcs_job *j = v->jobs; j != NULL; j = j->next)
     j->v = NULL; /* freed by their timer's close callback, if ever */
   vcs_repos_dispose(&v->repos);
+  git_env_free(v->anon_env);
   while (v->discovered != NULL) {
     struct disc_entry *e = v->discovered;
     v->discovered = e->next;
@@ -247,6 +319,81 @@ static const char *kind_of(const struct vcs_request *r) {
 int proxy_vcs_private(const struct proxy_server *s, const char *module) {
   const char *p = s->cfg->private_patterns;
   return p != NULL && p[0] != '\0' && gomod_match_prefix_patterns(p, module);
+}
+
+/* ---- the repository rule ------------------------------------------------ */
+
+static void job_fail(struct vcs_job *j, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void begin(struct vcs_job *j);
+
+/* The location passed: its mirror (pinned to the addresses checked, if
+ * any), then on. */
+static void use_location(struct vcs_job *j, int anonymous, const char *pin) {
+  j->repo = vcs_repo_get(&j->v->repos, &j->loc, anonymous);
+  if (j->repo == NULL) {
+    job_fail(j, 503, "modproxy ran out of memory\n");
+    return;
+  }
+  if (anonymous)
+    vcs_repo_pin(j->repo, pin);
+  begin(j);
+}
+
+static void on_checked(struct vcs_check *c) {
+  struct vcs_job *j = c->data;
+  if (j->v == NULL)
+    return; /* shutting down */
+  if (c->status != 0) {
+    job_fail(j, c->status, "module %s: %s\n", j->r->gp->module, c->err);
+    return;
+  }
+  use_location(j, 1, c->pin);
+}
+
+/*
+ * Which repository may answer for which module path; with
+ * proxy_vcs_private (which paths are private) and proxy_conn_may_see (who
+ * sees private paths), the whole of access control for git.
+ *
+ * A private module's repository, and any repository a --git-route gives,
+ * is the operator's word: git runs with the proxy's credentials. A public
+ * module's repository that no route gives was chosen by a client (the
+ * path) or a go-get page: its mirror is anonymous (git without the
+ * proxy's credentials or configuration, in a directory of its own), and it
+ * must pass vcs_policy_repo (secure scheme unless --direct-insecure, not
+ * under a --git-route URL) and the address check (--direct-deny,
+ * --direct-allow) before git runs. So a repository reached with the
+ * proxy's credentials or through a route is served only under the paths
+ * its route or --private gives, to the clients allowed to see them.
+ */
+static void check_location(struct vcs_job *j) {
+  const char *m = j->r->gp->module;
+  if (!j->r->direct || j->loc.routed) {
+    use_location(j, 0, NULL);
+    return;
+  }
+  struct vcs_url u;
+  char err[512];
+  if (vcs_url_parse(j->loc.url, &u) < 0) {
+    job_fail(j, 403, "module %s: its repository URL cannot be read\n", m);
+    return;
+  }
+  if (vcs_policy_repo(&j->v->policy, m, &u, NULL, 0, err, sizeof err) < 0) {
+    job_fail(j, 403, "module %s: %s\n", m, err);
+    return;
+  }
+  job_state(j, VJ_CHECK);
+  j->check = (struct vcs_check){.loop = j->v->s->loop,
+                                .policy = &j->v->policy,
+                                .url = j->loc.url,
+                                .module = m,
+                                .on_done = on_checked,
+                                .data = j};
+  int rc = vcs_check_start(&j->check);
+  if (rc < 0)
+    job_fail(j, 502, "module %s: cannot check its repository's host: %s\n", m,
+             strerror(-rc));
 }
 
 void proxy_vcs_dispose(struct vcs_request *r) {
@@ -309,8 +456,7 @@ static void job_done(struct vcs_job *j) {
 }
 
 /* Fails the request with a short text (one or two lines). */
-__attribute__((format(printf, 3, 4))) static void
-job_fail(struct vcs_job *j, int status, const char *fmt, ...) {
+static void job_fail(struct vcs_job *j, int status, const char *fmt, ...) {
   struct vcs_request *r = j->r;
   char text[2048];
   va_list ap;
@@ -692,12 +838,7 @@ static void on_discovered(struct vcs_discovery *d) {
   }
   j->loc = d->loc;
   disc_remember(j->v, m, &j->loc);
-  j->repo = vcs_repo_get(&j->v->repos, &j->loc);
-  if (j->repo == NULL) {
-    job_fail(j, 503, "modproxy ran out of memory\n");
-    return;
-  }
-  begin(j);
+  check_location(j);
 }
 
 /* The next loop turn after proxy_vcs_start. */
@@ -712,6 +853,7 @@ static void on_start(uv_timer_t *t) {
     j->disc.fetcher = j->v->s->fetcher;
     j->disc.loop = j->v->s->loop;
     j->disc.module = j->r->gp->module;
+    j->disc.policy = j->r->direct ? &j->v->policy : NULL;
     j->disc.on_done = on_discovered;
     j->disc.data = j;
     int rc = vcs_discover_start(&j->disc);
@@ -724,7 +866,7 @@ static void on_start(uv_timer_t *t) {
     }
     return;
   }
-  begin(j);
+  check_location(j);
 }
 
 int proxy_vcs_start(struct proxy_server *s, struct vcs_request *r) {
@@ -759,13 +901,6 @@ int proxy_vcs_start(struct proxy_server *s, struct vcs_request *r) {
     } else if (vcs_discover_url(r->gp->module, url, sizeof url) == 0) {
       j->discovering = 1;
       rc = 0;
-    }
-  }
-  if (rc == 0 && !j->discovering) {
-    j->repo = vcs_repo_get(&v->repos, &j->loc);
-    if (j->repo == NULL) {
-      rc = -ENOMEM;
-      snprintf(err, sizeof err, "out of memory");
     }
   }
   if (rc < 0) {

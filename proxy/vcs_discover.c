@@ -956,7 +956,27 @@ static void disc_done(struct vcs_discovery *d, int status, const char *fmt,
   d->on_done(d);
 }
 
+/* A failure that the pages' contents explain. For a public module (a page
+ * on a host any client may name) the text quotes nothing of them: only
+ * what was asked and that it did not lead to a repository. */
+static void page_fail(struct vcs_discovery *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void page_fail(struct vcs_discovery *d, const char *fmt, ...) {
+  if (d->policy != NULL) {
+    disc_done(d, 404, "%s does not name a git repository modproxy can use",
+              d->asked);
+    return;
+  }
+  char text[sizeof d->err];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  disc_done(d, 404, "%s", text);
+}
+
 static void fetch_page(struct vcs_discovery *d);
+static void on_page(struct proxy_fetch *f);
 
 static int copy_import(struct vcs_meta_import *dst,
                        const struct vcs_meta_import *src) {
@@ -971,12 +991,12 @@ static void finish(struct vcs_discovery *d) {
   const struct vcs_meta_import *mi = &d->chosen;
   char why[256];
   if (vcs_meta_repo_check(mi->repo, why, sizeof why) < 0) {
-    disc_done(d, 404, "%s: invalid repo root \"%s\": %s", d->first_url,
-              mi->repo, why);
+    page_fail(d, "%s: invalid repo root \"%s\": %s", d->first_url, mi->repo,
+              why);
     return;
   }
   if (strcmp(mi->vcs, "mod") == 0) {
-    disc_done(d, 404,
+    page_fail(d,
               "the go-import meta tag at %s names a module proxy (%s), not "
               "a git repository; modproxy serves private modules from git "
               "only",
@@ -984,14 +1004,14 @@ static void finish(struct vcs_discovery *d) {
     return;
   }
   if (strcmp(mi->vcs, "git") != 0) {
-    disc_done(d, 404,
+    page_fail(d,
               "the go-import meta tag at %s says vcs \"%s\"; modproxy "
               "serves private modules from git only",
               d->first_url, mi->vcs);
     return;
   }
   if (strlen(mi->prefix) >= sizeof d->loc.root) {
-    disc_done(d, 404, "meta tag root too long at %s", d->first_url);
+    page_fail(d, "meta tag root too long at %s", d->first_url);
     return;
   }
   snprintf(d->loc.root, sizeof d->loc.root, "%s", mi->prefix);
@@ -1000,21 +1020,53 @@ static void finish(struct vcs_discovery *d) {
   disc_done(d, 0, NULL);
 }
 
+/* A 3xx: follow it on the page's own host (scheme https, same host and
+ * port), never elsewhere. 1 if it was followed or failed the discovery. */
+static int follow(struct vcs_discovery *d, const struct proxy_fetch *f) {
+  if (f->status < 300 || f->status > 399 || f->location[0] == '\0')
+    return 0;
+  struct vcs_url from, to;
+  int same = vcs_url_parse(d->url, &from) == 0 &&
+             vcs_url_parse(f->location, &to) == 0 &&
+             strcmp(to.scheme, "https") == 0 &&
+             strcmp(from.host, to.host) == 0 && from.port == to.port;
+  if (!same) {
+    disc_done(d, 404,
+              "%s redirects to another host; modproxy follows a go-get "
+              "page's redirects on its own host only",
+              d->asked);
+    return 1;
+  }
+  if (++d->redirects > VCS_DISCOVER_MAX_REDIRECTS ||
+      strlen(f->location) >= sizeof d->url) {
+    disc_done(d, 404, "%s: too many redirects", d->asked);
+    return 1;
+  }
+  snprintf(d->url, sizeof d->url, "%s", f->location);
+  proxy_fetch_dispose(&d->fetch);
+  fetch_page(d);
+  return 1;
+}
+
 static void on_page(struct proxy_fetch *f) {
   struct vcs_discovery *d = f->data;
-  struct vcs_discovery_step *st = &d->steps[d->nsteps++];
-  snprintf(st->url, sizeof st->url, "%s", d->url);
-  st->status = f->rc < 0 ? f->rc : f->status;
-  st->ms = uv_now(d->loop) - d->start_ms;
-  int verifying = d->nsteps == 2;
+  if (d->nsteps < VCS_DISCOVER_MAX_STEPS) {
+    struct vcs_discovery_step *st = &d->steps[d->nsteps++];
+    snprintf(st->url, sizeof st->url, "%s", d->url);
+    st->status = f->rc < 0 ? f->rc : f->status;
+    st->ms = uv_now(d->loop) - d->start_ms;
+  }
+  int verifying = d->second;
   const char *subject = verifying ? d->chosen.prefix : d->module;
   if (f->rc < 0) {
     /* A host that does not resolve has no page: nothing says where the
      * repository is. Other transport failures may pass. */
     disc_done(d, f->rc == -EHOSTUNREACH ? 404 : 502, "cannot fetch %s: %s",
-              d->url, f->error[0] != '\0' ? f->error : strerror(-f->rc));
+              d->asked, f->error[0] != '\0' ? f->error : strerror(-f->rc));
     return;
   }
+  if (follow(d, f))
+    return;
   struct vcs_meta_imports m;
   char perr[512];
   int rc = vcs_meta_parse(f->body != NULL ? f->body : "", f->len, &m, perr,
@@ -1026,18 +1078,17 @@ static void on_page(struct proxy_fetch *f) {
   if (m.n == 0 && f->status != 200) {
     vcs_meta_free(&m);
     disc_done(d, f->status >= 500 ? 502 : 404,
-              "no go-import meta tag at %s (HTTP status %ld)", d->url,
+              "no go-import meta tag at %s (HTTP status %ld)", d->asked,
               f->status);
     return;
   }
   if (rc < 0) {
-    disc_done(d, 404, "cannot read the go-import meta tags at %s: %s", d->url,
-              perr);
+    page_fail(d, "cannot read the go-import meta tags at %s: %s", d->url, perr);
     return;
   }
   if (m.n == 0) {
     vcs_meta_free(&m);
-    disc_done(d, 404, "no go-import meta tag at %s", d->url);
+    page_fail(d, "no go-import meta tag at %s", d->url);
     return;
   }
   char merr[768];
@@ -1045,12 +1096,12 @@ static void on_page(struct proxy_fetch *f) {
   if (k < 0) {
     vcs_meta_free(&m);
     if (k == -EEXIST)
-      disc_done(d, 404, "%s at %s", merr, d->url);
+      page_fail(d, "%s at %s", merr, d->url);
     else if (verifying)
-      disc_done(d, 404, "%s and %s disagree about go-import for %s (%s)",
+      page_fail(d, "%s and %s disagree about go-import for %s (%s)",
                 d->first_url, d->url, subject, merr);
     else
-      disc_done(d, 404, "no go-import meta tag at %s matches %s (%s)", d->url,
+      page_fail(d, "no go-import meta tag at %s matches %s (%s)", d->url,
                 d->module, merr);
     return;
   }
@@ -1067,7 +1118,7 @@ static void on_page(struct proxy_fetch *f) {
                d->first_url, d->url, d->chosen.prefix, d->chosen.prefix,
                d->chosen.vcs, d->chosen.repo, b->prefix, b->vcs, b->repo);
       vcs_meta_free(&m);
-      disc_done(d, 404, "%s", msg);
+      page_fail(d, "%s", msg);
       return;
     }
     vcs_meta_free(&m);
@@ -1085,52 +1136,80 @@ static void on_page(struct proxy_fetch *f) {
     finish(d);
     return;
   }
-  /* A page below the root may not speak for it: ask the root's page. */
+  /* A page below the root may not speak for it: ask the root's page (on
+   * the same host: the root is a prefix of the path). */
   if (vcs_discover_url(d->chosen.prefix, d->url, sizeof d->url) < 0) {
-    disc_done(d, 404, "meta tag root %s at %s is not a host name path",
+    page_fail(d, "meta tag root %s at %s is not a host name path",
               d->chosen.prefix, d->first_url);
     return;
   }
+  d->second = 1;
+  d->redirects = 0;
+  snprintf(d->asked, sizeof d->asked, "%s", d->url);
   proxy_fetch_dispose(&d->fetch);
   fetch_page(d);
 }
 
-static void fetch_page(struct vcs_discovery *d) {
+/* Starts the fetch of d->url, at the addresses checked (if any), without
+ * following redirects (follow does, on the page's host). */
+static int page_fetch_start(struct vcs_discovery *d) {
   memset(&d->fetch, 0, sizeof d->fetch);
   d->fetch.url = d->url;
   d->fetch.fd = -1;
   d->fetch.max_bytes = VCS_DISCOVER_MAX_PAGE;
+  d->fetch.resolve = d->check.pin;
+  d->fetch.no_redirect = 1;
   d->fetch.on_done = on_page;
   d->fetch.data = d;
   d->start_ms = uv_now(d->loop);
-  int rc = proxy_fetch_start(d->fetcher, &d->fetch);
+  return proxy_fetch_start(d->fetcher, &d->fetch);
+}
+
+/* page_fetch_start from a callback: a failure to start goes through
+ * on_page. */
+static void fetch_page(struct vcs_discovery *d) {
+  int rc = page_fetch_start(d);
   if (rc < 0) {
-    /* on_done must not run from inside vcs_discover_start; the second page
-     * is only fetched from a callback. */
     d->fetch.rc = rc;
     snprintf(d->fetch.error, sizeof d->fetch.error, "%s", strerror(-rc));
     on_page(&d->fetch);
   }
 }
 
+/* A public module's page host passed (or failed) the address check. */
+static void on_host_checked(struct vcs_check *c) {
+  struct vcs_discovery *d = c->data;
+  if (c->status != 0) {
+    disc_done(d, c->status, "%s: %s", d->asked, c->err);
+    return;
+  }
+  fetch_page(d);
+}
+
 int vcs_discover_start(struct vcs_discovery *d) {
   d->status = 0;
   d->err[0] = '\0';
   d->nsteps = 0;
+  d->second = 0;
+  d->redirects = 0;
   memset(&d->chosen, 0, sizeof d->chosen);
   memset(&d->loc, 0, sizeof d->loc);
+  memset(&d->fetch, 0, sizeof d->fetch);
+  memset(&d->check, 0, sizeof d->check);
   if (d->fetcher == NULL)
     return -ECANCELED;
   if (vcs_discover_url(d->module, d->url, sizeof d->url) < 0)
     return -EINVAL;
-  memset(&d->fetch, 0, sizeof d->fetch);
-  d->fetch.url = d->url;
-  d->fetch.fd = -1;
-  d->fetch.max_bytes = VCS_DISCOVER_MAX_PAGE;
-  d->fetch.on_done = on_page;
-  d->fetch.data = d;
-  d->start_ms = uv_now(d->loop);
-  return proxy_fetch_start(d->fetcher, &d->fetch);
+  snprintf(d->asked, sizeof d->asked, "%s", d->url);
+  if (d->policy != NULL) {
+    d->check.loop = d->loop;
+    d->check.policy = d->policy;
+    d->check.url = d->url;
+    d->check.on_done = on_host_checked;
+    d->check.data = d;
+    return vcs_check_start(&d->check);
+  }
+  return page_fetch_start(d);
 }
 
 void vcs_discover_dispose(struct vcs_discovery *d) {

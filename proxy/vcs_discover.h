@@ -17,10 +17,16 @@
 
 #include "fetch.h"
 #include "vcs_internal.h"
+#include "vcs_policy.h"
 
 /* The largest go-get page read (the go command stops at </head>; pages
  * are small). */
 #define VCS_DISCOVER_MAX_PAGE (4u << 20)
+/* Redirects followed for one page (on its own host only), as many as the
+ * go command's http client follows. */
+#define VCS_DISCOVER_MAX_REDIRECTS 10
+/* Page fetches kept for the request record. */
+#define VCS_DISCOVER_MAX_STEPS 4
 
 /* ---- pure parts ---------------------------------------------------------- */
 
@@ -87,6 +93,10 @@ struct vcs_discovery {
   struct proxy_fetcher *fetcher;
   uv_loop_t *loop;
   const char *module; /**< borrowed until on_done */
+  /** A public module's policy: the pages' host must pass the address
+   *  check, and messages quote nothing from the pages. NULL for a private
+   *  module (the operator's pages). */
+  const struct vcs_policy *policy;
   vcs_discovery_cb on_done;
   void *data;
   /* out */
@@ -94,10 +104,14 @@ struct vcs_discovery {
                                 502 a page could not be fetched */
   struct vcs_location loc; /**< status 0: root, url, shown */
   char err[1024];          /**< otherwise: why, one line */
-  struct vcs_discovery_step steps[2];
+  struct vcs_discovery_step steps[VCS_DISCOVER_MAX_STEPS];
   int nsteps;
   /* private */
   struct proxy_fetch fetch;
+  struct vcs_check check;
+  int second;                    /* fetching the root's page */
+  int redirects;                 /* followed for this page */
+  char asked[VCS_MAX_URL_BYTES]; /* the page's URL before redirects */
   char url[VCS_MAX_URL_BYTES];
   uint64_t start_ms;
   struct vcs_meta_import chosen; /* heap copies, after the first page */

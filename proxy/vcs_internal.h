@@ -38,6 +38,7 @@ struct vcs_location {
   char root[GOMOD_MAX_PATH_BYTES]; /**< repository root import path */
   char url[VCS_MAX_URL_BYTES];     /**< git remote URL (may hold secrets) */
   char shown[VCS_MAX_URL_BYTES];   /**< url with credentials removed */
+  int routed; /**< from a --git-route: the operator's word, not checked */
 };
 
 /**
@@ -51,6 +52,10 @@ int vcs_route(const char *const *routes, const char *module,
               struct vcs_location *out, char *err, size_t errlen);
 /** Copies url to out with any user:password@ removed. */
 void vcs_url_redact(const char *url, char *out, size_t cap);
+/** The URL a route gives with its own pattern as the root: every URL the
+ *  route can give matches it, element by element, as a glob. 0 or -EINVAL,
+ *  -E2BIG. */
+int vcs_route_url_glob(const char *route, char *out, size_t cap);
 /** Checks one route entry's syntax; 0 or -EINVAL with err. */
 int vcs_route_check(const char *route, char *err, size_t errlen);
 

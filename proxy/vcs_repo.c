@@ -1,5 +1,6 @@
 /*
- * Bare mirrors, one per repository URL, under <data>/git/<sha256(url)>.git,
+ * Bare mirrors, one per repository URL and kind (anonymous or with the
+ * proxy's credentials), under <data>/git/<sha256(kind, url)>.git,
  * and the refresh that brings one up to date with its remote:
  *
  *         vcs_repo_refresh (nothing in flight)
@@ -200,8 +201,12 @@ static int contains(const char *hay, const char *needle) {
 /* Classifies a failed network git command: status and a short reason. */
 static void classify(const struct vcs_repo *r, const struct git_cmd *c,
                      int *status, char *out, size_t cap) {
-  char line[512];
+  /* git's last line, in parentheses; not for an anonymous repository,
+   * whose host (chosen by a client) may say anything. */
+  char line[512], why[520] = "";
   vcs_last_line(c->err, line, sizeof line);
+  if (!r->anonymous && line[0] != '\0')
+    snprintf(why, sizeof why, " (%s)", line);
   const char *e = c->err;
   if (c->rc == -ETIMEDOUT) {
     *status = 504;
@@ -229,9 +234,9 @@ static void classify(const struct vcs_repo *r, const struct git_cmd *c,
              contains(e, "Host key verification failed")) {
     *status = 502;
     snprintf(out, cap,
-             "the git host refused modproxy's credentials for %s (%s); the "
+             "the git host refused modproxy's credentials for %s%s; the "
              "proxy's operators must set up access",
-             r->shown, line);
+             r->shown, why);
   } else if (contains(e, "Could not resolve host") ||
              contains(e, "Connection refused") ||
              contains(e, "unable to connect") ||
@@ -242,25 +247,27 @@ static void classify(const struct vcs_repo *r, const struct git_cmd *c,
              contains(e, "Could not read from remote repository") ||
              contains(e, "unable to look up")) {
     *status = 502;
-    snprintf(out, cap, "cannot reach the git host of %s (%s)", r->shown, line);
+    snprintf(out, cap, "cannot reach the git host of %s%s", r->shown, why);
   } else if (contains(e, "not found") || contains(e, "does not exist") ||
              contains(e, "does not appear to be a git repository") ||
              contains(e, "not exported") ||
              contains(e, "returned error: 404") ||
              contains(e, "No such file or directory")) {
     *status = 404;
-    snprintf(out, cap, "git repository %s not found (%s)", r->shown, line);
+    snprintf(out, cap, "git repository %s not found%s", r->shown, why);
   } else {
     *status = 502;
-    snprintf(out, cap, "git failed for %s: %s", r->shown, line);
+    snprintf(out, cap, "git failed for %s%s", r->shown, why);
   }
 }
 
 /* ---- the table of mirrors ----------------------------------------------- */
 
 int vcs_repos_init(struct vcs_repos *t, struct git_runner *git, const char *dir,
-                   const char *template_dir, uint64_t net_timeout_ms) {
+                   const char *template_dir, uint64_t net_timeout_ms,
+                   char *const *anon_env) {
   memset(t, 0, sizeof *t);
+  t->anon_env = anon_env;
   t->git = git;
   t->net_timeout_ms = net_timeout_ms;
   snprintf(t->dir, sizeof t->dir, "%s", dir);
@@ -279,20 +286,24 @@ void vcs_repos_dispose(struct vcs_repos *t) {
 }
 
 struct vcs_repo *vcs_repo_get(struct vcs_repos *t,
-                              const struct vcs_location *loc) {
+                              const struct vcs_location *loc, int anonymous) {
   for (struct vcs_repo *r = t->head; r != NULL; r = r->next) {
-    if (strcmp(r->url, loc->url) == 0)
+    if (strcmp(r->url, loc->url) == 0 && r->anonymous == anonymous)
       return r;
   }
   struct vcs_repo *r = calloc(1, sizeof *r);
   if (r == NULL)
     return NULL;
   r->table = t;
+  r->anonymous = anonymous;
   snprintf(r->url, sizeof r->url, "%s", loc->url);
   snprintf(r->shown, sizeof r->shown, "%s", loc->shown);
+  /* Mirrors made with the proxy's credentials keep their old names. */
+  char key[VCS_MAX_URL_BYTES + 16];
+  snprintf(key, sizeof key, "%s%s", anonymous ? "anonymous " : "", loc->shown);
   unsigned char md[32];
   unsigned int mdlen = sizeof md;
-  EVP_Digest(loc->shown, strlen(loc->shown), md, &mdlen, EVP_sha256(), NULL);
+  EVP_Digest(key, strlen(key), md, &mdlen, EVP_sha256(), NULL);
   char hex[33];
   for (int i = 0; i < 16; i++)
     sprintf(hex + 2 * i, "%02x", md[i]);
@@ -300,6 +311,26 @@ struct vcs_repo *vcs_repo_get(struct vcs_repos *t,
   r->next = t->head;
   t->head = r;
   return r;
+}
+
+void vcs_repo_pin(struct vcs_repo *r, const char *pin) {
+  snprintf(r->pin, sizeof r->pin, "%s", pin);
+}
+
+/* The start of a network git command's argv: git, and for an anonymous
+ * repository with pinned addresses, the pin. Returns the next index. */
+static int net_argv(struct vcs_repo *r) {
+  memset(&r->cmd, 0, sizeof r->cmd);
+  int k = 0;
+  r->cmd.argv[k++] = "git";
+  if (r->anonymous && r->pin[0] != '\0') {
+    snprintf(r->pin_arg, sizeof r->pin_arg, "http.curloptResolve=%s", r->pin);
+    r->cmd.argv[k++] = "-c";
+    r->cmd.argv[k++] = r->pin_arg;
+  }
+  if (r->anonymous)
+    r->cmd.env = r->table->anon_env;
+  return k;
 }
 
 static void finish(struct vcs_repo *r, int status, const char *why) {
@@ -381,10 +412,8 @@ static void on_listed(struct git_cmd *c) {
   }
   r->pending = refs;
   repo_state(r, VCS_REPO_FETCHING);
-  memset(&r->cmd, 0, sizeof r->cmd);
   const char **a = r->cmd.argv;
-  int k = 0;
-  a[k++] = "git";
+  int k = net_argv(r);
   a[k++] = "fetch";
   a[k++] = "-q";
   a[k++] = "-f";
@@ -410,12 +439,11 @@ static void on_listed(struct git_cmd *c) {
 
 static void start_list(struct vcs_repo *r) {
   repo_state(r, VCS_REPO_LISTING);
-  memset(&r->cmd, 0, sizeof r->cmd);
-  r->cmd.argv[0] = "git";
-  r->cmd.argv[1] = "ls-remote";
-  r->cmd.argv[2] = "-q";
-  r->cmd.argv[3] = r->url;
-  r->cmd.argv[4] = NULL;
+  int k = net_argv(r);
+  r->cmd.argv[k++] = "ls-remote";
+  r->cmd.argv[k++] = "-q";
+  r->cmd.argv[k++] = r->url;
+  r->cmd.argv[k] = NULL;
   r->cmd.cwd = r->dir;
   r->cmd.out_fd = -1;
   r->cmd.max_out = VCS_MAX_LIST_BYTES;

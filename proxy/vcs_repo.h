@@ -47,6 +47,13 @@ struct vcs_repo {
   char shown[VCS_MAX_URL_BYTES];
   char dir[1024];
   char template_arg[1100];
+  /** A repository a client or a go-get page chose (a public module without
+   *  a --git-route): git runs without the proxy's credentials and
+   *  configuration (vcs_repos.anon_env), http redirects are not followed,
+   *  git's messages are not quoted, and the mirror is its own. */
+  int anonymous;
+  char pin[1024]; /* "host:port:addrs" for http.curloptResolve, or "" */
+  char pin_arg[1100];
   enum vcs_repo_state state;
   int inited;               /* git init ran in this process */
   int fetched;              /* the mirror holds r->refs' objects */
@@ -66,15 +73,21 @@ struct vcs_repos {
   char dir[1024];
   char template_dir[1024];
   uint64_t net_timeout_ms;
+  char *const *anon_env; /* for anonymous mirrors (borrowed) */
 };
 
 int vcs_repos_init(struct vcs_repos *t, struct git_runner *git, const char *dir,
-                   const char *template_dir, uint64_t net_timeout_ms);
+                   const char *template_dir, uint64_t net_timeout_ms,
+                   char *const *anon_env);
 /** Frees every mirror's state (no refresh may be in flight). */
 void vcs_repos_dispose(struct vcs_repos *t);
-/** The mirror for loc->url (created on first use), or NULL (no memory). */
+/** The mirror for loc->url, anonymous or not (created on first use; the two
+ *  never share a directory), or NULL (no memory). */
 struct vcs_repo *vcs_repo_get(struct vcs_repos *t,
-                              const struct vcs_location *loc);
+                              const struct vcs_location *loc, int anonymous);
+/** The addresses the next refresh connects to over http(s) (a
+ *  vcs_check's pin; "" for none). */
+void vcs_repo_pin(struct vcs_repo *r, const char *pin);
 /** Joins or starts a refresh; w->cb runs when it ends. */
 void vcs_repo_refresh(struct vcs_repo *r, uv_loop_t *loop,
                       struct vcs_repo_waiter *w);

@@ -122,6 +122,18 @@ static int expand(const char *tmpl, const char *root, char *out, size_t cap) {
   return 0;
 }
 
+int vcs_route_url_glob(const char *route, char *out, size_t cap) {
+  const char *eq = strchr(route, '=');
+  char pattern[GOMOD_MAX_PATH_BYTES];
+  if (eq == NULL || (size_t)(eq - route) >= sizeof pattern)
+    return -EINVAL;
+  snprintf(pattern, sizeof pattern, "%.*s", (int)(eq - route), route);
+  size_t n = strlen(pattern);
+  while (n > 0 && pattern[n - 1] == '/')
+    pattern[--n] = '\0';
+  return expand(eq + 1, pattern, out, cap);
+}
+
 void vcs_url_redact(const char *url, char *out, size_t cap) {
   const char *s = strstr(url, "://");
   if (s == NULL) {
@@ -218,6 +230,7 @@ int vcs_route(const char *const *routes, const char *module,
       return -EINVAL;
     }
     vcs_url_redact(out->url, out->shown, sizeof out->shown);
+    out->routed = 1;
     return 0;
   }
   if (static_route(module, out) == 0) {

@@ -75,17 +75,7 @@ page afterbody "<html><head></head><body>$(tag "$H/afterbody git $GIT/plain.git"
 page twice "<html><head>$(tag "$H/twice git $GIT/plain.git")$(tag "$H/twice git $GIT/mono.git")</head></html>"
 page script "<html><head><script>if (a < b) {}</script>$(tag "$H/script git $GIT/plain.git")</head></html>"
 
-build_tools
-"$TOOLS/goimport" -pages "$T/pages" -hosts "$H" -addr-file "$T/goimport.addr" \
-  -ca-out "$T/ca.pem" -log "$T/goimport.log" >"$T/goimport.out" 2>&1 &
-_PIDS+=($!)
-for ((i = 0; i < 100; i++)); do
-  [[ -s $T/goimport.addr ]] && break
-  sleep 0.1
-done
-[[ -s $T/goimport.addr ]] || fail "goimport did not start: $(cat "$T/goimport.out")"
-CONNECT_PROXY="http://$(sed -n 's/.*proxy=\([^ ]*\).*/\1/p' "$T/goimport.addr")"
-echo "go-get pages for $H through $CONNECT_PROXY"
+start_goimport "$T/pages" "$H"
 
 # The direct-mode reference: the go command reaches discover.example
 # through the CONNECT proxy and trusts the test CA. (Overrides

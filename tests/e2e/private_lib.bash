@@ -4,7 +4,12 @@
 #
 # make_private_repos: builds the test repositories under $T/work (working
 #   trees) and publishes them as bare repositories in $T/srv/<name>.git.
-# start_git_daemon: serves $T/srv on 127.0.0.1 (git://); sets GIT_PORT.
+# start_git_daemon [REPO]: serves $T/srv on 127.0.0.1 (git://), ready once
+#   REPO (default plain) answers; sets GIT_PORT.
+# start_goimport PAGES HOSTS: serves go-get pages from PAGES for the
+#   comma-separated HOSTS over https (tests/tools/goimport); sets
+#   CONNECT_PROXY (for HTTPS_PROXY) and writes its CA to $T/ca.pem and its
+#   requests to $T/goimport.log.
 # go_git_config FILE: git config for the go command's direct mode that
 #   points https://github.com/corp/ at the git daemon and
 #   https://github.com/corpfile/ at file://$T/srv/.
@@ -122,10 +127,25 @@ start_git_daemon() {
   _PIDS+=($!)
   local i
   for ((i = 0; i < 100; i++)); do
-    git ls-remote "git://127.0.0.1:$GIT_PORT/plain.git" >/dev/null 2>&1 && return 0
+    git ls-remote "git://127.0.0.1:$GIT_PORT/${1:-plain}.git" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
   fail "git daemon did not start"
+}
+
+start_goimport() {
+  build_tools
+  "$TOOLS/goimport" -pages "$1" -hosts "$2" -addr-file "$T/goimport.addr" \
+    -ca-out "$T/ca.pem" -log "$T/goimport.log" >"$T/goimport.out" 2>&1 &
+  _PIDS+=($!)
+  local i
+  for ((i = 0; i < 100; i++)); do
+    [[ -s $T/goimport.addr ]] && break
+    sleep 0.1
+  done
+  [[ -s $T/goimport.addr ]] || fail "goimport did not start: $(cat "$T/goimport.out")"
+  CONNECT_PROXY="http://$(sed -n 's/.*proxy=\([^ ]*\).*/\1/p' "$T/goimport.addr")"
+  echo "go-get pages for $2 through $CONNECT_PROXY"
 }
 
 go_git_config() {

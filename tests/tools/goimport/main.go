@@ -5,7 +5,8 @@
 //
 // A request for https://HOST/PATH?go-get=1 is answered with the file
 // DIR/HOST/PATH/go-get.html (DIR/HOST/go-get.html for "/"): 200 when it
-// exists, else 404 with a page without meta tags. Every request is
+// exists, else 404 with a page without meta tags; when DIR/HOST/PATH/redirect
+// exists, with a 302 to the URL it holds. Every request is
 // appended to -log as "HOST PATH?QUERY".
 //
 // Clients reach the made-up hosts through an HTTP CONNECT proxy that this
@@ -132,8 +133,12 @@ func serve(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	name := filepath.Join(*pages, host, filepath.FromSlash(p), "go-get.html")
-	body, err := os.ReadFile(name)
+	dir := filepath.Join(*pages, host, filepath.FromSlash(p))
+	if to, err := os.ReadFile(filepath.Join(dir, "redirect")); err == nil {
+		http.Redirect(w, r, strings.TrimSpace(string(to)), http.StatusFound)
+		return
+	}
+	body, err := os.ReadFile(filepath.Join(dir, "go-get.html"))
 	if err != nil {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)
