@@ -831,6 +831,7 @@ void proxy_conn_read_body(struct proxy_conn *c, proxy_conn_body_cb cb) {
     int rc = body_reserve(c, n, n);
     if (rc < 0) {
       body_free(c);
+      proxy_conn_outcome(c, DIAG_LOCAL);
       proxy_conn_send_text(c, 503,
                            rc == -EAGAIN ? bodies_busy : "out of memory", NULL);
       return;
