@@ -1226,7 +1226,8 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
     len = 0;
   /* A body never read is still on its way: the connection cannot go on. */
   int keep = q->keep_alive && !c->server->stopping && !q->body_waiting;
-  proxy_conn_watch(c, NULL, NULL);
+  if (c->on_gone != NULL)
+    proxy_conn_watch(c, NULL, NULL); /* the handler is done */
   c->close_after = !keep;
   struct head h = {.buf = c->req->head, .cap = sizeof c->req->head};
   char num[24];
