@@ -8,6 +8,12 @@
  * go.mod declares, its go version and the go.sum hash of its bytes. The
  * findings are then made per module of the build list. Pure apart from the
  * source's functions: no network, store or clock of its own.
+ *
+ * Fetches (go.mod files, lists, zips) are made for at most
+ * DIAG_ANALYSIS_MAX_MODULES module paths; a module past that is left out
+ * (MVS goes on as if it required nothing, and it gets no checks), and one
+ * "incomplete" finding, made when that first happens so that it is always
+ * listed, names what was left out.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -33,6 +39,10 @@ struct analysis {
   struct diag_report *out;
   struct loaded *loaded;
   size_t nloaded, cap;
+  char **fetched; /* module paths fetched from, sorted */
+  size_t nfetched;
+  int left_out;      /* a module was left out */
+  size_t incomplete; /* index + 1 of the "incomplete" finding, or 0 */
   int oom;
 };
 
@@ -94,6 +104,86 @@ finding(struct analysis *a, enum diag_severity sev, const char *kind,
   f->message = text;
 }
 
+/* Where path is (1) or would go (0) in the sorted fetched paths. */
+static int fetched_find(const struct analysis *a, const char *path,
+                        size_t *at) {
+  size_t lo = 0, hi = a->nfetched;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(path, a->fetched[mid]);
+    if (c == 0) {
+      *at = mid;
+      return 1;
+    }
+    if (c < 0)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  *at = lo;
+  return 0;
+}
+
+/* 1 if the analysis may fetch what it needs of path: a path fetched from
+ * before, or one more while there are fewer than the limit. */
+static int may_fetch(struct analysis *a, const char *path) {
+  size_t at;
+  if (fetched_find(a, path, &at))
+    return 1;
+  if (a->nfetched == DIAG_ANALYSIS_MAX_MODULES) {
+    if (!a->left_out) {
+      size_t listed = a->out->nfindings;
+      a->left_out = 1;
+      finding(a, DIAG_SEV_WARNING, "incomplete", path, NULL,
+              "this analysis fetches from at most %d modules; %s and the "
+              "modules after it were left out\nfix: analyse a smaller "
+              "module, or one with fewer requirements",
+              DIAG_ANALYSIS_MAX_MODULES, path);
+      if (a->out->nfindings > listed)
+        a->incomplete = a->out->nfindings;
+    }
+    return 0;
+  }
+  if (a->fetched == NULL)
+    a->fetched = calloc(DIAG_ANALYSIS_MAX_MODULES, sizeof *a->fetched);
+  char *p = a->fetched != NULL ? strdup(path) : NULL;
+  if (p == NULL) {
+    a->oom = 1;
+    return 0;
+  }
+  memmove(&a->fetched[at + 1], &a->fetched[at],
+          (a->nfetched - at) * sizeof *a->fetched);
+  a->fetched[at] = p;
+  a->nfetched++;
+  return 1;
+}
+
+/* Says in the "incomplete" finding how many modules of the build list were
+ * left out, and which. */
+static void note_left_out(struct analysis *a) {
+  const struct diag_report *r = a->out;
+  char names[400] = "";
+  size_t n = 0, o = 0, at;
+  for (size_t i = 0; i < r->nbuild; i++) {
+    if (fetched_find(a, r->build[i].path, &at))
+      continue;
+    if (n++ < 3 && o < sizeof names)
+      o += (size_t)snprintf(names + o, sizeof names - o, "%s%s",
+                            o > 0 ? ", " : "", r->build[i].path);
+  }
+  struct diag_finding *f = &r->findings[a->incomplete - 1];
+  char *text = NULL;
+  if (n == 0 ||
+      asprintf(&text,
+               "this analysis fetches from at most %d modules; %zu more "
+               "modules of the build list were left out (their requirements "
+               "and checks): %s%s",
+               DIAG_ANALYSIS_MAX_MODULES, n, names, n > 3 ? ", ..." : "") < 0)
+    return;
+  free(f->message);
+  f->message = text;
+}
+
 static struct loaded *find_loaded(struct analysis *a, const char *path,
                                   const char *version) {
   for (size_t i = 0; i < a->nloaded; i++) {
@@ -142,6 +232,8 @@ static int load_reqs(void *ctx, const char *path, const char *version,
     return 0; /* replaced by a directory: nothing to fetch or check */
   const char *lpath = rep != NULL ? rep->new_path : path;
   const char *lver = rep != NULL ? rep->new_version : version;
+  if (!may_fetch(a, lpath))
+    return 0; /* left out: as if it required nothing */
   char *data = NULL, err[256] = "";
   size_t len = 0;
   int rc =
@@ -195,6 +287,8 @@ static int load_reqs(void *ctx, const char *path, const char *version,
 static void check_missing(struct analysis *a, const struct diag_mod *m) {
   char *list = NULL;
   size_t len = 0;
+  if (!may_fetch(a, m->path))
+    return;
   int rc = a->src->list(a->src->ctx, m->path, &list, &len);
   const char *priv = a->client->proxy_private;
   if (rc == -ENOENT && priv != NULL && priv[0] != '\0' &&
@@ -256,7 +350,8 @@ static void check_latest(struct analysis *a, const struct diag_mod *m,
   latest[0] = '\0';
   char *list = NULL;
   size_t len = 0;
-  if (a->src->list(a->src->ctx, m->path, &list, &len) < 0)
+  if (!may_fetch(a, m->path) ||
+      a->src->list(a->src->ctx, m->path, &list, &len) < 0)
     return;
   struct diag_nearest n;
   diag_nearest_versions(list, len, m->version, &n);
@@ -378,7 +473,8 @@ static void check_gosum(struct analysis *a, const char *gosum, size_t len) {
       if (l == NULL || replacement(a, path, ver) != NULL)
         continue;
       memcpy(served, l->h1, sizeof served);
-    } else if (a->src->zip_h1(a->src->ctx, path, ver, served) < 0) {
+    } else if (!may_fetch(a, path) ||
+               a->src->zip_h1(a->src->ctx, path, ver, served) < 0) {
       continue;
     }
     if (strcmp(served, sum) != 0)
@@ -474,12 +570,17 @@ int diag_modfile_analyze(const char *gomod, size_t gomod_len, const char *gosum,
   diag_mods_free(failed, nfailed);
   if (rc == 0 && gosum != NULL && gosum_len > 0)
     check_gosum(&a, gosum, gosum_len);
+  if (a.incomplete > 0)
+    note_left_out(&a);
   for (size_t i = 0; i < a.nloaded; i++) {
     free(a.loaded[i].key);
     free(a.loaded[i].declared);
     free(a.loaded[i].go);
   }
   free(a.loaded);
+  for (size_t i = 0; i < a.nfetched; i++)
+    free(a.fetched[i]);
+  free(a.fetched);
   modfile_dispose(&a.main);
   if (rc == 0 && a.oom)
     rc = -ENOMEM;

@@ -1,7 +1,19 @@
 /*
- * multipart/form-data fields (RFC 7578), as `curl -F` and browsers send
- * them: parts separated by "--boundary" lines, each with headers (a
- * Content-Disposition naming the field), a blank line and the value.
+ * multipart/form-data (RFC 7578, RFC 2046 5.1), as `curl -F` and browsers
+ * send it, parsed in one pass that yields every field.
+ *
+ * A delimiter is "--" and the boundary at the start of a line (the body's
+ * start, or after a CRLF or a bare LF), followed by "--" (the end) or by
+ * optional blanks and a line break (the next part). A part is headers, an
+ * empty line, then its value, which ends before the line break that starts
+ * the next delimiter.
+ *
+ * Invariant that keeps hostile bodies cheap: the scan only moves forward.
+ * memchr finds each line start once, and only a line start is compared with
+ * the delimiter (at most DIAG_FORM_MAX_BOUNDARY_BYTES + 2 bytes); a part's
+ * headers are searched within DIAG_FORM_MAX_PART_HEAD_BYTES. So the cost is
+ * linear in the body, whatever it holds. Pure: no allocation, fields point
+ * into the body.
  */
 #include <errno.h>
 #include <string.h>
@@ -9,73 +21,198 @@
 
 #include "modproxy/diag.h"
 
-/* The boundary parameter of a multipart content type, unquoted. */
-static int boundary_of(const char *ct, char *out, size_t cap) {
-  if (strncasecmp(ct, "multipart/form-data", 19) != 0)
-    return -EINVAL;
-  const char *b = strcasestr(ct, "boundary=");
-  if (b == NULL)
-    return -EINVAL;
-  b += 9;
-  size_t n;
-  if (*b == '"') {
-    b++;
-    n = strcspn(b, "\"");
-  } else {
-    n = strcspn(b, "; \t");
-  }
-  if (n == 0 || n + 1 > cap)
-    return -EINVAL;
-  memcpy(out, b, n);
-  out[n] = '\0';
-  return 0;
+static int is_blank(char ch) {
+  return ch == ' ' || ch == '\t';
 }
 
-static const char *find(const char *hay, size_t hlen, const char *needle,
-                        size_t nlen) {
-  return memmem(hay, hlen, needle, nlen);
-}
-
-int diag_form_field(const char *body, size_t len, const char *content_type,
-                    const char *name, const char **val, size_t *vlen) {
-  char boundary[200], delim[210];
-  if (body == NULL || boundary_of(content_type, boundary, sizeof boundary) < 0)
-    return -EINVAL;
-  size_t dlen = (size_t)snprintf(delim, sizeof delim, "--%s", boundary);
-  const char *end = body + len;
-  const char *p = find(body, len, delim, dlen);
-  if (p == NULL)
-    return -EINVAL;
+/* The value of parameter `name` in the "; a=b; c="d"" list that follows a
+ * media type or a disposition type in [p, end): 0 with the value (without
+ * its quotes), -ENOENT, or -EINVAL for an unterminated quoted string. */
+static int param_find(const char *p, const char *end, const char *name,
+                      const char **val, size_t *vlen) {
+  size_t nlen = strlen(name);
+  p = memchr(p, ';', (size_t)(end - p));
   while (p != NULL) {
-    p += dlen;
-    if (end - p >= 2 && p[0] == '-' && p[1] == '-')
-      return -ENOENT; /* closing delimiter */
-    const char *head_end = find(p, (size_t)(end - p), "\r\n\r\n", 4);
-    size_t sep = 4;
-    if (head_end == NULL) {
-      head_end = find(p, (size_t)(end - p), "\n\n", 2);
-      sep = 2;
+    p++;
+    while (p < end && is_blank(*p))
+      p++;
+    const char *key = p;
+    while (p < end && *p != '=' && *p != ';' && !is_blank(*p))
+      p++;
+    size_t klen = (size_t)(p - key);
+    if (p < end && *p == '=') {
+      const char *v = ++p;
+      size_t vl;
+      if (p < end && *p == '"') {
+        v = ++p;
+        while (p < end && *p != '"')
+          p += p[0] == '\\' && p + 1 < end ? 2 : 1;
+        if (p >= end)
+          return -EINVAL;
+        vl = (size_t)(p - v);
+        p++;
+      } else {
+        while (p < end && *p != ';' && !is_blank(*p))
+          p++;
+        vl = (size_t)(p - v);
+      }
+      if (klen == nlen && strncasecmp(key, name, nlen) == 0) {
+        *val = v;
+        *vlen = vl;
+        return 0;
+      }
     }
-    if (head_end == NULL)
-      return -EINVAL;
-    const char *value = head_end + sep;
-    const char *next = find(value, (size_t)(end - value), delim, dlen);
-    if (next == NULL)
-      return -EINVAL;
-    /* The value ends before the line break that precedes the delimiter. */
-    const char *vend = next;
-    if (vend > value && vend[-1] == '\n')
-      vend--;
-    if (vend > value && vend[-1] == '\r')
-      vend--;
-    char want[160];
-    int wl = snprintf(want, sizeof want, "name=\"%s\"", name);
-    if (find(p, (size_t)(head_end - p), want, (size_t)wl) != NULL) {
-      *val = value;
-      *vlen = (size_t)(vend - value);
+    p = memchr(p, ';', (size_t)(end - p));
+  }
+  return -ENOENT;
+}
+
+struct delimiter {
+  const char *b; /* the boundary */
+  size_t blen;
+};
+
+/* The next delimiter line at or after `from` (`from` is a line start when
+ * at_line_start): its position, with *next at the first byte of the part
+ * it opens, or NULL when it is the closing one ("--boundary--"). Returns
+ * end when there is none (a body cut short). */
+static const char *delimiter_next(const struct delimiter *d, const char *from,
+                                  const char *end, int at_line_start,
+                                  const char **next) {
+  const char *p = from;
+  if (!at_line_start) {
+    p = memchr(p, '\n', (size_t)(end - p));
+    if (p == NULL)
+      return end;
+    p++;
+  }
+  for (;;) {
+    if ((size_t)(end - p) >= d->blen + 2 && p[0] == '-' && p[1] == '-' &&
+        memcmp(p + 2, d->b, d->blen) == 0) {
+      const char *q = p + 2 + d->blen;
+      if (end - q >= 2 && q[0] == '-' && q[1] == '-') {
+        *next = NULL;
+        return p;
+      }
+      while (q < end && is_blank(*q))
+        q++;
+      if (q < end && *q == '\r')
+        q++;
+      if (q < end && *q == '\n') {
+        *next = q + 1;
+        return p;
+      }
+      /* "--boundaryX...": a line of the value, not a delimiter. */
+    }
+    p = memchr(p, '\n', (size_t)(end - p));
+    if (p == NULL)
+      return end;
+    p++;
+  }
+}
+
+/* Reads the headers of the part starting at h: sets *value to the byte
+ * after the empty line that ends them, and *name (NULL when the part has
+ * none) from its Content-Disposition. */
+static int part_head(const char *h, const char *end, const char **value,
+                     const char **name, size_t *nlen) {
+  static const char disposition[] = "content-disposition";
+  size_t room = (size_t)(end - h);
+  const char *wend = room > DIAG_FORM_MAX_PART_HEAD_BYTES
+                         ? h + DIAG_FORM_MAX_PART_HEAD_BYTES
+                         : end;
+  *name = NULL;
+  for (const char *line = h;;) {
+    const char *nl = memchr(line, '\n', (size_t)(wend - line));
+    if (nl == NULL)
+      return room > DIAG_FORM_MAX_PART_HEAD_BYTES ? -E2BIG : -EINVAL;
+    const char *le = nl > line && nl[-1] == '\r' ? nl - 1 : nl;
+    if (le == line) {
+      *value = nl + 1;
       return 0;
     }
-    p = next;
+    size_t dl = sizeof disposition - 1;
+    const char *colon = line + dl;
+    while (colon < le && is_blank(*colon))
+      colon++;
+    if ((size_t)(le - line) > dl && strncasecmp(line, disposition, dl) == 0 &&
+        colon < le && *colon == ':') {
+      int rc = param_find(colon + 1, le, "name", name, nlen);
+      if (rc == -EINVAL)
+        return rc;
+      if (rc == 0 && *nlen > DIAG_FORM_MAX_NAME_BYTES)
+        return -E2BIG;
+    }
+    line = nl + 1;
+  }
+}
+
+/* diag_form_parse, which clears out on failure. */
+static int form_parse(const char *body, size_t len, const char *content_type,
+                      struct diag_form *out) {
+  static const char type[] = "multipart/form-data";
+  size_t tl = sizeof type - 1;
+  if (body == NULL || content_type == NULL ||
+      strncasecmp(content_type, type, tl) != 0 ||
+      (content_type[tl] != ';' && !is_blank(content_type[tl])))
+    return -EINVAL;
+  struct delimiter d;
+  const char *ct_end = content_type + strlen(content_type);
+  if (param_find(content_type + tl, ct_end, "boundary", &d.b, &d.blen) < 0 ||
+      d.blen == 0 || d.blen > DIAG_FORM_MAX_BOUNDARY_BYTES)
+    return -EINVAL;
+  const char *end = body + len, *part;
+  /* The first delimiter, after an optional preamble. */
+  const char *p = delimiter_next(&d, body, end, 1, &part);
+  size_t parts = 0;
+  while (p != end && part != NULL) {
+    if (++parts > DIAG_FORM_MAX_PARTS)
+      return -E2BIG;
+    const char *value, *name;
+    size_t nlen = 0;
+    int rc = part_head(part, end, &value, &name, &nlen);
+    if (rc < 0)
+      return rc;
+    /* The value's last byte is the '\n' ending the headers: the search
+     * starts on a line start. */
+    p = delimiter_next(&d, value, end, 1, &part);
+    if (p == end)
+      break;
+    const char *vend = p;
+    if (vend > value)
+      vend--; /* the LF before the delimiter */
+    if (vend > value && vend[-1] == '\r')
+      vend--;
+    if (name != NULL) {
+      struct diag_form_field *f = &out->field[out->n++];
+      f->name = name;
+      f->name_len = nlen;
+      f->value = value;
+      f->value_len = (size_t)(vend - value);
+    }
+  }
+  /* No closing delimiter: not a form, or cut short. */
+  return p == end ? -EINVAL : 0;
+}
+
+int diag_form_parse(const char *body, size_t len, const char *content_type,
+                    struct diag_form *out) {
+  out->n = 0;
+  int rc = form_parse(body, len, content_type, out);
+  if (rc < 0)
+    out->n = 0;
+  return rc;
+}
+
+int diag_form_get(const struct diag_form *f, const char *name, const char **val,
+                  size_t *vlen) {
+  size_t n = strlen(name);
+  for (size_t i = 0; i < f->n; i++) {
+    if (f->field[i].name_len == n && memcmp(f->field[i].name, name, n) == 0) {
+      *val = f->field[i].value;
+      *vlen = f->field[i].value_len;
+      return 0;
+    }
   }
   return -ENOENT;
 }

@@ -134,11 +134,14 @@ static void on_refreshed(uv_work_t *w, int status) {
   free(j);
 }
 
-static void refresh(struct proxy_conn *c, const char *query) {
+/* The module comes from the query, else from the body (read by now). */
+static void refresh(struct proxy_conn *c) {
   char module[GOMOD_MAX_PATH_BYTES], err[256];
+  const char *query = strchr(c->req->url, '?');
   int rc = -ENOENT;
   if (query != NULL)
-    rc = form_value(query, strlen(query), "module", module, sizeof module);
+    rc = form_value(query + 1, strlen(query + 1), "module", module,
+                    sizeof module);
   if (rc == -ENOENT && c->req->body != NULL)
     rc = form_value(c->req->body, c->req->body_len, "module", module,
                     sizeof module);
@@ -200,5 +203,5 @@ void proxy_route_admin(struct proxy_conn *c, const char *path) {
     reply(c, 405, "use POST /admin/refresh?module=PATH\n", "Allow: POST\r\n");
     return;
   }
-  refresh(c, q != NULL ? q + 1 : NULL);
+  proxy_conn_read_body(c, refresh);
 }

@@ -10,11 +10,19 @@
  * recorded, fetched upstream when missing. At most PROXY_MAX_ANALYSES run at
  * once, so that they never hold every worker thread while their own
  * requests wait for one.
+ *
+ * Everything that costs time in proportion to the body runs on the worker
+ * thread: the form is parsed there (diag_form_parse, linear), from the
+ * request's body, which the held connection keeps until the response. When
+ * the client goes away, the analysis is cancelled: its fetch in flight is
+ * aborted and every later one fails at once, so it ends within a second.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -27,18 +35,31 @@
 /* Drift looks at what other builds resolved in this window. */
 #define PROXY_DRIFT_WINDOW_MS (14ll * 24 * 3600 * 1000)
 
+/* The client's settings, read from the form into diag_client. */
+static const char *const setting_names[5] = {
+    "go_version", "goproxy", "gonoproxy", "gonosumdb", "goprivate"};
+
 struct analysis_job {
   uv_work_t work;
   struct proxy_conn *conn;
   struct proxy_server *server;
   CURL *curl;
-  char *gomod, *gosum;
+  /* The request's body and type: borrowed from the connection, which is
+   * held (and does not touch them) until on_analysed. */
+  const char *body;
+  size_t body_len;
+  const char *content_type;
+  /* Views into body. */
+  const char *gomod, *gosum;
   size_t gomod_len, gosum_len;
-  char *fields[5]; /* go_version, goproxy, gonoproxy, gonosumdb, goprivate */
+  char *fields[5]; /* setting_names, NUL-terminated copies */
   char base[300];
   char authorization[300]; /* the client's, for the requests made for it */
   struct curl_slist *headers;
+  atomic_int cancelled; /* the client went away (loop thread sets it) */
   int rc;
+  int status;      /* rc < 0: the answer's status */
+  char error[200]; /* ...and its text */
   struct diag_report report;
 };
 
@@ -71,6 +92,8 @@ static int self_get(struct analysis_job *j, const char *module,
                     const char *suffix, char **data, size_t *len, char *err,
                     size_t errlen) {
   char esc[GOMOD_MAX_PATH_BYTES * 2], url[GOMOD_MAX_PATH_BYTES * 3];
+  if (atomic_load(&j->cancelled))
+    return -ECANCELED;
   if (gomod_escape_path(module, esc, sizeof esc, NULL, 0) < 0)
     return -EINVAL;
   snprintf(url, sizeof url, "%s/%s/%s", j->server->self_url, esc, suffix);
@@ -149,8 +172,69 @@ static int src_recent(void *ctx, const char *path, char **data, size_t *len) {
   return rc;
 }
 
+/* curl's progress callback: a transfer for a client that left stops. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow) {
+  struct analysis_job *j = arg;
+  return atomic_load(&j->cancelled);
+}
+
+/* Sets the answer for a request the analysis cannot start on; returns rc. */
+static int refuse(struct analysis_job *j, int rc, int status,
+                  const char *text) {
+  j->status = status;
+  snprintf(j->error, sizeof j->error, "%s", text);
+  return rc;
+}
+
+/* The go.mod, go.sum and settings: the body itself (a go.mod as
+ * text/plain), or the fields of a multipart form. */
+static int read_form(struct analysis_job *j) {
+  struct diag_form f;
+  int form = strncasecmp(j->content_type, "multipart/", 10) == 0;
+  if (!form) {
+    j->gomod = j->body;
+    j->gomod_len = j->body_len;
+  } else {
+    int rc = diag_form_parse(j->body, j->body_len, j->content_type, &f);
+    if (rc == -E2BIG)
+      return refuse(j, rc, 413,
+                    "the form has too many parts, or a part header or "
+                    "field name that is too long");
+    if (rc < 0)
+      return refuse(j, rc, 400,
+                    "the form is not multipart/form-data with the boundary "
+                    "its Content-Type names, or it is cut short");
+    if (diag_form_get(&f, "gomod", &j->gomod, &j->gomod_len) < 0)
+      j->gomod = NULL;
+    if (diag_form_get(&f, "gosum", &j->gosum, &j->gosum_len) < 0)
+      j->gosum = NULL;
+  }
+  if (j->gomod == NULL)
+    return refuse(j, -EINVAL, 400,
+                  "no go.mod in the request: send it as the body "
+                  "(text/plain) or as the form field gomod");
+  for (int i = 0; form && i < 5; i++) {
+    const char *v;
+    size_t n;
+    if (diag_form_get(&f, setting_names[i], &v, &n) < 0)
+      continue;
+    if (n > DIAG_CLIENT_MAX_SETTING_BYTES)
+      return refuse(j, -E2BIG, 413,
+                    "a go env value in the form is too long (GOPRIVATE and "
+                    "the like: a few hundred bytes)");
+    j->fields[i] = strndup(v, n);
+    if (j->fields[i] == NULL)
+      return refuse(j, -ENOMEM, 503, "out of memory");
+  }
+  return 0;
+}
+
 static void on_analyse(uv_work_t *w) {
   struct analysis_job *j = w->data;
+  j->rc = read_form(j);
+  if (j->rc < 0)
+    return;
   j->curl = curl_easy_init();
   if (j->curl == NULL) {
     j->rc = -ENOMEM;
@@ -158,6 +242,9 @@ static void on_analyse(uv_work_t *w) {
   }
   curl_easy_setopt(j->curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(j->curl, CURLOPT_TIMEOUT, 120L);
+  curl_easy_setopt(j->curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(j->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(j->curl, CURLOPT_XFERINFODATA, j);
   /* The analysis talks to this very process on loopback: with the TLS
    * listener on, its certificate names the public host, not 127.0.0.1. */
   curl_easy_setopt(j->curl, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -193,8 +280,6 @@ static void on_analyse(uv_work_t *w) {
 }
 
 static void job_free(struct analysis_job *j) {
-  free(j->gomod);
-  free(j->gosum);
   for (int i = 0; i < 5; i++)
     free(j->fields[i]);
   diag_report_dispose(&j->report);
@@ -206,7 +291,10 @@ static void on_analysed(uv_work_t *w, int status) {
   struct proxy_conn *c = j->conn;
   j->server->analyses--;
   if (!proxy_conn_gone(c)) {
-    if (j->rc < 0) {
+    proxy_conn_watch(c, NULL, NULL);
+    if (j->rc < 0 && j->status != 0) {
+      proxy_conn_send_text(c, j->status, j->error, NULL);
+    } else if (j->rc < 0) {
       proxy_conn_send_text(c, 503, "the analysis ran out of memory or limits",
                            NULL);
     } else {
@@ -224,58 +312,37 @@ static void on_analysed(uv_work_t *w, int status) {
   job_free(j);
 }
 
-static char *dup_field(const struct proxy_request *q, const char *name) {
-  const char *v;
-  size_t n;
-  if (diag_form_field(q->body, q->body_len, q->content_type, name, &v, &n) < 0)
-    return NULL;
-  return strndup(v, n);
+/* Answers 503 when PROXY_MAX_ANALYSES run already: 1 if it did. */
+static int analyses_busy(struct proxy_conn *c) {
+  if (c->server->analyses < PROXY_MAX_ANALYSES)
+    return 0;
+  proxy_conn_send_text(c, 503,
+                       "modproxy is busy with other analyses; retry "
+                       "in a few seconds",
+                       NULL);
+  return 1;
 }
 
-void proxy_route_modfile(struct proxy_conn *c) {
+/* The client left: its analysis stops (on the loop thread). */
+static void on_client_gone(void *arg) {
+  struct analysis_job *j = arg;
+  atomic_store(&j->cancelled, 1);
+}
+
+/* The body is in: the analysis starts on a worker thread. */
+static void on_body(struct proxy_conn *c) {
   struct proxy_server *s = c->server;
   const struct proxy_request *q = c->req;
-  if (q->method != HTTP_POST) {
-    proxy_conn_send_text_with(c, 405,
-                              "POST a go.mod here (text/plain), or a form with "
-                              "the fields gomod, gosum, go_version, goproxy, "
-                              "gonoproxy, gonosumdb, goprivate; or run: "
-                              "modproxy diag",
-                              NULL, "Allow: POST\r\n");
+  if (analyses_busy(c))
     return;
-  }
-  if (s->analyses >= PROXY_MAX_ANALYSES) {
-    proxy_conn_send_text(c, 503,
-                         "modproxy is busy with other analyses; retry "
-                         "in a few seconds",
-                         NULL);
-    return;
-  }
   struct analysis_job *j = calloc(1, sizeof *j);
   if (j == NULL) {
     proxy_conn_send_text(c, 503, "out of memory", NULL);
     return;
   }
-  static const char *const names[5] = {"go_version", "goproxy", "gonoproxy",
-                                       "gonosumdb", "goprivate"};
-  if (strncmp(q->content_type, "multipart/form-data", 19) == 0) {
-    j->gomod = dup_field(q, "gomod");
-    j->gosum = dup_field(q, "gosum");
-    for (int i = 0; i < 5; i++)
-      j->fields[i] = dup_field(q, names[i]);
-  } else if (q->body != NULL) {
-    j->gomod = strndup(q->body, q->body_len);
-  }
-  if (j->gomod == NULL) {
-    job_free(j);
-    proxy_conn_send_text(c, 400,
-                         "no go.mod in the request: send it as the body "
-                         "(text/plain) or as the form field gomod",
-                         NULL);
-    return;
-  }
-  j->gomod_len = strlen(j->gomod);
-  j->gosum_len = j->gosum != NULL ? strlen(j->gosum) : 0;
+  j->body = q->body;
+  j->body_len = q->body_len;
+  j->content_type = q->content_type;
   proxy_conn_base(c, j->base, sizeof j->base);
   snprintf(j->authorization, sizeof j->authorization, "%s", q->authorization);
   j->conn = c;
@@ -288,5 +355,23 @@ void proxy_route_modfile(struct proxy_conn *c) {
     proxy_conn_release(c);
     job_free(j);
     proxy_conn_send_text(c, 503, "could not queue the analysis; retry", NULL);
+    return;
   }
+  proxy_conn_watch(c, on_client_gone, j);
+}
+
+void proxy_route_modfile(struct proxy_conn *c) {
+  const struct proxy_request *q = c->req;
+  if (q->method != HTTP_POST) {
+    proxy_conn_send_text_with(c, 405,
+                              "POST a go.mod here (text/plain), or a form with "
+                              "the fields gomod, gosum, go_version, goproxy, "
+                              "gonoproxy, gonosumdb, goprivate; or run: "
+                              "modproxy diag",
+                              NULL, "Allow: POST\r\n");
+    return;
+  }
+  if (analyses_busy(c))
+    return;
+  proxy_conn_read_body(c, on_body);
 }

@@ -17,6 +17,14 @@
  *     +------------------------------------------------------------+
  *                    response written, keep-alive
  *
+ * Bodies: the head of a POST to a route that takes a body ends the HEAD
+ * phase with the body unread; the handler decides on access first, then
+ * proxy_conn_read_body moves HANDLING -> BODY, and the complete body moves
+ * BODY -> HANDLING again (413, 503 and the body timeout leave BODY for
+ * WRITING or CLOSING). A response to a request whose body was never read
+ * closes the connection. Body memory is counted server-wide against
+ * PROXY_MAX_BODIES_BYTES and freed when the request ends.
+ *
  * Lifetime: `refs` counts the open handles (one reference for both) and every
  * async operation in flight (store reads, fetch waits). The struct is freed
  * when the count drops to zero, never inside one of its own callbacks while
@@ -36,6 +44,7 @@
 
 #include <openssl/err.h>
 
+#include "modproxy/buf.h"
 #include "modproxy/diag.h"
 #include "vcs.h"
 
@@ -48,8 +57,8 @@ static void tls_close(struct proxy_conn *c);
 static void request_free(struct proxy_conn *c);
 
 static const char *state_name(enum conn_state s) {
-  static const char *const names[] = {"IDLE", "HEAD", "HANDLING", "WRITING",
-                                      "CLOSING"};
+  static const char *const names[] = {"IDLE", "HEAD",    "HANDLING",
+                                      "BODY", "WRITING", "CLOSING"};
   return names[s];
 }
 
@@ -59,7 +68,10 @@ static void conn_state(struct proxy_conn *c, enum conn_state to) {
       [CONN_IDLE] = 1u << CONN_HEAD | 1u << CONN_HANDLING | 1u << CONN_CLOSING,
       [CONN_HEAD] =
           1u << CONN_HANDLING | 1u << CONN_WRITING | 1u << CONN_CLOSING,
-      [CONN_HANDLING] = 1u << CONN_WRITING | 1u << CONN_CLOSING,
+      [CONN_HANDLING] =
+          1u << CONN_BODY | 1u << CONN_WRITING | 1u << CONN_CLOSING,
+      [CONN_BODY] =
+          1u << CONN_HANDLING | 1u << CONN_WRITING | 1u << CONN_CLOSING,
       [CONN_WRITING] = 1u << CONN_IDLE | 1u << CONN_CLOSING,
       [CONN_CLOSING] = 0,
   };
@@ -115,12 +127,18 @@ static void on_handle_closed(uv_handle_t *h) {
 static void conn_close(struct proxy_conn *c) {
   if (c->state == CONN_CLOSING)
     return;
-  if (c->state == CONN_HANDLING || c->state == CONN_WRITING) {
-    if (c->state == CONN_HANDLING || c->body_off < c->body_end)
+  if (c->state == CONN_HANDLING || c->state == CONN_BODY ||
+      c->state == CONN_WRITING) {
+    if (c->state != CONN_WRITING || c->body_off < c->body_end)
       proxy_conn_outcome(c, DIAG_ABORTED);
     record_finish(c);
   }
   conn_state(c, CONN_CLOSING);
+  if (c->on_gone != NULL) {
+    proxy_conn_gone_cb cb = c->on_gone;
+    c->on_gone = NULL;
+    cb(c->gone_arg);
+  }
   uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
@@ -153,17 +171,44 @@ static int count_head(llhttp_t *p, size_t len) {
   return 0;
 }
 
-/* Resets a request for reuse. The struct is several KiB of header
- * buffers; clearing each string's first byte instead of the whole struct
- * keeps the hot path cheap. */
-static void request_reset(struct proxy_request *r) {
+/* Frees the request's body and gives its memory back to the server's
+ * budget (PROXY_MAX_BODIES_BYTES). */
+static void body_free(struct proxy_conn *c) {
+  struct proxy_request *r = c->req;
+  if (r == NULL)
+    return;
+  c->server->body_bytes -= r->body_cap;
   free(r->body);
-  r->method = r->head_only = r->keep_alive = 0;
-  r->url_len = r->head_bytes = r->hname_len = r->hvalue_len = r->body_len = 0;
+  r->body = NULL;
+  r->body_len = r->body_cap = 0;
+}
+
+/* Makes the body's buffer hold `need` bytes (from `first` when it has
+ * none), counting it against the server's budget: 0, -EAGAIN past
+ * PROXY_MAX_BODIES_BYTES (what was allocated stays counted until the
+ * request ends), or -ENOMEM. */
+static int body_reserve(struct proxy_conn *c, size_t need, size_t first) {
+  struct proxy_request *r = c->req;
+  size_t had = r->body_cap;
+  if (buf_reserve(&r->body, &r->body_cap, need, first) < 0)
+    return -ENOMEM;
+  c->server->body_bytes += r->body_cap - had;
+  return c->server->body_bytes > PROXY_MAX_BODIES_BYTES ? -EAGAIN : 0;
+}
+
+static const char bodies_busy[] =
+    "modproxy is holding too many request bodies; retry in a few seconds";
+
+/* Resets a request for reuse (its body freed first: body_free). The struct
+ * is several KiB of header buffers; clearing each string's first byte
+ * instead of the whole struct keeps the hot path cheap. */
+static void request_reset(struct proxy_request *r) {
+  r->method = r->head_only = r->keep_alive = r->expect_continue = 0;
+  r->url_len = r->head_bytes = r->hname_len = r->hvalue_len = 0;
   r->header_count = r->host_count = r->error_status = r->hvalue_truncated = 0;
+  r->body_waiting = 0;
   r->value_end = NULL;
   r->error_reason = NULL;
-  r->body = NULL;
   r->start_ms = 0;
   char *const strings[] = {r->url,           r->hname,        r->hvalue,
                            r->if_none_match, r->range,        r->if_range,
@@ -181,6 +226,7 @@ static int request_ensure(struct proxy_conn *c) {
   if (c->req == NULL)
     return -ENOMEM;
   c->req->body = NULL;
+  c->req->body_len = c->req->body_cap = 0;
   request_reset(c->req);
   return 0;
 }
@@ -188,13 +234,14 @@ static int request_ensure(struct proxy_conn *c) {
 static void request_free(struct proxy_conn *c) {
   if (c->req == NULL)
     return;
-  free(c->req->body);
+  body_free(c);
   free(c->req);
   c->req = NULL;
 }
 
 static int on_message_begin(llhttp_t *p) {
   struct proxy_conn *c = conn_of(p);
+  body_free(c);
   request_reset(c->req);
   c->req->start_ms = uv_now(c->server->loop);
   if (c->state == CONN_IDLE) {
@@ -283,6 +330,8 @@ static int on_header_value_complete(llhttp_t *p) {
     keep_header(r->content_type, sizeof r->content_type, r);
   else if (strcasecmp(r->hname, "authorization") == 0)
     keep_header(r->authorization, sizeof r->authorization, r);
+  else if (strcasecmp(r->hname, "expect") == 0)
+    r->expect_continue = strcasecmp(r->hvalue, "100-continue") == 0;
   r->hname_len = 0;
   r->hname[0] = '\0';
   r->hvalue_len = 0;
@@ -315,7 +364,12 @@ static int on_headers_complete(llhttp_t *p) {
     if ((p->flags & F_CONTENT_LENGTH) != 0 &&
         p->content_length > PROXY_MAX_BODY_BYTES)
       return refuse(p, 413, "request body too large");
-    return 0;
+    /* Stop before the body: its handler decides on access first, then
+     * reads it (proxy_conn_read_body). */
+    r->body_waiting =
+        (p->flags & F_CHUNKED) != 0 ||
+        ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > 0);
+    return r->body_waiting ? HPE_PAUSED : 0;
   }
   if (r->method != HTTP_GET && r->method != HTTP_HEAD)
     return refuse(p, 405, "only GET and HEAD are supported here");
@@ -326,21 +380,24 @@ static int on_headers_complete(llhttp_t *p) {
   return 0;
 }
 
+/* Chunked bodies (of unknown length) grow from this. */
+#define PROXY_BODY_FIRST_BYTES (16u << 10)
+
 static int on_body(llhttp_t *p, const char *at, size_t len) {
-  struct proxy_request *r = conn_of(p)->req;
+  struct proxy_conn *c = conn_of(p);
+  struct proxy_request *r = c->req;
   if (r->body_len + len > PROXY_MAX_BODY_BYTES)
     return refuse(p, 413, "request body too large");
-  char *b = realloc(r->body, r->body_len + len + 1);
-  if (b == NULL)
-    return refuse(p, 503, "out of memory");
-  memcpy(b + r->body_len, at, len);
-  r->body = b;
+  int rc = body_reserve(c, r->body_len + len, PROXY_BODY_FIRST_BYTES);
+  if (rc < 0)
+    return refuse(p, 503, rc == -EAGAIN ? bodies_busy : "out of memory");
+  memcpy(r->body + r->body_len, at, len);
   r->body_len += len;
-  r->body[r->body_len] = '\0';
   return 0;
 }
 
 static int on_message_complete(llhttp_t *p) {
+  conn_of(p)->req->body_waiting = 0;
   return HPE_PAUSED;
 }
 
@@ -494,8 +551,28 @@ void proxy_conn_send_unauthorized(struct proxy_conn *c, const char *what) {
                             "WWW-Authenticate: Basic realm=\"modproxy\"\r\n");
 }
 
-/* Feeds bytes to the parser. Stops at the end of one request: the rest is
- * kept in `pending` until that request is answered. */
+/* 1 while the connection parses a request (the other states wait). */
+static int conn_reading(const struct proxy_conn *c) {
+  return c->state == CONN_IDLE || c->state == CONN_HEAD ||
+         c->state == CONN_BODY;
+}
+
+/* Keeps bytes read ahead of the parser (pipelining, or bytes that arrive
+ * while a request is handled) for later. 0 or -ENOMEM. */
+static int pending_add(struct proxy_conn *c, const char *data, size_t len) {
+  char *p = realloc(c->pending, c->pending_len + len);
+  if (p == NULL)
+    return -ENOMEM;
+  memcpy(p + c->pending_len, data, len);
+  c->pending = p;
+  c->pending_len += len;
+  return 0;
+}
+
+/* Feeds bytes to the parser. Stops at the end of one request's head or
+ * body: the rest is kept in `pending` until the request is answered or its
+ * body asked for. `data` is never `pending` itself (read_resume detaches
+ * it first). */
 static void feed(struct proxy_conn *c, const char *data, size_t len) {
   if (request_ensure(c) < 0) {
     conn_close(c);
@@ -507,23 +584,21 @@ static void feed(struct proxy_conn *c, const char *data, size_t len) {
     return;
   if (err == HPE_PAUSED) {
     const char *pos = llhttp_get_error_pos(&c->parser);
-    size_t used = (size_t)(pos - data);
-    size_t rest = len - used;
-    if (rest > 0) {
-      /* data may be `pending` itself: move the tail first. */
-      char *keep = malloc(rest);
-      if (keep == NULL) {
-        conn_close(c);
-        return;
-      }
-      memcpy(keep, pos, rest);
-      free(c->pending);
-      c->pending = keep;
-      c->pending_len = rest;
+    size_t rest = len - (size_t)(pos - data);
+    if (rest > 0 && pending_add(c, pos, rest) < 0) {
+      conn_close(c);
+      return;
     }
     uv_read_stop((uv_stream_t *)&c->tcp);
     uv_timer_stop(&c->timer);
+    int body_done = c->state == CONN_BODY;
     conn_state(c, CONN_HANDLING);
+    if (body_done) {
+      proxy_conn_body_cb cb = c->on_body;
+      c->on_body = NULL;
+      cb(c);
+      return;
+    }
     c->server->counters.requests++;
     record_start(c);
     if (over_rate(c)) {
@@ -549,7 +624,9 @@ static void feed(struct proxy_conn *c, const char *data, size_t len) {
   c->req->keep_alive = 0;
   if (c->state == CONN_IDLE)
     conn_state(c, CONN_HEAD);
-  record_start(c);
+  if (c->state == CONN_HEAD)
+    record_start(c); /* a body's request has its record already */
+  c->on_body = NULL;
   proxy_conn_outcome(c, DIAG_INVALID);
   proxy_conn_send_text(c, status, status == 400 ? msg : why, NULL);
 }
@@ -617,7 +694,7 @@ static void tls_pump(struct proxy_conn *c) {
       return;
     }
   }
-  while (c->state == CONN_IDLE || c->state == CONN_HEAD) {
+  while (conn_reading(c)) {
     int n = SSL_read(c->ssl, c->server->tls_buf, sizeof c->server->tls_buf);
     if (n <= 0) {
       int e = SSL_get_error(c->ssl, n);
@@ -648,8 +725,15 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   }
   if (n == 0)
     return;
+  /* Not parsing: a watched request (proxy_conn_watch), whose client is
+   * evidently still there. Its bytes wait for the response to be out. */
+  if (!conn_reading(c))
+    uv_read_stop(st);
   if (c->ssl == NULL) {
-    feed(c, buf->base, (size_t)n);
+    if (conn_reading(c))
+      feed(c, buf->base, (size_t)n);
+    else if (pending_add(c, buf->base, (size_t)n) < 0)
+      conn_close(c);
     return;
   }
   if (BIO_write(SSL_get_rbio(c->ssl), buf->base, (int)n) != (int)n) {
@@ -683,6 +767,30 @@ static int conn_write(struct proxy_conn *c, uv_buf_t *bufs, unsigned n) {
   return uv_write(&c->write, (uv_stream_t *)&c->tcp, &b, 1, on_written);
 }
 
+/* Resumes parsing: what is pending first, then what arrives. */
+static void read_resume(struct proxy_conn *c) {
+  llhttp_resume(&c->parser);
+  if (c->pending_len > 0) {
+    char *data = c->pending;
+    size_t len = c->pending_len;
+    c->pending = NULL;
+    c->pending_len = 0;
+    feed(c, data, len);
+    free(data);
+    if (!conn_reading(c))
+      return;
+  }
+  if (c->ssl != NULL)
+    tls_pump(c); /* records that arrived while the request was handled */
+  if (!conn_reading(c))
+    return;
+  if (c->state == CONN_IDLE) {
+    request_free(c); /* nothing of a next request yet */
+    arm_timer(c, PROXY_IDLE_TIMEOUT_MS);
+  }
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
 /* After a response: parse what is pending or wait for more. */
 static void read_next(struct proxy_conn *c) {
   conn_state(c, CONN_IDLE);
@@ -693,26 +801,59 @@ static void read_next(struct proxy_conn *c) {
       conn_close(c);
     return;
   }
-  llhttp_resume(&c->parser);
-  if (c->pending_len > 0) {
-    char *data = c->pending;
-    size_t len = c->pending_len;
-    c->pending = NULL;
-    c->pending_len = 0;
-    feed(c, data, len);
-    free(data);
-    if (c->state != CONN_IDLE && c->state != CONN_HEAD)
-      return;
-  }
-  if (c->ssl != NULL)
-    tls_pump(c); /* records that arrived while the request was handled */
-  if (c->state != CONN_IDLE && c->state != CONN_HEAD)
+  read_resume(c);
+}
+
+/* Tells a client that waits for it (Expect: 100-continue) to send its
+ * body. Best effort: nothing else is being written at this point, so the
+ * few bytes fit the socket buffer; without them curl sends after 1 s. */
+static void send_continue(struct proxy_conn *c) {
+  static const char msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
+  if (c->ssl != NULL) {
+    if (SSL_write(c->ssl, msg, sizeof msg - 1) <= 0)
+      ERR_clear_error();
+    tls_flush(c, 0);
     return;
-  if (c->state == CONN_IDLE) {
-    request_free(c); /* nothing of a next request yet */
-    arm_timer(c, PROXY_IDLE_TIMEOUT_MS);
   }
-  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  uv_buf_t b = uv_buf_init((char *)msg, sizeof msg - 1);
+  uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+}
+
+void proxy_conn_read_body(struct proxy_conn *c, proxy_conn_body_cb cb) {
+  struct proxy_request *r = c->req;
+  if (!r->body_waiting) {
+    cb(c);
+    return;
+  }
+  /* A declared length is reserved whole, before a byte is read. */
+  if ((c->parser.flags & F_CONTENT_LENGTH) != 0) {
+    size_t n = (size_t)c->parser.content_length;
+    int rc = body_reserve(c, n, n);
+    if (rc < 0) {
+      body_free(c);
+      proxy_conn_outcome(c, DIAG_LOCAL);
+      proxy_conn_send_text(c, 503,
+                           rc == -EAGAIN ? bodies_busy : "out of memory", NULL);
+      return;
+    }
+  }
+  if (r->expect_continue && llhttp_get_http_minor(&c->parser) >= 1)
+    send_continue(c);
+  c->on_body = cb;
+  conn_state(c, CONN_BODY);
+  arm_timer(c, PROXY_BODY_TIMEOUT_MS);
+  read_resume(c);
+}
+
+void proxy_conn_watch(struct proxy_conn *c, proxy_conn_gone_cb cb, void *arg) {
+  c->on_gone = cb;
+  c->gone_arg = arg;
+  if (c->state != CONN_HANDLING)
+    return;
+  if (cb != NULL)
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  else
+    uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
 void proxy_conn_accept(struct proxy_server *s) {
@@ -888,6 +1029,7 @@ static const char *decimal(uint64_t v, char *buf, size_t cap) {
 
 static void finish_response(struct proxy_conn *c) {
   record_finish(c);
+  body_free(c);
   proxy_body_unref(c->body);
   c->body = NULL;
   proxy_stream_unref(c->stream);
@@ -1082,7 +1224,10 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
   uint64_t len = status == 304 ? 0 : ranged ? to - from + 1 : total;
   if (!ranged && total == 0)
     len = 0;
-  int keep = q->keep_alive && !c->server->stopping;
+  /* A body never read is still on its way: the connection cannot go on. */
+  int keep = q->keep_alive && !c->server->stopping && !q->body_waiting;
+  if (c->on_gone != NULL)
+    proxy_conn_watch(c, NULL, NULL); /* the handler is done */
   c->close_after = !keep;
   struct head h = {.buf = c->req->head, .cap = sizeof c->req->head};
   char num[24];

@@ -17,7 +17,8 @@
 enum conn_state {
   CONN_IDLE,     /* waiting for the first byte of a request */
   CONN_HEAD,     /* reading a request */
-  CONN_HANDLING, /* request complete, a handler is working on it */
+  CONN_HANDLING, /* request head complete, a handler is working on it */
+  CONN_BODY,     /* the handler is reading the request body */
   CONN_WRITING,  /* response being written */
   CONN_CLOSING,  /* uv_close called */
 };
@@ -49,8 +50,12 @@ struct proxy_request {
   char host[256];
   char content_type[256];
   char authorization[256]; /* for /admin/ (admin_routes.c) */
-  char *body;              /* POST body (only where a route takes one), heap */
-  size_t body_len;
+  int expect_continue;     /* Expect: 100-continue */
+  /* POST body (only where a route takes one): heap, not NUL-terminated,
+   * body_cap bytes counted in the server's body_bytes. */
+  char *body;
+  size_t body_len, body_cap;
+  int body_waiting; /* the body is still on the wire (not read yet) */
   uint64_t start_ms;
   char head[2048]; /* the response head being written */
 };
@@ -95,6 +100,12 @@ struct conn_response {
   struct proxy_stream *stream;
 };
 
+struct proxy_conn;
+/** The request's body is complete (proxy_conn_read_body). */
+typedef void (*proxy_conn_body_cb)(struct proxy_conn *c);
+/** The client of a request being handled went away (proxy_conn_watch). */
+typedef void (*proxy_conn_gone_cb)(void *arg);
+
 struct proxy_conn {
   struct proxy_conn *next, *prev; /* the server's list */
   struct proxy_server *server;
@@ -119,6 +130,9 @@ struct proxy_conn {
   uint64_t rate_count;     /* requests in it */
   struct diag_record rec;  /* filled as the request is handled */
   int outcome_set;
+  proxy_conn_body_cb on_body; /* CONN_BODY: who gets the body */
+  proxy_conn_gone_cb on_gone; /* the handler's watch, or NULL */
+  void *gone_arg;
   /* The response being written. */
   uv_write_t write;
   struct proxy_body *body;
@@ -159,6 +173,24 @@ void proxy_conn_send_local(struct proxy_conn *c, int status,
 void proxy_conn_send_text_with(struct proxy_conn *c, int status,
                                const char *text, const char *cache_control,
                                const char *extra_headers);
+/**
+ * Reads the current request's body, for a handler whose route takes one
+ * (proxy_route_takes_body). Handlers call it once access is decided: a body
+ * is never read for a client that is refused (the connection closes after
+ * such an answer instead). cb runs when the body is complete (req->body,
+ * body_len; NULL and 0 when there is none), possibly before this returns.
+ * Otherwise the connection answers for the handler: 503 while other requests
+ * hold PROXY_MAX_BODIES_BYTES (before a byte is read), 413 past
+ * PROXY_MAX_BODY_BYTES; and closes after PROXY_BODY_TIMEOUT_MS. The body is
+ * freed when the request ends.
+ */
+void proxy_conn_read_body(struct proxy_conn *c, proxy_conn_body_cb cb);
+/**
+ * While a handler works on the current request, notices its client leaving:
+ * cb(arg) runs once, on the loop thread, when the connection closes before
+ * the response starts. The watch ends with the response, or with cb NULL.
+ */
+void proxy_conn_watch(struct proxy_conn *c, proxy_conn_gone_cb cb, void *arg);
 /** Records what became of the current request (default: from the status). */
 void proxy_conn_outcome(struct proxy_conn *c, enum diag_outcome o);
 /** Records the module (and version, may be NULL) the request is about. */

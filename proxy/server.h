@@ -26,6 +26,14 @@
 /* A POST body (a go.mod and go.sum for /diag/modfile) larger than this is
  * refused with 413; a large project's go.sum is well under 1 MiB. */
 #define PROXY_MAX_BODY_BYTES (4u << 20)
+/* Request bodies buffered at once, over all connections: past it a new body
+ * gets 503 before a byte of it is read. Without it, 300 clients each holding
+ * an unfinished 4 MiB body took 1.1 GB; sixteen whole bodies fit. */
+#define PROXY_MAX_BODIES_BYTES (64u << 20)
+/* Time to receive a whole request body once its handler asked for it (4 MiB
+ * at 2 Mbit/s), so that a slow client cannot hold its share of
+ * PROXY_MAX_BODIES_BYTES for long. */
+#define PROXY_BODY_TIMEOUT_MS 20000
 /* Time to receive a whole request head once its first byte arrived. */
 #define PROXY_HEAD_TIMEOUT_MS 10000
 /* An idle keep-alive connection is closed after this. */
@@ -259,6 +267,7 @@ struct proxy_server {
   char date[40];      /**< cached HTTP Date header value */
   uint64_t date_ms;
   int analyses;      /**< /diag/modfile analyses running */
+  size_t body_bytes; /**< request body memory held, all connections (conn.c) */
   char self_url[80]; /**< how this process reaches itself */
   char boot_id[12];  /**< random, so ids differ across restarts */
   uint64_t next_id;

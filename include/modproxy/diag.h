@@ -144,6 +144,15 @@ int diag_mvs(const struct diag_mod *roots, size_t nroots, diag_reqs_fn reqs,
 
 /* Findings kept per report; more are counted but not listed. */
 #define DIAG_MAX_FINDINGS 500
+/* Modules one analysis may fetch anything of (go.mod files, lists, zips):
+ * large projects have a few hundred in their build list. Past it, the rest
+ * is left out, and the report says which. It bounds what one request makes
+ * the proxy and its upstreams do. */
+#define DIAG_ANALYSIS_MAX_MODULES 1000
+/* A go env value sent for an analysis (GOPRIVATE and the like are a few
+ * hundred bytes): matching a longer one against every module would cost
+ * more than the analysis. */
+#define DIAG_CLIENT_MAX_SETTING_BYTES 4096
 
 /** Where the analysis gets what it needs; every function blocks and is
  *  called from the analysing thread. Buffers returned through `data` are
@@ -212,13 +221,45 @@ int diag_modfile_analyze(const char *gomod, size_t gomod_len, const char *gosum,
 char *diag_report_text(const struct diag_report *r, int color);
 char *diag_report_json(const struct diag_report *r);
 
+/* ---- forms (POST /diag/modfile) ----------------------------------------- */
+
+/* Parts one multipart form may have: /diag/modfile reads seven fields, and
+ * a browser or a script may add a few of its own. */
+#define DIAG_FORM_MAX_PARTS 16
+/* The headers of one part: curl and browsers send about 150 bytes
+ * (Content-Disposition, Content-Type). The bound keeps the search for their
+ * end short whatever the body holds. */
+#define DIAG_FORM_MAX_PART_HEAD_BYTES 1024
+/* A field name; ours have at most 10 bytes. */
+#define DIAG_FORM_MAX_NAME_BYTES 64
+/* RFC 2046 5.1.1: a boundary has 1 to 70 characters. */
+#define DIAG_FORM_MAX_BOUNDARY_BYTES 70
+
+/** One field of a parsed form: views into the body. */
+struct diag_form_field {
+  const char *name, *value;
+  size_t name_len, value_len;
+};
+
+/** The named parts of a form, in order. */
+struct diag_form {
+  struct diag_form_field field[DIAG_FORM_MAX_PARTS];
+  size_t n;
+};
+
 /**
- * Finds form field `name` in a multipart/form-data body (content_type gives
- * the boundary) and points *val (with *vlen) into body at its value. Pure.
- * Returns 0, -ENOENT when absent, -EINVAL when the body is not such a form.
+ * Parses a multipart/form-data body (content_type gives the boundary) in one
+ * pass, in time linear in len; the fields point into body (which need not
+ * be NUL-terminated). Values are bounded only by len: the caller bounds the
+ * body. Pure. Returns 0; -EINVAL when the body is not such a form or is cut
+ * short; -E2BIG past DIAG_FORM_MAX_PARTS parts, a part's headers past
+ * DIAG_FORM_MAX_PART_HEAD_BYTES or a name past DIAG_FORM_MAX_NAME_BYTES.
  */
-int diag_form_field(const char *body, size_t len, const char *content_type,
-                    const char *name, const char **val, size_t *vlen);
+int diag_form_parse(const char *body, size_t len, const char *content_type,
+                    struct diag_form *out);
+/** The first field called `name`: 0 with *val and *vlen, or -ENOENT. */
+int diag_form_get(const struct diag_form *f, const char *name, const char **val,
+                  size_t *vlen);
 
 /* ---- findings about what is served ------------------------------------- */
 

@@ -9,7 +9,7 @@
  *  - error bodies fitted into the go command's window (diag_text_fit),
  *    retraction and deprecation messages (diag_short_message), request
  *    records read back from the store (diag_record_parse), multipart form
- *    fields (diag_form_field), Go release versions (diag_gover_compare).
+ *    fields (diag_form_parse), Go release versions (diag_gover_compare).
  *
  * Input: a first line P, then the body B ("P\nB"; without a newline the
  * whole input is B and P is ""). P is the parameter: the wanted version
@@ -149,13 +149,14 @@ static void record(const char *json) {
 }
 
 static void form(const char *b, size_t n, const char *content_type) {
-  static const char *const names[] = {"gomod", "gosum", "go", ""};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    const char *val = NULL;
-    size_t vlen = 0;
-    if (diag_form_field(b, n, content_type, names[i], &val, &vlen) == 0)
-      FUZZ_CHECK(val >= b && val <= b + n && vlen <= (size_t)(b + n - val),
-                 "form field %s outside the body", names[i]);
+  struct diag_form f;
+  if (diag_form_parse(b, n, content_type, &f) < 0)
+    return;
+  for (size_t i = 0; i < f.n; i++) {
+    const struct diag_form_field *x = &f.field[i];
+    FUZZ_CHECK(x->value >= b && x->value_len <= (size_t)(b + n - x->value) &&
+                   x->name >= b && x->name_len <= (size_t)(b + n - x->name),
+               "form field %zu outside the body", i);
   }
 }
 
