@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Go test tools (mkproxy, upstream, fetchmany, sumdb, faulty,
+# Builds the Go test tools (mkproxy, upstream, fetchmany, sumdb, faulty, pwflood,
 # goimport) into "$BUILD_DIR/tools/".
 # Go in GOPATH mode, standard library + golang.org/x/mod from /usr/share/gocode,
 # no network. Idempotent: a tool is rebuilt only if a source file or this
@@ -11,7 +11,7 @@ src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out="$BUILD_DIR/tools"
 mkdir -p "$out"
 
-tools=(mkproxy upstream fetchmany sumdb faulty goimport)
+tools=(mkproxy upstream fetchmany sumdb faulty goimport pwflood)
 
 up_to_date() { # tool
   local bin="$out/$1"
