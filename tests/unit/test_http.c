@@ -676,6 +676,18 @@ static void test_invalid_header_names(void **state) {
   assert_int_equal(accepted, 0);
 }
 
+/* Sends req on a fresh connection and returns the status. */
+static int status_of(struct harness *h, const char *req, size_t len) {
+  struct client *c = client_open(h);
+  send_bytes(c, req, len);
+  struct response r;
+  read_response(c, &r, 0);
+  int status = r.status;
+  response_free(&r);
+  client_close(c);
+  return status;
+}
+
 static void test_oversize_head(void **state) {
   struct harness *h = *state;
   /* One huge header value. */
@@ -705,26 +717,8 @@ static void test_oversize_head(void **state) {
   memset(req + w, 'b', 8000);
   w += 8000;
   w += (size_t)snprintf(req + w, 128, "\r\n\r\n");
-  struct client *c = client_open(h);
-  send_bytes(c, req, w);
-  struct response r;
-  read_response(c, &r, 0);
-  assert_int_equal(r.status, 200);
-  response_free(&r);
-  client_close(c);
+  assert_int_equal(status_of(h, req, w), 200);
   free(req);
-}
-
-/* Sends req on a fresh connection and returns the status. */
-static int status_of(struct harness *h, const char *req, size_t len) {
-  struct client *c = client_open(h);
-  send_bytes(c, req, len);
-  struct response r;
-  read_response(c, &r, 0);
-  int status = r.status;
-  response_free(&r);
-  client_close(c);
-  return status;
 }
 
 /* PROXY_MAX_HEADERS headers (Host included) are read; one more is 431. */
