@@ -5,6 +5,7 @@
 #define PROXY_AUTH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
 
@@ -35,7 +36,9 @@ struct proxy_auth_check {
   char user[64];    /**< out: who it names, "" refused */
   /** Runs once on the loop thread with the outcome (already remembered). */
   void (*on_done)(struct proxy_auth_check *chk);
-  struct proxy_auth_check *next; /* private */
+  /* private */
+  struct proxy_auth_check *next;
+  uint64_t client; /* hash of the client's address */
 };
 struct proxy_auth_checks;
 

@@ -12,7 +12,9 @@
  *    is refused (503) rather than queued behind a flood;
  *  - per client address, AUTH_CLIENT_BURST checks, then one more every
  *    AUTH_CLIENT_REFILL_MS (429 past it), so that one address cannot take
- *    the whole queue.
+ *    the whole queue. A check that finds a user is given back: only
+ *    refusals count, so that the people behind one address (a NAT, a
+ *    reverse proxy) can all log in.
  * Only headers that need a derivation come here: no header, tokens and
  * remembered outcomes are settled on the loop thread (proxy_auth_cached),
  * so a logged-in user never waits behind guesses.
@@ -103,12 +105,21 @@ static void checker_main(void *arg) {
   uv_mutex_unlock(&k->lock);
 }
 
+/* The budget of the client whose address hashes to `client`. */
+static struct bucket *bucket_of(struct proxy_auth_checks *k, uint64_t client) {
+  return &k->buckets[client % AUTH_CLIENT_SLOTS];
+}
+
 /* Hands finished checks to their owners; `remember`: their outcome is a
  * real one (not a refusal at shutdown). */
 static void deliver(struct proxy_auth_checks *k, struct proxy_auth_check *chk,
                     int remember) {
   while (chk != NULL) {
     struct proxy_auth_check *next = chk->next;
+    struct bucket *b = bucket_of(k, chk->client);
+    if (chk->user[0] != '\0' && b->client == chk->client &&
+        b->tokens < AUTH_CLIENT_BURST)
+      b->tokens++;
     if (remember)
       proxy_auth_remember(k->auth, chk->header, chk->user);
     if (--k->waiting == 0)
@@ -196,12 +207,8 @@ void proxy_auth_checks_stop(struct proxy_auth_checks *k) {
 }
 
 /* Takes one of the client's checks, if it has one left. */
-static int client_takes_check(struct proxy_auth_checks *k, const char *peer) {
-  uint64_t h = 14695981039346656037u; /* FNV-1a */
-  for (const char *p = peer; *p != '\0'; p++)
-    h = (h ^ (unsigned char)*p) * 1099511628211u;
-  h |= 1;
-  struct bucket *b = &k->buckets[h % AUTH_CLIENT_SLOTS];
+static int client_takes_check(struct proxy_auth_checks *k, uint64_t h) {
+  struct bucket *b = bucket_of(k, h);
   uint64_t now = uv_now(k->loop);
   if (b->client != h) {
     b->client = h;
@@ -225,7 +232,11 @@ int proxy_auth_check_queue(struct proxy_auth_checks *k, const char *peer,
                            struct proxy_auth_check *chk) {
   if (k->waiting >= AUTH_CHECKS_WAITING_MAX)
     return -EAGAIN;
-  if (!client_takes_check(k, peer))
+  uint64_t h = 14695981039346656037u; /* FNV-1a of the address */
+  for (const char *p = peer; *p != '\0'; p++)
+    h = (h ^ (unsigned char)*p) * 1099511628211u;
+  chk->client = h | 1; /* 0 marks an unused bucket */
+  if (!client_takes_check(k, chk->client))
     return -EBUSY;
   if (k->waiting++ == 0)
     uv_ref((uv_handle_t *)&k->poll);

@@ -346,7 +346,7 @@ static int settle_user(struct proxy_conn *c) {
   proxy_conn_outcome(c, DIAG_INVALID);
   if (rc == -EBUSY)
     proxy_conn_send_text(c, 429,
-                         "too many password checks from your address; wait "
+                         "too many wrong passwords from your address; wait "
                          "a few seconds, and check the password in ~/.netrc",
                          NULL);
   else
