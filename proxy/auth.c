@@ -9,9 +9,15 @@
  * Users authenticate with HTTP Basic (so the go command's ~/.netrc works
  * unchanged); tokens with "Authorization: Bearer TOKEN" or as the Basic
  * password. Only hashes are stored; `modproxy auth hash` makes the lines.
- * A PBKDF2 check is deliberately slow: it runs on a worker thread, and the
- * outcome for a given Authorization header is remembered (by the SHA-256
- * of the header) for AUTH_CACHE_SECONDS on the loop thread.
+ * Tokens are checked on the loop thread (one SHA-256). A password check
+ * (PBKDF2) is deliberately slow: it runs on the password thread, within its
+ * budget (auth_checks.c), and its outcome for a given Authorization header
+ * is remembered for AUTH_CACHE_SECONDS, keyed by an HMAC of the header with
+ * a key made at start (a copy of the cache reveals no password hash that is
+ * cheap to attack). A remembered refusal never takes the place of a
+ * remembered login, so that guesses cannot make users pay for theirs again.
+ * A user name that is not in the file costs one derivation too, so that
+ * the time of a refusal does not tell which names exist.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -23,6 +29,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "auth.h"
 
@@ -46,7 +54,7 @@ struct entry {
 };
 
 struct cached {
-  unsigned char key[32]; /* SHA-256 of the Authorization header */
+  unsigned char key[32]; /* HMAC-SHA256 of the Authorization header */
   int64_t until;
   char user[64]; /* "" when refused */
 };
@@ -54,6 +62,10 @@ struct cached {
 struct proxy_auth {
   struct entry *entries;
   size_t n;
+  /* What a user name that is not in the file is checked against: a user
+   * entry with random bytes, as costly as the file's first user. */
+  struct entry nobody;
+  unsigned char cache_key[32];
   struct cached cache[AUTH_CACHE_SLOTS];
 };
 
@@ -157,6 +169,19 @@ int proxy_auth_load(const char *path, struct proxy_auth **out, char *err,
     }
   }
   fclose(f);
+  a->nobody.iterations = AUTH_PBKDF2_ITERATIONS;
+  for (size_t i = 0; i < a->n; i++)
+    if (!a->entries[i].is_token) {
+      a->nobody.iterations = a->entries[i].iterations;
+      break;
+    }
+  a->nobody.salt_len = 16;
+  if (rc == 0 && (RAND_bytes(a->nobody.salt, (int)a->nobody.salt_len) != 1 ||
+                  RAND_bytes(a->nobody.hash, sizeof a->nobody.hash) != 1 ||
+                  RAND_bytes(a->cache_key, sizeof a->cache_key) != 1)) {
+    snprintf(err, errlen, "--auth-file %s: no randomness available", path);
+    rc = -EINVAL;
+  }
   if (rc < 0) {
     proxy_auth_free(a);
     return rc;
@@ -170,6 +195,7 @@ void proxy_auth_free(struct proxy_auth *a) {
     return;
   OPENSSL_cleanse(a->entries, AUTH_MAX_ENTRIES * sizeof *a->entries);
   free(a->entries);
+  OPENSSL_cleanse(a, sizeof *a);
   free(a);
 }
 
@@ -189,49 +215,57 @@ static int b64_decode(const char *in, char *out, size_t cap) {
   return got;
 }
 
-/* Checks a secret against an entry, in constant time for the comparison. */
-static int entry_accepts(const struct entry *e, const char *secret) {
+/* Checks a password against a user entry: PBKDF2 (slow on purpose), then
+ * a comparison in constant time. */
+static int password_matches(const struct entry *e, const char *password) {
   unsigned char h[32];
-  if (e->is_token) {
-    EVP_Digest(secret, strlen(secret), h, NULL, EVP_sha256(), NULL);
-  } else if (PKCS5_PBKDF2_HMAC(secret, (int)strlen(secret), e->salt,
-                               (int)e->salt_len, (int)e->iterations,
-                               EVP_sha256(), sizeof h, h) != 1) {
+  if (PKCS5_PBKDF2_HMAC(password, (int)strlen(password), e->salt,
+                        (int)e->salt_len, (int)e->iterations, EVP_sha256(),
+                        sizeof h, h) != 1)
     return 0;
-  }
   return CRYPTO_memcmp(h, e->hash, sizeof h) == 0;
 }
 
-/* Finds who the Authorization header is; "" for nobody. */
-static void verify(const struct proxy_auth *a, const char *header, char *user,
-                   size_t cap) {
-  user[0] = '\0';
-  char decoded[AUTH_MAX_LINE];
-  const char *name = NULL, *secret = NULL;
+/* The credentials in an Authorization header, decoded into buf: Bearer
+ * TOKEN (*name NULL) or Basic base64(NAME:SECRET). -EINVAL for anything
+ * else, or an empty secret. */
+static int parse_header(const char *header, char *buf, size_t cap,
+                        const char **name, const char **secret) {
+  *name = NULL;
   if (strncasecmp(header, "Bearer ", 7) == 0) {
-    secret = header + 7;
+    *secret = header + 7;
   } else if (strncasecmp(header, "Basic ", 6) == 0 &&
-             b64_decode(header + 6, decoded, sizeof decoded) > 0) {
-    char *colon = strchr(decoded, ':');
-    if (colon == NULL)
-      return;
+             b64_decode(header + 6, buf, cap) > 0 && strchr(buf, ':') != NULL) {
+    char *colon = strchr(buf, ':');
     *colon = '\0';
-    name = decoded;
-    secret = colon + 1;
+    *name = buf;
+    *secret = colon + 1;
+  } else {
+    return -EINVAL;
   }
-  if (secret == NULL || secret[0] == '\0')
-    return;
-  for (size_t i = 0; i < a->n; i++) {
-    const struct entry *e = &a->entries[i];
-    /* A user by name; a token whatever login name the client sends. */
-    if (!e->is_token && (name == NULL || strcmp(name, e->name) != 0))
-      continue;
-    if (entry_accepts(e, secret)) {
-      snprintf(user, cap, "%s", e->name);
-      break;
-    }
-  }
-  OPENSSL_cleanse(decoded, sizeof decoded);
+  return (*secret)[0] != '\0' ? 0 : -EINVAL;
+}
+
+/* The token whose hash is the secret's, or NULL. A token is accepted
+ * whatever login name comes with it. */
+static const struct entry *token_of(const struct proxy_auth *a,
+                                    const char *secret) {
+  unsigned char h[32];
+  const struct entry *found = NULL;
+  EVP_Digest(secret, strlen(secret), h, NULL, EVP_sha256(), NULL);
+  for (size_t i = 0; i < a->n && found == NULL; i++)
+    if (a->entries[i].is_token &&
+        CRYPTO_memcmp(h, a->entries[i].hash, sizeof h) == 0)
+      found = &a->entries[i];
+  return found;
+}
+
+static struct cached *cache_slot(struct proxy_auth *a, const char *header,
+                                 unsigned char key[32]) {
+  unsigned len = 32;
+  HMAC(EVP_sha256(), a->cache_key, sizeof a->cache_key,
+       (const unsigned char *)header, strlen(header), key, &len);
+  return &a->cache[key[0] % AUTH_CACHE_SLOTS];
 }
 
 int proxy_auth_cached(struct proxy_auth *a, const char *header, char *user,
@@ -239,28 +273,54 @@ int proxy_auth_cached(struct proxy_auth *a, const char *header, char *user,
   user[0] = '\0';
   if (header == NULL || header[0] == '\0')
     return 1; /* anonymous */
-  unsigned char key[32];
-  EVP_Digest(header, strlen(header), key, NULL, EVP_sha256(), NULL);
-  struct cached *slot = &a->cache[key[0] % AUTH_CACHE_SLOTS];
-  if (slot->until <= (int64_t)time(NULL) ||
-      memcmp(slot->key, key, sizeof key) != 0)
-    return 0;
-  snprintf(user, cap, "%s", slot->user);
-  return 1;
+  char buf[AUTH_MAX_LINE];
+  const char *name, *secret;
+  int settled = 1;
+  if (parse_header(header, buf, sizeof buf, &name, &secret) == 0) {
+    const struct entry *t = token_of(a, secret);
+    if (t != NULL) {
+      snprintf(user, cap, "%s", t->name);
+    } else if (name != NULL) {
+      unsigned char key[32];
+      const struct cached *slot = cache_slot(a, header, key);
+      settled = slot->until > (int64_t)time(NULL) &&
+                CRYPTO_memcmp(slot->key, key, sizeof key) == 0;
+      if (settled)
+        snprintf(user, cap, "%s", slot->user);
+    }
+  }
+  OPENSSL_cleanse(buf, sizeof buf);
+  return settled;
 }
 
 void proxy_auth_verify(const struct proxy_auth *a, const char *header,
                        char *user, size_t cap) {
-  verify(a, header, user, cap);
+  user[0] = '\0';
+  char buf[AUTH_MAX_LINE];
+  const char *name, *secret;
+  if (parse_header(header, buf, sizeof buf, &name, &secret) == 0 &&
+      name != NULL) {
+    const struct entry *e = NULL;
+    for (size_t i = 0; i < a->n && e == NULL; i++)
+      if (!a->entries[i].is_token && strcmp(name, a->entries[i].name) == 0)
+        e = &a->entries[i];
+    /* Unknown or not, the same derivation. */
+    if (password_matches(e != NULL ? e : &a->nobody, secret) && e != NULL)
+      snprintf(user, cap, "%s", e->name);
+  }
+  OPENSSL_cleanse(buf, sizeof buf);
 }
 
 void proxy_auth_remember(struct proxy_auth *a, const char *header,
                          const char *user) {
   unsigned char key[32];
-  EVP_Digest(header, strlen(header), key, NULL, EVP_sha256(), NULL);
-  struct cached *slot = &a->cache[key[0] % AUTH_CACHE_SLOTS];
+  struct cached *slot = cache_slot(a, header, key);
+  int64_t now = (int64_t)time(NULL);
+  if (user[0] == '\0' && slot->user[0] != '\0' && slot->until > now &&
+      CRYPTO_memcmp(slot->key, key, sizeof key) != 0)
+    return; /* a refusal never displaces a login */
   memcpy(slot->key, key, sizeof key);
-  slot->until = (int64_t)time(NULL) + AUTH_CACHE_SECONDS;
+  slot->until = now + AUTH_CACHE_SECONDS;
   snprintf(slot->user, sizeof slot->user, "%s", user);
 }
 

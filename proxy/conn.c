@@ -304,8 +304,11 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   return count_head(p, len);
 }
 
+/* Keeps a header's value; one too long for dst is dropped whole, never cut
+ * (a cut Range or Authorization would mean something else). */
 static void keep_header(char *dst, size_t cap, const struct proxy_request *r) {
-  snprintf(dst, cap, "%s", r->hvalue_truncated ? "" : r->hvalue);
+  int fits = !r->hvalue_truncated && r->hvalue_len < cap;
+  snprintf(dst, cap, "%s", fits ? r->hvalue : "");
 }
 
 static int on_header_value_complete(llhttp_t *p) {
@@ -953,34 +956,45 @@ static int etag_listed(const char *list, const char *etag) {
   return 0;
 }
 
+/* Reads the digits at p (RFC 9110: 1*DIGIT, no sign, no space) into *v,
+ * saturating at UINT64_MAX; the end, or NULL when p holds no digit. */
+static const char *range_digits(const char *p, uint64_t *v) {
+  if (*p < '0' || *p > '9')
+    return NULL;
+  *v = 0;
+  for (; *p >= '0' && *p <= '9'; p++)
+    *v = *v > (UINT64_MAX - 9) / 10 ? UINT64_MAX
+                                    : *v * 10 + (uint64_t)(*p - '0');
+  return p;
+}
+
 /* Parses a single "bytes=a-b" range against size. 1: satisfiable range set,
- * 0: ignore the header (serve it all), -1: unsatisfiable (416). */
+ * 0: ignore the header (malformed, or several ranges: serve it all, as RFC
+ * 9110 14.2 allows), -1: unsatisfiable (416). */
 static int parse_range(const char *h, uint64_t size, uint64_t *from,
                        uint64_t *to) {
-  if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
+  if (strncmp(h, "bytes=", 6) != 0)
     return 0;
   const char *p = h + 6;
-  char *end;
+  uint64_t a, b;
   if (*p == '-') {
-    unsigned long long suffix = strtoull(p + 1, &end, 10);
-    if (end == p + 1 || *end != '\0')
+    p = range_digits(p + 1, &b);
+    if (p == NULL || *p != '\0')
       return 0;
-    if (suffix == 0 || size == 0)
+    if (b == 0 || size == 0)
       return -1;
-    *from = suffix >= size ? 0 : size - suffix;
+    *from = b >= size ? 0 : size - b;
     *to = size - 1;
     return 1;
   }
-  if (*p < '0' || *p > '9')
+  p = range_digits(p, &a);
+  if (p == NULL || *p != '-')
     return 0;
-  unsigned long long a = strtoull(p, &end, 10);
-  if (*end != '-')
-    return 0;
-  p = end + 1;
-  unsigned long long b = size == 0 ? 0 : size - 1;
+  p++;
+  b = UINT64_MAX;
   if (*p != '\0') {
-    b = strtoull(p, &end, 10);
-    if (*end != '\0' || b < a)
+    p = range_digits(p, &b);
+    if (p == NULL || *p != '\0' || b < a)
       return 0;
   }
   if (a >= size)

@@ -76,7 +76,12 @@ static void check_done(struct proxy_fetcher *fr) {
       curl_easy_getinfo(f->easy, CURLINFO_REDIRECT_URL, &loc);
     snprintf(f->location, sizeof f->location, "%s", loc != NULL ? loc : "");
     int is_file = strncmp(f->url, "file:", 5) == 0;
-    if (cc == CURLE_OK) {
+    if (cc == CURLE_OK && f->excess) {
+      f->rc = -EPROTO;
+      snprintf(f->error, sizeof f->error,
+               "the upstream sent more bytes than its Content-Length "
+               "declared: the body is not the file");
+    } else if (cc == CURLE_OK) {
       f->rc = 0;
       if (is_file)
         f->status = 200;
@@ -272,6 +277,26 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp) {
   return len;
 }
 
+/* libcurl reads a body up to its Content-Length (or its last chunk) and
+ * drops whatever follows, saying so only in its verbose trace. An upstream
+ * that sent more than it declared lied about the length: what was read is a
+ * prefix, perhaps one that still parses, never a file to store. The trace
+ * is the one place libcurl reports it, hence this callback. */
+static int on_trace(CURL *e, curl_infotype type, char *data, size_t size,
+                    void *userp) {
+  (void)e;
+  struct proxy_fetch *f = userp;
+  static const char *const excess[] = {"Excess found",
+                                       "Leftovers after chunking"};
+  if (type != CURLINFO_TEXT)
+    return 0;
+  for (size_t i = 0; i < sizeof excess / sizeof excess[0]; i++)
+    if (size >= strlen(excess[i]) &&
+        memcmp(data, excess[i], strlen(excess[i])) == 0)
+      f->excess = 1;
+  return 0;
+}
+
 int proxy_fetch_start(struct proxy_fetcher *fr, struct proxy_fetch *f) {
   f->easy = curl_easy_init();
   if (f->easy == NULL)
@@ -280,6 +305,7 @@ int proxy_fetch_start(struct proxy_fetcher *fr, struct proxy_fetch *f) {
   f->rc = 0;
   f->status = 0;
   f->stage_errno = 0;
+  f->excess = 0;
   f->expected = -1;
   f->errbuf[0] = '\0';
   f->error[0] = '\0';
@@ -288,6 +314,9 @@ int proxy_fetch_start(struct proxy_fetcher *fr, struct proxy_fetch *f) {
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
+  curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_trace);
+  curl_easy_setopt(e, CURLOPT_DEBUGDATA, f);
+  curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https,file");
   /* Follow redirects (unless asked not to), never from https down to
    * http. */

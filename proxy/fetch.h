@@ -52,6 +52,7 @@ struct proxy_fetch {
   size_t cap;
   int too_big;
   int stage_errno; /* writing the staging file failed (our disk) */
+  int excess;      /* the upstream sent more than its framing declared */
   char errbuf[CURL_ERROR_SIZE];
 };
 

@@ -456,13 +456,12 @@ static int ingest(struct fetch_job *j) {
                v, gp->version);
       return -EPROTO;
     }
-    if (!gp->canonical) {
-      rc = store_answer_put(st, gp->module, gp->suffix, 200, body, len,
-                            (int64_t)time(NULL), origin);
-      if (rc < 0 || gomod_check(gp->module, v, NULL, 0) < 0)
-        return rc;
-    }
-    /* Keep it as the .info of the version it names, too. */
+    /* A query's (or @latest's) answer is that query's only: the version's
+     * own .info is what the upstream serves for the version itself (an
+     * answer for a branch may carry that branch in its Origin). */
+    if (!gp->canonical)
+      return store_answer_put(st, gp->module, gp->suffix, 200, body, len,
+                              (int64_t)time(NULL), origin);
     return store_part_put(st, gp->module, v, STORE_INFO, body, len, origin);
   case GP_SUMDB:
     return proxy_sumdb_ingest(j->s, gp, body, len, origin, j->failure,

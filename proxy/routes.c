@@ -308,23 +308,15 @@ int proxy_route_takes_body(const char *target) {
 /* ---- credentials -------------------------------------------------------- */
 
 struct auth_job {
-  uv_work_t work;
+  struct proxy_auth_check check;
   struct proxy_conn *conn;
-  char header[sizeof((struct proxy_request *)0)->authorization];
-  char user[64];
 };
 
-static void on_auth_verify(uv_work_t *w) {
-  struct auth_job *a = w->data;
-  proxy_auth_verify(a->conn->server->auth, a->header, a->user, sizeof a->user);
-}
-
-static void on_auth_verified(uv_work_t *w, int status) {
-  struct auth_job *a = w->data;
+static void on_auth_checked(struct proxy_auth_check *chk) {
+  struct auth_job *a = (struct auth_job *)chk; /* check is the first member */
   struct proxy_conn *c = a->conn;
-  proxy_auth_remember(c->server->auth, a->header, a->user);
   if (!proxy_conn_gone(c)) {
-    snprintf(c->user, sizeof c->user, "%s", a->user);
+    snprintf(c->user, sizeof c->user, "%s", chk->user);
     c->auth_done = 1;
     proxy_route(c);
   }
@@ -332,8 +324,9 @@ static void on_auth_verified(uv_work_t *w, int status) {
   free(a);
 }
 
-/* Settles who the client is before routing; 0 when that needs a worker
- * (proxy_route runs again once it is known). */
+/* Settles who the client is before routing; 0 when a password check must
+ * run first (proxy_route runs again once it is known) or was refused for
+ * the budget (answered here). */
 static int settle_user(struct proxy_conn *c) {
   struct proxy_server *s = c->server;
   if (s->auth == NULL || c->auth_done)
@@ -345,19 +338,30 @@ static int settle_user(struct proxy_conn *c) {
   }
   struct auth_job *a = calloc(1, sizeof *a);
   if (a == NULL) {
-    c->auth_done = 1; /* anonymous */
-    return 1;
+    proxy_conn_send_text(c, 503, "modproxy is out of memory; retry", NULL);
+    return 0;
   }
   a->conn = c;
-  memcpy(a->header, c->req->authorization, sizeof a->header);
-  a->work.data = a;
-  proxy_conn_hold(c);
-  if (uv_queue_work(s->loop, &a->work, on_auth_verify, on_auth_verified) < 0) {
-    proxy_conn_release(c);
-    free(a);
-    c->auth_done = 1;
-    return 1;
+  memcpy(a->check.header, c->req->authorization, sizeof a->check.header);
+  a->check.on_done = on_auth_checked;
+  int rc = proxy_auth_check_queue(s->auth_checks, c->peer, &a->check);
+  if (rc == 0) {
+    proxy_conn_hold(c);
+    return 0;
   }
+  free(a);
+  c->req->keep_alive = 0;
+  proxy_conn_outcome(c, DIAG_INVALID);
+  if (rc == -EBUSY)
+    proxy_conn_send_text(c, 429,
+                         "too many wrong passwords from your address; wait "
+                         "a few seconds, and check the password in ~/.netrc",
+                         NULL);
+  else
+    proxy_conn_send_text(c, 503,
+                         "modproxy is busy checking passwords; retry in a few "
+                         "seconds",
+                         NULL);
   return 0;
 }
 

@@ -149,6 +149,8 @@ static void server_dispose(struct proxy_server *s, int clean) {
   proxy_cache_close(s, clean);
   proxy_vcs_close(s);
   proxy_tls_close(s);
+  proxy_auth_checks_stop(s->auth_checks);
+  s->auth_checks = NULL;
   proxy_auth_free(s->auth);
   s->auth = NULL;
   proxy_fetcher_free(s->fetcher);
@@ -223,6 +225,12 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
     rc = proxy_auth_load(cfg->auth_file, &s->auth, err, sizeof err);
     if (rc < 0) {
       fprintf(stderr, "modproxy: %s\n", rc == -EINVAL ? err : strerror(-rc));
+      goto fail;
+    }
+    rc = proxy_auth_checks_start(loop, s->auth, &s->auth_checks);
+    if (rc < 0) {
+      fprintf(stderr, "modproxy: cannot start the password thread: %s\n",
+              uv_strerror(rc));
       goto fail;
     }
   }

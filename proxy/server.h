@@ -203,6 +203,7 @@ struct proxy_fetcher;
 struct proxy_vcs;
 struct proxy_tls;
 struct proxy_auth;
+struct proxy_auth_checks;
 typedef struct ssl_st SSL;
 struct proxy_sumdb;
 struct proxy_mirror;
@@ -251,13 +252,14 @@ struct proxy_server {
   struct proxy_upstream upstreams[PROXY_MAX_UPSTREAMS];
   int nupstreams;
   struct proxy_fetcher *fetcher;
-  struct proxy_vcs *vcs;       /**< private modules from git (vcs.c) */
-  struct proxy_tls *tls;       /**< the TLS listener's context, or NULL */
-  struct proxy_auth *auth;     /**< --auth-file credentials, or NULL */
-  uint64_t nconns;             /**< open client connections */
-  struct proxy_cache *cache;   /**< last use, eviction (cache.c) */
-  struct proxy_sumdb *sumdb;   /**< checksum databases (sumdb.c) */
-  struct proxy_mirror *mirror; /**< offline mirror state (mirror.c) */
+  struct proxy_vcs *vcs;   /**< private modules from git (vcs.c) */
+  struct proxy_tls *tls;   /**< the TLS listener's context, or NULL */
+  struct proxy_auth *auth; /**< --auth-file credentials, or NULL */
+  struct proxy_auth_checks *auth_checks; /**< their password thread */
+  uint64_t nconns;                       /**< open client connections */
+  struct proxy_cache *cache;             /**< last use, eviction (cache.c) */
+  struct proxy_sumdb *sumdb;             /**< checksum databases (sumdb.c) */
+  struct proxy_mirror *mirror;           /**< offline mirror state (mirror.c) */
   struct hot_cache hot;
   struct fetch_job *jobs;   /**< fetches in flight (coalescing) */
   struct proxy_conn *conns; /**< open connections */

@@ -376,6 +376,21 @@ check "Range from the size: 416" eq "$CODE" 416
 check "416: Content-Range bytes */SIZE" eq "$(hdr Content-Range)" "bytes */$ZIPSIZE"
 curl_get "$ZIP" -H 'Range: bytes=-0'
 check "Range -0: 416" eq "$CODE" 416
+# The last byte at the file's last byte, and one past it: the same 206.
+for last in $((ZIPSIZE - 1)) "$ZIPSIZE"; do
+  curl_get "$ZIP" -H "Range: bytes=1-$last"
+  check "Range 1-$last: 206" eq "$CODE" 206
+  check "Range 1-$last: Content-Range" eq "$(hdr Content-Range)" "bytes 1-$((ZIPSIZE - 1))/$ZIPSIZE"
+  check "Range 1-$last: Content-Length" eq "$(hdr Content-Length)" $((ZIPSIZE - 1))
+  check "Range 1-$last: bytes" cmp -s "$T/body" <(tail -c +2 "$T/tree$ZIP")
+done
+# A malformed range is ignored (RFC 9110 14.2): 200 and the whole file.
+for bad in 'bytes=--5' 'bytes=-+5' 'bytes=0--5' 'bytes=+1-5'; do
+  curl_get "$ZIP" -H "Range: $bad"
+  check "Range $bad: 200" eq "$CODE" 200
+  check "Range $bad: no Content-Range" eq "$(hdr Content-Range)" ""
+  check "Range $bad: whole file" cmp -s "$T/body" "$T/tree$ZIP"
+done
 curl_get "$ZIP" -H 'Range: bytes=5-10' -H "If-Range: $zetag"
 check "If-Range matching: 206" eq "$CODE" 206
 check "If-Range matching: bytes" cmp -s "$T/body" <(tail -c +6 "$T/tree$ZIP" | head -c 6)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the Go test tools (mkproxy, mktoolchain, upstream, fetchmany, sumdb, faulty,
-# goimport) into "$BUILD_DIR/tools/".
+# Builds the Go test tools (mkproxy, mktoolchain, upstream, fetchmany, sumdb,
+# faulty, goimport, pwflood) into "$BUILD_DIR/tools/".
 # Go in GOPATH mode, standard library + golang.org/x/mod from /usr/share/gocode,
 # no network. Idempotent: a tool is rebuilt only if a source file or this
 # script is newer than its binary. Safe to run concurrently (flock).
@@ -11,7 +11,7 @@ src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out="$BUILD_DIR/tools"
 mkdir -p "$out"
 
-tools=(mkproxy mktoolchain upstream fetchmany sumdb faulty goimport)
+tools=(mkproxy mktoolchain upstream fetchmany sumdb faulty goimport pwflood)
 
 up_to_date() { # tool
   local bin="$out/$1"

@@ -131,6 +131,8 @@ static void deadline_in(struct timespec *ts, int ms) {
 
 /* What a test puts in the store before the server opens it. */
 static int (*populate)(const char *dir);
+/* --max-connections and --max-request-rate for the next server (0: none). */
+static uint64_t limit_connections, limit_request_rate;
 
 static int setup(void **state) {
   struct harness *h = calloc(1, sizeof *h);
@@ -153,6 +155,8 @@ static int setup(void **state) {
   h->cfg.not_found_ttl_s = 60;
   h->cfg.hot_cache_bytes = 1u << 20;
   h->cfg.records_keep = 1000;
+  h->cfg.max_connections = limit_connections;
+  h->cfg.max_request_rate = limit_request_rate;
   pthread_mutex_init(&h->lock, NULL);
   pthread_cond_init(&h->cond, NULL);
   if (pthread_create(&h->thread, NULL, server_main, h) != 0)
@@ -672,6 +676,18 @@ static void test_invalid_header_names(void **state) {
   assert_int_equal(accepted, 0);
 }
 
+/* Sends req on a fresh connection and returns the status. */
+static int status_of(struct harness *h, const char *req, size_t len) {
+  struct client *c = client_open(h);
+  send_bytes(c, req, len);
+  struct response r;
+  read_response(c, &r, 0);
+  int status = r.status;
+  response_free(&r);
+  client_close(c);
+  return status;
+}
+
 static void test_oversize_head(void **state) {
   struct harness *h = *state;
   /* One huge header value. */
@@ -701,13 +717,86 @@ static void test_oversize_head(void **state) {
   memset(req + w, 'b', 8000);
   w += 8000;
   w += (size_t)snprintf(req + w, 128, "\r\n\r\n");
-  struct client *c = client_open(h);
-  send_bytes(c, req, w);
-  struct response r;
-  read_response(c, &r, 0);
-  assert_int_equal(r.status, 200);
-  response_free(&r);
-  client_close(c);
+  assert_int_equal(status_of(h, req, w), 200);
+  free(req);
+}
+
+/* PROXY_MAX_HEADERS headers (Host included) are read; one more is 431. */
+static void test_header_count_edge(void **state) {
+  struct harness *h = *state;
+  char req[4096];
+  for (int n = PROXY_MAX_HEADERS; n <= PROXY_MAX_HEADERS + 1; n++) {
+    size_t w = (size_t)snprintf(req, sizeof req,
+                                "GET /healthz HTTP/1.1\r\nHost: t\r\n");
+    for (int i = 1; i < n; i++)
+      w += (size_t)snprintf(req + w, sizeof req - w, "X-N%d: v\r\n", i);
+    w += (size_t)snprintf(req + w, sizeof req - w, "\r\n");
+    int want = n == PROXY_MAX_HEADERS ? 200 : 431;
+    if (status_of(h, req, w) != want)
+      fail_msg("%d headers: want %d", n, want);
+  }
+}
+
+/* The head counts the target plus each header as "Name: value\r\n";
+ * PROXY_MAX_HEAD_BYTES of it are read, one byte more is 431. */
+static void test_head_bytes_edge(void **state) {
+  struct harness *h = *state;
+  static const char start[] = "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ";
+  size_t counted =
+      strlen("/healthz") + strlen("Host: t\r\n") + strlen("X-Big: \r\n");
+  char *req = malloc(PROXY_MAX_HEAD_BYTES + 256);
+  assert_non_null(req);
+  for (size_t extra = 0; extra <= 1; extra++) {
+    size_t value = PROXY_MAX_HEAD_BYTES - counted + extra;
+    size_t w = (size_t)snprintf(req, 128, "%s", start);
+    memset(req + w, 'b', value);
+    w += value;
+    w += (size_t)snprintf(req + w, 8, "\r\n\r\n");
+    int want = extra == 0 ? 200 : 431;
+    if (status_of(h, req, w) != want)
+      fail_msg("a head of PROXY_MAX_HEAD_BYTES + %zu: want %d", extra, want);
+  }
+  free(req);
+}
+
+/* A POST body of PROXY_MAX_BODY_BYTES is read; one byte more is 413, both
+ * when announced (refused at the head: the body is not sent) and when it
+ * arrives chunked. */
+static void test_body_bytes_edge(void **state) {
+  struct harness *h = *state;
+  size_t cap = PROXY_MAX_BODY_BYTES + 256;
+  char *req = malloc(cap);
+  assert_non_null(req);
+  for (size_t extra = 0; extra <= 1; extra++) {
+    size_t len = PROXY_MAX_BODY_BYTES + extra;
+    int want = extra == 0 ? 200 : 413;
+    for (int chunked = 0; chunked <= 1; chunked++) {
+      size_t w = (size_t)snprintf(
+          req, 256,
+          "POST /diag/modfile HTTP/1.1\r\nHost: t\r\nContent-Type: "
+          "text/plain\r\n");
+      if (chunked)
+        w += (size_t)snprintf(req + w, 128,
+                              "Transfer-Encoding: chunked\r\n\r\n%zx\r\n", len);
+      else
+        w += (size_t)snprintf(req + w, 128, "Content-Length: %zu\r\n\r\n", len);
+      if (want == 413 && !chunked) {
+        if (status_of(h, req, w) != 413)
+          fail_msg("a declared body of PROXY_MAX_BODY_BYTES + 1 was taken");
+        continue;
+      }
+      w += (size_t)snprintf(req + w, 32, "module example.com/m\n//");
+      size_t fill = len - strlen("module example.com/m\n//");
+      memset(req + w, 'c', fill);
+      w += fill;
+      if (chunked)
+        w += (size_t)snprintf(req + w, 16, "\r\n0\r\n\r\n");
+      int got = status_of(h, req, w);
+      if ((want == 413) != (got == 413))
+        fail_msg("a %s body of PROXY_MAX_BODY_BYTES + %zu: status %d",
+                 chunked ? "chunked" : "declared", extra, got);
+    }
+  }
   free(req);
 }
 
@@ -1095,6 +1184,25 @@ static void test_zip_streamed(void **state) {
   client_close(c);
 }
 
+/* GETs the zip with "Range: spec": a 206 of its bytes from..to
+ * (inclusive), with their Content-Range. */
+static void expect_range(struct client *c, const char *spec, size_t from,
+                         size_t to) {
+  char hdr[192];
+  snprintf(hdr, sizeof hdr, "Range: %s\r\n", spec);
+  struct response r = get_on(c, ZIP_URL, hdr, 0);
+  size_t len = to - from + 1;
+  if (r.status != 206 || r.body_len != len)
+    fail_msg("%s: status %d, %zu bytes, want 206 and %zu", spec, r.status,
+             r.body_len, len);
+  assert_memory_equal(r.body, zip_bytes + from, len);
+  char v[128], want[128];
+  snprintf(want, sizeof want, "bytes %zu-%zu/%zu", from, to, zip_len);
+  assert_non_null(header(&r, "Content-Range", v, sizeof v));
+  assert_string_equal(v, want);
+  response_free(&r);
+}
+
 static void test_zip_ranges(void **state) {
   struct harness *h = *state;
   struct client *c = client_open(h);
@@ -1110,24 +1218,10 @@ static void test_zip_ranges(void **state) {
       {"bytes=0-99999999", 0, n - 1},
       {"bytes=-99999999", 0, n - 1},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    char hdr[128];
-    snprintf(hdr, sizeof hdr, "Range: %s\r\n", cases[i].fmt);
-    struct response r = get_on(c, ZIP_URL, hdr, 0);
-    if (r.status != 206)
-      fail_msg("%s: status %d, want 206", cases[i].fmt, r.status);
-    size_t len = cases[i].to - cases[i].from + 1;
-    assert_int_equal(r.body_len, len);
-    assert_memory_equal(r.body, zip_bytes + cases[i].from, len);
-    char v[128], want[128];
-    snprintf(want, sizeof want, "bytes %zu-%zu/%zu", cases[i].from, cases[i].to,
-             n);
-    assert_non_null(header(&r, "Content-Range", v, sizeof v));
-    assert_string_equal(v, want);
-    response_free(&r);
-  }
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    expect_range(c, cases[i].fmt, cases[i].from, cases[i].to);
   /* A range across the server's read steps. */
-  char hdr[128];
+  char hdr[192];
   size_t a = PROXY_ZIP_CHUNK_BYTES - 7, b = PROXY_ZIP_CHUNK_BYTES * 2 + 7;
   snprintf(hdr, sizeof hdr, "Range: bytes=%zu-%zu\r\n", a, b);
   struct response r = get_on(c, ZIP_URL, hdr, 0);
@@ -1135,14 +1229,54 @@ static void test_zip_ranges(void **state) {
   assert_int_equal(r.body_len, b - a + 1);
   assert_memory_equal(r.body, zip_bytes + a, b - a + 1);
   response_free(&r);
-  /* Ranges that are ignored: the whole zip. */
-  static const char *const ignored[] = {"items=0-5", "bytes=5-1",
-                                        "bytes=0-1,5-6", "bytes=x-"};
+  /* At the file's last byte and one past it: clamped to the file. */
+  struct {
+    size_t a, b; /* SIZE_MAX: absent */
+    size_t from, to;
+  } edges[] = {
+      {0, n - 1, 0, n - 1},
+      {n - 1, n - 1, n - 1, n - 1},
+      {n - 1, n, n - 1, n - 1},
+      {0, n, 0, n - 1},
+      {n - 1, SIZE_MAX, n - 1, n - 1},
+      {SIZE_MAX, n, 0, n - 1},
+      {SIZE_MAX, n - 1, 1, n - 1},
+      {SIZE_MAX, n + 1, 0, n - 1},
+  };
+  for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+    char spec[64], first[24] = "", last[24] = "";
+    if (edges[i].a != SIZE_MAX)
+      snprintf(first, sizeof first, "%zu", edges[i].a);
+    if (edges[i].b != SIZE_MAX)
+      snprintf(last, sizeof last, "%zu", edges[i].b);
+    snprintf(spec, sizeof spec, "bytes=%s-%s", first, last);
+    expect_range(c, spec, edges[i].from, edges[i].to);
+  }
+  /* Ranges that are ignored (malformed, or several): the whole zip. */
+  static const char *const ignored[] = {
+      "items=0-5",    "bytes=5-1", "bytes=0-1,5-6", "bytes=x-",
+      "bytes=--5",    "bytes=-+5", "bytes=+0-5",    "bytes=0--5",
+      "bytes=0-+5",   "bytes=- 5", "bytes=0- 5",    "bytes=-5,0-1",
+      "bytes=0-,5-6", "bytes=-",   "bytes=0-5x",    "bytes=-0x5"};
   for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++) {
     snprintf(hdr, sizeof hdr, "Range: %s\r\n", ignored[i]);
     r = get_on(c, ZIP_URL, hdr, 0);
     if (r.status != 200 || r.body_len != n)
       fail_msg("%s: status %d, %zu bytes", ignored[i], r.status, r.body_len);
+    response_free(&r);
+  }
+  /* A Range header as long as modproxy keeps (127 bytes) is honoured; one
+   * byte longer is ignored whole, never cut short. */
+  for (size_t len = 127; len <= 128; len++) {
+    char spec[160] = "bytes=";
+    memset(spec + 6, '0', len - 6 - 3);
+    memcpy(spec + len - 3, "0-9", 4);
+    snprintf(hdr, sizeof hdr, "Range: %s\r\n", spec);
+    r = get_on(c, ZIP_URL, hdr, 0);
+    int want = len == 127 ? 206 : 200;
+    if (r.status != want)
+      fail_msg("a Range of %zu bytes: status %d, want %d", len, r.status, want);
+    assert_int_equal(r.body_len, len == 127 ? 10 : n);
     response_free(&r);
   }
   /* If-Range with another tag: the whole zip. */
@@ -1259,6 +1393,62 @@ static void test_head_timeout(void **state) {
   client_close(c);
 }
 
+/* The limits at the edge: few, so that a test reaches them quickly. */
+#define EDGE_CONNECTIONS 4
+#define EDGE_REQUEST_RATE 5
+
+static int setup_limits(void **state) {
+  limit_connections = EDGE_CONNECTIONS;
+  limit_request_rate = EDGE_REQUEST_RATE;
+  int rc = setup(state);
+  limit_connections = limit_request_rate = 0;
+  return rc;
+}
+
+/* --max-request-rate requests on one connection within a second are
+ * answered; the next is 429 and closes the connection. */
+static void test_request_rate_edge(void **state) {
+  struct harness *h = *state;
+  struct client *c = client_open(h);
+  for (int i = 1; i <= EDGE_REQUEST_RATE + 1; i++) {
+    struct response r = get_on(c, "/healthz", NULL, 0);
+    int want = i <= EDGE_REQUEST_RATE ? 200 : 429;
+    if (r.status != want)
+      fail_msg("request %d of a second: status %d, want %d", i, r.status, want);
+    response_free(&r);
+  }
+  expect_closed(c);
+  client_close(c);
+}
+
+/* --max-connections connections are served; one more gets 503 and is
+ * closed, and once one leaves, a new one is served again. */
+static void test_connections_edge(void **state) {
+  struct harness *h = *state;
+  struct client *open[EDGE_CONNECTIONS];
+  for (int i = 0; i < EDGE_CONNECTIONS; i++) {
+    open[i] = client_open(h);
+    struct response r = get_on(open[i], "/healthz", NULL, 0);
+    assert_int_equal(r.status, 200);
+    response_free(&r);
+  }
+  struct client *extra = client_open(h);
+  struct response r;
+  read_response(extra, &r, 0);
+  assert_int_equal(r.status, 503);
+  response_free(&r);
+  expect_closed(extra);
+  client_close(extra);
+  client_close(open[0]);
+  usleep(50000); /* the server sees the close */
+  open[0] = client_open(h);
+  r = get_on(open[0], "/healthz", NULL, 0);
+  assert_int_equal(r.status, 200);
+  response_free(&r);
+  for (int i = 0; i < EDGE_CONNECTIONS; i++)
+    client_close(open[i]);
+}
+
 /* A plain start and stop, nothing else. */
 static void test_start_stop(void **state) {
   struct harness *h = *state;
@@ -1279,6 +1469,9 @@ int main(void) {
       T(test_malformed),
       T(test_invalid_header_names),
       T(test_oversize_head),
+      T(test_header_count_edge),
+      T(test_head_bytes_edge),
+      T(test_body_bytes_edge),
       T(test_long_url),
       T(test_methods),
       T(test_body_on_get),
@@ -1293,6 +1486,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_304_content_length, setup_data,
                                       teardown),
       T(test_head_timeout),
+      cmocka_unit_test_setup_teardown(test_request_rate_edge, setup_limits,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_connections_edge, setup_limits,
+                                      teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   curl_global_cleanup();

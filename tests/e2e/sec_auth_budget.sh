@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# sec_auth_budget.sh: password checks have a budget of their own (issue 14,
+# item 6). PBKDF2 is slow on purpose; a client guessing passwords must not
+# slow anybody else down, nor learn which user names exist:
+#  - an unknown user costs what a wrong password costs (the median times of
+#    five of each, from fresh addresses, within a factor of 3);
+#  - while 64 connections, each from its own address, guess alice's password
+#    for 12 s, /healthz, /diag and a cold public .info answer within a bound
+#    (and alice, already logged in, is not checked again: her answer comes
+#    as fast); the guesses past the budget get 503 or 429, not a queue;
+#  - one address guessing 20 at once gets 429 past its share;
+#  - a bearer token, and a token given as the Basic password, never wait
+#    for a derivation.
+# The times before and during the flood are printed.
+source "$(dirname "$0")/lib.sh"
+build_tools
+
+M=example.com/pub
+V=$T/tree/$M/@v
+mkdir -p "$V"
+for i in $(seq 0 19); do
+  printf '{"Version":"v1.0.%d","Time":"2023-01-02T03:04:05Z"}' "$i" >"$V/v1.0.$i.info"
+  echo "v1.0.$i" >>"$V/list"
+done
+echo 'right-password' | "$MODPROXY_BIN" auth user alice >"$T/auth"
+TOKEN=$("$MODPROXY_BIN" auth token ci 2>&1 >>"$T/auth" | tail -n 1)
+start_upstream "$T/tree"
+start_modproxy --upstream "$UPSTREAM_URL" --sumdb off --auth-file "$T/auth" \
+  --private 'example.com/secret'
+PRIV=/example.com/secret/@v/list # refused credentials: 401
+
+FAILED=0
+bad() {
+  echo "FAIL: $*" >&2
+  FAILED=1
+}
+# timed PATH [curl args...]: "STATUS SECONDS" of one GET.
+timed() {
+  local p=$1
+  shift
+  curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 30 "$@" "$PROXY_URL$p"
+}
+median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+# worst PATH N [curl args]: the slowest of N GETs (each must be 200).
+worst() {
+  local p=$1 n=$2 i s t w=0
+  shift 2
+  for ((i = 0; i < n; i++)); do
+    read -r s t <<<"$(timed "$p" "$@")"
+    [[ $s == 200 ]] || bad "GET $p: $s"
+    w=$(awk -v a="$w" -v b="$t" 'BEGIN {print (b > a) ? b : a}')
+  done
+  echo "$w"
+}
+under() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a < b)}'; } # a < b
+
+echo "---- an unknown user costs what a wrong password costs"
+: >"$T/unknown" && : >"$T/wrong"
+for i in 1 2 3 4 5; do
+  read -r s t <<<"$(timed $PRIV --interface "127.0.1.$i" -u "nobody$i:guess$RANDOM")"
+  [[ $s == 401 ]] || bad "an unknown user: $s, want 401"
+  echo "$t" >>"$T/unknown"
+  read -r s t <<<"$(timed $PRIV --interface "127.0.2.$i" -u "alice:guess$RANDOM")"
+  [[ $s == 401 ]] || bad "a wrong password: $s, want 401"
+  echo "$t" >>"$T/wrong"
+done
+unknown=$(median <"$T/unknown") wrong=$(median <"$T/wrong")
+echo "  median: unknown user ${unknown}s, wrong password ${wrong}s"
+ratio=$(awk -v a="$unknown" -v b="$wrong" 'BEGIN {r = a > b ? a / b : b / a; printf "%.1f", r}')
+under "$ratio" 3 || bad "unknown user ${unknown}s vs wrong password ${wrong}s: ratio $ratio, want < 3"
+
+echo "---- one address guessing 20 at once: 429 past its share"
+args=()
+for i in $(seq 1 20); do
+  args+=(--next -s -o /dev/null -w '%{http_code}\n' --interface 127.0.3.1 -u "alice:par$i-$RANDOM" "$PROXY_URL$PRIV")
+done
+curl -Z --parallel-max 20 "${args[@]:1}" >"$T/parallel" || true
+n429=$(grep -c '^429$' "$T/parallel" || true) n401=$(grep -c '^401$' "$T/parallel" || true)
+echo "  $n401 refused (401), $n429 over the address's share (429)"
+((n429 > 0 && n401 > 0)) || bad "20 parallel guesses from one address: $(sort "$T/parallel" | uniq -c | tr '\n' ' ')"
+
+echo "---- tokens never wait for a derivation"
+read -r s t <<<"$(timed / -H "Authorization: Bearer $TOKEN")"
+[[ $s == 200 ]] || bad "bearer token: $s"
+read -r s t2 <<<"$(timed / -u "ci:$TOKEN")"
+[[ $s == 200 ]] || bad "token as the Basic password: $s"
+echo "  bearer ${t}s, as a Basic password ${t2}s"
+
+read -r s t <<<"$(timed / -u alice:right-password)"
+[[ $s == 200 ]] || bad "alice's first login: $s, want 200"
+echo "  alice's first login: ${t}s"
+
+quiet_healthz=$(worst /healthz 5)
+quiet_diag=$(worst /diag 3)
+quiet_info=$(worst "/$M/@v/v1.0.0.info" 1)
+quiet_alice=$(worst / 3 -u alice:right-password)
+echo "  quiet: /healthz ${quiet_healthz}s, /diag ${quiet_diag}s, cold .info ${quiet_info}s, alice ${quiet_alice}s"
+
+echo "---- 64 connections guessing alice's password"
+"$TOOLS/pwflood" -url "$PROXY_URL/" -user alice -conns 64 -duration 12s >"$T/flood" 2>&1 &
+FLOOD=$!
+sleep 3
+flood_healthz=$(worst /healthz 5)
+flood_diag=$(worst /diag 3)
+flood_info=0
+for i in 1 2 3 4 5; do
+  t=$(worst "/$M/@v/v1.0.$i.info" 1)
+  flood_info=$(awk -v a="$flood_info" -v b="$t" 'BEGIN {print (b > a) ? b : a}')
+done
+flood_alice=$(worst / 3 -u alice:right-password)
+echo "  flood: /healthz ${flood_healthz}s, /diag ${flood_diag}s, cold .info ${flood_info}s, alice ${flood_alice}s"
+wait "$FLOOD" || true
+echo "  the guesses: $(tr '\n' ' ' <"$T/flood")"
+under "$flood_healthz" 0.5 || bad "/healthz took ${flood_healthz}s during the flood"
+under "$flood_diag" 1 || bad "/diag took ${flood_diag}s during the flood"
+under "$flood_info" 1 || bad "a cold .info took ${flood_info}s during the flood"
+# Remembered, alice is not checked again (a derivation took 0.2 s or more
+# here): guesses must not push her login out of the cache.
+under "$flood_alice" 0.15 || bad "alice (logged in) took ${flood_alice}s during the flood"
+refused=$(awk -F= '/^status_(429|503)=/ {n += $2} END {print n + 0}' "$T/flood")
+((refused > 0)) || bad "no guess was refused for the budget: $(tr '\n' ' ' <"$T/flood")"
+read -r s _ <<<"$(timed /healthz)"
+[[ $s == 200 ]] || bad "after the flood: /healthz $s"
+
+stop_modproxy
+((FAILED == 0)) || fail "password checks slowed others down or told users apart"
+echo "PASS sec_auth_budget"
