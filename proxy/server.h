@@ -255,8 +255,6 @@ struct proxy_server {
   uint64_t date_ms;
   int analyses;      /**< /diag/modfile analyses running */
   char self_url[80]; /**< how this process reaches itself */
-  char boot_id[12];  /**< random, so ids differ across restarts */
-  uint64_t next_id;
   struct proxy_counters counters;
   struct record_batch *records;        /**< filling */
   struct record_batch *flushing;       /**< being written by the writer */
