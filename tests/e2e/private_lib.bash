@@ -4,7 +4,8 @@
 #
 # make_private_repos: builds the test repositories under $T/work (working
 #   trees) and publishes them as bare repositories in $T/srv/<name>.git.
-# start_git_daemon: serves $T/srv on 127.0.0.1 (git://); sets GIT_PORT.
+# start_git_daemon: serves $T/srv on 127.0.0.1 (git://); sets GIT_PORT; each
+#   request is logged in $T/gitdaemon.log ("... upload-pack for '/NAME.git'").
 # go_git_config FILE: git config for the go command's direct mode that
 #   points https://github.com/corp/ at the git daemon and
 #   https://github.com/corpfile/ at file://$T/srv/.
@@ -118,7 +119,7 @@ make_private_repos() {
 start_git_daemon() {
   GIT_PORT=$(_free_port)
   git daemon --listen=127.0.0.1 --port="$GIT_PORT" --base-path="$T/srv" \
-    --reuseaddr "$T/srv" >"$T/gitdaemon.log" 2>&1 &
+    --reuseaddr --verbose "$T/srv" >"$T/gitdaemon.log" 2>&1 &
   _PIDS+=($!)
   local i
   for ((i = 0; i < 100; i++)); do
