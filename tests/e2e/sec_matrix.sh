@@ -192,20 +192,20 @@ run_matrix() {
       FAILS+=("${whats[i]}: status ${codes[i - 1]:-none}, want ${wants[i]}")
   done
   # The search finds what there is to find: the right credentials see it.
-  grep -qaF -f "$T/secrets" -- "${right_files[@]}" ||
+  grep -qawF -f "$T/secrets" -- "${right_files[@]}" ||
     fail "$mode: no answer holds a private hash, even with the right credentials"
   local f
-  for f in $(grep -alF -f "$T/secrets" -- "${secret_files[@]}" || true); do
+  for f in $(grep -alwF -f "$T/secrets" -- "${secret_files[@]}" || true); do
     i=$(basename "${f%.*}")
-    FAILS+=("${whats[i]}: the answer holds $(grep -aoF -f "$T/secrets" -- "$f" | head -n 1)")
+    FAILS+=("${whats[i]}: the answer holds $(grep -aowF -f "$T/secrets" -- "$f" | head -n 1)")
   done
   for f in $(grep -al 'corp/' -- "${name_files[@]}" || true); do
     i=$(basename "${f%.*}")
-    FAILS+=("${whats[i]}: the answer names a private module: $(grep -ao '[^ ]*corp/[^ ]*' -- "$f" | head -n 1)")
+    FAILS+=("${whats[i]}: the answer names a private module: $(grep -ao 'corp/[[:alnum:]._-]*' -- "$f" | head -n 1)")
   done
   for f in $(grep -ail '^etag:' -- "${etag_files[@]}" || true); do
     i=$(basename "${f%.*}")
-    FAILS+=("${whats[i]}: an ETag on a ${wants[i]}")
+    FAILS+=("${whats[i]}: an ETag on a ${codes[i - 1]}")
   done
   echo "$mode: $n requests checked"
 }
