@@ -115,10 +115,6 @@ int proxy_access_may_see(const struct proxy_server *s, const char *user,
           !target_private(s, target, subject, sizeof subject));
 }
 
-int proxy_conn_may_see(const struct proxy_conn *c, const char *module) {
-  return proxy_access_may_see(c->server, c->user, module, NULL);
-}
-
 int proxy_access_check(struct proxy_conn *c) {
   const struct proxy_server *s = c->server;
   const char *url = c->req->url;

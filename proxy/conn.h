@@ -182,8 +182,6 @@ const char *proxy_conn_base(struct proxy_conn *c, char *buf, size_t len);
  */
 int proxy_access_may_see(const struct proxy_server *s, const char *user,
                          const char *module, const char *target);
-/** The same for the current request's client. */
-int proxy_conn_may_see(const struct proxy_conn *c, const char *module);
 /**
  * The access phase, before any handler: 1 if the current request may go
  * on; else it has been answered (401). Sets c->needs_credentials.
