@@ -359,19 +359,24 @@ static const llhttp_settings_t parser_settings = {
  * request's id and read its record (/diag/req/<id>); never the client's
  * X-Request-Id, which the record keeps beside it. */
 static void assign_id(struct proxy_conn *c) {
-  unsigned char rnd[DIAG_ID_RANDOM_BYTES];
+  struct proxy_server *s = c->server;
   static const char hex[] = "0123456789abcdef";
-  if (RAND_bytes(rnd, sizeof rnd) != 1) {
-    /* OpenSSL's generator failed: a connection without a usable id is not
-     * worth keeping (the record could be someone else's). */
-    fprintf(stderr, "modproxy: RAND_bytes failed for a request id\n");
-    abort();
+  if (s->id_pool_left < DIAG_ID_RANDOM_BYTES) {
+    if (RAND_bytes(s->id_pool, sizeof s->id_pool) != 1) {
+      /* OpenSSL's generator failed: ids would be guessable, and a record
+       * then anyone's to read. */
+      fprintf(stderr, "modproxy: RAND_bytes failed for request ids\n");
+      abort();
+    }
+    s->id_pool_left = sizeof s->id_pool;
   }
-  for (size_t i = 0; i < sizeof rnd; i++) {
+  const unsigned char *rnd = s->id_pool + sizeof s->id_pool - s->id_pool_left;
+  s->id_pool_left -= DIAG_ID_RANDOM_BYTES;
+  for (size_t i = 0; i < DIAG_ID_RANDOM_BYTES; i++) {
     c->id[2 * i] = hex[rnd[i] >> 4];
     c->id[2 * i + 1] = hex[rnd[i] & 15];
   }
-  c->id[2 * sizeof rnd] = '\0';
+  c->id[2 * DIAG_ID_RANDOM_BYTES] = '\0';
 }
 
 /* The client's X-Request-Id, when it is short and printable ("" if not). */
