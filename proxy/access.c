@@ -16,10 +16,11 @@
  *   /diag..., /sumdb/..., /admin/..., /metrics, /healthz, /readyz, /
  *                                          nothing
  *   anything else (GOPROXY)                the whole path
- * decoded leniently ('%XX', then '!x' as 'X'), cut at the first '@', and
- * matched against the private patterns both as decoded and in lower case:
- * a target that cannot be parsed is judged by what it could mean, so that
- * it errs on the private side. The patterns match leading path elements,
+ * decoded leniently ('%XX', then '!x' as 'X'), cut at the query or the
+ * first '@', without leading or trailing '/', and matched against the
+ * private patterns both as decoded and in lower case: a target that cannot
+ * be parsed is judged by what it could mean, so that it errs on the
+ * private side. The patterns match leading path elements,
  * so "<module>/@v/<anything>" matches whatever "<module>" matches.
  *
  * Answers that needed credentials are marked (needs_credentials) so that
@@ -60,23 +61,27 @@ static const char *subject_of(const char *target) {
 }
 
 /* Decodes the subject of target into out: '%XX', then '!x' as 'X', up to
- * the first '?', '#' or '@'; no trailing '/'. "" when it names nothing. */
+ * the query or the first '@'; no leading or trailing '/'. "" when it names
+ * nothing. */
 static void subject_decode(const char *target, char *out, size_t cap) {
   const char *p = subject_of(target);
   size_t w = 0;
-  for (; p != NULL && *p != '\0' && w + 1 < cap; p++) {
+  for (; p != NULL && *p != '\0' && *p != '?' && *p != '#' && w + 1 < cap;
+       p++) {
     int ch = (unsigned char)*p;
     if (ch == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
       ch = hexval(p[1]) * 16 + hexval(p[2]);
       p += 2;
     }
-    if (ch == '?' || ch == '#' || ch == '@' || ch == '\0')
+    if (ch == '@' || ch == '\0')
       break;
     out[w++] = (char)ch;
   }
   out[w] = '\0';
-  size_t r = 0;
-  for (size_t i = 0; i < w; i++) {
+  size_t r = 0, i = 0;
+  while (out[i] == '/')
+    i++;
+  for (; i < w; i++) {
     if (out[i] == '!' && islower((unsigned char)out[i + 1]))
       out[r++] = (char)toupper((unsigned char)out[++i]);
     else
