@@ -85,7 +85,7 @@ PUB=200:200:200:401:401:200      # public
 OPEN=200:200:200:200:200:200     # health checks
 NOPE=405:405:405:405:405:405     # a method the route does not take
 HIDDEN=404:404:200:401:401:200   # the record of a private request
-UNFETCHED=401:401:x:401:401:x    # a private module nobody may fetch here
+UNFETCHED=401:401:x:401:401:x    # private, not asked for with credentials
 BADPRIV=401:401:404:401:401:404  # a version of a private module that cannot exist
 LOOKUP=401:401:404:401:401:404   # a private module is never looked up
 ADMIN_GET=401:401:405:401:401:405 # the admin token, but not POST
@@ -98,6 +98,9 @@ TABLE="
 /$P/@v/v1.1.0.mod                  PRIV         PRIV         NOPE       NOPE
 /$P/@v/v1.1.0.zip                  PRIV         PRIV         NOPE       NOPE
 /$P/@v/main.mod                    BADPRIV      BADPRIV      NOPE       NOPE
+/github.com/corp/%70lain/@v/list   PRIV         PRIV         NOPE       NOPE
+//$P/@v/list                       UNFETCHED    UNFETCHED    NOPE       NOPE
+/github.com/!corp/plain/@v/list    UNFETCHED    UNFETCHED    NOPE       NOPE
 /$Q/@v/list                        UNFETCHED    UNFETCHED    NOPE       NOPE
 /$Q/@v/v1.0.0.info                 UNFETCHED    UNFETCHED    NOPE       NOPE
 /$Q/@v/v1.0.0.zip                  UNFETCHED    UNFETCHED    NOPE       NOPE
