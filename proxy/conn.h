@@ -111,7 +111,7 @@ struct proxy_conn {
    * arrives and freed when the connection goes idle, so that an idle
    * keep-alive connection costs a few hundred bytes, not kilobytes. */
   struct proxy_request *req;
-  char id[DIAG_ID_BYTES]; /* this request's id (echoed as X-Request-Id) */
+  char id[DIAG_ID_BYTES]; /* this request's id (sent as X-Request-Id) */
   char peer[64];          /* the client's address */
   char user[64];          /* who the credentials name ("" anonymous) */
   int auth_done;          /* user is settled for the current request */
