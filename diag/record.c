@@ -188,6 +188,8 @@ char *diag_record_json(const struct diag_record *r) {
               : r->status >= 400 ? "{\"level\":\"warn\""
                                  : "{\"level\":\"info\"");
   put_field(&k, "id", r->id);
+  if (r->client_id[0] != '\0')
+    put_field(&k, "client_request_id", r->client_id);
   put_field(&k, "time", when);
   put_field(&k, "target", r->target);
   put_field(&k, "client", r->client);
@@ -253,6 +255,8 @@ char *diag_record_text(const struct diag_record *r) {
   fprintf(f, "request %s at %s from %s\n  %s\n", r->id, when,
           r->client != NULL ? r->client : "?",
           r->target != NULL ? r->target : "");
+  if (r->client_id[0] != '\0')
+    fprintf(f, "  the client's X-Request-Id: %s\n", r->client_id);
   if (r->module != NULL)
     fprintf(f, "  module %s%s%s\n", r->module, r->version != NULL ? "@" : "",
             r->version != NULL ? r->version : "");
@@ -346,6 +350,10 @@ int diag_record_parse(const char *json, struct diag_record *out) {
   }
   snprintf(out->id, sizeof out->id, "%s", id);
   free(id);
+  char *client_id = json_string(value_of(json, "client_request_id"));
+  if (client_id != NULL)
+    snprintf(out->client_id, sizeof out->client_id, "%s", client_id);
+  free(client_id);
   out->status = atoi(st);
   const char *v = value_of(json, "bytes");
   out->bytes = v != NULL ? strtoull(v, NULL, 10) : 0;

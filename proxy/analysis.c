@@ -55,6 +55,7 @@ struct analysis_job {
   char *fields[5]; /* setting_names, NUL-terminated copies */
   char base[300];
   char authorization[300]; /* the client's, for the requests made for it */
+  char user[64];           /* ...and who they name: what the store may tell */
   struct curl_slist *headers;
   atomic_int cancelled; /* the client went away (loop thread sets it) */
   int rc;
@@ -136,9 +137,17 @@ static int src_list(void *ctx, const char *path, char **data, size_t *len) {
   return self_get(ctx, path, "@v/list", data, len, NULL, 0);
 }
 
+/* The store is read directly below (the zip's h1, other builds' versions):
+ * only about modules the client could fetch itself (access.c decides). */
+static int may_read(const struct analysis_job *j, const char *path) {
+  return proxy_access_may_see(j->server, j->user, path, NULL);
+}
+
 static int src_zip_h1(void *ctx, const char *path, const char *version,
                       char h1[GOMOD_H1_BYTES]) {
   struct analysis_job *j = ctx;
+  if (!may_read(j, path))
+    return -ENOENT;
   struct store_zip_meta m;
   int rc = store_zip_stat(j->server->store, path, version, &m);
   if (rc == -ENOENT) {
@@ -161,6 +170,8 @@ static int src_zip_h1(void *ctx, const char *path, const char *version,
 
 static int src_recent(void *ctx, const char *path, char **data, size_t *len) {
   struct analysis_job *j = ctx;
+  if (!may_read(j, path))
+    return -ENOENT;
   struct store_bytes b = {0};
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -345,6 +356,7 @@ static void on_body(struct proxy_conn *c) {
   j->content_type = q->content_type;
   proxy_conn_base(c, j->base, sizeof j->base);
   snprintf(j->authorization, sizeof j->authorization, "%s", q->authorization);
+  snprintf(j->user, sizeof j->user, "%s", c->user);
   j->conn = c;
   j->server = s;
   j->work.data = j;

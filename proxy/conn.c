@@ -43,10 +43,10 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/rand.h>
 
 #include "modproxy/buf.h"
 #include "modproxy/diag.h"
-#include "vcs.h"
 
 static void conn_close(struct proxy_conn *c);
 static void read_next(struct proxy_conn *c);
@@ -415,21 +415,40 @@ static const llhttp_settings_t parser_settings = {
     .on_message_complete = on_message_complete,
 };
 
-/* Builds this request's id: the client's X-Request-Id when it is short and
- * printable, else a new one. */
+/* Builds this request's id: random, so that nobody can guess another
+ * request's id and read its record (/diag/req/<id>); never the client's
+ * X-Request-Id, which the record keeps beside it. */
 static void assign_id(struct proxy_conn *c) {
-  const char *in = c->req->request_id;
+  struct proxy_server *s = c->server;
+  static const char hex[] = "0123456789abcdef";
+  if (s->id_pool_left < DIAG_ID_RANDOM_BYTES) {
+    if (RAND_bytes(s->id_pool, sizeof s->id_pool) != 1) {
+      /* OpenSSL's generator failed: ids would be guessable, and a record
+       * then anyone's to read. */
+      fprintf(stderr, "modproxy: RAND_bytes failed for request ids\n");
+      abort();
+    }
+    s->id_pool_left = sizeof s->id_pool;
+  }
+  const unsigned char *rnd = s->id_pool + sizeof s->id_pool - s->id_pool_left;
+  s->id_pool_left -= DIAG_ID_RANDOM_BYTES;
+  for (size_t i = 0; i < DIAG_ID_RANDOM_BYTES; i++) {
+    c->id[2 * i] = hex[rnd[i] >> 4];
+    c->id[2 * i + 1] = hex[rnd[i] & 15];
+  }
+  c->id[2 * DIAG_ID_RANDOM_BYTES] = '\0';
+}
+
+/* The client's X-Request-Id, when it is short and printable ("" if not). */
+static const char *client_request_id(const struct proxy_request *q) {
+  const char *in = q->request_id;
   size_t n = strlen(in);
-  int ok = n > 0 && n < sizeof c->id;
+  int ok = n > 0 && n < DIAG_ID_BYTES;
   for (size_t i = 0; ok && i < n; i++)
     ok = (in[i] >= '0' && in[i] <= '9') || (in[i] >= 'a' && in[i] <= 'z') ||
          (in[i] >= 'A' && in[i] <= 'Z') || in[i] == '-' || in[i] == '_' ||
          in[i] == '.';
-  if (ok)
-    memcpy(c->id, in, n + 1);
-  else
-    snprintf(c->id, sizeof c->id, "%s-%" PRIx64, c->server->boot_id,
-             ++c->server->next_id);
+  return ok ? in : "";
 }
 
 static int64_t unix_ms(void) {
@@ -444,11 +463,14 @@ static void record_start(struct proxy_conn *c) {
   diag_record_dispose(&c->rec);
   memset(&c->rec, 0, sizeof c->rec);
   memcpy(c->rec.id, c->id, sizeof c->rec.id);
+  snprintf(c->rec.client_id, sizeof c->rec.client_id, "%s",
+           client_request_id(c->req));
   c->rec.start_ms = unix_ms();
   c->rec.target = strdup(c->req->url);
   c->rec.client = strdup(c->peer);
   c->outcome_set = 0;
   c->auth_done = 0;
+  c->needs_credentials = 0;
   c->user[0] = '\0';
 }
 
@@ -515,13 +537,6 @@ static int over_rate(struct proxy_conn *c) {
     c->rate_count = 0;
   }
   return ++c->rate_count > max;
-}
-
-int proxy_conn_may_see(const struct proxy_conn *c, const char *module) {
-  const struct proxy_server *s = c->server;
-  if (s->auth == NULL || c->user[0] != '\0')
-    return 1;
-  return !s->cfg->auth_all && (module == NULL || !proxy_vcs_private(s, module));
 }
 
 /* The hint names the proxy as ~/.netrc must: Go 1.24 and newer look a
@@ -1254,7 +1269,12 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
     head_add(&h, "Accept-Ranges: bytes\r\n", NULL);
   if (r->etag != NULL)
     head_add(&h, "ETag: ", r->etag, "\r\n", NULL);
-  if (r->cache_control != NULL)
+  /* An answer that needed credentials is the client's alone: a shared
+   * cache in front (nginx) must not keep it for the next client. */
+  if (r->cache_control != NULL && c->needs_credentials &&
+      strncmp(r->cache_control, "public", 6) == 0)
+    head_add(&h, "Cache-Control: private", r->cache_control + 6, "\r\n", NULL);
+  else if (r->cache_control != NULL)
     head_add(&h, "Cache-Control: ", r->cache_control, "\r\n", NULL);
   head_add(&h, content_range, r->extra_headers != NULL ? r->extra_headers : "",
            NULL);

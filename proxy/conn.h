@@ -122,10 +122,13 @@ struct proxy_conn {
    * arrives and freed when the connection goes idle, so that an idle
    * keep-alive connection costs a few hundred bytes, not kilobytes. */
   struct proxy_request *req;
-  char id[DIAG_ID_BYTES];  /* this request's id (echoed as X-Request-Id) */
-  char peer[64];           /* the client's address */
-  char user[64];           /* who the credentials name ("" anonymous) */
-  int auth_done;           /* user is settled for the current request */
+  char id[DIAG_ID_BYTES]; /* this request's id (sent as X-Request-Id) */
+  char peer[64];          /* the client's address */
+  char user[64];          /* who the credentials name ("" anonymous) */
+  int auth_done;          /* user is settled for the current request */
+  /* The current request needed credentials (access.c): its answer must not
+   * be kept by a shared cache. */
+  int needs_credentials;
   uint64_t rate_window_ms; /* start of the current one-second window */
   uint64_t rate_count;     /* requests in it */
   struct diag_record rec;  /* filled as the request is handled */
@@ -202,9 +205,20 @@ void proxy_conn_attempts(struct proxy_conn *c, const char *json);
  *  ("" when the client sent no usable Host). */
 const char *proxy_conn_base(struct proxy_conn *c, char *buf, size_t len);
 
-/** 1 if the current request's client may see module (--auth-file rules:
- *  private modules, or everything with --auth-required all, need a user). */
-int proxy_conn_may_see(const struct proxy_conn *c, const char *module);
+/**
+ * Access control (access.c), the one place that decides it. 1 if a client
+ * with these credentials (user "" for anonymous) may see something about
+ * module and target (either may be NULL): private modules, named by the
+ * module or by the request target, or everything with --auth-required
+ * all, need a user. Pure; any thread.
+ */
+int proxy_access_may_see(const struct proxy_server *s, const char *user,
+                         const char *module, const char *target);
+/**
+ * The access phase, before any handler: 1 if the current request may go
+ * on; else it has been answered (401). Sets c->needs_credentials.
+ */
+int proxy_access_check(struct proxy_conn *c);
 /** Answers 401 with how to configure ~/.netrc for this proxy. */
 void proxy_conn_send_unauthorized(struct proxy_conn *c, const char *what);
 

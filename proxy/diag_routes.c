@@ -125,9 +125,18 @@ static void send_page(struct proxy_conn *c, enum diag_format fmt,
   free(html);
 }
 
+/* 1 if the client may see a record about module (may be "" or NULL) with
+ * this target (access.c decides). */
+static int record_visible(const struct proxy_conn *c, const char *module,
+                          const char *target) {
+  return proxy_access_may_see(
+      c->server, c->user, module != NULL && module[0] != '\0' ? module : NULL,
+      target);
+}
+
 static void send_record(struct proxy_conn *c, enum diag_format fmt,
                         const struct diag_record *r) {
-  if (!proxy_conn_may_see(c, r->module)) {
+  if (!record_visible(c, r->module, r->target)) {
     /* The same answer as for an unknown id: nothing about a private
      * module reaches an anonymous client. */
     proxy_conn_send_text(c, 404, "no record of that request", NULL);
@@ -285,32 +294,29 @@ static void render_summary_text(FILE *f, const struct proxy_server *s,
   if (m->ncauses == 0)
     fprintf(f, "  none\n");
   for (int i = 0; i < m->ncauses; i++)
-    fprintf(f, "  %-16s %6" PRIu64 "   latest: /diag/req/%s\n",
-            m->causes[i].outcome, m->causes[i].count, m->causes[i].last_id);
+    fprintf(f, "  %-16s %6" PRIu64 "%s%s\n", m->causes[i].outcome,
+            m->causes[i].count,
+            m->causes[i].last_id[0] ? "   latest: /diag/req/" : "",
+            m->causes[i].last_id);
   fprintf(f, "\nmost-missed modules:\n");
   if (m->nmissed == 0)
     fprintf(f, "  none\n");
   for (int i = 0; i < m->nmissed; i++)
-    if (proxy_conn_may_see(sj->conn, m->missed[i].module))
-      fprintf(f, "  %6" PRIu64 "  %s\n", m->missed[i].count,
-              m->missed[i].module);
+    fprintf(f, "  %6" PRIu64 "  %s\n", m->missed[i].count, m->missed[i].module);
   fprintf(f, "\nfindings about modules served (newest first):\n");
   if (m->nfindings == 0)
     fprintf(f, "  none\n");
   for (int i = 0; i < m->nfindings; i++)
-    if (proxy_conn_may_see(sj->conn, m->findings[i].module))
-      fprintf(f, "  %-14s /diag/module/%s%s%s\n", m->findings[i].kind,
-              m->findings[i].module, m->findings[i].version[0] ? "@" : "",
-              m->findings[i].version);
+    fprintf(f, "  %-14s /diag/module/%s%s%s\n", m->findings[i].kind,
+            m->findings[i].module, m->findings[i].version[0] ? "@" : "",
+            m->findings[i].version);
   fprintf(f, "\nlatest failures:\n");
   if (m->nrecent == 0)
     fprintf(f, "  none\n");
   for (int i = 0; i < m->nrecent; i++)
-    if (proxy_conn_may_see(sj->conn,
-                           m->recent[i].module[0] ? m->recent[i].module : NULL))
-      fprintf(f, "  /diag/req/%s  %d %s  %s%s%s\n", m->recent[i].id,
-              m->recent[i].status, m->recent[i].outcome, m->recent[i].module,
-              m->recent[i].version[0] ? "@" : "", m->recent[i].version);
+    fprintf(f, "  /diag/req/%s  %d %s  %s%s%s\n", m->recent[i].id,
+            m->recent[i].status, m->recent[i].outcome, m->recent[i].module,
+            m->recent[i].version[0] ? "@" : "", m->recent[i].version);
 }
 
 static void render_summary_json(FILE *f, const struct proxy_server *s,
@@ -348,33 +354,26 @@ static void render_summary_json(FILE *f, const struct proxy_server *s,
     fprintf(f, "%s{\"outcome\":", i > 0 ? "," : "");
     diag_json_write(f, m->causes[i].outcome);
     fprintf(f, ",\"count\":%" PRIu64 ",\"latest\":", m->causes[i].count);
-    diag_json_write(f, m->causes[i].last_id);
+    diag_json_write(f, m->causes[i].last_id[0] ? m->causes[i].last_id : NULL);
     fputc('}', f);
   }
   fprintf(f, "],\"most_missed\":[");
-  for (int i = 0, shown = 0; i < m->nmissed; i++) {
-    if (!proxy_conn_may_see(sj->conn, m->missed[i].module))
-      continue;
-    fprintf(f, "%s{\"module\":", shown++ > 0 ? "," : "");
+  for (int i = 0; i < m->nmissed; i++) {
+    fprintf(f, "%s{\"module\":", i > 0 ? "," : "");
     diag_json_write(f, m->missed[i].module);
     fprintf(f, ",\"count\":%" PRIu64 "}", m->missed[i].count);
   }
   fprintf(f, "],\"findings\":[");
-  for (int i = 0, shown = 0; i < m->nfindings; i++) {
-    if (!proxy_conn_may_see(sj->conn, m->findings[i].module))
-      continue;
-    fprintf(f, "%s{\"module\":", shown++ > 0 ? "," : "");
+  for (int i = 0; i < m->nfindings; i++) {
+    fprintf(f, "%s{\"module\":", i > 0 ? "," : "");
     diag_json_write(f, m->findings[i].module);
     diag_json_field(f, "version", m->findings[i].version);
     diag_json_field(f, "kind", m->findings[i].kind);
     fputc('}', f);
   }
   fprintf(f, "],\"recent_failures\":[");
-  for (int i = 0, shown = 0; i < m->nrecent; i++) {
-    if (!proxy_conn_may_see(
-            sj->conn, m->recent[i].module[0] ? m->recent[i].module : NULL))
-      continue;
-    fprintf(f, "%s{\"id\":", shown++ > 0 ? "," : "");
+  for (int i = 0; i < m->nrecent; i++) {
+    fprintf(f, "%s{\"id\":", i > 0 ? "," : "");
     diag_json_write(f, m->recent[i].id);
     fprintf(f, ",\"status\":%d,\"outcome\":", m->recent[i].status);
     diag_json_write(f, m->recent[i].outcome);
@@ -400,10 +399,37 @@ static char *render(void (*fn)(FILE *, const struct proxy_server *,
   return out;
 }
 
+/* Keeps, in every list of the summary, only what the client may see; both
+ * renderings then show the same. */
+static void summary_filter(const struct proxy_conn *c,
+                           struct store_summary *m) {
+  /* A cause's count is an aggregate; only its latest request says what
+   * it was about. */
+  for (int i = 0; i < m->ncauses; i++)
+    if (!record_visible(c, m->causes[i].last_module, m->causes[i].last_target))
+      m->causes[i].last_id[0] = '\0';
+  int n = 0;
+  for (int i = 0; i < m->nmissed; i++)
+    if (record_visible(c, m->missed[i].module, NULL))
+      m->missed[n++] = m->missed[i];
+  m->nmissed = n;
+  n = 0;
+  for (int i = 0; i < m->nfindings; i++)
+    if (record_visible(c, m->findings[i].module, NULL))
+      m->findings[n++] = m->findings[i];
+  m->nfindings = n;
+  n = 0;
+  for (int i = 0; i < m->nrecent; i++)
+    if (record_visible(c, m->recent[i].module, m->recent[i].target))
+      m->recent[n++] = m->recent[i];
+  m->nrecent = n;
+}
+
 static void on_summary_done(uv_work_t *w, int status) {
   struct summary_job *sj = w->data;
   struct proxy_conn *c = sj->conn;
   if (!proxy_conn_gone(c)) {
+    summary_filter(c, &sj->sum);
     char *text =
         sj->rc == 0 ? render(render_summary_text, c->server, sj) : NULL;
     char *json =
@@ -646,11 +672,6 @@ static void serve_module(struct proxy_conn *c, enum diag_format fmt,
                 snprintf(mj->module, sizeof mj->module, "%s", path) < 0) {
     free(mj);
     proxy_conn_send_text(c, 400, why, NULL);
-    return;
-  }
-  if (!proxy_conn_may_see(c, mj->module)) {
-    free(mj);
-    proxy_conn_send_unauthorized(c, "the diagnostics of a private module");
     return;
   }
   mj->conn = c;

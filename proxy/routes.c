@@ -369,11 +369,8 @@ void proxy_route(struct proxy_conn *c) {
   const char *url = c->req->url;
   if (!settle_user(c))
     return;
-  if (!proxy_conn_may_see(c, NULL) && strcmp(url, "/healthz") != 0 &&
-      strcmp(url, "/readyz") != 0) {
-    proxy_conn_send_unauthorized(c, "everything on this proxy");
+  if (!proxy_access_check(c)) /* access.c: the one place that decides */
     return;
-  }
   if (strncmp(url, "/admin/", 7) == 0) {
     proxy_route_admin(c, url);
     return;
@@ -413,12 +410,6 @@ void proxy_route(struct proxy_conn *c) {
   if (status != 0) {
     proxy_conn_outcome(c, DIAG_INVALID);
     proxy_conn_send_text(c, status, err, NULL);
-    return;
-  }
-  if (!proxy_conn_may_see(c, gp.module)) {
-    char what[GOMOD_MAX_PATH_BYTES + 32];
-    snprintf(what, sizeof what, "the private module %s", gp.module);
-    proxy_conn_send_unauthorized(c, what);
     return;
   }
   serve_gp(c, &gp);

@@ -177,10 +177,6 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
                       const struct proxy_config *cfg) {
   memset(s, 0, sizeof *s);
   s->loop = loop;
-  unsigned char rnd[4] = {0};
-  uv_random(NULL, NULL, rnd, sizeof rnd, 0, NULL);
-  snprintf(s->boot_id, sizeof s->boot_id, "%02x%02x%02x%02x", rnd[0], rnd[1],
-           rnd[2], rnd[3]);
   s->cfg = cfg;
   char err[512];
   int rc = proxy_upstreams_parse(cfg->upstream, s->upstreams,

@@ -12,6 +12,7 @@
 
 #include <uv.h>
 
+#include "modproxy/diag.h"
 #include "modproxy/store.h"
 
 /* ---- limits ------------------------------------------------------------- */
@@ -42,6 +43,10 @@
 #define PROXY_WRITE_TIMEOUT_MS 60000
 /* On SIGTERM, requests in flight get this long to finish. */
 #define PROXY_DRAIN_TIMEOUT_MS 10000
+/* Random bytes for request ids are drawn a block at a time: one RAND_bytes
+ * call costs about 10 us here whatever its size up to a few KiB, so a block
+ * for 340 ids brings an id's share down to some 30 ns. */
+#define PROXY_ID_POOL_BYTES (340u * DIAG_ID_RANDOM_BYTES)
 /* Zip bytes read from the store per step when streaming to a client. */
 #define PROXY_ZIP_CHUNK_BYTES (512u << 10)
 /* .info, .mod, lists and @latest fetched from upstream are held in memory
@@ -271,8 +276,9 @@ struct proxy_server {
   int analyses;      /**< /diag/modfile analyses running */
   size_t body_bytes; /**< request body memory held, all connections (conn.c) */
   char self_url[80]; /**< how this process reaches itself */
-  char boot_id[12];  /**< random, so ids differ across restarts */
-  uint64_t next_id;
+  /** Random bytes for request ids (conn.c); the last id_pool_left unused. */
+  unsigned char id_pool[PROXY_ID_POOL_BYTES];
+  size_t id_pool_left;
   struct proxy_counters counters;
   struct record_batch *records;        /**< filling */
   struct record_batch *flushing;       /**< being written by the writer */

@@ -94,18 +94,19 @@ int store_record_get(struct store *st, const char *id,
 static const char sql_totals[] =
     "SELECT count(*), coalesce(sum(outcome = 'hit'), 0),"
     " coalesce(sum(status >= 400), 0) FROM requests";
-static const char sql_causes[] = "SELECT outcome, count(*), max(time_ms),"
-                                 " (SELECT id FROM requests r2 WHERE "
-                                 "r2.outcome = r.outcome AND r2.status >= 400"
-                                 "  ORDER BY seq DESC LIMIT 1)"
-                                 " FROM requests r WHERE status >= 400 GROUP "
-                                 "BY outcome ORDER BY 2 DESC LIMIT ?1";
+static const char sql_causes[] =
+    "SELECT g.outcome, g.n, g.t, l.id, coalesce(l.module, ''),"
+    " coalesce(l.target, '') FROM (SELECT outcome, count(*) AS n,"
+    " max(time_ms) AS t, max(seq) AS last FROM requests WHERE status >= 400"
+    " GROUP BY outcome) g JOIN requests l ON l.seq = g.last"
+    " ORDER BY g.n DESC LIMIT ?1";
 static const char sql_missed[] =
     "SELECT module, count(*) FROM requests WHERE outcome = 'not found'"
     " AND module IS NOT NULL GROUP BY module ORDER BY 2 DESC LIMIT ?1";
 static const char sql_recent[] =
     "SELECT id, time_ms, status, outcome, coalesce(module, ''),"
-    " coalesce(version, '') FROM requests WHERE status >= 400"
+    " coalesce(version, ''), coalesce(target, '') FROM requests"
+    " WHERE status >= 400"
     " ORDER BY seq DESC LIMIT ?1";
 
 static const char sql_findings[] =
@@ -140,6 +141,10 @@ int store_records_summary(struct store *st, struct store_summary *out) {
     out->causes[i].count = (uint64_t)sqlite3_column_int64(s, 1);
     out->causes[i].last_ms = sqlite3_column_int64(s, 2);
     copy_text(out->causes[i].last_id, sizeof out->causes[i].last_id, s, 3);
+    copy_text(out->causes[i].last_module, sizeof out->causes[i].last_module, s,
+              4);
+    copy_text(out->causes[i].last_target, sizeof out->causes[i].last_target, s,
+              5);
   }
   sqlite3_reset(s);
   if ((s = store__stmt(c, sql_missed)) == NULL) {
@@ -166,6 +171,7 @@ int store_records_summary(struct store *st, struct store_summary *out) {
     copy_text(out->recent[i].outcome, sizeof out->recent[i].outcome, s, 3);
     copy_text(out->recent[i].module, sizeof out->recent[i].module, s, 4);
     copy_text(out->recent[i].version, sizeof out->recent[i].version, s, 5);
+    copy_text(out->recent[i].target, sizeof out->recent[i].target, s, 6);
   }
   sqlite3_reset(s);
   if ((s = store__stmt(c, sql_findings)) == NULL) {

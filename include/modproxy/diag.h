@@ -31,7 +31,10 @@ size_t diag_text_fit(const char *text, char *out, size_t outlen);
 
 /* ---- request records ------------------------------------------------- */
 
-#define DIAG_ID_BYTES 24
+/* A request id: DIAG_ID_RANDOM_BYTES random bytes in hex (96 bits: nobody
+ * guesses another request's id), and room for a client's X-Request-Id. */
+#define DIAG_ID_RANDOM_BYTES 12
+#define DIAG_ID_BYTES 32
 
 /** What became of a request. */
 enum diag_outcome {
@@ -54,9 +57,10 @@ const char *diag_outcome_name(enum diag_outcome o);
  * record (NULL when absent) and freed by diag_record_dispose.
  */
 struct diag_record {
-  char id[DIAG_ID_BYTES];
-  int64_t start_ms; /**< Unix time in ms */
-  uint32_t ms;      /**< total time */
+  char id[DIAG_ID_BYTES];        /**< modproxy's, random: the record's key */
+  char client_id[DIAG_ID_BYTES]; /**< the client's X-Request-Id, or "" */
+  int64_t start_ms;              /**< Unix time in ms */
+  uint32_t ms;                   /**< total time */
   int status;
   enum diag_outcome outcome;
   uint64_t bytes; /**< body bytes sent */

@@ -170,7 +170,8 @@ struct store_summary {
     uint64_t count;
     int64_t last_ms;
     char last_id[32];
-  } causes[STORE_SUMMARY_CAUSES]; /**< failures grouped by outcome */
+    char last_module[256], last_target[300]; /**< of last_id */
+  } causes[STORE_SUMMARY_CAUSES];            /**< failures grouped by outcome */
   int ncauses;
   struct {
     char module[256];
@@ -184,6 +185,7 @@ struct store_summary {
     char outcome[24];
     char module[256];
     char version[128];
+    char target[300];
   } recent[STORE_SUMMARY_RECENT]; /**< the latest failures, newest first */
   int nrecent;
   struct {

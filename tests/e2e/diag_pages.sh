@@ -65,11 +65,17 @@ get priv "$PROXY_URL/corp.example.com/x/@v/v1.0.0.info"
 get xss "$PROXY_URL/ex<b>x</b>.com/@v/list" --path-as-is
 XSS_ID=$(header xss X-Request-Id)
 [[ -n $XSS_ID ]] || fail "no X-Request-Id on a 400"
-# A client's own request id is reused.
-get own "$PROXY_URL/rsc.io/quote/@v/list" -H 'X-Request-Id: build-42.step-7'
-[[ $(header own X-Request-Id) == build-42.step-7 ]] ||
-  soft "a client's X-Request-Id is not echoed: '$(header own X-Request-Id)'"
+# A client's own request id is kept beside modproxy's, never as the key of
+# the record: naming another request's id must not replace its record.
+get own "$PROXY_URL/rsc.io/quote/@v/list" -H "X-Request-Id: $NF_ID"
+OWN_ID=$(header own X-Request-Id)
+[[ -n $OWN_ID && $OWN_ID != "$NF_ID" ]] ||
+  soft "a client's X-Request-Id became the record's key: '$OWN_ID'"
 sleep 1.2 # records reach the store in batches (1 s)
+get rec "$PROXY_URL/diag/req/$NF_ID?format=json"
+expect "$(cat "$T/rec.body")" "v1.5.9" "the record behind the go command's link is still its own"
+get rec "$PROXY_URL/diag/req/$OWN_ID?format=json"
+expect "$(cat "$T/rec.body")" "\"client_request_id\":\"$NF_ID\"" "the client's X-Request-Id in the record"
 
 PAGES=(/diag /diag/config "/diag/req/$NF_ID")
 

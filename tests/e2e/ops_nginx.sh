@@ -5,15 +5,25 @@
 # command builds a program through it over https; a second build from an
 # empty module cache is served entirely by nginx's cache: modproxy counts
 # no new GOPROXY request and nginx logs a HIT for every file. Version lists
-# are never cached by nginx: each one reaches modproxy.
+# are never cached by nginx: each one reaches modproxy. With --auth-file,
+# what needed credentials (a private module) is marked private by modproxy
+# and never stored by nginx: after an authorised download, an anonymous
+# request through nginx gets 401, not the cached file; nor is the answer to
+# any request with credentials stored, public or not.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/private_lib.bash"
 
 command -v nginx >/dev/null || fail "nginx is needed (apt-get install nginx)"
 command -v openssl >/dev/null || fail "the openssl command is needed"
 
+make_private_repos
+start_git_daemon
+proxy_routes
 make_corpus_tree "$T/tree"
 start_upstream "$T/tree"
-start_modproxy --upstream "$UPSTREAM_URL"
+TOKEN=$("$MODPROXY_BIN" auth token ci 2>&1 >"$T/auth" | tail -n 1)
+start_modproxy --upstream "$UPSTREAM_URL" --private "$PRIV_PATTERNS" "${PROXY_ROUTES[@]}" \
+  --auth-file "$T/auth"
 MP_PORT=${PROXY_URL##*:}
 
 # ---- nginx with the shipped configuration -------------------------------------
@@ -128,5 +138,29 @@ assert_eq "$(goproxy_requests)" $((before + 2)) "list requests reaching modproxy
 hdrs=$(curl -sf --cacert "$N/cert.pem" -D - -o /dev/null "$NGINX_URL/rsc.io/quote/@v/v1.5.2.zip" | tr A-Z a-z)
 assert_contains "$hdrs" "immutable"
 assert_contains "$hdrs" "x-cache-status: hit" # HTTP/2: names in lower case
+
+# ---- credentials: nothing they opened is kept for anyone else ------------------
+through() { # PATH [curl args...]: "status cache-status cache-control" via nginx
+  local path=$1
+  shift
+  curl -s --cacert "$N/cert.pem" -D "$T/through.head" -o "$T/through.body" "$@" "$NGINX_URL$path" >/dev/null
+  awk -F': *' 'NR == 1 {s = $0; sub(/^[^ ]* /, "", s); sub(/ .*/, "", s)}
+    tolower($1) == "x-cache-status" {x = $2} tolower($1) == "cache-control" {c = $2}
+    END {print s, (x == "" ? "-" : x), (c == "" ? "-" : c)}' "$T/through.head" | tr -d '\r'
+}
+PRIV=github.com/corp/plain
+for f in v1.1.0.info v1.1.0.mod v1.1.0.zip; do
+  out=$(through "/$PRIV/@v/$f" -H "Authorization: Bearer $TOKEN")
+  assert_contains "$out" "200 BYPASS private," "an authorised $f through nginx"
+  for i in 1 2; do
+    out=$(through "/$PRIV/@v/$f")
+    [[ $out == 401\ * ]] || fail "anonymous $f through nginx after an authorised download: $out"
+  done
+done
+# A public file first asked for with credentials: not stored either.
+out=$(through /rsc.io/quote/@v/v1.0.0.mod -H "Authorization: Bearer $TOKEN")
+assert_contains "$out" "200 BYPASS public," "a public file asked for with credentials"
+out=$(through /rsc.io/quote/@v/v1.0.0.mod)
+assert_contains "$out" "200 MISS" "the same file, anonymous: nginx did not store the first answer"
 stop_modproxy
 echo "PASS ops_nginx"

@@ -5,7 +5,8 @@
 # make_private_repos: builds the test repositories under $T/work (working
 #   trees) and publishes them as bare repositories in $T/srv/<name>.git.
 # start_git_daemon [REPO]: serves $T/srv on 127.0.0.1 (git://), ready once
-#   REPO (default plain) answers; sets GIT_PORT.
+#   REPO (default plain) answers; sets GIT_PORT; each request is logged in
+#   $T/gitdaemon.log ("... upload-pack for '/NAME.git'").
 # start_goimport PAGES HOSTS: serves go-get pages from PAGES for the
 #   comma-separated HOSTS over https (tests/tools/goimport); sets
 #   CONNECT_PROXY (for HTTPS_PROXY) and writes its CA to $T/ca.pem and its
@@ -123,7 +124,7 @@ make_private_repos() {
 start_git_daemon() {
   GIT_PORT=$(_free_port)
   git daemon --listen=127.0.0.1 --port="$GIT_PORT" --base-path="$T/srv" \
-    --reuseaddr "$T/srv" >"$T/gitdaemon.log" 2>&1 &
+    --reuseaddr --verbose "$T/srv" >"$T/gitdaemon.log" 2>&1 &
   _PIDS+=($!)
   local i
   for ((i = 0; i < 100; i++)); do

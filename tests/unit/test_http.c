@@ -453,6 +453,26 @@ static void test_healthz(void **state) {
   response_free(&r);
 }
 
+/* Request ids are random (96 bits in hex), never the client's own
+ * X-Request-Id: nobody can guess or choose the key of another request's
+ * record (/diag/req/<id>). */
+static void test_request_ids(void **state) {
+  struct harness *h = *state;
+  char seen[2][64];
+  for (int i = 0; i < 2; i++) {
+    struct response r = get_once(h, "GET /healthz HTTP/1.1\r\nHost: t\r\n"
+                                    "X-Request-Id: mine-1\r\n\r\n");
+    assert_int_equal(r.status, 200);
+    assert_non_null(header(&r, "X-Request-Id", seen[i], sizeof seen[i]));
+    if (strlen(seen[i]) != 2 * DIAG_ID_RANDOM_BYTES ||
+        strspn(seen[i], "0123456789abcdef") != strlen(seen[i]))
+      fail_msg("request id %s is not %d random bytes in hex", seen[i],
+               DIAG_ID_RANDOM_BYTES);
+    response_free(&r);
+  }
+  assert_string_not_equal(seen[0], seen[1]);
+}
+
 /* The same request whole, byte by byte, and in two writes split at every
  * offset: all answered the same. */
 static void test_request_splits(void **state) {
@@ -537,20 +557,17 @@ static void test_pipelined(void **state) {
   char many[64 * 80];
   size_t w = 0;
   for (int i = 0; i < 40; i++)
-    w += (size_t)snprintf(
-        many + w, sizeof many - w,
-        "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Request-Id: req-%d\r\n%s\r\n", i,
-        i == 39 ? "Connection: close\r\n" : "");
+    w += (size_t)snprintf(many + w, sizeof many - w,
+                          "GET /diag/req/req-%d HTTP/1.1\r\nHost: t\r\n%s\r\n",
+                          i, i == 39 ? "Connection: close\r\n" : "");
   send_bytes(c, many, w);
   for (int i = 0; i < 40; i++) {
     read_response(c, &r, 0);
-    assert_int_equal(r.status, 200);
-    assert_string_equal(r.body, "ok\n");
+    assert_int_equal(r.status, 404);
     char v[64], want[32];
-    snprintf(want, sizeof want, "req-%d", i);
-    assert_non_null(header(&r, "X-Request-Id", v, sizeof v));
-    if (strcmp(v, want) != 0)
-      fail_msg("response %d answers %s: out of order", i, v);
+    snprintf(want, sizeof want, "request req-%d:", i);
+    if (strstr(r.body, want) == NULL)
+      fail_msg("response %d answers %s: out of order", i, r.body);
     if (i == 39) {
       assert_non_null(header(&r, "Connection", v, sizeof v));
       assert_string_equal(v, "close");
@@ -1464,6 +1481,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_start_stop),
       T(test_healthz),
+      T(test_request_ids),
       T(test_request_splits),
       T(test_pipelined),
       T(test_malformed),
