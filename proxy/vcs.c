@@ -353,7 +353,7 @@ static void on_checked(struct vcs_check *c) {
 
 /*
  * Which repository may answer for which module path; with
- * proxy_vcs_private (which paths are private) and proxy_conn_may_see (who
+ * proxy_vcs_private (which paths are private) and proxy_access_may_see (who
  * sees private paths), the whole of access control for git.
  *
  * A private module's repository, and any repository a --git-route gives,
