@@ -168,7 +168,7 @@ static int load_reqs(void *ctx, const char *path, const char *version,
   gomod_h1_gomod(data, len, l->h1);
   struct modfile mf;
   modfile_init(&mf);
-  rc = modfile_parse(&mf, data, len, MODFILE_LAX | MODFILE_GO121, NULL, 0);
+  rc = modfile_parse(&mf, data, len, MODFILE_LAX, NULL, 0);
   free(data);
   if (rc < 0)
     return 0; /* the go command would fail on it too; MVS goes on without */
@@ -271,8 +271,7 @@ static void check_latest(struct analysis *a, const struct diag_mod *m,
     return;
   struct modfile mf;
   modfile_init(&mf);
-  if (modfile_parse(&mf, data, len, MODFILE_LAX | MODFILE_GO121, NULL, 0) ==
-      0) {
+  if (modfile_parse(&mf, data, len, MODFILE_LAX, NULL, 0) == 0) {
     const char *why = NULL;
     char shown[DIAG_MSG_BYTES];
     if (retracted(&mf, m->version, &why)) {

@@ -96,7 +96,7 @@ int diag_gomod_findings(const char *module, const char *version,
                         struct diag_gomod_finding *out, int max) {
   struct modfile mf;
   modfile_init(&mf);
-  if (modfile_parse(&mf, gomod, len, MODFILE_LAX | MODFILE_GO121, NULL, 0) < 0)
+  if (modfile_parse(&mf, gomod, len, MODFILE_LAX, NULL, 0) < 0)
     return 0;
   int n = 0;
   if (n < max && mf.module != NULL && strcmp(mf.module, module) != 0) {

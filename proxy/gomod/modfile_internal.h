@@ -141,7 +141,6 @@ struct modfile__parser {
   const struct modfile__syntax *sx;
   struct gomod__buf *err;
   int strict;      /* Parse, not ParseLax */
-  int go121;       /* MODFILE_GO121 */
   int nerr;        /* rule errors reported so far */
   int have_module; /* f.Module != nil (set even by a malformed line) */
 };
