@@ -3,13 +3,13 @@
  * would resolve it through this proxy.
  *
  * The body is a go.mod (text/plain), or multipart/form-data with the fields
- * gomod, and optionally gosum, go_version, goproxy, gonoproxy, gonosumdb and
- * goprivate (the client's `go env` values). The analysis (diag/analyze.c)
- * runs on a worker thread and fetches the go.mod files and lists it needs
- * through this proxy's own listener, as any client would: cached, coalesced,
- * recorded, fetched upstream when missing. At most PROXY_MAX_ANALYSES run at
- * once, so that they never hold every worker thread while their own
- * requests wait for one.
+ * gomod, and optionally gosum, go_version, gotoolchain, goproxy, gonoproxy,
+ * gonosumdb and goprivate (the client's `go env` values). The analysis
+ * (diag/analyze.c) runs on a worker thread and fetches the go.mod files and
+ * lists it needs through this proxy's own listener, as any client would:
+ * cached, coalesced, recorded, fetched upstream when missing. At most
+ * PROXY_MAX_ANALYSES run at once, so that they never hold every worker thread
+ * while their own requests wait for one.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +27,9 @@
 /* Drift looks at what other builds resolved in this window. */
 #define PROXY_DRIFT_WINDOW_MS (14ll * 24 * 3600 * 1000)
 
+/* The client's `go env` values a form may carry. */
+#define ANALYSIS_FIELDS 6
+
 struct analysis_job {
   uv_work_t work;
   struct proxy_conn *conn;
@@ -34,7 +37,8 @@ struct analysis_job {
   CURL *curl;
   char *gomod, *gosum;
   size_t gomod_len, gosum_len;
-  char *fields[5]; /* go_version, goproxy, gonoproxy, gonosumdb, goprivate */
+  /* go_version, goproxy, gonoproxy, gonosumdb, goprivate, gotoolchain */
+  char *fields[ANALYSIS_FIELDS];
   char base[300];
   char authorization[300]; /* the client's, for the requests made for it */
   struct curl_slist *headers;
@@ -183,6 +187,7 @@ static void on_analyse(uv_work_t *w) {
       .gonoproxy = j->fields[2],
       .gonosumdb = j->fields[3],
       .goprivate = j->fields[4],
+      .gotoolchain = j->fields[5],
       .proxy_base = j->base,
       .proxy_private = j->server->cfg->private_patterns,
   };
@@ -195,7 +200,7 @@ static void on_analyse(uv_work_t *w) {
 static void job_free(struct analysis_job *j) {
   free(j->gomod);
   free(j->gosum);
-  for (int i = 0; i < 5; i++)
+  for (int i = 0; i < ANALYSIS_FIELDS; i++)
     free(j->fields[i]);
   diag_report_dispose(&j->report);
   free(j);
@@ -238,8 +243,9 @@ void proxy_route_modfile(struct proxy_conn *c) {
   if (q->method != HTTP_POST) {
     proxy_conn_send_text_with(c, 405,
                               "POST a go.mod here (text/plain), or a form with "
-                              "the fields gomod, gosum, go_version, goproxy, "
-                              "gonoproxy, gonosumdb, goprivate; or run: "
+                              "the fields gomod, gosum, go_version, "
+                              "gotoolchain, goproxy, gonoproxy, gonosumdb, "
+                              "goprivate; or run: "
                               "modproxy diag",
                               NULL, "Allow: POST\r\n");
     return;
@@ -256,12 +262,13 @@ void proxy_route_modfile(struct proxy_conn *c) {
     proxy_conn_send_text(c, 503, "out of memory", NULL);
     return;
   }
-  static const char *const names[5] = {"go_version", "goproxy", "gonoproxy",
-                                       "gonosumdb", "goprivate"};
+  static const char *const names[ANALYSIS_FIELDS] = {
+      "go_version", "goproxy",   "gonoproxy",
+      "gonosumdb",  "goprivate", "gotoolchain"};
   if (strncmp(q->content_type, "multipart/form-data", 19) == 0) {
     j->gomod = dup_field(q, "gomod");
     j->gosum = dup_field(q, "gosum");
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < ANALYSIS_FIELDS; i++)
       j->fields[i] = dup_field(q, names[i]);
   } else if (q->body != NULL) {
     j->gomod = strndup(q->body, q->body_len);
