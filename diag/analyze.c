@@ -347,17 +347,6 @@ enum switching {
   SWITCH_AUTO,  /* GOTOOLCHAIN=auto (Go's default), path, or <name>+auto */
 };
 
-/* The Go release that first read each newer go.mod directive. */
-static const struct {
-  const char *verb;
-  const char *since;
-} newer_directives[] = {
-    {"toolchain", "1.21"},
-    {"godebug", "1.23"},
-    {"tool", "1.24"},
-    {"ignore", "1.25"},
-};
-
 /* The client's Go version ("go1.26.8"), or NULL if it sent none. */
 static const char *client_go(const struct analysis *a) {
   const char *v = a->client->go_version;
@@ -405,31 +394,48 @@ static int newest_toolchain(struct analysis *a, const char *need, char *out,
   return diag_toolchain_newest(a->toolchains, a->ntoolchains, need, out, cap);
 }
 
+/* The go version to lower a go line to: the client's release, or for Go
+ * before 1.21 (which reads no patch) its language version. */
+static void lowered(const struct analysis *a, char *out, size_t cap) {
+  const char *have = client_go(a);
+  if (diag_gover_compare(have, "1.21") < 0)
+    diag_gover_lang(have, out, cap);
+  else
+    snprintf(out, cap, "%s", bare(have));
+}
+
 /* The two ways out of "needs go >= need": switch toolchain through this
- * proxy, or lower the go line (and what that costs). Into out. */
-static void fixes_for(struct analysis *a, const char *need, char *out,
-                      size_t cap) {
-  char tc[GOMOD_MAX_VERSION_BYTES], lang[32];
+ * proxy, or lower the main go.mod's go line (module NULL), or require an
+ * older version of the dependency `module`. Into out. */
+static void fixes_for(struct analysis *a, const char *module, const char *need,
+                      char *out, size_t cap) {
+  char tc[GOMOD_MAX_VERSION_BYTES], lang[32], low[32], toolchain[160];
+  char other[DIAG_MSG_BYTES];
   diag_gover_lang(need, lang, sizeof lang);
-  const char *have = bare(client_go(a));
+  lowered(a, low, sizeof low);
   if (newest_toolchain(a, need, tc, sizeof tc) == 0)
-    snprintf(out, cap,
-             "switch toolchain: GOTOOLCHAIN=%s (the newest go%s this proxy "
-             "serves; or GOTOOLCHAIN=auto), downloaded through this proxy; "
-             "or lower it: go mod edit -go=%s (breaks: code using Go %s "
+    snprintf(toolchain, sizeof toolchain,
+             "GOTOOLCHAIN=%s (the newest go%s this proxy serves; or "
+             "GOTOOLCHAIN=auto), downloaded through this proxy",
+             tc, lang);
+  else
+    snprintf(toolchain, sizeof toolchain,
+             "GOTOOLCHAIN=auto, once this proxy serves a go%s toolchain (its "
+             "golang.org/toolchain list has none)",
+             lang);
+  if (module != NULL)
+    snprintf(other, sizeof other,
+             "or require an older %s whose go line is at most %s: go get "
+             "%s@<version> (breaks: what you need from the newer version)",
+             module, low, module);
+  else
+    snprintf(other, sizeof other,
+             "or lower the line: go mod edit -go=%s (breaks: code using Go %s "
              "features stops compiling, language semantics and GODEBUG "
              "defaults follow the go line, and go mod tidy raises it again "
              "while a dependency needs go %s)",
-             tc, lang, have, lang, need);
-  else
-    snprintf(out, cap,
-             "switch toolchain: GOTOOLCHAIN=auto, once this proxy serves a "
-             "go%s toolchain (it lists none: golang.org/toolchain); or lower "
-             "it: go mod edit -go=%s (breaks: code using Go %s features stops "
-             "compiling, language semantics and GODEBUG defaults follow the "
-             "go line, and go mod tidy raises it again while a dependency "
-             "needs go %s)",
-             lang, have, lang, need);
+             low, lang, need);
+  snprintf(out, cap, "switch toolchain: %s; %s", toolchain, other);
 }
 
 /* A go line (the main module's, what = "go.mod", or a dependency's,
@@ -439,7 +445,7 @@ static void newer_go(struct analysis *a, const char *module,
                      const char *need) {
   const char *have = client_go(a);
   char fix[DIAG_MSG_BYTES], tc[GOMOD_MAX_VERSION_BYTES];
-  fixes_for(a, need, fix, sizeof fix);
+  fixes_for(a, version != NULL ? module : NULL, need, fix, sizeof fix);
   switch (client_switching(a)) {
   case SWITCH_NONE:
     finding(a, DIAG_SEV_WARNING, "newer go", module, version,
@@ -492,37 +498,73 @@ static int is_lang_only(const char *v) {
          strspn(v, "0123456789.") == strlen(v);
 }
 
-/* The lines of the main go.mod a client's Go cannot parse: a go version
- * with a patch or a prerelease before Go 1.21, directives it predates. Its
- * own messages, '\n'-joined, into out (empty if none); *since is the Go
- * release that reads them all. */
+/* Refused lines listed in one finding; a go.mod has a handful. */
+#define REFUSED_MAX_LINES 16
+
+/* A line of the main go.mod an older go command refuses, and the Go
+ * release that first reads it. */
+struct refused {
+  unsigned line;
+  const char *verb;
+  int block; /* "unknown block type" rather than "unknown directive" */
+  const char *since;
+};
+
+static int by_line(const void *x, const void *y) {
+  const struct refused *a = x, *b = y;
+  return a->line < b->line ? -1 : a->line > b->line;
+}
+
+/* Adds the directive on `line` (in the block starting on block_line, if
+ * not 0) if the client's Go predates `since`; a block once. */
+static void refuse(const struct analysis *a, struct refused *r, size_t *n,
+                   const char *verb, const char *since, unsigned line,
+                   unsigned block_line) {
+  if (diag_gover_compare(client_go(a), since) >= 0 || *n == REFUSED_MAX_LINES)
+    return;
+  if (block_line != 0 && *n > 0 && r[*n - 1].line == block_line)
+    return;
+  r[(*n)++] = (struct refused){block_line != 0 ? block_line : line, verb,
+                               block_line != 0, since};
+}
+
+/* The lines of the main go.mod the client's Go cannot parse, in its own
+ * words and in file order: a go version with a patch or a prerelease
+ * before Go 1.21, the directives it predates. '; '-joined into out (empty
+ * if none); *since is the Go release that reads them all (NULL if none). */
 static void unreadable_lines(const struct analysis *a, char *out, size_t cap,
                              const char **since) {
   const struct modfile *mf = &a->main;
-  const char *have = client_go(a);
-  size_t o = 0;
+  struct refused r[REFUSED_MAX_LINES];
+  size_t n = 0, o = 0;
+  if (mf->go != NULL && !is_lang_only(mf->go))
+    refuse(a, r, &n, "go", "1.21", mf->go_line, 0);
+  if (mf->toolchain != NULL)
+    refuse(a, r, &n, "toolchain", "1.21", mf->toolchain_line, 0);
+  for (size_t i = 0; i < mf->ngodebug; i++)
+    refuse(a, r, &n, "godebug", "1.23", mf->godebug[i].line,
+           mf->godebug[i].block_line);
+  for (size_t i = 0; i < mf->ntool; i++)
+    refuse(a, r, &n, "tool", "1.24", mf->tool[i].line, mf->tool[i].block_line);
+  for (size_t i = 0; i < mf->nignore; i++)
+    refuse(a, r, &n, "ignore", "1.25", mf->ignore[i].line,
+           mf->ignore[i].block_line);
+  qsort(r, n, sizeof *r, by_line);
   out[0] = '\0';
   *since = NULL;
-  if (mf->go != NULL && diag_gover_compare(have, "1.21") < 0 &&
-      !is_lang_only(mf->go)) {
-    o += (size_t)snprintf(out, cap,
-                          "go.mod:%u: invalid go version '%s': must match "
-                          "format 1.23",
-                          mf->go_line, mf->go);
-    *since = "1.21";
-  }
-  unsigned lines[4] = {mf->toolchain_line,
-                       mf->ngodebug > 0 ? mf->godebug[0].line : 0,
-                       mf->ntool > 0 ? mf->tool[0].line : 0,
-                       mf->nignore > 0 ? mf->ignore[0].line : 0};
-  for (int k = 0; k < 4 && o < cap; k++) {
-    if (lines[k] == 0 ||
-        diag_gover_compare(have, newer_directives[k].since) >= 0)
-      continue;
-    o +=
-        (size_t)snprintf(out + o, cap - o, "%sgo.mod:%u: unknown directive: %s",
-                         o > 0 ? "; " : "", lines[k], newer_directives[k].verb);
-    *since = newer_directives[k].since;
+  for (size_t i = 0; i < n && o < cap; i++) {
+    const char *sep = i > 0 ? "; " : "";
+    if (strcmp(r[i].verb, "go") == 0)
+      o += (size_t)snprintf(out + o, cap - o,
+                            "%sgo.mod:%u: invalid go version '%s': must match "
+                            "format 1.23",
+                            sep, r[i].line, mf->go);
+    else
+      o += (size_t)snprintf(out + o, cap - o, "%sgo.mod:%u: unknown %s: %s",
+                            sep, r[i].line,
+                            r[i].block ? "block type" : "directive", r[i].verb);
+    if (*since == NULL || diag_gover_compare(r[i].since, *since) > 0)
+      *since = r[i].since;
   }
 }
 
@@ -534,30 +576,32 @@ static void check_main_go(struct analysis *a) {
   if (have == NULL)
     return;
   int too_new = mf->go != NULL && diag_gover_compare(mf->go, have) > 0;
-  if (too_new) {
+  char lines[DIAG_MSG_BYTES], low[32];
+  const char *since;
+  unreadable_lines(a, lines, sizeof lines, &since);
+  lowered(a, low, sizeof low);
+  /* Go 1.21+ reports a go line it is too old for before any parse error;
+   * older Go reports the parse errors, or builds. */
+  if (too_new && (client_switching(a) != SWITCH_NONE || since == NULL)) {
     snprintf(where, sizeof where, "go.mod:%u", mf->go_line);
     newer_go(a, a->out->main_module, NULL, "go.mod", where, mf->go);
-  }
-  /* Go 1.21+ reports a go line it is too old for before any parse error. */
-  if (!too_new || client_switching(a) == SWITCH_NONE) {
-    char lines[DIAG_MSG_BYTES];
-    const char *since;
-    unreadable_lines(a, lines, sizeof lines, &since);
-    if (since != NULL)
-      finding(a, DIAG_SEV_ERROR, "go.mod too new", a->out->main_module, NULL,
-              "%s cannot read this go.mod: %s\nfix: upgrade the client to Go "
-              "%s or later; or rewrite those lines for %s (go mod edit "
-              "-go=1.N -toolchain=none, and drop the godebug, tool and "
-              "ignore lines), which loses what they set",
-              have, lines, since, have);
+  } else if (since != NULL) {
+    finding(a, DIAG_SEV_ERROR, "go.mod too new", a->out->main_module, NULL,
+            "%s cannot read this go.mod: %s\nfix: upgrade the client to Go "
+            "%s or later; or, with a newer go command, rewrite it for %s: go "
+            "mod edit -go=%s -toolchain=none, and remove the godebug, tool "
+            "and ignore lines (which loses what they set)",
+            have, lines, since, have, low);
   }
   if (mf->toolchain == NULL || strcmp(mf->toolchain, "default") == 0 ||
       diag_gover_compare(mf->toolchain, have) <= 0 ||
       client_switching(a) == SWITCH_NONE)
     return;
-  char tc[GOMOD_MAX_VERSION_BYTES];
+  /* GOTOOLCHAIN=auto switches to exactly the release the line names. */
+  char tc[GOMOD_MAX_VERSION_BYTES], listed[GOMOD_MAX_VERSION_BYTES];
+  int n = snprintf(listed, sizeof listed, "v0.0.1-%s.", mf->toolchain);
   int served = newest_toolchain(a, mf->toolchain + 2, tc, sizeof tc) == 0 &&
-               diag_gover_compare(tc, mf->toolchain) >= 0;
+               memmem(a->toolchains, a->ntoolchains, listed, (size_t)n) != NULL;
   const char *drop = "or drop it: go mod edit -toolchain=none (breaks: "
                      "builds no longer agree on one Go release)";
   if (client_switching(a) == SWITCH_LOCAL)

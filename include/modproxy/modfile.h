@@ -91,12 +91,14 @@ struct modfile_godebug {
   const char *key;
   const char *value; /**< after the first '=', may be "" */
   unsigned line;
+  unsigned block_line; /**< the `godebug (` line it is in; 0 if none */
 };
 
 /** A tool line (strict mode only) or an ignore line: one path. */
 struct modfile_path {
   const char *path;
   unsigned line;
+  unsigned block_line; /**< the `tool (` or `ignore (` line; 0 if none */
 };
 
 /** A retract line: the closed interval [low, high] (low == high for a

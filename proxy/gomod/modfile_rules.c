@@ -307,6 +307,7 @@ static int add_toolchain(struct modfile__parser *p,
 /* godebug key=value (Go 1.23; strict mode only): one word, no quotes or
  * commas, split at its first '='. */
 static int add_godebug(struct modfile__parser *p,
+                       const struct modfile__node *block,
                        const struct modfile__node *line, uint32_t args,
                        uint32_t nargs) {
   struct gomod__span v =
@@ -324,6 +325,7 @@ static int add_godebug(struct modfile__parser *p,
   g->key = modfile__strdup(p->mf, v.base, klen);
   g->value = modfile__strdup(p->mf, eq + 1, v.len - klen - 1);
   g->line = line->start.line;
+  g->block_line = block != NULL ? block->start.line : 0;
   if (g->key == NULL || g->value == NULL)
     return -ENOMEM;
   p->mf->ngodebug++;
@@ -332,8 +334,10 @@ static int add_godebug(struct modfile__parser *p,
 
 /* tool (Go 1.24; strict mode only) and ignore (Go 1.25): one path, quoted
  * or not. */
-static int add_path(struct modfile__parser *p, const struct modfile__node *line,
-                    const char *verb, uint32_t args, uint32_t nargs) {
+static int add_path(struct modfile__parser *p,
+                    const struct modfile__node *block,
+                    const struct modfile__node *line, const char *verb,
+                    uint32_t args, uint32_t nargs) {
   const char *why = NULL;
   char *path;
 
@@ -351,6 +355,7 @@ static int add_path(struct modfile__parser *p, const struct modfile__node *line,
       verb[0] == 't' ? &mf->tool[mf->ntool++] : &mf->ignore[mf->nignore++];
   e->path = path;
   e->line = line->start.line;
+  e->block_line = block != NULL ? block->start.line : 0;
   return 0;
 }
 
@@ -717,11 +722,11 @@ int modfile__add(struct modfile__parser *p, const struct modfile__node *block,
   if (span_is(verb, "toolchain"))
     return add_toolchain(p, line, args, nargs);
   if (span_is(verb, "godebug"))
-    return add_godebug(p, line, args, nargs);
+    return add_godebug(p, block, line, args, nargs);
   if (span_is(verb, "tool"))
-    return add_path(p, line, "tool", args, nargs);
+    return add_path(p, block, line, "tool", args, nargs);
   if (span_is(verb, "ignore"))
-    return add_path(p, line, "ignore", args, nargs);
+    return add_path(p, block, line, "ignore", args, nargs);
   if (span_is(verb, "module"))
     return add_module(p, block, line, args, nargs);
   if (span_is(verb, "require"))

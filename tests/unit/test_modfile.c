@@ -53,14 +53,26 @@ static void text_add(struct text *t, const char *fmt, ...) {
   t->len += (size_t)n;
 }
 
+/* ",B<n>" for an entry in the block that starts on line n ("" for none;
+ * static: one call per text_add). */
+static const char *in_block(unsigned block_line, unsigned line) {
+  static char buf[32];
+  if (block_line == 0)
+    return "";
+  if (block_line >= line)
+    fail_msg("line %u: its block starts on line %u", line, block_line);
+  snprintf(buf, sizeof buf, ",B%u", block_line);
+  return buf;
+}
+
 /*
  * Everything a parse returns, in the format the hand-written expectations
  * use: "module=<path>;deprecated=<text>;" (or "module=-;"), "go=<v>;" and
  * "toolchain=<v>;" when set, then each entry with its line:
- * "godebug=<key>=<value>:L<n>;", "require=<path>@<version>[,indirect]:L<n>;",
- * "exclude=<path>@<v>:L<n>;", "replace=<old>@<v>=><new>@<v>:L<n>;",
- * "retract=[<lo>,<hi>]<why>:L<n>;", "tool=<path>:L<n>;",
- * "ignore=<path>:L<n>;".
+ * "godebug=<key>=<value>:L<n>[,B<block line>];",
+ * "require=<path>@<version>[,indirect]:L<n>;", "exclude=<path>@<v>:L<n>;",
+ * "replace=<old>@<v>=><new>@<v>:L<n>;", "retract=[<lo>,<hi>]<why>:L<n>;",
+ * "tool=<path>:L<n>[,B<b>];", "ignore=<path>:L<n>[,B<b>];".
  */
 static const char *describe(const struct modfile *mf, struct text *t) {
   t->len = 0;
@@ -74,8 +86,9 @@ static const char *describe(const struct modfile *mf, struct text *t) {
   if (mf->toolchain != NULL)
     text_add(t, "toolchain=%s;", mf->toolchain);
   for (size_t i = 0; i < mf->ngodebug; i++)
-    text_add(t, "godebug=%s=%s:L%u;", mf->godebug[i].key, mf->godebug[i].value,
-             mf->godebug[i].line);
+    text_add(t, "godebug=%s=%s:L%u%s;", mf->godebug[i].key,
+             mf->godebug[i].value, mf->godebug[i].line,
+             in_block(mf->godebug[i].block_line, mf->godebug[i].line));
   for (size_t i = 0; i < mf->nrequire; i++) {
     const struct modfile_require *r = &mf->require[i];
     text_add(t, "require=%s@%s%s:L%u;", r->path, r->version,
@@ -96,9 +109,11 @@ static const char *describe(const struct modfile *mf, struct text *t) {
              r->line);
   }
   for (size_t i = 0; i < mf->ntool; i++)
-    text_add(t, "tool=%s:L%u;", mf->tool[i].path, mf->tool[i].line);
+    text_add(t, "tool=%s:L%u%s;", mf->tool[i].path, mf->tool[i].line,
+             in_block(mf->tool[i].block_line, mf->tool[i].line));
   for (size_t i = 0; i < mf->nignore; i++)
-    text_add(t, "ignore=%s:L%u;", mf->ignore[i].path, mf->ignore[i].line);
+    text_add(t, "ignore=%s:L%u%s;", mf->ignore[i].path, mf->ignore[i].line,
+             in_block(mf->ignore[i].block_line, mf->ignore[i].line));
   return t->buf;
 }
 
@@ -546,10 +561,11 @@ static const struct oracle_case oracle_cases[] = {
     {"godebug, tool, ignore",
      "module m\ngo 1.25.0\n\ngodebug (\n\tdefault=go1.21\n\tpanicnil=1\n)\n"
      "tool example.com/a/cmd/x\nignore (\n\t./web\n\t\"./b c\"\n)\n",
-     "module=m;deprecated=;go=1.25.0;godebug=default=go1.21:L5;godebug="
-     "panicnil=1:L6;tool=example.com/a/cmd/x:L8;ignore=./web:L10;ignore=./b "
-     "c:L11;",
-     "module=m;deprecated=;go=1.25.0;ignore=./web:L10;ignore=./b c:L11;"},
+     "module=m;deprecated=;go=1.25.0;godebug=default=go1.21:L5,B4;godebug="
+     "panicnil=1:L6,B4;tool=example.com/a/cmd/x:L8;ignore=./web:L10,B9;"
+     "ignore=./b c:L11,B9;",
+     "module=m;deprecated=;go=1.25.0;ignore=./web:L10,B9;ignore=./b "
+     "c:L11,B9;"},
     {"ignore is read in lax mode too", "module m\nignore a b\n",
      "go.mod:2: ignore directive expects exactly one argument",
      "go.mod:2: ignore directive expects exactly one argument"},
