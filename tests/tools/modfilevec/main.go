@@ -181,7 +181,7 @@ func readInputs(file string) []input {
 		if len(f) < 2 {
 			log.Fatalf("%s: short line %q", file, line)
 		}
-		out = append(out, input{f[0], decode(f[1])})
+		out = append(out, input{decode(f[0]), decode(f[1])})
 	}
 	return out
 }
@@ -195,17 +195,24 @@ func modDir() string {
 	return strings.TrimSpace(string(out))
 }
 
-func xmodTestdata() []input {
-	files, _ := filepath.Glob(filepath.Join(modDir(), "modfile", "testdata", "*.in"))
+// eachFile calls fn with every file that pattern matches, in name order.
+func eachFile(pattern string, fn func(name string, data []byte)) {
+	files, _ := filepath.Glob(pattern)
 	sort.Strings(files)
-	var out []input
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			log.Fatal(err)
 		}
-		out = append(out, input{"testdata/" + filepath.Base(f), string(data)})
+		fn(f, data)
 	}
+}
+
+func xmodTestdata() []input {
+	var out []input
+	eachFile(filepath.Join(modDir(), "modfile", "testdata", "*.in"), func(f string, data []byte) {
+		out = append(out, input{"testdata/" + filepath.Base(f), string(data)})
+	})
 	return out
 }
 
@@ -215,14 +222,8 @@ var section = regexp.MustCompile(`(?m)^-- (.+?) --\n`)
 // scriptGoMods: the go.mod sections of cmd/go's script tests that use what
 // Go 1.21 and later added.
 func scriptGoMods() []input {
-	files, _ := filepath.Glob(filepath.Join(runtime.GOROOT(), "src", "cmd", "go", "testdata", "script", "*.txt"))
-	sort.Strings(files)
 	var out []input
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			log.Fatal(err)
-		}
+	eachFile(filepath.Join(runtime.GOROOT(), "src", "cmd", "go", "testdata", "script", "*.txt"), func(f string, data []byte) {
 		idx := section.FindAllSubmatchIndex(data, -1)
 		for k, m := range idx {
 			name := string(data[m[2]:m[3]])
@@ -238,6 +239,6 @@ func scriptGoMods() []input {
 				out = append(out, input{"cmd/go-script:" + filepath.Base(f) + ":" + name, string(bytes.Clone(body))})
 			}
 		}
-	}
+	})
 	return out
 }
