@@ -106,7 +106,9 @@ static int src_gomod(void *ctx, const char *path, const char *version,
 
 static int src_list(void *ctx, const char *path, char **data, size_t *len) {
   static const char list[] =
-      "v0.1.0\nv1.0.0\nv1.2.0-pre\nv2.0.0+incompatible\nnot-a-version\n";
+      "v0.1.0\nv1.0.0\nv1.2.0-pre\nv2.0.0+incompatible\nnot-a-version\n"
+      "v0.0.1-go1.99.2.linux-amd64\nv0.0.1-go1.22.4.darwin-arm64\n"
+      "v0.0.1-go1.21rc1.linux-386\nv0.0.1-go.x\n";
   if (strlen(path) % 4 == 3)
     return -ENOENT;
   *data = strdup(list);
@@ -140,7 +142,11 @@ static void analyze(const uint8_t *data, size_t size) {
                             .zip_h1 = src_zip_h1,
                             .recent = src_recent,
                             .ctx = &s};
-  struct diag_client client = {.go_version = "go1.19.8",
+  /* Clients on both sides of Go 1.21, refusing and switching. */
+  static const char *const clients[3][2] = {
+      {"go1.19.8", ""}, {"go1.26.8", "local"}, {"go1.22.5", "auto"}};
+  struct diag_client client = {.go_version = clients[size % 3][0],
+                               .gotoolchain = clients[size % 3][1],
                                .goproxy = "https://proxy.example",
                                .gonosumdb = "private.example",
                                .proxy_base = "http://modproxy.example",
