@@ -22,7 +22,7 @@ struct modfile;
 /** unicode.IsSpace. */
 int modfile__is_space(uint32_t r);
 /** read.go isIdent: !unicode.IsSpace(r) && unicode.IsPrint(r), with the
- *  Unicode 13 tables of Go 1.19, minus the punctuation " ()[]{},". */
+ *  Unicode 15 tables of Go 1.26, minus the punctuation " ()[]{},". */
 int modfile__is_ident(uint32_t r);
 /** strings.TrimSpace over *s[0:*n] (Unicode spaces; invalid UTF-8 stays). */
 void modfile__trim_space(const char **s, size_t *n);

@@ -30,7 +30,7 @@
 
 /* Rows in each vector file: two (Parse, ParseLax) per input in
  * modfile_parse.tsv. */
-#define PARSE_ROWS 478
+#define PARSE_ROWS 486
 #define MODULE_PATH_ROWS 27
 
 #define ERR_BYTES 4096

@@ -2,7 +2,8 @@ package main
 
 // Inputs written for the rules x/mod gained after v0.7.0: go versions with
 // a patch or a prerelease, toolchain, godebug, tool and ignore, in lines and
-// blocks, right and wrong; and the IsDirectoryPath change ("." and "..").
+// blocks, right and wrong; the IsDirectoryPath change ("." and ".."); and
+// runes that Unicode 14 and 15 made printable.
 var cases = []struct{ name, gomod string }{
 	{"go patch", "module m\n\ngo 1.22.0\n"},
 	{"go rc", "module m\n\ngo 1.21rc1\n"},
@@ -72,4 +73,9 @@ var cases = []struct{ name, gomod string }{
 	{"replace with dot and version", "module m\nreplace a.com/b => . v1.0.0\n"},
 	{"replace without version", "module m\nreplace a.com/b => c.com/d\n"},
 	{"work directive in go.mod", "module m\nuse ./a\n"},
+	// Runes the lexer takes as word characters since Go 1.21's Unicode 15.
+	{"Unicode 14 rune", "module example.com/\U0001F6DD\n"},
+	{"Unicode 15 rune", "module m\ntool example.com/\U0001FAE8\n"},
+	{"Unicode 14 letter", "module m\nignore ./\u0870\n"},
+	{"unassigned rune", "module example.com/\U0001FAFF\n"},
 }
