@@ -36,6 +36,9 @@ struct analysis {
   const struct diag_source *src;
   const struct diag_client *client;
   struct modfile main;
+  char *toolchains; /* golang.org/toolchain's @v/list, once asked for */
+  size_t ntoolchains;
+  int toolchains_asked;
   struct diag_report *out;
   struct loaded *loaded;
   size_t nloaded, cap;
@@ -260,7 +263,7 @@ static int load_reqs(void *ctx, const char *path, const char *version,
   gomod_h1_gomod(data, len, l->h1);
   struct modfile mf;
   modfile_init(&mf);
-  rc = modfile_parse(&mf, data, len, MODFILE_LAX | MODFILE_GO121, NULL, 0);
+  rc = modfile_parse(&mf, data, len, MODFILE_LAX, NULL, 0);
   free(data);
   if (rc < 0)
     return 0; /* the go command would fail on it too; MVS goes on without */
@@ -366,8 +369,7 @@ static void check_latest(struct analysis *a, const struct diag_mod *m,
     return;
   struct modfile mf;
   modfile_init(&mf);
-  if (modfile_parse(&mf, data, len, MODFILE_LAX | MODFILE_GO121, NULL, 0) ==
-      0) {
+  if (modfile_parse(&mf, data, len, MODFILE_LAX, NULL, 0) == 0) {
     const char *why = NULL;
     char shown[DIAG_MSG_BYTES];
     if (retracted(&mf, m->version, &why)) {
@@ -431,6 +433,296 @@ static void check_drift(struct analysis *a, const struct diag_mod *m,
           latest[0] != '\0' ? latest : m->version);
 }
 
+/* ---- go and toolchain lines the client's Go is too old for ------------- */
+
+/* How the client's go command meets a go line newer than itself. */
+enum switching {
+  SWITCH_NONE,  /* Go before 1.21: builds anyway, cannot switch */
+  SWITCH_LOCAL, /* GOTOOLCHAIN=local or a fixed goX.Y.Z: refuses */
+  SWITCH_AUTO,  /* GOTOOLCHAIN=auto (Go's default), path, or <name>+auto */
+};
+
+/* The client's Go version ("go1.26.8"), or NULL if it sent none. */
+static const char *client_go(const struct analysis *a) {
+  const char *v = a->client->go_version;
+  return v != NULL && diag_gover_compare(v, "1") >= 0 ? v : NULL;
+}
+
+/* A Go version without its "go" prefix, as the go command prints it. */
+static const char *bare(const char *v) {
+  return strncmp(v, "go", 2) == 0 ? v + 2 : v;
+}
+
+static enum switching client_switching(const struct analysis *a) {
+  const char *t = a->client->gotoolchain;
+  if (diag_gover_compare(client_go(a), "1.21") < 0)
+    return SWITCH_NONE;
+  if (t == NULL || t[0] == '\0' || strcmp(t, "auto") == 0 ||
+      strcmp(t, "path") == 0)
+    return SWITCH_AUTO;
+  size_t n = strlen(t);
+  if ((n > 5 && strcmp(t + n - 5, "+auto") == 0) ||
+      (n > 5 && strcmp(t + n - 5, "+path") == 0))
+    return SWITCH_AUTO;
+  return SWITCH_LOCAL;
+}
+
+/* The GOTOOLCHAIN value the go command's refusal names. */
+static const char *client_gotoolchain(const struct analysis *a) {
+  const char *t = a->client->gotoolchain;
+  return t != NULL && t[0] != '\0' ? t : "local";
+}
+
+/* The newest release of need's line that this proxy serves as the
+ * golang.org/toolchain module ("go1.27.3" into out), or -ENOENT. */
+static int newest_toolchain(struct analysis *a, const char *need, char *out,
+                            size_t cap) {
+  if (!a->toolchains_asked) {
+    a->toolchains_asked = 1;
+    if (a->src->list(a->src->ctx, "golang.org/toolchain", &a->toolchains,
+                     &a->ntoolchains) < 0) {
+      free(a->toolchains);
+      a->toolchains = NULL;
+      a->ntoolchains = 0;
+    }
+  }
+  return diag_toolchain_newest(a->toolchains, a->ntoolchains, need, out, cap);
+}
+
+/* The go version to lower a go line to: the client's release, or for Go
+ * before 1.21 (which reads no patch) its language version. */
+static void lowered(const struct analysis *a, char *out, size_t cap) {
+  const char *have = client_go(a);
+  if (diag_gover_compare(have, "1.21") < 0)
+    diag_gover_lang(have, out, cap);
+  else
+    snprintf(out, cap, "%s", bare(have));
+}
+
+/* The two ways out of "needs go >= need": switch toolchain through this
+ * proxy, or lower the main go.mod's go line (module NULL), or require an
+ * older version of the dependency `module`. Into out. */
+static void fixes_for(struct analysis *a, const char *module, const char *need,
+                      char *out, size_t cap) {
+  char tc[GOMOD_MAX_VERSION_BYTES], lang[32], low[32], toolchain[160];
+  char other[DIAG_MSG_BYTES];
+  diag_gover_lang(need, lang, sizeof lang);
+  lowered(a, low, sizeof low);
+  if (newest_toolchain(a, need, tc, sizeof tc) == 0)
+    snprintf(toolchain, sizeof toolchain,
+             "GOTOOLCHAIN=%s (the newest go%s this proxy serves; or "
+             "GOTOOLCHAIN=auto), downloaded through this proxy",
+             tc, lang);
+  else
+    snprintf(toolchain, sizeof toolchain,
+             "GOTOOLCHAIN=auto, once this proxy serves a go%s toolchain (its "
+             "golang.org/toolchain list has none)",
+             lang);
+  if (module != NULL)
+    snprintf(other, sizeof other,
+             "or require an older %s whose go line is at most %s: go get "
+             "%s@<version> (breaks: what you need from the newer version)",
+             module, low, module);
+  else
+    snprintf(other, sizeof other,
+             "or lower the line: go mod edit -go=%s (breaks: code using Go %s "
+             "features stops compiling, language semantics and GODEBUG "
+             "defaults follow the go line, and go mod tidy raises it again "
+             "while a dependency needs go %s)",
+             low, lang, need);
+  snprintf(out, cap, "switch toolchain: %s; %s", toolchain, other);
+}
+
+/* A go line (the main module's, what = "go.mod", or a dependency's,
+ * what = "path@version") newer than the client's Go. */
+static void newer_go(struct analysis *a, const char *module,
+                     const char *version, const char *what, const char *where,
+                     const char *need) {
+  const char *have = client_go(a);
+  char fix[DIAG_MSG_BYTES], tc[GOMOD_MAX_VERSION_BYTES];
+  fixes_for(a, version != NULL ? module : NULL, need, fix, sizeof fix);
+  switch (client_switching(a)) {
+  case SWITCH_NONE:
+    finding(a, DIAG_SEV_WARNING, "newer go", module, version,
+            "%s says go %s, newer than the client's %s; Go before 1.21 "
+            "builds it anyway and only adds \"note: module requires Go %s\" "
+            "to compile errors\nfix: upgrade the client to Go 1.21 or later "
+            "and %s",
+            where, need, have, need, fix);
+    break;
+  case SWITCH_LOCAL:
+    finding(a, DIAG_SEV_ERROR, "newer go", module, version,
+            "%s says go %s, newer than the client's %s, and GOTOOLCHAIN=%s "
+            "forbids switching: \"go: %s requires go >= %s (running go %s; "
+            "GOTOOLCHAIN=%s)\"\nfix: %s",
+            where, need, have, client_gotoolchain(a), what, need, bare(have),
+            client_gotoolchain(a), fix);
+    break;
+  case SWITCH_AUTO:
+    if (newest_toolchain(a, need, tc, sizeof tc) == 0)
+      finding(a, DIAG_SEV_INFO, "newer go", module, version,
+              "%s says go %s, newer than the client's %s: the go command "
+              "switches to %s, downloaded through this proxy (with "
+              "GOTOOLCHAIN=local it stops: \"go: %s requires go >= %s\")"
+              "\nfix: %s",
+              where, need, have, tc, what, need, fix);
+    else
+      finding(a, DIAG_SEV_ERROR, "newer go", module, version,
+              "%s says go %s, newer than the client's %s, and this proxy "
+              "serves no go%s toolchain to switch to\nfix: %s",
+              where, need, have, need, fix);
+    break;
+  }
+}
+
+/* A dependency's go line newer than the client: Go 1.21+ refuses to build
+ * it, Go 1.19 and 1.20 build it. */
+static void check_dependency_go(struct analysis *a, const struct diag_mod *m,
+                                const char *go) {
+  char what[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 2];
+  if (client_go(a) == NULL || diag_gover_compare(go, client_go(a)) <= 0)
+    return;
+  snprintf(what, sizeof what, "%s@%s", m->path, m->version);
+  newer_go(a, m->path, m->version, what, what, go);
+}
+
+/* Go 1.19's GoVersionRE: "1.19", no patch, no prerelease. */
+static int is_lang_only(const char *v) {
+  const char *dot = strchr(v, '.');
+  return dot != NULL && strchr(dot + 1, '.') == NULL &&
+         strspn(v, "0123456789.") == strlen(v);
+}
+
+/* Refused lines listed in one finding; a go.mod has a handful. */
+#define REFUSED_MAX_LINES 16
+
+/* A line of the main go.mod an older go command refuses, and the Go
+ * release that first reads it. */
+struct refused {
+  unsigned line;
+  const char *verb;
+  int block; /* "unknown block type" rather than "unknown directive" */
+  const char *since;
+};
+
+static int by_line(const void *x, const void *y) {
+  const struct refused *a = x, *b = y;
+  return a->line < b->line ? -1 : a->line > b->line;
+}
+
+/* Adds the directive on `line` (in the block starting on block_line, if
+ * not 0) if the client's Go predates `since`; a block once. */
+static void refuse(const struct analysis *a, struct refused *r, size_t *n,
+                   const char *verb, const char *since, unsigned line,
+                   unsigned block_line) {
+  if (diag_gover_compare(client_go(a), since) >= 0 || *n == REFUSED_MAX_LINES)
+    return;
+  if (block_line != 0 && *n > 0 && r[*n - 1].line == block_line)
+    return;
+  r[(*n)++] = (struct refused){block_line != 0 ? block_line : line, verb,
+                               block_line != 0, since};
+}
+
+/* The lines of the main go.mod the client's Go cannot parse, in its own
+ * words and in file order: a go version with a patch or a prerelease
+ * before Go 1.21, the directives it predates. '; '-joined into out (empty
+ * if none); *since is the Go release that reads them all (NULL if none). */
+static void unreadable_lines(const struct analysis *a, char *out, size_t cap,
+                             const char **since) {
+  const struct modfile *mf = &a->main;
+  struct refused r[REFUSED_MAX_LINES];
+  size_t n = 0, o = 0;
+  if (mf->go != NULL && !is_lang_only(mf->go))
+    refuse(a, r, &n, "go", "1.21", mf->go_line, 0);
+  if (mf->toolchain != NULL)
+    refuse(a, r, &n, "toolchain", "1.21", mf->toolchain_line, 0);
+  for (size_t i = 0; i < mf->ngodebug; i++)
+    refuse(a, r, &n, "godebug", "1.23", mf->godebug[i].line,
+           mf->godebug[i].block_line);
+  for (size_t i = 0; i < mf->ntool; i++)
+    refuse(a, r, &n, "tool", "1.24", mf->tool[i].line, mf->tool[i].block_line);
+  for (size_t i = 0; i < mf->nignore; i++)
+    refuse(a, r, &n, "ignore", "1.25", mf->ignore[i].line,
+           mf->ignore[i].block_line);
+  qsort(r, n, sizeof *r, by_line);
+  out[0] = '\0';
+  *since = NULL;
+  for (size_t i = 0; i < n && o < cap; i++) {
+    const char *sep = i > 0 ? "; " : "";
+    if (strcmp(r[i].verb, "go") == 0)
+      o += (size_t)snprintf(out + o, cap - o,
+                            "%sgo.mod:%u: invalid go version '%s': must match "
+                            "format 1.23",
+                            sep, r[i].line, mf->go);
+    else
+      o += (size_t)snprintf(out + o, cap - o, "%sgo.mod:%u: unknown %s: %s",
+                            sep, r[i].line,
+                            r[i].block ? "block type" : "directive", r[i].verb);
+    if (*since == NULL || diag_gover_compare(r[i].since, *since) > 0)
+      *since = r[i].since;
+  }
+}
+
+/* The main go.mod's go and toolchain lines against the client's Go. */
+static void check_main_go(struct analysis *a) {
+  const struct modfile *mf = &a->main;
+  const char *have = client_go(a);
+  char where[64];
+  if (have == NULL)
+    return;
+  int too_new = mf->go != NULL && diag_gover_compare(mf->go, have) > 0;
+  char lines[DIAG_MSG_BYTES], low[32];
+  const char *since;
+  unreadable_lines(a, lines, sizeof lines, &since);
+  lowered(a, low, sizeof low);
+  /* Go 1.21+ reports a go line it is too old for before any parse error;
+   * older Go reports the parse errors, or builds. */
+  if (too_new && (client_switching(a) != SWITCH_NONE || since == NULL)) {
+    snprintf(where, sizeof where, "go.mod:%u", mf->go_line);
+    newer_go(a, a->out->main_module, NULL, "go.mod", where, mf->go);
+  } else if (since != NULL) {
+    finding(a, DIAG_SEV_ERROR, "go.mod too new", a->out->main_module, NULL,
+            "%s cannot read this go.mod: %s\nfix: upgrade the client to Go "
+            "%s or later; or, with a newer go command, rewrite it for %s: go "
+            "mod edit -go=%s -toolchain=none, and remove the godebug, tool "
+            "and ignore lines (which loses what they set)",
+            have, lines, since, have, low);
+  }
+  if (mf->toolchain == NULL || strcmp(mf->toolchain, "default") == 0 ||
+      diag_gover_compare(mf->toolchain, have) <= 0 ||
+      client_switching(a) == SWITCH_NONE)
+    return;
+  /* GOTOOLCHAIN=auto switches to exactly the release the line names. */
+  char tc[GOMOD_MAX_VERSION_BYTES], listed[GOMOD_MAX_VERSION_BYTES];
+  int n = snprintf(listed, sizeof listed, "v0.0.1-%s.", mf->toolchain);
+  int served = newest_toolchain(a, mf->toolchain + 2, tc, sizeof tc) == 0 &&
+               memmem(a->toolchains, a->ntoolchains, listed, (size_t)n) != NULL;
+  const char *drop = "or drop it: go mod edit -toolchain=none (breaks: "
+                     "builds no longer agree on one Go release)";
+  if (client_switching(a) == SWITCH_LOCAL)
+    finding(a, DIAG_SEV_INFO, "newer toolchain", a->out->main_module, NULL,
+            "go.mod:%u: toolchain %s is newer than the client's %s; with "
+            "GOTOOLCHAIN=%s the go command ignores the line and builds with "
+            "%s\nfix: to use it, GOTOOLCHAIN=auto (%s); %s",
+            mf->toolchain_line, mf->toolchain, have, client_gotoolchain(a),
+            have,
+            served ? "downloaded through this proxy"
+                   : "but this proxy does not serve it",
+            drop);
+  else if (served)
+    finding(a, DIAG_SEV_INFO, "newer toolchain", a->out->main_module, NULL,
+            "go.mod:%u: toolchain %s is newer than the client's %s: the go "
+            "command switches to it, downloaded through this proxy\nfix: "
+            "nothing to do; to build with %s, GOTOOLCHAIN=local; %s",
+            mf->toolchain_line, mf->toolchain, have, have, drop);
+  else
+    finding(a, DIAG_SEV_ERROR, "newer toolchain", a->out->main_module, NULL,
+            "go.mod:%u: toolchain %s is newer than the client's %s, and this "
+            "proxy does not serve it (golang.org/toolchain): the go command's "
+            "switch to it fails\nfix: GOTOOLCHAIN=local to build with %s; %s",
+            mf->toolchain_line, mf->toolchain, have, have, drop);
+}
+
 static void check_module(struct analysis *a, const struct diag_mod *m) {
   const struct loaded *l = find_loaded(a, m->path, m->version);
   const struct modfile_replace *rep = replacement(a, m->path, m->version);
@@ -440,12 +732,8 @@ static void check_module(struct analysis *a, const struct diag_mod *m) {
     diag_msg_path_mismatch(msg, sizeof msg, m->path, m->version, l->declared);
     finding(a, DIAG_SEV_ERROR, "path mismatch", m->path, m->version, "%s", msg);
   }
-  const char *client_go = a->client->go_version;
-  if (l != NULL && l->go != NULL && client_go != NULL && client_go[0] != '\0' &&
-      diag_gover_compare(l->go, client_go) > 0) {
-    diag_msg_newer_go(msg, sizeof msg, m->path, m->version, l->go, client_go);
-    finding(a, DIAG_SEV_ERROR, "newer go", m->path, m->version, "%s", msg);
-  }
+  if (l != NULL && l->go != NULL)
+    check_dependency_go(a, m, l->go);
   char latest[GOMOD_MAX_VERSION_BYTES];
   check_latest(a, m, latest);
   check_drift(a, m, latest);
@@ -538,13 +826,7 @@ int diag_modfile_analyze(const char *gomod, size_t gomod_len, const char *gosum,
     return a.oom ? -ENOMEM : 0;
   }
   out->main_module = strdup(a.main.module != NULL ? a.main.module : "");
-  if (a.main.go != NULL && client->go_version != NULL &&
-      client->go_version[0] != '\0' &&
-      diag_gover_compare(a.main.go, client->go_version) > 0)
-    finding(&a, DIAG_SEV_ERROR, "newer go", out->main_module, NULL,
-            "this go.mod says go %s, and the client runs %s\nfix: upgrade Go "
-            "to %s or later",
-            a.main.go, client->go_version, a.main.go);
+  check_main_go(&a);
   struct diag_mod *roots = calloc(a.main.nrequire + 1, sizeof *roots);
   struct diag_mod *failed = NULL;
   size_t nfailed = 0;
@@ -581,6 +863,7 @@ int diag_modfile_analyze(const char *gomod, size_t gomod_len, const char *gosum,
   for (size_t i = 0; i < a.nfetched; i++)
     free(a.fetched[i]);
   free(a.fetched);
+  free(a.toolchains);
   modfile_dispose(&a.main);
   if (rc == 0 && a.oom)
     rc = -ENOMEM;

@@ -11,31 +11,6 @@
 #include "modproxy/diag.h"
 #include "modproxy/modfile.h"
 
-int diag_gover_compare(const char *x, const char *y) {
-  long a[2][3] = {{0, 0, 0}, {0, 0, 0}};
-  int pre[2] = {0, 0};
-  const char *in[2] = {x, y};
-  for (int k = 0; k < 2; k++) {
-    const char *p = strncmp(in[k], "go", 2) == 0 ? in[k] + 2 : in[k];
-    for (int i = 0; i < 3 && *p != '\0'; i++) {
-      char *end;
-      a[k][i] = strtol(p, &end, 10);
-      p = end;
-      if (*p == 'r' || *p == 'b') {
-        pre[k] = 1;
-        break;
-      }
-      if (*p != '.')
-        break;
-      p++;
-    }
-  }
-  for (int i = 0; i < 3; i++)
-    if (a[0][i] != a[1][i])
-      return a[0][i] < a[1][i] ? -1 : 1;
-  return pre[0] == pre[1] ? 0 : pre[0] ? -1 : 1;
-}
-
 /* modload's maxRationaleBytes. */
 #define SHORT_MESSAGE_MAX_BYTES 500
 
@@ -82,9 +57,10 @@ void diag_msg_path_mismatch(char *out, size_t cap, const char *module,
            version);
 }
 
-void diag_msg_newer_go(char *out, size_t cap, const char *module,
-                       const char *version, const char *need,
-                       const char *have) {
+/* The explanation of a module needing a newer Go than `have`. */
+static void msg_newer_go(char *out, size_t cap, const char *module,
+                         const char *version, const char *need,
+                         const char *have) {
   snprintf(out, cap,
            "%s@%s requires go >= %s, newer than %s\nfix: upgrade Go to %s or "
            "later, or require an older %s",
@@ -96,7 +72,7 @@ int diag_gomod_findings(const char *module, const char *version,
                         struct diag_gomod_finding *out, int max) {
   struct modfile mf;
   modfile_init(&mf);
-  if (modfile_parse(&mf, gomod, len, MODFILE_LAX | MODFILE_GO121, NULL, 0) < 0)
+  if (modfile_parse(&mf, gomod, len, MODFILE_LAX, NULL, 0) < 0)
     return 0;
   int n = 0;
   if (n < max && mf.module != NULL && strcmp(mf.module, module) != 0) {
@@ -110,8 +86,8 @@ int diag_gomod_findings(const char *module, const char *version,
       diag_gover_compare(mf.go, go_release) > 0) {
     out[n] = (struct diag_gomod_finding){.kind = "newer go"};
     snprintf(out[n].version, sizeof out[n].version, "%s", version);
-    diag_msg_newer_go(out[n].message, sizeof out[n].message, module, version,
-                      mf.go, go_release);
+    msg_newer_go(out[n].message, sizeof out[n].message, module, version, mf.go,
+                 go_release);
     n++;
   }
   char why[SHORT_MESSAGE_MAX_BYTES + 64];

@@ -3,13 +3,13 @@
  * would resolve it through this proxy.
  *
  * The body is a go.mod (text/plain), or multipart/form-data with the fields
- * gomod, and optionally gosum, go_version, goproxy, gonoproxy, gonosumdb and
- * goprivate (the client's `go env` values). The analysis (diag/analyze.c)
- * runs on a worker thread and fetches the go.mod files and lists it needs
- * through this proxy's own listener, as any client would: cached, coalesced,
- * recorded, fetched upstream when missing. At most PROXY_MAX_ANALYSES run at
- * once, so that they never hold every worker thread while their own
- * requests wait for one.
+ * gomod, and optionally gosum, go_version, gotoolchain, goproxy, gonoproxy,
+ * gonosumdb and goprivate (the client's `go env` values). The analysis
+ * (diag/analyze.c) runs on a worker thread and fetches the go.mod files and
+ * lists it needs through this proxy's own listener, as any client would:
+ * cached, coalesced, recorded, fetched upstream when missing. At most
+ * PROXY_MAX_ANALYSES run at once, so that they never hold every worker thread
+ * while their own requests wait for one.
  *
  * Everything that costs time in proportion to the body runs on the worker
  * thread: the form is parsed there (diag_form_parse, linear), from the
@@ -36,8 +36,10 @@
 #define PROXY_DRIFT_WINDOW_MS (14ll * 24 * 3600 * 1000)
 
 /* The client's settings, read from the form into diag_client. */
-static const char *const setting_names[5] = {
-    "go_version", "goproxy", "gonoproxy", "gonosumdb", "goprivate"};
+#define ANALYSIS_FIELDS 6
+static const char *const setting_names[ANALYSIS_FIELDS] = {
+    "go_version", "goproxy",   "gonoproxy",
+    "gonosumdb",  "goprivate", "gotoolchain"};
 
 struct analysis_job {
   uv_work_t work;
@@ -52,7 +54,7 @@ struct analysis_job {
   /* Views into body. */
   const char *gomod, *gosum;
   size_t gomod_len, gosum_len;
-  char *fields[5]; /* setting_names, NUL-terminated copies */
+  char *fields[ANALYSIS_FIELDS]; /* setting_names, NUL-terminated copies */
   char base[300];
   char authorization[300]; /* the client's, for the requests made for it */
   char user[64];           /* ...and who they name: what the store may tell */
@@ -225,7 +227,7 @@ static int read_form(struct analysis_job *j) {
     return refuse(j, -EINVAL, 400,
                   "no go.mod in the request: send it as the body "
                   "(text/plain) or as the form field gomod");
-  for (int i = 0; form && i < 5; i++) {
+  for (int i = 0; form && i < ANALYSIS_FIELDS; i++) {
     const char *v;
     size_t n;
     if (diag_form_get(&f, setting_names[i], &v, &n) < 0)
@@ -281,6 +283,7 @@ static void on_analyse(uv_work_t *w) {
       .gonoproxy = j->fields[2],
       .gonosumdb = j->fields[3],
       .goprivate = j->fields[4],
+      .gotoolchain = j->fields[5],
       .proxy_base = j->base,
       .proxy_private = j->server->cfg->private_patterns,
   };
@@ -291,7 +294,7 @@ static void on_analyse(uv_work_t *w) {
 }
 
 static void job_free(struct analysis_job *j) {
-  for (int i = 0; i < 5; i++)
+  for (int i = 0; i < ANALYSIS_FIELDS; i++)
     free(j->fields[i]);
   diag_report_dispose(&j->report);
   free(j);
@@ -377,9 +380,9 @@ void proxy_route_modfile(struct proxy_conn *c) {
   if (q->method != HTTP_POST) {
     proxy_conn_send_text_with(c, 405,
                               "POST a go.mod here (text/plain), or a form with "
-                              "the fields gomod, gosum, go_version, goproxy, "
-                              "gonoproxy, gonosumdb, goprivate; or run: "
-                              "modproxy diag",
+                              "the fields gomod, gosum, go_version, "
+                              "gotoolchain, goproxy, gonoproxy, gonosumdb, "
+                              "goprivate; or run: modproxy diag",
                               NULL, "Allow: POST\r\n");
     return;
   }

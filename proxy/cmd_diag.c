@@ -143,11 +143,16 @@ int cmd_diag(int argc, char **argv) {
   }
   snprintf(path, sizeof path, "%s/go.sum", dir);
   char *gosum = read_file(path, &sum_len);
-  char env[5][1024];
-  static const char *const names[5] = {"GOPROXY", "GOVERSION", "GONOPROXY",
-                                       "GONOSUMDB", "GOPRIVATE"};
-  for (int i = 0; i < 5; i++)
-    go_env(names[i], env[i], sizeof env[i]);
+  /* The client's settings, as `go env` names them and as the form does;
+   * GOPROXY first. */
+  static const char *const names[][2] = {
+      {"GOPROXY", "goproxy"},     {"GOVERSION", "go_version"},
+      {"GONOPROXY", "gonoproxy"}, {"GONOSUMDB", "gonosumdb"},
+      {"GOPRIVATE", "goprivate"}, {"GOTOOLCHAIN", "gotoolchain"}};
+  enum { NENV = sizeof names / sizeof names[0] };
+  char env[NENV][1024];
+  for (int i = 0; i < NENV; i++)
+    go_env(names[i][0], env[i], sizeof env[i]);
   if (proxy == NULL) {
     if (first_http_proxy(env[0], base, sizeof base) < 0) {
       fprintf(stderr,
@@ -163,8 +168,6 @@ int cmd_diag(int argc, char **argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   CURL *curl = curl_easy_init();
   curl_mime *form = curl_mime_init(curl);
-  static const char *const fields[5] = {"goproxy", "go_version", "gonoproxy",
-                                        "gonosumdb", "goprivate"};
   curl_mimepart *part = curl_mime_addpart(form);
   curl_mime_name(part, "gomod");
   curl_mime_data(part, gomod, mod_len);
@@ -173,9 +176,9 @@ int cmd_diag(int argc, char **argv) {
     curl_mime_name(part, "gosum");
     curl_mime_data(part, gosum, sum_len);
   }
-  for (int i = 0; i < 5; i++) {
+  for (int i = 0; i < NENV; i++) {
     part = curl_mime_addpart(form);
-    curl_mime_name(part, fields[i]);
+    curl_mime_name(part, names[i][1]);
     curl_mime_data(part, env[i], CURL_ZERO_TERMINATED);
   }
   char url[1200];

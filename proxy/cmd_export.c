@@ -218,7 +218,7 @@ static int add_gomod_root(struct exporter *x, const char *file) {
   struct modfile mf;
   modfile_init(&mf);
   char err[MODFILE_ERROR_BYTES];
-  rc = modfile_parse(&mf, text, len, MODFILE_GO121, err, sizeof err);
+  rc = modfile_parse(&mf, text, len, 0, err, sizeof err);
   free(text);
   if (rc < 0) {
     fprintf(stderr, "modproxy export: %s: %s\n", file, err);
@@ -326,7 +326,7 @@ static int local_reqs(const struct rootset *r, const char *dir,
     return 0; /* no go.mod there: no requirements */
   struct modfile mf;
   modfile_init(&mf);
-  int rc = modfile_parse(&mf, text, len, MODFILE_LAX | MODFILE_GO121, NULL, 0);
+  int rc = modfile_parse(&mf, text, len, MODFILE_LAX, NULL, 0);
   free(text);
   for (size_t i = 0; rc == 0 && i < mf.nrequire; i++)
     rc = add_req(out, n, mf.require[i].path, mf.require[i].version);
@@ -338,8 +338,7 @@ static void parse_mod(struct exporter *x, struct node *n, struct xfer *t) {
   struct modfile mf;
   modfile_init(&mf);
   char err[MODFILE_ERROR_BYTES];
-  if (modfile_parse(&mf, t->body, t->len, MODFILE_LAX | MODFILE_GO121, err,
-                    sizeof err) < 0) {
+  if (modfile_parse(&mf, t->body, t->len, MODFILE_LAX, err, sizeof err) < 0) {
     export_problem(x, "%s@%s: its go.mod does not parse: %s", n->module,
                    n->version, err);
     n->failed = strdup("go.mod does not parse");

@@ -472,8 +472,7 @@ static int ingest(struct fetch_job *j) {
     char why[MODFILE_ERROR_BYTES];
     struct modfile mf;
     modfile_init(&mf);
-    rc = modfile_parse(&mf, body, len, MODFILE_LAX | MODFILE_GO121, why,
-                       sizeof why);
+    rc = modfile_parse(&mf, body, len, MODFILE_LAX, why, sizeof why);
     modfile_dispose(&mf);
     if (rc < 0) {
       snprintf(j->failure, sizeof j->failure,

@@ -179,7 +179,8 @@ struct diag_source {
 
 /** The client's settings, as `go env` reports them (any may be NULL). */
 struct diag_client {
-  const char *go_version; /**< "go1.19.8", "1.19" */
+  const char *go_version;  /**< "go1.19.8", "1.19" */
+  const char *gotoolchain; /**< GOTOOLCHAIN: "local", "auto", "go1.27.3+auto" */
   const char *goproxy, *gonoproxy, *gonosumdb, *goprivate;
   const char *proxy_base;    /**< this proxy's URL, as clients reach it */
   const char *proxy_private; /**< this proxy's --private patterns */
@@ -267,9 +268,21 @@ int diag_form_get(const struct diag_form *f, const char *name, const char **val,
 
 /* ---- findings about what is served ------------------------------------- */
 
-/** Compares Go release versions ("1.19", "1.21.0", "go1.19.8", "1.21rc1"):
- *  -1, 0 or 1; a prerelease counts as below its release. */
+/** Compares Go versions ("1.19", "1.21.0", "go1.19.8", "1.21rc1") as the
+ *  go command does (gover.Compare): -1, 0 or 1. "1.21" (the language) <
+ *  "1.21rc1" < "1.21.0"; "1.20" == "1.20.0"; anything invalid sorts first. */
 int diag_gover_compare(const char *x, const char *y);
+/** The language version of a Go version ("go1.27.3" -> "1.27") into out;
+ *  "" if x is no Go version. */
+void diag_gover_lang(const char *x, char *out, size_t cap);
+/**
+ * The newest Go release in a golang.org/toolchain @v/list body (versions
+ * "v0.0.1-go1.27.3.linux-amd64", any platform) that has the language
+ * version of `need` and is not older than it: "go1.27.3" into out.
+ * Returns 0, or -ENOENT if the list has none.
+ */
+int diag_toolchain_newest(const char *list, size_t len, const char *need,
+                          char *out, size_t cap);
 
 /* Room for one finding's text ("message\nfix: command"). */
 #define DIAG_MSG_BYTES 640
@@ -283,9 +296,6 @@ void diag_short_message(const char *in, char *out, size_t cap);
 /** The explanation of a module whose go.mod declares another path. */
 void diag_msg_path_mismatch(char *out, size_t cap, const char *module,
                             const char *version, const char *declared);
-/** The explanation of a module needing a newer Go than `have`. */
-void diag_msg_newer_go(char *out, size_t cap, const char *module,
-                       const char *version, const char *need, const char *have);
 
 #define DIAG_GOMOD_FINDINGS 8
 

@@ -1,27 +1,31 @@
 /*
- * go.mod parsing: golang.org/x/mod/modfile v0.7.0 (the code Go 1.19
- * vendors) Parse, ParseLax and ModulePath. Pure: the parser takes bytes and
- * fills in a struct; it does no I/O and keeps no global state.
+ * go.mod parsing: golang.org/x/mod/modfile Parse, ParseLax and ModulePath as
+ * the current x/mod (v0.43.0; Go 1.26 vendors the same rules) has them.
+ * Pure: the parser takes bytes and fills in a struct; it does no I/O and
+ * keeps no global state.
  *
  * What it reproduces: the lexer and block structure of read.go (comments,
  * `verb ( ... )` blocks, quoted strings, the position in every message), the
  * attachment of comments to lines, and rule.go's directives: module (with
- * its "Deprecated:" paragraph), go, require (with `// indirect`), exclude,
- * replace and retract (with its rationale), in strict (Parse) or lax
- * (ParseLax) mode. Errors read as x/mod's, e.g. "go.mod:3: unknown
- * directive: foo", several joined by '\n' as ErrorList prints them.
+ * its "Deprecated:" paragraph), go ("1.22", "1.22.0", "1.21rc1"), toolchain
+ * (Go 1.21), godebug (Go 1.23), require (with `// indirect`), exclude,
+ * replace, retract (with its rationale), tool (Go 1.24) and ignore (Go
+ * 1.25), in strict (Parse) or lax (ParseLax) mode. Errors read as x/mod's,
+ * e.g. "go.mod:3: unknown directive: foo", several joined by '\n' as
+ * ErrorList prints them. Go 1.19 and 1.20 used older rules (x/mod v0.7.0:
+ * a go version "1.22" only, none of the newer directives); diag/ tells a
+ * client of those what it will refuse.
  *
  * Like the go command reading a dependency's go.mod, there is no
  * VersionFixer (fix == nil): require, exclude and replace versions are
  * canonicalized (v1.2 -> v1.2.0) or refused, retract versions are kept as
  * written (x/mod checks those only through a fixer).
  *
- * Known differences from x/mod v0.7.0 (all on inputs no real go.mod has):
+ * Known differences from x/mod (all on inputs no real go.mod has):
  *  - A quoted string that decodes to a NUL byte ("a\x00b") is refused as
  *    an invalid quoted string: the results are C strings. A NUL byte inside
  *    a comment cuts `deprecated` or a rationale short.
  *  - The limits below: x/mod has none but the go command's 16 MiB.
- *  - MODFILE_GO121 (off by default) parses as later x/mod does; see there.
  */
 #ifndef MODPROXY_MODFILE_H
 #define MODPROXY_MODFILE_H
@@ -38,7 +42,8 @@
  * a go.mod has a few items a line, so real ones stay far below it. More is
  * refused with -E2BIG. */
 #define MODFILE_MAX_ITEMS (1u << 18)
-/* Entries in each of the require, exclude, replace and retract lists: far
+/* Entries in each of the require, exclude, replace, retract, godebug, tool
+ * and ignore lists: far
  * more than real go.mod files have. More is refused with -E2BIG. Only a
  * block can reach it: as many separate lines pass MODFILE_MAX_ITEMS first. */
 #define MODFILE_MAX_ENTRIES (1u << 16)
@@ -47,19 +52,12 @@
 #define MODFILE_ERROR_BYTES 1024
 
 /* Flags for modfile_parse. */
-/** ParseLax instead of Parse: unknown directives and blocks are ignored, and
- *  so are exclude and replace (main-module-only); a malformed retract line
- *  is skipped; `go 1.21.0` and the like are read as "1.21". */
+/** ParseLax instead of Parse, as the go command reads a dependency's
+ *  go.mod: unknown directives and blocks are ignored, and so are the
+ *  main-module-only ones (toolchain, godebug, exclude, replace, tool); a
+ *  malformed retract line is skipped; a go version such as "1.21-pre" is
+ *  read as "1.21". */
 #define MODFILE_LAX 0x1u
-/**
- * Parse as x/mod v0.12 and later (Go 1.21+) do, where v0.7.0 differs: a
- * `go` version may have a patch and a prerelease ("1.21.0", "1.21rc1"), its
- * error says "must match format 1.23.0", and a `toolchain` directive
- * ("go1.21.0" or "default") is read in strict mode (ignored in lax mode).
- * Without it, `toolchain` is an unknown directive, as in Go 1.19. Later
- * directives (godebug, tool, ignore) are not covered.
- */
-#define MODFILE_GO121 0x2u
 
 /* Each entry's `line` is the 1-based line its directive starts on. All
  * strings are NUL-terminated and owned by the struct modfile. */
@@ -88,6 +86,21 @@ struct modfile_replace {
   unsigned line;
 };
 
+/** A godebug line: `godebug key=value` (strict mode only). */
+struct modfile_godebug {
+  const char *key;
+  const char *value; /**< after the first '=', may be "" */
+  unsigned line;
+  unsigned block_line; /**< the `godebug (` line it is in; 0 if none */
+};
+
+/** A tool line (strict mode only) or an ignore line: one path. */
+struct modfile_path {
+  const char *path;
+  unsigned line;
+  unsigned block_line; /**< the `tool (` or `ignore (` line; 0 if none */
+};
+
 /** A retract line: the closed interval [low, high] (low == high for a
  *  single version), as written, with the rationale from its comments. */
 struct modfile_retract {
@@ -108,7 +121,11 @@ struct modfile {
   const char *module;     /**< the module path; NULL without a module line */
   const char *deprecated; /**< "" if not deprecated; NULL if module is */
   const char *go;         /**< the go version ("1.19"); NULL if none */
-  const char *toolchain;  /**< NULL if none (and always without GO121) */
+  const char *toolchain;  /**< "go1.22.4" or "default"; NULL if none */
+  unsigned go_line;       /**< where go and toolchain are; 0 if absent */
+  unsigned toolchain_line;
+  struct modfile_godebug *godebug;
+  size_t ngodebug;
   struct modfile_require *require;
   size_t nrequire;
   struct modfile_exclude *exclude;
@@ -117,6 +134,10 @@ struct modfile {
   size_t nreplace;
   struct modfile_retract *retract;
   size_t nretract;
+  struct modfile_path *tool;
+  size_t ntool;
+  struct modfile_path *ignore;
+  size_t nignore;
   struct modfile__chunk *mem_; /* private: the memory all of the above use */
 };
 
@@ -127,7 +148,7 @@ void modfile_init(struct modfile *mf);
  * Parses the go.mod in data[0:len] (borrowed for the call only; nothing
  * keeps pointers into it) into *mf, which must have been initialized with
  * modfile_init; whatever it held before is freed first. `flags` is 0
- * (Parse) or a combination of MODFILE_LAX and MODFILE_GO121. Reentrant:
+ * (Parse) or MODFILE_LAX (ParseLax). Reentrant:
  * any thread may call it, on its own struct modfile.
  *
  * Returns 0 on success. On failure *mf is left empty (as after

@@ -1,5 +1,5 @@
 /*
- * go.mod parsing, the API (modfile.h): x/mod v0.7.0 parseToFile and
+ * go.mod parsing, the API (modfile.h): x/mod parseToFile and
  * ModulePath, and the memory the results live in.
  *
  * How a parse runs:
@@ -16,8 +16,9 @@
  *     "the" module line) is x/mod's.
  *  4. Any error: the results are dropped. Otherwise *mf holds them.
  *
- * Lax mode keeps only go, module, retract and require lines, and ignores
- * unknown blocks; strict mode reports every unknown directive and block.
+ * Lax mode keeps only go, module, retract, require and ignore lines, and
+ * ignores unknown blocks; strict mode reports every unknown directive and
+ * block.
  *
  * Memory: the results (strings, entry arrays) go into chunks owned by the
  * struct modfile (mf->mem_), freed together by modfile_dispose; strings that
@@ -92,22 +93,32 @@ char *modfile__strdup(struct modfile *mf, const char *s, size_t n) {
 
 /* The block words whose lines are directives. */
 static int block_verb(struct gomod__span verb) {
-  return modfile__span_is(verb, "module") ||
-         modfile__span_is(verb, "require") ||
-         modfile__span_is(verb, "exclude") ||
-         modfile__span_is(verb, "replace") || modfile__span_is(verb, "retract");
+  static const char *const verbs[] = {"module",  "godebug", "require",
+                                      "exclude", "replace", "retract",
+                                      "tool",    "ignore"};
+  for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+    if (modfile__span_is(verb, verbs[i]))
+      return 1;
+  return 0;
 }
 
-/* The directives that add entries, in the order of the counts below. */
-static const char *const lists[4] = {"require", "exclude", "replace",
-                                     "retract"};
+/* The directives that add entries, in the order of the counts below, and
+ * whether lax mode keeps them (it keeps only what matters in a dependency). */
+enum { LISTS = 7 };
+static const struct {
+  const char *verb;
+  int lax;
+} lists[LISTS] = {{"require", 1}, {"exclude", 0}, {"replace", 0},
+                  {"retract", 1}, {"godebug", 0}, {"tool", 0},
+                  {"ignore", 1}};
 
 /* Adds n lines of `verb` to the count of its list, if this mode keeps
- * them (lax mode keeps no exclude or replace). */
+ * them. */
 static void count_lines(const struct modfile__parser *p,
-                        struct gomod__span verb, uint32_t n, size_t counts[4]) {
-  for (int k = 0; k < 4; k++) {
-    if (modfile__span_is(verb, lists[k]) && (p->strict || k == 0 || k == 3))
+                        struct gomod__span verb, uint32_t n,
+                        size_t counts[LISTS]) {
+  for (int k = 0; k < LISTS; k++) {
+    if (modfile__span_is(verb, lists[k].verb) && (p->strict || lists[k].lax))
       counts[k] += n;
   }
 }
@@ -116,7 +127,7 @@ static void count_lines(const struct modfile__parser *p,
  * refuses more than MODFILE_MAX_ENTRIES of a kind. */
 static int alloc_entries(struct modfile__parser *p) {
   const struct modfile__syntax *sx = p->sx;
-  size_t counts[4] = {0, 0, 0, 0};
+  size_t counts[LISTS] = {0};
   struct modfile *mf = p->mf;
 
   for (uint32_t i = 0; i < sx->nnodes;) {
@@ -127,11 +138,11 @@ static int alloc_entries(struct modfile__parser *p) {
       count_lines(p, modfile__tok(sx, x->tok), x->last - i - 2, counts);
     i = x->kind == MODFILE__BLOCK ? x->last + 1 : i + 1;
   }
-  for (int k = 0; k < 4; k++) {
+  for (int k = 0; k < LISTS; k++) {
     if (counts[k] > MODFILE_MAX_ENTRIES) {
       char tmp[96];
       snprintf(tmp, sizeof tmp, "go.mod: too many %s lines (more than %u)",
-               lists[k], (unsigned)MODFILE_MAX_ENTRIES);
+               lists[k].verb, (unsigned)MODFILE_MAX_ENTRIES);
       gomod__buf_str(p->err, tmp);
       return -E2BIG;
     }
@@ -140,8 +151,12 @@ static int alloc_entries(struct modfile__parser *p) {
   mf->exclude = modfile__alloc(mf, counts[1] * sizeof *mf->exclude + 1);
   mf->replace = modfile__alloc(mf, counts[2] * sizeof *mf->replace + 1);
   mf->retract = modfile__alloc(mf, counts[3] * sizeof *mf->retract + 1);
+  mf->godebug = modfile__alloc(mf, counts[4] * sizeof *mf->godebug + 1);
+  mf->tool = modfile__alloc(mf, counts[5] * sizeof *mf->tool + 1);
+  mf->ignore = modfile__alloc(mf, counts[6] * sizeof *mf->ignore + 1);
   if (mf->require == NULL || mf->exclude == NULL || mf->replace == NULL ||
-      mf->retract == NULL)
+      mf->retract == NULL || mf->godebug == NULL || mf->tool == NULL ||
+      mf->ignore == NULL)
     return -ENOMEM;
   return 0;
 }
@@ -192,7 +207,7 @@ int modfile_parse(struct modfile *mf, const void *data, size_t len,
 
   gomod__buf_init(&eb, err, errlen);
   modfile_dispose(mf);
-  if ((flags & ~(MODFILE_LAX | MODFILE_GO121)) != 0) {
+  if ((flags & ~MODFILE_LAX) != 0) {
     gomod__buf_str(&eb, "modfile: unknown flags");
     return -EINVAL;
   }
@@ -210,7 +225,6 @@ int modfile_parse(struct modfile *mf, const void *data, size_t len,
     p.sx = &sx;
     p.err = &eb;
     p.strict = (flags & MODFILE_LAX) == 0;
-    p.go121 = (flags & MODFILE_GO121) != 0;
     rc = interpret(&p);
     if (rc == 0 && p.nerr > 0)
       rc = -EINVAL;

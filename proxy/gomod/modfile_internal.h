@@ -22,7 +22,7 @@ struct modfile;
 /** unicode.IsSpace. */
 int modfile__is_space(uint32_t r);
 /** read.go isIdent: !unicode.IsSpace(r) && unicode.IsPrint(r), with the
- *  Unicode 13 tables of Go 1.19, minus the punctuation " ()[]{},". */
+ *  Unicode 15 tables of Go 1.26, minus the punctuation " ()[]{},". */
 int modfile__is_ident(uint32_t r);
 /** strings.TrimSpace over *s[0:*n] (Unicode spaces; invalid UTF-8 stays). */
 void modfile__trim_space(const char **s, size_t *n);
@@ -141,7 +141,6 @@ struct modfile__parser {
   const struct modfile__syntax *sx;
   struct gomod__buf *err;
   int strict;      /* Parse, not ParseLax */
-  int go121;       /* MODFILE_GO121 */
   int nerr;        /* rule errors reported so far */
   int have_module; /* f.Module != nil (set even by a malformed line) */
 };

@@ -1,5 +1,5 @@
 /*
- * The go.mod lexer and syntax tree: x/mod v0.7.0 read.go (parse), ported
+ * The go.mod lexer and syntax tree: x/mod read.go (parse), ported
  * statement for statement so that every accepted file, every tree and every
  * syntax error (its text and position) is the same.
  *

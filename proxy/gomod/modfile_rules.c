@@ -1,5 +1,5 @@
 /*
- * go.mod directives: x/mod v0.7.0 rule.go's File.add and what it calls
+ * go.mod directives: x/mod rule.go's File.add and what it calls
  * (parseString, parseVersion, parseReplace, parseVersionInterval,
  * parseDeprecation, parseDirectiveComment, isIndirect), with fix == nil.
  *
@@ -212,20 +212,19 @@ static size_t match_major_minor(const char *s, size_t n, size_t i) {
 }
 
 /*
- * GoVersionRE: v0.7.0's ^([1-9][0-9]*)\.(0|[1-9][0-9]*)$, or with go121
- * the later ^([1-9][0-9]*)\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?
- * ([a-z]+[0-9]+)?$.
+ * GoVersionRE ^([1-9][0-9]*)\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?
+ * ([a-z]+[0-9]+)?$: "1.22", "1.22.0", "1.21rc1" (and "1.21.0rc1").
  */
-static int go_version_ok(struct gomod__span v, int go121) {
+static int go_version_ok(struct gomod__span v) {
   size_t i = match_major_minor(v.base, v.len, 0);
   if (i == 0)
     return 0;
-  if (go121 && i < v.len && v.base[i] == '.') {
+  if (i < v.len && v.base[i] == '.') {
     i = match_number(v.base, v.len, i + 1, 1);
     if (i == 0)
       return 0;
   }
-  if (go121 && i < v.len && v.base[i] >= 'a' && v.base[i] <= 'z') {
+  if (i < v.len && v.base[i] >= 'a' && v.base[i] <= 'z') {
     while (i < v.len && v.base[i] >= 'a' && v.base[i] <= 'z')
       i++;
     size_t digits = i;
@@ -263,22 +262,22 @@ static int add_go(struct modfile__parser *p, const struct modfile__node *line,
     return 0;
   }
   struct gomod__span v = tok_span(p, args);
-  if (!go_version_ok(v, p->go121)) {
-    /* Lax mode reads "1.21.0" or "1.18beta1" as "1.21", "1.18". */
+  if (!go_version_ok(v)) {
+    /* Lax mode reads "1.21-pre" or "v1.18.x" as "1.21", "1.18". */
     if (p->strict || !lax_go_version(&v)) {
       struct gomod__buf *b = error_at(p, line);
       gomod__buf_str(b, "invalid go version '");
       gomod__buf_span(b, v);
-      gomod__buf_str(b, p->go121 ? "': must match format 1.23.0"
-                                 : "': must match format 1.23");
+      gomod__buf_str(b, "': must match format 1.23.0");
       return 0;
     }
   }
   p->mf->go = modfile__strdup(p->mf, v.base, v.len);
+  p->mf->go_line = line->start.line;
   return p->mf->go != NULL ? 0 : -ENOMEM;
 }
 
-/* x/mod v0.12's toolchain directive (MODFILE_GO121, strict mode). */
+/* The toolchain directive (Go 1.21; strict mode only). */
 static int add_toolchain(struct modfile__parser *p,
                          const struct modfile__node *line, uint32_t args,
                          uint32_t nargs) {
@@ -301,7 +300,63 @@ static int add_toolchain(struct modfile__parser *p,
     return 0;
   }
   p->mf->toolchain = modfile__strdup(p->mf, v.base, v.len);
+  p->mf->toolchain_line = line->start.line;
   return p->mf->toolchain != NULL ? 0 : -ENOMEM;
+}
+
+/* godebug key=value (Go 1.23; strict mode only): one word, no quotes or
+ * commas, split at its first '='. */
+static int add_godebug(struct modfile__parser *p,
+                       const struct modfile__node *block,
+                       const struct modfile__node *line, uint32_t args,
+                       uint32_t nargs) {
+  struct gomod__span v =
+      nargs == 1 ? tok_span(p, args) : (struct gomod__span){0};
+  const char *eq = v.len > 0 ? memchr(v.base, '=', v.len) : NULL;
+  for (size_t k = 0; eq != NULL && k < v.len; k++)
+    if (memchr("\"`',", v.base[k], 4) != NULL)
+      eq = NULL;
+  if (eq == NULL) {
+    error_str(p, line, "usage: godebug key=value");
+    return 0;
+  }
+  struct modfile_godebug *g = &p->mf->godebug[p->mf->ngodebug];
+  size_t klen = (size_t)(eq - v.base);
+  g->key = modfile__strdup(p->mf, v.base, klen);
+  g->value = modfile__strdup(p->mf, eq + 1, v.len - klen - 1);
+  g->line = line->start.line;
+  g->block_line = block != NULL ? block->start.line : 0;
+  if (g->key == NULL || g->value == NULL)
+    return -ENOMEM;
+  p->mf->ngodebug++;
+  return 0;
+}
+
+/* tool (Go 1.24; strict mode only) and ignore (Go 1.25): one path, quoted
+ * or not. */
+static int add_path(struct modfile__parser *p,
+                    const struct modfile__node *block,
+                    const struct modfile__node *line, const char *verb,
+                    uint32_t args, uint32_t nargs) {
+  const char *why = NULL;
+  char *path;
+
+  if (nargs != 1) {
+    struct gomod__buf *b = error_at(p, line);
+    gomod__buf_str(b, verb);
+    gomod__buf_str(b, " directive expects exactly one argument");
+    return 0;
+  }
+  int rc = parse_string(p, args, &path, &why);
+  if (rc < 0)
+    return quoted_string_error(p, line, rc, why);
+  struct modfile *mf = p->mf;
+  struct modfile_path *e =
+      verb[0] == 't' ? &mf->tool[mf->ntool++] : &mf->ignore[mf->nignore++];
+  e->path = path;
+  e->line = line->start.line;
+  e->block_line = block != NULL ? block->start.line : 0;
+  return 0;
 }
 
 /* ---- comments ----------------------------------------------------------- */
@@ -478,7 +533,8 @@ static int add_requirement(struct modfile__parser *p,
 
 /* IsDirectoryPath: relative or rooted, Unix or Windows style. */
 static int is_directory_path(const char *ns) {
-  return strncmp(ns, "./", 2) == 0 || strncmp(ns, "../", 3) == 0 ||
+  return strcmp(ns, ".") == 0 || strcmp(ns, "..") == 0 ||
+         strncmp(ns, "./", 2) == 0 || strncmp(ns, "../", 3) == 0 ||
          ns[0] == '/' || strncmp(ns, ".\\", 2) == 0 ||
          strncmp(ns, "..\\", 3) == 0 || ns[0] == '\\' ||
          (((ns[0] >= 'A' && ns[0] <= 'Z') || (ns[0] >= 'a' && ns[0] <= 'z')) &&
@@ -526,7 +582,7 @@ static int add_replace(struct modfile__parser *p,
                     ? "replacement module must match format 'path version', "
                       "not 'path@version'"
                     : "replacement module without version must be directory "
-                      "path (rooted or starting with ./ or ../)");
+                      "path (rooted or starting with . or ..)");
       return 0;
     }
     if (strchr(new_path, '\\') != NULL) {
@@ -645,7 +701,8 @@ static int add_retract(struct modfile__parser *p,
  * module, or are unknown to this version). */
 static int lax_keeps(struct gomod__span verb) {
   return span_is(verb, "go") || span_is(verb, "module") ||
-         span_is(verb, "retract") || span_is(verb, "require");
+         span_is(verb, "retract") || span_is(verb, "require") ||
+         span_is(verb, "ignore");
 }
 
 /*
@@ -662,8 +719,14 @@ int modfile__add(struct modfile__parser *p, const struct modfile__node *block,
     return 0;
   if (span_is(verb, "go"))
     return add_go(p, line, args, nargs);
-  if (span_is(verb, "toolchain") && p->go121)
+  if (span_is(verb, "toolchain"))
     return add_toolchain(p, line, args, nargs);
+  if (span_is(verb, "godebug"))
+    return add_godebug(p, block, line, args, nargs);
+  if (span_is(verb, "tool"))
+    return add_path(p, block, line, "tool", args, nargs);
+  if (span_is(verb, "ignore"))
+    return add_path(p, block, line, "ignore", args, nargs);
   if (span_is(verb, "module"))
     return add_module(p, block, line, args, nargs);
   if (span_is(verb, "require"))

@@ -11,7 +11,16 @@
 #   - a deprecated module (and an undeprecated one that must not be);
 #   - go.sum lines that disagree with what the proxy serves (zip and
 #     go.mod hashes; also for a zip the proxy has not served yet);
-#   - a dependency needing a newer Go (a module of our own with `go 1.99`);
+#   - a dependency needing a newer Go (a module of our own with `go 1.99`):
+#     an error for Go 1.26 (it refuses), a warning for Go 1.19 (it builds);
+#   - a go.mod as Go 1.21+ writes it (`go 1.22.0`, toolchain, godebug): it
+#     parses; a `toolchain` line newer than the client is a note with
+#     GOTOOLCHAIN=local; Go 1.19 cannot read the file, and the report quotes
+#     Go 1.19's own errors;
+#   - a main go.mod whose go line needs a newer Go than the client: the
+#     report names the line, the client's Go, the go command's own refusal,
+#     GOTOOLCHAIN=go1.99.2 (the newest go1.99 in this proxy's
+#     golang.org/toolchain list) or auto, and go mod edit -go=;
 #   - a private module GONOSUMDB does not cover (and one without a route);
 #   - indirect dependency drift: build A resolves rsc.io/sampler v1.3.0,
 #     build B later v1.99.99; A's report names v1.99.99 and the go get
@@ -60,6 +69,12 @@ open(os.path.join(d, ver + '.mod'), 'w').write(gomod)
 with zipfile.ZipFile(os.path.join(d, ver + '.zip'), 'w') as z:
     z.writestr('%s@%s/go.mod' % (mod, ver), gomod)
     z.writestr('%s@%s/newgo.go' % (mod, ver), 'package newgo\n\nconst V = 1\n')
+# The toolchains the upstream lists (no zips: nothing here downloads one).
+d = os.path.join(sys.argv[1], 'golang.org/toolchain', '@v')
+os.makedirs(d, exist_ok=True)
+open(os.path.join(d, 'list'), 'w').write(''.join(
+    'v0.0.1-go%s.%s\n' % (v, p) for v in ('1.26.0', '1.99.1', '1.99.2')
+    for p in ('linux-amd64', 'darwin-arm64')))
 EOF
 
 # ---- a private module in a git repository (file://) ---------------------------
@@ -384,16 +399,88 @@ assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "$PROXY_URL/example.com/newg
 go_in "$DIR" mod download example.com/newgo
 ((GORC != 0)) || fail "newgo: $GOVER accepted a module that needs go 1.99"
 expect "$GOOUT" "requires go >= 1.99" "newgo: the go command's own refusal"
-diag "newer go" -F "go_version=$GOVER"
+diag "newer go" -F "go_version=$GOVER" -F gotoolchain=local
 exit_is "newer go" 1
 both "newer go: the Go the module needs" "1\.99"
 both "newer go: the client's Go" "${GOVER//./\\.}"
 both "newer go: the fix" "upgrade Go|go 1\.99|go1\.99|older example\.com/newgo"
 both_json "newer go: finding" "has('newer go', 'example.com/newgo', 'v1.0.0')"
+both "newer go: the client refuses it (GOTOOLCHAIN=local)" "GOTOOLCHAIN=local"
+both "newer go: switching through this proxy" "GOTOOLCHAIN=go1\.99\.2"
+both "newer go: or an older version of it" "go get example\.com/newgo@"
 WEB_OLD=$WEB
 WEB=$(curl -sS -F "gomod=@$DIR/go.mod" -F go_version=go1.99.0 "$PROXY_URL/diag/modfile")
 expect_not_re "$WEB" "newer go" "newer go: no finding for a client on go1.99.0"
 expect_re "$WEB_OLD" "newer go|1\.99" "newer go: the go_version field is used"
+# Go 1.19 builds a dependency whose go line is newer: a warning, not an error.
+GOCMD_GO=$GO_OLD go_in "$DIR" build example.com/newgo
+((GORC == 0)) || fail "newer go: $GO_OLD refused example.com/newgo: $GOOUT"
+curl -sS -H 'Accept: application/json' -F "gomod=@$DIR/go.mod" -F go_version=go1.19.8 \
+  "$PROXY_URL/diag/modfile" >"$T/web.json"
+why=$(json_check "$T/web.json" "any(f['kind'] == 'newer go' and f['severity'] == 'warning' for f in fs) and r['errors'] == 0" 2>&1) ||
+  soft "newer go, Go 1.19 client: a warning, no error: $why"
+
+# ---- go.mod as Go 1.21+ writes it ------------------------------------------------
+newmod modern <<'EOF'
+module example.com/modern
+
+go 1.22.0
+
+toolchain go1.99.1
+
+godebug (
+	default=go1.21
+	panicnil=1
+)
+EOF
+go_in "$DIR" list -m
+((GORC == 0)) || fail "modern: $GOVER with GOTOOLCHAIN=local refused the go.mod: $GOOUT"
+diag "modern go.mod" -F "go_version=$GOVER" -F gotoolchain=local
+exit_is "modern go.mod" 0
+both_json "modern go.mod: it parses" "not has('go.mod syntax') and r.get('errors') == 0"
+both "modern go.mod: the toolchain line" "go\.mod:5: toolchain go1\.99\.1"
+both "modern go.mod: the client's Go" "${GOVER//./\\.}"
+both "modern go.mod: GOTOOLCHAIN=local ignores the line" "ignores the line"
+both "modern go.mod: the fixes" "GOTOOLCHAIN=auto.*go mod edit -toolchain=none"
+# Debian's Go 1.19 cannot read it; the report says so in Go 1.19's words.
+GOCMD_GO=$GO_OLD go_in "$DIR" list -m
+((GORC != 0)) || fail "modern: $GO_OLD read a go.mod with go 1.22.0 and toolchain"
+expect "$GOOUT" "unknown directive: toolchain" "modern: $GO_OLD's refusal"
+OLDGOVER=$(cd "$T" && GOCMD_GO=$GO_OLD gocmd env GOVERSION)
+CLI=$(cd "$DIR" && PATH="$(dirname "$GO_OLD"):$PATH" goenv "$MODPROXY_BIN" diag 2>&1) || true
+WEB=$(curl -sS -F "gomod=@$DIR/go.mod" -F "go_version=$OLDGOVER" "$PROXY_URL/diag/modfile")
+echo "--- modproxy diag with $OLDGOVER"
+echo "$CLI"
+while read -r line; do # "/path/go.mod:3: invalid go version ..." -> "go.mod:3: ..."
+  [[ $line == *go.mod:* ]] || continue
+  both_str "modern go.mod, $OLDGOVER: its own error" "go.mod:${line##*go.mod:}"
+done <<<"$GOOUT"
+both "modern go.mod, $OLDGOVER: names the client" "${OLDGOVER//./\\.} cannot read this go\.mod"
+
+# ---- a main go.mod that needs a newer Go than the client -----------------------------
+newmod mainnew <<'EOF'
+module example.com/mainnew
+
+go 1.99
+EOF
+go_in "$DIR" list -m
+((GORC != 0)) || fail "mainnew: $GOVER accepted go 1.99 with GOTOOLCHAIN=local"
+refusal=$(grep -o 'go\.mod requires go >= 1\.99 (running go [^)]*)' <<<"$GOOUT") ||
+  fail "mainnew: the go command's refusal changed: $GOOUT"
+diag "main go line" -F "go_version=$GOVER" -F gotoolchain=local
+exit_is "main go line" 1
+both_str "main go line: the go command's own refusal" "$refusal"
+both "main go line: names the line" "go\.mod:3 says go 1\.99"
+both "main go line: the client's Go" "${GOVER//./\\.}"
+both "main go line: switch toolchain" "GOTOOLCHAIN=go1\.99\.2 .*GOTOOLCHAIN=auto"
+both "main go line: or lower it" "go mod edit -go=${GOVER#go}"
+both "main go line: what lowering breaks" "breaks: code using Go 1\.99 features"
+both_json "main go line: an error" "any(f['kind'] == 'newer go' and f['severity'] == 'error' for f in fs)"
+# With GOTOOLCHAIN=auto the go command switches: a note, not an error.
+curl -sS -H 'Accept: application/json' -F "gomod=@$DIR/go.mod" -F "go_version=$GOVER" \
+  -F gotoolchain=auto "$PROXY_URL/diag/modfile" >"$T/web.json"
+why=$(json_check "$T/web.json" "r['errors'] == 0 and any(f['kind'] == 'newer go' and 'switches to go1.99.2' in f['message'] for f in fs)" 2>&1) ||
+  soft "main go line, GOTOOLCHAIN=auto: a note naming go1.99.2: $why"
 
 # ---- private modules ----------------------------------------------------------------------
 newmod private <<'EOF'

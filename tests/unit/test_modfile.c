@@ -1,12 +1,15 @@
 /*
- * The go.mod parser (proxy/gomod/modfile*.c) against x/mod v0.7.0:
- *  - every row of the vectors: Parse and ParseLax verdicts, module path,
- *    deprecation, go version, retractions with their rationale and Parse's
- *    error text (modfile_parse.tsv); ModulePath (modfile_modulepath.tsv);
+ * The go.mod parser (proxy/gomod/modfile*.c) against the current x/mod:
+ *  - every row of the vectors (modfile_parse.tsv, written by
+ *    tests/tools/modfilevec with x/mod v0.43.0): for Parse and ParseLax,
+ *    the verdict, the error text, and every value parsed (module,
+ *    deprecation, go, toolchain, godebug, require, exclude, replace,
+ *    retract with its rationale, tool, ignore); ModulePath
+ *    (modfile_modulepath.tsv, x/mod v0.7.0, whose ModulePath is unchanged);
  *  - hand-written cases (requires with // indirect, replace forms, blocks,
- *    go versions, lexer errors) whose expected results, in both modes, were
- *    produced by x/mod v0.7.0 under Go 1.19;
- *  - MODFILE_GO121 cases, written from later x/mod's rules (no oracle);
+ *    go versions, lexer errors, the line of each entry) whose expected
+ *    results, in both modes, were produced by x/mod (v0.7.0 under Go 1.19,
+ *    checked again with v0.43.0);
  *  - the limits, the API's edges, and every prefix of every vector file.
  */
 #include <errno.h>
@@ -25,8 +28,9 @@
 
 #include "gomod_expect.h"
 
-/* Rows in each vector file (see /work/shared/vectors/README.md). */
-#define PARSE_ROWS 178
+/* Rows in each vector file: two (Parse, ParseLax) per input in
+ * modfile_parse.tsv. */
+#define PARSE_ROWS 486
 #define MODULE_PATH_ROWS 27
 
 #define ERR_BYTES 4096
@@ -49,12 +53,26 @@ static void text_add(struct text *t, const char *fmt, ...) {
   t->len += (size_t)n;
 }
 
+/* ",B<n>" for an entry in the block that starts on line n ("" for none;
+ * static: one call per text_add). */
+static const char *in_block(unsigned block_line, unsigned line) {
+  static char buf[32];
+  if (block_line == 0)
+    return "";
+  if (block_line >= line)
+    fail_msg("line %u: its block starts on line %u", line, block_line);
+  snprintf(buf, sizeof buf, ",B%u", block_line);
+  return buf;
+}
+
 /*
  * Everything a parse returns, in the format the hand-written expectations
  * use: "module=<path>;deprecated=<text>;" (or "module=-;"), "go=<v>;" and
  * "toolchain=<v>;" when set, then each entry with its line:
+ * "godebug=<key>=<value>:L<n>[,B<block line>];",
  * "require=<path>@<version>[,indirect]:L<n>;", "exclude=<path>@<v>:L<n>;",
- * "replace=<old>@<v>=><new>@<v>:L<n>;", "retract=[<lo>,<hi>]<why>:L<n>;".
+ * "replace=<old>@<v>=><new>@<v>:L<n>;", "retract=[<lo>,<hi>]<why>:L<n>;",
+ * "tool=<path>:L<n>[,B<b>];", "ignore=<path>:L<n>[,B<b>];".
  */
 static const char *describe(const struct modfile *mf, struct text *t) {
   t->len = 0;
@@ -67,6 +85,10 @@ static const char *describe(const struct modfile *mf, struct text *t) {
     text_add(t, "go=%s;", mf->go);
   if (mf->toolchain != NULL)
     text_add(t, "toolchain=%s;", mf->toolchain);
+  for (size_t i = 0; i < mf->ngodebug; i++)
+    text_add(t, "godebug=%s=%s:L%u%s;", mf->godebug[i].key,
+             mf->godebug[i].value, mf->godebug[i].line,
+             in_block(mf->godebug[i].block_line, mf->godebug[i].line));
   for (size_t i = 0; i < mf->nrequire; i++) {
     const struct modfile_require *r = &mf->require[i];
     text_add(t, "require=%s@%s%s:L%u;", r->path, r->version,
@@ -86,17 +108,59 @@ static const char *describe(const struct modfile *mf, struct text *t) {
     text_add(t, "retract=[%s,%s]%s:L%u;", r->low, r->high, r->rationale,
              r->line);
   }
+  for (size_t i = 0; i < mf->ntool; i++)
+    text_add(t, "tool=%s:L%u%s;", mf->tool[i].path, mf->tool[i].line,
+             in_block(mf->tool[i].block_line, mf->tool[i].line));
+  for (size_t i = 0; i < mf->nignore; i++)
+    text_add(t, "ignore=%s:L%u%s;", mf->ignore[i].path, mf->ignore[i].line,
+             in_block(mf->ignore[i].block_line, mf->ignore[i].line));
   return t->buf;
 }
 
-/* The retractions as the vectors write them: "[low,high] rationale;...". */
-static const char *retractions(const struct modfile *mf, struct text *t) {
+/* The list columns of the vectors: each entry of one kind of mf, as
+ * x/mod's describe in tests/tools/modfilevec writes it, joined by ';'. */
+static const char *column(const struct modfile *mf, int col, struct text *t) {
   t->len = 0;
   t->buf[0] = '\0';
-  for (size_t i = 0; i < mf->nretract; i++) {
-    const struct modfile_retract *r = &mf->retract[i];
-    text_add(t, "%s[%s,%s] %s", i > 0 ? ";" : "", r->low, r->high,
-             r->rationale);
+  switch (col) {
+  case 0:
+    for (size_t i = 0; i < mf->ngodebug; i++)
+      text_add(t, "%s%s=%s", i > 0 ? ";" : "", mf->godebug[i].key,
+               mf->godebug[i].value);
+    break;
+  case 1:
+    for (size_t i = 0; i < mf->nrequire; i++)
+      text_add(t, "%s%s@%s%s", i > 0 ? ";" : "", mf->require[i].path,
+               mf->require[i].version,
+               mf->require[i].indirect ? ",indirect" : "");
+    break;
+  case 2:
+    for (size_t i = 0; i < mf->nexclude; i++)
+      text_add(t, "%s%s@%s", i > 0 ? ";" : "", mf->exclude[i].path,
+               mf->exclude[i].version);
+    break;
+  case 3:
+    for (size_t i = 0; i < mf->nreplace; i++) {
+      const struct modfile_replace *r = &mf->replace[i];
+      text_add(t, "%s%s@%s=>%s@%s", i > 0 ? ";" : "", r->old_path,
+               r->old_version, r->new_path, r->new_version);
+    }
+    break;
+  case 4:
+    for (size_t i = 0; i < mf->nretract; i++) {
+      const struct modfile_retract *r = &mf->retract[i];
+      text_add(t, "%s[%s,%s] %s", i > 0 ? ";" : "", r->low, r->high,
+               r->rationale);
+    }
+    break;
+  case 5:
+    for (size_t i = 0; i < mf->ntool; i++)
+      text_add(t, "%s%s", i > 0 ? ";" : "", mf->tool[i].path);
+    break;
+  default:
+    for (size_t i = 0; i < mf->nignore; i++)
+      text_add(t, "%s%s", i > 0 ? ";" : "", mf->ignore[i].path);
+    break;
   }
   return t->buf;
 }
@@ -104,10 +168,12 @@ static const char *retractions(const struct modfile *mf, struct text *t) {
 /* A failed parse leaves nothing behind. */
 static void want_empty(int line, const struct modfile *mf) {
   if (mf->module != NULL || mf->deprecated != NULL || mf->go != NULL ||
-      mf->toolchain != NULL || mf->require != NULL || mf->nrequire != 0 ||
-      mf->exclude != NULL || mf->nexclude != 0 || mf->replace != NULL ||
-      mf->nreplace != 0 || mf->retract != NULL || mf->nretract != 0 ||
-      mf->mem_ != NULL)
+      mf->toolchain != NULL || mf->go_line != 0 || mf->toolchain_line != 0 ||
+      mf->godebug != NULL || mf->ngodebug != 0 || mf->require != NULL ||
+      mf->nrequire != 0 || mf->exclude != NULL || mf->nexclude != 0 ||
+      mf->replace != NULL || mf->nreplace != 0 || mf->retract != NULL ||
+      mf->nretract != 0 || mf->tool != NULL || mf->ntool != 0 ||
+      mf->ignore != NULL || mf->nignore != 0 || mf->mem_ != NULL)
     fail_msg("line %d: a failed parse left results behind", line);
 }
 
@@ -145,51 +211,63 @@ static void want_parse(int line, const char *what, const char *data, size_t len,
 
 /* ---- the vectors -------------------------------------------------------- */
 
-/* Checks the vector's columns against a successful parse. */
-static void want_columns(const struct tsv_row *row, const char *what,
-                         const struct modfile *mf) {
-  char label[64];
-  struct text t;
-  int line = row->lineno;
+/* The columns of modfile_parse.tsv. */
+enum {
+  COL_NAME,
+  COL_GOMOD,
+  COL_MODE,
+  COL_VERDICT,
+  COL_ERROR,
+  COL_MODULE,
+  COL_DEPRECATED,
+  COL_GO,
+  COL_TOOLCHAIN,
+  COL_GODEBUG, /* then require, exclude, replace, retract, tool, ignore */
+  COLS = COL_GODEBUG + 7
+};
 
-  snprintf(label, sizeof label, "%s module", what);
-  want_str(line, label, mf->module != NULL ? mf->module : "", row->field[4]);
-  snprintf(label, sizeof label, "%s deprecated", what);
-  want_str(line, label, mf->deprecated != NULL ? mf->deprecated : "",
-           row->field[5]);
-  snprintf(label, sizeof label, "%s go", what);
-  want_str(line, label, mf->go != NULL ? mf->go : "", row->field[6]);
-  snprintf(label, sizeof label, "%s retract", what);
-  want_str(line, label, retractions(mf, &t), row->field[7]);
-}
-
-/* file_or_table  gomod_bytes  Parse  ParseLax  module  deprecated  go
- * retract  Parse_error */
+/* file_or_table  gomod_bytes  mode  verdict  error  module  deprecated  go
+ * toolchain  godebug  require  exclude  replace  retract  tool  ignore */
 static void on_parse_row(const struct tsv_row *row, void *arg) {
-  static const char *const what[2] = {"Parse", "ParseLax"};
+  static const char *const names[7] = {
+      "godebug", "require", "exclude", "replace", "retract", "tool", "ignore"};
   struct modfile mf;
+  struct text t;
   char err[ERR_BYTES];
+  char label[96];
   int line = row->lineno;
 
-  want_fields(row, 9);
+  want_fields(row, COLS);
+  const char *mode = row->field[COL_MODE];
+  int lax = strcmp(mode, "ParseLax") == 0;
+  if (!lax && strcmp(mode, "Parse") != 0)
+    fail_msg("line %d: bad mode \"%s\"", line, mode);
   modfile_init(&mf);
-  for (int lax = 0; lax <= 1; lax++) {
-    int rc = modfile_parse(&mf, row->field[1], row->len[1],
-                           lax ? MODFILE_LAX : 0, err, sizeof err);
-    want_verdict(line, what[lax], rc == 0, row->field[2 + lax]);
-    if (rc == 0) {
-      want_str(line, what[lax], err, "");
-      want_columns(row, what[lax], &mf);
-    } else {
-      want_int(line, what[lax], rc, -EINVAL);
-      want_empty(line, &mf);
-      if (!lax)
-        want_str(line, "Parse error", err, row->field[8]);
-      else if (err[0] == '\0')
-        fail_msg("line %d: ParseLax failed without a message", line);
-    }
-    modfile_dispose(&mf);
+  int rc = modfile_parse(&mf, row->field[COL_GOMOD], row->len[COL_GOMOD],
+                         lax ? MODFILE_LAX : 0, err, sizeof err);
+  want_verdict(line, mode, rc == 0, row->field[COL_VERDICT]);
+  snprintf(label, sizeof label, "%s error", mode);
+  want_str(line, label, err, row->field[COL_ERROR]);
+  if (rc < 0) {
+    want_int(line, mode, rc, -EINVAL);
+    want_empty(line, &mf);
   }
+  snprintf(label, sizeof label, "%s module", mode);
+  want_str(line, label, mf.module != NULL ? mf.module : "",
+           row->field[COL_MODULE]);
+  snprintf(label, sizeof label, "%s deprecated", mode);
+  want_str(line, label, mf.deprecated != NULL ? mf.deprecated : "",
+           row->field[COL_DEPRECATED]);
+  snprintf(label, sizeof label, "%s go", mode);
+  want_str(line, label, mf.go != NULL ? mf.go : "", row->field[COL_GO]);
+  snprintf(label, sizeof label, "%s toolchain", mode);
+  want_str(line, label, mf.toolchain != NULL ? mf.toolchain : "",
+           row->field[COL_TOOLCHAIN]);
+  for (int k = 0; k < 7; k++) {
+    snprintf(label, sizeof label, "%s %s", mode, names[k]);
+    want_str(line, label, column(&mf, k, &t), row->field[COL_GODEBUG + k]);
+  }
+  modfile_dispose(&mf);
   (*(int *)arg)++;
 }
 
@@ -198,8 +276,7 @@ static void test_parse_vectors(void **state) {
   int rows = tsv_each("modfile_parse.tsv", 1, on_parse_row, &checked);
   want_int(0, "modfile_parse.tsv rows", rows, PARSE_ROWS);
   want_int(0, "rows checked", checked, PARSE_ROWS);
-  print_message("modfile_parse.tsv: %d rows, Parse and ParseLax each\n",
-                checked);
+  print_message("modfile_parse.tsv: %d rows (Parse and ParseLax)\n", checked);
 }
 
 /* gomod_bytes  ModulePath  want */
@@ -225,7 +302,7 @@ static void test_module_path_vectors(void **state) {
   print_message("modfile_modulepath.tsv: %d rows\n", checked);
 }
 
-/* ---- hand-written cases, expected results from x/mod v0.7.0 -------------- */
+/* ---- hand-written cases, expected results from x/mod v0.43.0 ------------- */
 
 struct oracle_case {
   const char *name;
@@ -348,7 +425,7 @@ static const struct oracle_case oracle_cases[] = {
      "module=m;deprecated=;"},
     {"module without version", "module m\nreplace x.org/a => x.org/b\n",
      "go.mod:2: replacement module without version must be directory path "
-     "(rooted or starting with ./ or ../)",
+     "(rooted or starting with . or ..)",
      "module=m;deprecated=;"},
     {"windows path", "module m\nreplace x.org/a => ..\\b\\c\n",
      "go.mod:2: replacement directory appears to be Windows path (on a "
@@ -464,22 +541,34 @@ static const struct oracle_case oracle_cases[] = {
      "statement\ngo.mod:6: usage: require module/path v1.2.3"},
     /* go */
     {"three-part version", "module m\ngo 1.21.0\n",
-     "go.mod:2: invalid go version '1.21.0': must match format 1.23",
-     "module=m;deprecated=;go=1.21;"},
+     "module=m;deprecated=;go=1.21.0;", "module=m;deprecated=;go=1.21.0;"},
     {"prerelease version", "module m\ngo 1.18beta1\n",
-     "go.mod:2: invalid go version '1.18beta1': must match format 1.23",
-     "module=m;deprecated=;go=1.18;"},
+     "module=m;deprecated=;go=1.18beta1;",
+     "module=m;deprecated=;go=1.18beta1;"},
     {"v prefix", "module m\ngo v1.19x\n",
-     "go.mod:2: invalid go version 'v1.19x': must match format 1.23",
+     "go.mod:2: invalid go version 'v1.19x': must match format 1.23.0",
      "module=m;deprecated=;go=1.19;"},
     {"leading zero", "module m\ngo 01.2\n",
-     "go.mod:2: invalid go version '01.2': must match format 1.23",
-     "go.mod:2: invalid go version '01.2': must match format 1.23"},
+     "go.mod:2: invalid go version '01.2': must match format 1.23.0",
+     "go.mod:2: invalid go version '01.2': must match format 1.23.0"},
     {"two arguments", "module m\ngo 1.19 1.20\n",
      "go.mod:2: go directive expects exactly one argument",
      "go.mod:2: go directive expects exactly one argument"},
     {"toolchain", "module m\ngo 1.21\ntoolchain go1.21.0\n",
-     "go.mod:3: unknown directive: toolchain", "module=m;deprecated=;go=1.21;"},
+     "module=m;deprecated=;go=1.21;toolchain=go1.21.0;",
+     "module=m;deprecated=;go=1.21;"},
+    /* what Go 1.23 to 1.25 added, with the line of each entry */
+    {"godebug, tool, ignore",
+     "module m\ngo 1.25.0\n\ngodebug (\n\tdefault=go1.21\n\tpanicnil=1\n)\n"
+     "tool example.com/a/cmd/x\nignore (\n\t./web\n\t\"./b c\"\n)\n",
+     "module=m;deprecated=;go=1.25.0;godebug=default=go1.21:L5,B4;godebug="
+     "panicnil=1:L6,B4;tool=example.com/a/cmd/x:L8;ignore=./web:L10,B9;"
+     "ignore=./b c:L11,B9;",
+     "module=m;deprecated=;go=1.25.0;ignore=./web:L10,B9;ignore=./b "
+     "c:L11,B9;"},
+    {"ignore is read in lax mode too", "module m\nignore a b\n",
+     "go.mod:2: ignore directive expects exactly one argument",
+     "go.mod:2: ignore directive expects exactly one argument"},
     /* lexer */
     {"block comment", "/* c */\nmodule m\n",
      "go.mod:1: mod files must use // comments (not /* */ comments)",
@@ -555,66 +644,6 @@ static void test_nul_bytes(void **state) {
   /* In a comment it cuts the message short. */
   want_parse(4, "NUL in a comment", in_comment, sizeof in_comment - 1, 0,
              "module=m;deprecated=a;");
-}
-
-/* ---- MODFILE_GO121: later x/mod (Go 1.21+), written from its rules ------ */
-
-struct go121_case {
-  const char *input;
-  const char *parse;
-  const char *parse_lax;
-};
-
-static const struct go121_case go121_cases[] = {
-    {"module m\ngo 1.21.0\ntoolchain go1.21.3\n",
-     "module=m;deprecated=;go=1.21.0;toolchain=go1.21.3;",
-     /* the toolchain line only matters in the main module */
-     "module=m;deprecated=;go=1.21.0;"},
-    {"module m\ngo 1.21rc1\n", "module=m;deprecated=;go=1.21rc1;",
-     "module=m;deprecated=;go=1.21rc1;"},
-    {"module m\ngo 1.21.0rc1\n", "module=m;deprecated=;go=1.21.0rc1;",
-     "module=m;deprecated=;go=1.21.0rc1;"},
-    {"module m\ngo 1.21.x\n",
-     "go.mod:2: invalid go version '1.21.x': must match format 1.23.0",
-     "module=m;deprecated=;go=1.21;"},
-    {"module m\ngo 1.21rc\n",
-     "go.mod:2: invalid go version '1.21rc': must match format 1.23.0",
-     "module=m;deprecated=;go=1.21;"},
-    {"module m\ntoolchain local\n",
-     "go.mod:2: invalid toolchain version 'local': must match format "
-     "go1.23.0 or default",
-     "module=m;deprecated=;"},
-    {"module m\ntoolchain go12\n",
-     "go.mod:2: invalid toolchain version 'go12': must match format "
-     "go1.23.0 or default",
-     "module=m;deprecated=;"},
-    {"module m\ntoolchain default\ntoolchain go1\n",
-     "go.mod:3: repeated toolchain statement", "module=m;deprecated=;"},
-    {"module m\ntoolchain go1\n", "module=m;deprecated=;toolchain=go1;",
-     "module=m;deprecated=;"},
-    {"module m\ntoolchain go1.21.0-gccgo\n",
-     "module=m;deprecated=;toolchain=go1.21.0-gccgo;", "module=m;deprecated=;"},
-    {"module m\ntoolchain go1.21 x\n",
-     "go.mod:2: toolchain directive expects exactly one argument",
-     "module=m;deprecated=;"},
-    {"module m\ntoolchain (\n\tgo1.21.0\n)\n",
-     "go.mod:2: unknown block type: toolchain", "module=m;deprecated=;"},
-};
-
-static void test_go121(void **state) {
-  size_t n = sizeof go121_cases / sizeof go121_cases[0];
-  for (size_t i = 0; i < n; i++) {
-    const struct go121_case *c = &go121_cases[i];
-    want_parse((int)i, "GO121", c->input, strlen(c->input), MODFILE_GO121,
-               c->parse);
-    want_parse((int)i, "GO121", c->input, strlen(c->input),
-               MODFILE_GO121 | MODFILE_LAX, c->parse_lax);
-  }
-  /* Without the flag, as Go 1.19. */
-  want_parse(0, "no GO121", go121_cases[0].input, strlen(go121_cases[0].input),
-             0,
-             "go.mod:2: invalid go version '1.21.0': must match format "
-             "1.23\ngo.mod:3: unknown directive: toolchain");
 }
 
 /* ---- ModulePath beyond the vectors -------------------------------------- */
@@ -877,7 +906,6 @@ int main(void) {
       cmocka_unit_test(test_module_path_vectors),
       cmocka_unit_test(test_oracle_cases),
       cmocka_unit_test(test_nul_bytes),
-      cmocka_unit_test(test_go121),
       cmocka_unit_test(test_module_path),
       cmocka_unit_test(test_limit_bytes),
       cmocka_unit_test(test_limit_items),
