@@ -315,6 +315,8 @@ static void test_prefix_pattern_syntax(void **state) {
       {"[\xff]", "a", 0},
       {"*[", "abc", 0},
       {"a*[", "abc", 0},
+      /* A '/' in a class counts as an element: the star then meets "/b". */
+      {"[/a]*", "a/b/c", 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     want_int((int)i, cases[i].globs,
@@ -364,6 +366,21 @@ static void test_escape_every_letter(void **state) {
       -EINVAL);
 }
 
+/* Windows' reserved names, COM1-COM9 and LPT1-LPT9 (any case, with or
+ * without an extension), are refused in file paths; COM0 and LPT0 are not
+ * reserved. */
+static void test_windows_names(void **state) {
+  char path[32], err[256];
+  for (char d = '1'; d <= '9'; d++) {
+    snprintf(path, sizeof path, "a/COM%c.go", d);
+    assert_int_equal(gomod_check_file_path(path, err, sizeof err), -EINVAL);
+    snprintf(path, sizeof path, "a/lpt%c", d);
+    assert_int_equal(gomod_check_file_path(path, err, sizeof err), -EINVAL);
+  }
+  assert_int_equal(gomod_check_file_path("a/COM0.go", err, sizeof err), 0);
+  assert_int_equal(gomod_check_file_path("a/LPT0", err, sizeof err), 0);
+}
+
 /* Short buffers: -E2BIG for outputs; messages are cut, still terminated. */
 static void test_buffers(void **state) {
   char out[8], err[16];
@@ -395,6 +412,7 @@ int main(void) {
       cmocka_unit_test(test_messages),
       cmocka_unit_test(test_prefix_pattern_syntax),
       cmocka_unit_test(test_escape_every_letter),
+      cmocka_unit_test(test_windows_names),
       cmocka_unit_test(test_buffers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
