@@ -8,7 +8,8 @@
 # is stored and a finding is recorded; an h1 mismatch of the go.mod is
 # refused the same way (the zip's is in mirror_tamper). A database that
 # does not list the version, or whose tiles cannot be had, lets it through
-# unverified. The go command runs with GOSUMDB=off: modproxy's check is
+# unverified (and the database is then skipped for the next files). The
+# go command runs with GOSUMDB=off: modproxy's check is
 # the only one.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/mirror_lib.bash"
@@ -39,6 +40,10 @@ against() {
   GO_RC=0
   GO_OUT=$(cd "$T/w" && gocmd mod download "$MV" 2>&1) || GO_RC=$?
   ZIP_CODE=$(curl -s -o "$T/$name.zip" -w '%{http_code}' "$PROXY_URL/$ZIP")
+  # Another module's go.mod next: looked up unless the database was found
+  # unreachable meanwhile.
+  curl -s -o /dev/null "$PROXY_URL/rsc.io/quote/@v/v1.5.2.mod"
+  QUOTE_LOOKUPS=$(sumdb_hits '^/lookup/rsc\.io/quote@')
   stop_modproxy
   stop_sumdb
 }
@@ -72,6 +77,7 @@ passed() {
 # A database that answers right: verified, served.
 against good "$T/tree" "$GOOD_UPSTREAM"
 passed good
+assert_eq "$QUOTE_LOOKUPS" 1 "good: lookups of the next module"
 
 # Each way the database's answer can fail its checks.
 against badsig "$T/tree" "$GOOD_UPSTREAM" -fault badsig
@@ -103,4 +109,5 @@ against notlisted "$T/db-tree" "$GOOD_UPSTREAM"
 passed notlisted
 against notiles "$T/tree" "$GOOD_UPSTREAM" -fault notiles
 passed notiles
+assert_eq "$QUOTE_LOOKUPS" 0 "notiles: lookups once the database was found unreachable"
 echo "PASS mirror_verify"

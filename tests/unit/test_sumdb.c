@@ -441,6 +441,11 @@ static void test_lookups(void **state) {
   assert_int_equal(sumdb_record_hashes(l.text, l.text_len, "rsc.io/quot",
                                        "v1.5.2", zip, mod),
                    -ENOENT);
+  /* A version that only starts like the one asked for is another one. */
+  static const char longer[] = "rsc.io/quote v1.5.20 h1:X=\n";
+  assert_int_equal(sumdb_record_hashes(longer, strlen(longer), "rsc.io/quote",
+                                       "v1.5.2", zip, mod),
+                   -ENOENT);
   /* Signed by another key. */
   struct signer other;
   signer_new(&other, "sumdb.example.test");
