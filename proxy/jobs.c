@@ -436,6 +436,10 @@ static int ingest(struct fetch_job *j) {
   size_t len = j->src_len;
   char v[GOMOD_MAX_VERSION_BYTES];
   int rc;
+  if (j->verified &&
+      (rc = proxy_sumdb_refuse_bad(j->s, &j->verify, gp, origin, j->failure,
+                                   sizeof j->failure)) < 0)
+    return rc;
   switch (gp->kind) {
   case GP_LIST:
     return store_answer_put(st, gp->module, gp->suffix, 200, body, len,
@@ -577,6 +581,7 @@ static void on_ingested(uv_work_t *w, int status) {
              what(&j->gp, wbuf, sizeof wbuf), j->src_origin, j->failure);
     j->result.status = 502;
     j->result.upstream_error = 1;
+    j->result.refused = j->failure;
     set_body(j, text);
   }
   job_done(j);

@@ -31,6 +31,8 @@ struct job_result {
   int fetched;          /**< 200 fresh from an upstream */
   int outcome;          /**< a diag_outcome to record, or -1: derive */
   const char *attempts; /**< JSON array of the upstream attempts */
+  const char *refused;  /**< why the upstream's answer failed modproxy's
+                             checks, or NULL; valid only during finish */
 };
 
 /** One GOPROXY request in progress. */

@@ -388,6 +388,7 @@ int proxy_sumdb_get_start(struct proxy_server *s, struct proxy_sumdb_get *g,
   g->body = NULL;
   g->fetched = g->stale = 0;
   g->attempts = NULL;
+  g->refused[0] = '\0';
   memset(&g->stale_v, 0, sizeof g->stale_v);
   memset(&g->ctx, 0, sizeof g->ctx);
   g->ctx.gp.kind = GP_SUMDB;
@@ -436,6 +437,8 @@ void proxy_sumdb_finish(struct route_ctx *ctx, const struct job_result *r) {
   }
   g->status = r->status;
   g->fetched = r->fetched;
+  snprintf(g->refused, sizeof g->refused, "%s",
+           r->refused != NULL ? r->refused : "");
   if (r->body != NULL) {
     size_t len = r->body->len;
     size_t want = (size_t)g->tile_w * SUMDB_HASH_BYTES;

@@ -82,6 +82,8 @@ struct proxy_sumdb_get {
                                 sources failed */
   const char *attempts;    /**< JSON of the source attempts; valid only
                                 during on_done */
+  char refused[256];       /**< why a source's answer failed its checks
+                                (then status is 502), or "" */
   /* private */
   struct proxy_server *s;
   enum sumdb_get_state state;
@@ -181,6 +183,17 @@ void proxy_sumdb_verify_dispose(struct proxy_sumdb_verify *v);
  *  Borrowed from v. */
 const char *proxy_sumdb_want(const struct proxy_sumdb_verify *v,
                              const struct gp_req *gp);
+/**
+ * Worker thread: when the database's answer failed its own checks
+ * (SUMDB_BAD: a note not signed by its key, a record for something else or
+ * outside the signed tree, a tile that does not hash to it), nothing can
+ * vouch for gp's bytes: -EBADMSG with the explanation in failure, and a
+ * finding recorded in the store. 0 otherwise.
+ */
+int proxy_sumdb_refuse_bad(struct proxy_server *s,
+                           const struct proxy_sumdb_verify *v,
+                           const struct gp_req *gp, const char *origin,
+                           char *failure, size_t cap);
 /**
  * Worker thread: compares a part's h1 (`got`: of the go.mod, or of the zip
  * as store_zip_put_fd found it) with proxy_sumdb_want's. 0 when it matches

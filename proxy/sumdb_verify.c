@@ -7,9 +7,12 @@
  * (sumdb_lookup_parse), and the record must be in the signed tree (a
  * record proof from the tiles of that tree). Ingest then compares the h1
  * of the bytes with the record's; a mismatch is refused, explained to the
- * client and recorded as a finding. A database that does not list the
- * version lets it through unverified (as a GONOSUMDB module would be); one
- * that cannot be reached is skipped for PROXY_SUMDB_UNREACHABLE_MS.
+ * client and recorded as a finding. So is the file when the database's
+ * answer fails its own checks (a note not signed by its key, a record for
+ * something else or outside the signed tree, a tile that does not hash to
+ * it): nothing then vouches for the bytes. A database that does not list
+ * the version lets it through unverified (as a GONOSUMDB module would be);
+ * one that cannot be reached is skipped for PROXY_SUMDB_UNREACHABLE_MS.
  *
  *   start --> LOOKUP --200--> TILES (each tile of the proof, in parallel)
  *               |  404: not listed        |  all in
@@ -99,6 +102,11 @@ static void check(struct proxy_sumdb_verify *v) {
     while (k < v->ntiles && (v->tiles[k].l != t.l || v->tiles[k].n != t.n))
       k++;
     const struct proxy_sumdb_get *g = k < v->ntiles ? v->tile_gets[k] : NULL;
+    if (g != NULL && g->refused[0] != '\0') {
+      snprintf(v->reason, sizeof v->reason, "%s", g->refused);
+      finish(v, SUMDB_BAD);
+      return;
+    }
     if (g == NULL || g->status != 200 || g->body == NULL) {
       if (g != NULL)
         reason_from(v, "a tile of the record's proof", g);
@@ -137,6 +145,11 @@ static void on_lookup(struct proxy_sumdb_get *g) {
   if (g->status == 404 || g->status == 410) {
     reason_from(v, "lookup", g);
     finish(v, SUMDB_NOT_LISTED);
+    return;
+  }
+  if (g->refused[0] != '\0') {
+    snprintf(v->reason, sizeof v->reason, "%s", g->refused);
+    finish(v, SUMDB_BAD);
     return;
   }
   if (g->status != 200 || g->body == NULL) {
@@ -254,6 +267,28 @@ const char *proxy_sumdb_want(const struct proxy_sumdb_verify *v,
     return NULL;
   const char *want = gp->kind == GP_MOD ? v->mod_h1 : v->zip_h1;
   return want[0] != '\0' ? want : NULL;
+}
+
+int proxy_sumdb_refuse_bad(struct proxy_server *s,
+                           const struct proxy_sumdb_verify *v,
+                           const struct gp_req *gp, const char *origin,
+                           char *failure, size_t cap) {
+  if (v->verdict != SUMDB_BAD)
+    return 0;
+  const char *why =
+      v->reason[0] != '\0' ? v->reason : "its answer is malformed";
+  snprintf(failure, cap,
+           "the checksum database %s failed verification: %s\n"
+           "Nothing vouches for the upstream's copy, so it was refused.",
+           v->db, why);
+  char finding[640];
+  snprintf(finding, sizeof finding,
+           "the checksum database %s failed verification for %s@%s: %s; "
+           "%s's copy was refused, nothing stored.",
+           v->db, gp->module, gp->version, why, origin);
+  store_finding_put(s->store, gp->module, gp->version, "sumdb unverifiable",
+                    finding);
+  return -EBADMSG;
 }
 
 int proxy_sumdb_check(struct proxy_server *s,

@@ -99,6 +99,12 @@ assert_eq "$CODE" 200 "A,B with A 410: status (body: $(body))"
 cmp -s "$T/body" "$T/tree$INFO" || fail "A,B with A 410: body differs from B's"
 assert_eq "$(hits "$INFO" "$G_LOG")" 1 "A,B with A 410: requests to A"
 assert_eq "$(hits "$INFO" "$B3_LOG")" 1 "A,B with A 410: requests to B"
+# Only A, answering 410 for the version and for its list: the module is
+# unknown (not "no tagged versions"), and the 410 passes through.
+fresh_proxy only410 --upstream "$G_URL"
+get /rsc.io/sampler/@v/v1.99.0.info
+assert_eq "$CODE" 410 "A alone answering 410: status (body: $(body))"
+assert_contains "$(body)" "no upstream knows the module rsc.io/sampler" "A alone answering 410"
 
 # ---- A refuses connections: "A,B" -> 502 naming A; "A|B" -> B -------------
 DEAD_URL="http://127.0.0.1:$(_free_port)"

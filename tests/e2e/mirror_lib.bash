@@ -4,23 +4,25 @@
 # on top of lib.sh: `source "$(dirname "$0")/lib.sh"; source
 # "$(dirname "$0")/mirror_lib.bash"`.
 #
-# Provides: start_sumdb, sumdb_hits, store_digest, project_module,
+# Provides: start_sumdb, stop_sumdb, sumdb_hits, store_digest, project_module,
 # go_offline_env.
 
 SUMDB_NAME=sumdb.example.test
 
-# start_sumdb ROOT: serves a test checksum database (tests/tools/sumdb) that
-# records every version of the GOPROXY tree ROOT, with a key generated now.
+# start_sumdb ROOT [FLAGS...]: serves a test checksum database
+# (tests/tools/sumdb) that records every version of the GOPROXY tree ROOT,
+# with a key generated now; FLAGS go to the tool (-fault NAME).
 # Sets SUMDB_URL, SUMDB_KEY (name+hash+key, for GOSUMDB), SUMDB_LOG (request
 # URIs) and SUMDB_PID.
 start_sumdb() {
   local root=$1 i
+  shift
   build_tools
   _SUMDB_N=$((${_SUMDB_N:-0} + 1))
   local addr_file="$T/sumdb$_SUMDB_N.addr" key_file="$T/sumdb$_SUMDB_N.key"
   SUMDB_LOG="$T/sumdb$_SUMDB_N.requests"
   "$TOOLS/sumdb" -root "$root" -name "$SUMDB_NAME" -listen 127.0.0.1:0 \
-    -addr-file "$addr_file" -key-file "$key_file" -log "$SUMDB_LOG" \
+    -addr-file "$addr_file" -key-file "$key_file" -log "$SUMDB_LOG" "$@" \
     >"$T/sumdb$_SUMDB_N.log" 2>&1 &
   SUMDB_PID=$!
   _PIDS+=("$SUMDB_PID")
@@ -33,6 +35,11 @@ start_sumdb() {
   SUMDB_URL="http://$(<"$addr_file")"
   SUMDB_KEY=$(<"$key_file")
   touch "$SUMDB_LOG"
+}
+
+# stop_sumdb: stops the database start_sumdb started last.
+stop_sumdb() {
+  _stop_pid "$SUMDB_PID" 10 || true
 }
 
 # sumdb_hits [REGEX]: requests the test checksum database received.

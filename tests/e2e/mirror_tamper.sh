@@ -93,6 +93,13 @@ assert_contains "$IMPORT_OUT" "rejected rsc.io/sampler@v1.3.0: $SAMPLER differs 
 assert_eq "$(zip_stored "$T/d1" rsc.io/sampler v1.3.0)" 0 "tampered zip stored"
 assert_eq "$(zip_stored "$T/d1" rsc.io/quote v1.5.2)" 1 "untampered zip stored"
 
+# 1b. The go.mod changed, its size not: its SHA-256 gives it away.
+cp -R "$T/bundle" "$T/b1m"
+sed -i 's/sampler/sAmpler/' "$T/b1m/rsc.io/sampler/@v/v1.3.0.mod"
+import_into "$T/d1m" "$T/b1m"
+assert_eq "$IMPORT_RC" 1 "import of a bundle with a same-size tampered go.mod: exit status"
+assert_contains "$IMPORT_OUT" "rejected rsc.io/sampler@v1.3.0: rsc.io/sampler/@v/v1.3.0.mod differs from the manifest"
+
 # 2. The zip and the manifest changed together: the signed record disagrees.
 cp -R "$T/bundle" "$T/b2"
 tamper_zip "$T/b2/$SAMPLER"

@@ -68,6 +68,13 @@ pv=$(cd "$T" && dl_json direct "github.com/corp/plain@$DEV2" | jq -r .Version)
 ref_and_proxy github.com/corp/plain "$pv"
 bad=${pv%-*}-000000000000
 ref_and_proxy github.com/corp/plain "$bad"
+# The right commit, a timestamp one second off: refused as in direct mode.
+pre=${pv%-*} ts=${pv%-*}
+ts=${ts##*.}
+ts=$(date -u -d "@$(($(date -u -d "${ts:0:8} ${ts:8:2}:${ts:10:2}:${ts:12:2}" +%s) + 1))" +%Y%m%d%H%M%S)
+badtime=${pre%.*}.$ts-${pv##*-}
+[[ $badtime != "$pv" && ${#badtime} == "${#pv}" ]] || fail "bad timestamp pseudo-version $badtime from $pv"
+ref_and_proxy github.com/corp/plain "$badtime"
 
 for m in github.com/corp/plain github.com/corpfile/mono/sub github.com/corp/major github.com/corp/major/v2 \
   github.com/corp/rootv2/v2 github.com/corp/incompat github.com/corp/Upper; do

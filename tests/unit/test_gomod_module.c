@@ -10,6 +10,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -313,11 +315,70 @@ static void test_prefix_pattern_syntax(void **state) {
       {"[\xff]", "a", 0},
       {"*[", "abc", 0},
       {"a*[", "abc", 0},
+      /* A '/' in a class counts as an element: the star then meets "/b". */
+      {"[/a]*", "a/b/c", 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     want_int((int)i, cases[i].globs,
              gomod_match_prefix_patterns(cases[i].globs, cases[i].target),
              cases[i].want);
+}
+
+/* Every letter, A to Z and a to z, escaped and unescaped, in a path and in
+ * a version: an upper-case letter is '!' and its lower-case form, the rest
+ * stays; '!' before anything but a lower-case letter, an upper-case letter
+ * and a trailing '!' are refused. */
+static void test_escape_every_letter(void **state) {
+  char path[64], esc[64], out[64], err[256];
+  for (char c = 'A'; c <= 'Z'; c++) {
+    char lower = (char)(c - 'A' + 'a');
+    snprintf(path, sizeof path, "example.com/%c%c", c, lower);
+    snprintf(esc, sizeof esc, "example.com/!%c%c", lower, lower);
+    assert_int_equal(gomod_escape_path(path, out, sizeof out, err, sizeof err),
+                     (int)strlen(esc));
+    assert_string_equal(out, esc);
+    assert_int_equal(gomod_unescape_path(esc, out, sizeof out, err, sizeof err),
+                     (int)strlen(path));
+    assert_string_equal(out, path);
+    snprintf(path, sizeof path, "v1.0.0-%c%c", c, lower);
+    snprintf(esc, sizeof esc, "v1.0.0-!%c%c", lower, lower);
+    assert_int_equal(
+        gomod_escape_version(path, out, sizeof out, err, sizeof err),
+        (int)strlen(esc));
+    assert_string_equal(out, esc);
+    assert_int_equal(
+        gomod_unescape_version(esc, out, sizeof out, err, sizeof err),
+        (int)strlen(path));
+    assert_string_equal(out, path);
+    /* Not escaped: refused when unescaping. */
+    snprintf(esc, sizeof esc, "example.com/%c", c);
+    assert_int_equal(gomod_unescape_path(esc, out, sizeof out, err, sizeof err),
+                     -EINVAL);
+    snprintf(esc, sizeof esc, "v1.0.0-!%c", c);
+    assert_int_equal(
+        gomod_unescape_version(esc, out, sizeof out, err, sizeof err), -EINVAL);
+  }
+  assert_int_equal(
+      gomod_unescape_version("v1.0.0-a!", out, sizeof out, err, sizeof err),
+      -EINVAL);
+  assert_int_equal(
+      gomod_escape_version("v1.0.0-!a", out, sizeof out, err, sizeof err),
+      -EINVAL);
+}
+
+/* Windows' reserved names, COM1-COM9 and LPT1-LPT9 (any case, with or
+ * without an extension), are refused in file paths; COM0 and LPT0 are not
+ * reserved. */
+static void test_windows_names(void **state) {
+  char path[32], err[256];
+  for (char d = '1'; d <= '9'; d++) {
+    snprintf(path, sizeof path, "a/COM%c.go", d);
+    assert_int_equal(gomod_check_file_path(path, err, sizeof err), -EINVAL);
+    snprintf(path, sizeof path, "a/lpt%c", d);
+    assert_int_equal(gomod_check_file_path(path, err, sizeof err), -EINVAL);
+  }
+  assert_int_equal(gomod_check_file_path("a/COM0.go", err, sizeof err), 0);
+  assert_int_equal(gomod_check_file_path("a/LPT0", err, sizeof err), 0);
 }
 
 /* Short buffers: -E2BIG for outputs; messages are cut, still terminated. */
@@ -350,6 +411,8 @@ int main(void) {
       cmocka_unit_test(test_prefix_patterns),
       cmocka_unit_test(test_messages),
       cmocka_unit_test(test_prefix_pattern_syntax),
+      cmocka_unit_test(test_escape_every_letter),
+      cmocka_unit_test(test_windows_names),
       cmocka_unit_test(test_buffers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -141,6 +141,11 @@ static void test_edges(void **state) {
   assert_int_equal(gomod_is_pseudo_version("v1.2.3-x0.20060102150405-hash"), 0);
   assert_int_equal(gomod_is_pseudo_version("v1.2.3-x.0.20060102150405-hash"),
                    1);
+  /* The timestamp is exactly 14 digits, then a dash. */
+  assert_int_equal(gomod_is_pseudo_version("v0.0.0-2006010215040-abcdef123456"),
+                   0);
+  assert_int_equal(
+      gomod_is_pseudo_version("v0.0.0-20060102150405xabcdef-123456"), 0);
 }
 
 int main(void) {

@@ -1013,6 +1013,17 @@ static void test_limit_declared_sizes(void **state) {
   patch_both32(&z, &hello, CD_SIZE, GOMOD_MAX_ZIP_BYTES / 2);
   assert_int_equal(inspect(&z, &rep), -E2BIG);
   assert_non_null(strstr(rep.error, "total uncompressed size"));
+  /* Together exactly at the limit: no -E2BIG (the data is then shorter than
+   * declared); one byte more is over it. */
+  uint32_t gomod_size = get32(z.data + gomod.cd + CD_SIZE);
+  patch_both32(&z, &m, CD_SIZE, GOMOD_MAX_ZIP_BYTES / 2);
+  patch_both32(&z, &hello, CD_SIZE,
+               GOMOD_MAX_ZIP_BYTES - GOMOD_MAX_ZIP_BYTES / 2 - gomod_size);
+  assert_int_equal(inspect(&z, &rep), -EBADMSG);
+  patch_both32(&z, &hello, CD_SIZE,
+               GOMOD_MAX_ZIP_BYTES - GOMOD_MAX_ZIP_BYTES / 2 - gomod_size + 1);
+  assert_int_equal(inspect(&z, &rep), -E2BIG);
+  assert_non_null(strstr(rep.error, "total uncompressed size"));
 
   /* go.mod over its own limit. */
   patch_both32(&z, &m, CD_SIZE, m_size);

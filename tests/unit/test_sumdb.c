@@ -441,6 +441,11 @@ static void test_lookups(void **state) {
   assert_int_equal(sumdb_record_hashes(l.text, l.text_len, "rsc.io/quot",
                                        "v1.5.2", zip, mod),
                    -ENOENT);
+  /* A version that only starts like the one asked for is another one. */
+  static const char longer[] = "rsc.io/quote v1.5.20 h1:X=\n";
+  assert_int_equal(sumdb_record_hashes(longer, strlen(longer), "rsc.io/quote",
+                                       "v1.5.2", zip, mod),
+                   -ENOENT);
   /* Signed by another key. */
   struct signer other;
   signer_new(&other, "sumdb.example.test");
@@ -474,6 +479,20 @@ static void test_lookups(void **state) {
   EVP_PKEY_free(other.pk);
 }
 
+/* A tile narrower than the hash needs is refused, never read past its
+ * end: hash 5 of level 0 needs 6 hashes of tile 0, not 4 or 5. */
+static void test_tile_too_narrow(void **state) {
+  uint8_t data[6 * SUMDB_HASH_BYTES] = {0};
+  struct sumdb_hash out;
+  int64_t index = sumdb_stored_hash_index(0, 5);
+  for (int w = 4; w <= 6; w++) {
+    struct sumdb_tile t = {.h = 8, .l = 0, .n = 0, .w = w};
+    assert_int_equal(sumdb_hash_from_tile(
+                         &t, data, (size_t)w * SUMDB_HASH_BYTES, index, &out),
+                     w < 6 ? -EINVAL : 0);
+  }
+}
+
 static void test_base64(void **state) {
   uint8_t out[8];
   assert_int_equal(sumdb_base64_decode("aGk=", 4, out, sizeof out), 2);
@@ -491,10 +510,15 @@ static int teardown(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_keys),         cmocka_unit_test(test_specs),
-      cmocka_unit_test(test_notes),        cmocka_unit_test(test_base64),
-      cmocka_unit_test(test_tlog_vectors), cmocka_unit_test(test_record_proofs),
-      cmocka_unit_test(test_tree_proofs),  cmocka_unit_test(test_lookups),
+      cmocka_unit_test(test_keys),
+      cmocka_unit_test(test_specs),
+      cmocka_unit_test(test_notes),
+      cmocka_unit_test(test_base64),
+      cmocka_unit_test(test_tlog_vectors),
+      cmocka_unit_test(test_record_proofs),
+      cmocka_unit_test(test_tree_proofs),
+      cmocka_unit_test(test_lookups),
+      cmocka_unit_test(test_tile_too_narrow),
   };
   return cmocka_run_group_tests(tests, NULL, teardown);
 }

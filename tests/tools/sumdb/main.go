@@ -16,12 +16,28 @@
 // every request URI to -log (one line each). The database's own paths are
 // served at the root (/lookup/, /latest, /tile/) and, as a proxy would
 // serve them, under /sumdb/NAME/ (with /sumdb/NAME/supported).
+//
+// -fault makes the database misbehave in one way, for tests of the clients
+// that must notice (its answers to /lookup/ and /tile/ only; /latest and
+// data tiles are served as they are):
+//
+//	badsig        every signature of a lookup's note has a bit flipped
+//	wrongkey      -key-file gets the key of another signer of the same name
+//	notintree     a lookup's record names another h1 for the zip, under the
+//	              real signed tree (its inclusion proof fails)
+//	otherversion  a lookup answers with the record of another version (the
+//	              next one of the same module, else the next record)
+//	badtile       every byte of every hash tile is inverted
+//	notiles       every hash tile answers 500
+//
 // SIGTERM/SIGINT: exit 0.
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,6 +45,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -51,7 +68,11 @@ var (
 	addrFile = flag.String("addr-file", "", "write host:port here")
 	keyFile  = flag.String("key-file", "", "write the verifier key here")
 	logFile  = flag.String("log", "", "append every request URI here")
+	fault    = flag.String("fault", "", "badsig, wrongkey, notintree, otherversion, badtile or notiles")
 )
+
+var faults = map[string]bool{"": true, "badsig": true, "wrongkey": true, "notintree": true,
+	"otherversion": true, "badtile": true, "notiles": true}
 
 func fatal(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "sumdb: "+format+"\n", args...)
@@ -97,9 +118,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: sumdb -root DIR [-name NAME] [-listen ADDR] [-addr-file F] [-key-file F] [-log F]")
 		os.Exit(2)
 	}
+	if !faults[*fault] {
+		fatal("unknown -fault %q", *fault)
+	}
 	skey, vkey, err := note.GenerateKey(rand.Reader, *name)
 	if err != nil {
 		fatal("%v", err)
+	}
+	if *fault == "wrongkey" {
+		if _, vkey, err = note.GenerateKey(rand.Reader, *name); err != nil {
+			fatal("%v", err)
+		}
 	}
 	records := map[string][]byte{}
 	var keys []module.Version
@@ -148,7 +177,7 @@ func main() {
 			fatal("%v", err)
 		}
 	}
-	srv := sumdb.NewServer(ts)
+	srv := faulty(sumdb.NewServer(ts), keys)
 	var logMu sync.Mutex
 	var logF *os.File
 	if *logFile != "" {
@@ -208,3 +237,94 @@ func main() {
 	<-done
 }
 
+// faulty wraps the database's handler with the -fault misbehaviour.
+func faulty(h http.Handler, keys []module.Version) http.Handler {
+	if *fault == "" || *fault == "wrongkey" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lookup := strings.HasPrefix(r.URL.Path, "/lookup/")
+		tile := strings.HasPrefix(r.URL.Path, "/tile/") && !strings.Contains(r.URL.Path, "/data/")
+		if !lookup && !tile {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if tile && *fault == "notiles" {
+			http.Error(w, "tile storage is down", http.StatusInternalServerError)
+			return
+		}
+		if lookup && *fault == "otherversion" {
+			r = r.Clone(r.Context())
+			r.URL.Path = "/lookup/" + otherRecord(strings.TrimPrefix(r.URL.Path, "/lookup/"), keys)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		if rec.Code == http.StatusOK {
+			switch {
+			case lookup && *fault == "badsig":
+				body = flipSignatures(body)
+			case lookup && *fault == "notintree":
+				if i := bytes.Index(body, []byte(" h1:")); i >= 0 {
+					body[i+4] = map[bool]byte{true: 'Y', false: 'X'}[body[i+4] == 'X']
+				}
+			case tile && *fault == "badtile":
+				for i := range body {
+					body[i] ^= 0xff
+				}
+			}
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Del("Content-Length")
+		w.WriteHeader(rec.Code)
+		w.Write(body)
+	})
+}
+
+// otherRecord is the escaped lookup path of another record than esc's:
+// the next version of the same module, else the next record.
+func otherRecord(esc string, keys []module.Version) string {
+	at := strings.LastIndex(esc, "@")
+	if at < 0 || len(keys) < 2 {
+		return esc
+	}
+	p, err1 := module.UnescapePath(esc[:at])
+	v, err2 := module.UnescapeVersion(esc[at+1:])
+	if err1 != nil || err2 != nil {
+		return esc
+	}
+	i := sort.Search(len(keys), func(i int) bool {
+		return keys[i].Path > p || keys[i].Path == p && keys[i].Version >= v
+	})
+	j := (i + 1) % len(keys)
+	for k := range keys {
+		if keys[k].Path == p && keys[k].Version != v {
+			j = k
+			break
+		}
+	}
+	ep, _ := module.EscapePath(keys[j].Path)
+	ev, _ := module.EscapeVersion(keys[j].Version)
+	return ep + "@" + ev
+}
+
+// flipSignatures flips a bit in the signature of every "— name sig" line.
+func flipSignatures(body []byte) []byte {
+	lines := strings.Split(string(body), "\n")
+	for i, l := range lines {
+		if !strings.HasPrefix(l, "\u2014 ") {
+			continue
+		}
+		f := strings.Fields(l)
+		sig, err := base64.StdEncoding.DecodeString(f[len(f)-1])
+		if err != nil || len(sig) < 5 {
+			continue
+		}
+		sig[len(sig)-1] ^= 1
+		f[len(f)-1] = base64.StdEncoding.EncodeToString(sig)
+		lines[i] = strings.Join(f, " ")
+	}
+	return []byte(strings.Join(lines, "\n"))
+}
