@@ -229,7 +229,9 @@ cmp -s "$T/body" "$T/tree/rsc.io/quote/@v/list" || fail "explanation's list, ups
 # ---- not-found answers are remembered for --not-found-ttl ----------------
 start_upstream "$T/tree"
 N_LOG=$UPSTREAM_LOG
-fresh_proxy notfound --upstream "$UPSTREAM_URL" --not-found-ttl 2
+# --not-found-ttl 3: answers keep whole seconds, so the window is 2-3 s,
+# wide enough for two requests on a loaded machine.
+fresh_proxy notfound --upstream "$UPSTREAM_URL" --not-found-ttl 3
 NF=/example.com/no/such/module/@v/list
 NFV=/rsc.io/quote/@v/v1.99.9.info
 get /rsc.io/quote/@v/list # cached and fresh (--list-ttl default 300 s)
@@ -242,7 +244,7 @@ for p in "$NF" "$NFV"; do
   assert_eq "$CODE" 404 "not-found $p: second status"
   assert_eq "$(hits "$p" "$N_LOG")" 1 "not-found $p: upstream requests within --not-found-ttl"
 done
-sleep 2.5 # > --not-found-ttl
+sleep 3.5 # > --not-found-ttl
 for p in "$NF" "$NFV"; do
   get "$p"
   assert_eq "$CODE" 404 "not-found $p: status after expiry"
@@ -253,7 +255,7 @@ mkdir -p "$T/tree/example.com/no/such/module/@v"
 printf 'v1.0.0\n' >"$T/tree/example.com/no/such/module/@v/list"
 get "$NF"
 assert_eq "$CODE" 404 "not-found: still remembered right after the 3rd request"
-sleep 2.5
+sleep 3.5
 get "$NF"
 assert_eq "$CODE" 200 "not-found: served once the module exists and the answer expired"
 assert_eq "$(body)" "v1.0.0" "not-found: the new list"
