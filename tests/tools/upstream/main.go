@@ -4,6 +4,7 @@
 //
 //	upstream -root DIR -listen 127.0.0.1:0 -addr-file F -log F
 //	         [-tls-cert-out F] [-delay DURATION] [-fail-every N] [-fail-status CODE]
+//	         [-basic-auth USER:PASSWORD]
 //
 // Every request path (percent-decoded) is mapped to a file under -root;
 // missing files, directories and escapes yield 404. Paths under /sumdb/ are
@@ -16,6 +17,9 @@
 // localhost is generated and written there as PEM, and HTTPS is served; the
 // client trusts it via SSL_CERT_FILE / curl --cacert.
 // -fail-every N makes every Nth request (N, 2N, ...) answer -fail-status.
+// -basic-auth USER:PASSWORD answers 401 to every request without those
+// credentials (HTTP Basic), as a private upstream does; the log then marks
+// each request line with " (anonymous)", " (wrong credentials)" or nothing.
 // SIGTERM/SIGINT: graceful shutdown, exit 0.
 package main
 
@@ -56,6 +60,7 @@ var (
 	delay      = flag.Duration("delay", 0, "delay every response by this long")
 	failEvery  = flag.Int("fail-every", 0, "make every Nth request fail (0 = never)")
 	failStatus = flag.Int("fail-status", http.StatusInternalServerError, "status code for -fail-every failures")
+	basicAuth  = flag.String("basic-auth", "", "require these credentials (USER:PASSWORD, HTTP Basic) on every request")
 )
 
 var (
@@ -72,7 +77,7 @@ func fatal(format string, args ...any) {
 func main() {
 	flag.Parse()
 	if *root == "" || flag.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: upstream -root DIR [-listen ADDR] [-addr-file F] [-log F] [-tls-cert-out F] [-delay D] [-fail-every N] [-fail-status CODE]")
+		fmt.Fprintln(os.Stderr, "usage: upstream -root DIR [-listen ADDR] [-addr-file F] [-log F] [-tls-cert-out F] [-delay D] [-fail-every N] [-fail-status CODE] [-basic-auth USER:PASSWORD]")
 		os.Exit(2)
 	}
 	if st, err := os.Stat(*root); err != nil || !st.IsDir() {
@@ -120,11 +125,33 @@ func main() {
 	<-done
 }
 
+// authorized reports whether r carries the -basic-auth credentials, and
+// the mark its log line gets.
+func authorized(r *http.Request) (bool, string) {
+	if *basicAuth == "" {
+		return true, ""
+	}
+	user, password, ok := r.BasicAuth()
+	switch {
+	case !ok:
+		return false, " (anonymous)"
+	case user+":"+password != *basicAuth:
+		return false, " (wrong credentials)"
+	}
+	return true, ""
+}
+
 func handle(w http.ResponseWriter, r *http.Request) {
+	ok, mark := authorized(r)
 	if logF != nil {
 		logMu.Lock()
-		logF.Write([]byte(r.RequestURI + "\n"))
+		logF.Write([]byte(r.RequestURI + mark + "\n"))
 		logMu.Unlock()
+	}
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Basic realm="upstream"`)
+		http.Error(w, "upstream: credentials required", http.StatusUnauthorized)
+		return
 	}
 	n := counter.Add(1)
 	if *delay > 0 {
