@@ -24,10 +24,11 @@ curl -fsS --netrc-optional --max-time 30 -o /dev/null "$REAL_PROXY/golang.org/x/
 # real_go PROXY MODCACHE ARGS...: the go command through PROXY with its own
 # module cache MODCACHE, the machine's checksum database, and a build cache
 # shared by every run (compiling the graph is the slow part, and the same
-# whichever proxy the sources came through).
+# whichever proxy the sources came through: -trimpath keeps each module
+# cache's own directory out of the build cache's keys).
 real_go() {
   local GOCMD_PROXY=$1 GOCMD_SUMDB=$REAL_SUMDB
-  local -a GOCMD_ENV=(GOMODCACHE="$2" GOCACHE="$BUILD_DIR/realgraph-gocache" GOFLAGS="${REAL_GOFLAGS--mod=readonly}")
+  local -a GOCMD_ENV=(GOMODCACHE="$2" GOCACHE="$BUILD_DIR/realgraph-gocache" GOFLAGS="${REAL_GOFLAGS--mod=readonly -trimpath}")
   shift 2
   gocmd "$@"
 }
