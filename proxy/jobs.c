@@ -102,7 +102,7 @@ struct fetch_job {
   int json_count;
   uint64_t attempt_start_ms;
   int saw_error; /* some upstream failed for another reason than not-found */
-  int denied;    /* some upstream answered 401 or 403 */
+  int denied;    /* some upstream answered 401 (a 403 is often "gone") */
   int timed_out;
   int not_found_status;
   uv_work_t work;
@@ -790,7 +790,7 @@ static void on_fetched(struct proxy_fetch *f) {
     note(j, "  %s: %s\n", u->shown, f->error);
   }
   int nf = f->rc == 0 && (f->status == 404 || f->status == 410);
-  if (f->rc == 0 && (f->status == 401 || f->status == 403))
+  if (f->rc == 0 && f->status == 401)
     j->denied = 1;
   if (nf)
     j->not_found_status = (int)f->status;
