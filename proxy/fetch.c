@@ -8,6 +8,14 @@
  * We drive it from the loop: curl tells us which sockets to watch
  * (on_curl_socket) and when to call it back (on_curl_timer).
  *
+ * Credentials, as the go command sends them: user information in an
+ * upstream's URL (libcurl sends it as Basic), and for https URLs the
+ * ~/.netrc file, or the one $NETRC names, unless $GOAUTH leaves out
+ * "netrc" (netrc_path). libcurl matches a netrc "machine" against the host
+ * name without the port, and never resends credentials to another host on
+ * a redirect. Nothing here logs them; upstream URLs are shown redacted
+ * (proxy_url_redact).
+ *
  * Timeouts: connecting (PROXY_UPSTREAM_CONNECT_TIMEOUT_MS) and a transfer
  * that moves no byte for PROXY_UPSTREAM_STALL_TIMEOUT_S, which covers both
  * the wait for the first byte and an idle body.
@@ -15,6 +23,7 @@
 #include "fetch.h"
 #include "modproxy/buf.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +37,7 @@ struct proxy_fetcher {
   CURLM *multi;
   uv_timer_t timer;
   char *ca_file;
+  char *netrc; /* the netrc file for https upstreams; NULL: none */
 };
 
 struct sock_ctx {
@@ -186,19 +196,52 @@ static int on_curl_timer(CURLM *m, long timeout_ms, void *userp) {
   return 0;
 }
 
+/* Whether a GOAUTH value lists the "netrc" command (commands are separated
+ * by ';'). */
+static int goauth_has_netrc(const char *goauth) {
+  for (const char *p = goauth; *p != '\0'; p += *p == ';') {
+    size_t n = strcspn(p, ";");
+    const char *s = p, *e = p + n;
+    while (s < e && isspace((unsigned char)*s))
+      s++;
+    while (e > s && isspace((unsigned char)e[-1]))
+      e--;
+    if (e - s == 5 && strncmp(s, "netrc", 5) == 0)
+      return 1;
+    p += n;
+  }
+  return 0;
+}
+
+/* The netrc file the go command reads (cmd/go/internal/auth): $NETRC, else
+ * ~/.netrc; none when $GOAUTH is set without "netrc". A missing file is no
+ * error (libcurl then sends nothing). 0 and *out (NULL: none), or -ENOMEM. */
+static int netrc_path(char **out) {
+  const char *goauth = getenv("GOAUTH"), *env = getenv("NETRC"),
+             *home = getenv("HOME");
+  *out = NULL;
+  if (goauth != NULL && goauth[0] != '\0' && !goauth_has_netrc(goauth))
+    return 0;
+  if (env != NULL && env[0] != '\0')
+    *out = strdup(env);
+  else if (home != NULL && home[0] != '\0') {
+    if (asprintf(out, "%s/.netrc", home) < 0)
+      *out = NULL;
+  } else
+    return 0;
+  return *out != NULL ? 0 : -ENOMEM;
+}
+
 int proxy_fetcher_new(uv_loop_t *loop, const char *ca_file,
                       struct proxy_fetcher **out) {
   struct proxy_fetcher *fr = calloc(1, sizeof *fr);
   if (fr == NULL)
     return -ENOMEM;
   fr->loop = loop;
-  if (ca_file != NULL && (fr->ca_file = strdup(ca_file)) == NULL) {
-    free(fr);
-    return -ENOMEM;
-  }
-  fr->multi = curl_multi_init();
-  if (fr->multi == NULL) {
+  if ((ca_file != NULL && (fr->ca_file = strdup(ca_file)) == NULL) ||
+      netrc_path(&fr->netrc) < 0 || (fr->multi = curl_multi_init()) == NULL) {
     free(fr->ca_file);
+    free(fr->netrc);
     free(fr);
     return -ENOMEM;
   }
@@ -215,6 +258,7 @@ int proxy_fetcher_new(uv_loop_t *loop, const char *ca_file,
 static void on_fetcher_closed(uv_handle_t *h) {
   struct proxy_fetcher *fr = h->data;
   free(fr->ca_file);
+  free(fr->netrc);
   free(fr);
 }
 
@@ -346,6 +390,11 @@ int proxy_fetch_start(struct proxy_fetcher *fr, struct proxy_fetch *f) {
       return -ENOMEM;
     }
     curl_easy_setopt(e, CURLOPT_RESOLVE, f->resolve_list);
+  }
+  if (fr->netrc != NULL && strncmp(f->url, "https:", 6) == 0) {
+    /* As the go command: over https only; a URL's own user wins. */
+    curl_easy_setopt(e, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
+    curl_easy_setopt(e, CURLOPT_NETRC_FILE, fr->netrc);
   }
   if (curl_multi_add_handle(fr->multi, e) != CURLM_OK) {
     curl_easy_cleanup(e);

@@ -102,6 +102,7 @@ struct fetch_job {
   int json_count;
   uint64_t attempt_start_ms;
   int saw_error; /* some upstream failed for another reason than not-found */
+  int denied;    /* some upstream answered 401 (a 403 is often "gone") */
   int timed_out;
   int not_found_status;
   uv_work_t work;
@@ -231,10 +232,14 @@ static void set_body(struct fetch_job *j, const char *text) {
 static void fail_upstream(struct fetch_job *j) {
   char w[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 32], text[2048];
   snprintf(text, sizeof text,
-           "modproxy could not fetch %s from its upstream:\n%s"
-           "This is a problem between modproxy and its upstream, not in "
-           "your module; retry, or tell the proxy's operators.\n",
-           what(&j->gp, w, sizeof w), j->attempts);
+           "modproxy could not fetch %s from its upstream:\n%s%s",
+           what(&j->gp, w, sizeof w), j->attempts,
+           j->denied ? "The upstream wants credentials modproxy lacks or got "
+                       "wrong: its operators set them in the --upstream URL "
+                       "or modproxy's netrc file ($NETRC, ~/.netrc).\n"
+                     : "This is a problem between modproxy and its upstream, "
+                       "not in your module; retry, or tell the proxy's "
+                       "operators.\n");
   j->result.status = j->timed_out ? 504 : 502;
   j->result.upstream_error = 1;
   set_body(j, text);
@@ -803,6 +808,8 @@ static void on_fetched(struct proxy_fetch *f) {
     note(j, "  %s: %s\n", u->shown, f->error);
   }
   int nf = answers_not_found(j, f);
+  if (f->rc == 0 && f->status == 401)
+    j->denied = 1;
   if (nf)
     j->not_found_status = f->status == 410 ? 410 : 404;
   else

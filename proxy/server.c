@@ -298,10 +298,12 @@ int proxy_server_run(struct proxy_server *s) {
       port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     }
   }
+  char *upstream = proxy_url_redact(s->cfg->upstream);
   fprintf(stderr,
           "modproxy %s listening on %s://%s:%d (data %s, upstream %s)\n",
           MODPROXY_VERSION, s->tls != NULL ? "https" : "http", host, port,
-          s->cfg->data_dir, s->cfg->upstream);
+          s->cfg->data_dir, upstream != NULL ? upstream : "(out of memory)");
+  free(upstream);
   int clean = uv_run(s->loop, UV_RUN_DEFAULT) == 0;
   server_dispose(s, clean);
   fprintf(stderr, "modproxy: stopped\n");

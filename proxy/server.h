@@ -132,6 +132,11 @@ struct proxy_upstream {
 int proxy_upstreams_parse(const char *list, struct proxy_upstream *out, int max,
                           char *err, size_t errlen);
 void proxy_upstreams_free(struct proxy_upstream *u, int n);
+/** A copy of text (a URL, or a list of them in GOPROXY or GOSUMDB syntax)
+ *  with the user information of every URL replaced by "xxxxx": a user name
+ *  alone is often a token. For every message, log line and page that shows
+ *  an upstream. The caller frees it; NULL when out of memory. */
+char *proxy_url_redact(const char *text);
 
 /* ---- refcounted response bodies ----------------------------------------- */
 

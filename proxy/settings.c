@@ -424,6 +424,15 @@ void settings_to_config(const struct settings *st, struct proxy_config *cfg) {
   cfg->direct_insecure = settings_text(st, S_DIRECT_INSECURE);
 }
 
+/* One "key = value # source" line; credentials in URLs (an upstream's or a
+ * checksum database's) are masked. */
+static void print_value(FILE *f, const char *name, const char *value,
+                        const char *src) {
+  char *shown = proxy_url_redact(value);
+  fprintf(f, "%-14s = %-34s # %s\n", name, shown != NULL ? shown : "", src);
+  free(shown);
+}
+
 void settings_print(const struct settings *st, unsigned allowed, FILE *f) {
   for (int i = 0; i < S_COUNT; i++) {
     if ((allowed & (1u << i)) == 0)
@@ -435,12 +444,12 @@ void settings_print(const struct settings *st, unsigned allowed, FILE *f) {
                 defs[i].def != NULL ? defs[i].def : "",
                 defs[i].def != NULL ? "default" : "unset");
       for (int k = 0; k < st->v[i].nlist; k++)
-        fprintf(f, "%-14s = %-34s # %s\n", defs[i].name, st->v[i].list[k], src);
+        print_value(f, defs[i].name, st->v[i].list[k], src);
       continue;
     }
     const char *shown = st->v[i].text != NULL ? st->v[i].text : "";
     if (i == S_ADMIN_TOKEN && st->v[i].text != NULL)
       shown = "(set, not shown)"; /* a secret: never printed */
-    fprintf(f, "%-14s = %-34s # %s\n", defs[i].name, shown, src);
+    print_value(f, defs[i].name, shown, src);
   }
 }

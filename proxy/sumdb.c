@@ -62,8 +62,13 @@ static int add_source(struct proxy_sumdb_db *db, const char *base,
 
 static int setup_db(struct proxy_server *s, struct proxy_sumdb_db *db) {
   char suffix[SUMDB_MAX_NAME_BYTES + 16];
-  if (db->spec.url[0] != '\0')
-    return add_source(db, db->spec.url, db->spec.url, "", 0);
+  if (db->spec.url[0] != '\0') {
+    char *shown = proxy_url_redact(db->spec.url);
+    int rc =
+        shown != NULL ? add_source(db, db->spec.url, shown, "", 0) : -ENOMEM;
+    free(shown);
+    return rc;
+  }
   snprintf(suffix, sizeof suffix, "/sumdb/%s", db->spec.key.name);
   /* The proxies before "off" or "direct" (after which the go command asks
    * the database itself). */

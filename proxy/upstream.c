@@ -2,6 +2,8 @@
  * The --upstream list, in the go command's GOPROXY syntax: entries separated
  * by ',' (fall through to the next on 404/410 only) or '|' (fall through on
  * any error), "off" ending the list, scheme-less entries taken as https.
+ * An entry may carry credentials (https://user:token@host): they go to the
+ * upstream and nowhere else; every message shows the URL redacted.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -17,25 +19,35 @@ static int set_err(char *err, size_t errlen, const char *fmt, const char *a,
   return -EINVAL;
 }
 
-/* A copy of url with the password of any userinfo replaced by "xxxxx", as
- * the go command shows URLs. */
-static char *redact(const char *url) {
-  const char *host = strstr(url, "://");
-  host = host != NULL ? host + 3 : url;
-  const char *end = host + strcspn(host, "/");
-  const char *at = NULL;
-  for (const char *p = host; p < end; p++)
-    if (*p == '@')
-      at = p;
-  const char *colon =
-      at != NULL ? memchr(host, ':', (size_t)(at - host)) : NULL;
-  if (colon == NULL)
-    return strdup(url);
-  size_t head = (size_t)(colon + 1 - url);
-  size_t n = head + 5 + strlen(at) + 1;
-  char *out = malloc(n);
-  if (out != NULL)
-    snprintf(out, n, "%.*sxxxxx%s", (int)head, url, at);
+char *proxy_url_redact(const char *text) {
+  static const char mask[] = "xxxxx";
+  size_t cap = strlen(text) + 1;
+  for (const char *p = text; (p = strstr(p, "://")) != NULL; p += 3)
+    cap += sizeof mask - 1; /* each userinfo may grow to the mask */
+  char *out = malloc(cap);
+  if (out == NULL)
+    return NULL;
+  size_t o = 0;
+  const char *p = text;
+  for (const char *sep; (sep = strstr(p, "://")) != NULL;) {
+    const char *host = sep + 3;
+    const char *end = host + strcspn(host, "/?#,| \t");
+    const char *at = NULL;
+    for (const char *q = host; q < end; q++)
+      if (*q == '@')
+        at = q;
+    memcpy(out + o, p, (size_t)(host - p));
+    o += (size_t)(host - p);
+    if (at != NULL) {
+      memcpy(out + o, mask, sizeof mask - 1);
+      o += sizeof mask - 1;
+      host = at;
+    }
+    memcpy(out + o, host, (size_t)(end - host));
+    o += (size_t)(end - host);
+    p = end;
+  }
+  snprintf(out + o, cap - o, "%s", p);
   return out;
 }
 
@@ -75,15 +87,19 @@ static int parse_entry(const char *e, size_t len, struct proxy_upstream *u,
   url[plen + len] = '\0';
   if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0 &&
       strncmp(url, "file:///", 8) != 0) {
+    char *shown = proxy_url_redact(url);
+    free(url);
+    if (shown == NULL)
+      return -ENOMEM;
     int rc = set_err(err, errlen,
                      "invalid upstream URL \"%.*s\": the scheme must be http, "
                      "https or file (file:///absolute/path)",
-                     e, len);
-    free(url);
+                     shown, strlen(shown));
+    free(shown);
     return rc;
   }
   u->base = url;
-  u->shown = redact(url);
+  u->shown = proxy_url_redact(url);
   if (u->shown == NULL) {
     free(url);
     u->base = NULL;

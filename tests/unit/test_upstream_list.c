@@ -261,27 +261,28 @@ static void test_too_many(void **state) {
 static void test_password_redaction(void **state) {
   (void)state;
   static const struct want w1[] = {{"https://user:secret@proxy.example/p",
-                                    "https://user:xxxxx@proxy.example/p", 0}};
+                                    "https://xxxxx@proxy.example/p", 0}};
   check_list("https://user:secret@proxy.example/p", w1, 1);
-  /* A user without a password is shown as is. */
-  static const struct want w2[] = {{"https://user@proxy.example", NULL, 0}};
-  check_list("https://user@proxy.example", w2, 1);
+  /* A user without a password is often a token: masked too. */
+  static const struct want w2[] = {
+      {"https://tok3n@proxy.example", "https://xxxxx@proxy.example", 0}};
+  check_list("https://tok3n@proxy.example", w2, 1);
   /* An '@' in the password: the last '@' before the path ends it. */
   static const struct want w3[] = {{"https://u:p@ss:w@host.example:8443",
-                                    "https://u:xxxxx@host.example:8443", 0}};
+                                    "https://xxxxx@host.example:8443", 0}};
   check_list("https://u:p@ss:w@host.example:8443", w3, 1);
   /* '@' and ':' in the path are not userinfo. */
   static const struct want w4[] = {{"https://host.example/a:b@c", NULL, 0}};
   check_list("https://host.example/a:b@c", w4, 1);
   /* Scheme-less with credentials. */
   static const struct want w5[] = {
-      {"https://me:pw@proxy.example", "https://me:xxxxx@proxy.example", 0}};
+      {"https://me:pw@proxy.example", "https://xxxxx@proxy.example", 0}};
   check_list("me:pw@proxy.example", w5, 1);
   /* Each entry is redacted on its own. */
   static const struct want w6[] = {
-      {"http://a:1@a.example", "http://a:xxxxx@a.example", 1},
+      {"http://a:1@a.example", "http://xxxxx@a.example", 1},
       {"https://b.example", NULL, 0},
-      {"https://c:2@c.example/x", "https://c:xxxxx@c.example/x", 0},
+      {"https://c:2@c.example/x", "https://xxxxx@c.example/x", 0},
   };
   check_list("http://a:1@a.example|https://b.example,https://c:2@c.example/x",
              w6, 3);
@@ -294,6 +295,29 @@ static void test_password_redaction(void **state) {
   assert_null(strstr(u[0].shown, "hunter2"));
   assert_non_null(strstr(u[0].base, "hunter2"));
   proxy_upstreams_free(u, n);
+}
+
+/* Whole settings values, as `modproxy config` and the start-up line show
+ * them: every URL of a list, and a GOSUMDB spec's URL. */
+static void test_url_redact_text(void **state) {
+  (void)state;
+  static const struct {
+    const char *in, *out;
+  } cases[] = {
+      {"https://a:1@a.example,https://b.example|https://tok@c.example/p",
+       "https://xxxxx@a.example,https://b.example|https://xxxxx@c.example/p"},
+      {"sum.golang.org https://u:pw@db.example/x",
+       "sum.golang.org https://xxxxx@db.example/x"},
+      {"off", "off"},
+      {"https://host.example/a:b@c", "https://host.example/a:b@c"},
+      {"", ""},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *got = proxy_url_redact(cases[i].in);
+    assert_non_null(got);
+    assert_string_equal(got, cases[i].out);
+    free(got);
+  }
 }
 
 /* A refused entry after good ones: the good ones are freed (ASan) and the
@@ -324,6 +348,7 @@ int main(void) {
       cmocka_unit_test(test_empty),
       cmocka_unit_test(test_too_many),
       cmocka_unit_test(test_password_redaction),
+      cmocka_unit_test(test_url_redact_text),
       cmocka_unit_test(test_error_after_entries),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

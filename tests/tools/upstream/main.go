@@ -5,6 +5,7 @@
 //	upstream -root DIR -listen 127.0.0.1:0 -addr-file F -log F
 //	         [-tls-cert-out F] [-delay DURATION] [-fail-every N] [-fail-status CODE]
 //	         [-missing-status CODE] [-missing-body TEXT]
+//	         [-basic-auth USER:PASSWORD]
 //
 // Every request path (percent-decoded) is mapped to a file under -root;
 // missing files, directories and escapes yield 404. Paths under /sumdb/ are
@@ -18,6 +19,9 @@
 // client trusts it via SSL_CERT_FILE / curl --cacert.
 // -fail-every N makes every Nth request (N, 2N, ...) answer -fail-status.
 // -missing-status and -missing-body: the answer for a missing file (404).
+// -basic-auth USER:PASSWORD answers 401 to every request without those
+// credentials (HTTP Basic), as a private upstream does; the log then marks
+// each request line with " (anonymous)", " (wrong credentials)" or nothing.
 // SIGTERM/SIGINT: graceful shutdown, exit 0.
 package main
 
@@ -62,6 +66,7 @@ var (
 	// 403 "This module version is not available." for a toolchain.
 	missingStatus = flag.Int("missing-status", http.StatusNotFound, "status code for a missing file")
 	missingBody   = flag.String("missing-body", "404 page not found", "body for a missing file")
+	basicAuth  = flag.String("basic-auth", "", "require these credentials (USER:PASSWORD, HTTP Basic) on every request")
 )
 
 var (
@@ -78,7 +83,7 @@ func fatal(format string, args ...any) {
 func main() {
 	flag.Parse()
 	if *root == "" || flag.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: upstream -root DIR [-listen ADDR] [-addr-file F] [-log F] [-tls-cert-out F] [-delay D] [-fail-every N] [-fail-status CODE]")
+		fmt.Fprintln(os.Stderr, "usage: upstream -root DIR [-listen ADDR] [-addr-file F] [-log F] [-tls-cert-out F] [-delay D] [-fail-every N] [-fail-status CODE] [-basic-auth USER:PASSWORD]")
 		os.Exit(2)
 	}
 	if st, err := os.Stat(*root); err != nil || !st.IsDir() {
@@ -126,11 +131,33 @@ func main() {
 	<-done
 }
 
+// authorized reports whether r carries the -basic-auth credentials, and
+// the mark its log line gets.
+func authorized(r *http.Request) (bool, string) {
+	if *basicAuth == "" {
+		return true, ""
+	}
+	user, password, ok := r.BasicAuth()
+	switch {
+	case !ok:
+		return false, " (anonymous)"
+	case user+":"+password != *basicAuth:
+		return false, " (wrong credentials)"
+	}
+	return true, ""
+}
+
 func handle(w http.ResponseWriter, r *http.Request) {
+	ok, mark := authorized(r)
 	if logF != nil {
 		logMu.Lock()
-		logF.Write([]byte(r.RequestURI + "\n"))
+		logF.Write([]byte(r.RequestURI + mark + "\n"))
 		logMu.Unlock()
+	}
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Basic realm="upstream"`)
+		http.Error(w, "upstream: credentials required", http.StatusUnauthorized)
+		return
 	}
 	n := counter.Add(1)
 	if *delay > 0 {
