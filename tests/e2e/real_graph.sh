@@ -81,6 +81,7 @@ compare() {
   (cd "$T/via" && real_go "$PROXY_URL" "$VIA_MOD" "$@") 2>&1 | grep -v '^go: downloading ' >"$T/$what.via" || rc_via=${PIPESTATUS[0]}
   (cd "$T/direct" && real_go "$REAL_PROXY" "$DIRECT_MOD" "$@") 2>&1 | grep -v '^go: downloading ' >"$T/$what.direct" || rc_direct=${PIPESTATUS[0]}
   assert_eq "$rc_via" "$rc_direct" "$what: exit status through modproxy vs direct (via: $(tail -n 5 "$T/$what.via"))"
+  assert_eq "$rc_via" 0 "$what: exit status (via: $(tail -n 5 "$T/$what.via"))"
   diff -u "$T/$what.direct" "$T/$what.via" >"$T/$what.diff" ||
     fail "$what: output through modproxy differs from direct: $(head -n 20 "$T/$what.diff")"
 }
@@ -103,7 +104,12 @@ stop_modproxy
 
 # ---- 4. go get -u ./... through modproxy and direct ----------------------
 start_modproxy --upstream "$REAL_PROXY" --sumdb "$REAL_SUMDB" --verify-sumdb
+# One requirement held back on both sides (an edit, no download), so that
+# -u has something to do whatever the upstream released since.
+for d in via direct; do (cd "$T/$d" && "$GO" mod edit -require=github.com/google/uuid@v1.5.0); done
 REAL_GOFLAGS= compare get-u get -u ./...
+grep -q 'github.com/google/uuid v1.5.0' "$T/via/go.mod" &&
+  fail "go get -u ./...: github.com/google/uuid was not upgraded from v1.5.0"
 diff -u "$T/direct/go.mod" "$T/via/go.mod" || fail "go get -u ./...: go.mod through modproxy differs from direct"
 diff -u "$T/direct/go.sum" "$T/via/go.sum" || fail "go get -u ./...: go.sum through modproxy differs from direct"
 step "go get -u ./... through modproxy and direct ($(diff "$REAL_GRAPH/go.mod" "$T/via/go.mod" | grep -c '^>') go.mod lines changed)"
