@@ -18,7 +18,7 @@
 #include "auth.h"
 #include "fetch.h"
 #include "mirror.h"
-#include "sumdb.h"
+#include "sumdb_proxy.h"
 #include "vcs.h"
 
 /* Pending connections the kernel queues for us. */

@@ -1,6 +1,6 @@
 /*
  * Module paths and versions (include/modproxy/gomod.h) and the GOPROXY
- * request target decoder gp_parse (proxy/route.h).
+ * request target decoder gp_parse (proxy/goproxy/route.h).
  *
  * Input: up to four strings separated by NUL bytes, "a\0b\0c\0d"; a is
  * read as a module path, an escaped path, a version and a request target,

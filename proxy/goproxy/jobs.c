@@ -48,7 +48,7 @@
 #include "modproxy/modfile.h"
 #include "route.h"
 #include "mirror.h"
-#include "sumdb.h"
+#include "sumdb_proxy.h"
 
 /* What a job keeps of the upstreams' answers, for the explanation. */
 #define JOB_ATTEMPTS_BYTES 1024

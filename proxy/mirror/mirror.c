@@ -20,7 +20,7 @@
 
 #include "conn.h"
 #include "mirror.h"
-#include "sumdb.h"
+#include "sumdb_proxy.h"
 
 struct proxy_mirror {
   /* When the content was taken (Unix seconds, 0: unknown); written by

@@ -1,5 +1,5 @@
 /*
- * HTTP/1.1 connections (proxy/conn.c) through a real server: a struct
+ * HTTP/1.1 connections (proxy/http/conn.c) through a real server: a struct
  * proxy_server on its own loop thread, listening on 127.0.0.1 with an
  * ephemeral port, a fresh data directory and upstream "off", talked to with
  * plain blocking sockets.

@@ -36,7 +36,7 @@
 #include "cmd.h"
 #include "route.h"
 #include "settings.h"
-#include "sumdb.h"
+#include "sumdb_proxy.h"
 
 /* Directory depth walked: module paths have a few dozen elements at most,
  * tile paths under ten. */

@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sumdb.h"
+#include "sumdb_proxy.h"
 #include "vcs.h"
 
 static void verify_state(struct proxy_sumdb_verify *v,

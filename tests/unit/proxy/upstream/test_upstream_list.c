@@ -1,5 +1,5 @@
 /*
- * The --upstream list (proxy/upstream.c, proxy_upstreams_parse): the go
+ * The --upstream list (proxy/upstream/upstream.c, proxy_upstreams_parse): the go
  * command's GOPROXY syntax with ',' (fall through on 404/410) and '|' (fall
  * through on any error), whitespace around entries, "off" ending the list,
  * scheme-less entries taken as https, schemes that are refused, lists with

@@ -1,5 +1,5 @@
 /*
- * The hot cache and refcounted bodies (proxy/hot.c): get, put and replace,
+ * The hot cache and refcounted bodies (proxy/goproxy/hot.c): get, put and replace,
  * LRU eviction bounded by bytes, references (a body evicted while a
  * connection still holds it stays valid), entries the cache refuses, and
  * growth of the hash table far past its initial buckets.

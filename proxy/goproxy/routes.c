@@ -21,7 +21,7 @@
 #include "mirror.h"
 #include "auth.h"
 #include "route.h"
-#include "sumdb.h"
+#include "sumdb_proxy.h"
 
 /* Lists and @latest may be cached downstream (nginx, the go command does
  * not) this long; short so that a new tag shows up soon. */

@@ -22,7 +22,7 @@
 #include "bundle.h"
 #include "server.h"
 #include "settings.h"
-#include "sumdb.h"
+#include "sumdb_proxy.h"
 
 /* Toolchain versions and platforms given on the command line. */
 #define EXPORT_MAX_LIST 64

@@ -32,7 +32,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "sumdb.h"
+#include "sumdb_proxy.h"
 #include "vcs.h"
 
 #define container_of(p, type, member)                                          \

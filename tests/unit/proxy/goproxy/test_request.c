@@ -1,5 +1,5 @@
 /*
- * GOPROXY request targets (proxy/request.c): gp_parse on list, .info, .mod,
+ * GOPROXY request targets (proxy/goproxy/request.c): gp_parse on list, .info, .mod,
  * .zip and @latest targets, percent- and case-decoding, bad escapes,
  * canonical and non-canonical versions, unknown endpoints, and the escaped
  * module and suffix it builds for upstream URLs; gp_info_version on .info
