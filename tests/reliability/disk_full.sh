@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# disk_full.sh: modproxy's --data on a 2 MiB tmpfs that fills up: a zip
+# disk_full.sh: modproxy's --data on a 3 MiB tmpfs that fills up: a zip
 # larger than the whole disk (the download cannot be staged), a zip that
 # can be staged but not stored (SQLite runs out of room mid-ingest), and a
 # full disk (a small .info cannot be stored, a small zip cannot be staged).
@@ -22,7 +22,7 @@ source "$(dirname "$0")/faults_lib.bash"
 
 SMALL="$T/small"
 mkdir -p "$SMALL"
-mount -t tmpfs -o size=2m tmpfs "$SMALL" || fail "cannot mount a tmpfs on $SMALL"
+mount -t tmpfs -o size=3m tmpfs "$SMALL" || fail "cannot mount a tmpfs on $SMALL"
 free_kib() { df --output=avail -k "$SMALL" | tail -1 | tr -d ' '; }
 # fill_to KIB: a filler file leaving about KIB free (0: as full as it gets).
 fill_to() {
@@ -37,7 +37,7 @@ fill_to() {
 }
 
 make_corpus_tree "$T/tree"
-make_module "$T/tree" example.com/fault/huge v1.0.0 $((3 << 20))  # > the disk
+make_module "$T/tree" example.com/fault/huge v1.0.0 $((4 << 20))  # > the disk
 make_module "$T/tree" example.com/fault/big v1.0.0 $((500 << 10)) # fits, once
 start_upstream "$T/tree"
 export MODPROXY_DATA="$SMALL/data"
@@ -141,7 +141,7 @@ done
 check_store "after the restart"
 stop_modproxy
 
-result "disk full: zip larger than the whole disk (3 MiB on 2 MiB)" "${SAWS[huge]}" "${STORED[huge]}" "${VERDICT[huge]:-pass}"
+result "disk full: zip larger than the whole disk (4 MiB on 3 MiB)" "${SAWS[huge]}" "${STORED[huge]}" "${VERDICT[huge]:-pass}"
 result "disk full: zip staged, no room to store it (500 KiB zip, 650 KiB free)" "${SAWS[big]}" "${STORED[big]}" "${VERDICT[big]:-pass}"
 result "disk full: new .info on a full disk" "${SAWS[info]}" "${STORED[info]}" "${VERDICT[info]:-pass}"
 result "disk full: new small zip on a full disk" "${SAWS[zip]}" "${STORED[zip]}" "${VERDICT[zip]:-pass}"
