@@ -110,6 +110,20 @@ struct diag_nearest {
 void diag_nearest_versions(const char *list, size_t len, const char *wanted,
                            struct diag_nearest *out);
 
+/** 1 if version (a v2+ semantic version) cannot be a version of module
+ *  because the path lacks (or has another) major-version suffix, as in
+ *  rsc.io/quote@v3.0.0; else 0. Pure. */
+int diag_wrong_major(const char *module, const char *version);
+
+/**
+ * Explains a version asked for at the wrong major-version path, from the
+ * module's @v/list (may be empty): the +incompatible version when the list
+ * has it, else the /vN path the version belongs to, with the go get that
+ * works. Pure. 0 with the text in out, or -ENOENT when diag_wrong_major is 0.
+ */
+int diag_explain_major(const char *module, const char *version,
+                       const char *list, size_t len, char *out, size_t cap);
+
 /* ---- minimal version selection ----------------------------------------- */
 
 /* A build list larger than this is refused (real ones have hundreds). */
@@ -182,6 +196,7 @@ struct diag_client {
   const char *go_version;  /**< "go1.19.8", "1.19" */
   const char *gotoolchain; /**< GOTOOLCHAIN: "local", "auto", "go1.27.3+auto" */
   const char *goproxy, *gonoproxy, *gonosumdb, *goprivate;
+  const char *gosumdb;       /**< GOSUMDB: "off" asks no checksum database */
   const char *proxy_base;    /**< this proxy's URL, as clients reach it */
   const char *proxy_private; /**< this proxy's --private patterns */
 };
@@ -228,7 +243,7 @@ char *diag_report_json(const struct diag_report *r);
 
 /* ---- forms (POST /diag/modfile) ----------------------------------------- */
 
-/* Parts one multipart form may have: /diag/modfile reads seven fields, and
+/* Parts one multipart form may have: /diag/modfile reads eight fields, and
  * a browser or a script may add a few of its own. */
 #define DIAG_FORM_MAX_PARTS 16
 /* The headers of one part: curl and browsers send about 150 bytes
@@ -293,9 +308,11 @@ int diag_toolchain_newest(const char *list, size_t len, const char *need,
  *  characters)" for a control character or invalid UTF-8. */
 void diag_short_message(const char *in, char *out, size_t cap);
 
-/** The explanation of a module whose go.mod declares another path. */
+/** The explanation of a module whose go.mod declares another path, with
+ *  `fix` (a fix that was checked to work, or what to do for lack of one). */
 void diag_msg_path_mismatch(char *out, size_t cap, const char *module,
-                            const char *version, const char *declared);
+                            const char *version, const char *declared,
+                            const char *fix);
 
 #define DIAG_GOMOD_FINDINGS 8
 

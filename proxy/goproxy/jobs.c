@@ -284,6 +284,8 @@ static void describe_missing(struct fetch_job *j, char *out, size_t cap) {
   if (strcmp(m, DIAG_TOOLCHAIN_MODULE) == 0 &&
       diag_toolchain_missing(v, f->body, f->len, out, cap) == 0)
     return;
+  if (diag_explain_major(m, v, f->body, f->len, out, cap) == 0)
+    return;
   struct diag_nearest n;
   diag_nearest_versions(f->body, f->len, v, &n);
   if (n.count == 0) {
@@ -346,12 +348,14 @@ static int cached_list(struct fetch_job *j) {
 }
 
 /* No upstream has it: explain, and remember that for --not-found-ttl. A
- * missing version of a module first fetches the module's list, to say
- * which versions do exist. */
+ * missing version of a module (or a v2+ version asked for at a path
+ * without its /vN) first fetches the module's list, to say which versions
+ * do exist. */
 static void not_found(struct fetch_job *j) {
   const struct proxy_upstream *first = &j->s->upstreams[0];
   int versioned =
-      j->gp.kind != GP_LIST && j->gp.kind != GP_LATEST && j->gp.canonical;
+      j->gp.kind != GP_LIST && j->gp.kind != GP_LATEST &&
+      (j->gp.canonical || diag_wrong_major(j->gp.module, j->gp.version));
   if (versioned && j->attempts_len > 0 && cached_list(j)) {
     explain_not_found(j);
     return;
