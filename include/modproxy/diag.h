@@ -74,6 +74,10 @@ struct diag_record {
 };
 void diag_record_dispose(struct diag_record *r);
 
+/** 0 for a request that stays in the log but not in the ring behind /diag
+ *  (health checks, /metrics scrapes, /favicon.ico), else 1. Pure. */
+int diag_record_in_ring(const struct diag_record *r);
+
 /** Renders r as one line of JSON (no newline) into a new heap string. */
 char *diag_record_json(const struct diag_record *r);
 /** Reads back a record rendered by diag_record_json (as kept in the

@@ -178,6 +178,9 @@ struct store_summary {
     uint64_t count;
   } missed[STORE_SUMMARY_MISSED]; /**< modules most often not found */
   int nmissed;
+  /** Misses that were the go command's path-prefix probes (expected
+   *  lookups), left out of missed[]. */
+  uint64_t probes;
   struct {
     char id[32];
     int64_t time_ms;
