@@ -128,6 +128,28 @@ int diag_wrong_major(const char *module, const char *version);
 int diag_explain_major(const char *module, const char *version,
                        const char *list, size_t len, char *out, size_t cap);
 
+/* Module paths one "did you mean" scans at most: it runs for each unknown
+ * module (remembered for --not-found-ttl after), and comparing one path
+ * costs a few microseconds, so the scan stays within a few tens of ms. */
+#define DIAG_SUGGEST_MAX_CANDIDATES 20000
+
+/** Calls cb(module, arg) for at most max module paths this proxy has
+ *  served; 0 or a negative errno. */
+typedef int (*diag_modules_fn)(void *ctx, size_t max,
+                               int (*cb)(const char *module, void *arg),
+                               void *arg);
+
+/**
+ * "Did you mean": for an unknown module, the module paths `each` gives that
+ * are close to it (another case, one path element more or less, up to two
+ * typing slips), at most three, best first. Writes into out the
+ * explanation `text` (len bytes) with a line naming them after its first
+ * line. 0, -ENOENT when none is close, or -E2BIG when out is too small.
+ * Pure apart from `each`.
+ */
+int diag_did_you_mean(const char *module, const char *text, size_t len,
+                      diag_modules_fn each, void *ctx, char *out, size_t cap);
+
 /* ---- minimal version selection ----------------------------------------- */
 
 /* A build list larger than this is refused (real ones have hundreds). */

@@ -480,6 +480,11 @@ int store_sumdb_each(struct store *st, const char *db, const char *prefix,
 int store_meta_get(struct store *st, const char *key, char *out, size_t cap);
 int store_meta_put(struct store *st, const char *key, const char *value);
 
+/** Calls cb for at most max module paths the store holds versions or a
+ *  found list of, each once; stops at a nonzero return of cb. 0 or -EIO. */
+int store_modules_each(struct store *st, size_t max,
+                       int (*cb)(const char *module, void *arg), void *arg);
+
 /** The versions of module whose .info is stored, one per line ("v1.0.0\n"),
  *  unsorted, into *out (caller frees). -ENOENT when there are none. */
 int store_versions_of(struct store *st, const char *module,

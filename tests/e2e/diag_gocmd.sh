@@ -4,7 +4,8 @@
 # fits the go command's window whole (no "[Truncated"), and ends with
 # "see <proxy>/diag/req/<id>", whose record (text and JSON) has the outcome
 # and the upstream attempts. Causes: a version that does not exist, an
-# unknown module (by version and by @latest), a v2+ version asked for at a
+# unknown module (by version and by @latest; with the paths this proxy has
+# served that are close to it: "did you mean"), a v2+ version asked for at a
 # path without its /vN (and a +incompatible one), a private module without a
 # git route, an unreachable upstream, and long explanations (long module
 # path, several long upstream URLs) that must still fit.
@@ -210,6 +211,15 @@ expect_re "$RESP" "no upstream knows|unknown module" "unknown module @latest: th
 expect "$RESP" "$UP1" "unknown module @latest: which upstream was asked"
 expect_re "$RESP" "404" "unknown module @latest: what the upstream answered"
 record_ok "unknown module @latest" "not found" "rsc\.io/nosuchmod/@v/list"
+
+# ---- did you mean: an unknown path close to one this proxy has served ------------
+# (rsc.io/quote was served above.) A slip of the fingers, and another case.
+go_fail "did you mean: typo" get rsc.io/qoute@v1.5.2
+expect_re "$RESP" "no upstream knows" "did you mean: typo: the cause"
+expect_re "$RESP" "did you mean rsc\.io/quote[,?]" "did you mean: typo: the candidate"
+go_fail "did you mean: case" get rsc.io/Quote
+expect_re "$RESP" "did you mean rsc\.io/quote[,?]" "did you mean: case: the candidate"
+body_ok "did you mean: typo" "$PROXY_URL/rsc.io/qoute/@v/v1.5.2.info" 404
 
 # ---- a private module without a route -----------------------------------------
 go_fail "private, no route" get corp.example.com/x@v1.0.0

@@ -116,11 +116,64 @@ static void test_record_in_ring(void **state) {
   assert_true(diag_record_in_ring(&r));
 }
 
+/* The store's module paths, for diag_did_you_mean; counts the calls. */
+static const char *const served[] = {"rsc.io/quote",        "rsc.io/quote/v3",
+                                     "github.com/Org/Tool", "example.com/a/b/c",
+                                     "golang.org/x/text",   "rsc.io/sampler"};
+static size_t scanned;
+
+static int each_served(void *ctx, size_t max,
+                       int (*cb)(const char *module, void *arg), void *arg) {
+  (void)ctx;
+  for (size_t i = 0; i < sizeof served / sizeof served[0] && i < max; i++) {
+    scanned++;
+    if (cb(served[i], arg) != 0)
+      break;
+  }
+  return 0;
+}
+
+static void mean(const char *module, const char *want) {
+  static const char text[] = "first line\nsecond line\n";
+  char out[1024];
+  int rc = diag_did_you_mean(module, text, strlen(text), each_served, NULL, out,
+                             sizeof out);
+  if (want == NULL) {
+    assert_int_equal(rc, -ENOENT);
+    return;
+  }
+  if (rc != 0)
+    fail_msg("%s: no suggestion", module);
+  /* After the first line, before the rest. */
+  assert_memory_equal(out, "first line\nDid you mean ", 23);
+  assert_non_null(strstr(out, "\nsecond line\n"));
+  char *line = strstr(out, "Did you mean ");
+  if (strncmp(line + 13, want, strlen(want)) != 0)
+    fail_msg("%s: %s", module, out);
+}
+
+static void test_did_you_mean(void **state) {
+  (void)state;
+  mean("rsc.io/qoute", "rsc.io/quote?");               /* swapped letters */
+  mean("rsc.io/quot", "rsc.io/quote?");                /* one missing */
+  mean("github.com/org/tool", "github.com/Org/Tool?"); /* case */
+  mean("example.com/a/c", "example.com/a/b/c?");       /* element missing */
+  mean("example.com/a/b/x/c", "example.com/a/b/c?");   /* element extra */
+  mean("golang.org/x/text/language", "golang.org/x/text?");
+  mean("rsc.io/quote/v4", "rsc.io/quote, rsc.io/quote/v3?");
+  mean("nothing.like/it/at/all", NULL);
+  mean("rsc.io/sampler", NULL); /* itself is no suggestion */
+  scanned = 0;
+  mean("x.org/y", NULL);
+  assert_int_equal(scanned, sizeof served / sizeof served[0]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_nearest),
       cmocka_unit_test(test_wrong_major),
       cmocka_unit_test(test_record_in_ring),
+      cmocka_unit_test(test_did_you_mean),
       cmocka_unit_test(test_gomod_findings),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
