@@ -256,7 +256,8 @@ static int unknown_module(const struct fetch_job *j) {
   if (j->attempts_len == 0 || j->gp.kind == GP_SUMDB)
     return 0;
   return j->gp.kind == GP_LIST || j->gp.kind == GP_LATEST ||
-         (f->url != NULL && f->rc == 0 && (f->status == 404 || f->status == 410));
+         (f->url != NULL && f->rc == 0 &&
+          (f->status == 404 || f->status == 410));
 }
 
 static int each_module(void *ctx, size_t max,
@@ -272,9 +273,8 @@ static void on_remember(uv_work_t *w) {
   char text[4096];
   struct proxy_body *b = NULL;
   if (unknown_module(j) &&
-      diag_did_you_mean(j->gp.module, j->result.body->data,
-                        j->result.body->len, each_module, j->s->store, text,
-                        sizeof text) == 0 &&
+      diag_did_you_mean(j->gp.module, j->result.body->data, j->result.body->len,
+                        each_module, j->s->store, text, sizeof text) == 0 &&
       (b = proxy_body_new(text, strlen(text))) != NULL) {
     proxy_body_unref(j->result.body);
     j->result.body = b;
