@@ -130,11 +130,11 @@ int diag_did_you_mean(const char *module, const char *text, size_t len,
   if (first < len)
     first++;
   int n = snprintf(out, cap,
-                   "%.*sDid you mean %s%s%s%s%s? (module%s this "
-                   "proxy has served)\n%.*s",
+                   "%.*sDid you mean %s%s%s%s%s? (%s this proxy has "
+                   "served)\n%.*s",
                    (int)first, text, s.name[0], s.n > 1 ? ", " : "",
                    s.n > 1 ? s.name[1] : "", s.n > 2 ? ", " : "",
-                   s.n > 2 ? s.name[2] : "", s.n > 1 ? "s" : "",
+                   s.n > 2 ? s.name[2] : "", s.n > 1 ? "modules" : "a module",
                    (int)(len - first), text + first);
   return n > 0 && (size_t)n < cap ? 0 : -E2BIG;
 }

@@ -261,9 +261,7 @@ static void classify(const struct vcs_repo *r, const struct git_cmd *c,
              contains(e, "returned error: 404") ||
              contains(e, "No such file or directory")) {
     *status = 404;
-    snprintf(out, cap,
-             "no such repository: git repository %s not found%s; check the "
-             "module path for typos",
+    snprintf(out, cap, "no such repository: git repository %s not found%s",
              r->shown, why);
   } else if (contains(e, "Could not resolve host") ||
              contains(e, "Connection refused") ||
