@@ -398,7 +398,21 @@ static int is_direct(const struct analysis *a, const char *path) {
   return 0;
 }
 
-/* What other builds through this proxy resolved for an indirect module. */
+/* 1 if the main go.mod already requires path at version (directly or with
+ * // indirect): `go get path@version` would change nothing. */
+static int is_required_at(const struct analysis *a, const char *path,
+                          const char *version) {
+  for (size_t i = 0; i < a->main.nrequire; i++)
+    if (strcmp(a->main.require[i].path, path) == 0 &&
+        strcmp(a->main.require[i].version, version) == 0)
+      return 1;
+  return 0;
+}
+
+/* What other builds through this proxy resolved for an indirect module.
+ * The fixes offered are those that change something: pinning the selected
+ * version when go.mod does not already require it, and moving to the
+ * latest when that is another version. */
 static void check_drift(struct analysis *a, const struct diag_mod *m,
                         const char *latest) {
   if (is_direct(a, m->path))
@@ -424,13 +438,25 @@ static void check_drift(struct analysis *a, const struct diag_mod *m,
   free(recent);
   if (count == 0)
     return;
+  const char *lv = latest[0] != '\0' ? latest : m->version;
+  int pin = !is_required_at(a, m->path, m->version);
+  int forward = strcmp(lv, m->version) != 0;
+  char fix[DIAG_MSG_BYTES] = "";
+  if (pin && forward)
+    snprintf(fix, sizeof fix,
+             "\nfix: pin it: go get %s@%s (or move everyone forward: go get "
+             "%s@%s)",
+             m->path, m->version, m->path, lv);
+  else if (pin)
+    snprintf(fix, sizeof fix, "\nfix: pin it: go get %s@%s", m->path,
+             m->version);
+  else if (forward)
+    snprintf(fix, sizeof fix, "\nfix: move everyone forward: go get %s@%s",
+             m->path, lv);
   finding(a, DIAG_SEV_WARNING, "indirect drift", m->path, m->version,
           "indirect dependency %s: this build selects %s, latest is %s; other "
-          "builds through this proxy resolved %s\nfix: pin it: go get %s@%s "
-          "(or move everyone forward: go get %s@%s)",
-          m->path, m->version, latest[0] != '\0' ? latest : m->version, others,
-          m->path, m->version, m->path,
-          latest[0] != '\0' ? latest : m->version);
+          "builds through this proxy resolved %s%s",
+          m->path, m->version, lv, others, fix);
 }
 
 /* ---- go and toolchain lines the client's Go is too old for ------------- */
@@ -723,15 +749,118 @@ static void check_main_go(struct analysis *a) {
             mf->toolchain_line, mf->toolchain, have, have, drop);
 }
 
+/* ---- a fix for a go.mod that declares another path --------------------- */
+
+/* Versions of a module whose go.mod declares another path that are tried
+ * for one declaring its own path: each costs a go.mod fetch, and the
+ * nearest to the required version are the likeliest to work in its place. */
+#define DIAG_MISMATCH_MAX_PROBES 8
+
+/* 1 if the proxy serves path@version with a go.mod that declares path. */
+static int declares_own_path(struct analysis *a, const char *path,
+                             const char *version) {
+  char *data = NULL, err[128];
+  size_t len = 0;
+  if (a->src->gomod(a->src->ctx, path, version, &data, &len, err, sizeof err) <
+      0)
+    return 0;
+  struct modfile mf;
+  modfile_init(&mf);
+  int ok = modfile_parse(&mf, data, len, MODFILE_LAX, NULL, 0) == 0 &&
+           mf.module != NULL && strcmp(mf.module, path) == 0;
+  modfile_dispose(&mf);
+  free(data);
+  return ok;
+}
+
+/* The version of path nearest to `from` (below first, walking down, then
+ * above, walking up) that declares its own path, into out; 0, or -ENOENT
+ * when none of the DIAG_MISMATCH_MAX_PROBES nearest does. */
+static int nearest_own_path(struct analysis *a, const char *path,
+                            const char *from, char *out) {
+  char *list = NULL;
+  size_t len = 0;
+  if (a->src->list(a->src->ctx, path, &list, &len) < 0)
+    return -ENOENT;
+  int probes = 0, rc = -ENOENT;
+  for (int up = 0; up < 2 && rc < 0; up++) {
+    char at[GOMOD_MAX_VERSION_BYTES];
+    snprintf(at, sizeof at, "%s", from);
+    while (rc < 0 && probes < DIAG_MISMATCH_MAX_PROBES) {
+      struct diag_nearest n;
+      diag_nearest_versions(list, len, at, &n);
+      const char *next = up ? n.above : n.below;
+      if (next[0] == '\0')
+        break;
+      snprintf(at, sizeof at, "%s", next);
+      probes++;
+      if (declares_own_path(a, path, at)) {
+        snprintf(out, GOMOD_MAX_VERSION_BYTES, "%s", at);
+        rc = 0;
+      }
+    }
+  }
+  free(list);
+  return rc;
+}
+
+/* The latest version of `declared` when the proxy serves it and its go.mod
+ * says so, into out; 0 or -ENOENT. */
+static int declared_latest(struct analysis *a, const char *declared,
+                           char *out) {
+  char *list = NULL;
+  size_t len = 0;
+  if (!may_fetch(a, declared) ||
+      a->src->list(a->src->ctx, declared, &list, &len) < 0)
+    return -ENOENT;
+  struct diag_nearest n;
+  diag_nearest_versions(list, len, "v0.0.0", &n);
+  free(list);
+  if (n.latest[0] == '\0' || !declares_own_path(a, declared, n.latest))
+    return -ENOENT;
+  snprintf(out, GOMOD_MAX_VERSION_BYTES, "%s", n.latest);
+  return 0;
+}
+
+/* A path mismatch, with only the fixes that work: each was checked against
+ * what the proxy serves (a replacement the go command would reject in turn
+ * is no fix). */
+static void path_mismatch(struct analysis *a, const struct diag_mod *m,
+                          const char *declared) {
+  char own[GOMOD_MAX_VERSION_BYTES], other[GOMOD_MAX_VERSION_BYTES];
+  char fix[DIAG_MSG_BYTES], msg[DIAG_MSG_BYTES];
+  int has_own = nearest_own_path(a, m->path, m->version, own) == 0;
+  int has_declared = declared_latest(a, declared, other) == 0;
+  if (has_own && has_declared)
+    snprintf(fix, sizeof fix,
+             "go mod edit -replace=%s@%s=%s@%s (the nearest version that "
+             "declares its own path; or import and require %s %s instead)",
+             m->path, m->version, m->path, own, declared, other);
+  else if (has_own)
+    snprintf(fix, sizeof fix,
+             "go mod edit -replace=%s@%s=%s@%s (the nearest version that "
+             "declares its own path)",
+             m->path, m->version, m->path, own);
+  else if (has_declared)
+    snprintf(fix, sizeof fix,
+             "import and require %s %s instead (or go mod edit -replace=%s@%s="
+             "%s@%s)",
+             declared, other, m->path, m->version, declared, other);
+  else
+    snprintf(fix, sizeof fix,
+             "none this proxy serves: no nearby version of %s declares its "
+             "own path, and %s is unknown; ask %s's authors",
+             m->path, declared, m->path);
+  diag_msg_path_mismatch(msg, sizeof msg, m->path, m->version, declared, fix);
+  finding(a, DIAG_SEV_ERROR, "path mismatch", m->path, m->version, "%s", msg);
+}
+
 static void check_module(struct analysis *a, const struct diag_mod *m) {
   const struct loaded *l = find_loaded(a, m->path, m->version);
   const struct modfile_replace *rep = replacement(a, m->path, m->version);
-  char msg[DIAG_MSG_BYTES];
   if (l != NULL && l->declared != NULL && rep == NULL &&
-      strcmp(l->declared, m->path) != 0) {
-    diag_msg_path_mismatch(msg, sizeof msg, m->path, m->version, l->declared);
-    finding(a, DIAG_SEV_ERROR, "path mismatch", m->path, m->version, "%s", msg);
-  }
+      strcmp(l->declared, m->path) != 0)
+    path_mismatch(a, m, l->declared);
   if (l != NULL && l->go != NULL)
     check_dependency_go(a, m, l->go);
   char latest[GOMOD_MAX_VERSION_BYTES];
@@ -788,7 +917,9 @@ static void check_private(struct analysis *a, const char *path) {
     return;
   const char *nosumdb = or_private(c->gonosumdb, c);
   const char *noproxy = or_private(c->gonoproxy, c);
-  if (nosumdb == NULL || !gomod_match_prefix_patterns(nosumdb, path))
+  int sumdb_off = c->gosumdb != NULL && strcmp(c->gosumdb, "off") == 0;
+  if (!sumdb_off &&
+      (nosumdb == NULL || !gomod_match_prefix_patterns(nosumdb, path)))
     finding(a, DIAG_SEV_ERROR, "private leak", path, NULL,
             "the go command would ask the public checksum database about the "
             "private module %s (GONOSUMDB does not cover it)\nfix: go env -w "

@@ -47,14 +47,13 @@ void diag_short_message(const char *in, char *out, size_t cap) {
 }
 
 void diag_msg_path_mismatch(char *out, size_t cap, const char *module,
-                            const char *version, const char *declared) {
+                            const char *version, const char *declared,
+                            const char *fix) {
   snprintf(out, cap,
            "%s@%s: its go.mod declares its path as %s, but it was required "
            "as %s; the go command stops with \"module declares its path as\"\n"
-           "fix: import and require %s instead, or add to go.mod: replace %s "
-           "=> %s %s",
-           module, version, declared, module, declared, module, declared,
-           version);
+           "fix: %s",
+           module, version, declared, module, fix);
 }
 
 /* The explanation of a module needing a newer Go than `have`. */
@@ -78,8 +77,13 @@ int diag_gomod_findings(const char *module, const char *version,
   if (n < max && mf.module != NULL && strcmp(mf.module, module) != 0) {
     out[n] = (struct diag_gomod_finding){.kind = "path mismatch"};
     snprintf(out[n].version, sizeof out[n].version, "%s", version);
+    /* What the proxy serves is not known here: the fix is checked by the
+     * go.mod analysis, which can ask. */
     diag_msg_path_mismatch(out[n].message, sizeof out[n].message, module,
-                           version, mf.module);
+                           version, mf.module,
+                           "run modproxy diag (or POST go.mod to /diag/modfile)"
+                           " in the module that requires it: it names the "
+                           "versions and paths this proxy serves that work");
     n++;
   }
   if (n < max && mf.go != NULL && go_release != NULL && go_release[0] != '\0' &&

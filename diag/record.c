@@ -13,6 +13,20 @@
 #include "modproxy/buf.h"
 #include "modproxy/diag.h"
 
+int diag_record_in_ring(const struct diag_record *r) {
+  /* Polled by load balancers, monitoring and browsers, not asked by
+   * builds: they would push the requests worth explaining out of the ring. */
+  static const char *const polled[] = {"/healthz", "/readyz", "/metrics",
+                                       "/favicon.ico"};
+  if (r->target == NULL)
+    return 1;
+  size_t n = strcspn(r->target, "?");
+  for (size_t i = 0; i < sizeof polled / sizeof polled[0]; i++)
+    if (strlen(polled[i]) == n && strncmp(r->target, polled[i], n) == 0)
+      return 0;
+  return 1;
+}
+
 const char *diag_outcome_name(enum diag_outcome o) {
   static const char *const names[] = {
       [DIAG_HIT] = "hit",

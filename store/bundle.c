@@ -31,6 +31,30 @@ static sqlite3_stmt *prepare(sqlite3 *db, const char *sql) {
   return s;
 }
 
+int store_modules_each(struct store *st, size_t max,
+                       int (*cb)(const char *module, void *arg), void *arg) {
+  struct store_conn *c = store__reader_get(st);
+  int rc = 0;
+  sqlite3_stmt *s = prepare(c->db, "SELECT module FROM versions UNION"
+                                   " SELECT module FROM answers WHERE"
+                                   " status = 200 LIMIT ?1");
+  if (s == NULL) {
+    rc = -EIO;
+    goto out;
+  }
+  sqlite3_bind_int64(s, 1, (sqlite3_int64)max);
+  int step;
+  while ((step = sqlite3_step(s)) == SQLITE_ROW)
+    if (cb((const char *)sqlite3_column_text(s, 0), arg) != 0)
+      break;
+  if (step != SQLITE_ROW && step != SQLITE_DONE)
+    rc = store__fail(c->db, "list modules");
+  sqlite3_finalize(s);
+out:
+  store__reader_put(st, c);
+  return rc;
+}
+
 int store_versions_of(struct store *st, const char *module,
                       struct store_bytes *out) {
   memset(out, 0, sizeof *out);

@@ -100,9 +100,25 @@ static const char sql_causes[] =
     " max(time_ms) AS t, max(seq) AS last FROM requests WHERE status >= 400"
     " GROUP BY outcome) g JOIN requests l ON l.seq = g.last"
     " ORDER BY g.n DESC LIMIT ?1";
+/* A miss is one of the go command's path-prefix probes (for an import
+ * a.b/c/d it asks a.b/c/d, a.b/c and a.b at once) when a nearby request
+ * asked for a longer path under it, or found a module whose path it
+ * extends. The probes of one command land within this many records of
+ * each other, other clients' requests interleaved. */
+#define STORE_PROBE_WINDOW_RECORDS 64
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define MISSES                                                                                                                                               \
+  "WITH miss AS (SELECT m.seq, m.module, EXISTS (SELECT 1 FROM requests o"                                                                                   \
+  " WHERE o.seq BETWEEN m.seq - " STR(                                                                                                                       \
+      STORE_PROBE_WINDOW_RECORDS) " AND m.seq + " STR(STORE_PROBE_WINDOW_RECORDS) " AND o.module IS NOT NULL AND (substr(o.module, 1, length(m.module) + 1)" \
+                                                                                  " = m.module || '/' OR (o.outcome <> 'not found' AND substr(m.module, 1,"  \
+                                                                                  " length(o.module) + 1) = o.module || '/'))) AS probe FROM requests m"     \
+                                                                                  " WHERE m.outcome = 'not found' AND m.module IS NOT NULL) "
 static const char sql_missed[] =
-    "SELECT module, count(*) FROM requests WHERE outcome = 'not found'"
-    " AND module IS NOT NULL GROUP BY module ORDER BY 2 DESC LIMIT ?1";
+    MISSES "SELECT module, count(*) FROM miss WHERE NOT probe"
+           " GROUP BY module ORDER BY 2 DESC LIMIT ?1";
+static const char sql_probes[] = MISSES "SELECT count(*) FROM miss WHERE probe";
 static const char sql_recent[] =
     "SELECT id, time_ms, status, outcome, coalesce(module, ''),"
     " coalesce(version, ''), coalesce(target, '') FROM requests"
@@ -157,6 +173,13 @@ int store_records_summary(struct store *st, struct store_summary *out) {
     copy_text(out->missed[i].module, sizeof out->missed[i].module, s, 0);
     out->missed[i].count = (uint64_t)sqlite3_column_int64(s, 1);
   }
+  sqlite3_reset(s);
+  if ((s = store__stmt(c, sql_probes)) == NULL ||
+      sqlite3_step(s) != SQLITE_ROW) {
+    rc = store__fail(c->db, "summary");
+    goto out;
+  }
+  out->probes = (uint64_t)sqlite3_column_int64(s, 0);
   sqlite3_reset(s);
   if ((s = store__stmt(c, sql_recent)) == NULL) {
     rc = -EIO;

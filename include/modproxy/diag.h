@@ -74,6 +74,10 @@ struct diag_record {
 };
 void diag_record_dispose(struct diag_record *r);
 
+/** 0 for a request that stays in the log but not in the ring behind /diag
+ *  (health checks, /metrics scrapes, /favicon.ico), else 1. Pure. */
+int diag_record_in_ring(const struct diag_record *r);
+
 /** Renders r as one line of JSON (no newline) into a new heap string. */
 char *diag_record_json(const struct diag_record *r);
 /** Reads back a record rendered by diag_record_json (as kept in the
@@ -109,6 +113,42 @@ struct diag_nearest {
  */
 void diag_nearest_versions(const char *list, size_t len, const char *wanted,
                            struct diag_nearest *out);
+
+/** 1 if version (a v2+ semantic version) cannot be a version of module
+ *  because the path lacks (or has another) major-version suffix, as in
+ *  rsc.io/quote@v3.0.0; else 0. Pure. */
+int diag_wrong_major(const char *module, const char *version);
+
+/**
+ * Explains a version asked for at the wrong major-version path, from the
+ * module's @v/list (may be empty): the +incompatible version when the list
+ * has it, else the /vN path the version belongs to, with the go get that
+ * works. Pure. 0 with the text in out, or -ENOENT when diag_wrong_major is 0.
+ */
+int diag_explain_major(const char *module, const char *version,
+                       const char *list, size_t len, char *out, size_t cap);
+
+/* Module paths one "did you mean" scans at most: it runs for each unknown
+ * module (remembered for --not-found-ttl after), and comparing one path
+ * costs a few microseconds, so the scan stays within a few tens of ms. */
+#define DIAG_SUGGEST_MAX_CANDIDATES 20000
+
+/** Calls cb(module, arg) for at most max module paths this proxy has
+ *  served; 0 or a negative errno. */
+typedef int (*diag_modules_fn)(void *ctx, size_t max,
+                               int (*cb)(const char *module, void *arg),
+                               void *arg);
+
+/**
+ * "Did you mean": for an unknown module, the module paths `each` gives that
+ * are close to it (another case, one path element more or less, up to two
+ * typing slips), at most three, best first. Writes into out the
+ * explanation `text` (len bytes) with a line naming them after its first
+ * line. 0, -ENOENT when none is close, or -E2BIG when out is too small.
+ * Pure apart from `each`.
+ */
+int diag_did_you_mean(const char *module, const char *text, size_t len,
+                      diag_modules_fn each, void *ctx, char *out, size_t cap);
 
 /* ---- minimal version selection ----------------------------------------- */
 
@@ -182,6 +222,7 @@ struct diag_client {
   const char *go_version;  /**< "go1.19.8", "1.19" */
   const char *gotoolchain; /**< GOTOOLCHAIN: "local", "auto", "go1.27.3+auto" */
   const char *goproxy, *gonoproxy, *gonosumdb, *goprivate;
+  const char *gosumdb;       /**< GOSUMDB: "off" asks no checksum database */
   const char *proxy_base;    /**< this proxy's URL, as clients reach it */
   const char *proxy_private; /**< this proxy's --private patterns */
 };
@@ -228,7 +269,7 @@ char *diag_report_json(const struct diag_report *r);
 
 /* ---- forms (POST /diag/modfile) ----------------------------------------- */
 
-/* Parts one multipart form may have: /diag/modfile reads seven fields, and
+/* Parts one multipart form may have: /diag/modfile reads eight fields, and
  * a browser or a script may add a few of its own. */
 #define DIAG_FORM_MAX_PARTS 16
 /* The headers of one part: curl and browsers send about 150 bytes
@@ -293,9 +334,11 @@ int diag_toolchain_newest(const char *list, size_t len, const char *need,
  *  characters)" for a control character or invalid UTF-8. */
 void diag_short_message(const char *in, char *out, size_t cap);
 
-/** The explanation of a module whose go.mod declares another path. */
+/** The explanation of a module whose go.mod declares another path, with
+ *  `fix` (a fix that was checked to work, or what to do for lack of one). */
 void diag_msg_path_mismatch(char *out, size_t cap, const char *module,
-                            const char *version, const char *declared);
+                            const char *version, const char *declared,
+                            const char *fix);
 
 #define DIAG_GOMOD_FINDINGS 8
 

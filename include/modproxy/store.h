@@ -178,6 +178,9 @@ struct store_summary {
     uint64_t count;
   } missed[STORE_SUMMARY_MISSED]; /**< modules most often not found */
   int nmissed;
+  /** Misses that were the go command's path-prefix probes (expected
+   *  lookups), left out of missed[]. */
+  uint64_t probes;
   struct {
     char id[32];
     int64_t time_ms;
@@ -476,6 +479,11 @@ int store_sumdb_each(struct store *st, const char *db, const char *prefix,
 /** Mirror metadata ("snapshot": when the content was taken; ...). */
 int store_meta_get(struct store *st, const char *key, char *out, size_t cap);
 int store_meta_put(struct store *st, const char *key, const char *value);
+
+/** Calls cb for at most max module paths the store holds versions or a
+ *  found list of, each once; stops at a nonzero return of cb. 0 or -EIO. */
+int store_modules_each(struct store *st, size_t max,
+                       int (*cb)(const char *module, void *arg), void *arg);
 
 /** The versions of module whose .info is stored, one per line ("v1.0.0\n"),
  *  unsorted, into *out (caller frees). -ENOENT when there are none. */

@@ -148,7 +148,8 @@ int cmd_diag(int argc, char **argv) {
   static const char *const names[][2] = {
       {"GOPROXY", "goproxy"},     {"GOVERSION", "go_version"},
       {"GONOPROXY", "gonoproxy"}, {"GONOSUMDB", "gonosumdb"},
-      {"GOPRIVATE", "goprivate"}, {"GOTOOLCHAIN", "gotoolchain"}};
+      {"GOPRIVATE", "goprivate"}, {"GOTOOLCHAIN", "gotoolchain"},
+      {"GOSUMDB", "gosumdb"}};
   enum { NENV = sizeof names / sizeof names[0] };
   char env[NENV][1024];
   for (int i = 0; i < NENV; i++)

@@ -250,9 +250,35 @@ static void on_remembered(uv_work_t *w, int status) {
   job_done(w->data);
 }
 
+/* 1 when no upstream knows the module at all (not only the version). */
+static int unknown_module(const struct fetch_job *j) {
+  const struct proxy_fetch *f = &j->list_fetch;
+  if (j->attempts_len == 0 || j->gp.kind == GP_SUMDB)
+    return 0;
+  return j->gp.kind == GP_LIST || j->gp.kind == GP_LATEST ||
+         (f->url != NULL && f->rc == 0 &&
+          (f->status == 404 || f->status == 410));
+}
+
+static int each_module(void *ctx, size_t max,
+                       int (*cb)(const char *module, void *arg), void *arg) {
+  return store_modules_each(ctx, max, cb, arg);
+}
+
 static void on_remember(uv_work_t *w) {
   struct fetch_job *j = w->data;
   int64_t now = (int64_t)time(NULL);
+  /* Worker thread: the store's module paths name what was meant. The
+   * explanation is kept when there is no room for a longer one. */
+  char text[4096];
+  struct proxy_body *b = NULL;
+  if (unknown_module(j) &&
+      diag_did_you_mean(j->gp.module, j->result.body->data, j->result.body->len,
+                        each_module, j->s->store, text, sizeof text) == 0 &&
+      (b = proxy_body_new(text, strlen(text))) != NULL) {
+    proxy_body_unref(j->result.body);
+    j->result.body = b;
+  }
   store_answer_put(j->s->store, j->gp.module, j->gp.suffix, j->result.status,
                    j->result.body->data, j->result.body->len, now, NULL);
   /* The list fetched for the explanation is an answer like any other: the
@@ -283,6 +309,8 @@ static void describe_missing(struct fetch_job *j, char *out, size_t cap) {
   }
   if (strcmp(m, DIAG_TOOLCHAIN_MODULE) == 0 &&
       diag_toolchain_missing(v, f->body, f->len, out, cap) == 0)
+    return;
+  if (diag_explain_major(m, v, f->body, f->len, out, cap) == 0)
     return;
   struct diag_nearest n;
   diag_nearest_versions(f->body, f->len, v, &n);
@@ -346,12 +374,14 @@ static int cached_list(struct fetch_job *j) {
 }
 
 /* No upstream has it: explain, and remember that for --not-found-ttl. A
- * missing version of a module first fetches the module's list, to say
- * which versions do exist. */
+ * missing version of a module (or a v2+ version asked for at a path
+ * without its /vN) first fetches the module's list, to say which versions
+ * do exist. */
 static void not_found(struct fetch_job *j) {
   const struct proxy_upstream *first = &j->s->upstreams[0];
   int versioned =
-      j->gp.kind != GP_LIST && j->gp.kind != GP_LATEST && j->gp.canonical;
+      j->gp.kind != GP_LIST && j->gp.kind != GP_LATEST &&
+      (j->gp.canonical || diag_wrong_major(j->gp.module, j->gp.version));
   if (versioned && j->attempts_len > 0 && cached_list(j)) {
     explain_not_found(j);
     return;

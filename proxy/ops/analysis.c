@@ -36,10 +36,10 @@
 #define PROXY_DRIFT_WINDOW_MS (14ll * 24 * 3600 * 1000)
 
 /* The client's settings, read from the form into diag_client. */
-#define ANALYSIS_FIELDS 6
+#define ANALYSIS_FIELDS 7
 static const char *const setting_names[ANALYSIS_FIELDS] = {
-    "go_version", "goproxy",   "gonoproxy",
-    "gonosumdb",  "goprivate", "gotoolchain"};
+    "go_version", "goproxy",     "gonoproxy", "gonosumdb",
+    "goprivate",  "gotoolchain", "gosumdb"};
 
 struct analysis_job {
   uv_work_t work;
@@ -284,6 +284,7 @@ static void on_analyse(uv_work_t *w) {
       .gonosumdb = j->fields[3],
       .goprivate = j->fields[4],
       .gotoolchain = j->fields[5],
+      .gosumdb = j->fields[6],
       .proxy_base = j->base,
       .proxy_private = j->server->cfg->private_patterns,
   };
@@ -382,7 +383,7 @@ void proxy_route_modfile(struct proxy_conn *c) {
                               "POST a go.mod here (text/plain), or a form with "
                               "the fields gomod, gosum, go_version, "
                               "gotoolchain, goproxy, gonoproxy, gonosumdb, "
-                              "goprivate; or run: modproxy diag",
+                              "goprivate, gosumdb; or run: modproxy diag",
                               NULL, "Allow: POST\r\n");
     return;
   }

@@ -303,6 +303,10 @@ static void render_summary_text(FILE *f, const struct proxy_server *s,
     fprintf(f, "  none\n");
   for (int i = 0; i < m->nmissed; i++)
     fprintf(f, "  %6" PRIu64 "  %s\n", m->missed[i].count, m->missed[i].module);
+  fprintf(f,
+          "  (and %" PRIu64 " expected lookups: the go command asks each "
+          "prefix of an import path, a.b/c/d, a.b/c, a.b, for its module)\n",
+          m->probes);
   fprintf(f, "\nfindings about modules served (newest first):\n");
   if (m->nfindings == 0)
     fprintf(f, "  none\n");
@@ -357,7 +361,7 @@ static void render_summary_json(FILE *f, const struct proxy_server *s,
     diag_json_write(f, m->causes[i].last_id[0] ? m->causes[i].last_id : NULL);
     fputc('}', f);
   }
-  fprintf(f, "],\"most_missed\":[");
+  fprintf(f, "],\"probes\":%" PRIu64 ",\"most_missed\":[", m->probes);
   for (int i = 0; i < m->nmissed; i++) {
     fprintf(f, "%s{\"module\":", i > 0 ? "," : "");
     diag_json_write(f, m->missed[i].module);

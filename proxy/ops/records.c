@@ -243,8 +243,9 @@ void proxy_records_push(struct proxy_server *s, struct diag_record *r) {
   if (line != NULL)
     printf("%s\n", line);
   size_t was = b != NULL ? b->n : 0;
-  int i = b != NULL ? slot_for(b, r) : -1;
-  if (i < 0 || (size_t)i < was) /* a record misses the ring */
+  int keep = diag_record_in_ring(r);
+  int i = b != NULL && keep ? slot_for(b, r) : -1;
+  if (keep && (i < 0 || (size_t)i < was)) /* a record misses the ring */
     s->counters.records_shed++;
   if (i < 0) {
     free(line);

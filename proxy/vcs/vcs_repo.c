@@ -198,13 +198,31 @@ static int contains(const char *hay, const char *needle) {
   return strcasestr(hay, needle) != NULL;
 }
 
-/* Classifies a failed network git command: status and a short reason. */
+/* The line of git's stderr that says what failed: the first "fatal:" line
+ * (git follows it with advice, such as "Please make sure you have the
+ * correct access rights\nand the repository exists."), else the last. */
+static void cause_line(const char *err, char *out, size_t cap) {
+  const char *f = strstr(err, "fatal:");
+  while (f != NULL && f != err && f[-1] != '\n')
+    f = strstr(f + 1, "fatal:");
+  if (f == NULL) {
+    vcs_last_line(err, out, cap);
+    return;
+  }
+  char line[GIT_STDERR_BYTES];
+  snprintf(line, sizeof line, "%.*s", (int)strcspn(f, "\r\n"), f);
+  vcs_last_line(line, out, cap);
+}
+
+/* Classifies a failed network git command: status and a short reason. A
+ * repository that does not exist is told apart before "Could not read from
+ * remote repository", which git prints for it too (file://, ssh). */
 static void classify(const struct vcs_repo *r, const struct git_cmd *c,
                      int *status, char *out, size_t cap) {
-  /* git's last line, in parentheses; not for an anonymous repository,
-   * whose host (chosen by a client) may say anything. */
+  /* git's line saying what failed, in parentheses; not for an anonymous
+   * repository, whose host (chosen by a client) may say anything. */
   char line[512], why[520] = "";
-  vcs_last_line(c->err, line, sizeof line);
+  cause_line(c->err, line, sizeof line);
   if (!r->anonymous && line[0] != '\0')
     snprintf(why, sizeof why, " (%s)", line);
   const char *e = c->err;
@@ -237,6 +255,14 @@ static void classify(const struct vcs_repo *r, const struct git_cmd *c,
              "the git host refused modproxy's credentials for %s%s; the "
              "proxy's operators must set up access",
              r->shown, why);
+  } else if (contains(e, "not found") || contains(e, "does not exist") ||
+             contains(e, "does not appear to be a git repository") ||
+             contains(e, "not exported") ||
+             contains(e, "returned error: 404") ||
+             contains(e, "No such file or directory")) {
+    *status = 404;
+    snprintf(out, cap, "no such repository: git repository %s not found%s",
+             r->shown, why);
   } else if (contains(e, "Could not resolve host") ||
              contains(e, "Connection refused") ||
              contains(e, "unable to connect") ||
@@ -244,17 +270,10 @@ static void classify(const struct vcs_repo *r, const struct git_cmd *c,
              contains(e, "Network is unreachable") ||
              contains(e, "No route to host") ||
              contains(e, "Connection timed out") ||
-             contains(e, "Could not read from remote repository") ||
-             contains(e, "unable to look up")) {
+             contains(e, "unable to look up") ||
+             contains(e, "Could not read from remote repository")) {
     *status = 502;
     snprintf(out, cap, "cannot reach the git host of %s%s", r->shown, why);
-  } else if (contains(e, "not found") || contains(e, "does not exist") ||
-             contains(e, "does not appear to be a git repository") ||
-             contains(e, "not exported") ||
-             contains(e, "returned error: 404") ||
-             contains(e, "No such file or directory")) {
-    *status = 404;
-    snprintf(out, cap, "git repository %s not found%s", r->shown, why);
   } else {
     *status = 502;
     snprintf(out, cap, "git failed for %s%s", r->shown, why);

@@ -4,7 +4,9 @@
 # fits the go command's window whole (no "[Truncated"), and ends with
 # "see <proxy>/diag/req/<id>", whose record (text and JSON) has the outcome
 # and the upstream attempts. Causes: a version that does not exist, an
-# unknown module (by version and by @latest), a private module without a
+# unknown module (by version and by @latest; with the paths this proxy has
+# served that are close to it: "did you mean"), a v2+ version asked for at a
+# path without its /vN (and a +incompatible one), a private module without a
 # git route, an unreachable upstream, and long explanations (long module
 # path, several long upstream URLs) that must still fit.
 #
@@ -151,10 +153,13 @@ EOF
 make_corpus_tree "$T/tree"
 start_upstream "$T/tree"
 UP1=$UPSTREAM_URL
-start_modproxy --upstream "$UPSTREAM_URL" --private 'corp.example.com/*'
+# git.example.com is routed to bare repositories under $T/srv (none yet).
+mkdir -p "$T/srv"
+start_modproxy --upstream "$UPSTREAM_URL" --private 'corp.example.com/*,git.example.com/*' \
+  --git-route "git.example.com/*=file://$T/srv/{2}.git"
 mkdir -p "$T/work"
 printf 'module example.com/e2e\n\ngo 1.19\n' >"$T/work/go.mod"
-GOCMD_ENV=(GONOSUMDB='corp.example.com/*')
+GOCMD_ENV=(GONOSUMDB='corp.example.com/*,git.example.com/*')
 
 # ---- a version that does not exist -----------------------------------------
 go_fail "missing version" get rsc.io/quote@v1.5.9
@@ -172,6 +177,22 @@ go_fail "missing version between two" get rsc.io/quote@v1.4.5
 expect_re "$RESP" "nearest:.*v1\.4\.0" "missing version between two: the version below"
 expect_re "$RESP" "nearest:.*v1\.5\.0" "missing version between two: the version above"
 expect_re "$RESP" "go get rsc\.io/quote@v1\.(4\.0|5\.0|5\.2)" "missing version between two: the fix"
+
+# ---- a v2+ version at the path without its /vN -------------------------------
+# v3.0.0 is a version of rsc.io/quote/v3; the fix given must work.
+go_fail "wrong major" get rsc.io/quote@v3.0.0
+expect_re "$RESP" "major version is part of the module path" "wrong major: the cause"
+expect "$RESP" "go get rsc.io/quote/v3@v3.0.0" "wrong major: the fix"
+body_ok "wrong major" "$PROXY_URL/rsc.io/quote/@v/v3.0.0.info" 404
+(cd "$T/work" && gocmd get rsc.io/quote/v3@v3.0.0 >/dev/null 2>&1) ||
+  soft "wrong major: the fix 'go get rsc.io/quote/v3@v3.0.0' fails"
+# A v2 tag without a go.mod is v2.0.0+incompatible of the unsuffixed path.
+go_fail "+incompatible" get example.com/incompatiblewithsub@v2.0.0
+expect_re "$RESP" "\+incompatible" "+incompatible: the cause"
+expect "$RESP" "go get example.com/incompatiblewithsub@v2.0.0+incompatible" "+incompatible: the fix"
+expect_not "$RESP" "incompatiblewithsub/v2" "+incompatible: no /v2 path that does not exist"
+(cd "$T/work" && gocmd get example.com/incompatiblewithsub@v2.0.0+incompatible >/dev/null 2>&1) ||
+  soft "+incompatible: the fix 'go get example.com/incompatiblewithsub@v2.0.0+incompatible' fails"
 
 # ---- an unknown module ------------------------------------------------------
 go_fail "unknown module" get nosuch.example.org/mod@v1.0.0
@@ -191,6 +212,15 @@ expect "$RESP" "$UP1" "unknown module @latest: which upstream was asked"
 expect_re "$RESP" "404" "unknown module @latest: what the upstream answered"
 record_ok "unknown module @latest" "not found" "rsc\.io/nosuchmod/@v/list"
 
+# ---- did you mean: an unknown path close to one this proxy has served ------------
+# (rsc.io/quote was served above.) A slip of the fingers, and another case.
+go_fail "did you mean: typo" get rsc.io/qoute@v1.5.2
+expect_re "$RESP" "no upstream knows" "did you mean: typo: the cause"
+expect_re "$RESP" "did you mean rsc\.io/quote[,?]" "did you mean: typo: the candidate"
+go_fail "did you mean: case" get rsc.io/Quote
+expect_re "$RESP" "did you mean rsc\.io/quote[,?]" "did you mean: case: the candidate"
+body_ok "did you mean: typo" "$PROXY_URL/rsc.io/qoute/@v/v1.5.2.info" 404
+
 # ---- a private module without a route -----------------------------------------
 go_fail "private, no route" get corp.example.com/x@v1.0.0
 expect "$RESP" "corp.example.com/x" "private, no route: names the module"
@@ -204,6 +234,16 @@ record_ok "private, no route" "private[- ]route error" ""
 if grep -q 'corp\.example\.com/[^@]' "$UPSTREAM_LOG"; then
   soft "private, no route: the private path reached the public upstream: $(grep 'corp\.example\.com/[^@]' "$UPSTREAM_LOG")"
 fi
+
+# ---- a private repository that does not exist (a typo under a route) -----------
+# git says "does not appear to be a git repository", then "Could not read
+# from remote repository ... and the repository exists.": not found, 404.
+go_fail "private, no such repository" get git.example.com/nosuch@v1.0.0
+expect "$GOERR" "404 Not Found" "private, no such repository: status 404"
+expect "$RESP" "no such repository" "private, no such repository: the cause"
+expect "$RESP" "git.example.com/nosuch" "private, no such repository: names the module"
+expect_not "$RESP" "cannot reach" "private, no such repository: not an unreachable host"
+expect_not "$RESP" "the repository exists" "private, no such repository: not git's advice line"
 
 # ---- the upstream unreachable ---------------------------------------------------
 kill -TERM "$UPSTREAM_PID"

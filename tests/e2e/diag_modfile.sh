@@ -220,7 +220,9 @@ DIR=$A
 diag "drift (build A)"
 both "drift: A's report names the module and what others resolved" "rsc\.io/sampler.*|v1\.99\.99"
 both "drift: the version other builds resolved" "v1\.99\.99"
-both "drift: the pin command" "go get rsc\.io/sampler@v1\.3\.0"
+# A's go.mod already requires sampler v1.3.0 (// indirect): pinning it
+# there is a no-op, so the one fix is to move forward.
+expect_not_re "$CLI" "go get rsc\.io/sampler@v1\.3\.0" "drift: no no-op pin of the version A requires (modproxy diag)"
 both "drift: the move-forward command" "go get rsc\.io/sampler@v1\.99\.99"
 both_json "drift: finding" "has('indirect drift', 'rsc.io/sampler', 'v1.3.0')"
 exit_is "drift is a warning, A has no error" 0
@@ -228,6 +230,9 @@ DIR=$B
 diag "drift (build B)"
 both "drift: B's report names the version A resolved" "v1\.3\.0"
 both_json "drift: finding for B" "has('indirect drift', 'rsc.io/sampler', 'v1.99.99')"
+# B requires v1.99.99, the latest: no command would change anything.
+both_json "drift: no no-op fix for B" "all(not f.get('fix') for f in fs if f.get('kind') == 'indirect drift')"
+expect_not_re "$CLI" "go get rsc\.io/sampler@v1\.99\.99" "drift: no no-op fix for B (modproxy diag)"
 
 # ---- path mismatch down a requirement chain ---------------------------------------
 newmod badchain <<'EOF'
@@ -244,8 +249,23 @@ diag "badchain"
 exit_is "badchain" 1
 both "badchain: the declared path" "badchain\.example\.com/c"
 both "badchain: the required path" "example\.com/badchain/c"
-both "badchain: the replace fix" "replace example\.com/badchain/c"
+both "badchain: the fix, a version of the same path that declares it" \
+  "go mod edit -replace=example\.com/badchain/c@v1\.1\.0=example\.com/badchain/c@v1\.0\.0"
 both_json "badchain: finding" "has('path mismatch', 'example.com/badchain/c', 'v1.1.0')"
+# The fix works when applied: the go command then builds the graph.
+fix=$(python3 -c 'import json, sys
+fs = json.load(open(sys.argv[1])).get("findings") or []
+print(next((f.get("fix") or "" for f in fs if f.get("kind") == "path mismatch"), ""))' "$T/cli.json")
+fix=${fix%% (*}
+if [[ $fix == "go mod edit "* ]]; then
+  read -r -a fixargs <<<"${fix#go }"
+  go_in "$DIR" "${fixargs[@]}"
+  ((GORC == 0)) || soft "badchain: applying the fix '$fix' failed: $GOOUT"
+  go_in "$DIR" list -m all
+  ((GORC == 0)) || soft "badchain: after the fix '$fix' the go command still fails: $GOOUT"
+else
+  soft "badchain: the fix is not a command to run: '$fix'"
+fi
 
 # ---- a version that does not exist ---------------------------------------------------
 newmod missing <<'EOF'
@@ -495,7 +515,13 @@ GOCMD_ENV=(GONOSUMDB=corp.example.com)
 go_in "$DIR" mod download corp.example.com/lib
 GOCMD_ENV=()
 ((GORC == 0)) || fail "private: corp.example.com/lib is not served: $GOOUT"
+# GOSUMDB=off (goenv's default here) asks no checksum database: no leak.
+diag "private, GONOSUMDB unset, GOSUMDB=off" -F gonosumdb= -F goprivate= -F gosumdb=off
+exit_is "private, GOSUMDB=off" 0
+both_json "private, GOSUMDB=off: no leak" "not has('private leak')"
+GOCMD_SUMDB=sum.example.com
 diag "private, GONOSUMDB unset" -F gonosumdb= -F goprivate=
+GOCMD_SUMDB=
 exit_is "private, GONOSUMDB unset" 1
 both "private: names the module" "corp\.example\.com/lib"
 both "private: the cause" "GONOSUMDB|checksum database"

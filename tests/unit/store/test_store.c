@@ -740,6 +740,13 @@ static void test_zip_rule_violations(void **state) {
 
 /* ---- answers ------------------------------------------------------------- */
 
+static int collect_module(const char *module, void *arg) {
+  char *seen = arg;
+  size_t n = strlen(seen);
+  snprintf(seen + n, 256 - n, "%s;", module);
+  return 0;
+}
+
 static void test_answers(void **state) {
   struct fixture *f = *state;
   struct store_answer a;
@@ -800,6 +807,24 @@ static void test_answers(void **state) {
   assert_int_equal(s.answers, 3);
   /* Answers are not versions. */
   assert_int_equal(s.versions, 0);
+
+  /* Module paths ("did you mean"): those with a found answer or a version,
+   * each once; at most max of them. */
+  char seen[256] = "";
+  assert_int_equal(store_modules_each(f->st, 10, collect_module, seen), 0);
+  assert_string_equal(seen, "example.com/n;");
+  assert_int_equal(store_part_put(f->st, "example.com/v", "v1.0.0", STORE_INFO,
+                                  "{}", 2, NULL),
+                   0);
+  assert_int_equal(store_part_put(f->st, "example.com/n", "v1.0.0", STORE_INFO,
+                                  "{}", 2, NULL),
+                   0);
+  seen[0] = '\0';
+  assert_int_equal(store_modules_each(f->st, 10, collect_module, seen), 0);
+  assert_string_equal(seen, "example.com/n;example.com/v;");
+  seen[0] = '\0';
+  assert_int_equal(store_modules_each(f->st, 1, collect_module, seen), 0);
+  assert_string_equal(seen, "example.com/n;");
 }
 
 static void test_stats(void **state) {
