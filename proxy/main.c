@@ -116,7 +116,8 @@ static const struct command {
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static int cmd_help(int argc, char **argv) {
-  if (argc > 1) {
+  if (argc > 1 && strcmp(argv[1], "--help") != 0 &&
+      strcmp(argv[1], "-h") != 0) {
     for (size_t i = 0; i < NCOMMANDS; i++)
       if (strcmp(argv[1], commands[i].name) == 0 && commands[i].run != cmd_help)
         return commands[i].run(2, (char *[]){argv[1], "--help", NULL});

@@ -280,9 +280,15 @@ out=$(modproxy stats --data "$T/work/modproxy-data" --max-cache-bytes 64K)
 assert_contains "$out" "65536 bytes" "64K is 64 KiB"
 
 # ---- help names commands that exist ----------------------------------------------
+# Every `modproxy CMD` a help names is a command; every `modproxy auth
+# WORD`, one of auth's.
+helps=$(for c in $(modproxy --help | awk '$1 == "modproxy" {print $2}'); do modproxy "$c" --help; done)
+for c in $(grep -oE '`modproxy [a-z]+' <<<"$helps" | awk '{print $2}' | sort -u); do
+  modproxy "$c" --help >/dev/null || fail "a help names 'modproxy $c', which is no command"
+done
 auth_help=$(modproxy auth --help)
-for w in $(grep -oE 'modproxy auth [a-z]+' <<<"$help" | awk '{print $3}' | sort -u); do
-  assert_contains "$auth_help" "modproxy auth $w " "serve --help names 'modproxy auth $w'"
+for w in $(grep -oE 'modproxy auth [a-z]+' <<<"$helps" | awk '{print $3}' | sort -u); do
+  assert_contains "$auth_help" "modproxy auth $w " "a help names 'modproxy auth $w'"
 done
 
 # ---- ops endpoints with query strings -------------------------------------------
