@@ -11,6 +11,7 @@
 # cannot run here (packages, root, systemd, Docker, the network) is listed
 # in SKIP with the reason; its modproxy part is still run where it has one.
 # A line the test does not know fails it, so the test follows the docs.
+# (deploy/nginx/modproxy.conf runs with Debian's nginx in ops_nginx.sh.)
 #
 # Then the breaks of issue 16 one by one: the shipped config read by every
 # command; MODPROXY_GIT_ROUTES and unknown MODPROXY_* variables; the sample
