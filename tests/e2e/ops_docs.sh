@@ -10,7 +10,8 @@
 # `sudo -u modproxy` is dropped (the test has no such user). A line that
 # cannot run here (packages, root, systemd, Docker, the network) is listed
 # in SKIP with the reason; its modproxy part is still run where it has one.
-# A line the test does not know fails it, so the test follows the docs.
+# Any other line runs as written and must exit 0 (or as EXPECT_RC says), so
+# a new line in the docs is tested or listed here: the test follows the docs.
 # (deploy/nginx/modproxy.conf runs with Debian's nginx in ops_nginx.sh.)
 #
 # Then the breaks of issue 16 one by one: the shipped config read by every
