@@ -21,17 +21,15 @@ static void close_handle(uv_handle_t *h, void *arg) {
 }
 
 static int cmd_serve(int argc, char **argv) {
+  static const struct settings_cmd cmd = {
+      "serve",
+      "Serves the GOPROXY protocol from a SQLite cache, fetching what it "
+      "lacks from the upstream proxies.\nPoint the go command at it with\n"
+      "  go env -w GOPROXY=http://HOST:PORT",
+      SETTINGS_SERVE, NULL};
   struct settings st;
-  char err[512];
-  int rc = settings_load(&st, "serve",
-                         "Serves the GOPROXY protocol from a SQLite cache, "
-                         "fetching what it lacks from the upstream proxies.\n"
-                         "Point the go command at it with\n"
-                         "  go env -w GOPROXY=http://HOST:PORT",
-                         SETTINGS_SERVE, argc, argv, err, sizeof err);
+  int rc = cmd_load(&st, &cmd, argc, argv);
   if (rc != 0) {
-    if (rc < 0)
-      fprintf(stderr, "modproxy serve: %s\n", err);
     settings_dispose(&st);
     return rc > 0 ? 0 : CMD_EXIT_USAGE;
   }
@@ -76,16 +74,14 @@ static int cmd_serve(int argc, char **argv) {
 }
 
 static int cmd_config(int argc, char **argv) {
+  static const struct settings_cmd cmd = {
+      "config",
+      "Prints the settings `modproxy serve` would use with the same flags, "
+      "environment and config file, and where each value comes from.",
+      SETTINGS_SERVE, NULL};
   struct settings st;
-  char err[512];
-  int rc = settings_load(&st, "config",
-                         "Prints the settings `modproxy serve` would use with "
-                         "the same flags, environment and config file, and "
-                         "where each value comes from.",
-                         SETTINGS_SERVE, argc, argv, err, sizeof err);
-  if (rc < 0)
-    fprintf(stderr, "modproxy config: %s\n", err);
-  else if (rc == 0)
+  int rc = cmd_load(&st, &cmd, argc, argv);
+  if (rc == 0)
     settings_print(&st, SETTINGS_SERVE, stdout);
   settings_dispose(&st);
   return rc < 0 ? CMD_EXIT_USAGE : 0;
@@ -120,7 +116,8 @@ static const struct command {
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static int cmd_help(int argc, char **argv) {
-  if (argc > 1) {
+  if (argc > 1 && strcmp(argv[1], "--help") != 0 &&
+      strcmp(argv[1], "-h") != 0) {
     for (size_t i = 0; i < NCOMMANDS; i++)
       if (strcmp(argv[1], commands[i].name) == 0 && commands[i].run != cmd_help)
         return commands[i].run(2, (char *[]){argv[1], "--help", NULL});

@@ -9,6 +9,18 @@
  * not run). */
 #define CMD_EXIT_USAGE 2
 
+struct settings;
+struct settings_cmd;
+
+/**
+ * Every command's flags, config file and MODPROXY_* variables, through
+ * settings_load (settings.h); an error is printed as one line "modproxy
+ * CMD: ...". Returns 0; 1 when the help was printed (exit 0); -EINVAL after
+ * the error (exit CMD_EXIT_USAGE). st is set either way: dispose of it.
+ */
+int cmd_load(struct settings *st, const struct settings_cmd *cmd, int argc,
+             char **argv);
+
 /** Each takes the arguments after the command name (argv[0] is the name)
  *  and returns the process exit status. */
 int cmd_diag(int argc, char **argv);

@@ -3,6 +3,7 @@
  * `modproxy auth token NAME` (a new random token): print the line to add
  * to the --auth-file. Only hashes go in the file.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,28 +12,18 @@
 
 #include "auth.h"
 #include "cmd.h"
+#include "settings.h"
 
 static const char usage[] =
-    "Usage:\n"
     "  modproxy auth user NAME    read NAME's password from standard input\n"
     "  modproxy auth token NAME   make a new bearer token for NAME\n"
     "Each prints one line for the --auth-file. Clients put the password or\n"
     "the token in ~/.netrc (machine HOST login NAME password SECRET).\n";
 
-int cmd_auth(int argc, char **argv) {
-  if (argc == 2 &&
-      (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-    fputs(usage, stdout);
-    return 0;
-  }
-  if (argc != 3 ||
-      (strcmp(argv[1], "user") != 0 && strcmp(argv[1], "token") != 0)) {
-    fprintf(stderr, "modproxy auth: want \"user NAME\" or \"token NAME\" (see "
-                    "modproxy auth --help)\n");
-    return CMD_EXIT_USAGE;
-  }
+/* Prints the --auth-file line for `auth KIND NAME`; the exit status. */
+static int auth_line(const char *kind, const char *name) {
   char secret[256] = "";
-  if (strcmp(argv[1], "user") == 0) {
+  if (strcmp(kind, "user") == 0) {
     if (fgets(secret, sizeof secret, stdin) == NULL || secret[0] == '\n') {
       fprintf(stderr, "modproxy auth: no password on standard input\n");
       return CMD_EXIT_USAGE;
@@ -49,10 +40,10 @@ int cmd_auth(int argc, char **argv) {
     fprintf(
         stderr,
         "the token for %s (shown once; the file keeps only its hash):\n%s\n",
-        argv[2], secret);
+        name, secret);
   }
   char line[512];
-  int rc = proxy_auth_hash_line(argv[1], argv[2], secret, line, sizeof line);
+  int rc = proxy_auth_hash_line(kind, name, secret, line, sizeof line);
   OPENSSL_cleanse(secret, sizeof secret);
   if (rc < 0) {
     fprintf(stderr, "modproxy auth: cannot hash the secret\n");
@@ -60,4 +51,22 @@ int cmd_auth(int argc, char **argv) {
   }
   printf("%s\n", line);
   return 0;
+}
+
+int cmd_auth(int argc, char **argv) {
+  static const struct settings_cmd cmd = {"auth", usage, 0, NULL};
+  struct settings st;
+  int rc = cmd_load(&st, &cmd, argc, argv);
+  if (rc == 0 && (st.nargs != 2 || (strcmp(st.args[0], "user") != 0 &&
+                                    strcmp(st.args[0], "token") != 0))) {
+    fprintf(stderr, "modproxy auth: want \"user NAME\" or \"token NAME\" (see "
+                    "modproxy auth --help)\n");
+    rc = -EINVAL;
+  }
+  if (rc == 0)
+    rc = auth_line(st.args[0], st.args[1]);
+  else
+    rc = rc > 0 ? 0 : CMD_EXIT_USAGE;
+  settings_dispose(&st);
+  return rc;
 }

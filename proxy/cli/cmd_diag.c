@@ -6,7 +6,6 @@
  * cannot be asked.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +14,13 @@
 #include <curl/curl.h>
 
 #include "cmd.h"
+#include "settings.h"
 
 /* The go.mod and go.sum sent (the proxy refuses bodies past its own limit). */
 #define DIAG_MAX_FILE_BYTES (4u << 20)
 
 static const char usage[] =
-    "Usage: modproxy diag [--proxy URL] [--json] [DIR]\n"
+    "  modproxy diag [--proxy URL] [--json] [DIR]\n"
     "\n"
     "Checks the module in DIR (default .) against a modproxy: the build list\n"
     "its go.mod resolves to, versions that do not exist, module path\n"
@@ -105,33 +105,9 @@ static size_t on_data(char *p, size_t size, size_t n, void *userp) {
   return size * n;
 }
 
-int cmd_diag(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"proxy", required_argument, NULL, 'p'},
-      {"json", no_argument, NULL, 'j'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
-  };
-  const char *proxy = NULL;
-  int json = 0, c;
-  opterr = 0;
-  optind = 1;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'p': proxy = optarg; break;
-    case 'j': json = 1; break;
-    case 'h': fputs(usage, stdout); return 0;
-    default:
-      fprintf(stderr, "modproxy diag: bad flag %s (see modproxy diag --help)\n",
-              argv[optind - 1]);
-      return CMD_EXIT_USAGE;
-    }
-  }
-  if (argc - optind > 1) {
-    fprintf(stderr, "modproxy diag: one directory at most (see --help)\n");
-    return CMD_EXIT_USAGE;
-  }
-  const char *dir = optind < argc ? argv[optind] : ".";
+/* Sends DIR's go.mod and go.sum to proxy (NULL: from GOPROXY) and prints
+ * the report; the exit status. */
+static int diag_run(const char *proxy, int json, const char *dir) {
   char path[4096], base[1024];
   snprintf(path, sizeof path, "%s/go.mod", dir);
   size_t mod_len = 0, sum_len = 0;
@@ -232,5 +208,24 @@ int cmd_diag(int argc, char **argv) {
   curl_global_cleanup();
   free(gomod);
   free(gosum);
+  return rc;
+}
+
+int cmd_diag(int argc, char **argv) {
+  static const struct settings_flag flags[] = {
+      {"proxy", 0, "URL"}, {"json", 0, NULL}, {NULL, 0, NULL}};
+  static const struct settings_cmd cmd = {"diag", usage, 0, flags};
+  struct settings st;
+  int rc = cmd_load(&st, &cmd, argc, argv);
+  if (rc == 0 && st.nargs > 1) {
+    fprintf(stderr, "modproxy diag: one directory at most (see --help)\n");
+    rc = -EINVAL;
+  }
+  if (rc == 0)
+    rc = diag_run(settings_flag(&st, 0), settings_flag(&st, 1) != NULL,
+                  st.nargs == 1 ? st.args[0] : ".");
+  else
+    rc = rc > 0 ? 0 : CMD_EXIT_USAGE;
+  settings_dispose(&st);
   return rc;
 }

@@ -575,57 +575,26 @@ static void fetch_zips(struct exporter *x) {
 /* ---- the command ------------------------------------------------------------
  */
 
-/* Takes export's own flags out of argv (the rest goes to settings_load).
- * Returns 0, 1 for --help, or -EINVAL. */
-static int own_flags(struct exporter *x, int *argc, char **argv) {
-  int w = 1;
-  for (int i = 1; i < *argc; i++) {
-    const char *a = argv[i], *val = NULL;
-    const char *names[] = {"-o", "--output", "--since", "--toolchain",
-                           "--platform"};
-    int which = -1;
-    for (int k = 0; k < 5; k++) {
-      size_t n = strlen(names[k]);
-      if (strcmp(a, names[k]) == 0) {
-        if (i + 1 == *argc) {
-          fprintf(stderr, "modproxy export: missing value for %s\n", a);
-          return -EINVAL;
-        }
-        which = k;
-        val = argv[++i];
-      } else if (strncmp(a, names[k], n) == 0 && a[n] == '=' && k > 0) {
-        which = k;
-        val = a + n + 1;
-      }
-      if (which >= 0)
-        break;
-    }
-    if (strcmp(a, "--") == 0) {
-      while (i < *argc)
-        argv[w++] = argv[i++];
-      break;
-    }
-    switch (which) {
-    case 0:
-    case 1: x->out = val; break;
-    case 2: x->since = val; break;
-    case 3:
-    case 4:
-      if ((which == 3 ? x->ntoolchains : x->nplatforms) == EXPORT_MAX_LIST) {
-        fprintf(stderr, "modproxy export: too many %s values\n", a);
-        return -EINVAL;
-      }
-      if (which == 3)
-        x->toolchains[x->ntoolchains++] = val;
-      else
-        x->platforms[x->nplatforms++] = val;
-      break;
-    default: argv[w++] = argv[i];
-    }
-  }
-  *argc = w;
-  argv[w] = NULL;
-  return 0;
+/* Export's own flags, in settings_flag order. */
+enum { F_OUTPUT, F_SINCE, F_TOOLCHAIN, F_PLATFORM };
+static const struct settings_flag export_flags[] = {
+    [F_OUTPUT] = {"output", 'o', "BUNDLE"},
+    [F_SINCE] = {"since", 0, "MANIFEST"},
+    [F_TOOLCHAIN] = {"toolchain", 0, "VERSION"},
+    [F_PLATFORM] = {"platform", 0, "GOOS/GOARCH"},
+    {NULL, 0, NULL},
+};
+_Static_assert(EXPORT_MAX_LIST >= SETTINGS_MAX_LIST,
+               "a repeated flag's values must fit the exporter's lists");
+
+/* Copies export's own flags from the loaded settings into x. */
+static void take_flags(struct exporter *x) {
+  x->out = settings_flag(&x->st, F_OUTPUT);
+  x->since = settings_flag(&x->st, F_SINCE);
+  for (int i = 0; i < x->st.flag[F_TOOLCHAIN].n; i++)
+    x->toolchains[x->ntoolchains++] = x->st.flag[F_TOOLCHAIN].list[i];
+  for (int i = 0; i < x->st.flag[F_PLATFORM].n; i++)
+    x->platforms[x->nplatforms++] = x->st.flag[F_PLATFORM].list[i];
 }
 
 /* golang.org/toolchain versions for --toolchain x --platform. */
@@ -750,27 +719,15 @@ int cmd_export(int argc, char **argv) {
   if (x == NULL)
     return 1;
   x->saved_stdout = -1;
-  char **args = calloc((size_t)argc + 1, sizeof *args);
-  if (args == NULL) {
-    free(x);
-    return 1;
-  }
-  memcpy(args, argv, (size_t)argc * sizeof *args);
-  int nargs = argc, status = CMD_EXIT_USAGE;
-  char err[512];
-  int rc = own_flags(x, &nargs, args);
-  if (rc == 0)
-    rc = settings_load(&x->st, "export", usage,
-                       SETTINGS_SERVE & ~(1u << S_LISTEN), nargs, args, err,
-                       sizeof err);
+  int status = CMD_EXIT_USAGE;
+  const struct settings_cmd cmd = {
+      "export", usage, SETTINGS_SERVE & ~(1u << S_LISTEN), export_flags};
+  int rc = cmd_load(&x->st, &cmd, argc, argv);
   if (rc != 0) {
-    if (rc < 0 && err[0] != '\0' && rc != -EINVAL)
-      fprintf(stderr, "modproxy export: %s\n", err);
-    else if (rc == -EINVAL && err[0] != '\0')
-      fprintf(stderr, "modproxy export: %s\n", err);
     status = rc > 0 ? 0 : CMD_EXIT_USAGE;
     goto done;
   }
+  take_flags(x);
   if (x->out == NULL || (x->st.nargs == 0 && x->ntoolchains == 0)) {
     fprintf(stderr,
             "modproxy export: need -o BUNDLE and at least one go.mod, "
@@ -863,7 +820,6 @@ done:
   if (status == CMD_EXIT_USAGE && rc < 0 && x->s == NULL && x->multi != NULL)
     status = 1;
   exporter_dispose(x);
-  free(args);
   free(x);
   return status;
 }

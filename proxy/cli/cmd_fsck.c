@@ -38,7 +38,8 @@ static void on_problem(const struct store_fsck_problem *p, void *arg) {
 }
 
 int cmd_fsck(int argc, char **argv) {
-  static const char *const own[] = {"--dry-run", NULL};
+  static const struct settings_flag own[] = {{"dry-run", 0, NULL},
+                                             {NULL, 0, NULL}};
   struct cmd_ctx ctx = {.name = "fsck"};
   int rc = cmd_ctx_load(&ctx, summary, 1u << S_DATA, own, argc, argv);
   if (rc != 0) {
@@ -54,7 +55,7 @@ int cmd_fsck(int argc, char **argv) {
   rc = cmd_ctx_open(&ctx);
   if (rc != 0)
     goto out;
-  int dry = (ctx.own & 1u) != 0;
+  int dry = settings_flag(&ctx.st, 0) != NULL;
   double t0 = cmd_seconds();
   struct store_fsck_result res;
   int frc = store_fsck(ctx.store, !dry, on_problem, NULL, &res);

@@ -36,7 +36,8 @@ static int is_private(const char *module, void *arg) {
 }
 
 int cmd_gc(int argc, char **argv) {
-  static const char *const own[] = {"--dry-run", NULL};
+  static const struct settings_flag own[] = {{"dry-run", 0, NULL},
+                                             {NULL, 0, NULL}};
   struct cmd_ctx ctx = {.name = "gc"};
   struct store_evict_plan plan = {0};
   int rc = cmd_ctx_load(
@@ -46,7 +47,7 @@ int cmd_gc(int argc, char **argv) {
     rc = rc == 1 ? 0 : rc;
     goto out;
   }
-  int dry = (ctx.own & 1u) != 0;
+  int dry = settings_flag(&ctx.st, 0) != NULL;
   if (ctx.st.nargs > 0) {
     fprintf(stderr, "modproxy gc: unexpected argument \"%s\"\n",
             ctx.st.args[0]);

@@ -778,29 +778,21 @@ static void importer_dispose(struct importer *im) {
   settings_dispose(&im->st);
 }
 
-/* Takes --pause-ms out of argv. */
-static int own_flags(struct importer *im, int *argc, char **argv) {
-  int w = 1;
-  for (int i = 1; i < *argc; i++) {
-    const char *val = NULL;
-    if (strcmp(argv[i], "--pause-ms") == 0 && i + 1 < *argc)
-      val = argv[++i];
-    else if (strncmp(argv[i], "--pause-ms=", 11) == 0)
-      val = argv[i] + 11;
-    if (val == NULL) {
-      argv[w++] = argv[i];
-      continue;
-    }
-    char *end;
-    long ms = strtol(val, &end, 10);
-    if (*end != '\0' || ms < 0 || ms > 60000) {
-      fprintf(stderr, "modproxy import: --pause-ms %s: want 0 to 60000\n", val);
-      return -EINVAL;
-    }
-    im->pause_ms = (int)ms;
+/* Import's own flag: --pause-ms N between transactions. */
+static const struct settings_flag import_flags[] = {{"pause-ms", 0, "MS"},
+                                                    {NULL, 0, NULL}};
+
+static int take_pause(struct importer *im) {
+  const char *val = settings_flag(&im->st, 0);
+  if (val == NULL)
+    return 0;
+  char *end;
+  long ms = strtol(val, &end, 10);
+  if (end == val || *end != '\0' || ms < 0 || ms > 60000) {
+    fprintf(stderr, "modproxy import: --pause-ms %s: want 0 to 60000\n", val);
+    return -EINVAL;
   }
-  *argc = w;
-  argv[w] = NULL;
+  im->pause_ms = (int)ms;
   return 0;
 }
 
@@ -813,24 +805,16 @@ static void format_time(int64_t t, char *out, size_t cap) {
 
 int cmd_import(int argc, char **argv) {
   struct importer *im = calloc(1, sizeof *im);
-  char **args = calloc((size_t)argc + 1, sizeof *args);
-  if (im == NULL || args == NULL) {
-    free(im);
-    free(args);
+  if (im == NULL)
     return CMD_EXIT_USAGE;
-  }
-  memcpy(args, argv, (size_t)argc * sizeof *args);
-  int nargs = argc, status = CMD_EXIT_USAGE;
+  int status = CMD_EXIT_USAGE;
   char err[512] = "";
-  unsigned allowed =
-      1u << S_DATA | 1u << S_SUMDB | 1u << S_STRICT_ZIPS | 1u << S_PRIVATE;
-  int rc = own_flags(im, &nargs, args);
-  if (rc == 0)
-    rc = settings_load(&im->st, "import", usage, allowed, nargs, args, err,
-                       sizeof err);
-  if (rc != 0) {
-    if (rc < 0 && err[0] != '\0')
-      fprintf(stderr, "modproxy import: %s\n", err);
+  const struct settings_cmd cmd = {"import", usage,
+                                   1u << S_DATA | 1u << S_SUMDB |
+                                       1u << S_STRICT_ZIPS | 1u << S_PRIVATE,
+                                   import_flags};
+  int rc = cmd_load(&im->st, &cmd, argc, argv);
+  if (rc != 0 || take_pause(im) < 0) {
     status = rc > 0 ? 0 : CMD_EXIT_USAGE;
     goto done;
   }
@@ -954,6 +938,5 @@ done:
   fflush(stdout);
   importer_dispose(im);
   free(im);
-  free(args);
   return status;
 }

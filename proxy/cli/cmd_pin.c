@@ -67,14 +67,16 @@ static int parse_arg(const char *arg, char *module, size_t mcap, char *version,
 }
 
 int cmd_pin(int argc, char **argv) {
-  static const char *const own[] = {"--remove", "--list", NULL};
+  static const struct settings_flag own[] = {
+      {"remove", 0, NULL}, {"list", 0, NULL}, {NULL, 0, NULL}};
   struct cmd_ctx ctx = {.name = "pin"};
   int rc = cmd_ctx_load(&ctx, summary, 1u << S_DATA, own, argc, argv);
   if (rc != 0) {
     rc = rc == 1 ? 0 : rc;
     goto out;
   }
-  int remove = (ctx.own & 1u) != 0, list = (ctx.own & 2u) != 0;
+  int remove = settings_flag(&ctx.st, 0) != NULL,
+      list = settings_flag(&ctx.st, 1) != NULL;
   if ((remove && ctx.st.nargs == 0) || (list && (remove || ctx.st.nargs > 0))) {
     fprintf(stderr, "modproxy pin: %s\n",
             list ? "--list takes no arguments"

@@ -1,6 +1,7 @@
 /*
- * Helpers of the cache-management commands: own flags beside the shared
- * settings, opening an existing store, printing times and sizes.
+ * Helpers of the commands: loading settings and flags (every command), and
+ * for the cache-management commands opening an existing store, printing
+ * times and sizes.
  */
 #include "cmd_store.h"
 
@@ -13,34 +14,20 @@
 
 #include "cmd.h"
 
-int cmd_ctx_load(struct cmd_ctx *ctx, const char *summary, unsigned allowed,
-                 const char *const *own, int argc, char **argv) {
-  char err[512];
-  ctx->argv = calloc((size_t)argc + 1, sizeof *ctx->argv);
-  if (ctx->argv == NULL) {
-    fprintf(stderr, "modproxy %s: out of memory\n", ctx->name);
-    return CMD_EXIT_USAGE;
-  }
-  int n = 0;
-  for (int i = 0; i < argc; i++) {
-    int mine = -1;
-    for (int k = 0; i > 0 && own != NULL && own[k] != NULL; k++)
-      if (strcmp(argv[i], own[k]) == 0)
-        mine = k;
-    if (strcmp(argv[i], "--") == 0)
-      own = NULL; /* after "--" everything is an argument */
-    if (mine >= 0)
-      ctx->own |= 1u << mine;
-    else
-      ctx->argv[n++] = argv[i];
-  }
-  int rc = settings_load(&ctx->st, ctx->name, summary, allowed, n, ctx->argv,
-                         err, sizeof err);
-  if (rc < 0) {
-    fprintf(stderr, "modproxy %s: %s\n", ctx->name, err);
-    return CMD_EXIT_USAGE;
-  }
+int cmd_load(struct settings *st, const struct settings_cmd *cmd, int argc,
+             char **argv) {
+  char err[512] = "";
+  int rc = settings_load(st, cmd, argc, argv, err, sizeof err);
+  if (rc < 0)
+    fprintf(stderr, "modproxy %s: %s\n", cmd->name, err);
   return rc;
+}
+
+int cmd_ctx_load(struct cmd_ctx *ctx, const char *summary, unsigned allowed,
+                 const struct settings_flag *flags, int argc, char **argv) {
+  const struct settings_cmd cmd = {ctx->name, summary, allowed, flags};
+  int rc = cmd_load(&ctx->st, &cmd, argc, argv);
+  return rc < 0 ? CMD_EXIT_USAGE : rc;
 }
 
 int cmd_ctx_open(struct cmd_ctx *ctx) {
@@ -68,8 +55,6 @@ void cmd_ctx_dispose(struct cmd_ctx *ctx) {
   store_close(ctx->store);
   ctx->store = NULL;
   settings_dispose(&ctx->st);
-  free(ctx->argv);
-  ctx->argv = NULL;
 }
 
 void cmd_time(int64_t t, char *buf, size_t len) {

@@ -1,6 +1,6 @@
 /*
  * What the cache-management commands (gc, fsck, stats, pin, backup) share:
- * their own flags beside the settings, and opening an existing store.
+ * loading their settings and flags, and opening an existing store.
  * Private to proxy/.
  */
 #ifndef PROXY_CMD_STORE_H
@@ -11,32 +11,26 @@
 
 #include "settings.h"
 
-/* At most this many flags of a command's own. */
-#define CMD_MAX_OWN_FLAGS 4
-
 /** A command's run: its settings, its own flags and its positional args. */
 struct cmd_ctx {
-  const char *name; /**< "gc" */
-  struct settings st;
-  unsigned own; /**< bit i: own flag i was given */
-  char **argv;  /**< heap copy of argv without the own flags */
+  const char *name;   /**< "gc" */
+  struct settings st; /**< settings_flag(&st, i): own flag i */
   struct store *store;
 };
 
 /**
- * Loads the settings `allowed` for command ctx->name after taking out the
- * command's own boolean flags (`own`, NULL-terminated, e.g. "--dry-run"),
- * which settings_load would not know. `summary` is the help text. Returns
+ * Loads the settings `allowed` and the own flags `flags` (see struct
+ * settings_cmd) of command ctx->name. `summary` is the help text. Returns
  * 0; 1 when the help was printed; CMD_EXIT_USAGE after printing one line.
  */
 int cmd_ctx_load(struct cmd_ctx *ctx, const char *summary, unsigned allowed,
-                 const char *const *own, int argc, char **argv);
+                 const struct settings_flag *flags, int argc, char **argv);
 
 /** Opens the store of --data, which must exist (a typo must not create an
  *  empty store). 0, or CMD_EXIT_USAGE / 1 after printing one line. */
 int cmd_ctx_open(struct cmd_ctx *ctx);
 
-/** Closes the store, frees the settings and argv copy. */
+/** Closes the store and frees the settings. */
 void cmd_ctx_dispose(struct cmd_ctx *ctx);
 
 /** "2024-05-01 12:00:00 UTC" (or "never" for 0). */

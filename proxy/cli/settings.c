@@ -1,11 +1,14 @@
 /*
- * Settings from defaults, config file, environment and flags.
+ * Settings from defaults, config file, environment and flags, and the
+ * commands' own flags: the one parser of every command's arguments.
  *
  * The config file is lines of `key = value` (the key is the flag's name
  * without "--"), blank lines and lines starting with '#'. Repeatable keys
- * (git-route) may appear on several lines. An unknown key or a bad value is
- * an error that names the file and line. Values are validated as they are
- * read, so a bad value in any source is reported with that source.
+ * (git-route) may appear on several lines. Every command reads the whole
+ * file and skips the keys of settings it does not take; a key of no setting
+ * or a bad value is an error that names the file and line. Values are
+ * validated as they are read, so a bad value in any source is reported with
+ * that source. The same holds for MODPROXY_* variables.
  */
 #include "settings.h"
 #include "vcs_policy.h"
@@ -17,10 +20,17 @@
 #include <string.h>
 #include <strings.h>
 
-enum kind { K_TEXT, K_COUNT, K_BOOL, K_LIST, K_CHOICE, K_RANGES };
+enum kind { K_TEXT, K_COUNT, K_SIZE, K_BOOL, K_LIST, K_CHOICE, K_RANGES };
 
-/* getopt values for the settings' flags: OPT_BASE + setting_id. */
+/* getopt values for the settings' flags: OPT_BASE + setting_id; for a
+ * command's own flags: OPT_FLAG_BASE + index. */
 #define OPT_BASE 256
+#define OPT_FLAG_BASE 512
+
+/* Names compared for "did you mean": longer ones are never a typo of ours. */
+#define NEAREST_MAX_NAME_BYTES 64
+
+extern char **environ;
 
 static const struct def {
   const char *name;
@@ -29,6 +39,8 @@ static const struct def {
   int64_t max;
   const char *arg;
   const char *help;
+  int64_t unit;    /* K_SIZE: bytes of a number without suffix (0: 1) */
+  const char *env; /* the variable when not MODPROXY_<NAME> */
 } defs[S_COUNT] = {
     [S_LISTEN] = {"listen", K_TEXT, "127.0.0.1:3000", 0, "ADDR",
                   "address to listen on: host:port, [v6]:port or :port"},
@@ -48,19 +60,23 @@ static const struct def {
     [S_STRICT_ZIPS] = {"strict-zips", K_BOOL, "false", 0, NULL,
                        "refuse upstream zips that break the module zip rules "
                        "instead of serving them as published"},
-    [S_MEMORY_CACHE] = {"memory-cache", K_COUNT, "64", 1 << 20, "MIB",
-                        "memory for the hot cache of small responses"},
+    [S_MEMORY_CACHE] = {"memory-cache", K_SIZE, "64", 1ll << 40, "SIZE",
+                        "memory for the hot cache of small responses (a "
+                        "plain number is MiB; 512M, 1G)",
+                        .unit = 1 << 20},
     [S_PRIVATE] = {"private", K_TEXT, NULL, 0, "PATTERNS",
                    "GOPRIVATE-style globs: matching modules come from their "
                    "git repositories, never from an upstream"},
     [S_GIT_ROUTE] = {"git-route", K_LIST, NULL, 0, "PATTERN=URL",
                      "where a private module's repository lives; URL may use "
-                     "{root}, {1}, {2}...; repeatable"},
+                     "{root}, {1}, {2}...; repeatable",
+                     .env = "MODPROXY_GIT_ROUTES"},
     [S_DIAG_RECORDS] = {"diag-records", K_COUNT, "10000", 100000000, "N",
                         "request records kept for /diag"},
-    [S_MAX_CACHE_BYTES] = {"max-cache-bytes", K_COUNT, "0", INT64_MAX, "BYTES",
+    [S_MAX_CACHE_BYTES] = {"max-cache-bytes", K_SIZE, "0", INT64_MAX, "SIZE",
                            "evict the least recently used public module "
-                           "versions past this many bytes; 0: never"},
+                           "versions past this size (bytes, or 100G, 512M, "
+                           "64K); 0: never"},
     [S_ADMIN_TOKEN] = {"admin-token", K_TEXT, NULL, 0, "TOKEN",
                        "bearer token that POST /admin/refresh requires; "
                        "unset: /admin/ is disabled"},
@@ -80,7 +96,8 @@ static const struct def {
                         "them (when it can be reached)"},
     [S_AUTH_FILE] = {"auth-file", K_TEXT, NULL, 0, "FILE",
                      "users and tokens (hashed) allowed to see private "
-                     "modules; lines from `modproxy auth hash`"},
+                     "modules; lines from `modproxy auth user NAME` and "
+                     "`modproxy auth token NAME`"},
     [S_AUTH_REQUIRED] = {"auth-required", K_CHOICE, "private", 0, "private|all",
                          "with --auth-file, what needs credentials: private "
                          "(modules matching --private) or all"},
@@ -110,12 +127,52 @@ static const struct def {
                            "repositories may be http:// or git://"},
 };
 
-/* MODPROXY_<NAME>, upper case, '-' as '_'. */
-static void env_name(const char *name, char *out, size_t cap) {
+/* The setting's variable: MODPROXY_<NAME>, upper case, '-' as '_'. */
+static void env_name(const struct def *d, char *out, size_t cap) {
+  if (d->env != NULL) {
+    snprintf(out, cap, "%s", d->env);
+    return;
+  }
   size_t w = (size_t)snprintf(out, cap, "MODPROXY_");
-  for (; *name != '\0' && w + 1 < cap; name++)
+  for (const char *name = d->name; *name != '\0' && w + 1 < cap; name++)
     out[w++] = *name == '-' ? '_' : (char)toupper((unsigned char)*name);
   out[w] = '\0';
+}
+
+/* Levenshtein distance, for "did you mean". */
+static size_t distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > NEAREST_MAX_NAME_BYTES || lb > NEAREST_MAX_NAME_BYTES)
+    return SIZE_MAX;
+  size_t row[NEAREST_MAX_NAME_BYTES + 1];
+  for (size_t j = 0; j <= lb; j++)
+    row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t up = row[j];
+      size_t best = diag + (tolower((unsigned char)a[i - 1]) !=
+                            tolower((unsigned char)b[j - 1]));
+      if (up + 1 < best)
+        best = up + 1;
+      if (row[j - 1] + 1 < best)
+        best = row[j - 1] + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+/* Keeps in best the candidate nearest to name so far. */
+static void nearer(const char *name, const char *candidate, char *best,
+                   size_t cap, size_t *best_d) {
+  size_t d = distance(name, candidate);
+  if (d < *best_d) {
+    *best_d = d;
+    snprintf(best, cap, "%s", candidate);
+  }
 }
 
 static int parse_bool(const char *t) {
@@ -130,10 +187,55 @@ static int parse_bool(const char *t) {
   return -1;
 }
 
+int settings_size_parse(const char *text, int64_t max, int64_t *bytes) {
+  static const char suffixes[] = "KMGT";
+  char *end;
+  errno = 0;
+  long long v = strtoll(text, &end, 10);
+  if (errno != 0 || end == text || !isdigit((unsigned char)text[0]))
+    return -EINVAL;
+  int shift = 0;
+  const char *s =
+      *end != '\0' ? strchr(suffixes, toupper((unsigned char)*end)) : NULL;
+  if (s != NULL) {
+    shift = 10 * (int)(s - suffixes + 1);
+    end++;
+    if (strcasecmp(end, "iB") == 0 || strcasecmp(end, "B") == 0)
+      end += strlen(end);
+  }
+  if (*end != '\0' || v > (INT64_MAX >> shift))
+    return -EINVAL;
+  v <<= shift;
+  if (v > max)
+    return -EINVAL;
+  *bytes = v;
+  return 0;
+}
+
+/* A K_SIZE setting's bytes: a plain number counts d->unit each. */
+static int size_of(const struct def *d, const char *text, int64_t *bytes) {
+  int64_t unit = d->unit > 0 ? d->unit : 1;
+  int rc = settings_size_parse(text, d->max, bytes);
+  if (rc == 0 && unit > 1 && isdigit((unsigned char)text[strlen(text) - 1])) {
+    if (*bytes > d->max / unit)
+      return -EINVAL;
+    *bytes *= unit;
+  }
+  return rc;
+}
+
 /* Checks and records one value for id from source. */
 static int set(struct settings *st, enum setting_id id, const char *text,
                const char *source, char *err, size_t errlen) {
   const struct def *d = &defs[id];
+  int64_t bytes;
+  if (d->kind == K_SIZE && size_of(d, text, &bytes) < 0) {
+    snprintf(err, errlen,
+             "%s: %s: \"%s\" is not a size (bytes, or a number with K, M, G "
+             "or T) up to %lld bytes",
+             source, d->name, text, (long long)d->max);
+    return -EINVAL;
+  }
   if (d->kind == K_COUNT) {
     char *end;
     errno = 0;
@@ -181,11 +283,18 @@ static int set(struct settings *st, enum setting_id id, const char *text,
   return 0;
 }
 
-static int find_def(const char *name, unsigned allowed) {
+static int find_def(const char *name) {
   for (int i = 0; i < S_COUNT; i++)
-    if ((allowed & (1u << i)) != 0 && strcmp(defs[i].name, name) == 0)
+    if (strcmp(defs[i].name, name) == 0)
       return i;
   return -1;
+}
+
+/* The setting name nearest to name, into best. */
+static void nearest_key(const char *name, char *best, size_t cap) {
+  size_t d = SIZE_MAX;
+  for (int i = 0; i < S_COUNT; i++)
+    nearer(name, defs[i].name, best, cap, &d);
 }
 
 /* A repeatable setting from a new source replaces the earlier values. */
@@ -244,11 +353,18 @@ static int load_file(struct settings *st, const char *path, unsigned allowed,
     char *value = eq + 1;
     while (isspace((unsigned char)*value))
       value++;
-    int id = find_def(p, allowed);
+    int id = find_def(p);
     if (id < 0) {
-      snprintf(err, errlen, "config %s: unknown key \"%s\"", where, p);
+      char near[NEAREST_MAX_NAME_BYTES + 1] = "";
+      nearest_key(p, near, sizeof near);
+      snprintf(err, errlen,
+               "config %s: unknown key \"%s\" (did you mean "
+               "\"%s\"?)",
+               where, p, near);
       return -EINVAL;
     }
+    if ((allowed & (1u << id)) == 0)
+      continue; /* another command's setting */
     reset_list(st, (enum setting_id)id, &seen);
     char src[160];
     snprintf(src, sizeof src, "config %s", where);
@@ -258,13 +374,39 @@ static int load_file(struct settings *st, const char *path, unsigned allowed,
   return 0;
 }
 
+/* Every MODPROXY_* variable must be a setting's or MODPROXY_CONFIG: a
+ * misspelt one would otherwise be ignored without a word. */
+static int check_env(char *err, size_t errlen) {
+  for (char **e = environ; e != NULL && *e != NULL; e++) {
+    if (strncmp(*e, "MODPROXY_", 9) != 0)
+      continue;
+    char var[NEAREST_MAX_NAME_BYTES + 1], name[NEAREST_MAX_NAME_BYTES + 1],
+        near[NEAREST_MAX_NAME_BYTES + 1];
+    snprintf(var, sizeof var, "%.*s", (int)strcspn(*e, "="), *e);
+    size_t best = distance(var, "MODPROXY_CONFIG");
+    snprintf(near, sizeof near, "MODPROXY_CONFIG");
+    for (int i = 0; i < S_COUNT && best > 0; i++) {
+      env_name(&defs[i], name, sizeof name);
+      nearer(var, name, near, sizeof near, &best);
+    }
+    if (best > 0 || strcmp(var, near) != 0) {
+      snprintf(err, errlen, "unknown variable %s (did you mean %s?)", var,
+               near);
+      return -EINVAL;
+    }
+  }
+  return 0;
+}
+
 static int load_env(struct settings *st, unsigned allowed, char *err,
                     size_t errlen) {
+  if (check_env(err, errlen) < 0)
+    return -EINVAL;
   for (int i = 0; i < S_COUNT; i++) {
     if ((allowed & (1u << i)) == 0)
       continue;
     char name[64];
-    env_name(defs[i].name, name, sizeof name);
+    env_name(&defs[i], name, sizeof name);
     const char *v = getenv(name);
     if (v == NULL || v[0] == '\0')
       continue;
@@ -285,18 +427,23 @@ static int load_env(struct settings *st, unsigned allowed, char *err,
   return 0;
 }
 
-static void usage(const char *cmd, const char *summary, unsigned allowed) {
-  printf("Usage: modproxy %s [flags]\n\n%s\n\nFlags (also MODPROXY_<NAME> "
-         "variables and config file keys; flags win over variables, which win "
-         "over the file):\n  --config FILE\n      a config file of key = value "
-         "lines [MODPROXY_CONFIG]\n",
-         cmd, summary);
+static void usage(const struct settings_cmd *cmd) {
+  printf("Usage: modproxy %s [flags]\n\n%s\n", cmd->name, cmd->summary);
+  if (cmd->allowed == 0) {
+    printf("\nEvery command takes --config FILE [MODPROXY_CONFIG]: the config "
+           "file of\n`modproxy serve`, whose keys it does not use.\n");
+    return;
+  }
+  printf("\nFlags (also MODPROXY_<NAME> variables and config file keys; flags "
+         "win over variables, which win over the file; keys of other "
+         "commands' settings are skipped):\n  --config FILE\n      a config "
+         "file of key = value lines [MODPROXY_CONFIG]\n");
   for (int i = 0; i < S_COUNT; i++) {
-    if ((allowed & (1u << i)) == 0)
+    if ((cmd->allowed & (1u << i)) == 0)
       continue;
     const struct def *d = &defs[i];
     char env[64];
-    env_name(d->name, env, sizeof env);
+    env_name(d, env, sizeof env);
     printf("  --%s%s%s\n      %s [%s%s%s]\n", d->name,
            d->arg != NULL ? " " : "", d->arg != NULL ? d->arg : "", d->help,
            env, d->def != NULL ? ", default " : "",
@@ -305,25 +452,79 @@ static void usage(const char *cmd, const char *summary, unsigned allowed) {
   printf("  -h, --help\n      show this help\n");
 }
 
-int settings_load(struct settings *st, const char *cmd, const char *summary,
-                  unsigned allowed, int argc, char **argv, char *err,
-                  size_t errlen) {
+/* The flag nearest to the unknown one arg, for its error. */
+static void nearest_flag(const char *arg, const struct option *opts, char *best,
+                         size_t cap) {
+  const char *name = arg + strspn(arg, "-");
+  char given[NEAREST_MAX_NAME_BYTES + 1];
+  snprintf(given, sizeof given, "%.*s", (int)strcspn(name, "="), name);
+  size_t d = SIZE_MAX;
+  for (const struct option *o = opts; o->name != NULL; o++)
+    nearer(given, o->name, best, cap, &d);
+}
+
+static int usage_error(const char *what, const char *arg,
+                       const struct option *opts, const char *cmd, char *err,
+                       size_t errlen) {
+  char near[NEAREST_MAX_NAME_BYTES + 1] = "";
+  nearest_flag(arg, opts, near, sizeof near);
+  if (strcmp(what, "unknown flag") == 0 && near[0] != '\0')
+    snprintf(err, errlen,
+             "unknown flag %s (did you mean --%s? see modproxy "
+             "%s --help)",
+             arg, near, cmd);
+  else
+    snprintf(err, errlen, "%s %s (see modproxy %s --help)", what, arg, cmd);
+  return -EINVAL;
+}
+
+/* Records own flag i's value (a switch: "true"). */
+static int set_flag(struct settings *st, const struct settings_cmd *cmd, int i,
+                    char *err, size_t errlen) {
+  if (st->flag[i].n == SETTINGS_MAX_LIST) {
+    snprintf(err, errlen, "--%s: at most %d values", cmd->flags[i].name,
+             SETTINGS_MAX_LIST);
+    return -EINVAL;
+  }
+  st->flag[i].list[st->flag[i].n++] =
+      cmd->flags[i].arg != NULL ? optarg : "true";
+  return 0;
+}
+
+int settings_load(struct settings *st, const struct settings_cmd *cmd, int argc,
+                  char **argv, char *err, size_t errlen) {
   memset(st, 0, sizeof *st);
+  unsigned allowed = cmd->allowed;
   for (int i = 0; i < S_COUNT; i++) {
     if ((allowed & (1u << i)) != 0 && defs[i].def != NULL) {
       st->v[i].text = defs[i].def;
       snprintf(st->v[i].source, sizeof st->v[i].source, "default");
     }
   }
-  /* Options: every allowed setting, plus --config and --help. */
-  struct option opts[S_COUNT + 3];
-  int n = 0;
+  /* Options: every allowed setting, the command's own flags, --config and
+   * --help; short options: -h and the own flags' letters. */
+  struct option opts[S_COUNT + SETTINGS_MAX_FLAGS + 3];
+  char shorts[3 + 2 * SETTINGS_MAX_FLAGS + 1] = ":h";
+  int n = 0, nflags = 0;
   for (int i = 0; i < S_COUNT; i++)
     if ((allowed & (1u << i)) != 0)
       opts[n++] = (struct option){defs[i].name,
                                   defs[i].kind == K_BOOL ? optional_argument
                                                          : required_argument,
                                   NULL, OPT_BASE + i};
+  for (; cmd->flags != NULL && cmd->flags[nflags].name != NULL; nflags++) {
+    const struct settings_flag *f = &cmd->flags[nflags];
+    opts[n++] = (struct option){
+        f->name, f->arg != NULL ? required_argument : no_argument, NULL,
+        OPT_FLAG_BASE + nflags};
+    if (f->short_name != 0) {
+      size_t w = strlen(shorts);
+      shorts[w++] = (char)f->short_name;
+      if (f->arg != NULL)
+        shorts[w++] = ':';
+      shorts[w] = '\0';
+    }
+  }
   opts[n++] = (struct option){"config", required_argument, NULL, 'c'};
   opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
   opts[n] = (struct option){NULL, 0, NULL, 0};
@@ -332,19 +533,16 @@ int settings_load(struct settings *st, const char *cmd, const char *summary,
   int c;
   opterr = 0;
   optind = 1;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
     if (c == 'h') {
-      usage(cmd, summary, allowed);
+      usage(cmd);
       return 1;
     }
     if (c == 'c')
       config = optarg;
-    if (c == '?' || c == ':') {
-      snprintf(err, errlen, "%s %s (see modproxy %s --help)",
-               c == ':' ? "missing value for" : "unknown flag",
-               argv[optind - 1], cmd);
-      return -EINVAL;
-    }
+    if (c == '?' || c == ':')
+      return usage_error(c == ':' ? "missing value for" : "unknown flag",
+                         argv[optind - 1], opts, cmd->name, err, errlen);
   }
   if (config != NULL && config[0] != '\0' &&
       load_file(st, config, allowed, err, errlen) < 0)
@@ -354,9 +552,19 @@ int settings_load(struct settings *st, const char *cmd, const char *summary,
     return rc;
   unsigned seen = 0;
   optind = 1;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    if (c < OPT_BASE)
-      continue; /* --config, --help */
+  while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
+    if (c >= OPT_FLAG_BASE) {
+      if (set_flag(st, cmd, c - OPT_FLAG_BASE, err, errlen) < 0)
+        return -EINVAL;
+      continue;
+    }
+    if (c < OPT_BASE) {
+      for (int i = 0; i < nflags; i++) /* a short own flag (-o FILE) */
+        if (cmd->flags[i].short_name == c &&
+            set_flag(st, cmd, i, err, errlen) < 0)
+          return -EINVAL;
+      continue; /* or --config, --help */
+    }
     enum setting_id id = (enum setting_id)(c - OPT_BASE);
     reset_list(st, id, &seen);
     const char *v = optarg != NULL ? optarg : "true"; /* a bare bool flag */
@@ -380,7 +588,16 @@ const char *settings_text(const struct settings *st, enum setting_id id) {
 }
 
 int64_t settings_count(const struct settings *st, enum setting_id id) {
-  return st->v[id].text != NULL ? strtoll(st->v[id].text, NULL, 10) : 0;
+  int64_t bytes = 0;
+  if (st->v[id].text == NULL)
+    return 0;
+  if (defs[id].kind == K_SIZE)
+    return size_of(&defs[id], st->v[id].text, &bytes) == 0 ? bytes : 0;
+  return strtoll(st->v[id].text, NULL, 10);
+}
+
+const char *settings_flag(const struct settings *st, int i) {
+  return st->flag[i].n > 0 ? st->flag[i].list[st->flag[i].n - 1] : NULL;
 }
 
 int settings_bool(const struct settings *st, enum setting_id id) {
@@ -395,7 +612,7 @@ void settings_to_config(const struct settings *st, struct proxy_config *cfg) {
   cfg->list_ttl_s = settings_count(st, S_LIST_TTL);
   cfg->not_found_ttl_s = settings_count(st, S_NOT_FOUND_TTL);
   cfg->strict_zips = settings_bool(st, S_STRICT_ZIPS);
-  cfg->hot_cache_bytes = (size_t)settings_count(st, S_MEMORY_CACHE) << 20;
+  cfg->hot_cache_bytes = (size_t)settings_count(st, S_MEMORY_CACHE);
   cfg->private_patterns = settings_text(st, S_PRIVATE);
   cfg->git_routes = st->v[S_GIT_ROUTE].list;
   cfg->records_keep = (uint64_t)settings_count(st, S_DIAG_RECORDS);

@@ -1,7 +1,11 @@
 /*
- * Settings: one table of every setting, read in order from the defaults, a
- * config file (--config FILE or MODPROXY_CONFIG), the MODPROXY_* environment
- * variables and the command-line flags, each later source winning. Every
+ * Settings and flags of every command: one table of every setting, read in
+ * order from the defaults, a config file (--config FILE or MODPROXY_CONFIG),
+ * the MODPROXY_* environment variables and the command-line flags, each
+ * later source winning, plus each command's own flags (--dry-run, -o FILE).
+ * Every command reads the same config file and environment: it uses the
+ * settings it takes and ignores the others; a key or MODPROXY_* variable
+ * that no command knows is an error naming the nearest real one. Every
  * value remembers where it came from (`modproxy config` prints it). Private
  * to proxy/.
  */
@@ -18,6 +22,8 @@
 #define SETTINGS_MAX_FILE_BYTES (1u << 20)
 /* Values of one repeatable setting (--git-route). */
 #define SETTINGS_MAX_LIST 64
+/* Own flags of one command (export has the most: four). */
+#define SETTINGS_MAX_FLAGS 4
 
 enum setting_id {
   S_LISTEN,
@@ -50,6 +56,23 @@ enum setting_id {
   S_COUNT
 };
 
+/** A command's own flag, beside the settings. */
+struct settings_flag {
+  const char *name; /**< "dry-run", given as --dry-run */
+  int short_name;   /**< 'o' for -o, or 0 */
+  const char *arg;  /**< the value's name ("FILE"); NULL: a switch */
+};
+
+/** What a command takes, for settings_load. */
+struct settings_cmd {
+  const char *name;    /**< "gc" */
+  const char *summary; /**< the help text above the flags */
+  unsigned allowed;    /**< the settings it uses: bits 1u << setting_id */
+  /** its own flags, at most SETTINGS_MAX_FLAGS, ending with {NULL} (or
+   *  NULL for none) */
+  const struct settings_flag *flags;
+};
+
 struct settings {
   struct {
     const char *text; /**< the value (NULL: unset) */
@@ -59,25 +82,38 @@ struct settings {
   } v[S_COUNT];
   char *file_text; /* the config file's contents (values point into it) */
   char *env_copy[S_COUNT];
-  char **args; /**< positional arguments left after the flags */
+  struct {
+    const char *list[SETTINGS_MAX_LIST + 1]; /**< values, in order */
+    int n;                    /**< times given (a switch's values are "true") */
+  } flag[SETTINGS_MAX_FLAGS]; /**< own flags, in cmd->flags' order */
+  char **args;                /**< positional arguments left after the flags */
   int nargs;
 };
 
 /**
- * Loads the settings `allowed` (a bitmask of 1u << setting_id) for command
- * `cmd` from all sources. Returns 0; 1 when --help was given (the help is
- * printed); -EINVAL with one line in err for an unknown flag or key, a bad
- * value (naming its source and line), or an unreadable config file.
+ * Loads the settings and own flags of `cmd` from all sources (argv[0] is the
+ * command's name; argv is permuted, as by getopt). Returns 0; 1 when --help
+ * was given (the help is printed); -EINVAL with one line in err for an
+ * unknown flag, key or MODPROXY_* variable (naming the nearest real one), a
+ * bad value (naming its source and line), or an unreadable config file.
  */
-int settings_load(struct settings *st, const char *cmd, const char *summary,
-                  unsigned allowed, int argc, char **argv, char *err,
-                  size_t errlen);
+int settings_load(struct settings *st, const struct settings_cmd *cmd, int argc,
+                  char **argv, char *err, size_t errlen);
 void settings_dispose(struct settings *st);
 
 const char *settings_text(const struct settings *st, enum setting_id id);
-/** A count setting (validated at load). */
+/** A count setting, or a size in bytes (validated at load). */
 int64_t settings_count(const struct settings *st, enum setting_id id);
 int settings_bool(const struct settings *st, enum setting_id id);
+/** The last value of own flag i (a switch: "true"), NULL if not given. */
+const char *settings_flag(const struct settings *st, int i);
+
+/**
+ * Reads a size: plain bytes, or a number with a binary suffix K, M, G or T
+ * (optionally followed by "iB" or "B": 64K, 512MiB, 100G). -EINVAL if it is
+ * not one or is over max.
+ */
+int settings_size_parse(const char *text, int64_t max, int64_t *bytes);
 
 /** Fills the server configuration from loaded settings. */
 void settings_to_config(const struct settings *st, struct proxy_config *cfg);

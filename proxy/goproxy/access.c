@@ -125,8 +125,10 @@ int proxy_access_check(struct proxy_conn *c) {
   const char *url = c->req->url;
   c->needs_credentials = 0;
   /* Health checks are for load balancers; /admin/ has its own token. */
-  if (s->auth == NULL || strcmp(url, "/healthz") == 0 ||
-      strcmp(url, "/readyz") == 0 || strncmp(url, "/admin/", 7) == 0)
+  size_t path_len = strcspn(url, "?");
+  if (s->auth == NULL || (path_len == 8 && strncmp(url, "/healthz", 8) == 0) ||
+      (path_len == 7 && strncmp(url, "/readyz", 7) == 0) ||
+      strncmp(url, "/admin/", 7) == 0)
     return 1;
   char subject[PROXY_MAX_URL_BYTES + 1];
   int priv = target_private(s, url, subject, sizeof subject);

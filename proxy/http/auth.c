@@ -8,7 +8,8 @@
  *   token NAME SHA256_HEX_OF_THE_TOKEN
  * Users authenticate with HTTP Basic (so the go command's ~/.netrc works
  * unchanged); tokens with "Authorization: Bearer TOKEN" or as the Basic
- * password. Only hashes are stored; `modproxy auth hash` makes the lines.
+ * password. Only hashes are stored; `modproxy auth user` and `modproxy
+ * auth token` make the lines.
  * Tokens are checked on the loop thread (one SHA-256). A password check
  * (PBKDF2) is deliberately slow: it runs on the password thread, within its
  * budget (auth_checks.c), and its outcome for a given Authorization header
@@ -112,7 +113,7 @@ static int parse_line(char *line, struct entry *e, char *err, size_t errlen) {
   if (strncmp(p, "pbkdf2-sha256$", 14) != 0) {
     snprintf(err, errlen,
              "a user line needs a pbkdf2-sha256$... hash "
-             "(make one with: modproxy auth hash)");
+             "(make one with: modproxy auth user NAME)");
     return -EINVAL;
   }
   p += 14;

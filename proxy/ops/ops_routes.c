@@ -1,7 +1,8 @@
 /*
  * Endpoints for operators: /healthz (the process answers), /readyz (the
  * store takes writes; upstream reachability is reported, not required) and
- * /metrics (Prometheus text format).
+ * /metrics (Prometheus text format). A query string is allowed on each;
+ * /readyz?format=json answers in JSON.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@ struct ops_job {
   uv_work_t work;
   struct proxy_conn *conn;
   enum ops_page page;
+  int json; /* ?format=json */
   int rc;
   struct store_stats stats;
 };
@@ -27,25 +29,38 @@ static void on_ops_work(uv_work_t *w) {
       j->page == OPS_READY ? store_ping(st) : store_stats_get(st, &j->stats);
 }
 
-/* The readiness report: the store's state, then each upstream's. */
-static char *ready_text(const struct proxy_server *s, int rc) {
+/* The readiness report: the store's state, then each upstream's, as text
+ * or as JSON ({"ready":..,"store":..,"upstreams":[{"url":..,"state":..}]};
+ * the strings hold no quote or backslash: URLs are shown redacted). */
+static char *ready_text(const struct proxy_server *s, int rc, int json) {
   char *out = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&out, &len);
   if (f == NULL)
     return NULL;
-  fprintf(f, "%s\nstore: %s\n", rc == 0 ? "ready" : "not ready",
-          rc == 0 ? "writable" : strerror(-rc));
-  for (int i = 0; i < s->nupstreams; i++) {
+  const char *store = rc == 0 ? "writable" : strerror(-rc);
+  if (json)
+    fprintf(f, "{\"ready\":%s,\"store\":\"%s\",\"upstreams\":[",
+            rc == 0 ? "true" : "false", store);
+  else
+    fprintf(f, "%s\nstore: %s\n", rc == 0 ? "ready" : "not ready", store);
+  for (int i = 0, n = 0; i < s->nupstreams; i++) {
     const struct proxy_upstream *u = &s->upstreams[i];
     if (u->base == NULL)
       continue;
     const struct upstream_health *h = &u->health;
-    fprintf(f, "upstream %s: %s\n", u->shown,
-            h->last_ok == 0 && h->last_error_at == 0 ? "not used yet"
-            : h->last_error_at > h->last_ok          ? "failing"
-                                                     : "answering");
+    const char *state = h->last_ok == 0 && h->last_error_at == 0
+                            ? "not used yet"
+                        : h->last_error_at > h->last_ok ? "failing"
+                                                        : "answering";
+    if (json)
+      fprintf(f, "%s{\"url\":\"%s\",\"state\":\"%s\"}", n++ > 0 ? "," : "",
+              u->shown, state);
+    else
+      fprintf(f, "upstream %s: %s\n", u->shown, state);
   }
+  if (json)
+    fputs("]}\n", f);
   fclose(f);
   return out;
 }
@@ -56,15 +71,16 @@ static void on_ops_done(uv_work_t *w, int status) {
   if (!proxy_conn_gone(c)) {
     char *text =
         j->page == OPS_READY
-            ? ready_text(c->server, j->rc)
+            ? ready_text(c->server, j->rc, j->json)
             : (j->rc == 0 ? proxy_metrics_render(c->server, &j->stats) : NULL);
     if (text == NULL)
       proxy_conn_send_text(c, 503, "the store cannot be read; see the log",
                            NULL);
     else if (j->page == OPS_READY)
       proxy_conn_send_local(c, j->rc == 0 ? 200 : 503,
-                            "text/plain; charset=utf-8", text, strlen(text),
-                            NULL);
+                            j->json ? "application/json"
+                                    : "text/plain; charset=utf-8",
+                            text, strlen(text), NULL);
     else
       proxy_conn_send_local(c, 200, "text/plain; version=0.0.4; charset=utf-8",
                             text, strlen(text), NULL);
@@ -74,15 +90,17 @@ static void on_ops_done(uv_work_t *w, int status) {
   free(j);
 }
 
-int proxy_route_ops(struct proxy_conn *c, const char *path) {
+int proxy_route_ops(struct proxy_conn *c, const char *url) {
   enum ops_page page;
-  if (strcmp(path, "/healthz") == 0) {
+  const char *query = url + strcspn(url, "?");
+  size_t n = (size_t)(query - url);
+  if (n == 8 && strncmp(url, "/healthz", n) == 0) {
     proxy_conn_send_local(c, 200, "text/plain; charset=utf-8", "ok\n", 3, NULL);
     return 1;
   }
-  if (strcmp(path, "/readyz") == 0)
+  if (n == 7 && strncmp(url, "/readyz", n) == 0)
     page = OPS_READY;
-  else if (strcmp(path, "/metrics") == 0)
+  else if (n == 8 && strncmp(url, "/metrics", n) == 0)
     page = OPS_METRICS;
   else
     return 0;
@@ -93,6 +111,7 @@ int proxy_route_ops(struct proxy_conn *c, const char *path) {
   }
   j->conn = c;
   j->page = page;
+  j->json = strstr(query, "format=json") != NULL;
   j->work.data = j;
   proxy_conn_hold(c);
   if (uv_queue_work(c->server->loop, &j->work, on_ops_work, on_ops_done) < 0) {

@@ -16,6 +16,9 @@ set -euo pipefail
 set -E # ERR trap in functions too
 
 : "${BUILD_DIR:?BUILD_DIR must be set}"
+# modproxy refuses MODPROXY_* variables that are not its settings: the
+# binary's path stays a shell variable, not an environment variable.
+export -n MODPROXY_BIN
 SRC_DIR=${SRC_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 TOOLS="$BUILD_DIR/tools"
 # GO: the client the tests drive, the machine's newest Go (the one most of

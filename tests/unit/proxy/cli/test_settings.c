@@ -1,0 +1,173 @@
+/*
+ * The one parser of every command's settings and flags (proxy/cli/settings.c):
+ * sizes with suffixes, a config file holding other commands' keys, unknown
+ * keys, flags and MODPROXY_* variables named with the nearest real one, own
+ * flags (switches, values, short names, repeats) and positional arguments.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "settings.h"
+
+static void test_size_parse(void **state) {
+  static const struct {
+    const char *text;
+    int64_t bytes; /* -1: refused */
+  } cases[] = {
+      {"0", 0},
+      {"1048576", 1048576},
+      {"64K", 64 << 10},
+      {"64k", 64 << 10},
+      {"512M", 512ll << 20},
+      {"512MiB", 512ll << 20},
+      {"100G", 100ll << 30},
+      {"2GB", 2ll << 30},
+      {"1T", 1ll << 40},
+      {"", -1},
+      {"G", -1},
+      {"-1", -1},
+      {"5X", -1},
+      {"5 G", -1},
+      {"1GiBs", -1},
+      {"99999999999T", -1}, /* overflows */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int64_t got = -1;
+    int rc = settings_size_parse(cases[i].text, INT64_MAX, &got);
+    if (cases[i].bytes < 0) {
+      assert_int_equal(rc, -EINVAL);
+    } else {
+      assert_int_equal(rc, 0);
+      assert_int_equal(got, cases[i].bytes);
+    }
+  }
+  int64_t got;
+  assert_int_equal(settings_size_parse("2K", 2047, &got), -EINVAL); /* max */
+}
+
+/* Writes text to a temporary config file; its path in path. */
+static void write_conf(const char *text, char *path, size_t cap) {
+  snprintf(path, cap, "/tmp/test_settings.%d.conf", (int)getpid());
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* settings_load on a NULL-terminated argument list. */
+static int load(struct settings *st, const struct settings_cmd *cmd,
+                char **argv, char *err, size_t errlen) {
+  int argc = 0;
+  while (argv[argc] != NULL)
+    argc++;
+  return settings_load(st, cmd, argc, argv, err, errlen);
+}
+
+static void test_config_of_other_commands(void **state) {
+  char path[64], err[512] = "";
+  write_conf("listen = 127.0.0.1:1\ndata = /srv/d\nmax-cache-bytes = 100G\n"
+             "git-route = a.example/*=https://a.example/{2}.git\n",
+             path, sizeof path);
+  const struct settings_cmd cmd = {"backup", "", 1u << S_DATA, NULL};
+  struct settings st;
+  char *argv[] = {"backup", "--config", path, "out.db", NULL};
+  assert_int_equal(load(&st, &cmd, argv, err, sizeof err), 0);
+  assert_string_equal(settings_text(&st, S_DATA), "/srv/d");
+  assert_null(settings_text(&st, S_LISTEN)); /* serve's: skipped */
+  assert_int_equal(st.nargs, 1);
+  assert_string_equal(st.args[0], "out.db");
+  settings_dispose(&st);
+  /* A key of no command stays an error, naming the nearest one. */
+  write_conf("data = /srv/d\nmax-cache-byte = 1G\n", path, sizeof path);
+  assert_int_equal(load(&st, &cmd, argv, err, sizeof err), -EINVAL);
+  assert_non_null(strstr(err, ":2: unknown key \"max-cache-byte\" (did you "
+                              "mean \"max-cache-bytes\"?)"));
+  settings_dispose(&st);
+  unlink(path);
+}
+
+static void test_env(void **state) {
+  const struct settings_cmd cmd = {"config", "", SETTINGS_SERVE, NULL};
+  char err[512] = "";
+  struct settings st;
+  char *argv[] = {"config", NULL};
+  setenv("MODPROXY_GIT_ROUTES",
+         "a.example/*=https://a.example/{2}.git "
+         "b.example/*=https://b.example/{2}.git",
+         1);
+  assert_int_equal(load(&st, &cmd, argv, err, sizeof err), 0);
+  assert_int_equal(st.v[S_GIT_ROUTE].nlist, 2);
+  settings_dispose(&st);
+  unsetenv("MODPROXY_GIT_ROUTES");
+  setenv("MODPROXY_GIT_ROUTE", "x", 1);
+  assert_int_equal(load(&st, &cmd, argv, err, sizeof err), -EINVAL);
+  assert_string_equal(err, "unknown variable MODPROXY_GIT_ROUTE (did you mean "
+                           "MODPROXY_GIT_ROUTES?)");
+  settings_dispose(&st);
+  unsetenv("MODPROXY_GIT_ROUTE");
+  /* A variable of a setting the command does not take is skipped. */
+  const struct settings_cmd stats = {"stats", "", 1u << S_DATA, NULL};
+  setenv("MODPROXY_LISTEN", "127.0.0.1:1", 1);
+  assert_int_equal(load(&st, &stats, argv, err, sizeof err), 0);
+  settings_dispose(&st);
+  unsetenv("MODPROXY_LISTEN");
+}
+
+static void test_own_flags(void **state) {
+  static const struct settings_flag flags[] = {{"output", 'o', "DIR"},
+                                               {"toolchain", 0, "V"},
+                                               {"dry-run", 0, NULL},
+                                               {NULL, 0, NULL}};
+  const struct settings_cmd cmd = {"export", "",
+                                   1u << S_DATA | 1u << S_MEMORY_CACHE, flags};
+  char err[512] = "";
+  struct settings st;
+  char *argv[] = {"export",
+                  "-o",
+                  "b",
+                  "x@v1.0.0",
+                  "--toolchain=go1.21.0",
+                  "--toolchain",
+                  "go1.22.0",
+                  "--memory-cache",
+                  "512M",
+                  NULL};
+  assert_int_equal(load(&st, &cmd, argv, err, sizeof err), 0);
+  assert_string_equal(settings_flag(&st, 0), "b");
+  assert_int_equal(st.flag[1].n, 2);
+  assert_string_equal(st.flag[1].list[0], "go1.21.0");
+  assert_null(settings_flag(&st, 2));
+  assert_int_equal(settings_count(&st, S_MEMORY_CACHE), 512ll << 20);
+  assert_int_equal(st.nargs, 1);
+  assert_string_equal(st.args[0], "x@v1.0.0");
+  settings_dispose(&st);
+  char *typo[] = {"export", "--dry-rn", NULL};
+  assert_int_equal(load(&st, &cmd, typo, err, sizeof err), -EINVAL);
+  assert_non_null(
+      strstr(err, "unknown flag --dry-rn (did you mean --dry-run?"));
+  settings_dispose(&st);
+  /* A plain --memory-cache number is MiB, as before sizes took suffixes. */
+  char *plain[] = {"export", "--memory-cache", "64", NULL};
+  assert_int_equal(load(&st, &cmd, plain, err, sizeof err), 0);
+  assert_int_equal(settings_count(&st, S_MEMORY_CACHE), 64ll << 20);
+  settings_dispose(&st);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_size_parse),
+      cmocka_unit_test(test_config_of_other_commands),
+      cmocka_unit_test(test_env),
+      cmocka_unit_test(test_own_flags),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
