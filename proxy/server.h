@@ -14,6 +14,7 @@
 
 #include "modproxy/diag.h"
 #include "modproxy/store.h"
+#include "upstream.h"
 
 /* ---- limits ------------------------------------------------------------- */
 
@@ -56,14 +57,6 @@
 #define PROXY_HOT_CACHE_BYTES (64u << 20)
 /* Responses at most this large are kept in the hot cache. */
 #define PROXY_HOT_MAX_ENTRY_BYTES (1u << 20)
-/* Upstream timeouts: connecting, and a transfer that moves no byte. */
-#define PROXY_UPSTREAM_CONNECT_TIMEOUT_MS 10000
-#define PROXY_UPSTREAM_STALL_TIMEOUT_S 30
-/* Redirects followed per upstream request (the go command allows 10). */
-#define PROXY_UPSTREAM_MAX_REDIRECTS 10
-#define PROXY_MAX_UPSTREAMS 16
-/* Buckets of the upstream latency histogram in /metrics. */
-#define PROXY_LATENCY_BUCKETS 10
 /* A version used this recently is never evicted (by the server or by
  * `modproxy gc`): a 500 MiB zip to a slow client takes minutes, and the
  * server writes last uses a few seconds late. */
@@ -108,35 +101,6 @@ struct proxy_config {
    *  modules whose repositories may be http or git:// (NULL: none). */
   const char *direct_deny, *direct_allow, *direct_insecure;
 };
-
-/** How an upstream has been doing (loop thread), for /diag and /metrics. */
-struct upstream_health {
-  uint64_t ok, not_found, errors;
-  uint64_t total_ms; /**< over all answered requests */
-  uint64_t latency[PROXY_LATENCY_BUCKETS + 1]; /**< last: +Inf */
-  int64_t last_ok, last_error_at;              /**< Unix seconds, 0 = never */
-  char last_error[160];
-};
-
-/** One GOPROXY-style upstream entry. */
-struct proxy_upstream {
-  char *base;   /**< URL without trailing '/'; NULL for "off" */
-  char *shown;  /**< base with any password replaced, for messages */
-  int fall_any; /**< separator after it was '|': fall through on any error */
-  int direct;   /**< "direct": fetch from the module's repository (vcs.c) */
-  struct upstream_health health;
-};
-
-/** Parses a GOPROXY-style list. Returns the count or -EINVAL with a message
- *  in err. "off" ends the list (it becomes an entry with base NULL). */
-int proxy_upstreams_parse(const char *list, struct proxy_upstream *out, int max,
-                          char *err, size_t errlen);
-void proxy_upstreams_free(struct proxy_upstream *u, int n);
-/** A copy of text (a URL, or a list of them in GOPROXY or GOSUMDB syntax)
- *  with the user information of every URL replaced by "xxxxx": a user name
- *  alone is often a token. For every message, log line and page that shows
- *  an upstream. The caller frees it; NULL when out of memory. */
-char *proxy_url_redact(const char *text);
 
 /* ---- refcounted response bodies ----------------------------------------- */
 
@@ -259,12 +223,10 @@ struct proxy_server {
   uv_tcp_t listener;
   uv_signal_t sigterm, sigint;
   uv_timer_t drain_timer;
-  struct proxy_upstream upstreams[PROXY_MAX_UPSTREAMS];
-  int nupstreams;
-  struct proxy_fetcher *fetcher;
-  struct proxy_vcs *vcs;   /**< private modules from git (vcs.c) */
-  struct proxy_tls *tls;   /**< the TLS listener's context, or NULL */
-  struct proxy_auth *auth; /**< --auth-file credentials, or NULL */
+  struct upstream_list *upstreams; /**< --upstream and the HTTP client */
+  struct proxy_vcs *vcs;           /**< private modules from git (vcs.c) */
+  struct proxy_tls *tls;           /**< the TLS listener's context, or NULL */
+  struct proxy_auth *auth;         /**< --auth-file credentials, or NULL */
   struct proxy_auth_checks *auth_checks; /**< their password thread */
   uint64_t nconns;                       /**< open client connections */
   struct proxy_cache *cache;             /**< last use, eviction (cache.c) */

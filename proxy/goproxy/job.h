@@ -16,7 +16,7 @@
 #include <stdio.h>
 
 #include "server.h"
-#include "fetch.h"
+#include "upstream.h"
 
 struct proxy_stream;
 

@@ -46,7 +46,7 @@ static void what(const struct gp_req *gp, char *buf, size_t len) {
 static struct proxy_upstream *source(struct proxy_server *s,
                                      const struct gp_req *gp, int i) {
   (void)gp;
-  return i < s->nupstreams ? &s->upstreams[i] : NULL;
+  return upstream_list_at(s->upstreams, i);
 }
 
 static void url(const struct gp_req *gp, const char *base, char *out,
@@ -228,7 +228,7 @@ static int cached_list(struct fetch_job *j) {
  * versions do exist; from the hot cache when it is fresh there, so that
  * the explanation costs no upstream request. */
 static int before_explain(struct fetch_job *j) {
-  const struct proxy_upstream *first = &j->s->upstreams[0];
+  const struct proxy_upstream *first = upstream_list_at(j->s->upstreams, 0);
   struct module_job *m = module_data(j);
   if (!immutable(&j->gp) || j->attempts_len == 0)
     return 0;
@@ -243,7 +243,8 @@ static int before_explain(struct fetch_job *j) {
   m->list_fetch.max_bytes = PROXY_MAX_SMALL_BODY_BYTES;
   m->list_fetch.on_done = on_list_fetched;
   m->list_fetch.data = j;
-  if (proxy_fetch_start(j->s->fetcher, &m->list_fetch) != 0)
+  if (proxy_fetch_start(upstream_list_fetcher(j->s->upstreams),
+                        &m->list_fetch) != 0)
     return 0;
   j->s->counters.upstream_requests++;
   return 1;
@@ -280,7 +281,8 @@ static void remember(struct fetch_job *j, int64_t now) {
   if (m->list_fresh)
     store_answer_put(j->s->store, j->gp.module, "@v/list", 200,
                      m->list_fetch.body != NULL ? m->list_fetch.body : "",
-                     m->list_fetch.len, now, j->s->upstreams[0].shown);
+                     m->list_fetch.len, now,
+                     upstream_list_at(j->s->upstreams, 0)->shown);
 }
 
 /* ---- ingest (worker thread) --------------------------------------------- */

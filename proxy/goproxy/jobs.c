@@ -490,7 +490,7 @@ static void attempt(struct fetch_job *j) {
     j->fetch.on_data = j->fd >= 0 ? on_fetch_data : NULL;
     j->no_stream = 0;
     j->fetch.data = j;
-    int rc = proxy_fetch_start(s->fetcher, &j->fetch);
+    int rc = proxy_fetch_start(upstream_list_fetcher(s->upstreams), &j->fetch);
     if (rc == 0) {
       j->attempt_start_ms = uv_now(s->loop);
       s->counters.upstream_requests++;

@@ -272,8 +272,8 @@ static void render_summary_text(FILE *f, const struct proxy_server *s,
   fprintf(
       f, "in the last %" PRIu64 " requests: %" PRIu64 " failed\n\nupstreams:\n",
       m->requests, m->failures);
-  for (int i = 0; i < s->nupstreams; i++) {
-    const struct proxy_upstream *u = &s->upstreams[i];
+  for (int i = 0; i < upstream_list_count(s->upstreams); i++) {
+    const struct proxy_upstream *u = upstream_list_at(s->upstreams, i);
     if (u->base == NULL) {
       fprintf(f, "  off (nothing after this is asked)\n");
       continue;
@@ -334,10 +334,11 @@ static void render_summary_json(FILE *f, const struct proxy_server *s,
           ",\"misses\":%" PRIu64 ",\"upstream_requests\":%" PRIu64
           ",\"coalesced\":%" PRIu64 "},\"upstreams\":[",
           k->requests, k->hits, k->misses, k->upstream_requests, k->coalesced);
-  for (int i = 0; i < s->nupstreams; i++) {
-    const struct upstream_health *h = &s->upstreams[i].health;
+  for (int i = 0; i < upstream_list_count(s->upstreams); i++) {
+    const struct proxy_upstream *u = upstream_list_at(s->upstreams, i);
+    const struct upstream_health *h = &u->health;
     fprintf(f, "%s{\"url\":", i > 0 ? "," : "");
-    diag_json_write(f, s->upstreams[i].shown);
+    diag_json_write(f, u->shown);
     fprintf(f,
             ",\"found\":%" PRIu64 ",\"not_found\":%" PRIu64
             ",\"failed\":%" PRIu64 ",\"last_ok\":%" PRId64

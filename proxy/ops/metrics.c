@@ -105,8 +105,8 @@ char *proxy_metrics_render(const struct proxy_server *s,
   fprintf(f, "# HELP modproxy_upstream_request_duration_seconds Upstream "
              "answers by latency.\n"
              "# TYPE modproxy_upstream_request_duration_seconds histogram\n");
-  for (int u = 0; u < s->nupstreams; u++) {
-    const struct proxy_upstream *up = &s->upstreams[u];
+  for (int u = 0; u < upstream_list_count(s->upstreams); u++) {
+    const struct proxy_upstream *up = upstream_list_at(s->upstreams, u);
     if (up->base == NULL)
       continue;
     uint64_t cum = 0;

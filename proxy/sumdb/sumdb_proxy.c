@@ -69,11 +69,11 @@ static int setup_db(struct proxy_server *s, struct proxy_sumdb_db *db) {
   snprintf(suffix, sizeof suffix, "/sumdb/%s", db->spec.key.name);
   /* The proxies before "off" or "direct" (after which the go command asks
    * the database itself). */
-  for (int i = 0; i < s->nupstreams && s->upstreams[i].base != NULL &&
-                  !s->upstreams[i].direct;
-       i++) {
-    int rc = add_source(db, s->upstreams[i].base, s->upstreams[i].shown, suffix,
-                        s->upstreams[i].fall_any);
+  for (int i = 0;; i++) {
+    const struct proxy_upstream *u = upstream_list_at(s->upstreams, i);
+    if (u == NULL || u->base == NULL || u->direct)
+      break;
+    int rc = add_source(db, u->base, u->shown, suffix, u->fall_any);
     if (rc < 0)
       return rc;
   }
