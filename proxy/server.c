@@ -159,7 +159,8 @@ static void server_dispose(struct proxy_server *s, int clean) {
    * (the fetcher, TLS and cache free their memory there) and of the
    * connections closed by the drain, which drop their hot-cache bodies. */
   uv_run(s->loop, UV_RUN_NOWAIT);
-  hot_cache_dispose(&s->hot);
+  goproxy_free(s->goproxy);
+  s->goproxy = NULL;
   proxy_sumdb_free(s);
   proxy_mirror_free(s);
   /* After a forced stop, worker threads may still hold store connections;
@@ -194,7 +195,7 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
             strerror(errno));
     goto fail;
   }
-  rc = hot_cache_init(&s->hot, cfg->hot_cache_bytes);
+  rc = goproxy_new(cfg->hot_cache_bytes, &s->goproxy);
   if (rc < 0) {
     fprintf(stderr, "modproxy: %s\n", strerror(-rc));
     goto fail;

@@ -14,6 +14,7 @@
 
 #include "modproxy/diag.h"
 #include "modproxy/store.h"
+#include "goproxy.h"
 #include "upstream.h"
 
 /* ---- limits ------------------------------------------------------------- */
@@ -135,42 +136,6 @@ struct gp_req {
   char escaped_module[GOMOD_MAX_PATH_BYTES * 2];
 };
 
-/* ---- hot cache: small responses answered on the loop thread ------------ */
-
-struct hot_entry;
-struct hot_cache {
-  struct hot_entry **buckets;
-  size_t nbuckets, count;
-  size_t bytes, max_bytes;
-  struct hot_entry *lru_head, *lru_tail; /* head = most recently used */
-};
-
-/** A cached reply: 200 bodies and not-found answers. */
-struct hot_value {
-  int status;
-  struct proxy_body *body;
-  int64_t fetched; /**< Unix seconds it was fetched, for freshness */
-  int immutable;   /**< versioned .info/.mod/.zip */
-  char etag[40];
-  /** For zips only the metadata is cached: the bytes stream from the store. */
-  uint64_t zip_size;
-};
-
-int hot_cache_init(struct hot_cache *c, size_t max_bytes);
-void hot_cache_dispose(struct hot_cache *c);
-/** Looks key up; fills *v (borrowed: ref the body to keep it) and returns 1,
- *  or returns 0. */
-int hot_cache_get(struct hot_cache *c, const char *key, struct hot_value *v);
-/** Inserts or replaces key (takes its own reference to v->body). */
-void hot_cache_put(struct hot_cache *c, const char *key,
-                   const struct hot_value *v);
-/** Drops key if present. */
-void hot_cache_remove(struct hot_cache *c, const char *key);
-/** Drops every entry of module ("<module>\n..." keys) that is not immutable
- *  (lists, @latest, queries, not-found answers); returns how many. Walks the
- *  whole cache: for rare admin requests, not the request path. */
-size_t hot_cache_drop_module(struct hot_cache *c, const char *module);
-
 /* ---- the server --------------------------------------------------------- */
 
 struct proxy_fetcher;
@@ -232,8 +197,7 @@ struct proxy_server {
   struct proxy_cache *cache;             /**< last use, eviction (cache.c) */
   struct proxy_sumdb *sumdb;             /**< checksum databases (sumdb.c) */
   struct proxy_mirror *mirror;           /**< offline mirror state (mirror.c) */
-  struct hot_cache hot;
-  struct fetch_job *jobs;   /**< fetches in flight (coalescing) */
+  struct goproxy *goproxy;  /**< hot cache, fetch jobs (goproxy.h) */
   struct proxy_conn *conns; /**< open connections */
   int stopping;
   int exit_code;

@@ -94,6 +94,12 @@ struct job_kind {
   void (*dispose)(struct fetch_job *j);
 };
 
+/** The core's state (goproxy.h), as the files of proxy/goproxy see it. */
+struct goproxy {
+  struct hot_cache hot;
+  struct fetch_job *jobs; /**< in flight (coalescing) */
+};
+
 /** GOPROXY files: a module's list, @latest, .info, .mod and .zip
  *  (job_module.c). */
 extern const struct job_kind proxy_job_module;

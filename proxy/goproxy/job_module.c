@@ -195,7 +195,7 @@ static void on_list_fetched(struct proxy_fetch *f) {
                           .fetched = (int64_t)time(NULL)};
     if (v.body != NULL) {
       proxy_etag(f->body, f->len, v.etag);
-      hot_cache_put(&j->s->hot, key, &v);
+      hot_cache_put(goproxy_hot(j->s->goproxy), key, &v);
       proxy_body_unref(v.body);
       module_data(j)->list_fresh = 1;
     }
@@ -209,7 +209,7 @@ static int cached_list(struct fetch_job *j) {
   char key[sizeof j->key];
   snprintf(key, sizeof key, "%s\n@v/list", j->gp.module);
   struct hot_value v;
-  if (!hot_cache_get(&j->s->hot, key, &v) || v.status != 200 ||
+  if (!hot_cache_get(goproxy_hot(j->s->goproxy), key, &v) || v.status != 200 ||
       v.body == NULL ||
       (int64_t)time(NULL) - v.fetched >= j->s->cfg->list_ttl_s)
     return 0;

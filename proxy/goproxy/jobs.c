@@ -115,7 +115,7 @@ static void end_stream(struct fetch_job *j, int ok, int outcome,
 void proxy_job_done(struct fetch_job *j) {
   job_state(j, JOB_DONE);
   struct proxy_server *s = j->s;
-  for (struct fetch_job **p = &s->jobs; *p != NULL; p = &(*p)->next) {
+  for (struct fetch_job **p = &s->goproxy->jobs; *p != NULL; p = &(*p)->next) {
     if (*p == j) {
       *p = j->next;
       break;
@@ -140,7 +140,7 @@ void proxy_job_done(struct fetch_job *j) {
         .fetched = (int64_t)time(NULL),
     };
     memcpy(v.etag, r->etag, sizeof v.etag);
-    hot_cache_put(&s->hot, j->key, &v);
+    hot_cache_put(&s->goproxy->hot, j->key, &v);
   }
   for (struct job_waiter *w = j->waiters, *next; w != NULL; w = next) {
     next = w->next;
@@ -527,7 +527,7 @@ static void refuse(struct job_waiter *w) {
 void proxy_job_join(struct proxy_server *s, const struct job_kind *kind,
                     const struct gp_req *gp, const char *key,
                     struct job_waiter *w) {
-  for (struct fetch_job *j = s->jobs; j != NULL; j = j->next) {
+  for (struct fetch_job *j = s->goproxy->jobs; j != NULL; j = j->next) {
     if (j->kind != kind || strcmp(j->key, key) != 0)
       continue;
     s->counters.coalesced++;
@@ -562,8 +562,8 @@ void proxy_job_join(struct proxy_server *s, const struct job_kind *kind,
   j->json = open_memstream(&j->json_buf, &j->json_len);
   if (j->json != NULL)
     fputc('[', j->json);
-  j->next = s->jobs;
-  s->jobs = j;
+  j->next = s->goproxy->jobs;
+  s->goproxy->jobs = j;
   if (kind->start_private == NULL || !kind->start_private(j))
     attempt(j);
 }

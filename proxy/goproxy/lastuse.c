@@ -213,7 +213,7 @@ void proxy_cache_forget(struct proxy_server *s, const char *module,
   char key[GOMOD_MAX_PATH_BYTES + sizeof esc + 16];
   for (int i = 0; i < 3; i++) {
     snprintf(key, sizeof key, "%s\n@v/%s.%s", module, esc, exts[i]);
-    hot_cache_remove(&s->hot, key);
+    hot_cache_remove(goproxy_hot(s->goproxy), key);
   }
 }
 

@@ -189,7 +189,7 @@ static void on_lookup_done(uv_work_t *w, int status) {
   struct hot_value *v = &ctx->value;
   if (proxy_conn_gone(c) || (v->status != 0 && is_fresh(s, v))) {
     if (!proxy_conn_gone(c)) {
-      hot_cache_put(&s->hot, ctx->key, v);
+      hot_cache_put(goproxy_hot(s->goproxy), ctx->key, v);
       s->counters.hits++;
       proxy_conn_outcome(c, v->status == 200 ? DIAG_HIT : DIAG_NOT_FOUND);
       reply_value(c, &ctx->gp, v, 0);
@@ -276,7 +276,7 @@ static void serve_gp(struct proxy_conn *c, const struct gp_req *gp) {
   snprintf(key, sizeof key, "%s\n%s", gp->module, gp->suffix);
   proxy_conn_subject(c, gp->module, gp->version);
   struct hot_value v;
-  if (hot_cache_get(&s->hot, key, &v) && is_fresh(s, &v)) {
+  if (hot_cache_get(goproxy_hot(s->goproxy), key, &v) && is_fresh(s, &v)) {
     s->counters.hits++;
     proxy_conn_outcome(c, v.status == 200 ? DIAG_HIT : DIAG_NOT_FOUND);
     reply_value(c, gp, &v, 0);

@@ -260,8 +260,9 @@ static void render_summary_text(FILE *f, const struct proxy_server *s,
           "modproxy %s\n\ncache: %" PRIu64 " versions, %" PRIu64
           " zips (%.1f MiB); hot cache %zu entries (%.1f MiB)\n",
           MODPROXY_VERSION, sj->stats.versions, sj->stats.zips,
-          (double)sj->stats.zip_bytes / 1048576.0, s->hot.count,
-          (double)s->hot.bytes / 1048576.0);
+          (double)sj->stats.zip_bytes / 1048576.0,
+          goproxy_hot(s->goproxy)->count,
+          (double)goproxy_hot(s->goproxy)->bytes / 1048576.0);
   fprintf(f,
           "since start: %" PRIu64 " requests, hit ratio %.1f%%, %" PRIu64
           " upstream requests, %" PRIu64 " coalesced waits\n",
@@ -328,7 +329,8 @@ static void render_summary_json(FILE *f, const struct proxy_server *s,
           ",\"zips\":%" PRIu64 ",\"zip_bytes\":%" PRIu64
           ",\"hot_entries\":%zu,\"hot_bytes\":%zu},",
           MODPROXY_VERSION, sj->stats.versions, sj->stats.zips,
-          sj->stats.zip_bytes, s->hot.count, s->hot.bytes);
+          sj->stats.zip_bytes, goproxy_hot(s->goproxy)->count,
+          goproxy_hot(s->goproxy)->bytes);
   fprintf(f,
           "\"since_start\":{\"requests\":%" PRIu64 ",\"hits\":%" PRIu64
           ",\"misses\":%" PRIu64 ",\"upstream_requests\":%" PRIu64

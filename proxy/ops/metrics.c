@@ -146,7 +146,8 @@ char *proxy_metrics_render(const struct proxy_server *s,
       "# HELP modproxy_hot_cache_entries Entries in the hot cache.\n"
       "# TYPE modproxy_hot_cache_entries gauge\nmodproxy_hot_cache_entries "
       "%zu\n",
-      st->versions, st->zip_bytes, st->answers, s->hot.bytes, s->hot.count);
+      st->versions, st->zip_bytes, st->answers, goproxy_hot(s->goproxy)->bytes,
+      goproxy_hot(s->goproxy)->count);
   char *cache = proxy_cache_metrics(s, st);
   if (cache != NULL)
     fputs(cache, f);

@@ -368,7 +368,7 @@ static void on_stored(uv_work_t *w, int status) {
    * hot cache (both run on this thread): no second fetch. */
   struct hot_value v;
   snprintf(g->key, sizeof g->key, "%s\n%s", g->gp.module, g->gp.suffix);
-  if (hot_cache_get(&s->hot, g->key, &v) && v.body != NULL &&
+  if (hot_cache_get(goproxy_hot(s->goproxy), g->key, &v) && v.body != NULL &&
       sumdb_fresh(s, g->gp.suffix, &v)) {
     g->status = v.status;
     g->body = proxy_body_ref(v.body);
@@ -612,7 +612,7 @@ static void on_request_done(struct proxy_sumdb_get *g) {
     struct hot_value v = {
         .status = 200, .body = g->body, .fetched = (int64_t)time(NULL)};
     if (!g->fetched)
-      hot_cache_put(&s->hot, q->key, &v);
+      hot_cache_put(goproxy_hot(s->goproxy), q->key, &v);
   }
   if (!proxy_conn_gone(c)) {
     if (g->attempts != NULL)
@@ -729,7 +729,8 @@ void proxy_route_sumdb(struct proxy_conn *c, const char *url) {
   }
   snprintf(q->key, sizeof q->key, "%s\n%s", db->spec.key.name, canon);
   struct hot_value v;
-  if (hot_cache_get(&s->hot, q->key, &v) && sumdb_fresh(s, canon, &v)) {
+  if (hot_cache_get(goproxy_hot(s->goproxy), q->key, &v) &&
+      sumdb_fresh(s, canon, &v)) {
     s->counters.hits++;
     proxy_conn_outcome(c, v.status == 200 ? DIAG_HIT : DIAG_NOT_FOUND);
     reply(c, canon, v.status, v.body, 0);
