@@ -194,7 +194,6 @@ struct proxy_server {
   struct proxy_auth *auth;         /**< --auth-file credentials, or NULL */
   struct proxy_auth_checks *auth_checks; /**< their password thread */
   uint64_t nconns;                       /**< open client connections */
-  struct proxy_cache *cache;             /**< last use, eviction (cache.c) */
   struct proxy_sumdb *sumdb;             /**< checksum databases (sumdb.c) */
   struct proxy_mirror *mirror;           /**< offline mirror state (mirror.c) */
   struct goproxy *goproxy;  /**< hot cache, fetch jobs (goproxy.h) */

@@ -1,6 +1,7 @@
 /*
  * The GOPROXY core's own state (proxy/goproxy): the hot cache of small
- * answers and the fetch jobs in flight. The server creates one and hands
+ * answers, the fetch jobs in flight and the last uses that drive eviction
+ * (lastuse.c, started by proxy_cache_init). The server creates one and hands
  * it nothing else to hold. Loop thread. Private to proxy/.
  */
 #ifndef PROXY_GOPROXY_H

@@ -97,7 +97,8 @@ struct job_kind {
 /** The core's state (goproxy.h), as the files of proxy/goproxy see it. */
 struct goproxy {
   struct hot_cache hot;
-  struct fetch_job *jobs; /**< in flight (coalescing) */
+  struct fetch_job *jobs;      /**< in flight (coalescing) */
+  struct proxy_cache *lastuse; /**< last use, eviction (lastuse.c) */
 };
 
 /** GOPROXY files: a module's list, @latest, .info, .mod and .zip
