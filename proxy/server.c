@@ -16,7 +16,7 @@
 
 #include "conn.h"
 #include "auth.h"
-#include "fetch.h"
+#include "upstream.h"
 #include "mirror.h"
 #include "sumdb_proxy.h"
 #include "vcs.h"
@@ -153,15 +153,14 @@ static void server_dispose(struct proxy_server *s, int clean) {
   s->auth_checks = NULL;
   proxy_auth_free(s->auth);
   s->auth = NULL;
-  proxy_fetcher_free(s->fetcher);
-  s->fetcher = NULL;
+  upstream_list_free(s->upstreams);
+  s->upstreams = NULL;
   /* One iteration runs the close callbacks of the handles closed above
    * (the fetcher, TLS and cache free their memory there) and of the
    * connections closed by the drain, which drop their hot-cache bodies. */
   uv_run(s->loop, UV_RUN_NOWAIT);
-  hot_cache_dispose(&s->hot);
-  proxy_upstreams_free(s->upstreams, s->nupstreams);
-  s->nupstreams = 0;
+  goproxy_free(s->goproxy);
+  s->goproxy = NULL;
   proxy_sumdb_free(s);
   proxy_mirror_free(s);
   /* After a forced stop, worker threads may still hold store connections;
@@ -179,19 +178,10 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
   s->loop = loop;
   s->cfg = cfg;
   char err[512];
-  int rc = proxy_upstreams_parse(cfg->upstream, s->upstreams,
-                                 PROXY_MAX_UPSTREAMS, err, sizeof err);
-  if (rc < 0) {
-    fprintf(stderr, "modproxy: --upstream: %s\n", err);
+  int rc =
+      upstream_list_new(loop, cfg->upstream, cfg->upstream_ca, &s->upstreams);
+  if (rc < 0)
     goto fail;
-  }
-  s->nupstreams = rc;
-  if (cfg->upstream_ca != NULL && access(cfg->upstream_ca, R_OK) < 0) {
-    fprintf(stderr, "modproxy: --upstream-ca: cannot read %s: %s\n",
-            cfg->upstream_ca, strerror(errno));
-    rc = -EINVAL;
-    goto fail;
-  }
   rc = store_open(cfg->data_dir, &s->store);
   if (rc < 0) {
     fprintf(stderr, "modproxy: cannot open the store in %s: %s\n",
@@ -205,9 +195,7 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
             strerror(errno));
     goto fail;
   }
-  rc = hot_cache_init(&s->hot, cfg->hot_cache_bytes);
-  if (rc == 0)
-    rc = proxy_fetcher_new(loop, cfg->upstream_ca, &s->fetcher);
+  rc = goproxy_new(cfg->hot_cache_bytes, &s->goproxy);
   if (rc < 0) {
     fprintf(stderr, "modproxy: %s\n", strerror(-rc));
     goto fail;

@@ -14,6 +14,8 @@
 
 #include "modproxy/diag.h"
 #include "modproxy/store.h"
+#include "goproxy.h"
+#include "upstream.h"
 
 /* ---- limits ------------------------------------------------------------- */
 
@@ -56,14 +58,6 @@
 #define PROXY_HOT_CACHE_BYTES (64u << 20)
 /* Responses at most this large are kept in the hot cache. */
 #define PROXY_HOT_MAX_ENTRY_BYTES (1u << 20)
-/* Upstream timeouts: connecting, and a transfer that moves no byte. */
-#define PROXY_UPSTREAM_CONNECT_TIMEOUT_MS 10000
-#define PROXY_UPSTREAM_STALL_TIMEOUT_S 30
-/* Redirects followed per upstream request (the go command allows 10). */
-#define PROXY_UPSTREAM_MAX_REDIRECTS 10
-#define PROXY_MAX_UPSTREAMS 16
-/* Buckets of the upstream latency histogram in /metrics. */
-#define PROXY_LATENCY_BUCKETS 10
 /* A version used this recently is never evicted (by the server or by
  * `modproxy gc`): a 500 MiB zip to a slow client takes minutes, and the
  * server writes last uses a few seconds late. */
@@ -109,35 +103,6 @@ struct proxy_config {
   const char *direct_deny, *direct_allow, *direct_insecure;
 };
 
-/** How an upstream has been doing (loop thread), for /diag and /metrics. */
-struct upstream_health {
-  uint64_t ok, not_found, errors;
-  uint64_t total_ms; /**< over all answered requests */
-  uint64_t latency[PROXY_LATENCY_BUCKETS + 1]; /**< last: +Inf */
-  int64_t last_ok, last_error_at;              /**< Unix seconds, 0 = never */
-  char last_error[160];
-};
-
-/** One GOPROXY-style upstream entry. */
-struct proxy_upstream {
-  char *base;   /**< URL without trailing '/'; NULL for "off" */
-  char *shown;  /**< base with any password replaced, for messages */
-  int fall_any; /**< separator after it was '|': fall through on any error */
-  int direct;   /**< "direct": fetch from the module's repository (vcs.c) */
-  struct upstream_health health;
-};
-
-/** Parses a GOPROXY-style list. Returns the count or -EINVAL with a message
- *  in err. "off" ends the list (it becomes an entry with base NULL). */
-int proxy_upstreams_parse(const char *list, struct proxy_upstream *out, int max,
-                          char *err, size_t errlen);
-void proxy_upstreams_free(struct proxy_upstream *u, int n);
-/** A copy of text (a URL, or a list of them in GOPROXY or GOSUMDB syntax)
- *  with the user information of every URL replaced by "xxxxx": a user name
- *  alone is often a token. For every message, log line and page that shows
- *  an upstream. The caller frees it; NULL when out of memory. */
-char *proxy_url_redact(const char *text);
-
 /* ---- refcounted response bodies ----------------------------------------- */
 
 struct proxy_body {
@@ -170,42 +135,6 @@ struct gp_req {
   char suffix[GOMOD_MAX_PATH_BYTES * 2 + GOMOD_MAX_VERSION_BYTES * 2 + 16];
   char escaped_module[GOMOD_MAX_PATH_BYTES * 2];
 };
-
-/* ---- hot cache: small responses answered on the loop thread ------------ */
-
-struct hot_entry;
-struct hot_cache {
-  struct hot_entry **buckets;
-  size_t nbuckets, count;
-  size_t bytes, max_bytes;
-  struct hot_entry *lru_head, *lru_tail; /* head = most recently used */
-};
-
-/** A cached reply: 200 bodies and not-found answers. */
-struct hot_value {
-  int status;
-  struct proxy_body *body;
-  int64_t fetched; /**< Unix seconds it was fetched, for freshness */
-  int immutable;   /**< versioned .info/.mod/.zip */
-  char etag[40];
-  /** For zips only the metadata is cached: the bytes stream from the store. */
-  uint64_t zip_size;
-};
-
-int hot_cache_init(struct hot_cache *c, size_t max_bytes);
-void hot_cache_dispose(struct hot_cache *c);
-/** Looks key up; fills *v (borrowed: ref the body to keep it) and returns 1,
- *  or returns 0. */
-int hot_cache_get(struct hot_cache *c, const char *key, struct hot_value *v);
-/** Inserts or replaces key (takes its own reference to v->body). */
-void hot_cache_put(struct hot_cache *c, const char *key,
-                   const struct hot_value *v);
-/** Drops key if present. */
-void hot_cache_remove(struct hot_cache *c, const char *key);
-/** Drops every entry of module ("<module>\n..." keys) that is not immutable
- *  (lists, @latest, queries, not-found answers); returns how many. Walks the
- *  whole cache: for rare admin requests, not the request path. */
-size_t hot_cache_drop_module(struct hot_cache *c, const char *module);
 
 /* ---- the server --------------------------------------------------------- */
 
@@ -259,19 +188,15 @@ struct proxy_server {
   uv_tcp_t listener;
   uv_signal_t sigterm, sigint;
   uv_timer_t drain_timer;
-  struct proxy_upstream upstreams[PROXY_MAX_UPSTREAMS];
-  int nupstreams;
-  struct proxy_fetcher *fetcher;
-  struct proxy_vcs *vcs;   /**< private modules from git (vcs.c) */
-  struct proxy_tls *tls;   /**< the TLS listener's context, or NULL */
-  struct proxy_auth *auth; /**< --auth-file credentials, or NULL */
+  struct upstream_list *upstreams; /**< --upstream and the HTTP client */
+  struct proxy_vcs *vcs;           /**< private modules from git (vcs.c) */
+  struct proxy_tls *tls;           /**< the TLS listener's context, or NULL */
+  struct proxy_auth *auth;         /**< --auth-file credentials, or NULL */
   struct proxy_auth_checks *auth_checks; /**< their password thread */
   uint64_t nconns;                       /**< open client connections */
-  struct proxy_cache *cache;             /**< last use, eviction (cache.c) */
   struct proxy_sumdb *sumdb;             /**< checksum databases (sumdb.c) */
   struct proxy_mirror *mirror;           /**< offline mirror state (mirror.c) */
-  struct hot_cache hot;
-  struct fetch_job *jobs;   /**< fetches in flight (coalescing) */
+  struct goproxy *goproxy;  /**< hot cache, fetch jobs (goproxy.h) */
   struct proxy_conn *conns; /**< open connections */
   int stopping;
   int exit_code;

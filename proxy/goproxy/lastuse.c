@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "job.h" /* struct goproxy */
 #include "server.h"
 
 /* Last uses are written, and the removal log read, this often. */
@@ -172,7 +173,7 @@ static int batch_grow(struct access_batch *b) {
 
 void proxy_cache_touch(struct proxy_server *s, const char *module,
                        const char *version) {
-  struct proxy_cache *c = s->cache;
+  struct proxy_cache *c = s->goproxy->lastuse;
   if (c == NULL)
     return;
   struct access_batch *b = &c->filling;
@@ -213,7 +214,7 @@ void proxy_cache_forget(struct proxy_server *s, const char *module,
   char key[GOMOD_MAX_PATH_BYTES + sizeof esc + 16];
   for (int i = 0; i < 3; i++) {
     snprintf(key, sizeof key, "%s\n@v/%s.%s", module, esc, exts[i]);
-    hot_cache_remove(&s->hot, key);
+    hot_cache_remove(goproxy_hot(s->goproxy), key);
   }
 }
 
@@ -397,7 +398,7 @@ int proxy_cache_init(struct proxy_server *s) {
   uv_timer_start(&c->timer, on_tick, PROXY_CACHE_TICK_MS, PROXY_CACHE_TICK_MS);
   /* The timer alone must not keep the loop (and shutdown) waiting. */
   uv_unref((uv_handle_t *)&c->timer);
-  s->cache = c;
+  s->goproxy->lastuse = c;
   return 0;
 }
 
@@ -406,10 +407,10 @@ static void on_timer_closed(uv_handle_t *h) {
 }
 
 void proxy_cache_close(struct proxy_server *s, int clean) {
-  struct proxy_cache *c = s->cache;
+  struct proxy_cache *c = s->goproxy->lastuse;
   if (c == NULL)
     return;
-  s->cache = NULL;
+  s->goproxy->lastuse = NULL;
   /* After a clean drain no work is running: write the last uses here. */
   if (clean && c->state == CACHE_IDLE && c->filling.n > 0) {
     c->flushing = c->filling;

@@ -1,11 +1,12 @@
 /*
- * GOPROXY requests between routes.c (parse, look up, answer) and jobs.c
- * (coalesced upstream fetches and ingest). Private to proxy/.
+ * GOPROXY requests in routes.c (parse, look up, answer); a miss waits on a
+ * coalesced fetch job (job.h). Private to proxy/.
  */
 #ifndef PROXY_ROUTE_H
 #define PROXY_ROUTE_H
 
 #include "conn.h"
+#include "job.h"
 #include "server.h"
 
 /**
@@ -21,20 +22,6 @@ int gp_parse(const char *target, struct gp_req *out, char *err, size_t errlen);
  *  -EINVAL when the body is not a JSON object with a plain Version string. */
 int gp_info_version(const char *body, size_t len, char *out, size_t cap);
 
-/** The outcome of a fetch, handed to every request that waited for it. */
-struct job_result {
-  int status;              /**< 200, 404/410, or 502/504 */
-  struct proxy_body *body; /**< small body, or the explanation on failure */
-  char etag[40];
-  uint64_t zip_size;    /**< for a zip */
-  int upstream_error;   /**< failed for another reason than not-found */
-  int fetched;          /**< 200 fresh from an upstream */
-  int outcome;          /**< a diag_outcome to record, or -1: derive */
-  const char *attempts; /**< JSON array of the upstream attempts */
-  const char *refused;  /**< why the upstream's answer failed modproxy's
-                             checks, or NULL; valid only during finish */
-};
-
 /** One GOPROXY request in progress. */
 struct route_ctx {
   struct proxy_conn *conn;
@@ -48,16 +35,8 @@ struct route_ctx {
   /** A stale list/@latest answer, kept to serve if the upstream fails. */
   struct hot_value stale;
   int have_stale;
-  struct route_ctx *next_waiter;
+  struct job_waiter waiter; /**< on the fetch job, after a miss */
 };
-
-/** Joins (or starts) the fetch for ctx->gp; answers ctx when it ends. */
-void proxy_job_join(struct proxy_server *s, struct route_ctx *ctx);
-/** Answers a waiting request with a fetch's outcome, then frees ctx. */
-void proxy_route_finish(struct route_ctx *ctx, const struct job_result *r);
-/** Answers a waiting zip request with a download in progress (a 200 whose
- *  body follows the stream), then frees ctx. */
-void proxy_route_stream(struct route_ctx *ctx, struct proxy_stream *st);
 
 /** Serves /diag and below (diag_routes.c). */
 void proxy_route_diag(struct proxy_conn *c, const char *path);

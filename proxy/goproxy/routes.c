@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,7 +189,7 @@ static void on_lookup_done(uv_work_t *w, int status) {
   struct hot_value *v = &ctx->value;
   if (proxy_conn_gone(c) || (v->status != 0 && is_fresh(s, v))) {
     if (!proxy_conn_gone(c)) {
-      hot_cache_put(&s->hot, ctx->key, v);
+      hot_cache_put(goproxy_hot(s->goproxy), ctx->key, v);
       s->counters.hits++;
       proxy_conn_outcome(c, v->status == 200 ? DIAG_HIT : DIAG_NOT_FOUND);
       reply_value(c, &ctx->gp, v, 0);
@@ -205,17 +206,15 @@ static void on_lookup_done(uv_work_t *w, int status) {
   }
   memset(v, 0, sizeof *v);
   s->counters.misses++;
-  /* The connection stays held until proxy_route_finish. */
-  proxy_job_join(s, ctx);
+  /* The connection stays held until on_fetch_done or on_fetch_stream. */
+  proxy_job_join(s, &proxy_job_module, &ctx->gp, ctx->key, &ctx->waiter);
 }
 
 /* ---- fetch outcome ----------------------------------------------------- */
 
-void proxy_route_finish(struct route_ctx *ctx, const struct job_result *r) {
-  if (ctx->gp.kind == GP_SUMDB) {
-    proxy_sumdb_finish(ctx, r); /* a checksum database answer (sumdb.c) */
-    return;
-  }
+/* Answers a waiting request with a fetch's outcome, then frees ctx. */
+static void on_fetch_done(struct job_waiter *w, const struct job_result *r) {
+  struct route_ctx *ctx = container_of(w, struct route_ctx, waiter);
   struct proxy_conn *c = ctx->conn;
   if (proxy_conn_gone(c))
     goto out;
@@ -249,7 +248,10 @@ out:
   ctx_free(ctx);
 }
 
-void proxy_route_stream(struct route_ctx *ctx, struct proxy_stream *st) {
+/* Answers a waiting zip request with a download in progress (a 200 whose
+ * body follows the stream), then frees ctx. */
+static void on_fetch_stream(struct job_waiter *w, struct proxy_stream *st) {
+  struct route_ctx *ctx = container_of(w, struct route_ctx, waiter);
   struct proxy_conn *c = ctx->conn;
   if (!proxy_conn_gone(c)) {
     proxy_conn_outcome(c, DIAG_FETCHED);
@@ -274,7 +276,7 @@ static void serve_gp(struct proxy_conn *c, const struct gp_req *gp) {
   snprintf(key, sizeof key, "%s\n%s", gp->module, gp->suffix);
   proxy_conn_subject(c, gp->module, gp->version);
   struct hot_value v;
-  if (hot_cache_get(&s->hot, key, &v) && is_fresh(s, &v)) {
+  if (hot_cache_get(goproxy_hot(s->goproxy), key, &v) && is_fresh(s, &v)) {
     s->counters.hits++;
     proxy_conn_outcome(c, v.status == 200 ? DIAG_HIT : DIAG_NOT_FOUND);
     reply_value(c, gp, &v, 0);
@@ -290,6 +292,8 @@ static void serve_gp(struct proxy_conn *c, const struct gp_req *gp) {
   memcpy(ctx->key, key, sizeof key);
   ctx->conn = c;
   ctx->work.data = ctx;
+  ctx->waiter.on_done = on_fetch_done;
+  ctx->waiter.on_stream = on_fetch_stream;
   proxy_conn_hold(c);
   if (uv_queue_work(s->loop, &ctx->work, on_lookup, on_lookup_done) < 0) {
     proxy_conn_release(c);

@@ -115,7 +115,7 @@ static void on_refreshed(uv_work_t *w, int status) {
   struct proxy_server *s = c->server;
   /* After the store: a request in between may have put the old list back
    * into the hot cache from the store; now neither has it. */
-  size_t hot = hot_cache_drop_module(&s->hot, j->module);
+  size_t hot = hot_cache_drop_module(goproxy_hot(s->goproxy), j->module);
   if (!proxy_conn_gone(c)) {
     char text[GOMOD_MAX_PATH_BYTES + 160];
     if (j->dropped < 0) {

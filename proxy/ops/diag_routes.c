@@ -260,8 +260,9 @@ static void render_summary_text(FILE *f, const struct proxy_server *s,
           "modproxy %s\n\ncache: %" PRIu64 " versions, %" PRIu64
           " zips (%.1f MiB); hot cache %zu entries (%.1f MiB)\n",
           MODPROXY_VERSION, sj->stats.versions, sj->stats.zips,
-          (double)sj->stats.zip_bytes / 1048576.0, s->hot.count,
-          (double)s->hot.bytes / 1048576.0);
+          (double)sj->stats.zip_bytes / 1048576.0,
+          goproxy_hot(s->goproxy)->count,
+          (double)goproxy_hot(s->goproxy)->bytes / 1048576.0);
   fprintf(f,
           "since start: %" PRIu64 " requests, hit ratio %.1f%%, %" PRIu64
           " upstream requests, %" PRIu64 " coalesced waits\n",
@@ -272,8 +273,8 @@ static void render_summary_text(FILE *f, const struct proxy_server *s,
   fprintf(
       f, "in the last %" PRIu64 " requests: %" PRIu64 " failed\n\nupstreams:\n",
       m->requests, m->failures);
-  for (int i = 0; i < s->nupstreams; i++) {
-    const struct proxy_upstream *u = &s->upstreams[i];
+  for (int i = 0; i < upstream_list_count(s->upstreams); i++) {
+    const struct proxy_upstream *u = upstream_list_at(s->upstreams, i);
     if (u->base == NULL) {
       fprintf(f, "  off (nothing after this is asked)\n");
       continue;
@@ -332,16 +333,18 @@ static void render_summary_json(FILE *f, const struct proxy_server *s,
           ",\"zips\":%" PRIu64 ",\"zip_bytes\":%" PRIu64
           ",\"hot_entries\":%zu,\"hot_bytes\":%zu},",
           MODPROXY_VERSION, sj->stats.versions, sj->stats.zips,
-          sj->stats.zip_bytes, s->hot.count, s->hot.bytes);
+          sj->stats.zip_bytes, goproxy_hot(s->goproxy)->count,
+          goproxy_hot(s->goproxy)->bytes);
   fprintf(f,
           "\"since_start\":{\"requests\":%" PRIu64 ",\"hits\":%" PRIu64
           ",\"misses\":%" PRIu64 ",\"upstream_requests\":%" PRIu64
           ",\"coalesced\":%" PRIu64 "},\"upstreams\":[",
           k->requests, k->hits, k->misses, k->upstream_requests, k->coalesced);
-  for (int i = 0; i < s->nupstreams; i++) {
-    const struct upstream_health *h = &s->upstreams[i].health;
+  for (int i = 0; i < upstream_list_count(s->upstreams); i++) {
+    const struct proxy_upstream *u = upstream_list_at(s->upstreams, i);
+    const struct upstream_health *h = &u->health;
     fprintf(f, "%s{\"url\":", i > 0 ? "," : "");
-    diag_json_write(f, s->upstreams[i].shown);
+    diag_json_write(f, u->shown);
     fprintf(f,
             ",\"found\":%" PRIu64 ",\"not_found\":%" PRIu64
             ",\"failed\":%" PRIu64 ",\"last_ok\":%" PRId64

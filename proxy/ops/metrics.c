@@ -105,8 +105,8 @@ char *proxy_metrics_render(const struct proxy_server *s,
   fprintf(f, "# HELP modproxy_upstream_request_duration_seconds Upstream "
              "answers by latency.\n"
              "# TYPE modproxy_upstream_request_duration_seconds histogram\n");
-  for (int u = 0; u < s->nupstreams; u++) {
-    const struct proxy_upstream *up = &s->upstreams[u];
+  for (int u = 0; u < upstream_list_count(s->upstreams); u++) {
+    const struct proxy_upstream *up = upstream_list_at(s->upstreams, u);
     if (up->base == NULL)
       continue;
     uint64_t cum = 0;
@@ -146,7 +146,8 @@ char *proxy_metrics_render(const struct proxy_server *s,
       "# HELP modproxy_hot_cache_entries Entries in the hot cache.\n"
       "# TYPE modproxy_hot_cache_entries gauge\nmodproxy_hot_cache_entries "
       "%zu\n",
-      st->versions, st->zip_bytes, st->answers, s->hot.bytes, s->hot.count);
+      st->versions, st->zip_bytes, st->answers, goproxy_hot(s->goproxy)->bytes,
+      goproxy_hot(s->goproxy)->count);
   char *cache = proxy_cache_metrics(s, st);
   if (cache != NULL)
     fputs(cache, f);

@@ -44,8 +44,8 @@ static char *ready_text(const struct proxy_server *s, int rc, int json) {
             rc == 0 ? "true" : "false", store);
   else
     fprintf(f, "%s\nstore: %s\n", rc == 0 ? "ready" : "not ready", store);
-  for (int i = 0, n = 0; i < s->nupstreams; i++) {
-    const struct proxy_upstream *u = &s->upstreams[i];
+  for (int i = 0, n = 0; i < upstream_list_count(s->upstreams); i++) {
+    const struct proxy_upstream *u = upstream_list_at(s->upstreams, i);
     if (u->base == NULL)
       continue;
     const struct upstream_health *h = &u->health;

@@ -5,7 +5,7 @@
  * Answers are cached in the store (sumdb_cache): lookups and tiles never
  * change once published, `latest` is fresh for --list-ttl and served stale
  * (marked) when every source fails. A missing answer is fetched by a
- * GP_SUMDB fetch job (jobs.c: coalesced, recorded, with the upstreams'
+ * fetch job of its own kind (proxy_sumdb_job; jobs.c: coalesced, recorded, with the upstreams'
  * health), from each upstream proxy's /sumdb/<name>/ and then the database
  * itself, or only from the URL --sumdb gives. Offline, nothing is fetched.
  * A partial tile that is not stored is cut from a wider stored copy of the
@@ -19,7 +19,7 @@
  *   start --> STORE (worker: the cache, a wider tile, a remembered 404)
  *               |  fresh, or offline -----------------------------+
  *               v                                                 |
- *             FETCH (a GP_SUMDB job) --- partial tile 404 -->     |
+ *             FETCH (a fetch job) ------ partial tile 404 -->     |
  *               |    FETCH again for the full tile (once)         |
  *               v                                                 v
  *             DONE (on_done: status, body) <---------------------+
@@ -34,9 +34,6 @@
 
 #include "sumdb_proxy.h"
 #include "vcs.h"
-
-#define container_of(p, type, member)                                          \
-  ((type *)((char *)(p)-offsetof(type, member)))
 
 /* ---- configuration ------------------------------------------------------- */
 
@@ -72,11 +69,11 @@ static int setup_db(struct proxy_server *s, struct proxy_sumdb_db *db) {
   snprintf(suffix, sizeof suffix, "/sumdb/%s", db->spec.key.name);
   /* The proxies before "off" or "direct" (after which the go command asks
    * the database itself). */
-  for (int i = 0; i < s->nupstreams && s->upstreams[i].base != NULL &&
-                  !s->upstreams[i].direct;
-       i++) {
-    int rc = add_source(db, s->upstreams[i].base, s->upstreams[i].shown, suffix,
-                        s->upstreams[i].fall_any);
+  for (int i = 0;; i++) {
+    const struct proxy_upstream *u = upstream_list_at(s->upstreams, i);
+    if (u == NULL || u->base == NULL || u->direct)
+      break;
+    int rc = add_source(db, u->base, u->shown, suffix, u->fall_any);
     if (rc < 0)
       return rc;
   }
@@ -163,8 +160,9 @@ struct proxy_sumdb_db *proxy_sumdb_find(struct proxy_server *s,
   return NULL;
 }
 
-struct proxy_upstream *proxy_sumdb_source(struct proxy_server *s,
-                                          const struct gp_req *gp, int i) {
+/* The i-th source of a database's job, or NULL past the last. */
+static struct proxy_upstream *job_source(struct proxy_server *s,
+                                         const struct gp_req *gp, int i) {
   struct proxy_sumdb_db *db = proxy_sumdb_find(s, gp->module);
   return db != NULL && i >= 0 && i < db->nsources ? &db->sources[i] : NULL;
 }
@@ -256,7 +254,7 @@ static void get_state(struct proxy_sumdb_get *g, enum sumdb_get_state to) {
 }
 
 static int is_latest(const struct proxy_sumdb_get *g) {
-  return strcmp(g->ctx.gp.suffix, "latest") == 0;
+  return strcmp(g->gp.suffix, "latest") == 0;
 }
 
 static void get_done(struct proxy_sumdb_get *g) {
@@ -278,14 +276,14 @@ static void not_in_mirror(struct proxy_sumdb_get *g) {
            "On a connected machine, export what your build needs "
            "(modproxy export -o BUNDLE go.mod) and import it here "
            "(modproxy import BUNDLE).\n",
-           g->db->spec.key.name, g->ctx.gp.suffix);
+           g->db->spec.key.name, g->gp.suffix);
   set_text(g, 404, text);
 }
 
 static void on_store(uv_work_t *w) {
   struct proxy_sumdb_get *g = w->data;
   struct store *st = g->s->store;
-  const char *name = g->db->spec.key.name, *path = g->ctx.gp.suffix;
+  const char *name = g->db->spec.key.name, *path = g->gp.suffix;
   struct store_bytes b;
   int64_t fetched = 0;
   if (store_sumdb_get(st, name, path, &b, &fetched) == 0) {
@@ -323,10 +321,9 @@ static void on_store(uv_work_t *w) {
 
 static void fetch(struct proxy_sumdb_get *g) {
   get_state(g, SGET_FETCH);
-  snprintf(g->ctx.key, sizeof g->ctx.key, "%s\n%s", g->ctx.gp.module,
-           g->ctx.gp.suffix);
+  snprintf(g->key, sizeof g->key, "%s\n%s", g->gp.module, g->gp.suffix);
   g->s->counters.misses++;
-  proxy_job_join(g->s, &g->ctx);
+  proxy_job_join(g->s, &proxy_sumdb_job, &g->gp, g->key, &g->waiter);
 }
 
 static int sumdb_fresh(const struct proxy_server *s, const char *path,
@@ -370,10 +367,9 @@ static void on_stored(uv_work_t *w, int status) {
   /* A fetch that ended while the store was read left its answer in the
    * hot cache (both run on this thread): no second fetch. */
   struct hot_value v;
-  snprintf(g->ctx.key, sizeof g->ctx.key, "%s\n%s", g->ctx.gp.module,
-           g->ctx.gp.suffix);
-  if (hot_cache_get(&s->hot, g->ctx.key, &v) && v.body != NULL &&
-      sumdb_fresh(s, g->ctx.gp.suffix, &v)) {
+  snprintf(g->key, sizeof g->key, "%s\n%s", g->gp.module, g->gp.suffix);
+  if (hot_cache_get(goproxy_hot(s->goproxy), g->key, &v) && v.body != NULL &&
+      sumdb_fresh(s, g->gp.suffix, &v)) {
     g->status = v.status;
     g->body = proxy_body_ref(v.body);
     s->counters.hits++;
@@ -383,9 +379,11 @@ static void on_stored(uv_work_t *w, int status) {
   fetch(g);
 }
 
+static void on_job_done(struct job_waiter *w, const struct job_result *r);
+
 int proxy_sumdb_get_start(struct proxy_server *s, struct proxy_sumdb_get *g,
                           struct proxy_sumdb_db *db, const char *path) {
-  if (strlen(path) >= sizeof g->ctx.gp.suffix)
+  if (strlen(path) >= sizeof g->gp.suffix)
     return -E2BIG;
   g->s = s;
   g->db = db;
@@ -395,10 +393,11 @@ int proxy_sumdb_get_start(struct proxy_server *s, struct proxy_sumdb_get *g,
   g->attempts = NULL;
   g->refused[0] = '\0';
   memset(&g->stale_v, 0, sizeof g->stale_v);
-  memset(&g->ctx, 0, sizeof g->ctx);
-  g->ctx.gp.kind = GP_SUMDB;
-  snprintf(g->ctx.gp.module, sizeof g->ctx.gp.module, "%s", db->spec.key.name);
-  snprintf(g->ctx.gp.suffix, sizeof g->ctx.gp.suffix, "%s", path);
+  memset(&g->gp, 0, sizeof g->gp);
+  g->gp.kind = GP_SUMDB;
+  g->waiter.on_done = on_job_done;
+  snprintf(g->gp.module, sizeof g->gp.module, "%s", db->spec.key.name);
+  snprintf(g->gp.suffix, sizeof g->gp.suffix, "%s", path);
   g->tile_w = 0;
   g->tile_base[0] = '\0';
   struct sumdb_tile t;
@@ -409,8 +408,8 @@ int proxy_sumdb_get_start(struct proxy_server *s, struct proxy_sumdb_get *g,
       g->tile_base[0] = '\0';
   }
   g->state = SGET_IDLE;
-  g->ctx.work.data = g;
-  int rc = uv_queue_work(s->loop, &g->ctx.work, on_store, on_stored);
+  g->work.data = g;
+  int rc = uv_queue_work(s->loop, &g->work, on_store, on_stored);
   if (rc == 0)
     get_state(g, SGET_STORE);
   return rc;
@@ -422,14 +421,15 @@ void proxy_sumdb_get_dispose(struct proxy_sumdb_get *g) {
   g->body = g->stale_v.body = NULL;
 }
 
-void proxy_sumdb_finish(struct route_ctx *ctx, const struct job_result *r) {
-  struct proxy_sumdb_get *g = container_of(ctx, struct proxy_sumdb_get, ctx);
+/* The fetch job ended: its result is the get's. */
+static void on_job_done(struct job_waiter *w, const struct job_result *r) {
+  struct proxy_sumdb_get *g = container_of(w, struct proxy_sumdb_get, waiter);
   g->attempts = r->attempts;
   /* A partial tile the sources no longer have: its full tile holds it. */
   if ((r->status == 404 || r->status == 410) && g->tile_w > 0 &&
       g->tile_w < SUMDB_TILE_WIDTH && g->tile_base[0] != '\0' &&
-      strcmp(g->ctx.gp.suffix, g->tile_base) != 0) {
-    snprintf(g->ctx.gp.suffix, sizeof g->ctx.gp.suffix, "%s", g->tile_base);
+      strcmp(g->gp.suffix, g->tile_base) != 0) {
+    snprintf(g->gp.suffix, sizeof g->gp.suffix, "%s", g->tile_base);
     fetch(g);
     return;
   }
@@ -462,9 +462,15 @@ void proxy_sumdb_finish(struct route_ctx *ctx, const struct job_result *r) {
 /* ---- ingest (worker thread) -------------------------------------------------
  */
 
-int proxy_sumdb_ingest(struct proxy_server *s, const struct gp_req *gp,
-                       const char *body, size_t len, const char *origin,
-                       char *failure, size_t cap) {
+/* Checks a fetched answer (a lookup's signature and that it names the
+ * module asked for, a tile's length, latest's signature) and stores it. 0,
+ * or a negative errno with the reason in j->failure. */
+static int job_ingest(struct fetch_job *j) {
+  struct proxy_server *s = j->s;
+  const struct gp_req *gp = &j->gp;
+  const char *body = j->src_body, *origin = j->src_origin;
+  size_t len = j->src_len, cap = sizeof j->failure;
+  char *failure = j->failure;
   struct proxy_sumdb_db *db = proxy_sumdb_find(s, gp->module);
   if (db == NULL)
     return -ENOENT;
@@ -524,12 +530,49 @@ int proxy_sumdb_ingest(struct proxy_server *s, const struct gp_req *gp,
   return rc < 0 ? rc : 0;
 }
 
+static void job_what(const struct gp_req *gp, char *buf, size_t cap) {
+  snprintf(buf, cap, "the checksum database answer %s/%s", gp->module,
+           gp->suffix);
+}
+
+static void job_url(const struct gp_req *gp, const char *base, char *out,
+                    size_t cap) {
+  snprintf(out, cap, "%s/%s", base, gp->suffix);
+}
+
+static int job_never(const struct gp_req *gp) {
+  (void)gp;
+  return 0;
+}
+
+static void job_explain(struct fetch_job *j, char *text, size_t cap) {
+  char w[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 32];
+  job_what(&j->gp, w, sizeof w);
+  snprintf(text, cap,
+           "%s: the checksum database does not have it.\nmodproxy asked:\n"
+           "%sA private module is not in a public database: set GONOSUMDB "
+           "(or GOPRIVATE) for it on the client.\n",
+           w, j->attempts);
+}
+
+/* Answers are small, never staged, and (lookups and tiles, which never
+ * change) kept in the store; the hot cache's freshness is sumdb_fresh's. */
+const struct job_kind proxy_sumdb_job = {
+    .what = job_what,
+    .source = job_source,
+    .url = job_url,
+    .staged = job_never,
+    .immutable = job_never,
+    .ingest = job_ingest,
+    .explain = job_explain,
+};
+
 /* ---- the /sumdb/ routes ---------------------------------------------------
  */
 
 struct sumdb_request {
   struct proxy_conn *conn;
-  char key[sizeof((struct route_ctx *)0)->key];
+  char key[sizeof((struct fetch_job *)0)->key];
   struct proxy_sumdb_get get;
 };
 
@@ -569,7 +612,7 @@ static void on_request_done(struct proxy_sumdb_get *g) {
     struct hot_value v = {
         .status = 200, .body = g->body, .fetched = (int64_t)time(NULL)};
     if (!g->fetched)
-      hot_cache_put(&s->hot, q->key, &v);
+      hot_cache_put(goproxy_hot(s->goproxy), q->key, &v);
   }
   if (!proxy_conn_gone(c)) {
     if (g->attempts != NULL)
@@ -580,7 +623,7 @@ static void on_request_done(struct proxy_sumdb_get *g) {
                           : g->status == 404 || g->status == 410
                               ? DIAG_NOT_FOUND
                               : DIAG_UPSTREAM_ERROR);
-    reply(c, g->ctx.gp.suffix, g->status, g->body, g->stale);
+    reply(c, g->gp.suffix, g->status, g->body, g->stale);
   }
   proxy_conn_release(c);
   proxy_sumdb_get_dispose(g);
@@ -686,7 +729,8 @@ void proxy_route_sumdb(struct proxy_conn *c, const char *url) {
   }
   snprintf(q->key, sizeof q->key, "%s\n%s", db->spec.key.name, canon);
   struct hot_value v;
-  if (hot_cache_get(&s->hot, q->key, &v) && sumdb_fresh(s, canon, &v)) {
+  if (hot_cache_get(goproxy_hot(s->goproxy), q->key, &v) &&
+      sumdb_fresh(s, canon, &v)) {
     s->counters.hits++;
     proxy_conn_outcome(c, v.status == 200 ? DIAG_HIT : DIAG_NOT_FOUND);
     reply(c, canon, v.status, v.body, 0);

@@ -1,15 +1,16 @@
 /*
  * Checksum databases (GOSUMDB) on the proxy side: the --sumdb
  * configuration, the /sumdb/<name>/ routes, cached reads of lookups and
- * tiles through the coalesced fetch jobs (a GP_SUMDB job kind), and the
+ * tiles through the coalesced fetch jobs (a job kind of its own), and the
  * verification of upstream zips and go.mod files against a database.
- * Loop thread only, except proxy_sumdb_ingest and proxy_sumdb_check_*
+ * Loop thread only, except the job kind's ingest and proxy_sumdb_check_*
  * (worker threads, read-only configuration). Private to proxy/.
  */
 #ifndef PROXY_SUMDB_H
 #define PROXY_SUMDB_H
 
 #include "modproxy/sumdb.h"
+#include "job.h"
 #include "route.h"
 
 /* Checksum databases one proxy serves (--sumdb is repeatable); the go
@@ -63,7 +64,7 @@ typedef void (*proxy_sumdb_get_cb)(struct proxy_sumdb_get *g);
 enum sumdb_get_state {
   SGET_IDLE,
   SGET_STORE, /* worker: sumdb_cache, a wider tile, a remembered 404 */
-  SGET_FETCH, /* waiting on a GP_SUMDB fetch job */
+  SGET_FETCH, /* waiting on a fetch job (proxy_sumdb_job) */
   SGET_DONE,
 };
 
@@ -91,8 +92,10 @@ struct proxy_sumdb_get {
   char tile_base[64];       /**< a tile's path without ".p/W" */
   struct hot_value stale_v; /**< a stale `latest`, kept for a failure */
   int64_t stored_fetched;
-  struct route_ctx ctx; /**< the job's request: gp.module = db name,
-                             gp.suffix = path, ctx.key */
+  struct gp_req gp; /**< the job's request: module = db name, suffix = path */
+  char key[sizeof((struct fetch_job *)0)->key];
+  uv_work_t work;
+  struct job_waiter waiter;
 };
 
 /**
@@ -106,19 +109,9 @@ int proxy_sumdb_get_start(struct proxy_server *s, struct proxy_sumdb_get *g,
                           struct proxy_sumdb_db *db, const char *path);
 void proxy_sumdb_get_dispose(struct proxy_sumdb_get *g);
 
-/* ---- hooks for the fetch jobs (jobs.c, routes.c) ------------------------ */
-
-/** The i-th source of a GP_SUMDB job, or NULL past the last. */
-struct proxy_upstream *proxy_sumdb_source(struct proxy_server *s,
-                                          const struct gp_req *gp, int i);
-/** Worker thread: checks a fetched answer (a lookup's signature and that
- *  it names the module asked for, a tile's length, latest's signature)
- *  and stores it. 0, or a negative errno with the reason in failure. */
-int proxy_sumdb_ingest(struct proxy_server *s, const struct gp_req *gp,
-                       const char *body, size_t len, const char *origin,
-                       char *failure, size_t cap);
-/** A GP_SUMDB job ended: hands its result to the get that waited. */
-void proxy_sumdb_finish(struct route_ctx *ctx, const struct job_result *r);
+/** The fetch-job kind of checksum database answers (job.h): from each
+ *  upstream proxy's /sumdb/<name>/, then the database itself. */
+extern const struct job_kind proxy_sumdb_job;
 
 /* ---- verifying upstream content (sumdb_verify.c) ------------------------- */
 

@@ -20,7 +20,7 @@
  * that moves no byte for PROXY_UPSTREAM_STALL_TIMEOUT_S, which covers both
  * the wait for the first byte and an idle body.
  */
-#include "fetch.h"
+#include "upstream.h"
 #include "modproxy/buf.h"
 
 #include <ctype.h>
@@ -29,8 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "server.h"
 
 struct proxy_fetcher {
   uv_loop_t *loop;

@@ -3,15 +3,18 @@
  * by ',' (fall through to the next on 404/410 only) or '|' (fall through on
  * any error), "off" ending the list, scheme-less entries taken as https.
  * An entry may carry credentials (https://user:token@host): they go to the
- * upstream and nowhere else; every message shows the URL redacted.
+ * upstream and nowhere else; every message shows the URL redacted. The
+ * list (struct upstream_list) owns its entries, their health and the HTTP
+ * client that fetches from them.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "server.h"
+#include "upstream.h"
 
 static int set_err(char *err, size_t errlen, const char *fmt, const char *a,
                    size_t alen) {
@@ -154,4 +157,64 @@ void proxy_upstreams_free(struct proxy_upstream *u, int n) {
     free(u[i].shown);
     u[i].base = u[i].shown = NULL;
   }
+}
+
+struct upstream_list {
+  struct proxy_upstream entries[PROXY_MAX_UPSTREAMS];
+  int n;
+  struct proxy_fetcher *fetcher;
+};
+
+int upstream_list_new(uv_loop_t *loop, const char *list, const char *ca_file,
+                      struct upstream_list **out) {
+  char err[512];
+  struct upstream_list *u = calloc(1, sizeof *u);
+  int rc = u != NULL ? 0 : -ENOMEM;
+  if (rc < 0) {
+    fprintf(stderr, "modproxy: %s\n", strerror(-rc));
+    goto fail;
+  }
+  rc = proxy_upstreams_parse(list, u->entries, PROXY_MAX_UPSTREAMS, err,
+                             sizeof err);
+  if (rc < 0) {
+    fprintf(stderr, "modproxy: --upstream: %s\n", err);
+    goto fail;
+  }
+  u->n = rc;
+  if (ca_file != NULL && access(ca_file, R_OK) < 0) {
+    fprintf(stderr, "modproxy: --upstream-ca: cannot read %s: %s\n", ca_file,
+            strerror(errno));
+    rc = -EINVAL;
+    goto fail;
+  }
+  rc = proxy_fetcher_new(loop, ca_file, &u->fetcher);
+  if (rc < 0) {
+    fprintf(stderr, "modproxy: %s\n", strerror(-rc));
+    goto fail;
+  }
+  *out = u;
+  return 0;
+fail:
+  upstream_list_free(u);
+  return rc;
+}
+
+void upstream_list_free(struct upstream_list *u) {
+  if (u == NULL)
+    return;
+  proxy_fetcher_free(u->fetcher);
+  proxy_upstreams_free(u->entries, u->n);
+  free(u);
+}
+
+int upstream_list_count(const struct upstream_list *u) {
+  return u->n;
+}
+
+struct proxy_upstream *upstream_list_at(struct upstream_list *u, int i) {
+  return i >= 0 && i < u->n ? &u->entries[i] : NULL;
+}
+
+struct proxy_fetcher *upstream_list_fetcher(struct upstream_list *u) {
+  return u->fetcher;
 }

@@ -850,7 +850,7 @@ static void on_start(uv_timer_t *t) {
   }
   if (j->discovering) {
     job_state(j, VJ_DISCOVER);
-    j->disc.fetcher = j->v->s->fetcher;
+    j->disc.fetcher = upstream_list_fetcher(j->v->s->upstreams);
     j->disc.loop = j->v->s->loop;
     j->disc.module = j->r->gp->module;
     j->disc.policy = j->r->direct ? &j->v->policy : NULL;

@@ -15,7 +15,7 @@
 
 #include <uv.h>
 
-#include "fetch.h"
+#include "upstream.h"
 #include "vcs_internal.h"
 #include "vcs_policy.h"
 

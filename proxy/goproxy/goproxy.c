@@ -1,0 +1,34 @@
+/*
+ * The GOPROXY core's state (goproxy.h): created and freed here, used by
+ * routes.c (the hot cache), jobs.c (the jobs in flight) and the files that
+ * read or drop hot-cache entries.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "goproxy.h"
+#include "job.h"
+
+int goproxy_new(size_t hot_cache_bytes, struct goproxy **out) {
+  struct goproxy *gp = calloc(1, sizeof *gp);
+  if (gp == NULL)
+    return -ENOMEM;
+  int rc = hot_cache_init(&gp->hot, hot_cache_bytes);
+  if (rc < 0) {
+    free(gp);
+    return rc;
+  }
+  *out = gp;
+  return 0;
+}
+
+void goproxy_free(struct goproxy *gp) {
+  if (gp == NULL)
+    return;
+  hot_cache_dispose(&gp->hot);
+  free(gp);
+}
+
+struct hot_cache *goproxy_hot(struct goproxy *gp) {
+  return &gp->hot;
+}
