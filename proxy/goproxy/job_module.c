@@ -280,7 +280,7 @@ static void explain(struct fetch_job *j, char *text, size_t cap) {
 }
 
 /* 1 when no upstream knows the module at all (not only the version). */
-static int unknown_module(const struct fetch_job *j) {
+static int unknown_module(struct fetch_job *j) {
   const struct proxy_fetch *f = &module_data(j)->list_fetch;
   if (j->attempts_len == 0)
     return 0;
