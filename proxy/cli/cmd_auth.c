@@ -9,7 +9,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include "auth.h"
+#include "http.h"
 #include "cmd.h"
 
 static const char usage[] =

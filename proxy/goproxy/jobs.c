@@ -92,7 +92,7 @@ struct fetch_job {
   const char *src_body;
   size_t src_len;
   const char *src_origin;
-  char url[PROXY_MAX_URL_BYTES + 1024];
+  char url[HTTP_MAX_URL_BYTES + 1024];
   char attempts[JOB_ATTEMPTS_BYTES];
   size_t attempts_len;
   /* The same attempts as a JSON array, for the request records. */
@@ -715,7 +715,7 @@ static void record_attempt(struct fetch_job *j, const struct proxy_fetch *f) {
   if (j->json == NULL)
     return;
   const struct proxy_upstream *u = job_upstream(j);
-  char url[PROXY_MAX_URL_BYTES + 1024];
+  char url[HTTP_MAX_URL_BYTES + 1024];
   job_url(j, u->shown, url, sizeof url);
   fprintf(j->json, "%s{\"url\":", j->json_count++ > 0 ? "," : "");
   diag_json_write(j->json, url);
