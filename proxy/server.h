@@ -1,8 +1,8 @@
 /*
- * The server process: configuration, the one `struct proxy_server` that
- * everything on the loop thread hangs off, and the interfaces between the
- * files of proxy/ (connections, routes, hot cache, upstream fetches).
- * Private to proxy/.
+ * The server process: configuration, the `struct proxy_server` that the
+ * folders above proxy/http hang off (the HTTP layer keeps its own state
+ * behind http.h), and the interfaces between them (routes, hot cache,
+ * upstream fetches). Private to proxy/.
  */
 #ifndef PROXY_SERVER_H
 #define PROXY_SERVER_H

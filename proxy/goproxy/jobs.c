@@ -24,7 +24,7 @@
  * Zips are staged in an unlinked temporary file in the data directory, so
  * a killed process leaves nothing behind and nothing half-written is ever
  * visible in the store. A zip of JOB_STREAM_MIN_BYTES or more reaches its
- * clients while it downloads (a proxy_stream, conn.h), all but its last
+ * clients while it downloads (a proxy_stream, route.h), all but its last
  * JOB_STREAM_HOLD_BYTES: those follow once it is checked and stored; a zip
  * that fails on the way cuts its clients off, so none ever holds a whole
  * zip that modproxy refused. Smaller zips are answered once stored, so

@@ -17,18 +17,25 @@
  *     +------------------------------------------------------------+
  *                    response written, keep-alive
  *
- * Bodies: the head of a POST to a route that takes a body ends the HEAD
- * phase with the body unread; the handler decides on access first, then
- * proxy_conn_read_body moves HANDLING -> BODY, and the complete body moves
- * BODY -> HANDLING again (413, 503 and the body timeout leave BODY for
- * WRITING or CLOSING). A response to a request whose body was never read
- * closes the connection. Body memory is counted server-wide against
+ * A complete head goes to the phases of dispatch.c (credentials, the access
+ * hook, the handler registered for the target); conn.c names no handler.
+ * A response body is in memory (one write with the head) or comes from a
+ * generator: after each write on_written asks it for the next piece
+ * (proceed), and it answers with proxy_conn_body_write, _fail or _wait; its
+ * stop runs once, when the response is over.
+ *
+ * Request bodies: the head of a POST to a handler that takes a body ends
+ * the HEAD phase with the body unread; the handler decides on access
+ * first, then proxy_conn_read_body moves HANDLING -> BODY, and the complete
+ * body moves BODY -> HANDLING again (413, 503 and the body timeout leave
+ * BODY for WRITING or CLOSING). A response to a request whose body was
+ * never read closes the connection. Body memory is counted server-wide against
  * HTTP_MAX_BODIES_BYTES and freed when the request ends.
  *
  * Lifetime: `refs` counts the open handles (one reference for both) and every
- * async operation in flight (store reads, fetch waits). The struct is freed
- * when the count drops to zero, never inside one of its own callbacks while
- * another still holds it.
+ * async operation in flight (a handler's work, a generator's read). The
+ * struct is freed when the count drops to zero, never inside one of its own
+ * callbacks while another still holds it.
  */
 #include "http_internal.h"
 
@@ -1092,8 +1099,6 @@ void proxy_conn_body_write(struct proxy_conn *c, const char *data, size_t len) {
 }
 
 void proxy_conn_body_fail(struct proxy_conn *c) {
-  /* The record says how far the body got. */
-  c->rec.bytes = c->body_off;
   conn_close(c);
 }
 

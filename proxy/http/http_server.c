@@ -122,6 +122,10 @@ int http_server_sockname(const struct http_server *h,
   return uv_tcp_getsockname(&h->listener, (struct sockaddr *)ss, &len);
 }
 
+uint64_t http_server_connections(const struct http_server *h) {
+  return h->nconns;
+}
+
 int http_server_tls(const struct http_server *h) {
   return h->tls != NULL;
 }

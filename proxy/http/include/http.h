@@ -119,6 +119,8 @@ int http_server_listen(struct http_server *h, const char *listen);
 /** The listener's address. 0 or a negative errno. */
 int http_server_sockname(const struct http_server *h,
                          struct sockaddr_storage *ss);
+/** Client connections open (closing ones included). */
+uint64_t http_server_connections(const struct http_server *h);
 /** 1 when the listener speaks TLS. */
 int http_server_tls(const struct http_server *h);
 const struct http_stats *http_server_stats(const struct http_server *h);
