@@ -14,64 +14,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conn.h"
-#include "auth.h"
 #include "upstream.h"
 #include "mirror.h"
+#include "route.h"
 #include "sumdb_proxy.h"
 #include "vcs.h"
-
-/* Pending connections the kernel queues for us. */
-#define PROXY_LISTEN_BACKLOG 1024
-
-const char *proxy_server_date(struct proxy_server *s) {
-  uint64_t now = uv_now(s->loop);
-  if (s->date[0] == '\0' || now - s->date_ms >= 1000) {
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(s->date, sizeof s->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    s->date_ms = now;
-  }
-  return s->date;
-}
-
-static void on_connection(uv_stream_t *l, int status) {
-  struct proxy_server *s = l->data;
-  if (status < 0 || s->stopping)
-    return;
-  proxy_conn_accept(s);
-}
-
-/* Parses "host:port", "[v6]:port" or ":port" (all interfaces). */
-static int parse_listen(const char *spec, struct sockaddr_storage *ss) {
-  char host[256];
-  const char *colon = strrchr(spec, ':');
-  if (colon == NULL || colon[1] == '\0')
-    return -EINVAL;
-  char *end;
-  long port = strtol(colon + 1, &end, 10);
-  if (*end != '\0' || port < 0 || port > 65535)
-    return -EINVAL;
-  size_t hlen = (size_t)(colon - spec);
-  if (hlen >= sizeof host)
-    return -EINVAL;
-  memcpy(host, spec, hlen);
-  host[hlen] = '\0';
-  if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
-    host[hlen - 1] = '\0';
-    return uv_ip6_addr(host + 1, (int)port, (struct sockaddr_in6 *)ss);
-  }
-  return uv_ip4_addr(hlen == 0 ? "0.0.0.0" : host, (int)port,
-                     (struct sockaddr_in *)ss);
-}
 
 static void on_drain_timeout(uv_timer_t *t) {
   struct proxy_server *s = t->data;
   fprintf(stderr,
           "modproxy: requests still running after %d ms; closing them\n",
           PROXY_DRAIN_TIMEOUT_MS);
-  proxy_conn_close_all(s);
+  http_server_close_all(s->http);
   uv_stop(s->loop);
 }
 
@@ -79,10 +33,9 @@ void proxy_server_stop(struct proxy_server *s) {
   if (s->stopping)
     return;
   s->stopping = 1;
-  uv_close((uv_handle_t *)&s->listener, NULL);
+  http_server_stop(s->http);
   uv_close((uv_handle_t *)&s->sigterm, NULL);
   uv_close((uv_handle_t *)&s->sigint, NULL);
-  proxy_conn_close_idle(s);
   uv_timer_start(&s->drain_timer, on_drain_timeout, PROXY_DRAIN_TIMEOUT_MS, 0);
   /* The drain timer alone must not keep the loop running. */
   uv_unref((uv_handle_t *)&s->drain_timer);
@@ -98,10 +51,10 @@ static void on_signal(uv_signal_t *h, int signum) {
 /* The URL of our own listener, for the analyses that fetch through it. */
 static void set_self_url(struct proxy_server *s) {
   struct sockaddr_storage ss;
-  int len = sizeof ss;
   char host[64] = "127.0.0.1";
   int port = 0;
-  if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len) < 0)
+  const char *scheme = http_server_tls(s->http) ? "https" : "http";
+  if (http_server_sockname(s->http, &ss) < 0)
     return;
   if (ss.ss_family == AF_INET6) {
     struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
@@ -109,8 +62,8 @@ static void set_self_url(struct proxy_server *s) {
     port = ntohs(a->sin6_port);
     if (strcmp(host, "::") == 0)
       snprintf(host, sizeof host, "::1");
-    snprintf(s->self_url, sizeof s->self_url, "%s://[%s]:%d",
-             s->tls != NULL ? "https" : "http", host, port);
+    snprintf(s->self_url, sizeof s->self_url, "%s://[%s]:%d", scheme, host,
+             port);
     return;
   }
   struct sockaddr_in *a = (struct sockaddr_in *)&ss;
@@ -118,8 +71,98 @@ static void set_self_url(struct proxy_server *s) {
   port = ntohs(a->sin_port);
   if (strcmp(host, "0.0.0.0") == 0)
     snprintf(host, sizeof host, "127.0.0.1");
-  snprintf(s->self_url, sizeof s->self_url, "%s://%s:%d",
-           s->tls != NULL ? "https" : "http", host, port);
+  snprintf(s->self_url, sizeof s->self_url, "%s://%s:%d", scheme, host, port);
+}
+
+/* ---- the HTTP server's handlers and hooks ------------------------------- */
+
+static void on_request_done(struct proxy_conn *c, struct diag_record *rec,
+                            void *arg) {
+  struct proxy_server *s = arg;
+  proxy_metrics_request(s, rec->target, rec->status);
+  proxy_records_push(s, rec);
+}
+
+static int on_access(struct proxy_conn *c, void *arg) {
+  return proxy_access_check(c); /* access.c: the one place that decides */
+}
+
+static void on_hello(struct proxy_conn *c, void *arg) {
+  static const char hello[] =
+      "modproxy " MODPROXY_VERSION
+      ": a Go module proxy. Point the go command here with\n"
+      "  go env -w GOPROXY=<this URL>\n";
+  proxy_conn_send_local(c, 200, "text/plain; charset=utf-8", hello,
+                        sizeof hello - 1, NULL);
+}
+
+static void on_admin(struct proxy_conn *c, void *arg) {
+  proxy_route_admin(c, c->req->url);
+}
+
+static void on_ops(struct proxy_conn *c, void *arg) {
+  proxy_route_ops(c, c->req->url);
+}
+
+static void on_modfile(struct proxy_conn *c, void *arg) {
+  proxy_route_modfile(c);
+}
+
+static void on_mirror(struct proxy_conn *c, void *arg) {
+  proxy_route_mirror(c);
+}
+
+static void on_diag(struct proxy_conn *c, void *arg) {
+  proxy_route_diag(c, c->req->url);
+}
+
+static void on_sumdb(struct proxy_conn *c, void *arg) {
+  proxy_route_sumdb(c, c->req->url); /* the --sumdb databases (sumdb.c) */
+}
+
+static void on_goproxy(struct proxy_conn *c, void *arg) {
+  proxy_route(c);
+}
+
+/* Every target and its handler; the first that matches wins, so the narrow
+ * patterns come before the wide ones and GOPROXY takes the rest. */
+static const struct route_spec {
+  const char *pattern;
+  enum http_match match;
+  unsigned flags;
+  http_handler_cb cb;
+} routes[] = {
+    {"/admin/", HTTP_MATCH_PREFIX, HTTP_HANDLER_BODY, on_admin},
+    {"/healthz", HTTP_MATCH_EXACT, 0, on_ops},
+    {"/readyz", HTTP_MATCH_EXACT, 0, on_ops},
+    {"/metrics", HTTP_MATCH_EXACT, 0, on_ops},
+    {"/", HTTP_MATCH_EXACT, 0, on_hello},
+    {"/diag/modfile", HTTP_MATCH_QUERY, HTTP_HANDLER_BODY, on_modfile},
+    {"/diag/mirror", HTTP_MATCH_QUERY, 0, on_mirror},
+    {"/diag", HTTP_MATCH_TREE, 0, on_diag},
+    {"/sumdb/", HTTP_MATCH_PREFIX, 0, on_sumdb},
+    {"", HTTP_MATCH_PREFIX, 0, on_goproxy},
+};
+
+/* Creates the HTTP server (TLS, credentials) and registers the handlers. */
+static int http_init(struct proxy_server *s) {
+  const struct proxy_config *cfg = s->cfg;
+  struct http_config hc = {
+      .tls_cert = cfg->tls_cert,
+      .tls_key = cfg->tls_key,
+      .auth_file = cfg->auth_file,
+      .max_connections = cfg->max_connections,
+      .max_request_rate = cfg->max_request_rate,
+      .server = s,
+      .access = on_access,
+      .on_done = on_request_done,
+      .arg = s,
+  };
+  int rc = http_server_new(s->loop, &hc, &s->http);
+  for (size_t i = 0; rc == 0 && i < sizeof routes / sizeof routes[0]; i++)
+    rc = http_server_handle(s->http, routes[i].pattern, routes[i].match,
+                            routes[i].flags, routes[i].cb, s);
+  return rc;
 }
 
 /* Closes h unless it was never initialised (the server is zeroed before
@@ -140,7 +183,6 @@ static void close_handle(uv_handle_t *h) {
  * left to the exiting process.
  */
 static void server_dispose(struct proxy_server *s, int clean) {
-  close_handle((uv_handle_t *)&s->listener);
   close_handle((uv_handle_t *)&s->sigterm);
   close_handle((uv_handle_t *)&s->sigint);
   close_handle((uv_handle_t *)&s->drain_timer);
@@ -148,15 +190,12 @@ static void server_dispose(struct proxy_server *s, int clean) {
     proxy_records_close(s);
   proxy_cache_close(s, clean);
   proxy_vcs_close(s);
-  proxy_tls_close(s);
-  proxy_auth_checks_stop(s->auth_checks);
-  s->auth_checks = NULL;
-  proxy_auth_free(s->auth);
-  s->auth = NULL;
+  http_server_close(s->http, NULL, NULL);
+  s->http = NULL;
   upstream_list_free(s->upstreams);
   s->upstreams = NULL;
   /* One iteration runs the close callbacks of the handles closed above
-   * (the fetcher, TLS and cache free their memory there) and of the
+   * (the fetcher, HTTP server and cache free their memory there) and of the
    * connections closed by the drain, which drop their hot-cache bodies. */
   uv_run(s->loop, UV_RUN_NOWAIT);
   goproxy_free(s->goproxy);
@@ -177,7 +216,6 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
   memset(s, 0, sizeof *s);
   s->loop = loop;
   s->cfg = cfg;
-  char err[512];
   int rc =
       upstream_list_new(loop, cfg->upstream, cfg->upstream_ca, &s->upstreams);
   if (rc < 0)
@@ -202,46 +240,17 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
   }
   rc = proxy_vcs_init(s);
   if (rc == 0)
-    rc = proxy_tls_init(s);
+    rc = http_init(s);
   if (rc < 0)
     goto fail;
-  if (cfg->auth_file != NULL) {
-    rc = proxy_auth_load(cfg->auth_file, &s->auth, err, sizeof err);
-    if (rc < 0) {
-      fprintf(stderr, "modproxy: %s\n", rc == -EINVAL ? err : strerror(-rc));
-      goto fail;
-    }
-    rc = proxy_auth_checks_start(loop, s->auth, &s->auth_checks);
-    if (rc < 0) {
-      fprintf(stderr, "modproxy: cannot start the password thread: %s\n",
-              uv_strerror(rc));
-      goto fail;
-    }
-  }
   rc = proxy_sumdb_init(s);
   if (rc == 0)
     rc = proxy_mirror_init(s);
   if (rc < 0)
     goto fail;
-  struct sockaddr_storage addr;
-  if (parse_listen(cfg->listen, &addr) < 0) {
-    fprintf(stderr, "modproxy: --listen: \"%s\" is not host:port\n",
-            cfg->listen);
-    rc = -EINVAL;
+  rc = http_server_listen(s->http, cfg->listen);
+  if (rc < 0)
     goto fail;
-  }
-  rc = uv_tcp_init(loop, &s->listener);
-  s->listener.data = s;
-  if (rc == 0)
-    rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0);
-  if (rc == 0)
-    rc = uv_listen((uv_stream_t *)&s->listener, PROXY_LISTEN_BACKLOG,
-                   on_connection);
-  if (rc < 0) {
-    fprintf(stderr, "modproxy: cannot listen on %s: %s\n", cfg->listen,
-            uv_strerror(rc));
-    goto fail;
-  }
   set_self_url(s);
   rc = uv_signal_init(loop, &s->sigterm);
   if (rc == 0)
@@ -274,10 +283,9 @@ fail:
 
 int proxy_server_run(struct proxy_server *s) {
   struct sockaddr_storage ss;
-  int len = sizeof ss;
   char host[64] = "?";
   int port = 0;
-  if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len) == 0) {
+  if (http_server_sockname(s->http, &ss) == 0) {
     if (ss.ss_family == AF_INET6) {
       uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
       port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
@@ -287,10 +295,10 @@ int proxy_server_run(struct proxy_server *s) {
     }
   }
   char *upstream = proxy_url_redact(s->cfg->upstream);
-  fprintf(stderr,
-          "modproxy %s listening on %s://%s:%d (data %s, upstream %s)\n",
-          MODPROXY_VERSION, s->tls != NULL ? "https" : "http", host, port,
-          s->cfg->data_dir, upstream != NULL ? upstream : "(out of memory)");
+  fprintf(
+      stderr, "modproxy %s listening on %s://%s:%d (data %s, upstream %s)\n",
+      MODPROXY_VERSION, http_server_tls(s->http) ? "https" : "http", host, port,
+      s->cfg->data_dir, upstream != NULL ? upstream : "(out of memory)");
   free(upstream);
   int clean = uv_run(s->loop, UV_RUN_DEFAULT) == 0;
   server_dispose(s, clean);

@@ -1,8 +1,8 @@
 /*
- * The server process: configuration, the one `struct proxy_server` that
- * everything on the loop thread hangs off, and the interfaces between the
- * files of proxy/ (connections, routes, hot cache, upstream fetches).
- * Private to proxy/.
+ * The server process: configuration, the `struct proxy_server` that the
+ * folders above proxy/http hang off (the HTTP layer keeps its own state
+ * behind http.h), and the interfaces between them (routes, hot cache,
+ * upstream fetches). Private to proxy/.
  */
 #ifndef PROXY_SERVER_H
 #define PROXY_SERVER_H
@@ -12,6 +12,7 @@
 
 #include <uv.h>
 
+#include "http.h"
 #include "modproxy/diag.h"
 #include "modproxy/store.h"
 #include "goproxy.h"
@@ -19,36 +20,8 @@
 
 /* ---- limits ------------------------------------------------------------- */
 
-/* A request head larger than this is refused with 431; real go command
- * requests are a few hundred bytes. */
-#define PROXY_MAX_HEAD_BYTES (16u << 10)
-#define PROXY_MAX_HEADERS 64
-/* Longest request target (414 past it): module paths and versions are
- * bounded by GOMOD_MAX_*; with escaping a legitimate URL stays under this. */
-#define PROXY_MAX_URL_BYTES 4096
-/* A POST body (a go.mod and go.sum for /diag/modfile) larger than this is
- * refused with 413; a large project's go.sum is well under 1 MiB. */
-#define PROXY_MAX_BODY_BYTES (4u << 20)
-/* Request bodies buffered at once, over all connections: past it a new body
- * gets 503 before a byte of it is read. Without it, 300 clients each holding
- * an unfinished 4 MiB body took 1.1 GB; sixteen whole bodies fit. */
-#define PROXY_MAX_BODIES_BYTES (64u << 20)
-/* Time to receive a whole request body once its handler asked for it (4 MiB
- * at 2 Mbit/s), so that a slow client cannot hold its share of
- * PROXY_MAX_BODIES_BYTES for long. */
-#define PROXY_BODY_TIMEOUT_MS 20000
-/* Time to receive a whole request head once its first byte arrived. */
-#define PROXY_HEAD_TIMEOUT_MS 10000
-/* An idle keep-alive connection is closed after this. */
-#define PROXY_IDLE_TIMEOUT_MS 60000
-/* A client that accepts no bytes for this long is dropped. */
-#define PROXY_WRITE_TIMEOUT_MS 60000
 /* On SIGTERM, requests in flight get this long to finish. */
 #define PROXY_DRAIN_TIMEOUT_MS 10000
-/* Random bytes for request ids are drawn a block at a time: one RAND_bytes
- * call costs about 10 us here whatever its size up to a few KiB, so a block
- * for 340 ids brings an id's share down to some 30 ns. */
-#define PROXY_ID_POOL_BYTES (340u * DIAG_ID_RANDOM_BYTES)
 /* Zip bytes read from the store per step when streaming to a client. */
 #define PROXY_ZIP_CHUNK_BYTES (512u << 10)
 /* .info, .mod, lists and @latest fetched from upstream are held in memory
@@ -62,8 +35,6 @@
  * `modproxy gc`): a 500 MiB zip to a slow client takes minutes, and the
  * server writes last uses a few seconds late. */
 #define PROXY_EVICT_GRACE_S 600
-/* One read from a socket. */
-#define PROXY_READ_BUF_BYTES (64u << 10)
 
 /* ---- configuration ------------------------------------------------------ */
 
@@ -103,18 +74,6 @@ struct proxy_config {
   const char *direct_deny, *direct_allow, *direct_insecure;
 };
 
-/* ---- refcounted response bodies ----------------------------------------- */
-
-struct proxy_body {
-  int refs;
-  size_t len;
-  char data[];
-};
-/** A body of len bytes copied from data (left uninitialised when data is
- *  NULL, for the caller to fill). */
-struct proxy_body *proxy_body_new(const void *data, size_t len);
-struct proxy_body *proxy_body_ref(struct proxy_body *b);
-void proxy_body_unref(struct proxy_body *b);
 
 /* ---- what a GOPROXY request asks for ------------------------------------ */
 
@@ -140,10 +99,6 @@ struct gp_req {
 
 struct proxy_fetcher;
 struct proxy_vcs;
-struct proxy_tls;
-struct proxy_auth;
-struct proxy_auth_checks;
-typedef struct ssl_st SSL;
 struct proxy_sumdb;
 struct proxy_mirror;
 struct proxy_conn;
@@ -175,7 +130,7 @@ enum proxy_endpoint {
 #define PROXY_STATUS_SLOTS 16
 
 struct proxy_counters {
-  uint64_t requests, hits, misses, upstream_requests, coalesced, bytes_out;
+  uint64_t hits, misses, upstream_requests, coalesced;
   uint64_t by_endpoint[EP_COUNT][PROXY_STATUS_SLOTS];
   uint64_t evictions, evicted_bytes, refreshes; /* cache.c, admin_routes.c */
   uint64_t records_shed; /* logged, but not kept in the ring (records.c) */
@@ -185,40 +140,24 @@ struct proxy_server {
   uv_loop_t *loop;
   const struct proxy_config *cfg;
   struct store *store;
-  uv_tcp_t listener;
+  struct http_server *http; /**< listener, connections, TLS, credentials */
   uv_signal_t sigterm, sigint;
   uv_timer_t drain_timer;
   struct upstream_list *upstreams; /**< --upstream and the HTTP client */
   struct proxy_vcs *vcs;           /**< private modules from git (vcs.c) */
-  struct proxy_tls *tls;           /**< the TLS listener's context, or NULL */
-  struct proxy_auth *auth;         /**< --auth-file credentials, or NULL */
-  struct proxy_auth_checks *auth_checks; /**< their password thread */
-  uint64_t nconns;                       /**< open client connections */
-  struct proxy_sumdb *sumdb;             /**< checksum databases (sumdb.c) */
-  struct proxy_mirror *mirror;           /**< offline mirror state (mirror.c) */
-  struct goproxy *goproxy;  /**< hot cache, fetch jobs (goproxy.h) */
-  struct proxy_conn *conns; /**< open connections */
+  struct proxy_sumdb *sumdb;       /**< checksum databases (sumdb.c) */
+  struct proxy_mirror *mirror;     /**< offline mirror state (mirror.c) */
+  struct goproxy *goproxy;         /**< hot cache, fetch jobs (goproxy.h) */
   int stopping;
   int exit_code;
   char tmp_dir[1024]; /**< where upstream zips are staged */
-  char date[40];      /**< cached HTTP Date header value */
-  uint64_t date_ms;
-  int analyses;      /**< /diag/modfile analyses running */
-  size_t body_bytes; /**< request body memory held, all connections (conn.c) */
-  char self_url[80]; /**< how this process reaches itself */
-  /** Random bytes for request ids (conn.c); the last id_pool_left unused. */
-  unsigned char id_pool[PROXY_ID_POOL_BYTES];
-  size_t id_pool_left;
+  int analyses;       /**< /diag/modfile analyses running */
+  char self_url[80];  /**< how this process reaches itself */
   struct proxy_counters counters;
   struct record_batch *records;        /**< filling */
   struct record_batch *flushing;       /**< being written by the writer */
   struct record_writer *record_writer; /**< the ring's thread (records.c) */
   uv_timer_t record_timer;
-  /* Every read lands here first (reads are handled one at a time on the
-   * loop thread); a connection copies only the bytes it must keep. */
-  char read_buf[PROXY_READ_BUF_BYTES];
-  /* Plaintext decrypted from read_buf (TLS connections). */
-  char tls_buf[PROXY_READ_BUF_BYTES];
 };
 
 /** Opens the store, binds, installs signal handlers. Returns 0 or a negative
@@ -268,15 +207,5 @@ void proxy_metrics_upstream(struct upstream_health *h, uint64_t ms);
 /** Renders /metrics (Prometheus text format) into a new heap string. */
 char *proxy_metrics_render(const struct proxy_server *s,
                            const struct store_stats *st);
-
-/** TLS listener (tls.c): loads --tls-cert/--tls-key (no-op without them)
- *  and reloads them on SIGHUP. */
-int proxy_tls_init(struct proxy_server *s);
-void proxy_tls_close(struct proxy_server *s);
-/** A new server-side session on memory BIOs, or NULL without TLS. */
-SSL *proxy_tls_session(struct proxy_server *s);
-
-/** The current Date header value (refreshed at most once a second). */
-const char *proxy_server_date(struct proxy_server *s);
 
 #endif

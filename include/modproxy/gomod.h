@@ -24,7 +24,7 @@
 
 /* The longest module path or version we accept from the network. Real module
  * paths are far shorter; the go command has no explicit limit, but URLs over
- * PROXY_MAX_URL_BYTES are refused before they get here. */
+ * HTTP_MAX_URL_BYTES are refused before they get here. */
 #define GOMOD_MAX_PATH_BYTES 1024
 #define GOMOD_MAX_VERSION_BYTES 256
 

@@ -10,7 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include "auth.h"
+#include "http.h"
 #include "cmd.h"
 #include "settings.h"
 

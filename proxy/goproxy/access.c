@@ -30,7 +30,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "conn.h"
+#include "route.h"
 #include "vcs.h"
 
 static int hexval(int ch) {
@@ -100,7 +100,7 @@ static int target_private(const struct proxy_server *s, const char *target,
     return 0;
   if (proxy_vcs_private(s, subject))
     return 1;
-  char lower[PROXY_MAX_URL_BYTES + 1];
+  char lower[HTTP_MAX_URL_BYTES + 1];
   size_t i = 0;
   for (; subject[i] != '\0' && i + 1 < sizeof lower; i++)
     lower[i] = (char)tolower((unsigned char)subject[i]);
@@ -110,11 +110,11 @@ static int target_private(const struct proxy_server *s, const char *target,
 
 int proxy_access_may_see(const struct proxy_server *s, const char *user,
                          const char *module, const char *target) {
-  if (s->auth == NULL || user[0] != '\0')
+  if (s->cfg->auth_file == NULL || user[0] != '\0')
     return 1;
   if (s->cfg->auth_all)
     return 0;
-  char subject[PROXY_MAX_URL_BYTES + 1];
+  char subject[HTTP_MAX_URL_BYTES + 1];
   return (module == NULL || !proxy_vcs_private(s, module)) &&
          (target == NULL ||
           !target_private(s, target, subject, sizeof subject));
@@ -126,16 +126,17 @@ int proxy_access_check(struct proxy_conn *c) {
   c->needs_credentials = 0;
   /* Health checks are for load balancers; /admin/ has its own token. */
   size_t path_len = strcspn(url, "?");
-  if (s->auth == NULL || (path_len == 8 && strncmp(url, "/healthz", 8) == 0) ||
+  if (s->cfg->auth_file == NULL ||
+      (path_len == 8 && strncmp(url, "/healthz", 8) == 0) ||
       (path_len == 7 && strncmp(url, "/readyz", 7) == 0) ||
       strncmp(url, "/admin/", 7) == 0)
     return 1;
-  char subject[PROXY_MAX_URL_BYTES + 1];
+  char subject[HTTP_MAX_URL_BYTES + 1];
   int priv = target_private(s, url, subject, sizeof subject);
   c->needs_credentials = s->cfg->auth_all || priv;
   if (!c->needs_credentials || c->user[0] != '\0')
     return 1;
-  char what[PROXY_MAX_URL_BYTES + 32];
+  char what[HTTP_MAX_URL_BYTES + 32];
   snprintf(what, sizeof what, "the private module %s", subject);
   proxy_conn_send_unauthorized(c, priv ? what : "everything on this proxy");
   return 0;

@@ -29,29 +29,6 @@ struct hot_entry {
   char key[];
 };
 
-struct proxy_body *proxy_body_new(const void *data, size_t len) {
-  struct proxy_body *b = malloc(sizeof *b + len + 1);
-  if (b == NULL)
-    return NULL;
-  b->refs = 1;
-  b->len = len;
-  if (len > 0 && data != NULL)
-    memcpy(b->data, data, len);
-  b->data[len] = '\0';
-  return b;
-}
-
-struct proxy_body *proxy_body_ref(struct proxy_body *b) {
-  if (b != NULL)
-    b->refs++;
-  return b;
-}
-
-void proxy_body_unref(struct proxy_body *b) {
-  if (b != NULL && --b->refs == 0)
-    free(b);
-}
-
 static uint32_t hash_key(const char *k) {
   uint32_t h = 2166136261u;
   for (; *k != '\0'; k++)

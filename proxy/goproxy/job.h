@@ -137,7 +137,7 @@ struct fetch_job {
   const char *src_body;
   size_t src_len;
   const char *src_origin;
-  char url[PROXY_MAX_URL_BYTES + 1024];
+  char url[HTTP_MAX_URL_BYTES + 1024];
   char attempts[JOB_ATTEMPTS_BYTES];
   size_t attempts_len;
   /* The same attempts as a JSON array, for the request records; a kind

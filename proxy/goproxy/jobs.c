@@ -24,7 +24,7 @@
  * Zips are staged in an unlinked temporary file in the data directory, so
  * a killed process leaves nothing behind and nothing half-written is ever
  * visible in the store. A zip of JOB_STREAM_MIN_BYTES or more reaches its
- * clients while it downloads (a proxy_stream, conn.h), all but its last
+ * clients while it downloads (a proxy_stream, route.h), all but its last
  * JOB_STREAM_HOLD_BYTES: those follow once it is checked and stored; a zip
  * that fails on the way cuts its clients off, so none ever holds a whole
  * zip that modproxy refused. Smaller zips are answered once stored, so
@@ -44,7 +44,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conn.h"
 #include "job.h"
 #include "mirror.h"
 #include "modproxy/diag.h"
@@ -332,7 +331,7 @@ static void record_attempt(struct fetch_job *j, const struct proxy_fetch *f) {
   if (j->json == NULL)
     return;
   const struct proxy_upstream *u = job_upstream(j);
-  char url[PROXY_MAX_URL_BYTES + 1024];
+  char url[HTTP_MAX_URL_BYTES + 1024];
   j->kind->url(&j->gp, u->shown, url, sizeof url);
   fprintf(j->json, "%s{\"url\":", j->json_count++ > 0 ? "," : "");
   diag_json_write(j->json, url);

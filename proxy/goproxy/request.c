@@ -77,7 +77,7 @@ static int fail(char *err, size_t errlen, int status, const char *fmt,
 }
 
 int gp_parse(const char *target, struct gp_req *out, char *err, size_t errlen) {
-  char path[PROXY_MAX_URL_BYTES + 1];
+  char path[HTTP_MAX_URL_BYTES + 1];
   size_t len = strcspn(target, "?#");
   /* Only what every path below relies on (the struct is several KiB). */
   out->kind = GP_LIST;

@@ -5,9 +5,11 @@
 #ifndef PROXY_ROUTE_H
 #define PROXY_ROUTE_H
 
-#include "conn.h"
+#include "http.h"
 #include "job.h"
 #include "server.h"
+
+struct proxy_stream;
 
 /**
  * Parses a request target into *out: percent-decoding, then '!'
@@ -37,6 +39,62 @@ struct route_ctx {
   int have_stale;
   struct job_waiter waiter; /**< on the fetch job, after a miss */
 };
+
+/**
+ * A zip being downloaded from an upstream, sent to its clients while it
+ * arrives (jobs.c feeds it, the clients' generators read it: zipgen.c).
+ * `ready` stops short of the end until the zip is checked and stored, so a
+ * client never receives the whole of a zip modproxy refused: it is cut off
+ * instead. Loop thread only.
+ */
+struct stream_gen;
+struct proxy_stream {
+  int refs;
+  int fd;         /**< the staging file (a dup, closed with the last ref) */
+  uint64_t size;  /**< the upstream's Content-Length */
+  uint64_t ready; /**< bytes that may be sent */
+  int failed;     /**< refused or cut short: close the clients */
+  int outcome;    /**< a diag_outcome for the clients' records, or -1 */
+  char *attempts; /**< the upstream attempts (JSON), once known */
+  char *why;      /**< failed: the explanation, for the clients' records */
+  struct stream_gen *waiting; /**< generators waiting for bytes */
+};
+
+/** A stream of size bytes staged in fd (duplicated); one reference. */
+struct proxy_stream *proxy_stream_new(int fd, uint64_t size);
+void proxy_stream_unref(struct proxy_stream *st);
+/** Lets the waiting clients send what is ready (or close, if failed). */
+void proxy_stream_wake(struct proxy_stream *st);
+/** A body generator for one client of st (takes a reference), or NULL. */
+struct http_generator *proxy_stream_gen_new(struct proxy_stream *st);
+/** A body generator for a stored zip, read from the store in steps of
+ *  PROXY_ZIP_CHUNK_BYTES on worker threads, or NULL. */
+struct http_generator *proxy_zip_gen_new(struct proxy_server *s,
+                                         const char *module,
+                                         const char *version);
+
+/** Serves the GOPROXY endpoints (routes.c). */
+void proxy_route(struct proxy_conn *c);
+/**
+ * Access control (access.c), the one place that decides it. 1 if a client
+ * with these credentials (user "" for anonymous) may see something about
+ * module and target (either may be NULL): private modules, named by the
+ * module or by the request target, or everything with --auth-required
+ * all, need a user. Pure; any thread.
+ */
+int proxy_access_may_see(const struct proxy_server *s, const char *user,
+                         const char *module, const char *target);
+/**
+ * The access phase, before any handler (http_config.access): 1 if the
+ * current request may go on; else it has been answered (401). Sets
+ * c->needs_credentials.
+ */
+int proxy_access_check(struct proxy_conn *c);
+/** Serves /healthz, /readyz and /metrics; 0 if path is none of them
+ *  (ops_routes.c). */
+int proxy_route_ops(struct proxy_conn *c, const char *path);
+/** Serves POST /diag/modfile (analysis.c). */
+void proxy_route_modfile(struct proxy_conn *c);
 
 /** Serves /diag and below (diag_routes.c). */
 void proxy_route_diag(struct proxy_conn *c, const char *path);

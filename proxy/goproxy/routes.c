@@ -1,5 +1,6 @@
 /*
- * Request routing and the GOPROXY endpoints.
+ * The GOPROXY endpoints (the handler server.c registers for every target
+ * that no other handler takes).
  *
  * A GOPROXY request goes, in order, to:
  *  1. the hot cache (loop thread): small replies and zip metadata;
@@ -20,7 +21,6 @@
 #include <openssl/evp.h>
 
 #include "mirror.h"
-#include "auth.h"
 #include "route.h"
 #include "sumdb_proxy.h"
 
@@ -90,10 +90,17 @@ static void reply_value(struct proxy_conn *c, const struct gp_req *gp,
                              : proxy_mirror_headers(c->server, gp->kind),
       .rangeable = gp->kind == GP_ZIP,
       .body = v->body,
-      .zip_size = v->zip_size,
-      .zip_module = gp->module,
-      .zip_version = gp->version,
+      .size = v->zip_size,
   };
+  if (r.body == NULL && r.size > 0) {
+    /* A zip too large for the hot cache streams from the store. */
+    r.gen = proxy_zip_gen_new(c->server, gp->module, gp->version);
+    if (r.gen == NULL) {
+      proxy_conn_send_text(c, 503, "modproxy is out of memory; retry shortly",
+                           NULL);
+      return;
+    }
+  }
   proxy_conn_send(c, &r);
 }
 
@@ -253,16 +260,22 @@ out:
 static void on_fetch_stream(struct job_waiter *w, struct proxy_stream *st) {
   struct route_ctx *ctx = container_of(w, struct route_ctx, waiter);
   struct proxy_conn *c = ctx->conn;
-  if (!proxy_conn_gone(c)) {
+  struct http_generator *gen =
+      proxy_conn_gone(c) ? NULL : proxy_stream_gen_new(st);
+  if (gen != NULL) {
     proxy_conn_outcome(c, DIAG_FETCHED);
     struct conn_response r = {
         .status = 200,
         .content_type = content_type(GP_ZIP),
         .cache_control = ROUTE_IMMUTABLE,
         .extra_headers = proxy_mirror_headers(c->server, GP_ZIP),
-        .stream = st,
+        .gen = gen,
+        .size = st->size,
     };
     proxy_conn_send(c, &r);
+  } else if (!proxy_conn_gone(c)) {
+    proxy_conn_send_text(c, 503, "modproxy is out of memory; retry shortly",
+                         NULL);
   }
   proxy_conn_release(c);
   ctx_free(ctx);
@@ -303,111 +316,8 @@ static void serve_gp(struct proxy_conn *c, const struct gp_req *gp) {
   }
 }
 
-int proxy_route_takes_body(const char *target) {
-  return strcmp(target, "/diag/modfile") == 0 ||
-         strncmp(target, "/diag/modfile?", 14) == 0 ||
-         strncmp(target, "/admin/", 7) == 0;
-}
-
-/* ---- credentials -------------------------------------------------------- */
-
-struct auth_job {
-  struct proxy_auth_check check;
-  struct proxy_conn *conn;
-};
-
-static void on_auth_checked(struct proxy_auth_check *chk) {
-  struct auth_job *a = (struct auth_job *)chk; /* check is the first member */
-  struct proxy_conn *c = a->conn;
-  if (!proxy_conn_gone(c)) {
-    snprintf(c->user, sizeof c->user, "%s", chk->user);
-    c->auth_done = 1;
-    proxy_route(c);
-  }
-  proxy_conn_release(c);
-  free(a);
-}
-
-/* Settles who the client is before routing; 0 when a password check must
- * run first (proxy_route runs again once it is known) or was refused for
- * the budget (answered here). */
-static int settle_user(struct proxy_conn *c) {
-  struct proxy_server *s = c->server;
-  if (s->auth == NULL || c->auth_done)
-    return 1;
-  if (proxy_auth_cached(s->auth, c->req->authorization, c->user,
-                        sizeof c->user)) {
-    c->auth_done = 1;
-    return 1;
-  }
-  struct auth_job *a = calloc(1, sizeof *a);
-  if (a == NULL) {
-    proxy_conn_send_text(c, 503, "modproxy is out of memory; retry", NULL);
-    return 0;
-  }
-  a->conn = c;
-  memcpy(a->check.header, c->req->authorization, sizeof a->check.header);
-  a->check.on_done = on_auth_checked;
-  int rc = proxy_auth_check_queue(s->auth_checks, c->peer, &a->check);
-  if (rc == 0) {
-    proxy_conn_hold(c);
-    return 0;
-  }
-  free(a);
-  c->req->keep_alive = 0;
-  proxy_conn_outcome(c, DIAG_INVALID);
-  if (rc == -EBUSY)
-    proxy_conn_send_text(c, 429,
-                         "too many wrong passwords from your address; wait "
-                         "a few seconds, and check the password in ~/.netrc",
-                         NULL);
-  else
-    proxy_conn_send_text(c, 503,
-                         "modproxy is busy checking passwords; retry in a few "
-                         "seconds",
-                         NULL);
-  return 0;
-}
-
 void proxy_route(struct proxy_conn *c) {
   const char *url = c->req->url;
-  if (!settle_user(c))
-    return;
-  if (!proxy_access_check(c)) /* access.c: the one place that decides */
-    return;
-  if (strncmp(url, "/admin/", 7) == 0) {
-    proxy_route_admin(c, url);
-    return;
-  }
-  if (proxy_route_ops(c, url))
-    return;
-  if (strcmp(url, "/") == 0) {
-    static const char hello[] =
-        "modproxy " MODPROXY_VERSION
-        ": a Go module proxy. Point the go command here with\n"
-        "  go env -w GOPROXY=<this URL>\n";
-    proxy_conn_send_local(c, 200, "text/plain; charset=utf-8", hello,
-                          sizeof hello - 1, NULL);
-    return;
-  }
-  if (proxy_route_takes_body(url)) {
-    proxy_route_modfile(c);
-    return;
-  }
-  if (strcmp(url, "/diag/mirror") == 0 ||
-      strncmp(url, "/diag/mirror?", 13) == 0) {
-    proxy_route_mirror(c);
-    return;
-  }
-  if (strcmp(url, "/diag") == 0 || strncmp(url, "/diag/", 6) == 0 ||
-      strncmp(url, "/diag?", 6) == 0) {
-    proxy_route_diag(c, url);
-    return;
-  }
-  if (strncmp(url, "/sumdb/", 7) == 0) {
-    proxy_route_sumdb(c, url); /* the --sumdb databases (sumdb.c) */
-    return;
-  }
   struct gp_req gp;
   char err[512];
   int status = gp_parse(url, &gp, err, sizeof err);

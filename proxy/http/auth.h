@@ -1,5 +1,6 @@
 /*
- * Access control: credentials from --auth-file (auth.c). Private to proxy/.
+ * Credentials from --auth-file (auth.c) and their password thread
+ * (auth_checks.c). Private to proxy/http.
  */
 #ifndef PROXY_AUTH_H
 #define PROXY_AUTH_H
@@ -8,6 +9,8 @@
 #include <stdint.h>
 
 #include <uv.h>
+
+#include "http.h"
 
 struct proxy_auth;
 
@@ -52,10 +55,5 @@ void proxy_auth_checks_stop(struct proxy_auth_checks *k);
  *  many checks wait already (503); on_done then never runs. Loop thread. */
 int proxy_auth_check_queue(struct proxy_auth_checks *k, const char *peer,
                            struct proxy_auth_check *chk);
-
-/** Makes an auth-file line: kind "user" (PBKDF2 of the password) or
- *  "token" (SHA-256 of the token). Returns its length or a negative errno. */
-int proxy_auth_hash_line(const char *kind, const char *name, const char *secret,
-                         char *out, size_t cap);
 
 #endif

@@ -17,20 +17,27 @@
  *     +------------------------------------------------------------+
  *                    response written, keep-alive
  *
- * Bodies: the head of a POST to a route that takes a body ends the HEAD
- * phase with the body unread; the handler decides on access first, then
- * proxy_conn_read_body moves HANDLING -> BODY, and the complete body moves
- * BODY -> HANDLING again (413, 503 and the body timeout leave BODY for
- * WRITING or CLOSING). A response to a request whose body was never read
- * closes the connection. Body memory is counted server-wide against
- * PROXY_MAX_BODIES_BYTES and freed when the request ends.
+ * A complete head goes to the phases of dispatch.c (credentials, the access
+ * hook, the handler registered for the target); conn.c names no handler.
+ * A response body is in memory (one write with the head) or comes from a
+ * generator: after each write on_written asks it for the next piece
+ * (proceed), and it answers with proxy_conn_body_write, _fail or _wait; its
+ * stop runs once, when the response is over.
+ *
+ * Request bodies: the head of a POST to a handler that takes a body ends
+ * the HEAD phase with the body unread; the handler decides on access
+ * first, then proxy_conn_read_body moves HANDLING -> BODY, and the complete
+ * body moves BODY -> HANDLING again (413, 503 and the body timeout leave
+ * BODY for WRITING or CLOSING). A response to a request whose body was
+ * never read closes the connection. Body memory is counted server-wide against
+ * HTTP_MAX_BODIES_BYTES and freed when the request ends.
  *
  * Lifetime: `refs` counts the open handles (one reference for both) and every
- * async operation in flight (store reads, fetch waits). The struct is freed
- * when the count drops to zero, never inside one of its own callbacks while
- * another still holds it.
+ * async operation in flight (a handler's work, a generator's read). The
+ * struct is freed when the count drops to zero, never inside one of its own
+ * callbacks while another still holds it.
  */
-#include "conn.h"
+#include "http_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -88,25 +95,22 @@ void proxy_conn_hold(struct proxy_conn *c) {
 }
 
 static void conn_free(struct proxy_conn *c) {
-  struct proxy_server *s = c->server;
-  s->nconns--;
+  struct http_server *h = c->http;
+  h->nconns--;
   if (c->prev != NULL)
     c->prev->next = c->next;
   else
-    s->conns = c->next;
+    h->conns = c->next;
   if (c->next != NULL)
     c->next->prev = c->prev;
   proxy_body_unref(c->body);
-  proxy_stream_unref(c->stream);
   free(c->pending);
-  free(c->chunk);
-  free(c->zip_module);
-  free(c->zip_version);
   diag_record_dispose(&c->rec);
   request_free(c);
   SSL_free(c->ssl);
   free(c->tls_out);
   free(c);
+  http__conn_freed(h);
 }
 
 void proxy_conn_release(struct proxy_conn *c) {
@@ -166,18 +170,18 @@ static int refuse(llhttp_t *p, int status, const char *reason) {
 static int count_head(llhttp_t *p, size_t len) {
   struct proxy_request *r = conn_of(p)->req;
   r->head_bytes += len;
-  if (r->head_bytes > PROXY_MAX_HEAD_BYTES)
+  if (r->head_bytes > HTTP_MAX_HEAD_BYTES)
     return refuse(p, 431, "request head too large");
   return 0;
 }
 
 /* Frees the request's body and gives its memory back to the server's
- * budget (PROXY_MAX_BODIES_BYTES). */
+ * budget (HTTP_MAX_BODIES_BYTES). */
 static void body_free(struct proxy_conn *c) {
   struct proxy_request *r = c->req;
   if (r == NULL)
     return;
-  c->server->body_bytes -= r->body_cap;
+  c->http->body_bytes -= r->body_cap;
   free(r->body);
   r->body = NULL;
   r->body_len = r->body_cap = 0;
@@ -185,15 +189,15 @@ static void body_free(struct proxy_conn *c) {
 
 /* Makes the body's buffer hold `need` bytes (from `first` when it has
  * none), counting it against the server's budget: 0, -EAGAIN past
- * PROXY_MAX_BODIES_BYTES (what was allocated stays counted until the
+ * HTTP_MAX_BODIES_BYTES (what was allocated stays counted until the
  * request ends), or -ENOMEM. */
 static int body_reserve(struct proxy_conn *c, size_t need, size_t first) {
   struct proxy_request *r = c->req;
   size_t had = r->body_cap;
   if (buf_reserve(&r->body, &r->body_cap, need, first) < 0)
     return -ENOMEM;
-  c->server->body_bytes += r->body_cap - had;
-  return c->server->body_bytes > PROXY_MAX_BODIES_BYTES ? -EAGAIN : 0;
+  c->http->body_bytes += r->body_cap - had;
+  return c->http->body_bytes > HTTP_MAX_BODIES_BYTES ? -EAGAIN : 0;
 }
 
 static const char bodies_busy[] =
@@ -243,17 +247,17 @@ static int on_message_begin(llhttp_t *p) {
   struct proxy_conn *c = conn_of(p);
   body_free(c);
   request_reset(c->req);
-  c->req->start_ms = uv_now(c->server->loop);
+  c->req->start_ms = uv_now(c->http->loop);
   if (c->state == CONN_IDLE) {
     conn_state(c, CONN_HEAD);
-    arm_timer(c, PROXY_HEAD_TIMEOUT_MS);
+    arm_timer(c, HTTP_HEAD_TIMEOUT_MS);
   }
   return 0;
 }
 
 static int on_url(llhttp_t *p, const char *at, size_t len) {
   struct proxy_request *r = conn_of(p)->req;
-  if (r->url_len + len > PROXY_MAX_URL_BYTES)
+  if (r->url_len + len > HTTP_MAX_URL_BYTES)
     return refuse(p, 414, "request target too long");
   memcpy(r->url + r->url_len, at, len);
   r->url_len += len;
@@ -315,7 +319,7 @@ static int on_header_value_complete(llhttp_t *p) {
   struct proxy_request *r = conn_of(p)->req;
   if (r->hname_len == 0)
     return refuse(p, 400, "empty header name");
-  if (++r->header_count > PROXY_MAX_HEADERS)
+  if (++r->header_count > HTTP_MAX_HEADERS)
     return refuse(p, 431, "too many request headers");
   if (strcasecmp(r->hname, "if-none-match") == 0)
     keep_header(r->if_none_match, sizeof r->if_none_match, r);
@@ -345,7 +349,8 @@ static int on_header_value_complete(llhttp_t *p) {
 }
 
 static int on_headers_complete(llhttp_t *p) {
-  struct proxy_request *r = conn_of(p)->req;
+  struct proxy_conn *c = conn_of(p);
+  struct proxy_request *r = c->req;
   if (llhttp_get_http_major(p) != 1)
     return refuse(p, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
   /* RFC 9112 3.2: exactly one Host in HTTP/1.1. */
@@ -363,9 +368,11 @@ static int on_headers_complete(llhttp_t *p) {
   r->method = llhttp_get_method(p);
   r->head_only = r->method == HTTP_HEAD;
   r->keep_alive = llhttp_should_keep_alive(p);
-  if (r->method == HTTP_POST && proxy_route_takes_body(r->url)) {
+  c->handler = http__handler_find(c->http, r->url);
+  if (r->method == HTTP_POST && c->handler != NULL &&
+      (c->handler->flags & HTTP_HANDLER_BODY) != 0) {
     if ((p->flags & F_CONTENT_LENGTH) != 0 &&
-        p->content_length > PROXY_MAX_BODY_BYTES)
+        p->content_length > HTTP_MAX_BODY_BYTES)
       return refuse(p, 413, "request body too large");
     /* Stop before the body: its handler decides on access first, then
      * reads it (proxy_conn_read_body). */
@@ -384,14 +391,14 @@ static int on_headers_complete(llhttp_t *p) {
 }
 
 /* Chunked bodies (of unknown length) grow from this. */
-#define PROXY_BODY_FIRST_BYTES (16u << 10)
+#define HTTP_BODY_FIRST_BYTES (16u << 10)
 
 static int on_body(llhttp_t *p, const char *at, size_t len) {
   struct proxy_conn *c = conn_of(p);
   struct proxy_request *r = c->req;
-  if (r->body_len + len > PROXY_MAX_BODY_BYTES)
+  if (r->body_len + len > HTTP_MAX_BODY_BYTES)
     return refuse(p, 413, "request body too large");
-  int rc = body_reserve(c, r->body_len + len, PROXY_BODY_FIRST_BYTES);
+  int rc = body_reserve(c, r->body_len + len, HTTP_BODY_FIRST_BYTES);
   if (rc < 0)
     return refuse(p, 503, rc == -EAGAIN ? bodies_busy : "out of memory");
   memcpy(r->body + r->body_len, at, len);
@@ -419,7 +426,7 @@ static const llhttp_settings_t parser_settings = {
  * request's id and read its record (/diag/req/<id>); never the client's
  * X-Request-Id, which the record keeps beside it. */
 static void assign_id(struct proxy_conn *c) {
-  struct proxy_server *s = c->server;
+  struct http_server *s = c->http;
   static const char hex[] = "0123456789abcdef";
   if (s->id_pool_left < DIAG_ID_RANDOM_BYTES) {
     if (RAND_bytes(s->id_pool, sizeof s->id_pool) != 1) {
@@ -476,23 +483,20 @@ static void record_start(struct proxy_conn *c) {
 
 /* The response is out (or the connection died): the record is complete. */
 static void record_finish(struct proxy_conn *c) {
+  struct http_server *h = c->http;
+  if (c->gen != NULL) {
+    /* How a generated body ended may be the generator's to say. */
+    struct http_generator *g = c->gen;
+    c->gen = NULL;
+    g->stop(g, c);
+  }
   if (c->rec.start_ms == 0)
     return;
-  if (c->stream != NULL) {
-    /* A streamed download: how it ended is the job's to say. */
-    if (c->stream->failed) {
-      proxy_conn_outcome(c, (enum diag_outcome)c->stream->outcome);
-      c->rec.bytes = c->body_off;
-      free(c->rec.explanation);
-      c->rec.explanation =
-          c->stream->why != NULL ? strdup(c->stream->why) : NULL;
-    }
-    if (c->stream->attempts != NULL)
-      proxy_conn_attempts(c, c->stream->attempts);
-  }
-  c->rec.ms = (uint32_t)(uv_now(c->server->loop) - c->req->start_ms);
-  proxy_metrics_request(c->server, c->rec.target, c->rec.status);
-  proxy_records_push(c->server, &c->rec);
+  c->rec.ms = (uint32_t)(uv_now(h->loop) - c->req->start_ms);
+  if (h->cfg.on_done != NULL)
+    h->cfg.on_done(c, &c->rec, h->cfg.arg);
+  else
+    diag_record_dispose(&c->rec);
   memset(&c->rec, 0, sizeof c->rec);
 }
 
@@ -515,6 +519,11 @@ void proxy_conn_attempts(struct proxy_conn *c, const char *json) {
   c->rec.attempts = json != NULL ? strdup(json) : NULL;
 }
 
+void proxy_conn_explain(struct proxy_conn *c, const char *why) {
+  free(c->rec.explanation);
+  c->rec.explanation = why != NULL ? strdup(why) : NULL;
+}
+
 const char *proxy_conn_base(struct proxy_conn *c, char *buf, size_t len) {
   const char *h = c->req->host;
   size_t n = strlen(h);
@@ -528,8 +537,8 @@ const char *proxy_conn_base(struct proxy_conn *c, char *buf, size_t len) {
 
 /* Counts a request against the connection's per-second allowance. */
 static int over_rate(struct proxy_conn *c) {
-  uint64_t max = c->server->cfg->max_request_rate;
-  uint64_t now = uv_now(c->server->loop);
+  uint64_t max = c->http->cfg.max_request_rate;
+  uint64_t now = uv_now(c->http->loop);
   if (max == 0)
     return 0;
   if (now - c->rate_window_ms >= 1000) {
@@ -617,7 +626,7 @@ static void feed(struct proxy_conn *c, const char *data, size_t len) {
       cb(c);
       return;
     }
-    c->server->counters.requests++;
+    c->http->stats.requests++;
     record_start(c);
     if (over_rate(c)) {
       c->req->keep_alive = 0;
@@ -628,7 +637,7 @@ static void feed(struct proxy_conn *c, const char *data, size_t len) {
                            NULL);
       return;
     }
-    proxy_route(c);
+    http__dispatch(c);
     return;
   }
   /* A malformed or refused request: answer it and close. */
@@ -651,8 +660,8 @@ static void feed(struct proxy_conn *c, const char *data, size_t len) {
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   struct proxy_conn *c = h->data;
-  buf->base = c->server->read_buf;
-  buf->len = sizeof c->server->read_buf;
+  buf->base = c->http->read_buf;
+  buf->len = sizeof c->http->read_buf;
 }
 
 /* ---- TLS ------------------------------------------------------------ */
@@ -713,7 +722,7 @@ static void tls_pump(struct proxy_conn *c) {
     }
   }
   while (conn_reading(c)) {
-    int n = SSL_read(c->ssl, c->server->tls_buf, sizeof c->server->tls_buf);
+    int n = SSL_read(c->ssl, c->http->tls_buf, sizeof c->http->tls_buf);
     if (n <= 0) {
       int e = SSL_get_error(c->ssl, n);
       ERR_clear_error();
@@ -721,7 +730,7 @@ static void tls_pump(struct proxy_conn *c) {
         conn_close(c); /* close_notify, or a broken record */
       break;
     }
-    feed(c, c->server->tls_buf, (size_t)n);
+    feed(c, c->http->tls_buf, (size_t)n);
   }
   if (c->state != CONN_CLOSING)
     tls_flush(c, 0);
@@ -804,7 +813,7 @@ static void read_resume(struct proxy_conn *c) {
     return;
   if (c->state == CONN_IDLE) {
     request_free(c); /* nothing of a next request yet */
-    arm_timer(c, PROXY_IDLE_TIMEOUT_MS);
+    arm_timer(c, HTTP_IDLE_TIMEOUT_MS);
   }
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
@@ -812,7 +821,7 @@ static void read_resume(struct proxy_conn *c) {
 /* After a response: parse what is pending or wait for more. */
 static void read_next(struct proxy_conn *c) {
   conn_state(c, CONN_IDLE);
-  if (c->close_after || c->server->stopping) {
+  if (c->close_after || c->http->stopping) {
     if (c->ssl != NULL)
       tls_close(c);
     else
@@ -859,7 +868,7 @@ void proxy_conn_read_body(struct proxy_conn *c, proxy_conn_body_cb cb) {
     send_continue(c);
   c->on_body = cb;
   conn_state(c, CONN_BODY);
-  arm_timer(c, PROXY_BODY_TIMEOUT_MS);
+  arm_timer(c, HTTP_BODY_TIMEOUT_MS);
   read_resume(c);
 }
 
@@ -874,11 +883,12 @@ void proxy_conn_watch(struct proxy_conn *c, proxy_conn_gone_cb cb, void *arg) {
     uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
-void proxy_conn_accept(struct proxy_server *s) {
+void http__conn_accept(struct http_server *s) {
   struct proxy_conn *c = calloc(1, sizeof *c);
   if (c == NULL)
     return;
-  c->server = s;
+  c->server = s->cfg.server;
+  c->http = s;
   c->refs = 1;
   uv_tcp_init(s->loop, &c->tcp);
   uv_timer_init(s->loop, &c->timer);
@@ -894,7 +904,7 @@ void proxy_conn_accept(struct proxy_server *s) {
     conn_close(c);
     return;
   }
-  if (s->cfg->max_connections > 0 && s->nconns > s->cfg->max_connections) {
+  if (s->cfg.max_connections > 0 && s->nconns > s->cfg.max_connections) {
     /* Over the limit: one short answer, then close (no TLS handshake). */
     static const char busy[] =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; "
@@ -914,14 +924,14 @@ void proxy_conn_accept(struct proxy_server *s) {
     else
       uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof c->peer);
   }
-  if (s->tls != NULL && (c->ssl = proxy_tls_session(s)) == NULL) {
+  if (s->tls != NULL && (c->ssl = http__tls_session(s)) == NULL) {
     conn_close(c);
     return;
   }
   llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
   c->parser.data = c;
   c->state = CONN_IDLE;
-  arm_timer(c, PROXY_IDLE_TIMEOUT_MS);
+  arm_timer(c, HTTP_IDLE_TIMEOUT_MS);
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
@@ -1019,9 +1029,6 @@ static int parse_range(const char *h, uint64_t size, uint64_t *from,
   return 1;
 }
 
-static void write_next_chunk(struct proxy_conn *c);
-static void stream_next_chunk(struct proxy_conn *c);
-
 /* A response head being built in a fixed buffer, from strings copied as
  * they are (every response has one: no printf on this path). */
 struct head {
@@ -1061,14 +1068,12 @@ static void finish_response(struct proxy_conn *c) {
   body_free(c);
   proxy_body_unref(c->body);
   c->body = NULL;
-  proxy_stream_unref(c->stream);
-  c->stream = NULL;
-  free(c->chunk);
-  c->chunk = NULL;
-  free(c->zip_module);
-  free(c->zip_version);
-  c->zip_module = c->zip_version = NULL;
   read_next(c);
+}
+
+/* Asks the generator for the next piece of the body. */
+static void body_proceed(struct proxy_conn *c) {
+  c->gen->proceed(c->gen, c, c->body_off, c->body_end - c->body_off);
 }
 
 static void on_written(uv_write_t *w, int status) {
@@ -1077,153 +1082,44 @@ static void on_written(uv_write_t *w, int status) {
     conn_close(c);
     return;
   }
-  if (c->zip_module != NULL && c->body_off < c->body_end) {
-    write_next_chunk(c);
-    return;
-  }
-  if (c->stream != NULL && c->body_off < c->body_end) {
-    stream_next_chunk(c);
+  if (c->gen != NULL && c->body_off < c->body_end) {
+    body_proceed(c);
     return;
   }
   finish_response(c);
 }
 
-static void on_chunk_read(uv_work_t *w) {
-  struct proxy_conn *c = w->data;
-  uint64_t left = c->body_end - c->body_off;
-  size_t want =
-      left < PROXY_ZIP_CHUNK_BYTES ? (size_t)left : PROXY_ZIP_CHUNK_BYTES;
-  c->chunk_len = store_zip_read(c->server->store, c->zip_module, c->zip_version,
-                                c->body_off, c->chunk, want);
-}
-
-/* Writes the chunk_len bytes read into the chunk buffer. */
-static void send_chunk(struct proxy_conn *c) {
-  uv_buf_t b = uv_buf_init(c->chunk, (unsigned)c->chunk_len);
-  c->body_off += (uint64_t)c->chunk_len;
-  c->server->counters.bytes_out += (uint64_t)c->chunk_len;
-  arm_timer(c, PROXY_WRITE_TIMEOUT_MS);
+void proxy_conn_body_write(struct proxy_conn *c, const char *data, size_t len) {
+  uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+  c->body_off += len;
+  c->http->stats.bytes_out += len;
+  arm_timer(c, HTTP_WRITE_TIMEOUT_MS);
   if (conn_write(c, &b, 1) < 0)
     conn_close(c);
 }
 
-static void on_chunk_ready(uv_work_t *w, int status) {
-  struct proxy_conn *c = w->data;
-  if (proxy_conn_gone(c)) {
-    proxy_conn_release(c);
-    return;
-  }
-  proxy_conn_release(c);
-  if (status < 0 || c->chunk_len <= 0) {
-    /* The head is out: all we can do is cut the body short, which the
-     * client detects by Content-Length. */
-    fprintf(stderr, "conn %s: zip read failed at %" PRIu64 ": %s\n", c->id,
-            c->body_off, strerror((int)-c->chunk_len));
-    conn_close(c);
-    return;
-  }
-  send_chunk(c);
+void proxy_conn_body_fail(struct proxy_conn *c) {
+  conn_close(c);
 }
 
-/* The chunk buffer of a streamed body, allocated on first use. */
-static int chunk_buffer(struct proxy_conn *c) {
-  if (c->chunk == NULL)
-    c->chunk = malloc(PROXY_ZIP_CHUNK_BYTES);
-  if (c->chunk == NULL)
-    conn_close(c);
-  return c->chunk != NULL;
+void proxy_conn_body_wait(struct proxy_conn *c) {
+  uv_timer_stop(&c->timer);
 }
 
-static void write_next_chunk(struct proxy_conn *c) {
-  if (!chunk_buffer(c))
-    return;
-  c->work.data = c;
-  proxy_conn_hold(c);
-  if (uv_queue_work(c->server->loop, &c->work, on_chunk_read, on_chunk_ready) <
-      0) {
-    proxy_conn_release(c);
-    conn_close(c);
-  }
-}
-
-/* ---- a zip streamed while it downloads ----------------------------------- */
-
-struct proxy_stream *proxy_stream_new(int fd, uint64_t size) {
-  struct proxy_stream *st = calloc(1, sizeof *st);
-  if (st == NULL)
-    return NULL;
-  st->fd = dup(fd);
-  if (st->fd < 0) {
-    free(st);
-    return NULL;
-  }
-  st->refs = 1;
-  st->size = size;
-  st->outcome = -1;
-  return st;
-}
-
-void proxy_stream_unref(struct proxy_stream *st) {
-  if (st == NULL || --st->refs > 0)
-    return;
-  close(st->fd);
-  free(st->attempts);
-  free(st->why);
-  free(st);
-}
-
-/* Sends the next ready piece of c's stream, or waits for the job to say
- * more is ready. The staging file's pages were just written by this thread
- * (fetch.c): reading them back is a copy from the page cache. */
-static void stream_next_chunk(struct proxy_conn *c) {
-  struct proxy_stream *st = c->stream;
-  if (st->failed) {
-    conn_close(c);
-    return;
-  }
-  if (st->ready <= c->body_off) {
-    uv_timer_stop(&c->timer); /* the upstream's stall timeout applies */
-    proxy_conn_hold(c);
-    c->stream_next = st->waiting;
-    st->waiting = c;
-    return;
-  }
-  if (!chunk_buffer(c))
-    return;
-  uint64_t left = st->ready - c->body_off;
-  size_t want =
-      left < PROXY_ZIP_CHUNK_BYTES ? (size_t)left : PROXY_ZIP_CHUNK_BYTES;
-  c->chunk_len = pread(st->fd, c->chunk, want, (off_t)c->body_off);
-  if (c->chunk_len <= 0) {
-    fprintf(stderr, "conn %s: staged zip read failed at %" PRIu64 ": %s\n",
-            c->id, c->body_off, strerror(errno));
-    conn_close(c);
-    return;
-  }
-  send_chunk(c);
-}
-
-void proxy_stream_wake(struct proxy_stream *st) {
-  struct proxy_conn *c = st->waiting;
-  st->waiting = NULL;
-  while (c != NULL) {
-    struct proxy_conn *next = c->stream_next;
-    c->stream_next = NULL;
-    if (!proxy_conn_gone(c))
-      stream_next_chunk(c);
-    proxy_conn_release(c);
-    c = next;
-  }
+/* Ends a generator that gives no bytes to this response. */
+static void gen_drop(struct http_generator *g) {
+  if (g != NULL)
+    g->stop(g, NULL);
 }
 
 void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
-  if (c->state == CONN_CLOSING)
+  if (c->state == CONN_CLOSING) {
+    gen_drop(r->gen);
     return;
+  }
   struct proxy_request *q = c->req;
   int status = r->status;
-  uint64_t total = r->body != NULL     ? r->body->len
-                   : r->stream != NULL ? r->stream->size
-                                       : r->zip_size;
+  uint64_t total = r->body != NULL ? r->body->len : r->size;
   uint64_t from = 0, to = total == 0 ? 0 : total - 1;
   int ranged = 0;
   char content_range[96] = "";
@@ -1246,6 +1142,7 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
                "range not satisfiable: the file has %" PRIu64 " bytes", total);
       snprintf(hdr, sizeof hdr, "Content-Range: bytes */%" PRIu64 "\r\n",
                total);
+      gen_drop(r->gen);
       proxy_conn_send_text_with(c, 416, text, NULL, hdr);
       return;
     }
@@ -1254,14 +1151,14 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
   if (!ranged && total == 0)
     len = 0;
   /* A body never read is still on its way: the connection cannot go on. */
-  int keep = q->keep_alive && !c->server->stopping && !q->body_waiting;
+  int keep = q->keep_alive && !c->http->stopping && !q->body_waiting;
   if (c->on_gone != NULL)
     proxy_conn_watch(c, NULL, NULL); /* the handler is done */
   c->close_after = !keep;
   struct head h = {.buf = c->req->head, .cap = sizeof c->req->head};
   char num[24];
   head_add(&h, "HTTP/1.1 ", decimal((uint64_t)status, num, sizeof num), " ",
-           reason_phrase(status), "\r\nDate: ", proxy_server_date(c->server),
+           reason_phrase(status), "\r\nDate: ", http__date(c->http),
            "\r\nServer: modproxy\r\nX-Request-Id: ", c->id, "\r\n", NULL);
   if (status != 304)
     head_add(&h, "Content-Type: ", r->content_type, "\r\n", NULL);
@@ -1287,6 +1184,7 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
   int n = (int)h.len;
   if (h.overflow) {
     fprintf(stderr, "conn %s: response head too large\n", c->id);
+    gen_drop(r->gen);
     conn_close(c);
     return;
   }
@@ -1303,26 +1201,18 @@ void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r) {
   bufs[0] = uv_buf_init(c->req->head, (unsigned)n);
   c->body_off = from;
   c->body_end = from + len;
-  if (!q->head_only && len > 0) {
-    if (r->body != NULL) {
-      c->body = proxy_body_ref(r->body);
-      bufs[1] = uv_buf_init(c->body->data + from, (unsigned)len);
-      nbufs = 2;
-      c->body_off = c->body_end;
-      c->server->counters.bytes_out += len;
-    } else if (r->stream != NULL) {
-      c->stream = r->stream;
-      c->stream->refs++;
-    } else {
-      c->zip_module = strdup(r->zip_module);
-      c->zip_version = strdup(r->zip_version);
-      if (c->zip_module == NULL || c->zip_version == NULL) {
-        conn_close(c);
-        return;
-      }
-    }
+  if (!q->head_only && len > 0 && r->body != NULL) {
+    c->body = proxy_body_ref(r->body);
+    bufs[1] = uv_buf_init(c->body->data + from, (unsigned)len);
+    nbufs = 2;
+    c->body_off = c->body_end;
+    c->http->stats.bytes_out += len;
+  } else if (!q->head_only && len > 0 && r->gen != NULL) {
+    c->gen = r->gen; /* asked for bytes once the head is out */
+  } else {
+    gen_drop(r->gen);
   }
-  arm_timer(c, PROXY_WRITE_TIMEOUT_MS);
+  arm_timer(c, HTTP_WRITE_TIMEOUT_MS);
   if (conn_write(c, bufs, nbufs) < 0)
     conn_close(c);
 }
@@ -1383,7 +1273,7 @@ void proxy_conn_send_text_with(struct proxy_conn *c, int status,
   proxy_body_unref(b);
 }
 
-void proxy_conn_close_idle(struct proxy_server *s) {
+void http__conn_close_idle(struct http_server *s) {
   /* A request still arriving is in flight: it is finished (its head timeout
    * bounds the wait). */
   for (struct proxy_conn *c = s->conns; c != NULL; c = c->next)
@@ -1391,7 +1281,7 @@ void proxy_conn_close_idle(struct proxy_server *s) {
       conn_close(c);
 }
 
-void proxy_conn_close_all(struct proxy_server *s) {
+void http__conn_close_all(struct http_server *s) {
   for (struct proxy_conn *c = s->conns; c != NULL; c = c->next)
     conn_close(c);
 }

@@ -13,11 +13,12 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "server.h"
+#include "http_internal.h"
 
 struct proxy_tls {
   SSL_CTX *ctx;
   uv_signal_t sighup;
+  void (*done)(struct http_server *h); /* http__tls_close */
 };
 
 static void log_ssl_error(const char *what, const char *file) {
@@ -30,7 +31,7 @@ static void log_ssl_error(const char *what, const char *file) {
 }
 
 /* A server context from the configured certificate chain and key. */
-static SSL_CTX *load_ctx(const struct proxy_config *cfg) {
+static SSL_CTX *load_ctx(const struct http_config *cfg) {
   SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == NULL) {
     log_ssl_error("cannot set up TLS", NULL);
@@ -56,19 +57,19 @@ fail:
 }
 
 static void on_sighup(uv_signal_t *h, int signum) {
-  struct proxy_server *s = h->data;
-  SSL_CTX *ctx = load_ctx(s->cfg);
+  struct http_server *s = h->data;
+  SSL_CTX *ctx = load_ctx(&s->cfg);
   if (ctx == NULL) {
     fprintf(stderr, "modproxy: SIGHUP: keeping the current certificate\n");
     return;
   }
   SSL_CTX_free(s->tls->ctx);
   s->tls->ctx = ctx;
-  fprintf(stderr, "modproxy: SIGHUP: reloaded %s\n", s->cfg->tls_cert);
+  fprintf(stderr, "modproxy: SIGHUP: reloaded %s\n", s->cfg.tls_cert);
 }
 
-int proxy_tls_init(struct proxy_server *s) {
-  const struct proxy_config *cfg = s->cfg;
+int http__tls_init(struct http_server *s) {
+  const struct http_config *cfg = &s->cfg;
   if (cfg->tls_cert == NULL && cfg->tls_key == NULL)
     return 0;
   if (cfg->tls_cert == NULL || cfg->tls_key == NULL) {
@@ -93,18 +94,23 @@ int proxy_tls_init(struct proxy_server *s) {
 }
 
 static void on_tls_closed(uv_handle_t *h) {
-  struct proxy_server *s = h->data;
-  SSL_CTX_free(s->tls->ctx);
-  free(s->tls);
+  struct http_server *s = h->data;
+  struct proxy_tls *t = s->tls;
   s->tls = NULL;
+  SSL_CTX_free(t->ctx);
+  t->done(s);
+  free(t);
 }
 
-void proxy_tls_close(struct proxy_server *s) {
-  if (s->tls != NULL)
-    uv_close((uv_handle_t *)&s->tls->sighup, on_tls_closed);
+int http__tls_close(struct http_server *s, void (*done)(struct http_server *)) {
+  if (s->tls == NULL)
+    return 0;
+  s->tls->done = done;
+  uv_close((uv_handle_t *)&s->tls->sighup, on_tls_closed);
+  return 1;
 }
 
-SSL *proxy_tls_session(struct proxy_server *s) {
+SSL *http__tls_session(struct http_server *s) {
   if (s->tls == NULL)
     return NULL;
   SSL *ssl = SSL_new(s->tls->ctx);

@@ -118,7 +118,7 @@ void export_server_stop(struct exporter *x);
 
 /** One GET from the embedded server. */
 struct xfer {
-  char url[PROXY_MAX_URL_BYTES + 256];
+  char url[HTTP_MAX_URL_BYTES + 256];
   int discard; /**< a zip: only the status matters */
   long status;
   int rc; /**< 0, or a curl error */

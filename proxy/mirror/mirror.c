@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "conn.h"
+#include "route.h"
 #include "mirror.h"
 #include "sumdb_proxy.h"
 

@@ -23,7 +23,6 @@
 
 #include <openssl/crypto.h>
 
-#include "conn.h"
 #include "route.h"
 
 #define ADMIN_BEARER "Bearer "

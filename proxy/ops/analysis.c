@@ -27,7 +27,7 @@
 
 #include <curl/curl.h>
 
-#include "conn.h"
+#include "route.h"
 
 /* Analyses running at once (each holds one worker thread while it waits on
  * its own HTTP requests to this proxy). */

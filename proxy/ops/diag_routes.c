@@ -266,7 +266,7 @@ static void render_summary_text(FILE *f, const struct proxy_server *s,
   fprintf(f,
           "since start: %" PRIu64 " requests, hit ratio %.1f%%, %" PRIu64
           " upstream requests, %" PRIu64 " coalesced waits\n",
-          k->requests,
+          http_server_stats(s->http)->requests,
           served > 0 ? 100.0 * (double)k->hits / (double)served : 0.0,
           k->upstream_requests, k->coalesced);
   fprintf(f, "mirror and checksum databases: /diag/mirror\n");
@@ -339,7 +339,8 @@ static void render_summary_json(FILE *f, const struct proxy_server *s,
           "\"since_start\":{\"requests\":%" PRIu64 ",\"hits\":%" PRIu64
           ",\"misses\":%" PRIu64 ",\"upstream_requests\":%" PRIu64
           ",\"coalesced\":%" PRIu64 "},\"upstreams\":[",
-          k->requests, k->hits, k->misses, k->upstream_requests, k->coalesced);
+          http_server_stats(s->http)->requests, k->hits, k->misses,
+          k->upstream_requests, k->coalesced);
   for (int i = 0; i < upstream_list_count(s->upstreams); i++) {
     const struct proxy_upstream *u = upstream_list_at(s->upstreams, i);
     const struct upstream_health *h = &u->health;
@@ -694,7 +695,7 @@ static void serve_module(struct proxy_conn *c, enum diag_format fmt,
 }
 
 void proxy_route_diag(struct proxy_conn *c, const char *url) {
-  char path[PROXY_MAX_URL_BYTES + 1];
+  char path[HTTP_MAX_URL_BYTES + 1];
   snprintf(path, sizeof path, "%s", url);
   char *query = strchr(path, '?');
   if (query != NULL)

@@ -101,7 +101,8 @@ char *proxy_metrics_render(const struct proxy_server *s,
           "kept for /diag: the ring's writer was behind.\n"
           "# TYPE modproxy_records_shed_total counter\n"
           "modproxy_records_shed_total %" PRIu64 "\n",
-          k->hits, k->misses, k->coalesced, k->bytes_out, k->records_shed);
+          k->hits, k->misses, k->coalesced,
+          http_server_stats(s->http)->bytes_out, k->records_shed);
   fprintf(f, "# HELP modproxy_upstream_request_duration_seconds Upstream "
              "answers by latency.\n"
              "# TYPE modproxy_upstream_request_duration_seconds histogram\n");

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
+#include "route.h"
 
 enum ops_page { OPS_READY, OPS_METRICS };
 

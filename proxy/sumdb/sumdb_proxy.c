@@ -637,7 +637,7 @@ static void send_404(struct proxy_conn *c, const char *text) {
 
 void proxy_route_sumdb(struct proxy_conn *c, const char *url) {
   struct proxy_server *s = c->server;
-  char path[PROXY_MAX_URL_BYTES + 1], text[1024];
+  char path[HTTP_MAX_URL_BYTES + 1], text[1024];
   if (strchr(url, '?') != NULL || pct_decode(url, path, sizeof path) < 0) {
     proxy_conn_outcome(c, DIAG_INVALID);
     proxy_conn_send_text(c, 400, "malformed checksum database request", NULL);

@@ -178,7 +178,7 @@ static void request_target(const char *a) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size > 4 * PROXY_MAX_URL_BYTES)
+  if (size > 4 * HTTP_MAX_URL_BYTES)
     return 0;
   struct fuzz_parts p;
   fuzz_parts_split(data, size, 4, &p);

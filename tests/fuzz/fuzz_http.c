@@ -67,7 +67,7 @@ static struct {
   struct proxy_server *s;
   struct proxy_config cfg;
   char dir[256];
-  struct sockaddr_in addr;
+  struct sockaddr_storage addr;
   int refusing_fd; /* bound, never listening: connections to it are refused */
   char sumdb[256];
   const char *sumdbs[2];
@@ -228,8 +228,7 @@ static void setup(void) {
   int rc = proxy_server_init(G.s, &G.loop, &G.cfg);
   if (rc != 0)
     fuzz_fail("proxy_server_init: %d", rc);
-  int len = sizeof G.addr;
-  if (uv_tcp_getsockname(&G.s->listener, (struct sockaddr *)&G.addr, &len) != 0)
+  if (http_server_sockname(G.s->http, &G.addr) != 0)
     abort();
   G.ready = 1;
 }
@@ -341,7 +340,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   while (!c->closed)
     uv_run(&G.loop, UV_RUN_ONCE);
   /* Until the server has let go of the connection. */
-  while (G.s->conns != NULL)
+  while (http_server_connections(G.s->http) > 0)
     uv_run(&G.loop, UV_RUN_ONCE);
   if (getenv("FUZZ_HTTP_SHOW") != NULL) /* to see what an input gets */
     fprintf(stderr, "---- %zu bytes back:\n%.*s\n----\n", c->total,

@@ -83,8 +83,7 @@ static void *server_main(void *arg) {
   int port = 0;
   if (rc == 0) {
     struct sockaddr_storage ss;
-    int len = sizeof ss;
-    rc = uv_tcp_getsockname(&h->s->listener, (struct sockaddr *)&ss, &len);
+    rc = http_server_sockname(h->s->http, &ss);
     if (rc == 0)
       port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
   }
@@ -708,7 +707,7 @@ static int status_of(struct harness *h, const char *req, size_t len) {
 static void test_oversize_head(void **state) {
   struct harness *h = *state;
   /* One huge header value. */
-  size_t n = PROXY_MAX_HEAD_BYTES + 1024;
+  size_t n = HTTP_MAX_HEAD_BYTES + 1024;
   char *req = malloc(n + 128);
   assert_non_null(req);
   size_t w =
@@ -723,9 +722,9 @@ static void test_oversize_head(void **state) {
     w += (size_t)snprintf(req + w, 64, "X-H%d: %040d\r\n", i % 50, i);
   w += (size_t)snprintf(req + w, 8, "\r\n");
   expect_refused(h, req, w, 431);
-  /* More headers than PROXY_MAX_HEADERS, each small. */
+  /* More headers than HTTP_MAX_HEADERS, each small. */
   w = (size_t)snprintf(req, 128, "GET /healthz HTTP/1.1\r\nHost: t\r\n");
-  for (int i = 0; i <= PROXY_MAX_HEADERS; i++)
+  for (int i = 0; i <= HTTP_MAX_HEADERS; i++)
     w += (size_t)snprintf(req + w, 64, "X-N%d: v\r\n", i);
   w += (size_t)snprintf(req + w, 8, "\r\n");
   expect_refused(h, req, w, 431);
@@ -738,54 +737,54 @@ static void test_oversize_head(void **state) {
   free(req);
 }
 
-/* PROXY_MAX_HEADERS headers (Host included) are read; one more is 431. */
+/* HTTP_MAX_HEADERS headers (Host included) are read; one more is 431. */
 static void test_header_count_edge(void **state) {
   struct harness *h = *state;
   char req[4096];
-  for (int n = PROXY_MAX_HEADERS; n <= PROXY_MAX_HEADERS + 1; n++) {
+  for (int n = HTTP_MAX_HEADERS; n <= HTTP_MAX_HEADERS + 1; n++) {
     size_t w = (size_t)snprintf(req, sizeof req,
                                 "GET /healthz HTTP/1.1\r\nHost: t\r\n");
     for (int i = 1; i < n; i++)
       w += (size_t)snprintf(req + w, sizeof req - w, "X-N%d: v\r\n", i);
     w += (size_t)snprintf(req + w, sizeof req - w, "\r\n");
-    int want = n == PROXY_MAX_HEADERS ? 200 : 431;
+    int want = n == HTTP_MAX_HEADERS ? 200 : 431;
     if (status_of(h, req, w) != want)
       fail_msg("%d headers: want %d", n, want);
   }
 }
 
 /* The head counts the target plus each header as "Name: value\r\n";
- * PROXY_MAX_HEAD_BYTES of it are read, one byte more is 431. */
+ * HTTP_MAX_HEAD_BYTES of it are read, one byte more is 431. */
 static void test_head_bytes_edge(void **state) {
   struct harness *h = *state;
   static const char start[] = "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ";
   size_t counted =
       strlen("/healthz") + strlen("Host: t\r\n") + strlen("X-Big: \r\n");
-  char *req = malloc(PROXY_MAX_HEAD_BYTES + 256);
+  char *req = malloc(HTTP_MAX_HEAD_BYTES + 256);
   assert_non_null(req);
   for (size_t extra = 0; extra <= 1; extra++) {
-    size_t value = PROXY_MAX_HEAD_BYTES - counted + extra;
+    size_t value = HTTP_MAX_HEAD_BYTES - counted + extra;
     size_t w = (size_t)snprintf(req, 128, "%s", start);
     memset(req + w, 'b', value);
     w += value;
     w += (size_t)snprintf(req + w, 8, "\r\n\r\n");
     int want = extra == 0 ? 200 : 431;
     if (status_of(h, req, w) != want)
-      fail_msg("a head of PROXY_MAX_HEAD_BYTES + %zu: want %d", extra, want);
+      fail_msg("a head of HTTP_MAX_HEAD_BYTES + %zu: want %d", extra, want);
   }
   free(req);
 }
 
-/* A POST body of PROXY_MAX_BODY_BYTES is read; one byte more is 413, both
+/* A POST body of HTTP_MAX_BODY_BYTES is read; one byte more is 413, both
  * when announced (refused at the head: the body is not sent) and when it
  * arrives chunked. */
 static void test_body_bytes_edge(void **state) {
   struct harness *h = *state;
-  size_t cap = PROXY_MAX_BODY_BYTES + 256;
+  size_t cap = HTTP_MAX_BODY_BYTES + 256;
   char *req = malloc(cap);
   assert_non_null(req);
   for (size_t extra = 0; extra <= 1; extra++) {
-    size_t len = PROXY_MAX_BODY_BYTES + extra;
+    size_t len = HTTP_MAX_BODY_BYTES + extra;
     int want = extra == 0 ? 200 : 413;
     for (int chunked = 0; chunked <= 1; chunked++) {
       size_t w = (size_t)snprintf(
@@ -799,7 +798,7 @@ static void test_body_bytes_edge(void **state) {
         w += (size_t)snprintf(req + w, 128, "Content-Length: %zu\r\n\r\n", len);
       if (want == 413 && !chunked) {
         if (status_of(h, req, w) != 413)
-          fail_msg("a declared body of PROXY_MAX_BODY_BYTES + 1 was taken");
+          fail_msg("a declared body of HTTP_MAX_BODY_BYTES + 1 was taken");
         continue;
       }
       w += (size_t)snprintf(req + w, 32, "module example.com/m\n//");
@@ -810,7 +809,7 @@ static void test_body_bytes_edge(void **state) {
         w += (size_t)snprintf(req + w, 16, "\r\n0\r\n\r\n");
       int got = status_of(h, req, w);
       if ((want == 413) != (got == 413))
-        fail_msg("a %s body of PROXY_MAX_BODY_BYTES + %zu: status %d",
+        fail_msg("a %s body of HTTP_MAX_BODY_BYTES + %zu: status %d",
                  chunked ? "chunked" : "declared", extra, got);
     }
   }
@@ -819,32 +818,32 @@ static void test_body_bytes_edge(void **state) {
 
 static void test_long_url(void **state) {
   struct harness *h = *state;
-  char *req = malloc(PROXY_MAX_URL_BYTES + 256);
+  char *req = malloc(HTTP_MAX_URL_BYTES + 256);
   assert_non_null(req);
   /* One byte over the limit. */
   size_t w = (size_t)snprintf(req, 16, "GET /");
-  memset(req + w, 'u', PROXY_MAX_URL_BYTES);
-  w += PROXY_MAX_URL_BYTES;
+  memset(req + w, 'u', HTTP_MAX_URL_BYTES);
+  w += HTTP_MAX_URL_BYTES;
   w += (size_t)snprintf(req + w, 64, " HTTP/1.1\r\nHost: x\r\n\r\n");
   expect_refused(h, req, w, 414);
   /* Exactly at the limit: not 414 (a GOPROXY 404 here). */
   w = (size_t)snprintf(req, 16, "GET /");
-  memset(req + w, 'u', PROXY_MAX_URL_BYTES - 1);
-  w += PROXY_MAX_URL_BYTES - 1;
+  memset(req + w, 'u', HTTP_MAX_URL_BYTES - 1);
+  w += HTTP_MAX_URL_BYTES - 1;
   w += (size_t)snprintf(req + w, 64, " HTTP/1.1\r\nHost: x\r\n\r\n");
   struct client *c = client_open(h);
   send_bytes(c, req, w);
   struct response r;
   read_response(c, &r, 0);
   if (r.status == 414)
-    fail_msg("a target of exactly %d bytes was refused", PROXY_MAX_URL_BYTES);
+    fail_msg("a target of exactly %d bytes was refused", HTTP_MAX_URL_BYTES);
   check_framing(&r);
   response_free(&r);
   client_close(c);
   /* Over the limit, sent in small pieces. */
   w = (size_t)snprintf(req, 16, "GET /");
-  memset(req + w, 'v', PROXY_MAX_URL_BYTES + 100);
-  w += PROXY_MAX_URL_BYTES + 100;
+  memset(req + w, 'v', HTTP_MAX_URL_BYTES + 100);
+  w += HTTP_MAX_URL_BYTES + 100;
   w += (size_t)snprintf(req + w, 64, " HTTP/1.1\r\nHost: t\r\n\r\n");
   c = client_open(h);
   for (size_t off = 0; off < w; off += 500) {
@@ -1379,7 +1378,7 @@ static void test_304_content_length(void **state) {
 }
 
 /* A request head that never completes is dropped after
- * PROXY_HEAD_TIMEOUT_MS, even when bytes keep trickling in. */
+ * HTTP_HEAD_TIMEOUT_MS, even when bytes keep trickling in. */
 static void test_head_timeout(void **state) {
   struct harness *h = *state;
   struct client *c = client_open(h);
@@ -1399,14 +1398,14 @@ static void test_head_timeout(void **state) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
     long ms =
         (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-    if (ms > PROXY_HEAD_TIMEOUT_MS + 5000)
+    if (ms > HTTP_HEAD_TIMEOUT_MS + 5000)
       fail_msg("the connection was still open after %ld ms", ms);
     send_str(c, "X: y\r\n"); /* a trickle of header lines */
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
   long ms =
       (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-  assert_true(ms >= PROXY_HEAD_TIMEOUT_MS - 1000);
+  assert_true(ms >= HTTP_HEAD_TIMEOUT_MS - 1000);
   client_close(c);
 }
 

@@ -1,0 +1,92 @@
+/*
+ * What the files of proxy/http share: the server's state, the handler
+ * table and the functions one file calls in another (http__ prefix).
+ * Private to proxy/http.
+ */
+#ifndef PROXY_HTTP_INTERNAL_H
+#define PROXY_HTTP_INTERNAL_H
+
+#include <openssl/ssl.h>
+
+#include "http.h"
+
+/* Random bytes for request ids are drawn a block at a time: one RAND_bytes
+ * call costs about 10 us here whatever its size up to a few KiB, so a block
+ * for 340 ids brings an id's share down to some 30 ns. */
+#define HTTP_ID_POOL_BYTES (340u * DIAG_ID_RANDOM_BYTES)
+/* One read from a socket. */
+#define HTTP_READ_BUF_BYTES (64u << 10)
+
+struct proxy_tls;
+struct proxy_auth;
+struct proxy_auth_checks;
+
+/** One registration (http_server_handle). */
+struct http_handler {
+  const char *pattern;
+  size_t len;
+  enum http_match match;
+  unsigned flags;
+  http_handler_cb cb;
+  void *arg;
+};
+
+struct http_server {
+  uv_loop_t *loop;
+  struct http_config cfg;
+  uv_tcp_t listener;
+  int listening;           /* listener initialised (closed at close) */
+  struct proxy_tls *tls;   /* the TLS listener's context, or NULL */
+  struct proxy_auth *auth; /* --auth-file credentials, or NULL */
+  struct proxy_auth_checks *auth_checks; /* their password thread */
+  struct http_handler handlers[HTTP_MAX_HANDLERS];
+  int nhandlers;
+  struct proxy_conn *conns; /* open connections */
+  uint64_t nconns;
+  int stopping;
+  /* http_server_close: handles still closing, and who to tell. */
+  int closing, closes_pending;
+  http_close_cb on_closed;
+  void *closed_arg;
+  size_t body_bytes; /* request body memory held, all connections */
+  char date[40];     /* cached HTTP Date header value */
+  uint64_t date_ms;
+  /* Random bytes for request ids; the last id_pool_left unused. */
+  unsigned char id_pool[HTTP_ID_POOL_BYTES];
+  size_t id_pool_left;
+  struct http_stats stats;
+  /* Every read lands here first (reads are handled one at a time on the
+   * loop thread); a connection copies only the bytes it must keep. */
+  char read_buf[HTTP_READ_BUF_BYTES];
+  /* Plaintext decrypted from read_buf (TLS connections). */
+  char tls_buf[HTTP_READ_BUF_BYTES];
+};
+
+/** The current Date header value (refreshed at most once a second). */
+const char *http__date(struct http_server *h);
+/** The handler for a target, or NULL (http_server_handle's rules). */
+const struct http_handler *http__handler_find(const struct http_server *h,
+                                              const char *target);
+/** Runs the phases of a complete request: credentials, the access hook,
+ *  the handler (dispatch.c). */
+void http__dispatch(struct proxy_conn *c);
+
+/** Accepts a connection on h's listener (conn.c). */
+void http__conn_accept(struct http_server *h);
+/** Closes idle connections (shutdown: stop keeping them alive). */
+void http__conn_close_idle(struct http_server *h);
+/** Closes every connection at once. */
+void http__conn_close_all(struct http_server *h);
+/** A connection was freed (http_server_close waits for the last). */
+void http__conn_freed(struct http_server *h);
+
+/** TLS listener (tls.c): loads cert and key (no-op without them) and
+ *  reloads them on SIGHUP. 0 or a negative errno after one line on stderr. */
+int http__tls_init(struct http_server *h);
+/** Closes the SIGHUP handle; the context is freed in its close callback,
+ *  then done(h) runs. 0 when nothing was open (done never runs). */
+int http__tls_close(struct http_server *h, void (*done)(struct http_server *));
+/** A new server-side session on memory BIOs, or NULL. */
+SSL *http__tls_session(struct http_server *h);
+
+#endif
