@@ -133,9 +133,9 @@ static const struct route_spec {
   http_handler_cb cb;
 } routes[] = {
     {"/admin/", HTTP_MATCH_PREFIX, HTTP_HANDLER_BODY, on_admin},
-    {"/healthz", HTTP_MATCH_EXACT, 0, on_ops},
-    {"/readyz", HTTP_MATCH_EXACT, 0, on_ops},
-    {"/metrics", HTTP_MATCH_EXACT, 0, on_ops},
+    {"/healthz", HTTP_MATCH_QUERY, 0, on_ops},
+    {"/readyz", HTTP_MATCH_QUERY, 0, on_ops},
+    {"/metrics", HTTP_MATCH_QUERY, 0, on_ops},
     {"/", HTTP_MATCH_EXACT, 0, on_hello},
     {"/diag/modfile", HTTP_MATCH_QUERY, HTTP_HANDLER_BODY, on_modfile},
     {"/diag/mirror", HTTP_MATCH_QUERY, 0, on_mirror},
