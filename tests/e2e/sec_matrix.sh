@@ -105,6 +105,7 @@ TABLE="
 /$P/@v/v1.1.0.zip                  PRIV         PRIV         NOPE       NOPE
 /$P/@v/main.mod                    BADPRIV      BADPRIV      NOPE       NOPE
 /github.com/corp/%70lain/@v/list   PRIV         PRIV         NOPE       NOPE
+/github.com/c%6Frp/plain/@v/list   PRIV         PRIV         NOPE       NOPE
 //$P/@v/list                       UNFETCHED    UNFETCHED    NOPE       NOPE
 /github.com/!corp/plain/@v/list    UNFETCHED    UNFETCHED    NOPE       NOPE
 /$Q/@v/list                        UNFETCHED    UNFETCHED    NOPE       NOPE
@@ -198,7 +199,8 @@ run_matrix() {
         [[ $j == 2 ]] && right_files+=("$dir/$n.body") && continue
         secret_files+=("$dir/$n.head" "$dir/$n.body")
         # A private module's name, unless the client named it itself.
-        [[ $target == *corp/* ]] || name_files+=("$dir/$n.head" "$dir/$n.body")
+        [[ $(printf '%b' "${target//%/\\x}") == *corp/* ]] ||
+          name_files+=("$dir/$n.head" "$dir/$n.body")
         [[ $want == 40? ]] && etag_files+=("$dir/$n.head")
       done
     done
