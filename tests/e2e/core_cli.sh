@@ -137,4 +137,30 @@ bg_stop
 usage_error /nonexistent/ca.pem serve "${D[@]}" --listen "127.0.0.1:$(_free_port)" \
   --upstream https://127.0.0.1:1 --upstream-ca /nonexistent/ca.pem
 
+# ---- a config file at its size limit (SETTINGS_MAX_FILE_BYTES, 1 MiB) and one
+# byte past it: read whole (the setting on its last line counts), then refused.
+config_of_size() { # FILE BYTES: comment lines, then an admin-token line
+  python3 - "$@" <<'PY'
+import sys
+path, size = sys.argv[1], int(sys.argv[2])
+last = "admin-token = edge-of-the-file\n"
+pad = size - len(last)
+lines = []
+while pad > 0:
+    n = min(pad, 80)
+    lines.append("#" * (n - 1) + "\n" if n > 1 else "\n")
+    pad -= n
+open(path, "w").write("".join(lines) + last)
+PY
+}
+config_of_size "$T/edge.conf" $((1 << 20))
+assert_eq "$(wc -c <"$T/edge.conf")" $((1 << 20)) "size of the config file at the limit"
+out=$("$MODPROXY_BIN" config --config "$T/edge.conf" 2>&1) || fail "a config file of 1 MiB: $out"
+assert_contains "$out" "(set, not shown)" "a config file of 1 MiB: its last line"
+config_of_size "$T/past.conf" $(((1 << 20) + 1))
+rc=0
+out=$("$MODPROXY_BIN" config --config "$T/past.conf" 2>&1) || rc=$?
+((rc != 0)) || fail "a config file of 1 MiB + 1 byte was taken: $out"
+assert_contains "$out" "larger than $((1 << 20)) bytes" "a config file of 1 MiB + 1 byte"
+
 echo "PASS core_cli"

@@ -214,6 +214,12 @@ cmp -s "$T/body" "$T/tree$L" || fail "list after --list-ttl: not the new list:"$
 etag2=$(grep -i '^etag:' "$T/hdrs" | tr -d '\r')
 [[ $etag1 != "$etag2" ]] || fail "list changed but its ETag did not ($etag1)"
 cp "$T/list.orig" "$T/tree$L"
+# A missing version is explained with the list asked again, not with the
+# cached one once --list-ttl has passed (it may lack the newest tags).
+sleep 2.5 # > --list-ttl
+get /rsc.io/sampler/@v/v1.88.0.info
+assert_eq "$CODE" 404 "missing version after --list-ttl: status"
+assert_eq "$(hits "$L" "$L_LOG")" 3 "list requests to explain a missing version after --list-ttl"
 # The list fetched to explain a missing version is kept like any other
 # answer: once the upstream is down it is served stale, not lost.
 get /rsc.io/quote/@v/v1.99.0.info

@@ -136,6 +136,11 @@ hdr=$(curl -s -D - -o /dev/null "$PROXY_URL/rsc.io/quote/@v/list")
 [[ $hdr == *"X-Modproxy-Snapshot: 20"* ]] || fail "no snapshot header on a list: $hdr"
 assert_eq "$(curl -s "$PROXY_URL/rsc.io/quote/@v/list")" "v1.5.2" "offline list"
 assert_contains "$(curl -s "$PROXY_URL/rsc.io/quote/@latest")" '"Version":"v1.5.2"' "offline @latest"
+# golang.org/x/text is there only as a pseudo-version: @latest gives it, a
+# list never holds one (as for the go command's proxies).
+assert_eq "$(curl -s "$PROXY_URL/golang.org/x/text/@v/list")" "" "offline list of a module with only a pseudo-version"
+assert_contains "$(curl -s "$PROXY_URL/golang.org/x/text/@latest")" \
+  '"Version":"v0.0.0-20170915032832-14c0d48ead0c"' "offline @latest of a module with only a pseudo-version"
 diag=$(curl -s "$PROXY_URL/diag/mirror")
 assert_contains "$diag" "mirror: offline"
 assert_contains "$diag" "content taken: 20"
@@ -165,7 +170,7 @@ GOCMD_PROXY="file://$T/bundle" gocmd build ./... >"$T/file.out" 2>&1 ||
 "$MODPROXY_BIN" export --data "$T/connected" --upstream "$UPSTREAM_URL" \
   --sumdb "$SUMDB_KEY $SUMDB_URL" --since "$T/bundle" --toolchain go1.21.0 \
   --platform linux/amd64 --platform darwin/arm64 -o "$T/inc" \
-  "$T/proj/go.mod" rsc.io/quote@v1.5.1 >"$T/inc.out" 2>"$T/inc.log" ||
+  "$T/proj/go.mod" rsc.io/quote@v1.5.1 rsc.io/quote@v1.5.3-pre1 >"$T/inc.out" 2>"$T/inc.log" ||
   fail "incremental export: $(cat "$T/inc.log")"
 for f in rsc.io/quote/@v/v1.5.1.zip rsc.io/quote/@v/list \
   golang.org/toolchain/@v/v0.0.1-go1.21.0.linux-amd64.zip \
@@ -177,14 +182,17 @@ done
 base_id=$(awk '$1 == "id" {print $2}' "$T/bundle/modproxy-bundle.txt")
 grep -q "^since $base_id\$" "$T/inc/modproxy-bundle.txt" ||
   fail "the incremental manifest does not name its base"
-assert_eq "$(cat "$T/inc/rsc.io/quote/@v/list")" $'v1.5.1\nv1.5.2' "incremental list"
+assert_eq "$(cat "$T/inc/rsc.io/quote/@v/list")" $'v1.5.1\nv1.5.2\nv1.5.3-pre1' "incremental list"
 "$MODPROXY_BIN" import --data "$T/mirror" --sumdb "$SUMDB_KEY" "$T/inc" \
   >"$T/inc-import.out" 2>&1 || fail "incremental import: $(cat "$T/inc-import.out")"
-assert_contains "$(cat "$T/inc-import.out")" "versions: 3 added, 0 already present, 0 rejected"
+assert_contains "$(cat "$T/inc-import.out")" "versions: 4 added, 0 already present, 0 rejected"
 MODPROXY_DATA="$T/mirror"
 start_modproxy --offline --sumdb "$SUMDB_KEY"
-assert_eq "$(curl -s "$PROXY_URL/rsc.io/quote/@v/list")" $'v1.5.1\nv1.5.2' \
+assert_eq "$(curl -s "$PROXY_URL/rsc.io/quote/@v/list")" $'v1.5.1\nv1.5.2\nv1.5.3-pre1' \
   "list after the incremental import"
+# A newer pre-release does not make @latest: the latest release does.
+assert_contains "$(curl -s "$PROXY_URL/rsc.io/quote/@latest")" '"Version":"v1.5.2"' \
+  "offline @latest with a newer pre-release"
 assert_eq "$(curl -s "$PROXY_URL/golang.org/toolchain/@v/list")" \
   $'v0.0.1-go1.21.0.darwin-arm64\nv0.0.1-go1.21.0.linux-amd64' "toolchain list"
 stop_modproxy

@@ -3,7 +3,8 @@
 #  - in a bundle: a zip changed after export (the manifest's hash gives it
 #    away); the same zip with the manifest "fixed" to match (the checksum
 #    database's signed record gives it away); a lookup record changed (its
-#    inclusion proof fails). Everything else in the bundle is imported.
+#    inclusion proof fails); a go.sum line of the project that disagrees
+#    with a zip the rest of the bundle vouches for. Everything else in the bundle is imported.
 #  - from the upstream: a zip that differs from the checksum database's
 #    record is refused before it is stored (--verify-sumdb, on by default),
 #    the go command's user sees why, and a finding is recorded.
@@ -119,6 +120,18 @@ import_into "$T/d3" "$T/b3"
 assert_eq "$IMPORT_RC" 1 "import with a tampered record: exit status"
 assert_contains "$IMPORT_OUT" "rejected $L: record"
 assert_contains "$IMPORT_OUT" "is not in the tree of"
+
+# 4. The project's go.sum (the manifest's "gosum" lines) disagrees with a zip
+# that the manifest and the checksum database agree on: the user's go.sum
+# wins, the zip is refused.
+cp -R "$T/bundle" "$T/b4"
+echo "gosum rsc.io/sampler v1.3.0 h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" \
+  >>"$T/b4/modproxy-bundle.txt"
+import_into "$T/d4" "$T/b4"
+assert_eq "$IMPORT_RC" 1 "import with a go.sum line that disagrees: exit status"
+assert_contains "$IMPORT_OUT" "rejected rsc.io/sampler@v1.3.0: its zip hashes to h1:"
+assert_contains "$IMPORT_OUT" "go.sum says h1:AAAA"
+assert_eq "$(zip_stored "$T/d4" rsc.io/sampler v1.3.0)" 0 "zip stored against the go.sum"
 
 # The good bundle imports whole, and the offline mirror never serves what
 # was refused: the d1 mirror answers 404 for the tampered zip.

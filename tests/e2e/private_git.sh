@@ -75,6 +75,14 @@ ts=$(date -u -d "@$(($(date -u -d "${ts:0:8} ${ts:8:2}:${ts:10:2}:${ts:12:2}" +%
 badtime=${pre%.*}.$ts-${pv##*-}
 [[ $badtime != "$pv" && ${#badtime} == "${#pv}" ]] || fail "bad timestamp pseudo-version $badtime from $pv"
 ref_and_proxy github.com/corp/plain "$badtime"
+# The right commit and time, its hash one character short or long: refused
+# as in direct mode (not the canonical short hash).
+ref_and_proxy github.com/corp/plain "${pv%-*}-${DEV2:0:11}"
+ref_and_proxy github.com/corp/plain "${pv%-*}-${DEV2:0:13}"
+# A pseudo-version of a commit tagged v1.1.0, derived from that very tag:
+# refused as in direct mode (the tag is the version's canonical name).
+ts110=$(date -u -d "@$(git -C "$T/srv/plain.git" log -1 --format=%ct v1.1.0)" +%Y%m%d%H%M%S)
+ref_and_proxy github.com/corp/plain "v1.1.1-0.$ts110-${V110:0:12}"
 
 for m in github.com/corp/plain github.com/corpfile/mono/sub github.com/corp/major github.com/corp/major/v2 \
   github.com/corp/rootv2/v2 github.com/corp/incompat github.com/corp/Upper; do

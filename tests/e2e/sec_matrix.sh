@@ -90,6 +90,12 @@ BADPRIV=401:401:404:401:401:404  # a version of a private module that cannot exi
 LOOKUP=401:401:404:401:401:404   # a private module is never looked up
 ADMIN_GET=401:401:405:401:401:405 # the admin token, but not POST
 MODFILE_GET=405:405:405:401:401:405
+ADMIN_NONE=404:404:404:404:404:404  # no such admin endpoint, whoever asks
+# A tile of the database's signed tree (partial while it has < 256 records).
+SIZE=$(curl -s "${RIGHT[@]}" "$PROXY_URL/sumdb/$DB/latest" | sed -n 2p)
+[[ $SIZE =~ ^[0-9]+$ ]] || fail "no tree size from /sumdb/$DB/latest: '$SIZE'"
+TILE=tile/8/0/000
+((SIZE >= 256)) || TILE+=.p/$SIZE
 TABLE="
 # target                           GET          HEAD         POST       other
 /$P/@v/list                        PRIV         PRIV         NOPE       NOPE
@@ -99,6 +105,7 @@ TABLE="
 /$P/@v/v1.1.0.zip                  PRIV         PRIV         NOPE       NOPE
 /$P/@v/main.mod                    BADPRIV      BADPRIV      NOPE       NOPE
 /github.com/corp/%70lain/@v/list   PRIV         PRIV         NOPE       NOPE
+/github.com/c%6Frp/plain/@v/list   PRIV         PRIV         NOPE       NOPE
 //$P/@v/list                       UNFETCHED    UNFETCHED    NOPE       NOPE
 /github.com/!corp/plain/@v/list    UNFETCHED    UNFETCHED    NOPE       NOPE
 /$Q/@v/list                        UNFETCHED    UNFETCHED    NOPE       NOPE
@@ -119,15 +126,25 @@ TABLE="
 /diag/module/$U                    PUB          PUB          NOPE       NOPE
 /diag/module/$P                    PRIV         PRIV         NOPE       NOPE
 /diag/module/$Q                    UNFETCHED    UNFETCHED    NOPE       NOPE
+/diag/module/$U@v1.5.2             PUB          PUB          NOPE       NOPE
+/diag/module/$P@v1.1.0             PRIV         PRIV         NOPE       NOPE
+/diag/module/$Q@v1.0.0             UNFETCHED    UNFETCHED    NOPE       NOPE
+/diag/                             PUB          PUB          NOPE       NOPE
+/diag/config?format=json           PUB          PUB          NOPE       NOPE
+/diag/mirror?format=json           PUB          PUB          NOPE       NOPE
+/diag/modfile?format=json          MODFILE_GET  MODFILE_GET  PUB        NOPE
 /diag/modfile                      MODFILE_GET  MODFILE_GET  PUB        NOPE
 /sumdb/$DB/supported               PUB          PUB          NOPE       NOPE
 /sumdb/$DB/latest                  PUB          PUB          NOPE       NOPE
 /sumdb/$DB/lookup/$U@v1.5.2        PUB          PUB          NOPE       NOPE
 /sumdb/$DB/lookup/$P@v1.1.0        LOOKUP       LOOKUP       NOPE       NOPE
+/sumdb/$DB/lookup/$Q@v1.0.0        LOOKUP       LOOKUP       NOPE       NOPE
+/sumdb/$DB/$TILE                   PUB          PUB          NOPE       NOPE
 /metrics                           PUB          PUB          NOPE       NOPE
 /healthz                           OPEN         OPEN         NOPE       NOPE
 /readyz                            OPEN         OPEN         NOPE       NOPE
 /admin/refresh?module=$U           ADMIN_GET    ADMIN_GET    PRIV       NOPE
+/admin/nothing                     ADMIN_NONE   ADMIN_NONE   ADMIN_NONE NOPE
 "
 for id in "${SECRET_IDS[@]}"; do
   TABLE+="/diag/req/$id HIDDEN HIDDEN NOPE NOPE"$'\n'
@@ -166,7 +183,7 @@ run_matrix() {
           case ${methods[i]} in
             HEAD) echo "head" ;;
             POST) echo 'request = "POST"'
-              [[ $target == /diag/modfile ]] &&
+              [[ $target == /diag/modfile* ]] &&
                 echo "data-binary = \"@$T/gomod\"" && echo 'header = "Content-Type: text/plain"' ;;
             *) echo "request = \"${methods[i]}\"" ;;
           esac
@@ -182,7 +199,8 @@ run_matrix() {
         [[ $j == 2 ]] && right_files+=("$dir/$n.body") && continue
         secret_files+=("$dir/$n.head" "$dir/$n.body")
         # A private module's name, unless the client named it itself.
-        [[ $target == *corp/* ]] || name_files+=("$dir/$n.head" "$dir/$n.body")
+        [[ $(printf '%b' "${target//%/\\x}") == *corp/* ]] ||
+          name_files+=("$dir/$n.head" "$dir/$n.body")
         [[ $want == 40? ]] && etag_files+=("$dir/$n.head")
       done
     done

@@ -481,6 +481,35 @@ static void test_lookups(void **state) {
 
 /* A tile narrower than the hash needs is refused, never read past its
  * end: hash 5 of level 0 needs 6 hashes of tile 0, not 4 or 5. */
+/* A note of exactly SUMDB_MAX_NOTE_BYTES verifies; one byte more is
+ * malformed, whatever its signature. */
+static void test_note_size_limit(void **state) {
+  struct signer s;
+  signer_new(&s, "sumdb.example.test");
+  char *probe = sign_note(&s, "x\n");
+  size_t sig_len = strlen(probe) - 2; /* the blank line and the signature */
+  free(probe);
+  for (size_t extra = 0; extra <= 1; extra++) {
+    size_t tlen = SUMDB_MAX_NOTE_BYTES + extra - sig_len;
+    char *text = malloc(tlen + 1);
+    assert_non_null(text);
+    for (size_t i = 0; i < tlen; i++)
+      text[i] = i % 64 == 63 || i == tlen - 1 ? '\n' : 'x';
+    text[tlen] = '\0';
+    char *note = sign_note(&s, text);
+    assert_int_equal(strlen(note), SUMDB_MAX_NOTE_BYTES + extra);
+    size_t tl = 0;
+    char err[128] = "";
+    int rc =
+        sumdb_note_verify(note, strlen(note), &s.key, &tl, err, sizeof err);
+    if (rc != (extra == 0 ? 0 : -EBADMSG))
+      fail_msg("a note of SUMDB_MAX_NOTE_BYTES + %zu: %d (%s)", extra, rc, err);
+    free(note);
+    free(text);
+  }
+  EVP_PKEY_free(s.pk);
+}
+
 static void test_tile_too_narrow(void **state) {
   uint8_t data[6 * SUMDB_HASH_BYTES] = {0};
   struct sumdb_hash out;
@@ -519,6 +548,7 @@ int main(void) {
       cmocka_unit_test(test_tree_proofs),
       cmocka_unit_test(test_lookups),
       cmocka_unit_test(test_tile_too_narrow),
+      cmocka_unit_test(test_note_size_limit),
   };
   return cmocka_run_group_tests(tests, NULL, teardown);
 }
