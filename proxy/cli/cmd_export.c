@@ -282,7 +282,8 @@ static int resolve_query(struct exporter *x, const char *arg, char *module,
   export_fetch_all(x, &t, 1);
   int rc = -ENOENT;
   if (t->rc == 0 && t->status == 200 &&
-      gp_info_version(t->body, t->len, version, GOMOD_MAX_VERSION_BYTES) == 0 &&
+      gomod_info_version(t->body, t->len, version, GOMOD_MAX_VERSION_BYTES) ==
+          0 &&
       gomod_is_canonical_version(version))
     rc = 0;
   else {

@@ -648,7 +648,7 @@ static int import_version(struct importer *im, const struct ventry *v) {
   if (v->rel[P_INFO] != NULL) {
     char ver[GOMOD_MAX_VERSION_BYTES];
     if (read_rel(im, v->rel[P_INFO], &info, &info_len) < 0 ||
-        gp_info_version(info, info_len, ver, sizeof ver) < 0) {
+        gomod_info_version(info, info_len, ver, sizeof ver) < 0) {
       snprintf(why, sizeof why,
                "its .info is not a JSON object with a Version");
       goto out;
@@ -711,8 +711,7 @@ static int import_version(struct importer *im, const struct ventry *v) {
     goto out;
   }
   if (im->nspecs > 0 && record_of(im, v->module, v->version) == NULL &&
-      !(im->cfg.private_patterns != NULL &&
-        gomod_match_prefix_patterns(im->cfg.private_patterns, v->module)))
+      !gomod_private(im->cfg.private_patterns, v->module))
     im->v_unverified++;
   struct store_import in = {
       .module = v->module,

@@ -310,7 +310,7 @@ static void on_list_fetched(struct proxy_fetch *f) {
   if (f->rc == 0 && f->status == 200) {
     /* Fresh: later requests (and explanations) use it too. */
     char key[sizeof j->key];
-    snprintf(key, sizeof key, "%s\n@v/list", j->gp.module);
+    hot_cache_key(key, sizeof key, j->gp.module, "@v/list");
     struct hot_value v = {.status = 200,
                           .body = proxy_body_new(f->body, f->len),
                           .fetched = (int64_t)time(NULL)};
@@ -328,7 +328,7 @@ static void on_list_fetched(struct proxy_fetch *f) {
  * version's explanation then costs no upstream request. */
 static int cached_list(struct fetch_job *j) {
   char key[sizeof j->key];
-  snprintf(key, sizeof key, "%s\n@v/list", j->gp.module);
+  hot_cache_key(key, sizeof key, j->gp.module, "@v/list");
   struct hot_value v;
   if (!hot_cache_get(&j->s->hot, key, &v) || v.status != 200 ||
       v.body == NULL ||
@@ -451,7 +451,7 @@ static int ingest(struct fetch_job *j) {
                             (int64_t)time(NULL), origin);
   case GP_LATEST:
   case GP_INFO:
-    if (gp_info_version(body, len, v, sizeof v) < 0 ||
+    if (gomod_info_version(body, len, v, sizeof v) < 0 ||
         !gomod_is_canonical_version(v)) {
       snprintf(j->failure, sizeof j->failure,
                "the upstream's answer is not a valid .info JSON object with "

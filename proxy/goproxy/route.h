@@ -17,10 +17,6 @@
  */
 int gp_parse(const char *target, struct gp_req *out, char *err, size_t errlen);
 
-/** Reads the "Version" string of a .info or @latest JSON body into out.
- *  -EINVAL when the body is not a JSON object with a plain Version string. */
-int gp_info_version(const char *body, size_t len, char *out, size_t cap);
-
 /** The outcome of a fetch, handed to every request that waited for it. */
 struct job_result {
   int status;              /**< 200, 404/410, or 502/504 */

@@ -91,11 +91,6 @@ static int by_tree(const void *a, const void *b) {
   return x->n < y->n ? -1 : x->n > y->n;
 }
 
-static int private_module(struct exporter *x, const char *module) {
-  return x->cfg.private_patterns != NULL &&
-         gomod_match_prefix_patterns(x->cfg.private_patterns, module);
-}
-
 /* The lookups of every public version and the tiles to check them. */
 void export_db(struct exporter *x, int which) {
   const struct sumdb_spec *spec = &x->specs[which];
@@ -109,7 +104,8 @@ void export_db(struct exporter *x, int which) {
     goto out;
   for (size_t i = 0; i < x->nnodes; i++) {
     struct node *n = &x->nodes[i];
-    if (n->failed != NULL || !n->loaded || private_module(x, n->module))
+    if (n->failed != NULL || !n->loaded ||
+        gomod_private(x->cfg.private_patterns, n->module))
       continue;
     char ep[GOMOD_MAX_PATH_BYTES * 2], ev[GOMOD_MAX_VERSION_BYTES * 2];
     struct xfer *t = calloc(1, sizeof *t);

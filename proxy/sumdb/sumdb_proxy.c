@@ -212,32 +212,6 @@ static int lookup_path(const char *module, const char *version, char *out,
   return n < 0 || (size_t)n >= cap ? -E2BIG : 0;
 }
 
-/* Percent-decoding of a request path; -EINVAL for a bad escape or NUL. */
-static int pct_decode(const char *in, char *out, size_t cap) {
-  size_t w = 0;
-  for (const char *p = in; *p != '\0' && *p != '?'; p++) {
-    char c = *p;
-    if (c == '%') {
-      int hi = p[1], lo = hi != 0 ? p[2] : 0;
-      int h = hi >= '0' && hi <= '9'                 ? hi - '0'
-              : (hi | 32) >= 'a' && (hi | 32) <= 'f' ? (hi | 32) - 'a' + 10
-                                                     : -1;
-      int l = lo >= '0' && lo <= '9'                 ? lo - '0'
-              : (lo | 32) >= 'a' && (lo | 32) <= 'f' ? (lo | 32) - 'a' + 10
-                                                     : -1;
-      if (h < 0 || l < 0 || (h == 0 && l == 0))
-        return -EINVAL;
-      c = (char)(h * 16 + l);
-      p += 2;
-    }
-    if (w + 1 >= cap)
-      return -E2BIG;
-    out[w++] = c;
-  }
-  out[w] = '\0';
-  return 0;
-}
-
 /* ---- reading an answer ------------------------------------------------------
  */
 
@@ -323,8 +297,8 @@ static void on_store(uv_work_t *w) {
 
 static void fetch(struct proxy_sumdb_get *g) {
   get_state(g, SGET_FETCH);
-  snprintf(g->ctx.key, sizeof g->ctx.key, "%s\n%s", g->ctx.gp.module,
-           g->ctx.gp.suffix);
+  hot_cache_key(g->ctx.key, sizeof g->ctx.key, g->ctx.gp.module,
+                g->ctx.gp.suffix);
   g->s->counters.misses++;
   proxy_job_join(g->s, &g->ctx);
 }
@@ -370,8 +344,8 @@ static void on_stored(uv_work_t *w, int status) {
   /* A fetch that ended while the store was read left its answer in the
    * hot cache (both run on this thread): no second fetch. */
   struct hot_value v;
-  snprintf(g->ctx.key, sizeof g->ctx.key, "%s\n%s", g->ctx.gp.module,
-           g->ctx.gp.suffix);
+  hot_cache_key(g->ctx.key, sizeof g->ctx.key, g->ctx.gp.module,
+                g->ctx.gp.suffix);
   if (hot_cache_get(&s->hot, g->ctx.key, &v) && v.body != NULL &&
       sumdb_fresh(s, g->ctx.gp.suffix, &v)) {
     g->status = v.status;
@@ -595,7 +569,8 @@ static void send_404(struct proxy_conn *c, const char *text) {
 void proxy_route_sumdb(struct proxy_conn *c, const char *url) {
   struct proxy_server *s = c->server;
   char path[PROXY_MAX_URL_BYTES + 1], text[1024];
-  if (strchr(url, '?') != NULL || pct_decode(url, path, sizeof path) < 0) {
+  if (strchr(url, '?') != NULL ||
+      gomod_pct_decode(url, strlen(url), path, sizeof path) < 0) {
     proxy_conn_outcome(c, DIAG_INVALID);
     proxy_conn_send_text(c, 400, "malformed checksum database request", NULL);
     return;
@@ -684,7 +659,7 @@ void proxy_route_sumdb(struct proxy_conn *c, const char *url) {
                          NULL);
     return;
   }
-  snprintf(q->key, sizeof q->key, "%s\n%s", db->spec.key.name, canon);
+  hot_cache_key(q->key, sizeof q->key, db->spec.key.name, canon);
   struct hot_value v;
   if (hot_cache_get(&s->hot, q->key, &v) && sumdb_fresh(s, canon, &v)) {
     s->counters.hits++;

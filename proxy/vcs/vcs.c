@@ -317,8 +317,7 @@ static const char *kind_of(const struct vcs_request *r) {
 }
 
 int proxy_vcs_private(const struct proxy_server *s, const char *module) {
-  const char *p = s->cfg->private_patterns;
-  return p != NULL && p[0] != '\0' && gomod_match_prefix_patterns(p, module);
+  return gomod_private(s->cfg->private_patterns, module);
 }
 
 /* ---- the repository rule ------------------------------------------------ */
