@@ -282,7 +282,7 @@ static int resolve_query(struct exporter *x, const char *arg, char *module,
   export_fetch_all(x, &t, 1);
   int rc = -ENOENT;
   if (t->rc == 0 && t->status == 200 &&
-      gomod_info_version(t->body, t->len, version, GOMOD_MAX_VERSION_BYTES) ==
+      gomod_info_version(t->body.data, t->body.len, version, GOMOD_MAX_VERSION_BYTES) ==
           0 &&
       gomod_is_canonical_version(version))
     rc = 0;
@@ -339,7 +339,7 @@ static void parse_mod(struct exporter *x, struct node *n, struct xfer *t) {
   struct modfile mf;
   modfile_init(&mf);
   char err[MODFILE_ERROR_BYTES];
-  if (modfile_parse(&mf, t->body, t->len, MODFILE_LAX, err, sizeof err) < 0) {
+  if (modfile_parse(&mf, t->body.data, t->body.len, MODFILE_LAX, err, sizeof err) < 0) {
     export_problem(x, "%s@%s: its go.mod does not parse: %s", n->module,
                    n->version, err);
     n->failed = strdup("go.mod does not parse");

@@ -28,6 +28,7 @@
 #include <curl/curl.h>
 
 #include "conn.h"
+#include "modproxy/buf.h"
 
 /* Analyses running at once (each holds one worker thread while it waits on
  * its own HTTP requests to this proxy). */
@@ -66,29 +67,6 @@ struct analysis_job {
   struct diag_report report;
 };
 
-struct grow {
-  char *data;
-  size_t len;
-  int discard; /* only the status matters (a zip fetched to be stored) */
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *userp) {
-  struct grow *g = userp;
-  size_t add = size * n;
-  if (g->discard)
-    return add;
-  if (g->len + add > PROXY_MAX_SMALL_BODY_BYTES)
-    return 0;
-  char *d = realloc(g->data, g->len + add + 1);
-  if (d == NULL)
-    return 0;
-  memcpy(d + g->len, p, add);
-  g->data = d;
-  g->len += add;
-  d[g->len] = '\0';
-  return add;
-}
-
 /* GET <self>/<escaped module>/<suffix> through this proxy; data NULL
  * discards the body. */
 static int self_get(struct analysis_job *j, const char *module,
@@ -100,9 +78,11 @@ static int self_get(struct analysis_job *j, const char *module,
   if (gomod_escape_path(module, esc, sizeof esc, NULL, 0) < 0)
     return -EINVAL;
   snprintf(url, sizeof url, "%s/%s/%s", j->server->self_url, esc, suffix);
-  struct grow g = {.discard = data == NULL};
+  /* Discarded: a buffer that keeps none of it. */
+  struct buf g = {.max = data != NULL ? PROXY_MAX_SMALL_BODY_BYTES : 0,
+                  .truncate = data == NULL};
   curl_easy_setopt(j->curl, CURLOPT_URL, url);
-  curl_easy_setopt(j->curl, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(j->curl, CURLOPT_WRITEFUNCTION, buf_curl_write);
   curl_easy_setopt(j->curl, CURLOPT_WRITEDATA, &g);
   CURLcode cc = curl_easy_perform(j->curl);
   long status = 0;
