@@ -12,6 +12,7 @@
 
 #include "modproxy/buf.h"
 #include "modproxy/diag.h"
+#include "modproxy/timeutil.h"
 
 const char *diag_outcome_name(enum diag_outcome o) {
   static const char *const names[] = {
@@ -130,17 +131,14 @@ void diag_json_write(FILE *f, const char *s) {
  * is written on the loop thread). */
 static void iso_time(int64_t ms, char *buf, size_t len) {
   static _Thread_local int64_t cached_s = -1;
-  static _Thread_local char cached[24];
+  static _Thread_local char cached[TIME_RFC3339_BYTES];
   int64_t sec = ms / 1000;
   if (sec != cached_s) {
-    time_t t = (time_t)sec;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+    time_rfc3339(sec, cached, sizeof cached);
     cached_s = sec;
   }
   int frac = (int)(ms % 1000);
-  size_t n = strlen(cached);
+  size_t n = strlen(cached) - 1; /* without its 'Z' */
   if (len < n + 6) {
     buf[0] = '\0';
     return;

@@ -37,6 +37,7 @@
 #include "route.h"
 #include "settings.h"
 #include "sumdb_proxy.h"
+#include "modproxy/timeutil.h"
 
 /* Directory depth walked: module paths have a few dozen elements at most,
  * tile paths under ten. */
@@ -803,13 +804,6 @@ static int own_flags(struct importer *im, int *argc, char **argv) {
   return 0;
 }
 
-static void format_time(int64_t t, char *out, size_t cap) {
-  time_t tt = (time_t)t;
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 int cmd_import(int argc, char **argv) {
   struct importer *im = calloc(1, sizeof *im);
   char **args = calloc((size_t)argc + 1, sizeof *args);
@@ -874,7 +868,7 @@ int cmd_import(int argc, char **argv) {
   }
   im->rejects = open_memstream(&im->rejects_buf, &im->rejects_len);
   bundle_progress_init(&im->pr, "import");
-  uint64_t t0 = bundle_now_ms();
+  uint64_t t0 = time_now_ms(CLOCK_MONOTONIC);
   if ((rc = walk(im, "", 0)) < 0 || (rc = classify(im)) < 0) {
     fprintf(stderr, "modproxy import: reading %s: %s\n", im->shown,
             strerror(-rc));
@@ -919,8 +913,8 @@ int cmd_import(int argc, char **argv) {
     taken = strtoll(have, NULL, 10);
   snprintf(have, sizeof have, "%" PRId64, taken);
   store_meta_put(im->store, "snapshot", have);
-  format_time(taken, when, sizeof when);
-  format_time((int64_t)time(NULL), now, sizeof now);
+  time_rfc3339(taken, when, sizeof when);
+  time_rfc3339((int64_t)time(NULL), now, sizeof now);
   char line[1024];
   snprintf(line, sizeof line,
            "%s from %s: %" PRIu64 " versions added, %" PRIu64
@@ -942,7 +936,7 @@ int cmd_import(int argc, char **argv) {
            im->v_unverified);
   printf("content taken %s; lists are computed from the versions held (%" PRIu64
          " list files not needed); %.1f s\n",
-         when, im->lists, (double)(bundle_now_ms() - t0) / 1000.0);
+         when, im->lists, (double)(time_now_ms(CLOCK_MONOTONIC) - t0) / 1000.0);
   if (im->rejects_len > 0) {
     fputs(im->rejects_buf, stdout);
     if (im->listed > IMPORT_MAX_LISTED)

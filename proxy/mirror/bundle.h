@@ -117,7 +117,4 @@ int bundle_mkdirs(const char *path);
  *  -E2BIG past max. */
 int bundle_read_file(const char *path, size_t max, char **data, size_t *len);
 
-/** Milliseconds of a monotonic clock. */
-uint64_t bundle_now_ms(void);
-
 #endif

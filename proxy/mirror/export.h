@@ -122,7 +122,7 @@ struct xfer {
   char url[PROXY_MAX_URL_BYTES + 256];
   int discard; /**< a zip: only the status matters */
   long status;
-  int rc; /**< 0, or a curl error */
+  int rc;          /**< 0, or a curl error */
   struct buf body; /**< its ceiling is set when it starts */
   char err[CURL_ERROR_SIZE];
   CURL *easy;

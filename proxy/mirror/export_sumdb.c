@@ -127,8 +127,8 @@ void export_db(struct exporter *x, int which) {
     struct sumdb_lookup l;
     char err[256] = "";
     if (ts[i]->rc == 0 && ts[i]->status == 200 &&
-        sumdb_lookup_parse(ts[i]->body.data, ts[i]->body.len, &spec->key, &l, err,
-                           sizeof err) == 0) {
+        sumdb_lookup_parse(ts[i]->body.data, ts[i]->body.len, &spec->key, &l,
+                           err, sizeof err) == 0) {
       recs[nrec++] = (struct record){n, l.id, l.tree};
       size_t k = 0;
       while (k < ntrees &&

@@ -29,6 +29,7 @@
 
 #include "conn.h"
 #include "modproxy/buf.h"
+#include "modproxy/timeutil.h"
 
 /* Analyses running at once (each holds one worker thread while it waits on
  * its own HTTP requests to this proxy). */
@@ -155,9 +156,7 @@ static int src_recent(void *ctx, const char *path, char **data, size_t *len) {
   if (!may_read(j, path))
     return -ENOENT;
   struct store_bytes b = {0};
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  int64_t now_ms = (int64_t)ts.tv_sec * 1000;
+  int64_t now_ms = time_now_ms(CLOCK_REALTIME);
   int rc = store_records_versions(j->server->store, path,
                                   now_ms - PROXY_DRIFT_WINDOW_MS, &b);
   *data = b.data;
