@@ -20,6 +20,7 @@
 
 #include "conn.h"
 #include "mirror.h"
+#include "negotiate.h"
 #include "sumdb_proxy.h"
 #include "modproxy/timeutil.h"
 
@@ -280,8 +281,8 @@ void proxy_route_mirror(struct proxy_conn *c) {
     return;
   }
   p->conn = c;
-  p->json = strstr(c->req->url, "format=json") != NULL ||
-            strstr(c->req->accept, "application/json") != NULL;
+  p->json =
+      proxy_format_negotiate(c->req->url, c->req->accept) == PROXY_FORMAT_JSON;
   struct proxy_server *s = c->server;
   for (int i = 0; s->sumdb != NULL && i < s->sumdb->ndbs; i++)
     if (s->sumdb->dbs[i].unreachable_until > uv_now(s->loop))

@@ -30,6 +30,7 @@
 #include "conn.h"
 #include "modproxy/buf.h"
 #include "modproxy/timeutil.h"
+#include "negotiate.h"
 
 /* Analyses running at once (each holds one worker thread while it waits on
  * its own HTTP requests to this proxy). */
@@ -291,8 +292,8 @@ static void on_analysed(uv_work_t *w, int status) {
       proxy_conn_send_text(c, 503, "the analysis ran out of memory or limits",
                            NULL);
     } else {
-      int json = strstr(c->req->url, "format=json") != NULL ||
-                 strstr(c->req->accept, "application/json") != NULL;
+      int json = proxy_format_negotiate(c->req->url, c->req->accept) ==
+                 PROXY_FORMAT_JSON;
       char *body =
           json ? diag_report_json(&j->report) : diag_report_text(&j->report, 0);
       proxy_conn_send_local(
