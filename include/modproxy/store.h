@@ -461,10 +461,12 @@ int store_sumdb_put(struct store *st, const struct store_sumdb_row *rows,
  *  *fetched (may be NULL) gets its time. -ENOENT when none. */
 int store_sumdb_get(struct store *st, const char *db, const char *path,
                     struct store_bytes *out, int64_t *fetched);
-/** The widest stored copy of the tile whose full path is `base` (the full
- *  tile itself or a `base.p/W`), with its path in path[cap]. -ENOENT. */
-int store_sumdb_widest_tile(struct store *st, const char *db, const char *base,
-                            struct store_bytes *out, char *path, size_t cap);
+/** The first len bytes (the hashes of a tile of width len / 32) of the
+ *  widest stored copy of the tile whose full path is `base` (the full tile
+ *  itself or a `base.p/W`): a narrower tile is a prefix of a wider one.
+ *  -ENOENT when no copy holds len bytes. */
+int store_sumdb_tile_prefix(struct store *st, const char *db, const char *base,
+                            size_t len, struct store_bytes *out);
 /** Calls cb for each stored answer of db (NULL: every database) whose path
  *  starts with prefix ("" for all), in (db, path) order; stops at and
  *  returns a nonzero cb result. body is borrowed for the call. */

@@ -338,19 +338,16 @@ static int hash_at(struct importer *im, int db, int64_t n, int64_t idx,
             0)
       return 0;
   }
-  char path[128], base[128], wider[128];
+  char path[128], base[128];
   sumdb_tile_path(&p, path, sizeof path);
   struct sumdb_tile full = p;
   full.w = 1 << full.h;
   sumdb_tile_path(&full, base, sizeof base);
   struct store_bytes b;
-  int rc = store_sumdb_widest_tile(im->store, im->specs[db].key.name, base, &b,
-                                   wider, sizeof wider);
+  int rc = store_sumdb_tile_prefix(im->store, im->specs[db].key.name, base,
+                                   (size_t)p.w * SUMDB_HASH_BYTES, &b);
   if (rc == 0) {
-    rc = b.len >= (size_t)p.w * SUMDB_HASH_BYTES
-             ? sumdb_hash_from_tile(&p, (const uint8_t *)b.data,
-                                    (size_t)p.w * SUMDB_HASH_BYTES, idx, out)
-             : -ENOENT;
+    rc = sumdb_hash_from_tile(&p, (const uint8_t *)b.data, b.len, idx, out);
     store_bytes_free(&b);
   }
   if (rc < 0)

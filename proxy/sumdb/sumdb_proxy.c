@@ -269,20 +269,14 @@ static void on_store(uv_work_t *w) {
     store_bytes_free(&b);
     return;
   }
-  if (g->tile_w > 0) {
-    char wider[128];
-    if (store_sumdb_widest_tile(st, name, g->tile_base, &b, wider,
-                                sizeof wider) == 0) {
-      size_t want = (size_t)g->tile_w * SUMDB_HASH_BYTES;
-      if (b.len >= want) {
-        g->status = 200;
-        g->body = proxy_body_new(b.data, want);
-        g->stored_fetched = fetched;
-      }
-      store_bytes_free(&b);
-      if (g->status == 200)
-        return;
-    }
+  if (g->tile_w > 0 &&
+      store_sumdb_tile_prefix(st, name, g->tile_base,
+                              (size_t)g->tile_w * SUMDB_HASH_BYTES, &b) == 0) {
+    g->status = 200;
+    g->body = proxy_body_new(b.data, b.len);
+    g->stored_fetched = fetched;
+    store_bytes_free(&b);
+    return;
   }
   struct store_answer a;
   if (store_answer_get(st, name, path, &a) == 0) {
