@@ -254,7 +254,8 @@ struct proxy_counters {
   uint64_t requests, hits, misses, upstream_requests, coalesced, bytes_out;
   uint64_t by_endpoint[EP_COUNT][PROXY_STATUS_SLOTS];
   uint64_t evictions, evicted_bytes, refreshes; /* cache.c, admin_routes.c */
-  uint64_t records_shed; /* logged, but not kept in the ring (records.c) */
+  uint64_t
+      records_shed; /* logged, but not kept in the ring (record_writer.c) */
 };
 
 struct proxy_server {
@@ -290,9 +291,10 @@ struct proxy_server {
   unsigned char id_pool[PROXY_ID_POOL_BYTES];
   size_t id_pool_left;
   struct proxy_counters counters;
-  struct record_batch *records;        /**< filling */
-  struct record_batch *flushing;       /**< being written by the writer */
-  struct record_writer *record_writer; /**< the ring's thread (records.c) */
+  struct record_batch *records;  /**< filling */
+  struct record_batch *flushing; /**< being written by the writer */
+  struct record_writer
+      *record_writer; /**< the ring's thread (record_writer.c) */
   uv_timer_t record_timer;
   /* Every read lands here first (reads are handled one at a time on the
    * loop thread); a connection copies only the bytes it must keep. */
@@ -314,7 +316,7 @@ int proxy_server_run(struct proxy_server *s);
 /** Stops accepting, lets in-flight requests finish (bounded), exits run. */
 void proxy_server_stop(struct proxy_server *s);
 
-/** Records subsystem (records.c). */
+/** Records subsystem (record_writer.c). */
 int proxy_records_init(struct proxy_server *s);
 /** Takes r's contents (r is zeroed); logs it and queues it for the store. */
 void proxy_records_push(struct proxy_server *s, struct diag_record *r);

@@ -124,7 +124,7 @@ static const char *const migrations[] = {
     "  seq INTEGER NOT NULL,"
     "  data BLOB NOT NULL,"
     "  PRIMARY KEY (quarantine_id, seq));",
-    /* 5: findings about what is served (findings.c), recorded once per
+    /* 5: findings about what is served (module_view.c), recorded once per
      * module version (version '' for the module), and who asked. */
     "CREATE TABLE findings ("
     "  module TEXT NOT NULL,"

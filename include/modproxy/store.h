@@ -440,7 +440,7 @@ int store_fsck(struct store *st, int quarantine,
  */
 int store_backup(struct store *st, const char *path, uint64_t *bytes);
 
-/* ---- checksum databases and mirrors (sumdb.c, bundle.c) ----------------- */
+/* ---- checksum databases and mirrors (sumdb.c, import.c) ------------------- */
 
 /** One checksum database answer to store. */
 struct store_sumdb_row {

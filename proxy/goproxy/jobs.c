@@ -83,7 +83,7 @@ struct fetch_job {
   struct proxy_fetch fetch;
   struct proxy_fetch list_fetch;    /* the module's list, to explain a miss */
   int list_fresh;                   /* ...fetched now: store it too */
-  struct vcs_request vcs;           /* a private module's answer from git */
+  struct vcs_get vcs;               /* a private module's answer from git */
   struct proxy_sumdb_verify verify; /* the checksum database's record */
   struct proxy_stream *stream;      /* the download, sent as it arrives */
   int no_stream;                    /* this download does not stream */
@@ -609,7 +609,7 @@ static void start_ingest(struct fetch_job *j, const char *body, size_t len,
 }
 
 /* A private module's answer from git. */
-static void on_vcs_done(struct vcs_request *r) {
+static void on_vcs_done(struct vcs_get *r) {
   struct fetch_job *j = r->data;
   if (r->status == 200) {
     start_ingest(j, r->body, r->len, r->origin);

@@ -1,5 +1,5 @@
 /*
- * The store's mirror side (store/sumdb.c, store/bundle.c): checksum
+ * The store's mirror side (store/sumdb.c, store/import.c): checksum
  * database answers (first copy wins, `latest` replaced, the widest copy of
  * a tile), mirror metadata, the versions a module holds, and whole-version
  * imports in one transaction: all parts or none, idempotent, marked
