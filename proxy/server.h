@@ -253,7 +253,7 @@ enum proxy_endpoint {
 struct proxy_counters {
   uint64_t requests, hits, misses, upstream_requests, coalesced, bytes_out;
   uint64_t by_endpoint[EP_COUNT][PROXY_STATUS_SLOTS];
-  uint64_t evictions, evicted_bytes, refreshes; /* cache.c, admin_routes.c */
+  uint64_t evictions, evicted_bytes, refreshes; /* lastuse.c, admin_routes.c */
   uint64_t
       records_shed; /* logged, but not kept in the ring (record_writer.c) */
 };
@@ -273,7 +273,7 @@ struct proxy_server {
   struct proxy_auth *auth; /**< --auth-file credentials, or NULL */
   struct proxy_auth_checks *auth_checks; /**< their password thread */
   uint64_t nconns;                       /**< open client connections */
-  struct proxy_cache *cache;             /**< last use, eviction (cache.c) */
+  struct proxy_cache *cache;             /**< last use, eviction (lastuse.c) */
   struct proxy_sumdb *sumdb;             /**< checksum databases (sumdb.c) */
   struct proxy_mirror *mirror;           /**< offline mirror state (mirror.c) */
   struct hot_cache hot;
@@ -326,7 +326,7 @@ const struct diag_record *proxy_records_find(struct proxy_server *s,
 /** Writes what is pending (at shutdown); closes the timer. */
 void proxy_records_close(struct proxy_server *s);
 
-/** Cache management (cache.c): last use, eviction, removals by other
+/** Cache management (lastuse.c): last use, eviction, removals by other
  *  processes. 0 or -ENOMEM. */
 int proxy_cache_init(struct proxy_server *s);
 /** Notes that module@version (a stored version) was just served. Loop

@@ -137,8 +137,7 @@ static int info_names(const char *body, size_t len, const char *version) {
          strcmp(v, version) == 0;
 }
 
-/* ---- zips ------------------------------------------------------------------
- */
+/* ---- zips ---------------------------------------------------------------- */
 
 /* Reads the stored zip through store_zip_read, chunk row by chunk row. */
 struct zip_src {
@@ -247,8 +246,7 @@ static int check_zip(struct fsck *f, const struct fsck_row *r, char *why,
   return rc;
 }
 
-/* ---- quarantine ------------------------------------------------------------
- */
+/* ---- quarantine ---------------------------------------------------------- */
 
 static const char sql_keep_zip[] =
     "INSERT INTO quarantine (module, version, part, reason, origin, found)"

@@ -283,24 +283,12 @@ int store_stats_get(struct store *st, struct store_stats *out);
 
 /* ---- provenance of private versions ------------------------------------ */
 
-/** Where a private module version came from. */
-struct store_provenance {
-  char *url;        /**< repository URL without credentials (heap) */
-  char *ref;        /**< ref it was found by ("refs/tags/v1.0.0"), or NULL */
-  char *commit;     /**< full commit hash (heap) */
-  int64_t recorded; /**< Unix seconds it was first recorded */
-};
-void store_provenance_dispose(struct store_provenance *p);
-
 /** Records (first time wins: stored provenance never changes) that
  *  module@version was built from commit of url, found through ref (may be
  *  NULL). url must not hold credentials. */
 int store_provenance_put(struct store *st, const char *module,
                          const char *version, const char *url, const char *ref,
                          const char *commit);
-/** Reads it back; -ENOENT when none is recorded. */
-int store_provenance_get(struct store *st, const char *module,
-                         const char *version, struct store_provenance *out);
 
 /* ---- cache management (evict.c, manage.c, fsck.c, backup.c) ----------- */
 
@@ -440,7 +428,7 @@ int store_fsck(struct store *st, int quarantine,
  */
 int store_backup(struct store *st, const char *path, uint64_t *bytes);
 
-/* ---- checksum databases and mirrors (sumdb.c, import.c) ------------------- */
+/* ---- checksum databases and mirrors (sumdb.c, import.c) ------------------ */
 
 /** One checksum database answer to store. */
 struct store_sumdb_row {

@@ -66,8 +66,7 @@ static const char usage[] =
     "\n"
     "Store and upstream flags are those of `modproxy serve` (see below).\n";
 
-/* ---- the module graph -----------------------------------------------------
- */
+/* ---- the module graph ---------------------------------------------------- */
 
 /* The nodes (struct node, export.h) are indexed by module@version in
  * x->slots: open addressing, slot i + 1 holding node i. */
@@ -150,8 +149,7 @@ void export_problem(struct exporter *x, const char *fmt, ...) {
   x->failures++;
 }
 
-/* ---- roots -----------------------------------------------------------------
- */
+/* ---- roots --------------------------------------------------------------- */
 
 static int add_req(struct req **v, size_t *n, const char *path,
                    const char *version) {
@@ -296,8 +294,7 @@ static int resolve_query(struct exporter *x, const char *arg, char *module,
   return rc;
 }
 
-/* ---- the closure
- * ------------------------------------------------------------- */
+/* ---- the closure --------------------------------------------------------- */
 
 /* The replacement of path@version in r, or NULL. */
 static const struct replace *replaced(const struct rootset *r, const char *path,
@@ -575,8 +572,7 @@ static void fetch_zips(struct exporter *x) {
   bundle_progress_end(&x->pr, sum);
 }
 
-/* ---- the command ------------------------------------------------------------
- */
+/* ---- the command --------------------------------------------------------- */
 
 /* Takes export's own flags out of argv (the rest goes to settings_load).
  * Returns 0, 1 for --help, or -EINVAL. */

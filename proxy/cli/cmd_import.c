@@ -131,8 +131,7 @@ reject(struct importer *im, const char *what, const char *fmt, ...) {
   }
 }
 
-/* ---- walking the tree -------------------------------------------------------
- */
+/* ---- walking the tree ---------------------------------------------------- */
 
 static int add_file(struct importer *im, const char *rel) {
   if (im->nfiles == IMPORT_MAX_FILES)
@@ -285,8 +284,7 @@ static int classify(struct importer *im) {
   return 0;
 }
 
-/* ---- checks
- * ---------------------------------------------------------------------- */
+/* ---- checks -------------------------------------------------------------- */
 
 /* The file's manifest entry agrees with its bytes (bundles only). 0, or
  * -EBADMSG with the reason in why. */
@@ -745,8 +743,7 @@ out:
   return rc;
 }
 
-/* ---- the command
- * ---------------------------------------------------------------- */
+/* ---- the command --------------------------------------------------------- */
 
 static void importer_dispose(struct importer *im) {
   for (size_t i = 0; i < im->nfiles; i++)

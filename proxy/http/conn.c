@@ -11,11 +11,13 @@
  *     +-> IDLE ---------------> HEAD -----------------> HANDLING
  *     |    |                     |  (400/414/431: respond, close)  |
  *     |    | idle timeout        | head timeout                    | handler
- * calls |    v                     v                                 v
- * proxy_conn_send |  CLOSING <-------------- +----------------------------
- * WRITING |                   error, write timeout, !keep-alive        |
+ *     |    v                     v                                 v calls
+ *     |  CLOSING <-------------- +---------------------------- WRITING
+ *     |                   error, write timeout, !keep-alive        |
  *     +------------------------------------------------------------+
  *                    response written, keep-alive
+ *
+ * ("handler calls": the route's handler calls proxy_conn_send.)
  *
  * Bodies: the head of a POST to a route that takes a body ends the HEAD
  * phase with the body unread; the handler decides on access first, then

@@ -178,8 +178,7 @@ int bundle_read_file(const char *path, size_t max, char **data, size_t *len) {
   return 0;
 }
 
-/* ---- the manifest ---------------------------------------------------------
- */
+/* ---- the manifest -------------------------------------------------------- */
 
 void bundle_manifest_dispose(struct bundle_manifest *m) {
   if (m == NULL)

@@ -106,8 +106,7 @@ int bundle_manifest_add_sum(struct bundle_manifest *m, const char *module,
 int bundle_manifest_write(struct bundle_manifest *m, const char *path,
                           const char *extra);
 
-/* ---- files ------------------------------------------------------------------
- */
+/* ---- files --------------------------------------------------------------- */
 
 /** Hex SHA-256 of a file; its size in *size. 0 or -errno. */
 int bundle_file_sha256(const char *path, char hex[65], uint64_t *size);

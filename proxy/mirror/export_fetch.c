@@ -31,8 +31,7 @@
 /* Of a discarded body (a zip), the start of an error answer is kept. */
 #define EXPORT_ERROR_BODY_BYTES 1024
 
-/* ---- the embedded server --------------------------------------------------
- */
+/* ---- the embedded server ------------------------------------------------- */
 
 static void on_stop_async(uv_async_t *a) {
   uv_close((uv_handle_t *)a, NULL);
@@ -104,8 +103,7 @@ void export_server_stop(struct exporter *x) {
   }
 }
 
-/* ---- fetching through it ---------------------------------------------------
- */
+/* ---- fetching through it ------------------------------------------------- */
 
 /* A zip is fetched for its status: its body is dropped, an error answer's
  * first EXPORT_ERROR_BODY_BYTES kept (t->body truncates). */

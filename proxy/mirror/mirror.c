@@ -173,8 +173,7 @@ void proxy_mirror_explain(struct proxy_server *s, const struct gp_req *gp,
            versioned ? what : gp->module, when, args);
 }
 
-/* ---- /diag/mirror
- * ------------------------------------------------------------ */
+/* ---- /diag/mirror -------------------------------------------------------- */
 
 struct mirror_page {
   uv_work_t work;

@@ -169,8 +169,7 @@ struct proxy_upstream *proxy_sumdb_source(struct proxy_server *s,
   return db != NULL && i >= 0 && i < db->nsources ? &db->sources[i] : NULL;
 }
 
-/* ---- paths ------------------------------------------------------------------
- */
+/* ---- paths --------------------------------------------------------------- */
 
 /* "lookup/<escaped path>@<escaped version>" -> module and version, checked
  * as the database's own server does (sumdb.Server modVerRE, then
@@ -212,8 +211,7 @@ static int lookup_path(const char *module, const char *version, char *out,
   return n < 0 || (size_t)n >= cap ? -E2BIG : 0;
 }
 
-/* ---- reading an answer ------------------------------------------------------
- */
+/* ---- reading an answer --------------------------------------------------- */
 
 static void get_state(struct proxy_sumdb_get *g, enum sumdb_get_state to) {
   static const unsigned allowed[] = {
@@ -427,8 +425,7 @@ void proxy_sumdb_finish(struct route_ctx *ctx, const struct job_result *r) {
   get_done(g);
 }
 
-/* ---- ingest (worker thread) -------------------------------------------------
- */
+/* ---- ingest (worker thread) ---------------------------------------------- */
 
 int proxy_sumdb_ingest(struct proxy_server *s, const struct gp_req *gp,
                        const char *body, size_t len, const char *origin,
@@ -492,8 +489,7 @@ int proxy_sumdb_ingest(struct proxy_server *s, const struct gp_req *gp,
   return rc < 0 ? rc : 0;
 }
 
-/* ---- the /sumdb/ routes ---------------------------------------------------
- */
+/* ---- the /sumdb/ routes -------------------------------------------------- */
 
 struct sumdb_request {
   struct proxy_conn *conn;

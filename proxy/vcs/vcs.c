@@ -514,9 +514,8 @@ static void on_built(uv_work_t *w, int status) {
 
 static void on_build(uv_work_t *w) {
   struct vcs_job *j = w->data;
-  char h1[GOMOD_H1_BYTES];
   j->work_rc = vcs_zip_build(j->archive_fd, j->r->gp->module, j->r->gp->version,
-                             &j->plan, j->r->fd, h1, j->err, sizeof j->err);
+                             &j->plan, j->r->fd, j->err, sizeof j->err);
 }
 
 static void on_archived(struct git_cmd *c) {
