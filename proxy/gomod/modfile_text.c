@@ -375,16 +375,6 @@ int modfile__fields2(const char *s, size_t n, const char **first,
   return count;
 }
 
-static int unhex(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 static size_t put_utf8(char *out, uint32_t r) {
   if (r < 0x80) {
     out[0] = (char)r;
@@ -460,7 +450,7 @@ static size_t unquote_escape(const char *s, size_t n, uint32_t *r, int *raw) {
   if (n < 2 + digits)
     return 0;
   for (size_t j = 0; j < digits; j++) {
-    int x = unhex(s[2 + j]);
+    int x = gomod__hexval(s[2 + j]);
     if (x < 0)
       return 0;
     v = v << 4 | (uint32_t)x;

@@ -86,6 +86,16 @@ int gomod__utf8_valid(const char *s, size_t n) {
   return 1;
 }
 
+int gomod__hexval(int c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
 int gomod__is_letter(uint32_t r) {
   if (r < RUNE_SELF)
     return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z');

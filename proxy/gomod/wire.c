@@ -7,17 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "gomod_internal.h"
 #include "modproxy/gomod.h"
-
-static int hexval(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
 
 int gomod_pct_decode(const char *src, size_t len, char *dst, size_t cap) {
   size_t w = 0;
@@ -26,7 +17,7 @@ int gomod_pct_decode(const char *src, size_t len, char *dst, size_t cap) {
     if (c == '%') {
       if (i + 2 >= len)
         return -EINVAL;
-      int h = hexval(src[i + 1]), l = hexval(src[i + 2]);
+      int h = gomod__hexval(src[i + 1]), l = gomod__hexval(src[i + 2]);
       if (h < 0 || l < 0)
         return -EINVAL;
       c = h * 16 + l;
