@@ -138,11 +138,12 @@ static void iso_time(int64_t ms, char *buf, size_t len) {
     cached_s = sec;
   }
   int frac = (int)(ms % 1000);
-  size_t n = strlen(cached) - 1; /* without its 'Z' */
-  if (len < n + 6) {
+  size_t n = strlen(cached);
+  if (n == 0 || len < n + 5) {
     buf[0] = '\0';
     return;
   }
+  n--; /* without its 'Z' */
   memcpy(buf, cached, n);
   buf[n] = '.';
   buf[n + 1] = (char)('0' + frac / 100);
