@@ -103,6 +103,8 @@ int gomod_private(const char *patterns, const char *module);
  * checks. -E2BIG when dst is too small.
  */
 int gomod_pct_decode(const char *src, size_t len, char *dst, size_t cap);
+/** The value of hex digit c (either case), or -1. */
+int gomod_hex_digit(int c);
 
 /** Reads the "Version" string of a .info or @latest JSON body into out.
  *  -EINVAL when the body is not one complete JSON object with a plain

@@ -28,8 +28,6 @@ size_t gomod__utf8_decode(const char *s, size_t n, uint32_t *r);
 int gomod__utf8_valid(const char *s, size_t n);
 /** An approximation of unicode.IsLetter (exact for ASCII; see text.c). */
 int gomod__is_letter(uint32_t r);
-/** The value of hex digit c (either case), or -1. */
-int gomod__hexval(int c);
 
 /**
  * An output buffer that never overflows: appends past the end are dropped

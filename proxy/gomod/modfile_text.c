@@ -21,6 +21,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "modproxy/gomod.h"
+
 static const uint16_t ident16[][2] = {
     {0x00A1, 0x00AC}, {0x00AE, 0x0377}, {0x037A, 0x037F}, {0x0384, 0x038A},
     {0x038C, 0x038C}, {0x038E, 0x03A1}, {0x03A3, 0x052F}, {0x0531, 0x0556},
@@ -450,7 +452,7 @@ static size_t unquote_escape(const char *s, size_t n, uint32_t *r, int *raw) {
   if (n < 2 + digits)
     return 0;
   for (size_t j = 0; j < digits; j++) {
-    int x = gomod__hexval(s[2 + j]);
+    int x = gomod_hex_digit(s[2 + j]);
     if (x < 0)
       return 0;
     v = v << 4 | (uint32_t)x;

@@ -24,6 +24,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "modproxy/gomod.h"
+
 /* utf8.RuneSelf: bytes below it are single-byte runes. */
 #define RUNE_SELF 0x80u
 
@@ -86,7 +88,7 @@ int gomod__utf8_valid(const char *s, size_t n) {
   return 1;
 }
 
-int gomod__hexval(int c) {
+int gomod_hex_digit(int c) {
   if (c >= '0' && c <= '9')
     return c - '0';
   if (c >= 'a' && c <= 'f')

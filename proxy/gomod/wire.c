@@ -17,7 +17,7 @@ int gomod_pct_decode(const char *src, size_t len, char *dst, size_t cap) {
     if (c == '%') {
       if (i + 2 >= len)
         return -EINVAL;
-      int h = gomod__hexval(src[i + 1]), l = gomod__hexval(src[i + 2]);
+      int h = gomod_hex_digit(src[i + 1]), l = gomod_hex_digit(src[i + 2]);
       if (h < 0 || l < 0)
         return -EINVAL;
       c = h * 16 + l;

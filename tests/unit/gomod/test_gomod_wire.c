@@ -54,6 +54,11 @@ static void test_pct_decode_refused(void **state) {
     if (rc != -EINVAL)
       fail_msg("%s: rc %d (\"%s\"), want -EINVAL", bad[i], rc, out);
   }
+  assert_int_equal(gomod_hex_digit('0'), 0);
+  assert_int_equal(gomod_hex_digit('f'), 15);
+  assert_int_equal(gomod_hex_digit('F'), 15);
+  assert_int_equal(gomod_hex_digit('g'), -1);
+  assert_int_equal(gomod_hex_digit('/'), -1);
   char small[4];
   assert_int_equal(gomod_pct_decode("abcd", 4, small, sizeof small), -E2BIG);
   assert_int_equal(gomod_pct_decode("abc", 3, small, sizeof small), 0);
