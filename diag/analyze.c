@@ -293,9 +293,7 @@ static void check_missing(struct analysis *a, const struct diag_mod *m) {
   if (!may_fetch(a, m->path))
     return;
   int rc = a->src->list(a->src->ctx, m->path, &list, &len);
-  const char *priv = a->client->proxy_private;
-  if (rc == -ENOENT && priv != NULL && priv[0] != '\0' &&
-      gomod_match_prefix_patterns(priv, m->path)) {
+  if (rc == -ENOENT && gomod_private(a->client->proxy_private, m->path)) {
     finding(a, DIAG_SEV_ERROR, "private route", m->path, m->version,
             "%s is private to this proxy (--private), and the proxy found no "
             "repository for it (required at %s)\nfix: the proxy's operators "
@@ -912,21 +910,18 @@ static const char *or_private(const char *v, const struct diag_client *c) {
 
 static void check_private(struct analysis *a, const char *path) {
   const struct diag_client *c = a->client;
-  if (c->proxy_private == NULL || c->proxy_private[0] == '\0' ||
-      !gomod_match_prefix_patterns(c->proxy_private, path))
+  if (!gomod_private(c->proxy_private, path))
     return;
   const char *nosumdb = or_private(c->gonosumdb, c);
   const char *noproxy = or_private(c->gonoproxy, c);
   int sumdb_off = c->gosumdb != NULL && strcmp(c->gosumdb, "off") == 0;
-  if (!sumdb_off &&
-      (nosumdb == NULL || !gomod_match_prefix_patterns(nosumdb, path)))
+  if (!sumdb_off && !gomod_private(nosumdb, path))
     finding(a, DIAG_SEV_ERROR, "private leak", path, NULL,
             "the go command would ask the public checksum database about the "
             "private module %s (GONOSUMDB does not cover it)\nfix: go env -w "
             "GONOSUMDB=%s",
             path, c->proxy_private);
-  if (noproxy != NULL && noproxy[0] != '\0' &&
-      gomod_match_prefix_patterns(noproxy, path))
+  if (gomod_private(noproxy, path))
     finding(a, DIAG_SEV_INFO, "bypasses proxy", path, NULL,
             "GONOPROXY/GOPRIVATE make the go command fetch %s straight from "
             "its repository, not through this proxy\nfix: go env -w "

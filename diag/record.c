@@ -12,6 +12,7 @@
 
 #include "modproxy/buf.h"
 #include "modproxy/diag.h"
+#include "modproxy/timeutil.h"
 
 int diag_record_in_ring(const struct diag_record *r) {
   /* Polled by load balancers, monitoring and browsers, not asked by
@@ -144,21 +145,19 @@ void diag_json_write(FILE *f, const char *s) {
  * is written on the loop thread). */
 static void iso_time(int64_t ms, char *buf, size_t len) {
   static _Thread_local int64_t cached_s = -1;
-  static _Thread_local char cached[24];
+  static _Thread_local char cached[TIME_RFC3339_BYTES];
   int64_t sec = ms / 1000;
   if (sec != cached_s) {
-    time_t t = (time_t)sec;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+    time_rfc3339(sec, cached, sizeof cached);
     cached_s = sec;
   }
   int frac = (int)(ms % 1000);
   size_t n = strlen(cached);
-  if (len < n + 6) {
+  if (n == 0 || len < n + 5) {
     buf[0] = '\0';
     return;
   }
+  n--; /* without its 'Z' */
   memcpy(buf, cached, n);
   buf[n] = '.';
   buf[n + 1] = (char)('0' + frac / 100);

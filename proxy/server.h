@@ -74,7 +74,6 @@ struct proxy_config {
   const char *direct_deny, *direct_allow, *direct_insecure;
 };
 
-
 /* ---- what a GOPROXY request asks for ------------------------------------ */
 
 /* GP_SUMDB: a checksum database answer (sumdb.c), fetched by the same
@@ -132,8 +131,9 @@ enum proxy_endpoint {
 struct proxy_counters {
   uint64_t hits, misses, upstream_requests, coalesced;
   uint64_t by_endpoint[EP_COUNT][PROXY_STATUS_SLOTS];
-  uint64_t evictions, evicted_bytes, refreshes; /* cache.c, admin_routes.c */
-  uint64_t records_shed; /* logged, but not kept in the ring (records.c) */
+  uint64_t evictions, evicted_bytes, refreshes; /* lastuse.c, admin_routes.c */
+  uint64_t
+      records_shed; /* logged, but not kept in the ring (record_writer.c) */
 };
 
 struct proxy_server {
@@ -154,9 +154,10 @@ struct proxy_server {
   int analyses;       /**< /diag/modfile analyses running */
   char self_url[80];  /**< how this process reaches itself */
   struct proxy_counters counters;
-  struct record_batch *records;        /**< filling */
-  struct record_batch *flushing;       /**< being written by the writer */
-  struct record_writer *record_writer; /**< the ring's thread (records.c) */
+  struct record_batch *records;  /**< filling */
+  struct record_batch *flushing; /**< being written by the writer */
+  struct record_writer
+      *record_writer; /**< the ring's thread (record_writer.c) */
   uv_timer_t record_timer;
 };
 
@@ -173,7 +174,7 @@ int proxy_server_run(struct proxy_server *s);
 /** Stops accepting, lets in-flight requests finish (bounded), exits run. */
 void proxy_server_stop(struct proxy_server *s);
 
-/** Records subsystem (records.c). */
+/** Records subsystem (record_writer.c). */
 int proxy_records_init(struct proxy_server *s);
 /** Takes r's contents (r is zeroed); logs it and queues it for the store. */
 void proxy_records_push(struct proxy_server *s, struct diag_record *r);
@@ -183,7 +184,7 @@ const struct diag_record *proxy_records_find(struct proxy_server *s,
 /** Writes what is pending (at shutdown); closes the timer. */
 void proxy_records_close(struct proxy_server *s);
 
-/** Cache management (cache.c): last use, eviction, removals by other
+/** Cache management (lastuse.c): last use, eviction, removals by other
  *  processes. 0 or -ENOMEM. */
 int proxy_cache_init(struct proxy_server *s);
 /** Notes that module@version (a stored version) was just served. Loop

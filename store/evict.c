@@ -56,8 +56,7 @@
   " AND NOT EXISTS (SELECT 1 FROM provenance r WHERE r.module = v.module"      \
   "  AND r.version = v.version)"
 
-/* ---- last use -------------------------------------------------------------
- */
+/* ---- last use ------------------------------------------------------------ */
 
 int store_access_put(struct store *st, const struct store_access *a, size_t n) {
   if (n == 0)
@@ -85,8 +84,7 @@ int store_access_put(struct store *st, const struct store_access *a, size_t n) {
   return store__write_end(st, c, rc);
 }
 
-/* ---- planning -------------------------------------------------------------
- */
+/* ---- planning ------------------------------------------------------------ */
 
 void store_evict_plan_dispose(struct store_evict_plan *p) {
   if (p == NULL)
@@ -194,8 +192,7 @@ out:
   return (int)out->n;
 }
 
-/* ---- removing ---------------------------------------------------------------
- */
+/* ---- removing ------------------------------------------------------------ */
 
 struct evict_stmts {
   sqlite3_stmt *check, *del_zip, *del_version;

@@ -129,31 +129,15 @@ static int read_part(struct store *st, int64_t id, int mod,
   return rc;
 }
 
-/* 1 if body is a JSON object whose "Version" is version. A small check,
- * not a parser: the go command parses .info files with encoding/json, and
- * what we look for is damage, not subtle JSON. */
+/* 1 if body is a .info that names version: one JSON object whose Version
+ * is it, read as the go command reads it (gomod_info_version). */
 static int info_names(const char *body, size_t len, const char *version) {
-  const char *p = body, *end = body + len;
-  while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-    p++;
-  if (p == end || *p != '{' || memchr(body, '\0', len) != NULL)
-    return 0;
-  const char *k = strstr(p, "\"Version\"");
-  if (k == NULL)
-    return 0;
-  k += 9;
-  while (*k == ' ' || *k == '\t' || *k == '\r' || *k == '\n')
-    k++;
-  if (*k++ != ':')
-    return 0;
-  while (*k == ' ' || *k == '\t' || *k == '\r' || *k == '\n')
-    k++;
-  size_t vlen = strlen(version);
-  return *k == '"' && strncmp(k + 1, version, vlen) == 0 && k[1 + vlen] == '"';
+  char v[GOMOD_MAX_VERSION_BYTES + 1];
+  return gomod_info_version(body, len, v, sizeof v) == 0 &&
+         strcmp(v, version) == 0;
 }
 
-/* ---- zips ------------------------------------------------------------------
- */
+/* ---- zips ---------------------------------------------------------------- */
 
 /* Reads the stored zip through store_zip_read, chunk row by chunk row. */
 struct zip_src {
@@ -262,8 +246,7 @@ static int check_zip(struct fsck *f, const struct fsck_row *r, char *why,
   return rc;
 }
 
-/* ---- quarantine ------------------------------------------------------------
- */
+/* ---- quarantine ---------------------------------------------------------- */
 
 static const char sql_keep_zip[] =
     "INSERT INTO quarantine (module, version, part, reason, origin, found)"

@@ -137,8 +137,7 @@ int store_version_set_imported(struct store *st, const char *module,
   return changed == 0 ? -ENOENT : 0;
 }
 
-/* ---- answers ---------------------------------------------------------------
- */
+/* ---- answers ------------------------------------------------------------- */
 
 int store_answers_drop(struct store *st, const char *module) {
   struct store_conn *c;
@@ -168,8 +167,7 @@ int store_answers_expire(struct store *st, int64_t before) {
   return end < 0 ? end : rc;
 }
 
-/* ---- the removal log ------------------------------------------------------
- */
+/* ---- the removal log ----------------------------------------------------- */
 
 int store__removal_log(struct store_conn *c, const char *module,
                        const char *version, const char *reason) {
@@ -259,8 +257,7 @@ int store_removals_since(struct store *st, int64_t after, size_t max,
   return 0;
 }
 
-/* ---- counts ---------------------------------------------------------------
- */
+/* ---- counts -------------------------------------------------------------- */
 
 int store__stats_more(struct store_conn *c, struct store_stats *out) {
   sqlite3_stmt *s = store__prepare(

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "modproxy/timeutil.h"
 
 /* SQLite's page cache per connection, in KiB (negative cache_size); what
  * SQLite may hold in memory is the writer's plus STORE_READERS readers'
@@ -123,7 +124,7 @@ static const char *const migrations[] = {
     "  seq INTEGER NOT NULL,"
     "  data BLOB NOT NULL,"
     "  PRIMARY KEY (quarantine_id, seq));",
-    /* 5: findings about what is served (findings.c), recorded once per
+    /* 5: findings about what is served (module_view.c), recorded once per
      * module version (version '' for the module), and who asked. */
     "CREATE TABLE findings ("
     "  module TEXT NOT NULL,"
@@ -366,18 +367,13 @@ void store__reader_put(struct store *st, struct store_conn *c) {
   pthread_mutex_unlock(&st->readers_lock);
 }
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int store__write_begin(struct store *st, struct store_conn **c) {
   pthread_mutex_lock(&st->writer_lock);
   /* Another process holds the database: the writer that found out waited
    * STORE_BUSY_TIMEOUT_MS; the ones queued behind it give up at once for a
    * while instead of each waiting as long again. */
-  int backoff = now_ms() - st->busy_at_ms < STORE_BUSY_BACKOFF_MS;
+  int backoff =
+      time_now_ms(CLOCK_MONOTONIC) - st->busy_at_ms < STORE_BUSY_BACKOFF_MS;
   if (backoff)
     sqlite3_busy_timeout(st->writer.db, 0);
   sqlite3_stmt *s = store__stmt(&st->writer, "BEGIN IMMEDIATE");
@@ -387,7 +383,7 @@ int store__write_begin(struct store *st, struct store_conn **c) {
   if (step != SQLITE_DONE) {
     int rc = store__fail(st->writer.db, "begin");
     if (rc == -EBUSY)
-      st->busy_at_ms = now_ms();
+      st->busy_at_ms = time_now_ms(CLOCK_MONOTONIC);
     pthread_mutex_unlock(&st->writer_lock);
     return rc;
   }

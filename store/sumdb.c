@@ -99,14 +99,14 @@ int store_sumdb_put(struct store *st, const struct store_sumdb_row *rows,
   return rc < 0 ? rc : added;
 }
 
-int store_sumdb_widest_tile(struct store *st, const char *db, const char *base,
-                            struct store_bytes *out, char *path, size_t cap) {
+int store_sumdb_tile_prefix(struct store *st, const char *db, const char *base,
+                            size_t len, struct store_bytes *out) {
   memset(out, 0, sizeof *out);
   struct store_conn *c = store__reader_get(st);
   int rc = -ENOENT;
   /* The full tile is `base`; partial ones are `base.p/W`. */
   sqlite3_stmt *s = prepare(
-      c->db, "SELECT path, body FROM sumdb_cache WHERE db = ?1 AND"
+      c->db, "SELECT body FROM sumdb_cache WHERE db = ?1 AND"
              " (path = ?2 OR (path > ?2 || '.p/' AND path < ?2 || '.p0'))"
              " ORDER BY length(body) DESC LIMIT 1");
   if (s == NULL) {
@@ -116,10 +116,11 @@ int store_sumdb_widest_tile(struct store *st, const char *db, const char *base,
   sqlite3_bind_text(s, 1, db, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 2, base, -1, SQLITE_STATIC);
   int step = sqlite3_step(s);
-  if (step == SQLITE_ROW) {
-    snprintf(path, cap, "%s", (const char *)sqlite3_column_text(s, 0));
-    rc = store__column_bytes(s, 1, out);
-  } else if (step != SQLITE_DONE) {
+  if (step == SQLITE_ROW && (size_t)sqlite3_column_bytes(s, 0) >= len) {
+    rc = store__column_bytes(s, 0, out);
+    if (rc == 0)
+      out->len = len;
+  } else if (step != SQLITE_ROW && step != SQLITE_DONE) {
     rc = store__fail(c->db, "read sumdb tiles");
   }
   sqlite3_finalize(s);

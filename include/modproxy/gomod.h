@@ -85,6 +85,32 @@ int gomod_unescape_version(const char *escaped, char *out, size_t outlen,
  * matches a prefix of target (per-element path.Match), else 0.
  */
 int gomod_match_prefix_patterns(const char *globs, const char *target);
+/**
+ * Whether module is private under GOPRIVATE-style patterns (--private): 1
+ * when they match a prefix of it, 0 when not or when patterns is NULL or "".
+ * Private modules are fetched from their own repositories, never from an
+ * upstream proxy, and are never checked against a checksum database.
+ */
+int gomod_private(const char *patterns, const char *module);
+
+/* ---- on the wire (GOPROXY-PROTOCOL.md 1.1) ------------------------------ */
+
+/**
+ * Percent-decodes src[0..len) (a request path as the go command sends it)
+ * into dst, NUL-terminated. -EINVAL on a bad escape or an encoded NUL or
+ * '/': the go command never encodes '/' (it turns url.PathEscape's %2F back
+ * into '/'), and an encoded one must not smuggle a path element past the
+ * checks. -E2BIG when dst is too small.
+ */
+int gomod_pct_decode(const char *src, size_t len, char *dst, size_t cap);
+/** The value of hex digit c (either case), or -1. */
+int gomod_hex_digit(int c);
+
+/** Reads the "Version" string of a .info or @latest JSON body into out.
+ *  -EINVAL when the body is not one complete JSON object with a plain
+ *  Version string (keys match case-insensitively, as in encoding/json), or
+ *  when out is too small. */
+int gomod_info_version(const char *body, size_t len, char *out, size_t cap);
 
 /* ---- semantic versions (x/mod/semver) ---------------------------------- */
 

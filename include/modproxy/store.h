@@ -286,24 +286,12 @@ int store_stats_get(struct store *st, struct store_stats *out);
 
 /* ---- provenance of private versions ------------------------------------ */
 
-/** Where a private module version came from. */
-struct store_provenance {
-  char *url;        /**< repository URL without credentials (heap) */
-  char *ref;        /**< ref it was found by ("refs/tags/v1.0.0"), or NULL */
-  char *commit;     /**< full commit hash (heap) */
-  int64_t recorded; /**< Unix seconds it was first recorded */
-};
-void store_provenance_dispose(struct store_provenance *p);
-
 /** Records (first time wins: stored provenance never changes) that
  *  module@version was built from commit of url, found through ref (may be
  *  NULL). url must not hold credentials. */
 int store_provenance_put(struct store *st, const char *module,
                          const char *version, const char *url, const char *ref,
                          const char *commit);
-/** Reads it back; -ENOENT when none is recorded. */
-int store_provenance_get(struct store *st, const char *module,
-                         const char *version, struct store_provenance *out);
 
 /* ---- cache management (evict.c, manage.c, fsck.c, backup.c) ----------- */
 
@@ -443,7 +431,7 @@ int store_fsck(struct store *st, int quarantine,
  */
 int store_backup(struct store *st, const char *path, uint64_t *bytes);
 
-/* ---- checksum databases and mirrors (sumdb.c, bundle.c) ----------------- */
+/* ---- checksum databases and mirrors (sumdb.c, import.c) ------------------ */
 
 /** One checksum database answer to store. */
 struct store_sumdb_row {
@@ -464,10 +452,12 @@ int store_sumdb_put(struct store *st, const struct store_sumdb_row *rows,
  *  *fetched (may be NULL) gets its time. -ENOENT when none. */
 int store_sumdb_get(struct store *st, const char *db, const char *path,
                     struct store_bytes *out, int64_t *fetched);
-/** The widest stored copy of the tile whose full path is `base` (the full
- *  tile itself or a `base.p/W`), with its path in path[cap]. -ENOENT. */
-int store_sumdb_widest_tile(struct store *st, const char *db, const char *base,
-                            struct store_bytes *out, char *path, size_t cap);
+/** The first len bytes (the hashes of a tile of width len / 32) of the
+ *  widest stored copy of the tile whose full path is `base` (the full tile
+ *  itself or a `base.p/W`): a narrower tile is a prefix of a wider one.
+ *  -ENOENT when no copy holds len bytes. */
+int store_sumdb_tile_prefix(struct store *st, const char *db, const char *base,
+                            size_t len, struct store_bytes *out);
 /** Calls cb for each stored answer of db (NULL: every database) whose path
  *  starts with prefix ("" for all), in (db, path) order; stops at and
  *  returns a nonzero cb result. body is borrowed for the call. */

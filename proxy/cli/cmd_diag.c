@@ -14,10 +14,14 @@
 #include <curl/curl.h>
 
 #include "cmd.h"
+#include "modproxy/buf.h"
 #include "settings.h"
 
 /* The go.mod and go.sum sent (the proxy refuses bodies past its own limit). */
 #define DIAG_MAX_FILE_BYTES (4u << 20)
+/* The proxy's report on a go.mod is a few KiB; an answer past this is not
+ * one, and is refused rather than held. */
+#define DIAG_MAX_REPORT_BYTES (16u << 20)
 
 static const char usage[] =
     "  modproxy diag [--proxy URL] [--json] [DIR]\n"
@@ -88,23 +92,6 @@ static int first_http_proxy(const char *list, char *out, size_t cap) {
   return -ENOENT;
 }
 
-struct grow {
-  char *data;
-  size_t len;
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *userp) {
-  struct grow *g = userp;
-  char *d = realloc(g->data, g->len + size * n + 1);
-  if (d == NULL)
-    return 0;
-  memcpy(d + g->len, p, size * n);
-  g->data = d;
-  g->len += size * n;
-  d[g->len] = '\0';
-  return size * n;
-}
-
 /* Sends DIR's go.mod and go.sum to proxy (NULL: from GOPROXY) and prints
  * the report; the exit status. */
 static int diag_run(const char *proxy, int json, const char *dir) {
@@ -161,10 +148,10 @@ static int diag_run(const char *proxy, int json, const char *dir) {
   char url[1200];
   snprintf(url, sizeof url, "%s/diag/modfile%s", proxy,
            json ? "?format=json" : "");
-  struct grow g = {0};
+  struct buf g = {.max = DIAG_MAX_REPORT_BYTES};
   curl_easy_setopt(curl, CURLOPT_URL, url);
   curl_easy_setopt(curl, CURLOPT_MIMEPOST, form);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, buf_curl_write);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &g);
   curl_easy_setopt(curl, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
   CURLcode cc = curl_easy_perform(curl);

@@ -41,6 +41,7 @@
 #include "modproxy/diag.h"
 #include "modproxy/modfile.h"
 #include "route.h"
+#include "modproxy/timeutil.h"
 
 /* Versions in one closure: a large program has a few thousand. */
 #define EXPORT_MAX_VERSIONS 200000
@@ -65,8 +66,7 @@ static const char usage[] =
     "\n"
     "Store and upstream flags are those of `modproxy serve` (see below).\n";
 
-/* ---- the module graph -----------------------------------------------------
- */
+/* ---- the module graph ---------------------------------------------------- */
 
 /* The nodes (struct node, export.h) are indexed by module@version in
  * x->slots: open addressing, slot i + 1 holding node i. */
@@ -149,8 +149,7 @@ void export_problem(struct exporter *x, const char *fmt, ...) {
   x->failures++;
 }
 
-/* ---- roots -----------------------------------------------------------------
- */
+/* ---- roots --------------------------------------------------------------- */
 
 static int add_req(struct req **v, size_t *n, const char *path,
                    const char *version) {
@@ -282,7 +281,8 @@ static int resolve_query(struct exporter *x, const char *arg, char *module,
   export_fetch_all(x, &t, 1);
   int rc = -ENOENT;
   if (t->rc == 0 && t->status == 200 &&
-      gp_info_version(t->body, t->len, version, GOMOD_MAX_VERSION_BYTES) == 0 &&
+      gomod_info_version(t->body.data, t->body.len, version,
+                         GOMOD_MAX_VERSION_BYTES) == 0 &&
       gomod_is_canonical_version(version))
     rc = 0;
   else {
@@ -294,8 +294,7 @@ static int resolve_query(struct exporter *x, const char *arg, char *module,
   return rc;
 }
 
-/* ---- the closure
- * ------------------------------------------------------------- */
+/* ---- the closure --------------------------------------------------------- */
 
 /* The replacement of path@version in r, or NULL. */
 static const struct replace *replaced(const struct rootset *r, const char *path,
@@ -338,7 +337,8 @@ static void parse_mod(struct exporter *x, struct node *n, struct xfer *t) {
   struct modfile mf;
   modfile_init(&mf);
   char err[MODFILE_ERROR_BYTES];
-  if (modfile_parse(&mf, t->body, t->len, MODFILE_LAX, err, sizeof err) < 0) {
+  if (modfile_parse(&mf, t->body.data, t->body.len, MODFILE_LAX, err,
+                    sizeof err) < 0) {
     export_problem(x, "%s@%s: its go.mod does not parse: %s", n->module,
                    n->version, err);
     n->failed = strdup("go.mod does not parse");
@@ -572,8 +572,7 @@ static void fetch_zips(struct exporter *x) {
   bundle_progress_end(&x->pr, sum);
 }
 
-/* ---- the command ------------------------------------------------------------
- */
+/* ---- the command --------------------------------------------------------- */
 
 /* Export's own flags, in settings_flag order. */
 enum { F_OUTPUT, F_SINCE, F_TOOLCHAIN, F_PLATFORM };
@@ -751,7 +750,7 @@ int cmd_export(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   setenv("UV_THREADPOOL_SIZE", "16", 0);
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  uint64_t t0 = bundle_now_ms();
+  uint64_t t0 = time_now_ms(CLOCK_MONOTONIC);
   if (export_server_start(x) < 0) {
     fprintf(stderr, "modproxy export: cannot start the fetching server\n");
     status = 1;
@@ -800,7 +799,7 @@ int cmd_export(int argc, char **argv) {
   for (int i = 0; rc == 0 && i < x->nspecs; i++)
     export_db(x, i);
   export_server_stop(x);
-  double secs = (double)(bundle_now_ms() - t0) / 1000.0;
+  double secs = (double)(time_now_ms(CLOCK_MONOTONIC) - t0) / 1000.0;
   if (rc == 0)
     rc = export_write_bundle(x, secs);
   fflush(x->errs);

@@ -30,9 +30,7 @@ static const char summary[] =
     "      print what would be evicted, change nothing";
 
 static int is_private(const char *module, void *arg) {
-  const char *patterns = arg;
-  return patterns != NULL && patterns[0] != '\0' &&
-         gomod_match_prefix_patterns(patterns, module);
+  return gomod_private(arg, module);
 }
 
 int cmd_gc(int argc, char **argv) {

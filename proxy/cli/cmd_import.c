@@ -37,6 +37,7 @@
 #include "route.h"
 #include "settings.h"
 #include "sumdb_proxy.h"
+#include "modproxy/timeutil.h"
 
 /* Directory depth walked: module paths have a few dozen elements at most,
  * tile paths under ten. */
@@ -130,8 +131,7 @@ reject(struct importer *im, const char *what, const char *fmt, ...) {
   }
 }
 
-/* ---- walking the tree -------------------------------------------------------
- */
+/* ---- walking the tree ---------------------------------------------------- */
 
 static int add_file(struct importer *im, const char *rel) {
   if (im->nfiles == IMPORT_MAX_FILES)
@@ -284,8 +284,7 @@ static int classify(struct importer *im) {
   return 0;
 }
 
-/* ---- checks
- * ---------------------------------------------------------------------- */
+/* ---- checks -------------------------------------------------------------- */
 
 /* The file's manifest entry agrees with its bytes (bundles only). 0, or
  * -EBADMSG with the reason in why. */
@@ -337,19 +336,16 @@ static int hash_at(struct importer *im, int db, int64_t n, int64_t idx,
             0)
       return 0;
   }
-  char path[128], base[128], wider[128];
+  char path[128], base[128];
   sumdb_tile_path(&p, path, sizeof path);
   struct sumdb_tile full = p;
   full.w = 1 << full.h;
   sumdb_tile_path(&full, base, sizeof base);
   struct store_bytes b;
-  int rc = store_sumdb_widest_tile(im->store, im->specs[db].key.name, base, &b,
-                                   wider, sizeof wider);
+  int rc = store_sumdb_tile_prefix(im->store, im->specs[db].key.name, base,
+                                   (size_t)p.w * SUMDB_HASH_BYTES, &b);
   if (rc == 0) {
-    rc = b.len >= (size_t)p.w * SUMDB_HASH_BYTES
-             ? sumdb_hash_from_tile(&p, (const uint8_t *)b.data,
-                                    (size_t)p.w * SUMDB_HASH_BYTES, idx, out)
-             : -ENOENT;
+    rc = sumdb_hash_from_tile(&p, (const uint8_t *)b.data, b.len, idx, out);
     store_bytes_free(&b);
   }
   if (rc < 0)
@@ -648,7 +644,7 @@ static int import_version(struct importer *im, const struct ventry *v) {
   if (v->rel[P_INFO] != NULL) {
     char ver[GOMOD_MAX_VERSION_BYTES];
     if (read_rel(im, v->rel[P_INFO], &info, &info_len) < 0 ||
-        gp_info_version(info, info_len, ver, sizeof ver) < 0) {
+        gomod_info_version(info, info_len, ver, sizeof ver) < 0) {
       snprintf(why, sizeof why,
                "its .info is not a JSON object with a Version");
       goto out;
@@ -711,8 +707,7 @@ static int import_version(struct importer *im, const struct ventry *v) {
     goto out;
   }
   if (im->nspecs > 0 && record_of(im, v->module, v->version) == NULL &&
-      !(im->cfg.private_patterns != NULL &&
-        gomod_match_prefix_patterns(im->cfg.private_patterns, v->module)))
+      !gomod_private(im->cfg.private_patterns, v->module))
     im->v_unverified++;
   struct store_import in = {
       .module = v->module,
@@ -748,8 +743,7 @@ out:
   return rc;
 }
 
-/* ---- the command
- * ---------------------------------------------------------------- */
+/* ---- the command --------------------------------------------------------- */
 
 static void importer_dispose(struct importer *im) {
   for (size_t i = 0; i < im->nfiles; i++)
@@ -794,13 +788,6 @@ static int take_pause(struct importer *im) {
   }
   im->pause_ms = (int)ms;
   return 0;
-}
-
-static void format_time(int64_t t, char *out, size_t cap) {
-  time_t tt = (time_t)t;
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 int cmd_import(int argc, char **argv) {
@@ -859,7 +846,7 @@ int cmd_import(int argc, char **argv) {
   }
   im->rejects = open_memstream(&im->rejects_buf, &im->rejects_len);
   bundle_progress_init(&im->pr, "import");
-  uint64_t t0 = bundle_now_ms();
+  uint64_t t0 = time_now_ms(CLOCK_MONOTONIC);
   if ((rc = walk(im, "", 0)) < 0 || (rc = classify(im)) < 0) {
     fprintf(stderr, "modproxy import: reading %s: %s\n", im->shown,
             strerror(-rc));
@@ -904,8 +891,8 @@ int cmd_import(int argc, char **argv) {
     taken = strtoll(have, NULL, 10);
   snprintf(have, sizeof have, "%" PRId64, taken);
   store_meta_put(im->store, "snapshot", have);
-  format_time(taken, when, sizeof when);
-  format_time((int64_t)time(NULL), now, sizeof now);
+  time_rfc3339(taken, when, sizeof when);
+  time_rfc3339((int64_t)time(NULL), now, sizeof now);
   char line[1024];
   snprintf(line, sizeof line,
            "%s from %s: %" PRIu64 " versions added, %" PRIu64
@@ -927,7 +914,7 @@ int cmd_import(int argc, char **argv) {
            im->v_unverified);
   printf("content taken %s; lists are computed from the versions held (%" PRIu64
          " list files not needed); %.1f s\n",
-         when, im->lists, (double)(bundle_now_ms() - t0) / 1000.0);
+         when, im->lists, (double)(time_now_ms(CLOCK_MONOTONIC) - t0) / 1000.0);
   if (im->rejects_len > 0) {
     fputs(im->rejects_buf, stdout);
     if (im->listed > IMPORT_MAX_LISTED)

@@ -236,3 +236,8 @@ int gomod_match_prefix_patterns(const char *globs, const char *target) {
   }
   return 0;
 }
+
+int gomod_private(const char *patterns, const char *module) {
+  return patterns != NULL && patterns[0] != '\0' &&
+         gomod_match_prefix_patterns(patterns, module);
+}

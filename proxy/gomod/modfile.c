@@ -235,8 +235,7 @@ int modfile_parse(struct modfile *mf, const void *data, size_t len,
   return rc;
 }
 
-/* ---- ModulePath -----------------------------------------------------------
- */
+/* ---- ModulePath ---------------------------------------------------------- */
 
 static const char *find_slashes(const char *s, size_t n) {
   for (size_t i = 0; i + 1 < n; i++) {

@@ -21,6 +21,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "modproxy/gomod.h"
+
 static const uint16_t ident16[][2] = {
     {0x00A1, 0x00AC}, {0x00AE, 0x0377}, {0x037A, 0x037F}, {0x0384, 0x038A},
     {0x038C, 0x038C}, {0x038E, 0x03A1}, {0x03A3, 0x052F}, {0x0531, 0x0556},
@@ -375,16 +377,6 @@ int modfile__fields2(const char *s, size_t n, const char **first,
   return count;
 }
 
-static int unhex(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 static size_t put_utf8(char *out, uint32_t r) {
   if (r < 0x80) {
     out[0] = (char)r;
@@ -460,7 +452,7 @@ static size_t unquote_escape(const char *s, size_t n, uint32_t *r, int *raw) {
   if (n < 2 + digits)
     return 0;
   for (size_t j = 0; j < digits; j++) {
-    int x = unhex(s[2 + j]);
+    int x = gomod_hex_digit(s[2 + j]);
     if (x < 0)
       return 0;
     v = v << 4 | (uint32_t)x;

@@ -27,8 +27,7 @@ static int set_err(char *err, size_t errlen, int rc, const char *msg) {
   return rc;
 }
 
-/* ---- base64 (encoding/base64.StdEncoding) ----------------------------------
- */
+/* ---- base64 (encoding/base64.StdEncoding) -------------------------------- */
 
 static int b64_value(unsigned char c) {
   if (c >= 'A' && c <= 'Z')
@@ -77,8 +76,7 @@ int sumdb_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap) {
   return (int)n;
 }
 
-/* ---- keys -----------------------------------------------------------------
- */
+/* ---- keys ---------------------------------------------------------------- */
 
 /* note.isValidName: non-empty UTF-8 without Unicode spaces or '+'. The
  * spaces checked are the ASCII ones and U+0085, U+00A0 (the others are
@@ -226,8 +224,7 @@ int sumdb_spec_parse(const char *gosumdb, struct sumdb_spec *out, char *err,
   return 0;
 }
 
-/* ---- notes ----------------------------------------------------------------
- */
+/* ---- notes --------------------------------------------------------------- */
 
 static int ed25519_verify(const uint8_t pub[32], const char *msg, size_t len,
                           const uint8_t *sig, size_t siglen) {
@@ -315,8 +312,7 @@ int sumdb_note_verify(const char *msg, size_t len, const struct sumdb_key *key,
   return 0;
 }
 
-/* ---- tree heads and records ------------------------------------------------
- */
+/* ---- tree heads and records ---------------------------------------------- */
 
 static const char tree_prefix[] = "go.sum database tree\n";
 

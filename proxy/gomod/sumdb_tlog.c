@@ -79,8 +79,7 @@ void sumdb_split_stored_hash_index(int64_t index, int *level, int64_t *n) {
   *n = m >> *level;
 }
 
-/* ---- tiles ------------------------------------------------------------------
- */
+/* ---- tiles --------------------------------------------------------------- */
 
 int sumdb_tile_path(const struct sumdb_tile *t, char *out, size_t cap) {
   char groups[TILE_PATH_MAX_GROUPS][8];
@@ -253,8 +252,7 @@ int sumdb_hash_from_tile(const struct sumdb_tile *t, const uint8_t *data,
   return 0;
 }
 
-/* ---- proofs
- * ------------------------------------------------------------------ */
+/* ---- proofs -------------------------------------------------------------- */
 
 struct idx_list {
   int64_t *v;
@@ -511,8 +509,7 @@ int sumdb_tree_hash(int64_t n, const struct sumdb_hash *hashes, size_t count,
   return c.short_read || c.at != count ? -EINVAL : 0;
 }
 
-/* ---- the tiles a client reads
- * ------------------------------------------------ */
+/* ---- the tiles a client reads -------------------------------------------- */
 
 static int tile_eq(const struct sumdb_tile *a, const struct sumdb_tile *b) {
   return a->h == b->h && a->l == b->l && a->n == b->n && a->w == b->w;

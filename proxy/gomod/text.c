@@ -24,6 +24,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "modproxy/gomod.h"
+
 /* utf8.RuneSelf: bytes below it are single-byte runes. */
 #define RUNE_SELF 0x80u
 
@@ -84,6 +86,16 @@ int gomod__utf8_valid(const char *s, size_t n) {
     i += w;
   }
   return 1;
+}
+
+int gomod_hex_digit(int c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
 }
 
 int gomod__is_letter(uint32_t r) {

@@ -33,12 +33,7 @@
 #include "route.h"
 #include "vcs.h"
 
-static int hexval(int ch) {
-  if (ch >= '0' && ch <= '9')
-    return ch - '0';
-  ch = tolower(ch);
-  return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
+#include "modproxy/gomod.h"
 
 /* The part of target that names a module, or NULL (see the top). */
 static const char *subject_of(const char *target) {
@@ -69,8 +64,8 @@ static void subject_decode(const char *target, char *out, size_t cap) {
   for (; p != NULL && *p != '\0' && *p != '?' && *p != '#' && w + 1 < cap;
        p++) {
     int ch = (unsigned char)*p;
-    if (ch == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-      ch = hexval(p[1]) * 16 + hexval(p[2]);
+    if (ch == '%' && gomod_hex_digit(p[1]) >= 0 && gomod_hex_digit(p[2]) >= 0) {
+      ch = gomod_hex_digit(p[1]) * 16 + gomod_hex_digit(p[2]);
       p += 2;
     }
     if (ch == '@' || ch == '\0')

@@ -33,6 +33,11 @@ struct hot_value {
   uint64_t zip_size;
 };
 
+/** The key of a module's answer at suffix ("@v/list", "@v/<v>.info", ...; a
+ *  checksum database's name and its path): "<module>\n<suffix>" into out,
+ *  truncated like snprintf when out is too small. */
+void hot_cache_key(char *out, size_t cap, const char *module,
+                   const char *suffix);
 int hot_cache_init(struct hot_cache *c, size_t max_bytes);
 void hot_cache_dispose(struct hot_cache *c);
 /** Looks key up; fills *v (borrowed: ref the body to keep it) and returns 1,

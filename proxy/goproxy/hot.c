@@ -11,6 +11,7 @@
  * Loop thread only.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,11 @@ static size_t entry_cost(const struct hot_entry *e) {
   size_t body = e->v.body != NULL ? sizeof *e->v.body + e->v.body->len + 1 : 0;
   return sizeof *e + strlen(e->key) + 1 + body + 2 * HOT_MALLOC_OVERHEAD_BYTES +
          2 * sizeof(struct hot_entry *);
+}
+
+void hot_cache_key(char *out, size_t cap, const char *module,
+                   const char *suffix) {
+  snprintf(out, cap, "%s\n%s", module, suffix);
 }
 
 int hot_cache_init(struct hot_cache *c, size_t max_bytes) {

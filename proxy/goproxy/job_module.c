@@ -25,7 +25,7 @@
 struct module_job {
   struct proxy_fetch list_fetch;    /* the module's list, to explain a miss */
   int list_fresh;                   /* ...fetched now: store it too */
-  struct vcs_request vcs;           /* a private module's answer from git */
+  struct vcs_get vcs;               /* a private module's answer from git */
   struct proxy_sumdb_verify verify; /* the checksum database's record */
   int verified;                     /* verify ran: compare before storing */
 };
@@ -65,7 +65,7 @@ static int immutable(const struct gp_req *gp) {
 /* ---- git: private modules, and "direct" --------------------------------- */
 
 /* A private module's answer from git. */
-static void on_vcs_done(struct vcs_request *r) {
+static void on_vcs_done(struct vcs_get *r) {
   struct fetch_job *j = r->data;
   /* For a private module the git commands are the attempts. */
   j->kind_attempts = r->attempts;
@@ -90,7 +90,7 @@ static void on_vcs_done(struct vcs_request *r) {
 /* Hands the job to git (vcs.c): a private module, or "direct" in the
  * --upstream list. */
 static void start_vcs(struct fetch_job *j, int direct) {
-  struct vcs_request *v = &module_data(j)->vcs;
+  struct vcs_get *v = &module_data(j)->vcs;
   v->gp = &j->gp;
   v->fd = j->fd;
   v->direct = direct;
@@ -191,7 +191,7 @@ static void on_list_fetched(struct proxy_fetch *f) {
   if (f->rc == 0 && f->status == 200) {
     /* Fresh: later requests (and explanations) use it too. */
     char key[sizeof j->key];
-    snprintf(key, sizeof key, "%s\n@v/list", j->gp.module);
+    hot_cache_key(key, sizeof key, j->gp.module, "@v/list");
     struct hot_value v = {.status = 200,
                           .body = proxy_body_new(f->body, f->len),
                           .fetched = (int64_t)time(NULL)};
@@ -209,7 +209,7 @@ static void on_list_fetched(struct proxy_fetch *f) {
  * version's explanation then costs no upstream request. */
 static int cached_list(struct fetch_job *j) {
   char key[sizeof j->key];
-  snprintf(key, sizeof key, "%s\n@v/list", j->gp.module);
+  hot_cache_key(key, sizeof key, j->gp.module, "@v/list");
   struct hot_value v;
   if (!hot_cache_get(goproxy_hot(j->s->goproxy), key, &v) || v.status != 200 ||
       v.body == NULL ||
@@ -351,7 +351,7 @@ static int ingest(struct fetch_job *j) {
                             (int64_t)time(NULL), origin);
   case GP_LATEST:
   case GP_INFO:
-    if (gp_info_version(body, len, v, sizeof v) < 0 ||
+    if (gomod_info_version(body, len, v, sizeof v) < 0 ||
         !gomod_is_canonical_version(v)) {
       snprintf(j->failure, sizeof j->failure,
                "the upstream's answer is not a valid .info JSON object with "

@@ -211,9 +211,10 @@ void proxy_cache_forget(struct proxy_server *s, const char *module,
   char esc[GOMOD_MAX_VERSION_BYTES * 2], err[128];
   if (gomod_escape_version(version, esc, sizeof esc, err, sizeof err) < 0)
     return;
-  char key[GOMOD_MAX_PATH_BYTES + sizeof esc + 16];
+  char suffix[sizeof esc + 16], key[GOMOD_MAX_PATH_BYTES + sizeof suffix];
   for (int i = 0; i < 3; i++) {
-    snprintf(key, sizeof key, "%s\n@v/%s.%s", module, esc, exts[i]);
+    snprintf(suffix, sizeof suffix, "@v/%s.%s", esc, exts[i]);
+    hot_cache_key(key, sizeof key, module, suffix);
     hot_cache_remove(goproxy_hot(s->goproxy), key);
   }
 }
@@ -237,8 +238,7 @@ static void on_removed(const char *module, const char *version, void *arg) {
 
 static int is_private(const char *module, void *arg) {
   const struct proxy_config *cfg = arg;
-  return cfg->private_patterns != NULL && cfg->private_patterns[0] != '\0' &&
-         gomod_match_prefix_patterns(cfg->private_patterns, module);
+  return gomod_private(cfg->private_patterns, module);
 }
 
 static void on_flush(uv_work_t *w) {

@@ -20,10 +20,6 @@ struct proxy_stream;
  */
 int gp_parse(const char *target, struct gp_req *out, char *err, size_t errlen);
 
-/** Reads the "Version" string of a .info or @latest JSON body into out.
- *  -EINVAL when the body is not a JSON object with a plain Version string. */
-int gp_info_version(const char *body, size_t len, char *out, size_t cap);
-
 /** One GOPROXY request in progress. */
 struct route_ctx {
   struct proxy_conn *conn;

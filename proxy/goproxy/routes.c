@@ -286,7 +286,7 @@ static void on_fetch_stream(struct job_waiter *w, struct proxy_stream *st) {
 static void serve_gp(struct proxy_conn *c, const struct gp_req *gp) {
   struct proxy_server *s = c->server;
   char key[sizeof((struct route_ctx *)0)->key];
-  snprintf(key, sizeof key, "%s\n%s", gp->module, gp->suffix);
+  hot_cache_key(key, sizeof key, gp->module, gp->suffix);
   proxy_conn_subject(c, gp->module, gp->version);
   struct hot_value v;
   if (hot_cache_get(goproxy_hot(s->goproxy), key, &v) && is_fresh(s, &v)) {

@@ -22,7 +22,7 @@
  * Threads: proxy_auth_check_queue, the buckets and the delivery of results
  * are on the loop thread; the password thread takes the queue's head under
  * `lock` and hands results back on an eventfd (not uv_async_send: see
- * records.c, the same reasons hold for a nice-19 sender).
+ * record_writer.c, the same reasons hold for a nice-19 sender).
  */
 #include <errno.h>
 #include <stdint.h>

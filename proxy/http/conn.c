@@ -11,9 +11,9 @@
  *     +-> IDLE ---------------> HEAD -----------------> HANDLING
  *     |    |                     |  (400/414/431: respond, close)  |
  *     |    | idle timeout        | head timeout                    | handler
- * calls |    v                     v                                 v
- * proxy_conn_send |  CLOSING <-------------- +----------------------------
- * WRITING |                   error, write timeout, !keep-alive        |
+ *     |    v                     v                                 v calls
+ *     |  CLOSING <-------------- +---------------------------- WRITING
+ *     |                   error, write timeout, !keep-alive        |
  *     +------------------------------------------------------------+
  *                    response written, keep-alive
  *
@@ -54,6 +54,7 @@
 
 #include "modproxy/buf.h"
 #include "modproxy/diag.h"
+#include "modproxy/timeutil.h"
 
 static void conn_close(struct proxy_conn *c);
 static void read_next(struct proxy_conn *c);
@@ -458,12 +459,6 @@ static const char *client_request_id(const struct proxy_request *q) {
   return ok ? in : "";
 }
 
-static int64_t unix_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A complete (or refused) request starts its diagnostic record. */
 static void record_start(struct proxy_conn *c) {
   assign_id(c);
@@ -472,7 +467,7 @@ static void record_start(struct proxy_conn *c) {
   memcpy(c->rec.id, c->id, sizeof c->rec.id);
   snprintf(c->rec.client_id, sizeof c->rec.client_id, "%s",
            client_request_id(c->req));
-  c->rec.start_ms = unix_ms();
+  c->rec.start_ms = time_now_ms(CLOCK_REALTIME);
   c->rec.target = strdup(c->req->url);
   c->rec.client = strdup(c->peer);
   c->outcome_set = 0;

@@ -5,6 +5,7 @@
  * server's loop thread.
  */
 #include "bundle.h"
+#include "modproxy/timeutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,12 +23,6 @@
 #define PROGRESS_BAR_WIDTH 30
 /* Plain progress lines (not a terminal) at most this often. */
 #define PROGRESS_LINE_MS 1000
-
-uint64_t bundle_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- progress ----------------------------------------------------------- */
 
@@ -58,7 +53,7 @@ void bundle_progress_phase(struct bundle_progress *p, const char *phase,
   p->done = 0;
   p->total = total;
   p->last_pct = 0;
-  p->last_ms = bundle_now_ms();
+  p->last_ms = time_now_ms(CLOCK_MONOTONIC);
   if (p->tty)
     draw(p);
   else
@@ -68,7 +63,7 @@ void bundle_progress_phase(struct bundle_progress *p, const char *phase,
 void bundle_progress_step(struct bundle_progress *p, uint64_t n) {
   p->done += n;
   if (p->tty) {
-    uint64_t now = bundle_now_ms();
+    uint64_t now = time_now_ms(CLOCK_MONOTONIC);
     if (now - p->last_ms >= PROGRESS_REDRAW_MS || p->done == p->total) {
       p->last_ms = now;
       draw(p);
@@ -79,7 +74,7 @@ void bundle_progress_step(struct bundle_progress *p, uint64_t n) {
     return;
   /* A line per tenth, at most one a second: a readable log. */
   int pct = (int)(p->done * 10 / p->total);
-  uint64_t now = bundle_now_ms();
+  uint64_t now = time_now_ms(CLOCK_MONOTONIC);
   if (pct > p->last_pct && p->done < p->total &&
       now - p->last_ms >= PROGRESS_LINE_MS) {
     p->last_pct = pct;
@@ -183,8 +178,7 @@ int bundle_read_file(const char *path, size_t max, char **data, size_t *len) {
   return 0;
 }
 
-/* ---- the manifest ---------------------------------------------------------
- */
+/* ---- the manifest -------------------------------------------------------- */
 
 void bundle_manifest_dispose(struct bundle_manifest *m) {
   if (m == NULL)
@@ -306,11 +300,8 @@ int bundle_manifest_write(struct bundle_manifest *m, const char *path,
   FILE *f = fopen(path, "w");
   if (f == NULL)
     return -errno;
-  char when[32];
-  time_t t = (time_t)m->created;
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  char when[TIME_RFC3339_BYTES];
+  time_rfc3339(m->created, when, sizeof when);
   fprintf(f, "modproxy-bundle %d\ncreated %s %" PRId64 "\n", BUNDLE_FORMAT,
           when, m->created);
   if (m->since[0] != '\0')

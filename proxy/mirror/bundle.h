@@ -106,8 +106,7 @@ int bundle_manifest_add_sum(struct bundle_manifest *m, const char *module,
 int bundle_manifest_write(struct bundle_manifest *m, const char *path,
                           const char *extra);
 
-/* ---- files ------------------------------------------------------------------
- */
+/* ---- files --------------------------------------------------------------- */
 
 /** Hex SHA-256 of a file; its size in *size. 0 or -errno. */
 int bundle_file_sha256(const char *path, char hex[65], uint64_t *size);
@@ -116,8 +115,5 @@ int bundle_mkdirs(const char *path);
 /** Reads a whole file of at most max bytes (NUL-terminated heap copy).
  *  -E2BIG past max. */
 int bundle_read_file(const char *path, size_t max, char **data, size_t *len);
-
-/** Milliseconds of a monotonic clock. */
-uint64_t bundle_now_ms(void);
 
 #endif

@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 
 #include "bundle.h"
+#include "modproxy/buf.h"
 #include "server.h"
 #include "settings.h"
 #include "sumdb_proxy.h"
@@ -121,9 +122,8 @@ struct xfer {
   char url[HTTP_MAX_URL_BYTES + 256];
   int discard; /**< a zip: only the status matters */
   long status;
-  int rc; /**< 0, or a curl error */
-  char *body;
-  size_t len, cap;
+  int rc;          /**< 0, or a curl error */
+  struct buf body; /**< its ceiling is set when it starts */
   char err[CURL_ERROR_SIZE];
   CURL *easy;
   void *ctx; /**< the caller's */

@@ -31,8 +31,7 @@
 /* Of a discarded body (a zip), the start of an error answer is kept. */
 #define EXPORT_ERROR_BODY_BYTES 1024
 
-/* ---- the embedded server --------------------------------------------------
- */
+/* ---- the embedded server ------------------------------------------------- */
 
 static void on_stop_async(uv_async_t *a) {
   uv_close((uv_handle_t *)a, NULL);
@@ -104,31 +103,25 @@ void export_server_stop(struct exporter *x) {
   }
 }
 
-/* ---- fetching through it ---------------------------------------------------
- */
+/* ---- fetching through it ------------------------------------------------- */
 
+/* A zip is fetched for its status: its body is dropped, an error answer's
+ * first EXPORT_ERROR_BODY_BYTES kept (t->body truncates). */
 static size_t on_data(char *p, size_t size, size_t n, void *userp) {
   struct xfer *t = userp;
-  size_t add = size * n, all = add;
+  long status = 0;
   if (t->discard) {
-    long status = 0;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (status == 200 || t->len >= EXPORT_ERROR_BODY_BYTES)
-      return all;
-    if (add > EXPORT_ERROR_BODY_BYTES - t->len)
-      add = EXPORT_ERROR_BODY_BYTES - t->len;
+    if (status == 200)
+      return size * n;
   }
-  if (t->len + add > PROXY_MAX_SMALL_BODY_BYTES)
-    return 0;
-  if (buf_reserve(&t->body, &t->cap, t->len + add + 1, 4096) < 0)
-    return 0;
-  memcpy(t->body + t->len, p, add);
-  t->len += add;
-  t->body[t->len] = '\0';
-  return all;
+  return buf_curl_write(p, size, n, &t->body);
 }
 
 static int xfer_start(struct exporter *x, struct xfer *t) {
+  t->body.max =
+      t->discard ? EXPORT_ERROR_BODY_BYTES : PROXY_MAX_SMALL_BODY_BYTES;
+  t->body.truncate = t->discard;
   t->easy = curl_easy_init();
   if (t->easy == NULL)
     return -ENOMEM;
@@ -184,7 +177,7 @@ void export_fetch_all(struct exporter *x, struct xfer **v, size_t n) {
 void xfer_free(struct xfer *t) {
   if (t == NULL)
     return;
-  free(t->body);
+  free(t->body.data);
   free(t);
 }
 
@@ -194,8 +187,8 @@ void xfer_why(const struct xfer *t, char *out, size_t cap) {
     snprintf(out, cap, "%s", t->err[0] != '\0' ? t->err : "transfer failed");
   else
     snprintf(out, cap, "HTTP %ld: %.*s", t->status,
-             t->body != NULL ? (int)strcspn(t->body, "\n") : 0,
-             t->body != NULL ? t->body : "");
+             t->body.data != NULL ? (int)strcspn(t->body.data, "\n") : 0,
+             t->body.data != NULL ? t->body.data : "");
 }
 
 struct xfer *xfer_new(struct exporter *x, const char *module,

@@ -91,11 +91,6 @@ static int by_tree(const void *a, const void *b) {
   return x->n < y->n ? -1 : x->n > y->n;
 }
 
-static int private_module(struct exporter *x, const char *module) {
-  return x->cfg.private_patterns != NULL &&
-         gomod_match_prefix_patterns(x->cfg.private_patterns, module);
-}
-
 /* The lookups of every public version and the tiles to check them. */
 void export_db(struct exporter *x, int which) {
   const struct sumdb_spec *spec = &x->specs[which];
@@ -109,7 +104,8 @@ void export_db(struct exporter *x, int which) {
     goto out;
   for (size_t i = 0; i < x->nnodes; i++) {
     struct node *n = &x->nodes[i];
-    if (n->failed != NULL || !n->loaded || private_module(x, n->module))
+    if (n->failed != NULL || !n->loaded ||
+        gomod_private(x->cfg.private_patterns, n->module))
       continue;
     char ep[GOMOD_MAX_PATH_BYTES * 2], ev[GOMOD_MAX_VERSION_BYTES * 2];
     struct xfer *t = calloc(1, sizeof *t);
@@ -131,8 +127,8 @@ void export_db(struct exporter *x, int which) {
     struct sumdb_lookup l;
     char err[256] = "";
     if (ts[i]->rc == 0 && ts[i]->status == 200 &&
-        sumdb_lookup_parse(ts[i]->body, ts[i]->len, &spec->key, &l, err,
-                           sizeof err) == 0) {
+        sumdb_lookup_parse(ts[i]->body.data, ts[i]->body.len, &spec->key, &l,
+                           err, sizeof err) == 0) {
       recs[nrec++] = (struct record){n, l.id, l.tree};
       size_t k = 0;
       while (k < ntrees &&

@@ -227,7 +227,7 @@ static int write_tiles(struct writer *w, int which) {
   int rc = 0;
   for (size_t i = 0; rc == 0 && i < w->x->nplan[which]; i++) {
     struct sumdb_tile t = w->x->plan[which][i];
-    char path[128], base[128], wider[128], rel[8192];
+    char path[128], base[128], rel[8192];
     if (sumdb_tile_path(&t, path, sizeof path) < 0)
       continue;
     struct store_bytes b;
@@ -235,14 +235,8 @@ static int write_tiles(struct writer *w, int which) {
     if (store_sumdb_get(w->st, name, path, &b, NULL) < 0) {
       t.w = 1 << t.h;
       if (sumdb_tile_path(&t, base, sizeof base) < 0 ||
-          store_sumdb_widest_tile(w->st, name, base, &b, wider, sizeof wider) <
-              0)
+          store_sumdb_tile_prefix(w->st, name, base, want, &b) < 0)
         continue;
-      if (b.len < want) {
-        store_bytes_free(&b);
-        continue;
-      }
-      b.len = want;
     }
     snprintf(rel, sizeof rel, "sumdb/%s/%s", name, path);
     rc = write_bytes(w, rel, b.data, b.len);

@@ -20,7 +20,9 @@
 
 #include "route.h"
 #include "mirror.h"
+#include "http.h"
 #include "sumdb_proxy.h"
+#include "modproxy/timeutil.h"
 
 struct proxy_mirror {
   /* When the content was taken (Unix seconds, 0: unknown); written by
@@ -53,13 +55,6 @@ void proxy_mirror_free(struct proxy_server *s) {
   s->mirror = NULL;
 }
 
-static void format_time(int64_t t, char *out, size_t cap) {
-  time_t tt = (time_t)t;
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 const char *proxy_mirror_headers(struct proxy_server *s, enum gp_kind kind) {
   if (!s->cfg->offline || s->mirror == NULL ||
       (kind != GP_LIST && kind != GP_LATEST))
@@ -67,7 +62,7 @@ const char *proxy_mirror_headers(struct proxy_server *s, enum gp_kind kind) {
   int64_t t = __atomic_load_n(&s->mirror->snapshot, __ATOMIC_RELAXED);
   char when[32] = "unknown";
   if (t > 0)
-    format_time(t, when, sizeof when);
+    time_rfc3339(t, when, sizeof when);
   snprintf(s->mirror->headers, sizeof s->mirror->headers,
            "X-Modproxy-Snapshot: %s\r\n", when);
   return s->mirror->headers;
@@ -153,7 +148,7 @@ void proxy_mirror_explain(struct proxy_server *s, const struct gp_req *gp,
                   ? __atomic_load_n(&s->mirror->snapshot, __ATOMIC_RELAXED)
                   : 0;
   if (t > 0)
-    format_time(t, when, sizeof when);
+    time_rfc3339(t, when, sizeof when);
   char what[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 8];
   int versioned =
       gp->kind == GP_INFO || gp->kind == GP_MOD || gp->kind == GP_ZIP;
@@ -178,8 +173,7 @@ void proxy_mirror_explain(struct proxy_server *s, const struct gp_req *gp,
            versioned ? what : gp->module, when, args);
 }
 
-/* ---- /diag/mirror
- * ------------------------------------------------------------ */
+/* ---- /diag/mirror -------------------------------------------------------- */
 
 struct mirror_page {
   uv_work_t work;
@@ -215,7 +209,7 @@ static void on_page(uv_work_t *w) {
   char snap[32] = "unknown", imported[512] = "";
   int64_t t = read_snapshot(s->store);
   if (t > 0)
-    format_time(t, snap, sizeof snap);
+    time_rfc3339(t, snap, sizeof snap);
   store_meta_get(s->store, "last_import", imported, sizeof imported);
   struct store_stats st = {0};
   store_stats_get(s->store, &st);
@@ -286,8 +280,8 @@ void proxy_route_mirror(struct proxy_conn *c) {
     return;
   }
   p->conn = c;
-  p->json = strstr(c->req->url, "format=json") != NULL ||
-            strstr(c->req->accept, "application/json") != NULL;
+  p->json =
+      proxy_format_negotiate(c->req->url, c->req->accept) == PROXY_FORMAT_JSON;
   struct proxy_server *s = c->server;
   for (int i = 0; s->sumdb != NULL && i < s->sumdb->ndbs; i++)
     if (s->sumdb->dbs[i].unreachable_until > uv_now(s->loop))

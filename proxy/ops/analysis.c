@@ -27,6 +27,8 @@
 
 #include <curl/curl.h>
 
+#include "modproxy/buf.h"
+#include "modproxy/timeutil.h"
 #include "route.h"
 
 /* Analyses running at once (each holds one worker thread while it waits on
@@ -66,29 +68,6 @@ struct analysis_job {
   struct diag_report report;
 };
 
-struct grow {
-  char *data;
-  size_t len;
-  int discard; /* only the status matters (a zip fetched to be stored) */
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *userp) {
-  struct grow *g = userp;
-  size_t add = size * n;
-  if (g->discard)
-    return add;
-  if (g->len + add > PROXY_MAX_SMALL_BODY_BYTES)
-    return 0;
-  char *d = realloc(g->data, g->len + add + 1);
-  if (d == NULL)
-    return 0;
-  memcpy(d + g->len, p, add);
-  g->data = d;
-  g->len += add;
-  d[g->len] = '\0';
-  return add;
-}
-
 /* GET <self>/<escaped module>/<suffix> through this proxy; data NULL
  * discards the body. */
 static int self_get(struct analysis_job *j, const char *module,
@@ -100,9 +79,11 @@ static int self_get(struct analysis_job *j, const char *module,
   if (gomod_escape_path(module, esc, sizeof esc, NULL, 0) < 0)
     return -EINVAL;
   snprintf(url, sizeof url, "%s/%s/%s", j->server->self_url, esc, suffix);
-  struct grow g = {.discard = data == NULL};
+  /* Discarded: a buffer that keeps none of it. */
+  struct buf g = {.max = data != NULL ? PROXY_MAX_SMALL_BODY_BYTES : 0,
+                  .truncate = data == NULL};
   curl_easy_setopt(j->curl, CURLOPT_URL, url);
-  curl_easy_setopt(j->curl, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(j->curl, CURLOPT_WRITEFUNCTION, buf_curl_write);
   curl_easy_setopt(j->curl, CURLOPT_WRITEDATA, &g);
   CURLcode cc = curl_easy_perform(j->curl);
   long status = 0;
@@ -175,9 +156,7 @@ static int src_recent(void *ctx, const char *path, char **data, size_t *len) {
   if (!may_read(j, path))
     return -ENOENT;
   struct store_bytes b = {0};
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  int64_t now_ms = (int64_t)ts.tv_sec * 1000;
+  int64_t now_ms = time_now_ms(CLOCK_REALTIME);
   int rc = store_records_versions(j->server->store, path,
                                   now_ms - PROXY_DRIFT_WINDOW_MS, &b);
   *data = b.data;
@@ -313,8 +292,8 @@ static void on_analysed(uv_work_t *w, int status) {
       proxy_conn_send_text(c, 503, "the analysis ran out of memory or limits",
                            NULL);
     } else {
-      int json = strstr(c->req->url, "format=json") != NULL ||
-                 strstr(c->req->accept, "application/json") != NULL;
+      int json = proxy_format_negotiate(c->req->url, c->req->accept) ==
+                 PROXY_FORMAT_JSON;
       char *body =
           json ? diag_report_json(&j->report) : diag_report_text(&j->report, 0);
       proxy_conn_send_local(

@@ -17,25 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "http.h"
 #include "route.h"
-
-enum diag_format { FMT_TEXT, FMT_HTML, FMT_JSON };
-
-static enum diag_format negotiate(const struct proxy_conn *c,
-                                  const char *query) {
-  if (query != NULL && strstr(query, "format=json") != NULL)
-    return FMT_JSON;
-  if (query != NULL && strstr(query, "format=text") != NULL)
-    return FMT_TEXT;
-  if (query != NULL && strstr(query, "format=html") != NULL)
-    return FMT_HTML;
-  const char *a = c->req->accept;
-  if (strstr(a, "application/json") != NULL)
-    return FMT_JSON;
-  if (strstr(a, "text/html") != NULL)
-    return FMT_HTML;
-  return FMT_TEXT;
-}
 
 static void html_escape_n(FILE *f, const char *s, size_t n) {
   for (size_t i = 0; i < n; i++) {
@@ -85,15 +68,15 @@ static void html_line(FILE *f, const char *line, size_t n) {
 
 /* Sends a page body in the negotiated format; text is the plain-text form,
  * json the JSON form. */
-static void send_page(struct proxy_conn *c, enum diag_format fmt,
+static void send_page(struct proxy_conn *c, enum proxy_format fmt,
                       const char *title, const char *text, const char *json) {
   char *html = NULL;
   const char *body = text;
   const char *type = "text/plain; charset=utf-8";
-  if (fmt == FMT_JSON) {
+  if (fmt == PROXY_FORMAT_JSON) {
     body = json;
     type = "application/json";
-  } else if (fmt == FMT_HTML) {
+  } else if (fmt == PROXY_FORMAT_HTML) {
     size_t len;
     FILE *f = open_memstream(&html, &len);
     if (f != NULL) {
@@ -134,7 +117,7 @@ static int record_visible(const struct proxy_conn *c, const char *module,
       target);
 }
 
-static void send_record(struct proxy_conn *c, enum diag_format fmt,
+static void send_record(struct proxy_conn *c, enum proxy_format fmt,
                         const struct diag_record *r) {
   if (!record_visible(c, r->module, r->target)) {
     /* The same answer as for an unknown id: nothing about a private
@@ -157,7 +140,7 @@ static void send_record(struct proxy_conn *c, enum diag_format fmt,
 struct req_lookup {
   uv_work_t work;
   struct proxy_conn *conn;
-  enum diag_format fmt;
+  enum proxy_format fmt;
   char id[DIAG_ID_BYTES];
   int rc;
   struct diag_record rec;
@@ -192,7 +175,7 @@ static void on_req_looked_up(uv_work_t *w, int status) {
   free(l);
 }
 
-static void serve_request_record(struct proxy_conn *c, enum diag_format fmt,
+static void serve_request_record(struct proxy_conn *c, enum proxy_format fmt,
                                  const char *id) {
   const struct diag_record *r = proxy_records_find(c->server, id);
   if (r != NULL) {
@@ -223,7 +206,7 @@ static void serve_request_record(struct proxy_conn *c, enum diag_format fmt,
 struct summary_job {
   uv_work_t work;
   struct proxy_conn *conn;
-  enum diag_format fmt;
+  enum proxy_format fmt;
   int rc;
   struct store_summary sum;
   struct store_stats stats;
@@ -454,7 +437,7 @@ static void on_summary_done(uv_work_t *w, int status) {
   free(sj);
 }
 
-static void serve_summary(struct proxy_conn *c, enum diag_format fmt) {
+static void serve_summary(struct proxy_conn *c, enum proxy_format fmt) {
   struct summary_job *sj = calloc(1, sizeof *sj);
   if (sj == NULL) {
     proxy_conn_send_text(c, 503, "out of memory", NULL);
@@ -474,7 +457,7 @@ static void serve_summary(struct proxy_conn *c, enum diag_format fmt) {
 
 /* ---- /diag/config -------------------------------------------------- */
 
-static void serve_config(struct proxy_conn *c, enum diag_format fmt) {
+static void serve_config(struct proxy_conn *c, enum proxy_format fmt) {
   const struct proxy_config *cfg = c->server->cfg;
   char base[300];
   proxy_conn_base(c, base, sizeof base);
@@ -525,7 +508,7 @@ static void serve_config(struct proxy_conn *c, enum diag_format fmt) {
 struct module_job {
   uv_work_t work;
   struct proxy_conn *conn;
-  enum diag_format fmt;
+  enum proxy_format fmt;
   char module[GOMOD_MAX_PATH_BYTES];
   char version[GOMOD_MAX_VERSION_BYTES];
   int rc;
@@ -657,7 +640,7 @@ static void on_module_view_done(uv_work_t *w, int status) {
   free(mj);
 }
 
-static void serve_module(struct proxy_conn *c, enum diag_format fmt,
+static void serve_module(struct proxy_conn *c, enum proxy_format fmt,
                          const char *spec) {
   struct module_job *mj = calloc(1, sizeof *mj);
   if (mj == NULL) {
@@ -700,7 +683,7 @@ void proxy_route_diag(struct proxy_conn *c, const char *url) {
   char *query = strchr(path, '?');
   if (query != NULL)
     *query++ = '\0';
-  enum diag_format fmt = negotiate(c, query);
+  enum proxy_format fmt = proxy_format_negotiate(url, c->req->accept);
   if (strcmp(path, "/diag") == 0 || strcmp(path, "/diag/") == 0) {
     serve_summary(c, fmt);
     return;

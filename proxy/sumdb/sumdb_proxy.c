@@ -167,8 +167,7 @@ static struct proxy_upstream *job_source(struct proxy_server *s,
   return db != NULL && i >= 0 && i < db->nsources ? &db->sources[i] : NULL;
 }
 
-/* ---- paths ------------------------------------------------------------------
- */
+/* ---- paths --------------------------------------------------------------- */
 
 /* "lookup/<escaped path>@<escaped version>" -> module and version, checked
  * as the database's own server does (sumdb.Server modVerRE, then
@@ -210,34 +209,7 @@ static int lookup_path(const char *module, const char *version, char *out,
   return n < 0 || (size_t)n >= cap ? -E2BIG : 0;
 }
 
-/* Percent-decoding of a request path; -EINVAL for a bad escape or NUL. */
-static int pct_decode(const char *in, char *out, size_t cap) {
-  size_t w = 0;
-  for (const char *p = in; *p != '\0' && *p != '?'; p++) {
-    char c = *p;
-    if (c == '%') {
-      int hi = p[1], lo = hi != 0 ? p[2] : 0;
-      int h = hi >= '0' && hi <= '9'                 ? hi - '0'
-              : (hi | 32) >= 'a' && (hi | 32) <= 'f' ? (hi | 32) - 'a' + 10
-                                                     : -1;
-      int l = lo >= '0' && lo <= '9'                 ? lo - '0'
-              : (lo | 32) >= 'a' && (lo | 32) <= 'f' ? (lo | 32) - 'a' + 10
-                                                     : -1;
-      if (h < 0 || l < 0 || (h == 0 && l == 0))
-        return -EINVAL;
-      c = (char)(h * 16 + l);
-      p += 2;
-    }
-    if (w + 1 >= cap)
-      return -E2BIG;
-    out[w++] = c;
-  }
-  out[w] = '\0';
-  return 0;
-}
-
-/* ---- reading an answer ------------------------------------------------------
- */
+/* ---- reading an answer --------------------------------------------------- */
 
 static void get_state(struct proxy_sumdb_get *g, enum sumdb_get_state to) {
   static const unsigned allowed[] = {
@@ -293,20 +265,14 @@ static void on_store(uv_work_t *w) {
     store_bytes_free(&b);
     return;
   }
-  if (g->tile_w > 0) {
-    char wider[128];
-    if (store_sumdb_widest_tile(st, name, g->tile_base, &b, wider,
-                                sizeof wider) == 0) {
-      size_t want = (size_t)g->tile_w * SUMDB_HASH_BYTES;
-      if (b.len >= want) {
-        g->status = 200;
-        g->body = proxy_body_new(b.data, want);
-        g->stored_fetched = fetched;
-      }
-      store_bytes_free(&b);
-      if (g->status == 200)
-        return;
-    }
+  if (g->tile_w > 0 &&
+      store_sumdb_tile_prefix(st, name, g->tile_base,
+                              (size_t)g->tile_w * SUMDB_HASH_BYTES, &b) == 0) {
+    g->status = 200;
+    g->body = proxy_body_new(b.data, b.len);
+    g->stored_fetched = fetched;
+    store_bytes_free(&b);
+    return;
   }
   struct store_answer a;
   if (store_answer_get(st, name, path, &a) == 0) {
@@ -321,7 +287,7 @@ static void on_store(uv_work_t *w) {
 
 static void fetch(struct proxy_sumdb_get *g) {
   get_state(g, SGET_FETCH);
-  snprintf(g->key, sizeof g->key, "%s\n%s", g->gp.module, g->gp.suffix);
+  hot_cache_key(g->key, sizeof g->key, g->gp.module, g->gp.suffix);
   g->s->counters.misses++;
   proxy_job_join(g->s, &proxy_sumdb_job, &g->gp, g->key, &g->waiter);
 }
@@ -367,7 +333,7 @@ static void on_stored(uv_work_t *w, int status) {
   /* A fetch that ended while the store was read left its answer in the
    * hot cache (both run on this thread): no second fetch. */
   struct hot_value v;
-  snprintf(g->key, sizeof g->key, "%s\n%s", g->gp.module, g->gp.suffix);
+  hot_cache_key(g->key, sizeof g->key, g->gp.module, g->gp.suffix);
   if (hot_cache_get(goproxy_hot(s->goproxy), g->key, &v) && v.body != NULL &&
       sumdb_fresh(s, g->gp.suffix, &v)) {
     g->status = v.status;
@@ -459,8 +425,7 @@ static void on_job_done(struct job_waiter *w, const struct job_result *r) {
   get_done(g);
 }
 
-/* ---- ingest (worker thread) -------------------------------------------------
- */
+/* ---- ingest (worker thread) ---------------------------------------------- */
 
 /* Checks a fetched answer (a lookup's signature and that it names the
  * module asked for, a tile's length, latest's signature) and stores it. 0,
@@ -567,8 +532,7 @@ const struct job_kind proxy_sumdb_job = {
     .explain = job_explain,
 };
 
-/* ---- the /sumdb/ routes ---------------------------------------------------
- */
+/* ---- the /sumdb/ routes -------------------------------------------------- */
 
 struct sumdb_request {
   struct proxy_conn *conn;
@@ -638,7 +602,8 @@ static void send_404(struct proxy_conn *c, const char *text) {
 void proxy_route_sumdb(struct proxy_conn *c, const char *url) {
   struct proxy_server *s = c->server;
   char path[HTTP_MAX_URL_BYTES + 1], text[1024];
-  if (strchr(url, '?') != NULL || pct_decode(url, path, sizeof path) < 0) {
+  if (strchr(url, '?') != NULL ||
+      gomod_pct_decode(url, strlen(url), path, sizeof path) < 0) {
     proxy_conn_outcome(c, DIAG_INVALID);
     proxy_conn_send_text(c, 400, "malformed checksum database request", NULL);
     return;
@@ -727,7 +692,7 @@ void proxy_route_sumdb(struct proxy_conn *c, const char *url) {
                          NULL);
     return;
   }
-  snprintf(q->key, sizeof q->key, "%s\n%s", db->spec.key.name, canon);
+  hot_cache_key(q->key, sizeof q->key, db->spec.key.name, canon);
   struct hot_value v;
   if (hot_cache_get(goproxy_hot(s->goproxy), q->key, &v) &&
       sumdb_fresh(s, canon, &v)) {

@@ -258,8 +258,7 @@ int proxy_sumdb_verify_start(struct proxy_server *s,
   return 0;
 }
 
-/* ---- comparing (worker thread) ----------------------------------------------
- */
+/* ---- comparing (worker thread) ------------------------------------------- */
 
 const char *proxy_sumdb_want(const struct proxy_sumdb_verify *v,
                              const struct gp_req *gp) {

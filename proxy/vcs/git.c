@@ -105,10 +105,6 @@ int git_runner_new(uv_loop_t *loop, const char *const *extra_env,
   return 0;
 }
 
-int git_runner_running(const struct git_runner *r) {
-  return r->running;
-}
-
 static void kill_group(struct git_cmd *c) {
   if (c->proc.pid > 0 && !c->exited)
     kill(-c->proc.pid, SIGKILL);

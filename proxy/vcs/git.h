@@ -84,8 +84,6 @@ int git_runner_new(uv_loop_t *loop, const char *const *extra_env,
  *  reaped; queued commands are dropped. Their on_exit callbacks do not run
  *  (the server is going away). Frees the runner. Accepts NULL. */
 void git_runner_free(struct git_runner *r);
-/** Processes running now. */
-int git_runner_running(const struct git_runner *r);
 
 /** Starts (or queues) c. 0, or a negative errno (on_exit will not run). */
 int git_cmd_start(struct git_runner *r, struct git_cmd *c);

@@ -1,5 +1,5 @@
 /*
- * Private modules from git: one job per vcs_request.
+ * Private modules from git: one job per vcs_get (an ask for one answer).
  *
  *   proxy_vcs_start: route (module path -> repository), then on the next
  *   loop turn (without a route: DISCOVER first, the go command's ?go-get=1
@@ -82,7 +82,7 @@ enum vcs_job_state {
 struct vcs_job {
   struct vcs_job *next;
   struct proxy_vcs *v;
-  struct vcs_request *r;
+  struct vcs_get *r;
   enum vcs_job_state state;
   struct vcs_location loc;
   int discovering; /* no route: ask the ?go-get=1 pages */
@@ -312,13 +312,12 @@ void proxy_vcs_close(struct proxy_server *s) {
 }
 
 /* How messages name the module: private, or public in direct mode. */
-static const char *kind_of(const struct vcs_request *r) {
+static const char *kind_of(const struct vcs_get *r) {
   return r->direct ? "module" : "private module";
 }
 
 int proxy_vcs_private(const struct proxy_server *s, const char *module) {
-  const char *p = s->cfg->private_patterns;
-  return p != NULL && p[0] != '\0' && gomod_match_prefix_patterns(p, module);
+  return gomod_private(s->cfg->private_patterns, module);
 }
 
 /* ---- the repository rule ------------------------------------------------ */
@@ -396,7 +395,7 @@ static void check_location(struct vcs_job *j) {
              strerror(-rc));
 }
 
-void proxy_vcs_dispose(struct vcs_request *r) {
+void proxy_vcs_dispose(struct vcs_get *r) {
   free(r->body);
   free(r->attempts);
   r->body = r->attempts = NULL;
@@ -436,7 +435,7 @@ static void attempt(struct vcs_job *j, const char *cmd, long status,
 /* Answers the request and schedules the job's end. */
 static void job_done(struct vcs_job *j) {
   job_state(j, VJ_DONE);
-  struct vcs_request *r = j->r;
+  struct vcs_get *r = j->r;
   if (j->json != NULL) {
     fputc(']', j->json);
     fclose(j->json);
@@ -457,7 +456,7 @@ static void job_done(struct vcs_job *j) {
 
 /* Fails the request with a short text (one or two lines). */
 static void job_fail(struct vcs_job *j, int status, const char *fmt, ...) {
-  struct vcs_request *r = j->r;
+  struct vcs_get *r = j->r;
   char text[2048];
   va_list ap;
   va_start(ap, fmt);
@@ -515,9 +514,8 @@ static void on_built(uv_work_t *w, int status) {
 
 static void on_build(uv_work_t *w) {
   struct vcs_job *j = w->data;
-  char h1[GOMOD_H1_BYTES];
   j->work_rc = vcs_zip_build(j->archive_fd, j->r->gp->module, j->r->gp->version,
-                             &j->plan, j->r->fd, h1, j->err, sizeof j->err);
+                             &j->plan, j->r->fd, j->err, sizeof j->err);
 }
 
 static void on_archived(struct git_cmd *c) {
@@ -645,7 +643,7 @@ static int answer(struct vcs_job *j, char *body, size_t len) {
 }
 
 static void resolve(struct vcs_job *j) {
-  struct vcs_request *r = j->r;
+  struct vcs_get *r = j->r;
   const struct gp_req *gp = r->gp;
   struct vcs_ctx *c = &j->ctx;
   int rc = vcs_ctx_init(c, gp->module, j->loc.root, j->refs, &j->memo);
@@ -869,7 +867,7 @@ static void on_start(uv_timer_t *t) {
   check_location(j);
 }
 
-int proxy_vcs_start(struct proxy_server *s, struct vcs_request *r) {
+int proxy_vcs_start(struct proxy_server *s, struct vcs_get *r) {
   struct proxy_vcs *v = s->vcs;
   if (v == NULL)
     return -ECANCELED;

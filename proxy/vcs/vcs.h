@@ -12,18 +12,18 @@
 
 #include "server.h"
 
-struct vcs_request;
-typedef void (*vcs_cb)(struct vcs_request *r);
+struct vcs_get;
+typedef void (*vcs_get_cb)(struct vcs_get *r);
 
-/** One request for a private module's list, @latest, .info, .mod or .zip.
+/** One ask for a private module's list, @latest, .info, .mod or .zip.
  *  Embedded and owned by the caller; on_done runs exactly once, on the loop
  *  thread, never from inside proxy_vcs_start. */
-struct vcs_request {
+struct vcs_get {
   /* in */
   const struct gp_req *gp; /**< borrowed until on_done */
   int fd;                  /**< GP_ZIP: write the zip here (empty file) */
   int direct;              /**< a public module, for "direct" in --upstream */
-  vcs_cb on_done;
+  vcs_get_cb on_done;
   void *data;
   /* out */
   int status;   /**< 200; 404/410 nothing matches; 502/504 git failed */
@@ -47,8 +47,8 @@ void proxy_vcs_close(struct proxy_server *s);
 /** 1 if module matches the --private patterns (module.MatchPrefixPatterns). */
 int proxy_vcs_private(const struct proxy_server *s, const char *module);
 /** Starts r. 0, or a negative errno (on_done will not run). */
-int proxy_vcs_start(struct proxy_server *s, struct vcs_request *r);
+int proxy_vcs_start(struct proxy_server *s, struct vcs_get *r);
 /** Frees r's outputs. */
-void proxy_vcs_dispose(struct vcs_request *r);
+void proxy_vcs_dispose(struct vcs_get *r);
 
 #endif

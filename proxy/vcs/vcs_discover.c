@@ -54,8 +54,7 @@ static void xb_truncate(struct xbuf *x, size_t n) {
     x->b[n] = '\0';
 }
 
-/* ---- UTF-8 -----------------------------------------------------------------
- */
+/* ---- UTF-8 --------------------------------------------------------------- */
 
 /* utf8.DecodeRune: the rune and its size; invalid input gives -1, size 1. */
 static long utf8_decode(const unsigned char *s, size_t n, size_t *size) {
@@ -114,8 +113,7 @@ static int in_char_range(long r) {
          (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF);
 }
 
-/* ---- the tokenizer (encoding/xml RawToken, Strict = false) ----------------
- */
+/* ---- the tokenizer (encoding/xml RawToken, Strict = false) --------------- */
 
 struct xdec {
   const unsigned char *s;
@@ -672,8 +670,7 @@ static enum tok raw_token(struct xdec *d, struct attrs *at) {
   return T_START;
 }
 
-/* ---- parseMetaGoImports -----------------------------------------------------
- */
+/* ---- parseMetaGoImports -------------------------------------------------- */
 
 /* unicode.IsSpace at s: the length of the space character, or 0. */
 static size_t space_len(const unsigned char *s, size_t n) {
@@ -828,8 +825,7 @@ int vcs_meta_parse(const char *html, size_t len, struct vcs_meta_imports *out,
   return 0;
 }
 
-/* ---- matchGoImport and friends ----------------------------------------------
- */
+/* ---- matchGoImport and friends ------------------------------------------- */
 
 int vcs_has_path_prefix(const char *s, const char *prefix) {
   size_t ls = strlen(s), lp = strlen(prefix);
@@ -938,8 +934,7 @@ int vcs_meta_repo_check(const char *repo, char *err, size_t errlen) {
   return -EINVAL;
 }
 
-/* ---- the lookup -------------------------------------------------------------
- */
+/* ---- the lookup ---------------------------------------------------------- */
 
 static void disc_done(struct vcs_discovery *d, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -202,9 +202,11 @@ char *vcs_info_json(const struct vcs_info *info, const char *url,
  * archive_fd into the module zip written to out_fd: strips the prefix,
  * keeps plan->subdir, skips directories, adds the root LICENSE, applies
  * zip.Create. Blocking (worker thread). 0, or a negative errno with err.
+ * No h1 comes back: the store hashes the zip from the staged bytes when it
+ * publishes it, as it does every zip.
  */
 int vcs_zip_build(int archive_fd, const char *module, const char *version,
-                  const struct vcs_zip_plan *plan, int out_fd,
-                  char h1[GOMOD_H1_BYTES], char *err, size_t errlen);
+                  const struct vcs_zip_plan *plan, int out_fd, char *err,
+                  size_t errlen);
 
 #endif

@@ -108,22 +108,15 @@ int vcs_policy_denies(const struct vcs_policy *p, const unsigned char a[16]) {
 
 /* ---- URLs --------------------------------------------------------------- */
 
-static int hexval(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  c = tolower(c);
-  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* The path's elements, decoded and cleaned, joined with '/'. */
 static int clean_path(const char *p, size_t n, char *out, size_t cap) {
   char dec[VCS_MAX_URL_BYTES];
   size_t d = 0;
   for (size_t i = 0; i < n; i++) {
     int c = (unsigned char)p[i];
-    if (c == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 &&
-        hexval(p[i + 2]) >= 0) {
-      c = hexval(p[i + 1]) * 16 + hexval(p[i + 2]);
+    if (c == '%' && i + 2 < n && gomod_hex_digit(p[i + 1]) >= 0 &&
+        gomod_hex_digit(p[i + 2]) >= 0) {
+      c = gomod_hex_digit(p[i + 1]) * 16 + gomod_hex_digit(p[i + 2]);
       i += 2;
     }
     if (d + 1 >= sizeof dec)

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "vcs_internal.h"
+#include "modproxy/timeutil.h"
 
 /* codehost.minHashDigits */
 #define MIN_HASH_DIGITS 7
@@ -1316,10 +1317,8 @@ char *vcs_info_json(const struct vcs_info *info, const char *url,
   FILE *f = open_memstream(&buf, &n);
   if (f == NULL)
     return NULL;
-  struct tm tm;
-  char ts[32];
-  gmtime_r(&info->time, &tm);
-  strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  char ts[TIME_RFC3339_BYTES];
+  time_rfc3339(info->time, ts, sizeof ts);
   fputs("{\"Version\":", f);
   json_str(f, info->version);
   fprintf(f, ",\"Time\":\"%s\",\"Origin\":{\"VCS\":\"git\",\"URL\":", ts);

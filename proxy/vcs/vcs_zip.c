@@ -88,8 +88,8 @@ static int out_write(void *ctx, const void *buf, size_t len) {
 }
 
 int vcs_zip_build(int archive_fd, const char *module, const char *version,
-                  const struct vcs_zip_plan *plan, int out_fd,
-                  char h1[GOMOD_H1_BYTES], char *err, size_t errlen) {
+                  const struct vcs_zip_plan *plan, int out_fd, char *err,
+                  size_t errlen) {
   struct stat st;
   if (fstat(archive_fd, &st) < 0) {
     snprintf(err, errlen, "cannot read git's archive: %s", strerror(errno));
@@ -215,7 +215,6 @@ int vcs_zip_build(int archive_fd, const char *module, const char *version,
     snprintf(err, errlen, "create zip: %s", rep.error);
     goto out;
   }
-  memcpy(h1, rep.h1, GOMOD_H1_BYTES);
 out:
   if (names != NULL) {
     for (size_t i = 0; i < (size_t)n + 2; i++)

@@ -173,7 +173,7 @@ static void resolve(const struct gp_req *gp, const char *root,
         vcs_info_json(info, "https://git.example/r.git", c->code_dir, &jl);
     FUZZ_CHECK(json != NULL, "vcs_info_json failed");
     char v[GOMOD_MAX_VERSION_BYTES];
-    FUZZ_CHECK(gp_info_version(json, jl, v, sizeof v) == 0 &&
+    FUZZ_CHECK(gomod_info_version(json, jl, v, sizeof v) == 0 &&
                    strcmp(v, info->version) == 0,
                "the .info we write does not read back: %s", json);
     free(json);

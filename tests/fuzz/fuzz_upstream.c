@@ -1,7 +1,7 @@
 /*
  * What modproxy reads from upstreams and other untrusted text, each fed the
  * same input:
- *  - .info and @latest bodies (gp_info_version), @v/list bodies
+ *  - .info and @latest bodies (gomod_info_version), @v/list bodies
  *    (diag_nearest_versions);
  *  - checksum database answers: signed notes, tree heads, records, /lookup
  *    bodies, go.sum lines of a record, tile paths and tile data
@@ -39,10 +39,10 @@
 
 static void info(const char *b, size_t n) {
   char v[GOMOD_MAX_VERSION_BYTES];
-  if (gp_info_version(b, n, v, sizeof v) == 0)
+  if (gomod_info_version(b, n, v, sizeof v) == 0)
     FUZZ_CHECK(memchr(v, '\0', sizeof v) != NULL, "version not terminated");
   char tiny[4];
-  if (gp_info_version(b, n, tiny, sizeof tiny) == 0)
+  if (gomod_info_version(b, n, tiny, sizeof tiny) == 0)
     FUZZ_CHECK(memchr(tiny, '\0', sizeof tiny) != NULL, "version overflows");
 }
 

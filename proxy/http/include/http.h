@@ -379,4 +379,17 @@ void proxy_conn_release(struct proxy_conn *c);
 /** 1 when the connection was closed while the operation ran. */
 int proxy_conn_gone(const struct proxy_conn *c);
 
+/* ---- which form a page is answered in (negotiate.c) --------------------- */
+
+/* Plain text, HTML or JSON: one rule for every page that has more than one
+ * (the /diag pages, /diag/modfile, the mirror's status): "?format=" in the
+ * query wins, then the Accept header, then plain text. */
+enum proxy_format { PROXY_FORMAT_TEXT, PROXY_FORMAT_HTML, PROXY_FORMAT_JSON };
+
+/** The form asked for by a request target (its query) and its Accept
+ *  header. Pure. A page without an HTML form answers PROXY_FORMAT_HTML with
+ *  its text. */
+enum proxy_format proxy_format_negotiate(const char *target,
+                                         const char *accept);
+
 #endif

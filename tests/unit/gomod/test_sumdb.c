@@ -155,8 +155,7 @@ static void test_notes(void **state) {
   }
 }
 
-/* ---- a signer made here ---------------------------------------------------
- */
+/* ---- a signer made here -------------------------------------------------- */
 
 struct signer {
   EVP_PKEY *pk;
@@ -211,8 +210,7 @@ static char *sign_note(const struct signer *s, const char *text) {
   return out;
 }
 
-/* ---- a log built here, checked against x/mod's tree hashes ----------------
- */
+/* ---- a log built here, checked against x/mod's tree hashes --------------- */
 
 #define LOG_RECORDS 700
 

@@ -269,8 +269,7 @@ static int file_user_version(const char *dir) {
   return v;
 }
 
-/* ---- open and migrate -----------------------------------------------------
- */
+/* ---- open and migrate ---------------------------------------------------- */
 
 static void test_open_migrates_new_dir(void **state) {
   (void)state;
@@ -853,8 +852,7 @@ static void test_stats(void **state) {
   test_zip_free(&z2);
 }
 
-/* ---- concurrency ----------------------------------------------------------
- */
+/* ---- concurrency --------------------------------------------------------- */
 
 #define CONC_VERSIONS 12
 #define CONC_READERS 4

@@ -1,5 +1,5 @@
 /*
- * The store's mirror side (store/sumdb.c, store/bundle.c): checksum
+ * The store's mirror side (store/sumdb.c, store/import.c): checksum
  * database answers (first copy wins, `latest` replaced, the widest copy of
  * a tile), mirror metadata, the versions a module holds, and whole-version
  * imports in one transaction: all parts or none, idempotent, marked
@@ -47,28 +47,35 @@ static void test_sumdb_cache(void **state) {
   store_bytes_free(&b);
   assert_int_equal(store_sumdb_get(f->st, "other.example", "latest", &b, NULL),
                    -ENOENT);
-  /* The widest copy of tile 0, never tile 1's. */
-  char path[64];
-  assert_int_equal(store_sumdb_widest_tile(f->st, "db.example", "tile/8/0/000",
-                                           &b, path, sizeof path),
+  /* A prefix of the widest copy of tile 0, never tile 1's. */
+  assert_int_equal(
+      store_sumdb_tile_prefix(f->st, "db.example", "tile/8/0/000", 5 * 32, &b),
+      0);
+  assert_int_equal(b.len, 5 * 32);
+  assert_memory_equal(b.data, wide, 5 * 32);
+  store_bytes_free(&b);
+  assert_int_equal(store_sumdb_tile_prefix(f->st, "db.example", "tile/8/0/000",
+                                           sizeof wide, &b),
                    0);
-  assert_string_equal(path, "tile/8/0/000.p/166");
   assert_int_equal(b.len, sizeof wide);
   store_bytes_free(&b);
+  assert_int_equal(store_sumdb_tile_prefix(f->st, "db.example", "tile/8/0/000",
+                                           sizeof wide + 32, &b),
+                   -ENOENT);
   struct store_sumdb_row complete = {
       "db.example", "tile/8/0/000", full, sizeof full, 300, NULL, 0};
   assert_int_equal(store_sumdb_put(f->st, &complete, 1), 1);
-  assert_int_equal(store_sumdb_widest_tile(f->st, "db.example", "tile/8/0/000",
-                                           &b, path, sizeof path),
+  assert_int_equal(store_sumdb_tile_prefix(f->st, "db.example", "tile/8/0/000",
+                                           sizeof wide, &b),
                    0);
-  assert_string_equal(path, "tile/8/0/000");
+  assert_memory_equal(b.data, full, sizeof wide);
   store_bytes_free(&b);
-  assert_int_equal(store_sumdb_widest_tile(f->st, "db.example", "tile/8/0/002",
-                                           &b, path, sizeof path),
-                   -ENOENT);
-  assert_int_equal(store_sumdb_widest_tile(f->st, "db.example", "tile/8/1/000",
-                                           &b, path, sizeof path),
-                   -ENOENT);
+  assert_int_equal(
+      store_sumdb_tile_prefix(f->st, "db.example", "tile/8/0/002", 32, &b),
+      -ENOENT);
+  assert_int_equal(
+      store_sumdb_tile_prefix(f->st, "db.example", "tile/8/1/000", 32, &b),
+      -ENOENT);
 }
 
 static int count_cb(void *arg, const char *db, const char *path,

@@ -416,6 +416,27 @@ static void test_remove_and_drop_module(void **state) {
   proxy_body_unref(b);
 }
 
+/* Every key is made by hot_cache_key, in the form drop_module reads. */
+static void test_key(void **state) {
+  (void)state;
+  char key[64];
+  hot_cache_key(key, sizeof key, "example.com/m", "@v/list");
+  assert_string_equal(key, "example.com/m\n@v/list");
+  struct hot_cache c;
+  assert_int_equal(hot_cache_init(&c, 1u << 20), 0);
+  struct proxy_body *b = body_of("x");
+  struct hot_value v = value_of(b, 200);
+  v.immutable = 0;
+  hot_cache_put(&c, key, &v);
+  assert_int_equal(hot_cache_drop_module(&c, "example.com/m"), 1);
+  hot_cache_dispose(&c);
+  proxy_body_unref(b);
+  /* Too small a buffer truncates, as snprintf does. */
+  char small[8];
+  hot_cache_key(small, sizeof small, "example.com/m", "@v/list");
+  assert_string_equal(small, "example");
+}
+
 static void test_random_against_model(void **state) {
   (void)state;
   enum { KEYS = 300, OPS = 20000 };
@@ -471,6 +492,7 @@ static void test_random_against_model(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_key),
       cmocka_unit_test(test_body_refs),
       cmocka_unit_test(test_get_put),
       cmocka_unit_test(test_replace),

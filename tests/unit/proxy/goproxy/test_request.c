@@ -2,8 +2,7 @@
  * GOPROXY request targets (proxy/goproxy/request.c): gp_parse on list, .info, .mod,
  * .zip and @latest targets, percent- and case-decoding, bad escapes,
  * canonical and non-canonical versions, unknown endpoints, and the escaped
- * module and suffix it builds for upstream URLs; gp_info_version on .info
- * bodies, well-formed and not.
+ * module and suffix it builds for upstream URLs.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -331,130 +330,6 @@ static void test_parse_long(void **state) {
   free(r);
 }
 
-/* ---- gp_info_version ------------------------------------------------------
- */
-
-static void want_version(const char *body, const char *want) {
-  char out[64];
-  memset(out, 'z', sizeof out);
-  int rc = gp_info_version(body, strlen(body), out, sizeof out);
-  if (rc != 0)
-    fail_msg("%s: rc %d, want 0", body, rc);
-  if (strcmp(out, want) != 0)
-    fail_msg("%s: \"%s\", want \"%s\"", body, out, want);
-}
-
-static void want_invalid(const char *body, size_t len) {
-  char out[64] = "";
-  int rc = gp_info_version(body, len, out, sizeof out);
-  if (rc != -EINVAL)
-    fail_msg("%.*s: rc %d (\"%s\"), want -EINVAL", (int)len,
-             body != NULL ? body : "(null)", rc, out);
-}
-
-static void test_info_version_valid(void **state) {
-  (void)state;
-  want_version("{\"Version\":\"v1.0.0\",\"Time\":\"2020-01-01T00:00:00Z\"}",
-               "v1.0.0");
-  want_version("{\"Time\":\"2020-01-01T00:00:00Z\",\"Version\":\"v1.2.3\"}",
-               "v1.2.3");
-  want_version("  \n\t{ \"Version\" : \"v0.0.0-20200101000000-abcdefabcdef\" }",
-               "v0.0.0-20200101000000-abcdefabcdef");
-  want_version("{\n\t\"Version\":\n\t\"v2.0.0+incompatible\"\n}\n",
-               "v2.0.0+incompatible");
-  /* encoding/json matches keys case-insensitively. */
-  want_version("{\"version\":\"v1.0.1\"}", "v1.0.1");
-  want_version("{\"VERSION\":\"v1.0.2\"}", "v1.0.2");
-  /* A value that mentions Version is not the key. */
-  want_version("{\"Time\":\"Version\",\"Version\":\"v1.0.3\"}", "v1.0.3");
-  want_version("{\"Origin\":{\"VCS\":\"git\",\"Ref\":\"refs/tags/v1.0.4\"},"
-               "\"Version\":\"v1.0.4\"}",
-               "v1.0.4");
-  /* An empty string is a string. */
-  want_version("{\"Version\":\"\"}", "");
-  /* Only len bytes are read: a body that is not NUL-terminated. */
-  static const char unterminated[] = {'{', '"', 'V', 'e', 'r', 's', 'i', 'o',
-                                      'n', '"', ':', '"', 'v', '1', '.', '0',
-                                      '.', '0', '"', '}', 'X', 'X'};
-  char out[16];
-  assert_int_equal(gp_info_version(unterminated, 20, out, sizeof out), 0);
-  assert_string_equal(out, "v1.0.0");
-}
-
-static void test_info_version_invalid(void **state) {
-  (void)state;
-  /* An empty 200 from an upstream: no body at all (the soak found it). */
-  want_invalid(NULL, 0);
-  const char *bad[] = {
-      "",
-      "   ",
-      "[]",
-      "[{\"Version\":\"v1.0.0\"}]",
-      "null",
-      "\"Version\"",
-      "not json",
-      "{}",
-      "{\"Time\":\"2020-01-01T00:00:00Z\"}",
-      "{\"Version\":1}",
-      "{\"Version\":null}",
-      "{\"Version\":[\"v1.0.0\"]}",
-      "{\"Version\":\"v1.0.0",
-      "{\"Version\":",
-      "{\"Version\"",
-      "{\"Version\":\"v\\u0031.0.0\"}",
-      "{\"Version\":\"v1.0.0\\\"\"}",
-      "{\"Versions\":\"v1.0.0\"}",
-      "{\"MyVersion\":\"v1.0.0\"}",
-      "x{\"Version\":\"v1.0.0\"}",
-  };
-  for (size_t i = 0; i < N(bad); i++)
-    want_invalid(bad[i], strlen(bad[i]));
-  /* The string must be complete within len. */
-  const char *b = "{\"Version\":\"v1.0.0\"}";
-  want_invalid(b, 15);
-  want_invalid(b, 18);
-  /* Too long for the caller's buffer: refused, not truncated. */
-  char out[6];
-  assert_int_equal(gp_info_version(b, strlen(b), out, sizeof out), -EINVAL);
-  char out7[7];
-  assert_int_equal(gp_info_version(b, strlen(b), out7, sizeof out7), 0);
-  assert_string_equal(out7, "v1.0.0");
-}
-
-/* Bodies that encoding/json (which the go command uses on .info) refuses or
- * reads differently. jobs.c stores an upstream .info forever once this
- * accepts it, so a cut-off or trailing-garbage body must be refused. */
-static void test_info_version_not_json(void **state) {
-  (void)state;
-  const char *bad[] = {
-      /* The upstream's body was cut off after the value. */
-      "{\"Version\":\"v1.0.0\"",
-      "{\"Version\":\"v1.0.0\",\"Time\":\"2020-01-01T00:00:00Z\"",
-      "{\"Version\":\"v1.0.0\",",
-      /* Something after the object. */
-      "{\"Version\":\"v1.0.0\"} trailing",
-  };
-  /* Every body is tried, and each one accepted is named, before failing. */
-  int accepted = 0;
-  for (size_t i = 0; i < N(bad); i++) {
-    char out[64] = "";
-    int rc = gp_info_version(bad[i], strlen(bad[i]), out, sizeof out);
-    if (rc != -EINVAL) {
-      print_error("%s: rc %d (\"%s\"), want -EINVAL\n", bad[i], rc, out);
-      accepted++;
-    }
-  }
-  assert_int_equal(accepted, 0);
-}
-
-/* encoding/json reads the top-level member; a "Version" key inside a nested
- * object is not it. */
-static void test_info_version_nested_key(void **state) {
-  (void)state;
-  want_version("{\"Origin\":{\"Version\":\"v9.9.9\"},\"Version\":\"v1.0.0\"}",
-               "v1.0.0");
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parse_endpoints),
@@ -464,10 +339,6 @@ int main(void) {
       cmocka_unit_test(test_parse_versions),
       cmocka_unit_test(test_parse_unknown_endpoints),
       cmocka_unit_test(test_parse_long),
-      cmocka_unit_test(test_info_version_valid),
-      cmocka_unit_test(test_info_version_invalid),
-      cmocka_unit_test(test_info_version_not_json),
-      cmocka_unit_test(test_info_version_nested_key),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

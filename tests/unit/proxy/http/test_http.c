@@ -49,8 +49,7 @@
 /* A pause between writes so the server sees them as separate reads. */
 #define SPLIT_PAUSE_US 2000
 
-/* ---- the server on its own thread ------------------------------------------
- */
+/* ---- the server on its own thread ---------------------------------------- */
 
 struct harness {
   char dir[64];
@@ -225,8 +224,7 @@ static int teardown(void **state) {
   return rc;
 }
 
-/* ---- a blocking client -----------------------------------------------------
- */
+/* ---- a blocking client --------------------------------------------------- */
 
 struct client {
   int fd;
@@ -433,8 +431,7 @@ static struct response get_once(struct harness *h, const char *req) {
   return r;
 }
 
-/* ---- tests -----------------------------------------------------------------
- */
+/* ---- tests --------------------------------------------------------------- */
 
 static void test_healthz(void **state) {
   struct harness *h = *state;
