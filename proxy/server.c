@@ -189,7 +189,8 @@ static void server_dispose(struct proxy_server *s, int clean) {
   if (clean && s->record_timer.loop != NULL)
     proxy_records_close(s);
   proxy_cache_close(s, clean);
-  proxy_vcs_close(s);
+  proxy_vcs_free(s->vcs);
+  s->vcs = NULL;
   http_server_close(s->http, NULL, NULL);
   s->http = NULL;
   upstream_list_free(s->upstreams);
@@ -238,7 +239,18 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
     fprintf(stderr, "modproxy: %s\n", strerror(-rc));
     goto fail;
   }
-  rc = proxy_vcs_init(s);
+  const struct vcs_config vcs = {
+      .data_dir = cfg->data_dir,
+      .tmp_dir = s->tmp_dir,
+      .private_patterns = cfg->private_patterns,
+      .git_routes = cfg->git_routes,
+      .git_timeout_s = cfg->git_timeout_s,
+      .direct_deny = cfg->direct_deny,
+      .direct_allow = cfg->direct_allow,
+      .direct_insecure = cfg->direct_insecure,
+  };
+  rc = proxy_vcs_new(loop, &vcs, s->store, upstream_list_fetcher(s->upstreams),
+                     &s->vcs);
   if (rc == 0)
     rc = http_init(s);
   if (rc < 0)

@@ -659,7 +659,7 @@ void proxy_route_sumdb(struct proxy_conn *c, const char *url) {
       return;
     }
     proxy_conn_subject(c, module, version);
-    if (proxy_vcs_private(s, module)) {
+    if (proxy_vcs_private(s->vcs, module)) {
       snprintf(text, sizeof text,
                "%s is a private module here (--private): modproxy never "
                "sends its path to a checksum database.\n"
