@@ -201,8 +201,10 @@ static void server_dispose(struct proxy_server *s, int clean) {
   uv_run(s->loop, UV_RUN_NOWAIT);
   goproxy_free(s->goproxy);
   s->goproxy = NULL;
-  proxy_sumdb_free(s);
-  proxy_mirror_free(s);
+  proxy_sumdb_free(s->sumdb);
+  s->sumdb = NULL;
+  proxy_mirror_free(s->mirror);
+  s->mirror = NULL;
   /* After a forced stop, worker threads may still hold store connections;
    * the process is about to exit and SQLite's journal keeps the store
    * consistent, so only close it after a clean drain. */
@@ -255,9 +257,9 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
     rc = http_init(s);
   if (rc < 0)
     goto fail;
-  rc = proxy_sumdb_init(s);
+  rc = proxy_sumdb_new(cfg->sumdbs, s->upstreams, &s->sumdb);
   if (rc == 0)
-    rc = proxy_mirror_init(s);
+    rc = proxy_mirror_new(s->store, cfg->offline, &s->mirror);
   if (rc < 0)
     goto fail;
   rc = http_server_listen(s->http, cfg->listen);
