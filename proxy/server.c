@@ -189,7 +189,8 @@ static void server_dispose(struct proxy_server *s, int clean) {
   if (clean && s->record_timer.loop != NULL)
     proxy_records_close(s);
   proxy_cache_close(s, clean);
-  proxy_vcs_close(s);
+  proxy_vcs_free(s->vcs);
+  s->vcs = NULL;
   http_server_close(s->http, NULL, NULL);
   s->http = NULL;
   upstream_list_free(s->upstreams);
@@ -200,8 +201,10 @@ static void server_dispose(struct proxy_server *s, int clean) {
   uv_run(s->loop, UV_RUN_NOWAIT);
   goproxy_free(s->goproxy);
   s->goproxy = NULL;
-  proxy_sumdb_free(s);
-  proxy_mirror_free(s);
+  proxy_sumdb_free(s->sumdb);
+  s->sumdb = NULL;
+  proxy_mirror_free(s->mirror);
+  s->mirror = NULL;
   /* After a forced stop, worker threads may still hold store connections;
    * the process is about to exit and SQLite's journal keeps the store
    * consistent, so only close it after a clean drain. */
@@ -238,14 +241,25 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
     fprintf(stderr, "modproxy: %s\n", strerror(-rc));
     goto fail;
   }
-  rc = proxy_vcs_init(s);
+  const struct vcs_config vcs = {
+      .data_dir = cfg->data_dir,
+      .tmp_dir = s->tmp_dir,
+      .private_patterns = cfg->private_patterns,
+      .git_routes = cfg->git_routes,
+      .git_timeout_s = cfg->git_timeout_s,
+      .direct_deny = cfg->direct_deny,
+      .direct_allow = cfg->direct_allow,
+      .direct_insecure = cfg->direct_insecure,
+  };
+  rc = proxy_vcs_new(loop, &vcs, s->store, upstream_list_fetcher(s->upstreams),
+                     &s->vcs);
   if (rc == 0)
     rc = http_init(s);
   if (rc < 0)
     goto fail;
-  rc = proxy_sumdb_init(s);
+  rc = proxy_sumdb_new(cfg->sumdbs, s->upstreams, &s->sumdb);
   if (rc == 0)
-    rc = proxy_mirror_init(s);
+    rc = proxy_mirror_new(s->store, cfg->offline, &s->mirror);
   if (rc < 0)
     goto fail;
   rc = http_server_listen(s->http, cfg->listen);

@@ -68,7 +68,7 @@ struct proxy_config {
   const char *const *sumdbs;
   int verify_sumdb; /**< check upstream zips/go.mods (sumdb_verify.c) */
   /** "direct" mode's rules for public modules' repositories and go-get
-   *  pages (vcs_policy.h): address ranges denied (NULL: the default list),
+   *  pages (proxy/vcs): address ranges denied (NULL: the default list),
    *  ranges allowed all the same (NULL: none), GOINSECURE-style globs of
    *  modules whose repositories may be http or git:// (NULL: none). */
   const char *direct_deny, *direct_allow, *direct_insecure;

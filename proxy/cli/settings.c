@@ -11,7 +11,7 @@
  * that source. The same holds for MODPROXY_* variables.
  */
 #include "settings.h"
-#include "vcs_policy.h"
+#include "vcs.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -257,11 +257,8 @@ static int set(struct settings *st, enum setting_id id, const char *text,
       return -EINVAL;
     }
   } else if (d->kind == K_RANGES) {
-    struct vcs_net_range r[VCS_POLICY_MAX_RANGES];
-    size_t n;
     char why[160];
-    if (vcs_ranges_parse(text, r, VCS_POLICY_MAX_RANGES, &n, why, sizeof why) <
-        0) {
+    if (proxy_vcs_ranges_check(text, why, sizeof why) < 0) {
       snprintf(err, errlen, "%s: %s: %s", source, d->name, why);
       return -EINVAL;
     }

@@ -93,14 +93,14 @@ static int target_private(const struct proxy_server *s, const char *target,
   subject_decode(target, subject, cap);
   if (subject[0] == '\0')
     return 0;
-  if (proxy_vcs_private(s, subject))
+  if (proxy_vcs_private(s->vcs, subject))
     return 1;
   char lower[HTTP_MAX_URL_BYTES + 1];
   size_t i = 0;
   for (; subject[i] != '\0' && i + 1 < sizeof lower; i++)
     lower[i] = (char)tolower((unsigned char)subject[i]);
   lower[i] = '\0';
-  return proxy_vcs_private(s, lower);
+  return proxy_vcs_private(s->vcs, lower);
 }
 
 int proxy_access_may_see(const struct proxy_server *s, const char *user,
@@ -110,7 +110,7 @@ int proxy_access_may_see(const struct proxy_server *s, const char *user,
   if (s->cfg->auth_all)
     return 0;
   char subject[HTTP_MAX_URL_BYTES + 1];
-  return (module == NULL || !proxy_vcs_private(s, module)) &&
+  return (module == NULL || !proxy_vcs_private(s->vcs, module)) &&
          (target == NULL ||
           !target_private(s, target, subject, sizeof subject));
 }

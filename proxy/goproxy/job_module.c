@@ -90,13 +90,21 @@ static void on_vcs_done(struct vcs_get *r) {
 /* Hands the job to git (vcs.c): a private module, or "direct" in the
  * --upstream list. */
 static void start_vcs(struct fetch_job *j, int direct) {
+  static const enum vcs_what what[] = {[GP_LIST] = VCS_LIST,
+                                       [GP_LATEST] = VCS_LATEST,
+                                       [GP_INFO] = VCS_INFO,
+                                       [GP_MOD] = VCS_MOD,
+                                       [GP_ZIP] = VCS_ZIP};
   struct vcs_get *v = &module_data(j)->vcs;
-  v->gp = &j->gp;
+  v->what = what[j->gp.kind]; /* a module's file: never GP_SUMDB */
+  v->module = j->gp.module;
+  v->version = j->gp.version;
+  v->canonical = j->gp.canonical;
   v->fd = j->fd;
   v->direct = direct;
   v->on_done = on_vcs_done;
   v->data = j;
-  int rc = proxy_vcs_start(j->s, v);
+  int rc = proxy_vcs_start(j->s->vcs, v);
   if (rc == 0) {
     proxy_job_fetching(j);
     return;
@@ -112,7 +120,7 @@ static void start_vcs(struct fetch_job *j, int direct) {
 
 /* Private modules never reach an upstream: git answers them. */
 static int start_private(struct fetch_job *j) {
-  if (j->s->cfg->offline || !proxy_vcs_private(j->s, j->gp.module))
+  if (j->s->cfg->offline || !proxy_vcs_private(j->s->vcs, j->gp.module))
     return 0;
   start_vcs(j, 0);
   return 1;

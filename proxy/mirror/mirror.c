@@ -41,18 +41,19 @@ static int64_t read_snapshot(struct store *st) {
   return t;
 }
 
-int proxy_mirror_init(struct proxy_server *s) {
-  s->mirror = calloc(1, sizeof *s->mirror);
-  if (s->mirror == NULL)
+int proxy_mirror_new(struct store *store, int offline,
+                     struct proxy_mirror **out) {
+  struct proxy_mirror *m = calloc(1, sizeof *m);
+  if (m == NULL)
     return -ENOMEM;
-  if (s->cfg->offline)
-    s->mirror->snapshot = read_snapshot(s->store);
+  if (offline)
+    m->snapshot = read_snapshot(store);
+  *out = m;
   return 0;
 }
 
-void proxy_mirror_free(struct proxy_server *s) {
-  free(s->mirror);
-  s->mirror = NULL;
+void proxy_mirror_free(struct proxy_mirror *m) {
+  free(m);
 }
 
 const char *proxy_mirror_headers(struct proxy_server *s, enum gp_kind kind) {

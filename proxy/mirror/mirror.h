@@ -15,10 +15,12 @@
 struct conn_response;
 struct proxy_conn;
 
-/** Reads when the mirror's content was taken (store metadata). 0 or a
- *  negative errno after one line on stderr. */
-int proxy_mirror_init(struct proxy_server *s);
-void proxy_mirror_free(struct proxy_server *s);
+/** The mirror's state; offline, it reads when the content was taken from
+ *  store (metadata). 0 and *out, or -ENOMEM. */
+int proxy_mirror_new(struct store *store, int offline,
+                     struct proxy_mirror **out);
+/** NULL is fine. */
+void proxy_mirror_free(struct proxy_mirror *m);
 
 /**
  * Worker thread, offline only: answers a list or @latest from the stored

@@ -57,7 +57,8 @@ static int add_source(struct proxy_sumdb_db *db, const char *base,
   return 0;
 }
 
-static int setup_db(struct proxy_server *s, struct proxy_sumdb_db *db) {
+static int setup_db(struct upstream_list *upstreams,
+                    struct proxy_sumdb_db *db) {
   char suffix[SUMDB_MAX_NAME_BYTES + 16];
   if (db->spec.url[0] != '\0') {
     char *shown = proxy_url_redact(db->spec.url);
@@ -70,7 +71,7 @@ static int setup_db(struct proxy_server *s, struct proxy_sumdb_db *db) {
   /* The proxies before "off" or "direct" (after which the go command asks
    * the database itself). */
   for (int i = 0;; i++) {
-    const struct proxy_upstream *u = upstream_list_at(s->upstreams, i);
+    const struct proxy_upstream *u = upstream_list_at(upstreams, i);
     if (u == NULL || u->base == NULL || u->direct)
       break;
     int rc = add_source(db, u->base, u->shown, suffix, u->fall_any);
@@ -115,39 +116,41 @@ int proxy_sumdb_specs(const char *const *list, struct sumdb_spec *out, int max,
   return n;
 }
 
-int proxy_sumdb_init(struct proxy_server *s) {
+int proxy_sumdb_new(const char *const *sumdbs, struct upstream_list *upstreams,
+                    struct proxy_sumdb **out) {
   struct proxy_sumdb *sd = calloc(1, sizeof *sd);
-  if (sd == NULL)
-    return -ENOMEM;
-  s->sumdb = sd;
   struct sumdb_spec *specs = calloc(PROXY_SUMDB_MAX_DBS, sizeof *specs);
-  if (specs == NULL)
-    return -ENOMEM;
-  char err[512];
-  int n = proxy_sumdb_specs(s->cfg->sumdbs, specs, PROXY_SUMDB_MAX_DBS, err,
-                            sizeof err);
-  if (n < 0) {
-    fprintf(stderr, "modproxy: --sumdb %s\n", err);
+  if (sd == NULL || specs == NULL) {
+    free(sd);
     free(specs);
-    return n;
+    return -ENOMEM;
   }
-  int rc = 0;
+  char err[512];
+  int n =
+      proxy_sumdb_specs(sumdbs, specs, PROXY_SUMDB_MAX_DBS, err, sizeof err);
+  if (n < 0)
+    fprintf(stderr, "modproxy: --sumdb %s\n", err);
+  int rc = n < 0 ? n : 0;
   for (int i = 0; i < n && rc == 0; i++) {
     sd->dbs[i].spec = specs[i];
     sd->ndbs++;
-    rc = setup_db(s, &sd->dbs[i]);
+    rc = setup_db(upstreams, &sd->dbs[i]);
   }
   free(specs);
-  return rc;
+  if (rc < 0) {
+    proxy_sumdb_free(sd);
+    return rc;
+  }
+  *out = sd;
+  return 0;
 }
 
-void proxy_sumdb_free(struct proxy_server *s) {
-  if (s->sumdb == NULL)
+void proxy_sumdb_free(struct proxy_sumdb *sd) {
+  if (sd == NULL)
     return;
-  for (int i = 0; i < s->sumdb->ndbs; i++)
-    proxy_upstreams_free(s->sumdb->dbs[i].sources, s->sumdb->dbs[i].nsources);
-  free(s->sumdb);
-  s->sumdb = NULL;
+  for (int i = 0; i < sd->ndbs; i++)
+    proxy_upstreams_free(sd->dbs[i].sources, sd->dbs[i].nsources);
+  free(sd);
 }
 
 struct proxy_sumdb_db *proxy_sumdb_find(struct proxy_server *s,
@@ -659,7 +662,7 @@ void proxy_route_sumdb(struct proxy_conn *c, const char *url) {
       return;
     }
     proxy_conn_subject(c, module, version);
-    if (proxy_vcs_private(s, module)) {
+    if (proxy_vcs_private(s->vcs, module)) {
       snprintf(text, sizeof text,
                "%s is a private module here (--private): modproxy never "
                "sends its path to a checksum database.\n"

@@ -45,10 +45,14 @@ struct proxy_sumdb {
  *  out[0..max). Returns the count, or -EINVAL with the reason in err. */
 int proxy_sumdb_specs(const char *const *list, struct sumdb_spec *out, int max,
                       char *err, size_t errlen);
-/** Parses cfg->sumdbs into s->sumdb (an empty list or "off": none).
- *  0, or -EINVAL after printing the reason to stderr. */
-int proxy_sumdb_init(struct proxy_server *s);
-void proxy_sumdb_free(struct proxy_server *s);
+/** Parses sumdbs (--sumdb; NULL, empty or "off": none) into *out, each
+ *  database read through the proxies of upstreams before "off" or
+ *  "direct" (borrowed for the call). 0, or -EINVAL after printing the
+ *  reason to stderr, or -ENOMEM. */
+int proxy_sumdb_new(const char *const *sumdbs, struct upstream_list *upstreams,
+                    struct proxy_sumdb **out);
+/** NULL is fine. */
+void proxy_sumdb_free(struct proxy_sumdb *sd);
 /** The database named `name`, or NULL. */
 struct proxy_sumdb_db *proxy_sumdb_find(struct proxy_server *s,
                                         const char *name);

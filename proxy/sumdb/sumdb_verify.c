@@ -54,7 +54,7 @@ int proxy_sumdb_should_verify(struct proxy_server *s, const struct gp_req *gp) {
     return 0;
   if (s->sumdb->dbs[0].unreachable_until > uv_now(s->loop))
     return 0;
-  return !proxy_vcs_private(s, gp->module);
+  return !proxy_vcs_private(s->vcs, gp->module);
 }
 
 static void free_gets(struct proxy_sumdb_verify *v) {

@@ -48,7 +48,7 @@
 #include "git.h"
 #include "modproxy/diag.h"
 #include "modproxy/gomod.h"
-#include "route.h"
+#include "modproxy/store.h"
 #include "vcs.h"
 #include "vcs_discover.h"
 #include "vcs_internal.h"
@@ -119,7 +119,10 @@ struct disc_entry {
 };
 
 struct proxy_vcs {
-  struct proxy_server *s;
+  uv_loop_t *loop;
+  struct vcs_config cfg;
+  struct store *store;           /* provenance of git's answers */
+  struct proxy_fetcher *fetcher; /* discovery's go-get pages */
   struct disc_entry *discovered; /* newest first */
   struct git_runner *git;
   char **anon_env; /* git's environment for anonymous mirrors */
@@ -127,6 +130,7 @@ struct proxy_vcs {
   struct vcs_repos repos;
   struct vcs_job *jobs;
   char dir[1024];
+  char tmp_dir[1024]; /* git archives are staged here */
 };
 
 static void job_state(struct vcs_job *j, enum vcs_job_state to) {
@@ -181,7 +185,7 @@ static int write_template(const char *dir) {
 }
 
 /* The direct-mode policy from the settings (vcs_policy.h). */
-static int policy_init(struct vcs_policy *p, const struct proxy_config *cfg) {
+static int policy_init(struct vcs_policy *p, const struct vcs_config *cfg) {
   char err[256];
   const char *deny =
       cfg->direct_deny != NULL ? cfg->direct_deny : VCS_POLICY_DEFAULT_DENY;
@@ -229,8 +233,9 @@ static char **anonymous_env(const char *home) {
   return git_env_new(env);
 }
 
-int proxy_vcs_init(struct proxy_server *s) {
-  const struct proxy_config *cfg = s->cfg;
+int proxy_vcs_new(uv_loop_t *loop, const struct vcs_config *cfg,
+                  struct store *store, struct proxy_fetcher *fetcher,
+                  struct proxy_vcs **out) {
   char err[512];
   for (size_t i = 0; cfg->git_routes != NULL && cfg->git_routes[i] != NULL;
        i++) {
@@ -242,7 +247,11 @@ int proxy_vcs_init(struct proxy_server *s) {
   struct proxy_vcs *v = calloc(1, sizeof *v);
   if (v == NULL)
     return -ENOMEM;
-  v->s = s;
+  v->loop = loop;
+  v->cfg = *cfg;
+  v->store = store;
+  v->fetcher = fetcher;
+  snprintf(v->tmp_dir, sizeof v->tmp_dir, "%s", cfg->tmp_dir);
   if (policy_init(&v->policy, cfg) < 0) {
     free(v);
     return -EINVAL;
@@ -271,7 +280,7 @@ int proxy_vcs_init(struct proxy_server *s) {
   if (getenv("GIT_SSH") == NULL && getenv("GIT_SSH_COMMAND") == NULL)
     env[k++] = "GIT_SSH_COMMAND=ssh -o ControlMaster=no -o BatchMode=yes";
   env[k] = NULL;
-  rc = git_runner_new(s->loop, env, &v->git);
+  rc = git_runner_new(loop, env, &v->git);
   if (rc < 0) {
     free(v);
     return rc;
@@ -281,18 +290,16 @@ int proxy_vcs_init(struct proxy_server *s) {
     free(v);
     return -ENOMEM;
   }
-  uint64_t net_ms = s->cfg->git_timeout_s > 0
-                        ? (uint64_t)s->cfg->git_timeout_s * 1000
-                        : VCS_NET_TIMEOUT_MS;
+  uint64_t net_ms = cfg->git_timeout_s > 0 ? (uint64_t)cfg->git_timeout_s * 1000
+                                           : VCS_NET_TIMEOUT_MS;
   char tmpl[1100];
   snprintf(tmpl, sizeof tmpl, "%s/template", v->dir);
   vcs_repos_init(&v->repos, v->git, v->dir, tmpl, net_ms, v->anon_env);
-  s->vcs = v;
+  *out = v;
   return 0;
 }
 
-void proxy_vcs_close(struct proxy_server *s) {
-  struct proxy_vcs *v = s->vcs;
+void proxy_vcs_free(struct proxy_vcs *v) {
   if (v == NULL)
     return;
   git_runner_free(v->git);
@@ -308,7 +315,6 @@ void proxy_vcs_close(struct proxy_server *s) {
     free(e);
   }
   free(v);
-  s->vcs = NULL;
 }
 
 /* How messages name the module: private, or public in direct mode. */
@@ -316,8 +322,14 @@ static const char *kind_of(const struct vcs_get *r) {
   return r->direct ? "module" : "private module";
 }
 
-int proxy_vcs_private(const struct proxy_server *s, const char *module) {
-  return gomod_private(s->cfg->private_patterns, module);
+int proxy_vcs_private(const struct proxy_vcs *v, const char *module) {
+  return gomod_private(v->cfg.private_patterns, module);
+}
+
+int proxy_vcs_ranges_check(const char *text, char *err, size_t errlen) {
+  struct vcs_net_range r[VCS_POLICY_MAX_RANGES];
+  size_t n;
+  return vcs_ranges_parse(text, r, VCS_POLICY_MAX_RANGES, &n, err, errlen);
 }
 
 /* ---- the repository rule ------------------------------------------------ */
@@ -344,7 +356,7 @@ static void on_checked(struct vcs_check *c) {
   if (j->v == NULL)
     return; /* shutting down */
   if (c->status != 0) {
-    job_fail(j, c->status, "module %s: %s\n", j->r->gp->module, c->err);
+    job_fail(j, c->status, "module %s: %s\n", j->r->module, c->err);
     return;
   }
   use_location(j, 1, c->pin);
@@ -367,7 +379,7 @@ static void on_checked(struct vcs_check *c) {
  * its route or --private gives, to the clients allowed to see them.
  */
 static void check_location(struct vcs_job *j) {
-  const char *m = j->r->gp->module;
+  const char *m = j->r->module;
   if (!j->r->direct || j->loc.routed) {
     use_location(j, 0, NULL);
     return;
@@ -383,7 +395,7 @@ static void check_location(struct vcs_job *j) {
     return;
   }
   job_state(j, VJ_CHECK);
-  j->check = (struct vcs_check){.loop = j->v->s->loop,
+  j->check = (struct vcs_check){.loop = j->v->loop,
                                 .policy = &j->v->policy,
                                 .url = j->loc.url,
                                 .module = m,
@@ -482,8 +494,8 @@ static void on_recorded(uv_work_t *w, int status) {
 
 static void on_record(uv_work_t *w) {
   struct vcs_job *j = w->data;
-  store_provenance_put(j->v->s->store, j->r->gp->module, j->version,
-                       j->loc.shown, j->info.ref, j->info.hash);
+  store_provenance_put(j->v->store, j->r->module, j->version, j->loc.shown,
+                       j->info.ref, j->info.hash);
 }
 
 /* A 200 answer: record where the version came from, then answer. */
@@ -495,7 +507,7 @@ static void succeed(struct vcs_job *j) {
   }
   job_state(j, VJ_RECORD);
   j->work.data = j;
-  if (uv_queue_work(j->v->s->loop, &j->work, on_record, on_recorded) < 0)
+  if (uv_queue_work(j->v->loop, &j->work, on_record, on_recorded) < 0)
     job_done(j);
 }
 
@@ -505,8 +517,8 @@ static void on_built(uv_work_t *w, int status) {
   struct vcs_job *j = w->data;
   if (j->work_rc < 0) {
     job_fail(j, j->work_rc == -E2BIG ? 410 : 502,
-             "%s@%s: %s (from %s at %.12s)\n", j->r->gp->module,
-             j->r->gp->version, j->err, j->loc.shown, j->plan.hash);
+             "%s@%s: %s (from %s at %.12s)\n", j->r->module, j->r->version,
+             j->err, j->loc.shown, j->plan.hash);
     return;
   }
   succeed(j);
@@ -514,7 +526,7 @@ static void on_built(uv_work_t *w, int status) {
 
 static void on_build(uv_work_t *w) {
   struct vcs_job *j = w->data;
-  j->work_rc = vcs_zip_build(j->archive_fd, j->r->gp->module, j->r->gp->version,
+  j->work_rc = vcs_zip_build(j->archive_fd, j->r->module, j->r->version,
                              &j->plan, j->r->fd, j->err, sizeof j->err);
 }
 
@@ -534,20 +546,20 @@ static void on_archived(struct git_cmd *c) {
              : c->rc == -ETIMEDOUT ? 504
                                    : 502,
              "%s@%s: git archive failed in the mirror of %s: %s\n",
-             j->r->gp->module, j->r->gp->version, j->loc.shown,
+             j->r->module, j->r->version, j->loc.shown,
              c->rc == -ETIMEDOUT ? "timed out" : line);
     return;
   }
   git_cmd_dispose(c);
   job_state(j, VJ_BUILD);
   j->work.data = j;
-  if (uv_queue_work(j->v->s->loop, &j->work, on_build, on_built) < 0)
+  if (uv_queue_work(j->v->loop, &j->work, on_build, on_built) < 0)
     job_fail(j, 503, "modproxy could not queue the zip build; retry\n");
 }
 
 static void start_archive(struct vcs_job *j) {
-  char path[sizeof j->v->s->tmp_dir + 32];
-  snprintf(path, sizeof path, "%s/archive-XXXXXX", j->v->s->tmp_dir);
+  char path[sizeof j->v->tmp_dir + 32];
+  snprintf(path, sizeof path, "%s/archive-XXXXXX", j->v->tmp_dir);
   j->archive_fd = mkstemp(path);
   if (j->archive_fd < 0) {
     job_fail(j, 503, "modproxy cannot stage a git archive: %s\n",
@@ -644,24 +656,21 @@ static int answer(struct vcs_job *j, char *body, size_t len) {
 
 static void resolve(struct vcs_job *j) {
   struct vcs_get *r = j->r;
-  const struct gp_req *gp = r->gp;
   struct vcs_ctx *c = &j->ctx;
-  int rc = vcs_ctx_init(c, gp->module, j->loc.root, j->refs, &j->memo);
+  int rc = vcs_ctx_init(c, r->module, j->loc.root, j->refs, &j->memo);
   char *body = NULL;
   size_t len = 0;
   if (rc == 0) {
-    switch (gp->kind) {
-    case GP_LIST: rc = vcs_resolve_list(c, &body, &len); break;
-    case GP_LATEST: rc = vcs_resolve_latest(c, &j->info); break;
-    case GP_INFO: rc = vcs_resolve_stat(c, gp->version, &j->info); break;
-    case GP_MOD: rc = vcs_resolve_gomod(c, gp->version, &body, &len); break;
-    case GP_ZIP:
+    switch (r->what) {
+    case VCS_LIST: rc = vcs_resolve_list(c, &body, &len); break;
+    case VCS_LATEST: rc = vcs_resolve_latest(c, &j->info); break;
+    case VCS_INFO: rc = vcs_resolve_stat(c, r->version, &j->info); break;
+    case VCS_MOD: rc = vcs_resolve_gomod(c, r->version, &body, &len); break;
+    case VCS_ZIP:
       free(j->plan.license);
       memset(&j->plan, 0, sizeof j->plan);
-      rc = vcs_resolve_zip(c, gp->version, &j->plan);
+      rc = vcs_resolve_zip(c, r->version, &j->plan);
       break;
-    case GP_SUMDB:
-      break; /* checksum-database fetches never reach git (jobs.c) */
     }
   }
   if (rc == -EAGAIN) {
@@ -677,18 +686,18 @@ static void resolve(struct vcs_job *j) {
     }
     job_fail(j, c->status != 0 ? c->status : 502,
              "%s\nmodproxy resolved %s from the git repository %s\n", c->err,
-             gp->module, j->loc.shown);
+             r->module, j->loc.shown);
     return;
   }
-  switch (gp->kind) {
-  case GP_LIST:
+  switch (r->what) {
+  case VCS_LIST:
     if (answer(j, body, len) == 0) {
       set_origin(j, "", "-");
       succeed(j);
     }
     return;
-  case GP_LATEST:
-  case GP_INFO:
+  case VCS_LATEST:
+  case VCS_INFO:
     body = vcs_info_json(&j->info, j->loc.shown, c->code_dir, &len);
     if (answer(j, body, len) == 0) {
       snprintf(j->version, sizeof j->version, "%s", j->info.version);
@@ -696,27 +705,26 @@ static void resolve(struct vcs_job *j) {
       succeed(j);
     }
     return;
-  case GP_MOD:
+  case VCS_MOD:
     if (answer(j, body, len) == 0) {
       /* The .info of the version says which commit (memoised). */
       struct vcs_info info;
-      if (vcs_resolve_stat(c, gp->version, &info) == 0)
+      if (vcs_resolve_stat(c, r->version, &info) == 0)
         j->info = info;
-      snprintf(j->version, sizeof j->version, "%s", gp->version);
+      snprintf(j->version, sizeof j->version, "%s", r->version);
       set_origin(j, j->info.ref, j->info.hash[0] != '\0' ? j->info.hash : "-");
       succeed(j);
     }
     return;
-  case GP_ZIP: {
+  case VCS_ZIP: {
     struct vcs_info info;
-    if (vcs_resolve_stat(c, gp->version, &info) == 0)
+    if (vcs_resolve_stat(c, r->version, &info) == 0)
       j->info = info;
-    snprintf(j->version, sizeof j->version, "%s", gp->version);
+    snprintf(j->version, sizeof j->version, "%s", r->version);
     set_origin(j, j->info.ref, j->plan.hash);
     start_archive(j);
     return;
   }
-  case GP_SUMDB: break; /* checksum-database fetches never reach git (jobs.c) */
   }
 }
 
@@ -725,9 +733,9 @@ static void on_refreshed(struct vcs_repo_waiter *w, int status,
   struct vcs_job *j =
       (struct vcs_job *)((char *)w - offsetof(struct vcs_job, waiter));
   attempt(j, "refresh mirror (git ls-remote, git fetch)", status,
-          uv_now(j->v->s->loop) - j->step_start_ms, j->repo->attempts);
+          uv_now(j->v->loop) - j->step_start_ms, j->repo->attempts);
   if (status != 200) {
-    const char *m = j->r->gp->module;
+    const char *m = j->r->module;
     job_fail(j, status, "%s %s: %s\n%s", kind_of(j->r), m, why,
              status == 404 ? "Check the module path, and modproxy's "
                              "--git-route for it.\n"
@@ -745,18 +753,18 @@ static void on_refreshed(struct vcs_repo_waiter *w, int status,
 static void refresh(struct vcs_job *j) {
   job_state(j, VJ_REFRESH);
   j->refreshed = 1;
-  j->step_start_ms = uv_now(j->v->s->loop);
+  j->step_start_ms = uv_now(j->v->loop);
   j->waiter.cb = on_refreshed;
-  vcs_repo_refresh(j->repo, j->v->s->loop, &j->waiter);
+  vcs_repo_refresh(j->repo, j->v->loop, &j->waiter);
 }
 
 /* The location is known (j->repo): resolve, refreshing first if needed. */
 static void begin(struct vcs_job *j) {
-  const struct gp_req *gp = j->r->gp;
+  const struct vcs_get *r = j->r;
   struct vcs_repo *repo = j->repo;
   int fresh = repo->refs != NULL && repo->fetched &&
-              uv_now(j->v->s->loop) - repo->refreshed_ms < VCS_REFS_FRESH_MS;
-  int versioned = gp->canonical && gp->kind != GP_LIST && gp->kind != GP_LATEST;
+              uv_now(j->v->loop) - repo->refreshed_ms < VCS_REFS_FRESH_MS;
+  int versioned = r->canonical && r->what != VCS_LIST && r->what != VCS_LATEST;
   if (fresh || (versioned && repo->refs != NULL && repo->fetched)) {
     /* Mark fresh snapshots as refreshed: a 404 there is final. */
     j->refreshed = fresh;
@@ -772,7 +780,7 @@ static void begin(struct vcs_job *j) {
 
 static const struct vcs_location *disc_lookup(struct proxy_vcs *v,
                                               const char *module) {
-  uint64_t now = uv_now(v->s->loop);
+  uint64_t now = uv_now(v->loop);
   for (struct disc_entry **p = &v->discovered; *p != NULL;) {
     struct disc_entry *e = *p;
     if (e->expires_ms <= now) { /* expired: drop it */
@@ -796,7 +804,7 @@ static void disc_remember(struct proxy_vcs *v, const char *module,
     return;
   }
   e->loc = *loc;
-  e->expires_ms = uv_now(v->s->loop) + VCS_DISCOVER_TTL_MS;
+  e->expires_ms = uv_now(v->loop) + VCS_DISCOVER_TTL_MS;
   e->next = v->discovered;
   v->discovered = e;
   size_t n = 0;
@@ -824,7 +832,7 @@ static void on_discovered(struct vcs_discovery *d) {
     snprintf(cmd, sizeof cmd, "GET %s", d->steps[i].url);
     attempt(j, cmd, d->steps[i].status, d->steps[i].ms, NULL);
   }
-  const char *m = j->r->gp->module;
+  const char *m = j->r->module;
   if (d->status != 0) {
     j->r->no_route = 1;
     job_fail(j, d->status,
@@ -848,9 +856,9 @@ static void on_start(uv_timer_t *t) {
   }
   if (j->discovering) {
     job_state(j, VJ_DISCOVER);
-    j->disc.fetcher = upstream_list_fetcher(j->v->s->upstreams);
-    j->disc.loop = j->v->s->loop;
-    j->disc.module = j->r->gp->module;
+    j->disc.fetcher = j->v->fetcher;
+    j->disc.loop = j->v->loop;
+    j->disc.module = j->r->module;
     j->disc.policy = j->r->direct ? &j->v->policy : NULL;
     j->disc.on_done = on_discovered;
     j->disc.data = j;
@@ -860,15 +868,14 @@ static void on_start(uv_timer_t *t) {
       job_fail(j, 502,
                "%s %s: no --git-route matches it, and modproxy "
                "could not start discovery: %s\n",
-               kind_of(j->r), j->r->gp->module, strerror(-rc));
+               kind_of(j->r), j->r->module, strerror(-rc));
     }
     return;
   }
   check_location(j);
 }
 
-int proxy_vcs_start(struct proxy_server *s, struct vcs_get *r) {
-  struct proxy_vcs *v = s->vcs;
+int proxy_vcs_start(struct proxy_vcs *v, struct vcs_get *r) {
   if (v == NULL)
     return -ECANCELED;
   struct vcs_job *j = calloc(1, sizeof *j);
@@ -886,17 +893,16 @@ int proxy_vcs_start(struct proxy_server *s, struct vcs_get *r) {
   if (j->json != NULL)
     fputc('[', j->json);
   char err[512];
-  int rc =
-      vcs_route(s->cfg->git_routes, r->gp->module, &j->loc, err, sizeof err);
+  int rc = vcs_route(v->cfg.git_routes, r->module, &j->loc, err, sizeof err);
   if (rc == -ENOENT) {
     /* No route: the go command's discovery, unless the path cannot have
      * a go-get page (no host name first). */
     char url[VCS_MAX_URL_BYTES];
-    const struct vcs_location *known = disc_lookup(v, r->gp->module);
+    const struct vcs_location *known = disc_lookup(v, r->module);
     if (known != NULL) {
       j->loc = *known;
       rc = 0;
-    } else if (vcs_discover_url(r->gp->module, url, sizeof url) == 0) {
+    } else if (vcs_discover_url(r->module, url, sizeof url) == 0) {
       j->discovering = 1;
       rc = 0;
     }
@@ -906,13 +912,13 @@ int proxy_vcs_start(struct proxy_server *s, struct vcs_get *r) {
     snprintf(text, sizeof text,
              "%s %s: %s\nThe proxy's operators can add "
              "--git-route 'PATTERN=URL' for it.\n",
-             kind_of(r), r->gp->module, err);
+             kind_of(r), r->module, err);
     r->status = rc == -ENOENT ? 404 : 502;
     r->no_route = rc == -ENOENT;
     r->body = strdup(text);
     r->len = r->body != NULL ? strlen(r->body) : 0;
   }
-  uv_timer_init(s->loop, &j->defer);
+  uv_timer_init(v->loop, &j->defer);
   j->defer.data = j;
   uv_timer_start(&j->defer, on_start, 0, 0);
   j->next = v->jobs;

@@ -22,6 +22,7 @@
 
 #include <uv.h>
 
+#include "vcs.h"
 #include "vcs_internal.h"
 
 /* Address ranges one of --direct-deny, --direct-allow may list. */
@@ -29,13 +30,6 @@
 /* Addresses of one host checked and pinned (more are ignored: curl and git
  * connect only to the pinned ones). */
 #define VCS_POLICY_MAX_ADDRS 8
-/* The loopback, "this network", private (RFC 1918, unique local),
- * shared (CGNAT), link-local (cloud metadata), benchmarking, multicast and
- * reserved ranges: nothing a public module's repository lives on. */
-#define VCS_POLICY_DEFAULT_DENY                                                \
-  "0.0.0.0/8,10.0.0.0/8,100.64.0.0/10,127.0.0.0/8,169.254.0.0/16,"             \
-  "172.16.0.0/12,192.0.0.0/24,192.168.0.0/16,198.18.0.0/15,224.0.0.0/3,"       \
-  "::/128,::1/128,fc00::/7,fe80::/10,ff00::/8"
 
 /** An address range; IPv4 is kept as IPv4-mapped IPv6 (::ffff:a.b.c.d). */
 struct vcs_net_range {
