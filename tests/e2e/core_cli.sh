@@ -5,7 +5,7 @@
 # and a flag wins over its variable.
 source "$(dirname "$0")/lib.sh"
 
-BIN=$MODPROXY_BIN
+BIN=$TEST_MODPROXY_BIN
 cd "$T" # a stray default ./modproxy-data must land in the temp dir
 
 # run_cli ARGS...: runs modproxy (5 s at most); sets RC, OUT, ERR
@@ -155,11 +155,11 @@ PY
 }
 config_of_size "$T/edge.conf" $((1 << 20))
 assert_eq "$(wc -c <"$T/edge.conf")" $((1 << 20)) "size of the config file at the limit"
-out=$("$MODPROXY_BIN" config --config "$T/edge.conf" 2>&1) || fail "a config file of 1 MiB: $out"
+out=$("$TEST_MODPROXY_BIN" config --config "$T/edge.conf" 2>&1) || fail "a config file of 1 MiB: $out"
 assert_contains "$out" "(set, not shown)" "a config file of 1 MiB: its last line"
 config_of_size "$T/past.conf" $(((1 << 20) + 1))
 rc=0
-out=$("$MODPROXY_BIN" config --config "$T/past.conf" 2>&1) || rc=$?
+out=$("$TEST_MODPROXY_BIN" config --config "$T/past.conf" 2>&1) || rc=$?
 ((rc != 0)) || fail "a config file of 1 MiB + 1 byte was taken: $out"
 assert_contains "$out" "larger than $((1 << 20)) bytes" "a config file of 1 MiB + 1 byte"
 

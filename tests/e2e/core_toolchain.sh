@@ -120,7 +120,7 @@ body=$(curl -s "$PROXY_URL/$TC/@v/v0.0.1-go1.99.0.$PLAT.info")
 (($(wc -l <<<"$body") <= 8 && ${#body} <= 648)) || fail "the explanation does not fit: $body"
 
 # ---- 4. an offline bundle with the toolchain ----------------------------------
-"$MODPROXY_BIN" export --data "$T/data" --upstream "$UPSTREAM_URL" \
+"$TEST_MODPROXY_BIN" export --data "$T/data" --upstream "$UPSTREAM_URL" \
   --sumdb "$SUMDB_KEY $SUMDB_URL" --toolchain go1.27.3 --platform "$PLAT_SLASH" \
   -o "$T/bundle" >"$T/export.out" 2>&1 || fail "export --toolchain: $(cat "$T/export.out")"
 [[ -f $T/bundle$zip ]] || fail "the bundle lacks $zip: $(find "$T/bundle" -type f)"
@@ -134,7 +134,7 @@ assert_contains "$(cat "$T/cached.out")" "go version go1.27.3 $PLAT_SLASH" "from
 stop_modproxy
 
 # ---- 6. from an offline mirror -------------------------------------------------
-"$MODPROXY_BIN" import --data "$T/mirror" --sumdb "$SUMDB_KEY" "$T/bundle" \
+"$TEST_MODPROXY_BIN" import --data "$T/mirror" --sumdb "$SUMDB_KEY" "$T/bundle" \
   >"$T/import.out" 2>&1 || fail "import: $(cat "$T/import.out")"
 MODPROXY_DATA="$T/mirror"
 start_modproxy --offline --sumdb "$SUMDB_KEY"

@@ -83,9 +83,9 @@ curl -fsS "$PROXY_URL/diag?format=json" >>"$T/bodies"
 curl -fsS "$PROXY_URL/diag" >>"$T/bodies"
 curl -fsS "$PROXY_URL/diag/config" >>"$T/bodies"
 assert_contains "$(cat "$T/bodies")" "xxxxx@$HOSTPORT" "/diag names the upstream, redacted"
-MODPROXY_UPSTREAM="https://ci:$SECRET@$HOSTPORT" "$MODPROXY_BIN" config >"$T/config.out" 2>&1
+MODPROXY_UPSTREAM="https://ci:$SECRET@$HOSTPORT" "$TEST_MODPROXY_BIN" config >"$T/config.out" 2>&1
 assert_contains "$(cat "$T/config.out")" "https://xxxxx@$HOSTPORT" "modproxy config shows the upstream, redacted"
-"$MODPROXY_BIN" config --upstream "https://ci:$SECRET@$HOSTPORT,https://$SECRET@$HOSTPORT"   --sumdb "sum.golang.org https://ci:$SECRET@$HOSTPORT" >>"$T/config.out" 2>&1
+"$TEST_MODPROXY_BIN" config --upstream "https://ci:$SECRET@$HOSTPORT,https://$SECRET@$HOSTPORT"   --sumdb "sum.golang.org https://ci:$SECRET@$HOSTPORT" >>"$T/config.out" 2>&1
 stop_modproxy
 
 # ---- the secret is nowhere ------------------------------------------------

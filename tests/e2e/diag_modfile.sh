@@ -129,12 +129,12 @@ EOF
 diag() {
   local what=$1 rc=0
   shift
-  CLI=$(cd "$DIR" && goenv "$MODPROXY_BIN" diag 2>&1) || rc=$?
+  CLI=$(cd "$DIR" && goenv "$TEST_MODPROXY_BIN" diag 2>&1) || rc=$?
   CLI_RC=$rc
   echo "--- modproxy diag ($what): exit $CLI_RC"
   echo "$CLI"
   rc=0
-  (cd "$DIR" && goenv "$MODPROXY_BIN" diag --json >"$T/cli.json" 2>"$T/cli.err") || rc=$?
+  (cd "$DIR" && goenv "$TEST_MODPROXY_BIN" diag --json >"$T/cli.json" 2>"$T/cli.err") || rc=$?
   python3 -m json.tool "$T/cli.json" >/dev/null 2>&1 ||
     soft "$what: modproxy diag --json is not JSON: $(cat "$T/cli.json" "$T/cli.err")"
   ((rc == CLI_RC)) || soft "$what: exit status $rc with --json, $CLI_RC without"
@@ -467,7 +467,7 @@ GOCMD_GO=$GO_OLD go_in "$DIR" list -m
 ((GORC != 0)) || fail "modern: $GO_OLD read a go.mod with go 1.22.0 and toolchain"
 expect "$GOOUT" "unknown directive: toolchain" "modern: $GO_OLD's refusal"
 OLDGOVER=$(cd "$T" && GOCMD_GO=$GO_OLD gocmd env GOVERSION)
-CLI=$(cd "$DIR" && PATH="$(dirname "$GO_OLD"):$PATH" goenv "$MODPROXY_BIN" diag 2>&1) || true
+CLI=$(cd "$DIR" && PATH="$(dirname "$GO_OLD"):$PATH" goenv "$TEST_MODPROXY_BIN" diag 2>&1) || true
 WEB=$(curl -sS -F "gomod=@$DIR/go.mod" -F "go_version=$OLDGOVER" "$PROXY_URL/diag/modfile")
 echo "--- modproxy diag with $OLDGOVER"
 echo "$CLI"

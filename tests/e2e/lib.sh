@@ -2,7 +2,7 @@
 # shellcheck disable=SC2034 # variables set here are used by the tests
 # Library for the end-to-end tests: `source "$(dirname "$0")/lib.sh"`.
 #
-# Environment (set by CTest): MODPROXY_BIN, BUILD_DIR, SRC_DIR.
+# Environment (set by CTest): TEST_MODPROXY_BIN, BUILD_DIR, SRC_DIR.
 # Optional: KEEP_TMP=1 keeps the per-test temp dir; GO_CORPUS overrides the
 # go command's module corpus directory; GO and GO_OLD choose the clients.
 #
@@ -16,9 +16,6 @@ set -euo pipefail
 set -E # ERR trap in functions too
 
 : "${BUILD_DIR:?BUILD_DIR must be set}"
-# modproxy refuses MODPROXY_* variables that are not its settings: the
-# binary's path stays a shell variable, not an environment variable.
-export -n MODPROXY_BIN
 SRC_DIR=${SRC_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 TOOLS="$BUILD_DIR/tools"
 # GO: the client the tests drive, the machine's newest Go (the one most of
@@ -188,11 +185,11 @@ _http_answers() { # port: true once a GET /healthz gets any HTTP response
   ) 2>/dev/null
 }
 
-# start_modproxy [flags...]: runs "$MODPROXY_BIN" serve on a free 127.0.0.1
+# start_modproxy [flags...]: runs "$TEST_MODPROXY_BIN" serve on a free 127.0.0.1
 # port with --data "$MODPROXY_DATA" (default $T/data, kept across restarts);
 # sets PROXY_URL, MODPROXY_PID, MODPROXY_LOG; waits up to 10 s for it to answer.
 start_modproxy() {
-  : "${MODPROXY_BIN:?MODPROXY_BIN must be set}"
+  : "${TEST_MODPROXY_BIN:?TEST_MODPROXY_BIN must be set}"
   MODPROXY_DATA=${MODPROXY_DATA:-$T/data}
   MODPROXY_LOG="$T/modproxy.log"
   mkdir -p "$MODPROXY_DATA"
@@ -200,7 +197,7 @@ start_modproxy() {
   for _ in 1 2 3; do
     port=$(_free_port)
     echo "+ modproxy serve --listen 127.0.0.1:$port --data $MODPROXY_DATA $*" >>"$MODPROXY_LOG"
-    "$MODPROXY_BIN" serve --listen "127.0.0.1:$port" --data "$MODPROXY_DATA" "$@" >>"$MODPROXY_LOG" 2>&1 &
+    "$TEST_MODPROXY_BIN" serve --listen "127.0.0.1:$port" --data "$MODPROXY_DATA" "$@" >>"$MODPROXY_LOG" 2>&1 &
     MODPROXY_PID=$!
     _PIDS+=("$MODPROXY_PID")
     PROXY_URL="http://127.0.0.1:$port"

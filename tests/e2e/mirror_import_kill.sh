@@ -11,7 +11,7 @@ make_corpus_tree "$T/tree"
 start_upstream "$T/tree"
 start_sumdb "$T/tree"
 project_module "$T/proj"
-"$MODPROXY_BIN" export --data "$T/connected" --upstream "$UPSTREAM_URL" \
+"$TEST_MODPROXY_BIN" export --data "$T/connected" --upstream "$UPSTREAM_URL" \
   --sumdb "$SUMDB_KEY $SUMDB_URL" -o "$T/bundle" "$T/proj/go.mod" \
   >"$T/export.out" 2>"$T/export.log" || fail "export: $(cat "$T/export.log")"
 # The source: the corpus tree with the bundle's checksum database answers.
@@ -22,7 +22,7 @@ total=$(find "$T/src" -name '*.mod' -path '*/@v/*' | wc -l)
 run_import() { # DATA [flags]: import of $T/src; prints the exit status
   local data=$1 rc=0
   shift
-  "$MODPROXY_BIN" import --data "$data" --sumdb "$SUMDB_KEY" "$@" "$T/src" \
+  "$TEST_MODPROXY_BIN" import --data "$data" --sumdb "$SUMDB_KEY" "$@" "$T/src" \
     >>"$T/import-$(basename "$data").out" 2>&1 || rc=$?
   echo "$rc"
 }
@@ -37,7 +37,7 @@ grep -q "^s|$SUMDB_NAME|lookup/rsc.io/quote@v1.5.2|" "$T/ref.digest" ||
   fail "the reference import has no checksum database answers"
 
 # Killed midway.
-"$MODPROXY_BIN" import --data "$T/killed" --sumdb "$SUMDB_KEY" --pause-ms 20 "$T/src" \
+"$TEST_MODPROXY_BIN" import --data "$T/killed" --sumdb "$SUMDB_KEY" --pause-ms 20 "$T/src" \
   >"$T/import-killed-1.out" 2>&1 &
 pid=$!
 _PIDS+=("$pid")

@@ -62,7 +62,7 @@ stop_modproxy
 
 # ---- 2. export ------------------------------------------------------------------
 t0=$(date +%s.%N)
-"$MODPROXY_BIN" export --data "$T/connected" --upstream "$UPSTREAM_URL" \
+"$TEST_MODPROXY_BIN" export --data "$T/connected" --upstream "$UPSTREAM_URL" \
   --sumdb "$SUMDB_KEY $SUMDB_URL" -o "$T/bundle" "$T/proj/go.mod" \
   >"$T/export.out" 2>"$T/export.log" || fail "export: $(cat "$T/export.log")"
 t1=$(date +%s.%N)
@@ -81,19 +81,19 @@ grep -q "^sum rsc.io/quote v1.5.2 h1:" "$T/bundle/modproxy-bundle.txt" ||
   fail "the manifest lacks the zip hash of rsc.io/quote"
 # A second export of the same closure into an existing directory is refused.
 rc=0
-"$MODPROXY_BIN" export --data "$T/connected" --upstream off -o "$T/bundle" \
+"$TEST_MODPROXY_BIN" export --data "$T/connected" --upstream off -o "$T/bundle" \
   "$T/proj/go.mod" >/dev/null 2>"$T/err" || rc=$?
 assert_eq "$rc" 2 "export onto an existing bundle"
 assert_contains "$(cat "$T/err")" "already exists"
 
 # ---- 3. import into a fresh store ----------------------------------------------
 t0=$(date +%s.%N)
-"$MODPROXY_BIN" import --data "$T/mirror" --sumdb "$SUMDB_KEY" "$T/bundle" \
+"$TEST_MODPROXY_BIN" import --data "$T/mirror" --sumdb "$SUMDB_KEY" "$T/bundle" \
   >"$T/import.out" 2>"$T/import.log" || fail "import: $(cat "$T/import.out" "$T/import.log")"
 t1=$(date +%s.%N)
 printf 'FIGURES import: %.2f s\n' "$(echo "$t1 - $t0" | bc)"
 assert_contains "$(cat "$T/import.out")" "versions: 4 added, 0 already present, 0 rejected"
-"$MODPROXY_BIN" import --data "$T/mirror" --sumdb "$SUMDB_KEY" "$T/bundle" \
+"$TEST_MODPROXY_BIN" import --data "$T/mirror" --sumdb "$SUMDB_KEY" "$T/bundle" \
   >"$T/import2.out" 2>&1 || fail "second import: $(cat "$T/import2.out")"
 assert_contains "$(cat "$T/import2.out")" "versions: 0 added, 4 already present, 0 rejected"
 assert_contains "$(cat "$T/import2.out")" "0 added, 5 already present, 0 rejected" \
@@ -167,7 +167,7 @@ GOCMD_PROXY="file://$T/bundle" gocmd build ./... >"$T/file.out" 2>&1 ||
   fail "GOPROXY=file:// of the bundle: $(cat "$T/file.out")"
 
 # ---- 6. an incremental bundle, with a query and toolchains -----------------------
-"$MODPROXY_BIN" export --data "$T/connected" --upstream "$UPSTREAM_URL" \
+"$TEST_MODPROXY_BIN" export --data "$T/connected" --upstream "$UPSTREAM_URL" \
   --sumdb "$SUMDB_KEY $SUMDB_URL" --since "$T/bundle" --toolchain go1.21.0 \
   --platform linux/amd64 --platform darwin/arm64 -o "$T/inc" \
   "$T/proj/go.mod" rsc.io/quote@v1.5.1 rsc.io/quote@v1.5.3-pre1 >"$T/inc.out" 2>"$T/inc.log" ||
@@ -183,7 +183,7 @@ base_id=$(awk '$1 == "id" {print $2}' "$T/bundle/modproxy-bundle.txt")
 grep -q "^since $base_id\$" "$T/inc/modproxy-bundle.txt" ||
   fail "the incremental manifest does not name its base"
 assert_eq "$(cat "$T/inc/rsc.io/quote/@v/list")" $'v1.5.1\nv1.5.2\nv1.5.3-pre1' "incremental list"
-"$MODPROXY_BIN" import --data "$T/mirror" --sumdb "$SUMDB_KEY" "$T/inc" \
+"$TEST_MODPROXY_BIN" import --data "$T/mirror" --sumdb "$SUMDB_KEY" "$T/inc" \
   >"$T/inc-import.out" 2>&1 || fail "incremental import: $(cat "$T/inc-import.out")"
 assert_contains "$(cat "$T/inc-import.out")" "versions: 4 added, 0 already present, 0 rejected"
 MODPROXY_DATA="$T/mirror"
@@ -198,7 +198,7 @@ assert_eq "$(curl -s "$PROXY_URL/golang.org/toolchain/@v/list")" \
 stop_modproxy
 
 # ---- 7. the offline go command's module cache ----------------------------------------
-"$MODPROXY_BIN" import --data "$T/fromcache" --sumdb "$SUMDB_KEY" "$T/gopath/pkg/mod" \
+"$TEST_MODPROXY_BIN" import --data "$T/fromcache" --sumdb "$SUMDB_KEY" "$T/gopath/pkg/mod" \
   >"$T/cache-import.out" 2>&1 || fail "module cache import: $(cat "$T/cache-import.out")"
 assert_contains "$(cat "$T/cache-import.out")" "(tree): versions: 3 added, 0 already present, 0 rejected"
 grep -q "answers: 0 added" "$T/cache-import.out" &&

@@ -68,7 +68,7 @@ EOF
 
 import_into() { # DATA BUNDLE: runs import; sets IMPORT_OUT and IMPORT_RC
   IMPORT_RC=0
-  IMPORT_OUT=$("$MODPROXY_BIN" import --data "$1" --sumdb "$SUMDB_KEY" "$2" 2>/dev/null) ||
+  IMPORT_OUT=$("$TEST_MODPROXY_BIN" import --data "$1" --sumdb "$SUMDB_KEY" "$2" 2>/dev/null) ||
     IMPORT_RC=$?
 }
 
@@ -79,7 +79,7 @@ zip_stored() { # DATA MODULE VERSION: 1 if the store holds the zip
 
 # ---- a bundle to tamper with -------------------------------------------------
 project_module "$T/proj"
-"$MODPROXY_BIN" export --data "$T/connected" --upstream "$UPSTREAM_URL" \
+"$TEST_MODPROXY_BIN" export --data "$T/connected" --upstream "$UPSTREAM_URL" \
   --sumdb "$SUMDB_KEY $SUMDB_URL" -o "$T/bundle" "$T/proj/go.mod" \
   >"$T/export.out" 2>"$T/export.log" || fail "export: $(cat "$T/export.log")"
 [[ -f $T/bundle/$SAMPLER ]] || fail "the bundle lacks $SAMPLER"

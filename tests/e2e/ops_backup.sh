@@ -54,7 +54,7 @@ sleep 2
 during_start=$(sql "$DB" "SELECT count(*) FROM versions")
 ((during_start > before)) || fail "the load stores nothing new ($before versions)"
 sql "$DB" "SELECT module || '@' || version FROM versions ORDER BY 1" >"$T/pre.list"
-out=$("$MODPROXY_BIN" backup --data "$MODPROXY_DATA" "$T/backup.db")
+out=$("$TEST_MODPROXY_BIN" backup --data "$MODPROXY_DATA" "$T/backup.db")
 echo "$out"
 assert_contains "$out" "backed up $MODPROXY_DATA/modproxy.db"
 sleep 2
@@ -91,13 +91,13 @@ assert_eq "$(sql "$DB" "ATTACH '$T/backup.db' AS b;
 sql "$T/backup.db" "SELECT module || '@' || version FROM versions ORDER BY 1" >"$T/backup.list"
 missing=$(comm -23 "$T/pre.list" "$T/backup.list")
 [[ -z $missing ]] || fail "versions stored before the backup began are missing from it: $missing"
-"$MODPROXY_BIN" fsck --data "$MODPROXY_DATA" >/dev/null || fail "fsck of the live store"
+"$TEST_MODPROXY_BIN" fsck --data "$MODPROXY_DATA" >/dev/null || fail "fsck of the live store"
 stop_modproxy
 
 # ---- restored, it serves the same modules with no upstream --------------------
 mkdir -p "$T/restored"
 cp "$T/backup.db" "$T/restored/modproxy.db"
-out=$("$MODPROXY_BIN" fsck --data "$T/restored")
+out=$("$TEST_MODPROXY_BIN" fsck --data "$T/restored")
 assert_contains "$out" "0 damaged"
 MODPROXY_DATA="$T/restored" start_modproxy --upstream off
 chmod -R u+w "$T/gopath" && rm -rf "$T/gopath/pkg/mod"
@@ -107,7 +107,7 @@ assert_eq "$(cat "$T/restored.sums")" "$(cat "$T/first.sums")" "sums from the re
 stop_modproxy
 
 # ---- at rest, a backup is the store, row for row ------------------------------
-"$MODPROXY_BIN" backup --data "$MODPROXY_DATA" "$T/rest.db" >/dev/null
+"$TEST_MODPROXY_BIN" backup --data "$MODPROXY_DATA" "$T/rest.db" >/dev/null
 dump() {
   local t
   for t in $(sql "$1" "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"); do

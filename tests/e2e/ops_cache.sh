@@ -17,7 +17,7 @@ start_upstream "$T/tree"
 export MODPROXY_DATA="$T/data"
 DB=$MODPROXY_DATA/modproxy.db
 sql() { sqlite3 -batch -noheader -cmd '.timeout 5000' "$DB" "$@"; }
-mp() { "$MODPROXY_BIN" "$1" --data "$MODPROXY_DATA" "${@:2}"; }
+mp() { "$TEST_MODPROXY_BIN" "$1" --data "$MODPROXY_DATA" "${@:2}"; }
 fetch() { # module version: its .info, .mod and .zip through modproxy
   local ext
   for ext in info mod zip; do

@@ -31,7 +31,7 @@ DOCKERFILE=$SRC_DIR/deploy/Dockerfile
 # `modproxy` on PATH is the built binary (as after `install`).
 mkdir -p "$T/bin" "$T/work" "$T/etc/modproxy" "$T/var/lib/modproxy" \
   "$T/var/backups/modproxy" "$T/media"
-ln -s "$MODPROXY_BIN" "$T/bin/modproxy"
+ln -s "$TEST_MODPROXY_BIN" "$T/bin/modproxy"
 PATH="$T/bin:$PATH"
 PORT=$(_free_port)
 PORT2=$(_free_port)

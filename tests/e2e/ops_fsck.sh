@@ -31,7 +31,7 @@ while i < len(s):
 }
 want=$(sum_of "$T/first.json" rsc.io/quote)
 [[ $want == h1:* ]] || fail "go mod download printed no Sum"
-out=$("$MODPROXY_BIN" fsck --data "$MODPROXY_DATA")
+out=$("$TEST_MODPROXY_BIN" fsck --data "$MODPROXY_DATA")
 assert_contains "$out" "0 damaged, 0 quarantined"
 
 # ---- damage ------------------------------------------------------------------
@@ -50,7 +50,7 @@ cmp -s "$T/bad.zip" "$T/tree/$ZIP" && fail "the damaged zip is served unchanged?
 assert_eq "$(stat -c %s "$T/bad.zip")" "$(stat -c %s "$T/tree/$ZIP")" "damage keeps the size"
 
 rc=0
-out=$("$MODPROXY_BIN" fsck --data "$MODPROXY_DATA" --dry-run) || rc=$?
+out=$("$TEST_MODPROXY_BIN" fsck --data "$MODPROXY_DATA" --dry-run) || rc=$?
 echo "$out"
 assert_eq "$rc" 4 "fsck --dry-run exit status with damage"
 assert_contains "$out" "DAMAGED rsc.io/quote@v1.5.2 zip: zip SHA-256 is "
@@ -60,7 +60,7 @@ assert_eq "$(sql "SELECT count(*) FROM quarantine")" 0 "--dry-run quarantined"
 
 hits=$(upstream_hits "/$ZIP")
 rc=0
-out=$("$MODPROXY_BIN" fsck --data "$MODPROXY_DATA") || rc=$?
+out=$("$TEST_MODPROXY_BIN" fsck --data "$MODPROXY_DATA") || rc=$?
 echo "$out"
 assert_eq "$rc" 1 "fsck exit status after quarantining"
 assert_contains "$out" "(quarantined)"
@@ -87,9 +87,9 @@ gocmd mod download -json rsc.io/quote@v1.5.2 rsc.io/sampler@v1.3.0 >"$T/second.j
 assert_eq "$(sum_of "$T/second.json" rsc.io/quote)" "$want" "hashes after repair"
 assert_eq "$(sum_of "$T/second.json" rsc.io/sampler)" "$(sum_of "$T/first.json" rsc.io/sampler)" \
   "go.mod hash after repair"
-out=$("$MODPROXY_BIN" fsck --data "$MODPROXY_DATA")
+out=$("$TEST_MODPROXY_BIN" fsck --data "$MODPROXY_DATA")
 assert_contains "$out" "0 damaged, 0 quarantined"
-out=$("$MODPROXY_BIN" stats --data "$MODPROXY_DATA")
+out=$("$TEST_MODPROXY_BIN" stats --data "$MODPROXY_DATA")
 assert_contains "$out" "quarantined     2 files"
 stop_modproxy
 echo "PASS ops_fsck"

@@ -21,7 +21,7 @@ start_git_daemon
 proxy_routes
 make_corpus_tree "$T/tree"
 start_upstream "$T/tree"
-TOKEN=$("$MODPROXY_BIN" auth token ci 2>&1 >"$T/auth" | tail -n 1)
+TOKEN=$("$TEST_MODPROXY_BIN" auth token ci 2>&1 >"$T/auth" | tail -n 1)
 start_modproxy --upstream "$UPSTREAM_URL" --private "$PRIV_PATTERNS" "${PROXY_ROUTES[@]}" \
   --auth-file "$T/auth"
 MP_PORT=${PROXY_URL##*:}

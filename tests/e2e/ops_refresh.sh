@@ -27,7 +27,7 @@ mkver v1.0.0
 start_upstream "$T/tree"
 TOKEN=hook-$RANDOM$RANDOM$RANDOM
 printf '# modproxy for the refresh test\nadmin-token = %s\n' "$TOKEN" >"$T/modproxy.conf"
-out=$("$MODPROXY_BIN" config --config "$T/modproxy.conf")
+out=$("$TEST_MODPROXY_BIN" config --config "$T/modproxy.conf")
 assert_contains "$out" "admin-token"
 assert_contains "$out" "(set, not shown)"
 [[ $out != *"$TOKEN"* ]] || fail "modproxy config prints the admin token"

@@ -23,7 +23,7 @@ cp "$T/one.crt" "$T/server.crt"
 cp "$T/one.key" "$T/server.key"
 
 PORT=$(_free_port)
-"$MODPROXY_BIN" serve --listen "127.0.0.1:$PORT" --data "$T/data" \
+"$TEST_MODPROXY_BIN" serve --listen "127.0.0.1:$PORT" --data "$T/data" \
   --upstream "$UPSTREAM_URL" --tls-cert "$T/server.crt" --tls-key "$T/server.key" \
   >"$T/modproxy.log" 2>&1 &
 PID=$!
@@ -78,12 +78,12 @@ _stop_pid "$PID" 10 || fail "modproxy did not exit 0 after SIGTERM"
 
 # Refused at start: a key that does not match, or only one of the two.
 rc=0
-"$MODPROXY_BIN" serve --listen 127.0.0.1:0 --data "$T/d2" --tls-cert "$T/one.crt" \
+"$TEST_MODPROXY_BIN" serve --listen 127.0.0.1:0 --data "$T/d2" --tls-cert "$T/one.crt" \
   --tls-key "$T/two.key" 2>"$T/err" || rc=$?
 assert_eq "$rc" 2 "mismatched key: exit status"
 assert_contains "$(cat "$T/err")" "does not match"
 rc=0
-"$MODPROXY_BIN" serve --listen 127.0.0.1:0 --data "$T/d3" --tls-cert "$T/one.crt" 2>"$T/err" || rc=$?
+"$TEST_MODPROXY_BIN" serve --listen 127.0.0.1:0 --data "$T/d3" --tls-cert "$T/one.crt" 2>"$T/err" || rc=$?
 assert_eq "$rc" 2 "cert without key: exit status"
 assert_contains "$(cat "$T/err")" "go together"
 echo "PASS ops_tls"

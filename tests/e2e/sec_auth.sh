@@ -15,13 +15,13 @@ start_upstream "$T/tree"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
   -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
   -keyout "$T/tls.key" -out "$T/tls.crt" 2>/dev/null
-echo 's3cret-pass' | "$MODPROXY_BIN" auth user alice >"$T/auth"
-TOKEN=$("$MODPROXY_BIN" auth token ci 2>&1 >>"$T/auth" | tail -n 1)
+echo 's3cret-pass' | "$TEST_MODPROXY_BIN" auth user alice >"$T/auth"
+TOKEN=$("$TEST_MODPROXY_BIN" auth token ci 2>&1 >>"$T/auth" | tail -n 1)
 [[ ${#TOKEN} == 48 ]] || fail "auth token printed no token: $TOKEN"
 grep -q "s3cret-pass\|$TOKEN" "$T/auth" && fail "the auth file holds a secret in clear"
 
 PORT=$(_free_port)
-"$MODPROXY_BIN" serve --listen "127.0.0.1:$PORT" --data "$T/data" --upstream "$UPSTREAM_URL" \
+"$TEST_MODPROXY_BIN" serve --listen "127.0.0.1:$PORT" --data "$T/data" --upstream "$UPSTREAM_URL" \
   --private "$PRIV_PATTERNS" "${PROXY_ROUTES[@]}" --tls-cert "$T/tls.crt" --tls-key "$T/tls.key" \
   --auth-file "$T/auth" >"$T/modproxy.log" 2>&1 &
 PID=$!
@@ -88,7 +88,7 @@ grep -q "s3cret-pass\|$TOKEN" "$T/modproxy.log" && fail "a secret reached the lo
 _stop_pid "$PID" 10 || fail "modproxy did not exit 0"
 
 # --auth-required all: everything but health needs credentials.
-"$MODPROXY_BIN" serve --listen "127.0.0.1:$PORT" --data "$T/data" --upstream "$UPSTREAM_URL" \
+"$TEST_MODPROXY_BIN" serve --listen "127.0.0.1:$PORT" --data "$T/data" --upstream "$UPSTREAM_URL" \
   --tls-cert "$T/tls.crt" --tls-key "$T/tls.key" --auth-file "$T/auth" --auth-required all \
   >"$T/modproxy2.log" 2>&1 &
 PID=$!
@@ -104,10 +104,10 @@ assert_eq "$("${C[@]}" -o /dev/null -w '%{http_code}' "$BASE/healthz")" 200 "all
 # A bad auth file or choice is refused at start.
 rc=0
 printf 'user bob plain-password\n' >"$T/bad-auth"
-"$MODPROXY_BIN" serve --listen 127.0.0.1:0 --data "$T/d2" --auth-file "$T/bad-auth" 2>"$T/err" || rc=$?
+"$TEST_MODPROXY_BIN" serve --listen 127.0.0.1:0 --data "$T/d2" --auth-file "$T/bad-auth" 2>"$T/err" || rc=$?
 assert_eq "$rc" 2 "bad auth file"
 assert_contains "$(cat "$T/err")" "bad-auth:1"
 rc=0
-"$MODPROXY_BIN" serve --listen 127.0.0.1:0 --data "$T/d2" --auth-required some 2>"$T/err" || rc=$?
+"$TEST_MODPROXY_BIN" serve --listen 127.0.0.1:0 --data "$T/d2" --auth-required some 2>"$T/err" || rc=$?
 assert_eq "$rc" 2 "bad --auth-required"
 echo "PASS sec_auth"

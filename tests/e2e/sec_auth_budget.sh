@@ -22,8 +22,8 @@ for i in $(seq 0 19); do
   printf '{"Version":"v1.0.%d","Time":"2023-01-02T03:04:05Z"}' "$i" >"$V/v1.0.$i.info"
   echo "v1.0.$i" >>"$V/list"
 done
-echo 'right-password' | "$MODPROXY_BIN" auth user alice >"$T/auth"
-TOKEN=$("$MODPROXY_BIN" auth token ci 2>&1 >>"$T/auth" | tail -n 1)
+echo 'right-password' | "$TEST_MODPROXY_BIN" auth user alice >"$T/auth"
+TOKEN=$("$TEST_MODPROXY_BIN" auth token ci 2>&1 >>"$T/auth" | tail -n 1)
 start_upstream "$T/tree"
 start_modproxy --upstream "$UPSTREAM_URL" --sumdb off --auth-file "$T/auth" \
   --private 'example.com/secret'

@@ -200,7 +200,7 @@ code=$(curl -s -o "$T/big.out" -w '%{http_code}' -H 'Content-Type: text/plain' \
 assert_eq "$code" 200 "a 3 MiB go.mod once the held bodies are gone: $(head -c 300 "$T/big.out")"
 
 # ---- (b) access is decided before the body is read ---------------------------
-echo 's3cret-pass' | "$MODPROXY_BIN" auth user alice >"$T/auth"
+echo 's3cret-pass' | "$TEST_MODPROXY_BIN" auth user alice >"$T/auth"
 stop_modproxy
 start_modproxy --upstream "$UPSTREAM_URL" --auth-file "$T/auth" --auth-required all
 got=$(client head "$(port_of "$PROXY_URL")" /diag/modfile $(((4 << 20) - 1)))

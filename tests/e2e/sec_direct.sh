@@ -62,7 +62,7 @@ cat >"$T/opgitconfig" <<EOF
 	insteadOf = https://127.0.0.1:9/
 EOF
 
-echo 's3cret-pass' | "$MODPROXY_BIN" auth user alice >"$T/auth"
+echo 's3cret-pass' | "$TEST_MODPROXY_BIN" auth user alice >"$T/auth"
 PRIV=git.corp.example/team/secretproj
 serve() { # data-dir: modproxy in direct mode (settings also from the caller's variables)
   [[ -n ${MODPROXY_PID:-} ]] && stop_modproxy

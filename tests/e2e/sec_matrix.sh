@@ -21,7 +21,7 @@ make_corpus_tree "$T/tree"
 start_upstream "$T/tree"
 start_sumdb "$T/tree"
 
-TOKEN=$("$MODPROXY_BIN" auth token ci 2>&1 >"$T/auth" | tail -n 1)
+TOKEN=$("$TEST_MODPROXY_BIN" auth token ci 2>&1 >"$T/auth" | tail -n 1)
 ADMIN=admin-$RANDOM$RANDOM$RANDOM
 P=github.com/corp/plain # private, fetched by an authorised client
 Q=github.com/corp/major # private, never fetched by an authorised client

@@ -231,7 +231,7 @@ check_store() { # label [nofsck]
   bad=$(sql "SELECT count(*) FROM zip_chunks WHERE version_id NOT IN (SELECT id FROM versions WHERE zip_size IS NOT NULL)")
   [[ $bad == 0 ]] || echo "  $1: note: $bad zip chunks belong to no published zip" >&2
   [[ ${2:-} == nofsck ]] && return 0
-  out=$("$MODPROXY_BIN" fsck --data "$MODPROXY_DATA" --dry-run 2>&1) || rc=$?
+  out=$("$TEST_MODPROXY_BIN" fsck --data "$MODPROXY_DATA" --dry-run 2>&1) || rc=$?
   if ((rc != 0)) || [[ $out != *"0 damaged"* ]]; then
     soft_fail "$1: modproxy fsck --dry-run exit $rc: $(tail -5 <<<"$out")"
   else

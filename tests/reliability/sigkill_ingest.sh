@@ -82,7 +82,7 @@ for i in "${!POINTS[@]}"; do
   left=$(find "$MODPROXY_DATA/tmp" -type f | wc -l)
   ((left == 0)) || soft_fail "$label: $left staging files left in $MODPROXY_DATA/tmp"
   rc=0
-  out=$("$MODPROXY_BIN" fsck --data "$MODPROXY_DATA" 2>&1) || rc=$?
+  out=$("$TEST_MODPROXY_BIN" fsck --data "$MODPROXY_DATA" 2>&1) || rc=$?
   if ((rc != 0)) || [[ $out != *"0 damaged, 0 quarantined"* ]]; then
     soft_fail "$label: fsck after the kill: exit $rc: $(tail -3 <<<"$out")"
   fi
