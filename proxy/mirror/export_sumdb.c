@@ -114,8 +114,7 @@ void export_db(struct exporter *x, int which) {
       free(t);
       continue;
     }
-    snprintf(t->url, sizeof t->url, "%s/sumdb/%s/lookup/%s@%s", x->base, name,
-             ep, ev);
+    snprintf(t->url, sizeof t->url, "/sumdb/%s/lookup/%s@%s", name, ep, ev);
     t->ctx = n;
     ts[nt++] = t;
   }
@@ -207,7 +206,7 @@ void export_db(struct exporter *x, int which) {
       free(t);
       continue;
     }
-    snprintf(t->url, sizeof t->url, "%s/sumdb/%s/%s", x->base, name, path);
+    snprintf(t->url, sizeof t->url, "/sumdb/%s/%s", name, path);
     t->discard = 1;
     ts[nt++] = t;
   }
