@@ -407,7 +407,8 @@ static void on_timer_closed(uv_handle_t *h) {
 }
 
 void proxy_cache_close(struct proxy_server *s, int clean) {
-  struct proxy_cache *c = s->goproxy->lastuse;
+  /* A server whose init failed early has no core yet. */
+  struct proxy_cache *c = s->goproxy != NULL ? s->goproxy->lastuse : NULL;
   if (c == NULL)
     return;
   s->goproxy->lastuse = NULL;

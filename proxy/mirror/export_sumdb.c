@@ -1,7 +1,7 @@
 /*
  * `modproxy export`'s checksum databases (export.h): for each --sumdb
  * database, the lookups of the closure's public versions and the tiles a
- * go command reads to check them, all fetched through the embedded server
+ * go command reads to check them, all fetched through the proxy's reader
  * (which verifies them and keeps them in the store). The tiles are only
  * planned and fetched here; export_write.c copies them from the store.
  *

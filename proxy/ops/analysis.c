@@ -331,30 +331,36 @@ static void on_client_gone(void *arg) {
   atomic_store(&j->cancelled, 1);
 }
 
+/* A job with its handoff to the loop thread set up, or NULL. */
+static struct analysis_job *job_new(uv_loop_t *loop) {
+  struct analysis_job *j = calloc(1, sizeof *j);
+  if (j == NULL)
+    return NULL;
+  if (uv_mutex_init(&j->lock) < 0)
+    goto fail;
+  if (uv_cond_init(&j->cond) < 0)
+    goto fail_mutex;
+  uv_async_init(loop, &j->async, on_want);
+  j->async.data = j;
+  return j;
+fail_mutex:
+  uv_mutex_destroy(&j->lock);
+fail:
+  free(j);
+  return NULL;
+}
+
 /* The body is in: the analysis starts on a worker thread. */
 static void on_body(struct proxy_conn *c) {
   struct proxy_server *s = c->server;
   const struct proxy_request *q = c->req;
   if (analyses_busy(c))
     return;
-  struct analysis_job *j = calloc(1, sizeof *j);
+  struct analysis_job *j = job_new(s->loop);
   if (j == NULL) {
     proxy_conn_send_text(c, 503, "out of memory", NULL);
     return;
   }
-  if (uv_mutex_init(&j->lock) < 0) {
-    free(j);
-    proxy_conn_send_text(c, 503, "out of memory", NULL);
-    return;
-  }
-  if (uv_cond_init(&j->cond) < 0) {
-    uv_mutex_destroy(&j->lock);
-    free(j);
-    proxy_conn_send_text(c, 503, "out of memory", NULL);
-    return;
-  }
-  uv_async_init(s->loop, &j->async, on_want);
-  j->async.data = j;
   j->body = q->body;
   j->body_len = q->body_len;
   j->content_type = q->content_type;
