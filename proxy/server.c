@@ -48,32 +48,6 @@ static void on_signal(uv_signal_t *h, int signum) {
   proxy_server_stop(s);
 }
 
-/* The URL of our own listener, for the analyses that fetch through it. */
-static void set_self_url(struct proxy_server *s) {
-  struct sockaddr_storage ss;
-  char host[64] = "127.0.0.1";
-  int port = 0;
-  const char *scheme = http_server_tls(s->http) ? "https" : "http";
-  if (http_server_sockname(s->http, &ss) < 0)
-    return;
-  if (ss.ss_family == AF_INET6) {
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-    uv_ip6_name(a, host, sizeof host);
-    port = ntohs(a->sin6_port);
-    if (strcmp(host, "::") == 0)
-      snprintf(host, sizeof host, "::1");
-    snprintf(s->self_url, sizeof s->self_url, "%s://[%s]:%d", scheme, host,
-             port);
-    return;
-  }
-  struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-  uv_ip4_name(a, host, sizeof host);
-  port = ntohs(a->sin_port);
-  if (strcmp(host, "0.0.0.0") == 0)
-    snprintf(host, sizeof host, "127.0.0.1");
-  snprintf(s->self_url, sizeof s->self_url, "%s://%s:%d", scheme, host, port);
-}
-
 /* ---- the HTTP server's handlers and hooks ------------------------------- */
 
 static void on_request_done(struct proxy_conn *c, struct diag_record *rec,
@@ -262,10 +236,9 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
     rc = proxy_mirror_new(s->store, cfg->offline, &s->mirror);
   if (rc < 0)
     goto fail;
-  rc = http_server_listen(s->http, cfg->listen);
+  rc = cfg->listen != NULL ? http_server_listen(s->http, cfg->listen) : 0;
   if (rc < 0)
     goto fail;
-  set_self_url(s);
   rc = uv_signal_init(loop, &s->sigterm);
   if (rc == 0)
     rc = uv_signal_init(loop, &s->sigint);
@@ -309,13 +282,16 @@ int proxy_server_run(struct proxy_server *s) {
     }
   }
   char *upstream = proxy_url_redact(s->cfg->upstream);
-  fprintf(
-      stderr, "modproxy %s listening on %s://%s:%d (data %s, upstream %s)\n",
-      MODPROXY_VERSION, http_server_tls(s->http) ? "https" : "http", host, port,
-      s->cfg->data_dir, upstream != NULL ? upstream : "(out of memory)");
+  if (s->cfg->listen != NULL)
+    fprintf(stderr,
+            "modproxy %s listening on %s://%s:%d (data %s, upstream %s)\n",
+            MODPROXY_VERSION, http_server_tls(s->http) ? "https" : "http", host,
+            port, s->cfg->data_dir,
+            upstream != NULL ? upstream : "(out of memory)");
   free(upstream);
   int clean = uv_run(s->loop, UV_RUN_DEFAULT) == 0;
   server_dispose(s, clean);
-  fprintf(stderr, "modproxy: stopped\n");
+  if (s->cfg->listen != NULL)
+    fprintf(stderr, "modproxy: stopped\n");
   return 0;
 }

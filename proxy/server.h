@@ -40,7 +40,8 @@
 
 /** Read-only after start. */
 struct proxy_config {
-  const char *listen; /**< host:port */
+  const char *listen; /**< host:port; NULL: no listener, no request log
+                           (export: requests through goproxy_get only) */
   const char *data_dir;
   const char *upstream;    /**< GOPROXY syntax */
   const char *upstream_ca; /**< PEM file to verify upstreams with, or NULL */
@@ -152,7 +153,6 @@ struct proxy_server {
   int exit_code;
   char tmp_dir[1024]; /**< where upstream zips are staged */
   int analyses;       /**< /diag/modfile analyses running */
-  char self_url[80];  /**< how this process reaches itself */
   struct proxy_counters counters;
   struct record_batch *records;  /**< filling */
   struct record_batch *flushing; /**< being written by the writer */
@@ -161,7 +161,8 @@ struct proxy_server {
   uv_timer_t record_timer;
 };
 
-/** Opens the store, binds, installs signal handlers. Returns 0 or a negative
+/** Opens the store, binds (unless cfg->listen is NULL), installs signal
+ *  handlers. Returns 0 or a negative
  *  errno after printing one line to stderr; on failure everything acquired
  *  has been released and every handle it opened closed (their close
  *  callbacks have run), so the caller may close the loop and free s. */

@@ -15,15 +15,15 @@
  * every tree size the lookups were signed at, with the consistency proofs
  * between them).
  *
- * Everything is fetched through a modproxy server started in this process
- * on the same store and settings as `serve` (127.0.0.1, an ephemeral port):
+ * Everything is fetched through the proxy's own subsystems, set up in this
+ * process without a listener on the same store and settings as `serve`:
  * what the store lacks comes from the upstreams, verified and cached as a
  * serving modproxy would, and the bundle is then written from the store.
  * The bundle appears under its name only once complete (written as
  * BUNDLE.partial-PID and renamed).
  *
  * This file holds the module graph, the roots, the closure and the command;
- * the server and fetching, the checksum databases and the writer have files
+ * the subsystems and fetching, the checksum databases and the writer have files
  * of their own (export.h).
  */
 #include <errno.h>
@@ -33,8 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include <curl/curl.h>
 
 #include "cmd.h"
 #include "export.h"
@@ -717,7 +715,6 @@ int cmd_export(int argc, char **argv) {
   struct exporter *x = calloc(1, sizeof *x);
   if (x == NULL)
     return 1;
-  x->saved_stdout = -1;
   int status = CMD_EXIT_USAGE;
   const struct settings_cmd cmd = {
       "export", usage, SETTINGS_SERVE & ~(1u << S_LISTEN), export_flags};
@@ -749,12 +746,11 @@ int cmd_export(int argc, char **argv) {
   }
   signal(SIGPIPE, SIG_IGN);
   setenv("UV_THREADPOOL_SIZE", "16", 0);
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   uint64_t t0 = time_now_ms(CLOCK_MONOTONIC);
   if (export_server_start(x) < 0) {
     fprintf(stderr, "modproxy export: cannot start the fetching server\n");
     status = 1;
-    goto done_curl;
+    goto done;
   }
   /* The databases, as the server parsed them. */
   if (x->s->sumdb != NULL && x->s->sumdb->ndbs > 0) {
@@ -762,7 +758,6 @@ int cmd_export(int argc, char **argv) {
     for (int i = 0; x->specs != NULL && i < x->s->sumdb->ndbs; i++)
       x->specs[x->nspecs++] = x->s->sumdb->dbs[i].spec;
   }
-  x->multi = curl_multi_init();
   bundle_progress_init(&x->pr, "export");
   struct rootset *queries = NULL;
   rc = 0;
@@ -772,7 +767,8 @@ int cmd_export(int argc, char **argv) {
     rc = add_toolchains(x);
   if (rc < 0) {
     export_server_stop(x);
-    goto done_multi;
+    status = 1;
+    goto done;
   }
   /* The graph. */
   bundle_progress_phase(&x->pr, "graph", 0);
@@ -810,14 +806,7 @@ int cmd_export(int argc, char **argv) {
   if (rc == 0 && x->failures > 0)
     fprintf(stderr, "modproxy export: the bundle was written without what "
                     "failed above; builds that need it will fail offline\n");
-done_multi:
-  if (x->multi != NULL)
-    curl_multi_cleanup(x->multi);
-done_curl:
-  curl_global_cleanup();
 done:
-  if (status == CMD_EXIT_USAGE && rc < 0 && x->s == NULL && x->multi != NULL)
-    status = 1;
   exporter_dispose(x);
   free(x);
   return status;

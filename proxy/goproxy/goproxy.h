@@ -65,4 +65,31 @@ void goproxy_free(struct goproxy *gp);
 /** The hot cache (borrowed until goproxy_free). */
 struct hot_cache *goproxy_hot(struct goproxy *gp);
 
+/* ---- requests made inside the process ----------------------------------- */
+
+struct proxy_server;
+
+/** goproxy_get's answer, borrowed for the callback (ref body to keep it). */
+struct goproxy_reply {
+  int status; /**< what a network client would get */
+  /** The body (for an error, its text), or NULL: no body, or a zip too
+   *  large for memory, which is in the store (zip_size bytes). */
+  struct proxy_body *body;
+  uint64_t zip_size; /**< a zip's size */
+  const char *id;    /**< the request record's id */
+};
+typedef void (*goproxy_get_cb)(const struct goproxy_reply *r, void *arg);
+
+/**
+ * Answers the GOPROXY request target (origin form, "/<module>/@v/list"...)
+ * for user ("" anonymous) as if a client had sent it: the same parsing,
+ * access rule, hot cache, store, coalesced fetch jobs, metrics and request
+ * record, without a connection. A zip is waited for until stored, never
+ * streamed. 0, and cb runs exactly once on the loop thread (a hot-cache hit
+ * or a refusal: before goproxy_get returns); or -ENOMEM, and cb never runs.
+ * Loop thread.
+ */
+int goproxy_get(struct proxy_server *s, const char *target, const char *user,
+                goproxy_get_cb cb, void *arg);
+
 #endif

@@ -20,9 +20,17 @@ struct proxy_stream;
  */
 int gp_parse(const char *target, struct gp_req *out, char *err, size_t errlen);
 
-/** One GOPROXY request in progress. */
+/** One GOPROXY request in progress: from a client connection (held until
+ *  the request ends), or made inside the process (goproxy_get). */
 struct route_ctx {
-  struct proxy_conn *conn;
+  struct proxy_server *s;
+  struct proxy_conn *conn; /**< NULL for goproxy_get */
+  /* goproxy_get: who waits, and the record a connection would keep. */
+  goproxy_get_cb cb;
+  void *cb_arg;
+  struct diag_record rec;
+  int outcome_set;
+  uint64_t start_ms;
   struct gp_req gp;
   char key[sizeof((struct gp_req *)0)->module +
            sizeof((struct gp_req *)0)->suffix + 2];

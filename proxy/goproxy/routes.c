@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "mirror.h"
+#include "modproxy/timeutil.h"
 #include "route.h"
 #include "sumdb_proxy.h"
 
@@ -61,21 +62,74 @@ static int is_fresh(const struct proxy_server *s, const struct hot_value *v) {
   return (int64_t)time(NULL) - v->fetched < ttl;
 }
 
-static void reply_value(struct proxy_conn *c, const struct gp_req *gp,
-                        const struct hot_value *v, int stale) {
+/* ---- answering: a client connection, or goproxy_get's caller ----------- */
+
+static void ctx_outcome(struct route_ctx *ctx, enum diag_outcome o) {
+  if (ctx->conn != NULL) {
+    proxy_conn_outcome(ctx->conn, o);
+    return;
+  }
+  ctx->rec.outcome = o;
+  ctx->outcome_set = 1;
+}
+
+/* The client of a connection left (an in-process caller never does). */
+static int ctx_gone(const struct route_ctx *ctx) {
+  return ctx->conn != NULL && proxy_conn_gone(ctx->conn);
+}
+
+/* goproxy_get's answer: the record a connection would write, then cb. */
+static void get_answer(struct route_ctx *ctx, int status,
+                       struct proxy_body *body, uint64_t zip_size) {
+  struct diag_record *rec = &ctx->rec;
+  rec->status = status;
+  rec->bytes = body != NULL ? body->len : zip_size;
+  if (!ctx->outcome_set)
+    rec->outcome = status < 400                     ? DIAG_LOCAL
+                   : status == 404 || status == 410 ? DIAG_NOT_FOUND
+                   : status < 500                   ? DIAG_INVALID
+                                                    : DIAG_UPSTREAM_ERROR;
+  if (status >= 400 && body != NULL)
+    rec->explanation = strndup(body->data, body->len);
+  rec->ms = (uint32_t)(uv_now(ctx->s->loop) - ctx->start_ms);
+  struct goproxy_reply r = {
+      .status = status, .body = body, .zip_size = zip_size, .id = rec->id};
+  ctx->cb(&r, ctx->cb_arg);
+  proxy_metrics_request(ctx->s, rec->target, status);
+  proxy_records_push(ctx->s, rec);
+}
+
+static void send_text(struct route_ctx *ctx, int status, const char *text,
+                      const char *cache_control) {
+  if (ctx->conn != NULL) {
+    proxy_conn_send_text(ctx->conn, status, text, cache_control);
+    return;
+  }
+  struct proxy_body *b = proxy_body_new(text, strlen(text));
+  get_answer(ctx, status, b, 0);
+  proxy_body_unref(b);
+}
+
+static void reply_value(struct route_ctx *ctx, const struct hot_value *v,
+                        int stale) {
+  const struct gp_req *gp = &ctx->gp;
+  struct proxy_conn *c = ctx->conn;
   char cc[64];
   if (v->status != 200) {
     int toolchain = gp->kind != GP_LIST && gp->kind != GP_LATEST &&
                     strcmp(gp->module, DIAG_TOOLCHAIN_MODULE) == 0;
     snprintf(cc, sizeof cc, "public, max-age=%" PRId64,
-             c->server->cfg->not_found_ttl_s);
-    proxy_conn_send_text(c,
-                         toolchain ? ROUTE_TOOLCHAIN_MISSING_STATUS : v->status,
-                         v->body != NULL ? v->body->data : "not found", cc);
+             ctx->s->cfg->not_found_ttl_s);
+    send_text(ctx, toolchain ? ROUTE_TOOLCHAIN_MISSING_STATUS : v->status,
+              v->body != NULL ? v->body->data : "not found", cc);
     return;
   }
   if (v->immutable)
-    proxy_cache_touch(c->server, gp->module, gp->version); /* for eviction */
+    proxy_cache_touch(ctx->s, gp->module, gp->version); /* for eviction */
+  if (c == NULL) {
+    get_answer(ctx, 200, v->body, v->zip_size);
+    return;
+  }
   if (v->immutable)
     snprintf(cc, sizeof cc, "%s", ROUTE_IMMUTABLE);
   else
@@ -104,7 +158,11 @@ static void reply_value(struct proxy_conn *c, const struct gp_req *gp,
   proxy_conn_send(c, &r);
 }
 
+/* The request is over: releases its connection and frees ctx. */
 static void ctx_free(struct route_ctx *ctx) {
+  if (ctx->conn != NULL)
+    proxy_conn_release(ctx->conn);
+  diag_record_dispose(&ctx->rec);
   proxy_body_unref(ctx->value.body);
   proxy_body_unref(ctx->stale.body);
   free(ctx);
@@ -174,15 +232,15 @@ static int lookup_part(struct store *st, struct route_ctx *ctx) {
 
 static void on_lookup(uv_work_t *w) {
   struct route_ctx *ctx = w->data;
-  struct store *st = ctx->conn->server->store;
+  struct store *st = ctx->s->store;
   int canonical_part =
       ctx->gp.kind != GP_LIST && ctx->gp.kind != GP_LATEST && ctx->gp.canonical;
   if (canonical_part && lookup_part(st, ctx) == 0)
     return;
-  if (ctx->conn->server->cfg->offline &&
+  if (ctx->s->cfg->offline &&
       (ctx->gp.kind == GP_LIST || ctx->gp.kind == GP_LATEST)) {
     /* An offline mirror lists what it holds (mirror.c). */
-    proxy_mirror_answer(ctx->conn->server, &ctx->gp, &ctx->value);
+    proxy_mirror_answer(ctx->s, &ctx->gp, &ctx->value);
     return;
   }
   /* Not stored: an answer (a list, or a remembered not-found) may be. */
@@ -191,17 +249,15 @@ static void on_lookup(uv_work_t *w) {
 
 static void on_lookup_done(uv_work_t *w, int status) {
   struct route_ctx *ctx = w->data;
-  struct proxy_conn *c = ctx->conn;
-  struct proxy_server *s = c->server;
+  struct proxy_server *s = ctx->s;
   struct hot_value *v = &ctx->value;
-  if (proxy_conn_gone(c) || (v->status != 0 && is_fresh(s, v))) {
-    if (!proxy_conn_gone(c)) {
+  if (ctx_gone(ctx) || (v->status != 0 && is_fresh(s, v))) {
+    if (!ctx_gone(ctx)) {
       hot_cache_put(goproxy_hot(s->goproxy), ctx->key, v);
       s->counters.hits++;
-      proxy_conn_outcome(c, v->status == 200 ? DIAG_HIT : DIAG_NOT_FOUND);
-      reply_value(c, &ctx->gp, v, 0);
+      ctx_outcome(ctx, v->status == 200 ? DIAG_HIT : DIAG_NOT_FOUND);
+      reply_value(ctx, v, 0);
     }
-    proxy_conn_release(c);
     ctx_free(ctx);
     return;
   }
@@ -213,7 +269,7 @@ static void on_lookup_done(uv_work_t *w, int status) {
   }
   memset(v, 0, sizeof *v);
   s->counters.misses++;
-  /* The connection stays held until on_fetch_done or on_fetch_stream. */
+  /* The request goes on in on_fetch_done or on_fetch_stream. */
   proxy_job_join(s, &proxy_job_module, &ctx->gp, ctx->key, &ctx->waiter);
 }
 
@@ -222,18 +278,20 @@ static void on_lookup_done(uv_work_t *w, int status) {
 /* Answers a waiting request with a fetch's outcome, then frees ctx. */
 static void on_fetch_done(struct job_waiter *w, const struct job_result *r) {
   struct route_ctx *ctx = container_of(w, struct route_ctx, waiter);
-  struct proxy_conn *c = ctx->conn;
-  if (proxy_conn_gone(c))
+  if (ctx_gone(ctx))
     goto out;
-  proxy_conn_attempts(c, r->attempts);
-  proxy_conn_outcome(
-      c, r->outcome >= 0 && r->status != 200    ? (enum diag_outcome)r->outcome
-         : r->upstream_error && ctx->have_stale ? DIAG_STALE
-         : r->status == 200 ? (r->fetched ? DIAG_FETCHED : DIAG_HIT)
-         : r->status == 404 || r->status == 410 ? DIAG_NOT_FOUND
-                                                : DIAG_UPSTREAM_ERROR);
+  if (ctx->conn != NULL)
+    proxy_conn_attempts(ctx->conn, r->attempts);
+  else if (r->attempts != NULL)
+    ctx->rec.attempts = strdup(r->attempts);
+  ctx_outcome(
+      ctx, r->outcome >= 0 && r->status != 200 ? (enum diag_outcome)r->outcome
+           : r->upstream_error && ctx->have_stale ? DIAG_STALE
+           : r->status == 200 ? (r->fetched ? DIAG_FETCHED : DIAG_HIT)
+           : r->status == 404 || r->status == 410 ? DIAG_NOT_FOUND
+                                                  : DIAG_UPSTREAM_ERROR);
   if (r->upstream_error && ctx->have_stale) {
-    reply_value(c, &ctx->gp, &ctx->stale, 1);
+    reply_value(ctx, &ctx->stale, 1);
   } else if (r->status == 200 || r->status == 404 || r->status == 410) {
     struct hot_value v = {
         .status = r->status,
@@ -244,19 +302,18 @@ static void on_fetch_done(struct job_waiter *w, const struct job_result *r) {
         .fetched = (int64_t)time(NULL),
     };
     memcpy(v.etag, r->etag, sizeof v.etag);
-    reply_value(c, &ctx->gp, &v, 0);
+    reply_value(ctx, &v, 0);
   } else {
-    proxy_conn_send_text(c, r->status,
-                         r->body != NULL ? r->body->data : "upstream failure",
-                         NULL);
+    send_text(ctx, r->status,
+              r->body != NULL ? r->body->data : "upstream failure", NULL);
   }
 out:
-  proxy_conn_release(c);
   ctx_free(ctx);
 }
 
 /* Answers a waiting zip request with a download in progress (a 200 whose
- * body follows the stream), then frees ctx. */
+ * body follows the stream), then frees ctx. Connections only: goproxy_get
+ * waits for the stored zip. */
 static void on_fetch_stream(struct job_waiter *w, struct proxy_stream *st) {
   struct route_ctx *ctx = container_of(w, struct route_ctx, waiter);
   struct proxy_conn *c = ctx->conn;
@@ -277,54 +334,89 @@ static void on_fetch_stream(struct job_waiter *w, struct proxy_stream *st) {
     proxy_conn_send_text(c, 503, "modproxy is out of memory; retry shortly",
                          NULL);
   }
-  proxy_conn_release(c);
   ctx_free(ctx);
 }
 
 /* ---- dispatch ---------------------------------------------------------- */
 
-static void serve_gp(struct proxy_conn *c, const struct gp_req *gp) {
-  struct proxy_server *s = c->server;
-  char key[sizeof((struct route_ctx *)0)->key];
-  hot_cache_key(key, sizeof key, gp->module, gp->suffix);
-  proxy_conn_subject(c, gp->module, gp->version);
-  struct hot_value v;
-  if (hot_cache_get(goproxy_hot(s->goproxy), key, &v) && is_fresh(s, &v)) {
-    s->counters.hits++;
-    proxy_conn_outcome(c, v.status == 200 ? DIAG_HIT : DIAG_NOT_FOUND);
-    reply_value(c, gp, &v, 0);
+/* Parses ctx's target, then answers from the hot cache, or looks it up in
+ * the store (and on to a fetch job); ctx is freed when the request ends. */
+static void serve_gp(struct route_ctx *ctx, const char *target) {
+  struct proxy_server *s = ctx->s;
+  struct gp_req *gp = &ctx->gp;
+  char err[512];
+  int status = gp_parse(target, gp, err, sizeof err);
+  if (status != 0) {
+    ctx_outcome(ctx, DIAG_INVALID);
+    send_text(ctx, status, err, NULL);
+    ctx_free(ctx);
     return;
   }
+  hot_cache_key(ctx->key, sizeof ctx->key, gp->module, gp->suffix);
+  if (ctx->conn != NULL)
+    proxy_conn_subject(ctx->conn, gp->module, gp->version);
+  else {
+    ctx->rec.module = strdup(gp->module);
+    ctx->rec.version = gp->version[0] != '\0' ? strdup(gp->version) : NULL;
+  }
+  struct hot_value v;
+  if (hot_cache_get(goproxy_hot(s->goproxy), ctx->key, &v) && is_fresh(s, &v)) {
+    s->counters.hits++;
+    ctx_outcome(ctx, v.status == 200 ? DIAG_HIT : DIAG_NOT_FOUND);
+    reply_value(ctx, &v, 0);
+    ctx_free(ctx);
+    return;
+  }
+  ctx->work.data = ctx;
+  ctx->waiter.on_done = on_fetch_done;
+  ctx->waiter.on_stream = ctx->conn != NULL ? on_fetch_stream : NULL;
+  if (uv_queue_work(s->loop, &ctx->work, on_lookup, on_lookup_done) < 0) {
+    send_text(ctx, 503, "modproxy could not queue the lookup; retry", NULL);
+    ctx_free(ctx);
+  }
+}
+
+void proxy_route(struct proxy_conn *c) {
   struct route_ctx *ctx = calloc(1, sizeof *ctx);
   if (ctx == NULL) {
     proxy_conn_send_text(c, 503, "modproxy is out of memory; retry shortly",
                          NULL);
     return;
   }
-  ctx->gp = *gp;
-  memcpy(ctx->key, key, sizeof key);
+  ctx->s = c->server;
   ctx->conn = c;
-  ctx->work.data = ctx;
-  ctx->waiter.on_done = on_fetch_done;
-  ctx->waiter.on_stream = on_fetch_stream;
   proxy_conn_hold(c);
-  if (uv_queue_work(s->loop, &ctx->work, on_lookup, on_lookup_done) < 0) {
-    proxy_conn_release(c);
-    free(ctx);
-    proxy_conn_send_text(c, 503, "modproxy could not queue the lookup; retry",
-                         NULL);
-  }
+  serve_gp(ctx, c->req->url);
 }
 
-void proxy_route(struct proxy_conn *c) {
-  const char *url = c->req->url;
-  struct gp_req gp;
-  char err[512];
-  int status = gp_parse(url, &gp, err, sizeof err);
-  if (status != 0) {
-    proxy_conn_outcome(c, DIAG_INVALID);
-    proxy_conn_send_text(c, status, err, NULL);
-    return;
+/* The client's address in the records of requests made inside the
+ * process. */
+#define ROUTE_SELF_CLIENT "modproxy"
+
+int goproxy_get(struct proxy_server *s, const char *target, const char *user,
+                goproxy_get_cb cb, void *arg) {
+  struct route_ctx *ctx = calloc(1, sizeof *ctx);
+  if (ctx == NULL)
+    return -ENOMEM;
+  ctx->s = s;
+  ctx->cb = cb;
+  ctx->cb_arg = arg;
+  ctx->start_ms = uv_now(s->loop);
+  struct diag_record *rec = &ctx->rec;
+  http_server_new_id(s->http, rec->id);
+  rec->start_ms = time_now_ms(CLOCK_REALTIME);
+  rec->target = strdup(target);
+  rec->client = strdup(ROUTE_SELF_CLIENT);
+  if (rec->target == NULL || rec->client == NULL) {
+    ctx_free(ctx);
+    return -ENOMEM;
   }
-  serve_gp(c, &gp);
+  /* The access phase, as proxy_access_check decides it for a client. */
+  if (!proxy_access_may_see(s, user, NULL, target)) {
+    send_text(ctx, 401, "this needs credentials", NULL);
+    ctx_free(ctx);
+    return 0;
+  }
+  serve_gp(ctx, target);
+  return 0;
 }

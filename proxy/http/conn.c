@@ -426,8 +426,7 @@ static const llhttp_settings_t parser_settings = {
 /* Builds this request's id: random, so that nobody can guess another
  * request's id and read its record (/diag/req/<id>); never the client's
  * X-Request-Id, which the record keeps beside it. */
-static void assign_id(struct proxy_conn *c) {
-  struct http_server *s = c->http;
+void http_server_new_id(struct http_server *s, char id[DIAG_ID_BYTES]) {
   static const char hex[] = "0123456789abcdef";
   if (s->id_pool_left < DIAG_ID_RANDOM_BYTES) {
     if (RAND_bytes(s->id_pool, sizeof s->id_pool) != 1) {
@@ -441,10 +440,10 @@ static void assign_id(struct proxy_conn *c) {
   const unsigned char *rnd = s->id_pool + sizeof s->id_pool - s->id_pool_left;
   s->id_pool_left -= DIAG_ID_RANDOM_BYTES;
   for (size_t i = 0; i < DIAG_ID_RANDOM_BYTES; i++) {
-    c->id[2 * i] = hex[rnd[i] >> 4];
-    c->id[2 * i + 1] = hex[rnd[i] & 15];
+    id[2 * i] = hex[rnd[i] >> 4];
+    id[2 * i + 1] = hex[rnd[i] & 15];
   }
-  c->id[2 * DIAG_ID_RANDOM_BYTES] = '\0';
+  id[2 * DIAG_ID_RANDOM_BYTES] = '\0';
 }
 
 /* The client's X-Request-Id, when it is short and printable ("" if not). */
@@ -461,7 +460,7 @@ static const char *client_request_id(const struct proxy_request *q) {
 
 /* A complete (or refused) request starts its diagnostic record. */
 static void record_start(struct proxy_conn *c) {
-  assign_id(c);
+  http_server_new_id(c->http, c->id);
   diag_record_dispose(&c->rec);
   memset(&c->rec, 0, sizeof c->rec);
   memcpy(c->rec.id, c->id, sizeof c->rec.id);

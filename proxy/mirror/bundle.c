@@ -62,6 +62,8 @@ void bundle_progress_phase(struct bundle_progress *p, const char *phase,
 
 void bundle_progress_step(struct bundle_progress *p, uint64_t n) {
   p->done += n;
+  if (p->phase == NULL)
+    return; /* steps before the first phase (resolving queries): no frame */
   if (p->tty) {
     uint64_t now = time_now_ms(CLOCK_MONOTONIC);
     if (now - p->last_ms >= PROGRESS_REDRAW_MS || p->done == p->total) {

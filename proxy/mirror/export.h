@@ -3,21 +3,18 @@
  * includes this; the command itself is described in cmd_export.c):
  *
  *   cmd_export.c     the module graph, the roots, the closure, the command
- *   export_fetch.c   the embedded server and the transfers through it
+ *   export_fetch.c   the proxy's subsystems and the requests through them
  *   export_sumdb.c   checksum databases: lookups and the tiles to check them
  *   export_write.c   writing the bundle from the store
  *
- * Everything runs on the command's thread except the embedded server, which
- * runs its own loop on its own thread and shares nothing with the rest but
- * the store (through SQLite) and HTTP on 127.0.0.1.
+ * Everything runs on the command's thread: the proxy's subsystems on a loop
+ * the command runs while it waits for their answers.
  */
 #ifndef PROXY_EXPORT_H
 #define PROXY_EXPORT_H
 
 #include <stddef.h>
 #include <stdio.h>
-
-#include <curl/curl.h>
 
 #include "bundle.h"
 #include "modproxy/buf.h"
@@ -67,16 +64,10 @@ struct rootset {
 struct exporter {
   struct proxy_config cfg;
   struct settings st;
-  /* the embedded server */
+  /* the proxy's subsystems, without a listener */
   uv_loop_t loop;
   struct proxy_server *s;
-  uv_thread_t thread;
-  uv_async_t stop;
-  int server_rc;
-  int saved_stdout;
-  char base[128];
-  /* the client */
-  CURLM *multi;
+  size_t running; /**< requests in flight */
   struct bundle_progress pr;
   /* the closure */
   struct node *nodes;
@@ -105,33 +96,35 @@ struct exporter {
 void export_problem(struct exporter *x, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* ---- the embedded server and fetching through it (export_fetch.c) ------- */
+/* ---- the proxy's subsystems and requests through them (export_fetch.c) -- */
 
 /**
- * Starts a modproxy server on x->cfg (made loopback-only, without
- * credentials, limits or eviction) on a loop and thread of its own, with
- * stdout (its request log) sent to /dev/null; x->base is then its URL.
- * Returns 0, or a negative errno.
+ * Sets up the proxy's subsystems on x->cfg (made listener-less, without
+ * credentials, limits or eviction) on x->loop. Returns 0, or a negative
+ * errno.
  */
 int export_server_start(struct exporter *x);
-/** Stops and joins the server started above and restores stdout. */
+/** Lets the work still running finish and releases what start set up. */
 void export_server_stop(struct exporter *x);
 
-/** One GET from the embedded server. */
+/** One request to the proxy: a GOPROXY target, or a checksum database's
+ *  ("/sumdb/<name>/<path>"). */
 struct xfer {
-  char url[HTTP_MAX_URL_BYTES + 256];
-  int discard; /**< a zip: only the status matters */
+  char url[HTTP_MAX_URL_BYTES + 256]; /**< the request target */
+  int discard;                        /**< a zip: only the status matters */
   long status;
-  int rc;          /**< 0, or a curl error */
+  int rc;          /**< 0, or a negative errno: it could not be asked */
   struct buf body; /**< its ceiling is set when it starts */
-  char err[CURL_ERROR_SIZE];
-  CURL *easy;
+  char err[256];
   void *ctx; /**< the caller's */
   int kind;  /**< the caller's */
+  /* private */
+  struct exporter *x;
+  struct proxy_sumdb_get sumdb;
 };
 
 /**
- * A transfer of x->base/<module>/<suffix_fmt>, where suffix_fmt's one %s
+ * A request of /<module>/<suffix_fmt>, where suffix_fmt's one %s
  * takes version (NULL: ""), both escaped. NULL when out of memory or when
  * module or version cannot be escaped. Free with xfer_free.
  */
@@ -142,7 +135,7 @@ void xfer_free(struct xfer *t);
 /** Why a transfer failed, in a few words (the body's first line). */
 void xfer_why(const struct xfer *t, char *out, size_t cap);
 /**
- * Runs every transfer of v[0..n), EXPORT_PARALLEL at a time, on x->multi;
+ * Runs every request of v[0..n), EXPORT_PARALLEL at a time, on x->loop;
  * one progress step each. Each ends with its rc, status and body set.
  */
 void export_fetch_all(struct exporter *x, struct xfer **v, size_t n);

@@ -1,52 +1,38 @@
 /*
- * `modproxy export`'s fetching (export.h): a modproxy server embedded in
- * the process and the transfers through it.
+ * `modproxy export`'s fetching (export.h): the proxy's subsystems running
+ * in the process, on the command's own loop, without a listener, and the
+ * requests made through them.
  *
- * The server runs on its own loop and thread, on the same store and
- * settings as `serve`, so that what the store lacks is fetched, verified
- * and cached exactly as a serving modproxy would. The command's thread
- * talks to it over HTTP on 127.0.0.1 with curl, EXPORT_PARALLEL transfers
- * at a time; a body is kept in memory up to PROXY_MAX_SMALL_BODY_BYTES,
- * except a zip's, of which only the start of an error answer is kept (the
- * bundle is written from the store afterwards).
+ * The server is set up on the same store and settings as `serve`, so that
+ * what the store lacks is fetched, verified and cached exactly as a serving
+ * modproxy would. Requests go to the GOPROXY core directly (goproxy_get),
+ * and those for a checksum database to its reader (proxy_sumdb_get_start),
+ * EXPORT_PARALLEL at a time, while the command runs the loop. A body is
+ * kept in memory up to PROXY_MAX_SMALL_BODY_BYTES, except a zip's, of
+ * which only the start of an error answer is kept (the bundle is written
+ * from the store afterwards).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <curl/curl.h>
 
 #include "export.h"
 #include "modproxy/buf.h"
 #include "modproxy/gomod.h"
 
-/* Requests in flight to the embedded server: enough to keep the upstream
- * busy, few enough not to look like a flood. */
+/* Requests in flight at once: enough to keep the upstream busy, few enough
+ * not to look like a flood. */
 #define EXPORT_PARALLEL 8
-/* A transfer that moves no byte for this long fails. */
-#define EXPORT_STALL_TIMEOUT_S 300
 /* Of a discarded body (a zip), the start of an error answer is kept. */
 #define EXPORT_ERROR_BODY_BYTES 1024
 
-/* ---- the embedded server ------------------------------------------------- */
-
-static void on_stop_async(uv_async_t *a) {
-  uv_close((uv_handle_t *)a, NULL);
-  proxy_server_stop(a->data);
-}
-
-static void server_thread(void *arg) {
-  struct exporter *x = arg;
-  x->server_rc = proxy_server_run(x->s);
-}
+/* ---- the server's subsystems --------------------------------------------- */
 
 int export_server_start(struct exporter *x) {
-  /* Only this process talks to it: plain HTTP on loopback, no
-   * credentials, no limits, no eviction while the bundle is made. */
-  x->cfg.listen = "127.0.0.1:0";
+  /* No listener: nothing but this process asks, with no credentials, no
+   * limits and no eviction while the bundle is made. */
+  x->cfg.listen = NULL;
   x->cfg.tls_cert = x->cfg.tls_key = NULL;
   x->cfg.auth_file = NULL;
   x->cfg.auth_all = 0;
@@ -63,114 +49,100 @@ int export_server_start(struct exporter *x) {
     x->s = NULL;
     return rc;
   }
-  /* The server's request log (stdout) is of no use here. */
-  fflush(stdout);
-  x->saved_stdout = dup(STDOUT_FILENO);
-  int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-  if (null >= 0) {
-    dup2(null, STDOUT_FILENO);
-    close(null);
-  }
   rc = proxy_server_init(x->s, &x->loop, &x->cfg);
   if (rc < 0) {
-    fflush(stdout);
-    dup2(x->saved_stdout, STDOUT_FILENO);
-    close(x->saved_stdout);
-    x->saved_stdout = -1;
     /* A failed init released what it acquired and left no handle. */
     free(x->s);
     x->s = NULL;
     uv_loop_close(&x->loop);
-    return rc;
   }
-  uv_async_init(&x->loop, &x->stop, on_stop_async);
-  x->stop.data = x->s;
-  snprintf(x->base, sizeof x->base, "%s", x->s->self_url);
-  return uv_thread_create(&x->thread, server_thread, x);
+  return rc;
 }
 
 void export_server_stop(struct exporter *x) {
-  uv_async_send(&x->stop);
-  uv_thread_join(&x->thread);
+  proxy_server_stop(x->s);
+  proxy_server_run(x->s); /* the work still running, then the release */
   free(x->s);
   x->s = NULL;
   uv_loop_close(&x->loop);
-  fflush(stdout);
-  if (x->saved_stdout >= 0) {
-    dup2(x->saved_stdout, STDOUT_FILENO);
-    close(x->saved_stdout);
-    x->saved_stdout = -1;
-  }
 }
 
-/* ---- fetching through it ------------------------------------------------- */
+/* ---- requests ------------------------------------------------------------ */
 
-/* A zip is fetched for its status: its body is dropped, an error answer's
- * first EXPORT_ERROR_BODY_BYTES kept (t->body truncates). */
-static size_t on_data(char *p, size_t size, size_t n, void *userp) {
-  struct xfer *t = userp;
-  long status = 0;
-  if (t->discard) {
-    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (status == 200)
-      return size * n;
-  }
-  return buf_curl_write(p, size, n, &t->body);
+/* A request ended: one progress step. */
+static void xfer_end(struct xfer *t) {
+  t->x->running--;
+  bundle_progress_step(&t->x->pr, 1);
 }
 
+/* Keeps an answer's body (a zip's only when it is an error's text). */
+static void xfer_answer(struct xfer *t, int status,
+                        const struct proxy_body *body) {
+  t->status = status;
+  if (body != NULL && !(t->discard && status == 200) &&
+      buf_append(&t->body, body->data, body->len) < 0)
+    snprintf(t->err, sizeof t->err, "answer too large or out of memory");
+}
+
+static void on_got(const struct goproxy_reply *r, void *arg) {
+  struct xfer *t = arg;
+  xfer_answer(t, r->status, r->body);
+  xfer_end(t);
+}
+
+static void on_sumdb_got(struct proxy_sumdb_get *g) {
+  struct xfer *t = g->data;
+  xfer_answer(t, g->status, g->body);
+  proxy_sumdb_get_dispose(g);
+  xfer_end(t);
+}
+
+/* The database of a "/sumdb/<name>/<path>" target, and *path, or NULL. */
+static struct proxy_sumdb_db *sumdb_of(struct exporter *x, const char *target,
+                                       const char **path) {
+  const char *after = target + strlen("/sumdb/");
+  for (int i = 0; x->s->sumdb != NULL && i < x->s->sumdb->ndbs; i++) {
+    const char *name = x->s->sumdb->dbs[i].spec.key.name;
+    size_t n = strlen(name);
+    if (strncmp(after, name, n) == 0 && after[n] == '/') {
+      *path = after + n + 1;
+      return &x->s->sumdb->dbs[i];
+    }
+  }
+  return NULL;
+}
+
+/* Starts t; 0, or a negative errno (nothing started). */
 static int xfer_start(struct exporter *x, struct xfer *t) {
   t->body.max =
       t->discard ? EXPORT_ERROR_BODY_BYTES : PROXY_MAX_SMALL_BODY_BYTES;
   t->body.truncate = t->discard;
-  t->easy = curl_easy_init();
-  if (t->easy == NULL)
-    return -ENOMEM;
-  curl_easy_setopt(t->easy, CURLOPT_URL, t->url);
-  curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
-  curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
-  curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->err);
-  curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_TIME,
-                   (long)EXPORT_STALL_TIMEOUT_S);
-  curl_easy_setopt(t->easy, CURLOPT_USERAGENT,
-                   "modproxy-export/" MODPROXY_VERSION);
-  return curl_multi_add_handle(x->multi, t->easy) == CURLM_OK ? 0 : -ENOMEM;
+  if (strncmp(t->url, "/sumdb/", 7) != 0)
+    return goproxy_get(x->s, t->url, "", on_got, t);
+  const char *path;
+  struct proxy_sumdb_db *db = sumdb_of(x, t->url, &path);
+  if (db == NULL)
+    return -ENOENT;
+  t->sumdb.on_done = on_sumdb_got;
+  t->sumdb.data = t;
+  return proxy_sumdb_get_start(x->s, &t->sumdb, db, path);
 }
 
-/* Runs every transfer, EXPORT_PARALLEL at a time; one progress step each. */
 void export_fetch_all(struct exporter *x, struct xfer **v, size_t n) {
-  size_t next = 0, running = 0;
-  while (next < n || running > 0) {
-    while (running < EXPORT_PARALLEL && next < n) {
+  size_t next = 0;
+  while (next < n || x->running > 0) {
+    while (x->running < EXPORT_PARALLEL && next < n) {
       struct xfer *t = v[next++];
-      if (xfer_start(x, t) < 0) {
-        t->rc = CURLE_OUT_OF_MEMORY;
-        bundle_progress_step(&x->pr, 1);
-        continue;
+      t->x = x;
+      x->running++;
+      t->rc = xfer_start(x, t);
+      if (t->rc < 0) {
+        snprintf(t->err, sizeof t->err, "%s", strerror(-t->rc));
+        xfer_end(t);
       }
-      running++;
     }
-    int still = 0;
-    curl_multi_perform(x->multi, &still);
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(x->multi, &left)) != NULL) {
-      if (m->msg != CURLMSG_DONE)
-        continue;
-      struct xfer *t;
-      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-      t->rc = (int)m->data.result;
-      curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
-      curl_multi_remove_handle(x->multi, t->easy);
-      curl_easy_cleanup(t->easy);
-      t->easy = NULL;
-      running--;
-      bundle_progress_step(&x->pr, 1);
-    }
-    if (running > 0)
-      curl_multi_poll(x->multi, NULL, 0, 1000, NULL);
+    if (x->running > 0)
+      uv_run(&x->loop, UV_RUN_ONCE);
   }
 }
 
@@ -181,10 +153,10 @@ void xfer_free(struct xfer *t) {
   free(t);
 }
 
-/* Why a transfer failed, in a few words (the body's first line). */
+/* Why a request failed, in a few words (the body's first line). */
 void xfer_why(const struct xfer *t, char *out, size_t cap) {
   if (t->rc != 0)
-    snprintf(out, cap, "%s", t->err[0] != '\0' ? t->err : "transfer failed");
+    snprintf(out, cap, "%s", t->err[0] != '\0' ? t->err : "request failed");
   else
     snprintf(out, cap, "HTTP %ld: %.*s", t->status,
              t->body.data != NULL ? (int)strcspn(t->body.data, "\n") : 0,
@@ -203,6 +175,6 @@ struct xfer *xfer_new(struct exporter *x, const char *module,
   }
   char suffix[GOMOD_MAX_VERSION_BYTES * 2 + 16];
   snprintf(suffix, sizeof suffix, suffix_fmt, ev);
-  snprintf(t->url, sizeof t->url, "%s/%s/%s", x->base, ep, suffix);
+  snprintf(t->url, sizeof t->url, "/%s/%s", ep, suffix);
   return t;
 }

@@ -1,7 +1,7 @@
 /*
  * `modproxy export`'s checksum databases (export.h): for each --sumdb
  * database, the lookups of the closure's public versions and the tiles a
- * go command reads to check them, all fetched through the embedded server
+ * go command reads to check them, all fetched through the proxy's reader
  * (which verifies them and keeps them in the store). The tiles are only
  * planned and fetched here; export_write.c copies them from the store.
  *
@@ -114,8 +114,7 @@ void export_db(struct exporter *x, int which) {
       free(t);
       continue;
     }
-    snprintf(t->url, sizeof t->url, "%s/sumdb/%s/lookup/%s@%s", x->base, name,
-             ep, ev);
+    snprintf(t->url, sizeof t->url, "/sumdb/%s/lookup/%s@%s", name, ep, ev);
     t->ctx = n;
     ts[nt++] = t;
   }
@@ -207,7 +206,7 @@ void export_db(struct exporter *x, int which) {
       free(t);
       continue;
     }
-    snprintf(t->url, sizeof t->url, "%s/sumdb/%s/%s", x->base, name, path);
+    snprintf(t->url, sizeof t->url, "/sumdb/%s/%s", name, path);
     t->discard = 1;
     ts[nt++] = t;
   }

@@ -1,6 +1,6 @@
 /*
  * `modproxy export`'s writer (export.h): the bundle, from the store, once
- * everything was fetched through the embedded server. Each version's .info
+ * everything was fetched through the proxy's subsystems. Each version's .info
  * and .mod, its zip when the closure wants it, each module's list, and for
  * each database the lookups and the planned tiles, with a manifest of
  * hashes (bundle.h). With --since, a file the old bundle's manifest holds

@@ -6,16 +6,18 @@
  * gomod, and optionally gosum, go_version, gotoolchain, goproxy, gonoproxy,
  * gonosumdb and goprivate (the client's `go env` values). The analysis
  * (diag/analyze.c) runs on a worker thread and fetches the go.mod files and
- * lists it needs through this proxy's own listener, as any client would:
- * cached, coalesced, recorded, fetched upstream when missing. At most
- * PROXY_MAX_ANALYSES run at once, so that they never hold every worker thread
- * while their own requests wait for one.
+ * lists it needs as any client would, with the client's user: it hands each
+ * request target to the loop thread (uv_async), where goproxy_get answers
+ * it through the GOPROXY core (cached, coalesced, recorded, fetched upstream
+ * when missing), and waits for the answer. At most PROXY_MAX_ANALYSES run
+ * at once, so that they never hold every worker thread while their own
+ * requests wait for one.
  *
  * Everything that costs time in proportion to the body runs on the worker
  * thread: the form is parsed there (diag_form_parse, linear), from the
  * request's body, which the held connection keeps until the response. When
- * the client goes away, the analysis is cancelled: its fetch in flight is
- * aborted and every later one fails at once, so it ends within a second.
+ * the client goes away, the analysis is cancelled: once its request in
+ * flight is answered, every later one fails at once.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -25,14 +27,11 @@
 #include <strings.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
-#include "modproxy/buf.h"
 #include "modproxy/timeutil.h"
 #include "route.h"
 
 /* Analyses running at once (each holds one worker thread while it waits on
- * its own HTTP requests to this proxy). */
+ * its requests to the GOPROXY core, whose store lookups need one too). */
 #define PROXY_MAX_ANALYSES 2
 /* Drift looks at what other builds resolved in this window. */
 #define PROXY_DRIFT_WINDOW_MS (14ll * 24 * 3600 * 1000)
@@ -47,7 +46,15 @@ struct analysis_job {
   uv_work_t work;
   struct proxy_conn *conn;
   struct proxy_server *server;
-  CURL *curl;
+  /* One request at a time from the worker to the loop thread: the worker
+   * sets `want` and waits until `got_done`; the loop thread answers. */
+  uv_async_t async;
+  uv_mutex_t lock;
+  uv_cond_t cond;
+  char want[HTTP_MAX_URL_BYTES]; /* the request target, "" when none */
+  int got_done, got_status;
+  char *got; /* the answer's body (heap, NUL-terminated), or NULL */
+  size_t got_len;
   /* The request's body and type: borrowed from the connection, which is
    * held (and does not touch them) until on_analysed. */
   const char *body;
@@ -58,9 +65,7 @@ struct analysis_job {
   size_t gomod_len, gosum_len;
   char *fields[ANALYSIS_FIELDS]; /* setting_names, NUL-terminated copies */
   char base[300];
-  char authorization[300]; /* the client's, for the requests made for it */
-  char user[64];           /* ...and who they name: what the store may tell */
-  struct curl_slist *headers;
+  char user[64]; /* the client's: what it may fetch, what the store tells */
   atomic_int cancelled; /* the client went away (loop thread sets it) */
   int rc;
   int status;      /* rc < 0: the answer's status */
@@ -68,42 +73,70 @@ struct analysis_job {
   struct diag_report report;
 };
 
-/* GET <self>/<escaped module>/<suffix> through this proxy; data NULL
- * discards the body. */
+/* Loop thread: the worker's request is answered (goproxy_get's callback). */
+static void on_got(const struct goproxy_reply *r, void *arg) {
+  struct analysis_job *j = arg;
+  uv_mutex_lock(&j->lock);
+  j->got_status = r->status;
+  /* Copied here: bodies are reference-counted on the loop thread only. */
+  if (r->body != NULL && (j->got = malloc(r->body->len + 1)) != NULL) {
+    memcpy(j->got, r->body->data, r->body->len + 1);
+    j->got_len = r->body->len;
+  }
+  j->got_done = 1;
+  uv_cond_signal(&j->cond);
+  uv_mutex_unlock(&j->lock);
+}
+
+/* Loop thread: the worker asks for j->want. */
+static void on_want(uv_async_t *a) {
+  struct analysis_job *j = a->data;
+  char target[sizeof j->want];
+  uv_mutex_lock(&j->lock);
+  snprintf(target, sizeof target, "%s", j->want);
+  j->want[0] = '\0';
+  uv_mutex_unlock(&j->lock);
+  if (target[0] == '\0')
+    return;
+  if (goproxy_get(j->server, target, j->user, on_got, j) < 0) {
+    struct goproxy_reply r = {.status = 503};
+    on_got(&r, j);
+  }
+}
+
+/* GET /<escaped module>/<suffix> through this proxy, as the client would;
+ * data NULL discards the body. Worker thread. */
 static int self_get(struct analysis_job *j, const char *module,
                     const char *suffix, char **data, size_t *len, char *err,
                     size_t errlen) {
-  char esc[GOMOD_MAX_PATH_BYTES * 2], url[GOMOD_MAX_PATH_BYTES * 3];
+  char esc[GOMOD_MAX_PATH_BYTES * 2];
   if (atomic_load(&j->cancelled))
     return -ECANCELED;
   if (gomod_escape_path(module, esc, sizeof esc, NULL, 0) < 0)
     return -EINVAL;
-  snprintf(url, sizeof url, "%s/%s/%s", j->server->self_url, esc, suffix);
-  /* Discarded: a buffer that keeps none of it. */
-  struct buf g = {.max = data != NULL ? PROXY_MAX_SMALL_BODY_BYTES : 0,
-                  .truncate = data == NULL};
-  curl_easy_setopt(j->curl, CURLOPT_URL, url);
-  curl_easy_setopt(j->curl, CURLOPT_WRITEFUNCTION, buf_curl_write);
-  curl_easy_setopt(j->curl, CURLOPT_WRITEDATA, &g);
-  CURLcode cc = curl_easy_perform(j->curl);
-  long status = 0;
-  curl_easy_getinfo(j->curl, CURLINFO_RESPONSE_CODE, &status);
-  if (cc != CURLE_OK || status != 200) {
+  uv_mutex_lock(&j->lock);
+  snprintf(j->want, sizeof j->want, "/%s/%s", esc, suffix);
+  j->got_done = 0;
+  uv_async_send(&j->async);
+  while (!j->got_done)
+    uv_cond_wait(&j->cond, &j->lock);
+  uv_mutex_unlock(&j->lock);
+  char *got = j->got;
+  j->got = NULL;
+  int rc = 0;
+  if (j->got_status != 200) {
     if (err != NULL)
-      snprintf(err, errlen, "%s",
-               cc != CURLE_OK   ? curl_easy_strerror(cc)
-               : g.data != NULL ? g.data
-                                : "error");
-    free(g.data);
-    return cc == CURLE_OK && (status == 404 || status == 410) ? -ENOENT : -EIO;
+      snprintf(err, errlen, "%s", got != NULL ? got : "error");
+    rc = j->got_status == 404 || j->got_status == 410 ? -ENOENT : -EIO;
+  } else if (data != NULL) {
+    if (got == NULL)
+      got = calloc(1, 1);
+    *data = got;
+    *len = got != NULL ? j->got_len : 0;
+    return got != NULL ? 0 : -ENOMEM;
   }
-  if (data == NULL)
-    return 0;
-  if (g.data == NULL)
-    g.data = calloc(1, 1);
-  *data = g.data;
-  *len = g.len;
-  return g.data != NULL ? 0 : -ENOMEM;
+  free(got);
+  return rc;
 }
 
 static int src_gomod(void *ctx, const char *path, const char *version,
@@ -164,13 +197,6 @@ static int src_recent(void *ctx, const char *path, char **data, size_t *len) {
   return rc;
 }
 
-/* curl's progress callback: a transfer for a client that left stops. */
-static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
-                       curl_off_t ultotal, curl_off_t ulnow) {
-  struct analysis_job *j = arg;
-  return atomic_load(&j->cancelled);
-}
-
 /* Sets the answer for a request the analysis cannot start on; returns rc. */
 static int refuse(struct analysis_job *j, int rc, int status,
                   const char *text) {
@@ -227,28 +253,6 @@ static void on_analyse(uv_work_t *w) {
   j->rc = read_form(j);
   if (j->rc < 0)
     return;
-  j->curl = curl_easy_init();
-  if (j->curl == NULL) {
-    j->rc = -ENOMEM;
-    return;
-  }
-  curl_easy_setopt(j->curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(j->curl, CURLOPT_TIMEOUT, 120L);
-  curl_easy_setopt(j->curl, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(j->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(j->curl, CURLOPT_XFERINFODATA, j);
-  /* The analysis talks to this very process on loopback: with the TLS
-   * listener on, its certificate names the public host, not 127.0.0.1. */
-  curl_easy_setopt(j->curl, CURLOPT_SSL_VERIFYPEER, 0L);
-  curl_easy_setopt(j->curl, CURLOPT_SSL_VERIFYHOST, 0L);
-  /* Fetch as the client would: with its credentials, so that private
-   * modules are analysed only for clients allowed to see them. */
-  if (j->authorization[0] != '\0') {
-    char h[sizeof j->authorization + 32];
-    snprintf(h, sizeof h, "Authorization: %s", j->authorization);
-    j->headers = curl_slist_append(NULL, h);
-    curl_easy_setopt(j->curl, CURLOPT_HTTPHEADER, j->headers);
-  }
   struct diag_source src = {
       .gomod = src_gomod,
       .list = src_list,
@@ -269,15 +273,19 @@ static void on_analyse(uv_work_t *w) {
   };
   j->rc = diag_modfile_analyze(j->gomod, j->gomod_len, j->gosum, j->gosum_len,
                                &client, &src, &j->report);
-  curl_easy_cleanup(j->curl);
-  curl_slist_free_all(j->headers);
 }
 
 static void job_free(struct analysis_job *j) {
   for (int i = 0; i < ANALYSIS_FIELDS; i++)
     free(j->fields[i]);
   diag_report_dispose(&j->report);
+  uv_cond_destroy(&j->cond);
+  uv_mutex_destroy(&j->lock);
   free(j);
+}
+
+static void on_async_closed(uv_handle_t *h) {
+  job_free(h->data);
 }
 
 static void on_analysed(uv_work_t *w, int status) {
@@ -303,7 +311,7 @@ static void on_analysed(uv_work_t *w, int status) {
     }
   }
   proxy_conn_release(c);
-  job_free(j);
+  uv_close((uv_handle_t *)&j->async, on_async_closed);
 }
 
 /* Answers 503 when PROXY_MAX_ANALYSES run already: 1 if it did. */
@@ -323,13 +331,32 @@ static void on_client_gone(void *arg) {
   atomic_store(&j->cancelled, 1);
 }
 
+/* A job with its handoff to the loop thread set up, or NULL. */
+static struct analysis_job *job_new(uv_loop_t *loop) {
+  struct analysis_job *j = calloc(1, sizeof *j);
+  if (j == NULL)
+    return NULL;
+  if (uv_mutex_init(&j->lock) < 0)
+    goto fail;
+  if (uv_cond_init(&j->cond) < 0)
+    goto fail_mutex;
+  uv_async_init(loop, &j->async, on_want);
+  j->async.data = j;
+  return j;
+fail_mutex:
+  uv_mutex_destroy(&j->lock);
+fail:
+  free(j);
+  return NULL;
+}
+
 /* The body is in: the analysis starts on a worker thread. */
 static void on_body(struct proxy_conn *c) {
   struct proxy_server *s = c->server;
   const struct proxy_request *q = c->req;
   if (analyses_busy(c))
     return;
-  struct analysis_job *j = calloc(1, sizeof *j);
+  struct analysis_job *j = job_new(s->loop);
   if (j == NULL) {
     proxy_conn_send_text(c, 503, "out of memory", NULL);
     return;
@@ -338,7 +365,6 @@ static void on_body(struct proxy_conn *c) {
   j->body_len = q->body_len;
   j->content_type = q->content_type;
   proxy_conn_base(c, j->base, sizeof j->base);
-  snprintf(j->authorization, sizeof j->authorization, "%s", q->authorization);
   snprintf(j->user, sizeof j->user, "%s", c->user);
   j->conn = c;
   j->server = s;
@@ -348,7 +374,7 @@ static void on_body(struct proxy_conn *c) {
   if (uv_queue_work(s->loop, &j->work, on_analyse, on_analysed) < 0) {
     s->analyses--;
     proxy_conn_release(c);
-    job_free(j);
+    uv_close((uv_handle_t *)&j->async, on_async_closed);
     proxy_conn_send_text(c, 503, "could not queue the analysis; retry", NULL);
     return;
   }

@@ -240,7 +240,8 @@ void proxy_records_push(struct proxy_server *s, struct diag_record *r) {
     s->records->s = s;
   struct record_batch *b = s->records;
   char *line = diag_record_json(r);
-  if (line != NULL)
+  /* A process without a listener (export) keeps no request log. */
+  if (line != NULL && s->cfg->listen != NULL)
     printf("%s\n", line);
   size_t was = b != NULL ? b->n : 0;
   int keep = diag_record_in_ring(r);

@@ -119,6 +119,10 @@ int http_server_listen(struct http_server *h, const char *listen);
 /** The listener's address. 0 or a negative errno. */
 int http_server_sockname(const struct http_server *h,
                          struct sockaddr_storage *ss);
+/** A new request id (random: nobody can guess another request's id and
+ *  read its record at /diag/req/<id>), also for requests made inside the
+ *  process (goproxy_get). */
+void http_server_new_id(struct http_server *h, char id[DIAG_ID_BYTES]);
 /** Client connections open (closing ones included). */
 uint64_t http_server_connections(const struct http_server *h);
 /** 1 when the listener speaks TLS. */
