@@ -46,12 +46,8 @@ int cmd_gc(int argc, char **argv) {
     goto out;
   }
   int dry = settings_flag(&ctx.st, 0) != NULL;
-  if (ctx.st.nargs > 0) {
-    fprintf(stderr, "modproxy gc: unexpected argument \"%s\"\n",
-            ctx.st.args[0]);
-    rc = CMD_EXIT_USAGE;
+  if ((rc = cmd_ctx_no_args(&ctx)) != 0)
     goto out;
-  }
   uint64_t max = (uint64_t)settings_count(&ctx.st, S_MAX_CACHE_BYTES);
   if (max == 0) {
     fprintf(stderr, "modproxy gc: no limit to collect to: set max-cache-bytes "

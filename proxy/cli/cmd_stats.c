@@ -23,12 +23,8 @@ int cmd_stats(int argc, char **argv) {
     rc = rc == 1 ? 0 : rc;
     goto out;
   }
-  if (ctx.st.nargs > 0) {
-    fprintf(stderr, "modproxy stats: unexpected argument \"%s\"\n",
-            ctx.st.args[0]);
-    rc = CMD_EXIT_USAGE;
+  if ((rc = cmd_ctx_no_args(&ctx)) != 0)
     goto out;
-  }
   rc = cmd_ctx_open(&ctx);
   if (rc != 0)
     goto out;

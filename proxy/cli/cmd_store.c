@@ -30,6 +30,14 @@ int cmd_ctx_load(struct cmd_ctx *ctx, const char *summary, unsigned allowed,
   return rc < 0 ? CMD_EXIT_USAGE : rc;
 }
 
+int cmd_ctx_no_args(const struct cmd_ctx *ctx) {
+  if (ctx->st.nargs == 0)
+    return 0;
+  fprintf(stderr, "modproxy %s: unexpected argument \"%s\"\n", ctx->name,
+          ctx->st.args[0]);
+  return CMD_EXIT_USAGE;
+}
+
 int cmd_ctx_open(struct cmd_ctx *ctx) {
   const char *dir = settings_text(&ctx->st, S_DATA);
   char path[4096];

@@ -26,6 +26,10 @@ struct cmd_ctx {
 int cmd_ctx_load(struct cmd_ctx *ctx, const char *summary, unsigned allowed,
                  const struct settings_flag *flags, int argc, char **argv);
 
+/** 0 when the command line named no argument besides flags; else
+ *  CMD_EXIT_USAGE after printing one line naming the first. */
+int cmd_ctx_no_args(const struct cmd_ctx *ctx);
+
 /** Opens the store of --data, which must exist (a typo must not create an
  *  empty store). 0, or CMD_EXIT_USAGE / 1 after printing one line. */
 int cmd_ctx_open(struct cmd_ctx *ctx);
