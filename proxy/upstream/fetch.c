@@ -64,6 +64,38 @@ static int errno_of(CURLcode cc, int too_big) {
   }
 }
 
+static int fetch_begin(struct proxy_fetcher *fr, struct proxy_fetch *f);
+
+/* Whether a failed attempt deserves one more on a new connection: it ran
+ * on a kept-alive connection (none was opened), nothing of a body arrived,
+ * and what came back was no HTTP answer. A connection can fall out of step
+ * with its upstream, say after a body longer than its Content-Length
+ * whose tail came late: the next request on it reads that tail as its
+ * answer. Every upstream request is a GET, so asking again is safe. */
+static int retry_fresh(struct proxy_fetch *f, CURLcode cc) {
+  long opened = 1;
+  if (f->fresh || f->len != 0 || f->too_big || f->stage_errno != 0)
+    return 0;
+  switch (cc) {
+  case CURLE_UNSUPPORTED_PROTOCOL: /* "Received HTTP/0.9" */
+  case CURLE_WEIRD_SERVER_REPLY:
+  case CURLE_GOT_NOTHING:
+  case CURLE_RECV_ERROR:
+  case CURLE_SEND_ERROR: break;
+  default: return 0;
+  }
+  curl_easy_getinfo(f->easy, CURLINFO_NUM_CONNECTS, &opened);
+  return opened == 0;
+}
+
+static void fetch_end(struct proxy_fetcher *fr, struct proxy_fetch *f) {
+  curl_multi_remove_handle(fr->multi, f->easy);
+  curl_easy_cleanup(f->easy);
+  f->easy = NULL;
+  curl_slist_free_all(f->resolve_list);
+  f->resolve_list = NULL;
+}
+
 static void check_done(struct proxy_fetcher *fr) {
   CURLMsg *m;
   int left;
@@ -73,6 +105,16 @@ static void check_done(struct proxy_fetcher *fr) {
     struct proxy_fetch *f = NULL;
     curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&f);
     CURLcode cc = m->data.result;
+    if (retry_fresh(f, cc)) {
+      fetch_end(fr, f);
+      f->fresh = 1;
+      if (fetch_begin(fr, f) == 0)
+        continue;
+      f->rc = -ENOMEM;
+      snprintf(f->error, sizeof f->error, "modproxy is out of memory");
+      f->on_done(f);
+      continue;
+    }
     curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &f->status);
     curl_easy_getinfo(f->easy, CURLINFO_TOTAL_TIME, &f->seconds);
     const char *ct = NULL;
@@ -115,11 +157,7 @@ static void check_done(struct proxy_fetcher *fr) {
       f->rc = -ENOMEM;
       snprintf(f->error, sizeof f->error, "modproxy is out of memory");
     }
-    curl_multi_remove_handle(fr->multi, f->easy);
-    curl_easy_cleanup(f->easy);
-    f->easy = NULL;
-    curl_slist_free_all(f->resolve_list);
-    f->resolve_list = NULL;
+    fetch_end(fr, f);
     f->on_done(f);
   }
 }
@@ -340,6 +378,11 @@ static int on_trace(CURL *e, curl_infotype type, char *data, size_t size,
 }
 
 int proxy_fetch_start(struct proxy_fetcher *fr, struct proxy_fetch *f) {
+  f->fresh = 0;
+  return fetch_begin(fr, f);
+}
+
+static int fetch_begin(struct proxy_fetcher *fr, struct proxy_fetch *f) {
   f->easy = curl_easy_init();
   if (f->easy == NULL)
     return -ENOMEM;
@@ -374,6 +417,7 @@ int proxy_fetch_start(struct proxy_fetcher *fr, struct proxy_fetch *f) {
                    (long)PROXY_UPSTREAM_STALL_TIMEOUT_S);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_USERAGENT, "modproxy/" MODPROXY_VERSION);
+  curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, (long)f->fresh);
   if (fr->ca_file != NULL)
     curl_easy_setopt(e, CURLOPT_CAINFO, fr->ca_file);
   f->resolve_list = NULL;

@@ -7,6 +7,9 @@
 # line end and a list cut after a version parse fine, and were stored as
 # the upstream's answer. For .mod, .info, .zip and list: 502 naming the
 # upstream and the cause, nothing stored; without the fault, the real bytes.
+# A body whose tail comes late leaves a kept-alive connection out of step:
+# the next request on it reads that tail as its answer. modproxy asks again
+# on a new connection, so one lie never fails the next fetch.
 # shellcheck source=faults_lib.bash
 source "$(dirname "$0")/faults_lib.bash"
 
@@ -14,11 +17,19 @@ MOD=example.com/lies
 Z=/$MOD/@v
 make_module "$T/tree" "$MOD" v1.0.0 4096
 make_module "$T/tree" "$MOD" v1.1.0 4096
+make_module "$T/tree" "$MOD" v1.2.0 4096
 start_faulty "$T/tree"
 export MODPROXY_DATA="$T/data"
 start_modproxy --upstream "$FAULTY_URL" --sumdb off
 ALIVE_ROOT="$T/tree"
 ALIVE_PATHS=("$Z/v1.1.0.info")
+
+echo "---- a connection out of step: the next fetch asks again on a new one"
+set_rules "^${Z//./\\.}/v1\\.2\\.0\\.info\$ desync"
+expect_bytes "sound answer, connection kept ($Z/v1.2.0.info)" "$Z/v1.2.0.info" "$T/tree$Z/v1.2.0.info"
+expect_bytes "next fetch on that connection ($Z/v1.2.0.mod)" "$Z/v1.2.0.mod" "$T/tree$Z/v1.2.0.mod"
+grep -q "desync: GET $Z/v1.2.0.mod on the same connection" "$T/faulty1.log" ||
+  soft_fail "the .mod fetch did not reuse the out-of-step connection: $(tail -3 "$T/faulty1.log")"
 
 # The cuts leave a prefix that parses: "module example.com/lies\n\n" without
 # "go 1.19\n" (8 bytes), and "v1.0.0\n" without "v1.1.0\n" (7 bytes).

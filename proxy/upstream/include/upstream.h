@@ -65,6 +65,7 @@ struct proxy_fetch {
   int too_big;
   int stage_errno; /* writing the staging file failed (our disk) */
   int excess;      /* the upstream sent more than its framing declared */
+  int fresh;       /* this attempt is the retry on a new connection */
   char errbuf[CURL_ERROR_SIZE];
 };
 

@@ -27,6 +27,9 @@
 //	short-length N  Content-Length N bytes less than the file, whole file sent
 //	long-length N   Content-Length N bytes more than the file, then a close
 //	garbage         bytes that are not HTTP at all, then a close
+//	desync          a sound answer on a connection kept open, whose next
+//	                request gets stray bytes (the tail of a body) as its
+//	                answer, then a close: a connection out of step
 //	bad-chunked     chunked encoding: one good chunk, then a broken size line
 //	body TEXT       200 with TEXT (rest of the line) as the whole body
 //	truncate N      200 with the first N bytes as the whole, self-consistent body
@@ -106,7 +109,7 @@ const pauseFor = 2 * time.Second
 
 var actions = map[string]bool{ // action -> takes a numeric argument
 	"reset": true, "close": true, "stall": false, "stall-body": true, "pause": true,
-	"short-length": true, "long-length": true, "garbage": false,
+	"short-length": true, "long-length": true, "garbage": false, "desync": false,
 	"bad-chunked": false, "body": false, "truncate": true,
 	"redirect-loop": false, "status": true, "ok": false,
 }
@@ -393,7 +396,7 @@ func misbehave(w http.ResponseWriter, r *http.Request, ru *rule) {
 	get := r.Method == http.MethodGet
 	var data []byte
 	switch ru.action {
-	case "reset", "close", "stall-body", "pause", "short-length", "long-length", "bad-chunked", "truncate":
+	case "reset", "close", "stall-body", "pause", "short-length", "long-length", "bad-chunked", "truncate", "desync":
 		var ok bool
 		if data, ok = readFile(p); !ok {
 			http.NotFound(w, r)
@@ -458,6 +461,21 @@ func misbehave(w http.ResponseWriter, r *http.Request, ru *rule) {
 		}
 		junk := []byte("SSH-2.0-OpenSSH_9.2 not an http server\r\n\x00\x01\x02\xff\xfe garbage garbage\r\n\r\n")
 		rawWrite(c, rw, junk)
+		time.Sleep(50 * time.Millisecond)
+		c.Close()
+	case "desync":
+		c, rw, ok := hijack(w)
+		if !ok {
+			return
+		}
+		rawWrite(c, rw, []byte(head(200, ct, int64(len(data)))), body(data))
+		next, err := http.ReadRequest(rw.Reader)
+		if err != nil {
+			c.Close()
+			return
+		}
+		log.Printf("desync: %s %s on the same connection: stray bytes", next.Method, next.URL.Path)
+		rawWrite(c, rw, []byte("3 bytes of a body's tail\r\n"))
 		time.Sleep(50 * time.Millisecond)
 		c.Close()
 	case "bad-chunked":
