@@ -69,6 +69,10 @@ struct hot_cache *goproxy_hot(struct goproxy *gp);
 
 struct proxy_server;
 
+/** The client of the records of goproxy_get's requests: the proxy's own,
+ *  not a build's. */
+#define GOPROXY_SELF_CLIENT "modproxy"
+
 /** goproxy_get's answer, borrowed for the callback (ref body to keep it). */
 struct goproxy_reply {
   int status; /**< what a network client would get */

@@ -389,10 +389,6 @@ void proxy_route(struct proxy_conn *c) {
   serve_gp(ctx, c->req->url);
 }
 
-/* The client's address in the records of requests made inside the
- * process. */
-#define ROUTE_SELF_CLIENT "modproxy"
-
 int goproxy_get(struct proxy_server *s, const char *target, const char *user,
                 goproxy_get_cb cb, void *arg) {
   struct route_ctx *ctx = calloc(1, sizeof *ctx);
@@ -406,7 +402,7 @@ int goproxy_get(struct proxy_server *s, const char *target, const char *user,
   http_server_new_id(s->http, rec->id);
   rec->start_ms = time_now_ms(CLOCK_REALTIME);
   rec->target = strdup(target);
-  rec->client = strdup(ROUTE_SELF_CLIENT);
+  rec->client = strdup(GOPROXY_SELF_CLIENT);
   if (rec->target == NULL || rec->client == NULL) {
     ctx_free(ctx);
     return -ENOMEM;
