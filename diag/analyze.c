@@ -389,6 +389,15 @@ static int query_has_gomod(void *ctx, const char *version) {
   return has;
 }
 
+/* What @latest names for path (the go command's repo.Latest, asked when
+ * no tagged version qualifies), into out: 0 or a negative errno. */
+static int source_latest(struct analysis *a, const char *path,
+                         char out[GOMOD_MAX_VERSION_BYTES]) {
+  if (a->src->latest == NULL)
+    return -ENOENT;
+  return a->src->latest(a->src->ctx, path, out);
+}
+
 /* The retraction and deprecation the latest go.mod states, as findings and
  * in info. */
 static void latest_says(struct analysis *a, const struct diag_mod *m,
@@ -432,9 +441,9 @@ static void check_latest(struct analysis *a, const struct diag_mod *m,
   struct query_ctx q = {.a = a, .path = m->path};
   struct diag_query_fns fns = {.has_gomod = query_has_gomod, .ctx = &q};
   char newest[GOMOD_MAX_VERSION_BYTES], pre[GOMOD_MAX_VERSION_BYTES];
-  /* Without tagged versions the go command asks @latest, which is the
-   * selected version in all but rare cases. */
-  if (diag_query_latest(list, len, NULL, &fns, newest, pre) < 0)
+  /* Without tagged versions the go command asks @latest. */
+  if (diag_query_latest(list, len, NULL, &fns, newest, pre) < 0 &&
+      source_latest(a, m->path, newest) < 0)
     snprintf(newest, sizeof newest, "%s", m->version);
   struct modfile mf;
   modfile_init(&mf);
@@ -451,6 +460,13 @@ static void check_latest(struct analysis *a, const struct diag_mod *m,
   fns.allowed = query_allowed;
   int rc = diag_query_latest(list, len, m->version, &fns, latest, pre);
   a->oom |= rc == -ENOMEM;
+  /* From a pseudo-version the upgrade query may also take what @latest
+   * names, when it is allowed and not below the selected version. */
+  if (rc == -ENOENT && gomod_is_pseudo_version(m->version) &&
+      source_latest(a, m->path, latest) == 0 &&
+      gomod_semver_compare(latest, m->version) >= 0 &&
+      query_allowed(&q, latest))
+    rc = 0;
   if (rc < 0)
     snprintf(latest, GOMOD_MAX_VERSION_BYTES, "%s", m->version);
   info->latest = strdup(latest);

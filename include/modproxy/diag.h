@@ -208,6 +208,10 @@ struct diag_source {
                size_t *len, char *err, size_t errlen);
   /** The @v/list body: 0, -ENOENT (unknown module) or an error. */
   int (*list)(void *ctx, const char *path, char **data, size_t *len);
+  /** The version @latest names (what the go command asks of a module
+   *  without tagged versions) into out: 0 or a negative errno. May be
+   *  NULL (never asked). */
+  int (*latest)(void *ctx, const char *path, char out[GOMOD_MAX_VERSION_BYTES]);
   /** The zip's h1 if the proxy holds the zip (never fetches), else -ENOENT. */
   int (*zip_h1)(void *ctx, const char *path, const char *version,
                 char h1[GOMOD_H1_BYTES]);

@@ -155,6 +155,17 @@ static int src_list(void *ctx, const char *path, char **data, size_t *len) {
   return self_get(ctx, path, "@v/list", data, len, NULL, 0);
 }
 
+static int src_latest(void *ctx, const char *path,
+                      char out[GOMOD_MAX_VERSION_BYTES]) {
+  char *data = NULL;
+  size_t len = 0;
+  int rc = self_get(ctx, path, "@latest", &data, &len, NULL, 0);
+  if (rc == 0)
+    rc = gomod_info_version(data, len, out, GOMOD_MAX_VERSION_BYTES);
+  free(data);
+  return rc;
+}
+
 /* The store is read directly below (the zip's h1, other builds' versions):
  * only about modules the client could fetch itself (access.c decides). */
 static int may_read(const struct analysis_job *j, const char *path) {
@@ -289,6 +300,7 @@ static void on_analyse(uv_work_t *w) {
   struct diag_source src = {
       .gomod = src_gomod,
       .list = src_list,
+      .latest = src_latest,
       .zip_h1 = src_zip_h1,
       .recent = src_recent,
       .ctx = j,

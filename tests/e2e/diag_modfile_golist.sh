@@ -2,7 +2,8 @@
 # diag_modfile_golist.sh: /diag/modfile shows what `go list -m -u all`
 # shows. Through modproxy, with a loopback upstream of test modules (the go
 # command's corpus: newer releases, a newer pre-release, retracted versions,
-# a module retracting its own latest, a deprecated module, an exclude), the
+# a module retracting its own latest, a deprecated module, an exclude; and
+# a module without tags, whose @latest names a newer pseudo-version), the
 # real go command's `go list -m -u -json all` and the report's JSON agree
 # on every module of each test project: its selected version, the Update
 # (the report's `latest`), Indirect, Retracted and Deprecated. The text
@@ -20,6 +21,28 @@
 source "$(dirname "$0")/lib.sh"
 
 make_corpus_tree "$T/tree"
+# A module without tags: an empty list, two pseudo-versions, and @latest
+# naming the newer, whose go.mod retracts the older and deprecates the
+# module (the go command reads both from what @latest names).
+python3 - "$T/tree" <<'EOF'
+import json, os, sys, zipfile
+mod = 'example.com/untagged'
+d = os.path.join(sys.argv[1], mod, '@v')
+os.makedirs(d)
+old, new = 'v0.0.0-20200101000000-aaaaaaaaaaaa', 'v0.0.0-20210101000000-bbbbbbbbbbbb'
+mods = {old: 'module %s\n\ngo 1.19\n' % mod,
+        new: '// Deprecated: use example.com/tagged.\nmodule %s\n\ngo 1.19\n\n'
+             'retract %s // too old\n' % (mod, old)}
+for v, gomod in mods.items():
+    info = json.dumps({'Version': v, 'Time': '%s-01-01T00:00:00Z' % v[7:11]})
+    open(os.path.join(d, v + '.info'), 'w').write(info)
+    open(os.path.join(d, v + '.mod'), 'w').write(gomod)
+    with zipfile.ZipFile(os.path.join(d, v + '.zip'), 'w') as z:
+        z.writestr('%s@%s/go.mod' % (mod, v), gomod)
+        z.writestr('%s@%s/u.go' % (mod, v), 'package untagged\n')
+open(os.path.join(d, 'list'), 'w').write('')
+open(os.path.join(sys.argv[1], mod, '@latest'), 'w').write(info)
+EOF
 start_upstream "$T/tree"
 start_modproxy --upstream "$UPSTREAM_URL"
 
@@ -123,6 +146,18 @@ require (
 exclude example.com/retract v1.1.0
 EOF
 compare retracts
+
+# 3. A module without tags, at an older pseudo-version: the go command asks
+# @latest, for the update and for the go.mod that retracts and deprecates.
+mkdir -p "$T/untagged"
+cat >"$T/untagged/go.mod" <<'EOF'
+module example.com/useuntagged
+
+go 1.19
+
+require example.com/untagged v0.0.0-20200101000000-aaaaaaaaaaaa
+EOF
+compare untagged
 
 # ---- urlencoded POST: the same report as multipart ---------------------------
 d="$T/mixed"
