@@ -41,8 +41,10 @@ static int cmd_serve(int argc, char **argv) {
     settings_dispose(&st);
     return CMD_EXIT_USAGE;
   }
-  /* The configuration made from st (which it takes); a reload makes the
-   * next from the same sources. */
+  /* The configuration made from st (which it takes), held here until the
+   * server has ended: what the server builds once at start (the store, the
+   * upstream client, proxy/vcs's directories) borrows from it, whatever
+   * configuration a reload (the next, made from the same sources) swaps in. */
   struct proxy_config *cfg = settings_config_new(&st);
   struct settings_source src = {&cmd, argc, argv};
   /* A client that goes away mid-response must cost an EPIPE on that

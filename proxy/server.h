@@ -176,6 +176,8 @@ struct proxy_counters {
 
 struct proxy_server {
   uv_loop_t *loop;
+  /** The configuration in effect (one reference; SIGHUP swaps it): read it
+   *  on the loop thread, or hold it (proxy_config_hold) for later. */
   const struct proxy_config *cfg;
   struct store *store;
   struct http_server *http; /**< listener, connections, TLS, credentials */

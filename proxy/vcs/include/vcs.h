@@ -58,7 +58,7 @@ int proxy_vcs_new(uv_loop_t *loop, const struct vcs_config *cfg,
  *  flight never answer. NULL is fine. */
 void proxy_vcs_free(struct proxy_vcs *v);
 /** 1 if module matches the --private patterns (module.MatchPrefixPatterns).
- *  Any thread. */
+ *  Loop thread (proxy_vcs_configure changes the patterns there). */
 int proxy_vcs_private(const struct proxy_vcs *v, const char *module);
 /** Checks --git-route entries (NULL-terminated, or NULL). 0, or -EINVAL
  *  with why in err. Pure. */
