@@ -38,7 +38,15 @@
 
 /* ---- configuration ------------------------------------------------------ */
 
-/** Read-only after start. */
+struct proxy_server;
+
+/**
+ * One whole configuration, read-only once made. SIGHUP swaps it whole
+ * (proxy_server_on_reload): the server holds the one in effect, and work
+ * that runs on a worker thread, or across callbacks, holds the one it
+ * started with (proxy_config_hold), so that a reload never changes or frees
+ * the settings under it.
+ */
 struct proxy_config {
   const char *listen; /**< host:port; NULL: no listener, no request log
                            (export: requests through goproxy_get only) */
@@ -73,7 +81,36 @@ struct proxy_config {
    *  ranges allowed all the same (NULL: none), GOINSECURE-style globs of
    *  modules whose repositories may be http or git:// (NULL: none). */
   const char *direct_deny, *direct_allow, *direct_insecure;
+  /** References (proxy_config_hold); loop thread. A configuration whose
+   *  free is NULL (a command's, on its stack) is never freed. */
+  int refs;
+  /** Frees it and what its strings point into, at the last release. */
+  void (*free)(struct proxy_config *cfg);
 };
+
+/** Takes a reference on the configuration in effect (loop thread): it
+ *  stays whole and valid, whatever reloads happen, until released. */
+const struct proxy_config *proxy_config_hold(const struct proxy_server *s);
+/** Drops a reference (loop thread); accepts NULL. */
+void proxy_config_release(const struct proxy_config *cfg);
+
+/** What a reload found, for its log lines: setting names, comma-separated
+ *  ("" for none). */
+struct proxy_reload {
+  char changed[512]; /**< changed, and applied by the swap */
+  char restart[512]; /**< changed, but the server keeps the value it
+                          started with until a restart */
+  char err[512];     /**< why no configuration could be made */
+};
+/**
+ * Makes a new whole configuration from the same sources as `running` (the
+ * config file, the environment, the command line), keeping the running
+ * value of every setting that needs a restart. Returns it with one
+ * reference, or NULL with r->err set (the file and line, the setting, the
+ * reason).
+ */
+typedef struct proxy_config *(*proxy_reload_cb)(
+    const struct proxy_config *running, struct proxy_reload *r, void *arg);
 
 /* ---- what a GOPROXY request asks for ------------------------------------ */
 
@@ -139,10 +176,14 @@ struct proxy_counters {
 
 struct proxy_server {
   uv_loop_t *loop;
+  /** The configuration in effect (one reference; SIGHUP swaps it): read it
+   *  on the loop thread, or hold it (proxy_config_hold) for later. */
   const struct proxy_config *cfg;
   struct store *store;
   struct http_server *http; /**< listener, connections, TLS, credentials */
-  uv_signal_t sigterm, sigint;
+  uv_signal_t sigterm, sigint, sighup;
+  proxy_reload_cb reload; /**< SIGHUP's (proxy_server_on_reload), or NULL */
+  void *reload_arg;
   uv_timer_t drain_timer;
   struct upstream_list *upstreams; /**< --upstream and the HTTP client */
   struct proxy_vcs *vcs;           /**< private modules from git (vcs.c) */
@@ -168,6 +209,18 @@ struct proxy_server {
  *  callbacks have run), so the caller may close the loop and free s. */
 int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
                       const struct proxy_config *cfg);
+/**
+ * Makes SIGHUP reload the configuration: load(running, report, arg) makes a
+ * new one, the server re-reads the files it names (TLS certificate and
+ * key, auth file), applies it to the subsystems that keep state made from
+ * settings, then swaps it in whole; on any error the running configuration
+ * stays, untouched. One log line either way, and one more for the settings
+ * that need a restart. A subsystem that keeps state made from a setting
+ * takes the new configuration in server.c's apply step; every other
+ * setting applies by being read from s->cfg when used.
+ */
+void proxy_server_on_reload(struct proxy_server *s, proxy_reload_cb load,
+                            void *arg);
 /** Runs until stopped, then releases what init acquired (the store and the
  *  record batches only if the drain finished in time: after a forced stop,
  *  worker threads may still use them); returns the process exit code. */

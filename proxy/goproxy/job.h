@@ -121,6 +121,9 @@ enum job_state {
 struct fetch_job {
   struct fetch_job *next;
   struct proxy_server *s;
+  /** The configuration in effect when the job started (held): the job,
+   *  on the loop and on worker threads, reads this one to its end. */
+  const struct proxy_config *cfg;
   const struct job_kind *kind;
   enum job_state state;
   struct gp_req gp;

@@ -120,7 +120,7 @@ static void start_vcs(struct fetch_job *j, int direct) {
 
 /* Private modules never reach an upstream: git answers them. */
 static int start_private(struct fetch_job *j) {
-  if (j->s->cfg->offline || !proxy_vcs_private(j->s->vcs, j->gp.module))
+  if (j->cfg->offline || !proxy_vcs_private(j->s->vcs, j->gp.module))
     return 0;
   start_vcs(j, 0);
   return 1;
@@ -220,8 +220,7 @@ static int cached_list(struct fetch_job *j) {
   hot_cache_key(key, sizeof key, j->gp.module, "@v/list");
   struct hot_value v;
   if (!hot_cache_get(goproxy_hot(j->s->goproxy), key, &v) || v.status != 200 ||
-      v.body == NULL ||
-      (int64_t)time(NULL) - v.fetched >= j->s->cfg->list_ttl_s)
+      v.body == NULL || (int64_t)time(NULL) - v.fetched >= j->cfg->list_ttl_s)
     return 0;
   struct proxy_fetch *f = &module_data(j)->list_fetch;
   f->body = strndup(v.body->data, v.body->len);
@@ -333,7 +332,7 @@ static void record_findings(struct fetch_job *j, const char *gomod,
                             size_t len) {
   struct diag_gomod_finding f[DIAG_GOMOD_FINDINGS];
   int n = diag_gomod_findings(j->gp.module, j->gp.version, gomod, len,
-                              j->s->cfg->go_release, f, DIAG_GOMOD_FINDINGS);
+                              j->cfg->go_release, f, DIAG_GOMOD_FINDINGS);
   for (int i = 0; i < n; i++)
     store_finding_put(j->s->store, j->gp.module, f[i].version, f[i].kind,
                       f[i].message);
@@ -409,7 +408,7 @@ static int ingest(struct fetch_job *j) {
      * checksum database's. */
     struct gozip_report rep;
     rc = store_zip_put_fd(
-        st, gp->module, gp->version, j->fd, origin, j->s->cfg->strict_zips,
+        st, gp->module, gp->version, j->fd, origin, j->cfg->strict_zips,
         m->verified ? proxy_sumdb_want(&m->verify, gp) : NULL, &rep);
     if (rc == -EILSEQ)
       return proxy_sumdb_check(j->s, &m->verify, gp, rep.h1, origin, j->failure,

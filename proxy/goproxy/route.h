@@ -24,6 +24,9 @@ int gp_parse(const char *target, struct gp_req *out, char *err, size_t errlen);
  *  the request ends), or made inside the process (goproxy_get). */
 struct route_ctx {
   struct proxy_server *s;
+  /** The configuration in effect when the request came (held): it is read
+   *  whole until the end, whatever a reload swaps in meanwhile. */
+  const struct proxy_config *cfg;
   struct proxy_conn *conn; /**< NULL for goproxy_get */
   /* goproxy_get: who waits, and the record a connection would keep. */
   goproxy_get_cb cb;

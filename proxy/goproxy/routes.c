@@ -119,7 +119,7 @@ static void reply_value(struct route_ctx *ctx, const struct hot_value *v,
     int toolchain = gp->kind != GP_LIST && gp->kind != GP_LATEST &&
                     strcmp(gp->module, DIAG_TOOLCHAIN_MODULE) == 0;
     snprintf(cc, sizeof cc, "public, max-age=%" PRId64,
-             ctx->s->cfg->not_found_ttl_s);
+             ctx->cfg->not_found_ttl_s);
     send_text(ctx, toolchain ? ROUTE_TOOLCHAIN_MISSING_STATUS : v->status,
               v->body != NULL ? v->body->data : "not found", cc);
     return;
@@ -165,6 +165,7 @@ static void ctx_free(struct route_ctx *ctx) {
   diag_record_dispose(&ctx->rec);
   proxy_body_unref(ctx->value.body);
   proxy_body_unref(ctx->stale.body);
+  proxy_config_release(ctx->cfg);
   free(ctx);
 }
 
@@ -237,7 +238,7 @@ static void on_lookup(uv_work_t *w) {
       ctx->gp.kind != GP_LIST && ctx->gp.kind != GP_LATEST && ctx->gp.canonical;
   if (canonical_part && lookup_part(st, ctx) == 0)
     return;
-  if (ctx->s->cfg->offline &&
+  if (ctx->cfg->offline &&
       (ctx->gp.kind == GP_LIST || ctx->gp.kind == GP_LATEST)) {
     /* An offline mirror lists what it holds (mirror.c). */
     proxy_mirror_answer(ctx->s, &ctx->gp, &ctx->value);
@@ -384,6 +385,7 @@ void proxy_route(struct proxy_conn *c) {
     return;
   }
   ctx->s = c->server;
+  ctx->cfg = proxy_config_hold(c->server);
   ctx->conn = c;
   proxy_conn_hold(c);
   serve_gp(ctx, c->req->url);
@@ -395,6 +397,7 @@ int goproxy_get(struct proxy_server *s, const char *target, const char *user,
   if (ctx == NULL)
     return -ENOMEM;
   ctx->s = s;
+  ctx->cfg = proxy_config_hold(s);
   ctx->cb = cb;
   ctx->cb_arg = arg;
   ctx->start_ms = uv_now(s->loop);

@@ -180,7 +180,8 @@ struct mirror_page {
   uv_work_t work;
   struct proxy_conn *conn;
   int json;
-  unsigned unreachable; /* bit i: database i is skipped by verification */
+  unsigned unreachable;      /* bit i: database i is skipped by verification */
+  int offline, verify_sumdb; /* the settings shown (read on the loop) */
   char *text;
   size_t len;
 };
@@ -215,8 +216,7 @@ static void on_page(uv_work_t *w) {
   struct store_stats st = {0};
   store_stats_get(s->store, &st);
   if (p->json) {
-    fprintf(
-        f, "{\"offline\":%s,\"snapshot\":", s->cfg->offline ? "true" : "false");
+    fprintf(f, "{\"offline\":%s,\"snapshot\":", p->offline ? "true" : "false");
     diag_json_write(f, t > 0 ? snap : NULL);
     fprintf(f, ",\"last_import\":");
     diag_json_write(f, imported[0] != '\0' ? imported : NULL);
@@ -224,15 +224,15 @@ static void on_page(uv_work_t *w) {
             ",\"versions\":%" PRIu64 ",\"zips\":%" PRIu64
             ",\"imported\":%" PRIu64 ",\"verify_sumdb\":%s,\"sumdb\":[",
             st.versions, st.zips, st.imported,
-            s->cfg->verify_sumdb ? "true" : "false");
+            p->verify_sumdb ? "true" : "false");
   } else {
     fprintf(f,
             "mirror: %s\ncontent taken: %s\nlast import: %s\n"
             "versions: %" PRIu64 " (%" PRIu64 " zips, %" PRIu64
             " imported)\nverify against the checksum database: %s\n",
-            s->cfg->offline ? "offline (fetches nothing)" : "online", snap,
+            p->offline ? "offline (fetches nothing)" : "online", snap,
             imported[0] != '\0' ? imported : "none", st.versions, st.zips,
-            st.imported, s->cfg->verify_sumdb ? "yes" : "no");
+            st.imported, p->verify_sumdb ? "yes" : "no");
   }
   for (int i = 0; s->sumdb != NULL && i < s->sumdb->ndbs; i++) {
     const struct proxy_sumdb_db *db = &s->sumdb->dbs[i];
@@ -287,6 +287,8 @@ void proxy_route_mirror(struct proxy_conn *c) {
   for (int i = 0; s->sumdb != NULL && i < s->sumdb->ndbs; i++)
     if (s->sumdb->dbs[i].unreachable_until > uv_now(s->loop))
       p->unreachable |= 1u << i;
+  p->offline = s->cfg->offline;
+  p->verify_sumdb = s->cfg->verify_sumdb;
   p->work.data = p;
   proxy_conn_hold(c);
   if (uv_queue_work(c->server->loop, &p->work, on_page, on_page_done) < 0) {

@@ -47,6 +47,7 @@ struct analysis_job {
   uv_work_t work;
   struct proxy_conn *conn;
   struct proxy_server *server;
+  const struct proxy_config *cfg; /* held: the worker reads it */
   /* One request at a time from the worker to the loop thread: the worker
    * sets `want` and waits until `got_done`; the loop thread answers. */
   uv_async_t async;
@@ -314,7 +315,7 @@ static void on_analyse(uv_work_t *w) {
       .gotoolchain = j->fields[5],
       .gosumdb = j->fields[6],
       .proxy_base = j->base,
-      .proxy_private = j->server->cfg->private_patterns,
+      .proxy_private = j->cfg->private_patterns,
   };
   j->rc = diag_modfile_analyze(j->gomod, j->gomod_len, j->gosum, j->gosum_len,
                                &client, &src, &j->report);
@@ -501,6 +502,7 @@ static void job_free(struct analysis_job *j) {
     free(j->fields[i]);
   free(j->decoded);
   diag_report_dispose(&j->report);
+  proxy_config_release(j->cfg);
   uv_cond_destroy(&j->cond);
   uv_mutex_destroy(&j->lock);
   free(j);
@@ -591,6 +593,7 @@ static void on_body(struct proxy_conn *c) {
   snprintf(j->user, sizeof j->user, "%s", c->user);
   j->conn = c;
   j->server = s;
+  j->cfg = proxy_config_hold(s);
   j->work.data = j;
   proxy_conn_hold(c);
   s->analyses++;
