@@ -38,6 +38,8 @@
 
 /* ---- configuration ------------------------------------------------------ */
 
+struct policy_set;
+
 /** Read-only after start. */
 struct proxy_config {
   const char *listen; /**< host:port; NULL: no listener, no request log
@@ -73,6 +75,10 @@ struct proxy_config {
    *  ranges allowed all the same (NULL: none), GOINSECURE-style globs of
    *  modules whose repositories may be http or git:// (NULL: none). */
   const char *direct_deny, *direct_allow, *direct_insecure;
+  /** --policy rules (policy.h), built once from the settings and owned by
+   *  them; NULL: none. Their upstream entries' health is counted on the
+   *  loop thread, as --upstream's is. */
+  struct policy_set *policies;
 };
 
 /* ---- what a GOPROXY request asks for ------------------------------------ */
