@@ -203,16 +203,22 @@ void policy_range_text(const struct policy *p, char *out, size_t cap) {
            p->range != POLICY_ALL ? p->version : "");
 }
 
+/* The line at l (before end, without its '\n') into v, cut to cap; returns
+ * its length. */
+static size_t next_line(const char *l, const char *end, char *v, size_t cap) {
+  const char *nl = memchr(l, '\n', (size_t)(end - l));
+  size_t n = (size_t)((nl != NULL ? nl : end) - l);
+  snprintf(v, cap, "%.*s", (int)n, l);
+  return n;
+}
+
 void policy_suggest(const struct policy *p, const char *version,
                     const char *list, size_t list_len, char *out, size_t cap) {
   char above[GOMOD_MAX_VERSION_BYTES] = "", best[GOMOD_MAX_VERSION_BYTES] = "";
   const char *end = list != NULL ? list + list_len : NULL;
+  char v[GOMOD_MAX_VERSION_BYTES];
   for (const char *l = list; l != NULL && l < end;) {
-    const char *nl = memchr(l, '\n', (size_t)(end - l));
-    size_t n = (size_t)((nl != NULL ? nl : end) - l);
-    char v[GOMOD_MAX_VERSION_BYTES];
-    snprintf(v, sizeof v, "%.*s", (int)n, l);
-    l += n + 1;
+    l += next_line(l, end, v, sizeof v) + 1;
     if (!gomod_semver_is_valid(v) || policy_denies(p, v))
       continue;
     if (gomod_semver_compare(v, version) > 0 &&
@@ -232,11 +238,9 @@ char *policy_filter_list(const struct policy *p, const char *list,
   if (out == NULL)
     return NULL;
   size_t w = 0;
+  char v[GOMOD_MAX_VERSION_BYTES];
   for (const char *l = list, *end = list + list_len; l < end;) {
-    const char *nl = memchr(l, '\n', (size_t)(end - l));
-    size_t n = (size_t)((nl != NULL ? nl : end) - l);
-    char v[GOMOD_MAX_VERSION_BYTES];
-    snprintf(v, sizeof v, "%.*s", (int)n, l);
+    size_t n = next_line(l, end, v, sizeof v);
     if (n > 0 && !policy_denies(p, v)) {
       memcpy(out + w, l, n);
       w += n;
