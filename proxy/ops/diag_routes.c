@@ -681,7 +681,11 @@ static void serve_module(struct proxy_conn *c, enum proxy_format fmt,
   }
   /* A copy: the configuration may be replaced while the store is read. */
   const struct policy *p = policy_find(c->server->cfg->policies, mj->module);
-  if (p != NULL && (mj->policy = strdup(p->shown)) == NULL) {
+  if (p != NULL &&
+      asprintf(&mj->policy, "%s%s", p->shown,
+               mj->version[0] != '\0' && policy_denies(p, mj->version)
+                   ? " (refuses this version)"
+                   : "") < 0) {
     free(mj);
     proxy_conn_send_text(c, 503, "out of memory", NULL);
     return;

@@ -116,6 +116,13 @@ assert_contains "$MODULE" "policy: rsc.io/fortune=deny $DENY_REASON" "/diag/modu
 assert_contains "$MODULE" "403 policy" "/diag/module: the refused request"
 assert_contains "$(curl -sS "$PROXY_URL/diag/module/rsc.io/breaker")" "policy: rsc.io/breaker=upstream" \
   "/diag/module: an upstream policy"
+assert_contains "$(curl -sS "$PROXY_URL/diag/module/rsc.io/quote@v1.5.2")" \
+  "policy: rsc.io/quote=deny >=v1.5.2 v1.5.2 breaks our builds (refuses this version)" \
+  "/diag/module: a refused version"
+assert_contains "$(curl -sS "$PROXY_URL/diag/module/rsc.io/quote@v1.5.1")" \
+  "policy: rsc.io/quote=deny >=v1.5.2 v1.5.2 breaks our builds"$'\n' "/diag/module: an allowed version"
+assert_contains "$(curl -sS "$PROXY_URL/diag/module/golang.org/x/text")" "policy: none" \
+  "/diag/module: no policy"
 # The in-process client (/diag/modfile) is refused the same way, though
 # rsc.io/fortune@v1.0.0 is stored.
 printf 'module example.com/m\n\ngo 1.19\n\nrequire rsc.io/fortune v1.0.0\n' >"$T/go.mod"
