@@ -39,6 +39,7 @@
 /* ---- configuration ------------------------------------------------------ */
 
 struct proxy_server;
+struct policy_set;
 
 /**
  * One whole configuration, read-only once made. SIGHUP swaps it whole
@@ -86,6 +87,10 @@ struct proxy_config {
   int refs;
   /** Frees it and what its strings point into, at the last release. */
   void (*free)(struct proxy_config *cfg);
+  /** --policy rules (policy.h), built once from the settings and owned by
+   *  them; NULL: none. Their upstream entries' health is counted on the
+   *  loop thread, as --upstream's is. */
+  struct policy_set *policies;
 };
 
 /** Takes a reference on the configuration in effect (loop thread): it

@@ -49,6 +49,7 @@ enum diag_outcome {
   DIAG_PRIVATE_ROUTE,  /**< a private module with no route to its repository */
   DIAG_GIT_ERROR,      /**< git failed for a private module */
   DIAG_STORE_ERROR,    /**< modproxy's own store failed (disk full, locked) */
+  DIAG_POLICY,         /**< refused or not fetched by a module policy */
 };
 const char *diag_outcome_name(enum diag_outcome o);
 

@@ -11,6 +11,7 @@
  * that source. The same holds for MODPROXY_* variables.
  */
 #include "settings.h"
+#include "policy.h"
 #include "vcs.h"
 
 #include <ctype.h>
@@ -45,6 +46,10 @@ static const struct def {
    * store, the upstream client): a new value on SIGHUP waits for a
    * restart. Every other setting applies on SIGHUP (settings_reload). */
   int restart;
+  /* K_LIST: what separates the variable's values (NULL: white space) */
+  const char *env_sep;
+  /* checks a value beyond its kind: 0, or -EINVAL with why */
+  int (*check)(const char *text, char *why, size_t cap);
 } defs[S_COUNT] = {
     [S_LISTEN] = {"listen", K_TEXT, "127.0.0.1:3000", 0, "ADDR",
                   "address to listen on: host:port, [v6]:port or :port",
@@ -138,6 +143,12 @@ static const struct def {
                            "GOINSECURE-style globs: public modules whose "
                            "repositories may be http:// or git://",
                            .restart = 1},
+    [S_POLICY] = {"policy", K_LIST, NULL, 0, "PATTERN=ACTION",
+                  "what to do for matching modules: deny REASON, deny RANGE "
+                  "REASON (<v1.2.3, >=v2.0.0, v1.0.0), cache-only or "
+                  "upstream LIST; first match wins; repeatable (the variable: "
+                  "one a line)",
+                  .env_sep = "\n", .check = policy_check},
 };
 
 /* The setting's variable: MODPROXY_<NAME>, upper case, '-' as '_'. */
@@ -280,6 +291,13 @@ static int set(struct settings *st, enum setting_id id, const char *text,
              d->name, text);
     return -EINVAL;
   }
+  char why[512];
+  int rc = d->check != NULL ? d->check(text, why, sizeof why) : 0;
+  if (rc < 0) {
+    snprintf(err, errlen, "%s: %s: %s", source, d->name,
+             rc == -EINVAL ? why : strerror(-rc));
+    return -EINVAL;
+  }
   if (d->kind == K_LIST) {
     if (st->v[id].nlist == SETTINGS_MAX_LIST) {
       snprintf(err, errlen, "%s: %s: at most %d values", source, d->name,
@@ -287,6 +305,8 @@ static int set(struct settings *st, enum setting_id id, const char *text,
       return -EINVAL;
     }
     st->v[id].list[st->v[id].nlist++] = text;
+    /* NULL-terminated even after a new source replaced longer values. */
+    st->v[id].list[st->v[id].nlist] = NULL;
   }
   st->v[id].text = text;
   snprintf(st->v[id].source, sizeof st->v[id].source, "%s", source);
@@ -425,12 +445,14 @@ static int load_env(struct settings *st, unsigned allowed, char *err,
         return -EINVAL;
       continue;
     }
-    /* A list variable holds entries separated by spaces or newlines. */
+    /* A list variable holds entries separated by spaces or newlines (or
+     * by the setting's own separator). */
+    const char *sep = defs[i].env_sep != NULL ? defs[i].env_sep : " \t\n";
     st->v[i].nlist = 0;
     if ((st->owned[i] = strdup(v)) == NULL)
       return -ENOMEM;
-    for (char *save = NULL, *t = strtok_r(st->owned[i], " \t\n", &save);
-         t != NULL; t = strtok_r(NULL, " \t\n", &save))
+    for (char *save = NULL, *t = strtok_r(st->owned[i], sep, &save); t != NULL;
+         t = strtok_r(NULL, sep, &save))
       if (set(st, (enum setting_id)i, t, name, err, errlen) < 0)
         return -EINVAL;
   }
@@ -583,10 +605,15 @@ int settings_load(struct settings *st, const struct settings_cmd *cmd, int argc,
   }
   st->args = argv + optind;
   st->nargs = argc - optind;
-  return 0;
+  /* Each value was checked as it was read: only memory can fail here. */
+  rc = policy_set_new(st->v[S_POLICY].list, &st->policies, err, errlen);
+  if (rc < 0)
+    snprintf(err, errlen, "policy: %s", strerror(-rc));
+  return rc;
 }
 
 void settings_dispose(struct settings *st) {
+  policy_set_free(st->policies);
   free(st->file_text);
   for (int i = 0; i < S_COUNT; i++)
     free(st->owned[i]);
@@ -649,6 +676,7 @@ void settings_to_config(const struct settings *st, struct proxy_config *cfg) {
   cfg->direct_deny = settings_text(st, S_DIRECT_DENY);
   cfg->direct_allow = settings_text(st, S_DIRECT_ALLOW);
   cfg->direct_insecure = settings_text(st, S_DIRECT_INSECURE);
+  cfg->policies = st->policies;
 }
 
 /* ---- the server's configuration, and its reload ------------------------- */

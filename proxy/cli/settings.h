@@ -53,6 +53,7 @@ enum setting_id {
   S_DIRECT_DENY,
   S_DIRECT_ALLOW,
   S_DIRECT_INSECURE,
+  S_POLICY,
   S_COUNT
 };
 
@@ -88,7 +89,10 @@ struct settings {
     const char *list[SETTINGS_MAX_LIST + 1]; /**< values, in order */
     int n;                    /**< times given (a switch's values are "true") */
   } flag[SETTINGS_MAX_FLAGS]; /**< own flags, in cmd->flags' order */
-  char **args;                /**< positional arguments left after the flags */
+  /** The --policy rules, built from their values once all sources are
+   *  read (NULL: none); the configuration points to them. */
+  struct policy_set *policies;
+  char **args; /**< positional arguments left after the flags */
   int nargs;
 };
 

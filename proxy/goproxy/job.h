@@ -64,6 +64,7 @@ struct job_kind {
   void (*what)(const struct gp_req *gp, char *buf, size_t cap);
   /** The i-th source to try, or NULL past the last. */
   struct proxy_upstream *(*source)(struct proxy_server *s,
+                                   const struct proxy_config *cfg,
                                    const struct gp_req *gp, int i);
   /** The file's URL below a source's base URL. */
   void (*url)(const struct gp_req *gp, const char *base, char *out, size_t cap);

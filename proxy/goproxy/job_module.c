@@ -43,10 +43,14 @@ static void what(const struct gp_req *gp, char *buf, size_t len) {
     snprintf(buf, len, "%s@%s", gp->module, gp->version);
 }
 
+/* --upstream, or the list of the module's "upstream LIST" policy. */
 static struct proxy_upstream *source(struct proxy_server *s,
+                                     const struct proxy_config *cfg,
                                      const struct gp_req *gp, int i) {
-  (void)gp;
-  return upstream_list_at(s->upstreams, i);
+  struct policy *p = policy_find(cfg->policies, gp->module);
+  if (p == NULL || p->action != POLICY_UPSTREAM)
+    return upstream_list_at(s->upstreams, i);
+  return i >= 0 && i < p->nupstreams ? &p->upstreams[i] : NULL;
 }
 
 static void url(const struct gp_req *gp, const char *base, char *out,
@@ -238,7 +242,7 @@ static int cached_list(struct fetch_job *j) {
  * from the hot cache when it is fresh there, so that the explanation costs
  * no upstream request. */
 static int before_explain(struct fetch_job *j) {
-  const struct proxy_upstream *first = upstream_list_at(j->s->upstreams, 0);
+  const struct proxy_upstream *first = source(j->s, j->cfg, &j->gp, 0);
   struct module_job *m = module_data(j);
   int versioned =
       j->gp.kind != GP_LIST && j->gp.kind != GP_LATEST &&
@@ -322,7 +326,7 @@ static void remember(struct fetch_job *j, int64_t now) {
     store_answer_put(j->s->store, j->gp.module, "@v/list", 200,
                      m->list_fetch.body != NULL ? m->list_fetch.body : "",
                      m->list_fetch.len, now,
-                     upstream_list_at(j->s->upstreams, 0)->shown);
+                     source(j->s, j->cfg, &j->gp, 0)->shown);
 }
 
 /* ---- ingest (worker thread) --------------------------------------------- */

@@ -309,7 +309,7 @@ void proxy_job_fetching(struct fetch_job *j) {
 
 /* The source a job tries at j->index; NULL past the last. */
 static struct proxy_upstream *job_upstream(struct fetch_job *j) {
-  return j->kind->source(j->s, &j->gp, j->index);
+  return j->kind->source(j->s, j->cfg, &j->gp, j->index);
 }
 
 void proxy_job_verified(struct fetch_job *j) {

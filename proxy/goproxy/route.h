@@ -7,6 +7,7 @@
 
 #include "http.h"
 #include "job.h"
+#include "policy.h"
 #include "server.h"
 
 struct proxy_stream;
@@ -35,6 +36,9 @@ struct route_ctx {
   int outcome_set;
   uint64_t start_ms;
   struct gp_req gp;
+  /** The module's policy (policy.h), or NULL: looked up once, after the
+   *  target is parsed; borrowed from the configuration. */
+  const struct policy *policy;
   char key[sizeof((struct gp_req *)0)->module +
            sizeof((struct gp_req *)0)->suffix + 2];
   uv_work_t work;

@@ -130,7 +130,9 @@ static int self_get(struct analysis_job *j, const char *module,
   if (j->got_status != 200) {
     if (err != NULL)
       snprintf(err, errlen, "%s", got != NULL ? got : "error");
-    rc = j->got_status == 404 || j->got_status == 410 ? -ENOENT : -EIO;
+    rc = j->got_status == 404 || j->got_status == 410 ? -ENOENT
+         : j->got_status == 403                       ? -EACCES /* policy */
+                                                      : -EIO;
   } else if (data != NULL) {
     if (got == NULL)
       got = calloc(1, 1);

@@ -510,7 +510,17 @@ static void serve_config(struct proxy_conn *c, enum proxy_format fmt) {
   diag_json_write(j, base);
   diag_json_field(j, "GONOSUMDB", priv);
   diag_json_field(j, "GONOPROXY", priv[0] != '\0' ? "none" : "");
-  fprintf(j, ",\"GOFLAGS\":\"\"}\n");
+  fprintf(j, ",\"GOFLAGS\":\"\",\"policies\":[");
+  const struct policy_set *ps = cfg->policies;
+  for (int i = 0; ps != NULL && i < ps->n; i++) {
+    if (i == 0)
+      fprintf(t, "# Module policies of this proxy (the first match wins):\n");
+    fprintf(t, "#   %s\n", ps->rules[i].shown);
+    if (i > 0)
+      fputc(',', j);
+    diag_json_write(j, ps->rules[i].shown);
+  }
+  fprintf(j, "]}\n");
   fclose(t);
   fclose(j);
   send_page(c, fmt, "modproxy client settings", text, json);
@@ -533,6 +543,7 @@ struct module_job {
   enum proxy_format fmt;
   char module[GOMOD_MAX_PATH_BYTES];
   char version[GOMOD_MAX_VERSION_BYTES];
+  char *policy; /* the module's policy rule as written, or NULL */
   int rc;
   struct store_module_view view;
   /* The upstream's @v/list as cached (module pages only), sorted. */
@@ -603,8 +614,9 @@ static void render_listed_json(FILE *f, const struct module_job *mj) {
 
 static void render_module_text(FILE *f, const struct module_job *mj) {
   const struct store_module_view *v = &mj->view;
-  fprintf(f, "module %s%s%s\n\nversions held (%d):\n", mj->module,
-          mj->version[0] ? "@" : "", mj->version, v->nversions);
+  fprintf(f, "module %s%s%s\n\npolicy: %s\n\nversions held (%d):\n", mj->module,
+          mj->version[0] ? "@" : "", mj->version,
+          mj->policy != NULL ? mj->policy : "none", v->nversions);
   if (v->nversions == 0)
     fprintf(f, "  none: this proxy has not stored it (yet)\n");
   for (int i = 0; i < v->nversions; i++) {
@@ -648,6 +660,7 @@ static void render_module_json(FILE *f, const struct module_job *mj) {
   const struct store_module_view *v = &mj->view;
   fprintf(f, "{\"module\":");
   diag_json_write(f, mj->module);
+  diag_json_field(f, "policy", mj->policy);
   fprintf(f, ",\"versions\":[");
   for (int i = 0; i < v->nversions; i++) {
     const struct store_view_version *x = &v->versions[i];
@@ -716,6 +729,7 @@ static void on_module_view_done(uv_work_t *w, int status) {
   store_answer_dispose(&mj->list);
   free(mj->listed);
   free(mj->list_text);
+  free(mj->policy);
   free(mj);
 }
 
@@ -744,6 +758,17 @@ static void serve_module(struct proxy_conn *c, enum proxy_format fmt,
     proxy_conn_send_text(c, 400, why, NULL);
     return;
   }
+  /* A copy: the configuration may be replaced while the store is read. */
+  const struct policy *p = policy_find(c->server->cfg->policies, mj->module);
+  if (p != NULL &&
+      asprintf(&mj->policy, "%s%s", p->shown,
+               mj->version[0] != '\0' && policy_denies(p, mj->version)
+                   ? " (refuses this version)"
+                   : "") < 0) {
+    free(mj);
+    proxy_conn_send_text(c, 503, "out of memory", NULL);
+    return;
+  }
   mj->conn = c;
   mj->fmt = fmt;
   mj->work.data = mj;
@@ -751,6 +776,7 @@ static void serve_module(struct proxy_conn *c, enum proxy_format fmt,
   if (uv_queue_work(c->server->loop, &mj->work, on_module_view,
                     on_module_view_done) < 0) {
     proxy_conn_release(c);
+    free(mj->policy);
     free(mj);
     proxy_conn_send_text(c, 503, "could not queue the lookup; retry", NULL);
   }

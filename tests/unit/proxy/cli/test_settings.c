@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "policy.h"
 #include "settings.h"
 
 static void test_size_parse(void **state) {
@@ -209,6 +210,60 @@ static void test_reload(void **state) {
   unlink(path);
 }
 
+/* --policy: repeatable in the file, the variable (one a line) and flags;
+ * each value checked where it was given; the rules built once, in order,
+ * for the configuration. */
+static void test_policy(void **state) {
+  char path[64], err[512] = "";
+  write_conf("policy = example.com/bad=deny banned by security\n"
+             "policy = example.com/old=deny <v1.2.0 too old\n",
+             path, sizeof path);
+  const struct settings_cmd cmd = {"serve", "", SETTINGS_SERVE, NULL};
+  struct settings st;
+  char *argv[] = {"serve", "--config", path, NULL};
+  assert_int_equal(load(&st, &cmd, argv, err, sizeof err), 0);
+  assert_non_null(st.policies);
+  assert_int_equal(st.policies->n, 2);
+  assert_string_equal(st.policies->rules[1].reason, "too old");
+  struct proxy_config cfg = {0};
+  settings_to_config(&st, &cfg);
+  assert_ptr_equal(cfg.policies, st.policies);
+  settings_dispose(&st);
+  /* Flags replace the file's values: the list ends with them. */
+  char *flags[] = {
+      "serve", "--config", path, "--policy", "corp.example/*=cache-only", NULL};
+  assert_int_equal(load(&st, &cmd, flags, err, sizeof err), 0);
+  assert_int_equal(st.policies->n, 1);
+  assert_int_equal(st.policies->rules[0].action, POLICY_CACHE_ONLY);
+  settings_dispose(&st);
+  /* The variable: one rule a line (a reason has spaces). */
+  char *bare[] = {"serve", NULL};
+  setenv("MODPROXY_POLICY",
+         "example.com/bad=deny banned by security\n"
+         "example.com/*=upstream http://127.0.0.1:1,off\n",
+         1);
+  assert_int_equal(load(&st, &cmd, bare, err, sizeof err), 0);
+  assert_int_equal(st.policies->n, 2);
+  assert_string_equal(st.policies->rules[0].reason, "banned by security");
+  assert_int_equal(st.policies->rules[1].nupstreams, 2);
+  settings_dispose(&st);
+  unsetenv("MODPROXY_POLICY");
+  /* A bad rule names its file and line. */
+  write_conf("data = /srv/d\npolicy = example.com/x=deny <1.0 r\n", path,
+             sizeof path);
+  assert_int_equal(load(&st, &cmd, argv, err, sizeof err), -EINVAL);
+  assert_non_null(strstr(err, ":2: policy: policy \"example.com/x=deny <1.0 "
+                              "r\": a deny range is"));
+  assert_null(st.policies);
+  settings_dispose(&st);
+  /* A command without the setting skips the key. */
+  const struct settings_cmd stats = {"stats", "", 1u << S_DATA, NULL};
+  assert_int_equal(load(&st, &stats, argv, err, sizeof err), 0);
+  assert_null(st.policies);
+  settings_dispose(&st);
+  unlink(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_size_parse),
@@ -216,6 +271,7 @@ int main(void) {
       cmocka_unit_test(test_env),
       cmocka_unit_test(test_own_flags),
       cmocka_unit_test(test_reload),
+      cmocka_unit_test(test_policy),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
