@@ -598,7 +598,7 @@ static void requests_table(FILE *f, const struct summary_job *sj) {
   } else {
     fputs("<div class=\"scroll\"><table id=\"reqtable\"><tr><th>time "
           "(UTC)</th><th>client</th><th>status</th><th>cause</th>"
-          "<th>module</th><th>request</th></tr>\n",
+          "<th>module</th><th>target</th><th>record</th></tr>\n",
           f);
   }
   for (int i = 0; i < shown; i++) {
@@ -611,7 +611,9 @@ static void requests_table(FILE *f, const struct summary_job *sj) {
     filter_link(f, "cause", r->outcome, r->outcome);
     fputs("</td><td>", f);
     page_module_link(f, r->module, r->version);
-    fputs("</td><td>", f);
+    fputs("</td><td><code>", f);
+    page_esc(f, r->target);
+    fputs("</code></td><td>", f);
     page_req_link(f, r->id);
     fputs("</td></tr>\n", f);
   }
