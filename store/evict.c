@@ -45,6 +45,12 @@
  * ten minutes is plenty for a cache whose victims go unused for days. */
 #define STORE_ACCESS_WINDOW_S 600
 
+/* A version's bytes, as --max-cache-bytes counts them (the totals row of
+ * store.c's migration 8 sums the same). */
+#define SQL_BYTES                                                              \
+  "coalesce(v.zip_size, 0) + coalesce(length(v.info), 0)"                      \
+  " + coalesce(length(v.mod), 0)"
+
 /* The conditions that make version v evictable; ?1 is used_before. */
 #define SQL_EVICTABLE                                                          \
   "coalesce(v.accessed, v.created) < ?1 AND v.imported = 0"                    \
@@ -139,9 +145,7 @@ int store_evict_plan(struct store *st, uint64_t max_bytes, int64_t used_before,
   out->total_bytes = totals.cache_bytes;
   if (rc < 0 || out->total_bytes <= max_bytes)
     goto out;
-  s = store__prepare(c->db,
-                     "SELECT v.id, v.module, v.version, " STORE_SQL_BYTES(
-                         v) ","
+  s = store__prepare(c->db, "SELECT v.id, v.module, v.version, " SQL_BYTES ","
                             " coalesce(v.accessed, v.created) FROM versions v"
                             " WHERE " SQL_EVICTABLE
                             " ORDER BY coalesce(v.accessed, v.created), v.id");

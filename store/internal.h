@@ -53,12 +53,6 @@ int64_t store__now(void);
 /** Prepares sql on db outside the statement cache (for the rarely run
  *  statements of cache management); NULL after logging. Finalize it. */
 sqlite3_stmt *store__prepare(sqlite3 *db, const char *sql);
-/* What a version counts against --max-cache-bytes, as SQL: its .info, .mod
- * and zip bytes (ROW: NEW or OLD in a trigger, a table or alias in a
- * query). */
-#define STORE_SQL_BYTES(ROW)                                                   \
-  "(coalesce(" #ROW ".zip_size, 0) + coalesce(length(" #ROW ".info), 0) + "    \
-  "coalesce(length(" #ROW ".mod), 0))"
 /** versions, zips, zip_bytes and cache_bytes of *out from the totals the
  *  triggers keep (one row, no scan), on connection c. */
 int store__totals(struct store_conn *c, struct store_stats *out);
