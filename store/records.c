@@ -93,10 +93,7 @@ int store_record_get(struct store *st, const char *id,
 
 /* The columns of a store_record_row, and the filters of
  * store_records_query as parameters: a NULL one passes every record. */
-#define QUERY_COLUMNS                                                          \
-  "SELECT id, time_ms, status, outcome, coalesce(module, ''),"                 \
-  " coalesce(version, ''), coalesce(target, ''), coalesce(client, '')"         \
-  " FROM requests"
+#define QUERY_COLUMNS "SELECT " STORE_RECORD_COLUMNS " FROM requests"
 #define QUERY_FILTERS                                                          \
   " (?1 IS NULL OR substr(module, 1, length(?1)) = ?1)"                        \
   " AND (?2 IS NULL OR outcome = ?2) AND (?3 IS NULL OR client = ?3)"          \
@@ -108,9 +105,20 @@ static const char sql_query_failed[] =
 static const char sql_query_status[] =
     QUERY_COLUMNS " WHERE status BETWEEN ?7 AND ?8 AND" QUERY_FILTERS;
 
-static void copy_text(char *dst, size_t cap, sqlite3_stmt *s, int i) {
+void store__column_copy(char *dst, size_t cap, sqlite3_stmt *s, int i) {
   const unsigned char *t = sqlite3_column_text(s, i);
   snprintf(dst, cap, "%s", t != NULL ? (const char *)t : "");
+}
+
+void store__record_row(sqlite3_stmt *s, struct store_record_row *r) {
+  store__column_copy(r->id, sizeof r->id, s, 0);
+  r->time_ms = sqlite3_column_int64(s, 1);
+  r->status = sqlite3_column_int(s, 2);
+  store__column_copy(r->outcome, sizeof r->outcome, s, 3);
+  store__column_copy(r->module, sizeof r->module, s, 4);
+  store__column_copy(r->version, sizeof r->version, s, 5);
+  store__column_copy(r->target, sizeof r->target, s, 6);
+  store__column_copy(r->client, sizeof r->client, s, 7);
 }
 
 static void bind_opt(sqlite3_stmt *s, int i, const char *v) {
@@ -142,17 +150,8 @@ int store_records_query(struct store *st, const struct store_records_filter *f,
     sqlite3_bind_int(s, 8, f->status_max);
   }
   int step = SQLITE_DONE;
-  while (n < cap && (step = sqlite3_step(s)) == SQLITE_ROW) {
-    struct store_record_row *r = &rows[n++];
-    copy_text(r->id, sizeof r->id, s, 0);
-    r->time_ms = sqlite3_column_int64(s, 1);
-    r->status = sqlite3_column_int(s, 2);
-    copy_text(r->outcome, sizeof r->outcome, s, 3);
-    copy_text(r->module, sizeof r->module, s, 4);
-    copy_text(r->version, sizeof r->version, s, 5);
-    copy_text(r->target, sizeof r->target, s, 6);
-    copy_text(r->client, sizeof r->client, s, 7);
-  }
+  while (n < cap && (step = sqlite3_step(s)) == SQLITE_ROW)
+    store__record_row(s, &rows[n++]);
   if (n < cap && step != SQLITE_DONE)
     n = store__fail(c->db, "records query");
   sqlite3_reset(s);
@@ -176,9 +175,9 @@ int store_findings_latest(struct store *st, struct store_finding_row *rows,
   sqlite3_bind_int(s, 1, cap);
   int step = SQLITE_DONE;
   while (n < cap && (step = sqlite3_step(s)) == SQLITE_ROW) {
-    copy_text(rows[n].module, sizeof rows[n].module, s, 0);
-    copy_text(rows[n].version, sizeof rows[n].version, s, 1);
-    copy_text(rows[n].kind, sizeof rows[n].kind, s, 2);
+    store__column_copy(rows[n].module, sizeof rows[n].module, s, 0);
+    store__column_copy(rows[n].version, sizeof rows[n].version, s, 1);
+    store__column_copy(rows[n].kind, sizeof rows[n].kind, s, 2);
     n++;
   }
   if (n < cap && step != SQLITE_DONE)

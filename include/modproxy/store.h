@@ -240,20 +240,12 @@ struct store_view_finding {
   char message[640];
   int64_t found;
 };
-struct store_view_request {
-  char id[32];
-  int64_t time_ms;
-  int status;
-  char outcome[24];
-  char target[300];
-  char client[64];
-};
 struct store_module_view {
   struct store_view_version versions[STORE_VIEW_VERSIONS];
   int nversions;
   struct store_view_finding findings[STORE_VIEW_FINDINGS];
   int nfindings;
-  struct store_view_request requests[STORE_VIEW_REQUESTS]; /**< newest first */
+  struct store_record_row requests[STORE_VIEW_REQUESTS]; /**< newest first */
   int nrequests;
 };
 /** Fills *out for module (and only `version` when not NULL). Heap-allocate

@@ -229,6 +229,7 @@ static void on_page(uv_work_t *w) {
   const char *mode = s->cfg->offline ? "offline (fetches nothing)" : "online";
   const char *last = imported[0] != '\0' ? imported : "none";
   const char *verify = s->cfg->verify_sumdb ? "yes" : "no";
+  int ndbs = s->sumdb != NULL ? s->sumdb->ndbs : 0;
   if (p->fmt == PROXY_FORMAT_JSON) {
     fprintf(
         f, "{\"offline\":%s,\"snapshot\":", s->cfg->offline ? "true" : "false");
@@ -248,17 +249,16 @@ static void on_page(uv_work_t *w) {
     html_row(f, "last import", last);
     html_row(f, "versions", versions);
     html_row(f, "verify against the checksum database", verify);
-    fputs("</table></div><h2>Checksum databases</h2><div class=\"scroll\">"
-          "<table id=\"sumdbs\"><tr><th>name</th><th>from</th><th>lookups"
-          "</th><th>tiles</th><th>state</th></tr>\n",
-          f);
+    fputs("</table></div>", f);
+    page_table_begin(f, "Checksum databases", "sumdbs", ndbs,
+                     "name|from|lookups|tiles|state");
   } else {
     fprintf(f,
             "mirror: %s\ncontent taken: %s\nlast import: %s\n"
             "versions: %s\nverify against the checksum database: %s\n",
             mode, snap, last, versions, verify);
   }
-  for (int i = 0; s->sumdb != NULL && i < s->sumdb->ndbs; i++) {
+  for (int i = 0; i < ndbs; i++) {
     const struct proxy_sumdb_db *db = &s->sumdb->dbs[i];
     struct counts c = {0};
     store_sumdb_each(s->store, db->spec.key.name, "", count_entry, &c);
@@ -292,7 +292,7 @@ static void on_page(uv_work_t *w) {
   if (p->fmt == PROXY_FORMAT_JSON) {
     fputs("]}\n", f);
   } else if (p->fmt == PROXY_FORMAT_HTML) {
-    fputs("</table></div>", f);
+    page_table_end(f, ndbs);
     page_end(f, p->conn->req->url);
   }
   fclose(f);

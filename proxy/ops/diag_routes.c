@@ -154,11 +154,10 @@ static void record_html(FILE *f, const void *arg) {
           "%" PRIu32 " ms</td></tr></table></div>\n",
           r->status, r->bytes, r->ms);
   if (r->attempts != NULL && strcmp(r->attempts, "[]") != 0) {
-    fputs("<h2>Attempts</h2><div class=\"scroll\"><table><tr><th>upstream "
-          "or command</th><th>status</th><th>error</th><th>ms</th></tr>\n",
-          f);
+    page_table_begin(f, "Attempts", "attempts", 1,
+                     "upstream or command|status|error|ms");
     diag_attempts_each(r->attempts, attempt_row, f);
-    fputs("</table></div>\n", f);
+    page_table_end(f, 1);
   }
   if (r->explanation != NULL) {
     fputs("<h2>Explanation sent</h2><pre>", f);
@@ -587,38 +586,44 @@ static void filters_form(FILE *f, const struct diag_filters *x) {
         f);
 }
 
-static void requests_table(FILE *f, const struct summary_job *sj) {
-  const struct diag_filters *x = &sj->flt;
-  fprintf(f, "<h2 id=\"requests\">%s, last %s</h2>",
-          x->status[0] == '\0' ? "Recent failures" : "Requests",
-          range_names[x->range]);
-  int shown = sj->nrows > DIAG_PAGE_ROWS ? DIAG_PAGE_ROWS : sj->nrows;
-  if (shown == 0) {
-    fputs("<p>None.</p>\n", f);
-  } else {
-    fputs("<div class=\"scroll\"><table id=\"reqtable\"><tr><th>time "
-          "(UTC)</th><th>client</th><th>status</th><th>cause</th>"
-          "<th>module</th><th>target</th><th>record</th></tr>\n",
-          f);
-  }
-  for (int i = 0; i < shown; i++) {
-    const struct store_record_row *r = &sj->rows[i];
+/* A table of requests under heading, each linked to its client's and its
+ * cause's requests, its module (with_module) and its record. */
+static void requests_rows(FILE *f, const char *heading, const char *id,
+                          const struct store_record_row *rows, int n,
+                          int with_module) {
+  page_table_begin(f, heading, id, n,
+                   with_module
+                       ? "time (UTC)|client|status|cause|module|target|record"
+                       : "time (UTC)|client|status|cause|target|record");
+  for (int i = 0; i < n; i++) {
+    const struct store_record_row *r = &rows[i];
     char when[32];
     page_time(r->time_ms, when, sizeof when);
     fprintf(f, "<tr><td>%s</td><td>", when);
     filter_link(f, "client", r->client, r->client);
     fprintf(f, "</td><td class=\"n\">%d</td><td>", r->status);
     filter_link(f, "cause", r->outcome, r->outcome);
-    fputs("</td><td>", f);
-    page_module_link(f, r->module, r->version);
+    if (with_module) {
+      fputs("</td><td>", f);
+      page_module_link(f, r->module, r->version);
+    }
     fputs("</td><td><code>", f);
     page_esc(f, r->target);
     fputs("</code></td><td>", f);
     page_req_link(f, r->id);
     fputs("</td></tr>\n", f);
   }
-  if (shown > 0)
-    fputs("</table></div>", f);
+  page_table_end(f, n);
+}
+
+static void requests_table(FILE *f, const struct summary_job *sj) {
+  const struct diag_filters *x = &sj->flt;
+  char heading[64];
+  snprintf(heading, sizeof heading, "%s, last %s",
+           x->status[0] == '\0' ? "Recent failures" : "Requests",
+           range_names[x->range]);
+  int shown = sj->nrows > DIAG_PAGE_ROWS ? DIAG_PAGE_ROWS : sj->nrows;
+  requests_rows(f, heading, "reqtable", sj->rows, shown, 1);
   fputs("<p class=\"pages\">", f);
   if (x->page > 1) {
     fputs("<a rel=\"prev\" href=\"", f);
@@ -664,15 +669,8 @@ static double upstream_errors(const struct dash_bucket *b, int k) {
 }
 
 static void causes_table(FILE *f, const struct summary_job *sj) {
-  fputs("<h2>Failures by cause</h2>", f);
-  if (sj->ncauses == 0) {
-    fputs("<p>None.</p>\n", f);
-    return;
-  }
-  fputs("<div class=\"scroll\"><table id=\"causes\"><tr><th>cause</th>"
-        "<th>last hour</th><th>day</th><th>week</th><th>since start</th>"
-        "<th>over time</th><th>latest</th></tr>\n",
-        f);
+  page_table_begin(f, "Failures by cause", "causes", sj->ncauses,
+                   "cause|last hour|day|week|since start|over time|latest");
   for (int i = 0; i < sj->ncauses; i++) {
     enum diag_outcome o = sj->causes[i];
     const struct dash_cause *c = dash_cause(sj->s->dash, o);
@@ -695,7 +693,7 @@ static void causes_table(FILE *f, const struct summary_job *sj) {
       page_req_link(f, sj->cause_last[o]);
     fputs("</td></tr>\n", f);
   }
-  fputs("</table></div>\n", f);
+  page_table_end(f, sj->ncauses);
 }
 
 static void traffic_table(FILE *f, const struct summary_job *sj) {
@@ -725,12 +723,11 @@ static void traffic_table(FILE *f, const struct summary_job *sj) {
 
 static void upstreams_table(FILE *f, const struct summary_job *sj) {
   const struct proxy_server *s = sj->s;
-  fputs("<h2>Upstreams</h2><div class=\"scroll\"><table id=\"upstreams\">"
-        "<tr><th>upstream</th><th>found</th><th>not found</th><th>failed"
-        "</th><th>avg ms</th><th>latency</th><th>error rate</th><th>last "
-        "answer</th><th>last failure</th></tr>\n",
-        f);
-  for (int i = 0; i < upstream_list_count(s->upstreams); i++) {
+  int n = upstream_list_count(s->upstreams);
+  page_table_begin(f, "Upstreams", "upstreams", n,
+                   "upstream|found|not found|failed|avg ms|latency|error "
+                   "rate|last answer|last failure");
+  for (int i = 0; i < n; i++) {
     const struct proxy_upstream *u = upstream_list_at(s->upstreams, i);
     fputs("<tr><td>", f);
     if (u->base == NULL) {
@@ -738,7 +735,7 @@ static void upstreams_table(FILE *f, const struct summary_job *sj) {
       continue;
     }
     const struct upstream_health *h = &u->health;
-    uint64_t n = h->ok + h->not_found + h->errors;
+    uint64_t asked = h->ok + h->not_found + h->errors;
     char ok[32], bad[32];
     ago(h->last_ok, ok, sizeof ok);
     ago(h->last_error_at, bad, sizeof bad);
@@ -747,7 +744,8 @@ static void upstreams_table(FILE *f, const struct summary_job *sj) {
             "</td><td class=\"n\">%" PRIu64 "</td><td class=\"n\">%" PRIu64
             "</td><td class=\"n\">%" PRIu64 "</td><td class=\"n\">%" PRIu64
             "</td><td>",
-            h->ok, h->not_found, h->errors, n > 0 ? h->total_ms / n : 0);
+            h->ok, h->not_found, h->errors,
+            asked > 0 ? h->total_ms / asked : 0);
     if (i < DASH_UPSTREAMS) {
       series_chart(f, sj, upstream_ms, i, 0, "average latency (ms)");
       fputs("</td><td>", f);
@@ -763,7 +761,7 @@ static void upstreams_table(FILE *f, const struct summary_job *sj) {
     }
     fputs("</td></tr>\n", f);
   }
-  fputs("</table></div>\n", f);
+  page_table_end(f, n);
 }
 
 static void cache_table(FILE *f, const struct summary_job *sj) {
@@ -796,13 +794,8 @@ static void cache_table(FILE *f, const struct summary_job *sj) {
 }
 
 static void missed_table(FILE *f, const struct summary_job *sj) {
-  fputs("<h2>Most-missed modules</h2>", f);
-  if (sj->nmissed == 0)
-    fputs("<p>None.</p>", f);
-  else
-    fputs("<div class=\"scroll\"><table id=\"missed\"><tr><th>module</th>"
-          "<th>misses</th><th></th></tr>\n",
-          f);
+  page_table_begin(f, "Most-missed modules", "missed", sj->nmissed,
+                   "module|misses|");
   for (int i = 0; i < sj->nmissed; i++) {
     fputs("<tr><td>", f);
     page_module_link(f, sj->missed[i].module, NULL);
@@ -811,8 +804,7 @@ static void missed_table(FILE *f, const struct summary_job *sj) {
     filter_link(f, "q", sj->missed[i].module, "requests");
     fputs("</td></tr>\n", f);
   }
-  if (sj->nmissed > 0)
-    fputs("</table></div>", f);
+  page_table_end(f, sj->nmissed);
   fprintf(f,
           "<p>And %" PRIu64 " expected lookups: the go command asks each "
           "prefix of an import path (a.b/c/d, a.b/c, a.b) for its module."
@@ -821,14 +813,8 @@ static void missed_table(FILE *f, const struct summary_job *sj) {
 }
 
 static void findings_table(FILE *f, const struct summary_job *sj) {
-  fputs("<h2>Findings about modules served</h2>", f);
-  if (sj->nfindings == 0) {
-    fputs("<p>None.</p>\n", f);
-    return;
-  }
-  fputs("<div class=\"scroll\"><table id=\"findings\"><tr><th>finding</th>"
-        "<th>module</th></tr>\n",
-        f);
+  page_table_begin(f, "Findings about modules served", "findings",
+                   sj->nfindings, "finding|module");
   for (int i = 0; i < sj->nfindings; i++) {
     fputs("<tr><td>", f);
     page_esc(f, sj->findings[i].kind);
@@ -836,7 +822,7 @@ static void findings_table(FILE *f, const struct summary_job *sj) {
     page_module_link(f, sj->findings[i].module, sj->findings[i].version);
     fputs("</td></tr>\n", f);
   }
-  fputs("</table></div>\n", f);
+  page_table_end(f, sj->nfindings);
 }
 
 static void render_summary_html(FILE *f, const void *arg) {
@@ -1149,13 +1135,11 @@ static void render_module_html(FILE *f, const void *arg) {
     fputs(" &middot; ", f);
   }
   filter_link(f, "q", mj->module, "its requests in the ring");
-  fprintf(f, "</p><h2>Versions held (%d)</h2>", v->nversions);
-  if (v->nversions == 0)
-    fputs("<p>None: this proxy has not stored it (yet).</p>", f);
-  else
-    fputs("<div class=\"scroll\"><table id=\"versions\"><tr><th>version</th>"
-          "<th>from</th><th>go.mod</th><th>zip</th></tr>\n",
-          f);
+  fputs("</p>", f);
+  char heading[48];
+  snprintf(heading, sizeof heading, "Versions held (%d)", v->nversions);
+  page_table_begin(f, heading, "versions", v->nversions,
+                   "version|from|go.mod|zip");
   for (int i = 0; i < v->nversions; i++) {
     const struct store_view_version *x = &v->versions[i];
     fputs("<tr><td>", f);
@@ -1180,15 +1164,9 @@ static void render_module_html(FILE *f, const void *arg) {
     }
     fputs("</td></tr>\n", f);
   }
-  if (v->nversions > 0)
-    fputs("</table></div>", f);
-  fputs("<h2>Findings</h2>", f);
-  if (v->nfindings == 0)
-    fputs("<p>None.</p>", f);
-  else
-    fputs("<div class=\"scroll\"><table id=\"modfindings\"><tr><th>finding"
-          "</th><th>version</th><th>what</th></tr>\n",
-          f);
+  page_table_end(f, v->nversions);
+  page_table_begin(f, "Findings", "modfindings", v->nfindings,
+                   "finding|version|what");
   for (int i = 0; i < v->nfindings; i++) {
     fputs("<tr><td>", f);
     page_esc(f, v->findings[i].kind);
@@ -1199,32 +1177,9 @@ static void render_module_html(FILE *f, const void *arg) {
     page_esc(f, v->findings[i].message);
     fputs("</pre></td></tr>\n", f);
   }
-  if (v->nfindings > 0)
-    fputs("</table></div>", f);
-  fputs("<h2>Latest requests</h2>", f);
-  if (v->nrequests == 0)
-    fputs("<p>None.</p>", f);
-  else
-    fputs("<div class=\"scroll\"><table id=\"modrequests\"><tr><th>time "
-          "(UTC)</th><th>client</th><th>status</th><th>cause</th><th>"
-          "request</th><th>record</th></tr>\n",
-          f);
-  for (int i = 0; i < v->nrequests; i++) {
-    const struct store_view_request *r = &v->requests[i];
-    char when[32];
-    page_time(r->time_ms, when, sizeof when);
-    fprintf(f, "<tr><td>%s</td><td>", when);
-    filter_link(f, "client", r->client, r->client);
-    fprintf(f, "</td><td class=\"n\">%d</td><td>", r->status);
-    filter_link(f, "cause", r->outcome, r->outcome);
-    fputs("</td><td><code>", f);
-    page_esc(f, r->target);
-    fputs("</code></td><td>", f);
-    page_req_link(f, r->id);
-    fputs("</td></tr>\n", f);
-  }
-  if (v->nrequests > 0)
-    fputs("</table></div>", f);
+  page_table_end(f, v->nfindings);
+  requests_rows(f, "Latest requests", "modrequests", v->requests, v->nrequests,
+                0);
   page_end(f, mj->conn->req->url);
 }
 

@@ -115,6 +115,34 @@ void page_end(FILE *f, const char *self) {
   fputs("modproxy</footer></main></body></html>\n", f);
 }
 
+void page_table_begin(FILE *f, const char *heading, const char *id, int nrows,
+                      const char *cols) {
+  if (heading != NULL) {
+    fputs("<h2>", f);
+    page_esc(f, heading);
+    fputs("</h2>", f);
+  }
+  if (nrows == 0) {
+    fputs("<p>None.</p>\n", f);
+    return;
+  }
+  fputs("<div class=\"scroll\"><table", f);
+  if (id != NULL)
+    fprintf(f, " id=\"%s\"", id);
+  fputs("><tr>", f);
+  while (cols != NULL && *cols != '\0') {
+    size_t n = strcspn(cols, "|");
+    fprintf(f, "<th>%.*s</th>", (int)n, cols);
+    cols += n + (cols[n] == '|');
+  }
+  fputs("</tr>\n", f);
+}
+
+void page_table_end(FILE *f, int nrows) {
+  if (nrows > 0)
+    fputs("</table></div>\n", f);
+}
+
 void page_module_link(FILE *f, const char *module, const char *version) {
   if (module == NULL || module[0] == '\0')
     return;

@@ -36,6 +36,14 @@ void page_esc(FILE *f, const char *s);
 /** Writes s percent-encoded for a URL query value or path (unreserved
  *  characters and '/', '@' kept). */
 void page_url(FILE *f, const char *s);
+/** Opens a table of nrows rows under an <h2> of heading (NULL: none):
+ *  "None." when nrows is 0 (page_table_end then writes nothing), else a
+ *  box that scrolls sideways (the page never does) holding <table id=ID>
+ *  (id NULL: none) and a header row of cols, a '|'-separated list. */
+void page_table_begin(FILE *f, const char *heading, const char *id, int nrows,
+                      const char *cols);
+/** Closes what page_table_begin opened for nrows rows. */
+void page_table_end(FILE *f, int nrows);
 /** <a href="/diag/module/MODULE[@VERSION]">MODULE[@VERSION]</a>; nothing
  *  when module is empty. */
 void page_module_link(FILE *f, const char *module, const char *version);
