@@ -373,6 +373,21 @@ static void ago(int64_t when_s, char *buf, size_t len) {
     snprintf(buf, len, "%" PRId64 " h ago", d / 3600);
 }
 
+/* An upstream's health as the pages show it: average latency, and when it
+ * last answered and last failed. */
+struct health_shown {
+  uint64_t avg_ms;
+  char ok[32], bad[32];
+};
+
+static void health_show(const struct upstream_health *h,
+                        struct health_shown *out) {
+  uint64_t n = h->ok + h->not_found + h->errors;
+  out->avg_ms = n > 0 ? h->total_ms / n : 0;
+  ago(h->last_ok, out->ok, sizeof out->ok);
+  ago(h->last_error_at, out->bad, sizeof out->bad);
+}
+
 static double ratio(uint64_t part, uint64_t whole) {
   return whole > 0 ? (double)part / (double)whole : 0.0;
 }
@@ -409,16 +424,14 @@ static void render_summary_text(FILE *f, const void *arg) {
       continue;
     }
     const struct upstream_health *h = &u->health;
-    uint64_t n = h->ok + h->not_found + h->errors;
-    char ok[32], bad[32];
-    ago(h->last_ok, ok, sizeof ok);
-    ago(h->last_error_at, bad, sizeof bad);
-    fprintf(
-        f,
-        "  %s: %" PRIu64 " found, %" PRIu64 " not found, %" PRIu64
-        " failed, avg %" PRIu64 " ms; last answer %s, last failure %s%s%s\n",
-        u->shown, h->ok, h->not_found, h->errors, n > 0 ? h->total_ms / n : 0,
-        ok, bad, h->last_error[0] ? ": " : "", h->last_error);
+    struct health_shown x;
+    health_show(h, &x);
+    fprintf(f,
+            "  %s: %" PRIu64 " found, %" PRIu64 " not found, %" PRIu64
+            " failed, avg %" PRIu64
+            " ms; last answer %s, last failure %s%s%s\n",
+            u->shown, h->ok, h->not_found, h->errors, x.avg_ms, x.ok, x.bad,
+            h->last_error[0] ? ": " : "", h->last_error);
   }
   fprintf(f, "\nfailures by cause (last hour, day, week; since start):\n");
   if (sj->ncauses == 0)
@@ -735,17 +748,14 @@ static void upstreams_table(FILE *f, const struct summary_job *sj) {
       continue;
     }
     const struct upstream_health *h = &u->health;
-    uint64_t asked = h->ok + h->not_found + h->errors;
-    char ok[32], bad[32];
-    ago(h->last_ok, ok, sizeof ok);
-    ago(h->last_error_at, bad, sizeof bad);
+    struct health_shown x;
+    health_show(h, &x);
     page_esc(f, u->shown);
     fprintf(f,
             "</td><td class=\"n\">%" PRIu64 "</td><td class=\"n\">%" PRIu64
             "</td><td class=\"n\">%" PRIu64 "</td><td class=\"n\">%" PRIu64
             "</td><td>",
-            h->ok, h->not_found, h->errors,
-            asked > 0 ? h->total_ms / asked : 0);
+            h->ok, h->not_found, h->errors, x.avg_ms);
     if (i < DASH_UPSTREAMS) {
       series_chart(f, sj, upstream_ms, i, 0, "average latency (ms)");
       fputs("</td><td>", f);
@@ -753,7 +763,7 @@ static void upstreams_table(FILE *f, const struct summary_job *sj) {
     } else {
       fputs("</td><td>", f);
     }
-    fprintf(f, "</td><td>%s</td><td>%s", ok, bad);
+    fprintf(f, "</td><td>%s</td><td>%s", x.ok, x.bad);
     if (h->last_error[0] != '\0') {
       fputs(": <span class=\"bad\">", f);
       page_esc(f, h->last_error);
