@@ -227,11 +227,9 @@ char *diag_record_json(const struct diag_record *r) {
 static const char *value_of(const char *json, const char *key);
 static char *json_string(const char *p);
 
-/* The attempts array, one line each: "url: HTTP status (ms)" or the error.
- * Our own records hold objects {"url","status","error","ms"} in that order,
- * or, for private modules, git steps {"cmd","status","ms",...}. */
-static void write_attempts(FILE *f, const char *json) {
-  fprintf(f, "attempts:\n");
+void diag_attempts_each(const char *json, diag_attempt_cb cb, void *arg) {
+  /* Our own records hold objects {"url","status","error","ms"} in that
+   * order, or, for private modules, git steps {"cmd","status","ms",...}. */
   for (const char *p = strchr(json, '{'); p != NULL; p = strchr(p + 1, '{')) {
     const char *end = strchr(p, '}');
     if (end == NULL)
@@ -245,17 +243,22 @@ static void write_attempts(FILE *f, const char *json) {
     char *err = json_string(value_of(obj, "error"));
     const char *st = value_of(obj, "status");
     const char *ms = value_of(obj, "ms");
-    long took = ms != NULL ? strtol(ms, NULL, 10) : 0;
-    if (err != NULL)
-      fprintf(f, "  %s: %s (%ld ms)\n", what != NULL ? what : "?", err, took);
-    else
-      fprintf(f, "  %s: HTTP %ld (%ld ms)\n", what != NULL ? what : "?",
-              st != NULL ? strtol(st, NULL, 10) : 0L, took);
+    cb(arg, what != NULL ? what : "?", st != NULL ? strtol(st, NULL, 10) : 0L,
+       err, ms != NULL ? strtol(ms, NULL, 10) : 0L);
     free(what);
     free(err);
     free(obj);
     p = end;
   }
+}
+
+/* One line of the attempts: "url: HTTP status (ms)" or the error. */
+static void write_attempt(void *arg, const char *what, long status,
+                          const char *error, long ms) {
+  if (error != NULL)
+    fprintf(arg, "  %s: %s (%ld ms)\n", what, error, ms);
+  else
+    fprintf(arg, "  %s: HTTP %ld (%ld ms)\n", what, status, ms);
 }
 
 char *diag_record_text(const struct diag_record *r) {
@@ -276,8 +279,10 @@ char *diag_record_text(const struct diag_record *r) {
             r->version != NULL ? r->version : "");
   fprintf(f, "outcome: %s, HTTP %d, %" PRIu64 " bytes, %" PRIu32 " ms\n",
           diag_outcome_name(r->outcome), r->status, r->bytes, r->ms);
-  if (r->attempts != NULL && strcmp(r->attempts, "[]") != 0)
-    write_attempts(f, r->attempts);
+  if (r->attempts != NULL && strcmp(r->attempts, "[]") != 0) {
+    fprintf(f, "attempts:\n");
+    diag_attempts_each(r->attempts, write_attempt, f);
+  }
   if (r->explanation != NULL)
     fprintf(f, "explanation sent:\n%s", r->explanation);
   fclose(f);

@@ -156,6 +156,7 @@ struct fetch_job;
 struct diag_record;
 struct record_batch;
 struct record_writer;
+struct dash;
 
 /* Endpoints and status codes counted separately in /metrics. */
 enum proxy_endpoint {
@@ -204,6 +205,7 @@ struct proxy_server {
   struct record_batch *flushing; /**< being written by the writer */
   struct record_writer
       *record_writer; /**< the ring's thread (record_writer.c) */
+  struct dash *dash;  /**< /diag's aggregates (dash.h), beside the ring */
   uv_timer_t record_timer;
 };
 
@@ -262,8 +264,10 @@ char *proxy_cache_metrics(const struct proxy_server *s,
 /** Metrics (metrics.c): counts a finished request. */
 void proxy_metrics_request(struct proxy_server *s, const char *target,
                            int status);
-/** Counts an upstream answer's latency. */
-void proxy_metrics_upstream(struct upstream_health *h, uint64_t ms);
+/** Counts the answer of upstream u (of s's list) that took ms: its
+ *  latency, and whether it failed (not a 200, 404 or 410). */
+void proxy_metrics_upstream(struct proxy_server *s, struct proxy_upstream *u,
+                            uint64_t ms, int failed);
 /** Renders /metrics (Prometheus text format) into a new heap string. */
 char *proxy_metrics_render(const struct proxy_server *s,
                            const struct store_stats *st);

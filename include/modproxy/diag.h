@@ -84,6 +84,12 @@ char *diag_record_json(const struct diag_record *r);
 /** Reads back a record rendered by diag_record_json (as kept in the
  *  store's ring). 0, or -EINVAL if json is not such a record. */
 int diag_record_parse(const char *json, struct diag_record *out);
+/** Called for each attempt of a record: what (an upstream URL or a git
+ *  command), its HTTP or exit status, its error (NULL: none) and time. */
+typedef void (*diag_attempt_cb)(void *arg, const char *what, long status,
+                                const char *error, long ms);
+/** Calls cb for each attempt in a record's attempts array (JSON). */
+void diag_attempts_each(const char *json, diag_attempt_cb cb, void *arg);
 /** Renders r as plain text for a terminal, into a new heap string. */
 char *diag_record_text(const struct diag_record *r);
 

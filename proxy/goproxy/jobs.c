@@ -344,10 +344,13 @@ static void record_attempt(struct fetch_job *j, const struct proxy_fetch *f) {
 
 /* Counts the answer in the upstream's health, for /diag. */
 static void record_health(struct fetch_job *j, const struct proxy_fetch *f) {
-  struct upstream_health *h = &job_upstream(j)->health;
-  proxy_metrics_upstream(h, uv_now(j->s->loop) - j->attempt_start_ms);
-  if (f->rc == 0 &&
-      (f->status == 200 || f->status == 404 || f->status == 410)) {
+  struct proxy_upstream *u = job_upstream(j);
+  struct upstream_health *h = &u->health;
+  int answered =
+      f->rc == 0 && (f->status == 200 || f->status == 404 || f->status == 410);
+  proxy_metrics_upstream(j->s, u, uv_now(j->s->loop) - j->attempt_start_ms,
+                         !answered);
+  if (answered) {
     if (f->status == 200)
       h->ok++;
     else

@@ -23,6 +23,7 @@
 #include "http.h"
 #include "sumdb_proxy.h"
 #include "modproxy/timeutil.h"
+#include "page.h" /* proxy/ops: the diagnostics pages' HTML */
 
 struct proxy_mirror {
   /* When the content was taken (Unix seconds, 0: unknown); written by
@@ -179,7 +180,7 @@ void proxy_mirror_explain(struct proxy_server *s, const struct gp_req *gp,
 struct mirror_page {
   uv_work_t work;
   struct proxy_conn *conn;
-  int json;
+  enum proxy_format fmt;
   unsigned unreachable;      /* bit i: database i is skipped by verification */
   int offline, verify_sumdb; /* the settings shown (read on the loop) */
   char *text;
@@ -202,6 +203,13 @@ static int count_entry(void *arg, const char *db, const char *path,
   return 0;
 }
 
+/* One row of the HTML table: a heading and its (escaped) value. */
+static void html_row(FILE *f, const char *name, const char *value) {
+  fprintf(f, "<tr><th>%s</th><td>", name);
+  page_esc(f, value);
+  fputs("</td></tr>\n", f);
+}
+
 static void on_page(uv_work_t *w) {
   struct mirror_page *p = w->data;
   struct proxy_server *s = p->conn->server;
@@ -215,7 +223,15 @@ static void on_page(uv_work_t *w) {
   store_meta_get(s->store, "last_import", imported, sizeof imported);
   struct store_stats st = {0};
   store_stats_get(s->store, &st);
-  if (p->json) {
+  char versions[128];
+  snprintf(versions, sizeof versions,
+           "%" PRIu64 " (%" PRIu64 " zips, %" PRIu64 " imported)", st.versions,
+           st.zips, st.imported);
+  const char *mode = p->offline ? "offline (fetches nothing)" : "online";
+  const char *last = imported[0] != '\0' ? imported : "none";
+  const char *verify = p->verify_sumdb ? "yes" : "no";
+  int ndbs = s->sumdb != NULL ? s->sumdb->ndbs : 0;
+  if (p->fmt == PROXY_FORMAT_JSON) {
     fprintf(f, "{\"offline\":%s,\"snapshot\":", p->offline ? "true" : "false");
     diag_json_write(f, t > 0 ? snap : NULL);
     fprintf(f, ",\"last_import\":");
@@ -225,49 +241,74 @@ static void on_page(uv_work_t *w) {
             ",\"imported\":%" PRIu64 ",\"verify_sumdb\":%s,\"sumdb\":[",
             st.versions, st.zips, st.imported,
             p->verify_sumdb ? "true" : "false");
+  } else if (p->fmt == PROXY_FORMAT_HTML) {
+    page_begin(f, "modproxy mirror", PAGE_NAV_MIRROR);
+    fputs("<div class=\"scroll\"><table id=\"mirror\">", f);
+    html_row(f, "mirror", mode);
+    html_row(f, "content taken", snap);
+    html_row(f, "last import", last);
+    html_row(f, "versions", versions);
+    html_row(f, "verify against the checksum database", verify);
+    fputs("</table></div>", f);
+    page_table_begin(f, "Checksum databases", "sumdbs", ndbs,
+                     "name|from|lookups|tiles|state");
   } else {
     fprintf(f,
             "mirror: %s\ncontent taken: %s\nlast import: %s\n"
-            "versions: %" PRIu64 " (%" PRIu64 " zips, %" PRIu64
-            " imported)\nverify against the checksum database: %s\n",
-            p->offline ? "offline (fetches nothing)" : "online", snap,
-            imported[0] != '\0' ? imported : "none", st.versions, st.zips,
-            st.imported, p->verify_sumdb ? "yes" : "no");
+            "versions: %s\nverify against the checksum database: %s\n",
+            mode, snap, last, versions, verify);
   }
-  for (int i = 0; s->sumdb != NULL && i < s->sumdb->ndbs; i++) {
+  for (int i = 0; i < ndbs; i++) {
     const struct proxy_sumdb_db *db = &s->sumdb->dbs[i];
     struct counts c = {0};
     store_sumdb_each(s->store, db->spec.key.name, "", count_entry, &c);
-    if (p->json) {
+    const char *from =
+        db->spec.url[0] != '\0' ? db->spec.url : "via upstreams, then direct";
+    int down = (p->unreachable >> i) & 1u;
+    if (p->fmt == PROXY_FORMAT_JSON) {
       fprintf(f, "%s{\"name\":", i > 0 ? "," : "");
       diag_json_write(f, db->spec.key.name);
       fprintf(f, ",\"key\":");
       diag_json_write(f, db->spec.key.text);
       fprintf(f, ",\"lookups\":%" PRIu64 ",\"tiles\":%" PRIu64 "}", c.lookups,
               c.tiles);
+    } else if (p->fmt == PROXY_FORMAT_HTML) {
+      fputs("<tr><td>", f);
+      page_esc(f, db->spec.key.name);
+      fputs("</td><td>", f);
+      page_esc(f, from);
+      fprintf(f,
+              "</td><td class=\"n\">%" PRIu64 "</td><td class=\"n\">%" PRIu64
+              "</td><td>%s</td></tr>\n",
+              c.lookups, c.tiles, down ? "unreachable now" : "reachable");
     } else {
       fprintf(f,
               "checksum database %s (%s): %" PRIu64 " lookups, %" PRIu64
               " tiles cached%s\n",
-              db->spec.key.name,
-              db->spec.url[0] != '\0' ? db->spec.url
-                                      : "via upstreams, then direct",
-              c.lookups, c.tiles,
-              (p->unreachable >> i) & 1u ? "; unreachable now" : "");
+              db->spec.key.name, from, c.lookups, c.tiles,
+              down ? "; unreachable now" : "");
     }
   }
-  if (p->json)
+  if (p->fmt == PROXY_FORMAT_JSON) {
     fputs("]}\n", f);
+  } else if (p->fmt == PROXY_FORMAT_HTML) {
+    page_table_end(f, ndbs);
+    page_end(f, p->conn->req->url);
+  }
   fclose(f);
 }
 
 static void on_page_done(uv_work_t *w, int status) {
+  static const char *const types[] = {
+      [PROXY_FORMAT_TEXT] = "text/plain; charset=utf-8",
+      [PROXY_FORMAT_HTML] = "text/html; charset=utf-8",
+      [PROXY_FORMAT_JSON] = "application/json",
+  };
   struct mirror_page *p = w->data;
   struct proxy_conn *c = p->conn;
   if (!proxy_conn_gone(c)) {
-    proxy_conn_send_local(
-        c, 200, p->json ? "application/json" : "text/plain; charset=utf-8",
-        p->text, p->len, NULL);
+    proxy_conn_send_local(c, 200, types[p->fmt], p->text, p->len,
+                          "Vary: Accept\r\n");
   }
   proxy_conn_release(c);
   free(p->text);
@@ -281,8 +322,7 @@ void proxy_route_mirror(struct proxy_conn *c) {
     return;
   }
   p->conn = c;
-  p->json =
-      proxy_format_negotiate(c->req->url, c->req->accept) == PROXY_FORMAT_JSON;
+  p->fmt = proxy_format_negotiate(c->req->url, c->req->accept);
   struct proxy_server *s = c->server;
   for (int i = 0; s->sumdb != NULL && i < s->sumdb->ndbs; i++)
     if (s->sumdb->dbs[i].unreachable_until > uv_now(s->loop))

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "modproxy/diag.h"
+#include "dash.h"
 #include "server.h"
 
 static const uint64_t bucket_ms[PROXY_LATENCY_BUCKETS] = {
@@ -47,7 +48,12 @@ void proxy_metrics_request(struct proxy_server *s, const char *target,
   s->counters.by_endpoint[endpoint_of(target != NULL ? target : "")][slot]++;
 }
 
-void proxy_metrics_upstream(struct upstream_health *h, uint64_t ms) {
+void proxy_metrics_upstream(struct proxy_server *s, struct proxy_upstream *u,
+                            uint64_t ms, int failed) {
+  for (int k = 0; k < upstream_list_count(s->upstreams); k++)
+    if (upstream_list_at(s->upstreams, k) == u)
+      dash_upstream(s->dash, k, ms, failed);
+  struct upstream_health *h = &u->health;
   int i = 0;
   while (i < PROXY_LATENCY_BUCKETS && ms > bucket_ms[i])
     i++;
