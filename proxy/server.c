@@ -53,7 +53,7 @@ static void on_signal(uv_signal_t *h, int signum) {
 static void on_request_done(struct proxy_conn *c, struct diag_record *rec,
                             void *arg) {
   struct proxy_server *s = arg;
-  proxy_metrics_request(s, rec->target, rec->status);
+  proxy_metrics_request(s, rec);
   proxy_records_push(s, rec);
 }
 

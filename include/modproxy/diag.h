@@ -50,6 +50,8 @@ enum diag_outcome {
   DIAG_GIT_ERROR,      /**< git failed for a private module */
   DIAG_STORE_ERROR,    /**< modproxy's own store failed (disk full, locked) */
 };
+/* How many outcomes there are (for tables indexed by outcome). */
+#define DIAG_OUTCOMES (DIAG_STORE_ERROR + 1)
 const char *diag_outcome_name(enum diag_outcome o);
 
 /**

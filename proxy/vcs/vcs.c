@@ -326,6 +326,24 @@ int proxy_vcs_private(const struct proxy_vcs *v, const char *module) {
   return gomod_private(v->cfg.private_patterns, module);
 }
 
+const char *proxy_vcs_git_error_name(enum vcs_git_error e) {
+  static const char *const names[VCS_GIT_ERRORS] = {
+      [VCS_GIT_TIMEOUT] = "timeout",
+      [VCS_GIT_OUTPUT] = "too_much_output",
+      [VCS_GIT_SPAWN] = "spawn",
+      [VCS_GIT_AUTH] = "auth",
+      [VCS_GIT_NO_REPOSITORY] = "no_repository",
+      [VCS_GIT_UNREACHABLE] = "unreachable",
+      [VCS_GIT_OTHER] = "other",
+  };
+  return (unsigned)e < VCS_GIT_ERRORS ? names[e] : "other";
+}
+
+const uint64_t *proxy_vcs_git_errors(const struct proxy_vcs *v) {
+  static const uint64_t none[VCS_GIT_ERRORS];
+  return v != NULL ? v->repos.errors : none;
+}
+
 int proxy_vcs_ranges_check(const char *text, char *err, size_t errlen) {
   struct vcs_net_range r[VCS_POLICY_MAX_RANGES];
   size_t n;
