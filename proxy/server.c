@@ -127,6 +127,7 @@ static int http_init(struct proxy_server *s) {
       .auth_file = cfg->auth_file,
       .max_connections = cfg->max_connections,
       .max_request_rate = cfg->max_request_rate,
+      .trusted_proxies = cfg->trusted_proxies,
       .server = s,
       .access = on_access,
       .on_done = on_request_done,

@@ -62,8 +62,9 @@ struct proxy_config {
   int auth_all;                   /**< everything needs credentials, not only
                                        private modules */
   uint64_t max_connections;
-  uint64_t max_request_rate; /**< per connection per second, 0: none */
-  int offline;               /**< air-gapped mirror: fetch nothing (mirror.c) */
+  uint64_t max_request_rate;   /**< per connection per second, 0: none */
+  const char *trusted_proxies; /**< CIDRs of reverse proxies, or NULL */
+  int offline; /**< air-gapped mirror: fetch nothing (mirror.c) */
   /** --sumdb checksum databases in GOSUMDB syntax (NULL-terminated; NULL
    *  or "off": none), proxied under /sumdb/ (sumdb.c). */
   const char *const *sumdbs;

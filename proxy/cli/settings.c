@@ -11,6 +11,7 @@
  * that source. The same holds for MODPROXY_* variables.
  */
 #include "settings.h"
+#include "modproxy/netrange.h"
 #include "vcs.h"
 
 #include <ctype.h>
@@ -125,6 +126,11 @@ static const struct def {
     [S_DIRECT_INSECURE] = {"direct-insecure", K_TEXT, NULL, 0, "PATTERNS",
                            "GOINSECURE-style globs: public modules whose "
                            "repositories may be http:// or git://"},
+    [S_TRUSTED_PROXIES] = {"trusted-proxies", K_RANGES, NULL, 0, "CIDRS",
+                           "reverse proxies (nginx, a load balancer) whose "
+                           "X-Forwarded-For or Forwarded names the client "
+                           "for logs, /diag and password budgets; other "
+                           "peers' are ignored"},
 };
 
 /* The setting's variable: MODPROXY_<NAME>, upper case, '-' as '_'. */
@@ -258,7 +264,9 @@ static int set(struct settings *st, enum setting_id id, const char *text,
     }
   } else if (d->kind == K_RANGES) {
     char why[160];
-    if (proxy_vcs_ranges_check(text, why, sizeof why) < 0) {
+    struct net_range r[NET_MAX_RANGES];
+    size_t n;
+    if (net_ranges_parse(text, r, NET_MAX_RANGES, &n, why, sizeof why) < 0) {
       snprintf(err, errlen, "%s: %s: %s", source, d->name, why);
       return -EINVAL;
     }
@@ -636,6 +644,7 @@ void settings_to_config(const struct settings *st, struct proxy_config *cfg) {
   cfg->direct_deny = settings_text(st, S_DIRECT_DENY);
   cfg->direct_allow = settings_text(st, S_DIRECT_ALLOW);
   cfg->direct_insecure = settings_text(st, S_DIRECT_INSECURE);
+  cfg->trusted_proxies = settings_text(st, S_TRUSTED_PROXIES);
 }
 
 /* One "key = value # source" line; credentials in URLs (an upstream's or a

@@ -53,6 +53,7 @@ enum setting_id {
   S_DIRECT_DENY,
   S_DIRECT_ALLOW,
   S_DIRECT_INSECURE,
+  S_TRUSTED_PROXIES,
   S_COUNT
 };
 

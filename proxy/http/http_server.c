@@ -40,7 +40,13 @@ int http_server_new(uv_loop_t *loop, const struct http_config *cfg,
   }
   h->loop = loop;
   h->cfg = *cfg;
-  int rc = http__tls_init(h);
+  int rc = net_ranges_parse(cfg->trusted_proxies, h->trusted, NET_MAX_RANGES,
+                            &h->ntrusted, err, sizeof err);
+  if (rc < 0) {
+    fprintf(stderr, "modproxy: --trusted-proxies: %s\n", err);
+    goto fail;
+  }
+  rc = http__tls_init(h);
   if (rc < 0)
     goto fail;
   if (cfg->auth_file != NULL) {

@@ -59,9 +59,6 @@ void proxy_vcs_free(struct proxy_vcs *v);
 /** 1 if module matches the --private patterns (module.MatchPrefixPatterns).
  *  Any thread. */
 int proxy_vcs_private(const struct proxy_vcs *v, const char *module);
-/** Checks a --direct-deny or --direct-allow value (address ranges). 0, or
- *  -EINVAL with why in err. Pure. */
-int proxy_vcs_ranges_check(const char *text, char *err, size_t errlen);
 
 /** What a vcs_get asks for: a module's GOPROXY files. */
 enum vcs_what { VCS_LIST, VCS_LATEST, VCS_INFO, VCS_MOD, VCS_ZIP };
