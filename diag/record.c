@@ -196,9 +196,11 @@ char *diag_record_json(const struct diag_record *r) {
   struct sink k = {.put = put_buf};
   char when[40];
   iso_time(r->start_ms, when, sizeof when);
-  /* The log level of the line: what an operator should look at. */
+  /* The log level of the line: what an operator should look at; "audit"
+   * for a private module's file served (who, what, when, from where). */
   put_str(&k, r->status >= 500   ? "{\"level\":\"error\""
               : r->status >= 400 ? "{\"level\":\"warn\""
+              : r->audit         ? "{\"level\":\"audit\""
                                  : "{\"level\":\"info\"");
   put_field(&k, "id", r->id);
   if (r->client_id[0] != '\0')
@@ -206,6 +208,7 @@ char *diag_record_json(const struct diag_record *r) {
   put_field(&k, "time", when);
   put_field(&k, "target", r->target);
   put_field(&k, "client", r->client);
+  put_field(&k, "user", r->user[0] != '\0' ? r->user : NULL);
   put_field(&k, "module", r->module);
   put_field(&k, "version", r->version);
   put_field(&k, "outcome", diag_outcome_name(r->outcome));
@@ -265,9 +268,9 @@ char *diag_record_text(const struct diag_record *r) {
     return NULL;
   char when[40];
   iso_time(r->start_ms, when, sizeof when);
-  fprintf(f, "request %s at %s from %s\n  %s\n", r->id, when,
-          r->client != NULL ? r->client : "?",
-          r->target != NULL ? r->target : "");
+  fprintf(f, "request %s at %s from %s%s%s\n  %s\n", r->id, when,
+          r->client != NULL ? r->client : "?", r->user[0] ? " as " : "",
+          r->user, r->target != NULL ? r->target : "");
   if (r->client_id[0] != '\0')
     fprintf(f, "  the client's X-Request-Id: %s\n", r->client_id);
   if (r->module != NULL)
@@ -387,6 +390,11 @@ int diag_record_parse(const char *json, struct diag_record *out) {
   free(outcome);
   out->target = json_string(value_of(json, "target"));
   out->client = json_string(value_of(json, "client"));
+  char *user = json_string(value_of(json, "user"));
+  if (user != NULL)
+    snprintf(out->user, sizeof out->user, "%s", user);
+  free(user);
+  out->audit = strncmp(json, "{\"level\":\"audit\"", 17) == 0;
   out->module = json_string(value_of(json, "module"));
   out->version = json_string(value_of(json, "version"));
   out->attempts = json_array(value_of(json, "attempts"));

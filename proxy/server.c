@@ -54,6 +54,7 @@ static void on_request_done(struct proxy_conn *c, struct diag_record *rec,
                             void *arg) {
   struct proxy_server *s = arg;
   proxy_metrics_request(s, rec);
+  rec->audit = proxy_access_audited(s, rec);
   proxy_records_push(s, rec);
 }
 

@@ -525,6 +525,8 @@ static void record_finish(struct proxy_conn *c) {
   if (c->rec.start_ms == 0)
     return;
   c->rec.ms = (uint32_t)(uv_now(h->loop) - c->req->start_ms);
+  if (c->user[0] != '\0')
+    memcpy(c->rec.user, c->user, sizeof c->rec.user);
   if (h->cfg.on_done != NULL)
     h->cfg.on_done(c, &c->rec, h->cfg.arg);
   else
