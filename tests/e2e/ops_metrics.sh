@@ -40,6 +40,8 @@ awk -v p="${H}_bucket{endpoint=\"info\",outcome=\"hit\"," 'index($0, p) == 1 {
 assert_eq "$(sample 'modproxy_failures_total{cause="not found"}')" 1 "failures: not found"
 assert_eq "$(sample 'modproxy_failures_total{cause="invalid request"}')" 1 "failures: invalid"
 assert_eq "$(sample 'modproxy_failures_total{cause="upstream error"}')" 0 "failures: upstream"
+assert_eq "$(sample 'modproxy_failures_total{cause="hit"}')" 0 "failures: hits are none"
+assert_eq "$(sample 'modproxy_failures_total{cause="local"}')" 0 "failures: health checks are none"
 assert_eq "$(sample "modproxy_build_info{version=\"$("$TEST_MODPROXY_BIN" --version | awk '{print $NF}')\"}")" 1 \
   "build info"
 # The process, as /proc says.
