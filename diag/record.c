@@ -54,8 +54,9 @@ void diag_record_dispose(struct diag_record *r) {
   free(r->version);
   free(r->attempts);
   free(r->explanation);
+  free(r->user);
   r->target = r->client = r->module = r->version = r->attempts =
-      r->explanation = NULL;
+      r->explanation = r->user = NULL;
 }
 
 /* Length of the valid UTF-8 sequence at p, or 0. */
@@ -208,7 +209,8 @@ char *diag_record_json(const struct diag_record *r) {
   put_field(&k, "time", when);
   put_field(&k, "target", r->target);
   put_field(&k, "client", r->client);
-  put_field(&k, "user", r->user[0] != '\0' ? r->user : NULL);
+  if (r->user != NULL)
+    put_field(&k, "user", r->user);
   put_field(&k, "module", r->module);
   put_field(&k, "version", r->version);
   put_field(&k, "outcome", diag_outcome_name(r->outcome));
@@ -269,8 +271,8 @@ char *diag_record_text(const struct diag_record *r) {
   char when[40];
   iso_time(r->start_ms, when, sizeof when);
   fprintf(f, "request %s at %s from %s%s%s\n  %s\n", r->id, when,
-          r->client != NULL ? r->client : "?", r->user[0] ? " as " : "",
-          r->user, r->target != NULL ? r->target : "");
+          r->client != NULL ? r->client : "?", r->user != NULL ? " as " : "",
+          r->user != NULL ? r->user : "", r->target != NULL ? r->target : "");
   if (r->client_id[0] != '\0')
     fprintf(f, "  the client's X-Request-Id: %s\n", r->client_id);
   if (r->module != NULL)
@@ -390,10 +392,7 @@ int diag_record_parse(const char *json, struct diag_record *out) {
   free(outcome);
   out->target = json_string(value_of(json, "target"));
   out->client = json_string(value_of(json, "client"));
-  char *user = json_string(value_of(json, "user"));
-  if (user != NULL)
-    snprintf(out->user, sizeof out->user, "%s", user);
-  free(user);
+  out->user = json_string(value_of(json, "user"));
   out->audit = strncmp(json, "{\"level\":\"audit\"", 17) == 0;
   out->module = json_string(value_of(json, "module"));
   out->version = json_string(value_of(json, "version"));

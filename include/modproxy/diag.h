@@ -36,9 +36,6 @@ size_t diag_text_fit(const char *text, char *out, size_t outlen);
 #define DIAG_ID_RANDOM_BYTES 12
 #define DIAG_ID_BYTES 32
 
-/* Longest user or token name kept in a record (the auth file's names). */
-#define DIAG_USER_BYTES 64
-
 /** What became of a request. */
 enum diag_outcome {
   DIAG_HIT,            /**< served from the cache */
@@ -75,9 +72,9 @@ struct diag_record {
   /** JSON array of upstream attempts:
    *  [{"url":..,"status":..,"error":..,"ms":..}, ...] */
   char *attempts;
-  char *explanation;          /**< the text/plain error body sent, if any */
-  char user[DIAG_USER_BYTES]; /**< who the credentials named, "" anonymous */
-  int audit; /**< a private module's file was served: logged as "audit" */
+  char *explanation; /**< the text/plain error body sent, if any */
+  char *user; /**< who the credentials named (never the secret), NULL: none */
+  int audit;  /**< a private module's file was served: logged as "audit" */
 };
 void diag_record_dispose(struct diag_record *r);
 

@@ -489,8 +489,9 @@ static const char *client_request_id(const struct proxy_request *q) {
 static void client_address(struct proxy_conn *c) {
   struct http_server *h = c->http;
   const struct proxy_request *r = c->req;
-  if (!c->peer_trusted ||
-      !http__forwarded_client(h->trusted, h->ntrusted, r->forwarded_for,
+  if (!c->peer_trusted)
+    return; /* c->peer is tcp_peer from the accept on */
+  if (!http__forwarded_client(h->trusted, h->ntrusted, r->forwarded_for,
                               r->forwarded, c->peer, sizeof c->peer))
     memcpy(c->peer, c->tcp_peer, sizeof c->peer);
 }
@@ -526,7 +527,7 @@ static void record_finish(struct proxy_conn *c) {
     return;
   c->rec.ms = (uint32_t)(uv_now(h->loop) - c->req->start_ms);
   if (c->user[0] != '\0')
-    memcpy(c->rec.user, c->user, sizeof c->rec.user);
+    c->rec.user = strdup(c->user);
   if (h->cfg.on_done != NULL)
     h->cfg.on_done(c, &c->rec, h->cfg.arg);
   else

@@ -305,10 +305,10 @@ struct proxy_conn {
    *  trusted proxy the one its forwarding headers name (--trusted-proxies;
    *  set when the request's head is complete). */
   char peer[64];
-  char tcp_peer[64];          /* the connection's peer address */
-  int peer_trusted;           /* ...which is in --trusted-proxies */
-  char user[DIAG_USER_BYTES]; /**< who the credentials name ("" anonymous) */
-  int auth_done;              /* user is settled for the current request */
+  char tcp_peer[64]; /* the connection's peer address */
+  int peer_trusted;  /* ...which is in --trusted-proxies */
+  char user[64];     /**< who the credentials name ("" anonymous) */
+  int auth_done;     /* user is settled for the current request */
   /** The current request needed credentials (the access hook sets it): its
    *  answer must not be kept by a shared cache. */
   int needs_credentials;
