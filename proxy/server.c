@@ -73,7 +73,8 @@ static void on_signal(uv_signal_t *h, int signum) {
 static void on_request_done(struct proxy_conn *c, struct diag_record *rec,
                             void *arg) {
   struct proxy_server *s = arg;
-  proxy_metrics_request(s, rec->target, rec->status);
+  proxy_metrics_request(s, rec);
+  rec->audit = proxy_access_audited(s, rec);
   proxy_records_push(s, rec);
 }
 
@@ -147,6 +148,7 @@ static struct http_config http_config_of(struct proxy_server *s,
       .auth_file = cfg->auth_file,
       .max_connections = cfg->max_connections,
       .max_request_rate = cfg->max_request_rate,
+      .trusted_proxies = cfg->trusted_proxies,
       .server = s,
       .access = on_access,
       .on_done = on_request_done,

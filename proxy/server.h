@@ -71,8 +71,9 @@ struct proxy_config {
   int auth_all;                   /**< everything needs credentials, not only
                                        private modules */
   uint64_t max_connections;
-  uint64_t max_request_rate; /**< per connection per second, 0: none */
-  int offline;               /**< air-gapped mirror: fetch nothing (mirror.c) */
+  uint64_t max_request_rate;   /**< per connection per second, 0: none */
+  const char *trusted_proxies; /**< CIDRs of reverse proxies, or NULL */
+  int offline; /**< air-gapped mirror: fetch nothing (mirror.c) */
   /** --sumdb checksum databases in GOSUMDB syntax (NULL-terminated; NULL
    *  or "off": none), proxied under /sumdb/ (sumdb.c). */
   const char *const *sumdbs;
@@ -158,7 +159,7 @@ struct record_batch;
 struct record_writer;
 struct dash;
 
-/* Endpoints and status codes counted separately in /metrics. */
+/* Endpoint classes and status codes counted separately in /metrics. */
 enum proxy_endpoint {
   EP_LIST,
   EP_LATEST,
@@ -167,14 +168,23 @@ enum proxy_endpoint {
   EP_ZIP,
   EP_SUMDB,
   EP_DIAG,
+  EP_OPS, /* /healthz, /readyz, /metrics, /admin/ */
   EP_OTHER,
   EP_COUNT
 };
 #define PROXY_STATUS_SLOTS 16
+/* Buckets of the client request latency histogram in /metrics (ms
+ * resolution: the loop's clock). */
+#define PROXY_REQUEST_BUCKETS 12
 
 struct proxy_counters {
   uint64_t hits, misses, upstream_requests, coalesced;
   uint64_t by_endpoint[EP_COUNT][PROXY_STATUS_SLOTS];
+  /* Client requests by endpoint class and outcome: the latency histogram
+   * (last bucket: +Inf; not cumulative until rendered) and its sum. */
+  uint64_t latency[EP_COUNT][DIAG_OUTCOMES][PROXY_REQUEST_BUCKETS + 1];
+  uint64_t latency_ms[EP_COUNT][DIAG_OUTCOMES];
+  uint64_t failures[DIAG_OUTCOMES]; /* answered >= 400, by /diag's cause */
   uint64_t evictions, evicted_bytes, refreshes; /* lastuse.c, admin_routes.c */
   uint64_t
       records_shed; /* logged, but not kept in the ring (record_writer.c) */
@@ -261,9 +271,10 @@ void proxy_cache_close(struct proxy_server *s, int clean);
 char *proxy_cache_metrics(const struct proxy_server *s,
                           const struct store_stats *st);
 
-/** Metrics (metrics.c): counts a finished request. */
-void proxy_metrics_request(struct proxy_server *s, const char *target,
-                           int status);
+/** Metrics (metrics.c): counts a finished request (its target, status,
+ *  outcome and time). Loop thread: plain increments, no I/O. */
+void proxy_metrics_request(struct proxy_server *s,
+                           const struct diag_record *rec);
 /** Counts the answer of upstream u (of s's list) that took ms: its
  *  latency, and whether it failed (not a 200, 404 or 410). */
 void proxy_metrics_upstream(struct proxy_server *s, struct proxy_upstream *u,

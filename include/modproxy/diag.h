@@ -51,6 +51,8 @@ enum diag_outcome {
   DIAG_STORE_ERROR,    /**< modproxy's own store failed (disk full, locked) */
   DIAG_POLICY,         /**< refused or not fetched by a module policy */
 };
+/* How many outcomes there are (for tables indexed by outcome). */
+#define DIAG_OUTCOMES (DIAG_STORE_ERROR + 1)
 const char *diag_outcome_name(enum diag_outcome o);
 
 /**
@@ -72,6 +74,8 @@ struct diag_record {
    *  [{"url":..,"status":..,"error":..,"ms":..}, ...] */
   char *attempts;
   char *explanation; /**< the text/plain error body sent, if any */
+  char *user; /**< who the credentials named (never the secret), NULL: none */
+  int audit;  /**< a private module's file was served: logged as "audit" */
 };
 void diag_record_dispose(struct diag_record *r);
 

@@ -12,6 +12,7 @@
  */
 #include "settings.h"
 #include "policy.h"
+#include "modproxy/netrange.h"
 #include "vcs.h"
 
 #include <ctype.h>
@@ -149,6 +150,11 @@ static const struct def {
                   "upstream LIST; first match wins; repeatable (the variable: "
                   "one a line)",
                   .env_sep = "\n", .check = policy_check},
+    [S_TRUSTED_PROXIES] = {"trusted-proxies", K_RANGES, NULL, 0, "CIDRS",
+                           "reverse proxies (nginx, a load balancer) whose "
+                           "X-Forwarded-For or Forwarded names the client "
+                           "for logs, /diag and password budgets; other "
+                           "peers' are ignored"},
 };
 
 /* The setting's variable: MODPROXY_<NAME>, upper case, '-' as '_'. */
@@ -282,7 +288,9 @@ static int set(struct settings *st, enum setting_id id, const char *text,
     }
   } else if (d->kind == K_RANGES) {
     char why[160];
-    if (proxy_vcs_ranges_check(text, why, sizeof why) < 0) {
+    struct net_range r[NET_MAX_RANGES];
+    size_t n;
+    if (net_ranges_parse(text, r, NET_MAX_RANGES, &n, why, sizeof why) < 0) {
       snprintf(err, errlen, "%s: %s: %s", source, d->name, why);
       return -EINVAL;
     }
@@ -677,6 +685,7 @@ void settings_to_config(const struct settings *st, struct proxy_config *cfg) {
   cfg->direct_allow = settings_text(st, S_DIRECT_ALLOW);
   cfg->direct_insecure = settings_text(st, S_DIRECT_INSECURE);
   cfg->policies = st->policies;
+  cfg->trusted_proxies = settings_text(st, S_TRUSTED_PROXIES);
 }
 
 /* ---- the server's configuration, and its reload ------------------------- */

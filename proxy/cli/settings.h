@@ -54,6 +54,7 @@ enum setting_id {
   S_DIRECT_ALLOW,
   S_DIRECT_INSECURE,
   S_POLICY,
+  S_TRUSTED_PROXIES,
   S_COUNT
 };
 

@@ -359,6 +359,7 @@ static void record_health(struct fetch_job *j, const struct proxy_fetch *f) {
     return;
   }
   h->errors++;
+  h->errors_by[upstream_error_of(f)]++;
   h->last_error_at = (int64_t)time(NULL);
   if (f->rc < 0)
     snprintf(h->last_error, sizeof h->last_error, "%s", f->error);

@@ -101,6 +101,11 @@ int proxy_access_may_see(const struct proxy_server *s, const char *user,
  * c->needs_credentials.
  */
 int proxy_access_check(struct proxy_conn *c);
+/** 1 when rec (a finished request) is a download of a private module's
+ *  file (list, @latest, .info, .mod, .zip answered 200 or 206): its log
+ *  line is an audit line. Loop thread; cheap when there is no --private. */
+int proxy_access_audited(const struct proxy_server *s,
+                         const struct diag_record *rec);
 /** Serves /healthz, /readyz and /metrics; 0 if path is none of them
  *  (ops_routes.c). */
 int proxy_route_ops(struct proxy_conn *c, const char *path);

@@ -95,7 +95,7 @@ static void get_answer(struct route_ctx *ctx, int status,
   struct goproxy_reply r = {
       .status = status, .body = body, .zip_size = zip_size, .id = rec->id};
   ctx->cb(&r, ctx->cb_arg);
-  proxy_metrics_request(ctx->s, rec->target, status);
+  proxy_metrics_request(ctx->s, rec);
   proxy_records_push(ctx->s, rec);
 }
 

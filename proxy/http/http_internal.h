@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 
 #include "http.h"
+#include "modproxy/netrange.h"
 
 /* Random bytes for request ids are drawn a block at a time: one RAND_bytes
  * call costs about 10 us here whatever its size up to a few KiB, so a block
@@ -54,12 +55,26 @@ struct http_server {
   unsigned char id_pool[HTTP_ID_POOL_BYTES];
   size_t id_pool_left;
   struct http_stats stats;
+  /* --trusted-proxies: peers whose forwarding headers name the client. */
+  struct net_range trusted[NET_MAX_RANGES];
+  size_t ntrusted;
   /* Every read lands here first (reads are handled one at a time on the
    * loop thread); a connection copies only the bytes it must keep. */
   char read_buf[HTTP_READ_BUF_BYTES];
   /* Plaintext decrypted from read_buf (TLS connections). */
   char tls_buf[HTTP_READ_BUF_BYTES];
 };
+
+/**
+ * The client's address of a request that came from a trusted proxy
+ * (forwarded.c): from xff (X-Forwarded-For, "" when absent) or else fwd
+ * (Forwarded), the right-most address not in trusted[0..ntrusted), as text
+ * in out. 1 when the headers named one, 0 when not (the peer is the
+ * client then). Pure.
+ */
+int http__forwarded_client(const struct net_range *trusted, size_t ntrusted,
+                           const char *xff, const char *fwd, char *out,
+                           size_t cap);
 
 /** The current Date header value (refreshed at most once a second). */
 const char *http__date(struct http_server *h);

@@ -36,9 +36,23 @@ struct proxy_sumdb_db {
   uint64_t unreachable_until; /**< loop ms; 0: reachable as far as known */
 };
 
+/** Why a file could not be checked against the checksum database, or
+ *  failed the check, for /metrics. */
+enum proxy_sumdb_error {
+  PROXY_SUMDB_ERR_UNREACHABLE, /**< no source answered: stored unverified */
+  PROXY_SUMDB_ERR_BAD,         /**< its answer failed its own checks: refused */
+  PROXY_SUMDB_ERR_MISMATCH,    /**< the upstream's h1 differs: refused */
+  PROXY_SUMDB_ERRORS
+};
+/** The label of a cause ("unreachable", "bad_answer", "mismatch"). */
+const char *proxy_sumdb_error_name(enum proxy_sumdb_error e);
+
 struct proxy_sumdb {
   struct proxy_sumdb_db dbs[PROXY_SUMDB_MAX_DBS];
   int ndbs;
+  /** Verification failures by cause; a mismatch is found on a worker
+   *  thread, hence atomic (relaxed: a count, ordering nothing). */
+  _Atomic uint64_t errors[PROXY_SUMDB_ERRORS];
 };
 
 /** Parses a --sumdb list (GOSUMDB syntax each; "off" or empty: none) into

@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,11 +77,28 @@ void proxy_sumdb_verify_dispose(struct proxy_sumdb_verify *v) {
   free_gets(v);
 }
 
+const char *proxy_sumdb_error_name(enum proxy_sumdb_error e) {
+  static const char *const names[PROXY_SUMDB_ERRORS] = {
+      [PROXY_SUMDB_ERR_UNREACHABLE] = "unreachable",
+      [PROXY_SUMDB_ERR_BAD] = "bad_answer",
+      [PROXY_SUMDB_ERR_MISMATCH] = "mismatch",
+  };
+  return (unsigned)e < PROXY_SUMDB_ERRORS ? names[e] : "other";
+}
+
+static void count_error(struct proxy_sumdb *sd, enum proxy_sumdb_error e) {
+  atomic_fetch_add_explicit(&sd->errors[e], 1, memory_order_relaxed);
+}
+
 static void finish(struct proxy_sumdb_verify *v, enum sumdb_verdict verdict) {
   v->verdict = verdict;
-  if (verdict == SUMDB_UNREACHABLE && v->s->sumdb->ndbs > 0)
+  if (verdict == SUMDB_UNREACHABLE && v->s->sumdb->ndbs > 0) {
     v->s->sumdb->dbs[0].unreachable_until =
         uv_now(v->s->loop) + PROXY_SUMDB_UNREACHABLE_MS;
+    count_error(v->s->sumdb, PROXY_SUMDB_ERR_UNREACHABLE);
+  }
+  if (verdict == SUMDB_BAD)
+    count_error(v->s->sumdb, PROXY_SUMDB_ERR_BAD);
   verify_state(v, SVER_DONE);
   free_gets(v);
   v->on_done(v);
@@ -297,6 +315,7 @@ int proxy_sumdb_check(struct proxy_server *s,
   const char *want = proxy_sumdb_want(v, gp);
   if (want == NULL || strcmp(got, want) == 0)
     return 0;
+  count_error(s->sumdb, PROXY_SUMDB_ERR_MISMATCH);
   const char *noun = gp->kind == GP_MOD ? "/go.mod" : "";
   snprintf(failure, cap,
            "checksum mismatch for %s@%s%s:\n"

@@ -50,6 +50,11 @@
 #define HTTP_BODY_TIMEOUT_MS 20000
 /* Time to receive a whole request head once its first byte arrived. */
 #define HTTP_HEAD_TIMEOUT_MS 10000
+/* X-Forwarded-For (all its lines) or Forwarded kept from a trusted proxy:
+ * past it the request is refused (431), never cut, since a cut list would
+ * lose the addresses on its right, the ones the proxies vouch for. A
+ * client behind a few proxies needs well under 200 bytes. */
+#define HTTP_MAX_FORWARDED_BYTES 512
 /* An idle keep-alive connection is closed after this. */
 #define HTTP_IDLE_TIMEOUT_MS 60000
 /* A client that accepts no bytes for this long is dropped. */
@@ -96,10 +101,13 @@ struct http_config {
   const char *auth_file;          /**< credentials (auth.c), or NULL */
   uint64_t max_connections;       /**< 0: no limit */
   uint64_t max_request_rate;      /**< per connection per second, 0: none */
-  struct proxy_server *server;    /**< given to handlers as conn->server */
-  http_access_cb access;          /**< the access phase, or NULL */
-  http_done_cb on_done;           /**< finished requests, or NULL */
-  void *arg;                      /**< for access and on_done */
+  /** --trusted-proxies: CIDR ranges of the reverse proxies whose
+   *  X-Forwarded-For / Forwarded name the client, or NULL: none. */
+  const char *trusted_proxies;
+  struct proxy_server *server; /**< given to handlers as conn->server */
+  http_access_cb access;       /**< the access phase, or NULL */
+  http_done_cb on_done;        /**< finished requests, or NULL */
+  void *arg;                   /**< for access and on_done */
 };
 
 /** What http/ counts, for /metrics and /diag. */
@@ -220,6 +228,11 @@ struct proxy_request {
   char content_type[256];
   char authorization[256]; /* for /admin/ (admin_routes.c) */
   int expect_continue;     /* Expect: 100-continue */
+  /* From a trusted proxy only: X-Forwarded-For and Forwarded, each header
+   * line appended (", "). Read by forwarded.c alone: handlers use
+   * proxy_conn.peer. */
+  char forwarded_for[HTTP_MAX_FORWARDED_BYTES];
+  char forwarded[HTTP_MAX_FORWARDED_BYTES];
   /* POST body (only where a handler takes one): heap, not NUL-terminated,
    * body_cap bytes counted against HTTP_MAX_BODIES_BYTES. */
   char *body;
@@ -299,9 +312,14 @@ struct proxy_conn {
   struct proxy_request *req;
   const struct http_handler *handler; /* the one the target matched */
   char id[DIAG_ID_BYTES]; /**< this request's id (sent as X-Request-Id) */
-  char peer[64];          /**< the client's address */
-  char user[64];          /**< who the credentials name ("" anonymous) */
-  int auth_done;          /* user is settled for the current request */
+  /** The current request's client: the peer's address, or behind a
+   *  trusted proxy the one its forwarding headers name (--trusted-proxies;
+   *  set when the request's head is complete). */
+  char peer[64];
+  char tcp_peer[64]; /* the connection's peer address */
+  int peer_trusted;  /* ...which is in --trusted-proxies */
+  char user[64];     /**< who the credentials name ("" anonymous) */
+  int auth_done;     /* user is settled for the current request */
   /** The current request needed credentials (the access hook sets it): its
    *  answer must not be kept by a shared cache. */
   int needs_credentials;
