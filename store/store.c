@@ -152,6 +152,18 @@ static const char *const migrations[] = {
      * it answers) from an index, not a scan of every version (0.2 s for
      * a million versions with the file in the page cache). */
     "CREATE INDEX versions_created ON versions(created);",
+    /* 8: what an offline mirror was asked for and lacked (misses.c): one
+     * row per module and version or query ('latest' for lists and
+     * @latest), how often and when. */
+    "CREATE TABLE misses ("
+    "  module TEXT NOT NULL,"
+    "  query TEXT NOT NULL,"
+    "  exact INTEGER NOT NULL," /* 1: query is a canonical version */
+    "  fetch INTEGER NOT NULL," /* 1: a .mod or .zip was asked */
+    "  count INTEGER NOT NULL,"
+    "  first INTEGER NOT NULL,"
+    "  last INTEGER NOT NULL,"
+    "  PRIMARY KEY (module, query)) WITHOUT ROWID;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "modproxy/diag.h"
+#include "mirror.h"
 #include "server.h"
 
 struct record_batch {
@@ -90,6 +91,7 @@ static void store_batch(struct record_batch *b, void (*yield)(void)) {
     };
   }
   store_records_put(b->s->store, rows, n, b->s->cfg->records_keep, yield);
+  proxy_mirror_misses_put(b->s, b->recs, b->n);
 }
 
 static void writer_main(void *arg) {
