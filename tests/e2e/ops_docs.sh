@@ -99,6 +99,7 @@ SKIP=(
   '^modproxy export .*golang\.org/x/tools'$'\t''needs x/tools and go1.21.0 from the network; flags checked with --help'
   '^modproxy import .*/media/bundle'$'\t''imports the bundle of the line above; flags checked with --help'
   '^modproxy export -o B --toolchain'$'\t''fetches a toolchain from the network; flags checked with --help'
+  '^modproxy export .*--from /media/wants'$'\t''fetches the listed modules from the network; flags checked with --help'
 )
 skip_reason() { # line -> reason (empty: run it)
   local s
