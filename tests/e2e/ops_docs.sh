@@ -99,7 +99,6 @@ SKIP=(
   '^modproxy export .*golang\.org/x/tools'$'\t''needs x/tools and go1.21.0 from the network; flags checked with --help'
   '^modproxy import .*/media/bundle'$'\t''imports the bundle of the line above; flags checked with --help'
   '^modproxy export -o B --toolchain'$'\t''fetches a toolchain from the network; flags checked with --help'
-  '^modproxy export .*--from /media/wants'$'\t''fetches the listed modules from the network; flags checked with --help'
 )
 skip_reason() { # line -> reason (empty: run it)
   local s
@@ -202,6 +201,7 @@ declare -A EXPECT_RC=(
   ['modproxy gc']=2     # "no limit to collect to": the README says to set max-cache-bytes
   ['modproxy export']=2 # the command's name in prose: "need -o BUNDLE and ..."
   ['modproxy export --toolchain']=2 # the flag's name in prose: "missing value"
+  ['modproxy missing']=2 # the command's name in prose: "say where to write the list"
 )
 
 # The installed config: the shipped file, on this test's paths (the
