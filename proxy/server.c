@@ -133,6 +133,7 @@ static const struct route_spec {
     {"/metrics", HTTP_MATCH_QUERY, 0, on_ops},
     {"/", HTTP_MATCH_EXACT, 0, on_hello},
     {"/diag/modfile", HTTP_MATCH_QUERY, HTTP_HANDLER_BODY, on_modfile},
+    {"/diag/mirror/missing.txt", HTTP_MATCH_QUERY, 0, on_mirror},
     {"/diag/mirror", HTTP_MATCH_QUERY, 0, on_mirror},
     {"/diag", HTTP_MATCH_TREE, 0, on_diag},
     {"/sumdb/", HTTP_MATCH_PREFIX, 0, on_sumdb},

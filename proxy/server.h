@@ -74,6 +74,8 @@ struct proxy_config {
   uint64_t max_request_rate;   /**< per connection per second, 0: none */
   const char *trusted_proxies; /**< CIDRs of reverse proxies, or NULL */
   int offline; /**< air-gapped mirror: fetch nothing (mirror.c) */
+  /** offline: warn once the content is older than this (seconds; 0: never) */
+  int64_t offline_stale_after_s;
   /** --sumdb checksum databases in GOSUMDB syntax (NULL-terminated; NULL
    *  or "off": none), proxied under /sumdb/ (sumdb.c). */
   const char *const *sumdbs;

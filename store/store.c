@@ -193,6 +193,18 @@ static const char *const migrations[] = {
     "  END;"
     "CREATE INDEX requests_failed ON requests(seq) WHERE status >= 400;"
     "CREATE INDEX findings_found ON findings(found);",
+    /* 9: what an offline mirror was asked for and lacked (misses.c): one
+     * row per module and version or query ('latest' for lists and
+     * @latest), how often and when. */
+    "CREATE TABLE misses ("
+    "  module TEXT NOT NULL,"
+    "  query TEXT NOT NULL,"
+    "  exact INTEGER NOT NULL," /* 1: query is a canonical version */
+    "  fetch INTEGER NOT NULL," /* 1: a .mod or .zip was asked */
+    "  count INTEGER NOT NULL,"
+    "  first INTEGER NOT NULL,"
+    "  last INTEGER NOT NULL,"
+    "  PRIMARY KEY (module, query)) WITHOUT ROWID;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -478,12 +478,49 @@ int store_meta_put(struct store *st, const char *key, const char *value);
 int store_modules_each(struct store *st, size_t max,
                        int (*cb)(const char *module, void *arg), void *arg);
 
+/** Calls cb for every stored version with a .mod, last used (served or
+ *  stored) at or after used_since (Unix seconds), in module and version
+ *  order; stops at and returns a nonzero cb result. 0 or -EIO. */
+int store_versions_each(struct store *st, int64_t used_since,
+                        int (*cb)(void *arg, const char *module,
+                                  const char *version),
+                        void *arg);
+
 /** The versions of module whose .info is stored, one per line ("v1.0.0\n"),
  *  unsorted, into *out (caller frees). -ENOENT when there are none. */
 int store_versions_of(struct store *st, const char *module,
                       struct store_bytes *out);
 /** When the newest version was stored (Unix seconds); -ENOENT if empty. */
 int store_versions_newest(struct store *st, int64_t *created);
+
+/* ---- what an offline mirror lacked (misses.c) ----------------------------- */
+
+/** A request an offline mirror could not answer, or (store_misses_each) all
+ *  the requests for one module and query. */
+struct store_miss {
+  const char *module;
+  /** a version; a query ("master", "v1.2"); "latest" for a list or @latest */
+  const char *query;
+  int exact;      /**< query is a canonical version */
+  int fetch;      /**< a .mod or .zip was asked */
+  int64_t first;  /**< Unix seconds */
+  int64_t last;   /**< Unix seconds (store_misses_add: the time asked) */
+  uint64_t count; /**< store_misses_add: ignored (one each) */
+};
+
+/** Counts n misses in one transaction. 0 or a negative errno. */
+int store_misses_add(struct store *st, const struct store_miss *v, size_t n);
+
+/**
+ * Calls cb for each miss last asked at or after `since` (Unix seconds) that
+ * the store still lacks (the version; for a query, any version of the
+ * module) and that is not one of the go command's path-prefix probes, in
+ * module and query order; stops at and returns a nonzero cb result. The
+ * miss is borrowed for the call. 0 or -EIO.
+ */
+int store_misses_each(struct store *st, int64_t since,
+                      int (*cb)(void *arg, const struct store_miss *m),
+                      void *arg);
 
 /** A whole version to import; absent parts are NULL / -1. */
 struct store_import {

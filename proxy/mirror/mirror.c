@@ -9,7 +9,14 @@
  * sorted; @latest is the highest release, else prerelease, else the newest
  * pseudo-version. Both carry X-Modproxy-Snapshot, the time the content was
  * taken: the creation time of the last imported bundle (store metadata
- * "snapshot"), else when the newest version was stored.
+ * "snapshot"), else when the newest version was stored. Past
+ * --offline-stale-after, that content is stale: /readyz warns, /diag/mirror
+ * says so, /metrics gives its age.
+ *
+ * What it was asked for and lacked is counted in the store (the request
+ * records' writer hands over each batch's not-found answers) and written as
+ * the wants list of `modproxy missing` and /diag/mirror/missing.txt, which
+ * `modproxy export --from` reads on the connected side.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -70,6 +77,96 @@ const char *proxy_mirror_headers(struct proxy_server *s, enum gp_kind kind) {
   return s->mirror->headers;
 }
 
+void proxy_mirror_refresh(struct proxy_server *s) {
+  if (s->cfg->offline && s->mirror != NULL)
+    __atomic_store_n(&s->mirror->snapshot, read_snapshot(s->store),
+                     __ATOMIC_RELAXED);
+}
+
+int64_t proxy_mirror_snapshot(const struct proxy_server *s) {
+  if (!s->cfg->offline || s->mirror == NULL)
+    return 0;
+  return __atomic_load_n(&s->mirror->snapshot, __ATOMIC_RELAXED);
+}
+
+int proxy_mirror_stale(const struct proxy_server *s, int64_t now, char *out,
+                       size_t cap) {
+  int64_t t = proxy_mirror_snapshot(s), after = s->cfg->offline_stale_after_s;
+  if (t <= 0 || after <= 0 || now - t <= after)
+    return 0;
+  char when[TIME_RFC3339_BYTES];
+  time_rfc3339(t, when, sizeof when);
+  snprintf(out, cap,
+           "the mirror's content was taken %s, %" PRId64
+           " days ago (over --offline-stale-after): builds see no newer "
+           "versions; import a new bundle",
+           when, (now - t) / 86400);
+  return 1;
+}
+
+/* ---- what it lacked ------------------------------------------------------ */
+
+static int ends_with(const char *s, size_t n, const char *suffix) {
+  size_t k = strlen(suffix);
+  return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+void proxy_mirror_misses_put(struct proxy_server *s,
+                             const struct diag_record *recs, size_t n) {
+  if (!s->cfg->offline || n == 0)
+    return;
+  struct store_miss *v = calloc(n, sizeof *v);
+  size_t k = 0;
+  for (size_t i = 0; v != NULL && i < n; i++) {
+    const struct diag_record *r = &recs[i];
+    if (r->outcome != DIAG_NOT_FOUND || r->module == NULL ||
+        r->target == NULL || strncmp(r->target, "/sumdb/", 7) == 0)
+      continue;
+    size_t tl = strcspn(r->target, "?");
+    int query = ends_with(r->target, tl, "/@v/list") ||
+                ends_with(r->target, tl, "/@latest") || r->version == NULL;
+    v[k++] = (struct store_miss){
+        .module = r->module,
+        .query = query ? "latest" : r->version,
+        .exact = !query && gomod_is_canonical_version(r->version),
+        .fetch = ends_with(r->target, tl, ".mod") ||
+                 ends_with(r->target, tl, ".zip"),
+        .last = r->start_ms / 1000,
+    };
+  }
+  if (k > 0)
+    store_misses_add(s->store, v, k);
+  free(v);
+}
+
+struct wants {
+  FILE *f;
+  size_t n;
+};
+
+static int write_want(void *arg, const struct store_miss *m) {
+  struct wants *w = arg;
+  char first[TIME_RFC3339_BYTES], last[TIME_RFC3339_BYTES];
+  time_rfc3339(m->first, first, sizeof first);
+  time_rfc3339(m->last, last, sizeof last);
+  fprintf(w->f, "%s@%s # asked %" PRIu64 " time%s, first %s, last %s\n",
+          m->module, m->query, m->count, m->count == 1 ? "" : "s", first, last);
+  w->n++;
+  return 0;
+}
+
+int proxy_mirror_wants_write(struct store *st, int64_t since, FILE *f,
+                             size_t *n) {
+  struct wants w = {f, 0};
+  fprintf(f, "# What this offline mirror was asked for and lacks (the go "
+             "command's\n# path-prefix probes left out). On a connected "
+             "machine:\n#   modproxy export --from THIS_FILE -o BUNDLE\n");
+  int rc = store_misses_each(st, since, write_want, &w);
+  if (n != NULL)
+    *n = w.n;
+  return rc;
+}
+
 /* ---- lists and @latest from the stored versions (worker) ---------------- */
 
 static int by_semver(const void *a, const void *b) {
@@ -81,8 +178,7 @@ void proxy_mirror_answer(struct proxy_server *s, const struct gp_req *gp,
   struct store_bytes b;
   if (store_versions_of(s->store, gp->module, &b) < 0)
     return;
-  __atomic_store_n(&s->mirror->snapshot, read_snapshot(s->store),
-                   __ATOMIC_RELAXED);
+  proxy_mirror_refresh(s);
   size_t n = 0;
   for (size_t i = 0; i < b.len; i++)
     n += b.data[i] == '\n';
@@ -181,6 +277,7 @@ struct mirror_page {
   uv_work_t work;
   struct proxy_conn *conn;
   enum proxy_format fmt;
+  int wants;                 /* /diag/mirror/missing.txt */
   unsigned unreachable;      /* bit i: database i is skipped by verification */
   int offline, verify_sumdb; /* the settings shown (read on the loop) */
   char *text;
@@ -210,16 +307,34 @@ static void html_row(FILE *f, const char *name, const char *value) {
   fputs("</td></tr>\n", f);
 }
 
+static int json_miss(void *arg, const struct store_miss *m) {
+  struct wants *w = arg;
+  char want[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 2];
+  snprintf(want, sizeof want, "%s@%s", m->module, m->query);
+  fprintf(w->f, "%s{\"want\":", w->n++ > 0 ? "," : "");
+  diag_json_write(w->f, want);
+  fprintf(w->f,
+          ",\"count\":%" PRIu64 ",\"first\":%" PRId64 ",\"last\":%" PRId64 "}",
+          m->count, m->first, m->last);
+  return 0;
+}
+
 static void on_page(uv_work_t *w) {
   struct mirror_page *p = w->data;
   struct proxy_server *s = p->conn->server;
   FILE *f = open_memstream(&p->text, &p->len);
   if (f == NULL)
     return;
-  char snap[32] = "unknown", imported[512] = "";
-  int64_t t = read_snapshot(s->store);
+  if (p->wants) {
+    proxy_mirror_wants_write(s->store, 0, f, NULL);
+    fclose(f);
+    return;
+  }
+  char snap[32] = "unknown", imported[512] = "", stale[256] = "";
+  int64_t t = read_snapshot(s->store), now = (int64_t)time(NULL);
   if (t > 0)
     time_rfc3339(t, snap, sizeof snap);
+  proxy_mirror_stale(s, now, stale, sizeof stale);
   store_meta_get(s->store, "last_import", imported, sizeof imported);
   struct store_stats st = {0};
   store_stats_get(s->store, &st);
@@ -234,6 +349,11 @@ static void on_page(uv_work_t *w) {
   if (p->fmt == PROXY_FORMAT_JSON) {
     fprintf(f, "{\"offline\":%s,\"snapshot\":", p->offline ? "true" : "false");
     diag_json_write(f, t > 0 ? snap : NULL);
+    if (t > 0)
+      fprintf(f, ",\"age_seconds\":%" PRId64, now - t);
+    fprintf(f, ",\"stale_after_seconds\":%" PRId64 ",\"stale\":",
+            s->cfg->offline_stale_after_s);
+    diag_json_write(f, stale[0] != '\0' ? stale : NULL);
     fprintf(f, ",\"last_import\":");
     diag_json_write(f, imported[0] != '\0' ? imported : NULL);
     fprintf(f,
@@ -249,6 +369,8 @@ static void on_page(uv_work_t *w) {
     html_row(f, "last import", last);
     html_row(f, "versions", versions);
     html_row(f, "verify against the checksum database", verify);
+    if (stale[0] != '\0')
+      html_row(f, "warning", stale);
     fputs("</table></div>", f);
     page_table_begin(f, "Checksum databases", "sumdbs", ndbs,
                      "name|from|lookups|tiles|state");
@@ -257,6 +379,11 @@ static void on_page(uv_work_t *w) {
             "mirror: %s\ncontent taken: %s\nlast import: %s\n"
             "versions: %s\nverify against the checksum database: %s\n",
             mode, snap, last, versions, verify);
+    if (t > 0)
+      fprintf(f, "content age: %" PRId64 " days %" PRId64 " hours\n",
+              (now - t) / 86400, (now - t) % 86400 / 3600);
+    if (stale[0] != '\0')
+      fprintf(f, "warning: %s\n", stale);
   }
   for (int i = 0; i < ndbs; i++) {
     const struct proxy_sumdb_db *db = &s->sumdb->dbs[i];
@@ -289,11 +416,36 @@ static void on_page(uv_work_t *w) {
               down ? "; unreachable now" : "");
     }
   }
+  struct wants lacks = {f, 0};
   if (p->fmt == PROXY_FORMAT_JSON) {
-    fputs("]}\n", f);
+    fputs("],\"missing\":[", f);
+    store_misses_each(s->store, 0, json_miss, &lacks);
+    fputs("],\"missing_txt\":\"/diag/mirror/missing.txt\"}\n", f);
   } else if (p->fmt == PROXY_FORMAT_HTML) {
     page_table_end(f, ndbs);
+    char *list = NULL;
+    size_t len = 0;
+    FILE *l = open_memstream(&list, &len);
+    if (l != NULL) {
+      lacks.f = l;
+      store_misses_each(s->store, 0, write_want, &lacks);
+      fclose(l);
+    }
+    fputs("<h2>Asked for and lacking</h2><p><a "
+          "href=\"/diag/mirror/missing.txt\">missing.txt</a>, for "
+          "<code>modproxy export --from</code></p><pre id=\"missing\">",
+          f);
+    page_esc(f, list != NULL && list[0] != '\0' ? list : "nothing\n");
+    fputs("</pre>", f);
+    free(list);
     page_end(f, p->conn->req->url);
+  } else {
+    fputs("\nasked for and lacking (download: /diag/mirror/missing.txt, for "
+          "modproxy export --from):\n",
+          f);
+    store_misses_each(s->store, 0, write_want, &lacks);
+    if (lacks.n == 0)
+      fputs("nothing\n", f);
   }
   fclose(f);
 }
@@ -307,8 +459,9 @@ static void on_page_done(uv_work_t *w, int status) {
   struct mirror_page *p = w->data;
   struct proxy_conn *c = p->conn;
   if (!proxy_conn_gone(c)) {
-    proxy_conn_send_local(c, 200, types[p->fmt], p->text, p->len,
-                          "Vary: Accept\r\n");
+    proxy_conn_send_local(
+        c, 200, p->wants ? "text/plain; charset=utf-8" : types[p->fmt], p->text,
+        p->len, "Vary: Accept\r\n");
   }
   proxy_conn_release(c);
   free(p->text);
@@ -323,6 +476,7 @@ void proxy_route_mirror(struct proxy_conn *c) {
   }
   p->conn = c;
   p->fmt = proxy_format_negotiate(c->req->url, c->req->accept);
+  p->wants = strncmp(c->req->url, "/diag/mirror/missing.txt", 24) == 0;
   struct proxy_server *s = c->server;
   for (int i = 0; s->sumdb != NULL && i < s->sumdb->ndbs; i++)
     if (s->sumdb->dbs[i].unreachable_until > uv_now(s->loop))

@@ -17,7 +17,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <time.h>
 
+#include "mirror.h"
 #include "modproxy/diag.h"
 #include "dash.h"
 #include "server.h"
@@ -345,6 +347,18 @@ char *proxy_metrics_render(const struct proxy_server *s,
       "%zu\n",
       st->versions, st->zip_bytes, st->answers, goproxy_hot(s->goproxy)->bytes,
       goproxy_hot(s->goproxy)->count);
+  int64_t snapshot = proxy_mirror_snapshot(s);
+  if (snapshot > 0)
+    fprintf(f,
+            "# HELP modproxy_mirror_content_age_seconds How old an offline "
+            "mirror's content is (since its snapshot was taken).\n"
+            "# TYPE modproxy_mirror_content_age_seconds gauge\n"
+            "modproxy_mirror_content_age_seconds %" PRId64 "\n"
+            "# HELP modproxy_mirror_stale_after_seconds "
+            "--offline-stale-after (0: never stale).\n"
+            "# TYPE modproxy_mirror_stale_after_seconds gauge\n"
+            "modproxy_mirror_stale_after_seconds %" PRId64 "\n",
+            (int64_t)time(NULL) - snapshot, s->cfg->offline_stale_after_s);
   char *cache = proxy_cache_metrics(s, st);
   if (cache != NULL)
     fputs(cache, f);
