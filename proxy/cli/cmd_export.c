@@ -34,6 +34,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/crypto.h>
+
 #include "cmd.h"
 #include "export.h"
 #include "modproxy/diag.h"
@@ -61,6 +63,8 @@ static const char usage[] =
     "  --toolchain goX.Y.Z   also golang.org/toolchain for it (repeatable)\n"
     "  --platform OS/ARCH    toolchain platforms (repeatable; default\n"
     "                        linux/amd64)\n"
+    "  --sign KEYFILE        sign the manifest with a key from `modproxy\n"
+    "                        keygen` (import --trust then checks it)\n"
     "\n"
     "Store and upstream flags are those of `modproxy serve` (see below).\n";
 
@@ -573,12 +577,13 @@ static void fetch_zips(struct exporter *x) {
 /* ---- the command --------------------------------------------------------- */
 
 /* Export's own flags, in settings_flag order. */
-enum { F_OUTPUT, F_SINCE, F_TOOLCHAIN, F_PLATFORM };
+enum { F_OUTPUT, F_SINCE, F_TOOLCHAIN, F_PLATFORM, F_SIGN };
 static const struct settings_flag export_flags[] = {
     [F_OUTPUT] = {"output", 'o', "BUNDLE"},
     [F_SINCE] = {"since", 0, "MANIFEST"},
     [F_TOOLCHAIN] = {"toolchain", 0, "VERSION"},
     [F_PLATFORM] = {"platform", 0, "GOOS/GOARCH"},
+    [F_SIGN] = {"sign", 0, "KEYFILE"},
     {NULL, 0, NULL},
 };
 _Static_assert(EXPORT_MAX_LIST >= SETTINGS_MAX_LIST,
@@ -592,6 +597,20 @@ static void take_flags(struct exporter *x) {
     x->toolchains[x->ntoolchains++] = x->st.flag[F_TOOLCHAIN].list[i];
   for (int i = 0; i < x->st.flag[F_PLATFORM].n; i++)
     x->platforms[x->nplatforms++] = x->st.flag[F_PLATFORM].list[i];
+}
+
+/* --sign KEYFILE: the signer, read before anything is fetched. */
+static int take_signer(struct exporter *x) {
+  const char *path = settings_flag(&x->st, F_SIGN);
+  if (path == NULL)
+    return 0;
+  char err[512];
+  if (bundle_signer_load(path, &x->signer, err, sizeof err) < 0) {
+    fprintf(stderr, "modproxy export: --sign %s\n", err);
+    return -EINVAL;
+  }
+  x->sign = 1;
+  return 0;
 }
 
 /* golang.org/toolchain versions for --toolchain x --platform. */
@@ -705,6 +724,7 @@ static void exporter_dispose(struct exporter *x) {
     free(x->plan[i]);
   free(x->specs);
   bundle_manifest_dispose(&x->gosum);
+  OPENSSL_cleanse(&x->signer, sizeof x->signer);
   if (x->errs != NULL)
     fclose(x->errs);
   free(x->errs_buf);
@@ -730,6 +750,8 @@ int cmd_export(int argc, char **argv) {
             "module@version or --toolchain (see modproxy export --help)\n");
     goto done;
   }
+  if (take_signer(x) < 0)
+    goto done;
   struct stat sb;
   if (stat(x->out, &sb) == 0) {
     fprintf(stderr,

@@ -59,19 +59,29 @@ static const char usage[] =
     "file is checked first (zip rules, h1 hashes against the manifest, the\n"
     "go.sum lines and the checksum database records that come with it);\n"
     "what fails is rejected with the reason. Each version is stored in one\n"
-    "transaction: an interrupted import can simply be run again.\n"
+    "transaction: an interrupted import can simply be run again. With\n"
+    "--trust, a bundle that is unsigned, signed by another key or whose\n"
+    "files differ from its signed manifest is refused whole.\n"
     "\n"
     "  --pause-ms N   wait N ms after each version (to share the store with\n"
     "                 a busy server)\n"
+
     "\n"
     "Exit status: 0 all imported or present, 1 something was rejected,\n"
     "2 the import could not run.\n";
 
 enum part { P_INFO, P_MOD, P_ZIP, P_ZIPHASH, P_COUNT };
 
+/* One file of the bundle (or tree). */
+struct member {
+  char *rel;       /* its relative path */
+  char sha256[65]; /* "" until hashed */
+  uint64_t size;   /* once hashed */
+};
+
 struct ventry {
   char *module, *version;
-  char *rel[P_COUNT]; /* relative paths, or NULL */
+  struct member *part[P_COUNT]; /* its files, or NULL */
 };
 
 struct tile_file {
@@ -98,11 +108,13 @@ struct importer {
   char root[4096];
   const char *shown; /* PATH as given */
   struct bundle_manifest m;
-  int bundle; /* a manifest came with it */
+  int bundle;                                /* a manifest came with it */
+  struct sumdb_key trust[SETTINGS_MAX_LIST]; /* --trust */
+  int ntrust;
   int pause_ms;
   struct bundle_progress pr;
   /* found */
-  char **files;
+  struct member *files;
   size_t nfiles, capfiles;
   struct ventry *vs;
   size_t nvs;
@@ -138,13 +150,15 @@ static int add_file(struct importer *im, const char *rel) {
     return -E2BIG;
   if (im->nfiles == im->capfiles) {
     size_t cap = im->capfiles == 0 ? 1024 : im->capfiles * 2;
-    char **f = realloc(im->files, cap * sizeof *f);
+    struct member *f = realloc(im->files, cap * sizeof *f);
     if (f == NULL)
       return -ENOMEM;
     im->files = f;
     im->capfiles = cap;
   }
-  if ((im->files[im->nfiles] = strdup(rel)) == NULL)
+  struct member *f = &im->files[im->nfiles];
+  memset(f, 0, sizeof *f);
+  if ((f->rel = strdup(rel)) == NULL)
     return -ENOMEM;
   im->nfiles++;
   return 0;
@@ -180,8 +194,17 @@ static int walk(struct importer *im, const char *rel, int depth) {
   return rc;
 }
 
-static int by_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
+static int by_rel(const void *a, const void *b) {
+  return strcmp(((const struct member *)a)->rel,
+                ((const struct member *)b)->rel);
+}
+
+/* The file at rel, or NULL (files are sorted once classified). */
+static struct member *member_of(struct importer *im, const char *rel) {
+  struct member key = {.rel = (char *)rel};
+  return im->nfiles == 0
+             ? NULL
+             : bsearch(&key, im->files, im->nfiles, sizeof key, by_rel);
 }
 
 /* The database a "sumdb/<name>/..." path belongs to (its index), with the
@@ -199,12 +222,12 @@ static int sumdb_of(struct importer *im, const char *rel, const char **rest) {
 
 /* Groups "<escaped path>/@v/<escaped version>.<ext>" files by version. */
 static int classify(struct importer *im) {
-  qsort(im->files, im->nfiles, sizeof *im->files, by_str);
+  qsort(im->files, im->nfiles, sizeof *im->files, by_rel);
   im->vs = calloc(im->nfiles + 1, sizeof *im->vs);
   if (im->vs == NULL)
     return -ENOMEM;
   for (size_t i = 0; i < im->nfiles; i++) {
-    const char *rel = im->files[i];
+    const char *rel = im->files[i].rel;
     if (strncmp(rel, "sumdb/", 6) == 0 || strcmp(rel, BUNDLE_MANIFEST) == 0)
       continue;
     const char *at = strstr(rel, "/@v/");
@@ -279,37 +302,39 @@ static int classify(struct importer *im) {
       if (v->module == NULL || v->version == NULL)
         return -ENOMEM;
     }
-    v->rel[part] = im->files[i];
+    v->part[part] = &im->files[i];
   }
   return 0;
 }
 
 /* ---- checks -------------------------------------------------------------- */
 
-/* The file's manifest entry agrees with its bytes (bundles only). 0, or
- * -EBADMSG with the reason in why. */
-static int check_manifest(struct importer *im, const char *rel, char *why,
+/* The file's manifest entry agrees with its bytes (bundles only; hashed
+ * once). 0, or -EBADMSG with the reason in why. */
+static int check_manifest(struct importer *im, struct member *f, char *why,
                           size_t cap) {
   if (!im->bundle)
     return 0;
-  const struct bundle_file *f = bundle_manifest_file(&im->m, rel);
-  if (f == NULL) {
-    snprintf(why, cap, "%s is not in the bundle's manifest", rel);
+  const struct bundle_file *mf = bundle_manifest_file(&im->m, f->rel);
+  if (mf == NULL) {
+    snprintf(why, cap, "%s is not in the bundle's manifest", f->rel);
     return -EBADMSG;
   }
-  char full[8192], sha[65];
-  uint64_t size;
-  snprintf(full, sizeof full, "%s/%s", im->root, rel);
-  int rc = bundle_file_sha256(full, sha, &size);
-  if (rc < 0) {
-    snprintf(why, cap, "%s: %s", rel, strerror(-rc));
-    return rc;
+  if (f->sha256[0] == '\0') {
+    char full[8192];
+    snprintf(full, sizeof full, "%s/%s", im->root, f->rel);
+    int rc = bundle_file_sha256(full, f->sha256, &f->size);
+    if (rc < 0) {
+      f->sha256[0] = '\0';
+      snprintf(why, cap, "%s: %s", f->rel, strerror(-rc));
+      return rc;
+    }
   }
-  if (size != f->size || strcmp(sha, f->sha256) != 0) {
+  if (f->size != mf->size || strcmp(f->sha256, mf->sha256) != 0) {
     snprintf(why, cap,
              "%s differs from the manifest: sha256 %.16s... (%" PRIu64
              " bytes), the manifest says %.16s... (%" PRIu64 " bytes)",
-             rel, sha, size, f->sha256, f->size);
+             f->rel, f->sha256, f->size, mf->sha256, mf->size);
     return -EBADMSG;
   }
   return 0;
@@ -320,6 +345,59 @@ static int read_rel(struct importer *im, const char *rel, char **data,
   char full[8192];
   snprintf(full, sizeof full, "%s/%s", im->root, rel);
   return bundle_read_file(full, BUNDLE_MAX_SMALL_FILE_BYTES, data, len);
+}
+
+/* ---- --trust: a signed bundle, whole, before anything is stored ---------- */
+
+/* Checks the bundle's signature against the --trust keys, then that its
+ * files are exactly the signed manifest's (every one hashed). 0, or
+ * -EBADMSG with the reason (naming the first bad file) in why. */
+static int check_trust(struct importer *im, char *why, size_t cap) {
+  char sig_path[8192], man_path[8192], sha[65], err[512];
+  uint64_t size;
+  snprintf(sig_path, sizeof sig_path, "%s/%s", im->root, BUNDLE_SIGNATURE);
+  snprintf(man_path, sizeof man_path, "%s/%s", im->root, BUNDLE_MANIFEST);
+  if (!im->bundle) {
+    snprintf(why, cap, "it has no %s: not a bundle of modproxy export",
+             BUNDLE_MANIFEST);
+    return -EBADMSG;
+  }
+  char *note = NULL;
+  size_t len = 0;
+  int rc = bundle_read_file(sig_path, BUNDLE_MAX_SIGNATURE_BYTES, &note, &len);
+  if (rc < 0) {
+    snprintf(why, cap,
+             "it is not signed (%s: %s); export it with --sign KEYFILE",
+             BUNDLE_SIGNATURE, rc == -E2BIG ? "too large" : strerror(-rc));
+    return -EBADMSG;
+  }
+  rc = bundle_file_sha256(man_path, sha, &size);
+  if (rc == 0)
+    rc = bundle_signature_check(note, len, sha, size, im->trust, im->ntrust,
+                                err, sizeof err);
+  free(note);
+  if (rc < 0) {
+    snprintf(why, cap, "%s", err);
+    return -EBADMSG;
+  }
+  for (size_t i = 0; i < im->nfiles; i++) {
+    struct member *f = &im->files[i];
+    if (strcmp(f->rel, BUNDLE_MANIFEST) == 0 ||
+        strcmp(f->rel, BUNDLE_SIGNATURE) == 0)
+      continue;
+    if (check_manifest(im, f, err, sizeof err) < 0) {
+      snprintf(why, cap, "%s (the manifest is signed)", err);
+      return -EBADMSG;
+    }
+  }
+  for (size_t i = 0; i < im->m.nfiles; i++) {
+    if (member_of(im, im->m.files[i].path) == NULL) {
+      snprintf(why, cap, "%s is in the signed manifest but not in the bundle",
+               im->m.files[i].path);
+      return -EBADMSG;
+    }
+  }
+  return 0;
 }
 
 /* A tile's data (in the bundle or the store) that holds stored hash idx of
@@ -370,14 +448,14 @@ static int import_sumdb(struct importer *im) {
     goto out;
   }
   for (size_t i = 0; i < im->nfiles; i++)
-    total += strncmp(im->files[i], "sumdb/", 6) == 0;
+    total += strncmp(im->files[i].rel, "sumdb/", 6) == 0;
   if (total == 0)
     goto out;
   bundle_progress_phase(&im->pr, "sumdb", total);
   /* Tiles first: the lookups' proofs read them. */
   for (int pass = 0; pass < 2 && rc >= 0; pass++) {
     for (size_t i = 0; i < im->nfiles && rc >= 0; i++) {
-      const char *rel = im->files[i], *rest;
+      const char *rel = im->files[i].rel, *rest;
       if (strncmp(rel, "sumdb/", 6) != 0)
         continue;
       int db = sumdb_of(im, rel, &rest);
@@ -398,7 +476,7 @@ static int import_sumdb(struct importer *im) {
         continue;
       char why[512] = "", *data = NULL;
       size_t len = 0;
-      if (check_manifest(im, rel, why, sizeof why) < 0 ||
+      if (check_manifest(im, &im->files[i], why, sizeof why) < 0 ||
           read_rel(im, rel, &data, &len) < 0) {
         im->s_rejected++;
         reject(im, rel, "%s", why[0] != '\0' ? why : "unreadable");
@@ -639,11 +717,12 @@ static int import_version(struct importer *im, const struct ventry *v) {
     goto out;
   }
   for (int p = 0; p < P_COUNT; p++)
-    if (v->rel[p] != NULL && check_manifest(im, v->rel[p], why, sizeof why) < 0)
+    if (v->part[p] != NULL &&
+        check_manifest(im, v->part[p], why, sizeof why) < 0)
       goto out;
-  if (v->rel[P_INFO] != NULL) {
+  if (v->part[P_INFO] != NULL) {
     char ver[GOMOD_MAX_VERSION_BYTES];
-    if (read_rel(im, v->rel[P_INFO], &info, &info_len) < 0 ||
+    if (read_rel(im, v->part[P_INFO]->rel, &info, &info_len) < 0 ||
         gomod_info_version(info, info_len, ver, sizeof ver) < 0) {
       snprintf(why, sizeof why,
                "its .info is not a JSON object with a Version");
@@ -654,9 +733,9 @@ static int import_version(struct importer *im, const struct ventry *v) {
       goto out;
     }
   }
-  if (v->rel[P_MOD] != NULL) {
+  if (v->part[P_MOD] != NULL) {
     char h1[GOMOD_H1_BYTES];
-    if (read_rel(im, v->rel[P_MOD], &mod, &mod_len) < 0 ||
+    if (read_rel(im, v->part[P_MOD]->rel, &mod, &mod_len) < 0 ||
         gomod_h1_gomod(mod, mod_len, h1) < 0) {
       snprintf(why, sizeof why, "its .mod cannot be read");
       goto out;
@@ -664,12 +743,12 @@ static int import_version(struct importer *im, const struct ventry *v) {
     if (check_h1(im, v, 1, h1, NULL, why, sizeof why) < 0)
       goto out;
   }
-  if (v->rel[P_ZIPHASH] != NULL &&
-      read_rel(im, v->rel[P_ZIPHASH], &zh, &zh_len) == 0)
+  if (v->part[P_ZIPHASH] != NULL &&
+      read_rel(im, v->part[P_ZIPHASH]->rel, &zh, &zh_len) == 0)
     zh[strcspn(zh, "\r\n")] = '\0';
-  if (v->rel[P_ZIP] != NULL) {
+  if (v->part[P_ZIP] != NULL) {
     char full[8192];
-    snprintf(full, sizeof full, "%s/%s", im->root, v->rel[P_ZIP]);
+    snprintf(full, sizeof full, "%s/%s", im->root, v->part[P_ZIP]->rel);
     fd = open(full, O_RDONLY | O_CLOEXEC);
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) < 0) {
@@ -747,7 +826,7 @@ out:
 
 static void importer_dispose(struct importer *im) {
   for (size_t i = 0; i < im->nfiles; i++)
-    free(im->files[i]);
+    free(im->files[i].rel);
   free(im->files);
   for (size_t i = 0; i < im->nvs; i++) {
     free(im->vs[i].module);
@@ -798,7 +877,8 @@ int cmd_import(int argc, char **argv) {
   char err[512] = "";
   const struct settings_cmd cmd = {"import", usage,
                                    1u << S_DATA | 1u << S_SUMDB |
-                                       1u << S_STRICT_ZIPS | 1u << S_PRIVATE,
+                                       1u << S_STRICT_ZIPS | 1u << S_PRIVATE |
+                                       1u << S_TRUST,
                                    import_flags};
   int rc = cmd_load(&im->st, &cmd, argc, argv);
   if (rc != 0 || take_pause(im) < 0) {
@@ -818,6 +898,13 @@ int cmd_import(int argc, char **argv) {
     fprintf(stderr, "modproxy import: --sumdb %s\n", err);
     im->nspecs = 0;
     goto done;
+  }
+  for (int i = 0; i < im->st.v[S_TRUST].nlist; i++) {
+    if (bundle_key_load(im->st.v[S_TRUST].list[i], &im->trust[im->ntrust++],
+                        err, sizeof err) < 0) {
+      fprintf(stderr, "modproxy import: --trust %s\n", err);
+      goto done;
+    }
   }
   im->shown = im->st.args[0];
   snprintf(im->root, sizeof im->root, "%s", im->shown);
@@ -852,10 +939,15 @@ int cmd_import(int argc, char **argv) {
             strerror(-rc));
     goto done;
   }
+  if (im->ntrust > 0 && check_trust(im, err, sizeof err) < 0) {
+    fprintf(stderr, "modproxy import: %s refused, nothing imported: %s\n",
+            im->shown, err);
+    goto done;
+  }
   /* Files the manifest lists that are not there. */
   for (size_t i = 0; im->bundle && i < im->m.nfiles; i++) {
     const char *p = im->m.files[i].path;
-    if (bsearch(&p, im->files, im->nfiles, sizeof *im->files, by_str) == NULL)
+    if (member_of(im, p) == NULL)
       reject(im, p, "listed in the manifest but missing from the bundle");
   }
   if ((rc = import_sumdb(im)) < 0) {

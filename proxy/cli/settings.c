@@ -125,6 +125,9 @@ static const struct def {
     [S_DIRECT_INSECURE] = {"direct-insecure", K_TEXT, NULL, 0, "PATTERNS",
                            "GOINSECURE-style globs: public modules whose "
                            "repositories may be http:// or git://"},
+    [S_TRUST] = {"trust", K_LIST, NULL, 0, "KEY",
+                 "import only bundles signed by this key (NAME+HASH+KEY from "
+                 "`modproxy keygen`, or a file holding it); repeatable"},
 };
 
 /* The setting's variable: MODPROXY_<NAME>, upper case, '-' as '_'. */

@@ -22,8 +22,8 @@
 #define SETTINGS_MAX_FILE_BYTES (1u << 20)
 /* Values of one repeatable setting (--git-route). */
 #define SETTINGS_MAX_LIST 64
-/* Own flags of one command (export has the most: four). */
-#define SETTINGS_MAX_FLAGS 4
+/* Own flags of one command (export has the most: five). */
+#define SETTINGS_MAX_FLAGS 5
 
 enum setting_id {
   S_LISTEN,
@@ -53,6 +53,7 @@ enum setting_id {
   S_DIRECT_DENY,
   S_DIRECT_ALLOW,
   S_DIRECT_INSECURE,
+  S_TRUST,
   S_COUNT
 };
 
@@ -124,7 +125,8 @@ void settings_print(const struct settings *st, unsigned allowed, FILE *f);
 /* Commands pass the settings they take as a bitmask of 1u << setting_id. */
 _Static_assert(S_COUNT < 32, "settings masks are 32-bit: widen them");
 
-/** The settings that `serve` takes (and `config` shows). */
-#define SETTINGS_SERVE ((1u << S_COUNT) - 1)
+/** The settings that `serve` takes (and `config` shows): all but import's
+ *  bundle keys. */
+#define SETTINGS_SERVE (((1u << S_COUNT) - 1) & ~(1u << S_TRUST))
 
 #endif

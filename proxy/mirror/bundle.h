@@ -27,8 +27,23 @@
 #include <stdio.h>
 
 #include "modproxy/gomod.h"
+#include "modproxy/sumdb.h"
 
 #define BUNDLE_MANIFEST "modproxy-bundle.txt"
+/* The signature of a signed bundle (export --sign): a signed note (the
+ * checksum database's format, sumdb.h) whose text names the manifest's
+ * SHA-256 and size:
+ *
+ *   modproxy-bundle-signature 1
+ *   manifest <sha256 hex> <size>
+ *
+ *   — <key name> <base64(key hash || Ed25519 signature)>
+ *
+ * The manifest's hashes then vouch for every other file. */
+#define BUNDLE_SIGNATURE "modproxy-bundle.sig"
+/* A signature file larger than this is refused: a real one is one note of
+ * two text lines and a signature line, under 1 KiB. */
+#define BUNDLE_MAX_SIGNATURE_BYTES (64u << 10)
 #define BUNDLE_FORMAT 1
 /* A manifest larger than this is refused (a line per file: a million
  * files is far beyond any build's closure). */
@@ -86,6 +101,10 @@ void bundle_manifest_dispose(struct bundle_manifest *m);
  *  message in err) when it is malformed. Files are sorted by path. */
 int bundle_manifest_read(const char *dir, struct bundle_manifest *m, char *err,
                          size_t errlen);
+/** The same from the manifest's bytes (text[len] must be '\0'; text is
+ *  changed while it is read). */
+int bundle_manifest_parse(char *text, size_t len, struct bundle_manifest *m,
+                          char *err, size_t errlen);
 /** The manifest entry for path, or NULL. */
 const struct bundle_file *bundle_manifest_file(const struct bundle_manifest *m,
                                                const char *path);
@@ -106,8 +125,39 @@ int bundle_manifest_add_sum(struct bundle_manifest *m, const char *module,
 int bundle_manifest_write(struct bundle_manifest *m, const char *path,
                           const char *extra);
 
+/* ---- signatures --------------------------------------------------------- */
+
+/** The signature note (BUNDLE_SIGNATURE) over a manifest of `size` bytes
+ *  whose SHA-256 is manifest_sha (hex), signed by s: a heap string in
+ *  *note, *len bytes. 0 or a negative errno. */
+int bundle_sign(const char *manifest_sha, uint64_t size,
+                const struct sumdb_signer *s, char **note, size_t *len);
+
+/**
+ * Checks a signature note against the trusted keys[0..nkeys) and the
+ * manifest it must name. 0 when one key's signature verifies and names
+ * this manifest; otherwise a message in err and -ENOKEY (signed by none of
+ * the keys), -EKEYREJECTED (a trusted key's signature does not verify) or
+ * -EBADMSG (not a bundle signature, or it names another manifest).
+ */
+int bundle_signature_check(const char *note, size_t len,
+                           const char *manifest_sha, uint64_t size,
+                           const struct sumdb_key *keys, int nkeys, char *err,
+                           size_t errlen);
+
+/** The signer key in file path (from `modproxy keygen`). 0, or a negative
+ *  errno with a message in err. */
+int bundle_signer_load(const char *path, struct sumdb_signer *s, char *err,
+                       size_t errlen);
+/** A verifier key given as NAME+HASH+KEY, or as a file holding one (a
+ *  .pub file from `modproxy keygen`). 0, or -EINVAL with a message. */
+int bundle_key_load(const char *arg, struct sumdb_key *k, char *err,
+                    size_t errlen);
+
 /* ---- files --------------------------------------------------------------- */
 
+/** Lower-case hex of a SHA-256 digest. */
+void bundle_sha256_hex(const unsigned char digest[32], char hex[65]);
 /** Hex SHA-256 of a file; its size in *size. 0 or -errno. */
 int bundle_file_sha256(const char *path, char hex[65], uint64_t *size);
 /** mkdir -p of the directory part of path. */

@@ -245,6 +245,30 @@ static int write_tiles(struct writer *w, int which) {
   return rc;
 }
 
+/* --sign: the signature of the manifest just written at mpath. */
+static int write_signature(struct writer *w, const char *mpath) {
+  char sha[65], path[8192];
+  uint64_t size;
+  int rc = bundle_file_sha256(mpath, sha, &size);
+  char *note = NULL;
+  size_t len = 0;
+  if (rc == 0)
+    rc = bundle_sign(sha, size, &w->x->signer, &note, &len);
+  if (rc < 0)
+    return rc;
+  snprintf(path, sizeof path, "%s/%s", w->dir, BUNDLE_SIGNATURE);
+  FILE *f = fopen(path, "w");
+  if (f == NULL) {
+    rc = -errno;
+  } else {
+    rc = fwrite(note, 1, len, f) == len ? 0 : -EIO;
+    if (fclose(f) != 0 && rc == 0)
+      rc = -EIO;
+  }
+  free(note);
+  return rc;
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag,
                     struct FTW *ftw) {
   return remove(path);
@@ -300,6 +324,8 @@ int export_write_bundle(struct exporter *x, double secs_fetch) {
     snprintf(mpath, sizeof mpath, "%s/%s", w.dir, BUNDLE_MANIFEST);
     rc = bundle_manifest_write(&w.m, mpath, extra);
     free(extra);
+    if (rc == 0 && x->sign)
+      rc = write_signature(&w, mpath);
   }
   if (rc == 0 && rename(w.dir, x->out) < 0) {
     rc = -errno;
@@ -316,6 +342,9 @@ int export_write_bundle(struct exporter *x, double secs_fetch) {
             x->out, w.files, w.bytes, w.skipped,
             x->since != NULL ? x->since : "-", x->nnodes, secs_fetch);
     fprintf(out, "id %s\n", w.m.id);
+    if (x->sign)
+      fprintf(out, "signed by %s+%08x (%s)\n", x->signer.name, x->signer.hash,
+              BUNDLE_SIGNATURE);
   } else if (rc != -EINVAL) {
     fprintf(stderr, "modproxy export: writing the bundle: %s\n", strerror(-rc));
   }
