@@ -39,6 +39,8 @@
 #include "sumdb_proxy.h"
 #include "modproxy/timeutil.h"
 
+#include <openssl/evp.h>
+
 /* Directory depth walked: module paths have a few dozen elements at most,
  * tile paths under ten. */
 #define IMPORT_MAX_DEPTH 64
@@ -50,6 +52,12 @@
 #define IMPORT_MAX_TILES 200000
 /* Rejections listed in full; the rest are counted. */
 #define IMPORT_MAX_LISTED 50
+/* An archive's checksum database answers, manifest and signature are held
+ * in memory from the first pass to the import; past this the archive is
+ * refused (a build's closure needs a few MiB of them). */
+#define IMPORT_MAX_HELD_BYTES (1024u << 20)
+/* Bytes read from an archive member per call. */
+#define IMPORT_READ_BYTES (1u << 16)
 
 static const char usage[] =
     "  modproxy import [flags] PATH\n"
@@ -77,11 +85,18 @@ struct member {
   char *rel;       /* its relative path */
   char sha256[65]; /* "" until hashed */
   uint64_t size;   /* once hashed */
+  /* archives only */
+  size_t ordinal;   /* its place in the archive */
+  char *data;       /* its bytes while held (NUL-terminated), or NULL */
+  size_t len;       /* of data */
+  int fd;           /* a zip spooled to an unlinked temporary file, or -1 */
+  struct ventry *v; /* the version it is a part of, or NULL */
 };
 
 struct ventry {
   char *module, *version;
   struct member *part[P_COUNT]; /* its files, or NULL */
+  int nparts, loaded;           /* archives: parts, and parts read */
 };
 
 struct tile_file {
@@ -107,6 +122,8 @@ struct importer {
   int nspecs;
   char root[4096];
   const char *shown; /* PATH as given */
+  int archive;       /* PATH is an archive (bundle_archive_kind) */
+  uint64_t held;     /* bytes of archive members held in memory */
   struct bundle_manifest m;
   int bundle;                                /* a manifest came with it */
   struct sumdb_key trust[SETTINGS_MAX_LIST]; /* --trust */
@@ -158,6 +175,8 @@ static int add_file(struct importer *im, const char *rel) {
   }
   struct member *f = &im->files[im->nfiles];
   memset(f, 0, sizeof *f);
+  f->fd = -1;
+  f->ordinal = im->nfiles;
   if ((f->rel = strdup(rel)) == NULL)
     return -ENOMEM;
   im->nfiles++;
@@ -302,12 +321,28 @@ static int classify(struct importer *im) {
       if (v->module == NULL || v->version == NULL)
         return -ENOMEM;
     }
+    if (v->part[part] == NULL)
+      v->nparts++;
     v->part[part] = &im->files[i];
+    im->files[i].v = v;
   }
   return 0;
 }
 
 /* ---- checks -------------------------------------------------------------- */
+
+/* Hashes a file of a directory once (an archive's members are hashed as
+ * they are read). */
+static int hash_member(struct importer *im, struct member *f) {
+  if (f->sha256[0] != '\0')
+    return 0;
+  char full[8192];
+  snprintf(full, sizeof full, "%s/%s", im->root, f->rel);
+  int rc = bundle_file_sha256(full, f->sha256, &f->size);
+  if (rc < 0)
+    f->sha256[0] = '\0';
+  return rc;
+}
 
 /* The file's manifest entry agrees with its bytes (bundles only; hashed
  * once). 0, or -EBADMSG with the reason in why. */
@@ -320,15 +355,10 @@ static int check_manifest(struct importer *im, struct member *f, char *why,
     snprintf(why, cap, "%s is not in the bundle's manifest", f->rel);
     return -EBADMSG;
   }
-  if (f->sha256[0] == '\0') {
-    char full[8192];
-    snprintf(full, sizeof full, "%s/%s", im->root, f->rel);
-    int rc = bundle_file_sha256(full, f->sha256, &f->size);
-    if (rc < 0) {
-      f->sha256[0] = '\0';
-      snprintf(why, cap, "%s: %s", f->rel, strerror(-rc));
-      return rc;
-    }
+  int rc = hash_member(im, f);
+  if (rc < 0) {
+    snprintf(why, cap, "%s: %s", f->rel, strerror(-rc));
+    return rc;
   }
   if (f->size != mf->size || strcmp(f->sha256, mf->sha256) != 0) {
     snprintf(why, cap,
@@ -340,11 +370,22 @@ static int check_manifest(struct importer *im, struct member *f, char *why,
   return 0;
 }
 
-static int read_rel(struct importer *im, const char *rel, char **data,
-                    size_t *len) {
-  char full[8192];
-  snprintf(full, sizeof full, "%s/%s", im->root, rel);
-  return bundle_read_file(full, BUNDLE_MAX_SMALL_FILE_BYTES, data, len);
+/* The bytes of a file of at most max bytes (heap, NUL-terminated, the
+ * caller's): an archive member's held bytes (given away), or a
+ * directory's file. -E2BIG past max. */
+static int read_member(struct importer *im, struct member *f, size_t max,
+                       char **data, size_t *len) {
+  if (!im->archive) {
+    char full[8192];
+    snprintf(full, sizeof full, "%s/%s", im->root, f->rel);
+    return bundle_read_file(full, max, data, len);
+  }
+  if (f->data == NULL || f->len > max)
+    return f->size > max ? -E2BIG : -ENOENT;
+  *data = f->data;
+  *len = f->len;
+  f->data = NULL;
+  return 0;
 }
 
 /* ---- --trust: a signed bundle, whole, before anything is stored ---------- */
@@ -353,28 +394,31 @@ static int read_rel(struct importer *im, const char *rel, char **data,
  * files are exactly the signed manifest's (every one hashed). 0, or
  * -EBADMSG with the reason (naming the first bad file) in why. */
 static int check_trust(struct importer *im, char *why, size_t cap) {
-  char sig_path[8192], man_path[8192], sha[65], err[512];
-  uint64_t size;
-  snprintf(sig_path, sizeof sig_path, "%s/%s", im->root, BUNDLE_SIGNATURE);
-  snprintf(man_path, sizeof man_path, "%s/%s", im->root, BUNDLE_MANIFEST);
-  if (!im->bundle) {
+  char err[512];
+  struct member *sig = member_of(im, BUNDLE_SIGNATURE),
+                *man = member_of(im, BUNDLE_MANIFEST);
+  if (!im->bundle || man == NULL) {
     snprintf(why, cap, "it has no %s: not a bundle of modproxy export",
              BUNDLE_MANIFEST);
     return -EBADMSG;
   }
   char *note = NULL;
   size_t len = 0;
-  int rc = bundle_read_file(sig_path, BUNDLE_MAX_SIGNATURE_BYTES, &note, &len);
+  int rc = sig == NULL
+               ? -ENOENT
+               : read_member(im, sig, BUNDLE_MAX_SIGNATURE_BYTES, &note, &len);
   if (rc < 0) {
     snprintf(why, cap,
              "it is not signed (%s: %s); export it with --sign KEYFILE",
              BUNDLE_SIGNATURE, rc == -E2BIG ? "too large" : strerror(-rc));
     return -EBADMSG;
   }
-  rc = bundle_file_sha256(man_path, sha, &size);
+  rc = hash_member(im, man);
   if (rc == 0)
-    rc = bundle_signature_check(note, len, sha, size, im->trust, im->ntrust,
-                                err, sizeof err);
+    rc = bundle_signature_check(note, len, man->sha256, man->size, im->trust,
+                                im->ntrust, err, sizeof err);
+  else
+    snprintf(err, sizeof err, "%s: %s", BUNDLE_MANIFEST, strerror(-rc));
   free(note);
   if (rc < 0) {
     snprintf(why, cap, "%s", err);
@@ -477,7 +521,8 @@ static int import_sumdb(struct importer *im) {
       char why[512] = "", *data = NULL;
       size_t len = 0;
       if (check_manifest(im, &im->files[i], why, sizeof why) < 0 ||
-          read_rel(im, rel, &data, &len) < 0) {
+          read_member(im, &im->files[i], BUNDLE_MAX_SMALL_FILE_BYTES, &data,
+                      &len) < 0) {
         im->s_rejected++;
         reject(im, rel, "%s", why[0] != '\0' ? why : "unreadable");
         free(data);
@@ -722,7 +767,8 @@ static int import_version(struct importer *im, const struct ventry *v) {
       goto out;
   if (v->part[P_INFO] != NULL) {
     char ver[GOMOD_MAX_VERSION_BYTES];
-    if (read_rel(im, v->part[P_INFO]->rel, &info, &info_len) < 0 ||
+    if (read_member(im, v->part[P_INFO], BUNDLE_MAX_SMALL_FILE_BYTES, &info,
+                    &info_len) < 0 ||
         gomod_info_version(info, info_len, ver, sizeof ver) < 0) {
       snprintf(why, sizeof why,
                "its .info is not a JSON object with a Version");
@@ -735,7 +781,8 @@ static int import_version(struct importer *im, const struct ventry *v) {
   }
   if (v->part[P_MOD] != NULL) {
     char h1[GOMOD_H1_BYTES];
-    if (read_rel(im, v->part[P_MOD]->rel, &mod, &mod_len) < 0 ||
+    if (read_member(im, v->part[P_MOD], BUNDLE_MAX_SMALL_FILE_BYTES, &mod,
+                    &mod_len) < 0 ||
         gomod_h1_gomod(mod, mod_len, h1) < 0) {
       snprintf(why, sizeof why, "its .mod cannot be read");
       goto out;
@@ -744,12 +791,19 @@ static int import_version(struct importer *im, const struct ventry *v) {
       goto out;
   }
   if (v->part[P_ZIPHASH] != NULL &&
-      read_rel(im, v->part[P_ZIPHASH]->rel, &zh, &zh_len) == 0)
+      read_member(im, v->part[P_ZIPHASH], BUNDLE_MAX_SMALL_FILE_BYTES, &zh,
+                  &zh_len) == 0)
     zh[strcspn(zh, "\r\n")] = '\0';
   if (v->part[P_ZIP] != NULL) {
     char full[8192];
     snprintf(full, sizeof full, "%s/%s", im->root, v->part[P_ZIP]->rel);
-    fd = open(full, O_RDONLY | O_CLOEXEC);
+    if (im->archive) { /* spooled by the second pass */
+      fd = v->part[P_ZIP]->fd;
+      v->part[P_ZIP]->fd = -1;
+      errno = ENOENT;
+    } else {
+      fd = open(full, O_RDONLY | O_CLOEXEC);
+    }
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) < 0) {
       snprintf(why, sizeof why, "its zip cannot be read: %s", strerror(errno));
@@ -822,11 +876,244 @@ out:
   return rc;
 }
 
+/* ---- archives: two streaming passes ------------------------------------- */
+
+/* Reads the current member to its end, hashing it into f (sha256, size),
+ * its bytes into data[0..cap) when data is not NULL, or into fd when fd >= 0.
+ * 0, or a negative errno with a message. */
+static int read_data(struct bundle_archive *a, struct member *f, uint64_t want,
+                     char *data, int fd, char *err, size_t errlen) {
+  char *buf = malloc(IMPORT_READ_BYTES);
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  int rc = 0;
+  uint64_t total = 0;
+  if (buf == NULL || md == NULL) {
+    rc = -ENOMEM;
+    snprintf(err, errlen, "out of memory");
+    goto out;
+  }
+  EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+  for (;;) {
+    int64_t n = bundle_archive_read(a, buf, IMPORT_READ_BYTES, err, errlen);
+    if (n <= 0) {
+      rc = (int)n;
+      break;
+    }
+    if (total + (uint64_t)n > want) {
+      snprintf(err, errlen, "%s: more bytes than its header says", f->rel);
+      rc = -EBADMSG;
+      break;
+    }
+    EVP_DigestUpdate(md, buf, (size_t)n);
+    if (data != NULL)
+      memcpy(data + total, buf, (size_t)n);
+    if (fd >= 0 && write(fd, buf, (size_t)n) != (ssize_t)n) {
+      rc = -errno;
+      snprintf(err, errlen, "spooling %s: %s", f->rel, strerror(errno));
+      break;
+    }
+    total += (uint64_t)n;
+  }
+  if (rc == 0 && total != want) {
+    snprintf(err, errlen, "%s: truncated (%" PRIu64 " of %" PRIu64 " bytes)",
+             f->rel, total, want);
+    rc = -EBADMSG;
+  }
+  if (rc == 0) {
+    unsigned char d[32];
+    EVP_DigestFinal_ex(md, d, NULL);
+    bundle_sha256_hex(d, f->sha256);
+    f->size = total;
+  }
+out:
+  EVP_MD_CTX_free(md);
+  free(buf);
+  return rc;
+}
+
+/* Gives f a heap copy of the current member (want bytes). */
+static int hold_data(struct importer *im, struct bundle_archive *a,
+                     struct member *f, uint64_t want, char *err,
+                     size_t errlen) {
+  if ((f->data = malloc((size_t)want + 1)) == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return -ENOMEM;
+  }
+  int rc = read_data(a, f, want, f->data, -1, err, errlen);
+  if (rc < 0) {
+    free(f->data);
+    f->data = NULL;
+    return rc;
+  }
+  f->data[want] = '\0';
+  f->len = (size_t)want;
+  im->held += want;
+  return 0;
+}
+
+/* The first pass: every member's header checked (bundle_archive_next) and
+ * its bytes hashed; the manifest, the signature and the checksum database
+ * answers held. Nothing is stored. 0, or -EBADMSG with the reason. */
+static int scan_archive(struct importer *im, char *err, size_t errlen) {
+  struct bundle_archive *a;
+  int rc = bundle_archive_open(im->shown, IMPORT_MAX_FILES, &a, err, errlen);
+  if (rc < 0)
+    return rc;
+  bundle_progress_phase(&im->pr, "reading", 0);
+  const char *name;
+  uint64_t size;
+  while ((rc = bundle_archive_next(a, &name, &size, err, errlen)) > 0) {
+    if ((rc = add_file(im, name)) < 0) {
+      snprintf(err, errlen, "%s", strerror(-rc));
+      break;
+    }
+    struct member *f = &im->files[im->nfiles - 1];
+    uint64_t hold =
+        strcmp(name, BUNDLE_MANIFEST) == 0    ? BUNDLE_MAX_MANIFEST_BYTES
+        : strcmp(name, BUNDLE_SIGNATURE) == 0 ? BUNDLE_MAX_SIGNATURE_BYTES
+        : strncmp(name, "sumdb/", 6) == 0     ? BUNDLE_MAX_SMALL_FILE_BYTES
+                                              : 0;
+    if (size <= hold && im->held + size > IMPORT_MAX_HELD_BYTES) {
+      snprintf(err, errlen, "%s: the checksum database answers are over %u MiB",
+               name, IMPORT_MAX_HELD_BYTES >> 20);
+      rc = -EBADMSG;
+      break;
+    }
+    rc = size <= hold ? hold_data(im, a, f, size, err, errlen)
+                      : read_data(a, f, size, NULL, -1, err, errlen);
+    if (rc < 0)
+      break;
+    bundle_progress_step(&im->pr, 1);
+  }
+  bundle_archive_close(a);
+  bundle_progress_end(&im->pr, NULL);
+  return rc < 0 ? rc : 0;
+}
+
+/* After the first pass: no name twice, the manifest read, and each version's
+ * members one run, as export writes them (the second pass then holds one
+ * version at a time). 0, or -EBADMSG with the reason. */
+static int check_archive(struct importer *im, char *err, size_t errlen) {
+  for (size_t i = 1; i < im->nfiles; i++) {
+    if (strcmp(im->files[i - 1].rel, im->files[i].rel) == 0) {
+      snprintf(err, errlen, "%s: in the archive twice", im->files[i].rel);
+      return -EBADMSG;
+    }
+  }
+  struct member *man = member_of(im, BUNDLE_MANIFEST);
+  if (man != NULL) {
+    if (man->data == NULL ||
+        bundle_manifest_parse(man->data, man->len, &im->m, err, errlen) < 0) {
+      if (man->data == NULL)
+        snprintf(err, errlen, "%s: too large", BUNDLE_MANIFEST);
+      return -EBADMSG;
+    }
+    im->bundle = 1;
+  }
+  size_t *first = calloc(im->nvs + 1, sizeof *first);
+  if (first == NULL)
+    return -ENOMEM;
+  /* Walking members in archive order, a version seen again after another
+   * one started is out of its run. */
+  size_t *order = calloc(im->nfiles + 1, sizeof *order);
+  int rc = 0;
+  if (order == NULL) {
+    free(first);
+    return -ENOMEM;
+  }
+  for (size_t i = 0; i < im->nfiles; i++)
+    order[im->files[i].ordinal] = i;
+  const struct ventry *cur = NULL;
+  for (size_t k = 0; k < im->nfiles && rc == 0; k++) {
+    const struct member *f = &im->files[order[k]];
+    if (f->v == NULL || f->v == cur)
+      continue;
+    size_t vi = (size_t)(f->v - im->vs);
+    if (first[vi] != 0) {
+      snprintf(err, errlen,
+               "%s: the files of %s@%s are not together (not an archive of "
+               "modproxy export?)",
+               f->rel, f->v->module, f->v->version);
+      rc = -EBADMSG;
+    }
+    first[vi] = k + 1;
+    cur = f->v;
+  }
+  free(order);
+  free(first);
+  return rc;
+}
+
+/* Imports one version and reports the step; a negative errno when the
+ * store failed (the import stops). */
+static int version_step(struct importer *im, struct ventry *v) {
+  int rc = import_version(im, v);
+  if (rc < 0) {
+    fprintf(stderr, "\nmodproxy import: storing %s@%s: %s\n", v->module,
+            v->version, strerror(-rc));
+    return rc;
+  }
+  bundle_progress_step(&im->pr, 1);
+  if (im->pause_ms > 0)
+    usleep((useconds_t)im->pause_ms * 1000);
+  return 0;
+}
+
+/* An unlinked temporary file for one zip. */
+static int spool_fd(void) {
+  const char *dir = getenv("TMPDIR");
+  if (dir == NULL || dir[0] == '\0')
+    dir = "/tmp";
+  return open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+}
+
+/* The second pass: each version's members read again (small ones into
+ * memory, the zip into a temporary file) and the version imported as soon
+ * as its last member is in. A member whose bytes changed since the first
+ * pass keeps its new hash, which the manifest then refuses. */
+static int stream_versions(struct importer *im) {
+  char err[512] = "";
+  struct bundle_archive *a;
+  int rc =
+      bundle_archive_open(im->shown, IMPORT_MAX_FILES, &a, err, sizeof err);
+  const char *name;
+  uint64_t size;
+  while (rc == 0 &&
+         (rc = bundle_archive_next(a, &name, &size, err, sizeof err)) > 0) {
+    struct member *f = member_of(im, name);
+    rc = 0;
+    if (f == NULL || f->v == NULL)
+      continue;
+    if (f == f->v->part[P_ZIP]) {
+      if ((f->fd = spool_fd()) < 0) {
+        rc = -errno;
+        snprintf(err, sizeof err, "a temporary file for %s: %s", name,
+                 strerror(errno));
+      } else {
+        rc = read_data(a, f, size, NULL, f->fd, err, sizeof err);
+      }
+    } else if (size <= BUNDLE_MAX_SMALL_FILE_BYTES) {
+      rc = hold_data(im, a, f, size, err, sizeof err);
+    }
+    if (rc == 0 && ++f->v->loaded == f->v->nparts)
+      rc = version_step(im, f->v);
+  }
+  if (rc < 0 && err[0] != '\0')
+    fprintf(stderr, "\nmodproxy import: reading %s again: %s\n", im->shown,
+            err);
+  bundle_archive_close(a);
+  return rc < 0 ? rc : 0;
+}
+
 /* ---- the command --------------------------------------------------------- */
 
 static void importer_dispose(struct importer *im) {
-  for (size_t i = 0; i < im->nfiles; i++)
+  for (size_t i = 0; i < im->nfiles; i++) {
     free(im->files[i].rel);
+    free(im->files[i].data);
+    if (im->files[i].fd >= 0)
+      close(im->files[i].fd);
+  }
   free(im->files);
   for (size_t i = 0; i < im->nvs; i++) {
     free(im->vs[i].module);
@@ -911,13 +1198,19 @@ int cmd_import(int argc, char **argv) {
   struct stat sb;
   char probe[4200];
   snprintf(probe, sizeof probe, "%s/cache/download", im->root);
-  if (stat(probe, &sb) == 0 && S_ISDIR(sb.st_mode))
+  im->archive = bundle_archive_kind(im->shown) != BUNDLE_DIR &&
+                stat(im->shown, &sb) == 0 && S_ISREG(sb.st_mode);
+  if (!im->archive && stat(probe, &sb) == 0 && S_ISDIR(sb.st_mode))
     snprintf(im->root, sizeof im->root, "%s", probe); /* GOMODCACHE itself */
-  if (stat(im->root, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-    fprintf(stderr, "modproxy import: %s is not a directory\n", im->shown);
+  if (!im->archive && (stat(im->root, &sb) < 0 || !S_ISDIR(sb.st_mode))) {
+    fprintf(stderr,
+            "modproxy import: %s is neither a directory nor a .tar, .tar.zst "
+            "or .tar.gz file\n",
+            im->shown);
     goto done;
   }
-  rc = bundle_manifest_read(im->root, &im->m, err, sizeof err);
+  rc = im->archive ? -ENOENT
+                   : bundle_manifest_read(im->root, &im->m, err, sizeof err);
   if (rc < 0 && rc != -ENOENT) {
     fprintf(stderr, "modproxy import: %s\n", err);
     status = 1;
@@ -934,7 +1227,17 @@ int cmd_import(int argc, char **argv) {
   im->rejects = open_memstream(&im->rejects_buf, &im->rejects_len);
   bundle_progress_init(&im->pr, "import");
   uint64_t t0 = time_now_ms(CLOCK_MONOTONIC);
-  if ((rc = walk(im, "", 0)) < 0 || (rc = classify(im)) < 0) {
+  if (im->archive) {
+    /* Every member checked, and (--trust) the signature, before anything is
+     * stored. */
+    if ((rc = scan_archive(im, err, sizeof err)) < 0 ||
+        (rc = classify(im)) < 0 ||
+        (rc = check_archive(im, err, sizeof err)) < 0) {
+      fprintf(stderr, "modproxy import: %s refused, nothing imported: %s\n",
+              im->shown, err[0] != '\0' ? err : strerror(-rc));
+      goto done;
+    }
+  } else if ((rc = walk(im, "", 0)) < 0 || (rc = classify(im)) < 0) {
     fprintf(stderr, "modproxy import: reading %s: %s\n", im->shown,
             strerror(-rc));
     goto done;
@@ -958,17 +1261,11 @@ int cmd_import(int argc, char **argv) {
   if (im->nrecs > 0)
     qsort(im->recs, im->nrecs, sizeof *im->recs, by_record);
   bundle_progress_phase(&im->pr, "versions", im->nvs);
-  for (size_t i = 0; i < im->nvs; i++) {
-    rc = import_version(im, &im->vs[i]);
-    if (rc < 0) {
-      fprintf(stderr, "\nmodproxy import: storing %s@%s: %s\n",
-              im->vs[i].module, im->vs[i].version, strerror(-rc));
+  if (im->archive && stream_versions(im) < 0)
+    goto done;
+  for (size_t i = 0; !im->archive && i < im->nvs; i++)
+    if (version_step(im, &im->vs[i]) < 0)
       goto done;
-    }
-    bundle_progress_step(&im->pr, 1);
-    if (im->pause_ms > 0)
-      usleep((useconds_t)im->pause_ms * 1000);
-  }
   char sum[256];
   snprintf(sum, sizeof sum,
            "%" PRIu64 " added, %" PRIu64 " present, %" PRIu64 " rejected",

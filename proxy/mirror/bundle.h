@@ -154,6 +154,63 @@ int bundle_signer_load(const char *path, struct sumdb_signer *s, char *err,
 int bundle_key_load(const char *arg, struct sumdb_key *k, char *err,
                     size_t errlen);
 
+/* ---- archives (bundle_archive.c, libarchive) ---------------------------- */
+
+/* A bundle can travel as one file: a tar archive of the bundle directory,
+ * plain (.tar), zstd (.tar.zst) or gzip (.tar.gz) compressed, chosen by the
+ * name's suffix. Reading checks every member before its bytes are used:
+ * regular files only, relative '/'-separated names without "." or ".."
+ * elements, each at most BUNDLE_ARCHIVE_MAX_MEMBER_BYTES, at most the
+ * caller's member count. */
+
+/* A member larger than this is refused: the largest file of a bundle is a
+ * module zip, which the go command caps at 500 MiB. */
+#define BUNDLE_ARCHIVE_MAX_MEMBER_BYTES GOMOD_MAX_ZIP_BYTES
+/* A member's name longer than this is refused (module paths and versions
+ * escaped, with "@v/" and an extension, stay well under it). */
+#define BUNDLE_ARCHIVE_MAX_NAME_BYTES 4096
+
+enum bundle_archive_kind {
+  BUNDLE_DIR,     /**< not an archive name: a directory bundle */
+  BUNDLE_TAR,     /**< NAME.tar */
+  BUNDLE_TAR_ZST, /**< NAME.tar.zst */
+  BUNDLE_TAR_GZ,  /**< NAME.tar.gz (or .tgz) */
+};
+
+/** What the name's suffix makes of a bundle path. */
+enum bundle_archive_kind bundle_archive_kind(const char *path);
+
+/**
+ * Packs the bundle directory dir into a new archive file out of the given
+ * kind (not BUNDLE_DIR): the manifest and signature first, then every
+ * file, those of one module version together. Member times are `mtime`.
+ * 0, or a negative errno with a message in err (out is then removed).
+ */
+int bundle_archive_pack(const char *dir, const char *out,
+                        enum bundle_archive_kind kind, int64_t mtime, char *err,
+                        size_t errlen);
+
+struct bundle_archive; /* a reader */
+
+/** Opens the archive at path for reading, with at most max_members
+ *  members. 0, or a negative errno with a message in err. */
+int bundle_archive_open(const char *path, size_t max_members,
+                        struct bundle_archive **out, char *err, size_t errlen);
+/**
+ * The next member: its cleaned name (borrowed until the next call) and size.
+ * Directories are skipped. 1 for a member, 0 at the end, -EBADMSG with a
+ * message in err (naming the member) for a member that breaks the rules
+ * above or an archive that cannot be read.
+ */
+int bundle_archive_next(struct bundle_archive *a, const char **name,
+                        uint64_t *size, char *err, size_t errlen);
+/** Reads up to cap bytes of the current member's data: the count, 0 at its
+ *  end, or -EIO with a message. */
+int64_t bundle_archive_read(struct bundle_archive *a, void *buf, size_t cap,
+                            char *err, size_t errlen);
+/** Closes the reader; accepts NULL. */
+void bundle_archive_close(struct bundle_archive *a);
+
 /* ---- files --------------------------------------------------------------- */
 
 /** Lower-case hex of a SHA-256 digest. */

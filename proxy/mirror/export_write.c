@@ -8,7 +8,9 @@
  *
  * The bundle appears under its name only once complete: it is written as
  * BUNDLE.partial-PID and renamed; on failure the partial directory is
- * removed.
+ * removed. A bundle named NAME.tar, .tar.zst or .tar.gz is that directory
+ * packed into one archive (bundle_archive_pack), renamed into place once
+ * whole; the directory is then removed.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -327,13 +329,24 @@ int export_write_bundle(struct exporter *x, double secs_fetch) {
     if (rc == 0 && x->sign)
       rc = write_signature(&w, mpath);
   }
-  if (rc == 0 && rename(w.dir, x->out) < 0) {
+  enum bundle_archive_kind kind = bundle_archive_kind(x->out);
+  int archive = kind != BUNDLE_DIR;
+  char packed[8192];
+  snprintf(packed, sizeof packed, "%s.partial-%d.pack", x->out, (int)getpid());
+  if (rc == 0 && archive &&
+      (rc = bundle_archive_pack(w.dir, packed, kind, w.m.created, err,
+                                sizeof err)) < 0)
+    fprintf(stderr, "modproxy export: packing %s: %s\n", x->out, err);
+  const char *done = archive ? packed : w.dir;
+  if (rc == 0 && rename(done, x->out) < 0) {
     rc = -errno;
-    fprintf(stderr, "modproxy export: cannot rename %s to %s: %s\n", w.dir,
+    fprintf(stderr, "modproxy export: cannot rename %s to %s: %s\n", done,
             x->out, strerror(errno));
   }
-  if (rc < 0)
-    nftw(w.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); /* no half bundle */
+  if (rc < 0 || archive) /* no half bundle; an archive's staging directory */
+    nftw(w.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  if (rc < 0 && archive)
+    unlink(packed);
   if (rc == 0) {
     FILE *out = stdout;
     fprintf(out,
@@ -341,6 +354,9 @@ int export_write_bundle(struct exporter *x, double secs_fetch) {
             " files already in %s); %zu versions; fetched in %.1f s\n",
             x->out, w.files, w.bytes, w.skipped,
             x->since != NULL ? x->since : "-", x->nnodes, secs_fetch);
+    struct stat sb;
+    if (archive && stat(x->out, &sb) == 0)
+      fprintf(out, "archive %s: %lld bytes\n", x->out, (long long)sb.st_size);
     fprintf(out, "id %s\n", w.m.id);
     if (x->sign)
       fprintf(out, "signed by %s+%08x (%s)\n", x->signer.name, x->signer.hash,
