@@ -405,9 +405,13 @@ static int walk(struct exporter *x, int mark, struct rootset *r) {
     rc = add_req(&frontier, &nf, r->reqs[i].path, r->reqs[i].version);
   while (rc == 0 && nf > 0) {
     struct node **level = calloc(nf, sizeof *level);
+    size_t *at = calloc(nf, sizeof *at);
     size_t nl = 0;
-    if (level == NULL)
+    if (level == NULL || at == NULL) {
+      free(level);
+      free(at);
       return -ENOMEM;
+    }
     for (size_t i = 0; i < nf; i++) {
       const char *p = frontier[i].path, *v = frontier[i].version;
       const struct replace *rp = replaced(r, p, v);
@@ -428,12 +432,20 @@ static int walk(struct exporter *x, int mark, struct rootset *r) {
       if (n->mark == mark)
         continue;
       n->mark = mark;
-      level[nl++] = n;
+      at[nl++] = (size_t)(n - x->nodes);
     }
-    size_t load = 0;
+    /* Pointers only now: node_get may move the nodes as they grow. */
     for (size_t i = 0; i < nl; i++)
-      if (!level[i]->loaded && level[i]->failed == NULL)
+      level[i] = &x->nodes[at[i]];
+    free(at);
+    size_t load = 0;
+    for (size_t i = 0; i < nl; i++) {
+      if (!level[i]->loaded && level[i]->failed == NULL) {
+        struct node *t = level[load];
         level[load++] = level[i];
+        level[i] = t;
+      }
+    }
     /* level[load..nl) are loaded already: their requirements follow too. */
     load_nodes(x, level, load);
     for (size_t i = 0; i < nf; i++) {
