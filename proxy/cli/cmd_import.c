@@ -20,7 +20,6 @@
  * interrupted import leaves each version complete or absent, and a rerun
  * adds what is missing, ending with the same content.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -41,9 +40,6 @@
 
 #include <openssl/evp.h>
 
-/* Directory depth walked: module paths have a few dozen elements at most,
- * tile paths under ten. */
-#define IMPORT_MAX_DEPTH 64
 /* Files one import reads. */
 #define IMPORT_MAX_FILES 2000000
 /* Checksum database rows stored per transaction. */
@@ -162,7 +158,8 @@ reject(struct importer *im, const char *what, const char *fmt, ...) {
 
 /* ---- walking the tree ---------------------------------------------------- */
 
-static int add_file(struct importer *im, const char *rel) {
+static int add_file(void *ctx, const char *rel) {
+  struct importer *im = ctx;
   if (im->nfiles == IMPORT_MAX_FILES)
     return -E2BIG;
   if (im->nfiles == im->capfiles) {
@@ -181,36 +178,6 @@ static int add_file(struct importer *im, const char *rel) {
     return -ENOMEM;
   im->nfiles++;
   return 0;
-}
-
-static int walk(struct importer *im, const char *rel, int depth) {
-  if (depth > IMPORT_MAX_DEPTH)
-    return 0;
-  char dir[8192];
-  snprintf(dir, sizeof dir, "%s%s%s", im->root, rel[0] != '\0' ? "/" : "", rel);
-  DIR *d = opendir(dir);
-  if (d == NULL)
-    return -errno;
-  int rc = 0;
-  struct dirent *e;
-  while (rc == 0 && (e = readdir(d)) != NULL) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-      continue;
-    char sub[8192];
-    snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] != '\0' ? "/" : "",
-             e->d_name);
-    char full[8192 + 4096];
-    snprintf(full, sizeof full, "%s/%s", im->root, sub);
-    struct stat sb;
-    if (lstat(full, &sb) < 0)
-      continue;
-    if (S_ISDIR(sb.st_mode))
-      rc = walk(im, sub, depth + 1);
-    else if (S_ISREG(sb.st_mode))
-      rc = add_file(im, sub);
-  }
-  closedir(d);
-  return rc;
 }
 
 static int by_rel(const void *a, const void *b) {
@@ -1237,7 +1204,8 @@ int cmd_import(int argc, char **argv) {
               im->shown, err[0] != '\0' ? err : strerror(-rc));
       goto done;
     }
-  } else if ((rc = walk(im, "", 0)) < 0 || (rc = classify(im)) < 0) {
+  } else if ((rc = bundle_walk(im->root, add_file, im)) < 0 ||
+             (rc = classify(im)) < 0) {
     fprintf(stderr, "modproxy import: reading %s: %s\n", im->shown,
             strerror(-rc));
     goto done;

@@ -7,6 +7,7 @@
 #include "bundle.h"
 #include "modproxy/timeutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -141,6 +142,41 @@ out:
   EVP_MD_CTX_free(md);
   close(fd);
   return rc;
+}
+
+static int walk_dir(const char *root, const char *rel, int depth,
+                    int (*add)(void *ctx, const char *rel), void *ctx) {
+  if (depth > BUNDLE_MAX_DEPTH)
+    return 0;
+  char dir[8192];
+  snprintf(dir, sizeof dir, "%s%s%s", root, rel[0] != '\0' ? "/" : "", rel);
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return -errno;
+  int rc = 0;
+  struct dirent *e;
+  while (rc >= 0 && (e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+      continue;
+    char sub[8192], full[8192 + 4096];
+    snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] != '\0' ? "/" : "",
+             e->d_name);
+    snprintf(full, sizeof full, "%s/%s", root, sub);
+    struct stat sb;
+    if (lstat(full, &sb) < 0)
+      continue;
+    if (S_ISDIR(sb.st_mode))
+      rc = walk_dir(root, sub, depth + 1, add, ctx);
+    else if (S_ISREG(sb.st_mode))
+      rc = add(ctx, sub);
+  }
+  closedir(d);
+  return rc < 0 ? rc : 0;
+}
+
+int bundle_walk(const char *root, int (*add)(void *ctx, const char *rel),
+                void *ctx) {
+  return walk_dir(root, "", 0, add, ctx);
 }
 
 int bundle_mkdirs(const char *path) {

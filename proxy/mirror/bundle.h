@@ -217,6 +217,16 @@ void bundle_archive_close(struct bundle_archive *a);
 void bundle_sha256_hex(const unsigned char digest[32], char hex[65]);
 /** Hex SHA-256 of a file; its size in *size. 0 or -errno. */
 int bundle_file_sha256(const char *path, char hex[65], uint64_t *size);
+/* Directory depth walked: module paths have a few dozen elements at most,
+ * tile paths under ten. */
+#define BUNDLE_MAX_DEPTH 64
+
+/** Calls add(ctx, rel) for each regular file under root (rel relative and
+ *  '/'-separated; deeper than BUNDLE_MAX_DEPTH, links and other entries
+ *  are skipped); stops at add's first negative return. 0 or a negative
+ *  errno. */
+int bundle_walk(const char *root, int (*add)(void *ctx, const char *rel),
+                void *ctx);
 /** mkdir -p of the directory part of path. */
 int bundle_mkdirs(const char *path);
 /** Reads a whole file of at most max bytes (NUL-terminated heap copy).

@@ -8,7 +8,6 @@
  */
 #include "bundle.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -21,8 +20,6 @@
 
 /* Bytes copied per read while packing. */
 #define ARCHIVE_COPY_BYTES (1u << 20)
-/* Directory depth packed: module paths have a few dozen elements at most. */
-#define ARCHIVE_MAX_DEPTH 64
 
 static int has_suffix(const char *s, const char *suffix) {
   size_t n = strlen(s), k = strlen(suffix);
@@ -46,48 +43,20 @@ struct pack_list {
   size_t n, cap;
 };
 
-static int list_files(const char *root, const char *rel, int depth,
-                      struct pack_list *l) {
-  if (depth > ARCHIVE_MAX_DEPTH)
-    return -ELOOP;
-  char dir[8192];
-  snprintf(dir, sizeof dir, "%s%s%s", root, rel[0] != '\0' ? "/" : "", rel);
-  DIR *d = opendir(dir);
-  if (d == NULL)
-    return -errno;
-  int rc = 0;
-  struct dirent *e;
-  while (rc == 0 && (e = readdir(d)) != NULL) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-      continue;
-    char sub[8192], full[8192 + 4096];
-    snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] != '\0' ? "/" : "",
-             e->d_name);
-    snprintf(full, sizeof full, "%s/%s", root, sub);
-    struct stat sb;
-    if (lstat(full, &sb) < 0) {
-      rc = -errno;
-    } else if (S_ISDIR(sb.st_mode)) {
-      rc = list_files(root, sub, depth + 1, l);
-    } else if (S_ISREG(sb.st_mode)) {
-      if (l->n == l->cap) {
-        size_t cap = l->cap == 0 ? 256 : l->cap * 2;
-        char **v = realloc(l->v, cap * sizeof *v);
-        if (v == NULL) {
-          rc = -ENOMEM;
-          break;
-        }
-        l->v = v;
-        l->cap = cap;
-      }
-      if ((l->v[l->n] = strdup(sub)) == NULL)
-        rc = -ENOMEM;
-      else
-        l->n++;
-    }
+static int list_add(void *ctx, const char *rel) {
+  struct pack_list *l = ctx;
+  if (l->n == l->cap) {
+    size_t cap = l->cap == 0 ? 256 : l->cap * 2;
+    char **v = realloc(l->v, cap * sizeof *v);
+    if (v == NULL)
+      return -ENOMEM;
+    l->v = v;
+    l->cap = cap;
   }
-  closedir(d);
-  return rc;
+  if ((l->v[l->n] = strdup(rel)) == NULL)
+    return -ENOMEM;
+  l->n++;
+  return 0;
 }
 
 /* The manifest and signature first; then by name without the extension, so
@@ -176,7 +145,7 @@ int bundle_archive_pack(const char *dir, const char *out,
     snprintf(err, errlen, "out of memory");
     goto out;
   }
-  if ((rc = list_files(dir, "", 0, &l)) < 0) {
+  if ((rc = bundle_walk(dir, list_add, &l)) < 0) {
     snprintf(err, errlen, "%s: %s", dir, strerror(-rc));
     goto out;
   }

@@ -12,8 +12,10 @@
 #     zip (manifest fixed to match) would be imported;
 #  3. hostile archives (a path out of the bundle, an absolute path, a
 #     symbolic link, a hard link, a member over the size limit, a device,
-#     a name twice) are refused by name with nothing stored;
-#  4. plain .tar and .tar.gz bundles import like the directory.
+#     a name twice, a version's files apart) are refused by name with
+#     nothing stored;
+#  4. plain .tar, .tar.zst and .tar.gz bundles import like the directory
+#     (their sizes and times printed as FIGURES lines).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/mirror_lib.bash"
 
@@ -134,48 +136,6 @@ stop_modproxy
 export_to "$T/signed" --sign "$T/site.key"
 [[ -f $T/signed/modproxy-bundle.sig ]] || fail "no signature in the directory bundle"
 
-# tamper_zip FILE: rewrites the private module's source (still a valid zip).
-tamper_zip() {
-  python3 - "$1" <<'PY'
-import sys, zipfile, io
-path = sys.argv[1]
-src = zipfile.ZipFile(path)
-out = io.BytesIO()
-with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-    for info in src.infolist():
-        data = src.read(info.filename)
-        dst.writestr(info.filename, data.replace(b"classified", b"leaked!!!!"))
-open(path, "wb").write(out.getvalue())
-PY
-}
-# fix_manifest DIR REL: the manifest's file line and zip sum made to agree
-# with the changed REL (the signature then no longer does).
-fix_manifest() {
-  python3 - "$1" "$2" <<'PY'
-import sys, hashlib, base64, zipfile
-bundle, rel = sys.argv[1], sys.argv[2]
-data = open(f"{bundle}/{rel}", "rb").read()
-sha, size = hashlib.sha256(data).hexdigest(), len(data)
-h1 = None
-if rel.endswith(".zip"):
-    z = zipfile.ZipFile(f"{bundle}/{rel}")
-    summary = "".join(f"{hashlib.sha256(z.read(n)).hexdigest()}  {n}\n" for n in sorted(z.namelist()))
-    h1 = "h1:" + base64.b64encode(hashlib.sha256(summary.encode()).digest()).decode()
-    mod, ver = rel[:-4].split("/@v/")
-out = []
-for l in open(f"{bundle}/modproxy-bundle.txt").read().splitlines():
-    f = l.split(" ")
-    if f[0] == "file" and f[3] == rel:
-        l = f"file {sha} {size} {rel}"
-    if h1 and f[0] == "sum" and f[1] == mod and f[2] == ver:
-        l = f"sum {mod} {ver} {h1}"
-    if f[0] != "id":
-        out.append(l)
-files = sorted((l for l in out if l.startswith("file ")), key=lambda l: l.split(" ", 3)[3])
-out.append("id " + hashlib.sha256("".join(l + "\n" for l in files).encode()).hexdigest())
-open(f"{bundle}/modproxy-bundle.txt", "w").write("\n".join(out) + "\n")
-PY
-}
 pack() { # DIR ARCHIVE: the directory as a tar archive, manifest first
   (cd "$1" && tar -caf "$2" modproxy-bundle.txt $(ls modproxy-bundle.sig 2>/dev/null) \
     $(find . -type f ! -name 'modproxy-bundle.*' | sed 's|^\./||' | sort))
@@ -193,7 +153,7 @@ refused() {
   assert_eq "$(versions_stored "$T/d-$name")" 0 "$name: versions stored"
 }
 
-cp -R "$T/signed" "$T/t-zip" && tamper_zip "$T/t-zip/$PZIP"
+cp -R "$T/signed" "$T/t-zip" && tamper_zip "$T/t-zip/$PZIP" classified 'leaked!!!!'
 refused zip-dir "$T/t-zip" "$PZIP differs from the manifest"
 pack "$T/t-zip" "$T/t-zip.tar.zst"
 refused zip-tar "$T/t-zip.tar.zst" "$PZIP differs from the manifest"
@@ -205,7 +165,7 @@ refused list-tar "$T/t-list.tar" "$QLIST differs from the manifest"
 
 # The zip changed and the manifest made to match: the signature gives it away
 # (a private module has no checksum database record to).
-cp -R "$T/signed" "$T/t-man" && tamper_zip "$T/t-man/$PZIP" && fix_manifest "$T/t-man" "$PZIP"
+cp -R "$T/signed" "$T/t-man" && tamper_zip "$T/t-man/$PZIP" classified 'leaked!!!!' && fix_manifest "$T/t-man" "$PZIP"
 refused manifest-dir "$T/t-man" "modproxy-bundle.txt does not match its signature"
 pack "$T/t-man" "$T/t-man.tar.gz"
 refused manifest-tar "$T/t-man.tar.gz" "modproxy-bundle.txt does not match its signature"
@@ -246,10 +206,11 @@ hostile() {
 import sys, tarfile, os, io
 src, kind, out = sys.argv[1], sys.argv[2], sys.argv[3]
 t = tarfile.open(out, "w")
-for root, _, files in os.walk(src):
-    for f in sorted(files):
-        p = os.path.join(root, f)
-        t.add(p, arcname=os.path.relpath(p, src))
+paths = sorted(os.path.relpath(os.path.join(r, f), src) for r, _, fs in os.walk(src) for f in fs)
+if kind == "scattered":  # every .info, then every .mod, then every .zip
+    paths.sort(key=lambda p: (os.path.splitext(p)[1], p))
+for p in paths:
+    t.add(os.path.join(src, p), arcname=p)
 def member(name, data=b"", **kw):
     i = tarfile.TarInfo(name)
     i.size = len(data)
@@ -279,13 +240,13 @@ else:
     t.close()
 PY
 }
-for kind in traversal absolute symlink hardlink device twice huge; do
+for kind in traversal absolute symlink hardlink device twice huge scattered; do
   hostile "$kind" "$T/h-$kind.tar"
 done
 for trust in --trust ""; do
   flags=()
   [[ -n $trust ]] && flags=(--trust "$T/site.pub")
-  for kind in traversal absolute symlink hardlink device twice huge; do
+  for kind in traversal absolute symlink hardlink device twice huge scattered; do
     rm -rf "$T/d-h"
     import_into "$T/d-h" "$T/h-$kind.tar" "${flags[@]}"
     assert_eq "$IMPORT_RC" 1 "hostile $kind ${flags[*]}: $IMPORT_OUT"
@@ -307,14 +268,24 @@ import_into "$T/d-h" "$T/h-twice.tar"
 assert_contains "$IMPORT_OUT" "rsc.io/quote/@v/list: in the archive twice"
 import_into "$T/d-h" "$T/h-huge.tar"
 assert_contains "$IMPORT_OUT" "rsc.io/quote/@v/v1.5.9.zip: 629145600 bytes, over the 500 MiB limit"
+import_into "$T/d-h" "$T/h-scattered.tar"
+assert_contains "$IMPORT_OUT" "are not together (not an archive of modproxy export?)"
 [[ ! -e $T/evil.txt && ! -e /tmp/evil.txt ]] || fail "a hostile member was written"
 
 # ---- 4. plain .tar and .tar.gz; the measurements --------------------------------
-for kind in tar tar.gz; do
-  export_to "$T/plain.$kind"
-  import_into "$T/d-$kind" "$T/plain.$kind"
-  assert_eq "$IMPORT_RC" 0 "import of a .$kind: $IMPORT_OUT"
+# FIGURES lines: each form's size and its export and import times.
+for kind in dir tar tar.zst tar.gz; do
+  out=$T/plain.$kind
+  [[ $kind == dir ]] && out=$T/plain
+  t0=$(date +%s.%N)
+  export_to "$out"
+  t1=$(date +%s.%N)
+  import_into "$T/d-$kind" "$out"
+  t2=$(date +%s.%N)
+  assert_eq "$IMPORT_RC" 0 "import of a $kind bundle: $IMPORT_OUT"
   assert_contains "$IMPORT_OUT" "versions: 4 added, 0 already present, 0 rejected"
+  printf 'FIGURES %s: %d bytes, export %.2f s, import %.2f s\n' "$kind" \
+    "$(du -sb "$out" | cut -f1)" "$(echo "$t1 - $t0" | bc)" "$(echo "$t2 - $t1" | bc)"
 done
 import_into "$T/d-dir" "$T/signed" --trust "$T/site.pub"
 assert_eq "$IMPORT_RC" 0 "the signed directory: $IMPORT_OUT"
