@@ -1026,6 +1026,20 @@ static int version_step(struct importer *im, struct ventry *v) {
   return 0;
 }
 
+/* What the second pass read of a version and its import left. */
+static void release_parts(struct ventry *v) {
+  for (int p = 0; p < P_COUNT; p++) {
+    struct member *f = v->part[p];
+    if (f == NULL)
+      continue;
+    free(f->data);
+    f->data = NULL;
+    if (f->fd >= 0)
+      close(f->fd);
+    f->fd = -1;
+  }
+}
+
 /* An unlinked temporary file for one zip. */
 static int spool_fd(void) {
   const char *dir = getenv("TMPDIR");
@@ -1062,8 +1076,10 @@ static int stream_versions(struct importer *im) {
     } else if (size <= BUNDLE_MAX_SMALL_FILE_BYTES) {
       rc = hold_data(im, a, f, size, err, sizeof err);
     }
-    if (rc == 0 && ++f->v->loaded == f->v->nparts)
+    if (rc == 0 && ++f->v->loaded == f->v->nparts) {
       rc = version_step(im, f->v);
+      release_parts(f->v);
+    }
   }
   if (rc < 0 && err[0] != '\0')
     fprintf(stderr, "\nmodproxy import: reading %s again: %s\n", im->shown,
