@@ -215,12 +215,13 @@ int bundle_archive_open(const char *path, size_t max_members,
 }
 
 /* A member name the bundle may hold: relative, '/'-separated, printable,
- * no empty, "." or ".." element. Cleans a leading "./" into out. */
+ * no empty, "." or ".." element (an absolute name's first element is
+ * empty). Cleans a leading "./" into out. */
 static int clean_name(const char *name, char *out, size_t cap) {
   while (strncmp(name, "./", 2) == 0)
     name += 2;
   size_t n = strlen(name);
-  if (n == 0 || n >= cap || name[0] == '/')
+  if (n == 0 || n >= cap)
     return -EINVAL;
   for (size_t i = 0; i < n; i++)
     if ((unsigned char)name[i] < 0x20 || name[i] == '\\' || name[i] == 0x7f)
