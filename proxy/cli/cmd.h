@@ -25,10 +25,12 @@ int cmd_load(struct settings *st, const struct settings_cmd *cmd, int argc,
  *  and returns the process exit status. */
 int cmd_diag(int argc, char **argv);
 int cmd_auth(int argc, char **argv);
-/* Air-gapped mirrors (cmd_export.c, cmd_import.c, cmd_missing.c). */
+/* Air-gapped mirrors (cmd_export.c, cmd_import.c, cmd_missing.c,
+ * cmd_keygen.c). */
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_missing(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
 
 /* Cache management (cmd_gc.c, cmd_fsck.c, cmd_stats.c, cmd_pin.c,
  * cmd_backup.c); they share the store helpers of cmd_store.c. */

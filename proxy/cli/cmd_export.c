@@ -41,6 +41,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/crypto.h>
+
 #include "cmd.h"
 #include "export.h"
 #include "modproxy/diag.h"
@@ -64,7 +66,9 @@ static const char usage[] =
     "with what is exported, or nothing is written. What the store (--data)\n"
     "lacks is fetched from the upstreams, as `serve` would.\n"
     "\n"
-    "  -o, --output BUNDLE   the bundle directory to create (must not exist)\n"
+    "  -o, --output BUNDLE   the bundle to create (must not exist): a\n"
+    "                        directory, or one file when it ends in .tar,\n"
+    "                        .tar.zst or .tar.gz\n"
     "  --from WANTS          also the path@version / path@query lines of\n"
     "                        WANTS (`modproxy missing` on the offline side)\n"
     "  --all                 every version the store holds, with the zips it\n"
@@ -77,6 +81,8 @@ static const char usage[] =
     "  --toolchain goX.Y.Z   also golang.org/toolchain for it (repeatable)\n"
     "  --platform OS/ARCH    toolchain platforms (repeatable; default\n"
     "                        linux/amd64)\n"
+    "  --sign KEYFILE        sign the manifest with a key from `modproxy\n"
+    "                        keygen` (import --trust then checks it)\n"
     "\n"
     "Store and upstream flags are those of `modproxy serve` (see below).\n";
 
@@ -574,9 +580,13 @@ static int walk(struct exporter *x, int mark, struct rootset *r) {
     rc = add_req(&frontier, &nf, r->reqs[i].path, r->reqs[i].version);
   while (rc == 0 && nf > 0) {
     struct node **level = calloc(nf, sizeof *level);
+    size_t *at = calloc(nf, sizeof *at);
     size_t nl = 0;
-    if (level == NULL)
+    if (level == NULL || at == NULL) {
+      free(level);
+      free(at);
       return -ENOMEM;
+    }
     for (size_t i = 0; i < nf; i++) {
       const char *p = frontier[i].path, *v = frontier[i].version;
       const struct replace *rp = replaced(r, p, v);
@@ -597,12 +607,20 @@ static int walk(struct exporter *x, int mark, struct rootset *r) {
       if (n->mark == mark)
         continue;
       n->mark = mark;
-      level[nl++] = n;
+      at[nl++] = (size_t)(n - x->nodes);
     }
-    size_t load = 0;
+    /* Pointers only now: node_get may move the nodes as they grow. */
     for (size_t i = 0; i < nl; i++)
-      if (!level[i]->loaded && level[i]->failed == NULL)
+      level[i] = &x->nodes[at[i]];
+    free(at);
+    size_t load = 0;
+    for (size_t i = 0; i < nl; i++) {
+      if (!level[i]->loaded && level[i]->failed == NULL) {
+        struct node *t = level[load];
         level[load++] = level[i];
+        level[i] = t;
+      }
+    }
     /* level[load..nl) are loaded already: their requirements follow too. */
     load_nodes(x, level, load);
     for (size_t i = 0; i < nf; i++) {
@@ -758,7 +776,8 @@ enum {
   F_FROM,
   F_ALL,
   F_MATCH,
-  F_USED_SINCE
+  F_USED_SINCE,
+  F_SIGN
 };
 static const struct settings_flag export_flags[] = {
     [F_OUTPUT] = {"output", 'o', "BUNDLE"},
@@ -769,6 +788,7 @@ static const struct settings_flag export_flags[] = {
     [F_ALL] = {"all", 0, NULL},
     [F_MATCH] = {"match", 0, "PATTERNS"},
     [F_USED_SINCE] = {"used-since", 0, "T"},
+    [F_SIGN] = {"sign", 0, "KEYFILE"},
     {NULL, 0, NULL},
 };
 _Static_assert(EXPORT_MAX_LIST >= SETTINGS_MAX_LIST,
@@ -787,6 +807,20 @@ static void take_flags(struct exporter *x) {
     x->toolchains[x->ntoolchains++] = x->st.flag[F_TOOLCHAIN].list[i];
   for (int i = 0; i < x->st.flag[F_PLATFORM].n; i++)
     x->platforms[x->nplatforms++] = x->st.flag[F_PLATFORM].list[i];
+}
+
+/* --sign KEYFILE: the signer, read before anything is fetched. */
+static int take_signer(struct exporter *x) {
+  const char *path = settings_flag(&x->st, F_SIGN);
+  if (path == NULL)
+    return 0;
+  char err[512];
+  if (bundle_signer_load(path, &x->signer, err, sizeof err) < 0) {
+    fprintf(stderr, "modproxy export: --sign %s\n", err);
+    return -EINVAL;
+  }
+  x->sign = 1;
+  return 0;
 }
 
 /* golang.org/toolchain versions for --toolchain x --platform. */
@@ -1000,6 +1034,7 @@ static void exporter_dispose(struct exporter *x) {
   bundle_manifest_dispose(&x->gosum);
   for (int i = 0; i < x->ngosum_files; i++)
     free(x->gosum_files[i]);
+  OPENSSL_cleanse(&x->signer, sizeof x->signer);
   if (x->errs != NULL)
     fclose(x->errs);
   free(x->errs_buf);
@@ -1031,6 +1066,8 @@ int cmd_export(int argc, char **argv) {
                     "add --all\n");
     goto done;
   }
+  if (take_signer(x) < 0)
+    goto done;
   struct stat sb;
   if (stat(x->out, &sb) == 0) {
     fprintf(stderr,

@@ -171,6 +171,9 @@ static const struct def {
                                "/diag/mirror once the mirror's content is "
                                "older than this (90m, 12h, 30d, 2w); 0: "
                                "never"},
+    [S_TRUST] = {"trust", K_LIST, NULL, 0, "KEY",
+                 "import only bundles signed by this key (NAME+HASH+KEY from "
+                 "`modproxy keygen`, or a file holding it); repeatable"},
 };
 
 /* The setting's variable: MODPROXY_<NAME>, upper case, '-' as '_'. */

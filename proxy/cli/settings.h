@@ -22,8 +22,8 @@
 #define SETTINGS_MAX_FILE_BYTES (1u << 20)
 /* Values of one repeatable setting (--git-route). */
 #define SETTINGS_MAX_LIST 64
-/* Own flags of one command (export has the most: eight). */
-#define SETTINGS_MAX_FLAGS 8
+/* Own flags of one command (export has the most: nine). */
+#define SETTINGS_MAX_FLAGS 9
 /* The longest duration a setting takes: a hundred years is "never". */
 #define SETTINGS_MAX_DURATION_S (100ll * 365 * 86400)
 
@@ -58,6 +58,7 @@ enum setting_id {
   S_POLICY,
   S_TRUSTED_PROXIES,
   S_OFFLINE_STALE_AFTER,
+  S_TRUST,
   S_COUNT
 };
 
@@ -174,7 +175,8 @@ void settings_print(const struct settings *st, unsigned allowed, FILE *f);
 /* Commands pass the settings they take as a bitmask of 1u << setting_id. */
 _Static_assert(S_COUNT < 32, "settings masks are 32-bit: widen them");
 
-/** The settings that `serve` takes (and `config` shows). */
-#define SETTINGS_SERVE ((1u << S_COUNT) - 1)
+/** The settings that `serve` takes (and `config` shows): all but import's
+ *  bundle keys. */
+#define SETTINGS_SERVE (((1u << S_COUNT) - 1) & ~(1u << S_TRUST))
 
 #endif

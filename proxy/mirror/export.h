@@ -89,6 +89,8 @@ struct exporter {
   const char *match, *used_since; /**< --match, --used-since (with --all) */
   const char *toolchains[EXPORT_MAX_LIST], *platforms[EXPORT_MAX_LIST];
   int ntoolchains, nplatforms;
+  struct sumdb_signer signer; /**< --sign (when sign is 1) */
+  int sign;
   struct sumdb_spec *specs; /**< the --sumdb databases (copied) */
   int nspecs;
   struct sumdb_tile *plan[PROXY_SUMDB_MAX_DBS]; /**< tiles to write, per db */
