@@ -17,6 +17,14 @@
 #define HTTP_ID_POOL_BYTES (340u * DIAG_ID_RANDOM_BYTES)
 /* One read from a socket. */
 #define HTTP_READ_BUF_BYTES (64u << 10)
+/* Client addresses whose request rate is counted at once (rate.c), about
+ * 48 bytes each: more than the clients one server sees within a second
+ * (a client pushed out starts a new second, so escaping the limit takes
+ * cycling through this many addresses a second, past --max-connections
+ * unless through a trusted proxy). */
+#define HTTP_RATE_CLIENTS_MAX 4096u
+
+struct http_rate;
 
 struct proxy_auth;
 struct proxy_auth_checks;
@@ -39,6 +47,7 @@ struct http_server {
   SSL_CTX *tls;            /* the TLS context for new connections, or NULL */
   struct proxy_auth *auth; /* --auth-file credentials, or NULL */
   struct proxy_auth_checks *auth_checks; /* their password thread */
+  struct http_rate *rate; /* --max-request-rate's counts, or NULL (off) */
   struct http_handler handlers[HTTP_MAX_HANDLERS];
   int nhandlers;
   struct proxy_conn *conns; /* open connections */
@@ -75,6 +84,21 @@ struct http_server {
 int http__forwarded_client(const struct net_range *trusted, size_t ntrusted,
                            const char *xff, const char *fwd, char *out,
                            size_t cap);
+
+/**
+ * The request rate table (rate.c): empty, sized for HTTP_RATE_CLIENTS_MAX
+ * clients. 0 or -ENOMEM. Loop thread, as every http__rate_ call.
+ */
+int http__rate_new(struct http_rate **out);
+/** Frees t (NULL: nothing). */
+void http__rate_free(struct http_rate *t);
+/**
+ * Counts a request of the client at addr (net_addr_parse's 16 bytes) at
+ * now_ms (a monotonic clock): 1 when it is past max requests in the
+ * client's current one-second window, else 0.
+ */
+int http__rate_over(struct http_rate *t, const unsigned char addr[16],
+                    uint64_t now_ms, uint64_t max);
 
 /** The current Date header value (refreshed at most once a second). */
 const char *http__date(struct http_server *h);

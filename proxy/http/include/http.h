@@ -100,7 +100,7 @@ struct http_config {
   const char *tls_cert, *tls_key; /**< PEM files: serve https, or NULL */
   const char *auth_file;          /**< credentials (auth.c), or NULL */
   uint64_t max_connections;       /**< 0: no limit */
-  uint64_t max_request_rate;      /**< per connection per second, 0: none */
+  uint64_t max_request_rate;      /**< per client address per second, 0: none */
   /** --trusted-proxies: CIDR ranges of the reverse proxies whose
    *  X-Forwarded-For / Forwarded name the client, or NULL: none. */
   const char *trusted_proxies;
@@ -323,9 +323,7 @@ struct proxy_conn {
   /** The current request needed credentials (the access hook sets it): its
    *  answer must not be kept by a shared cache. */
   int needs_credentials;
-  uint64_t rate_window_ms; /* start of the current one-second window */
-  uint64_t rate_count;     /* requests in it */
-  struct diag_record rec;  /* filled as the request is handled */
+  struct diag_record rec; /* filled as the request is handled */
   int outcome_set;
   proxy_conn_body_cb on_body; /* CONN_BODY: who gets the body */
   proxy_conn_gone_cb on_gone; /* the handler's watch, or NULL */
