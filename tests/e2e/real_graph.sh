@@ -12,13 +12,7 @@
 #   3. the build again with modproxy's upstream unreachable (same data
 #      directory, empty client cache): served from modproxy's cache alone;
 #   4. `go get -u ./...` (and an upgrade of one held-back requirement):
-#      identical output, go.mod and go.sum;
-#   5. the air-gap loop: the project exported by directory from modproxy's
-#      store alone (upstream and checksum database unreachable), signed, as
-#      one .tar.zst; imported with --trust into a fresh store; an --offline
-#      modproxy on it serves `go build ./...` and `go mod verify` to an empty
-#      module cache (and fails the build before the import). FIGURES: the
-#      bundle's size, the export and import times.
+#      identical output, go.mod and go.sum.
 # Traffic: one cold download of the graph through modproxy, the direct
 # side's build and queries sharing one module cache, sequential. Fails (does
 # not skip) when the machine's proxy cannot be reached.
@@ -126,32 +120,4 @@ grep -q 'github.com/google/uuid v1.5.0' "$T/via/go.mod" &&
 diff -u "$T/direct/go.mod" "$T/via/go.mod" || fail "go get -u ./...: go.mod through modproxy differs from direct"
 diff -u "$T/direct/go.sum" "$T/via/go.sum" || fail "go get -u ./...: go.sum through modproxy differs from direct"
 step "go get -u ./... through modproxy and direct ($(diff "$REAL_GRAPH/go.mod" "$T/via/go.mod" | grep -c '^>') go.mod lines changed)"
-
-# ---- 5. the air-gap loop, from modproxy's store alone --------------------
-stop_modproxy
-connected=$MODPROXY_DATA
-real_project "$T/air"
-"$TEST_MODPROXY_BIN" keygen site -o "$T/site" >"$T/keygen.out" 2>&1 || fail "keygen: $(cat "$T/keygen.out")"
-s0=$(date +%s.%N)
-"$TEST_MODPROXY_BIN" export --data "$connected" --upstream "$dead" --sumdb "${REAL_SUMDB%% *} $dead" \
-  --sign "$T/site.key" -o "$T/air.tar.zst" "$T/air" >"$T/export.out" 2>"$T/export.log" ||
-  fail "export of the project from modproxy's store: $(tail -n 20 "$T/export.out" "$T/export.log")"
-s1=$(date +%s.%N)
-MODPROXY_DATA="$T/air-data"
-start_modproxy --offline --sumdb "$REAL_SUMDB"
-(cd "$T/air" && real_go "$PROXY_URL" "$T/air-mod0" build ./...) >"$T/air0.out" 2>&1 &&
-  fail "the offline build passed before the import"
-assert_contains "$(cat "$T/air0.out")" "not in this mirror"
-s2=$(date +%s.%N)
-"$TEST_MODPROXY_BIN" import --data "$T/air-data" --sumdb "$REAL_SUMDB" --trust "$T/site.pub" \
-  "$T/air.tar.zst" >"$T/import.out" 2>&1 || fail "import --trust: $(tail -n 20 "$T/import.out")"
-s3=$(date +%s.%N)
-(cd "$T/air" && real_go "$PROXY_URL" "$T/air-mod" build ./... &&
-  real_go "$PROXY_URL" "$T/air-mod" mod verify) >"$T/air.out" 2>&1 ||
-  fail "offline go build ./... and go mod verify after the import: $(tail -n 20 "$T/air.out")"
-assert_contains "$(cat "$T/air.out")" "all modules verified"
-printf 'FIGURES real graph .tar.zst: %d bytes, %d files, export %.1f s, import %.1f s\n' \
-  "$(stat -c %s "$T/air.tar.zst")" "$(tar --zstd -tf "$T/air.tar.zst" | wc -l)" \
-  "$(echo "$s1 - $s0" | bc)" "$(echo "$s3 - $s2" | bc)"
-step "the air-gap loop: export from the store, import --trust, offline build and verify"
 echo "PASS ($((SECONDS - t0)) s)"
