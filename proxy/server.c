@@ -14,10 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "upstream.h"
 #include "mirror.h"
-#include "route.h"
-#include "sumdb_proxy.h"
+#include "server.h"
 #include "vcs.h"
 
 static void on_drain_timeout(uv_timer_t *t) {
@@ -50,15 +48,15 @@ static void on_signal(uv_signal_t *h, int signum) {
 
 /* ---- the HTTP server's handlers and hooks ------------------------------- */
 
-static void on_request_done(struct proxy_conn *c, struct diag_record *rec,
-                            void *arg) {
-  struct proxy_server *s = arg;
+/* A finished request's record, from a connection or from goproxy_get. */
+static void keep_record(struct proxy_server *s, struct diag_record *rec) {
   proxy_metrics_request(s, rec->target, rec->status);
   proxy_records_push(s, rec);
 }
 
-static int on_access(struct proxy_conn *c, void *arg) {
-  return proxy_access_check(c); /* access.c: the one place that decides */
+static void on_request_done(struct proxy_conn *c, struct diag_record *rec,
+                            void *arg) {
+  keep_record(arg, rec);
 }
 
 static void on_hello(struct proxy_conn *c, void *arg) {
@@ -70,32 +68,9 @@ static void on_hello(struct proxy_conn *c, void *arg) {
                         sizeof hello - 1, NULL);
 }
 
-static void on_admin(struct proxy_conn *c, void *arg) {
-  proxy_route_admin(c, c->req->url);
-}
-
-static void on_ops(struct proxy_conn *c, void *arg) {
-  proxy_route_ops(c, c->req->url);
-}
-
-static void on_modfile(struct proxy_conn *c, void *arg) {
-  proxy_route_modfile(c);
-}
-
 static void on_mirror(struct proxy_conn *c, void *arg) {
-  proxy_route_mirror(c);
-}
-
-static void on_diag(struct proxy_conn *c, void *arg) {
-  proxy_route_diag(c, c->req->url);
-}
-
-static void on_sumdb(struct proxy_conn *c, void *arg) {
-  proxy_route_sumdb(c, c->req->url); /* the --sumdb databases (sumdb.c) */
-}
-
-static void on_goproxy(struct proxy_conn *c, void *arg) {
-  proxy_route(c);
+  struct proxy_server *s = arg;
+  proxy_route_mirror(c, s->mirror);
 }
 
 /* Every target and its handler; the first that matches wins, so the narrow
@@ -106,16 +81,16 @@ static const struct route_spec {
   unsigned flags;
   http_handler_cb cb;
 } routes[] = {
-    {"/admin/", HTTP_MATCH_PREFIX, HTTP_HANDLER_BODY, on_admin},
-    {"/healthz", HTTP_MATCH_QUERY, 0, on_ops},
-    {"/readyz", HTTP_MATCH_QUERY, 0, on_ops},
-    {"/metrics", HTTP_MATCH_QUERY, 0, on_ops},
+    {"/admin/", HTTP_MATCH_PREFIX, HTTP_HANDLER_BODY, proxy_route_admin},
+    {"/healthz", HTTP_MATCH_QUERY, 0, proxy_route_ops},
+    {"/readyz", HTTP_MATCH_QUERY, 0, proxy_route_ops},
+    {"/metrics", HTTP_MATCH_QUERY, 0, proxy_route_ops},
     {"/", HTTP_MATCH_EXACT, 0, on_hello},
-    {"/diag/modfile", HTTP_MATCH_QUERY, HTTP_HANDLER_BODY, on_modfile},
+    {"/diag/modfile", HTTP_MATCH_QUERY, HTTP_HANDLER_BODY, proxy_route_modfile},
     {"/diag/mirror", HTTP_MATCH_QUERY, 0, on_mirror},
-    {"/diag", HTTP_MATCH_TREE, 0, on_diag},
-    {"/sumdb/", HTTP_MATCH_PREFIX, 0, on_sumdb},
-    {"", HTTP_MATCH_PREFIX, 0, on_goproxy},
+    {"/diag", HTTP_MATCH_TREE, 0, proxy_route_diag},
+    {"/sumdb/", HTTP_MATCH_PREFIX, 0, proxy_route_sumdb},
+    {"", HTTP_MATCH_PREFIX, 0, proxy_route},
 };
 
 /* Creates the HTTP server (TLS, credentials) and registers the handlers. */
@@ -127,8 +102,7 @@ static int http_init(struct proxy_server *s) {
       .auth_file = cfg->auth_file,
       .max_connections = cfg->max_connections,
       .max_request_rate = cfg->max_request_rate,
-      .server = s,
-      .access = on_access,
+      .access = proxy_access_check, /* access.c: the one place that decides */
       .on_done = on_request_done,
       .arg = s,
   };
@@ -193,6 +167,7 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
   memset(s, 0, sizeof *s);
   s->loop = loop;
   s->cfg = cfg;
+  s->record = keep_record;
   int rc =
       upstream_list_new(loop, cfg->upstream, cfg->upstream_ca, &s->upstreams);
   if (rc < 0)
@@ -231,9 +206,25 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
     rc = http_init(s);
   if (rc < 0)
     goto fail;
-  rc = proxy_sumdb_new(cfg->sumdbs, s->upstreams, &s->sumdb);
+  const struct proxy_sumdb_config sumdb = {
+      .sumdbs = cfg->sumdbs,
+      .upstreams = s->upstreams,
+      .verify = cfg->verify_sumdb && !cfg->offline,
+      .loop = loop,
+      .store = s->store,
+      .read = proxy_sumdb_read, /* cached and coalesced (job_sumdb.c) */
+      .reader = s,
+  };
+  rc = proxy_sumdb_new(&sumdb, &s->sumdb);
+  const struct proxy_mirror_config mirror = {
+      .loop = loop,
+      .store = s->store,
+      .offline = cfg->offline,
+      .verify_sumdb = cfg->verify_sumdb,
+      .sumdb = s->sumdb,
+  };
   if (rc == 0)
-    rc = proxy_mirror_new(s->store, cfg->offline, &s->mirror);
+    rc = proxy_mirror_new(&mirror, &s->mirror);
   if (rc < 0)
     goto fail;
   rc = cfg->listen != NULL ? http_server_listen(s->http, cfg->listen) : 0;

@@ -203,7 +203,8 @@ void proxy_job_explain(struct fetch_job *j) {
   char w[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 32], text[2048];
   j->kind->what(&j->gp, w, sizeof w);
   if (j->attempts_len == 0 && j->s->cfg->offline) {
-    proxy_mirror_explain(j->s, &j->gp, text, sizeof text);
+    proxy_mirror_explain(j->s->mirror, j->gp.module, j->gp.version, text,
+                         sizeof text);
   } else if (j->attempts_len == 0) {
     snprintf(text, sizeof text,
              "%s is not in this proxy's cache, and modproxy runs with its "
@@ -344,7 +345,7 @@ static void record_attempt(struct fetch_job *j, const struct proxy_fetch *f) {
 /* Counts the answer in the upstream's health, for /diag. */
 static void record_health(struct fetch_job *j, const struct proxy_fetch *f) {
   struct upstream_health *h = &job_upstream(j)->health;
-  proxy_metrics_upstream(h, uv_now(j->s->loop) - j->attempt_start_ms);
+  upstream_health_latency(h, uv_now(j->s->loop) - j->attempt_start_ms);
   if (f->rc == 0 &&
       (f->status == 200 || f->status == 404 || f->status == 410)) {
     if (f->status == 200)

@@ -18,13 +18,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "route.h"
 #include "mirror.h"
-#include "http.h"
-#include "sumdb_proxy.h"
 #include "modproxy/timeutil.h"
 
 struct proxy_mirror {
+  struct proxy_mirror_config cfg;
   /* When the content was taken (Unix seconds, 0: unknown); written by
    * workers after an answer (imports may run beside the server). */
   int64_t snapshot;
@@ -41,13 +39,14 @@ static int64_t read_snapshot(struct store *st) {
   return t;
 }
 
-int proxy_mirror_new(struct store *store, int offline,
+int proxy_mirror_new(const struct proxy_mirror_config *cfg,
                      struct proxy_mirror **out) {
   struct proxy_mirror *m = calloc(1, sizeof *m);
   if (m == NULL)
     return -ENOMEM;
-  if (offline)
-    m->snapshot = read_snapshot(store);
+  m->cfg = *cfg;
+  if (cfg->offline)
+    m->snapshot = read_snapshot(cfg->store);
   *out = m;
   return 0;
 }
@@ -56,17 +55,15 @@ void proxy_mirror_free(struct proxy_mirror *m) {
   free(m);
 }
 
-const char *proxy_mirror_headers(struct proxy_server *s, enum gp_kind kind) {
-  if (!s->cfg->offline || s->mirror == NULL ||
-      (kind != GP_LIST && kind != GP_LATEST))
+const char *proxy_mirror_headers(struct proxy_mirror *m, int listing) {
+  if (m == NULL || !m->cfg.offline || !listing)
     return NULL;
-  int64_t t = __atomic_load_n(&s->mirror->snapshot, __ATOMIC_RELAXED);
+  int64_t t = __atomic_load_n(&m->snapshot, __ATOMIC_RELAXED);
   char when[32] = "unknown";
   if (t > 0)
     time_rfc3339(t, when, sizeof when);
-  snprintf(s->mirror->headers, sizeof s->mirror->headers,
-           "X-Modproxy-Snapshot: %s\r\n", when);
-  return s->mirror->headers;
+  snprintf(m->headers, sizeof m->headers, "X-Modproxy-Snapshot: %s\r\n", when);
+  return m->headers;
 }
 
 /* ---- lists and @latest from the stored versions (worker) ---------------- */
@@ -75,13 +72,14 @@ static int by_semver(const void *a, const void *b) {
   return gomod_semver_compare(*(char *const *)a, *(char *const *)b);
 }
 
-void proxy_mirror_answer(struct proxy_server *s, const struct gp_req *gp,
-                         struct hot_value *v) {
+struct proxy_body *proxy_mirror_answer(struct proxy_mirror *m,
+                                       const char *module, int at_latest) {
+  struct store *st = m->cfg.store;
+  struct proxy_body *body = NULL;
   struct store_bytes b;
-  if (store_versions_of(s->store, gp->module, &b) < 0)
-    return;
-  __atomic_store_n(&s->mirror->snapshot, read_snapshot(s->store),
-                   __ATOMIC_RELAXED);
+  if (store_versions_of(st, module, &b) < 0)
+    return NULL;
+  __atomic_store_n(&m->snapshot, read_snapshot(st), __ATOMIC_RELAXED);
   size_t n = 0;
   for (size_t i = 0; i < b.len; i++)
     n += b.data[i] == '\n';
@@ -93,8 +91,7 @@ void proxy_mirror_answer(struct proxy_server *s, const struct gp_req *gp,
   for (char *p = b.data, *nl; p < b.data + b.len; p = nl + 1) {
     nl = strchr(p, '\n');
     *nl = '\0';
-    if (gomod_is_canonical_version(p) &&
-        gomod_check(gp->module, p, NULL, 0) == 0)
+    if (gomod_is_canonical_version(p) && gomod_check(module, p, NULL, 0) == 0)
       vs[nv++] = p;
   }
   if (nv == 0)
@@ -120,47 +117,40 @@ void proxy_mirror_answer(struct proxy_server *s, const struct gp_req *gp,
     else
       latest = vs[i];
   }
-  if (gp->kind == GP_LIST) {
-    v->body = proxy_body_new(list, len);
+  if (!at_latest) {
+    body = proxy_body_new(list, len);
   } else {
     const char *pick = latest != NULL ? latest : pre != NULL ? pre : pseudo;
     struct store_bytes info;
     if (pick == NULL ||
-        store_part_get(s->store, gp->module, pick, STORE_INFO, &info, NULL) < 0)
+        store_part_get(st, module, pick, STORE_INFO, &info, NULL) < 0)
       goto out;
-    v->body = proxy_body_new(info.data, info.len);
+    body = proxy_body_new(info.data, info.len);
     store_bytes_free(&info);
-  }
-  if (v->body != NULL) {
-    v->status = 200;
-    v->fetched = (int64_t)time(NULL);
-    proxy_etag(v->body->data, v->body->len, v->etag);
   }
 out:
   free(vs);
   free(list);
   store_bytes_free(&b);
+  return body;
 }
 
-void proxy_mirror_explain(struct proxy_server *s, const struct gp_req *gp,
-                          char *out, size_t cap) {
+void proxy_mirror_explain(struct proxy_mirror *m, const char *module,
+                          const char *version, char *out, size_t cap) {
   char when[32] = "at an unknown time";
-  int64_t t = s->mirror != NULL
-                  ? __atomic_load_n(&s->mirror->snapshot, __ATOMIC_RELAXED)
-                  : 0;
+  int64_t t = m != NULL ? __atomic_load_n(&m->snapshot, __ATOMIC_RELAXED) : 0;
   if (t > 0)
     time_rfc3339(t, when, sizeof when);
   char what[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 8];
-  int versioned =
-      gp->kind == GP_INFO || gp->kind == GP_MOD || gp->kind == GP_ZIP;
+  int versioned = version[0] != '\0';
   char args[sizeof what + 32], go[GOMOD_MAX_VERSION_BYTES],
       platform[GOMOD_MAX_VERSION_BYTES];
   if (versioned)
-    snprintf(what, sizeof what, "%s@%s", gp->module, gp->version);
+    snprintf(what, sizeof what, "%s@%s", module, version);
   else
-    snprintf(what, sizeof what, "%s@latest", gp->module);
-  if (versioned && strcmp(gp->module, DIAG_TOOLCHAIN_MODULE) == 0 &&
-      diag_toolchain_parse(gp->version, go, platform, sizeof go) == 0) {
+    snprintf(what, sizeof what, "%s@latest", module);
+  if (versioned && strcmp(module, DIAG_TOOLCHAIN_MODULE) == 0 &&
+      diag_toolchain_parse(version, go, platform, sizeof go) == 0) {
     /* export names a toolchain by release and platform (GOOS/GOARCH). */
     platform[strcspn(platform, "-")] = '/';
     snprintf(args, sizeof args, "--toolchain %s --platform %s", go, platform);
@@ -171,7 +161,7 @@ void proxy_mirror_explain(struct proxy_server *s, const struct gp_req *gp,
            "%s: not in this mirror (offline; content taken %s).\n"
            "To add it, on a connected machine: modproxy export -o BUNDLE %s\n"
            "then here: modproxy import BUNDLE\n",
-           versioned ? what : gp->module, when, args);
+           versioned ? what : module, when, args);
 }
 
 /* ---- /diag/mirror -------------------------------------------------------- */
@@ -179,6 +169,7 @@ void proxy_mirror_explain(struct proxy_server *s, const struct gp_req *gp,
 struct mirror_page {
   uv_work_t work;
   struct proxy_conn *conn;
+  struct proxy_mirror *m;
   int json;
   unsigned unreachable; /* bit i: database i is skipped by verification */
   char *text;
@@ -203,20 +194,21 @@ static int count_entry(void *arg, const char *db, const char *path,
 
 static void on_page(uv_work_t *w) {
   struct mirror_page *p = w->data;
-  struct proxy_server *s = p->conn->server;
+  const struct proxy_mirror_config *cfg = &p->m->cfg;
+  struct store *store = cfg->store;
   FILE *f = open_memstream(&p->text, &p->len);
   if (f == NULL)
     return;
   char snap[32] = "unknown", imported[512] = "";
-  int64_t t = read_snapshot(s->store);
+  int64_t t = read_snapshot(store);
   if (t > 0)
     time_rfc3339(t, snap, sizeof snap);
-  store_meta_get(s->store, "last_import", imported, sizeof imported);
+  store_meta_get(store, "last_import", imported, sizeof imported);
   struct store_stats st = {0};
-  store_stats_get(s->store, &st);
+  store_stats_get(store, &st);
   if (p->json) {
-    fprintf(
-        f, "{\"offline\":%s,\"snapshot\":", s->cfg->offline ? "true" : "false");
+    fprintf(f,
+            "{\"offline\":%s,\"snapshot\":", cfg->offline ? "true" : "false");
     diag_json_write(f, t > 0 ? snap : NULL);
     fprintf(f, ",\"last_import\":");
     diag_json_write(f, imported[0] != '\0' ? imported : NULL);
@@ -224,20 +216,20 @@ static void on_page(uv_work_t *w) {
             ",\"versions\":%" PRIu64 ",\"zips\":%" PRIu64
             ",\"imported\":%" PRIu64 ",\"verify_sumdb\":%s,\"sumdb\":[",
             st.versions, st.zips, st.imported,
-            s->cfg->verify_sumdb ? "true" : "false");
+            cfg->verify_sumdb ? "true" : "false");
   } else {
     fprintf(f,
             "mirror: %s\ncontent taken: %s\nlast import: %s\n"
             "versions: %" PRIu64 " (%" PRIu64 " zips, %" PRIu64
             " imported)\nverify against the checksum database: %s\n",
-            s->cfg->offline ? "offline (fetches nothing)" : "online", snap,
+            cfg->offline ? "offline (fetches nothing)" : "online", snap,
             imported[0] != '\0' ? imported : "none", st.versions, st.zips,
-            st.imported, s->cfg->verify_sumdb ? "yes" : "no");
+            st.imported, cfg->verify_sumdb ? "yes" : "no");
   }
-  for (int i = 0; s->sumdb != NULL && i < s->sumdb->ndbs; i++) {
-    const struct proxy_sumdb_db *db = &s->sumdb->dbs[i];
+  for (int i = 0; i < proxy_sumdb_count(cfg->sumdb); i++) {
+    const struct proxy_sumdb_db *db = proxy_sumdb_at(cfg->sumdb, i);
     struct counts c = {0};
-    store_sumdb_each(s->store, db->spec.key.name, "", count_entry, &c);
+    store_sumdb_each(store, db->spec.key.name, "", count_entry, &c);
     if (p->json) {
       fprintf(f, "%s{\"name\":", i > 0 ? "," : "");
       diag_json_write(f, db->spec.key.name);
@@ -274,22 +266,24 @@ static void on_page_done(uv_work_t *w, int status) {
   free(p);
 }
 
-void proxy_route_mirror(struct proxy_conn *c) {
+void proxy_route_mirror(struct proxy_conn *c, void *arg) {
+  struct proxy_mirror *m = arg;
   struct mirror_page *p = calloc(1, sizeof *p);
   if (p == NULL) {
     proxy_conn_send_text(c, 503, "out of memory", NULL);
     return;
   }
   p->conn = c;
-  p->json =
-      proxy_format_negotiate(c->req->url, c->req->accept) == PROXY_FORMAT_JSON;
-  struct proxy_server *s = c->server;
-  for (int i = 0; s->sumdb != NULL && i < s->sumdb->ndbs; i++)
-    if (s->sumdb->dbs[i].unreachable_until > uv_now(s->loop))
+  p->m = m;
+  p->json = proxy_format_negotiate(proxy_conn_target(c),
+                                   proxy_conn_accept(c)) == PROXY_FORMAT_JSON;
+  for (int i = 0; i < proxy_sumdb_count(m->cfg.sumdb); i++)
+    if (proxy_sumdb_at(m->cfg.sumdb, i)->unreachable_until >
+        uv_now(m->cfg.loop))
       p->unreachable |= 1u << i;
   p->work.data = p;
   proxy_conn_hold(c);
-  if (uv_queue_work(c->server->loop, &p->work, on_page, on_page_done) < 0) {
+  if (uv_queue_work(m->cfg.loop, &p->work, on_page, on_page_done) < 0) {
     proxy_conn_release(c);
     free(p);
     proxy_conn_send_text(c, 503, "could not queue the page", NULL);

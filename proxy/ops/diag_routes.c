@@ -17,8 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "http.h"
-#include "route.h"
+#include "ops.h"
 
 static void html_escape_n(FILE *f, const char *s, size_t n) {
   for (size_t i = 0; i < n; i++) {
@@ -110,16 +109,17 @@ static void send_page(struct proxy_conn *c, enum proxy_format fmt,
 
 /* 1 if the client may see a record about module (may be "" or NULL) with
  * this target (access.c decides). */
-static int record_visible(const struct proxy_conn *c, const char *module,
+static int record_visible(const struct proxy_server *s,
+                          const struct proxy_conn *c, const char *module,
                           const char *target) {
   return proxy_access_may_see(
-      c->server, c->user, module != NULL && module[0] != '\0' ? module : NULL,
-      target);
+      s, proxy_conn_user(c),
+      module != NULL && module[0] != '\0' ? module : NULL, target);
 }
 
-static void send_record(struct proxy_conn *c, enum proxy_format fmt,
-                        const struct diag_record *r) {
-  if (!record_visible(c, r->module, r->target)) {
+static void send_record(const struct proxy_server *s, struct proxy_conn *c,
+                        enum proxy_format fmt, const struct diag_record *r) {
+  if (!record_visible(s, c, r->module, r->target)) {
     /* The same answer as for an unknown id: nothing about a private
      * module reaches an anonymous client. */
     proxy_conn_send_text(c, 404, "no record of that request", NULL);
@@ -140,6 +140,7 @@ static void send_record(struct proxy_conn *c, enum proxy_format fmt,
 struct req_lookup {
   uv_work_t work;
   struct proxy_conn *conn;
+  struct proxy_server *s;
   enum proxy_format fmt;
   char id[DIAG_ID_BYTES];
   int rc;
@@ -149,7 +150,7 @@ struct req_lookup {
 static void on_req_lookup(uv_work_t *w) {
   struct req_lookup *l = w->data;
   struct store_bytes b = {0};
-  l->rc = store_record_get(l->conn->server->store, l->id, &b);
+  l->rc = store_record_get(l->s->store, l->id, &b);
   if (l->rc == 0)
     l->rc = diag_record_parse(b.data, &l->rec);
   store_bytes_free(&b);
@@ -160,7 +161,7 @@ static void on_req_looked_up(uv_work_t *w, int status) {
   struct proxy_conn *c = l->conn;
   if (!proxy_conn_gone(c)) {
     if (l->rc == 0) {
-      send_record(c, l->fmt, &l->rec);
+      send_record(l->s, c, l->fmt, &l->rec);
     } else {
       char text[160];
       snprintf(text, sizeof text,
@@ -175,11 +176,11 @@ static void on_req_looked_up(uv_work_t *w, int status) {
   free(l);
 }
 
-static void serve_request_record(struct proxy_conn *c, enum proxy_format fmt,
-                                 const char *id) {
-  const struct diag_record *r = proxy_records_find(c->server, id);
+static void serve_request_record(struct proxy_server *s, struct proxy_conn *c,
+                                 enum proxy_format fmt, const char *id) {
+  const struct diag_record *r = proxy_records_find(s, id);
   if (r != NULL) {
-    send_record(c, fmt, r);
+    send_record(s, c, fmt, r);
     return;
   }
   struct req_lookup *l = calloc(1, sizeof *l);
@@ -189,12 +190,12 @@ static void serve_request_record(struct proxy_conn *c, enum proxy_format fmt,
     return;
   }
   l->conn = c;
+  l->s = s;
   l->fmt = fmt;
   memcpy(l->id, id, strlen(id) + 1);
   l->work.data = l;
   proxy_conn_hold(c);
-  if (uv_queue_work(c->server->loop, &l->work, on_req_lookup,
-                    on_req_looked_up) < 0) {
+  if (uv_queue_work(s->loop, &l->work, on_req_lookup, on_req_looked_up) < 0) {
     proxy_conn_release(c);
     free(l);
     proxy_conn_send_text(c, 503, "could not queue the lookup; retry", NULL);
@@ -206,6 +207,7 @@ static void serve_request_record(struct proxy_conn *c, enum proxy_format fmt,
 struct summary_job {
   uv_work_t work;
   struct proxy_conn *conn;
+  struct proxy_server *s;
   enum proxy_format fmt;
   int rc;
   struct store_summary sum;
@@ -214,7 +216,7 @@ struct summary_job {
 
 static void on_summary(uv_work_t *w) {
   struct summary_job *sj = w->data;
-  struct store *st = sj->conn->server->store;
+  struct store *st = sj->s->store;
   sj->rc = store_records_summary(st, &sj->sum);
   if (sj->rc == 0)
     sj->rc = store_stats_get(st, &sj->stats);
@@ -392,26 +394,28 @@ static char *render(void (*fn)(FILE *, const struct proxy_server *,
 
 /* Keeps, in every list of the summary, only what the client may see; both
  * renderings then show the same. */
-static void summary_filter(const struct proxy_conn *c,
+static void summary_filter(const struct proxy_server *s,
+                           const struct proxy_conn *c,
                            struct store_summary *m) {
   /* A cause's count is an aggregate; only its latest request says what
    * it was about. */
   for (int i = 0; i < m->ncauses; i++)
-    if (!record_visible(c, m->causes[i].last_module, m->causes[i].last_target))
+    if (!record_visible(s, c, m->causes[i].last_module,
+                        m->causes[i].last_target))
       m->causes[i].last_id[0] = '\0';
   int n = 0;
   for (int i = 0; i < m->nmissed; i++)
-    if (record_visible(c, m->missed[i].module, NULL))
+    if (record_visible(s, c, m->missed[i].module, NULL))
       m->missed[n++] = m->missed[i];
   m->nmissed = n;
   n = 0;
   for (int i = 0; i < m->nfindings; i++)
-    if (record_visible(c, m->findings[i].module, NULL))
+    if (record_visible(s, c, m->findings[i].module, NULL))
       m->findings[n++] = m->findings[i];
   m->nfindings = n;
   n = 0;
   for (int i = 0; i < m->nrecent; i++)
-    if (record_visible(c, m->recent[i].module, m->recent[i].target))
+    if (record_visible(s, c, m->recent[i].module, m->recent[i].target))
       m->recent[n++] = m->recent[i];
   m->nrecent = n;
 }
@@ -420,11 +424,9 @@ static void on_summary_done(uv_work_t *w, int status) {
   struct summary_job *sj = w->data;
   struct proxy_conn *c = sj->conn;
   if (!proxy_conn_gone(c)) {
-    summary_filter(c, &sj->sum);
-    char *text =
-        sj->rc == 0 ? render(render_summary_text, c->server, sj) : NULL;
-    char *json =
-        sj->rc == 0 ? render(render_summary_json, c->server, sj) : NULL;
+    summary_filter(sj->s, c, &sj->sum);
+    char *text = sj->rc == 0 ? render(render_summary_text, sj->s, sj) : NULL;
+    char *json = sj->rc == 0 ? render(render_summary_json, sj->s, sj) : NULL;
     if (text != NULL && json != NULL)
       send_page(c, sj->fmt, "modproxy diagnostics", text, json);
     else
@@ -437,18 +439,19 @@ static void on_summary_done(uv_work_t *w, int status) {
   free(sj);
 }
 
-static void serve_summary(struct proxy_conn *c, enum proxy_format fmt) {
+static void serve_summary(struct proxy_server *s, struct proxy_conn *c,
+                          enum proxy_format fmt) {
   struct summary_job *sj = calloc(1, sizeof *sj);
   if (sj == NULL) {
     proxy_conn_send_text(c, 503, "out of memory", NULL);
     return;
   }
   sj->conn = c;
+  sj->s = s;
   sj->fmt = fmt;
   sj->work.data = sj;
   proxy_conn_hold(c);
-  if (uv_queue_work(c->server->loop, &sj->work, on_summary, on_summary_done) <
-      0) {
+  if (uv_queue_work(s->loop, &sj->work, on_summary, on_summary_done) < 0) {
     proxy_conn_release(c);
     free(sj);
     proxy_conn_send_text(c, 503, "could not queue the summary; retry", NULL);
@@ -457,8 +460,9 @@ static void serve_summary(struct proxy_conn *c, enum proxy_format fmt) {
 
 /* ---- /diag/config -------------------------------------------------- */
 
-static void serve_config(struct proxy_conn *c, enum proxy_format fmt) {
-  const struct proxy_config *cfg = c->server->cfg;
+static void serve_config(const struct proxy_server *s, struct proxy_conn *c,
+                         enum proxy_format fmt) {
+  const struct proxy_config *cfg = s->cfg;
   char base[300];
   proxy_conn_base(c, base, sizeof base);
   if (base[0] == '\0')
@@ -508,6 +512,7 @@ static void serve_config(struct proxy_conn *c, enum proxy_format fmt) {
 struct module_job {
   uv_work_t work;
   struct proxy_conn *conn;
+  struct proxy_server *s;
   enum proxy_format fmt;
   char module[GOMOD_MAX_PATH_BYTES];
   char version[GOMOD_MAX_VERSION_BYTES];
@@ -518,7 +523,7 @@ struct module_job {
 static void on_module_view(uv_work_t *w) {
   struct module_job *mj = w->data;
   mj->rc =
-      store_module_view(mj->conn->server->store, mj->module,
+      store_module_view(mj->s->store, mj->module,
                         mj->version[0] != '\0' ? mj->version : NULL, &mj->view);
 }
 
@@ -640,8 +645,8 @@ static void on_module_view_done(uv_work_t *w, int status) {
   free(mj);
 }
 
-static void serve_module(struct proxy_conn *c, enum proxy_format fmt,
-                         const char *spec) {
+static void serve_module(struct proxy_server *s, struct proxy_conn *c,
+                         enum proxy_format fmt, const char *spec) {
   struct module_job *mj = calloc(1, sizeof *mj);
   if (mj == NULL) {
     proxy_conn_send_text(c, 503, "out of memory", NULL);
@@ -666,38 +671,41 @@ static void serve_module(struct proxy_conn *c, enum proxy_format fmt,
     return;
   }
   mj->conn = c;
+  mj->s = s;
   mj->fmt = fmt;
   mj->work.data = mj;
   proxy_conn_hold(c);
-  if (uv_queue_work(c->server->loop, &mj->work, on_module_view,
-                    on_module_view_done) < 0) {
+  if (uv_queue_work(s->loop, &mj->work, on_module_view, on_module_view_done) <
+      0) {
     proxy_conn_release(c);
     free(mj);
     proxy_conn_send_text(c, 503, "could not queue the lookup; retry", NULL);
   }
 }
 
-void proxy_route_diag(struct proxy_conn *c, const char *url) {
+void proxy_route_diag(struct proxy_conn *c, void *arg) {
+  struct proxy_server *s = arg;
+  const char *url = proxy_conn_target(c);
   char path[HTTP_MAX_URL_BYTES + 1];
   snprintf(path, sizeof path, "%s", url);
   char *query = strchr(path, '?');
   if (query != NULL)
     *query++ = '\0';
-  enum proxy_format fmt = proxy_format_negotiate(url, c->req->accept);
+  enum proxy_format fmt = proxy_format_negotiate(url, proxy_conn_accept(c));
   if (strcmp(path, "/diag") == 0 || strcmp(path, "/diag/") == 0) {
-    serve_summary(c, fmt);
+    serve_summary(s, c, fmt);
     return;
   }
   if (strcmp(path, "/diag/config") == 0) {
-    serve_config(c, fmt);
+    serve_config(s, c, fmt);
     return;
   }
   if (strncmp(path, "/diag/req/", 10) == 0 && path[10] != '\0') {
-    serve_request_record(c, fmt, path + 10);
+    serve_request_record(s, c, fmt, path + 10);
     return;
   }
   if (strncmp(path, "/diag/module/", 13) == 0 && path[13] != '\0') {
-    serve_module(c, fmt, path + 13);
+    serve_module(s, c, fmt, path + 13);
     return;
   }
   proxy_conn_send_text(c, 404,

@@ -10,10 +10,8 @@
 #include <string.h>
 
 #include "modproxy/diag.h"
-#include "server.h"
+#include "ops.h"
 
-static const uint64_t bucket_ms[PROXY_LATENCY_BUCKETS] = {
-    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000};
 static const int status_codes[PROXY_STATUS_SLOTS - 1] = {
     200, 206, 304, 400, 401, 403, 404, 405, 410, 413, 414, 416, 431, 502, 504};
 static const char *const endpoint_names[EP_COUNT] = {
@@ -45,14 +43,6 @@ void proxy_metrics_request(struct proxy_server *s, const char *target,
     if (status_codes[i] == status)
       slot = i;
   s->counters.by_endpoint[endpoint_of(target != NULL ? target : "")][slot]++;
-}
-
-void proxy_metrics_upstream(struct upstream_health *h, uint64_t ms) {
-  int i = 0;
-  while (i < PROXY_LATENCY_BUCKETS && ms > bucket_ms[i])
-    i++;
-  h->latency[i]++;
-  h->total_ms += ms;
 }
 
 char *proxy_metrics_render(const struct proxy_server *s,
@@ -115,7 +105,8 @@ char *proxy_metrics_render(const struct proxy_server *s,
       cum += up->health.latency[i];
       char le[16];
       if (i < PROXY_LATENCY_BUCKETS)
-        snprintf(le, sizeof le, "%g", (double)bucket_ms[i] / 1000.0);
+        snprintf(le, sizeof le, "%g",
+                 (double)upstream_latency_bucket_ms(i) / 1000.0);
       else
         snprintf(le, sizeof le, "+Inf");
       fprintf(f, "modproxy_upstream_request_duration_seconds_bucket{upstream=");

@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "modproxy/diag.h"
-#include "server.h"
+#include "ops.h"
 
 struct record_batch {
   struct proxy_server *s;

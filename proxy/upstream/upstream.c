@@ -22,6 +22,21 @@ static int set_err(char *err, size_t errlen, const char *fmt, const char *a,
   return -EINVAL;
 }
 
+static const uint64_t bucket_ms[PROXY_LATENCY_BUCKETS] = {
+    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000};
+
+void upstream_health_latency(struct upstream_health *h, uint64_t ms) {
+  int i = 0;
+  while (i < PROXY_LATENCY_BUCKETS && ms > bucket_ms[i])
+    i++;
+  h->latency[i]++;
+  h->total_ms += ms;
+}
+
+uint64_t upstream_latency_bucket_ms(int i) {
+  return bucket_ms[i];
+}
+
 char *proxy_url_redact(const char *text) {
   static const char mask[] = "xxxxx";
   size_t cap = strlen(text) + 1;

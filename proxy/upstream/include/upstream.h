@@ -104,6 +104,12 @@ struct proxy_upstream {
   struct upstream_health health;
 };
 
+/** Counts an answer that took ms in h's latency histogram (loop thread). */
+void upstream_health_latency(struct upstream_health *h, uint64_t ms);
+/** The upper bound of latency bucket i (0 <= i < PROXY_LATENCY_BUCKETS), in
+ *  milliseconds. */
+uint64_t upstream_latency_bucket_ms(int i);
+
 /** Parses a GOPROXY-style list. Returns the count or -EINVAL with a message
  *  in err. "off" ends the list (it becomes an entry with base NULL). */
 int proxy_upstreams_parse(const char *list, struct proxy_upstream *out, int max,
