@@ -70,7 +70,7 @@ static void on_hello(struct proxy_conn *c, void *arg) {
 
 static void on_mirror(struct proxy_conn *c, void *arg) {
   struct proxy_server *s = arg;
-  proxy_route_mirror(c, s->mirror);
+  proxy_route_mirror(c, s->mirror, s->cfg->verify_sumdb);
 }
 
 /* Every target and its handler; the first that matches wins, so the narrow
@@ -141,7 +141,7 @@ static void server_dispose(struct proxy_server *s, int clean) {
   s->vcs = NULL;
   http_server_close(s->http, NULL, NULL);
   s->http = NULL;
-  upstream_list_free(s->upstreams);
+  upstream_list_close(s->upstreams, NULL, NULL);
   s->upstreams = NULL;
   /* One iteration runs the close callbacks of the handles closed above
    * (the fetcher, HTTP server and cache free their memory there) and of the
@@ -209,7 +209,6 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
   const struct proxy_sumdb_config sumdb = {
       .sumdbs = cfg->sumdbs,
       .upstreams = s->upstreams,
-      .verify = cfg->verify_sumdb && !cfg->offline,
       .loop = loop,
       .store = s->store,
       .read = proxy_sumdb_read, /* cached and coalesced (job_sumdb.c) */
@@ -220,7 +219,6 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
       .loop = loop,
       .store = s->store,
       .offline = cfg->offline,
-      .verify_sumdb = cfg->verify_sumdb,
       .sumdb = s->sumdb,
   };
   if (rc == 0)

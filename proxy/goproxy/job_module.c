@@ -145,7 +145,7 @@ static void on_verified(struct proxy_sumdb_verify *v) {
 static int verify(struct fetch_job *j) {
   struct proxy_sumdb_verify *v = &module_data(j)->verify;
   const struct gp_req *gp = &j->gp;
-  if (j->s->cfg->offline || !gp->canonical ||
+  if (!j->s->cfg->verify_sumdb || j->s->cfg->offline || !gp->canonical ||
       (gp->kind != GP_MOD && gp->kind != GP_ZIP) ||
       !proxy_sumdb_should_verify(j->s->sumdb) ||
       proxy_vcs_private(j->s->vcs, gp->module))

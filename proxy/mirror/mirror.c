@@ -170,6 +170,7 @@ struct mirror_page {
   uv_work_t work;
   struct proxy_conn *conn;
   struct proxy_mirror *m;
+  int verify_sumdb;
   int json;
   unsigned unreachable; /* bit i: database i is skipped by verification */
   char *text;
@@ -216,7 +217,7 @@ static void on_page(uv_work_t *w) {
             ",\"versions\":%" PRIu64 ",\"zips\":%" PRIu64
             ",\"imported\":%" PRIu64 ",\"verify_sumdb\":%s,\"sumdb\":[",
             st.versions, st.zips, st.imported,
-            cfg->verify_sumdb ? "true" : "false");
+            p->verify_sumdb ? "true" : "false");
   } else {
     fprintf(f,
             "mirror: %s\ncontent taken: %s\nlast import: %s\n"
@@ -224,7 +225,7 @@ static void on_page(uv_work_t *w) {
             " imported)\nverify against the checksum database: %s\n",
             cfg->offline ? "offline (fetches nothing)" : "online", snap,
             imported[0] != '\0' ? imported : "none", st.versions, st.zips,
-            st.imported, cfg->verify_sumdb ? "yes" : "no");
+            st.imported, p->verify_sumdb ? "yes" : "no");
   }
   for (int i = 0; i < proxy_sumdb_count(cfg->sumdb); i++) {
     const struct proxy_sumdb_db *db = proxy_sumdb_at(cfg->sumdb, i);
@@ -266,8 +267,8 @@ static void on_page_done(uv_work_t *w, int status) {
   free(p);
 }
 
-void proxy_route_mirror(struct proxy_conn *c, void *arg) {
-  struct proxy_mirror *m = arg;
+void proxy_route_mirror(struct proxy_conn *c, struct proxy_mirror *m,
+                        int verify_sumdb) {
   struct mirror_page *p = calloc(1, sizeof *p);
   if (p == NULL) {
     proxy_conn_send_text(c, 503, "out of memory", NULL);
@@ -275,6 +276,7 @@ void proxy_route_mirror(struct proxy_conn *c, void *arg) {
   }
   p->conn = c;
   p->m = m;
+  p->verify_sumdb = verify_sumdb;
   p->json = proxy_format_negotiate(proxy_conn_target(c),
                                    proxy_conn_accept(c)) == PROXY_FORMAT_JSON;
   for (int i = 0; i < proxy_sumdb_count(m->cfg.sumdb); i++)

@@ -10,7 +10,6 @@
 struct proxy_sumdb {
   struct proxy_sumdb_db dbs[PROXY_SUMDB_MAX_DBS];
   int ndbs;
-  int verify; /**< --verify-sumdb, and online */
   uv_loop_t *loop;
   struct store *store;
   proxy_sumdb_read_fn read;

@@ -99,7 +99,6 @@ int proxy_sumdb_new(const struct proxy_sumdb_config *cfg,
     free(specs);
     return -ENOMEM;
   }
-  sd->verify = cfg->verify;
   sd->loop = cfg->loop;
   sd->store = cfg->store;
   sd->read = cfg->read;

@@ -48,7 +48,7 @@ static void verify_state(struct proxy_sumdb_verify *v,
 }
 
 int proxy_sumdb_should_verify(const struct proxy_sumdb *sd) {
-  return sd != NULL && sd->verify && sd->ndbs > 0 &&
+  return sd != NULL && sd->ndbs > 0 &&
          sd->dbs[0].unreachable_until <= uv_now(sd->loop);
 }
 

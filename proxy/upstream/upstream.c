@@ -210,14 +210,15 @@ int upstream_list_new(uv_loop_t *loop, const char *list, const char *ca_file,
   *out = u;
   return 0;
 fail:
-  upstream_list_free(u);
+  upstream_list_close(u, NULL, NULL);
   return rc;
 }
 
-void upstream_list_free(struct upstream_list *u) {
+void upstream_list_close(struct upstream_list *u, upstream_close_cb cb,
+                         void *arg) {
   if (u == NULL)
     return;
-  proxy_fetcher_free(u->fetcher);
+  proxy_fetcher_close(u->fetcher, cb, arg);
   proxy_upstreams_free(u->entries, u->n);
   free(u);
 }

@@ -23,7 +23,6 @@ struct proxy_mirror_config {
   uv_loop_t *loop;
   struct store *store;
   int offline;               /**< --offline (or --upstream off) */
-  int verify_sumdb;          /**< --verify-sumdb, shown on /diag/mirror */
   struct proxy_sumdb *sumdb; /**< the databases, shown on /diag/mirror */
 };
 
@@ -54,9 +53,10 @@ const char *proxy_mirror_headers(struct proxy_mirror *m, int listing);
 void proxy_mirror_explain(struct proxy_mirror *m, const char *module,
                           const char *version, char *out, size_t cap);
 
-/** Serves GET /diag/mirror (an http_handler_cb; arg: the mirror): offline
- *  or not, snapshot time, last import, checksum databases and what the
- *  store holds for them. */
-void proxy_route_mirror(struct proxy_conn *c, void *arg);
+/** Serves GET /diag/mirror: offline or not, snapshot time, last import,
+ *  whether upstream content is verified (verify_sumdb, as configured now),
+ *  checksum databases and what the store holds for them. */
+void proxy_route_mirror(struct proxy_conn *c, struct proxy_mirror *m,
+                        int verify_sumdb);
 
 #endif

@@ -76,7 +76,6 @@ struct proxy_sumdb_config {
   /** each database is read through the proxies of this list before "off"
    *  or "direct" */
   struct upstream_list *upstreams;
-  int verify;               /**< --verify-sumdb, and online */
   uv_loop_t *loop;          /**< kept */
   struct store *store;      /**< kept: findings of failed verifications */
   proxy_sumdb_read_fn read; /**< how the verifier reads answers */
@@ -157,9 +156,10 @@ struct proxy_sumdb_verify {
   int ntiles, pending;
 };
 
-/** 1 when a public module's file fetched from an upstream should be
- *  checked before it is stored: verification on (--verify-sumdb, online),
- *  a database configured and not known to be unreachable. sd may be NULL. */
+/** 1 when a public module's file fetched from an upstream can be checked
+ *  before it is stored (the caller asks when --verify-sumdb is on and it
+ *  is online): a database configured and not known to be unreachable. sd
+ *  may be NULL. */
 int proxy_sumdb_should_verify(const struct proxy_sumdb *sd);
 /** Starts checking module@version against the first database. 0, or a
  *  negative errno (on_done will not run). */
