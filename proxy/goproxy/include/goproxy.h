@@ -67,7 +67,7 @@ struct proxy_config {
   uint64_t max_request_rate; /**< per connection per second, 0: none */
   int offline;               /**< air-gapped mirror: fetch nothing (mirror.c) */
   /** --sumdb checksum databases in GOSUMDB syntax (NULL-terminated; NULL
-   *  or "off": none), proxied under /sumdb/ (sumdb.c). */
+   *  or "off": none), proxied under /sumdb/ (job_sumdb.c). */
   const char *const *sumdbs;
   int verify_sumdb; /**< check upstream zips/go.mods (sumdb_verify.c) */
   /** "direct" mode's rules for public modules' repositories and go-get
@@ -79,7 +79,7 @@ struct proxy_config {
 
 /* ---- what a GOPROXY request asks for ------------------------------------ */
 
-/* GP_SUMDB: a checksum database answer (sumdb.c), fetched by the same
+/* GP_SUMDB: a checksum database answer (job_sumdb.c), fetched by the same
  * coalesced jobs: `module` is the database name, `suffix` the path below
  * it ("lookup/<escaped path>@<escaped version>", "tile/8/0/000", "latest"),
  * `canonical` 0. */
@@ -147,7 +147,7 @@ struct proxy_server {
   uv_timer_t drain_timer;
   struct upstream_list *upstreams; /**< --upstream and the HTTP client */
   struct proxy_vcs *vcs;           /**< private modules from git (vcs.c) */
-  struct proxy_sumdb *sumdb;       /**< checksum databases (sumdb.c) */
+  struct proxy_sumdb *sumdb;       /**< checksum databases (proxy/sumdb) */
   struct proxy_mirror *mirror;     /**< offline mirror state (mirror.c) */
   struct goproxy *goproxy;         /**< hot cache, fetch jobs (goproxy.h) */
   int stopping;
