@@ -53,6 +53,13 @@ void diag_report_dispose(struct diag_report *r) {
   if (r == NULL)
     return;
   free(r->main_module);
+  for (size_t i = 0; r->info != NULL && i < r->nbuild; i++) {
+    free(r->info[i].latest);
+    free(r->info[i].prerelease);
+    free(r->info[i].retracted);
+    free(r->info[i].deprecated);
+  }
+  free(r->info);
   diag_mods_free(r->build, r->nbuild);
   for (size_t i = 0; i < r->nfindings; i++) {
     struct diag_finding *f = &r->findings[i];
@@ -330,23 +337,100 @@ static void check_missing(struct analysis *a, const struct diag_mod *m) {
   }
 }
 
-/* 1 if version falls in one of the retract intervals; sets *why. */
+/* 1 if version falls in one of the retract intervals; sets *why to the
+ * first rationale given (NULL if none is), as CheckRetractions does. */
 static int retracted(const struct modfile *mf, const char *version,
                      const char **why) {
+  int in = 0;
+  *why = NULL;
   for (size_t i = 0; i < mf->nretract; i++) {
     const struct modfile_retract *r = &mf->retract[i];
-    if (gomod_semver_compare(r->low, version) <= 0 &&
-        gomod_semver_compare(version, r->high) <= 0) {
+    if (gomod_semver_compare(r->low, version) > 0 ||
+        gomod_semver_compare(version, r->high) > 0)
+      continue;
+    in = 1;
+    if (*why == NULL && r->rationale != NULL && r->rationale[0] != '\0')
       *why = r->rationale;
-      return 1;
-    }
   }
-  return 0;
+  return in;
 }
 
-/* Retraction and deprecation come from the latest version's go.mod; the
- * list also says how far behind the selected version is. */
+/* ---- what go list -m -u shows: latest, retracted, deprecated ----------- */
+
+/* The versions of one module being queried (diag_query_fns' ctx). */
+struct query_ctx {
+  struct analysis *a;
+  const char *path;
+  const struct modfile *latest; /* its retractions, or NULL */
+};
+
+/* CheckAllowed: not excluded by the main go.mod, not retracted. */
+static int query_allowed(void *ctx, const char *version) {
+  const struct query_ctx *q = ctx;
+  const char *why;
+  if (is_excluded(q->a, q->path, version))
+    return 0;
+  return q->latest == NULL || !retracted(q->latest, version, &why);
+}
+
+/* versionHasGoMod: the go.mod served is not the one the go command makes
+ * up for a version without one (modfetch.LegacyGoMod). One that cannot be
+ * fetched counts as a go.mod: +incompatible versions stay out. */
+static int query_has_gomod(void *ctx, const char *version) {
+  const struct query_ctx *q = ctx;
+  char *data = NULL, err[128], legacy[GOMOD_MAX_PATH_BYTES + 16];
+  size_t len = 0;
+  if (q->a->src->gomod(q->a->src->ctx, q->path, version, &data, &len, err,
+                       sizeof err) < 0)
+    return 1;
+  int n = snprintf(legacy, sizeof legacy, "module %s\n", q->path);
+  int has = len != (size_t)n || memcmp(data, legacy, len) != 0;
+  free(data);
+  return has;
+}
+
+/* What @latest names for path (the go command's repo.Latest, asked when
+ * no tagged version qualifies), into out: 0 or a negative errno. */
+static int source_latest(struct analysis *a, const char *path,
+                         char out[GOMOD_MAX_VERSION_BYTES]) {
+  if (a->src->latest == NULL)
+    return -ENOENT;
+  return a->src->latest(a->src->ctx, path, out);
+}
+
+/* The retraction and deprecation the latest go.mod states, as findings and
+ * in info. */
+static void latest_says(struct analysis *a, const struct diag_mod *m,
+                        const struct modfile *mf,
+                        struct diag_module_info *info) {
+  const char *why = NULL;
+  char shown[DIAG_MSG_BYTES];
+  if (retracted(mf, m->version, &why)) {
+    diag_short_message(why != NULL ? why : "", shown, sizeof shown);
+    info->retracted =
+        strdup(shown[0] != '\0' ? shown : "retracted by module author");
+    a->oom |= info->retracted == NULL;
+    finding(a, DIAG_SEV_WARNING, "retracted", m->path, m->version,
+            "%s@%s is retracted by its author%s%s\nfix: go get %s@latest",
+            m->path, m->version, shown[0] != '\0' ? ": " : "", shown, m->path);
+  }
+  if (mf->deprecated != NULL && mf->deprecated[0] != '\0') {
+    info->deprecated = strdup(mf->deprecated);
+    a->oom |= info->deprecated == NULL;
+    diag_short_message(mf->deprecated, shown, sizeof shown);
+    finding(a, DIAG_SEV_WARNING, "deprecated", m->path, NULL,
+            "module %s is deprecated: %s\nfix: move to the replacement the "
+            "message names (go get <it>@latest), then go mod tidy",
+            m->path, shown);
+  }
+}
+
+/* As go list -m -u: the latest version ignoring retractions, whose go.mod
+ * says what is retracted and deprecated (not for a module replaced as a
+ * whole), then the "upgrade" query among the versions allowed. The latest
+ * version into `latest` ("" when the versions cannot be listed). */
 static void check_latest(struct analysis *a, const struct diag_mod *m,
+                         struct diag_module_info *info,
                          char latest[GOMOD_MAX_VERSION_BYTES]) {
   latest[0] = '\0';
   char *list = NULL;
@@ -354,39 +438,42 @@ static void check_latest(struct analysis *a, const struct diag_mod *m,
   if (!may_fetch(a, m->path) ||
       a->src->list(a->src->ctx, m->path, &list, &len) < 0)
     return;
-  struct diag_nearest n;
-  diag_nearest_versions(list, len, m->version, &n);
-  free(list);
-  const char *lv =
-      n.latest[0] != '\0' && gomod_semver_compare(n.latest, m->version) > 0
-          ? n.latest
-          : m->version;
-  snprintf(latest, GOMOD_MAX_VERSION_BYTES, "%s", lv);
-  char *data = NULL, err[128];
-  if (a->src->gomod(a->src->ctx, m->path, lv, &data, &len, err, sizeof err) < 0)
-    return;
+  struct query_ctx q = {.a = a, .path = m->path};
+  struct diag_query_fns fns = {.has_gomod = query_has_gomod, .ctx = &q};
+  char newest[GOMOD_MAX_VERSION_BYTES], pre[GOMOD_MAX_VERSION_BYTES];
+  /* Without tagged versions the go command asks @latest. */
+  if (diag_query_latest(list, len, NULL, &fns, newest, pre) < 0 &&
+      source_latest(a, m->path, newest) < 0)
+    snprintf(newest, sizeof newest, "%s", m->version);
   struct modfile mf;
   modfile_init(&mf);
-  if (modfile_parse(&mf, data, len, MODFILE_LAX, NULL, 0) == 0) {
-    const char *why = NULL;
-    char shown[DIAG_MSG_BYTES];
-    if (retracted(&mf, m->version, &why)) {
-      diag_short_message(why != NULL ? why : "", shown, sizeof shown);
-      finding(a, DIAG_SEV_WARNING, "retracted", m->path, m->version,
-              "%s@%s is retracted by its author%s%s\nfix: go get %s@latest",
-              m->path, m->version, shown[0] != '\0' ? ": " : "", shown,
-              m->path);
-    }
-    if (mf.deprecated != NULL && mf.deprecated[0] != '\0') {
-      diag_short_message(mf.deprecated, shown, sizeof shown);
-      finding(a, DIAG_SEV_WARNING, "deprecated", m->path, NULL,
-              "module %s is deprecated: %s\nfix: move to the replacement the "
-              "message names (go get <it>@latest), then go mod tidy",
-              m->path, shown);
-    }
+  char *data = NULL, err[128];
+  size_t dlen = 0;
+  if (replacement(a, m->path, "") == NULL &&
+      a->src->gomod(a->src->ctx, m->path, newest, &data, &dlen, err,
+                    sizeof err) == 0 &&
+      modfile_parse(&mf, data, dlen, MODFILE_LAX, NULL, 0) == 0) {
+    q.latest = &mf;
+    latest_says(a, m, &mf, info);
   }
-  modfile_dispose(&mf);
   free(data);
+  fns.allowed = query_allowed;
+  int rc = diag_query_latest(list, len, m->version, &fns, latest, pre);
+  a->oom |= rc == -ENOMEM;
+  /* From a pseudo-version the upgrade query may also take what @latest
+   * names, when it is allowed and not below the selected version. */
+  if (rc == -ENOENT && gomod_is_pseudo_version(m->version) &&
+      source_latest(a, m->path, latest) == 0 &&
+      gomod_semver_compare(latest, m->version) >= 0 &&
+      query_allowed(&q, latest))
+    rc = 0;
+  if (rc < 0)
+    snprintf(latest, GOMOD_MAX_VERSION_BYTES, "%s", m->version);
+  info->latest = strdup(latest);
+  info->prerelease = pre[0] != '\0' ? strdup(pre) : NULL;
+  a->oom |= info->latest == NULL || (pre[0] != '\0' && !info->prerelease);
+  modfile_dispose(&mf);
+  free(list);
 }
 
 static int is_direct(const struct analysis *a, const char *path) {
@@ -853,7 +940,8 @@ static void path_mismatch(struct analysis *a, const struct diag_mod *m,
   finding(a, DIAG_SEV_ERROR, "path mismatch", m->path, m->version, "%s", msg);
 }
 
-static void check_module(struct analysis *a, const struct diag_mod *m) {
+static void check_module(struct analysis *a, const struct diag_mod *m,
+                         struct diag_module_info *info) {
   const struct loaded *l = find_loaded(a, m->path, m->version);
   const struct modfile_replace *rep = replacement(a, m->path, m->version);
   if (l != NULL && l->declared != NULL && rep == NULL &&
@@ -862,12 +950,32 @@ static void check_module(struct analysis *a, const struct diag_mod *m) {
   if (l != NULL && l->go != NULL)
     check_dependency_go(a, m, l->go);
   char latest[GOMOD_MAX_VERSION_BYTES];
-  check_latest(a, m, latest);
+  check_latest(a, m, info, latest);
   check_drift(a, m, latest);
 }
 
-/* go.sum lines for the build list's versions against what is served. */
+/* The index of path@version in the build list (sorted by path), or -1. */
+static long build_index(const struct diag_report *r, const char *path,
+                        const char *version) {
+  size_t lo = 0, hi = r->nbuild;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(path, r->build[mid].path);
+    if (c == 0)
+      return strcmp(version, r->build[mid].version) == 0 ? (long)mid : -1;
+    if (c < 0)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return -1;
+}
+
+/* go.sum lines against what is served, with each build list module's
+ * verdict: a line that disagrees, else its go.mod line (which the go
+ * command needs for every module of the graph) there or not. */
 static void check_gosum(struct analysis *a, const char *gosum, size_t len) {
+  struct diag_report *r = a->out;
   char *copy = strndup(gosum, len);
   if (copy == NULL) {
     a->oom = 1;
@@ -892,15 +1000,35 @@ static void check_gosum(struct analysis *a, const char *gosum, size_t len) {
                a->src->zip_h1(a->src->ctx, path, ver, served) < 0) {
       continue;
     }
-    if (strcmp(served, sum) != 0)
+    long at = build_index(r, path, ver);
+    struct diag_module_info *info = at >= 0 ? &r->info[at] : NULL;
+    if (strcmp(served, sum) != 0) {
+      if (info != NULL)
+        info->sum = DIAG_SUM_MISMATCH;
       finding(a, DIAG_SEV_ERROR, "checksum mismatch", path, ver,
               "go.sum has %s for %s@%s%s, but this proxy serves %s; the go "
               "command will refuse it (SECURITY ERROR)\nfix: if go.sum is "
               "wrong, delete that line and run go mod download %s; if not, "
               "tell the proxy's operators",
               sum, path, ver, is_mod ? "/go.mod" : "", served, path);
+    } else if (info != NULL && is_mod && info->sum != DIAG_SUM_MISMATCH) {
+      info->sum = DIAG_SUM_OK;
+    }
   }
   free(copy);
+  /* The modules whose go.mod was loaded from the proxy and has no line. */
+  for (size_t i = 0; i < r->nbuild; i++) {
+    const struct diag_mod *m = &r->build[i];
+    if (r->info[i].sum == DIAG_SUM_UNCHECKED &&
+        find_loaded(a, m->path, m->version) != NULL &&
+        replacement(a, m->path, m->version) == NULL)
+      r->info[i].sum = DIAG_SUM_MISSING;
+  }
+}
+
+const char *diag_sum_name(enum diag_sum s) {
+  static const char *const names[] = {"unchecked", "ok", "missing", "mismatch"};
+  return names[s];
 }
 
 /* The effective GONOSUMDB/GONOPROXY: the variable, else GOPRIVATE. */
@@ -967,12 +1095,17 @@ int diag_modfile_analyze(const char *gomod, size_t gomod_len, const char *gosum,
   free(roots);
   for (size_t i = 0; rc == 0 && i < nfailed; i++)
     check_missing(&a, &failed[i]);
+  if (rc == 0 && out->nbuild > 0) {
+    out->info = calloc(out->nbuild, sizeof *out->info);
+    rc = out->info != NULL ? 0 : -ENOMEM;
+  }
   for (size_t i = 0; rc == 0 && i < out->nbuild; i++) {
     int broken = 0;
     for (size_t k = 0; k < nfailed && !broken; k++)
       broken = strcmp(failed[k].path, out->build[i].path) == 0;
+    out->info[i].indirect = !is_direct(&a, out->build[i].path);
     if (!broken)
-      check_module(&a, &out->build[i]);
+      check_module(&a, &out->build[i], &out->info[i]);
     check_private(&a, out->build[i].path);
   }
   diag_mods_free(failed, nfailed);

@@ -1,6 +1,8 @@
 /*
  * multipart/form-data (RFC 7578, RFC 2046 5.1), as `curl -F` and browsers
- * send it, parsed in one pass that yields every field.
+ * send it, parsed in one pass that yields every field; and
+ * application/x-www-form-urlencoded (what an HTML form sends by default,
+ * and `curl --data-urlencode`), decoded in place.
  *
  * A delimiter is "--" and the boundary at the start of a line (the body's
  * start, or after a CRLF or a bare LF), followed by "--" (the end) or by
@@ -207,12 +209,65 @@ int diag_form_parse(const char *body, size_t len, const char *content_type,
 int diag_form_get(const struct diag_form *f, const char *name, const char **val,
                   size_t *vlen) {
   size_t n = strlen(name);
+  int rc = -ENOENT;
   for (size_t i = 0; i < f->n; i++) {
-    if (f->field[i].name_len == n && memcmp(f->field[i].name, name, n) == 0) {
-      *val = f->field[i].value;
-      *vlen = f->field[i].value_len;
-      return 0;
-    }
+    if (f->field[i].name_len != n || memcmp(f->field[i].name, name, n) != 0 ||
+        (rc == 0 && f->field[i].value_len == 0))
+      continue;
+    *val = f->field[i].value;
+    *vlen = f->field[i].value_len;
+    rc = 0;
+    if (*vlen > 0)
+      break;
   }
-  return -ENOENT;
+  return rc;
+}
+
+/* Decodes one urlencoded name or value of n bytes in place ('+' is a
+ * space, %XX a byte): the decoded length, or -EINVAL for a '%' without two
+ * hex digits after it. */
+static long url_decode(char *p, size_t n) {
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = p[i];
+    if (c == '+') {
+      c = ' ';
+    } else if (c == '%') {
+      int hi = i + 2 < n ? gomod_hex_digit(p[i + 1]) : -1;
+      int lo = hi >= 0 ? gomod_hex_digit(p[i + 2]) : -1;
+      if (lo < 0)
+        return -EINVAL;
+      c = (char)(hi << 4 | lo);
+      i += 2;
+    }
+    p[o++] = c;
+  }
+  return (long)o;
+}
+
+int diag_form_parse_urlencoded(char *body, size_t len, struct diag_form *out) {
+  out->n = 0;
+  int rc = 0;
+  for (char *p = body, *end = body + len; p < end && rc == 0;) {
+    char *amp = memchr(p, '&', (size_t)(end - p));
+    char *pend = amp != NULL ? amp : end;
+    char *eq = memchr(p, '=', (size_t)(pend - p));
+    char *nend = eq != NULL ? eq : pend;
+    char *v = eq != NULL ? eq + 1 : pend;
+    if (pend > p && out->n == DIAG_FORM_MAX_PARTS) {
+      rc = -E2BIG;
+    } else if (pend > p) {
+      long nl = url_decode(p, (size_t)(nend - p));
+      long vl = url_decode(v, (size_t)(pend - v));
+      rc = nl < 0 || vl < 0                ? -EINVAL
+           : nl > DIAG_FORM_MAX_NAME_BYTES ? -E2BIG
+                                           : 0;
+      struct diag_form_field *f = &out->field[out->n++];
+      *f = (struct diag_form_field){p, v, (size_t)nl, (size_t)vl};
+    }
+    p = pend + 1;
+  }
+  if (rc < 0)
+    out->n = 0;
+  return rc;
 }

@@ -41,6 +41,7 @@ const char *diag_outcome_name(enum diag_outcome o) {
       [DIAG_PRIVATE_ROUTE] = "private-route error",
       [DIAG_GIT_ERROR] = "git error",
       [DIAG_STORE_ERROR] = "store error",
+      [DIAG_POLICY] = "policy",
   };
   return (unsigned)o < sizeof names / sizeof names[0] ? names[o] : "?";
 }
@@ -381,7 +382,7 @@ int diag_record_parse(const char *json, struct diag_record *out) {
     free(when);
   }
   char *outcome = json_string(value_of(json, "outcome"));
-  for (int o = DIAG_HIT; outcome != NULL && o <= DIAG_STORE_ERROR; o++)
+  for (int o = DIAG_HIT; outcome != NULL && o <= DIAG_POLICY; o++)
     if (strcmp(outcome, diag_outcome_name((enum diag_outcome)o)) == 0)
       out->outcome = (enum diag_outcome)o;
   free(outcome);

@@ -1,10 +1,18 @@
 /*
- * The server process: listener, signals and orderly shutdown.
+ * The server process: listener, signals, reload and orderly shutdown.
  *
  * SIGTERM/SIGINT: stop accepting, close idle connections, let requests in
  * flight finish for up to PROXY_DRAIN_TIMEOUT_MS, then close the rest and
  * exit 0. The store stays consistent whenever the process stops, since
  * every publish is one SQLite transaction.
+ *
+ * SIGHUP (proxy_server_on_reload): a new whole configuration is made and
+ * checked, the subsystems that keep state made from settings take it (the
+ * HTTP layer re-reads the TLS files and the auth file, proxy/vcs takes the
+ * private patterns and git routes), and s->cfg is swapped, all in one loop
+ * callback: a request sees either configuration whole, never a mix. The
+ * old one is freed once the work that holds it ends. Any error leaves the
+ * running configuration untouched.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -93,10 +101,10 @@ static const struct route_spec {
     {"", HTTP_MATCH_PREFIX, 0, proxy_route},
 };
 
-/* Creates the HTTP server (TLS, credentials) and registers the handlers. */
-static int http_init(struct proxy_server *s) {
-  const struct proxy_config *cfg = s->cfg;
-  struct http_config hc = {
+/* What the HTTP layer takes of cfg. */
+static struct http_config http_config_of(struct proxy_server *s,
+                                         const struct proxy_config *cfg) {
+  return (struct http_config){
       .tls_cert = cfg->tls_cert,
       .tls_key = cfg->tls_key,
       .auth_file = cfg->auth_file,
@@ -106,6 +114,11 @@ static int http_init(struct proxy_server *s) {
       .on_done = on_request_done,
       .arg = s,
   };
+}
+
+/* Creates the HTTP server (TLS, credentials) and registers the handlers. */
+static int http_init(struct proxy_server *s) {
+  struct http_config hc = http_config_of(s, s->cfg);
   int rc = http_server_new(s->loop, &hc, &s->http);
   for (size_t i = 0; rc == 0 && i < sizeof routes / sizeof routes[0]; i++)
     rc = http_server_handle(s->http, routes[i].pattern, routes[i].match,
@@ -133,6 +146,7 @@ static void close_handle(uv_handle_t *h) {
 static void server_dispose(struct proxy_server *s, int clean) {
   close_handle((uv_handle_t *)&s->sigterm);
   close_handle((uv_handle_t *)&s->sigint);
+  close_handle((uv_handle_t *)&s->sighup);
   close_handle((uv_handle_t *)&s->drain_timer);
   if (clean && s->record_timer.loop != NULL)
     proxy_records_close(s);
@@ -159,6 +173,8 @@ static void server_dispose(struct proxy_server *s, int clean) {
   if (clean) {
     store_close(s->store);
     s->store = NULL;
+    proxy_config_release(s->cfg);
+    s->cfg = NULL;
   }
 }
 
@@ -168,6 +184,7 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
   s->loop = loop;
   s->cfg = cfg;
   s->record = keep_record;
+  proxy_config_hold(s);
   int rc =
       upstream_list_new(loop, cfg->upstream, cfg->upstream_ca, &s->upstreams);
   if (rc < 0)
@@ -271,7 +288,8 @@ int proxy_server_run(struct proxy_server *s) {
     }
   }
   char *upstream = proxy_url_redact(s->cfg->upstream);
-  if (s->cfg->listen != NULL)
+  int logs = s->cfg->listen != NULL; /* s->cfg is released when it ends */
+  if (logs)
     fprintf(stderr,
             "modproxy %s listening on %s://%s:%d (data %s, upstream %s)\n",
             MODPROXY_VERSION, http_server_tls(s->http) ? "https" : "http", host,
@@ -280,7 +298,73 @@ int proxy_server_run(struct proxy_server *s) {
   free(upstream);
   int clean = uv_run(s->loop, UV_RUN_DEFAULT) == 0;
   server_dispose(s, clean);
-  if (s->cfg->listen != NULL)
+  if (logs)
     fprintf(stderr, "modproxy: stopped\n");
   return 0;
+}
+
+/* ---- reload (SIGHUP) ------------------------------------------------------ */
+
+/* Gives the subsystems that keep state made from settings the new
+ * configuration: all of it or, on an error (one line in err), none. A
+ * subsystem that builds something from a setting (a parsed list, a loaded
+ * file) takes it here; every other setting applies by being read from
+ * s->cfg where it is used. */
+static int apply(struct proxy_server *s, const struct proxy_config *cfg,
+                 char *err, size_t errlen) {
+  int rc = proxy_vcs_routes_check(cfg->git_routes, err, errlen);
+  if (rc < 0)
+    return rc;
+  struct http_config hc = http_config_of(s, cfg);
+  rc = http_server_configure(s->http, &hc, err, errlen);
+  if (rc < 0)
+    return rc;
+  proxy_vcs_configure(s->vcs, cfg->private_patterns, cfg->git_routes);
+  return 0;
+}
+
+static void on_sighup(uv_signal_t *h, int signum) {
+  struct proxy_server *s = h->data;
+  struct proxy_reload r = {.err = ""};
+  struct proxy_config *cfg = s->reload(s->cfg, &r, s->reload_arg);
+  if (cfg != NULL && apply(s, cfg, r.err, sizeof r.err) < 0) {
+    proxy_config_release(cfg);
+    cfg = NULL;
+  }
+  if (cfg == NULL) {
+    fprintf(stderr,
+            "modproxy: SIGHUP: %s; still serving with the previous settings\n",
+            r.err);
+    return;
+  }
+  const struct proxy_config *old = s->cfg;
+  s->cfg = cfg;
+  proxy_config_release(old);
+  fprintf(stderr, "modproxy: SIGHUP: reloaded; %s%s%s%s\n",
+          r.changed[0] != '\0' ? "changed: " : "no setting changed", r.changed,
+          cfg->tls_cert != NULL ? "; TLS certificate and key read again" : "",
+          cfg->auth_file != NULL ? "; auth file read again" : "");
+  if (r.restart[0] != '\0')
+    fprintf(stderr,
+            "modproxy: SIGHUP: changed, but only applied by a restart: %s\n",
+            r.restart);
+}
+
+void proxy_server_on_reload(struct proxy_server *s, proxy_reload_cb load,
+                            void *arg) {
+  int rc = uv_signal_init(s->loop, &s->sighup);
+  s->sighup.data = s;
+  if (rc == 0)
+    rc = uv_signal_start(&s->sighup, on_sighup, SIGHUP);
+  if (rc < 0) {
+    fprintf(stderr,
+            "modproxy: cannot handle SIGHUP (%s): change settings by a "
+            "restart\n",
+            uv_strerror(rc));
+    return;
+  }
+  /* Waiting for a reload must not keep the loop (and shutdown) running. */
+  uv_unref((uv_handle_t *)&s->sighup);
+  s->reload = load;
+  s->reload_arg = arg;
 }

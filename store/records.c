@@ -217,10 +217,12 @@ out:
 static const char sql_versions[] =
     "SELECT version, count(*) FROM requests WHERE module = ?1 AND status = 200"
     " AND time_ms >= ?2 AND version IS NOT NULL AND target LIKE '%.zip'"
+    " AND coalesce(client, '') <> ?3"
     " GROUP BY version ORDER BY 2 DESC LIMIT 20";
 
 int store_records_versions(struct store *st, const char *module,
-                           int64_t since_ms, struct store_bytes *out) {
+                           int64_t since_ms, const char *self,
+                           struct store_bytes *out) {
   struct store_conn *c = store__reader_get(st);
   int rc = 0;
   char *text = NULL;
@@ -233,6 +235,7 @@ int store_records_versions(struct store *st, const char *module,
   }
   sqlite3_bind_text(s, 1, module, -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 2, since_ms);
+  sqlite3_bind_text(s, 3, self, -1, SQLITE_STATIC);
   int n = 0;
   while (sqlite3_step(s) == SQLITE_ROW) {
     fprintf(f, "%s %lld\n", (const char *)sqlite3_column_text(s, 0),

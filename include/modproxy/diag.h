@@ -49,6 +49,7 @@ enum diag_outcome {
   DIAG_PRIVATE_ROUTE,  /**< a private module with no route to its repository */
   DIAG_GIT_ERROR,      /**< git failed for a private module */
   DIAG_STORE_ERROR,    /**< modproxy's own store failed (disk full, locked) */
+  DIAG_POLICY,         /**< refused or not fetched by a module policy */
 };
 const char *diag_outcome_name(enum diag_outcome o);
 
@@ -208,6 +209,10 @@ struct diag_source {
                size_t *len, char *err, size_t errlen);
   /** The @v/list body: 0, -ENOENT (unknown module) or an error. */
   int (*list)(void *ctx, const char *path, char **data, size_t *len);
+  /** The version @latest names (what the go command asks of a module
+   *  without tagged versions) into out: 0 or a negative errno. May be
+   *  NULL (never asked). */
+  int (*latest)(void *ctx, const char *path, char out[GOMOD_MAX_VERSION_BYTES]);
   /** The zip's h1 if the proxy holds the zip (never fetches), else -ENOENT. */
   int (*zip_h1)(void *ctx, const char *path, const char *version,
                 char h1[GOMOD_H1_BYTES]);
@@ -227,6 +232,39 @@ struct diag_client {
   const char *proxy_private; /**< this proxy's --private patterns */
 };
 
+/** The tagged versions of a @v/list body as the go command reads them
+ *  (valid semantic versions, pseudo-versions left out), sorted oldest
+ *  first: *out points into *text; the caller frees both. 0 or -ENOMEM. */
+int diag_list_versions(const char *list, size_t len, char **text, char ***out,
+                       size_t *n);
+
+/** What a version query may pick (latest.c): each predicate blocks and is
+ *  called from the analysing thread. */
+struct diag_query_fns {
+  /** 1 if the query may pick version (not excluded, not retracted), else
+   *  0; NULL allows every version. */
+  int (*allowed)(void *ctx, const char *version);
+  /** 1 if version has a go.mod of its own (not one the go command makes
+   *  up for a module without one), else 0. */
+  int (*has_gomod)(void *ctx, const char *version);
+  void *ctx;
+};
+
+/**
+ * The go command's "latest" query (current NULL) or "upgrade" query (from
+ * current) over a @v/list body, as queryProxy runs it: among the tagged
+ * versions (pseudo-versions left out) that fns allows and that are not
+ * below current, the newest release, else the newest pre-release; the
+ * +incompatible ones only while the newest compatible version before them
+ * has no go.mod. Writes it to out, and to pre the newest pre-release
+ * allowed when it is newer still ("" if none). 0, -ENOENT when no version
+ * qualifies (out is ""), or -ENOMEM.
+ */
+int diag_query_latest(const char *list, size_t len, const char *current,
+                      const struct diag_query_fns *fns,
+                      char out[GOMOD_MAX_VERSION_BYTES],
+                      char pre[GOMOD_MAX_VERSION_BYTES]);
+
 enum diag_severity { DIAG_SEV_ERROR, DIAG_SEV_WARNING, DIAG_SEV_INFO };
 
 struct diag_finding {
@@ -238,9 +276,34 @@ struct diag_finding {
   char *fix;     /**< the command or change that fixes it, or NULL */
 };
 
+/** The go.sum verdict on one module of the build list. */
+enum diag_sum {
+  DIAG_SUM_UNCHECKED, /**< no go.sum sent, or the module is replaced */
+  DIAG_SUM_OK,        /**< its go.mod line (and zip line, if any) match */
+  DIAG_SUM_MISSING,   /**< no line for its go.mod: the go command stops */
+  DIAG_SUM_MISMATCH,  /**< a line disagrees with what this proxy serves */
+};
+const char *diag_sum_name(enum diag_sum s);
+
+/** What `go list -m -u all` shows of a module of the build list, and
+ *  more. Strings heap-owned by the report (NULL when absent). */
+struct diag_module_info {
+  /** go list -u's Update: the version the "upgrade" query picks, which is
+   *  the selected version when nothing newer is allowed; NULL when the
+   *  module's versions could not be listed. */
+  char *latest;
+  char *prerelease; /**< the newest pre-release, when newer than latest */
+  char *retracted;  /**< the first rationale as the go command shows it
+                         ("retracted by module author" without one) */
+  char *deprecated; /**< the latest go.mod's Deprecated: message */
+  int indirect;     /**< not required by go.mod, or with // indirect */
+  enum diag_sum sum;
+};
+
 struct diag_report {
   char *main_module;
-  struct diag_mod *build; /**< the build list MVS selected */
+  struct diag_mod *build;        /**< the build list MVS selected */
+  struct diag_module_info *info; /**< one per module of the build list */
   size_t nbuild;
   struct diag_finding *findings;
   size_t nfindings, dropped;
@@ -303,7 +366,17 @@ struct diag_form {
  */
 int diag_form_parse(const char *body, size_t len, const char *content_type,
                     struct diag_form *out);
-/** The first field called `name`: 0 with *val and *vlen, or -ENOENT. */
+/**
+ * Parses an application/x-www-form-urlencoded body ("a=1&b=x+y%21"),
+ * decoding each name and value in place (body is overwritten; the fields
+ * point into it), in time linear in len. Returns 0; -EINVAL for a '%' not
+ * followed by two hex digits; -E2BIG past DIAG_FORM_MAX_PARTS fields or a
+ * name past DIAG_FORM_MAX_NAME_BYTES. Pure.
+ */
+int diag_form_parse_urlencoded(char *body, size_t len, struct diag_form *out);
+/** The first field called `name` that is not empty, else the first one
+ *  (a browser form may send both a pasted text and an upload, one of them
+ *  empty, under one name): 0 with *val and *vlen, or -ENOENT. */
 int diag_form_get(const struct diag_form *f, const char *name, const char **val,
                   size_t *vlen);
 

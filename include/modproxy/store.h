@@ -203,10 +203,12 @@ int store_records_summary(struct store *st, struct store_summary *out);
 /**
  * Versions of module that builds fetched (zips served with status 200)
  * since since_ms, one "version count" line each, most used first, into
- * *out. -ENOENT when there are none.
+ * *out; requests whose client is `self` (the proxy's own, made in-process)
+ * are not builds and are left out. -ENOENT when there are none.
  */
 int store_records_versions(struct store *st, const char *module,
-                           int64_t since_ms, struct store_bytes *out);
+                           int64_t since_ms, const char *self,
+                           struct store_bytes *out);
 
 /** Records a finding about module@version (version "" for the module as a
  *  whole); a finding of the same kind replaces the earlier one. */

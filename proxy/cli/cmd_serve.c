@@ -40,9 +40,12 @@ int cmd_serve(int argc, char **argv) {
     settings_dispose(&st);
     return CMD_EXIT_USAGE;
   }
-  struct proxy_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  settings_to_config(&st, &cfg);
+  /* The configuration made from st (which it takes), held here until the
+   * server has ended: what the server builds once at start (the store, the
+   * upstream client, proxy/vcs's directories) borrows from it, whatever
+   * configuration a reload (the next, made from the same sources) swaps in. */
+  struct proxy_config *cfg = settings_config_new(&st);
+  struct settings_source src = {&cmd, argc, argv};
   /* A client that goes away mid-response must cost an EPIPE on that
    * connection, not the process. */
   signal(SIGPIPE, SIG_IGN);
@@ -55,10 +58,11 @@ int cmd_serve(int argc, char **argv) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   struct proxy_server *s = calloc(1, sizeof *s);
-  rc = s == NULL ? -ENOMEM : proxy_server_init(s, &loop, &cfg);
-  if (rc == 0)
+  rc = s == NULL || cfg == NULL ? -ENOMEM : proxy_server_init(s, &loop, cfg);
+  if (rc == 0) {
+    proxy_server_on_reload(s, settings_reload, &src);
     rc = proxy_server_run(s);
-  else
+  } else
     rc = rc == -EINVAL ? CMD_EXIT_USAGE : 1;
   /* Close whatever handles are left (the record timer after a forced
    * stop), so that the loop, and the server its handles live in, can be
@@ -68,7 +72,7 @@ int cmd_serve(int argc, char **argv) {
   if (uv_loop_close(&loop) == 0)
     free(s);
   curl_global_cleanup();
-  settings_dispose(&st);
+  proxy_config_release(cfg);
   return rc;
 }
 

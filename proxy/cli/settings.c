@@ -11,6 +11,7 @@
  * that source. The same holds for MODPROXY_* variables.
  */
 #include "settings.h"
+#include "goproxy.h"
 #include "vcs.h"
 
 #include <ctype.h>
@@ -41,17 +42,28 @@ static const struct def {
   const char *help;
   int64_t unit;    /* K_SIZE: bytes of a number without suffix (0: 1) */
   const char *env; /* the variable when not MODPROXY_<NAME> */
+  /* The server builds something from it once, at start (a listener, the
+   * store, the upstream client): a new value on SIGHUP waits for a
+   * restart. Every other setting applies on SIGHUP (settings_reload). */
+  int restart;
+  /* K_LIST: what separates the variable's values (NULL: white space) */
+  const char *env_sep;
+  /* checks a value beyond its kind: 0, or -EINVAL with why */
+  int (*check)(const char *text, char *why, size_t cap);
 } defs[S_COUNT] = {
     [S_LISTEN] = {"listen", K_TEXT, "127.0.0.1:3000", 0, "ADDR",
-                  "address to listen on: host:port, [v6]:port or :port"},
+                  "address to listen on: host:port, [v6]:port or :port",
+                  .restart = 1},
     [S_DATA] = {"data", K_TEXT, "./modproxy-data", 0, "DIR",
-                "where the cache (modproxy.db) lives"},
+                "where the cache (modproxy.db) lives", .restart = 1},
     [S_UPSTREAM] = {"upstream", K_TEXT, "https://proxy.golang.org", 0, "LIST",
                     "upstream proxies in GOPROXY syntax: ',' falls through on "
-                    "404/410, '|' on any error, 'off' ends the list"},
+                    "404/410, '|' on any error, 'off' ends the list",
+                    .restart = 1},
     [S_UPSTREAM_CA] = {"upstream-ca", K_TEXT, NULL, 0, "FILE",
                        "PEM certificates to verify upstreams with instead of "
-                       "the system store"},
+                       "the system store",
+                       .restart = 1},
     [S_LIST_TTL] = {"list-ttl", K_COUNT, "300", 365ll * 86400, "SECONDS",
                     "how long version lists and @latest are fresh"},
     [S_NOT_FOUND_TTL] = {"not-found-ttl", K_COUNT, "60", 365ll * 86400,
@@ -63,7 +75,7 @@ static const struct def {
     [S_MEMORY_CACHE] = {"memory-cache", K_SIZE, "64", 1ll << 40, "SIZE",
                         "memory for the hot cache of small responses (a "
                         "plain number is MiB; 512M, 1G)",
-                        .unit = 1 << 20},
+                        .unit = 1 << 20, .restart = 1},
     [S_PRIVATE] = {"private", K_TEXT, NULL, 0, "PATTERNS",
                    "GOPRIVATE-style globs: matching modules come from their "
                    "git repositories, never from an upstream"},
@@ -85,11 +97,13 @@ static const struct def {
                       "go.mod needs a newer one are flagged in /diag"},
     [S_OFFLINE] = {"offline", K_BOOL, "false", 0, NULL,
                    "air-gapped mirror: fetch nothing, serve only what the "
-                   "store holds (lists and @latest from its versions)"},
+                   "store holds (lists and @latest from its versions)",
+                   .restart = 1},
     [S_SUMDB] = {"sumdb", K_LIST, "sum.golang.org", 0, "GOSUMDB",
                  "checksum database to proxy and verify against, in GOSUMDB "
                  "syntax (name, name+hash+key, then an optional URL); "
-                 "repeatable; off: none"},
+                 "repeatable; off: none",
+                 .restart = 1},
     [S_VERIFY_SUMDB] = {"verify-sumdb", K_BOOL, "true", 0, NULL,
                         "check upstream zips and go.mod files of public "
                         "modules against the checksum database before storing "
@@ -113,18 +127,28 @@ static const struct def {
     [S_TLS_KEY] = {"tls-key", K_TEXT, NULL, 0, "FILE",
                    "PEM private key for --tls-cert"},
     [S_GIT_TIMEOUT] = {"git-timeout", K_COUNT, "120", 86400, "SECONDS",
-                       "how long one git command may talk to a git host"},
+                       "how long one git command may talk to a git host",
+                       .restart = 1},
     [S_DIRECT_DENY] = {"direct-deny", K_RANGES, VCS_POLICY_DEFAULT_DENY, 0,
                        "CIDRS",
                        "address ranges that public modules' repositories "
                        "and go-get pages may not be on (\"direct\"); none: "
-                       "no range"},
+                       "no range",
+                       .restart = 1},
     [S_DIRECT_ALLOW] = {"direct-allow", K_RANGES, NULL, 0, "CIDRS",
                         "address ranges allowed all the same, inside "
-                        "--direct-deny"},
+                        "--direct-deny",
+                        .restart = 1},
     [S_DIRECT_INSECURE] = {"direct-insecure", K_TEXT, NULL, 0, "PATTERNS",
                            "GOINSECURE-style globs: public modules whose "
-                           "repositories may be http:// or git://"},
+                           "repositories may be http:// or git://",
+                           .restart = 1},
+    [S_POLICY] = {"policy", K_LIST, NULL, 0, "PATTERN=ACTION",
+                  "what to do for matching modules: deny REASON, deny RANGE "
+                  "REASON (<v1.2.3, >=v2.0.0, v1.0.0), cache-only or "
+                  "upstream LIST; first match wins; repeatable (the variable: "
+                  "one a line)",
+                  .env_sep = "\n", .check = policy_check},
 };
 
 /* The setting's variable: MODPROXY_<NAME>, upper case, '-' as '_'. */
@@ -267,6 +291,13 @@ static int set(struct settings *st, enum setting_id id, const char *text,
              d->name, text);
     return -EINVAL;
   }
+  char why[512];
+  int rc = d->check != NULL ? d->check(text, why, sizeof why) : 0;
+  if (rc < 0) {
+    snprintf(err, errlen, "%s: %s: %s", source, d->name,
+             rc == -EINVAL ? why : strerror(-rc));
+    return -EINVAL;
+  }
   if (d->kind == K_LIST) {
     if (st->v[id].nlist == SETTINGS_MAX_LIST) {
       snprintf(err, errlen, "%s: %s: at most %d values", source, d->name,
@@ -274,6 +305,8 @@ static int set(struct settings *st, enum setting_id id, const char *text,
       return -EINVAL;
     }
     st->v[id].list[st->v[id].nlist++] = text;
+    /* NULL-terminated even after a new source replaced longer values. */
+    st->v[id].list[st->v[id].nlist] = NULL;
   }
   st->v[id].text = text;
   snprintf(st->v[id].source, sizeof st->v[id].source, "%s", source);
@@ -412,12 +445,14 @@ static int load_env(struct settings *st, unsigned allowed, char *err,
         return -EINVAL;
       continue;
     }
-    /* A list variable holds entries separated by spaces or newlines. */
+    /* A list variable holds entries separated by spaces or newlines (or
+     * by the setting's own separator). */
+    const char *sep = defs[i].env_sep != NULL ? defs[i].env_sep : " \t\n";
     st->v[i].nlist = 0;
-    if ((st->env_copy[i] = strdup(v)) == NULL)
+    if ((st->owned[i] = strdup(v)) == NULL)
       return -ENOMEM;
-    for (char *save = NULL, *t = strtok_r(st->env_copy[i], " \t\n", &save);
-         t != NULL; t = strtok_r(NULL, " \t\n", &save))
+    for (char *save = NULL, *t = strtok_r(st->owned[i], sep, &save); t != NULL;
+         t = strtok_r(NULL, sep, &save))
       if (set(st, (enum setting_id)i, t, name, err, errlen) < 0)
         return -EINVAL;
   }
@@ -570,13 +605,18 @@ int settings_load(struct settings *st, const struct settings_cmd *cmd, int argc,
   }
   st->args = argv + optind;
   st->nargs = argc - optind;
-  return 0;
+  /* Each value was checked as it was read: only memory can fail here. */
+  rc = policy_set_new(st->v[S_POLICY].list, &st->policies, err, errlen);
+  if (rc < 0)
+    snprintf(err, errlen, "policy: %s", strerror(-rc));
+  return rc;
 }
 
 void settings_dispose(struct settings *st) {
+  policy_set_free(st->policies);
   free(st->file_text);
   for (int i = 0; i < S_COUNT; i++)
-    free(st->env_copy[i]);
+    free(st->owned[i]);
   memset(st, 0, sizeof *st);
 }
 
@@ -636,6 +676,112 @@ void settings_to_config(const struct settings *st, struct proxy_config *cfg) {
   cfg->direct_deny = settings_text(st, S_DIRECT_DENY);
   cfg->direct_allow = settings_text(st, S_DIRECT_ALLOW);
   cfg->direct_insecure = settings_text(st, S_DIRECT_INSECURE);
+  cfg->policies = st->policies;
+}
+
+/* ---- the server's configuration, and its reload ------------------------- */
+
+struct settings_config {
+  struct proxy_config cfg; /* first: what the server is given */
+  struct settings st;      /* what cfg's strings point into */
+};
+
+static void config_free(struct proxy_config *cfg) {
+  struct settings_config *c = (struct settings_config *)cfg;
+  settings_dispose(&c->st);
+  free(c);
+}
+
+struct proxy_config *settings_config_new(struct settings *st) {
+  struct settings_config *c = calloc(1, sizeof *c);
+  if (c == NULL) {
+    settings_dispose(st);
+    return NULL;
+  }
+  c->st = *st;
+  memset(st, 0, sizeof *st);
+  settings_to_config(&c->st, &c->cfg);
+  c->cfg.refs = 1;
+  c->cfg.free = config_free;
+  return &c->cfg;
+}
+
+static int same_text(const char *a, const char *b) {
+  return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* 1 when setting id has the same value in a and b. */
+static int same_value(const struct settings *a, const struct settings *b,
+                      enum setting_id id) {
+  if (!same_text(a->v[id].text, b->v[id].text) ||
+      a->v[id].nlist != b->v[id].nlist)
+    return 0;
+  for (int k = 0; k < a->v[id].nlist; k++)
+    if (!same_text(a->v[id].list[k], b->v[id].list[k]))
+      return 0;
+  return 1;
+}
+
+/* Copies from's value of setting id into st, in memory of st's own (from
+ * is freed before st). 0 or -ENOMEM. */
+static int keep_value(struct settings *st, const struct settings *from,
+                      enum setting_id id) {
+  size_t need = 0;
+  const char *const *list = from->v[id].list;
+  int n = from->v[id].nlist;
+  for (int k = 0; k < n; k++)
+    need += strlen(list[k]) + 1;
+  if (from->v[id].text != NULL)
+    need += strlen(from->v[id].text) + 1;
+  char *mem = malloc(need + 1);
+  if (mem == NULL)
+    return -ENOMEM;
+  free(st->owned[id]);
+  st->owned[id] = mem;
+  st->v[id] = from->v[id];
+  for (int k = 0; k < n; k++) {
+    st->v[id].list[k] = strcpy(mem, list[k]);
+    mem += strlen(mem) + 1;
+  }
+  if (from->v[id].text != NULL)
+    st->v[id].text = strcpy(mem, from->v[id].text);
+  return 0;
+}
+
+/* Adds name to the comma-separated list in out. */
+static void name_add(char *out, size_t cap, const char *name) {
+  size_t w = strlen(out);
+  snprintf(out + w, cap - w, "%s%s", w > 0 ? ", " : "", name);
+}
+
+struct proxy_config *settings_reload(const struct proxy_config *running,
+                                     struct proxy_reload *r, void *arg) {
+  const struct settings_source *src = arg;
+  const struct settings *old = &((const struct settings_config *)running)->st;
+  struct settings st;
+  if (settings_load(&st, src->cmd, src->argc, src->argv, r->err,
+                    sizeof r->err) != 0) {
+    settings_dispose(&st);
+    return NULL;
+  }
+  for (int i = 0; i < S_COUNT; i++) {
+    if (same_value(old, &st, (enum setting_id)i))
+      continue;
+    if (!defs[i].restart) {
+      name_add(r->changed, sizeof r->changed, defs[i].name);
+      continue;
+    }
+    name_add(r->restart, sizeof r->restart, defs[i].name);
+    if (keep_value(&st, old, (enum setting_id)i) < 0) {
+      settings_dispose(&st);
+      snprintf(r->err, sizeof r->err, "out of memory");
+      return NULL;
+    }
+  }
+  struct proxy_config *cfg = settings_config_new(&st);
+  if (cfg == NULL)
+    snprintf(r->err, sizeof r->err, "out of memory");
+  return cfg;
 }
 
 /* One "key = value # source" line; credentials in URLs (an upstream's or a

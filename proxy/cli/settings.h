@@ -53,6 +53,7 @@ enum setting_id {
   S_DIRECT_DENY,
   S_DIRECT_ALLOW,
   S_DIRECT_INSECURE,
+  S_POLICY,
   S_COUNT
 };
 
@@ -81,12 +82,17 @@ struct settings {
     int nlist;
   } v[S_COUNT];
   char *file_text; /* the config file's contents (values point into it) */
-  char *env_copy[S_COUNT];
+  /* Memory of setting i's own that its values point into: a list
+   * variable's copy (load_env), or the values a reload kept. */
+  char *owned[S_COUNT];
   struct {
     const char *list[SETTINGS_MAX_LIST + 1]; /**< values, in order */
     int n;                    /**< times given (a switch's values are "true") */
   } flag[SETTINGS_MAX_FLAGS]; /**< own flags, in cmd->flags' order */
-  char **args;                /**< positional arguments left after the flags */
+  /** The --policy rules, built from their values once all sources are
+   *  read (NULL: none); the configuration points to them. */
+  struct policy_set *policies;
+  char **args; /**< positional arguments left after the flags */
   int nargs;
 };
 
@@ -117,6 +123,33 @@ int settings_size_parse(const char *text, int64_t max, int64_t *bytes);
 
 /** Fills the server configuration from loaded settings. */
 void settings_to_config(const struct settings *st, struct proxy_config *cfg);
+
+/**
+ * A whole configuration for the server: st's contents are moved in (st is
+ * left empty) and the server configuration made from them. One reference;
+ * proxy_config_release frees it. NULL when out of memory (st disposed).
+ */
+struct proxy_config *settings_config_new(struct settings *st);
+
+/** Where a reload reads `serve`'s settings from: its command and the
+ *  arguments it started with (argv as settings_load left it). */
+struct settings_source {
+  const struct settings_cmd *cmd;
+  int argc;
+  char **argv;
+};
+
+/**
+ * The reload of `serve` (a proxy_reload_cb; arg: a struct settings_source):
+ * loads the settings again from every source, as at start; each setting
+ * whose value differs from running's is named in r->changed, or, when the
+ * server builds something from it once at start (the listener, the store,
+ * the upstream client...), in r->restart, and then keeps running's value.
+ * No code per setting: the table says which need a restart. running must
+ * come from settings_config_new or settings_reload.
+ */
+struct proxy_config *settings_reload(const struct proxy_config *running,
+                                     struct proxy_reload *r, void *arg);
 
 /** Prints every allowed setting, its value and where it came from. */
 void settings_print(const struct settings *st, unsigned allowed, FILE *f);

@@ -63,6 +63,7 @@ struct job_kind {
   void (*what)(const struct gp_req *gp, char *buf, size_t cap);
   /** The i-th source to try, or NULL past the last. */
   struct proxy_upstream *(*source)(struct proxy_server *s,
+                                   const struct proxy_config *cfg,
                                    const struct gp_req *gp, int i);
   /** The file's URL below a source's base URL. */
   void (*url)(const struct gp_req *gp, const char *base, char *out, size_t cap);
@@ -120,6 +121,9 @@ enum job_state {
 struct fetch_job {
   struct fetch_job *next;
   struct proxy_server *s;
+  /** The configuration in effect when the job started (held): the job,
+   *  on the loop and on worker threads, reads this one to its end. */
+  const struct proxy_config *cfg;
   const struct job_kind *kind;
   enum job_state state;
   struct gp_req gp;

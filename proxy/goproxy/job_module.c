@@ -43,10 +43,14 @@ static void what(const struct gp_req *gp, char *buf, size_t len) {
     snprintf(buf, len, "%s@%s", gp->module, gp->version);
 }
 
+/* --upstream, or the list of the module's "upstream LIST" policy. */
 static struct proxy_upstream *source(struct proxy_server *s,
+                                     const struct proxy_config *cfg,
                                      const struct gp_req *gp, int i) {
-  (void)gp;
-  return upstream_list_at(s->upstreams, i);
+  struct policy *p = policy_find(cfg->policies, gp->module);
+  if (p == NULL || p->action != POLICY_UPSTREAM)
+    return upstream_list_at(s->upstreams, i);
+  return i >= 0 && i < p->nupstreams ? &p->upstreams[i] : NULL;
 }
 
 static void url(const struct gp_req *gp, const char *base, char *out,
@@ -120,7 +124,7 @@ static void start_vcs(struct fetch_job *j, int direct) {
 
 /* Private modules never reach an upstream: git answers them. */
 static int start_private(struct fetch_job *j) {
-  if (j->s->cfg->offline || !proxy_vcs_private(j->s->vcs, j->gp.module))
+  if (j->cfg->offline || !proxy_vcs_private(j->s->vcs, j->gp.module))
     return 0;
   start_vcs(j, 0);
   return 1;
@@ -145,7 +149,7 @@ static void on_verified(struct proxy_sumdb_verify *v) {
 static int verify(struct fetch_job *j) {
   struct proxy_sumdb_verify *v = &module_data(j)->verify;
   const struct gp_req *gp = &j->gp;
-  if (!j->s->cfg->verify_sumdb || j->s->cfg->offline || !gp->canonical ||
+  if (!j->cfg->verify_sumdb || j->cfg->offline || !gp->canonical ||
       (gp->kind != GP_MOD && gp->kind != GP_ZIP) ||
       !proxy_sumdb_should_verify(j->s->sumdb) ||
       proxy_vcs_private(j->s->vcs, gp->module))
@@ -224,8 +228,7 @@ static int cached_list(struct fetch_job *j) {
   hot_cache_key(key, sizeof key, j->gp.module, "@v/list");
   struct hot_value v;
   if (!hot_cache_get(goproxy_hot(j->s->goproxy), key, &v) || v.status != 200 ||
-      v.body == NULL ||
-      (int64_t)time(NULL) - v.fetched >= j->s->cfg->list_ttl_s)
+      v.body == NULL || (int64_t)time(NULL) - v.fetched >= j->cfg->list_ttl_s)
     return 0;
   struct proxy_fetch *f = &module_data(j)->list_fetch;
   f->body = strndup(v.body->data, v.body->len);
@@ -243,7 +246,7 @@ static int cached_list(struct fetch_job *j) {
  * from the hot cache when it is fresh there, so that the explanation costs
  * no upstream request. */
 static int before_explain(struct fetch_job *j) {
-  const struct proxy_upstream *first = upstream_list_at(j->s->upstreams, 0);
+  const struct proxy_upstream *first = source(j->s, j->cfg, &j->gp, 0);
   struct module_job *m = module_data(j);
   int versioned =
       j->gp.kind != GP_LIST && j->gp.kind != GP_LATEST &&
@@ -327,7 +330,7 @@ static void remember(struct fetch_job *j, int64_t now) {
     store_answer_put(j->s->store, j->gp.module, "@v/list", 200,
                      m->list_fetch.body != NULL ? m->list_fetch.body : "",
                      m->list_fetch.len, now,
-                     upstream_list_at(j->s->upstreams, 0)->shown);
+                     source(j->s, j->cfg, &j->gp, 0)->shown);
 }
 
 /* ---- ingest (worker thread) --------------------------------------------- */
@@ -337,7 +340,7 @@ static void record_findings(struct fetch_job *j, const char *gomod,
                             size_t len) {
   struct diag_gomod_finding f[DIAG_GOMOD_FINDINGS];
   int n = diag_gomod_findings(j->gp.module, j->gp.version, gomod, len,
-                              j->s->cfg->go_release, f, DIAG_GOMOD_FINDINGS);
+                              j->cfg->go_release, f, DIAG_GOMOD_FINDINGS);
   for (int i = 0; i < n; i++)
     store_finding_put(j->s->store, j->gp.module, f[i].version, f[i].kind,
                       f[i].message);
@@ -413,7 +416,7 @@ static int ingest(struct fetch_job *j) {
      * checksum database's. */
     struct gozip_report rep;
     rc = store_zip_put_fd(
-        st, gp->module, gp->version, j->fd, origin, j->s->cfg->strict_zips,
+        st, gp->module, gp->version, j->fd, origin, j->cfg->strict_zips,
         m->verified ? proxy_sumdb_want(&m->verify, 0) : NULL, &rep);
     if (rc == -EILSEQ)
       return proxy_sumdb_check(j->s->sumdb, &m->verify, 0, rep.h1, origin,

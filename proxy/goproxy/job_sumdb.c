@@ -40,7 +40,9 @@
 
 /* The i-th source of a database's job, or NULL past the last. */
 static struct proxy_upstream *job_source(struct proxy_server *s,
+                                         const struct proxy_config *cfg,
                                          const struct gp_req *gp, int i) {
+  (void)cfg; /* the databases are set at start */
   struct proxy_sumdb_db *db = proxy_sumdb_find(s->sumdb, gp->module);
   return db != NULL && i >= 0 && i < db->nsources ? &db->sources[i] : NULL;
 }

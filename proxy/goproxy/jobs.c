@@ -152,6 +152,7 @@ void proxy_job_done(struct fetch_job *j) {
     j->kind->dispose(j);
   proxy_body_unref(r->body);
   free(j->json_buf);
+  proxy_config_release(j->cfg);
   free(j);
 }
 
@@ -202,7 +203,7 @@ void proxy_job_remember(struct fetch_job *j) {
 void proxy_job_explain(struct fetch_job *j) {
   char w[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 32], text[2048];
   j->kind->what(&j->gp, w, sizeof w);
-  if (j->attempts_len == 0 && j->s->cfg->offline) {
+  if (j->attempts_len == 0 && j->cfg->offline) {
     proxy_mirror_explain(j->s->mirror, j->gp.module, j->gp.version, text,
                          sizeof text);
   } else if (j->attempts_len == 0) {
@@ -309,7 +310,7 @@ void proxy_job_fetching(struct fetch_job *j) {
 
 /* The source a job tries at j->index; NULL past the last. */
 static struct proxy_upstream *job_upstream(struct fetch_job *j) {
-  return j->kind->source(j->s, &j->gp, j->index);
+  return j->kind->source(j->s, j->cfg, &j->gp, j->index);
 }
 
 void proxy_job_verified(struct fetch_job *j) {
@@ -559,6 +560,7 @@ void proxy_job_join(struct proxy_server *s, const struct job_kind *kind,
     refuse(w);
     return;
   }
+  j->cfg = proxy_config_hold(s);
   j->json = open_memstream(&j->json_buf, &j->json_len);
   if (j->json != NULL)
     fputc('[', j->json);

@@ -89,6 +89,8 @@ struct proxy_cache {
   uint64_t last_expire_ms;
   int plan_rc;
   struct store_evict_plan plan;
+  /* The configuration the flush reads on its worker thread (held). */
+  const struct proxy_config *flush_cfg;
   uint64_t freed;
   int evicted;
 };
@@ -260,13 +262,13 @@ static void on_flush(uv_work_t *w) {
   if (store_removals_since(st, c->removal_seq, PROXY_REMOVALS_PER_TICK,
                            on_removed, c, &last) == 0)
     c->removal_seq = last;
+  const struct proxy_config *cfg = c->flush_cfg;
   if (c->expire_due)
-    store_answers_expire(st, (int64_t)time(NULL) - c->s->cfg->not_found_ttl_s);
+    store_answers_expire(st, (int64_t)time(NULL) - cfg->not_found_ttl_s);
   if (c->plan_due) {
-    c->plan_rc =
-        store_evict_plan(st, c->s->cfg->max_cache_bytes,
-                         (int64_t)time(NULL) - PROXY_EVICT_GRACE_S, is_private,
-                         (void *)c->s->cfg, PROXY_EVICT_MAX_VICTIMS, &c->plan);
+    c->plan_rc = store_evict_plan(
+        st, cfg->max_cache_bytes, (int64_t)time(NULL) - PROXY_EVICT_GRACE_S,
+        is_private, (void *)cfg, PROXY_EVICT_MAX_VICTIMS, &c->plan);
   }
 }
 
@@ -309,6 +311,8 @@ static void on_flushed(uv_work_t *w, int status) {
   struct proxy_cache *c = w->data;
   struct proxy_server *s = c->s;
   batch_dispose(&c->flushing);
+  proxy_config_release(c->flush_cfg);
+  c->flush_cfg = NULL;
   for (size_t i = 0; i < c->nremoved; i++) {
     const char *k = c->removed[i].key;
     proxy_cache_forget(s, k, k + strlen(k) + 1);
@@ -379,7 +383,10 @@ static void on_tick(uv_timer_t *t) {
   c->plan_rc = 0;
   cache_state(c, CACHE_FLUSHING);
   c->work.data = c;
+  c->flush_cfg = proxy_config_hold(s);
   if (uv_queue_work(s->loop, &c->work, on_flush, on_flushed) < 0) {
+    proxy_config_release(c->flush_cfg);
+    c->flush_cfg = NULL;
     batch_dispose(&c->flushing);
     cache_state(c, CACHE_IDLE);
   }
@@ -417,7 +424,9 @@ void proxy_cache_close(struct proxy_server *s, int clean) {
     memset(&c->filling, 0, sizeof c->filling);
     c->plan_due = 0;
     c->work.data = c;
+    c->flush_cfg = s->cfg; /* read here, on this thread, at once */
     on_flush(&c->work);
+    c->flush_cfg = NULL;
     for (size_t i = 0; i < c->nremoved; i++)
       free(c->removed[i].key);
     c->nremoved = 0;

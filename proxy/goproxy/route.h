@@ -8,6 +8,7 @@
 
 #include "goproxy.h"
 #include "job.h"
+#include "policy.h"
 
 struct proxy_stream;
 
@@ -24,6 +25,9 @@ int gp_parse(const char *target, struct gp_req *out, char *err, size_t errlen);
  *  the request ends), or made inside the process (goproxy_get). */
 struct route_ctx {
   struct proxy_server *s;
+  /** The configuration in effect when the request came (held): it is read
+   *  whole until the end, whatever a reload swaps in meanwhile. */
+  const struct proxy_config *cfg;
   struct proxy_conn *conn; /**< NULL for goproxy_get */
   /* goproxy_get: who waits, and the record a connection would keep. */
   goproxy_get_cb cb;
@@ -32,6 +36,9 @@ struct route_ctx {
   int outcome_set;
   uint64_t start_ms;
   struct gp_req gp;
+  /** The module's policy (policy.h), or NULL: looked up once, after the
+   *  target is parsed; borrowed from the configuration. */
+  const struct policy *policy;
   char key[sizeof((struct gp_req *)0)->module +
            sizeof((struct gp_req *)0)->suffix + 2];
   uv_work_t work;

@@ -109,8 +109,71 @@ static void send_text(struct route_ctx *ctx, int status, const char *text,
   proxy_body_unref(b);
 }
 
-static void reply_value(struct route_ctx *ctx, const struct hot_value *v,
+/* ---- module policies (policy.h) ---------------------------------------- */
+
+/* 1 when the request's policy refuses version (its answer's version for a
+ * query or @latest; "" for the whole module): answered 403 with the
+ * reason and an allowed version, from the module's list when the hot
+ * cache has it. */
+static int policy_refuses(struct route_ctx *ctx, const char *version) {
+  if (!policy_denies(ctx->policy, version))
+    return 0;
+  char key[sizeof ctx->key], text[DIAG_WINDOW_BYTES * 2];
+  struct hot_value list;
+  hot_cache_key(key, sizeof key, ctx->gp.module, "@v/list");
+  int have = hot_cache_get(goproxy_hot(ctx->s->goproxy), key, &list) &&
+             list.status == 200 && list.body != NULL;
+  policy_refusal(ctx->policy, ctx->gp.module, version,
+                 have ? list.body->data : NULL, have ? list.body->len : 0, text,
+                 sizeof text);
+  ctx_outcome(ctx, DIAG_POLICY);
+  send_text(ctx, 403, text, NULL);
+  return 1;
+}
+
+static int cache_only(const struct route_ctx *ctx) {
+  return ctx->policy != NULL && ctx->policy->action == POLICY_CACHE_ONLY;
+}
+
+static void send_value(struct route_ctx *ctx, const struct hot_value *v,
+                       int stale);
+
+/* A 200 answer as the policy lets it out: a list without the denied
+ * versions, a query or @latest refused when it names one. 1 when it has
+ * been answered. The stored and cached answers stay the upstream's. */
+static int policy_reply(struct route_ctx *ctx, const struct hot_value *v,
                         int stale) {
+  const struct policy *p = ctx->policy;
+  const struct gp_req *gp = &ctx->gp;
+  if (p == NULL || p->action != POLICY_DENY || v->status != 200 ||
+      v->body == NULL)
+    return 0;
+  if (gp->kind == GP_LATEST || (gp->kind == GP_INFO && !gp->canonical)) {
+    char version[GOMOD_MAX_VERSION_BYTES];
+    return gomod_info_version(v->body->data, v->body->len, version,
+                              sizeof version) == 0 &&
+           policy_refuses(ctx, version);
+  }
+  if (gp->kind != GP_LIST)
+    return 0;
+  size_t len;
+  char *list = policy_filter_list(p, v->body->data, v->body->len, &len);
+  struct hot_value f = *v;
+  f.body = list != NULL ? proxy_body_new(list, len) : NULL;
+  free(list);
+  if (f.body == NULL) {
+    send_text(ctx, 503, "modproxy is out of memory; retry shortly", NULL);
+    return 1;
+  }
+  proxy_etag(f.body->data, f.body->len, f.etag);
+  send_value(ctx, &f, stale);
+  proxy_body_unref(f.body);
+  return 1;
+}
+
+/* Sends v as it is. */
+static void send_value(struct route_ctx *ctx, const struct hot_value *v,
+                       int stale) {
   const struct gp_req *gp = &ctx->gp;
   struct proxy_conn *c = ctx->conn;
   char cc[64];
@@ -118,7 +181,7 @@ static void reply_value(struct route_ctx *ctx, const struct hot_value *v,
     int toolchain = gp->kind != GP_LIST && gp->kind != GP_LATEST &&
                     strcmp(gp->module, DIAG_TOOLCHAIN_MODULE) == 0;
     snprintf(cc, sizeof cc, "public, max-age=%" PRId64,
-             ctx->s->cfg->not_found_ttl_s);
+             ctx->cfg->not_found_ttl_s);
     send_text(ctx, toolchain ? ROUTE_TOOLCHAIN_MISSING_STATUS : v->status,
               v->body != NULL ? v->body->data : "not found", cc);
     return;
@@ -159,6 +222,13 @@ static void reply_value(struct route_ctx *ctx, const struct hot_value *v,
   proxy_conn_send(c, &r);
 }
 
+/* Answers with v (a stale one: marked), as the module's policy lets it. */
+static void reply_value(struct route_ctx *ctx, const struct hot_value *v,
+                        int stale) {
+  if (!policy_reply(ctx, v, stale))
+    send_value(ctx, v, stale);
+}
+
 /* The request is over: releases its connection and frees ctx. */
 static void ctx_free(struct route_ctx *ctx) {
   if (ctx->conn != NULL)
@@ -166,6 +236,7 @@ static void ctx_free(struct route_ctx *ctx) {
   diag_record_dispose(&ctx->rec);
   proxy_body_unref(ctx->value.body);
   proxy_body_unref(ctx->stale.body);
+  proxy_config_release(ctx->cfg);
   free(ctx);
 }
 
@@ -238,9 +309,10 @@ static void on_lookup(uv_work_t *w) {
       ctx->gp.kind != GP_LIST && ctx->gp.kind != GP_LATEST && ctx->gp.canonical;
   if (canonical_part && lookup_part(st, ctx) == 0)
     return;
-  if (ctx->s->cfg->offline &&
+  if ((ctx->cfg->offline || cache_only(ctx)) &&
       (ctx->gp.kind == GP_LIST || ctx->gp.kind == GP_LATEST)) {
-    /* An offline mirror lists what it holds (mirror.c). */
+    /* An offline mirror, or a cache-only module, lists what it holds
+     * (mirror.c). */
     struct hot_value *v = &ctx->value;
     v->body = proxy_mirror_answer(ctx->s->mirror, ctx->gp.module,
                                   ctx->gp.kind == GP_LATEST);
@@ -266,6 +338,20 @@ static void on_lookup_done(uv_work_t *w, int status) {
       ctx_outcome(ctx, v->status == 200 ? DIAG_HIT : DIAG_NOT_FOUND);
       reply_value(ctx, v, 0);
     }
+    ctx_free(ctx);
+    return;
+  }
+  if (cache_only(ctx)) {
+    /* Not stored, and never fetched: a frozen set. */
+    const struct gp_req *gp = &ctx->gp;
+    char what[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 8],
+        text[DIAG_WINDOW_BYTES * 2];
+    snprintf(what, sizeof what, "%s@%s", gp->module,
+             gp->kind == GP_LIST || gp->kind == GP_LATEST ? "latest"
+                                                          : gp->version);
+    policy_cache_only_miss(ctx->policy, what, gp->module, text, sizeof text);
+    ctx_outcome(ctx, DIAG_POLICY);
+    send_text(ctx, 404, text, NULL);
     ctx_free(ctx);
     return;
   }
@@ -366,6 +452,13 @@ static void serve_gp(struct route_ctx *ctx, const char *target) {
     ctx->rec.module = strdup(gp->module);
     ctx->rec.version = gp->version[0] != '\0' ? strdup(gp->version) : NULL;
   }
+  /* The module's policy, before any answer: no hot-cache entry, stored
+   * file or fetch serves what it refuses. */
+  ctx->policy = policy_find(ctx->cfg->policies, gp->module);
+  if (policy_refuses(ctx, gp->version)) {
+    ctx_free(ctx);
+    return;
+  }
   struct hot_value v;
   if (hot_cache_get(goproxy_hot(s->goproxy), ctx->key, &v) && is_fresh(s, &v)) {
     s->counters.hits++;
@@ -391,14 +484,11 @@ void proxy_route(struct proxy_conn *c, void *arg) {
     return;
   }
   ctx->s = arg;
+  ctx->cfg = proxy_config_hold(ctx->s);
   ctx->conn = c;
   proxy_conn_hold(c);
   serve_gp(ctx, proxy_conn_target(c));
 }
-
-/* The client's address in the records of requests made inside the
- * process. */
-#define ROUTE_SELF_CLIENT "modproxy"
 
 int goproxy_get(struct proxy_server *s, const char *target, const char *user,
                 goproxy_get_cb cb, void *arg) {
@@ -406,6 +496,7 @@ int goproxy_get(struct proxy_server *s, const char *target, const char *user,
   if (ctx == NULL)
     return -ENOMEM;
   ctx->s = s;
+  ctx->cfg = proxy_config_hold(s);
   ctx->cb = cb;
   ctx->cb_arg = arg;
   ctx->start_ms = uv_now(s->loop);
@@ -413,7 +504,7 @@ int goproxy_get(struct proxy_server *s, const char *target, const char *user,
   http_server_new_id(s->http, rec->id);
   rec->start_ms = time_now_ms(CLOCK_REALTIME);
   rec->target = strdup(target);
-  rec->client = strdup(ROUTE_SELF_CLIENT);
+  rec->client = strdup(GOPROXY_SELF_CLIENT);
   if (rec->target == NULL || rec->client == NULL) {
     ctx_free(ctx);
     return -ENOMEM;

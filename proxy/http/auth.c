@@ -61,6 +61,7 @@ struct cached {
 };
 
 struct proxy_auth {
+  int refs; /* loop thread */
   struct entry *entries;
   size_t n;
   /* What a user name that is not in the file is checked against: a user
@@ -145,7 +146,7 @@ int proxy_auth_load(const char *path, struct proxy_auth **out, char *err,
     a->entries = calloc(AUTH_MAX_ENTRIES, sizeof *a->entries);
   if (a == NULL || a->entries == NULL) {
     fclose(f);
-    proxy_auth_free(a);
+    proxy_auth_release(a);
     return -ENOMEM;
   }
   char line[AUTH_MAX_LINE + 64];
@@ -184,15 +185,21 @@ int proxy_auth_load(const char *path, struct proxy_auth **out, char *err,
     rc = -EINVAL;
   }
   if (rc < 0) {
-    proxy_auth_free(a);
+    proxy_auth_release(a);
     return rc;
   }
+  a->refs = 1;
   *out = a;
   return 0;
 }
 
-void proxy_auth_free(struct proxy_auth *a) {
-  if (a == NULL)
+struct proxy_auth *proxy_auth_hold(struct proxy_auth *a) {
+  a->refs++;
+  return a;
+}
+
+void proxy_auth_release(struct proxy_auth *a) {
+  if (a == NULL || --a->refs > 0)
     return;
   OPENSSL_cleanse(a->entries, AUTH_MAX_ENTRIES * sizeof *a->entries);
   free(a->entries);

@@ -14,10 +14,15 @@
 
 struct proxy_auth;
 
-/** Loads an auth file. -EINVAL with "FILE:LINE: why" in err. */
+/** Loads an auth file, with one reference. -EINVAL with "FILE:LINE: why"
+ *  in err. */
 int proxy_auth_load(const char *path, struct proxy_auth **out, char *err,
                     size_t errlen);
-void proxy_auth_free(struct proxy_auth *a);
+/** Takes a reference (loop thread): a reload replaces the server's
+ *  credentials while checks against the old ones still run. */
+struct proxy_auth *proxy_auth_hold(struct proxy_auth *a);
+/** Drops a reference, freeing a at the last (loop thread). Accepts NULL. */
+void proxy_auth_release(struct proxy_auth *a);
 
 /** Who an Authorization header names, when that is quick to tell (loop
  *  thread): 1 and the user ("" for anonymous or refused) for no header, a
@@ -41,19 +46,20 @@ struct proxy_auth_check {
   void (*on_done)(struct proxy_auth_check *chk);
   /* private */
   struct proxy_auth_check *next;
-  uint64_t client; /* hash of the client's address */
+  struct proxy_auth *auth; /* checked against these (held until on_done) */
+  uint64_t client;         /* hash of the client's address */
 };
 struct proxy_auth_checks;
 
-/** Starts the password thread for a's checks. */
-int proxy_auth_checks_start(uv_loop_t *loop, struct proxy_auth *a,
-                            struct proxy_auth_checks **out);
+/** Starts the password thread. */
+int proxy_auth_checks_start(uv_loop_t *loop, struct proxy_auth_checks **out);
 /** Stops it: checks not run yet end refused. Accepts NULL. Loop thread. */
 void proxy_auth_checks_stop(struct proxy_auth_checks *k);
-/** Queues chk (borrowed until on_done) for the client at address peer.
+/** Queues chk (borrowed until on_done), a check against the credentials a
+ *  (held until then), for the client at address peer.
  *  0, or -EBUSY: that client used its share of checks (429), -EAGAIN: too
  *  many checks wait already (503); on_done then never runs. Loop thread. */
-int proxy_auth_check_queue(struct proxy_auth_checks *k, const char *peer,
-                           struct proxy_auth_check *chk);
+int proxy_auth_check_queue(struct proxy_auth_checks *k, struct proxy_auth *a,
+                           const char *peer, struct proxy_auth_check *chk);
 
 #endif

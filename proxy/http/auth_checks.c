@@ -53,7 +53,6 @@ struct bucket {
 };
 
 struct proxy_auth_checks {
-  struct proxy_auth *auth;
   uv_loop_t *loop;
   uv_thread_t thread;
   uv_mutex_t lock;
@@ -92,7 +91,7 @@ static void checker_main(void *arg) {
     if (k->queue == NULL)
       k->queue_tail = &k->queue;
     uv_mutex_unlock(&k->lock);
-    proxy_auth_verify(k->auth, chk->header, chk->user, sizeof chk->user);
+    proxy_auth_verify(chk->auth, chk->header, chk->user, sizeof chk->user);
     uv_mutex_lock(&k->lock);
     chk->next = k->done;
     k->done = chk;
@@ -121,7 +120,9 @@ static void deliver(struct proxy_auth_checks *k, struct proxy_auth_check *chk,
         b->tokens < AUTH_CLIENT_BURST)
       b->tokens++;
     if (remember)
-      proxy_auth_remember(k->auth, chk->header, chk->user);
+      proxy_auth_remember(chk->auth, chk->header, chk->user);
+    proxy_auth_release(chk->auth);
+    chk->auth = NULL;
     if (--k->waiting == 0)
       uv_unref((uv_handle_t *)&k->poll);
     chk->on_done(chk); /* may free chk */
@@ -143,12 +144,10 @@ static void on_checked(uv_poll_t *p, int status, int events) {
   deliver(k, done, 1);
 }
 
-int proxy_auth_checks_start(uv_loop_t *loop, struct proxy_auth *a,
-                            struct proxy_auth_checks **out) {
+int proxy_auth_checks_start(uv_loop_t *loop, struct proxy_auth_checks **out) {
   struct proxy_auth_checks *k = calloc(1, sizeof *k);
   if (k == NULL)
     return -ENOMEM;
-  k->auth = a;
   k->loop = loop;
   k->queue_tail = &k->queue;
   int rc = uv_mutex_init(&k->lock);
@@ -228,8 +227,8 @@ static int client_takes_check(struct proxy_auth_checks *k, uint64_t h) {
   return 1;
 }
 
-int proxy_auth_check_queue(struct proxy_auth_checks *k, const char *peer,
-                           struct proxy_auth_check *chk) {
+int proxy_auth_check_queue(struct proxy_auth_checks *k, struct proxy_auth *a,
+                           const char *peer, struct proxy_auth_check *chk) {
   if (k->waiting >= AUTH_CHECKS_WAITING_MAX)
     return -EAGAIN;
   uint64_t h = 14695981039346656037u; /* FNV-1a of the address */
@@ -242,6 +241,7 @@ int proxy_auth_check_queue(struct proxy_auth_checks *k, const char *peer,
     uv_ref((uv_handle_t *)&k->poll);
   chk->user[0] = '\0';
   chk->next = NULL;
+  chk->auth = proxy_auth_hold(a);
   uv_mutex_lock(&k->lock);
   *k->queue_tail = chk;
   k->queue_tail = &chk->next;

@@ -91,7 +91,7 @@ static int settle_user(struct proxy_conn *c) {
   a->conn = c;
   memcpy(a->check.header, c->req->authorization, sizeof a->check.header);
   a->check.on_done = on_auth_checked;
-  int rc = proxy_auth_check_queue(h->auth_checks, c->peer, &a->check);
+  int rc = proxy_auth_check_queue(h->auth_checks, h->auth, c->peer, &a->check);
   if (rc == 0) {
     proxy_conn_hold(c);
     return 0;

@@ -114,7 +114,6 @@ struct proxy_conn {
   char *tls_out;
 };
 
-struct proxy_tls;
 struct proxy_auth;
 struct proxy_auth_checks;
 
@@ -133,7 +132,7 @@ struct http_server {
   struct http_config cfg;
   uv_tcp_t listener;
   int listening;           /* listener initialised (closed at close) */
-  struct proxy_tls *tls;   /* the TLS listener's context, or NULL */
+  SSL_CTX *tls;            /* the TLS context for new connections, or NULL */
   struct proxy_auth *auth; /* --auth-file credentials, or NULL */
   struct proxy_auth_checks *auth_checks; /* their password thread */
   struct http_handler handlers[HTTP_MAX_HANDLERS];
@@ -177,12 +176,10 @@ void http__conn_close_all(struct http_server *h);
 /** A connection was freed (http_server_close waits for the last). */
 void http__conn_freed(struct http_server *h);
 
-/** TLS listener (tls.c): loads cert and key (no-op without them) and
- *  reloads them on SIGHUP. 0 or a negative errno after one line on stderr. */
-int http__tls_init(struct http_server *h);
-/** Closes the SIGHUP handle; the context is freed in its close callback,
- *  then done(h) runs. 0 when nothing was open (done never runs). */
-int http__tls_close(struct http_server *h, void (*done)(struct http_server *));
+/** TLS listener (tls.c): a context from cfg's certificate chain and key
+ *  (*out NULL without them). 0, or -EINVAL with "FILE: why" in err. */
+int http__tls_load(const struct http_config *cfg, SSL_CTX **out, char *err,
+                   size_t errlen);
 /** A new server-side session on memory BIOs, or NULL. */
 SSL *http__tls_session(struct http_server *h);
 

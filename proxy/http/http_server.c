@@ -2,9 +2,15 @@
  * The HTTP server: its listener, its lifetime and what it shares among its
  * connections (the Date header, the request-id pool, the body budget).
  *
- * Closing (http_server_close) is asynchronous: the listener and the TLS
- * reload signal are libuv handles, and connections still closing refer to
- * the server, so it is freed when the last of them is gone.
+ * Closing (http_server_close) is asynchronous: the listener is a libuv
+ * handle, and connections still closing refer to the server, so it is freed
+ * when the last of them is gone.
+ *
+ * A reload (http_server_configure) reads the new TLS files and auth file
+ * first and changes nothing unless both load: then new connections get the
+ * new TLS context and new requests the new credentials, while connections
+ * already open keep their TLS session and password checks already queued
+ * finish against the credentials they started with.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,6 +36,36 @@ const char *http__date(struct http_server *h) {
   return h->date;
 }
 
+int http_server_configure(struct http_server *h, const struct http_config *cfg,
+                          char *err, size_t errlen) {
+  SSL_CTX *tls = NULL;
+  struct proxy_auth *auth = NULL;
+  int rc = http__tls_load(cfg, &tls, err, errlen);
+  if (rc == 0 && cfg->auth_file != NULL) {
+    rc = proxy_auth_load(cfg->auth_file, &auth, err, errlen);
+    if (rc < 0 && rc != -EINVAL)
+      snprintf(err, errlen, "--auth-file %s: %s", cfg->auth_file,
+               strerror(-rc));
+  }
+  if (rc == 0 && auth != NULL && h->auth_checks == NULL) {
+    rc = proxy_auth_checks_start(h->loop, &h->auth_checks);
+    if (rc < 0)
+      snprintf(err, errlen, "cannot start the password thread: %s",
+               uv_strerror(rc));
+  }
+  if (rc < 0) {
+    SSL_CTX_free(tls);
+    proxy_auth_release(auth);
+    return rc;
+  }
+  SSL_CTX_free(h->tls);
+  h->tls = tls;
+  proxy_auth_release(h->auth);
+  h->auth = auth;
+  h->cfg = *cfg;
+  return 0;
+}
+
 int http_server_new(uv_loop_t *loop, const struct http_config *cfg,
                     struct http_server **out) {
   char err[512];
@@ -39,28 +75,14 @@ int http_server_new(uv_loop_t *loop, const struct http_config *cfg,
     return -ENOMEM;
   }
   h->loop = loop;
-  h->cfg = *cfg;
-  int rc = http__tls_init(h);
-  if (rc < 0)
-    goto fail;
-  if (cfg->auth_file != NULL) {
-    rc = proxy_auth_load(cfg->auth_file, &h->auth, err, sizeof err);
-    if (rc < 0) {
-      fprintf(stderr, "modproxy: %s\n", rc == -EINVAL ? err : strerror(-rc));
-      goto fail;
-    }
-    rc = proxy_auth_checks_start(loop, h->auth, &h->auth_checks);
-    if (rc < 0) {
-      fprintf(stderr, "modproxy: cannot start the password thread: %s\n",
-              uv_strerror(rc));
-      goto fail;
-    }
+  int rc = http_server_configure(h, cfg, err, sizeof err);
+  if (rc < 0) {
+    fprintf(stderr, "modproxy: %s\n", err);
+    http_server_close(h, NULL, NULL);
+    return rc;
   }
   *out = h;
   return 0;
-fail:
-  http_server_close(h, NULL, NULL);
-  return rc;
 }
 
 static void on_connection(uv_stream_t *l, int status) {
@@ -151,11 +173,6 @@ static void on_handle_closed(uv_handle_t *handle) {
   close_step(h);
 }
 
-static void on_tls_closed(struct http_server *h) {
-  h->closes_pending--;
-  close_step(h);
-}
-
 void http__conn_freed(struct http_server *h) {
   close_step(h);
 }
@@ -191,10 +208,11 @@ void http_server_close(struct http_server *h, http_close_cb cb, void *arg) {
   /* One pending close for this function itself, so that h outlives it. */
   h->closes_pending++;
   listener_close(h);
-  h->closes_pending += http__tls_close(h, on_tls_closed);
+  SSL_CTX_free(h->tls);
+  h->tls = NULL;
   proxy_auth_checks_stop(h->auth_checks);
   h->auth_checks = NULL;
-  proxy_auth_free(h->auth);
+  proxy_auth_release(h->auth);
   h->auth = NULL;
   h->closes_pending--;
   close_step(h);

@@ -19,6 +19,18 @@
  *  callbacks have run), so the caller may close the loop and free s. */
 int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
                       const struct proxy_config *cfg);
+/**
+ * Makes SIGHUP reload the configuration: load(running, report, arg) makes a
+ * new one, the server re-reads the files it names (TLS certificate and
+ * key, auth file), applies it to the subsystems that keep state made from
+ * settings, then swaps it in whole; on any error the running configuration
+ * stays, untouched. One log line either way, and one more for the settings
+ * that need a restart. A subsystem that keeps state made from a setting
+ * takes the new configuration in server.c's apply step; every other
+ * setting applies by being read from s->cfg when used.
+ */
+void proxy_server_on_reload(struct proxy_server *s, proxy_reload_cb load,
+                            void *arg);
 /** Runs until stopped, then releases what init acquired (the store and the
  *  record batches only if the drain finished in time: after a forced stop,
  *  worker threads may still use them); returns the process exit code. */

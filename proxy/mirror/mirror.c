@@ -170,7 +170,7 @@ struct mirror_page {
   uv_work_t work;
   struct proxy_conn *conn;
   struct proxy_mirror *m;
-  int verify_sumdb;
+  int verify_sumdb; /* the setting shown (read on the loop) */
   int json;
   unsigned unreachable; /* bit i: database i is skipped by verification */
   char *text;

@@ -27,6 +27,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "html.h"
 #include "modproxy/timeutil.h"
 #include "ops.h"
 
@@ -46,6 +47,7 @@ struct analysis_job {
   uv_work_t work;
   struct proxy_conn *conn;
   struct proxy_server *server;
+  const struct proxy_config *cfg; /* held: the worker reads it */
   /* One request at a time from the worker to the loop thread: the worker
    * sets `want` and waits until `got_done`; the loop thread answers. */
   uv_async_t async;
@@ -60,7 +62,8 @@ struct analysis_job {
   const char *body;
   size_t body_len;
   const char *content_type;
-  /* Views into body. */
+  char *decoded; /* an urlencoded body, decoded (heap), or NULL */
+  /* Views into body (or decoded). */
   const char *gomod, *gosum;
   size_t gomod_len, gosum_len;
   char *fields[ANALYSIS_FIELDS]; /* setting_names, NUL-terminated copies */
@@ -127,7 +130,9 @@ static int self_get(struct analysis_job *j, const char *module,
   if (j->got_status != 200) {
     if (err != NULL)
       snprintf(err, errlen, "%s", got != NULL ? got : "error");
-    rc = j->got_status == 404 || j->got_status == 410 ? -ENOENT : -EIO;
+    rc = j->got_status == 404 || j->got_status == 410 ? -ENOENT
+         : j->got_status == 403                       ? -EACCES /* policy */
+                                                      : -EIO;
   } else if (data != NULL) {
     if (got == NULL)
       got = calloc(1, 1);
@@ -151,6 +156,17 @@ static int src_gomod(void *ctx, const char *path, const char *version,
 
 static int src_list(void *ctx, const char *path, char **data, size_t *len) {
   return self_get(ctx, path, "@v/list", data, len, NULL, 0);
+}
+
+static int src_latest(void *ctx, const char *path,
+                      char out[GOMOD_MAX_VERSION_BYTES]) {
+  char *data = NULL;
+  size_t len = 0;
+  int rc = self_get(ctx, path, "@latest", &data, &len, NULL, 0);
+  if (rc == 0)
+    rc = gomod_info_version(data, len, out, GOMOD_MAX_VERSION_BYTES);
+  free(data);
+  return rc;
 }
 
 /* The store is read directly below (the zip's h1, other builds' versions):
@@ -191,7 +207,8 @@ static int src_recent(void *ctx, const char *path, char **data, size_t *len) {
   struct store_bytes b = {0};
   int64_t now_ms = time_now_ms(CLOCK_REALTIME);
   int rc = store_records_versions(j->server->store, path,
-                                  now_ms - PROXY_DRIFT_WINDOW_MS, &b);
+                                  now_ms - PROXY_DRIFT_WINDOW_MS,
+                                  GOPROXY_SELF_CLIENT, &b);
   *data = b.data;
   *len = b.len;
   return rc;
@@ -205,25 +222,55 @@ static int refuse(struct analysis_job *j, int rc, int status,
   return rc;
 }
 
+/* An urlencoded body is a form when it has a gomod field; else it is the
+ * go.mod itself, as `curl --data-binary @go.mod` sends it (with curl's
+ * default Content-Type). Decoded in a copy the job keeps. 0 with the form,
+ * -EINVAL when it is no form, or -ENOMEM. */
+static int urlencoded_form(struct analysis_job *j, struct diag_form *f) {
+  const char *v;
+  size_t n;
+  j->decoded = malloc(j->body_len + 1);
+  if (j->decoded == NULL)
+    return -ENOMEM;
+  memcpy(j->decoded, j->body, j->body_len);
+  if (diag_form_parse_urlencoded(j->decoded, j->body_len, f) < 0 ||
+      diag_form_get(f, "gomod", &v, &n) < 0)
+    return -EINVAL;
+  return 0;
+}
+
 /* The go.mod, go.sum and settings: the body itself (a go.mod as
- * text/plain), or the fields of a multipart form. */
+ * text/plain), or the fields of a form (multipart, or urlencoded as an
+ * HTML form sends it by default). */
 static int read_form(struct analysis_job *j) {
   struct diag_form f;
-  int form = strncasecmp(j->content_type, "multipart/", 10) == 0;
+  int form = 0, rc = 0;
+  if (strncasecmp(j->content_type, "multipart/", 10) == 0) {
+    form = 1;
+    rc = diag_form_parse(j->body, j->body_len, j->content_type, &f);
+  } else if (strncasecmp(j->content_type, "application/x-www-form-urlencoded",
+                         33) == 0) {
+    rc = urlencoded_form(j, &f);
+    form = rc == 0;
+    rc = rc == -EINVAL ? 0 : rc;
+  }
+  if (rc == -ENOMEM)
+    return refuse(j, rc, 503, "out of memory");
+  if (rc == -E2BIG)
+    return refuse(j, rc, 413,
+                  "the form has too many parts, or a part header or "
+                  "field name that is too long");
+  if (rc < 0)
+    return refuse(j, rc, 400,
+                  "the form is not multipart/form-data with the boundary "
+                  "its Content-Type names, or it is cut short");
   if (!form) {
     j->gomod = j->body;
     j->gomod_len = j->body_len;
   } else {
-    int rc = diag_form_parse(j->body, j->body_len, j->content_type, &f);
-    if (rc == -E2BIG)
-      return refuse(j, rc, 413,
-                    "the form has too many parts, or a part header or "
-                    "field name that is too long");
-    if (rc < 0)
-      return refuse(j, rc, 400,
-                    "the form is not multipart/form-data with the boundary "
-                    "its Content-Type names, or it is cut short");
-    if (diag_form_get(&f, "gomod", &j->gomod, &j->gomod_len) < 0)
+    /* An HTML form sends an empty gomod when nothing was pasted. */
+    if (diag_form_get(&f, "gomod", &j->gomod, &j->gomod_len) < 0 ||
+        j->gomod_len == 0)
       j->gomod = NULL;
     if (diag_form_get(&f, "gosum", &j->gosum, &j->gosum_len) < 0)
       j->gosum = NULL;
@@ -256,6 +303,7 @@ static void on_analyse(uv_work_t *w) {
   struct diag_source src = {
       .gomod = src_gomod,
       .list = src_list,
+      .latest = src_latest,
       .zip_h1 = src_zip_h1,
       .recent = src_recent,
       .ctx = j,
@@ -269,16 +317,194 @@ static void on_analyse(uv_work_t *w) {
       .gotoolchain = j->fields[5],
       .gosumdb = j->fields[6],
       .proxy_base = j->base,
-      .proxy_private = j->server->cfg->private_patterns,
+      .proxy_private = j->cfg->private_patterns,
   };
   j->rc = diag_modfile_analyze(j->gomod, j->gomod_len, j->gosum, j->gosum_len,
                                &client, &src, &j->report);
 }
 
+/* ---- HTML: the form that asks for a report, and the report ----------- */
+
+/* The Content-Type of each proxy_format. */
+static const char *const format_types[] = {"text/plain; charset=utf-8",
+                                           "text/html; charset=utf-8",
+                                           "application/json"};
+
+/* The form: go.mod and go.sum pasted or uploaded (one name each: the one
+ * that is not empty counts), the client's Go version and GOTOOLCHAIN. */
+static void html_form(FILE *f) {
+  fputs("<form method=\"post\" action=\"/diag/modfile\" "
+        "enctype=\"multipart/form-data\">"
+        "<p><label for=\"gomod\"><b>go.mod</b></label>: paste it, or "
+        "upload it <input type=\"file\" name=\"gomod\"><br>"
+        "<textarea id=\"gomod\" name=\"gomod\" rows=\"12\"></textarea></p>"
+        "<p><label for=\"gosum\"><b>go.sum</b></label> (optional): paste "
+        "it, or upload it <input type=\"file\" name=\"gosum\"><br>"
+        "<textarea id=\"gosum\" name=\"gosum\" rows=\"6\"></textarea></p>"
+        "<p><label>The client's Go version <input name=\"go_version\" "
+        "placeholder=\"go1.26.8\" size=\"12\"></label> "
+        "(<code>go env GOVERSION</code>) <label>GOTOOLCHAIN <select "
+        "name=\"gotoolchain\"><option>auto</option><option>local</option>"
+        "</select></label></p>"
+        "<p><button type=\"submit\">Analyse</button></p></form>",
+        f);
+}
+
+/* A link to the module's page (at version, if not NULL). */
+static void html_module_link(FILE *f, const char *path, const char *version) {
+  fputs("<a href=\"/diag/module/", f);
+  proxy_html_escape(f, path);
+  if (version != NULL) {
+    fputc('@', f);
+    proxy_html_escape(f, version);
+  }
+  fputs("\">", f);
+  proxy_html_escape(f, version != NULL ? version : path);
+  fputs("</a>", f);
+}
+
+/* The kinds of the findings about path, each with its fix. */
+static void html_module_findings(FILE *f, const struct diag_report *r,
+                                 const char *path) {
+  for (size_t i = 0; i < r->nfindings; i++) {
+    const struct diag_finding *d = &r->findings[i];
+    if (d->module == NULL || strcmp(d->module, path) != 0)
+      continue;
+    fputs("<div><b>", f);
+    proxy_html_escape(f, d->kind);
+    fputs("</b>", f);
+    if (d->fix != NULL) {
+      fputs(": <code>", f);
+      proxy_html_escape(f, d->fix);
+      fputs("</code>", f);
+    }
+    fputs("</div>", f);
+  }
+}
+
+/* The build list as a table: what go list -m -u all shows, and more. */
+static void html_build_table(FILE *f, const struct diag_report *r) {
+  fputs("<table><thead><tr><th>module</th><th>version</th><th>latest</th>"
+        "<th>pre-release</th><th></th><th>retracted / deprecated</th>"
+        "<th>go.sum</th><th>findings and fixes</th></tr></thead><tbody>",
+        f);
+  for (size_t i = 0; r->info != NULL && i < r->nbuild; i++) {
+    const struct diag_mod *b = &r->build[i];
+    const struct diag_module_info *m = &r->info[i];
+    fputs("<tr><td>", f);
+    html_module_link(f, b->path, NULL);
+    fputs("</td><td>", f);
+    html_module_link(f, b->path, b->version);
+    fputs("</td><td>", f);
+    if (m->latest != NULL && strcmp(m->latest, b->version) != 0)
+      html_module_link(f, b->path, m->latest);
+    else if (m->latest != NULL)
+      fputs("up to date", f);
+    fputs("</td><td>", f);
+    if (m->prerelease != NULL)
+      html_module_link(f, b->path, m->prerelease);
+    fprintf(f, "</td><td>%s</td><td>", m->indirect ? "indirect" : "direct");
+    if (m->retracted != NULL) {
+      fputs("retracted: ", f);
+      proxy_html_escape(f, m->retracted);
+    }
+    if (m->deprecated != NULL) {
+      fputs(m->retracted != NULL ? "<br>deprecated: " : "deprecated: ", f);
+      proxy_html_escape(f, m->deprecated);
+    }
+    fprintf(f, "</td><td>%s</td><td>", diag_sum_name(m->sum));
+    html_module_findings(f, r, b->path);
+    fputs("</td></tr>", f);
+  }
+  fputs("</tbody></table>", f);
+}
+
+/* Every finding, errors first, with its message and fix. */
+static void html_findings(FILE *f, const struct diag_report *r) {
+  static const char *const sev[] = {"error", "warning", "note"};
+  fputs("<h2>Findings</h2>", f);
+  if (r->nfindings == 0)
+    fputs("<p>no problems found</p>", f);
+  fputs("<ul>", f);
+  for (int s = DIAG_SEV_ERROR; s <= DIAG_SEV_INFO; s++) {
+    for (size_t i = 0; i < r->nfindings; i++) {
+      const struct diag_finding *d = &r->findings[i];
+      if ((int)d->severity != s)
+        continue;
+      fprintf(f, "<li><b>%s: ", sev[s]);
+      proxy_html_escape(f, d->kind);
+      fputs("</b>", f);
+      if (d->module != NULL) {
+        fputs(" (", f);
+        html_module_link(f, d->module, d->version);
+        fputs(")", f);
+      }
+      fputs("<br>", f);
+      proxy_html_escape(f, d->message);
+      if (d->fix != NULL) {
+        fputs("<br>fix: <code>", f);
+        proxy_html_escape(f, d->fix);
+        fputs("</code>", f);
+      }
+      fputs("</li>", f);
+    }
+  }
+  fputs("</ul>", f);
+}
+
+/* The report as a page, into a new heap string. */
+static char *html_report(const struct diag_report *r) {
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  if (f == NULL)
+    return NULL;
+  const char *name = r->main_module != NULL && r->main_module[0] != '\0'
+                         ? r->main_module
+                         : "go.mod";
+  proxy_html_begin(f, "modproxy: go.mod report");
+  fputs("<p><b>", f);
+  proxy_html_escape(f, name);
+  fprintf(f,
+          "</b>: %zu modules in the build list; %d error%s, %d warning%s</p>",
+          r->nbuild, r->errors, r->errors == 1 ? "" : "s", r->warnings,
+          r->warnings == 1 ? "" : "s");
+  html_build_table(f, r);
+  html_findings(f, r);
+  fputs("<p><a href=\"/diag/modfile\">Analyse another go.mod</a></p>", f);
+  proxy_html_end(f);
+  fclose(f);
+  return out;
+}
+
+/* GET /diag/modfile from a browser: the form. */
+static void serve_form(struct proxy_conn *c) {
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  if (f == NULL) {
+    proxy_conn_send_text(c, 503, "out of memory", NULL);
+    return;
+  }
+  proxy_html_begin(f, "modproxy: check a go.mod");
+  fputs("<p>What your build resolves through this proxy: each module's "
+        "version, the latest, retractions, deprecations, go.sum lines, and "
+        "what to do about each problem.</p>",
+        f);
+  html_form(f);
+  proxy_html_end(f);
+  fclose(f);
+  proxy_conn_send_local(c, 200, "text/html; charset=utf-8", out, len,
+                        "Vary: Accept\r\n");
+  free(out);
+}
+
 static void job_free(struct analysis_job *j) {
   for (int i = 0; i < ANALYSIS_FIELDS; i++)
     free(j->fields[i]);
+  free(j->decoded);
   diag_report_dispose(&j->report);
+  proxy_config_release(j->cfg);
   uv_cond_destroy(&j->cond);
   uv_mutex_destroy(&j->lock);
   free(j);
@@ -300,14 +526,14 @@ static void on_analysed(uv_work_t *w, int status) {
       proxy_conn_send_text(c, 503, "the analysis ran out of memory or limits",
                            NULL);
     } else {
-      int json =
-          proxy_format_negotiate(proxy_conn_target(c), proxy_conn_accept(c)) ==
-          PROXY_FORMAT_JSON;
-      char *body =
-          json ? diag_report_json(&j->report) : diag_report_text(&j->report, 0);
-      proxy_conn_send_local(
-          c, 200, json ? "application/json" : "text/plain; charset=utf-8", body,
-          body != NULL ? strlen(body) : 0, NULL);
+      enum proxy_format fmt =
+          proxy_format_negotiate(proxy_conn_target(c), proxy_conn_accept(c));
+      char *body = fmt == PROXY_FORMAT_JSON   ? diag_report_json(&j->report)
+                   : fmt == PROXY_FORMAT_HTML ? html_report(&j->report)
+                                              : diag_report_text(&j->report, 0);
+      proxy_conn_send_local(c, 200, format_types[fmt], body,
+                            body != NULL ? strlen(body) : 0,
+                            "Vary: Accept\r\n");
       free(body);
     }
   }
@@ -367,6 +593,7 @@ static void on_body(struct proxy_conn *c, void *arg) {
   snprintf(j->user, sizeof j->user, "%s", proxy_conn_user(c));
   j->conn = c;
   j->server = s;
+  j->cfg = proxy_config_hold(s);
   j->work.data = j;
   proxy_conn_hold(c);
   s->analyses++;
@@ -381,13 +608,21 @@ static void on_body(struct proxy_conn *c, void *arg) {
 }
 
 void proxy_route_modfile(struct proxy_conn *c, void *arg) {
+  if (proxy_conn_method(c) == HTTP_GET &&
+      proxy_format_negotiate(proxy_conn_target(c), proxy_conn_accept(c)) ==
+          PROXY_FORMAT_HTML) {
+    serve_form(c);
+    return;
+  }
   if (proxy_conn_method(c) != HTTP_POST) {
     proxy_conn_send_text_with(c, 405,
-                              "POST a go.mod here (text/plain), or a form with "
-                              "the fields gomod, gosum, go_version, "
-                              "gotoolchain, goproxy, gonoproxy, gonosumdb, "
-                              "goprivate, gosumdb; or run: modproxy diag",
-                              NULL, "Allow: POST\r\n");
+                              "POST a go.mod here (text/plain), or a form "
+                              "(multipart or urlencoded) with the fields "
+                              "gomod, gosum, go_version, gotoolchain, "
+                              "goproxy, gonoproxy, gonosumdb, goprivate, "
+                              "gosumdb; or run: modproxy diag; or open this "
+                              "page in a browser",
+                              NULL, "Allow: GET, POST\r\n");
     return;
   }
   if (analyses_busy(arg, c))

@@ -17,9 +17,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "html.h"
 #include "ops.h"
 
-static void html_escape_n(FILE *f, const char *s, size_t n) {
+void proxy_html_escape_n(FILE *f, const char *s, size_t n) {
   for (size_t i = 0; i < n; i++) {
     switch (s[i]) {
     case '<': fputs("&lt;", f); break;
@@ -31,8 +32,30 @@ static void html_escape_n(FILE *f, const char *s, size_t n) {
   }
 }
 
-static void html_escape(FILE *f, const char *s) {
-  html_escape_n(f, s, strlen(s));
+void proxy_html_escape(FILE *f, const char *s) {
+  proxy_html_escape_n(f, s, strlen(s));
+}
+
+void proxy_html_begin(FILE *f, const char *title) {
+  fputs("<!doctype html><html><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width\">"
+        "<link rel=\"icon\" href=\"data:,\"><title>",
+        f);
+  proxy_html_escape(f, title);
+  fputs("</title><style>body{font:15px/1.45 system-ui,sans-serif;"
+        "margin:2em auto;max-width:60em;padding:0 1em;color:#222}"
+        "pre{background:#f6f6f4;padding:1em;overflow-x:auto;"
+        "white-space:pre-wrap}h1{font-size:1.3em}"
+        "table{border-collapse:collapse}th,td{text-align:left;"
+        "padding:.2em .6em;border-bottom:1px solid #ddd;vertical-align:top}"
+        "textarea{width:100%;font-family:monospace}</style></head><body><h1>",
+        f);
+  proxy_html_escape(f, title);
+  fputs("</h1>", f);
+}
+
+void proxy_html_end(FILE *f) {
+  fputs("</body></html>\n", f);
 }
 
 /* One line of a text page as HTML: headings (unindented lines ending in
@@ -47,16 +70,16 @@ static void html_line(FILE *f, const char *line, size_t n) {
       if (strncmp(line + k, "/diag/", 6) == 0 && (k == i || line[k - 1] == ' '))
         ref = line + k;
     size_t upto = ref != NULL ? (size_t)(ref - line) : n;
-    html_escape_n(f, line + i, upto - i);
+    proxy_html_escape_n(f, line + i, upto - i);
     if (ref == NULL)
       break;
     size_t len = strcspn(ref, " \n\"<>");
     if (ref + len > line + n)
       len = (size_t)(line + n - ref);
     fputs("<a href=\"", f);
-    html_escape_n(f, ref, len);
+    proxy_html_escape_n(f, ref, len);
     fputs("\">", f);
-    html_escape_n(f, ref, len);
+    proxy_html_escape_n(f, ref, len);
     fputs("</a>", f);
     i = upto + len;
   }
@@ -79,25 +102,17 @@ static void send_page(struct proxy_conn *c, enum proxy_format fmt,
     size_t len;
     FILE *f = open_memstream(&html, &len);
     if (f != NULL) {
-      fputs("<!doctype html><html><head><meta charset=\"utf-8\">"
-            "<link rel=\"icon\" href=\"data:,\"><title>",
-            f);
-      html_escape(f, title);
-      fputs("</title><style>body{font:15px/1.45 system-ui,sans-serif;"
-            "margin:2em auto;max-width:60em;padding:0 1em;color:#222}"
-            "pre{background:#f6f6f4;padding:1em;overflow-x:auto;"
-            "white-space:pre-wrap}h1{font-size:1.3em}</style></head><body><h1>",
-            f);
-      html_escape(f, title);
-      fputs("</h1><pre>", f);
+      proxy_html_begin(f, title);
+      fputs("<pre>", f);
       for (const char *p = text; *p != '\0';) {
         size_t n = strcspn(p, "\n");
         html_line(f, p, n);
         p += n + (p[n] != '\0');
       }
       fputs("</pre><p><small>Also as <a href=\"?format=json\">JSON</a> and "
-            "<a href=\"?format=text\">text</a>.</small></p></body></html>\n",
+            "<a href=\"?format=text\">text</a>.</small></p>",
             f);
+      proxy_html_end(f);
       fclose(f);
       body = html;
       type = "text/html; charset=utf-8";
@@ -499,7 +514,18 @@ static void serve_config(const struct proxy_server *s, struct proxy_conn *c,
   diag_json_write(j, base);
   diag_json_field(j, "GONOSUMDB", priv);
   diag_json_field(j, "GONOPROXY", priv[0] != '\0' ? "none" : "");
-  fprintf(j, ",\"GOFLAGS\":\"\"}\n");
+  fprintf(j, ",\"GOFLAGS\":\"\",\"policies\":[");
+  const struct policy_set *ps = cfg->policies;
+  for (int i = 0; i < policy_set_count(ps); i++) {
+    const char *shown = policy_shown(policy_set_at(ps, i));
+    if (i == 0)
+      fprintf(t, "# Module policies of this proxy (the first match wins):\n");
+    fprintf(t, "#   %s\n", shown);
+    if (i > 0)
+      fputc(',', j);
+    diag_json_write(j, shown);
+  }
+  fprintf(j, "]}\n");
   fclose(t);
   fclose(j);
   send_page(c, fmt, "modproxy client settings", text, json);
@@ -509,24 +535,6 @@ static void serve_config(const struct proxy_server *s, struct proxy_conn *c,
 
 /* ---- /diag/module ---------------------------------------------------- */
 
-struct module_job {
-  uv_work_t work;
-  struct proxy_conn *conn;
-  struct proxy_server *s;
-  enum proxy_format fmt;
-  char module[GOMOD_MAX_PATH_BYTES];
-  char version[GOMOD_MAX_VERSION_BYTES];
-  int rc;
-  struct store_module_view view;
-};
-
-static void on_module_view(uv_work_t *w) {
-  struct module_job *mj = w->data;
-  mj->rc =
-      store_module_view(mj->s->store, mj->module,
-                        mj->version[0] != '\0' ? mj->version : NULL, &mj->view);
-}
-
 static void iso(int64_t ms, char *buf, size_t len) {
   time_t t = (time_t)(ms / 1000);
   struct tm tm;
@@ -534,10 +542,87 @@ static void iso(int64_t ms, char *buf, size_t len) {
   strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
+struct module_job {
+  uv_work_t work;
+  struct proxy_conn *conn;
+  struct proxy_server *s;
+  enum proxy_format fmt;
+  char module[GOMOD_MAX_PATH_BYTES];
+  char version[GOMOD_MAX_VERSION_BYTES];
+  char *policy; /* the module's policy rule as written, or NULL */
+  int rc;
+  struct store_module_view view;
+  /* The upstream's @v/list as cached (module pages only), sorted. */
+  struct store_answer list;
+  char *list_text, **listed;
+  size_t nlisted;
+};
+
+static void on_module_view(uv_work_t *w) {
+  struct module_job *mj = w->data;
+  struct store *st = mj->s->store;
+  mj->rc = store_module_view(
+      st, mj->module, mj->version[0] != '\0' ? mj->version : NULL, &mj->view);
+  if (mj->rc == 0 && mj->version[0] == '\0' &&
+      store_answer_get(st, mj->module, "@v/list", &mj->list) == 0 &&
+      mj->list.status == 200)
+    mj->rc = diag_list_versions(mj->list.body.data, mj->list.body.len,
+                                &mj->list_text, &mj->listed, &mj->nlisted);
+}
+
+static int is_stored(const struct store_module_view *v, const char *version) {
+  for (int i = 0; i < v->nversions; i++)
+    if (strcmp(v->versions[i].version, version) == 0)
+      return 1;
+  return 0;
+}
+
+/* The versions the upstream lists (as cached) beside those stored, newest
+ * first, each with its page. */
+static void render_listed_text(FILE *f, const struct module_job *mj) {
+  char when[32];
+  if (mj->list.status == 0) {
+    fprintf(f, "\nversions the upstream lists: not asked yet\n");
+    return;
+  }
+  if (mj->list.status != 200) {
+    fprintf(f, "\nversions the upstream lists: none (it answered %d)\n",
+            mj->list.status);
+    return;
+  }
+  iso(mj->list.fetched * 1000, when, sizeof when);
+  fprintf(f, "\nversions the upstream lists (%zu, cached %s UTC, from %s):\n",
+          mj->nlisted, when,
+          mj->list.origin != NULL ? mj->list.origin : "an upstream");
+  if (mj->nlisted == 0)
+    fprintf(f, "  none\n");
+  for (size_t i = mj->nlisted; i-- > 0;)
+    fprintf(f, "  %-24s %-7s /diag/module/%s@%s\n", mj->listed[i],
+            is_stored(&mj->view, mj->listed[i]) ? "stored" : "", mj->module,
+            mj->listed[i]);
+}
+
+static void render_listed_json(FILE *f, const struct module_job *mj) {
+  if (mj->list.status != 200)
+    return;
+  fprintf(f, ",\"upstream_list\":{\"fetched\":%" PRId64 ",\"origin\":",
+          mj->list.fetched);
+  diag_json_write(f, mj->list.origin);
+  fprintf(f, ",\"versions\":[");
+  for (size_t i = mj->nlisted; i-- > 0;) {
+    fprintf(f, "%s{\"version\":", i + 1 < mj->nlisted ? "," : "");
+    diag_json_write(f, mj->listed[i]);
+    fprintf(f, ",\"stored\":%s}",
+            is_stored(&mj->view, mj->listed[i]) ? "true" : "false");
+  }
+  fprintf(f, "]}");
+}
+
 static void render_module_text(FILE *f, const struct module_job *mj) {
   const struct store_module_view *v = &mj->view;
-  fprintf(f, "module %s%s%s\n\nversions held (%d):\n", mj->module,
-          mj->version[0] ? "@" : "", mj->version, v->nversions);
+  fprintf(f, "module %s%s%s\n\npolicy: %s\n\nversions held (%d):\n", mj->module,
+          mj->version[0] ? "@" : "", mj->version,
+          mj->policy != NULL ? mj->policy : "none", v->nversions);
   if (v->nversions == 0)
     fprintf(f, "  none: this proxy has not stored it (yet)\n");
   for (int i = 0; i < v->nversions; i++) {
@@ -551,6 +636,8 @@ static void render_module_text(FILE *f, const struct module_job *mj) {
       fprintf(f, "    zip: %s (%" PRId64 " bytes)%s\n", x->zip_h1, x->zip_size,
               x->zip_violations > 0 ? ", breaks the module zip rules" : "");
   }
+  if (mj->version[0] == '\0')
+    render_listed_text(f, mj);
   fprintf(f, "\nfindings:\n");
   if (v->nfindings == 0)
     fprintf(f, "  none\n");
@@ -579,6 +666,7 @@ static void render_module_json(FILE *f, const struct module_job *mj) {
   const struct store_module_view *v = &mj->view;
   fprintf(f, "{\"module\":");
   diag_json_write(f, mj->module);
+  diag_json_field(f, "policy", mj->policy);
   fprintf(f, ",\"versions\":[");
   for (int i = 0; i < v->nversions; i++) {
     const struct store_view_version *x = &v->versions[i];
@@ -591,7 +679,9 @@ static void render_module_json(FILE *f, const struct module_job *mj) {
     fprintf(f, ",\"zip_bytes\":%" PRId64 ",\"zip_violations\":%" PRIu64 "}",
             x->zip_size, x->zip_violations);
   }
-  fprintf(f, "],\"findings\":[");
+  fputc(']', f);
+  render_listed_json(f, mj);
+  fprintf(f, ",\"findings\":[");
   for (int i = 0; i < v->nfindings; i++) {
     fprintf(f, "%s{\"version\":", i ? "," : "");
     diag_json_write(f, v->findings[i].version);
@@ -642,6 +732,10 @@ static void on_module_view_done(uv_work_t *w, int status) {
     free(json);
   }
   proxy_conn_release(c);
+  store_answer_dispose(&mj->list);
+  free(mj->listed);
+  free(mj->list_text);
+  free(mj->policy);
   free(mj);
 }
 
@@ -670,6 +764,17 @@ static void serve_module(struct proxy_server *s, struct proxy_conn *c,
     proxy_conn_send_text(c, 400, why, NULL);
     return;
   }
+  /* A copy: the configuration may be replaced while the store is read. */
+  const struct policy *p = policy_find(s->cfg->policies, mj->module);
+  if (p != NULL &&
+      asprintf(&mj->policy, "%s%s", policy_shown(p),
+               mj->version[0] != '\0' && policy_denies(p, mj->version)
+                   ? " (refuses this version)"
+                   : "") < 0) {
+    free(mj);
+    proxy_conn_send_text(c, 503, "out of memory", NULL);
+    return;
+  }
   mj->conn = c;
   mj->s = s;
   mj->fmt = fmt;
@@ -678,6 +783,7 @@ static void serve_module(struct proxy_server *s, struct proxy_conn *c,
   if (uv_queue_work(s->loop, &mj->work, on_module_view, on_module_view_done) <
       0) {
     proxy_conn_release(c);
+    free(mj->policy);
     free(mj);
     proxy_conn_send_text(c, 503, "could not queue the lookup; retry", NULL);
   }

@@ -37,6 +37,7 @@
 
 struct record_batch {
   struct proxy_server *s;
+  uint64_t keep; /* --diag-records when queued (the writer's thread reads) */
   size_t n;
   struct diag_record recs[PROXY_RECORD_BATCH];
   char *json[PROXY_RECORD_BATCH];
@@ -89,7 +90,7 @@ static void store_batch(struct record_batch *b, void (*yield)(void)) {
         .json = b->json[i],
     };
   }
-  store_records_put(b->s->store, rows, n, b->s->cfg->records_keep, yield);
+  store_records_put(b->s->store, rows, n, b->keep, yield);
 }
 
 static void writer_main(void *arg) {
@@ -158,6 +159,7 @@ static void flush(struct proxy_server *s) {
   struct record_writer *w = s->record_writer;
   s->flushing = s->records;
   s->records = NULL;
+  s->flushing->keep = s->cfg->records_keep;
   uv_mutex_lock(&w->lock);
   w->queued = s->flushing;
   uv_cond_signal(&w->wake);
@@ -288,8 +290,10 @@ void proxy_records_close(struct proxy_server *s) {
   uv_close((uv_handle_t *)&w->poll, on_writer_closed);
   s->record_writer = NULL;
   s->flushing = NULL;
-  if (s->records != NULL)
+  if (s->records != NULL) {
+    s->records->keep = s->cfg->records_keep;
     store_batch(s->records, NULL);
+  }
   batch_free(s->records);
   s->records = NULL;
   uv_close((uv_handle_t *)&s->record_timer, NULL);

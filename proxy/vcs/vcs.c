@@ -233,16 +233,28 @@ static char **anonymous_env(const char *home) {
   return git_env_new(env);
 }
 
+int proxy_vcs_routes_check(const char *const *routes, char *err,
+                           size_t errlen) {
+  for (size_t i = 0; routes != NULL && routes[i] != NULL; i++)
+    if (vcs_route_check(routes[i], err, errlen) < 0)
+      return -EINVAL;
+  return 0;
+}
+
+void proxy_vcs_configure(struct proxy_vcs *v, const char *private_patterns,
+                         const char *const *git_routes) {
+  v->cfg.private_patterns = private_patterns;
+  v->cfg.git_routes = git_routes;
+  v->policy.routes = git_routes;
+}
+
 int proxy_vcs_new(uv_loop_t *loop, const struct vcs_config *cfg,
                   struct store *store, struct proxy_fetcher *fetcher,
                   struct proxy_vcs **out) {
   char err[512];
-  for (size_t i = 0; cfg->git_routes != NULL && cfg->git_routes[i] != NULL;
-       i++) {
-    if (vcs_route_check(cfg->git_routes[i], err, sizeof err) < 0) {
-      fprintf(stderr, "modproxy: %s\n", err);
-      return -EINVAL;
-    }
+  if (proxy_vcs_routes_check(cfg->git_routes, err, sizeof err) < 0) {
+    fprintf(stderr, "modproxy: %s\n", err);
+    return -EINVAL;
   }
   struct proxy_vcs *v = calloc(1, sizeof *v);
   if (v == NULL)

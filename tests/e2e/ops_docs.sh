@@ -94,7 +94,6 @@ SKIP=(
   '^install '$'\t''installs files as root; the test uses the files where they are'
   '^useradd '$'\t''creates a system user (root); the commands run as the test user'
   '^systemctl '$'\t''needs systemd as PID 1; the unit'"'"'s ExecStart runs instead'
-  '^/bin/kill -HUP '$'\t''ExecReload: SIGHUP reload is issue 16'"'"'s first item, another change'
   '^docker build '$'\t''needs Docker; the image'"'"'s command runs instead'
   '^modproxy export .*golang\.org/x/tools'$'\t''needs x/tools and go1.21.0 from the network; flags checked with --help'
   '^modproxy import .*/media/bundle'$'\t''imports the bundle of the line above; flags checked with --help'
@@ -167,6 +166,17 @@ run_line() {
     docker\ exec*)
       part=${line#docker exec modproxy }
       out=$(env "${DOCKER_ENV[@]}" bash -c "$part" 2>&1) || fail "$src: '$part': $out"
+      ;;
+    *'$MAINPID'*) # ExecReload: the service reloads, lives and says so
+      local i
+      out=$(MAINPID=$SERVICE_PID eval "$line" 2>&1) || fail "$src: '$line': $out"
+      for ((i = 0; i < 50; i++)); do
+        grep -q 'SIGHUP: reloaded' "$T/service.log" && break
+        sleep 0.1
+      done
+      _alive "$SERVICE_PID" || fail "$src: the service died on reload: $(tail -n 3 "$T/service.log")"
+      grep -q 'SIGHUP: reloaded' "$T/service.log" || fail "$src: no reload in the log: $(tail -n 3 "$T/service.log")"
+      _http_answers "$PORT" || fail "$src: the service does not answer after the reload"
       ;;
     *'modproxy serve'*--help*) out=$(modproxy serve --help) ;;
     *'modproxy serve'*)

@@ -73,7 +73,8 @@ echo garbage >"$T/server.key"
 kill -HUP "$PID"
 sleep 0.5
 assert_eq "$(curl -s --cacert "$T/two.crt" "https://127.0.0.1:$PORT/healthz")" "ok" "bad reload kept the old certificate"
-assert_contains "$(cat "$T/modproxy.log")" "keeping the current certificate"
+assert_contains "$(cat "$T/modproxy.log")" "not a PEM key, or it does not match --tls-cert: $T/server.key"
+assert_contains "$(cat "$T/modproxy.log")" "still serving with the previous settings"
 _stop_pid "$PID" 10 || fail "modproxy did not exit 0 after SIGTERM"
 
 # Refused at start: a key that does not match, or only one of the two.

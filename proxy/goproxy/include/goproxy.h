@@ -40,7 +40,16 @@
 
 /* ---- configuration ------------------------------------------------------ */
 
-/** Read-only after start. */
+struct proxy_server;
+struct policy_set;
+
+/**
+ * One whole configuration, read-only once made. SIGHUP swaps it whole
+ * (proxy_server_on_reload): the server holds the one in effect, and work
+ * that runs on a worker thread, or across callbacks, holds the one it
+ * started with (proxy_config_hold), so that a reload never changes or frees
+ * the settings under it.
+ */
 struct proxy_config {
   const char *listen; /**< host:port; NULL: no listener, no request log
                            (export: requests through goproxy_get only) */
@@ -75,7 +84,68 @@ struct proxy_config {
    *  ranges allowed all the same (NULL: none), GOINSECURE-style globs of
    *  modules whose repositories may be http or git:// (NULL: none). */
   const char *direct_deny, *direct_allow, *direct_insecure;
+  /** References (proxy_config_hold); loop thread. A configuration whose
+   *  free is NULL (a command's, on its stack) is never freed. */
+  int refs;
+  /** Frees it and what its strings point into, at the last release. */
+  void (*free)(struct proxy_config *cfg);
+  /** --policy rules (policy.c), built once from the settings and owned by
+   *  them; NULL: none. Their upstream entries' health is counted on the
+   *  loop thread, as --upstream's is. */
+  struct policy_set *policies;
 };
+
+/** Takes a reference on the configuration in effect (loop thread): it
+ *  stays whole and valid, whatever reloads happen, until released. */
+const struct proxy_config *proxy_config_hold(const struct proxy_server *s);
+/** Drops a reference (loop thread); accepts NULL. */
+void proxy_config_release(const struct proxy_config *cfg);
+
+/** What a reload found, for its log lines: setting names, comma-separated
+ *  ("" for none). */
+struct proxy_reload {
+  char changed[512]; /**< changed, and applied by the swap */
+  char restart[512]; /**< changed, but the server keeps the value it
+                          started with until a restart */
+  char err[512];     /**< why no configuration could be made */
+};
+/**
+ * Makes a new whole configuration from the same sources as `running` (the
+ * config file, the environment, the command line), keeping the running
+ * value of every setting that needs a restart. Returns it with one
+ * reference, or NULL with r->err set (the file and line, the setting, the
+ * reason).
+ */
+typedef struct proxy_config *(*proxy_reload_cb)(
+    const struct proxy_config *running, struct proxy_reload *r, void *arg);
+
+/* ---- module policies (--policy; policy.c) -------------------------------- */
+
+struct policy;
+
+/** Checks one "PATTERN=ACTION" as parsing it would, keeping nothing (the
+ *  settings' check of each value): 0, or -EINVAL with one line in err
+ *  saying what is wrong and what is expected, or -ENOMEM. Pure. */
+int policy_check(const char *text, char *err, size_t errlen);
+/**
+ * The rules of texts (NULL-terminated; NULL or empty: none) into *out (NULL
+ * when there are none). 0, or a negative errno with one line in err. Pure.
+ */
+int policy_set_new(const char *const *texts, struct policy_set **out, char *err,
+                   size_t errlen);
+/** NULL is fine. */
+void policy_set_free(struct policy_set *ps);
+/** How many rules ps has (ps may be NULL: none). */
+int policy_set_count(const struct policy_set *ps);
+/** The i-th rule, 0 <= i < policy_set_count (borrowed from ps). */
+const struct policy *policy_set_at(const struct policy_set *ps, int i);
+/** The first rule whose pattern matches module, or NULL (ps may be NULL).
+ *  Borrowed for as long as ps lives. */
+struct policy *policy_find(struct policy_set *ps, const char *module);
+/** The rule as written, credentials in URLs masked (borrowed from p). */
+const char *policy_shown(const struct policy *p);
+/** 1 if p refuses version (p may be NULL: nothing is refused). */
+int policy_denies(const struct policy *p, const char *version);
 
 /* ---- what a GOPROXY request asks for ------------------------------------ */
 
@@ -140,10 +210,14 @@ struct proxy_counters {
 
 struct proxy_server {
   uv_loop_t *loop;
+  /** The configuration in effect (one reference; SIGHUP swaps it): read it
+   *  on the loop thread, or hold it (proxy_config_hold) for later. */
   const struct proxy_config *cfg;
   struct store *store;
   struct http_server *http; /**< listener, connections, TLS, credentials */
-  uv_signal_t sigterm, sigint;
+  uv_signal_t sigterm, sigint, sighup;
+  proxy_reload_cb reload; /**< SIGHUP's (proxy_server_on_reload), or NULL */
+  void *reload_arg;
   uv_timer_t drain_timer;
   struct upstream_list *upstreams; /**< --upstream and the HTTP client */
   struct proxy_vcs *vcs;           /**< private modules from git (vcs.c) */
@@ -217,6 +291,10 @@ void goproxy_free(struct goproxy *gp);
 struct hot_cache *goproxy_hot(struct goproxy *gp);
 
 /* ---- requests made inside the process ----------------------------------- */
+
+/** The client of the records of goproxy_get's requests: the proxy's own,
+ *  not a build's. */
+#define GOPROXY_SELF_CLIENT "modproxy"
 
 /** goproxy_get's answer, borrowed for the callback (ref body to keep it). */
 struct goproxy_reply {

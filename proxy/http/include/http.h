@@ -89,8 +89,8 @@ typedef void (*http_done_cb)(struct proxy_conn *c, struct diag_record *rec,
 /** http_server_close finished: the server is freed. */
 typedef void (*http_close_cb)(void *arg);
 
-/** Read-only after http_server_new; strings borrowed for the server's
- *  life. */
+/** Read-only once given (http_server_new, http_server_configure); strings
+ *  borrowed until the next http_server_configure or the server's end. */
 struct http_config {
   const char *tls_cert, *tls_key; /**< PEM files: serve https, or NULL */
   const char *auth_file;          /**< credentials (auth.c), or NULL */
@@ -112,6 +112,17 @@ struct http_stats {
  *  line on stderr (nothing left to release). */
 int http_server_new(uv_loop_t *loop, const struct http_config *cfg,
                     struct http_server **out);
+/**
+ * Applies a new configuration (a reload): reads cfg's TLS certificate and
+ * key and its auth file again, and only if every one loads, swaps them in
+ * with cfg's limits. New connections get the new TLS context, new requests
+ * the new credentials; open connections keep their TLS session, and
+ * password checks already queued finish against the old credentials.
+ * 0, or a negative errno with one line in err (the file and what is wrong
+ * with it): the running configuration is then untouched.
+ */
+int http_server_configure(struct http_server *h, const struct http_config *cfg,
+                          char *err, size_t errlen);
 /** Binds and listens on "host:port", "[v6]:port" or ":port". 0, or a
  *  negative errno after one line on stderr. */
 int http_server_listen(struct http_server *h, const char *listen);
@@ -124,7 +135,7 @@ int http_server_sockname(const struct http_server *h,
 void http_server_new_id(struct http_server *h, char id[DIAG_ID_BYTES]);
 /** Client connections open (closing ones included). */
 uint64_t http_server_connections(const struct http_server *h);
-/** 1 when the listener speaks TLS. */
+/** 1 when new connections speak TLS. */
 int http_server_tls(const struct http_server *h);
 const struct http_stats *http_server_stats(const struct http_server *h);
 

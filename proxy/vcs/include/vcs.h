@@ -28,7 +28,8 @@ struct proxy_vcs;
   "172.16.0.0/12,192.0.0.0/24,192.168.0.0/16,198.18.0.0/15,224.0.0.0/3,"       \
   "::/128,::1/128,fc00::/7,fe80::/10,ff00::/8"
 
-/** The settings proxy/vcs reads; strings borrowed until proxy_vcs_free. */
+/** The settings proxy/vcs reads; strings borrowed until proxy_vcs_free
+ *  (private_patterns and git_routes: or the next proxy_vcs_configure). */
 struct vcs_config {
   const char *data_dir;         /**< mirrors go under <data_dir>/git */
   const char *tmp_dir;          /**< where git archives are staged */
@@ -57,8 +58,19 @@ int proxy_vcs_new(uv_loop_t *loop, const struct vcs_config *cfg,
  *  flight never answer. NULL is fine. */
 void proxy_vcs_free(struct proxy_vcs *v);
 /** 1 if module matches the --private patterns (module.MatchPrefixPatterns).
- *  Any thread. */
+ *  Loop thread (proxy_vcs_configure changes the patterns there). */
 int proxy_vcs_private(const struct proxy_vcs *v, const char *module);
+/** Checks --git-route entries (NULL-terminated, or NULL). 0, or -EINVAL
+ *  with why in err. Pure. */
+int proxy_vcs_routes_check(const char *const *routes, char *err, size_t errlen);
+/**
+ * A reload: the --private patterns and --git-route entries from now on
+ * (borrowed until the next call or proxy_vcs_free; the routes checked with
+ * proxy_vcs_routes_check). Requests already running keep the repository
+ * they found; the other settings stay as proxy_vcs_new had them.
+ */
+void proxy_vcs_configure(struct proxy_vcs *v, const char *private_patterns,
+                         const char *const *git_routes);
 /** Checks a --direct-deny or --direct-allow value (address ranges). 0, or
  *  -EINVAL with why in err. Pure. */
 int proxy_vcs_ranges_check(const char *text, char *err, size_t errlen);

@@ -160,9 +160,79 @@ static void test_go_lines(void **state) {
   }
 }
 
+/* ---- each module's row: indirect, latest, the go.sum verdict ---------- */
+
+static int row_gomod(void *ctx, const char *path, const char *version,
+                     char **data, size_t *len, char *err, size_t errlen) {
+  if (asprintf(data, "module %s\n", path) < 0)
+    return -ENOMEM;
+  *len = strlen(*data);
+  return 0;
+}
+
+static int row_list(void *ctx, const char *path, char **data, size_t *len) {
+  *data = strdup("v1.0.0\nv1.1.0\nv1.2.0-rc.1\n");
+  *len = strlen(*data);
+  return 0;
+}
+
+/* a: its go.mod line matches; b (indirect): no line; c: replaced by a
+ * directory; d: its go.mod line disagrees. */
+static void test_module_rows(void **state) {
+  static const char gomod[] = "module m\n\ngo 1.22\n\nrequire (\n"
+                              "\texample.com/a v1.0.0\n"
+                              "\texample.com/b v1.1.0 // indirect\n"
+                              "\texample.com/c v1.0.0\n"
+                              "\texample.com/d v1.0.0\n)\n\n"
+                              "replace example.com/c => ./c\n";
+  char h1[GOMOD_H1_BYTES], gosum[512];
+  const char *a = "module example.com/a\n";
+  assert_int_equal(gomod_h1_gomod(a, strlen(a), h1), 0);
+  snprintf(gosum, sizeof gosum,
+           "example.com/a v1.0.0/go.mod %s\n"
+           "example.com/d v1.0.0/go.mod "
+           "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+           h1);
+  struct diag_source src = {.gomod = row_gomod,
+                            .list = row_list,
+                            .zip_h1 = src_zip_h1,
+                            .recent = src_recent};
+  struct diag_client client = {0};
+  struct diag_report r;
+  assert_int_equal(diag_modfile_analyze(gomod, strlen(gomod), gosum,
+                                        strlen(gosum), &client, &src, &r),
+                   0);
+  assert_int_equal(r.nbuild, 4);
+  static const struct {
+    const char *path, *latest, *pre;
+    int indirect;
+    enum diag_sum sum;
+  } want[] = {
+      {"example.com/a", "v1.1.0", "v1.2.0-rc.1", 0, DIAG_SUM_OK},
+      {"example.com/b", "v1.1.0", "v1.2.0-rc.1", 1, DIAG_SUM_MISSING},
+      {"example.com/c", "v1.1.0", "v1.2.0-rc.1", 0, DIAG_SUM_UNCHECKED},
+      {"example.com/d", "v1.1.0", "v1.2.0-rc.1", 0, DIAG_SUM_MISMATCH},
+  };
+  for (size_t i = 0; i < 4; i++) {
+    assert_string_equal(r.build[i].path, want[i].path);
+    assert_string_equal(r.info[i].latest, want[i].latest);
+    assert_string_equal(r.info[i].prerelease, want[i].pre);
+    assert_int_equal(r.info[i].indirect, want[i].indirect);
+    assert_int_equal(r.info[i].sum, want[i].sum);
+  }
+  char *text = diag_report_text(&r, 0);
+  assert_non_null(strstr(text, "  example.com/b  indirect  v1.1.0  "
+                               "pre-release v1.2.0-rc.1; go.sum missing\n"));
+  assert_non_null(strstr(text, "  example.com/a  direct    v1.0.0 [v1.1.0]"));
+  free(text);
+  diag_report_dispose(&r);
+  diag_report_dispose(NULL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_go_lines),
+      cmocka_unit_test(test_module_rows),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -275,6 +275,66 @@ static void test_limit_boundary(void **state) {
   }
 }
 
+/* An HTML form's default encoding: '+' and %XX decoded, '/' and newlines
+ * as browsers escape them, a field without '=', empty pairs skipped; at
+ * every cut, an exactly sized copy (ASan sees a read past the end). */
+static void test_urlencoded(void **state) {
+  (void)state;
+  static const char body[] =
+      "gomod=module+example.com%2Fm%0D%0A%0D%0Ago+1.22%0D%0A"
+      "&&go_version=go1.22%2b1&gosum&x%41=%7e";
+  size_t len = sizeof body - 1;
+  struct diag_form f;
+  char *b = exact(body, len);
+  assert_int_equal(diag_form_parse_urlencoded(b, len, &f), 0);
+  assert_int_equal(f.n, 4);
+  expect_field(&f, "gomod", "module example.com/m\r\n\r\ngo 1.22\r\n");
+  expect_field(&f, "go_version", "go1.22+1");
+  expect_field(&f, "gosum", "");
+  expect_field(&f, "xA", "~");
+  free(b);
+  /* A name twice (paste or upload): the first that is not empty. */
+  char twice[] = "g=&g=x&g=y&h=&h=";
+  assert_int_equal(diag_form_parse_urlencoded(twice, strlen(twice), &f), 0);
+  expect_field(&f, "g", "x");
+  expect_field(&f, "h", "");
+  for (size_t cut = 0; cut < len; cut++) {
+    b = exact(body, cut);
+    int rc = diag_form_parse_urlencoded(b, cut, &f);
+    assert_true(rc == 0 || rc == -EINVAL);
+    free(b);
+  }
+}
+
+static void test_urlencoded_bad(void **state) {
+  (void)state;
+  struct diag_form f;
+  static const char *const bad[] = {"a=%", "a=%4", "a=%zz", "%g=1"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char *b = exact(bad[i], strlen(bad[i]));
+    assert_int_equal(diag_form_parse_urlencoded(b, strlen(bad[i]), &f),
+                     -EINVAL);
+    assert_int_equal(f.n, 0);
+    free(b);
+  }
+  /* DIAG_FORM_MAX_PARTS fields, then one more. */
+  char many[DIAG_FORM_MAX_PARTS * 4 + 8] = "";
+  for (int i = 0; i < DIAG_FORM_MAX_PARTS; i++)
+    strcat(many, "a=1&");
+  assert_int_equal(diag_form_parse_urlencoded(many, strlen(many), &f), 0);
+  assert_int_equal(f.n, DIAG_FORM_MAX_PARTS);
+  strcat(many, "b");
+  assert_int_equal(diag_form_parse_urlencoded(many, strlen(many), &f), -E2BIG);
+  /* A name of DIAG_FORM_MAX_NAME_BYTES, then one byte longer. */
+  char name[DIAG_FORM_MAX_NAME_BYTES + 8];
+  memset(name, 'n', DIAG_FORM_MAX_NAME_BYTES);
+  strcpy(name + DIAG_FORM_MAX_NAME_BYTES, "=1");
+  assert_int_equal(diag_form_parse_urlencoded(name, strlen(name), &f), 0);
+  memset(name, 'n', DIAG_FORM_MAX_NAME_BYTES + 1);
+  strcpy(name + DIAG_FORM_MAX_NAME_BYTES + 1, "=1");
+  assert_int_equal(diag_form_parse_urlencoded(name, strlen(name), &f), -E2BIG);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_whole),
@@ -286,6 +346,8 @@ int main(void) {
       cmocka_unit_test(test_limit_part_head),
       cmocka_unit_test(test_limit_name),
       cmocka_unit_test(test_limit_boundary),
+      cmocka_unit_test(test_urlencoded),
+      cmocka_unit_test(test_urlencoded_bad),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1018,6 +1018,46 @@ static void test_records_ring_and_yield(void **state) {
   assert_int_equal(yields, 0);
 }
 
+/* The versions builds resolved: zips served with 200, most used first; the
+ * proxy's own in-process requests are no build's. */
+static void test_records_versions(void **state) {
+  struct fixture *f = *state;
+  static const struct {
+    const char *version, *target, *client;
+    int status;
+  } rows[] = {
+      {"v1.0.0", "/example.com/m/@v/v1.0.0.zip", "10.0.0.1", 200},
+      {"v1.0.0", "/example.com/m/@v/v1.0.0.zip", "10.0.0.2", 200},
+      {"v1.1.0", "/example.com/m/@v/v1.1.0.zip", "10.0.0.3", 200},
+      {"v1.2.0", "/example.com/m/@v/v1.2.0.zip", "modproxy", 200},
+      {"v1.3.0", "/example.com/m/@v/v1.3.0.mod", "10.0.0.1", 200},
+      {"v1.4.0", "/example.com/m/@v/v1.4.0.zip", "10.0.0.1", 404},
+  };
+  struct store_record recs[6];
+  char ids[6][8];
+  for (int i = 0; i < 6; i++) {
+    snprintf(ids[i], sizeof ids[i], "v-%d", i);
+    recs[i] = (struct store_record){.id = ids[i],
+                                    .time_ms = 5000,
+                                    .status = rows[i].status,
+                                    .outcome = "hit",
+                                    .module = "example.com/m",
+                                    .version = rows[i].version,
+                                    .target = rows[i].target,
+                                    .client = rows[i].client,
+                                    .json = "{}"};
+  }
+  assert_int_equal(store_records_put(f->st, recs, 6, 100, NULL), 0);
+  struct store_bytes b = {0};
+  assert_int_equal(
+      store_records_versions(f->st, "example.com/m", 1000, "modproxy", &b), 0);
+  assert_string_equal(b.data, "v1.0.0 2\nv1.1.0 1\n");
+  store_bytes_free(&b);
+  assert_int_equal(
+      store_records_versions(f->st, "example.com/m", 6000, "modproxy", &b),
+      -ENOENT);
+}
+
 static void test_concurrent_readers_and_writer(void **state) {
   struct fixture *f = *state;
   struct conc *c = calloc(1, sizeof *c);
@@ -1074,6 +1114,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
       cmocka_unit_test_setup_teardown(test_records_ring_and_yield, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_records_versions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_concurrent_readers_and_writer, setup,
                                       teardown),
   };

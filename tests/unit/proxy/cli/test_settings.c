@@ -2,7 +2,8 @@
  * The one parser of every command's settings and flags (proxy/cli/settings.c):
  * sizes with suffixes, a config file holding other commands' keys, unknown
  * keys, flags and MODPROXY_* variables named with the nearest real one, own
- * flags (switches, values, short names, repeats) and positional arguments.
+ * flags (switches, values, short names, repeats) and positional arguments;
+ * the reload of serve's settings (what changed, what waits for a restart).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "policy.h"
 #include "settings.h"
 
 static void test_size_parse(void **state) {
@@ -162,12 +164,114 @@ static void test_own_flags(void **state) {
   settings_dispose(&st);
 }
 
+/* SIGHUP: a new configuration from the same sources, the changed settings
+ * named, those that need a restart named and kept, errors refused. */
+static void test_reload(void **state) {
+  static const struct settings_cmd cmd = {"serve", "", SETTINGS_SERVE, NULL};
+  char path[64], err[512] = "";
+  write_conf("listen = 127.0.0.1:1\nlist-ttl = 300\n", path, sizeof path);
+  char *argv[] = {"serve", "--config", path, "--data", "/srv/d", NULL};
+  struct settings st;
+  assert_int_equal(load(&st, &cmd, argv, err, sizeof err), 0);
+  struct proxy_config *boot = settings_config_new(&st);
+  assert_non_null(boot);
+  assert_int_equal(boot->list_ttl_s, 300);
+  struct settings_source src = {&cmd, 5, argv};
+  struct proxy_reload r = {.err = ""};
+  /* Nothing changed. */
+  struct proxy_config *same = settings_reload(boot, &r, &src);
+  assert_non_null(same);
+  assert_string_equal(r.changed, "");
+  assert_string_equal(r.restart, "");
+  /* A live setting, a list, one that needs a restart, and the flag that
+   * wins over the file (data: not a change). */
+  write_conf("listen = 127.0.0.1:2\nlist-ttl = 5\ndata = /srv/other\n"
+             "git-route = a.example/*=https://a.example/{2}.git\n",
+             path, sizeof path);
+  struct proxy_config *next = settings_reload(same, &r, &src);
+  assert_non_null(next);
+  assert_string_equal(r.changed, "list-ttl, git-route");
+  assert_string_equal(r.restart, "listen");
+  assert_int_equal(next->list_ttl_s, 5);
+  assert_string_equal(next->git_routes[0],
+                      "a.example/*=https://a.example/{2}.git");
+  assert_string_equal(next->listen, "127.0.0.1:1"); /* kept */
+  assert_string_equal(next->data_dir, "/srv/d");
+  /* The kept value is next's own: it outlives the configurations before. */
+  proxy_config_release(boot);
+  proxy_config_release(same);
+  assert_string_equal(next->listen, "127.0.0.1:1");
+  /* A bad file: no configuration, the file and line named. */
+  write_conf("list-ttl = 5\nlist-tll = 6\n", path, sizeof path);
+  memset(&r, 0, sizeof r);
+  assert_null(settings_reload(next, &r, &src));
+  assert_non_null(strstr(r.err, ":2: unknown key \"list-tll\""));
+  proxy_config_release(next);
+  unlink(path);
+}
+
+/* --policy: repeatable in the file, the variable (one a line) and flags;
+ * each value checked where it was given; the rules built once, in order,
+ * for the configuration. */
+static void test_policy(void **state) {
+  char path[64], err[512] = "";
+  write_conf("policy = example.com/bad=deny banned by security\n"
+             "policy = example.com/old=deny <v1.2.0 too old\n",
+             path, sizeof path);
+  const struct settings_cmd cmd = {"serve", "", SETTINGS_SERVE, NULL};
+  struct settings st;
+  char *argv[] = {"serve", "--config", path, NULL};
+  assert_int_equal(load(&st, &cmd, argv, err, sizeof err), 0);
+  assert_non_null(st.policies);
+  assert_int_equal(st.policies->n, 2);
+  assert_string_equal(st.policies->rules[1].reason, "too old");
+  struct proxy_config cfg = {0};
+  settings_to_config(&st, &cfg);
+  assert_ptr_equal(cfg.policies, st.policies);
+  settings_dispose(&st);
+  /* Flags replace the file's values: the list ends with them. */
+  char *flags[] = {
+      "serve", "--config", path, "--policy", "corp.example/*=cache-only", NULL};
+  assert_int_equal(load(&st, &cmd, flags, err, sizeof err), 0);
+  assert_int_equal(st.policies->n, 1);
+  assert_int_equal(st.policies->rules[0].action, POLICY_CACHE_ONLY);
+  settings_dispose(&st);
+  /* The variable: one rule a line (a reason has spaces). */
+  char *bare[] = {"serve", NULL};
+  setenv("MODPROXY_POLICY",
+         "example.com/bad=deny banned by security\n"
+         "example.com/*=upstream http://127.0.0.1:1,off\n",
+         1);
+  assert_int_equal(load(&st, &cmd, bare, err, sizeof err), 0);
+  assert_int_equal(st.policies->n, 2);
+  assert_string_equal(st.policies->rules[0].reason, "banned by security");
+  assert_int_equal(st.policies->rules[1].nupstreams, 2);
+  settings_dispose(&st);
+  unsetenv("MODPROXY_POLICY");
+  /* A bad rule names its file and line. */
+  write_conf("data = /srv/d\npolicy = example.com/x=deny <1.0 r\n", path,
+             sizeof path);
+  assert_int_equal(load(&st, &cmd, argv, err, sizeof err), -EINVAL);
+  assert_non_null(strstr(err, ":2: policy: policy \"example.com/x=deny <1.0 "
+                              "r\": a deny range is"));
+  assert_null(st.policies);
+  settings_dispose(&st);
+  /* A command without the setting skips the key. */
+  const struct settings_cmd stats = {"stats", "", 1u << S_DATA, NULL};
+  assert_int_equal(load(&st, &stats, argv, err, sizeof err), 0);
+  assert_null(st.policies);
+  settings_dispose(&st);
+  unlink(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_size_parse),
       cmocka_unit_test(test_config_of_other_commands),
       cmocka_unit_test(test_env),
       cmocka_unit_test(test_own_flags),
+      cmocka_unit_test(test_reload),
+      cmocka_unit_test(test_policy),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
