@@ -4,9 +4,10 @@
 # The one list of what modproxy depends on; the README says why each is here.
 set -eu
 run="build-essential cmake pkg-config git ca-certificates \
-  libuv1-dev node-llhttp libsqlite3-dev libssl-dev libcurl4-openssl-dev libzip-dev"
+  libuv1-dev node-llhttp libsqlite3-dev libssl-dev libcurl4-openssl-dev libzip-dev \
+  libarchive-dev"
 test="libcmocka-dev golang-go golang-1.19-src golang-golang-x-mod-dev \
-  curl python3 nginx wrk chromium openssl sqlite3 jq unzip util-linux \
+  curl python3 nginx wrk chromium chromium-driver openssl sqlite3 jq unzip util-linux \
   clang libclang-rt-14-dev llvm-14 clang-format"
 pkgs=$run
 [ "${1:-}" = test ] && pkgs="$run $test"

@@ -55,8 +55,9 @@ void diag_record_dispose(struct diag_record *r) {
   free(r->version);
   free(r->attempts);
   free(r->explanation);
+  free(r->user);
   r->target = r->client = r->module = r->version = r->attempts =
-      r->explanation = NULL;
+      r->explanation = r->user = NULL;
 }
 
 /* Length of the valid UTF-8 sequence at p, or 0. */
@@ -197,9 +198,11 @@ char *diag_record_json(const struct diag_record *r) {
   struct sink k = {.put = put_buf};
   char when[40];
   iso_time(r->start_ms, when, sizeof when);
-  /* The log level of the line: what an operator should look at. */
+  /* The log level of the line: what an operator should look at; "audit"
+   * for a private module's file served (who, what, when, from where). */
   put_str(&k, r->status >= 500   ? "{\"level\":\"error\""
               : r->status >= 400 ? "{\"level\":\"warn\""
+              : r->audit         ? "{\"level\":\"audit\""
                                  : "{\"level\":\"info\"");
   put_field(&k, "id", r->id);
   if (r->client_id[0] != '\0')
@@ -207,6 +210,8 @@ char *diag_record_json(const struct diag_record *r) {
   put_field(&k, "time", when);
   put_field(&k, "target", r->target);
   put_field(&k, "client", r->client);
+  if (r->user != NULL)
+    put_field(&k, "user", r->user);
   put_field(&k, "module", r->module);
   put_field(&k, "version", r->version);
   put_field(&k, "outcome", diag_outcome_name(r->outcome));
@@ -227,11 +232,9 @@ char *diag_record_json(const struct diag_record *r) {
 static const char *value_of(const char *json, const char *key);
 static char *json_string(const char *p);
 
-/* The attempts array, one line each: "url: HTTP status (ms)" or the error.
- * Our own records hold objects {"url","status","error","ms"} in that order,
- * or, for private modules, git steps {"cmd","status","ms",...}. */
-static void write_attempts(FILE *f, const char *json) {
-  fprintf(f, "attempts:\n");
+void diag_attempts_each(const char *json, diag_attempt_cb cb, void *arg) {
+  /* Our own records hold objects {"url","status","error","ms"} in that
+   * order, or, for private modules, git steps {"cmd","status","ms",...}. */
   for (const char *p = strchr(json, '{'); p != NULL; p = strchr(p + 1, '{')) {
     const char *end = strchr(p, '}');
     if (end == NULL)
@@ -245,17 +248,22 @@ static void write_attempts(FILE *f, const char *json) {
     char *err = json_string(value_of(obj, "error"));
     const char *st = value_of(obj, "status");
     const char *ms = value_of(obj, "ms");
-    long took = ms != NULL ? strtol(ms, NULL, 10) : 0;
-    if (err != NULL)
-      fprintf(f, "  %s: %s (%ld ms)\n", what != NULL ? what : "?", err, took);
-    else
-      fprintf(f, "  %s: HTTP %ld (%ld ms)\n", what != NULL ? what : "?",
-              st != NULL ? strtol(st, NULL, 10) : 0L, took);
+    cb(arg, what != NULL ? what : "?", st != NULL ? strtol(st, NULL, 10) : 0L,
+       err, ms != NULL ? strtol(ms, NULL, 10) : 0L);
     free(what);
     free(err);
     free(obj);
     p = end;
   }
+}
+
+/* One line of the attempts: "url: HTTP status (ms)" or the error. */
+static void write_attempt(void *arg, const char *what, long status,
+                          const char *error, long ms) {
+  if (error != NULL)
+    fprintf(arg, "  %s: %s (%ld ms)\n", what, error, ms);
+  else
+    fprintf(arg, "  %s: HTTP %ld (%ld ms)\n", what, status, ms);
 }
 
 char *diag_record_text(const struct diag_record *r) {
@@ -266,9 +274,9 @@ char *diag_record_text(const struct diag_record *r) {
     return NULL;
   char when[40];
   iso_time(r->start_ms, when, sizeof when);
-  fprintf(f, "request %s at %s from %s\n  %s\n", r->id, when,
-          r->client != NULL ? r->client : "?",
-          r->target != NULL ? r->target : "");
+  fprintf(f, "request %s at %s from %s%s%s\n  %s\n", r->id, when,
+          r->client != NULL ? r->client : "?", r->user != NULL ? " as " : "",
+          r->user != NULL ? r->user : "", r->target != NULL ? r->target : "");
   if (r->client_id[0] != '\0')
     fprintf(f, "  the client's X-Request-Id: %s\n", r->client_id);
   if (r->module != NULL)
@@ -276,8 +284,10 @@ char *diag_record_text(const struct diag_record *r) {
             r->version != NULL ? r->version : "");
   fprintf(f, "outcome: %s, HTTP %d, %" PRIu64 " bytes, %" PRIu32 " ms\n",
           diag_outcome_name(r->outcome), r->status, r->bytes, r->ms);
-  if (r->attempts != NULL && strcmp(r->attempts, "[]") != 0)
-    write_attempts(f, r->attempts);
+  if (r->attempts != NULL && strcmp(r->attempts, "[]") != 0) {
+    fprintf(f, "attempts:\n");
+    diag_attempts_each(r->attempts, write_attempt, f);
+  }
   if (r->explanation != NULL)
     fprintf(f, "explanation sent:\n%s", r->explanation);
   fclose(f);
@@ -388,6 +398,8 @@ int diag_record_parse(const char *json, struct diag_record *out) {
   free(outcome);
   out->target = json_string(value_of(json, "target"));
   out->client = json_string(value_of(json, "client"));
+  out->user = json_string(value_of(json, "user"));
+  out->audit = strncmp(json, "{\"level\":\"audit\"", 17) == 0;
   out->module = json_string(value_of(json, "module"));
   out->version = json_string(value_of(json, "version"));
   out->attempts = json_array(value_of(json, "attempts"));

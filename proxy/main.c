@@ -29,6 +29,8 @@ static const struct command {
     {"backup", cmd_backup, "copy the store to a file, while it serves"},
     {"export", cmd_export, "write a bundle of what builds need, for a mirror"},
     {"import", cmd_import, "import a bundle, GOPROXY tree or module cache"},
+    {"missing", cmd_missing, "list what an offline mirror lacked, for export"},
+    {"keygen", cmd_keygen, "make a key pair to sign bundles with"},
     {"auth", cmd_auth, "make --auth-file lines for users and tokens"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show help for a command"},

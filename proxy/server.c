@@ -58,13 +58,15 @@ static void on_signal(uv_signal_t *h, int signum) {
 
 /* A finished request's record, from a connection or from goproxy_get. */
 static void keep_record(struct proxy_server *s, struct diag_record *rec) {
-  proxy_metrics_request(s, rec->target, rec->status);
+  proxy_metrics_request(s, rec);
   proxy_records_push(s, rec);
 }
 
 static void on_request_done(struct proxy_conn *c, struct diag_record *rec,
                             void *arg) {
-  keep_record(arg, rec);
+  struct proxy_server *s = arg;
+  rec->audit = proxy_access_audited(s, rec);
+  keep_record(s, rec);
 }
 
 static void on_hello(struct proxy_conn *c, void *arg) {
@@ -74,11 +76,6 @@ static void on_hello(struct proxy_conn *c, void *arg) {
       "  go env -w GOPROXY=<this URL>\n";
   proxy_conn_send_local(c, 200, "text/plain; charset=utf-8", hello,
                         sizeof hello - 1, NULL);
-}
-
-static void on_mirror(struct proxy_conn *c, void *arg) {
-  struct proxy_server *s = arg;
-  proxy_route_mirror(c, s->mirror, s->cfg->verify_sumdb);
 }
 
 /* Every target and its handler; the first that matches wins, so the narrow
@@ -95,7 +92,8 @@ static const struct route_spec {
     {"/metrics", HTTP_MATCH_QUERY, 0, proxy_route_ops},
     {"/", HTTP_MATCH_EXACT, 0, on_hello},
     {"/diag/modfile", HTTP_MATCH_QUERY, HTTP_HANDLER_BODY, proxy_route_modfile},
-    {"/diag/mirror", HTTP_MATCH_QUERY, 0, on_mirror},
+    {"/diag/mirror/missing.txt", HTTP_MATCH_QUERY, 0, proxy_route_mirror},
+    {"/diag/mirror", HTTP_MATCH_QUERY, 0, proxy_route_mirror},
     {"/diag", HTTP_MATCH_TREE, 0, proxy_route_diag},
     {"/sumdb/", HTTP_MATCH_PREFIX, 0, proxy_route_sumdb},
     {"", HTTP_MATCH_PREFIX, 0, proxy_route},
@@ -110,6 +108,7 @@ static struct http_config http_config_of(struct proxy_server *s,
       .auth_file = cfg->auth_file,
       .max_connections = cfg->max_connections,
       .max_request_rate = cfg->max_request_rate,
+      .trusted_proxies = cfg->trusted_proxies,
       .access = proxy_access_check, /* access.c: the one place that decides */
       .on_done = on_request_done,
       .arg = s,
@@ -184,6 +183,7 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
   s->loop = loop;
   s->cfg = cfg;
   s->record = keep_record;
+  s->upstream_answered = proxy_metrics_upstream;
   proxy_config_hold(s);
   int rc =
       upstream_list_new(loop, cfg->upstream, cfg->upstream_ca, &s->upstreams);

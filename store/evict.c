@@ -45,9 +45,12 @@
  * ten minutes is plenty for a cache whose victims go unused for days. */
 #define STORE_ACCESS_WINDOW_S 600
 
+/* A version's bytes, as --max-cache-bytes counts them (the totals row of
+ * store.c's migration 8 sums the same). */
 #define SQL_BYTES                                                              \
   "coalesce(v.zip_size, 0) + coalesce(length(v.info), 0)"                      \
   " + coalesce(length(v.mod), 0)"
+
 /* The conditions that make version v evictable; ?1 is used_before. */
 #define SQL_EVICTABLE                                                          \
   "coalesce(v.accessed, v.created) < ?1 AND v.imported = 0"                    \
@@ -97,21 +100,6 @@ void store_evict_plan_dispose(struct store_evict_plan *p) {
   memset(p, 0, sizeof *p);
 }
 
-/* Total cache bytes. */
-static int cache_bytes(struct store_conn *c, uint64_t *out) {
-  sqlite3_stmt *s = store__prepare(c->db, "SELECT coalesce(sum(" SQL_BYTES
-                                          "), 0) FROM versions v");
-  if (s == NULL)
-    return -EIO;
-  int rc = 0;
-  if (sqlite3_step(s) == SQLITE_ROW)
-    *out = (uint64_t)sqlite3_column_int64(s, 0);
-  else
-    rc = store__fail(c->db, "cache bytes");
-  sqlite3_finalize(s);
-  return rc;
-}
-
 static int plan_add(struct store_evict_plan *p, size_t *cap, int64_t id,
                     const char *module, const char *version, uint64_t bytes,
                     int64_t used) {
@@ -152,7 +140,9 @@ int store_evict_plan(struct store *st, uint64_t max_bytes, int64_t used_before,
                : store__fail(c->db, "begin");
   if (rc < 0)
     goto out;
-  rc = cache_bytes(c, &out->total_bytes);
+  struct store_stats totals;
+  rc = store__totals(c, &totals);
+  out->total_bytes = totals.cache_bytes;
   if (rc < 0 || out->total_bytes <= max_bytes)
     goto out;
   s = store__prepare(c->db, "SELECT v.id, v.module, v.version, " SQL_BYTES ","

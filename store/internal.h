@@ -53,6 +53,17 @@ int64_t store__now(void);
 /** Prepares sql on db outside the statement cache (for the rarely run
  *  statements of cache management); NULL after logging. Finalize it. */
 sqlite3_stmt *store__prepare(sqlite3 *db, const char *sql);
+/* The columns of a store_record_row, in its order (SELECT ... FROM
+ * requests), and the reader of one such row. */
+#define STORE_RECORD_COLUMNS                                                   \
+  "id, time_ms, status, outcome, coalesce(module, ''),"                        \
+  " coalesce(version, ''), coalesce(target, ''), coalesce(client, '')"
+void store__record_row(sqlite3_stmt *s, struct store_record_row *r);
+/** Copies text column i of s (NULL: "") into dst, cut to cap. */
+void store__column_copy(char *dst, size_t cap, sqlite3_stmt *s, int i);
+/** versions, zips, zip_bytes and cache_bytes of *out from the totals the
+ *  triggers keep (one row, no scan), on connection c. */
+int store__totals(struct store_conn *c, struct store_stats *out);
 /** The cache-management counts of store_stats (manage.c), on reader c. */
 int store__stats_more(struct store_conn *c, struct store_stats *out);
 /** Appends module@version to the removal log (inside a write transaction). */

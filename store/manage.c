@@ -262,10 +262,7 @@ int store_removals_since(struct store *st, int64_t after, size_t max,
 int store__stats_more(struct store_conn *c, struct store_stats *out) {
   sqlite3_stmt *s = store__prepare(
       c->db,
-      "SELECT (SELECT coalesce(sum(coalesce(zip_size, 0)"
-      "         + coalesce(length(info), 0) + coalesce(length(mod), 0)), 0)"
-      "        FROM versions),"
-      " (SELECT count(*) FROM requests),"
+      "SELECT (SELECT count(*) FROM requests),"
       " (SELECT count(*) FROM zip_chunks),"
       " (SELECT count(*) FROM provenance),"
       " (SELECT count(*) FROM versions WHERE imported != 0),"
@@ -283,17 +280,16 @@ int store__stats_more(struct store_conn *c, struct store_stats *out) {
   if (sqlite3_step(s) != SQLITE_ROW) {
     rc = store__fail(c->db, "stats");
   } else {
-    out->cache_bytes = (uint64_t)sqlite3_column_int64(s, 0);
-    out->requests = (uint64_t)sqlite3_column_int64(s, 1);
-    out->zip_chunks = (uint64_t)sqlite3_column_int64(s, 2);
-    out->provenance = (uint64_t)sqlite3_column_int64(s, 3);
-    out->imported = (uint64_t)sqlite3_column_int64(s, 4);
-    out->pins = (uint64_t)sqlite3_column_int64(s, 5);
-    out->quarantined = (uint64_t)sqlite3_column_int64(s, 6);
-    out->removals = (uint64_t)sqlite3_column_int64(s, 7);
-    out->oldest_use = sqlite3_column_int64(s, 8);
-    out->db_bytes = (uint64_t)sqlite3_column_int64(s, 9);
-    out->free_bytes = (uint64_t)sqlite3_column_int64(s, 10);
+    out->requests = (uint64_t)sqlite3_column_int64(s, 0);
+    out->zip_chunks = (uint64_t)sqlite3_column_int64(s, 1);
+    out->provenance = (uint64_t)sqlite3_column_int64(s, 2);
+    out->imported = (uint64_t)sqlite3_column_int64(s, 3);
+    out->pins = (uint64_t)sqlite3_column_int64(s, 4);
+    out->quarantined = (uint64_t)sqlite3_column_int64(s, 5);
+    out->removals = (uint64_t)sqlite3_column_int64(s, 6);
+    out->oldest_use = sqlite3_column_int64(s, 7);
+    out->db_bytes = (uint64_t)sqlite3_column_int64(s, 8);
+    out->free_bytes = (uint64_t)sqlite3_column_int64(s, 9);
   }
   sqlite3_finalize(s);
   return rc;

@@ -49,14 +49,8 @@ static const char sql_findings[] =
     " AND (?2 IS NULL OR version = ?2 OR version = '')"
     " ORDER BY version = '' DESC, found DESC LIMIT ?3";
 static const char sql_requests[] =
-    "SELECT id, time_ms, status, outcome, coalesce(target, ''),"
-    " coalesce(client, '') FROM requests WHERE module = ?1"
+    "SELECT " STORE_RECORD_COLUMNS " FROM requests WHERE module = ?1"
     " AND (?2 IS NULL OR version = ?2) ORDER BY seq DESC LIMIT ?3";
-
-static void text(char *dst, size_t cap, sqlite3_stmt *s, int i) {
-  const unsigned char *t = sqlite3_column_text(s, i);
-  snprintf(dst, cap, "%s", t != NULL ? (const char *)t : "");
-}
 
 /* Prepares one of the view's queries with its three parameters. */
 static sqlite3_stmt *query(struct store_conn *c, const char *sql,
@@ -83,15 +77,15 @@ int store_module_view(struct store *st, const char *module, const char *version,
   }
   while (sqlite3_step(s) == SQLITE_ROW) {
     struct store_view_version *v = &out->versions[out->nversions++];
-    text(v->version, sizeof v->version, s, 0);
+    store__column_copy(v->version, sizeof v->version, s, 0);
     v->has_info = sqlite3_column_int(s, 1);
     v->has_mod = sqlite3_column_int(s, 2);
-    text(v->mod_h1, sizeof v->mod_h1, s, 3);
+    store__column_copy(v->mod_h1, sizeof v->mod_h1, s, 3);
     v->zip_size = sqlite3_column_int64(s, 4);
-    text(v->zip_h1, sizeof v->zip_h1, s, 5);
+    store__column_copy(v->zip_h1, sizeof v->zip_h1, s, 5);
     v->zip_violations = (uint64_t)sqlite3_column_int64(s, 6);
-    text(v->origin, sizeof v->origin, s, 7);
-    text(v->vcs, sizeof v->vcs, s, 8);
+    store__column_copy(v->origin, sizeof v->origin, s, 7);
+    store__column_copy(v->vcs, sizeof v->vcs, s, 8);
     v->created = sqlite3_column_int64(s, 9);
   }
   sqlite3_reset(s);
@@ -102,9 +96,9 @@ int store_module_view(struct store *st, const char *module, const char *version,
   }
   while (sqlite3_step(s) == SQLITE_ROW) {
     struct store_view_finding *f = &out->findings[out->nfindings++];
-    text(f->version, sizeof f->version, s, 0);
-    text(f->kind, sizeof f->kind, s, 1);
-    text(f->message, sizeof f->message, s, 2);
+    store__column_copy(f->version, sizeof f->version, s, 0);
+    store__column_copy(f->kind, sizeof f->kind, s, 1);
+    store__column_copy(f->message, sizeof f->message, s, 2);
     f->found = sqlite3_column_int64(s, 3);
   }
   sqlite3_reset(s);
@@ -114,13 +108,7 @@ int store_module_view(struct store *st, const char *module, const char *version,
     goto out;
   }
   while (sqlite3_step(s) == SQLITE_ROW) {
-    struct store_view_request *r = &out->requests[out->nrequests++];
-    text(r->id, sizeof r->id, s, 0);
-    r->time_ms = sqlite3_column_int64(s, 1);
-    r->status = sqlite3_column_int(s, 2);
-    text(r->outcome, sizeof r->outcome, s, 3);
-    text(r->target, sizeof r->target, s, 4);
-    text(r->client, sizeof r->client, s, 5);
+    store__record_row(s, &out->requests[out->nrequests++]);
   }
   sqlite3_reset(s);
 out:

@@ -91,123 +91,122 @@ int store_record_get(struct store *st, const char *id,
   return rc;
 }
 
-static const char sql_totals[] =
-    "SELECT count(*), coalesce(sum(outcome = 'hit'), 0),"
-    " coalesce(sum(status >= 400), 0) FROM requests";
-static const char sql_causes[] =
-    "SELECT g.outcome, g.n, g.t, l.id, coalesce(l.module, ''),"
-    " coalesce(l.target, '') FROM (SELECT outcome, count(*) AS n,"
-    " max(time_ms) AS t, max(seq) AS last FROM requests WHERE status >= 400"
-    " GROUP BY outcome) g JOIN requests l ON l.seq = g.last"
-    " ORDER BY g.n DESC LIMIT ?1";
-/* A miss is one of the go command's path-prefix probes (for an import
- * a.b/c/d it asks a.b/c/d, a.b/c and a.b at once) when a nearby request
- * asked for a longer path under it, or found a module whose path it
- * extends. The probes of one command land within this many records of
- * each other, other clients' requests interleaved. */
-#define STORE_PROBE_WINDOW_RECORDS 64
-#define STR_(x) #x
-#define STR(x) STR_(x)
-#define MISSES                                                                                                                                               \
-  "WITH miss AS (SELECT m.seq, m.module, EXISTS (SELECT 1 FROM requests o"                                                                                   \
-  " WHERE o.seq BETWEEN m.seq - " STR(                                                                                                                       \
-      STORE_PROBE_WINDOW_RECORDS) " AND m.seq + " STR(STORE_PROBE_WINDOW_RECORDS) " AND o.module IS NOT NULL AND (substr(o.module, 1, length(m.module) + 1)" \
-                                                                                  " = m.module || '/' OR (o.outcome <> 'not found' AND substr(m.module, 1,"  \
-                                                                                  " length(o.module) + 1) = o.module || '/'))) AS probe FROM requests m"     \
-                                                                                  " WHERE m.outcome = 'not found' AND m.module IS NOT NULL) "
-static const char sql_missed[] =
-    MISSES "SELECT module, count(*) FROM miss WHERE NOT probe"
-           " GROUP BY module ORDER BY 2 DESC LIMIT ?1";
-static const char sql_probes[] = MISSES "SELECT count(*) FROM miss WHERE probe";
-static const char sql_recent[] =
-    "SELECT id, time_ms, status, outcome, coalesce(module, ''),"
-    " coalesce(version, ''), coalesce(target, '') FROM requests"
-    " WHERE status >= 400"
-    " ORDER BY seq DESC LIMIT ?1";
+/* The columns of a store_record_row, and the filters of
+ * store_records_query as parameters: a NULL one passes every record. */
+#define QUERY_COLUMNS "SELECT " STORE_RECORD_COLUMNS " FROM requests"
+#define QUERY_FILTERS                                                          \
+  " (?1 IS NULL OR substr(module, 1, length(?1)) = ?1)"                        \
+  " AND (?2 IS NULL OR outcome = ?2) AND (?3 IS NULL OR client = ?3)"          \
+  " AND time_ms >= ?4 ORDER BY seq DESC LIMIT ?5 OFFSET ?6"
+/* Failures through their partial index (requests_failed), newest first. */
+static const char sql_query_failed[] =
+    QUERY_COLUMNS " INDEXED BY requests_failed WHERE status >= 400"
+                  " AND" QUERY_FILTERS;
+static const char sql_query_status[] =
+    QUERY_COLUMNS " WHERE status BETWEEN ?7 AND ?8 AND" QUERY_FILTERS;
 
-static const char sql_findings[] =
-    "SELECT module, version, kind FROM findings ORDER BY found DESC LIMIT ?1";
-
-static void copy_text(char *dst, size_t cap, sqlite3_stmt *s, int i) {
+void store__column_copy(char *dst, size_t cap, sqlite3_stmt *s, int i) {
   const unsigned char *t = sqlite3_column_text(s, i);
   snprintf(dst, cap, "%s", t != NULL ? (const char *)t : "");
 }
 
-int store_records_summary(struct store *st, struct store_summary *out) {
-  memset(out, 0, sizeof *out);
+void store__record_row(sqlite3_stmt *s, struct store_record_row *r) {
+  store__column_copy(r->id, sizeof r->id, s, 0);
+  r->time_ms = sqlite3_column_int64(s, 1);
+  r->status = sqlite3_column_int(s, 2);
+  store__column_copy(r->outcome, sizeof r->outcome, s, 3);
+  store__column_copy(r->module, sizeof r->module, s, 4);
+  store__column_copy(r->version, sizeof r->version, s, 5);
+  store__column_copy(r->target, sizeof r->target, s, 6);
+  store__column_copy(r->client, sizeof r->client, s, 7);
+}
+
+static void bind_opt(sqlite3_stmt *s, int i, const char *v) {
+  if (v != NULL && v[0] != '\0')
+    sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(s, i);
+}
+
+int store_records_query(struct store *st, const struct store_records_filter *f,
+                        struct store_record_row *rows, int cap) {
+  int failed = f->status_min == 0 && f->status_max == 0;
   struct store_conn *c = store__reader_get(st);
+  sqlite3_stmt *s =
+      store__stmt(c, failed ? sql_query_failed : sql_query_status);
+  int n = 0;
+  if (s == NULL) {
+    n = -EIO;
+    goto out;
+  }
+  bind_opt(s, 1, f->module_prefix);
+  bind_opt(s, 2, f->outcome);
+  bind_opt(s, 3, f->client);
+  sqlite3_bind_int64(s, 4, f->since_ms);
+  sqlite3_bind_int(s, 5, cap);
+  sqlite3_bind_int64(s, 6, (sqlite3_int64)f->offset);
+  if (!failed) {
+    sqlite3_bind_int(s, 7, f->status_min);
+    sqlite3_bind_int(s, 8, f->status_max);
+  }
+  int step = SQLITE_DONE;
+  while (n < cap && (step = sqlite3_step(s)) == SQLITE_ROW)
+    store__record_row(s, &rows[n++]);
+  if (n < cap && step != SQLITE_DONE)
+    n = store__fail(c->db, "records query");
+  sqlite3_reset(s);
+out:
+  store__reader_put(st, c);
+  return n;
+}
+
+static const char sql_findings[] =
+    "SELECT module, version, kind FROM findings ORDER BY found DESC LIMIT ?1";
+
+int store_findings_latest(struct store *st, struct store_finding_row *rows,
+                          int cap) {
+  struct store_conn *c = store__reader_get(st);
+  sqlite3_stmt *s = store__stmt(c, sql_findings);
+  int n = 0;
+  if (s == NULL) {
+    n = -EIO;
+    goto out;
+  }
+  sqlite3_bind_int(s, 1, cap);
+  int step = SQLITE_DONE;
+  while (n < cap && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    store__column_copy(rows[n].module, sizeof rows[n].module, s, 0);
+    store__column_copy(rows[n].version, sizeof rows[n].version, s, 1);
+    store__column_copy(rows[n].kind, sizeof rows[n].kind, s, 2);
+    n++;
+  }
+  if (n < cap && step != SQLITE_DONE)
+    n = store__fail(c->db, "findings");
+  sqlite3_reset(s);
+out:
+  store__reader_put(st, c);
+  return n;
+}
+
+static const char sql_each[] =
+    "SELECT record FROM requests WHERE seq > (SELECT max(seq) FROM requests)"
+    " - ?1 ORDER BY seq";
+
+int store_records_each(struct store *st, uint64_t last, store_record_cb cb,
+                       void *arg) {
+  struct store_conn *c = store__reader_get(st);
+  sqlite3_stmt *s = store__stmt(c, sql_each);
   int rc = 0;
-  sqlite3_stmt *s = store__stmt(c, sql_totals);
-  if (s == NULL || sqlite3_step(s) != SQLITE_ROW) {
-    rc = store__fail(c->db, "summary");
-    goto out;
-  }
-  out->requests = (uint64_t)sqlite3_column_int64(s, 0);
-  out->hits = (uint64_t)sqlite3_column_int64(s, 1);
-  out->failures = (uint64_t)sqlite3_column_int64(s, 2);
-  sqlite3_reset(s);
-  if ((s = store__stmt(c, sql_causes)) == NULL) {
+  if (s == NULL) {
     rc = -EIO;
     goto out;
   }
-  sqlite3_bind_int(s, 1, STORE_SUMMARY_CAUSES);
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    int i = out->ncauses++;
-    copy_text(out->causes[i].outcome, sizeof out->causes[i].outcome, s, 0);
-    out->causes[i].count = (uint64_t)sqlite3_column_int64(s, 1);
-    out->causes[i].last_ms = sqlite3_column_int64(s, 2);
-    copy_text(out->causes[i].last_id, sizeof out->causes[i].last_id, s, 3);
-    copy_text(out->causes[i].last_module, sizeof out->causes[i].last_module, s,
-              4);
-    copy_text(out->causes[i].last_target, sizeof out->causes[i].last_target, s,
-              5);
-  }
-  sqlite3_reset(s);
-  if ((s = store__stmt(c, sql_missed)) == NULL) {
-    rc = -EIO;
-    goto out;
-  }
-  sqlite3_bind_int(s, 1, STORE_SUMMARY_MISSED);
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    int i = out->nmissed++;
-    copy_text(out->missed[i].module, sizeof out->missed[i].module, s, 0);
-    out->missed[i].count = (uint64_t)sqlite3_column_int64(s, 1);
-  }
-  sqlite3_reset(s);
-  if ((s = store__stmt(c, sql_probes)) == NULL ||
-      sqlite3_step(s) != SQLITE_ROW) {
-    rc = store__fail(c->db, "summary");
-    goto out;
-  }
-  out->probes = (uint64_t)sqlite3_column_int64(s, 0);
-  sqlite3_reset(s);
-  if ((s = store__stmt(c, sql_recent)) == NULL) {
-    rc = -EIO;
-    goto out;
-  }
-  sqlite3_bind_int(s, 1, STORE_SUMMARY_RECENT);
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    int i = out->nrecent++;
-    copy_text(out->recent[i].id, sizeof out->recent[i].id, s, 0);
-    out->recent[i].time_ms = sqlite3_column_int64(s, 1);
-    out->recent[i].status = sqlite3_column_int(s, 2);
-    copy_text(out->recent[i].outcome, sizeof out->recent[i].outcome, s, 3);
-    copy_text(out->recent[i].module, sizeof out->recent[i].module, s, 4);
-    copy_text(out->recent[i].version, sizeof out->recent[i].version, s, 5);
-    copy_text(out->recent[i].target, sizeof out->recent[i].target, s, 6);
-  }
-  sqlite3_reset(s);
-  if ((s = store__stmt(c, sql_findings)) == NULL) {
-    rc = -EIO;
-    goto out;
-  }
-  sqlite3_bind_int(s, 1, STORE_SUMMARY_RECENT);
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    int i = out->nfindings++;
-    copy_text(out->findings[i].module, sizeof out->findings[i].module, s, 0);
-    copy_text(out->findings[i].version, sizeof out->findings[i].version, s, 1);
-    copy_text(out->findings[i].kind, sizeof out->findings[i].kind, s, 2);
-  }
+  sqlite3_bind_int64(s, 1, (sqlite3_int64)last);
+  int step = SQLITE_DONE;
+  while ((step = sqlite3_step(s)) == SQLITE_ROW)
+    cb(arg, (const char *)sqlite3_column_text(s, 0));
+  if (step != SQLITE_DONE)
+    rc = store__fail(c->db, "records");
   sqlite3_reset(s);
 out:
   store__reader_put(st, c);

@@ -152,6 +152,59 @@ static const char *const migrations[] = {
      * it answers) from an index, not a scan of every version (0.2 s for
      * a million versions with the file in the page cache). */
     "CREATE INDEX versions_created ON versions(created);",
+    /* 8: what /diag shows without scanning a table per request: the
+     * cache's totals, kept by triggers as versions are written (one row),
+     * the ring's failures (the latest first), and the latest findings.
+     * A version's bytes are what --max-cache-bytes counts: .info, .mod and
+     * zip (evict.c's SQL_BYTES). */
+    "CREATE TABLE totals ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  versions INTEGER NOT NULL,"
+    "  zips INTEGER NOT NULL,"
+    "  zip_bytes INTEGER NOT NULL,"
+    "  cache_bytes INTEGER NOT NULL);"
+    "INSERT INTO totals SELECT 1, count(*), count(zip_size),"
+    "  coalesce(sum(zip_size), 0), coalesce(sum(coalesce(zip_size, 0)"
+    "  + coalesce(length(info), 0) + coalesce(length(mod), 0)), 0)"
+    "  FROM versions;"
+    "CREATE TRIGGER totals_insert AFTER INSERT ON versions BEGIN"
+    "  UPDATE totals SET versions = versions + 1,"
+    "  zips = zips + (NEW.zip_size IS NOT NULL),"
+    "  zip_bytes = zip_bytes + coalesce(NEW.zip_size, 0),"
+    "  cache_bytes = cache_bytes + coalesce(NEW.zip_size, 0)"
+    "  + coalesce(length(NEW.info), 0) + coalesce(length(NEW.mod), 0);"
+    "  END;"
+    "CREATE TRIGGER totals_delete AFTER DELETE ON versions BEGIN"
+    "  UPDATE totals SET versions = versions - 1,"
+    "  zips = zips - (OLD.zip_size IS NOT NULL),"
+    "  zip_bytes = zip_bytes - coalesce(OLD.zip_size, 0),"
+    "  cache_bytes = cache_bytes - coalesce(OLD.zip_size, 0)"
+    "  - coalesce(length(OLD.info), 0) - coalesce(length(OLD.mod), 0);"
+    "  END;"
+    "CREATE TRIGGER totals_update AFTER UPDATE OF zip_size, info, mod"
+    "  ON versions BEGIN UPDATE totals SET"
+    "  zips = zips + (NEW.zip_size IS NOT NULL) - (OLD.zip_size IS NOT NULL),"
+    "  zip_bytes = zip_bytes + coalesce(NEW.zip_size, 0)"
+    "  - coalesce(OLD.zip_size, 0),"
+    "  cache_bytes = cache_bytes + coalesce(NEW.zip_size, 0)"
+    "  + coalesce(length(NEW.info), 0) + coalesce(length(NEW.mod), 0)"
+    "  - coalesce(OLD.zip_size, 0) - coalesce(length(OLD.info), 0)"
+    "  - coalesce(length(OLD.mod), 0);"
+    "  END;"
+    "CREATE INDEX requests_failed ON requests(seq) WHERE status >= 400;"
+    "CREATE INDEX findings_found ON findings(found);",
+    /* 9: what an offline mirror was asked for and lacked (misses.c): one
+     * row per module and version or query ('latest' for lists and
+     * @latest), how often and when. */
+    "CREATE TABLE misses ("
+    "  module TEXT NOT NULL,"
+    "  query TEXT NOT NULL,"
+    "  exact INTEGER NOT NULL," /* 1: query is a canonical version */
+    "  fetch INTEGER NOT NULL," /* 1: a .mod or .zip was asked */
+    "  count INTEGER NOT NULL,"
+    "  first INTEGER NOT NULL,"
+    "  last INTEGER NOT NULL,"
+    "  PRIMARY KEY (module, query)) WITHOUT ROWID;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -405,22 +458,39 @@ int store__write_end(struct store *st, struct store_conn *c, int rc) {
   return rc;
 }
 
+int store_totals_get(struct store *st, struct store_stats *out) {
+  struct store_conn *c = store__reader_get(st);
+  int rc = store__totals(c, out);
+  store__reader_put(st, c);
+  return rc;
+}
+
+int store__totals(struct store_conn *c, struct store_stats *out) {
+  sqlite3_stmt *s = store__stmt(
+      c, "SELECT versions, zips, zip_bytes, cache_bytes FROM totals");
+  if (s == NULL || sqlite3_step(s) != SQLITE_ROW) {
+    int rc = store__fail(c->db, "totals");
+    if (s != NULL)
+      sqlite3_reset(s);
+    return rc;
+  }
+  out->versions = (uint64_t)sqlite3_column_int64(s, 0);
+  out->zips = (uint64_t)sqlite3_column_int64(s, 1);
+  out->zip_bytes = (uint64_t)sqlite3_column_int64(s, 2);
+  out->cache_bytes = (uint64_t)sqlite3_column_int64(s, 3);
+  sqlite3_reset(s);
+  return 0;
+}
+
 int store_stats_get(struct store *st, struct store_stats *out) {
   struct store_conn *c = store__reader_get(st);
-  int rc = 0;
-  sqlite3_stmt *s = store__stmt(
-      c, "SELECT (SELECT count(*) FROM versions),"
-         " (SELECT count(*) FROM versions WHERE zip_size IS NOT NULL),"
-         " (SELECT coalesce(sum(zip_size), 0) FROM versions),"
-         " (SELECT count(*) FROM answers)");
-  if (s == NULL || sqlite3_step(s) != SQLITE_ROW) {
+  int rc = store__totals(c, out);
+  sqlite3_stmt *s =
+      rc == 0 ? store__stmt(c, "SELECT count(*) FROM answers") : NULL;
+  if (rc == 0 && (s == NULL || sqlite3_step(s) != SQLITE_ROW))
     rc = store__fail(c->db, "stats");
-  } else {
-    out->versions = (uint64_t)sqlite3_column_int64(s, 0);
-    out->zips = (uint64_t)sqlite3_column_int64(s, 1);
-    out->zip_bytes = (uint64_t)sqlite3_column_int64(s, 2);
-    out->answers = (uint64_t)sqlite3_column_int64(s, 3);
-  }
+  else if (rc == 0)
+    out->answers = (uint64_t)sqlite3_column_int64(s, 0);
   if (s != NULL)
     sqlite3_reset(s);
   if (rc == 0)

@@ -402,3 +402,30 @@ out:
   free(buf);
   return rc;
 }
+
+static const char sql_versions[] =
+    "SELECT module, version FROM versions WHERE mod IS NOT NULL"
+    " AND coalesce(accessed, created) >= ?1 ORDER BY module, version";
+
+int store_versions_each(struct store *st, int64_t used_since,
+                        int (*cb)(void *arg, const char *module,
+                                  const char *version),
+                        void *arg) {
+  struct store_conn *c = store__reader_get(st);
+  int rc = 0, step = SQLITE_DONE;
+  sqlite3_stmt *s = store__prepare(c->db, sql_versions);
+  if (s == NULL) {
+    rc = -EIO;
+    goto out;
+  }
+  sqlite3_bind_int64(s, 1, used_since);
+  while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW)
+    rc = cb(arg, (const char *)sqlite3_column_text(s, 0),
+            (const char *)sqlite3_column_text(s, 1));
+  if (rc == 0 && step != SQLITE_ROW && step != SQLITE_DONE)
+    rc = store__fail(c->db, "versions");
+out:
+  sqlite3_finalize(s);
+  store__reader_put(st, c);
+  return rc;
+}

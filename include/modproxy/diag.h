@@ -51,6 +51,8 @@ enum diag_outcome {
   DIAG_STORE_ERROR,    /**< modproxy's own store failed (disk full, locked) */
   DIAG_POLICY,         /**< refused or not fetched by a module policy */
 };
+/* How many outcomes there are (for tables indexed by outcome). */
+#define DIAG_OUTCOMES (DIAG_STORE_ERROR + 1)
 const char *diag_outcome_name(enum diag_outcome o);
 
 /**
@@ -72,6 +74,8 @@ struct diag_record {
    *  [{"url":..,"status":..,"error":..,"ms":..}, ...] */
   char *attempts;
   char *explanation; /**< the text/plain error body sent, if any */
+  char *user; /**< who the credentials named (never the secret), NULL: none */
+  int audit;  /**< a private module's file was served: logged as "audit" */
 };
 void diag_record_dispose(struct diag_record *r);
 
@@ -84,6 +88,12 @@ char *diag_record_json(const struct diag_record *r);
 /** Reads back a record rendered by diag_record_json (as kept in the
  *  store's ring). 0, or -EINVAL if json is not such a record. */
 int diag_record_parse(const char *json, struct diag_record *out);
+/** Called for each attempt of a record: what (an upstream URL or a git
+ *  command), its HTTP or exit status, its error (NULL: none) and time. */
+typedef void (*diag_attempt_cb)(void *arg, const char *what, long status,
+                                const char *error, long ms);
+/** Calls cb for each attempt in a record's attempts array (JSON). */
+void diag_attempts_each(const char *json, diag_attempt_cb cb, void *arg);
 /** Renders r as plain text for a terminal, into a new heap string. */
 char *diag_record_text(const struct diag_record *r);
 

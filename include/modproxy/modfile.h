@@ -58,6 +58,9 @@
  *  malformed retract line is skipped; a go version such as "1.21-pre" is
  *  read as "1.21". */
 #define MODFILE_LAX 0x1u
+/** A go.work file (x/mod ParseWork): go, toolchain, godebug, use and
+ *  replace directives; any other is unknown. Not with MODFILE_LAX. */
+#define MODFILE_WORK 0x2u
 
 /* Each entry's `line` is the 1-based line its directive starts on. All
  * strings are NUL-terminated and owned by the struct modfile. */
@@ -138,6 +141,8 @@ struct modfile {
   size_t ntool;
   struct modfile_path *ignore;
   size_t nignore;
+  struct modfile_path *use; /**< go.work (MODFILE_WORK): module directories */
+  size_t nuse;
   struct modfile__chunk *mem_; /* private: the memory all of the above use */
 };
 

@@ -159,46 +159,52 @@ int store_records_put(struct store *st, const struct store_record *recs,
 /** The JSON of the newest record with this id into *out; -ENOENT. */
 int store_record_get(struct store *st, const char *id, struct store_bytes *out);
 
-/** What /diag summarises from the request ring. */
-#define STORE_SUMMARY_CAUSES 12
-#define STORE_SUMMARY_MISSED 10
-#define STORE_SUMMARY_RECENT 20
-struct store_summary {
-  uint64_t requests, hits, failures; /**< over the records kept */
-  struct {
-    char outcome[24];
-    uint64_t count;
-    int64_t last_ms;
-    char last_id[32];
-    char last_module[256], last_target[300]; /**< of last_id */
-  } causes[STORE_SUMMARY_CAUSES];            /**< failures grouped by outcome */
-  int ncauses;
-  struct {
-    char module[256];
-    uint64_t count;
-  } missed[STORE_SUMMARY_MISSED]; /**< modules most often not found */
-  int nmissed;
-  /** Misses that were the go command's path-prefix probes (expected
-   *  lookups), left out of missed[]. */
-  uint64_t probes;
-  struct {
-    char id[32];
-    int64_t time_ms;
-    int status;
-    char outcome[24];
-    char module[256];
-    char version[128];
-    char target[300];
-  } recent[STORE_SUMMARY_RECENT]; /**< the latest failures, newest first */
-  int nrecent;
-  struct {
-    char module[256];
-    char version[128];
-    char kind[32];
-  } findings[STORE_SUMMARY_RECENT]; /**< the latest findings, newest first */
-  int nfindings;
+/** One of the latest findings (store_findings_latest). */
+struct store_finding_row {
+  char module[256];
+  char version[128];
+  char kind[32];
 };
-int store_records_summary(struct store *st, struct store_summary *out);
+/** Up to cap of the latest findings, newest first; the count or a
+ *  negative errno. */
+int store_findings_latest(struct store *st, struct store_finding_row *rows,
+                          int cap);
+
+/** Called with each record's JSON (borrowed for the call). */
+typedef void (*store_record_cb)(void *arg, const char *json);
+/** Calls cb for the newest `last` records of the ring, oldest first (once,
+ *  at start: what /diag aggregates as records are written). */
+int store_records_each(struct store *st, uint64_t last, store_record_cb cb,
+                       void *arg);
+
+/** Which records store_records_query returns (every field optional). */
+struct store_records_filter {
+  const char *module_prefix;  /**< module path starts with it; NULL: any */
+  int status_min, status_max; /**< status range; 0, 0: failures (>= 400) */
+  const char *outcome;        /**< this outcome only; NULL: any */
+  const char *client;         /**< this client address only; NULL: any */
+  int64_t since_ms;           /**< records at or after it; 0: any */
+  uint64_t offset;            /**< records skipped (newest first) */
+};
+/** One record's columns, as store_records_query returns them. */
+struct store_record_row {
+  char id[32];
+  int64_t time_ms;
+  int status;
+  char outcome[24];
+  char module[256];
+  char version[128];
+  char target[300];
+  char client[64];
+};
+/**
+ * Up to cap records of the ring that pass f, newest first, into rows;
+ * returns how many (so cap + 1 tells whether there is a next page), or a
+ * negative errno. The default (failures) walks an index of the failures
+ * only; a filter walks back from the newest record until it has cap.
+ */
+int store_records_query(struct store *st, const struct store_records_filter *f,
+                        struct store_record_row *rows, int cap);
 
 /**
  * Versions of module that builds fetched (zips served with status 200)
@@ -236,20 +242,12 @@ struct store_view_finding {
   char message[640];
   int64_t found;
 };
-struct store_view_request {
-  char id[32];
-  int64_t time_ms;
-  int status;
-  char outcome[24];
-  char target[300];
-  char client[64];
-};
 struct store_module_view {
   struct store_view_version versions[STORE_VIEW_VERSIONS];
   int nversions;
   struct store_view_finding findings[STORE_VIEW_FINDINGS];
   int nfindings;
-  struct store_view_request requests[STORE_VIEW_REQUESTS]; /**< newest first */
+  struct store_record_row requests[STORE_VIEW_REQUESTS]; /**< newest first */
   int nrequests;
 };
 /** Fills *out for module (and only `version` when not NULL). Heap-allocate
@@ -285,6 +283,9 @@ struct store_stats {
   int64_t oldest_use;   /**< least recent use of a version (Unix s), 0 */
 };
 int store_stats_get(struct store *st, struct store_stats *out);
+/** versions, zips, zip_bytes and cache_bytes of *out only (the other
+ *  fields untouched): one row that triggers keep, no table scan. */
+int store_totals_get(struct store *st, struct store_stats *out);
 
 /* ---- provenance of private versions ------------------------------------ */
 
@@ -477,12 +478,49 @@ int store_meta_put(struct store *st, const char *key, const char *value);
 int store_modules_each(struct store *st, size_t max,
                        int (*cb)(const char *module, void *arg), void *arg);
 
+/** Calls cb for every stored version with a .mod, last used (served or
+ *  stored) at or after used_since (Unix seconds), in module and version
+ *  order; stops at and returns a nonzero cb result. 0 or -EIO. */
+int store_versions_each(struct store *st, int64_t used_since,
+                        int (*cb)(void *arg, const char *module,
+                                  const char *version),
+                        void *arg);
+
 /** The versions of module whose .info is stored, one per line ("v1.0.0\n"),
  *  unsorted, into *out (caller frees). -ENOENT when there are none. */
 int store_versions_of(struct store *st, const char *module,
                       struct store_bytes *out);
 /** When the newest version was stored (Unix seconds); -ENOENT if empty. */
 int store_versions_newest(struct store *st, int64_t *created);
+
+/* ---- what an offline mirror lacked (misses.c) ----------------------------- */
+
+/** A request an offline mirror could not answer, or (store_misses_each) all
+ *  the requests for one module and query. */
+struct store_miss {
+  const char *module;
+  /** a version; a query ("master", "v1.2"); "latest" for a list or @latest */
+  const char *query;
+  int exact;      /**< query is a canonical version */
+  int fetch;      /**< a .mod or .zip was asked */
+  int64_t first;  /**< Unix seconds */
+  int64_t last;   /**< Unix seconds (store_misses_add: the time asked) */
+  uint64_t count; /**< store_misses_add: ignored (one each) */
+};
+
+/** Counts n misses in one transaction. 0 or a negative errno. */
+int store_misses_add(struct store *st, const struct store_miss *v, size_t n);
+
+/**
+ * Calls cb for each miss last asked at or after `since` (Unix seconds) that
+ * the store still lacks (the version; for a query, any version of the
+ * module) and that is not one of the go command's path-prefix probes, in
+ * module and query order; stops at and returns a nonzero cb result. The
+ * miss is borrowed for the call. 0 or -EIO.
+ */
+int store_misses_each(struct store *st, int64_t since,
+                      int (*cb)(void *arg, const struct store_miss *m),
+                      void *arg);
 
 /** A whole version to import; absent parts are NULL / -1. */
 struct store_import {

@@ -65,6 +65,43 @@ struct sumdb_key {
 int sumdb_key_parse(const char *vkey, struct sumdb_key *out, char *err,
                     size_t errlen);
 
+/** A note signer: the private half of a key pair (note.NewSigner). */
+struct sumdb_signer {
+  char name[SUMDB_MAX_NAME_BYTES];
+  uint32_t hash;    /**< the verifier key's hash */
+  uint8_t seed[32]; /**< the Ed25519 private key */
+};
+
+/* A signer key as text: "PRIVATE+KEY+" and a verifier key's fields. */
+#define SUMDB_MAX_SIGNER_BYTES (SUMDB_MAX_KEY_BYTES + 16)
+
+/**
+ * note.NewSigner: parses "PRIVATE+KEY+<name>+<hash>+<base64(0x01 ||
+ * seed)>" and checks that the hash is the matching verifier key's. -EINVAL
+ * with "malformed signer key", "unknown signer algorithm" or "invalid
+ * signer key hash".
+ */
+int sumdb_signer_parse(const char *skey, struct sumdb_signer *out, char *err,
+                       size_t errlen);
+
+/**
+ * note.GenerateKey from a random 32-byte seed the caller drew: the signer
+ * key text into skey (SUMDB_MAX_SIGNER_BYTES) and the verifier key text
+ * into vkey (SUMDB_MAX_KEY_BYTES). -EINVAL for a name a note cannot carry
+ * (empty, spaces, '+'), -E2BIG when a buffer is too small.
+ */
+int sumdb_key_generate(const char *name, const uint8_t seed[32], char *skey,
+                       size_t scap, char *vkey, size_t vcap);
+
+/**
+ * note.Sign with one signer: text (len bytes, ending in '\n', at most
+ * SUMDB_MAX_NOTE_BYTES), a blank line and the signature line, in a
+ * heap string (*note, *note_len; free it). -EINVAL for such a text, -EIO
+ * when OpenSSL fails, -ENOMEM.
+ */
+int sumdb_note_sign(const char *text, size_t len, const struct sumdb_signer *s,
+                    char **note, size_t *note_len);
+
 /** One checksum database as GOSUMDB names it. */
 struct sumdb_spec {
   struct sumdb_key key;
@@ -215,5 +252,8 @@ int sumdb_tiles_for_hashes(int64_t tree_n, const int64_t *indexes, size_t count,
 /** Standard base64 (with padding), as Go's StdEncoding: the decoded length
  *  or -EINVAL. */
 int sumdb_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap);
+/** Standard base64 (with padding) of in[0..len) into out, NUL-terminated:
+ *  the text's length, or -E2BIG when cap is too small. */
+int sumdb_base64_encode(const uint8_t *in, size_t len, char *out, size_t cap);
 
 #endif

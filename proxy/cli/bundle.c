@@ -7,6 +7,7 @@
 #include "bundle.h"
 #include "modproxy/timeutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 /* Redraws of a progress bar at most this often. */
@@ -96,6 +98,15 @@ void bundle_progress_end(struct bundle_progress *p, const char *summary) {
 
 /* ---- files --------------------------------------------------------------- */
 
+void bundle_sha256_hex(const unsigned char digest[32], char hex[65]) {
+  static const char digits[] = "0123456789abcdef";
+  for (int i = 0; i < 32; i++) {
+    hex[2 * i] = digits[digest[i] >> 4];
+    hex[2 * i + 1] = digits[digest[i] & 15];
+  }
+  hex[64] = '\0';
+}
+
 int bundle_file_sha256(const char *path, char hex[65], uint64_t *size) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
@@ -124,14 +135,48 @@ int bundle_file_sha256(const char *path, char hex[65], uint64_t *size) {
   }
   unsigned char d[32];
   EVP_DigestFinal_ex(md, d, NULL);
-  for (int i = 0; i < 32; i++)
-    snprintf(hex + 2 * i, 3, "%02x", d[i]);
+  bundle_sha256_hex(d, hex);
   *size = total;
 out:
   free(buf);
   EVP_MD_CTX_free(md);
   close(fd);
   return rc;
+}
+
+static int walk_dir(const char *root, const char *rel, int depth,
+                    int (*add)(void *ctx, const char *rel), void *ctx) {
+  if (depth > BUNDLE_MAX_DEPTH)
+    return 0;
+  char dir[8192];
+  snprintf(dir, sizeof dir, "%s%s%s", root, rel[0] != '\0' ? "/" : "", rel);
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return -errno;
+  int rc = 0;
+  struct dirent *e;
+  while (rc >= 0 && (e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+      continue;
+    char sub[8192], full[8192 + 4096];
+    snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] != '\0' ? "/" : "",
+             e->d_name);
+    snprintf(full, sizeof full, "%s/%s", root, sub);
+    struct stat sb;
+    if (lstat(full, &sb) < 0)
+      continue;
+    if (S_ISDIR(sb.st_mode))
+      rc = walk_dir(root, sub, depth + 1, add, ctx);
+    else if (S_ISREG(sb.st_mode))
+      rc = add(ctx, sub);
+  }
+  closedir(d);
+  return rc < 0 ? rc : 0;
+}
+
+int bundle_walk(const char *root, int (*add)(void *ctx, const char *rel),
+                void *ctx) {
+  return walk_dir(root, "", 0, add, ctx);
 }
 
 int bundle_mkdirs(const char *path) {
@@ -292,8 +337,7 @@ static void manifest_id(struct bundle_manifest *m) {
   unsigned char d[32];
   EVP_DigestFinal_ex(md, d, NULL);
   EVP_MD_CTX_free(md);
-  for (int i = 0; i < 32; i++)
-    snprintf(m->id + 2 * i, 3, "%02x", d[i]);
+  bundle_sha256_hex(d, m->id);
 }
 
 int bundle_manifest_write(struct bundle_manifest *m, const char *path,
@@ -343,7 +387,17 @@ int bundle_manifest_read(const char *dir, struct bundle_manifest *m, char *err,
     snprintf(err, errlen, "%s: %s", path, strerror(-rc));
     return rc == -E2BIG ? -EBADMSG : rc;
   }
-  int lineno = 0, have_header = 0;
+  rc = bundle_manifest_parse(text, len, m, err, errlen);
+  free(text);
+  return rc;
+}
+
+int bundle_manifest_parse(char *text, size_t len, struct bundle_manifest *m,
+                          char *err, size_t errlen) {
+  memset(m, 0, sizeof *m);
+  int rc = 0, lineno = 0, have_header = 0;
+  if (len > BUNDLE_MAX_MANIFEST_BYTES || strlen(text) != len)
+    return bad(err, errlen, 0, "too large, or not text");
   char stated_id[65] = "";
   for (char *line = text, *next; line != NULL && *line != '\0'; line = next) {
     lineno++;
@@ -409,8 +463,98 @@ int bundle_manifest_read(const char *dir, struct bundle_manifest *m, char *err,
   }
   rc = 0;
 out:
-  free(text);
   if (rc < 0)
     bundle_manifest_dispose(m);
   return rc;
+}
+
+/* ---- signatures ----------------------------------------------------------- */
+
+/* The first line of a key file, into out. */
+static int key_file(const char *path, char *out, size_t cap) {
+  char *text;
+  size_t len;
+  int rc = bundle_read_file(path, SUMDB_MAX_SIGNER_BYTES + 2, &text, &len);
+  if (rc < 0)
+    return rc;
+  snprintf(out, cap, "%.*s", (int)strcspn(text, "\r\n"), text);
+  OPENSSL_cleanse(text, len);
+  free(text);
+  return 0;
+}
+
+int bundle_signer_load(const char *path, struct sumdb_signer *s, char *err,
+                       size_t errlen) {
+  char text[SUMDB_MAX_SIGNER_BYTES + 2], why[64];
+  int rc = key_file(path, text, sizeof text);
+  if (rc < 0) {
+    snprintf(err, errlen, "%s: %s", path,
+             rc == -E2BIG ? "not a key file" : strerror(-rc));
+    return rc;
+  }
+  rc = sumdb_signer_parse(text, s, why, sizeof why);
+  OPENSSL_cleanse(text, sizeof text);
+  if (rc < 0)
+    snprintf(err, errlen, "%s: %s (want the .key file of modproxy keygen)",
+             path, why);
+  return rc;
+}
+
+int bundle_key_load(const char *arg, struct sumdb_key *k, char *err,
+                    size_t errlen) {
+  char text[SUMDB_MAX_SIGNER_BYTES + 2], why[64];
+  if (sumdb_key_parse(arg, k, why, sizeof why) == 0)
+    return 0;
+  if (key_file(arg, text, sizeof text) < 0) {
+    snprintf(err, errlen,
+             "%s: neither a key (NAME+HASH+KEY) nor a readable file: %s", arg,
+             why);
+    return -EINVAL;
+  }
+  if (sumdb_key_parse(text, k, why, sizeof why) < 0) {
+    snprintf(err, errlen, "%s: %s (want the .pub file of modproxy keygen)", arg,
+             why);
+    return -EINVAL;
+  }
+  return 0;
+}
+
+/* The signed text: what the signature says of the manifest. */
+static size_t signed_text(char out[256], const char *manifest_sha,
+                          uint64_t size) {
+  return (size_t)snprintf(
+      out, 256, "modproxy-bundle-signature 1\nmanifest %.64s %" PRIu64 "\n",
+      manifest_sha, size);
+}
+
+int bundle_sign(const char *manifest_sha, uint64_t size,
+                const struct sumdb_signer *s, char **note, size_t *len) {
+  char text[256];
+  size_t n = signed_text(text, manifest_sha, size);
+  return sumdb_note_sign(text, n, s, note, len);
+}
+
+int bundle_signature_check(const char *note, size_t len,
+                           const char *manifest_sha, uint64_t size,
+                           const struct sumdb_key *keys, int nkeys, char *err,
+                           size_t errlen) {
+  int rc = -ENOKEY;
+  size_t tlen = 0;
+  for (int i = 0; i < nkeys && rc == -ENOKEY; i++)
+    rc = sumdb_note_verify(note, len, &keys[i], &tlen, err, errlen);
+  if (rc == -ENOKEY)
+    snprintf(err, errlen, "%s is signed by none of the trusted keys (--trust)",
+             BUNDLE_SIGNATURE);
+  if (rc < 0)
+    return rc;
+  char want[256];
+  size_t n = signed_text(want, manifest_sha, size);
+  if (tlen != n || memcmp(note, want, tlen) != 0) {
+    snprintf(err, errlen,
+             "%s does not match its signature (%s): it was changed after "
+             "the bundle was signed",
+             BUNDLE_MANIFEST, BUNDLE_SIGNATURE);
+    return -EBADMSG;
+  }
+  return 0;
 }

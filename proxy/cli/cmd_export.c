@@ -2,8 +2,12 @@
  * `modproxy export --data DIR [--upstream LIST] -o BUNDLE ARGS...`: writes
  * a bundle (bundle.h) holding everything the builds of ARGS need offline.
  *
- * ARGS are go.mod files (their go.sum next to them is read too), or module
- * queries (path@version, path@latest, path@branch). The closure is the
+ * ARGS are go.mod files (their go.sum next to them is read too), project
+ * directories (a go.mod, or a go.work workspace with all its modules, and
+ * their go.sum and go.work.sum), or module queries (path@version,
+ * path@latest, path@branch); --from WANTS reads queries from a file (an
+ * offline mirror's `modproxy missing`), --all takes every version the store
+ * holds (--match, --used-since narrow it). The closure is the
  * whole module graph without pruning: every version any go.mod in it
  * requires (after the main go.mod's replacements), so that whatever the go
  * command consults (go mod tidy, download, build) is there. Each version
@@ -20,7 +24,10 @@
  * what the store lacks comes from the upstreams, verified and cached as a
  * serving modproxy would, and the bundle is then written from the store.
  * The bundle appears under its name only once complete (written as
- * BUNDLE.partial-PID and renamed).
+ * BUNDLE.partial-PID and renamed), and only when every go.sum line read
+ * agrees with what was exported: a line that does not fails the export
+ * here, on the connected side, not on the offline side once the media
+ * crossed.
  *
  * This file holds the module graph, the roots, the closure and the command;
  * the subsystems and fetching, the checksum databases and the writer have files
@@ -33,6 +40,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <openssl/crypto.h>
 
 #include "cmd.h"
 #include "export.h"
@@ -51,16 +60,29 @@ static const char usage[] =
     "without a network: a GOPROXY file:// tree (.info, .mod, .zip, lists)\n"
     "with the checksum database's lookups and tiles, and a manifest of\n"
     "hashes. Import it with `modproxy import BUNDLE` on the offline side.\n"
-    "ARGS are go.mod files (go.sum next to them is read too) or module\n"
-    "queries (path@version, path@latest), or none with --toolchain. What\n"
-    "the store (--data) lacks is fetched from the upstreams, as `serve`\n"
-    "would.\n"
+    "ARGS are go.mod files, project directories (a go.mod, or a go.work\n"
+    "workspace with all its modules) or module queries (path@version,\n"
+    "path@latest). Every go.sum line read (go.sum, go.work.sum) must agree\n"
+    "with what is exported, or nothing is written. What the store (--data)\n"
+    "lacks is fetched from the upstreams, as `serve` would.\n"
     "\n"
-    "  -o, --output BUNDLE   the bundle directory to create (must not exist)\n"
+    "  -o, --output BUNDLE   the bundle to create (must not exist): a\n"
+    "                        directory, or one file when it ends in .tar,\n"
+    "                        .tar.zst or .tar.gz\n"
+    "  --from WANTS          also the path@version / path@query lines of\n"
+    "                        WANTS (`modproxy missing` on the offline side)\n"
+    "  --all                 every version the store holds, with the zips it\n"
+    "                        holds\n"
+    "  --match PATTERNS      with --all: only modules matching these\n"
+    "                        GOPRIVATE-style globs\n"
+    "  --used-since T        with --all: only versions served or stored since\n"
+    "                        T (2026-01-02, 2026-01-02T15:04:05Z, or 30d ago)\n"
     "  --since OLD           an incremental bundle: only files OLD lacks\n"
     "  --toolchain goX.Y.Z   also golang.org/toolchain for it (repeatable)\n"
     "  --platform OS/ARCH    toolchain platforms (repeatable; default\n"
     "                        linux/amd64)\n"
+    "  --sign KEYFILE        sign the manifest with a key from `modproxy\n"
+    "                        keygen` (import --trust then checks it)\n"
     "\n"
     "Store and upstream flags are those of `modproxy serve` (see below).\n";
 
@@ -176,14 +198,23 @@ static struct rootset *new_set(struct exporter *x, const char *what,
   return r;
 }
 
-/* go.sum lines next to a go.mod: kept for the manifest, and what they name
- * goes into the bundle (a zip line: with its zip). */
-static void read_gosum(struct exporter *x, const char *path) {
+/* One well-formed line of a go.sum file (lineno from 1). */
+typedef int (*gosum_line_cb)(struct exporter *x, const char *file, int lineno,
+                             const char *module, const char *version, int gomod,
+                             const char *h1);
+
+/* Calls cb for each line of the go.sum file `path` that names a valid
+ * module version (with "/go.mod": gomod); stops at a nonzero result. A
+ * missing file has no lines. */
+static int gosum_each(struct exporter *x, const char *path, gosum_line_cb cb) {
   char *text;
   size_t len;
   if (bundle_read_file(path, BUNDLE_MAX_MANIFEST_BYTES, &text, &len) < 0)
-    return;
-  for (char *line = text, *next; line != NULL && *line != '\0'; line = next) {
+    return 0;
+  int rc = 0, lineno = 0;
+  for (char *line = text, *next; rc == 0 && line != NULL && *line != '\0';
+       line = next) {
+    lineno++;
     next = strchr(line, '\n');
     if (next != NULL)
       *next++ = '\0';
@@ -196,15 +227,91 @@ static void read_gosum(struct exporter *x, const char *path) {
       v[vl - 7] = '\0';
     if (!gomod_is_canonical_version(v) || gomod_check(m, v, NULL, 0) < 0)
       continue;
-    bundle_manifest_add_sum(&x->gosum, m, v, gomod, h, 1);
-    struct node *n = node_get(x, m, v);
-    if (n != NULL && !gomod)
-      n->want_zip = 1;
+    rc = cb(x, path, lineno, m, v, gomod, h);
   }
   free(text);
+  return rc;
 }
 
-static int add_gomod_root(struct exporter *x, const char *file) {
+/* A go.sum line: kept for the manifest, and what it names goes into the
+ * bundle (a zip line: with its zip). */
+static int take_gosum_line(struct exporter *x, const char *file, int lineno,
+                           const char *m, const char *v, int gomod,
+                           const char *h1) {
+  bundle_manifest_add_sum(&x->gosum, m, v, gomod, h1, 1);
+  struct node *n = node_get(x, m, v);
+  if (n != NULL && !gomod)
+    n->want_zip = 1;
+  return 0;
+}
+
+/* Reads the go.sum (or go.work.sum) at path, and keeps its name for the
+ * check before writing (check_gosums). */
+static int read_gosum(struct exporter *x, const char *path) {
+  if (x->ngosum_files == EXPORT_MAX_LIST) {
+    fprintf(stderr, "modproxy export: more than %d go.sum files\n",
+            EXPORT_MAX_LIST);
+    return -E2BIG;
+  }
+  char *copy = strdup(path);
+  if (copy == NULL)
+    return -ENOMEM;
+  x->gosum_files[x->ngosum_files++] = copy;
+  return gosum_each(x, path, take_gosum_line);
+}
+
+/* A go.sum line that disagrees with the store (what was exported, checked
+ * against the checksum database as it was fetched): said with the fix. */
+static int check_gosum_line(struct exporter *x, const char *file, int lineno,
+                            const char *m, const char *v, int gomod,
+                            const char *h1) {
+  struct node *n = node_find(x, m, v);
+  char have[GOMOD_H1_BYTES] = "";
+  if (n == NULL || n->failed != NULL)
+    return 0; /* not exported: said among the problems */
+  if (gomod) {
+    struct store_bytes b;
+    if (store_part_get(x->s->store, m, v, STORE_MOD, &b, have) < 0)
+      return 0;
+    store_bytes_free(&b);
+  } else {
+    struct store_zip_meta zm;
+    if (store_zip_stat(x->s->store, m, v, &zm) < 0)
+      return 0;
+    snprintf(have, sizeof have, "%s", zm.h1);
+    store_zip_meta_dispose(&zm);
+  }
+  if (strcmp(have, h1) == 0)
+    return 0;
+  fprintf(stderr,
+          "modproxy export: %s:%d: %s %s%s has %s, but the module exported "
+          "has %s\n",
+          file, lineno, m, v, gomod ? "/go.mod" : "", h1, have);
+  x->gosum_bad++;
+  return 0;
+}
+
+/* Every go.sum line read agrees with what is exported? 0, or -EBADMSG
+ * after saying which lines do not and what to do. */
+static int check_gosums(struct exporter *x) {
+  for (int i = 0; i < x->ngosum_files; i++)
+    gosum_each(x, x->gosum_files[i], check_gosum_line);
+  if (x->gosum_bad == 0)
+    return 0;
+  fprintf(stderr,
+          "modproxy export: nothing was written: %d go.sum line%s disagree%s "
+          "with the modules (as the upstream and checksum database serve "
+          "them). If go.sum was edited by hand or a merge, delete the line "
+          "and run `go mod tidy` here; else the module changed after go.sum "
+          "recorded it: find out why before using it.\n",
+          x->gosum_bad, x->gosum_bad == 1 ? "" : "s",
+          x->gosum_bad == 1 ? "s" : "");
+  return -EBADMSG;
+}
+
+/* Reads and parses the go.mod (or, with MODFILE_WORK, go.work) at file;
+ * says what is wrong on stderr. */
+static int parse_file(const char *file, unsigned flags, struct modfile *mf) {
   char *text;
   size_t len;
   int rc = bundle_read_file(file, MODFILE_MAX_BYTES, &text, &len);
@@ -212,48 +319,122 @@ static int add_gomod_root(struct exporter *x, const char *file) {
     fprintf(stderr, "modproxy export: %s: %s\n", file, strerror(-rc));
     return rc;
   }
-  struct modfile mf;
-  modfile_init(&mf);
   char err[MODFILE_ERROR_BYTES];
-  rc = modfile_parse(&mf, text, len, 0, err, sizeof err);
+  rc = modfile_parse(mf, text, len, flags, err, sizeof err);
   free(text);
-  if (rc < 0) {
+  if (rc < 0)
     fprintf(stderr, "modproxy export: %s: %s\n", file, err);
-    return rc;
-  }
-  char what[4200], dir[4096];
-  snprintf(what, sizeof what, "go.mod %s (%s)", file,
-           mf.module != NULL ? mf.module : "no module line");
-  snprintf(dir, sizeof dir, "%s", file);
+  return rc;
+}
+
+/* Adds replacement p to r; a directory relative to rel (the go.mod's
+ * directory, relative to r->dir; NULL: r->dir) is made relative to r->dir. */
+static int add_replace(struct rootset *r, const struct modfile_replace *p,
+                       const char *rel) {
+  struct replace *nr = realloc(r->repl, (r->nrepl + 1) * sizeof *nr);
+  if (nr == NULL)
+    return -ENOMEM;
+  r->repl = nr;
+  char dir[4200];
+  if (p->new_version[0] == '\0' && rel != NULL && p->new_path[0] != '/')
+    snprintf(dir, sizeof dir, "%s/%s", rel, p->new_path);
+  else
+    snprintf(dir, sizeof dir, "%s", p->new_path);
+  nr[r->nrepl++] = (struct replace){strdup(p->old_path), strdup(p->old_version),
+                                    strdup(dir), strdup(p->new_version)};
+  return 0;
+}
+
+/* Adds a go.mod's requirements and replacements to r (rel: as for
+ * add_replace). */
+static int add_modfile(struct rootset *r, const struct modfile *mf,
+                       const char *rel) {
+  int rc = 0;
+  for (size_t i = 0; i < mf->nrequire && rc == 0; i++)
+    rc = add_req(&r->reqs, &r->nreqs, mf->require[i].path,
+                 mf->require[i].version);
+  for (size_t i = 0; i < mf->nreplace && rc == 0; i++)
+    rc = add_replace(r, &mf->replace[i], rel);
+  return rc;
+}
+
+/* The directory part of file ("." for none) into dir. */
+static void dir_of(const char *file, char *dir, size_t cap) {
+  snprintf(dir, cap, "%s", file);
   char *slash = strrchr(dir, '/');
   if (slash != NULL)
     *slash = '\0';
   else
-    snprintf(dir, sizeof dir, ".");
+    snprintf(dir, cap, ".");
+}
+
+static int add_gomod_root(struct exporter *x, const char *file) {
+  struct modfile mf;
+  modfile_init(&mf);
+  int rc = parse_file(file, 0, &mf);
+  if (rc < 0)
+    return rc;
+  char what[4200], dir[4096];
+  snprintf(what, sizeof what, "go.mod %s (%s)", file,
+           mf.module != NULL ? mf.module : "no module line");
+  dir_of(file, dir, sizeof dir);
   struct rootset *r = new_set(x, what, dir);
-  if (r == NULL) {
-    modfile_dispose(&mf);
-    return -ENOMEM;
-  }
-  for (size_t i = 0; i < mf.nrequire && rc == 0; i++)
-    rc =
-        add_req(&r->reqs, &r->nreqs, mf.require[i].path, mf.require[i].version);
-  for (size_t i = 0; i < mf.nreplace && rc == 0; i++) {
-    struct replace *nr = realloc(r->repl, (r->nrepl + 1) * sizeof *nr);
-    if (nr == NULL) {
-      rc = -ENOMEM;
-      break;
-    }
-    r->repl = nr;
-    const struct modfile_replace *p = &mf.replace[i];
-    nr[r->nrepl++] =
-        (struct replace){strdup(p->old_path), strdup(p->old_version),
-                         strdup(p->new_path), strdup(p->new_version)};
-  }
+  rc = r != NULL ? add_modfile(r, &mf, NULL) : -ENOMEM;
   modfile_dispose(&mf);
   char sum[4200];
   snprintf(sum, sizeof sum, "%s/go.sum", dir);
-  read_gosum(x, sum);
+  if (rc == 0)
+    rc = read_gosum(x, sum);
+  return rc;
+}
+
+/* A go.work workspace: one root set of all its modules, as the go command
+ * builds them together; each module's path is replaced by its directory,
+ * so that the modules requiring each other need nothing fetched. The
+ * go.work's replacements come first and win. */
+static int add_work_root(struct exporter *x, const char *file) {
+  struct modfile wf;
+  modfile_init(&wf);
+  int rc = parse_file(file, MODFILE_WORK, &wf);
+  if (rc < 0)
+    return rc;
+  char what[4200], dir[4096], path[8400];
+  snprintf(what, sizeof what, "go.work %s (%zu modules)", file, wf.nuse);
+  dir_of(file, dir, sizeof dir);
+  struct rootset *r = new_set(x, what, dir);
+  if (r == NULL)
+    rc = -ENOMEM;
+  for (size_t i = 0; rc == 0 && i < wf.nreplace; i++)
+    rc = add_replace(r, &wf.replace[i], NULL);
+  for (size_t i = 0; rc == 0 && i < wf.nuse; i++) {
+    const char *use = wf.use[i].path;
+    if (use[0] == '/')
+      snprintf(path, sizeof path, "%s/go.mod", use);
+    else
+      snprintf(path, sizeof path, "%s/%s/go.mod", dir, use);
+    struct modfile mf;
+    modfile_init(&mf);
+    if ((rc = parse_file(path, 0, &mf)) < 0)
+      break;
+    if (mf.module == NULL) {
+      fprintf(stderr, "modproxy export: %s: no module line\n", path);
+      rc = -EINVAL;
+    }
+    struct modfile_replace self = {mf.module, "", use, "", 0};
+    if (rc == 0)
+      rc = add_replace(r, &self, NULL);
+    if (rc == 0)
+      rc = add_modfile(r, &mf, use);
+    modfile_dispose(&mf);
+    path[strlen(path) - strlen("go.mod")] = '\0';
+    strcat(path, "go.sum");
+    if (rc == 0)
+      rc = read_gosum(x, path);
+  }
+  modfile_dispose(&wf);
+  snprintf(path, sizeof path, "%s/go.work.sum", dir);
+  if (rc == 0)
+    rc = read_gosum(x, path);
   return rc;
 }
 
@@ -303,8 +484,8 @@ static const struct replace *replaced(const struct rootset *r, const char *path,
       continue;
     if (strcmp(r->repl[i].old_version, version) == 0)
       return &r->repl[i];
-    if (r->repl[i].old_version[0] == '\0')
-      any = &r->repl[i];
+    if (r->repl[i].old_version[0] == '\0' && any == NULL)
+      any = &r->repl[i]; /* the first: a go.work's come first and win */
   }
   return any;
 }
@@ -399,9 +580,13 @@ static int walk(struct exporter *x, int mark, struct rootset *r) {
     rc = add_req(&frontier, &nf, r->reqs[i].path, r->reqs[i].version);
   while (rc == 0 && nf > 0) {
     struct node **level = calloc(nf, sizeof *level);
+    size_t *at = calloc(nf, sizeof *at);
     size_t nl = 0;
-    if (level == NULL)
+    if (level == NULL || at == NULL) {
+      free(level);
+      free(at);
       return -ENOMEM;
+    }
     for (size_t i = 0; i < nf; i++) {
       const char *p = frontier[i].path, *v = frontier[i].version;
       const struct replace *rp = replaced(r, p, v);
@@ -422,12 +607,20 @@ static int walk(struct exporter *x, int mark, struct rootset *r) {
       if (n->mark == mark)
         continue;
       n->mark = mark;
-      level[nl++] = n;
+      at[nl++] = (size_t)(n - x->nodes);
     }
-    size_t load = 0;
+    /* Pointers only now: node_get may move the nodes as they grow. */
     for (size_t i = 0; i < nl; i++)
-      if (!level[i]->loaded && level[i]->failed == NULL)
+      level[i] = &x->nodes[at[i]];
+    free(at);
+    size_t load = 0;
+    for (size_t i = 0; i < nl; i++) {
+      if (!level[i]->loaded && level[i]->failed == NULL) {
+        struct node *t = level[load];
         level[load++] = level[i];
+        level[i] = t;
+      }
+    }
     /* level[load..nl) are loaded already: their requirements follow too. */
     load_nodes(x, level, load);
     for (size_t i = 0; i < nf; i++) {
@@ -502,6 +695,8 @@ static int mvs_reqs(void *arg, const char *path, const char *version,
 
 /* Marks the zips of the build list minimal version selection picks. */
 static int select_zips(struct exporter *x, struct rootset *r) {
+  if (r->stored_zips)
+    return 0; /* marked as they were added */
   struct diag_mod *roots = calloc(r->nreqs + 1, sizeof *roots);
   if (roots == NULL)
     return -ENOMEM;
@@ -573,12 +768,27 @@ static void fetch_zips(struct exporter *x) {
 /* ---- the command --------------------------------------------------------- */
 
 /* Export's own flags, in settings_flag order. */
-enum { F_OUTPUT, F_SINCE, F_TOOLCHAIN, F_PLATFORM };
+enum {
+  F_OUTPUT,
+  F_SINCE,
+  F_TOOLCHAIN,
+  F_PLATFORM,
+  F_FROM,
+  F_ALL,
+  F_MATCH,
+  F_USED_SINCE,
+  F_SIGN
+};
 static const struct settings_flag export_flags[] = {
     [F_OUTPUT] = {"output", 'o', "BUNDLE"},
     [F_SINCE] = {"since", 0, "MANIFEST"},
     [F_TOOLCHAIN] = {"toolchain", 0, "VERSION"},
     [F_PLATFORM] = {"platform", 0, "GOOS/GOARCH"},
+    [F_FROM] = {"from", 0, "WANTS"},
+    [F_ALL] = {"all", 0, NULL},
+    [F_MATCH] = {"match", 0, "PATTERNS"},
+    [F_USED_SINCE] = {"used-since", 0, "T"},
+    [F_SIGN] = {"sign", 0, "KEYFILE"},
     {NULL, 0, NULL},
 };
 _Static_assert(EXPORT_MAX_LIST >= SETTINGS_MAX_LIST,
@@ -588,10 +798,29 @@ _Static_assert(EXPORT_MAX_LIST >= SETTINGS_MAX_LIST,
 static void take_flags(struct exporter *x) {
   x->out = settings_flag(&x->st, F_OUTPUT);
   x->since = settings_flag(&x->st, F_SINCE);
+  for (int i = 0; i < x->st.flag[F_FROM].n; i++)
+    x->from[x->nfrom++] = x->st.flag[F_FROM].list[i];
+  x->all = settings_flag(&x->st, F_ALL) != NULL;
+  x->match = settings_flag(&x->st, F_MATCH);
+  x->used_since = settings_flag(&x->st, F_USED_SINCE);
   for (int i = 0; i < x->st.flag[F_TOOLCHAIN].n; i++)
     x->toolchains[x->ntoolchains++] = x->st.flag[F_TOOLCHAIN].list[i];
   for (int i = 0; i < x->st.flag[F_PLATFORM].n; i++)
     x->platforms[x->nplatforms++] = x->st.flag[F_PLATFORM].list[i];
+}
+
+/* --sign KEYFILE: the signer, read before anything is fetched. */
+static int take_signer(struct exporter *x) {
+  const char *path = settings_flag(&x->st, F_SIGN);
+  if (path == NULL)
+    return 0;
+  char err[512];
+  if (bundle_signer_load(path, &x->signer, err, sizeof err) < 0) {
+    fprintf(stderr, "modproxy export: --sign %s\n", err);
+    return -EINVAL;
+  }
+  x->sign = 1;
+  return 0;
 }
 
 /* golang.org/toolchain versions for --toolchain x --platform. */
@@ -632,22 +861,9 @@ static int add_toolchains(struct exporter *x) {
   return 0;
 }
 
-static int add_arg(struct exporter *x, const char *arg,
-                   struct rootset **queries) {
-  struct stat sb;
-  char file[4200];
-  snprintf(file, sizeof file, "%s", arg);
-  if (stat(arg, &sb) == 0 && S_ISDIR(sb.st_mode))
-    snprintf(file, sizeof file, "%s/go.mod", arg);
-  if (stat(file, &sb) == 0 && S_ISREG(sb.st_mode))
-    return add_gomod_root(x, file);
-  if (strchr(arg, '@') == NULL) {
-    fprintf(stderr,
-            "modproxy export: %s: neither a go.mod file nor "
-            "module@version\n",
-            arg);
-    return -EINVAL;
-  }
+/* Adds the query path@query (resolved now) to the queries' root set. */
+static int add_query(struct exporter *x, const char *arg,
+                     struct rootset **queries) {
   char m[GOMOD_MAX_PATH_BYTES], v[GOMOD_MAX_VERSION_BYTES];
   int rc = resolve_query(x, arg, m, v);
   if (rc < 0) {
@@ -667,6 +883,117 @@ static int add_arg(struct exporter *x, const char *arg,
     (*queries)->what = nw;
   }
   return add_req(&(*queries)->reqs, &(*queries)->nreqs, m, v);
+}
+
+static int add_arg(struct exporter *x, const char *arg,
+                   struct rootset **queries) {
+  struct stat sb;
+  char file[4200];
+  int dir = stat(arg, &sb) == 0 && S_ISDIR(sb.st_mode);
+  snprintf(file, sizeof file, "%s/go.work", arg);
+  if (dir && stat(file, &sb) == 0 && S_ISREG(sb.st_mode))
+    return add_work_root(x, file);
+  size_t n = strlen(arg);
+  if (!dir && n >= 7 && strcmp(arg + n - 7, "go.work") == 0)
+    return add_work_root(x, arg);
+  snprintf(file, sizeof file, dir ? "%s/go.mod" : "%s", arg);
+  if (stat(file, &sb) == 0 && S_ISREG(sb.st_mode))
+    return add_gomod_root(x, file);
+  if (strchr(arg, '@') == NULL) {
+    fprintf(stderr,
+            "modproxy export: %s: neither a go.mod or go.work file, a "
+            "project directory, nor module@version\n",
+            arg);
+    return -EINVAL;
+  }
+  return add_query(x, arg, queries);
+}
+
+/* --from WANTS: a path@version or path@query per line; '#' starts a
+ * comment. A line that cannot be had is a problem (said at the end, the
+ * bundle written without it), not the end of the export: a site's list may
+ * hold what no upstream has. */
+static int add_wants(struct exporter *x, const char *file,
+                     struct rootset **queries) {
+  char *text;
+  size_t len;
+  int rc = bundle_read_file(file, BUNDLE_MAX_MANIFEST_BYTES, &text, &len);
+  if (rc < 0) {
+    fprintf(stderr, "modproxy export: --from %s: %s\n", file, strerror(-rc));
+    return rc;
+  }
+  int lineno = 0;
+  rc = 0;
+  for (char *line = text, *next; rc == 0 && line != NULL && *line != '\0';
+       line = next) {
+    lineno++;
+    next = strchr(line, '\n');
+    if (next != NULL)
+      *next++ = '\0';
+    line[strcspn(line, "#")] = '\0';
+    char want[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 2];
+    if (sscanf(line, "%1279s", want) != 1)
+      continue;
+    if (strchr(want, '@') == NULL) {
+      fprintf(stderr, "modproxy export: %s:%d: %s: want path@version\n", file,
+              lineno, want);
+      rc = -EINVAL;
+      break;
+    }
+    int qrc = add_query(x, want, queries);
+    if (qrc == -ENOENT || qrc == -EINVAL)
+      export_problem(x, "%s:%d: %s: not exported", file, lineno, want);
+    else
+      rc = qrc;
+  }
+  free(text);
+  return rc;
+}
+
+/* --all: what the store holds. */
+struct all_ctx {
+  struct exporter *x;
+  struct rootset *r;
+  int rc;
+};
+
+static int add_stored(void *arg, const char *module, const char *version) {
+  struct all_ctx *a = arg;
+  if (a->x->match != NULL && !gomod_match_prefix_patterns(a->x->match, module))
+    return 0;
+  struct node *n = node_get(a->x, module, version);
+  struct store_zip_meta zm;
+  if (n != NULL && store_zip_stat(a->x->s->store, module, version, &zm) == 0) {
+    n->want_zip = 1; /* the zips it holds: not a zip more */
+    store_zip_meta_dispose(&zm);
+  }
+  a->rc =
+      n != NULL ? add_req(&a->r->reqs, &a->r->nreqs, module, version) : -ENOMEM;
+  return a->rc;
+}
+
+static int add_all(struct exporter *x) {
+  int64_t used_since = 0;
+  if (x->used_since != NULL &&
+      settings_time_parse(x->used_since, (int64_t)time(NULL), &used_since) <
+          0) {
+    fprintf(stderr,
+            "modproxy export: --used-since %s: not a date, time or duration "
+            "(2026-01-02, 2026-01-02T15:04:05Z, 30d)\n",
+            x->used_since);
+    return -EINVAL;
+  }
+  struct all_ctx a = {x, new_set(x, "the store", NULL), 0};
+  if (a.r == NULL)
+    return -ENOMEM;
+  a.r->stored_zips = 1;
+  int rc = store_versions_each(x->s->store, used_since, add_stored, &a);
+  if (rc == 0 && a.r->nreqs == 0) {
+    fprintf(stderr, "modproxy export: --all: the store holds no version%s\n",
+            x->match != NULL || x->used_since != NULL ? " that matches" : "");
+    rc = -ENOENT;
+  }
+  return rc < 0 ? rc : a.rc;
 }
 
 static void exporter_dispose(struct exporter *x) {
@@ -705,6 +1032,9 @@ static void exporter_dispose(struct exporter *x) {
     free(x->plan[i]);
   free(x->specs);
   bundle_manifest_dispose(&x->gosum);
+  for (int i = 0; i < x->ngosum_files; i++)
+    free(x->gosum_files[i]);
+  OPENSSL_cleanse(&x->signer, sizeof x->signer);
   if (x->errs != NULL)
     fclose(x->errs);
   free(x->errs_buf);
@@ -724,12 +1054,20 @@ int cmd_export(int argc, char **argv) {
     goto done;
   }
   take_flags(x);
-  if (x->out == NULL || (x->st.nargs == 0 && x->ntoolchains == 0)) {
-    fprintf(stderr,
-            "modproxy export: need -o BUNDLE and at least one go.mod, "
-            "module@version or --toolchain (see modproxy export --help)\n");
+  if (x->out == NULL ||
+      (x->st.nargs == 0 && x->ntoolchains == 0 && x->nfrom == 0 && !x->all)) {
+    fprintf(stderr, "modproxy export: need -o BUNDLE and at least one go.mod, "
+                    "project directory, module@version, --from, --all or "
+                    "--toolchain (see modproxy export --help)\n");
     goto done;
   }
+  if (!x->all && (x->match != NULL || x->used_since != NULL)) {
+    fprintf(stderr, "modproxy export: --match and --used-since narrow --all; "
+                    "add --all\n");
+    goto done;
+  }
+  if (take_signer(x) < 0)
+    goto done;
   struct stat sb;
   if (stat(x->out, &sb) == 0) {
     fprintf(stderr,
@@ -764,6 +1102,10 @@ int cmd_export(int argc, char **argv) {
   rc = 0;
   for (int i = 0; rc == 0 && i < x->st.nargs; i++)
     rc = add_arg(x, x->st.args[i], &queries);
+  for (int i = 0; rc == 0 && i < x->nfrom; i++)
+    rc = add_wants(x, x->from[i], &queries);
+  if (rc == 0 && x->all)
+    rc = add_all(x);
   if (rc == 0)
     rc = add_toolchains(x);
   if (rc < 0) {
@@ -795,6 +1137,8 @@ int cmd_export(int argc, char **argv) {
     fetch_zips(x);
   for (int i = 0; rc == 0 && i < x->nspecs; i++)
     export_db(x, i);
+  if (rc == 0)
+    rc = check_gosums(x);
   export_server_stop(x);
   double secs = (double)(time_now_ms(CLOCK_MONOTONIC) - t0) / 1000.0;
   if (rc == 0)

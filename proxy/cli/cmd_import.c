@@ -20,7 +20,6 @@
  * interrupted import leaves each version complete or absent, and a rerun
  * adds what is missing, ending with the same content.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -39,9 +38,8 @@
 #include "sumdb_proxy.h"
 #include "modproxy/timeutil.h"
 
-/* Directory depth walked: module paths have a few dozen elements at most,
- * tile paths under ten. */
-#define IMPORT_MAX_DEPTH 64
+#include <openssl/evp.h>
+
 /* Files one import reads. */
 #define IMPORT_MAX_FILES 2000000
 /* Checksum database rows stored per transaction. */
@@ -50,6 +48,12 @@
 #define IMPORT_MAX_TILES 200000
 /* Rejections listed in full; the rest are counted. */
 #define IMPORT_MAX_LISTED 50
+/* An archive's checksum database answers, manifest and signature are held
+ * in memory from the first pass to the import; past this the archive is
+ * refused (a build's closure needs a few MiB of them). */
+#define IMPORT_MAX_HELD_BYTES (1024u << 20)
+/* Bytes read from an archive member per call. */
+#define IMPORT_READ_BYTES (1u << 16)
 
 static const char usage[] =
     "  modproxy import [flags] PATH\n"
@@ -59,19 +63,36 @@ static const char usage[] =
     "file is checked first (zip rules, h1 hashes against the manifest, the\n"
     "go.sum lines and the checksum database records that come with it);\n"
     "what fails is rejected with the reason. Each version is stored in one\n"
-    "transaction: an interrupted import can simply be run again.\n"
+    "transaction: an interrupted import can simply be run again. With\n"
+    "--trust, a bundle that is unsigned, signed by another key or whose\n"
+    "files differ from its signed manifest is refused whole.\n"
     "\n"
     "  --pause-ms N   wait N ms after each version (to share the store with\n"
     "                 a busy server)\n"
+
     "\n"
     "Exit status: 0 all imported or present, 1 something was rejected,\n"
     "2 the import could not run.\n";
 
 enum part { P_INFO, P_MOD, P_ZIP, P_ZIPHASH, P_COUNT };
 
+/* One file of the bundle (or tree). */
+struct member {
+  char *rel;       /* its relative path */
+  char sha256[65]; /* "" until hashed */
+  uint64_t size;   /* once hashed */
+  /* archives only */
+  size_t ordinal;   /* its place in the archive */
+  char *data;       /* its bytes while held (NUL-terminated), or NULL */
+  size_t len;       /* of data */
+  int fd;           /* a zip spooled to an unlinked temporary file, or -1 */
+  struct ventry *v; /* the version it is a part of, or NULL */
+};
+
 struct ventry {
   char *module, *version;
-  char *rel[P_COUNT]; /* relative paths, or NULL */
+  struct member *part[P_COUNT]; /* its files, or NULL */
+  int nparts, loaded;           /* archives: parts, and parts read */
 };
 
 struct tile_file {
@@ -97,12 +118,16 @@ struct importer {
   int nspecs;
   char root[4096];
   const char *shown; /* PATH as given */
+  int archive;       /* PATH is an archive (bundle_archive_kind) */
+  uint64_t held;     /* bytes of archive members held in memory */
   struct bundle_manifest m;
-  int bundle; /* a manifest came with it */
+  int bundle;                                /* a manifest came with it */
+  struct sumdb_key trust[SETTINGS_MAX_LIST]; /* --trust */
+  int ntrust;
   int pause_ms;
   struct bundle_progress pr;
   /* found */
-  char **files;
+  struct member *files;
   size_t nfiles, capfiles;
   struct ventry *vs;
   size_t nvs;
@@ -133,55 +158,39 @@ reject(struct importer *im, const char *what, const char *fmt, ...) {
 
 /* ---- walking the tree ---------------------------------------------------- */
 
-static int add_file(struct importer *im, const char *rel) {
+static int add_file(void *ctx, const char *rel) {
+  struct importer *im = ctx;
   if (im->nfiles == IMPORT_MAX_FILES)
     return -E2BIG;
   if (im->nfiles == im->capfiles) {
     size_t cap = im->capfiles == 0 ? 1024 : im->capfiles * 2;
-    char **f = realloc(im->files, cap * sizeof *f);
+    struct member *f = realloc(im->files, cap * sizeof *f);
     if (f == NULL)
       return -ENOMEM;
     im->files = f;
     im->capfiles = cap;
   }
-  if ((im->files[im->nfiles] = strdup(rel)) == NULL)
+  struct member *f = &im->files[im->nfiles];
+  memset(f, 0, sizeof *f);
+  f->fd = -1;
+  f->ordinal = im->nfiles;
+  if ((f->rel = strdup(rel)) == NULL)
     return -ENOMEM;
   im->nfiles++;
   return 0;
 }
 
-static int walk(struct importer *im, const char *rel, int depth) {
-  if (depth > IMPORT_MAX_DEPTH)
-    return 0;
-  char dir[8192];
-  snprintf(dir, sizeof dir, "%s%s%s", im->root, rel[0] != '\0' ? "/" : "", rel);
-  DIR *d = opendir(dir);
-  if (d == NULL)
-    return -errno;
-  int rc = 0;
-  struct dirent *e;
-  while (rc == 0 && (e = readdir(d)) != NULL) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-      continue;
-    char sub[8192];
-    snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] != '\0' ? "/" : "",
-             e->d_name);
-    char full[8192 + 4096];
-    snprintf(full, sizeof full, "%s/%s", im->root, sub);
-    struct stat sb;
-    if (lstat(full, &sb) < 0)
-      continue;
-    if (S_ISDIR(sb.st_mode))
-      rc = walk(im, sub, depth + 1);
-    else if (S_ISREG(sb.st_mode))
-      rc = add_file(im, sub);
-  }
-  closedir(d);
-  return rc;
+static int by_rel(const void *a, const void *b) {
+  return strcmp(((const struct member *)a)->rel,
+                ((const struct member *)b)->rel);
 }
 
-static int by_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
+/* The file at rel, or NULL (files are sorted once classified). */
+static struct member *member_of(struct importer *im, const char *rel) {
+  struct member key = {.rel = (char *)rel};
+  return im->nfiles == 0
+             ? NULL
+             : bsearch(&key, im->files, im->nfiles, sizeof key, by_rel);
 }
 
 /* The database a "sumdb/<name>/..." path belongs to (its index), with the
@@ -199,12 +208,12 @@ static int sumdb_of(struct importer *im, const char *rel, const char **rest) {
 
 /* Groups "<escaped path>/@v/<escaped version>.<ext>" files by version. */
 static int classify(struct importer *im) {
-  qsort(im->files, im->nfiles, sizeof *im->files, by_str);
+  qsort(im->files, im->nfiles, sizeof *im->files, by_rel);
   im->vs = calloc(im->nfiles + 1, sizeof *im->vs);
   if (im->vs == NULL)
     return -ENOMEM;
   for (size_t i = 0; i < im->nfiles; i++) {
-    const char *rel = im->files[i];
+    const char *rel = im->files[i].rel;
     if (strncmp(rel, "sumdb/", 6) == 0 || strcmp(rel, BUNDLE_MANIFEST) == 0)
       continue;
     const char *at = strstr(rel, "/@v/");
@@ -279,47 +288,127 @@ static int classify(struct importer *im) {
       if (v->module == NULL || v->version == NULL)
         return -ENOMEM;
     }
-    v->rel[part] = im->files[i];
+    if (v->part[part] == NULL)
+      v->nparts++;
+    v->part[part] = &im->files[i];
+    im->files[i].v = v;
   }
   return 0;
 }
 
 /* ---- checks -------------------------------------------------------------- */
 
-/* The file's manifest entry agrees with its bytes (bundles only). 0, or
- * -EBADMSG with the reason in why. */
-static int check_manifest(struct importer *im, const char *rel, char *why,
+/* Hashes a file of a directory once (an archive's members are hashed as
+ * they are read). */
+static int hash_member(struct importer *im, struct member *f) {
+  if (f->sha256[0] != '\0')
+    return 0;
+  char full[8192];
+  snprintf(full, sizeof full, "%s/%s", im->root, f->rel);
+  int rc = bundle_file_sha256(full, f->sha256, &f->size);
+  if (rc < 0)
+    f->sha256[0] = '\0';
+  return rc;
+}
+
+/* The file's manifest entry agrees with its bytes (bundles only; hashed
+ * once). 0, or -EBADMSG with the reason in why. */
+static int check_manifest(struct importer *im, struct member *f, char *why,
                           size_t cap) {
   if (!im->bundle)
     return 0;
-  const struct bundle_file *f = bundle_manifest_file(&im->m, rel);
-  if (f == NULL) {
-    snprintf(why, cap, "%s is not in the bundle's manifest", rel);
+  const struct bundle_file *mf = bundle_manifest_file(&im->m, f->rel);
+  if (mf == NULL) {
+    snprintf(why, cap, "%s is not in the bundle's manifest", f->rel);
     return -EBADMSG;
   }
-  char full[8192], sha[65];
-  uint64_t size;
-  snprintf(full, sizeof full, "%s/%s", im->root, rel);
-  int rc = bundle_file_sha256(full, sha, &size);
+  int rc = hash_member(im, f);
   if (rc < 0) {
-    snprintf(why, cap, "%s: %s", rel, strerror(-rc));
+    snprintf(why, cap, "%s: %s", f->rel, strerror(-rc));
     return rc;
   }
-  if (size != f->size || strcmp(sha, f->sha256) != 0) {
+  if (f->size != mf->size || strcmp(f->sha256, mf->sha256) != 0) {
     snprintf(why, cap,
              "%s differs from the manifest: sha256 %.16s... (%" PRIu64
              " bytes), the manifest says %.16s... (%" PRIu64 " bytes)",
-             rel, sha, size, f->sha256, f->size);
+             f->rel, f->sha256, f->size, mf->sha256, mf->size);
     return -EBADMSG;
   }
   return 0;
 }
 
-static int read_rel(struct importer *im, const char *rel, char **data,
-                    size_t *len) {
-  char full[8192];
-  snprintf(full, sizeof full, "%s/%s", im->root, rel);
-  return bundle_read_file(full, BUNDLE_MAX_SMALL_FILE_BYTES, data, len);
+/* The bytes of a file of at most max bytes (heap, NUL-terminated, the
+ * caller's): an archive member's held bytes (given away), or a
+ * directory's file. -E2BIG past max. */
+static int read_member(struct importer *im, struct member *f, size_t max,
+                       char **data, size_t *len) {
+  if (!im->archive) {
+    char full[8192];
+    snprintf(full, sizeof full, "%s/%s", im->root, f->rel);
+    return bundle_read_file(full, max, data, len);
+  }
+  if (f->data == NULL || f->len > max)
+    return f->size > max ? -E2BIG : -ENOENT;
+  *data = f->data;
+  *len = f->len;
+  f->data = NULL;
+  return 0;
+}
+
+/* ---- --trust: a signed bundle, whole, before anything is stored ---------- */
+
+/* Checks the bundle's signature against the --trust keys, then that its
+ * files are exactly the signed manifest's (every one hashed). 0, or
+ * -EBADMSG with the reason (naming the first bad file) in why. */
+static int check_trust(struct importer *im, char *why, size_t cap) {
+  char err[512];
+  struct member *sig = member_of(im, BUNDLE_SIGNATURE),
+                *man = member_of(im, BUNDLE_MANIFEST);
+  if (!im->bundle || man == NULL) {
+    snprintf(why, cap, "it has no %s: not a bundle of modproxy export",
+             BUNDLE_MANIFEST);
+    return -EBADMSG;
+  }
+  char *note = NULL;
+  size_t len = 0;
+  int rc = sig == NULL
+               ? -ENOENT
+               : read_member(im, sig, BUNDLE_MAX_SIGNATURE_BYTES, &note, &len);
+  if (rc < 0) {
+    snprintf(why, cap,
+             "it is not signed (%s: %s); export it with --sign KEYFILE",
+             BUNDLE_SIGNATURE, rc == -E2BIG ? "too large" : strerror(-rc));
+    return -EBADMSG;
+  }
+  rc = hash_member(im, man);
+  if (rc == 0)
+    rc = bundle_signature_check(note, len, man->sha256, man->size, im->trust,
+                                im->ntrust, err, sizeof err);
+  else
+    snprintf(err, sizeof err, "%s: %s", BUNDLE_MANIFEST, strerror(-rc));
+  free(note);
+  if (rc < 0) {
+    snprintf(why, cap, "%s", err);
+    return -EBADMSG;
+  }
+  for (size_t i = 0; i < im->nfiles; i++) {
+    struct member *f = &im->files[i];
+    if (strcmp(f->rel, BUNDLE_MANIFEST) == 0 ||
+        strcmp(f->rel, BUNDLE_SIGNATURE) == 0)
+      continue;
+    if (check_manifest(im, f, err, sizeof err) < 0) {
+      snprintf(why, cap, "%s (the manifest is signed)", err);
+      return -EBADMSG;
+    }
+  }
+  for (size_t i = 0; i < im->m.nfiles; i++) {
+    if (member_of(im, im->m.files[i].path) == NULL) {
+      snprintf(why, cap, "%s is in the signed manifest but not in the bundle",
+               im->m.files[i].path);
+      return -EBADMSG;
+    }
+  }
+  return 0;
 }
 
 /* A tile's data (in the bundle or the store) that holds stored hash idx of
@@ -370,14 +459,14 @@ static int import_sumdb(struct importer *im) {
     goto out;
   }
   for (size_t i = 0; i < im->nfiles; i++)
-    total += strncmp(im->files[i], "sumdb/", 6) == 0;
+    total += strncmp(im->files[i].rel, "sumdb/", 6) == 0;
   if (total == 0)
     goto out;
   bundle_progress_phase(&im->pr, "sumdb", total);
   /* Tiles first: the lookups' proofs read them. */
   for (int pass = 0; pass < 2 && rc >= 0; pass++) {
     for (size_t i = 0; i < im->nfiles && rc >= 0; i++) {
-      const char *rel = im->files[i], *rest;
+      const char *rel = im->files[i].rel, *rest;
       if (strncmp(rel, "sumdb/", 6) != 0)
         continue;
       int db = sumdb_of(im, rel, &rest);
@@ -398,8 +487,9 @@ static int import_sumdb(struct importer *im) {
         continue;
       char why[512] = "", *data = NULL;
       size_t len = 0;
-      if (check_manifest(im, rel, why, sizeof why) < 0 ||
-          read_rel(im, rel, &data, &len) < 0) {
+      if (check_manifest(im, &im->files[i], why, sizeof why) < 0 ||
+          read_member(im, &im->files[i], BUNDLE_MAX_SMALL_FILE_BYTES, &data,
+                      &len) < 0) {
         im->s_rejected++;
         reject(im, rel, "%s", why[0] != '\0' ? why : "unreadable");
         free(data);
@@ -639,11 +729,13 @@ static int import_version(struct importer *im, const struct ventry *v) {
     goto out;
   }
   for (int p = 0; p < P_COUNT; p++)
-    if (v->rel[p] != NULL && check_manifest(im, v->rel[p], why, sizeof why) < 0)
+    if (v->part[p] != NULL &&
+        check_manifest(im, v->part[p], why, sizeof why) < 0)
       goto out;
-  if (v->rel[P_INFO] != NULL) {
+  if (v->part[P_INFO] != NULL) {
     char ver[GOMOD_MAX_VERSION_BYTES];
-    if (read_rel(im, v->rel[P_INFO], &info, &info_len) < 0 ||
+    if (read_member(im, v->part[P_INFO], BUNDLE_MAX_SMALL_FILE_BYTES, &info,
+                    &info_len) < 0 ||
         gomod_info_version(info, info_len, ver, sizeof ver) < 0) {
       snprintf(why, sizeof why,
                "its .info is not a JSON object with a Version");
@@ -654,9 +746,10 @@ static int import_version(struct importer *im, const struct ventry *v) {
       goto out;
     }
   }
-  if (v->rel[P_MOD] != NULL) {
+  if (v->part[P_MOD] != NULL) {
     char h1[GOMOD_H1_BYTES];
-    if (read_rel(im, v->rel[P_MOD], &mod, &mod_len) < 0 ||
+    if (read_member(im, v->part[P_MOD], BUNDLE_MAX_SMALL_FILE_BYTES, &mod,
+                    &mod_len) < 0 ||
         gomod_h1_gomod(mod, mod_len, h1) < 0) {
       snprintf(why, sizeof why, "its .mod cannot be read");
       goto out;
@@ -664,13 +757,20 @@ static int import_version(struct importer *im, const struct ventry *v) {
     if (check_h1(im, v, 1, h1, NULL, why, sizeof why) < 0)
       goto out;
   }
-  if (v->rel[P_ZIPHASH] != NULL &&
-      read_rel(im, v->rel[P_ZIPHASH], &zh, &zh_len) == 0)
+  if (v->part[P_ZIPHASH] != NULL &&
+      read_member(im, v->part[P_ZIPHASH], BUNDLE_MAX_SMALL_FILE_BYTES, &zh,
+                  &zh_len) == 0)
     zh[strcspn(zh, "\r\n")] = '\0';
-  if (v->rel[P_ZIP] != NULL) {
+  if (v->part[P_ZIP] != NULL) {
     char full[8192];
-    snprintf(full, sizeof full, "%s/%s", im->root, v->rel[P_ZIP]);
-    fd = open(full, O_RDONLY | O_CLOEXEC);
+    snprintf(full, sizeof full, "%s/%s", im->root, v->part[P_ZIP]->rel);
+    if (im->archive) { /* spooled by the second pass */
+      fd = v->part[P_ZIP]->fd;
+      v->part[P_ZIP]->fd = -1;
+      errno = ENOENT;
+    } else {
+      fd = open(full, O_RDONLY | O_CLOEXEC);
+    }
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) < 0) {
       snprintf(why, sizeof why, "its zip cannot be read: %s", strerror(errno));
@@ -743,11 +843,260 @@ out:
   return rc;
 }
 
+/* ---- archives: two streaming passes ------------------------------------- */
+
+/* Reads the current member to its end, hashing it into f (sha256, size),
+ * its bytes into data[0..cap) when data is not NULL, or into fd when fd >= 0.
+ * 0, or a negative errno with a message. */
+static int read_data(struct bundle_archive *a, struct member *f, uint64_t want,
+                     char *data, int fd, char *err, size_t errlen) {
+  char *buf = malloc(IMPORT_READ_BYTES);
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  int rc = 0;
+  uint64_t total = 0;
+  if (buf == NULL || md == NULL) {
+    rc = -ENOMEM;
+    snprintf(err, errlen, "out of memory");
+    goto out;
+  }
+  EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+  for (;;) {
+    int64_t n = bundle_archive_read(a, buf, IMPORT_READ_BYTES, err, errlen);
+    if (n <= 0) {
+      rc = (int)n;
+      break;
+    }
+    if (total + (uint64_t)n > want) {
+      snprintf(err, errlen, "%s: more bytes than its header says", f->rel);
+      rc = -EBADMSG;
+      break;
+    }
+    EVP_DigestUpdate(md, buf, (size_t)n);
+    if (data != NULL)
+      memcpy(data + total, buf, (size_t)n);
+    if (fd >= 0 && write(fd, buf, (size_t)n) != (ssize_t)n) {
+      rc = -errno;
+      snprintf(err, errlen, "spooling %s: %s", f->rel, strerror(errno));
+      break;
+    }
+    total += (uint64_t)n;
+  }
+  if (rc == 0 && total != want) {
+    snprintf(err, errlen, "%s: truncated (%" PRIu64 " of %" PRIu64 " bytes)",
+             f->rel, total, want);
+    rc = -EBADMSG;
+  }
+  if (rc == 0) {
+    unsigned char d[32];
+    EVP_DigestFinal_ex(md, d, NULL);
+    bundle_sha256_hex(d, f->sha256);
+    f->size = total;
+  }
+out:
+  EVP_MD_CTX_free(md);
+  free(buf);
+  return rc;
+}
+
+/* Gives f a heap copy of the current member (want bytes). */
+static int hold_data(struct importer *im, struct bundle_archive *a,
+                     struct member *f, uint64_t want, char *err,
+                     size_t errlen) {
+  if ((f->data = malloc((size_t)want + 1)) == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return -ENOMEM;
+  }
+  int rc = read_data(a, f, want, f->data, -1, err, errlen);
+  if (rc < 0) {
+    free(f->data);
+    f->data = NULL;
+    return rc;
+  }
+  f->data[want] = '\0';
+  f->len = (size_t)want;
+  im->held += want;
+  return 0;
+}
+
+/* The first pass: every member's header checked (bundle_archive_next) and
+ * its bytes hashed; the manifest, the signature and the checksum database
+ * answers held. Nothing is stored. 0, or -EBADMSG with the reason. */
+static int scan_archive(struct importer *im, char *err, size_t errlen) {
+  struct bundle_archive *a;
+  int rc = bundle_archive_open(im->shown, IMPORT_MAX_FILES, &a, err, errlen);
+  if (rc < 0)
+    return rc;
+  bundle_progress_phase(&im->pr, "reading", 0);
+  const char *name;
+  uint64_t size;
+  while ((rc = bundle_archive_next(a, &name, &size, err, errlen)) > 0) {
+    if ((rc = add_file(im, name)) < 0) {
+      snprintf(err, errlen, "%s", strerror(-rc));
+      break;
+    }
+    struct member *f = &im->files[im->nfiles - 1];
+    uint64_t hold =
+        strcmp(name, BUNDLE_MANIFEST) == 0    ? BUNDLE_MAX_MANIFEST_BYTES
+        : strcmp(name, BUNDLE_SIGNATURE) == 0 ? BUNDLE_MAX_SIGNATURE_BYTES
+        : strncmp(name, "sumdb/", 6) == 0     ? BUNDLE_MAX_SMALL_FILE_BYTES
+                                              : 0;
+    if (size <= hold && im->held + size > IMPORT_MAX_HELD_BYTES) {
+      snprintf(err, errlen, "%s: the checksum database answers are over %u MiB",
+               name, IMPORT_MAX_HELD_BYTES >> 20);
+      rc = -EBADMSG;
+      break;
+    }
+    rc = size <= hold ? hold_data(im, a, f, size, err, errlen)
+                      : read_data(a, f, size, NULL, -1, err, errlen);
+    if (rc < 0)
+      break;
+    bundle_progress_step(&im->pr, 1);
+  }
+  bundle_archive_close(a);
+  bundle_progress_end(&im->pr, NULL);
+  return rc < 0 ? rc : 0;
+}
+
+/* After the first pass: no name twice, the manifest read, and each version's
+ * members one run, as export writes them (the second pass then holds one
+ * version at a time). 0, or -EBADMSG with the reason. */
+static int check_archive(struct importer *im, char *err, size_t errlen) {
+  for (size_t i = 1; i < im->nfiles; i++) {
+    if (strcmp(im->files[i - 1].rel, im->files[i].rel) == 0) {
+      snprintf(err, errlen, "%s: in the archive twice", im->files[i].rel);
+      return -EBADMSG;
+    }
+  }
+  struct member *man = member_of(im, BUNDLE_MANIFEST);
+  if (man != NULL) {
+    if (man->data == NULL ||
+        bundle_manifest_parse(man->data, man->len, &im->m, err, errlen) < 0) {
+      if (man->data == NULL)
+        snprintf(err, errlen, "%s: too large", BUNDLE_MANIFEST);
+      return -EBADMSG;
+    }
+    im->bundle = 1;
+  }
+  size_t *first = calloc(im->nvs + 1, sizeof *first);
+  if (first == NULL)
+    return -ENOMEM;
+  /* Walking members in archive order, a version seen again after another
+   * one started is out of its run. */
+  size_t *order = calloc(im->nfiles + 1, sizeof *order);
+  int rc = 0;
+  if (order == NULL) {
+    free(first);
+    return -ENOMEM;
+  }
+  for (size_t i = 0; i < im->nfiles; i++)
+    order[im->files[i].ordinal] = i;
+  const struct ventry *cur = NULL;
+  for (size_t k = 0; k < im->nfiles && rc == 0; k++) {
+    const struct member *f = &im->files[order[k]];
+    if (f->v == NULL || f->v == cur)
+      continue;
+    size_t vi = (size_t)(f->v - im->vs);
+    if (first[vi] != 0) {
+      snprintf(err, errlen,
+               "%s: the files of %s@%s are not together (not an archive of "
+               "modproxy export?)",
+               f->rel, f->v->module, f->v->version);
+      rc = -EBADMSG;
+    }
+    first[vi] = k + 1;
+    cur = f->v;
+  }
+  free(order);
+  free(first);
+  return rc;
+}
+
+/* Imports one version and reports the step; a negative errno when the
+ * store failed (the import stops). */
+static int version_step(struct importer *im, struct ventry *v) {
+  int rc = import_version(im, v);
+  if (rc < 0) {
+    fprintf(stderr, "\nmodproxy import: storing %s@%s: %s\n", v->module,
+            v->version, strerror(-rc));
+    return rc;
+  }
+  bundle_progress_step(&im->pr, 1);
+  if (im->pause_ms > 0)
+    usleep((useconds_t)im->pause_ms * 1000);
+  return 0;
+}
+
+/* What the second pass read of a version and its import left. */
+static void release_parts(struct ventry *v) {
+  for (int p = 0; p < P_COUNT; p++) {
+    struct member *f = v->part[p];
+    if (f == NULL)
+      continue;
+    free(f->data);
+    f->data = NULL;
+    if (f->fd >= 0)
+      close(f->fd);
+    f->fd = -1;
+  }
+}
+
+/* An unlinked temporary file for one zip. */
+static int spool_fd(void) {
+  const char *dir = getenv("TMPDIR");
+  if (dir == NULL || dir[0] == '\0')
+    dir = "/tmp";
+  return open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+}
+
+/* The second pass: each version's members read again (small ones into
+ * memory, the zip into a temporary file) and the version imported as soon
+ * as its last member is in. A member whose bytes changed since the first
+ * pass keeps its new hash, which the manifest then refuses. */
+static int stream_versions(struct importer *im) {
+  char err[512] = "";
+  struct bundle_archive *a;
+  int rc =
+      bundle_archive_open(im->shown, IMPORT_MAX_FILES, &a, err, sizeof err);
+  const char *name;
+  uint64_t size;
+  while (rc == 0 &&
+         (rc = bundle_archive_next(a, &name, &size, err, sizeof err)) > 0) {
+    struct member *f = member_of(im, name);
+    rc = 0;
+    if (f == NULL || f->v == NULL)
+      continue;
+    if (f == f->v->part[P_ZIP]) {
+      if ((f->fd = spool_fd()) < 0) {
+        rc = -errno;
+        snprintf(err, sizeof err, "a temporary file for %s: %s", name,
+                 strerror(errno));
+      } else {
+        rc = read_data(a, f, size, NULL, f->fd, err, sizeof err);
+      }
+    } else if (size <= BUNDLE_MAX_SMALL_FILE_BYTES) {
+      rc = hold_data(im, a, f, size, err, sizeof err);
+    }
+    if (rc == 0 && ++f->v->loaded == f->v->nparts) {
+      rc = version_step(im, f->v);
+      release_parts(f->v);
+    }
+  }
+  if (rc < 0 && err[0] != '\0')
+    fprintf(stderr, "\nmodproxy import: reading %s again: %s\n", im->shown,
+            err);
+  bundle_archive_close(a);
+  return rc < 0 ? rc : 0;
+}
+
 /* ---- the command --------------------------------------------------------- */
 
 static void importer_dispose(struct importer *im) {
-  for (size_t i = 0; i < im->nfiles; i++)
-    free(im->files[i]);
+  for (size_t i = 0; i < im->nfiles; i++) {
+    free(im->files[i].rel);
+    free(im->files[i].data);
+    if (im->files[i].fd >= 0)
+      close(im->files[i].fd);
+  }
   free(im->files);
   for (size_t i = 0; i < im->nvs; i++) {
     free(im->vs[i].module);
@@ -798,7 +1147,8 @@ int cmd_import(int argc, char **argv) {
   char err[512] = "";
   const struct settings_cmd cmd = {"import", usage,
                                    1u << S_DATA | 1u << S_SUMDB |
-                                       1u << S_STRICT_ZIPS | 1u << S_PRIVATE,
+                                       1u << S_STRICT_ZIPS | 1u << S_PRIVATE |
+                                       1u << S_TRUST,
                                    import_flags};
   int rc = cmd_load(&im->st, &cmd, argc, argv);
   if (rc != 0 || take_pause(im) < 0) {
@@ -819,18 +1169,31 @@ int cmd_import(int argc, char **argv) {
     im->nspecs = 0;
     goto done;
   }
+  for (int i = 0; i < im->st.v[S_TRUST].nlist; i++) {
+    if (bundle_key_load(im->st.v[S_TRUST].list[i], &im->trust[im->ntrust++],
+                        err, sizeof err) < 0) {
+      fprintf(stderr, "modproxy import: --trust %s\n", err);
+      goto done;
+    }
+  }
   im->shown = im->st.args[0];
   snprintf(im->root, sizeof im->root, "%s", im->shown);
   struct stat sb;
   char probe[4200];
   snprintf(probe, sizeof probe, "%s/cache/download", im->root);
-  if (stat(probe, &sb) == 0 && S_ISDIR(sb.st_mode))
+  im->archive = bundle_archive_kind(im->shown) != BUNDLE_DIR &&
+                stat(im->shown, &sb) == 0 && S_ISREG(sb.st_mode);
+  if (!im->archive && stat(probe, &sb) == 0 && S_ISDIR(sb.st_mode))
     snprintf(im->root, sizeof im->root, "%s", probe); /* GOMODCACHE itself */
-  if (stat(im->root, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-    fprintf(stderr, "modproxy import: %s is not a directory\n", im->shown);
+  if (!im->archive && (stat(im->root, &sb) < 0 || !S_ISDIR(sb.st_mode))) {
+    fprintf(stderr,
+            "modproxy import: %s is neither a directory nor a .tar, .tar.zst "
+            "or .tar.gz file\n",
+            im->shown);
     goto done;
   }
-  rc = bundle_manifest_read(im->root, &im->m, err, sizeof err);
+  rc = im->archive ? -ENOENT
+                   : bundle_manifest_read(im->root, &im->m, err, sizeof err);
   if (rc < 0 && rc != -ENOENT) {
     fprintf(stderr, "modproxy import: %s\n", err);
     status = 1;
@@ -847,15 +1210,31 @@ int cmd_import(int argc, char **argv) {
   im->rejects = open_memstream(&im->rejects_buf, &im->rejects_len);
   bundle_progress_init(&im->pr, "import");
   uint64_t t0 = time_now_ms(CLOCK_MONOTONIC);
-  if ((rc = walk(im, "", 0)) < 0 || (rc = classify(im)) < 0) {
+  if (im->archive) {
+    /* Every member checked, and (--trust) the signature, before anything is
+     * stored. */
+    if ((rc = scan_archive(im, err, sizeof err)) < 0 ||
+        (rc = classify(im)) < 0 ||
+        (rc = check_archive(im, err, sizeof err)) < 0) {
+      fprintf(stderr, "modproxy import: %s refused, nothing imported: %s\n",
+              im->shown, err[0] != '\0' ? err : strerror(-rc));
+      goto done;
+    }
+  } else if ((rc = bundle_walk(im->root, add_file, im)) < 0 ||
+             (rc = classify(im)) < 0) {
     fprintf(stderr, "modproxy import: reading %s: %s\n", im->shown,
             strerror(-rc));
+    goto done;
+  }
+  if (im->ntrust > 0 && check_trust(im, err, sizeof err) < 0) {
+    fprintf(stderr, "modproxy import: %s refused, nothing imported: %s\n",
+            im->shown, err);
     goto done;
   }
   /* Files the manifest lists that are not there. */
   for (size_t i = 0; im->bundle && i < im->m.nfiles; i++) {
     const char *p = im->m.files[i].path;
-    if (bsearch(&p, im->files, im->nfiles, sizeof *im->files, by_str) == NULL)
+    if (member_of(im, p) == NULL)
       reject(im, p, "listed in the manifest but missing from the bundle");
   }
   if ((rc = import_sumdb(im)) < 0) {
@@ -866,17 +1245,11 @@ int cmd_import(int argc, char **argv) {
   if (im->nrecs > 0)
     qsort(im->recs, im->nrecs, sizeof *im->recs, by_record);
   bundle_progress_phase(&im->pr, "versions", im->nvs);
-  for (size_t i = 0; i < im->nvs; i++) {
-    rc = import_version(im, &im->vs[i]);
-    if (rc < 0) {
-      fprintf(stderr, "\nmodproxy import: storing %s@%s: %s\n",
-              im->vs[i].module, im->vs[i].version, strerror(-rc));
+  if (im->archive && stream_versions(im) < 0)
+    goto done;
+  for (size_t i = 0; !im->archive && i < im->nvs; i++)
+    if (version_step(im, &im->vs[i]) < 0)
       goto done;
-    }
-    bundle_progress_step(&im->pr, 1);
-    if (im->pause_ms > 0)
-      usleep((useconds_t)im->pause_ms * 1000);
-  }
   char sum[256];
   snprintf(sum, sizeof sum,
            "%" PRIu64 " added, %" PRIu64 " present, %" PRIu64 " rejected",

@@ -57,7 +57,8 @@ struct rootset {
   size_t nreqs;
   struct replace *repl;
   size_t nrepl;
-  int zip_roots; /**< queries and toolchains: every root's zip too */
+  int zip_roots;   /**< queries and toolchains: every root's zip too */
+  int stored_zips; /**< --all: the zips the store holds, marked when added */
 };
 
 /** One run of the command. */
@@ -76,11 +77,20 @@ struct exporter {
   size_t nslots;
   struct rootset *sets;
   size_t nsets;
-  struct bundle_manifest gosum; /**< the roots' go.sum lines */
+  struct bundle_manifest gosum;       /**< the roots' go.sum lines */
+  char *gosum_files[EXPORT_MAX_LIST]; /**< the go.sum files read (heap) */
+  int ngosum_files;
+  int gosum_bad; /**< go.sum lines that disagree with the store */
   /* arguments */
   const char *out, *since;
+  const char *from[EXPORT_MAX_LIST]; /**< --from WANTS files */
+  int nfrom;
+  int all;                        /**< --all */
+  const char *match, *used_since; /**< --match, --used-since (with --all) */
   const char *toolchains[EXPORT_MAX_LIST], *platforms[EXPORT_MAX_LIST];
   int ntoolchains, nplatforms;
+  struct sumdb_signer signer; /**< --sign (when sign is 1) */
+  int sign;
   struct sumdb_spec *specs; /**< the --sumdb databases (copied) */
   int nspecs;
   struct sumdb_tile *plan[PROXY_SUMDB_MAX_DBS]; /**< tiles to write, per db */

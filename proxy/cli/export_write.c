@@ -8,7 +8,9 @@
  *
  * The bundle appears under its name only once complete: it is written as
  * BUNDLE.partial-PID and renamed; on failure the partial directory is
- * removed.
+ * removed. A bundle named NAME.tar, .tar.zst or .tar.gz is that directory
+ * packed into one archive (bundle_archive_pack), renamed into place once
+ * whole; the directory is then removed.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -245,6 +247,30 @@ static int write_tiles(struct writer *w, int which) {
   return rc;
 }
 
+/* --sign: the signature of the manifest just written at mpath. */
+static int write_signature(struct writer *w, const char *mpath) {
+  char sha[65], path[8192];
+  uint64_t size;
+  int rc = bundle_file_sha256(mpath, sha, &size);
+  char *note = NULL;
+  size_t len = 0;
+  if (rc == 0)
+    rc = bundle_sign(sha, size, &w->x->signer, &note, &len);
+  if (rc < 0)
+    return rc;
+  snprintf(path, sizeof path, "%s/%s", w->dir, BUNDLE_SIGNATURE);
+  FILE *f = fopen(path, "w");
+  if (f == NULL) {
+    rc = -errno;
+  } else {
+    rc = fwrite(note, 1, len, f) == len ? 0 : -EIO;
+    if (fclose(f) != 0 && rc == 0)
+      rc = -EIO;
+  }
+  free(note);
+  return rc;
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag,
                     struct FTW *ftw) {
   return remove(path);
@@ -300,14 +326,27 @@ int export_write_bundle(struct exporter *x, double secs_fetch) {
     snprintf(mpath, sizeof mpath, "%s/%s", w.dir, BUNDLE_MANIFEST);
     rc = bundle_manifest_write(&w.m, mpath, extra);
     free(extra);
+    if (rc == 0 && x->sign)
+      rc = write_signature(&w, mpath);
   }
-  if (rc == 0 && rename(w.dir, x->out) < 0) {
+  enum bundle_archive_kind kind = bundle_archive_kind(x->out);
+  int archive = kind != BUNDLE_DIR;
+  char packed[8192];
+  snprintf(packed, sizeof packed, "%s.partial-%d.pack", x->out, (int)getpid());
+  if (rc == 0 && archive &&
+      (rc = bundle_archive_pack(w.dir, packed, kind, w.m.created, err,
+                                sizeof err)) < 0)
+    fprintf(stderr, "modproxy export: packing %s: %s\n", x->out, err);
+  const char *done = archive ? packed : w.dir;
+  if (rc == 0 && rename(done, x->out) < 0) {
     rc = -errno;
-    fprintf(stderr, "modproxy export: cannot rename %s to %s: %s\n", w.dir,
+    fprintf(stderr, "modproxy export: cannot rename %s to %s: %s\n", done,
             x->out, strerror(errno));
   }
-  if (rc < 0)
-    nftw(w.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); /* no half bundle */
+  if (rc < 0 || archive) /* no half bundle; an archive's staging directory */
+    nftw(w.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  if (rc < 0 && archive)
+    unlink(packed);
   if (rc == 0) {
     FILE *out = stdout;
     fprintf(out,
@@ -315,7 +354,13 @@ int export_write_bundle(struct exporter *x, double secs_fetch) {
             " files already in %s); %zu versions; fetched in %.1f s\n",
             x->out, w.files, w.bytes, w.skipped,
             x->since != NULL ? x->since : "-", x->nnodes, secs_fetch);
+    struct stat sb;
+    if (archive && stat(x->out, &sb) == 0)
+      fprintf(out, "archive %s: %lld bytes\n", x->out, (long long)sb.st_size);
     fprintf(out, "id %s\n", w.m.id);
+    if (x->sign)
+      fprintf(out, "signed by %s+%08x (%s)\n", x->signer.name, x->signer.hash,
+              BUNDLE_SIGNATURE);
   } else if (rc != -EINVAL) {
     fprintf(stderr, "modproxy export: writing the bundle: %s\n", strerror(-rc));
   }

@@ -12,6 +12,7 @@
  */
 #include "settings.h"
 #include "goproxy.h"
+#include "modproxy/netrange.h"
 #include "vcs.h"
 
 #include <ctype.h>
@@ -20,8 +21,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
-enum kind { K_TEXT, K_COUNT, K_SIZE, K_BOOL, K_LIST, K_CHOICE, K_RANGES };
+enum kind {
+  K_TEXT,
+  K_COUNT,
+  K_SIZE,
+  K_DURATION,
+  K_BOOL,
+  K_LIST,
+  K_CHOICE,
+  K_RANGES
+};
 
 /* getopt values for the settings' flags: OPT_BASE + setting_id; for a
  * command's own flags: OPT_FLAG_BASE + index. */
@@ -149,6 +160,20 @@ static const struct def {
                   "upstream LIST; first match wins; repeatable (the variable: "
                   "one a line)",
                   .env_sep = "\n", .check = policy_check},
+    [S_TRUSTED_PROXIES] = {"trusted-proxies", K_RANGES, NULL, 0, "CIDRS",
+                           "reverse proxies (nginx, a load balancer) whose "
+                           "X-Forwarded-For or Forwarded names the client "
+                           "for logs, /diag and password budgets; other "
+                           "peers' are ignored"},
+    [S_OFFLINE_STALE_AFTER] = {"offline-stale-after", K_DURATION, "0", 0,
+                               "DURATION",
+                               "with --offline, warn in /readyz and "
+                               "/diag/mirror once the mirror's content is "
+                               "older than this (90m, 12h, 30d, 2w); 0: "
+                               "never"},
+    [S_TRUST] = {"trust", K_LIST, NULL, 0, "KEY",
+                 "import only bundles signed by this key (NAME+HASH+KEY from "
+                 "`modproxy keygen`, or a file holding it); repeatable"},
 };
 
 /* The setting's variable: MODPROXY_<NAME>, upper case, '-' as '_'. */
@@ -236,6 +261,45 @@ int settings_size_parse(const char *text, int64_t max, int64_t *bytes) {
   return 0;
 }
 
+int settings_duration_parse(const char *text, int64_t *secs) {
+  static const struct {
+    char unit;
+    int64_t secs;
+  } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 604800}};
+  char *end;
+  errno = 0;
+  long long v = strtoll(text, &end, 10);
+  if (errno != 0 || end == text || !isdigit((unsigned char)text[0]))
+    return -EINVAL;
+  int64_t unit = *end == '\0' ? 1 : 0;
+  for (size_t i = 0; unit == 0 && i < sizeof units / sizeof units[0]; i++)
+    if (end[0] == units[i].unit && end[1] == '\0')
+      unit = units[i].secs;
+  if (unit == 0 || v > SETTINGS_MAX_DURATION_S / unit)
+    return -EINVAL;
+  *secs = v * unit;
+  return 0;
+}
+
+int settings_time_parse(const char *text, int64_t now, int64_t *t) {
+  static const char *const layouts[] = {"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d"};
+  int64_t ago;
+  if (settings_duration_parse(text, &ago) == 0) {
+    *t = now - ago;
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *end = strptime(text, layouts[i], &tm);
+    if (end != NULL && *end == '\0') {
+      *t = (int64_t)timegm(&tm);
+      return 0;
+    }
+  }
+  return -EINVAL;
+}
+
 /* A K_SIZE setting's bytes: a plain number counts d->unit each. */
 static int size_of(const struct def *d, const char *text, int64_t *bytes) {
   int64_t unit = d->unit > 0 ? d->unit : 1;
@@ -260,6 +324,14 @@ static int set(struct settings *st, enum setting_id id, const char *text,
              source, d->name, text, (long long)d->max);
     return -EINVAL;
   }
+  int64_t secs;
+  if (d->kind == K_DURATION && settings_duration_parse(text, &secs) < 0) {
+    snprintf(err, errlen,
+             "%s: %s: \"%s\" is not a duration (a number with s, m, h, d "
+             "or w: 90m, 12h, 30d)",
+             source, d->name, text);
+    return -EINVAL;
+  }
   if (d->kind == K_COUNT) {
     char *end;
     errno = 0;
@@ -282,7 +354,9 @@ static int set(struct settings *st, enum setting_id id, const char *text,
     }
   } else if (d->kind == K_RANGES) {
     char why[160];
-    if (proxy_vcs_ranges_check(text, why, sizeof why) < 0) {
+    struct net_range r[NET_MAX_RANGES];
+    size_t n;
+    if (net_ranges_parse(text, r, NET_MAX_RANGES, &n, why, sizeof why) < 0) {
       snprintf(err, errlen, "%s: %s: %s", source, d->name, why);
       return -EINVAL;
     }
@@ -630,6 +704,8 @@ int64_t settings_count(const struct settings *st, enum setting_id id) {
     return 0;
   if (defs[id].kind == K_SIZE)
     return size_of(&defs[id], st->v[id].text, &bytes) == 0 ? bytes : 0;
+  if (defs[id].kind == K_DURATION)
+    return settings_duration_parse(st->v[id].text, &bytes) == 0 ? bytes : 0;
   return strtoll(st->v[id].text, NULL, 10);
 }
 
@@ -677,6 +753,8 @@ void settings_to_config(const struct settings *st, struct proxy_config *cfg) {
   cfg->direct_allow = settings_text(st, S_DIRECT_ALLOW);
   cfg->direct_insecure = settings_text(st, S_DIRECT_INSECURE);
   cfg->policies = st->policies;
+  cfg->trusted_proxies = settings_text(st, S_TRUSTED_PROXIES);
+  cfg->offline_stale_after_s = settings_count(st, S_OFFLINE_STALE_AFTER);
 }
 
 /* ---- the server's configuration, and its reload ------------------------- */

@@ -22,8 +22,10 @@
 #define SETTINGS_MAX_FILE_BYTES (1u << 20)
 /* Values of one repeatable setting (--git-route). */
 #define SETTINGS_MAX_LIST 64
-/* Own flags of one command (export has the most: four). */
-#define SETTINGS_MAX_FLAGS 4
+/* Own flags of one command (export has the most: nine). */
+#define SETTINGS_MAX_FLAGS 9
+/* The longest duration a setting takes: a hundred years is "never". */
+#define SETTINGS_MAX_DURATION_S (100ll * 365 * 86400)
 
 enum setting_id {
   S_LISTEN,
@@ -54,6 +56,9 @@ enum setting_id {
   S_DIRECT_ALLOW,
   S_DIRECT_INSECURE,
   S_POLICY,
+  S_TRUSTED_PROXIES,
+  S_OFFLINE_STALE_AFTER,
+  S_TRUST,
   S_COUNT
 };
 
@@ -121,6 +126,19 @@ const char *settings_flag(const struct settings *st, int i);
  */
 int settings_size_parse(const char *text, int64_t max, int64_t *bytes);
 
+/**
+ * Reads a duration: a whole number with a unit s, m, h, d or w (90m, 12h,
+ * 30d, 2w); a plain number is seconds. -EINVAL if it is not one, or is over
+ * SETTINGS_MAX_DURATION_S.
+ */
+int settings_duration_parse(const char *text, int64_t *secs);
+/**
+ * Reads a point in time: an RFC 3339 date or time in UTC (2026-01-02,
+ * 2026-01-02T15:04:05Z), or a duration (settings_duration_parse) meaning
+ * that long before now. Unix seconds into *t; -EINVAL if it is neither.
+ */
+int settings_time_parse(const char *text, int64_t now, int64_t *t);
+
 /** Fills the server configuration from loaded settings. */
 void settings_to_config(const struct settings *st, struct proxy_config *cfg);
 
@@ -157,7 +175,8 @@ void settings_print(const struct settings *st, unsigned allowed, FILE *f);
 /* Commands pass the settings they take as a bitmask of 1u << setting_id. */
 _Static_assert(S_COUNT < 32, "settings masks are 32-bit: widen them");
 
-/** The settings that `serve` takes (and `config` shows). */
-#define SETTINGS_SERVE ((1u << S_COUNT) - 1)
+/** The settings that `serve` takes (and `config` shows): all but import's
+ *  bundle keys. */
+#define SETTINGS_SERVE (((1u << S_COUNT) - 1) & ~(1u << S_TRUST))
 
 #endif

@@ -95,7 +95,7 @@ char *modfile__strdup(struct modfile *mf, const char *s, size_t n) {
 static int block_verb(struct gomod__span verb) {
   static const char *const verbs[] = {"module",  "godebug", "require",
                                       "exclude", "replace", "retract",
-                                      "tool",    "ignore"};
+                                      "tool",    "ignore",  "use"};
   for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
     if (modfile__span_is(verb, verbs[i]))
       return 1;
@@ -104,13 +104,13 @@ static int block_verb(struct gomod__span verb) {
 
 /* The directives that add entries, in the order of the counts below, and
  * whether lax mode keeps them (it keeps only what matters in a dependency). */
-enum { LISTS = 7 };
+enum { LISTS = 8 };
 static const struct {
   const char *verb;
   int lax;
 } lists[LISTS] = {{"require", 1}, {"exclude", 0}, {"replace", 0},
                   {"retract", 1}, {"godebug", 0}, {"tool", 0},
-                  {"ignore", 1}};
+                  {"ignore", 1},  {"use", 0}};
 
 /* Adds n lines of `verb` to the count of its list, if this mode keeps
  * them. */
@@ -154,9 +154,10 @@ static int alloc_entries(struct modfile__parser *p) {
   mf->godebug = modfile__alloc(mf, counts[4] * sizeof *mf->godebug + 1);
   mf->tool = modfile__alloc(mf, counts[5] * sizeof *mf->tool + 1);
   mf->ignore = modfile__alloc(mf, counts[6] * sizeof *mf->ignore + 1);
+  mf->use = modfile__alloc(mf, counts[7] * sizeof *mf->use + 1);
   if (mf->require == NULL || mf->exclude == NULL || mf->replace == NULL ||
       mf->retract == NULL || mf->godebug == NULL || mf->tool == NULL ||
-      mf->ignore == NULL)
+      mf->ignore == NULL || mf->use == NULL)
     return -ENOMEM;
   return 0;
 }
@@ -207,7 +208,8 @@ int modfile_parse(struct modfile *mf, const void *data, size_t len,
 
   gomod__buf_init(&eb, err, errlen);
   modfile_dispose(mf);
-  if ((flags & ~MODFILE_LAX) != 0) {
+  if ((flags & ~(MODFILE_LAX | MODFILE_WORK)) != 0 ||
+      flags == (MODFILE_LAX | MODFILE_WORK)) {
     gomod__buf_str(&eb, "modfile: unknown flags");
     return -EINVAL;
   }
@@ -225,6 +227,7 @@ int modfile_parse(struct modfile *mf, const void *data, size_t len,
     p.sx = &sx;
     p.err = &eb;
     p.strict = (flags & MODFILE_LAX) == 0;
+    p.work = (flags & MODFILE_WORK) != 0;
     rc = interpret(&p);
     if (rc == 0 && p.nerr > 0)
       rc = -EINVAL;

@@ -141,6 +141,7 @@ struct modfile__parser {
   const struct modfile__syntax *sx;
   struct gomod__buf *err;
   int strict;      /* Parse, not ParseLax */
+  int work;        /* ParseWork: a go.work file */
   int nerr;        /* rule errors reported so far */
   int have_module; /* f.Module != nil (set even by a malformed line) */
 };

@@ -332,8 +332,8 @@ static int add_godebug(struct modfile__parser *p,
   return 0;
 }
 
-/* tool (Go 1.24; strict mode only) and ignore (Go 1.25): one path, quoted
- * or not. */
+/* tool (Go 1.24; strict mode only), ignore (Go 1.25) and a go.work's use:
+ * one path, quoted or not. */
 static int add_path(struct modfile__parser *p,
                     const struct modfile__node *block,
                     const struct modfile__node *line, const char *verb,
@@ -351,8 +351,9 @@ static int add_path(struct modfile__parser *p,
   if (rc < 0)
     return quoted_string_error(p, line, rc, why);
   struct modfile *mf = p->mf;
-  struct modfile_path *e =
-      verb[0] == 't' ? &mf->tool[mf->ntool++] : &mf->ignore[mf->nignore++];
+  struct modfile_path *e = verb[0] == 't'   ? &mf->tool[mf->ntool++]
+                           : verb[0] == 'u' ? &mf->use[mf->nuse++]
+                                            : &mf->ignore[mf->nignore++];
   e->path = path;
   e->line = line->start.line;
   e->block_line = block != NULL ? block->start.line : 0;
@@ -705,6 +706,22 @@ static int lax_keeps(struct gomod__span verb) {
          span_is(verb, "ignore");
 }
 
+/* The directives of a go.work file (x/mod WorkFile.add). */
+static int work_keeps(struct gomod__span verb) {
+  return span_is(verb, "go") || span_is(verb, "toolchain") ||
+         span_is(verb, "godebug") || span_is(verb, "use") ||
+         span_is(verb, "replace");
+}
+
+static int unknown_directive(struct modfile__parser *p,
+                             const struct modfile__node *line,
+                             struct gomod__span verb) {
+  struct gomod__buf *b = error_at(p, line);
+  gomod__buf_str(b, "unknown directive: ");
+  gomod__buf_span(b, verb);
+  return 0;
+}
+
 /*
  * File.add: one directive, `verb` with tokens args[0:nargs], on `line`
  * (inside `block` or not). Rule errors are reported and counted; the
@@ -717,6 +734,9 @@ int modfile__add(struct modfile__parser *p, const struct modfile__node *block,
 
   if (!p->strict && !lax_keeps(verb))
     return 0;
+  /* A go.work has its own directives; a go.mod has no use. */
+  if (p->work ? !work_keeps(verb) : span_is(verb, "use"))
+    return unknown_directive(p, line, verb);
   if (span_is(verb, "go"))
     return add_go(p, line, args, nargs);
   if (span_is(verb, "toolchain"))
@@ -737,8 +757,7 @@ int modfile__add(struct modfile__parser *p, const struct modfile__node *block,
     return add_replace(p, line, args, nargs);
   if (span_is(verb, "retract"))
     return add_retract(p, block, line, args, nargs);
-  struct gomod__buf *b = error_at(p, line);
-  gomod__buf_str(b, "unknown directive: ");
-  gomod__buf_span(b, verb);
-  return 0;
+  if (span_is(verb, "use"))
+    return add_path(p, block, line, "use", args, nargs);
+  return unknown_directive(p, line, verb);
 }

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -76,6 +77,28 @@ int sumdb_base64_decode(const char *in, size_t len, uint8_t *out, size_t cap) {
   return (int)n;
 }
 
+int sumdb_base64_encode(const uint8_t *in, size_t len, char *out, size_t cap) {
+  static const char abc[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t need = (len + 2) / 3 * 4;
+  if (need >= cap)
+    return -E2BIG;
+  size_t n = 0;
+  for (size_t i = 0; i < len; i += 3) {
+    uint32_t w = (uint32_t)in[i] << 16;
+    if (i + 1 < len)
+      w |= (uint32_t)in[i + 1] << 8;
+    if (i + 2 < len)
+      w |= in[i + 2];
+    out[n++] = abc[w >> 18 & 63];
+    out[n++] = abc[w >> 12 & 63];
+    out[n++] = i + 1 < len ? abc[w >> 6 & 63] : '=';
+    out[n++] = i + 2 < len ? abc[w & 63] : '=';
+  }
+  out[n] = '\0';
+  return (int)n;
+}
+
 /* ---- keys ---------------------------------------------------------------- */
 
 /* note.isValidName: non-empty UTF-8 without Unicode spaces or '+'. The
@@ -112,31 +135,37 @@ static uint32_t key_hash(const char *name, size_t nlen, const uint8_t *key,
          (uint32_t)d[3];
 }
 
+/* "<name>+<8 hex>+<base64>": the name's length, the hash and the decoded
+ * key (algorithm byte first) in key[0..*klen). -EINVAL unless well formed
+ * (the hash is not checked here). */
+static int split_key(const char *text, size_t *nlen, uint32_t *hash,
+                     uint8_t key[64], int *klen) {
+  const char *p1 = strchr(text, '+');
+  const char *p2 = p1 != NULL ? strchr(p1 + 1, '+') : NULL;
+  if (p1 == NULL || p2 == NULL || p2 - p1 != 9)
+    return -EINVAL;
+  *nlen = (size_t)(p1 - text);
+  *hash = 0;
+  for (const char *h = p1 + 1; h < p2; h++) {
+    int d = gomod_hex_digit((unsigned char)*h);
+    if (d < 0)
+      return -EINVAL;
+    *hash = *hash << 4 | (uint32_t)d;
+  }
+  *klen = sumdb_base64_decode(p2 + 1, strlen(p2 + 1), key, 64);
+  if (*klen <= 0 || !valid_name(text, *nlen) || *nlen >= SUMDB_MAX_NAME_BYTES)
+    return -EINVAL;
+  return 0;
+}
+
 int sumdb_key_parse(const char *vkey, struct sumdb_key *out, char *err,
                     size_t errlen) {
   memset(out, 0, sizeof *out);
-  size_t len = strlen(vkey);
-  const char *p1 = strchr(vkey, '+');
-  const char *p2 = p1 != NULL ? strchr(p1 + 1, '+') : NULL;
-  if (p1 == NULL || p2 == NULL || len >= sizeof out->text)
-    return set_err(err, errlen, -EINVAL, "malformed verifier id");
-  size_t nlen = (size_t)(p1 - vkey);
-  const char *hex = p1 + 1, *b64 = p2 + 1;
+  size_t len = strlen(vkey), nlen;
   uint8_t key[64];
-  int klen = sumdb_base64_decode(b64, strlen(b64), key, sizeof key);
-  uint32_t hash = 0;
-  int hex_ok = p2 - hex == 8;
-  for (const char *h = hex; hex_ok && h < p2; h++) {
-    int d = *h >= '0' && *h <= '9'   ? *h - '0'
-            : *h >= 'a' && *h <= 'f' ? *h - 'a' + 10
-            : *h >= 'A' && *h <= 'F' ? *h - 'A' + 10
-                                     : -1;
-    if (d < 0)
-      hex_ok = 0;
-    hash = hash << 4 | (uint32_t)(d < 0 ? 0 : d);
-  }
-  if (!hex_ok || klen <= 0 || !valid_name(vkey, nlen) ||
-      nlen >= sizeof out->name)
+  int klen;
+  uint32_t hash;
+  if (len >= sizeof out->text || split_key(vkey, &nlen, &hash, key, &klen) < 0)
     return set_err(err, errlen, -EINVAL, "malformed verifier id");
   if (hash != key_hash(vkey, nlen, key, (size_t)klen))
     return set_err(err, errlen, -EINVAL, "invalid verifier hash");
@@ -149,6 +178,63 @@ int sumdb_key_parse(const char *vkey, struct sumdb_key *out, char *err,
   out->hash = hash;
   memcpy(out->pub, key + 1, 32);
   memcpy(out->text, vkey, len + 1);
+  return 0;
+}
+
+/* The Ed25519 public key of a 32-byte private key (seed). */
+static int ed25519_public(const uint8_t seed[32], uint8_t pub[32]) {
+  EVP_PKEY *pk = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
+  size_t n = 32;
+  int ok =
+      pk != NULL && EVP_PKEY_get_raw_public_key(pk, pub, &n) == 1 && n == 32;
+  EVP_PKEY_free(pk);
+  return ok ? 0 : -EIO;
+}
+
+int sumdb_signer_parse(const char *skey, struct sumdb_signer *out, char *err,
+                       size_t errlen) {
+  static const char prefix[] = "PRIVATE+KEY+";
+  memset(out, 0, sizeof *out);
+  size_t plen = sizeof prefix - 1, nlen;
+  uint8_t key[64], pub[33];
+  int klen;
+  uint32_t hash;
+  if (strncmp(skey, prefix, plen) != 0 ||
+      split_key(skey + plen, &nlen, &hash, key, &klen) < 0)
+    return set_err(err, errlen, -EINVAL, "malformed signer key");
+  if (key[0] != KEY_ALG_ED25519 || klen != 33)
+    return set_err(err, errlen, -EINVAL, "unknown signer algorithm");
+  pub[0] = KEY_ALG_ED25519;
+  if (ed25519_public(key + 1, pub + 1) < 0)
+    return set_err(err, errlen, -EINVAL, "malformed signer key");
+  if (hash != key_hash(skey + plen, nlen, pub, sizeof pub))
+    return set_err(err, errlen, -EINVAL, "invalid signer key hash");
+  memcpy(out->name, skey + plen, nlen);
+  out->name[nlen] = '\0';
+  out->hash = hash;
+  memcpy(out->seed, key + 1, 32);
+  return 0;
+}
+
+int sumdb_key_generate(const char *name, const uint8_t seed[32], char *skey,
+                       size_t scap, char *vkey, size_t vcap) {
+  size_t nlen = strlen(name);
+  uint8_t pub[33], priv[33];
+  char b64[64];
+  if (!valid_name(name, nlen) || nlen >= SUMDB_MAX_NAME_BYTES)
+    return -EINVAL;
+  pub[0] = priv[0] = KEY_ALG_ED25519;
+  memcpy(priv + 1, seed, 32);
+  if (ed25519_public(seed, pub + 1) < 0)
+    return -EIO;
+  uint32_t hash = key_hash(name, nlen, pub, sizeof pub);
+  sumdb_base64_encode(pub, sizeof pub, b64, sizeof b64);
+  if ((size_t)snprintf(vkey, vcap, "%s+%08x+%s", name, hash, b64) >= vcap)
+    return -E2BIG;
+  sumdb_base64_encode(priv, sizeof priv, b64, sizeof b64);
+  if ((size_t)snprintf(skey, scap, "PRIVATE+KEY+%s+%08x+%s", name, hash, b64) >=
+      scap)
+    return -E2BIG;
   return 0;
 }
 
@@ -243,6 +329,42 @@ static int ed25519_verify(const uint8_t pub[32], const char *msg, size_t len,
 
 /* The signature-line prefix: U+2014 EM DASH and a space. */
 static const char sig_prefix[] = "\xe2\x80\x94 ";
+
+int sumdb_note_sign(const char *text, size_t len, const struct sumdb_signer *s,
+                    char **note, size_t *note_len) {
+  *note = NULL;
+  if (len == 0 || text[len - 1] != '\n' || len > SUMDB_MAX_NOTE_BYTES)
+    return -EINVAL;
+  uint8_t sig[4 + ED25519_SIG_BYTES];
+  sig[0] = (uint8_t)(s->hash >> 24);
+  sig[1] = (uint8_t)(s->hash >> 16);
+  sig[2] = (uint8_t)(s->hash >> 8);
+  sig[3] = (uint8_t)s->hash;
+  size_t siglen = ED25519_SIG_BYTES;
+  EVP_PKEY *pk =
+      EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, s->seed, 32);
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  int ok = pk != NULL && md != NULL &&
+           EVP_DigestSignInit(md, NULL, NULL, NULL, pk) == 1 &&
+           EVP_DigestSign(md, sig + 4, &siglen, (const unsigned char *)text,
+                          len) == 1 &&
+           siglen == ED25519_SIG_BYTES;
+  EVP_MD_CTX_free(md);
+  EVP_PKEY_free(pk);
+  if (!ok)
+    return -EIO;
+  char b64[128];
+  sumdb_base64_encode(sig, sizeof sig, b64, sizeof b64);
+  size_t cap = len + strlen(s->name) + strlen(b64) + 16;
+  char *out = malloc(cap);
+  if (out == NULL)
+    return -ENOMEM;
+  int n = snprintf(out, cap, "%.*s\n%s%s %s\n", (int)len, text, sig_prefix,
+                   s->name, b64);
+  *note = out;
+  *note_len = (size_t)n;
+  return 0;
+}
 
 int sumdb_note_verify(const char *msg, size_t len, const struct sumdb_key *key,
                       size_t *text_len, char *err, size_t errlen) {

@@ -137,3 +137,13 @@ int proxy_access_check(struct proxy_conn *c, void *arg) {
   proxy_conn_send_unauthorized(c, priv ? what : "everything on this proxy");
   return 0;
 }
+
+int proxy_access_audited(const struct proxy_server *s,
+                         const struct diag_record *rec) {
+  if (s->cfg->private_patterns == NULL || rec->module == NULL ||
+      (rec->status != 200 && rec->status != 206) || rec->target == NULL ||
+      strncmp(rec->target, "/sumdb/", 7) == 0 ||
+      strncmp(rec->target, "/diag", 5) == 0)
+    return 0;
+  return proxy_vcs_private(s->vcs, rec->module);
+}

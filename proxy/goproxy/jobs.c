@@ -345,10 +345,15 @@ static void record_attempt(struct fetch_job *j, const struct proxy_fetch *f) {
 
 /* Counts the answer in the upstream's health, for /diag. */
 static void record_health(struct fetch_job *j, const struct proxy_fetch *f) {
-  struct upstream_health *h = &job_upstream(j)->health;
-  upstream_health_latency(h, uv_now(j->s->loop) - j->attempt_start_ms);
-  if (f->rc == 0 &&
-      (f->status == 200 || f->status == 404 || f->status == 410)) {
+  struct proxy_upstream *u = job_upstream(j);
+  struct upstream_health *h = &u->health;
+  uint64_t ms = uv_now(j->s->loop) - j->attempt_start_ms;
+  int answered =
+      f->rc == 0 && (f->status == 200 || f->status == 404 || f->status == 410);
+  upstream_health_latency(h, ms);
+  if (j->s->upstream_answered != NULL)
+    j->s->upstream_answered(j->s, u, ms, !answered);
+  if (answered) {
     if (f->status == 200)
       h->ok++;
     else
@@ -357,6 +362,7 @@ static void record_health(struct fetch_job *j, const struct proxy_fetch *f) {
     return;
   }
   h->errors++;
+  h->errors_by[upstream_error_of(f)]++;
   h->last_error_at = (int64_t)time(NULL);
   if (f->rc < 0)
     snprintf(h->last_error, sizeof h->last_error, "%s", f->error);

@@ -55,10 +55,18 @@ static const char *content_type(enum gp_kind k) {
   }
 }
 
+/* An offline mirror's lists, @latest and not-found answers come from the
+ * store, which an import beside the server may fill at any time: they are
+ * kept for this long only (the same second), so that a build retried after
+ * an import sees what it added. */
+#define PROXY_OFFLINE_ANSWER_TTL_S 1
+
 static int is_fresh(const struct proxy_server *s, const struct hot_value *v) {
   if (v->immutable)
     return 1;
   int64_t ttl = v->status == 200 ? s->cfg->list_ttl_s : s->cfg->not_found_ttl_s;
+  if (s->cfg->offline && ttl > PROXY_OFFLINE_ANSWER_TTL_S)
+    ttl = PROXY_OFFLINE_ANSWER_TTL_S;
   return (int64_t)time(NULL) - v->fetched < ttl;
 }
 

@@ -215,10 +215,11 @@ static void request_reset(struct proxy_request *r) {
   r->value_end = NULL;
   r->error_reason = NULL;
   r->start_ms = 0;
-  char *const strings[] = {r->url,           r->hname,        r->hvalue,
-                           r->if_none_match, r->range,        r->if_range,
-                           r->request_id,    r->accept,       r->host,
-                           r->content_type,  r->authorization};
+  char *const strings[] = {r->url,           r->hname,         r->hvalue,
+                           r->if_none_match, r->range,         r->if_range,
+                           r->request_id,    r->accept,        r->host,
+                           r->content_type,  r->authorization, r->forwarded_for,
+                           r->forwarded};
   for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
     strings[i][0] = '\0';
 }
@@ -316,8 +317,25 @@ static void keep_header(char *dst, size_t cap, const struct proxy_request *r) {
   snprintf(dst, cap, "%s", fits ? r->hvalue : "");
 }
 
+/* Appends a forwarding header's line to what the request has of it (a
+ * trusted proxy's X-Forwarded-For may come as several lines). 0, or -1
+ * past HTTP_MAX_FORWARDED_BYTES. */
+static int keep_forwarded(char *dst, const struct proxy_request *r) {
+  size_t have = strlen(dst);
+  if (r->hvalue_truncated ||
+      have + 2 + r->hvalue_len >= HTTP_MAX_FORWARDED_BYTES)
+    return -1;
+  if (have > 0) {
+    memcpy(dst + have, ", ", 2);
+    have += 2;
+  }
+  memcpy(dst + have, r->hvalue, r->hvalue_len + 1);
+  return 0;
+}
+
 static int on_header_value_complete(llhttp_t *p) {
-  struct proxy_request *r = conn_of(p)->req;
+  struct proxy_conn *c = conn_of(p);
+  struct proxy_request *r = c->req;
   if (r->hname_len == 0)
     return refuse(p, 400, "empty header name");
   if (++r->header_count > HTTP_MAX_HEADERS)
@@ -340,6 +358,13 @@ static int on_header_value_complete(llhttp_t *p) {
     keep_header(r->authorization, sizeof r->authorization, r);
   else if (strcasecmp(r->hname, "expect") == 0)
     r->expect_continue = strcasecmp(r->hvalue, "100-continue") == 0;
+  else if (c->peer_trusted && strcasecmp(r->hname, "x-forwarded-for") == 0) {
+    if (keep_forwarded(r->forwarded_for, r) < 0)
+      return refuse(p, 431, "X-Forwarded-For too long");
+  } else if (c->peer_trusted && strcasecmp(r->hname, "forwarded") == 0) {
+    if (keep_forwarded(r->forwarded, r) < 0)
+      return refuse(p, 431, "Forwarded too long");
+  }
   r->hname_len = 0;
   r->hname[0] = '\0';
   r->hvalue_len = 0;
@@ -458,8 +483,22 @@ static const char *client_request_id(const struct proxy_request *q) {
   return ok ? in : "";
 }
 
+/* The request's client address (c->peer), set here only: the peer, or for
+ * a peer in --trusted-proxies, whom its forwarding headers name. Nothing
+ * else reads those headers. */
+static void client_address(struct proxy_conn *c) {
+  struct http_server *h = c->http;
+  const struct proxy_request *r = c->req;
+  if (!c->peer_trusted)
+    return; /* c->peer is tcp_peer from the accept on */
+  if (!http__forwarded_client(h->trusted, h->ntrusted, r->forwarded_for,
+                              r->forwarded, c->peer, sizeof c->peer))
+    memcpy(c->peer, c->tcp_peer, sizeof c->peer);
+}
+
 /* A complete (or refused) request starts its diagnostic record. */
 static void record_start(struct proxy_conn *c) {
+  client_address(c);
   http_server_new_id(c->http, c->id);
   diag_record_dispose(&c->rec);
   memset(&c->rec, 0, sizeof c->rec);
@@ -487,6 +526,8 @@ static void record_finish(struct proxy_conn *c) {
   if (c->rec.start_ms == 0)
     return;
   c->rec.ms = (uint32_t)(uv_now(h->loop) - c->req->start_ms);
+  if (c->user[0] != '\0')
+    c->rec.user = strdup(c->user);
   if (h->cfg.on_done != NULL)
     h->cfg.on_done(c, &c->rec, h->cfg.arg);
   else
@@ -915,10 +956,14 @@ void http__conn_accept(struct http_server *s) {
   int sl = sizeof ss;
   if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
     if (ss.ss_family == AF_INET6)
-      uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof c->peer);
+      uv_ip6_name((struct sockaddr_in6 *)&ss, c->tcp_peer, sizeof c->tcp_peer);
     else
-      uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof c->peer);
+      uv_ip4_name((struct sockaddr_in *)&ss, c->tcp_peer, sizeof c->tcp_peer);
+    unsigned char a[16];
+    c->peer_trusted = s->ntrusted > 0 && net_addr_parse(c->tcp_peer, a) == 0 &&
+                      net_ranges_contain(s->trusted, s->ntrusted, a);
   }
+  memcpy(c->peer, c->tcp_peer, sizeof c->peer);
   if (s->tls != NULL && (c->ssl = http__tls_session(s)) == NULL) {
     conn_close(c);
     return;

@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 
 #include "http.h"
+#include "modproxy/netrange.h"
 
 /* Random bytes for request ids are drawn a block at a time: one RAND_bytes
  * call costs about 10 us here whatever its size up to a few KiB, so a block
@@ -57,6 +58,11 @@ struct proxy_request {
   char content_type[256];
   char authorization[HTTP_MAX_HEADER_VALUE_BYTES]; /* for /admin/ */
   int expect_continue;                             /* Expect: 100-continue */
+  /* From a trusted proxy only: X-Forwarded-For and Forwarded, each header
+   * line appended (", "). Read by forwarded.c alone: handlers use
+   * proxy_conn_peer. */
+  char forwarded_for[HTTP_MAX_FORWARDED_BYTES];
+  char forwarded[HTTP_MAX_FORWARDED_BYTES];
   /* POST body (only where a handler takes one): heap, not NUL-terminated,
    * body_cap bytes counted against HTTP_MAX_BODIES_BYTES. */
   char *body;
@@ -88,9 +94,14 @@ struct proxy_conn {
   struct proxy_request *req;
   const struct http_handler *handler; /* the one the target matched */
   char id[DIAG_ID_BYTES]; /**< this request's id (sent as X-Request-Id) */
-  char peer[64];          /**< the client's address */
-  char user[64];          /**< who the credentials name ("" anonymous) */
-  int auth_done;          /* user is settled for the current request */
+  /** The current request's client: the peer's address, or behind a
+   *  trusted proxy the one its forwarding headers name (--trusted-proxies;
+   *  set when the request's head is complete). */
+  char peer[64];
+  char tcp_peer[64]; /* the connection's peer address */
+  int peer_trusted;  /* ...which is in --trusted-proxies */
+  char user[64];     /**< who the credentials name ("" anonymous) */
+  int auth_done;     /* user is settled for the current request */
   /** The current request needed credentials (the access hook sets it): its
    *  answer must not be kept by a shared cache. */
   int needs_credentials;
@@ -151,12 +162,26 @@ struct http_server {
   unsigned char id_pool[HTTP_ID_POOL_BYTES];
   size_t id_pool_left;
   struct http_stats stats;
+  /* --trusted-proxies: peers whose forwarding headers name the client. */
+  struct net_range trusted[NET_MAX_RANGES];
+  size_t ntrusted;
   /* Every read lands here first (reads are handled one at a time on the
    * loop thread); a connection copies only the bytes it must keep. */
   char read_buf[HTTP_READ_BUF_BYTES];
   /* Plaintext decrypted from read_buf (TLS connections). */
   char tls_buf[HTTP_READ_BUF_BYTES];
 };
+
+/**
+ * The client's address of a request that came from a trusted proxy
+ * (forwarded.c): from xff (X-Forwarded-For, "" when absent) or else fwd
+ * (Forwarded), the right-most address not in trusted[0..ntrusted), as text
+ * in out. 1 when the headers named one, 0 when not (the peer is the
+ * client then). Pure.
+ */
+int http__forwarded_client(const struct net_range *trusted, size_t ntrusted,
+                           const char *xff, const char *fwd, char *out,
+                           size_t cap);
 
 /** The current Date header value (refreshed at most once a second). */
 const char *http__date(struct http_server *h);

@@ -40,7 +40,17 @@ int http_server_configure(struct http_server *h, const struct http_config *cfg,
                           char *err, size_t errlen) {
   SSL_CTX *tls = NULL;
   struct proxy_auth *auth = NULL;
-  int rc = http__tls_load(cfg, &tls, err, errlen);
+  struct net_range trusted[NET_MAX_RANGES];
+  size_t ntrusted = 0;
+  int rc = net_ranges_parse(cfg->trusted_proxies, trusted, NET_MAX_RANGES,
+                            &ntrusted, err, errlen);
+  if (rc < 0) {
+    char why[256];
+    snprintf(why, sizeof why, "%s", err);
+    snprintf(err, errlen, "--trusted-proxies: %s", why);
+    return rc;
+  }
+  rc = http__tls_load(cfg, &tls, err, errlen);
   if (rc == 0 && cfg->auth_file != NULL) {
     rc = proxy_auth_load(cfg->auth_file, &auth, err, errlen);
     if (rc < 0 && rc != -EINVAL)
@@ -62,6 +72,8 @@ int http_server_configure(struct http_server *h, const struct http_config *cfg,
   h->tls = tls;
   proxy_auth_release(h->auth);
   h->auth = auth;
+  memcpy(h->trusted, trusted, ntrusted * sizeof trusted[0]);
+  h->ntrusted = ntrusted;
   h->cfg = *cfg;
   return 0;
 }

@@ -9,7 +9,15 @@
  * sorted; @latest is the highest release, else prerelease, else the newest
  * pseudo-version. Both carry X-Modproxy-Snapshot, the time the content was
  * taken: the creation time of the last imported bundle (store metadata
- * "snapshot"), else when the newest version was stored.
+ * "snapshot"), else when the newest version was stored. Past
+ * --offline-stale-after, that content is stale: /readyz warns, /diag/mirror
+ * says so, /metrics gives its age.
+ *
+ * What it was asked for and lacked is counted in the store (the request
+ * records' writer hands over each batch's not-found answers) and written as
+ * the wants list of `modproxy missing` and /diag/mirror/missing.txt, which
+ * `modproxy export --from` reads on the connected side. The /diag/mirror
+ * page itself is proxy/ops' (mirror_page.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -29,7 +37,7 @@ struct proxy_mirror {
   char headers[96];
 };
 
-static int64_t read_snapshot(struct store *st) {
+int64_t proxy_mirror_content_taken(struct store *st) {
   char v[64];
   int64_t t = 0;
   if (store_meta_get(st, "snapshot", v, sizeof v) == 0)
@@ -46,7 +54,7 @@ int proxy_mirror_new(const struct proxy_mirror_config *cfg,
     return -ENOMEM;
   m->cfg = *cfg;
   if (cfg->offline)
-    m->snapshot = read_snapshot(cfg->store);
+    m->snapshot = proxy_mirror_content_taken(cfg->store);
   *out = m;
   return 0;
 }
@@ -66,6 +74,101 @@ const char *proxy_mirror_headers(struct proxy_mirror *m, int listing) {
   return m->headers;
 }
 
+void proxy_mirror_refresh(struct proxy_mirror *m) {
+  if (m != NULL && m->cfg.offline)
+    __atomic_store_n(&m->snapshot, proxy_mirror_content_taken(m->cfg.store),
+                     __ATOMIC_RELAXED);
+}
+
+int64_t proxy_mirror_snapshot(const struct proxy_mirror *m) {
+  if (m == NULL || !m->cfg.offline)
+    return 0;
+  return __atomic_load_n(&m->snapshot, __ATOMIC_RELAXED);
+}
+
+int proxy_mirror_stale(const struct proxy_mirror *m, int64_t stale_after_s,
+                       int64_t now, char *out, size_t cap) {
+  int64_t t = proxy_mirror_snapshot(m);
+  if (t <= 0 || stale_after_s <= 0 || now - t <= stale_after_s)
+    return 0;
+  char when[TIME_RFC3339_BYTES];
+  time_rfc3339(t, when, sizeof when);
+  snprintf(out, cap,
+           "the mirror's content was taken %s, %" PRId64
+           " days ago (over --offline-stale-after): builds see no newer "
+           "versions; import a new bundle",
+           when, (now - t) / 86400);
+  return 1;
+}
+
+/* ---- what it lacked ------------------------------------------------------ */
+
+static int ends_with(const char *s, size_t n, const char *suffix) {
+  size_t k = strlen(suffix);
+  return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+void proxy_mirror_misses_put(struct proxy_mirror *m,
+                             const struct diag_record *recs, size_t n) {
+  if (m == NULL || !m->cfg.offline || n == 0)
+    return;
+  struct store_miss *v = calloc(n, sizeof *v);
+  size_t k = 0;
+  for (size_t i = 0; v != NULL && i < n; i++) {
+    const struct diag_record *r = &recs[i];
+    if (r->outcome != DIAG_NOT_FOUND || r->module == NULL ||
+        r->target == NULL || strncmp(r->target, "/sumdb/", 7) == 0)
+      continue;
+    size_t tl = strcspn(r->target, "?");
+    int query = ends_with(r->target, tl, "/@v/list") ||
+                ends_with(r->target, tl, "/@latest") || r->version == NULL;
+    v[k++] = (struct store_miss){
+        .module = r->module,
+        .query = query ? "latest" : r->version,
+        .exact = !query && gomod_is_canonical_version(r->version),
+        .fetch = ends_with(r->target, tl, ".mod") ||
+                 ends_with(r->target, tl, ".zip"),
+        .last = r->start_ms / 1000,
+    };
+  }
+  if (k > 0)
+    store_misses_add(m->cfg.store, v, k);
+  free(v);
+}
+
+struct wants {
+  FILE *f;
+  size_t n;
+};
+
+static int write_want(void *arg, const struct store_miss *m) {
+  struct wants *w = arg;
+  char first[TIME_RFC3339_BYTES], last[TIME_RFC3339_BYTES];
+  time_rfc3339(m->first, first, sizeof first);
+  time_rfc3339(m->last, last, sizeof last);
+  fprintf(w->f, "%s@%s # asked %" PRIu64 " time%s, first %s, last %s\n",
+          m->module, m->query, m->count, m->count == 1 ? "" : "s", first, last);
+  w->n++;
+  return 0;
+}
+
+int proxy_mirror_wants_lines(struct store *st, int64_t since, FILE *f,
+                             size_t *n) {
+  struct wants w = {f, 0};
+  int rc = store_misses_each(st, since, write_want, &w);
+  if (n != NULL)
+    *n = w.n;
+  return rc;
+}
+
+int proxy_mirror_wants_write(struct store *st, int64_t since, FILE *f,
+                             size_t *n) {
+  fprintf(f, "# What this offline mirror was asked for and lacks (the go "
+             "command's\n# path-prefix probes left out). On a connected "
+             "machine:\n#   modproxy export --from THIS_FILE -o BUNDLE\n");
+  return proxy_mirror_wants_lines(st, since, f, n);
+}
+
 /* ---- lists and @latest from the stored versions (worker) ---------------- */
 
 static int by_semver(const void *a, const void *b) {
@@ -79,7 +182,7 @@ struct proxy_body *proxy_mirror_answer(struct proxy_mirror *m,
   struct store_bytes b;
   if (store_versions_of(st, module, &b) < 0)
     return NULL;
-  __atomic_store_n(&m->snapshot, read_snapshot(st), __ATOMIC_RELAXED);
+  proxy_mirror_refresh(m);
   size_t n = 0;
   for (size_t i = 0; i < b.len; i++)
     n += b.data[i] == '\n';
@@ -162,132 +265,4 @@ void proxy_mirror_explain(struct proxy_mirror *m, const char *module,
            "To add it, on a connected machine: modproxy export -o BUNDLE %s\n"
            "then here: modproxy import BUNDLE\n",
            versioned ? what : module, when, args);
-}
-
-/* ---- /diag/mirror -------------------------------------------------------- */
-
-struct mirror_page {
-  uv_work_t work;
-  struct proxy_conn *conn;
-  struct proxy_mirror *m;
-  int verify_sumdb; /* the setting shown (read on the loop) */
-  int json;
-  unsigned unreachable; /* bit i: database i is skipped by verification */
-  char *text;
-  size_t len;
-};
-
-struct counts {
-  uint64_t lookups, tiles, other;
-};
-
-static int count_entry(void *arg, const char *db, const char *path,
-                       const void *body, size_t len) {
-  struct counts *c = arg;
-  if (strncmp(path, "lookup/", 7) == 0)
-    c->lookups++;
-  else if (strncmp(path, "tile/", 5) == 0)
-    c->tiles++;
-  else
-    c->other++;
-  return 0;
-}
-
-static void on_page(uv_work_t *w) {
-  struct mirror_page *p = w->data;
-  const struct proxy_mirror_config *cfg = &p->m->cfg;
-  struct store *store = cfg->store;
-  FILE *f = open_memstream(&p->text, &p->len);
-  if (f == NULL)
-    return;
-  char snap[32] = "unknown", imported[512] = "";
-  int64_t t = read_snapshot(store);
-  if (t > 0)
-    time_rfc3339(t, snap, sizeof snap);
-  store_meta_get(store, "last_import", imported, sizeof imported);
-  struct store_stats st = {0};
-  store_stats_get(store, &st);
-  if (p->json) {
-    fprintf(f,
-            "{\"offline\":%s,\"snapshot\":", cfg->offline ? "true" : "false");
-    diag_json_write(f, t > 0 ? snap : NULL);
-    fprintf(f, ",\"last_import\":");
-    diag_json_write(f, imported[0] != '\0' ? imported : NULL);
-    fprintf(f,
-            ",\"versions\":%" PRIu64 ",\"zips\":%" PRIu64
-            ",\"imported\":%" PRIu64 ",\"verify_sumdb\":%s,\"sumdb\":[",
-            st.versions, st.zips, st.imported,
-            p->verify_sumdb ? "true" : "false");
-  } else {
-    fprintf(f,
-            "mirror: %s\ncontent taken: %s\nlast import: %s\n"
-            "versions: %" PRIu64 " (%" PRIu64 " zips, %" PRIu64
-            " imported)\nverify against the checksum database: %s\n",
-            cfg->offline ? "offline (fetches nothing)" : "online", snap,
-            imported[0] != '\0' ? imported : "none", st.versions, st.zips,
-            st.imported, p->verify_sumdb ? "yes" : "no");
-  }
-  for (int i = 0; i < proxy_sumdb_count(cfg->sumdb); i++) {
-    const struct proxy_sumdb_db *db = proxy_sumdb_at(cfg->sumdb, i);
-    struct counts c = {0};
-    store_sumdb_each(store, db->spec.key.name, "", count_entry, &c);
-    if (p->json) {
-      fprintf(f, "%s{\"name\":", i > 0 ? "," : "");
-      diag_json_write(f, db->spec.key.name);
-      fprintf(f, ",\"key\":");
-      diag_json_write(f, db->spec.key.text);
-      fprintf(f, ",\"lookups\":%" PRIu64 ",\"tiles\":%" PRIu64 "}", c.lookups,
-              c.tiles);
-    } else {
-      fprintf(f,
-              "checksum database %s (%s): %" PRIu64 " lookups, %" PRIu64
-              " tiles cached%s\n",
-              db->spec.key.name,
-              db->spec.url[0] != '\0' ? db->spec.url
-                                      : "via upstreams, then direct",
-              c.lookups, c.tiles,
-              (p->unreachable >> i) & 1u ? "; unreachable now" : "");
-    }
-  }
-  if (p->json)
-    fputs("]}\n", f);
-  fclose(f);
-}
-
-static void on_page_done(uv_work_t *w, int status) {
-  struct mirror_page *p = w->data;
-  struct proxy_conn *c = p->conn;
-  if (!proxy_conn_gone(c)) {
-    proxy_conn_send_local(
-        c, 200, p->json ? "application/json" : "text/plain; charset=utf-8",
-        p->text, p->len, NULL);
-  }
-  proxy_conn_release(c);
-  free(p->text);
-  free(p);
-}
-
-void proxy_route_mirror(struct proxy_conn *c, struct proxy_mirror *m,
-                        int verify_sumdb) {
-  struct mirror_page *p = calloc(1, sizeof *p);
-  if (p == NULL) {
-    proxy_conn_send_text(c, 503, "out of memory", NULL);
-    return;
-  }
-  p->conn = c;
-  p->m = m;
-  p->verify_sumdb = verify_sumdb;
-  p->json = proxy_format_negotiate(proxy_conn_target(c),
-                                   proxy_conn_accept(c)) == PROXY_FORMAT_JSON;
-  for (int i = 0; i < proxy_sumdb_count(m->cfg.sumdb); i++)
-    if (proxy_sumdb_at(m->cfg.sumdb, i)->unreachable_until >
-        uv_now(m->cfg.loop))
-      p->unreachable |= 1u << i;
-  p->work.data = p;
-  proxy_conn_hold(c);
-  if (uv_queue_work(m->cfg.loop, &p->work, on_page, on_page_done) < 0) {
-    proxy_conn_release(c);
-    free(p);
-    proxy_conn_send_text(c, 503, "could not queue the page", NULL);
-  }
 }

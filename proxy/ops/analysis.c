@@ -27,7 +27,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "html.h"
+#include "page.h"
 #include "modproxy/timeutil.h"
 #include "ops.h"
 
@@ -353,13 +353,13 @@ static void html_form(FILE *f) {
 /* A link to the module's page (at version, if not NULL). */
 static void html_module_link(FILE *f, const char *path, const char *version) {
   fputs("<a href=\"/diag/module/", f);
-  proxy_html_escape(f, path);
+  page_url(f, path);
   if (version != NULL) {
     fputc('@', f);
-    proxy_html_escape(f, version);
+    page_url(f, version);
   }
   fputs("\">", f);
-  proxy_html_escape(f, version != NULL ? version : path);
+  page_esc(f, version != NULL ? version : path);
   fputs("</a>", f);
 }
 
@@ -371,11 +371,11 @@ static void html_module_findings(FILE *f, const struct diag_report *r,
     if (d->module == NULL || strcmp(d->module, path) != 0)
       continue;
     fputs("<div><b>", f);
-    proxy_html_escape(f, d->kind);
+    page_esc(f, d->kind);
     fputs("</b>", f);
     if (d->fix != NULL) {
       fputs(": <code>", f);
-      proxy_html_escape(f, d->fix);
+      page_esc(f, d->fix);
       fputs("</code>", f);
     }
     fputs("</div>", f);
@@ -406,11 +406,11 @@ static void html_build_table(FILE *f, const struct diag_report *r) {
     fprintf(f, "</td><td>%s</td><td>", m->indirect ? "indirect" : "direct");
     if (m->retracted != NULL) {
       fputs("retracted: ", f);
-      proxy_html_escape(f, m->retracted);
+      page_esc(f, m->retracted);
     }
     if (m->deprecated != NULL) {
       fputs(m->retracted != NULL ? "<br>deprecated: " : "deprecated: ", f);
-      proxy_html_escape(f, m->deprecated);
+      page_esc(f, m->deprecated);
     }
     fprintf(f, "</td><td>%s</td><td>", diag_sum_name(m->sum));
     html_module_findings(f, r, b->path);
@@ -432,7 +432,7 @@ static void html_findings(FILE *f, const struct diag_report *r) {
       if ((int)d->severity != s)
         continue;
       fprintf(f, "<li><b>%s: ", sev[s]);
-      proxy_html_escape(f, d->kind);
+      page_esc(f, d->kind);
       fputs("</b>", f);
       if (d->module != NULL) {
         fputs(" (", f);
@@ -440,10 +440,10 @@ static void html_findings(FILE *f, const struct diag_report *r) {
         fputs(")", f);
       }
       fputs("<br>", f);
-      proxy_html_escape(f, d->message);
+      page_esc(f, d->message);
       if (d->fix != NULL) {
         fputs("<br>fix: <code>", f);
-        proxy_html_escape(f, d->fix);
+        page_esc(f, d->fix);
         fputs("</code>", f);
       }
       fputs("</li>", f);
@@ -462,9 +462,9 @@ static char *html_report(const struct diag_report *r) {
   const char *name = r->main_module != NULL && r->main_module[0] != '\0'
                          ? r->main_module
                          : "go.mod";
-  proxy_html_begin(f, "modproxy: go.mod report");
+  page_begin(f, "modproxy: go.mod report", PAGE_NAV_MODFILE);
   fputs("<p><b>", f);
-  proxy_html_escape(f, name);
+  page_esc(f, name);
   fprintf(f,
           "</b>: %zu modules in the build list; %d error%s, %d warning%s</p>",
           r->nbuild, r->errors, r->errors == 1 ? "" : "s", r->warnings,
@@ -472,7 +472,7 @@ static char *html_report(const struct diag_report *r) {
   html_build_table(f, r);
   html_findings(f, r);
   fputs("<p><a href=\"/diag/modfile\">Analyse another go.mod</a></p>", f);
-  proxy_html_end(f);
+  page_end(f, NULL);
   fclose(f);
   return out;
 }
@@ -486,13 +486,13 @@ static void serve_form(struct proxy_conn *c) {
     proxy_conn_send_text(c, 503, "out of memory", NULL);
     return;
   }
-  proxy_html_begin(f, "modproxy: check a go.mod");
+  page_begin(f, "modproxy: check a go.mod", PAGE_NAV_MODFILE);
   fputs("<p>What your build resolves through this proxy: each module's "
         "version, the latest, retractions, deprecations, go.sum lines, and "
         "what to do about each problem.</p>",
         f);
   html_form(f);
-  proxy_html_end(f);
+  page_end(f, NULL);
   fclose(f);
   proxy_conn_send_local(c, 200, "text/html; charset=utf-8", out, len,
                         "Vary: Accept\r\n");

@@ -2,13 +2,17 @@
  * Endpoints for operators: /healthz (the process answers), /readyz (the
  * store takes writes; upstream reachability is reported, not required) and
  * /metrics (Prometheus text format). A query string is allowed on each;
- * /readyz?format=json answers in JSON.
+ * /readyz?format=json answers in JSON. An offline mirror whose content is
+ * older than --offline-stale-after is ready with a warning: builds still
+ * work, with what it holds.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "mirror.h"
 #include "ops.h"
 
 enum ops_page { OPS_READY, OPS_METRICS };
@@ -26,6 +30,7 @@ struct ops_job {
 static void on_ops_work(uv_work_t *w) {
   struct ops_job *j = w->data;
   struct store *st = j->s->store;
+  proxy_mirror_refresh(j->s->mirror);
   j->rc =
       j->page == OPS_READY ? store_ping(st) : store_stats_get(st, &j->stats);
 }
@@ -40,11 +45,20 @@ static char *ready_text(const struct proxy_server *s, int rc, int json) {
   if (f == NULL)
     return NULL;
   const char *store = rc == 0 ? "writable" : strerror(-rc);
-  if (json)
-    fprintf(f, "{\"ready\":%s,\"store\":\"%s\",\"upstreams\":[",
+  char stale[256];
+  int warn = proxy_mirror_stale(s->mirror, s->cfg->offline_stale_after_s,
+                                (int64_t)time(NULL), stale, sizeof stale);
+  if (json) {
+    fprintf(f, "{\"ready\":%s,\"store\":\"%s\",\"warnings\":[",
             rc == 0 ? "true" : "false", store);
-  else
+    if (warn)
+      diag_json_write(f, stale);
+    fputs("],\"upstreams\":[", f);
+  } else {
     fprintf(f, "%s\nstore: %s\n", rc == 0 ? "ready" : "not ready", store);
+    if (warn)
+      fprintf(f, "warning: %s\n", stale);
+  }
   for (int i = 0, n = 0; i < upstream_list_count(s->upstreams); i++) {
     const struct proxy_upstream *u = upstream_list_at(s->upstreams, i);
     if (u->base == NULL)

@@ -32,7 +32,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "dash.h"
 #include "modproxy/diag.h"
+#include "mirror.h"
 #include "ops.h"
 
 struct record_batch {
@@ -91,6 +93,7 @@ static void store_batch(struct record_batch *b, void (*yield)(void)) {
     };
   }
   store_records_put(b->s->store, rows, n, b->keep, yield);
+  proxy_mirror_misses_put(b->s->mirror, b->recs, b->n);
 }
 
 static void writer_main(void *arg) {
@@ -176,7 +179,8 @@ static void on_writer_closed(uv_handle_t *h) {
   free(w);
 }
 
-int proxy_records_init(struct proxy_server *s) {
+/* Starts the writer thread and the flush timer. */
+static int writer_start(struct proxy_server *s) {
   struct record_writer *w = calloc(1, sizeof *w);
   if (w == NULL)
     return -ENOMEM;
@@ -218,6 +222,22 @@ int proxy_records_init(struct proxy_server *s) {
   return 0;
 }
 
+int proxy_records_init(struct proxy_server *s) {
+  /* /diag's aggregates start from the ring as the last run left it (a
+   * serving process; export keeps no ring of its own to show). */
+  s->dash = dash_new();
+  if (s->dash == NULL)
+    return -ENOMEM;
+  if (s->cfg->listen != NULL)
+    dash_seed(s->dash, s->store, s->cfg->records_keep);
+  int rc = writer_start(s);
+  if (rc < 0) {
+    dash_free(s->dash);
+    s->dash = NULL;
+  }
+  return rc;
+}
+
 /* A slot of the filling batch for r: the next one; or, when the batch is
  * full (the writer is behind), a hit's, if r is not a hit. -1: none. */
 static int slot_for(struct record_batch *b, const struct diag_record *r) {
@@ -247,6 +267,8 @@ void proxy_records_push(struct proxy_server *s, struct diag_record *r) {
     printf("%s\n", line);
   size_t was = b != NULL ? b->n : 0;
   int keep = diag_record_in_ring(r);
+  if (keep)
+    dash_record(s->dash, r);
   int i = b != NULL && keep ? slot_for(b, r) : -1;
   if (keep && (i < 0 || (size_t)i < was)) /* a record misses the ring */
     s->counters.records_shed++;
@@ -297,4 +319,6 @@ void proxy_records_close(struct proxy_server *s) {
   batch_free(s->records);
   s->records = NULL;
   uv_close((uv_handle_t *)&s->record_timer, NULL);
+  dash_free(s->dash);
+  s->dash = NULL;
 }

@@ -14,6 +14,9 @@ struct proxy_sumdb {
   struct store *store;
   proxy_sumdb_read_fn read;
   void *reader;
+  /** Verification failures by cause; a mismatch is found on a worker
+   *  thread, hence atomic (relaxed: a count, ordering nothing). */
+  _Atomic uint64_t errors[PROXY_SUMDB_ERRORS];
 };
 
 #endif

@@ -25,6 +25,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,11 +68,33 @@ void proxy_sumdb_verify_dispose(struct proxy_sumdb_verify *v) {
   free_reads(v);
 }
 
+const char *proxy_sumdb_error_name(enum proxy_sumdb_error e) {
+  static const char *const names[PROXY_SUMDB_ERRORS] = {
+      [PROXY_SUMDB_ERR_UNREACHABLE] = "unreachable",
+      [PROXY_SUMDB_ERR_BAD] = "bad_answer",
+      [PROXY_SUMDB_ERR_MISMATCH] = "mismatch",
+  };
+  return (unsigned)e < PROXY_SUMDB_ERRORS ? names[e] : "other";
+}
+
+static void count_error(struct proxy_sumdb *sd, enum proxy_sumdb_error e) {
+  atomic_fetch_add_explicit(&sd->errors[e], 1, memory_order_relaxed);
+}
+
+uint64_t proxy_sumdb_errors(struct proxy_sumdb *sd, enum proxy_sumdb_error e) {
+  return sd != NULL ? atomic_load_explicit(&sd->errors[e], memory_order_relaxed)
+                    : 0;
+}
+
 static void finish(struct proxy_sumdb_verify *v, enum sumdb_verdict verdict) {
   v->verdict = verdict;
-  if (verdict == SUMDB_UNREACHABLE)
+  if (verdict == SUMDB_UNREACHABLE) {
     v->dbp->unreachable_until =
         uv_now(v->sd->loop) + PROXY_SUMDB_UNREACHABLE_MS;
+    count_error(v->sd, PROXY_SUMDB_ERR_UNREACHABLE);
+  }
+  if (verdict == SUMDB_BAD)
+    count_error(v->sd, PROXY_SUMDB_ERR_BAD);
   verify_state(v, SVER_DONE);
   free_reads(v);
   v->on_done(v);
@@ -289,13 +312,14 @@ int proxy_sumdb_refuse_bad(const struct proxy_sumdb *sd,
   return -EBADMSG;
 }
 
-int proxy_sumdb_check(const struct proxy_sumdb *sd,
+int proxy_sumdb_check(struct proxy_sumdb *sd,
                       const struct proxy_sumdb_verify *v, int gomod,
                       const char *got, const char *origin, char *failure,
                       size_t cap) {
   const char *want = proxy_sumdb_want(v, gomod);
   if (want == NULL || strcmp(got, want) == 0)
     return 0;
+  count_error(sd, PROXY_SUMDB_ERR_MISMATCH);
   const char *noun = gomod ? "/go.mod" : "";
   snprintf(failure, cap,
            "checksum mismatch for %s@%s%s:\n"

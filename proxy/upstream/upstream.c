@@ -223,6 +223,33 @@ void upstream_list_close(struct upstream_list *u, upstream_close_cb cb,
   free(u);
 }
 
+enum upstream_error upstream_error_of(const struct proxy_fetch *f) {
+  if (f->rc == 0)
+    return f->status >= 500 ? UPSTREAM_ERR_HTTP_5XX : UPSTREAM_ERR_HTTP;
+  switch (f->rc) {
+  case -ETIMEDOUT: return UPSTREAM_ERR_TIMEOUT;
+  case -ECONNREFUSED: return UPSTREAM_ERR_CONNECT;
+  case -EHOSTUNREACH: return UPSTREAM_ERR_RESOLVE;
+  case -EPROTO: return UPSTREAM_ERR_PROTOCOL;
+  case -E2BIG: return UPSTREAM_ERR_TOO_LARGE;
+  default: return UPSTREAM_ERR_OTHER;
+  }
+}
+
+const char *upstream_error_name(enum upstream_error e) {
+  static const char *const names[UPSTREAM_ERRORS] = {
+      [UPSTREAM_ERR_TIMEOUT] = "timeout",
+      [UPSTREAM_ERR_CONNECT] = "connect",
+      [UPSTREAM_ERR_RESOLVE] = "resolve",
+      [UPSTREAM_ERR_PROTOCOL] = "protocol",
+      [UPSTREAM_ERR_TOO_LARGE] = "too_large",
+      [UPSTREAM_ERR_HTTP_5XX] = "http_5xx",
+      [UPSTREAM_ERR_HTTP] = "http_status",
+      [UPSTREAM_ERR_OTHER] = "other",
+  };
+  return (unsigned)e < UPSTREAM_ERRORS ? names[e] : "other";
+}
+
 int upstream_list_count(const struct upstream_list *u) {
   return u->n;
 }

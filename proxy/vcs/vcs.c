@@ -189,10 +189,10 @@ static int policy_init(struct vcs_policy *p, const struct vcs_config *cfg) {
   char err[256];
   const char *deny =
       cfg->direct_deny != NULL ? cfg->direct_deny : VCS_POLICY_DEFAULT_DENY;
-  if (vcs_ranges_parse(deny, p->deny, VCS_POLICY_MAX_RANGES, &p->ndeny, err,
+  if (net_ranges_parse(deny, p->deny, NET_MAX_RANGES, &p->ndeny, err,
                        sizeof err) < 0 ||
-      vcs_ranges_parse(cfg->direct_allow, p->allow, VCS_POLICY_MAX_RANGES,
-                       &p->nallow, err, sizeof err) < 0) {
+      net_ranges_parse(cfg->direct_allow, p->allow, NET_MAX_RANGES, &p->nallow,
+                       err, sizeof err) < 0) {
     fprintf(stderr, "modproxy: --direct-deny/--direct-allow: %s\n", err);
     return -EINVAL;
   }
@@ -338,10 +338,22 @@ int proxy_vcs_private(const struct proxy_vcs *v, const char *module) {
   return gomod_private(v->cfg.private_patterns, module);
 }
 
-int proxy_vcs_ranges_check(const char *text, char *err, size_t errlen) {
-  struct vcs_net_range r[VCS_POLICY_MAX_RANGES];
-  size_t n;
-  return vcs_ranges_parse(text, r, VCS_POLICY_MAX_RANGES, &n, err, errlen);
+const char *proxy_vcs_git_error_name(enum vcs_git_error e) {
+  static const char *const names[VCS_GIT_ERRORS] = {
+      [VCS_GIT_TIMEOUT] = "timeout",
+      [VCS_GIT_OUTPUT] = "too_much_output",
+      [VCS_GIT_SPAWN] = "spawn",
+      [VCS_GIT_AUTH] = "auth",
+      [VCS_GIT_NO_REPOSITORY] = "no_repository",
+      [VCS_GIT_UNREACHABLE] = "unreachable",
+      [VCS_GIT_OTHER] = "other",
+  };
+  return (unsigned)e < VCS_GIT_ERRORS ? names[e] : "other";
+}
+
+const uint64_t *proxy_vcs_git_errors(const struct proxy_vcs *v) {
+  static const uint64_t none[VCS_GIT_ERRORS];
+  return v != NULL ? v->repos.errors : none;
 }
 
 /* ---- the repository rule ------------------------------------------------ */

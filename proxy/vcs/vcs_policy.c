@@ -22,88 +22,13 @@
 #include <string.h>
 
 #include "modproxy/gomod.h"
+#include "modproxy/netrange.h"
 
 /* ---- address ranges ----------------------------------------------------- */
 
-static void map_v4(const struct in_addr *a, unsigned char out[16]) {
-  memset(out, 0, 10);
-  out[10] = out[11] = 0xff;
-  memcpy(out + 12, &a->s_addr, 4);
-}
-
-static int range_parse(const char *s, struct vcs_net_range *out) {
-  char ip[64];
-  const char *slash = strchr(s, '/');
-  size_t n = slash != NULL ? (size_t)(slash - s) : strlen(s);
-  if (n == 0 || n >= sizeof ip)
-    return -EINVAL;
-  memcpy(ip, s, n);
-  ip[n] = '\0';
-  int max;
-  struct in_addr a4;
-  if (inet_pton(AF_INET, ip, &a4) == 1) {
-    map_v4(&a4, out->addr);
-    max = 32;
-  } else if (inet_pton(AF_INET6, ip, out->addr) == 1) {
-    max = 128;
-  } else {
-    return -EINVAL;
-  }
-  int bits = max;
-  if (slash != NULL) {
-    char *end;
-    long b = strtol(slash + 1, &end, 10);
-    if (end == slash + 1 || *end != '\0' || b < 0 || b > max)
-      return -EINVAL;
-    bits = (int)b;
-  }
-  out->bits = max == 32 ? bits + 96 : bits;
-  return 0;
-}
-
-int vcs_ranges_parse(const char *text, struct vcs_net_range *out, size_t cap,
-                     size_t *n, char *err, size_t errlen) {
-  *n = 0;
-  if (text == NULL || strcmp(text, "none") == 0)
-    return 0;
-  for (const char *p = text; *p != '\0';) {
-    size_t len = strcspn(p, ", \t\n");
-    if (len > 0) {
-      char one[80];
-      snprintf(one, sizeof one, "%.*s", (int)len, p);
-      if (len >= sizeof one || range_parse(one, &out[*n]) < 0) {
-        snprintf(err, errlen, "\"%.*s\" is not an address range (CIDR)",
-                 (int)(len < 64 ? len : 64), p);
-        return -EINVAL;
-      }
-      if (++*n == cap && p[len] != '\0') {
-        snprintf(err, errlen, "more than %zu address ranges", cap);
-        return -EINVAL;
-      }
-    }
-    p += len;
-    p += strspn(p, ", \t\n");
-  }
-  return 0;
-}
-
-static int in_range(const struct vcs_net_range *r, const unsigned char a[16]) {
-  int full = r->bits / 8, rest = r->bits % 8;
-  if (memcmp(r->addr, a, (size_t)full) != 0)
-    return 0;
-  if (rest == 0)
-    return 1;
-  unsigned char mask = (unsigned char)(0xff << (8 - rest));
-  return (r->addr[full] & mask) == (a[full] & mask);
-}
-
 int vcs_policy_denies(const struct vcs_policy *p, const unsigned char a[16]) {
-  int denied = 0;
-  for (size_t i = 0; i < p->ndeny && !denied; i++)
-    denied = in_range(&p->deny[i], a);
-  for (size_t i = 0; i < p->nallow && denied; i++)
-    denied = !in_range(&p->allow[i], a);
-  return denied;
+  return net_ranges_contain(p->deny, p->ndeny, a) &&
+         !net_ranges_contain(p->allow, p->nallow, a);
 }
 
 /* ---- URLs --------------------------------------------------------------- */
@@ -217,10 +142,7 @@ int vcs_url_parse(const char *url, struct vcs_url *out) {
 static int host_is_one_of(const char *host, const unsigned char (*addrs)[16],
                           size_t naddrs) {
   unsigned char a[16];
-  struct in_addr a4;
-  if (inet_pton(AF_INET, host, &a4) == 1)
-    map_v4(&a4, a);
-  else if (inet_pton(AF_INET6, host, a) != 1)
+  if (net_addr_parse(host, a) < 0)
     return 0;
   for (size_t i = 0; i < naddrs; i++)
     if (memcmp(addrs[i], a, 16) == 0)
@@ -293,7 +215,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
   for (struct addrinfo *ai = res; ai != NULL && n < VCS_POLICY_MAX_ADDRS;
        ai = ai->ai_next) {
     if (ai->ai_family == AF_INET)
-      map_v4(&((struct sockaddr_in *)ai->ai_addr)->sin_addr, addrs[n]);
+      net_addr_map_v4(&((struct sockaddr_in *)ai->ai_addr)->sin_addr, addrs[n]);
     else if (ai->ai_family == AF_INET6)
       memcpy(addrs[n], &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, 16);
     else

@@ -24,32 +24,21 @@
 
 #include "vcs.h"
 #include "vcs_internal.h"
+#include "modproxy/netrange.h"
 
-/* Address ranges one of --direct-deny, --direct-allow may list. */
-#define VCS_POLICY_MAX_RANGES 64
 /* Addresses of one host checked and pinned (more are ignored: curl and git
  * connect only to the pinned ones). */
 #define VCS_POLICY_MAX_ADDRS 8
 
-/** An address range; IPv4 is kept as IPv4-mapped IPv6 (::ffff:a.b.c.d). */
-struct vcs_net_range {
-  unsigned char addr[16];
-  int bits;
-};
-
 struct vcs_policy {
-  struct vcs_net_range deny[VCS_POLICY_MAX_RANGES];
+  struct net_range deny[NET_MAX_RANGES];
   size_t ndeny;
-  struct vcs_net_range allow[VCS_POLICY_MAX_RANGES];
+  struct net_range allow[NET_MAX_RANGES];
   size_t nallow;
   const char *insecure;      /**< GOINSECURE-style globs, or NULL */
   const char *const *routes; /**< --git-route entries (NULL-terminated) */
 };
 
-/** Parses a list of CIDR ranges (comma or space separated; "none" or ""
- *  for none) into out. 0, or -EINVAL with err naming the bad entry. */
-int vcs_ranges_parse(const char *text, struct vcs_net_range *out, size_t cap,
-                     size_t *n, char *err, size_t errlen);
 /** 1 if addr (16 bytes, IPv4-mapped for IPv4) is denied by p. */
 int vcs_policy_denies(const struct vcs_policy *p, const unsigned char addr[16]);
 

@@ -226,19 +226,23 @@ static void classify(const struct vcs_repo *r, const struct git_cmd *c,
   if (!r->anonymous && line[0] != '\0')
     snprintf(why, sizeof why, " (%s)", line);
   const char *e = c->err;
+  enum vcs_git_error cause = VCS_GIT_OTHER;
   if (c->rc == -ETIMEDOUT) {
+    cause = VCS_GIT_TIMEOUT;
     *status = 504;
     snprintf(out, cap,
              "git timed out after %llu s talking to %s; the git host is "
              "slow or unreachable",
              (unsigned long long)(c->timeout_ms / 1000), r->shown);
   } else if (c->rc == -E2BIG) {
+    cause = VCS_GIT_OUTPUT;
     *status = 502;
     snprintf(out, cap,
              "git printed more than modproxy reads for %s (too many refs, or "
              "a misbehaving host); it was stopped",
              r->shown);
   } else if (c->rc < 0) {
+    cause = VCS_GIT_SPAWN;
     *status = 502;
     snprintf(out, cap, "could not run git for %s: %s", r->shown,
              strerror(-c->rc));
@@ -250,6 +254,7 @@ static void classify(const struct vcs_repo *r, const struct git_cmd *c,
              contains(e, "returned error: 401") ||
              contains(e, "returned error: 403") ||
              contains(e, "Host key verification failed")) {
+    cause = VCS_GIT_AUTH;
     *status = 502;
     snprintf(out, cap,
              "the git host refused modproxy's credentials for %s%s; the "
@@ -260,6 +265,7 @@ static void classify(const struct vcs_repo *r, const struct git_cmd *c,
              contains(e, "not exported") ||
              contains(e, "returned error: 404") ||
              contains(e, "No such file or directory")) {
+    cause = VCS_GIT_NO_REPOSITORY;
     *status = 404;
     snprintf(out, cap, "no such repository: git repository %s not found%s",
              r->shown, why);
@@ -272,12 +278,14 @@ static void classify(const struct vcs_repo *r, const struct git_cmd *c,
              contains(e, "Connection timed out") ||
              contains(e, "unable to look up") ||
              contains(e, "Could not read from remote repository")) {
+    cause = VCS_GIT_UNREACHABLE;
     *status = 502;
     snprintf(out, cap, "cannot reach the git host of %s%s", r->shown, why);
   } else {
     *status = 502;
     snprintf(out, cap, "git failed for %s%s", r->shown, why);
   }
+  r->table->errors[cause]++;
 }
 
 /* ---- the table of mirrors ----------------------------------------------- */

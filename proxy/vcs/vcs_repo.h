@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "git.h"
+#include "vcs.h"
 #include "vcs_internal.h"
 
 /* Local git commands (log, cat-file, merge-base) in a mirror. */
@@ -73,7 +74,8 @@ struct vcs_repos {
   char dir[1024];
   char template_dir[1024];
   uint64_t net_timeout_ms;
-  char *const *anon_env; /* for anonymous mirrors (borrowed) */
+  char *const *anon_env;           /* for anonymous mirrors (borrowed) */
+  uint64_t errors[VCS_GIT_ERRORS]; /* failed network git commands, by cause */
 };
 
 int vcs_repos_init(struct vcs_repos *t, struct git_runner *git, const char *dir,

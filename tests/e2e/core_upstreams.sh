@@ -76,6 +76,10 @@ assert_eq "$(wc -l <"$B2_LOG")" 0 "A,B with A 500: requests to B"
 get "$INFO"
 assert_eq "$CODE" 502 "A,B with A 500: second status"
 assert_eq "$(hits "$INFO" "$F_LOG")" 2 "A,B with A 500: requests to A after a retry"
+# /metrics counts A's two failures by cause, and nothing against B.
+metrics=$(curl -sf "$PROXY_URL/metrics")
+assert_contains "$metrics" "modproxy_upstream_errors_total{upstream=\"$F_URL\",cause=\"http_5xx\"} 2"
+assert_contains "$metrics" "modproxy_upstream_errors_total{upstream=\"$B2_URL\",cause=\"http_5xx\"} 0"
 
 # ---- "A|B": A fails with 500 -> served from B -----------------------------
 fresh_proxy pipe500 --upstream "$F_URL|$B2_URL"
@@ -113,6 +117,8 @@ get /rsc.io/sampler/@v/v1.3.0.info
 assert_eq "$CODE" 502 "A,B with A down: status (body: $(body))"
 assert_contains "$(body)" "${DEAD_URL#http://}" "A,B with A down: the body names A"
 assert_eq "$(hits /rsc.io/sampler/@v/v1.3.0.info "$B3_LOG")" 0 "A,B with A down: requests to B"
+assert_contains "$(curl -sf "$PROXY_URL/metrics")" \
+  "modproxy_upstream_errors_total{upstream=\"$DEAD_URL\",cause=\"connect\"} 1"
 fresh_proxy pipedead --upstream "$DEAD_URL|$B3_URL"
 get /rsc.io/sampler/@v/v1.3.0.info
 assert_eq "$CODE" 200 "A|B with A down: status (body: $(body))"
@@ -160,6 +166,8 @@ assert_contains "$(ctype)" "text/plain" "https without CA: content type"
 body | grep -qi 'certificate' ||
   fail "https without --upstream-ca: the body does not mention the certificate:"$'\n'"$(body)"
 assert_contains "$(body)" "${S_URL#https://}" "https without CA: the body names the upstream"
+assert_contains "$(curl -sf "$PROXY_URL/metrics")" \
+  "modproxy_upstream_errors_total{upstream=\"$S_URL\",cause=\"protocol\"} 1"
 
 # ---- file:// upstreams and upstream URLs with a path prefix ----------------
 mkdir -p "$T/prefixed/some/prefix"

@@ -5,7 +5,7 @@
 # "$(dirname "$0")/mirror_lib.bash"`.
 #
 # Provides: start_sumdb, stop_sumdb, sumdb_hits, store_digest, project_module,
-# go_offline_env.
+# go_offline_env, tamper_zip, fix_manifest.
 
 SUMDB_NAME=sumdb.example.test
 
@@ -93,4 +93,54 @@ EOF
 fresh_gopath() {
   chmod -R u+w "$T/gopath" 2>/dev/null || true
   rm -rf "$T/gopath" "$T/gocache"
+}
+
+# tamper_zip FILE FROM TO: rewrites the files of a module zip whose name
+# ends in .go, FROM replaced by TO (still a valid zip).
+tamper_zip() {
+  python3 - "$1" "$2" "$3" <<'EOF'
+import sys, zipfile, io
+path, old, new = sys.argv[1], sys.argv[2].encode(), sys.argv[3].encode()
+src = zipfile.ZipFile(path)
+out = io.BytesIO()
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+    for info in src.infolist():
+        data = src.read(info.filename)
+        if info.filename.endswith(".go"):
+            data = data.replace(old, new)
+        dst.writestr(info.filename, data)
+open(path, "wb").write(out.getvalue())
+EOF
+}
+
+# fix_manifest BUNDLE REL: makes the manifest agree with the (tampered)
+# file REL: its file line, its zip's h1 sum line and the manifest id.
+fix_manifest() {
+  python3 - "$1" "$2" <<'EOF'
+import sys, hashlib, base64, zipfile
+bundle, rel = sys.argv[1], sys.argv[2]
+data = open(f"{bundle}/{rel}", "rb").read()
+sha, size = hashlib.sha256(data).hexdigest(), len(data)
+lines = []
+if rel.endswith(".zip"):
+    z = zipfile.ZipFile(f"{bundle}/{rel}")
+    summary = "".join(f"{hashlib.sha256(z.read(n)).hexdigest()}  {n}\n"
+                      for n in sorted(z.namelist()))
+    h1 = "h1:" + base64.b64encode(hashlib.sha256(summary.encode()).digest()).decode()
+    mod, ver = rel[:-4].split("/@v/")
+man = open(f"{bundle}/modproxy-bundle.txt").read().splitlines()
+out = []
+for l in man:
+    f = l.split(" ")
+    if f[0] == "file" and f[3] == rel:
+        l = f"file {sha} {size} {rel}"
+    if rel.endswith(".zip") and f[0] == "sum" and f[1] == mod and f[2] == ver:
+        l = f"sum {mod} {ver} {h1}"
+    if f[0] != "id":
+        out.append(l)
+files = sorted((l for l in out if l.startswith("file ")), key=lambda l: l.split(" ", 3)[3])
+idh = hashlib.sha256("".join(l + "\n" for l in files).encode()).hexdigest()
+out.append(f"id {idh}")
+open(f"{bundle}/modproxy-bundle.txt", "w").write("\n".join(out) + "\n")
+EOF
 }

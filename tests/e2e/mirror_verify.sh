@@ -44,6 +44,12 @@ against() {
   # unreachable meanwhile.
   curl -s -o /dev/null "$PROXY_URL/rsc.io/quote/@v/v1.5.2.mod"
   QUOTE_LOOKUPS=$(sumdb_hits '^/lookup/rsc\.io/quote@')
+  # The checksum database's errors by cause, as "unreachable bad mismatch".
+  SUMDB_ERRORS=$(curl -sf "$PROXY_URL/metrics" |
+    awk '/^modproxy_sumdb_errors_total/ { n[$1] = $2 }
+      END { print n["modproxy_sumdb_errors_total{cause=\"unreachable\"}"] + 0,
+        n["modproxy_sumdb_errors_total{cause=\"bad_answer\"}"] + 0,
+        n["modproxy_sumdb_errors_total{cause=\"mismatch\"}"] + 0 }')
   stop_modproxy
   stop_sumdb
 }
@@ -62,6 +68,8 @@ refused() {
   n=$(sqlite3 -readonly "$T/d-$name/modproxy.db" \
     "SELECT count(*) FROM findings WHERE module='rsc.io/sampler' AND kind LIKE 'sumdb %'")
   ((n > 0)) || fail "$name: no finding recorded"
+  [[ $SUMDB_ERRORS == "0 "[1-9]*" 0" ]] ||
+    fail "$name: checksum database errors (unreachable bad mismatch): $SUMDB_ERRORS"
   echo "ok   $name: refused ($reason)"
 }
 
@@ -78,6 +86,7 @@ passed() {
 against good "$T/tree" "$GOOD_UPSTREAM"
 passed good
 assert_eq "$QUOTE_LOOKUPS" 1 "good: lookups of the next module"
+assert_eq "$SUMDB_ERRORS" "0 0 0" "good: checksum database errors"
 
 # Each way the database's answer can fail its checks.
 against badsig "$T/tree" "$GOOD_UPSTREAM" -fault badsig
@@ -100,6 +109,7 @@ against badmod "$T/tree" "$UPSTREAM_URL"
 assert_contains "$GO_OUT" "checksum mismatch for $MV/go.mod" "badmod"
 assert_eq "$(sqlite3 -readonly "$T/d-badmod/modproxy.db" \
   "SELECT count(*) FROM findings WHERE kind = 'sumdb mismatch (go.mod)'")" 1 "badmod: findings"
+[[ $SUMDB_ERRORS == "0 0 "[1-9]* ]] || fail "badmod: checksum database errors: $SUMDB_ERRORS"
 echo "ok   badmod: refused"
 
 # Nothing to check against: served unverified.
@@ -110,4 +120,5 @@ passed notlisted
 against notiles "$T/tree" "$GOOD_UPSTREAM" -fault notiles
 passed notiles
 assert_eq "$QUOTE_LOOKUPS" 0 "notiles: lookups once the database was found unreachable"
+assert_eq "$SUMDB_ERRORS" "1 0 0" "notiles: checksum database errors"
 echo "PASS mirror_verify"

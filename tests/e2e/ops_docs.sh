@@ -211,6 +211,7 @@ declare -A EXPECT_RC=(
   ['modproxy gc']=2     # "no limit to collect to": the README says to set max-cache-bytes
   ['modproxy export']=2 # the command's name in prose: "need -o BUNDLE and ..."
   ['modproxy export --toolchain']=2 # the flag's name in prose: "missing value"
+  ['modproxy missing']=2 # the command's name in prose: "say where to write the list"
 )
 
 # The installed config: the shipped file, on this test's paths (the

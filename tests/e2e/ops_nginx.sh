@@ -9,7 +9,13 @@
 # what needed credentials (a private module) is marked private by modproxy
 # and never stored by nginx: after an authorised download, an anonymous
 # request through nginx gets 401, not the cached file; nor is the answer to
-# any request with credentials stored, public or not.
+# any request with credentials stored, public or not. Who the client is:
+# without --trusted-proxies modproxy logs nginx's address and ignores
+# X-Forwarded-For; with --trusted-proxies 127.0.0.1/32 it logs and shows in
+# /diag the address nginx saw (a client on 127.0.0.2), and a spoofed
+# header changes nothing, through nginx or sent directly. An authorised
+# private download leaves an audit line (user, module@version, file, time,
+# client address), and the token never reaches the log.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/private_lib.bash"
 
@@ -162,5 +168,63 @@ out=$(through /rsc.io/quote/@v/v1.0.0.mod -H "Authorization: Bearer $TOKEN")
 assert_contains "$out" "200 BYPASS public," "a public file asked for with credentials"
 out=$(through /rsc.io/quote/@v/v1.0.0.mod)
 assert_contains "$out" "200 MISS" "the same file, anonymous: nginx did not store the first answer"
+
+# ---- who the client is ---------------------------------------------------------
+# The last log line whose target is $1 (a unique query string marks each).
+logged() {
+  for ((i = 0; i < 30; i++)); do
+    grep -F "\"target\":\"$1\"" "$MODPROXY_LOG" | tail -n 1 | grep . && return 0
+    sleep 0.1
+  done
+  fail "no log line for $1"
+}
+SPOOF=(-H "X-Forwarded-For: 198.51.100.9")
+# Without --trusted-proxies: nginx's own address; the header is ignored.
+curl -sf --cacert "$N/cert.pem" --interface 127.0.0.2 "${SPOOF[@]}" -o /dev/null \
+  "$NGINX_URL/healthz?who=untrusted"
+assert_contains "$(logged '/healthz?who=untrusted')" '"client":"127.0.0.1"' \
+  "without --trusted-proxies, the client is nginx"
+stop_modproxy
+# The same modproxy with --trusted-proxies, on the port nginx sends to.
+"$TEST_MODPROXY_BIN" serve --listen "127.0.0.1:$MP_PORT" --data "$MODPROXY_DATA" \
+  --upstream "$UPSTREAM_URL" --private "$PRIV_PATTERNS" "${PROXY_ROUTES[@]}" \
+  --auth-file "$T/auth" --trusted-proxies 127.0.0.1/32 >>"$MODPROXY_LOG" 2>&1 &
+MODPROXY_PID=$!
+_PIDS+=("$MODPROXY_PID")
+for ((i = 0; i < 100; i++)); do
+  _http_answers "$MP_PORT" && break
+  sleep 0.1
+done
+curl -sf --cacert "$N/cert.pem" --interface 127.0.0.2 "${SPOOF[@]}" -o /dev/null \
+  "$NGINX_URL/healthz?who=trusted"
+assert_contains "$(logged '/healthz?who=trusted')" '"client":"127.0.0.2"' \
+  "through nginx, the address nginx saw (the spoofed header's left of it)"
+curl -sf --interface 127.0.0.3 "${SPOOF[@]}" -o /dev/null "$PROXY_URL/healthz?who=direct"
+assert_contains "$(logged '/healthz?who=direct')" '"client":"127.0.0.3"' \
+  "a direct client's X-Forwarded-For is ignored"
+# /diag shows the same address.
+id=$(curl -sf --cacert "$N/cert.pem" --interface 127.0.0.2 -D - -o /dev/null \
+  "$NGINX_URL/rsc.io/quote/@v/list" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-request-id" {print $2}')
+[[ -n $id ]] || fail "no X-Request-Id through nginx"
+for ((i = 0; i < 30; i++)); do
+  page=$(curl -s "$PROXY_URL/diag/req/$id")
+  [[ $page == *"from 127.0.0.2"* ]] && break
+  sleep 0.1
+done
+assert_contains "$page" "from 127.0.0.2" "/diag/req/<id> names the client nginx saw"
+# An authorised private download: an audit line (who, what, when, where).
+curl -sf --cacert "$N/cert.pem" --interface 127.0.0.2 -H "Authorization: Bearer $TOKEN" \
+  -o /dev/null "$NGINX_URL/$PRIV/@v/v1.1.0.zip?who=audit"
+line=$(logged "/$PRIV/@v/v1.1.0.zip?who=audit")
+for want in '"level":"audit"' '"client":"127.0.0.2"' '"user":"ci"' "\"module\":\"$PRIV\"" \
+  '"version":"v1.1.0"' '"time":"20' '"status":200'; do
+  assert_contains "$line" "$want" "the audit line of a private download"
+done
+# Every request line names the user; a public one is no audit line.
+curl -sf -H "Authorization: Bearer $TOKEN" -o /dev/null "$PROXY_URL/rsc.io/quote/@v/v1.0.0.mod?who=user"
+line=$(logged '/rsc.io/quote/@v/v1.0.0.mod?who=user')
+assert_contains "$line" '"level":"info"' "a public download's line"
+assert_contains "$line" '"user":"ci"' "a public download's line"
+grep -qF "$TOKEN" "$MODPROXY_LOG" && fail "the token reached modproxy's log"
 stop_modproxy
 echo "PASS ops_nginx"

@@ -67,6 +67,13 @@ check "host unreachable" github.com/down/repo/@v/list 502 "cannot reach the git 
 check "git timeout" github.com/slow/repo/@v/list 504 "git timed out"
 check "no route" nowhere.example/x/@v/list 404 "no --git-route matches"
 grep -v "^+ modproxy serve" "$MODPROXY_LOG" | grep -q s3cret && fail "the password reached modproxy's log"
+# /metrics counts each failed git command by its cause.
+metrics=$(curl -sf "$PROXY_URL/metrics")
+for cause in no_repository auth unreachable timeout; do
+  grep -qE "^modproxy_git_errors_total\{cause=\"$cause\"\} [1-9]" <<<"$metrics" ||
+    fail "git errors by cause: none counted as $cause:"$'\n'"$(grep git_errors <<<"$metrics")"
+done
+assert_contains "$metrics" 'modproxy_git_errors_total{cause="too_much_output"} 0'
 
 # The go command prints the reason.
 scratch_module

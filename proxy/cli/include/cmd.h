@@ -29,9 +29,12 @@ int cmd_serve(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_diag(int argc, char **argv);
 int cmd_auth(int argc, char **argv);
-/* Air-gapped mirrors (cmd_export.c, cmd_import.c). */
+/* Air-gapped mirrors (cmd_export.c, cmd_import.c, cmd_missing.c,
+ * cmd_keygen.c). */
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_missing(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
 
 /* Cache management (cmd_gc.c, cmd_fsck.c, cmd_stats.c, cmd_pin.c,
  * cmd_backup.c); they share the store helpers of cmd_store.c. */

@@ -73,8 +73,11 @@ struct proxy_config {
   int auth_all;                   /**< everything needs credentials, not only
                                        private modules */
   uint64_t max_connections;
-  uint64_t max_request_rate; /**< per connection per second, 0: none */
-  int offline;               /**< air-gapped mirror: fetch nothing (mirror.c) */
+  uint64_t max_request_rate;   /**< per connection per second, 0: none */
+  const char *trusted_proxies; /**< CIDRs of reverse proxies, or NULL */
+  int offline; /**< air-gapped mirror: fetch nothing (mirror.c) */
+  /** offline: warn once the content is older than this (seconds; 0: never) */
+  int64_t offline_stale_after_s;
   /** --sumdb checksum databases in GOSUMDB syntax (NULL-terminated; NULL
    *  or "off": none), proxied under /sumdb/ (job_sumdb.c). */
   const char *const *sumdbs;
@@ -185,8 +188,15 @@ struct proxy_server;
  *  so that it never calls ops by name. */
 typedef void (*proxy_record_cb)(struct proxy_server *s,
                                 struct diag_record *rec);
+/** An upstream's answer (u, of s->upstreams or a policy's list) took ms
+ *  and failed or not (not a 200, 404 or 410): the server's metrics and
+ *  dashboard (proxy/ops), given to the core as the records are. */
+typedef void (*proxy_upstream_cb)(struct proxy_server *s,
+                                  struct proxy_upstream *u, uint64_t ms,
+                                  int failed);
+struct dash;
 
-/* Endpoints and status codes counted separately in /metrics. */
+/* Endpoint classes and status codes counted separately in /metrics. */
 enum proxy_endpoint {
   EP_LIST,
   EP_LATEST,
@@ -195,14 +205,23 @@ enum proxy_endpoint {
   EP_ZIP,
   EP_SUMDB,
   EP_DIAG,
+  EP_OPS, /* /healthz, /readyz, /metrics, /admin/ */
   EP_OTHER,
   EP_COUNT
 };
 #define PROXY_STATUS_SLOTS 16
+/* Buckets of the client request latency histogram in /metrics (ms
+ * resolution: the loop's clock). */
+#define PROXY_REQUEST_BUCKETS 12
 
 struct proxy_counters {
   uint64_t hits, misses, upstream_requests, coalesced;
   uint64_t by_endpoint[EP_COUNT][PROXY_STATUS_SLOTS];
+  /* Client requests by endpoint class and outcome: the latency histogram
+   * (last bucket: +Inf; not cumulative until rendered) and its sum. */
+  uint64_t latency[EP_COUNT][DIAG_OUTCOMES][PROXY_REQUEST_BUCKETS + 1];
+  uint64_t latency_ms[EP_COUNT][DIAG_OUTCOMES];
+  uint64_t failures[DIAG_OUTCOMES]; /* answered >= 400, by /diag's cause */
   uint64_t evictions, evicted_bytes, refreshes; /* lastuse.c, admin_routes.c */
   uint64_t
       records_shed; /* logged, but not kept in the ring (record_writer.c) */
@@ -233,8 +252,11 @@ struct proxy_server {
   struct record_batch *flushing; /**< being written by the writer */
   struct record_writer
       *record_writer; /**< the ring's thread (record_writer.c) */
+  struct dash *dash;  /**< /diag's aggregates (dash.h), beside the ring */
   uv_timer_t record_timer;
   proxy_record_cb record; /**< where goproxy_get's records go */
+  proxy_upstream_cb
+      upstream_answered; /**< where upstream answers are counted */
 };
 
 /* ---- hot cache: small responses answered on the loop thread ------------ */
@@ -342,6 +364,11 @@ int proxy_access_check(struct proxy_conn *c, void *arg);
  */
 int proxy_access_may_see(const struct proxy_server *s, const char *user,
                          const char *module, const char *target);
+/** 1 when rec (a finished request) is a download of a private module's
+ *  file (list, @latest, .info, .mod, .zip answered 200 or 206): its log
+ *  line is an audit line. Loop thread; cheap when there is no --private. */
+int proxy_access_audited(const struct proxy_server *s,
+                         const struct diag_record *rec);
 
 /** Reads a checksum database's answer through the hot cache, the store and
  *  the coalesced fetch jobs, as a client's /sumdb/ request would (a

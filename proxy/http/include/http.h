@@ -53,6 +53,11 @@
 #define HTTP_BODY_TIMEOUT_MS 20000
 /* Time to receive a whole request head once its first byte arrived. */
 #define HTTP_HEAD_TIMEOUT_MS 10000
+/* X-Forwarded-For (all its lines) or Forwarded kept from a trusted proxy:
+ * past it the request is refused (431), never cut, since a cut list would
+ * lose the addresses on its right, the ones the proxies vouch for. A
+ * client behind a few proxies needs well under 200 bytes. */
+#define HTTP_MAX_FORWARDED_BYTES 512
 /* An idle keep-alive connection is closed after this. */
 #define HTTP_IDLE_TIMEOUT_MS 60000
 /* A client that accepts no bytes for this long is dropped. */
@@ -96,9 +101,12 @@ struct http_config {
   const char *auth_file;          /**< credentials (auth.c), or NULL */
   uint64_t max_connections;       /**< 0: no limit */
   uint64_t max_request_rate;      /**< per connection per second, 0: none */
-  http_access_cb access;          /**< the access phase, or NULL */
-  http_done_cb on_done;           /**< finished requests, or NULL */
-  void *arg;                      /**< for access and on_done */
+  /** --trusted-proxies: CIDR ranges of the reverse proxies whose
+   *  X-Forwarded-For / Forwarded name the client, or NULL: none. */
+  const char *trusted_proxies;
+  http_access_cb access; /**< the access phase, or NULL */
+  http_done_cb on_done;  /**< finished requests, or NULL */
+  void *arg;             /**< for access and on_done */
 };
 
 /** What http/ counts, for /metrics and /diag. */

@@ -28,9 +28,15 @@ const struct diag_record *proxy_records_find(struct proxy_server *s,
 /** Writes what is pending (at shutdown); closes the timer. */
 void proxy_records_close(struct proxy_server *s);
 
-/** Metrics (metrics.c): counts a finished request. */
-void proxy_metrics_request(struct proxy_server *s, const char *target,
-                           int status);
+/** Metrics (metrics.c): counts a finished request (its target, status,
+ *  outcome and time). Loop thread: plain increments, no I/O. */
+void proxy_metrics_request(struct proxy_server *s,
+                           const struct diag_record *rec);
+/** Counts the answer of upstream u that took ms in the dashboard, and
+ *  whether it failed (not a 200, 404 or 410); a proxy_upstream_cb, given
+ *  to the core as s->upstream_answered. */
+void proxy_metrics_upstream(struct proxy_server *s, struct proxy_upstream *u,
+                            uint64_t ms, int failed);
 /** Renders /metrics (Prometheus text format) into a new heap string. */
 char *proxy_metrics_render(const struct proxy_server *s,
                            const struct store_stats *st);
@@ -41,6 +47,8 @@ char *proxy_metrics_render(const struct proxy_server *s,
 void proxy_route_ops(struct proxy_conn *c, void *arg);
 /** Serves POST /diag/modfile (analysis.c). */
 void proxy_route_modfile(struct proxy_conn *c, void *arg);
+/** Serves GET /diag/mirror and /diag/mirror/missing.txt (mirror_page.c). */
+void proxy_route_mirror(struct proxy_conn *c, void *arg);
 /** Serves /diag and below (diag_routes.c). */
 void proxy_route_diag(struct proxy_conn *c, void *arg);
 /** Serves /admin/ and below: POST /admin/refresh (admin_routes.c). */

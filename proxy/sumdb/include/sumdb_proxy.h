@@ -43,6 +43,22 @@ struct proxy_sumdb_db {
   uint64_t unreachable_until; /**< loop ms; 0: reachable as far as known */
 };
 
+struct proxy_sumdb;
+
+/** Why a file could not be checked against the checksum database, or
+ *  failed the check, for /metrics. */
+enum proxy_sumdb_error {
+  PROXY_SUMDB_ERR_UNREACHABLE, /**< no source answered: stored unverified */
+  PROXY_SUMDB_ERR_BAD,         /**< its answer failed its own checks: refused */
+  PROXY_SUMDB_ERR_MISMATCH,    /**< the upstream's h1 differs: refused */
+  PROXY_SUMDB_ERRORS
+};
+/** The label of a cause ("unreachable", "bad_answer", "mismatch"). */
+const char *proxy_sumdb_error_name(enum proxy_sumdb_error e);
+/** How many verifications failed for cause e (sd may be NULL: 0). Any
+ *  thread. */
+uint64_t proxy_sumdb_errors(struct proxy_sumdb *sd, enum proxy_sumdb_error e);
+
 /* ---- reading a database's answers (the owner's function) ---------------- */
 
 /** An answer read from a database, borrowed for the callback (ref body to
@@ -67,8 +83,6 @@ typedef int (*proxy_sumdb_read_fn)(void *reader,
                                    void *arg);
 
 /* ---- the databases ------------------------------------------------------- */
-
-struct proxy_sumdb;
 
 /** What proxy_sumdb_new is given; borrowed for the call unless said. */
 struct proxy_sumdb_config {
@@ -190,7 +204,7 @@ int proxy_sumdb_refuse_bad(const struct proxy_sumdb *sd,
  * explanation in failure, and the mismatch recorded as a finding in the
  * store.
  */
-int proxy_sumdb_check(const struct proxy_sumdb *sd,
+int proxy_sumdb_check(struct proxy_sumdb *sd,
                       const struct proxy_sumdb_verify *v, int gomod,
                       const char *got, const char *origin, char *failure,
                       size_t cap);

@@ -91,10 +91,29 @@ void proxy_fetch_dispose(struct proxy_fetch *f);
 #define PROXY_LATENCY_BUCKETS 10
 #define PROXY_MAX_UPSTREAMS 16
 
+/** Why an upstream request failed, for /metrics. */
+enum upstream_error {
+  UPSTREAM_ERR_TIMEOUT,   /**< no connection or no byte in time */
+  UPSTREAM_ERR_CONNECT,   /**< connection refused */
+  UPSTREAM_ERR_RESOLVE,   /**< the host name did not resolve */
+  UPSTREAM_ERR_PROTOCOL,  /**< TLS, resets, malformed answers, redirects */
+  UPSTREAM_ERR_TOO_LARGE, /**< a body past the fetch's max_bytes */
+  UPSTREAM_ERR_HTTP_5XX,  /**< answered 5xx */
+  UPSTREAM_ERR_HTTP,      /**< answered another status than 200/404/410 */
+  UPSTREAM_ERR_OTHER,     /**< our side: memory, the staging disk */
+  UPSTREAM_ERRORS
+};
+/** The cause of a fetch that failed (rc < 0) or answered a status other
+ *  than 200, 404 and 410. Pure. */
+enum upstream_error upstream_error_of(const struct proxy_fetch *f);
+/** The label of a cause ("timeout", "http_5xx"...). Pure. */
+const char *upstream_error_name(enum upstream_error e);
+
 /** How an upstream has been doing (loop thread), for /diag and /metrics. */
 struct upstream_health {
   uint64_t ok, not_found, errors;
-  uint64_t total_ms; /**< over all answered requests */
+  uint64_t errors_by[UPSTREAM_ERRORS]; /**< errors, by cause */
+  uint64_t total_ms;                   /**< over all answered requests */
   uint64_t latency[PROXY_LATENCY_BUCKETS + 1]; /**< last: +Inf */
   int64_t last_ok, last_error_at;              /**< Unix seconds, 0 = never */
   char last_error[160];

@@ -71,9 +71,6 @@ int proxy_vcs_routes_check(const char *const *routes, char *err, size_t errlen);
  */
 void proxy_vcs_configure(struct proxy_vcs *v, const char *private_patterns,
                          const char *const *git_routes);
-/** Checks a --direct-deny or --direct-allow value (address ranges). 0, or
- *  -EINVAL with why in err. Pure. */
-int proxy_vcs_ranges_check(const char *text, char *err, size_t errlen);
 
 /** What a vcs_get asks for: a module's GOPROXY files. */
 enum vcs_what { VCS_LIST, VCS_LATEST, VCS_INFO, VCS_MOD, VCS_ZIP };
@@ -107,6 +104,23 @@ struct vcs_get {
    *  for the request record; heap, or NULL. */
   char *attempts;
 };
+
+/** Why a network git command (fetch, ls-remote) failed, for /metrics. */
+enum vcs_git_error {
+  VCS_GIT_TIMEOUT,       /**< past --git-timeout */
+  VCS_GIT_OUTPUT,        /**< printed more than modproxy reads */
+  VCS_GIT_SPAWN,         /**< git could not be run */
+  VCS_GIT_AUTH,          /**< the host refused the credentials */
+  VCS_GIT_NO_REPOSITORY, /**< the repository does not exist */
+  VCS_GIT_UNREACHABLE,   /**< the host could not be reached */
+  VCS_GIT_OTHER,
+  VCS_GIT_ERRORS
+};
+/** The label of a cause ("timeout", "auth"...). Pure. */
+const char *proxy_vcs_git_error_name(enum vcs_git_error e);
+/** Failed network git commands so far, by cause (VCS_GIT_ERRORS counts,
+ *  borrowed until proxy_vcs_free). v may be NULL (all zero). */
+const uint64_t *proxy_vcs_git_errors(const struct proxy_vcs *v);
 
 /** Starts r. 0, or a negative errno (on_done will not run). */
 int proxy_vcs_start(struct proxy_vcs *v, struct vcs_get *r);

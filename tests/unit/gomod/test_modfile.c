@@ -894,6 +894,40 @@ static void on_prefixes(const struct tsv_row *row, void *arg) {
   }
 }
 
+/* go.work files (MODFILE_WORK): use and replace, and only a go.work's
+ * directives; a go.mod has no use. */
+static void test_work(void **state) {
+  static const char work[] = "go 1.22\n"
+                             "use ./a\n"
+                             "use (\n\t./b\n\t\"./c d\"\n)\n"
+                             "replace x.org/y => ../y\n";
+  struct modfile mf;
+  char err[ERR_BYTES];
+  modfile_init(&mf);
+  want_int(
+      0, "work",
+      modfile_parse(&mf, work, strlen(work), MODFILE_WORK, err, sizeof err), 0);
+  want_int(0, "nuse", (long long)mf.nuse, 3);
+  want_str(0, "use 0", mf.use[0].path, "./a");
+  want_str(0, "use 2", mf.use[2].path, "./c d");
+  want_str(0, "go", mf.go, "1.22");
+  want_int(0, "nreplace", (long long)mf.nreplace, 1);
+  want_str(0, "replace", mf.replace[0].new_path, "../y");
+  static const char req[] = "go 1.22\nrequire x.org/y v1.0.0\n";
+  want_int(0, "require in go.work",
+           modfile_parse(&mf, req, strlen(req), MODFILE_WORK, err, sizeof err),
+           -EINVAL);
+  want_str(0, "require err", err, "go.mod:2: unknown directive: require");
+  static const char mod[] = "module m\nuse ./a\n";
+  want_int(0, "use in go.mod",
+           modfile_parse(&mf, mod, strlen(mod), 0, err, sizeof err), -EINVAL);
+  want_int(0, "work and lax",
+           modfile_parse(&mf, work, strlen(work), MODFILE_WORK | MODFILE_LAX,
+                         err, sizeof err),
+           -EINVAL);
+  modfile_dispose(&mf);
+}
+
 static void test_prefixes(void **state) {
   size_t n = 0;
   tsv_each("modfile_parse.tsv", 1, on_prefixes, &n);
@@ -912,6 +946,7 @@ int main(void) {
       cmocka_unit_test(test_limit_entries),
       cmocka_unit_test(test_api),
       cmocka_unit_test(test_prefixes),
+      cmocka_unit_test(test_work),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

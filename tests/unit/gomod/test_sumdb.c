@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "modproxy/sumdb.h"
 #include "testutil.h"
@@ -155,59 +156,71 @@ static void test_notes(void **state) {
   }
 }
 
+/* x/mod note_test.go TestNewSigner and TestSign: Peter's private key signs
+ * his text into the note above (Ed25519 signatures are deterministic). */
+#define PETER_SKEY                                                             \
+  "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+"                \
+  "Y7hfZx09iUvxdXHKDFz"
+
+static void test_signer(void **state) {
+  struct sumdb_signer s;
+  char err[128];
+  assert_int_equal(sumdb_signer_parse(PETER_SKEY, &s, err, sizeof err), 0);
+  assert_string_equal(s.name, "PeterNeumann");
+  assert_int_equal(s.hash, 0xc74f20a3u);
+  char *note;
+  size_t len;
+  assert_int_equal(
+      sumdb_note_sign(PETER_TEXT, strlen(PETER_TEXT), &s, &note, &len), 0);
+  assert_string_equal(note, PETER_TEXT "\n" PETER_SIG);
+  free(note);
+  assert_int_equal(sumdb_note_sign("no newline", 10, &s, &note, &len), -EINVAL);
+  /* The key pair its seed makes is Peter's. */
+  char skey[SUMDB_MAX_SIGNER_BYTES], vkey[SUMDB_MAX_KEY_BYTES];
+  assert_int_equal(sumdb_key_generate("PeterNeumann", s.seed, skey, sizeof skey,
+                                      vkey, sizeof vkey),
+                   0);
+  assert_string_equal(skey, PETER_SKEY);
+  assert_string_equal(vkey, PETER_KEY);
+  assert_int_equal(sumdb_key_generate("Peter Neumann", s.seed, skey,
+                                      sizeof skey, vkey, sizeof vkey),
+                   -EINVAL);
+  /* A changed hash or a verifier key given as a signer key. */
+  char bad[] = PETER_SKEY;
+  bad[sizeof "PRIVATE+KEY+PeterNeumann+c74f20a" - 1] = '4';
+  assert_int_equal(sumdb_signer_parse(bad, &s, err, sizeof err), -EINVAL);
+  assert_string_equal(err, "invalid signer key hash");
+  assert_int_equal(sumdb_signer_parse(PETER_KEY, &s, err, sizeof err), -EINVAL);
+  assert_string_equal(err, "malformed signer key");
+}
+
 /* ---- a signer made here -------------------------------------------------- */
 
 struct signer {
-  EVP_PKEY *pk;
+  struct sumdb_signer sk;
   struct sumdb_key key;
 };
 
+/* A key pair of a random seed, through sumdb_key_generate. */
 static void signer_new(struct signer *s, const char *name) {
-  EVP_PKEY_CTX *kc = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
-  s->pk = NULL;
-  assert_int_equal(EVP_PKEY_keygen_init(kc), 1);
-  assert_int_equal(EVP_PKEY_keygen(kc, &s->pk), 1);
-  EVP_PKEY_CTX_free(kc);
-  uint8_t raw[33] = {1};
-  size_t len = 32;
-  assert_int_equal(EVP_PKEY_get_raw_public_key(s->pk, raw + 1, &len), 1);
-  unsigned char d[32];
-  EVP_MD_CTX *md = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-  EVP_DigestUpdate(md, name, strlen(name));
-  EVP_DigestUpdate(md, "\n", 1);
-  EVP_DigestUpdate(md, raw, 33);
-  EVP_DigestFinal_ex(md, d, NULL);
-  EVP_MD_CTX_free(md);
-  char b64[64], vkey[256];
-  EVP_EncodeBlock((unsigned char *)b64, raw, 33);
-  snprintf(vkey, sizeof vkey, "%s+%02x%02x%02x%02x+%s", name, d[0], d[1], d[2],
-           d[3], b64);
-  char err[128];
+  uint8_t seed[32];
+  assert_int_equal(RAND_bytes(seed, sizeof seed), 1);
+  char skey[SUMDB_MAX_SIGNER_BYTES], vkey[SUMDB_MAX_KEY_BYTES], err[128];
+  assert_int_equal(
+      sumdb_key_generate(name, seed, skey, sizeof skey, vkey, sizeof vkey), 0);
   if (sumdb_key_parse(vkey, &s->key, err, sizeof err) != 0)
     fail_msg("own key %s: %s", vkey, err);
+  if (sumdb_signer_parse(skey, &s->sk, err, sizeof err) != 0)
+    fail_msg("own signer key: %s", err);
 }
 
 /* Signs text (ending in '\n') into a heap note. */
 static char *sign_note(const struct signer *s, const char *text) {
-  uint8_t sig[4 + 64];
-  size_t slen = 64;
-  sig[0] = (uint8_t)(s->key.hash >> 24);
-  sig[1] = (uint8_t)(s->key.hash >> 16);
-  sig[2] = (uint8_t)(s->key.hash >> 8);
-  sig[3] = (uint8_t)s->key.hash;
-  EVP_MD_CTX *md = EVP_MD_CTX_new();
-  assert_int_equal(EVP_DigestSignInit(md, NULL, NULL, NULL, s->pk), 1);
-  assert_int_equal(EVP_DigestSign(md, sig + 4, &slen,
-                                  (const unsigned char *)text, strlen(text)),
-                   1);
-  EVP_MD_CTX_free(md);
-  char b64[128];
-  EVP_EncodeBlock((unsigned char *)b64, sig, sizeof sig);
-  size_t n = strlen(text) + strlen(b64) + strlen(s->key.name) + 16;
-  char *out = malloc(n);
-  snprintf(out, n, "%s\n\xe2\x80\x94 %s %s\n", text, s->key.name, b64);
-  return out;
+  char *note;
+  size_t len;
+  assert_int_equal(sumdb_note_sign(text, strlen(text), &s->sk, &note, &len), 0);
+  assert_int_equal(strlen(note), len);
+  return note;
 }
 
 /* ---- a log built here, checked against x/mod's tree hashes --------------- */
@@ -473,8 +486,6 @@ static void test_lookups(void **state) {
   assert_int_equal(sumdb_tree_parse(ok, strlen(ok), &t), 0);
   assert_int_equal(t.n, 0);
   free(note);
-  EVP_PKEY_free(s.pk);
-  EVP_PKEY_free(other.pk);
 }
 
 /* A tile narrower than the hash needs is refused, never read past its
@@ -505,7 +516,6 @@ static void test_note_size_limit(void **state) {
     free(note);
     free(text);
   }
-  EVP_PKEY_free(s.pk);
 }
 
 static void test_tile_too_narrow(void **state) {
@@ -528,6 +538,16 @@ static void test_base64(void **state) {
   assert_int_equal(sumdb_base64_decode("a=Gk", 4, out, sizeof out), -EINVAL);
   assert_int_equal(sumdb_base64_decode("aG!=", 4, out, sizeof out), -EINVAL);
   assert_int_equal(sumdb_base64_decode("", 0, out, sizeof out), 0);
+  char text[8];
+  assert_int_equal(
+      sumdb_base64_encode((const uint8_t *)"hi", 2, text, sizeof text), 4);
+  assert_string_equal(text, "aGk=");
+  assert_int_equal(
+      sumdb_base64_encode((const uint8_t *)"h", 1, text, sizeof text), 4);
+  assert_string_equal(text, "aA==");
+  assert_int_equal(
+      sumdb_base64_encode((const uint8_t *)"abcdef", 6, text, sizeof text),
+      -E2BIG);
 }
 
 static int teardown(void **state) {
@@ -547,6 +567,7 @@ int main(void) {
       cmocka_unit_test(test_lookups),
       cmocka_unit_test(test_tile_too_narrow),
       cmocka_unit_test(test_note_size_limit),
+      cmocka_unit_test(test_signer),
   };
   return cmocka_run_group_tests(tests, NULL, teardown);
 }

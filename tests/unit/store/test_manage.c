@@ -177,6 +177,41 @@ static void test_stats(void **state) {
   assert_int_equal(s.provenance, 0);
 }
 
+/* The totals row follows every write to versions, whoever makes it (the
+ * store's own functions or SQL from outside, as fsck and a person would):
+ * it equals a scan of the table. */
+static void test_totals(void **state) {
+  struct fixture *f = *state;
+  fx_put_version(f, M, "v1.0.0", 1000, 1);
+  fx_put_version(f, M, "v1.0.1", 2000, 2);
+  fx_put_version(f, M, "v1.0.2", 3000, 3);
+  fx_sql(f, "DELETE FROM versions WHERE version = 'v1.0.1'");
+  fx_sql(f, "UPDATE versions SET zip_size = NULL WHERE version = 'v1.0.2'");
+  fx_sql(f, "UPDATE versions SET mod = 'module x' WHERE version = 'v1.0.0'");
+  struct store_stats t;
+  memset(&t, 0xff, sizeof t);
+  assert_int_equal(store_totals_get(f->st, &t), 0);
+  sqlite3 *db = fx_raw(f);
+  sqlite3_stmt *s = NULL;
+  assert_int_equal(
+      sqlite3_prepare_v2(db,
+                         "SELECT count(*), count(zip_size), "
+                         "coalesce(sum(zip_size), 0), sum(coalesce(zip_size, "
+                         "0) + coalesce(length(info), 0) + "
+                         "coalesce(length(mod), 0)) FROM versions",
+                         -1, &s, NULL),
+      SQLITE_OK);
+  assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+  assert_int_equal(t.versions, 2);
+  assert_int_equal(t.versions, sqlite3_column_int64(s, 0));
+  assert_int_equal(t.zips, 1);
+  assert_int_equal(t.zips, sqlite3_column_int64(s, 1));
+  assert_int_equal(t.zip_bytes, sqlite3_column_int64(s, 2));
+  assert_int_equal(t.cache_bytes, sqlite3_column_int64(s, 3));
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_pins, fx_setup, fx_teardown),
@@ -186,6 +221,7 @@ int main(void) {
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_removal_log, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_stats, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_totals, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1058,6 +1058,64 @@ static void test_records_versions(void **state) {
       -ENOENT);
 }
 
+/* /diag's request table: failures by default (through their index), a
+ * status class, a module path prefix, a cause, a client, a time, pages. */
+static void test_records_query(void **state) {
+  struct fixture *f = *state;
+  static const struct {
+    int status;
+    const char *outcome, *module, *client;
+  } rows[] = {
+      {200, "hit", "rsc.io/quote", "10.0.0.1"},
+      {404, "not found", "rsc.io/quote", "10.0.0.1"},
+      {404, "not found", "rsc.io/sampler", "10.0.0.2"},
+      {502, "upstream error", "golang.org/x/text", "10.0.0.2"},
+      {200, "fetched", "golang.org/x/text", "10.0.0.1"},
+      {400, "invalid request", NULL, "10.0.0.3"},
+  };
+  enum { N = sizeof rows / sizeof rows[0] };
+  struct store_record recs[N];
+  char ids[N][8];
+  for (int i = 0; i < N; i++) {
+    snprintf(ids[i], sizeof ids[i], "q%d", i);
+    recs[i] = (struct store_record){.id = ids[i],
+                                    .time_ms = 1000 * (i + 1),
+                                    .status = rows[i].status,
+                                    .outcome = rows[i].outcome,
+                                    .module = rows[i].module,
+                                    .target = "/x",
+                                    .client = rows[i].client,
+                                    .json = "{}"};
+  }
+  assert_int_equal(store_records_put(f->st, recs, N, 100, NULL), 0);
+  struct store_record_row out[8];
+  struct store_records_filter q = {0};
+  assert_int_equal(store_records_query(f->st, &q, out, 8), 4);
+  assert_string_equal(out[0].id, "q5"); /* newest first */
+  assert_string_equal(out[3].id, "q1");
+  assert_string_equal(out[1].client, "10.0.0.2");
+  q = (struct store_records_filter){.status_min = 200, .status_max = 299};
+  assert_int_equal(store_records_query(f->st, &q, out, 8), 2);
+  assert_string_equal(out[0].outcome, "fetched");
+  q = (struct store_records_filter){.module_prefix = "rsc.io/q",
+                                    .status_max = 999};
+  assert_int_equal(store_records_query(f->st, &q, out, 8), 2);
+  assert_string_equal(out[0].id, "q1");
+  assert_string_equal(out[1].module, "rsc.io/quote");
+  q = (struct store_records_filter){.outcome = "not found"};
+  assert_int_equal(store_records_query(f->st, &q, out, 8), 2);
+  q = (struct store_records_filter){.client = "10.0.0.2"};
+  assert_int_equal(store_records_query(f->st, &q, out, 8), 2);
+  q = (struct store_records_filter){.since_ms = 3500};
+  assert_int_equal(store_records_query(f->st, &q, out, 8), 2);
+  /* Pages: one row each, the second page is the second newest. */
+  q = (struct store_records_filter){.offset = 1};
+  assert_int_equal(store_records_query(f->st, &q, out, 1), 1);
+  assert_string_equal(out[0].id, "q3");
+  q = (struct store_records_filter){.offset = 4};
+  assert_int_equal(store_records_query(f->st, &q, out, 1), 0);
+}
+
 static void test_concurrent_readers_and_writer(void **state) {
   struct fixture *f = *state;
   struct conc *c = calloc(1, sizeof *c);
@@ -1115,6 +1173,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_records_ring_and_yield, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_records_versions, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_records_query, setup, teardown),
       cmocka_unit_test_setup_teardown(test_concurrent_readers_and_writer, setup,
                                       teardown),
   };

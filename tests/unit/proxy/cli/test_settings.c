@@ -74,6 +74,39 @@ static int load(struct settings *st, const struct settings_cmd *cmd,
   return settings_load(st, cmd, argc, argv, err, errlen);
 }
 
+/* Durations (--offline-stale-after) and times (--since, --used-since). */
+static void test_duration_time_parse(void **state) {
+  static const struct {
+    const char *text;
+    int64_t secs; /* -1: refused */
+  } cases[] = {
+      {"0", 0},       {"45", 45},           {"45s", 45},     {"90m", 5400},
+      {"12h", 43200}, {"30d", 2592000},     {"2w", 1209600}, {"", -1},
+      {"d", -1},      {"-1d", -1},          {"3x", -1},      {"3dd", -1},
+      {"1 d", -1},    {"99999999999w", -1},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int64_t got = -1;
+    int rc = settings_duration_parse(cases[i].text, &got);
+    if (cases[i].secs < 0) {
+      if (rc != -EINVAL)
+        fail_msg("\"%s\": want -EINVAL, got %d", cases[i].text, rc);
+    } else if (rc != 0 || got != cases[i].secs) {
+      fail_msg("\"%s\": want %lld, got rc %d, %lld", cases[i].text,
+               (long long)cases[i].secs, rc, (long long)got);
+    }
+  }
+  int64_t t = 0, now = 1800000000;
+  assert_int_equal(settings_time_parse("7d", now, &t), 0);
+  assert_int_equal(t, now - 7 * 86400);
+  assert_int_equal(settings_time_parse("2026-01-02", now, &t), 0);
+  assert_int_equal(t, 1767312000);
+  assert_int_equal(settings_time_parse("2026-01-02T03:04:05Z", now, &t), 0);
+  assert_int_equal(t, 1767312000 + 3 * 3600 + 4 * 60 + 5);
+  assert_int_equal(settings_time_parse("2026-01-02T03:04", now, &t), -EINVAL);
+  assert_int_equal(settings_time_parse("yesterday", now, &t), -EINVAL);
+}
+
 static void test_config_of_other_commands(void **state) {
   char path[64], err[512] = "";
   write_conf("listen = 127.0.0.1:1\ndata = /srv/d\nmax-cache-bytes = 100G\n"
@@ -267,6 +300,7 @@ static void test_policy(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_size_parse),
+      cmocka_unit_test(test_duration_time_parse),
       cmocka_unit_test(test_config_of_other_commands),
       cmocka_unit_test(test_env),
       cmocka_unit_test(test_own_flags),

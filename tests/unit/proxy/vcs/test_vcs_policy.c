@@ -31,12 +31,11 @@ static void policy(struct vcs_policy *p, const char *allow,
                    const char *const *routes) {
   char err[256];
   memset(p, 0, sizeof *p);
-  assert_int_equal(vcs_ranges_parse(VCS_POLICY_DEFAULT_DENY, p->deny,
-                                    VCS_POLICY_MAX_RANGES, &p->ndeny, err,
-                                    sizeof err),
+  assert_int_equal(net_ranges_parse(VCS_POLICY_DEFAULT_DENY, p->deny,
+                                    NET_MAX_RANGES, &p->ndeny, err, sizeof err),
                    0);
-  assert_int_equal(vcs_ranges_parse(allow, p->allow, VCS_POLICY_MAX_RANGES,
-                                    &p->nallow, err, sizeof err),
+  assert_int_equal(net_ranges_parse(allow, p->allow, NET_MAX_RANGES, &p->nallow,
+                                    err, sizeof err),
                    0);
   p->routes = routes;
 }
@@ -71,18 +70,18 @@ static void test_ranges(void **state) {
   assert_true(denied(&p, "127.0.0.2"));
   assert_false(denied(&p, "::1"));
 
-  struct vcs_net_range r[4];
+  struct net_range r[4];
   size_t n;
   char err[256];
-  assert_int_equal(vcs_ranges_parse("none", r, 4, &n, err, sizeof err), 0);
+  assert_int_equal(net_ranges_parse("none", r, 4, &n, err, sizeof err), 0);
   assert_int_equal(n, 0);
-  assert_int_equal(vcs_ranges_parse("10.0.0.0/33", r, 4, &n, err, sizeof err),
+  assert_int_equal(net_ranges_parse("10.0.0.0/33", r, 4, &n, err, sizeof err),
                    -EINVAL);
   assert_string_equal(err, "\"10.0.0.0/33\" is not an address range (CIDR)");
-  assert_int_equal(vcs_ranges_parse("localhost", r, 4, &n, err, sizeof err),
+  assert_int_equal(net_ranges_parse("localhost", r, 4, &n, err, sizeof err),
                    -EINVAL);
   assert_int_equal(
-      vcs_ranges_parse("1.0.0.0/8,2.0.0.0/8,3.0.0.0/8,4.0.0.0/8,5.0.0.0/8", r,
+      net_ranges_parse("1.0.0.0/8,2.0.0.0/8,3.0.0.0/8,4.0.0.0/8,5.0.0.0/8", r,
                        4, &n, err, sizeof err),
       -EINVAL);
 }
