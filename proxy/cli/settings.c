@@ -130,9 +130,9 @@ static const struct def {
                            "open client connections at most; more are "
                            "refused with 503"},
     [S_MAX_REQUEST_RATE] = {"max-request-rate", K_COUNT, "2000", 1000000, "N",
-                            "requests per second one connection may make "
-                            "(0: no limit); past it, 429 and the connection "
-                            "closes"},
+                            "requests per second one client address may "
+                            "make (0: no limit); past it, 429 and the "
+                            "connection closes"},
     [S_TLS_CERT] = {"tls-cert", K_TEXT, NULL, 0, "FILE",
                     "PEM certificate chain: serve https (reloaded on SIGHUP)"},
     [S_TLS_KEY] = {"tls-key", K_TEXT, NULL, 0, "FILE",

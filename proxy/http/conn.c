@@ -570,17 +570,19 @@ const char *proxy_conn_base(struct proxy_conn *c, char *buf, size_t len) {
   return buf;
 }
 
-/* Counts a request against the connection's per-second allowance. */
+/* Counts a request against its client's per-second allowance: the client
+ * address (c->peer), not the connection, so that a trusted proxy's
+ * connection carrying many clients limits each of them. */
 static int over_rate(struct proxy_conn *c) {
-  uint64_t max = c->http->cfg.max_request_rate;
-  uint64_t now = uv_now(c->http->loop);
-  if (max == 0)
+  struct http_server *h = c->http;
+  unsigned char a[16] = {0};
+  if (h->cfg.max_request_rate == 0)
     return 0;
-  if (now - c->rate_window_ms >= 1000) {
-    c->rate_window_ms = now;
-    c->rate_count = 0;
-  }
-  return ++c->rate_count > max;
+  /* c->peer is an address but for a peer getpeername could not name
+   * (""): those share the all-zero key. */
+  if (net_addr_parse(c->peer, a) < 0)
+    memset(a, 0, sizeof a);
+  return http__rate_over(h->rate, a, uv_now(h->loop), h->cfg.max_request_rate);
 }
 
 /* The hint names the proxy as ~/.netrc must: Go 1.24 and newer look a
@@ -667,8 +669,8 @@ static void feed(struct proxy_conn *c, const char *data, size_t len) {
       c->req->keep_alive = 0;
       proxy_conn_outcome(c, DIAG_INVALID);
       proxy_conn_send_text(c, 429,
-                           "too many requests on one connection; this proxy "
-                           "allows --max-request-rate per second",
+                           "too many requests from one client address; this "
+                           "proxy allows --max-request-rate per second",
                            NULL);
       return;
     }

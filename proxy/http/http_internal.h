@@ -17,6 +17,14 @@
 #define HTTP_ID_POOL_BYTES (340u * DIAG_ID_RANDOM_BYTES)
 /* One read from a socket. */
 #define HTTP_READ_BUF_BYTES (64u << 10)
+/* Client addresses whose request rate is counted at once (rate.c), about
+ * 48 bytes each: more than the clients one server sees within a second
+ * (a client pushed out starts a new second, so escaping the limit takes
+ * cycling through this many addresses a second, past --max-connections
+ * unless through a trusted proxy). */
+#define HTTP_RATE_CLIENTS_MAX 4096u
+
+struct http_rate;
 
 /* ---- connections and requests ------------------------------------------- */
 
@@ -105,9 +113,7 @@ struct proxy_conn {
   /** The current request needed credentials (the access hook sets it): its
    *  answer must not be kept by a shared cache. */
   int needs_credentials;
-  uint64_t rate_window_ms; /* start of the current one-second window */
-  uint64_t rate_count;     /* requests in it */
-  struct diag_record rec;  /* filled as the request is handled */
+  struct diag_record rec; /* filled as the request is handled */
   int outcome_set;
   proxy_conn_body_cb on_body; /* CONN_BODY: who gets the body */
   void *body_arg;
@@ -146,6 +152,7 @@ struct http_server {
   SSL_CTX *tls;            /* the TLS context for new connections, or NULL */
   struct proxy_auth *auth; /* --auth-file credentials, or NULL */
   struct proxy_auth_checks *auth_checks; /* their password thread */
+  struct http_rate *rate; /* --max-request-rate's counts, or NULL (off) */
   struct http_handler handlers[HTTP_MAX_HANDLERS];
   int nhandlers;
   struct proxy_conn *conns; /* open connections */
@@ -182,6 +189,21 @@ struct http_server {
 int http__forwarded_client(const struct net_range *trusted, size_t ntrusted,
                            const char *xff, const char *fwd, char *out,
                            size_t cap);
+
+/**
+ * The request rate table (rate.c): empty, sized for HTTP_RATE_CLIENTS_MAX
+ * clients. 0 or -ENOMEM. Loop thread, as every http__rate_ call.
+ */
+int http__rate_new(struct http_rate **out);
+/** Frees t (NULL: nothing). */
+void http__rate_free(struct http_rate *t);
+/**
+ * Counts a request of the client at addr (net_addr_parse's 16 bytes) at
+ * now_ms (a monotonic clock): 1 when it is past max requests in the
+ * client's current one-second window, else 0.
+ */
+int http__rate_over(struct http_rate *t, const unsigned char addr[16],
+                    uint64_t now_ms, uint64_t max);
 
 /** The current Date header value (refreshed at most once a second). */
 const char *http__date(struct http_server *h);

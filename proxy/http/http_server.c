@@ -63,6 +63,11 @@ int http_server_configure(struct http_server *h, const struct http_config *cfg,
       snprintf(err, errlen, "cannot start the password thread: %s",
                uv_strerror(rc));
   }
+  if (rc == 0 && cfg->max_request_rate > 0 && h->rate == NULL) {
+    rc = http__rate_new(&h->rate);
+    if (rc < 0)
+      snprintf(err, errlen, "--max-request-rate: %s", strerror(-rc));
+  }
   if (rc < 0) {
     SSL_CTX_free(tls);
     proxy_auth_release(auth);
@@ -174,6 +179,7 @@ static void close_step(struct http_server *h) {
     return;
   http_close_cb cb = h->on_closed;
   void *arg = h->closed_arg;
+  http__rate_free(h->rate);
   free(h);
   if (cb != NULL)
     cb(arg);

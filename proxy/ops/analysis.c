@@ -384,11 +384,11 @@ static void html_module_findings(FILE *f, const struct diag_report *r,
 
 /* The build list as a table: what go list -m -u all shows, and more. */
 static void html_build_table(FILE *f, const struct diag_report *r) {
-  fputs("<table><thead><tr><th>module</th><th>version</th><th>latest</th>"
-        "<th>pre-release</th><th></th><th>retracted / deprecated</th>"
-        "<th>go.sum</th><th>findings and fixes</th></tr></thead><tbody>",
-        f);
-  for (size_t i = 0; r->info != NULL && i < r->nbuild; i++) {
+  int nrows = r->info != NULL ? (int)r->nbuild : 0;
+  page_table_begin(f, NULL, "buildlist", nrows,
+                   "module|version|latest|pre-release||retracted / "
+                   "deprecated|go.sum|findings and fixes");
+  for (int i = 0; i < nrows; i++) {
     const struct diag_mod *b = &r->build[i];
     const struct diag_module_info *m = &r->info[i];
     fputs("<tr><td>", f);
@@ -416,7 +416,7 @@ static void html_build_table(FILE *f, const struct diag_report *r) {
     html_module_findings(f, r, b->path);
     fputs("</td></tr>", f);
   }
-  fputs("</tbody></table>", f);
+  page_table_end(f, nrows);
 }
 
 /* Every finding, errors first, with its message and fix. */

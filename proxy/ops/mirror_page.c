@@ -17,7 +17,6 @@
 #include "ops.h"
 #include "page.h"
 
-
 struct mirror_page {
   uv_work_t work;
   struct proxy_conn *conn;
@@ -104,8 +103,8 @@ static void on_page(uv_work_t *w) {
     diag_json_write(f, t > 0 ? snap : NULL);
     if (t > 0)
       fprintf(f, ",\"age_seconds\":%" PRId64, now - t);
-    fprintf(f, ",\"stale_after_seconds\":%" PRId64 ",\"stale\":",
-            p->stale_after_s);
+    fprintf(
+        f, ",\"stale_after_seconds\":%" PRId64 ",\"stale\":", p->stale_after_s);
     diag_json_write(f, stale[0] != '\0' ? stale : NULL);
     fprintf(f, ",\"last_import\":");
     diag_json_write(f, imported[0] != '\0' ? imported : NULL);
@@ -231,8 +230,7 @@ void proxy_route_mirror(struct proxy_conn *c, void *arg) {
   p->conn = c;
   p->s = s;
   p->fmt = proxy_format_negotiate(proxy_conn_target(c), proxy_conn_accept(c));
-  p->wants =
-      strncmp(proxy_conn_target(c), "/diag/mirror/missing.txt", 24) == 0;
+  p->wants = strncmp(proxy_conn_target(c), "/diag/mirror/missing.txt", 24) == 0;
   for (int i = 0; i < proxy_sumdb_count(s->sumdb); i++)
     if (proxy_sumdb_at(s->sumdb, i)->unreachable_until > uv_now(s->loop))
       p->unreachable |= 1u << i;

@@ -1,21 +1,26 @@
 #!/usr/bin/env python3
-"""diag_browser.py PROXY_URL DRIVER_URL SHOTS_DIR MODULE
+"""diag_browser.py PROXY_URL DRIVER_URL SHOTS_DIR MODULE PROJECT GOVERSION
 
 Drives headless Chromium through chromedriver (W3C WebDriver over HTTP,
 standard library only) through /diag as a person would: types a module
 path prefix into the search box, applies a status filter, follows a link
 to a request and from it to its module; asserts on the DOM at each step,
 saves a screenshot of each page, and checks that no page scrolls
-sideways at 1280 px and at 390 px wide. Exits non-zero with the failed
-check's message."""
+sideways at 1280 px and at 390 px wide. Then types PROJECT's go.mod and
+go.sum (MODULE at an older release) and the client's GOVERSION into
+/diag/modfile's form and submits it: the report's table must list MODULE
+at its required and latest versions, and its link lead to the module's
+page. Exits non-zero with the failed check's message."""
 import base64
 import json
 import os
 import sys
+import time
 import urllib.parse
 import urllib.request
 
-PROXY, DRIVER, SHOTS, MODULE = sys.argv[1:5]
+PROXY, DRIVER, SHOTS, MODULE, PROJECT, GOVERSION = sys.argv[1:7]
+REPORT_WAIT = 15  # seconds for the go.mod report: the analysis asks upstream
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C element key
 
 
@@ -83,6 +88,21 @@ def url():
     return call("GET", S + "/url")
 
 
+def typein(el, keys):
+    call("POST", S + "/element/%s/value" % el, {"text": keys})
+
+
+def width(px):
+    call("POST", S + "/window/rect", {"width": px, "height": 900})
+
+
+def not_sideways(what, px):
+    w = js("return [document.documentElement.scrollWidth,"
+           " document.documentElement.clientWidth]")
+    check(w[0] <= w[1], "%s at %d px: page %d px wide, viewport %d" %
+          (what, px, w[0], w[1]))
+
+
 def shot(name):
     png = base64.b64decode(call("GET", S + "/screenshot"))
     check(png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000,
@@ -92,7 +112,7 @@ def shot(name):
 
 
 try:
-    call("POST", S + "/window/rect", {"width": 1280, "height": 900})
+    width(1280)
     # 1. /diag: the search box, a filter, the tables.
     go(PROXY + "/diag")
     check("modproxy diagnostics" in text(find("h1")), "/diag has its heading")
@@ -101,7 +121,7 @@ try:
     check(len(find("#causes svg", many=True)) > 0, "a chart per cause")
     shot("diag")
     box = find("#q")
-    call("POST", S + "/element/%s/value" % box, {"text": MODULE[:-2]})
+    typein(box, MODULE[:-2])
     click(find("select[name=status] option[value=all]"))
     click(find("#filters button[type=submit]"))
     q = urllib.parse.parse_qs(urllib.parse.urlparse(url()).query)
@@ -135,18 +155,54 @@ try:
     req_url = PROXY + "/diag/req/" + rid
     # 3. Every page at two widths: nothing scrolls sideways.
     pages = [PROXY + "/diag?status=all&range=week", req_url, module_url,
-             PROXY + "/diag/config", PROXY + "/diag/mirror"]
-    for width in (1280, 390):
-        call("POST", S + "/window/rect", {"width": width, "height": 900})
+             PROXY + "/diag/config", PROXY + "/diag/mirror",
+             PROXY + "/diag/modfile"]
+    for px in (1280, 390):
+        width(px)
         for p in pages:
             go(p)
             find("nav")
-            w = js("return [document.documentElement.scrollWidth,"
-                   " document.documentElement.clientWidth, innerWidth]")
-            check(w[0] <= w[1], "%s at %d px: page %d px wide, viewport %d" %
-                  (p[len(PROXY):], width, w[0], w[1]))
+            not_sideways(p[len(PROXY):], px)
             name = urllib.parse.urlparse(p).path.strip("/").split("/")
-            shot("%s-%d" % ("-".join(name[:2]), width))
+            shot("%s-%d" % ("-".join(name[:2]), px))
+    # 4. The go.mod form: type a project in, submit, read the report.
+    width(1280)
+    go(PROXY + "/diag/modfile")
+    for name in ("gomod", "gosum"):
+        typed = open(os.path.join(PROJECT, name[:2] + "." + name[2:])).read()
+        box = find("textarea#" + name)
+        typein(box, typed)
+        check(js("return document.getElementById('%s').value" % name) == typed,
+              "the %s textarea holds what was typed" % name)
+    typein(find("input[name=go_version]"), GOVERSION)
+    click(find("form button[type=submit]"))
+    deadline = time.monotonic() + REPORT_WAIT
+    while ("go.mod report" not in js("return document.title") and
+           time.monotonic() < deadline):
+        time.sleep(0.1)
+    check("go.mod report" in js("return document.title"),
+          "the report within %d s (at %s)" % (REPORT_WAIT, url()))
+    rows = {r[0]: r for r in js(
+        "return Array.from(document.querySelectorAll('#buildlist tr:has(td)'),"
+        " r => Array.from(r.cells, c => c.innerText.trim()))")}
+    check(sorted(rows) == ["golang.org/x/text", MODULE, "rsc.io/sampler"],
+          "the report's table lists the build list: %s" % sorted(rows))
+    r = rows[MODULE]
+    check(r[1:3] == ["v1.5.1", "v1.5.2"] and r[4] == "direct",
+          "%s: selected v1.5.1, latest v1.5.2, direct: %s" % (MODULE, r))
+    check(r[6] == "ok", "%s: the typed go.sum checks out: %s" % (MODULE, r))
+    check("example.com/browser" in text(find("main")),
+          "the report names the typed go.mod's module")
+    shot("modfile-report")
+    width(390)
+    not_sideways("the go.mod report", 390)
+    shot("modfile-report-390")
+    width(1280)
+    click(find("#buildlist a[href='/diag/module/%s']" % MODULE))
+    check(url() == PROXY + "/diag/module/" + MODULE,
+          "followed the report's link to the module: %s" % url())
+    check(MODULE in text(find("h1")) and find("#versions"),
+          "the module page loads from the report")
 finally:
     call("DELETE", S)
 print("PASS diag_browser.py")

@@ -4,8 +4,13 @@
 # W3C WebDriver over HTTP) opens /diag, types a module path prefix into the
 # search box, picks a status filter, follows a link to a request and from
 # it to its module, asserting on the DOM at each step; then every page
-# (/diag, a request, a module, /diag/config, /diag/mirror) at 1280 px and
-# 390 px wide must not scroll sideways. Screenshots are kept in
+# (/diag, a request, a module, /diag/config, /diag/mirror, the go.mod form)
+# at 1280 px and 390 px wide must not scroll sideways. Then a go.mod and its
+# go.sum (rsc.io/quote v1.5.1, whose latest release is v1.5.2) are typed
+# into /diag/modfile's form with the client's Go version; the report's
+# table must list the module at v1.5.1 with v1.5.2 as latest and go.sum
+# ok, must not scroll sideways at 390 px, and the module's link must lead
+# to its page. Screenshots are kept in
 # BUILD_DIR/artifacts/diag_browser/. Needs chromium and chromium-driver
 # (deploy/deps.sh test).
 source "$(dirname "$0")/lib.sh"
@@ -29,6 +34,22 @@ for u in /rsc.io/quote/@v/list /rsc.io/quote/@v/v1.5.2.info /rsc.io/quote/@v/v1.
   /nosuch.example.org/x/@v/list /golang.org/x/text/@v/list '/Bad%20Path/@v/list'; do
   curl -sS -o /dev/null "$PROXY_URL$u"
 done
+# A project for the go.mod form; its go.sum from the real go command.
+mkdir -p "$T/project"
+cat >"$T/project/go.mod" <<'EOF'
+module example.com/browser
+
+go 1.19
+
+require rsc.io/quote v1.5.1
+
+require (
+    golang.org/x/text v0.0.0-20170915032832-14c0d48ead0c // indirect
+    rsc.io/sampler v1.3.0 // indirect
+)
+EOF
+(cd "$T/project" && gocmd mod download all) || fail "go mod download all (the form's project)"
+[[ -s $T/project/go.sum ]] || fail "go mod download all wrote no go.sum"
 sleep 1.5 # records reach the store's ring in batches (every 1 s)
 
 port=$(_free_port)
@@ -39,7 +60,8 @@ for ((i = 0; i < 100; i++)); do
   sleep 0.1
 done
 CHROMIUM=$CHROMIUM timeout 120 python3 "$SRC_DIR/tests/e2e/diag_browser.py" \
-  "$PROXY_URL" "http://127.0.0.1:$port" "$SHOTS" rsc.io/quote ||
+  "$PROXY_URL" "http://127.0.0.1:$port" "$SHOTS" rsc.io/quote \
+  "$T/project" "$(gocmd env GOVERSION)" ||
   fail "the dashboard in the browser (screenshots in $SHOTS; chromedriver log: $(tail -n 5 "$T/chromedriver.log"))"
 rm -rf "$SHOTS/profile"
 echo "PASS diag_browser"

@@ -10,8 +10,10 @@
 #     and /metrics say how old it is;
 #  3. `modproxy missing` lists what the builds needed, not the go command's
 #     path-prefix probes; /diag/mirror shows the same list and links it;
-#  4. `modproxy export --from` that list on the connected side, `modproxy
-#     import` on the offline side (beside the running mirror);
+#  4. `modproxy export --from` that list on the connected side, signed
+#     with the site's key (`modproxy keygen`), as one .tar.zst file;
+#     `modproxy import --trust` of the site's public key on the offline side
+#     (beside the running mirror);
 #  5. the same build passes offline with an empty module cache: go build,
 #     go mod tidy, go test all, go mod verify; the new import's tidy too;
 #     the list is now empty;
@@ -155,18 +157,23 @@ curl -s "$PROXY_URL/diag/mirror/missing.txt" >"$T/served.txt"
 assert_eq "$(wants_of "$T/served.txt")" "$(wants_of "$T/wants.txt")" "/diag/mirror/missing.txt"
 assert_contains "$(curl -s "$PROXY_URL/diag/mirror?format=json")" '"missing":[{"want":"example.com/version@latest"'
 
-# ---- 4. the list goes out, a bundle comes back -------------------------------------------
+# ---- 4. the list goes out, a signed bundle in one file comes back -------------------------
+"$TEST_MODPROXY_BIN" keygen site -o "$T/site" >"$T/keygen.out" 2>&1 || fail "keygen: $(cat "$T/keygen.out")"
 t0=$(date +%s.%N)
-export_cmd --from "$T/wants.txt" -o "$T/b2" >"$T/b2.out" 2>"$T/b2.log" || fail "export --from: $(cat "$T/b2.log")"
+export_cmd --from "$T/wants.txt" --sign "$T/site.key" -o "$T/b2.tar.zst" >"$T/b2.out" 2>"$T/b2.log" ||
+  fail "export --from: $(cat "$T/b2.log")"
 t1=$(date +%s.%N)
-printf 'FIGURES export --from: %d files, %d bytes, %.2f s\n' "$(find "$T/b2" -type f | wc -l)" \
-  "$(du -sb "$T/b2" | cut -f1)" "$(echo "$t1 - $t0" | bc)"
-for f in rsc.io/quote/v3/@v/v3.0.0.zip example.com/version/@v/v1.1.0.zip rsc.io/sampler/@v/v1.3.0.mod; do
-  [[ -f $T/b2/$f ]] || fail "the bundle of the wants lacks $f"
+assert_contains "$(cat "$T/b2.out")" "signed by site+"
+tar --zstd -tf "$T/b2.tar.zst" >"$T/b2.members" || fail "tar cannot list the bundle"
+printf 'FIGURES export --from: %d files, %d bytes, %.2f s\n' "$(wc -l <"$T/b2.members")" \
+  "$(stat -c %s "$T/b2.tar.zst")" "$(echo "$t1 - $t0" | bc)"
+for f in modproxy-bundle.sig rsc.io/quote/v3/@v/v3.0.0.zip example.com/version/@v/v1.1.0.zip \
+  rsc.io/sampler/@v/v1.3.0.mod; do
+  grep -qx "$f" "$T/b2.members" || fail "the bundle of the wants lacks $f"
 done
 t0=$(date +%s.%N)
-"$TEST_MODPROXY_BIN" import --data "$T/mirror" --sumdb "$SUMDB_KEY" "$T/b2" >"$T/i2.out" 2>&1 ||
-  fail "import: $(cat "$T/i2.out")"
+"$TEST_MODPROXY_BIN" import --data "$T/mirror" --sumdb "$SUMDB_KEY" --trust "$T/site.pub" \
+  "$T/b2.tar.zst" >"$T/i2.out" 2>&1 || fail "import --trust: $(cat "$T/i2.out")"
 t1=$(date +%s.%N)
 printf 'FIGURES import: %.2f s\n' "$(echo "$t1 - $t0" | bc)"
 

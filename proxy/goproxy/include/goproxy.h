@@ -73,7 +73,7 @@ struct proxy_config {
   int auth_all;                   /**< everything needs credentials, not only
                                        private modules */
   uint64_t max_connections;
-  uint64_t max_request_rate;   /**< per connection per second, 0: none */
+  uint64_t max_request_rate;   /**< per client address per second, 0: none */
   const char *trusted_proxies; /**< CIDRs of reverse proxies, or NULL */
   int offline; /**< air-gapped mirror: fetch nothing (mirror.c) */
   /** offline: warn once the content is older than this (seconds; 0: never) */

@@ -100,7 +100,7 @@ struct http_config {
   const char *tls_cert, *tls_key; /**< PEM files: serve https, or NULL */
   const char *auth_file;          /**< credentials (auth.c), or NULL */
   uint64_t max_connections;       /**< 0: no limit */
-  uint64_t max_request_rate;      /**< per connection per second, 0: none */
+  uint64_t max_request_rate;      /**< per client address per second, 0: none */
   /** --trusted-proxies: CIDR ranges of the reverse proxies whose
    *  X-Forwarded-For / Forwarded name the client, or NULL: none. */
   const char *trusted_proxies;

@@ -129,8 +129,10 @@ static void deadline_in(struct timespec *ts, int ms) {
 
 /* What a test puts in the store before the server opens it. */
 static int (*populate)(const char *dir);
-/* --max-connections and --max-request-rate for the next server (0: none). */
+/* --max-connections and --max-request-rate for the next server (0: none),
+ * and its --trusted-proxies (NULL: none). */
 static uint64_t limit_connections, limit_request_rate;
+static const char *trusted_proxies;
 
 static int setup(void **state) {
   struct harness *h = calloc(1, sizeof *h);
@@ -155,6 +157,7 @@ static int setup(void **state) {
   h->cfg.records_keep = 1000;
   h->cfg.max_connections = limit_connections;
   h->cfg.max_request_rate = limit_request_rate;
+  h->cfg.trusted_proxies = trusted_proxies;
   pthread_mutex_init(&h->lock, NULL);
   pthread_cond_init(&h->cond, NULL);
   if (pthread_create(&h->thread, NULL, server_main, h) != 0)
@@ -1410,28 +1413,102 @@ static void test_head_timeout(void **state) {
 #define EDGE_CONNECTIONS 4
 #define EDGE_REQUEST_RATE 5
 
+/* The test clients connect from 127.0.0.1: a trusted proxy here. */
 static int setup_limits(void **state) {
   limit_connections = EDGE_CONNECTIONS;
   limit_request_rate = EDGE_REQUEST_RATE;
+  trusted_proxies = "127.0.0.1/32";
   int rc = setup(state);
   limit_connections = limit_request_rate = 0;
+  trusted_proxies = NULL;
   return rc;
 }
 
-/* --max-request-rate requests on one connection within a second are
- * answered; the next is 429 and closes the connection. */
+/* --trusted-proxies 127.0.0.1/32 (where the test clients connect from). */
+static int setup_trusted(void **state) {
+  trusted_proxies = "127.0.0.1/32";
+  int rc = setup(state);
+  trusted_proxies = NULL;
+  return rc;
+}
+
+/* A GET /healthz on c for the client `xff` names (NULL: the peer), which
+ * must get status `want`. */
+static void expect_rate(struct client *c, const char *xff, int want,
+                        const char *what) {
+  char extra[128] = "";
+  if (xff != NULL)
+    snprintf(extra, sizeof extra, "X-Forwarded-For: %s\r\n", xff);
+  struct response r = get_on(c, "/healthz", extra, 0);
+  if (r.status != want)
+    fail_msg("%s: status %d, want %d", what, r.status, want);
+  response_free(&r);
+}
+
+/* --max-request-rate requests from one client address within a second are
+ * answered; the next is 429 and closes the connection. The client is the
+ * forwarded one: two clients on one connection of a trusted proxy are
+ * counted apart, one client on two connections together. */
 static void test_request_rate_edge(void **state) {
   struct harness *h = *state;
   struct client *c = client_open(h);
-  for (int i = 1; i <= EDGE_REQUEST_RATE + 1; i++) {
-    struct response r = get_on(c, "/healthz", NULL, 0);
-    int want = i <= EDGE_REQUEST_RATE ? 200 : 429;
-    if (r.status != want)
-      fail_msg("request %d of a second: status %d, want %d", i, r.status, want);
-    response_free(&r);
-  }
+  for (int i = 1; i <= EDGE_REQUEST_RATE + 1; i++)
+    expect_rate(c, NULL, i <= EDGE_REQUEST_RATE ? 200 : 429, "the peer");
   expect_closed(c);
   client_close(c);
+  /* Two clients through one proxy connection: each has the allowance. */
+  c = client_open(h);
+  for (int i = 1; i <= EDGE_REQUEST_RATE; i++) {
+    expect_rate(c, "10.0.0.1", 200, "client 1 of 2 on one connection");
+    expect_rate(c, "10.0.0.2", 200, "client 2 of 2 on one connection");
+  }
+  expect_rate(c, "10.0.0.1", 429, "client 1 past its allowance");
+  expect_closed(c);
+  client_close(c);
+  /* One client through two connections: one allowance. */
+  struct client *c1 = client_open(h), *c2 = client_open(h);
+  for (int i = 1; i <= EDGE_REQUEST_RATE; i++)
+    expect_rate(i % 2 ? c1 : c2, "10.0.0.3", 200, "one client, 2 connections");
+  expect_rate(c1, "10.0.0.3", 429, "one client past its allowance");
+  expect_closed(c1);
+  client_close(c1);
+  client_close(c2);
+}
+
+/* From a trusted proxy, X-Forwarded-For and Forwarded are kept up to
+ * HTTP_MAX_FORWARDED_BYTES, several lines of one header together; past it
+ * (or a line past what a header value may hold), 431 rather than a list
+ * cut short. */
+static void test_forwarded_too_long(void **state) {
+  struct harness *h = *state;
+  static const char *const names[] = {"X-Forwarded-For", "Forwarded"};
+  /* Lines of LINE bytes: two fit, three do not. */
+  enum { LINE = 200 };
+  _Static_assert(2 * LINE + 2 < HTTP_MAX_FORWARDED_BYTES &&
+                     3 * LINE + 4 >= HTTP_MAX_FORWARDED_BYTES,
+                 "two lines fit, three do not");
+  char line[LINE + 1], req[2048];
+  for (size_t i = 0; i < LINE; i += 10)
+    memcpy(line + i, "10.0.0.1, ", 10);
+  line[LINE - 2] = '\0'; /* no ", " at the end */
+  for (int n = 0; n < 2; n++) {
+    int w = snprintf(req, sizeof req, "GET /healthz HTTP/1.1\r\nHost: t\r\n");
+    for (int lines = 1; lines <= 3; lines++) {
+      w += snprintf(req + w, sizeof req - (size_t)w, "%s: %s\r\n", names[n],
+                    line);
+      char *end = req + w;
+      memcpy(end, "\r\n", 3);
+      if (lines < 3)
+        assert_int_equal(status_of(h, req, strlen(req)), 200);
+      else
+        expect_refused_str(h, req, 431);
+    }
+    /* One line of two of these, past what a header value holds: 431. */
+    snprintf(req, sizeof req,
+             "GET /healthz HTTP/1.1\r\nHost: t\r\n%s: %s, %s\r\n\r\n", names[n],
+             line, line);
+    expect_refused_str(h, req, 431);
+  }
 }
 
 /* --max-connections connections are served; one more gets 503 and is
@@ -1501,6 +1578,8 @@ int main(void) {
                                       teardown),
       T(test_head_timeout),
       cmocka_unit_test_setup_teardown(test_request_rate_edge, setup_limits,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_forwarded_too_long, setup_trusted,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_connections_edge, setup_limits,
                                       teardown),
