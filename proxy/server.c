@@ -22,10 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "upstream.h"
 #include "mirror.h"
-#include "route.h"
-#include "sumdb_proxy.h"
+#include "server.h"
 #include "vcs.h"
 
 static void on_drain_timeout(uv_timer_t *t) {
@@ -35,18 +33,6 @@ static void on_drain_timeout(uv_timer_t *t) {
           PROXY_DRAIN_TIMEOUT_MS);
   http_server_close_all(s->http);
   uv_stop(s->loop);
-}
-
-const struct proxy_config *proxy_config_hold(const struct proxy_server *s) {
-  /* The count is the one thing that changes in a configuration. */
-  ((struct proxy_config *)s->cfg)->refs++;
-  return s->cfg;
-}
-
-void proxy_config_release(const struct proxy_config *cfg) {
-  struct proxy_config *c = (struct proxy_config *)cfg;
-  if (c != NULL && --c->refs == 0 && c->free != NULL)
-    c->free(c);
 }
 
 void proxy_server_stop(struct proxy_server *s) {
@@ -70,16 +56,17 @@ static void on_signal(uv_signal_t *h, int signum) {
 
 /* ---- the HTTP server's handlers and hooks ------------------------------- */
 
-static void on_request_done(struct proxy_conn *c, struct diag_record *rec,
-                            void *arg) {
-  struct proxy_server *s = arg;
+/* A finished request's record, from a connection or from goproxy_get. */
+static void keep_record(struct proxy_server *s, struct diag_record *rec) {
   proxy_metrics_request(s, rec);
-  rec->audit = proxy_access_audited(s, rec);
   proxy_records_push(s, rec);
 }
 
-static int on_access(struct proxy_conn *c, void *arg) {
-  return proxy_access_check(c); /* access.c: the one place that decides */
+static void on_request_done(struct proxy_conn *c, struct diag_record *rec,
+                            void *arg) {
+  struct proxy_server *s = arg;
+  rec->audit = proxy_access_audited(s, rec);
+  keep_record(s, rec);
 }
 
 static void on_hello(struct proxy_conn *c, void *arg) {
@@ -91,34 +78,6 @@ static void on_hello(struct proxy_conn *c, void *arg) {
                         sizeof hello - 1, NULL);
 }
 
-static void on_admin(struct proxy_conn *c, void *arg) {
-  proxy_route_admin(c, c->req->url);
-}
-
-static void on_ops(struct proxy_conn *c, void *arg) {
-  proxy_route_ops(c, c->req->url);
-}
-
-static void on_modfile(struct proxy_conn *c, void *arg) {
-  proxy_route_modfile(c);
-}
-
-static void on_mirror(struct proxy_conn *c, void *arg) {
-  proxy_route_mirror(c);
-}
-
-static void on_diag(struct proxy_conn *c, void *arg) {
-  proxy_route_diag(c, c->req->url);
-}
-
-static void on_sumdb(struct proxy_conn *c, void *arg) {
-  proxy_route_sumdb(c, c->req->url); /* the --sumdb databases (sumdb.c) */
-}
-
-static void on_goproxy(struct proxy_conn *c, void *arg) {
-  proxy_route(c);
-}
-
 /* Every target and its handler; the first that matches wins, so the narrow
  * patterns come before the wide ones and GOPROXY takes the rest. */
 static const struct route_spec {
@@ -127,17 +86,17 @@ static const struct route_spec {
   unsigned flags;
   http_handler_cb cb;
 } routes[] = {
-    {"/admin/", HTTP_MATCH_PREFIX, HTTP_HANDLER_BODY, on_admin},
-    {"/healthz", HTTP_MATCH_QUERY, 0, on_ops},
-    {"/readyz", HTTP_MATCH_QUERY, 0, on_ops},
-    {"/metrics", HTTP_MATCH_QUERY, 0, on_ops},
+    {"/admin/", HTTP_MATCH_PREFIX, HTTP_HANDLER_BODY, proxy_route_admin},
+    {"/healthz", HTTP_MATCH_QUERY, 0, proxy_route_ops},
+    {"/readyz", HTTP_MATCH_QUERY, 0, proxy_route_ops},
+    {"/metrics", HTTP_MATCH_QUERY, 0, proxy_route_ops},
     {"/", HTTP_MATCH_EXACT, 0, on_hello},
-    {"/diag/modfile", HTTP_MATCH_QUERY, HTTP_HANDLER_BODY, on_modfile},
-    {"/diag/mirror/missing.txt", HTTP_MATCH_QUERY, 0, on_mirror},
-    {"/diag/mirror", HTTP_MATCH_QUERY, 0, on_mirror},
-    {"/diag", HTTP_MATCH_TREE, 0, on_diag},
-    {"/sumdb/", HTTP_MATCH_PREFIX, 0, on_sumdb},
-    {"", HTTP_MATCH_PREFIX, 0, on_goproxy},
+    {"/diag/modfile", HTTP_MATCH_QUERY, HTTP_HANDLER_BODY, proxy_route_modfile},
+    {"/diag/mirror/missing.txt", HTTP_MATCH_QUERY, 0, proxy_route_mirror},
+    {"/diag/mirror", HTTP_MATCH_QUERY, 0, proxy_route_mirror},
+    {"/diag", HTTP_MATCH_TREE, 0, proxy_route_diag},
+    {"/sumdb/", HTTP_MATCH_PREFIX, 0, proxy_route_sumdb},
+    {"", HTTP_MATCH_PREFIX, 0, proxy_route},
 };
 
 /* What the HTTP layer takes of cfg. */
@@ -150,8 +109,7 @@ static struct http_config http_config_of(struct proxy_server *s,
       .max_connections = cfg->max_connections,
       .max_request_rate = cfg->max_request_rate,
       .trusted_proxies = cfg->trusted_proxies,
-      .server = s,
-      .access = on_access,
+      .access = proxy_access_check, /* access.c: the one place that decides */
       .on_done = on_request_done,
       .arg = s,
   };
@@ -196,7 +154,7 @@ static void server_dispose(struct proxy_server *s, int clean) {
   s->vcs = NULL;
   http_server_close(s->http, NULL, NULL);
   s->http = NULL;
-  upstream_list_free(s->upstreams);
+  upstream_list_close(s->upstreams, NULL, NULL);
   s->upstreams = NULL;
   /* One iteration runs the close callbacks of the handles closed above
    * (the fetcher, HTTP server and cache free their memory there) and of the
@@ -224,6 +182,8 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
   memset(s, 0, sizeof *s);
   s->loop = loop;
   s->cfg = cfg;
+  s->record = keep_record;
+  s->upstream_answered = proxy_metrics_upstream;
   proxy_config_hold(s);
   int rc =
       upstream_list_new(loop, cfg->upstream, cfg->upstream_ca, &s->upstreams);
@@ -263,9 +223,23 @@ int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
     rc = http_init(s);
   if (rc < 0)
     goto fail;
-  rc = proxy_sumdb_new(cfg->sumdbs, s->upstreams, &s->sumdb);
+  const struct proxy_sumdb_config sumdb = {
+      .sumdbs = cfg->sumdbs,
+      .upstreams = s->upstreams,
+      .loop = loop,
+      .store = s->store,
+      .read = proxy_sumdb_read, /* cached and coalesced (job_sumdb.c) */
+      .reader = s,
+  };
+  rc = proxy_sumdb_new(&sumdb, &s->sumdb);
+  const struct proxy_mirror_config mirror = {
+      .loop = loop,
+      .store = s->store,
+      .offline = cfg->offline,
+      .sumdb = s->sumdb,
+  };
   if (rc == 0)
-    rc = proxy_mirror_new(s->store, cfg->offline, &s->mirror);
+    rc = proxy_mirror_new(&mirror, &s->mirror);
   if (rc < 0)
     goto fail;
   rc = cfg->listen != NULL ? http_server_listen(s->http, cfg->listen) : 0;

@@ -47,7 +47,7 @@
 #include "export.h"
 #include "modproxy/diag.h"
 #include "modproxy/modfile.h"
-#include "route.h"
+#include "server.h"
 #include "modproxy/timeutil.h"
 
 /* Versions in one closure: a large program has a few thousand. */
@@ -1091,10 +1091,11 @@ int cmd_export(int argc, char **argv) {
     goto done;
   }
   /* The databases, as the server parsed them. */
-  if (x->s->sumdb != NULL && x->s->sumdb->ndbs > 0) {
-    x->specs = calloc((size_t)x->s->sumdb->ndbs, sizeof *x->specs);
-    for (int i = 0; x->specs != NULL && i < x->s->sumdb->ndbs; i++)
-      x->specs[x->nspecs++] = x->s->sumdb->dbs[i].spec;
+  int ndbs = proxy_sumdb_count(x->s->sumdb);
+  if (ndbs > 0) {
+    x->specs = calloc((size_t)ndbs, sizeof *x->specs);
+    for (int i = 0; x->specs != NULL && i < ndbs; i++)
+      x->specs[x->nspecs++] = proxy_sumdb_at(x->s->sumdb, i)->spec;
   }
   bundle_progress_init(&x->pr, "export");
   struct rootset *queries = NULL;

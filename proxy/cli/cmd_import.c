@@ -33,7 +33,7 @@
 
 #include "bundle.h"
 #include "cmd.h"
-#include "route.h"
+#include "server.h"
 #include "settings.h"
 #include "sumdb_proxy.h"
 #include "modproxy/timeutil.h"

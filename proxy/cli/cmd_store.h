@@ -1,7 +1,7 @@
 /*
  * What the cache-management commands (gc, fsck, stats, pin, backup) share:
  * loading their settings and flags, and opening an existing store.
- * Private to proxy/.
+ * Private to proxy/cli.
  */
 #ifndef PROXY_CMD_STORE_H
 #define PROXY_CMD_STORE_H

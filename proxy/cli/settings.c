@@ -11,7 +11,7 @@
  * that source. The same holds for MODPROXY_* variables.
  */
 #include "settings.h"
-#include "policy.h"
+#include "goproxy.h"
 #include "modproxy/netrange.h"
 #include "vcs.h"
 

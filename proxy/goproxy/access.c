@@ -115,10 +115,10 @@ int proxy_access_may_see(const struct proxy_server *s, const char *user,
           !target_private(s, target, subject, sizeof subject));
 }
 
-int proxy_access_check(struct proxy_conn *c) {
-  const struct proxy_server *s = c->server;
-  const char *url = c->req->url;
-  c->needs_credentials = 0;
+int proxy_access_check(struct proxy_conn *c, void *arg) {
+  const struct proxy_server *s = arg;
+  const char *url = proxy_conn_target(c);
+  proxy_conn_set_needs_credentials(c, 0);
   /* Health checks are for load balancers; /admin/ has its own token. */
   size_t path_len = strcspn(url, "?");
   if (s->cfg->auth_file == NULL ||
@@ -128,8 +128,9 @@ int proxy_access_check(struct proxy_conn *c) {
     return 1;
   char subject[HTTP_MAX_URL_BYTES + 1];
   int priv = target_private(s, url, subject, sizeof subject);
-  c->needs_credentials = s->cfg->auth_all || priv;
-  if (!c->needs_credentials || c->user[0] != '\0')
+  int needs = s->cfg->auth_all || priv;
+  proxy_conn_set_needs_credentials(c, needs);
+  if (!needs || proxy_conn_user(c)[0] != '\0')
     return 1;
   char what[HTTP_MAX_URL_BYTES + 32];
   snprintf(what, sizeof what, "the private module %s", subject);

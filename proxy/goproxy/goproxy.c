@@ -1,7 +1,8 @@
 /*
  * The GOPROXY core's state (goproxy.h): created and freed here, used by
  * routes.c (the hot cache), jobs.c (the jobs in flight) and the files that
- * read or drop hot-cache entries.
+ * read or drop hot-cache entries. And the configuration's reference count,
+ * which the jobs, the routes and the server hold and release.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -31,4 +32,16 @@ void goproxy_free(struct goproxy *gp) {
 
 struct hot_cache *goproxy_hot(struct goproxy *gp) {
   return &gp->hot;
+}
+
+const struct proxy_config *proxy_config_hold(const struct proxy_server *s) {
+  /* The count is the one thing that changes in a configuration. */
+  ((struct proxy_config *)s->cfg)->refs++;
+  return s->cfg;
+}
+
+void proxy_config_release(const struct proxy_config *cfg) {
+  struct proxy_config *c = (struct proxy_config *)cfg;
+  if (c != NULL && --c->refs == 0 && c->free != NULL)
+    c->free(c);
 }

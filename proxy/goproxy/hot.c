@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server.h"
+#include "goproxy.h"
 
 /* What malloc adds to each allocation (glibc: an 8-byte header, sizes
  * rounded up to 16): an entry is two allocations, itself and its body. */

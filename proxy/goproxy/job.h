@@ -7,7 +7,7 @@
  * ops table (like curl's Curl_handler): jobs.c walks the sources, records
  * the attempts and coalesces, the kind says where to fetch, how to check
  * and store, and how to explain a miss. Loop thread, except the ops marked
- * "worker". Private to proxy/.
+ * "worker". Private to proxy/goproxy.
  */
 #ifndef PROXY_JOB_H
 #define PROXY_JOB_H
@@ -15,8 +15,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "server.h"
-#include "upstream.h"
+#include "goproxy.h"
 
 struct proxy_stream;
 

@@ -148,11 +148,15 @@ static void on_verified(struct proxy_sumdb_verify *v) {
  * stored unchecked. */
 static int verify(struct fetch_job *j) {
   struct proxy_sumdb_verify *v = &module_data(j)->verify;
-  if (!proxy_sumdb_should_verify(j->s, &j->gp))
+  const struct gp_req *gp = &j->gp;
+  if (!j->cfg->verify_sumdb || j->cfg->offline || !gp->canonical ||
+      (gp->kind != GP_MOD && gp->kind != GP_ZIP) ||
+      !proxy_sumdb_should_verify(j->s->sumdb) ||
+      proxy_vcs_private(j->s->vcs, gp->module))
     return 0;
   v->on_done = on_verified;
   v->data = j;
-  return proxy_sumdb_verify_start(j->s, v, j->gp.module, j->gp.version) == 0;
+  return proxy_sumdb_verify_start(j->s->sumdb, v, gp->module, gp->version) == 0;
 }
 
 /* ---- not found ---------------------------------------------------------- */
@@ -353,7 +357,7 @@ static int ingest(struct fetch_job *j) {
   char v[GOMOD_MAX_VERSION_BYTES];
   int rc;
   if (m->verified &&
-      (rc = proxy_sumdb_refuse_bad(j->s, &m->verify, gp, origin, j->failure,
+      (rc = proxy_sumdb_refuse_bad(j->s->sumdb, &m->verify, origin, j->failure,
                                    sizeof j->failure)) < 0)
     return rc;
   switch (gp->kind) {
@@ -399,8 +403,8 @@ static int ingest(struct fetch_job *j) {
   }
     char h1[GOMOD_H1_BYTES];
     if (m->verified && gomod_h1_gomod(body, len, h1) == 0 &&
-        (rc = proxy_sumdb_check(j->s, &m->verify, gp, h1, origin, j->failure,
-                                sizeof j->failure)) < 0)
+        (rc = proxy_sumdb_check(j->s->sumdb, &m->verify, 1, h1, origin,
+                                j->failure, sizeof j->failure)) < 0)
       return rc;
     rc = store_part_put(st, gp->module, gp->version, STORE_MOD, body, len,
                         origin);
@@ -413,10 +417,10 @@ static int ingest(struct fetch_job *j) {
     struct gozip_report rep;
     rc = store_zip_put_fd(
         st, gp->module, gp->version, j->fd, origin, j->cfg->strict_zips,
-        m->verified ? proxy_sumdb_want(&m->verify, gp) : NULL, &rep);
+        m->verified ? proxy_sumdb_want(&m->verify, 0) : NULL, &rep);
     if (rc == -EILSEQ)
-      return proxy_sumdb_check(j->s, &m->verify, gp, rep.h1, origin, j->failure,
-                               sizeof j->failure);
+      return proxy_sumdb_check(j->s->sumdb, &m->verify, 0, rep.h1, origin,
+                               j->failure, sizeof j->failure);
     if (rc == -EBADMSG || rc == -E2BIG)
       snprintf(j->failure, sizeof j->failure,
                "the upstream's zip is unusable: %s", rep.error);

@@ -204,7 +204,8 @@ void proxy_job_explain(struct fetch_job *j) {
   char w[GOMOD_MAX_PATH_BYTES + GOMOD_MAX_VERSION_BYTES + 32], text[2048];
   j->kind->what(&j->gp, w, sizeof w);
   if (j->attempts_len == 0 && j->cfg->offline) {
-    proxy_mirror_explain(j->s, &j->gp, text, sizeof text);
+    proxy_mirror_explain(j->s->mirror, j->gp.module, j->gp.version, text,
+                         sizeof text);
   } else if (j->attempts_len == 0) {
     snprintf(text, sizeof text,
              "%s is not in this proxy's cache, and modproxy runs with its "
@@ -346,10 +347,12 @@ static void record_attempt(struct fetch_job *j, const struct proxy_fetch *f) {
 static void record_health(struct fetch_job *j, const struct proxy_fetch *f) {
   struct proxy_upstream *u = job_upstream(j);
   struct upstream_health *h = &u->health;
+  uint64_t ms = uv_now(j->s->loop) - j->attempt_start_ms;
   int answered =
       f->rc == 0 && (f->status == 200 || f->status == 404 || f->status == 410);
-  proxy_metrics_upstream(j->s, u, uv_now(j->s->loop) - j->attempt_start_ms,
-                         !answered);
+  upstream_health_latency(h, ms);
+  if (j->s->upstream_answered != NULL)
+    j->s->upstream_answered(j->s, u, ms, !answered);
   if (answered) {
     if (f->status == 200)
       h->ok++;

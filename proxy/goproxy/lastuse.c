@@ -37,7 +37,6 @@
 #include <time.h>
 
 #include "job.h" /* struct goproxy */
-#include "server.h"
 
 /* Last uses are written, and the removal log read, this often. */
 #define PROXY_CACHE_TICK_MS 5000

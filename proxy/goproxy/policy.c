@@ -178,6 +178,18 @@ struct policy *policy_find(struct policy_set *ps, const char *module) {
   return NULL;
 }
 
+int policy_set_count(const struct policy_set *ps) {
+  return ps != NULL ? ps->n : 0;
+}
+
+const struct policy *policy_set_at(const struct policy_set *ps, int i) {
+  return &ps->rules[i];
+}
+
+const char *policy_shown(const struct policy *p) {
+  return p->shown;
+}
+
 int policy_denies(const struct policy *p, const char *version) {
   if (p == NULL || p->action != POLICY_DENY)
     return 0;

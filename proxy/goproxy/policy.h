@@ -11,13 +11,16 @@
  * The rules are parsed once from the settings (settings.c) into a
  * policy_set that the configuration points to; a request looks its rule up
  * once (proxy_policy_for) and every step that serves, lists or fetches it
- * asks that rule. Parsing and matching are pure. Private to proxy/.
+ * asks that rule. Parsing and matching are pure. Private to proxy/goproxy:
+ * what the settings (proxy/cli) and the /diag pages (proxy/ops) use of
+ * them is declared in goproxy.h.
  */
 #ifndef PROXY_POLICY_H
 #define PROXY_POLICY_H
 
 #include <stddef.h>
 
+#include "goproxy.h"
 #include "modproxy/gomod.h"
 #include "upstream.h"
 
@@ -66,23 +69,7 @@ int policy_parse(const char *text, struct policy *out, char *err,
                  size_t errlen);
 /** Frees what p owns. NULL is fine. */
 void policy_dispose(struct policy *p);
-/** Checks text as policy_parse does, keeping nothing (settings.c). */
-int policy_check(const char *text, char *err, size_t errlen);
 
-/**
- * The rules of texts (NULL-terminated; NULL or empty: none) into *out (NULL
- * when there are none). 0, or a negative errno with one line in err.
- */
-int policy_set_new(const char *const *texts, struct policy_set **out, char *err,
-                   size_t errlen);
-/** NULL is fine. */
-void policy_set_free(struct policy_set *ps);
-
-/** The first rule whose pattern matches module, or NULL (ps may be NULL).
- *  Borrowed for as long as ps lives. */
-struct policy *policy_find(struct policy_set *ps, const char *module);
-/** 1 if p refuses version (p may be NULL: nothing is refused). */
-int policy_denies(const struct policy *p, const char *version);
 /** The range as written ("<v1.2.3", "=v1.0.0"), "" for every version. */
 void policy_range_text(const struct policy *p, char *out, size_t cap);
 

@@ -1,14 +1,14 @@
 /*
  * GOPROXY requests in routes.c (parse, look up, answer); a miss waits on a
- * coalesced fetch job (job.h). Private to proxy/.
+ * coalesced fetch job (job.h); checksum database answers (job_sumdb.c).
+ * Private to proxy/goproxy.
  */
 #ifndef PROXY_ROUTE_H
 #define PROXY_ROUTE_H
 
-#include "http.h"
+#include "goproxy.h"
 #include "job.h"
 #include "policy.h"
-#include "server.h"
 
 struct proxy_stream;
 
@@ -84,40 +84,6 @@ struct http_generator *proxy_zip_gen_new(struct proxy_server *s,
                                          const char *module,
                                          const char *version);
 
-/** Serves the GOPROXY endpoints (routes.c). */
-void proxy_route(struct proxy_conn *c);
-/**
- * Access control (access.c), the one place that decides it. 1 if a client
- * with these credentials (user "" for anonymous) may see something about
- * module and target (either may be NULL): private modules, named by the
- * module or by the request target, or everything with --auth-required
- * all, need a user. Pure; any thread.
- */
-int proxy_access_may_see(const struct proxy_server *s, const char *user,
-                         const char *module, const char *target);
-/**
- * The access phase, before any handler (http_config.access): 1 if the
- * current request may go on; else it has been answered (401). Sets
- * c->needs_credentials.
- */
-int proxy_access_check(struct proxy_conn *c);
-/** 1 when rec (a finished request) is a download of a private module's
- *  file (list, @latest, .info, .mod, .zip answered 200 or 206): its log
- *  line is an audit line. Loop thread; cheap when there is no --private. */
-int proxy_access_audited(const struct proxy_server *s,
-                         const struct diag_record *rec);
-/** Serves /healthz, /readyz and /metrics; 0 if path is none of them
- *  (ops_routes.c). */
-int proxy_route_ops(struct proxy_conn *c, const char *path);
-/** Serves POST /diag/modfile (analysis.c). */
-void proxy_route_modfile(struct proxy_conn *c);
-
-/** Serves /diag and below (diag_routes.c). */
-void proxy_route_diag(struct proxy_conn *c, const char *path);
-
-/** Serves /admin/ and below: POST /admin/refresh (admin_routes.c). */
-void proxy_route_admin(struct proxy_conn *c, const char *path);
-
 /** A stored zip's bytes as a body when it is small enough for the hot
  *  cache (PROXY_HOT_MAX_ENTRY_BYTES), else NULL: large zips stream from
  *  the store. Worker thread. */
@@ -126,5 +92,65 @@ struct proxy_body *proxy_zip_body(struct store *st, const char *module,
 
 /** Hex SHA-256 prefix of a body as a quoted strong ETag. */
 void proxy_etag(const void *data, size_t len, char etag[40]);
+
+/* ---- checksum database answers (job_sumdb.c) ----------------------------- */
+
+/* How long /sumdb/<name>/latest may be cached downstream. */
+#define PROXY_SUMDB_LATEST_MAX_AGE_S 60
+
+struct proxy_sumdb_get;
+typedef void (*proxy_sumdb_get_cb)(struct proxy_sumdb_get *g);
+
+enum sumdb_get_state {
+  SGET_IDLE,
+  SGET_STORE, /* worker: sumdb_cache, a wider tile, a remembered 404 */
+  SGET_FETCH, /* waiting on a fetch job (proxy_sumdb_job) */
+  SGET_DONE,
+};
+
+/** One answer wanted (embedded and owned by the caller, which keeps it in
+ *  place until on_done, then frees what it owns with _dispose). */
+struct proxy_sumdb_get {
+  /* in */
+  const struct proxy_sumdb_db *db;
+  proxy_sumdb_get_cb on_done;
+  void *data;
+  /* out */
+  int status;              /**< 200, 404/410, 502/504 or 503 */
+  struct proxy_body *body; /**< the answer, or the explanation (owned) */
+  int fetched;             /**< 1: fresh from a source */
+  int stale;               /**< 1: an old `latest` served because the
+                                sources failed */
+  const char *attempts;    /**< JSON of the source attempts; valid only
+                                during on_done */
+  char refused[256];       /**< why a source's answer failed its checks
+                                (then status is 502), or "" */
+  /* private */
+  struct proxy_server *s;
+  enum sumdb_get_state state;
+  int tile_w;               /**< a tile's width (-1 data, 0 not a tile) */
+  char tile_base[64];       /**< a tile's path without ".p/W" */
+  struct hot_value stale_v; /**< a stale `latest`, kept for a failure */
+  int64_t stored_fetched;
+  struct gp_req gp; /**< the job's request: module = db name, suffix = path */
+  char key[sizeof((struct fetch_job *)0)->key];
+  uv_work_t work;
+  struct job_waiter waiter;
+};
+
+/**
+ * Starts reading db's answer at `path` ("lookup/<esc>@<esc>", "tile/...",
+ * "latest"). on_done runs exactly once, on the loop thread, never from
+ * inside this call. Offline, nothing is fetched: what the store lacks
+ * answers 404. Returns 0, or -E2BIG for a path too long (on_done will not
+ * run).
+ */
+int proxy_sumdb_get_start(struct proxy_server *s, struct proxy_sumdb_get *g,
+                          const struct proxy_sumdb_db *db, const char *path);
+void proxy_sumdb_get_dispose(struct proxy_sumdb_get *g);
+
+/** The fetch-job kind of checksum database answers (job.h): from each
+ *  upstream proxy's /sumdb/<name>/, then the database itself. */
+extern const struct job_kind proxy_sumdb_job;
 
 #endif

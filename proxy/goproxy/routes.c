@@ -103,8 +103,7 @@ static void get_answer(struct route_ctx *ctx, int status,
   struct goproxy_reply r = {
       .status = status, .body = body, .zip_size = zip_size, .id = rec->id};
   ctx->cb(&r, ctx->cb_arg);
-  proxy_metrics_request(ctx->s, rec);
-  proxy_records_push(ctx->s, rec);
+  ctx->s->record(ctx->s, rec); /* metrics and records (proxy/ops) */
 }
 
 static void send_text(struct route_ctx *ctx, int status, const char *text,
@@ -212,14 +211,16 @@ static void send_value(struct route_ctx *ctx, const struct hot_value *v,
       .cache_control = cc,
       .etag = v->etag,
       .extra_headers = stale ? ROUTE_STALE_HEADERS
-                             : proxy_mirror_headers(c->server, gp->kind),
+                             : proxy_mirror_headers(ctx->s->mirror,
+                                                    gp->kind == GP_LIST ||
+                                                        gp->kind == GP_LATEST),
       .rangeable = gp->kind == GP_ZIP,
       .body = v->body,
       .size = v->zip_size,
   };
   if (r.body == NULL && r.size > 0) {
     /* A zip too large for the hot cache streams from the store. */
-    r.gen = proxy_zip_gen_new(c->server, gp->module, gp->version);
+    r.gen = proxy_zip_gen_new(ctx->s, gp->module, gp->version);
     if (r.gen == NULL) {
       proxy_conn_send_text(c, 503, "modproxy is out of memory; retry shortly",
                            NULL);
@@ -320,7 +321,14 @@ static void on_lookup(uv_work_t *w) {
       (ctx->gp.kind == GP_LIST || ctx->gp.kind == GP_LATEST)) {
     /* An offline mirror, or a cache-only module, lists what it holds
      * (mirror.c). */
-    proxy_mirror_answer(ctx->s, &ctx->gp, &ctx->value);
+    struct hot_value *v = &ctx->value;
+    v->body = proxy_mirror_answer(ctx->s->mirror, ctx->gp.module,
+                                  ctx->gp.kind == GP_LATEST);
+    if (v->body != NULL) {
+      v->status = 200;
+      v->fetched = (int64_t)time(NULL);
+      proxy_etag(v->body->data, v->body->len, v->etag);
+    }
     return;
   }
   /* Not stored: an answer (a list, or a remembered not-found) may be. */
@@ -419,7 +427,6 @@ static void on_fetch_stream(struct job_waiter *w, struct proxy_stream *st) {
         .status = 200,
         .content_type = content_type(GP_ZIP),
         .cache_control = ROUTE_IMMUTABLE,
-        .extra_headers = proxy_mirror_headers(c->server, GP_ZIP),
         .gen = gen,
         .size = st->size,
     };
@@ -477,18 +484,18 @@ static void serve_gp(struct route_ctx *ctx, const char *target) {
   }
 }
 
-void proxy_route(struct proxy_conn *c) {
+void proxy_route(struct proxy_conn *c, void *arg) {
   struct route_ctx *ctx = calloc(1, sizeof *ctx);
   if (ctx == NULL) {
     proxy_conn_send_text(c, 503, "modproxy is out of memory; retry shortly",
                          NULL);
     return;
   }
-  ctx->s = c->server;
-  ctx->cfg = proxy_config_hold(c->server);
+  ctx->s = arg;
+  ctx->cfg = proxy_config_hold(ctx->s);
   ctx->conn = c;
   proxy_conn_hold(c);
-  serve_gp(ctx, c->req->url);
+  serve_gp(ctx, proxy_conn_target(c));
 }
 
 int goproxy_get(struct proxy_server *s, const char *target, const char *user,

@@ -57,8 +57,8 @@ static void on_zip_read_done(uv_work_t *w, int status) {
   if (status < 0 || z->got <= 0) {
     /* The head is out: all we can do is cut the body short, which the
      * client detects by Content-Length. */
-    fprintf(stderr, "conn %s: zip read failed at %" PRIu64 ": %s\n", c->id,
-            z->off, strerror((int)-z->got));
+    fprintf(stderr, "conn %s: zip read failed at %" PRIu64 ": %s\n",
+            proxy_conn_id(c), z->off, strerror((int)-z->got));
     proxy_conn_body_fail(c);
     return;
   }
@@ -186,7 +186,7 @@ static void stream_proceed(struct http_generator *gen, struct proxy_conn *c,
   ssize_t got = pread(st->fd, g->chunk, want, (off_t)off);
   if (got <= 0) {
     fprintf(stderr, "conn %s: staged zip read failed at %" PRIu64 ": %s\n",
-            c->id, off, strerror(errno));
+            proxy_conn_id(c), off, strerror(errno));
     proxy_conn_body_fail(c);
     return;
   }
@@ -200,7 +200,7 @@ static void stream_stop(struct http_generator *gen, struct proxy_conn *c) {
   struct proxy_stream *st = g->st;
   if (c != NULL && st->failed) {
     proxy_conn_outcome(c, (enum diag_outcome)st->outcome);
-    c->rec.bytes = c->body_off;
+    proxy_conn_record_sent(c);
     proxy_conn_explain(c, st->why);
   }
   if (c != NULL && st->attempts != NULL)

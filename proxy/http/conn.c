@@ -660,7 +660,7 @@ static void feed(struct proxy_conn *c, const char *data, size_t len) {
     if (body_done) {
       proxy_conn_body_cb cb = c->on_body;
       c->on_body = NULL;
-      cb(c);
+      cb(c, c->body_arg);
       return;
     }
     c->http->stats.requests++;
@@ -883,10 +883,11 @@ static void send_continue(struct proxy_conn *c) {
   uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
 }
 
-void proxy_conn_read_body(struct proxy_conn *c, proxy_conn_body_cb cb) {
+void proxy_conn_read_body(struct proxy_conn *c, proxy_conn_body_cb cb,
+                          void *arg) {
   struct proxy_request *r = c->req;
   if (!r->body_waiting) {
-    cb(c);
+    cb(c, arg);
     return;
   }
   /* A declared length is reserved whole, before a byte is read. */
@@ -904,6 +905,7 @@ void proxy_conn_read_body(struct proxy_conn *c, proxy_conn_body_cb cb) {
   if (r->expect_continue && llhttp_get_http_minor(&c->parser) >= 1)
     send_continue(c);
   c->on_body = cb;
+  c->body_arg = arg;
   conn_state(c, CONN_BODY);
   arm_timer(c, HTTP_BODY_TIMEOUT_MS);
   read_resume(c);
@@ -924,7 +926,6 @@ void http__conn_accept(struct http_server *s) {
   struct proxy_conn *c = calloc(1, sizeof *c);
   if (c == NULL)
     return;
-  c->server = s->cfg.server;
   c->http = s;
   c->refs = 1;
   uv_tcp_init(s->loop, &c->tcp);
@@ -1325,4 +1326,47 @@ void http__conn_close_idle(struct http_server *s) {
 void http__conn_close_all(struct http_server *s) {
   for (struct proxy_conn *c = s->conns; c != NULL; c = c->next)
     conn_close(c);
+}
+
+/* ---- what handlers read ------------------------------------------------- */
+
+const char *proxy_conn_target(const struct proxy_conn *c) {
+  return c->req->url;
+}
+
+int proxy_conn_method(const struct proxy_conn *c) {
+  return c->req->method;
+}
+
+const char *proxy_conn_accept(const struct proxy_conn *c) {
+  return c->req->accept;
+}
+
+const char *proxy_conn_authorization(const struct proxy_conn *c) {
+  return c->req->authorization;
+}
+
+const char *proxy_conn_content_type(const struct proxy_conn *c) {
+  return c->req->content_type;
+}
+
+const char *proxy_conn_body(const struct proxy_conn *c, size_t *len) {
+  *len = c->req->body_len;
+  return c->req->body;
+}
+
+const char *proxy_conn_id(const struct proxy_conn *c) {
+  return c->id;
+}
+
+const char *proxy_conn_user(const struct proxy_conn *c) {
+  return c->user;
+}
+
+void proxy_conn_set_needs_credentials(struct proxy_conn *c, int needs) {
+  c->needs_credentials = needs;
+}
+
+void proxy_conn_record_sent(struct proxy_conn *c) {
+  c->rec.bytes = c->body_off;
 }

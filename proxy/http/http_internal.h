@@ -26,6 +26,111 @@
 
 struct http_rate;
 
+/* ---- connections and requests ------------------------------------------- */
+
+enum conn_state {
+  CONN_IDLE,     /* waiting for the first byte of a request */
+  CONN_HEAD,     /* reading a request */
+  CONN_HANDLING, /* request head complete, a handler is working on it */
+  CONN_BODY,     /* the handler is reading the request body */
+  CONN_WRITING,  /* response being written */
+  CONN_CLOSING,  /* uv_close called */
+};
+
+/* The request being read or answered. */
+struct proxy_request {
+  int method; /**< llhttp's HTTP_GET, HTTP_HEAD, HTTP_POST */
+  int head_only;
+  int keep_alive;
+  char url[HTTP_MAX_URL_BYTES + 1]; /**< the target, origin form */
+  size_t url_len;
+  size_t head_bytes;
+  int header_count;
+  int host_count;
+  const char *value_end; /* where the last header-value span ended */
+  int error_status;      /* set by a parser callback that refused the request */
+  const char *error_reason; /* ...and why (a string literal) */
+  /* The header being parsed (names longer than this are never ours). */
+  char hname[32];
+  size_t hname_len;
+  char hvalue[256];
+  size_t hvalue_len;
+  int hvalue_truncated;
+  /* Headers modproxy uses. */
+  char if_none_match[256];
+  char range[128];
+  char if_range[128];
+  char request_id[64];
+  char accept[256];
+  char host[256];
+  char content_type[256];
+  char authorization[HTTP_MAX_HEADER_VALUE_BYTES]; /* for /admin/ */
+  int expect_continue;                             /* Expect: 100-continue */
+  /* From a trusted proxy only: X-Forwarded-For and Forwarded, each header
+   * line appended (", "). Read by forwarded.c alone: handlers use
+   * proxy_conn_peer. */
+  char forwarded_for[HTTP_MAX_FORWARDED_BYTES];
+  char forwarded[HTTP_MAX_FORWARDED_BYTES];
+  /* POST body (only where a handler takes one): heap, not NUL-terminated,
+   * body_cap bytes counted against HTTP_MAX_BODIES_BYTES. */
+  char *body;
+  size_t body_len, body_cap;
+  int body_waiting; /* the body is still on the wire (not read yet) */
+  uint64_t start_ms;
+  char head[2048]; /* the response head being written */
+};
+
+struct ssl_st;
+struct http_handler;
+
+/* A client connection (opaque to handlers: http.h's proxy_conn_*). */
+struct proxy_conn {
+  struct proxy_conn *next, *prev; /* the http server's list */
+  struct http_server *http;
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  llhttp_t parser;
+  enum conn_state state;
+  int refs;            /* the handle, plus one per async operation in flight */
+  int handles_open;    /* tcp and timer, closed with uv_close */
+  char *pending;       /* bytes read but not yet parsed (pipelining) */
+  const char *feeding; /* start of the bytes being parsed now */
+  size_t pending_len;
+  /** The request being read or answered: allocated when its first byte
+   *  arrives and freed when the connection goes idle, so that an idle
+   *  keep-alive connection costs a few hundred bytes, not kilobytes. */
+  struct proxy_request *req;
+  const struct http_handler *handler; /* the one the target matched */
+  char id[DIAG_ID_BYTES]; /**< this request's id (sent as X-Request-Id) */
+  /** The current request's client: the peer's address, or behind a
+   *  trusted proxy the one its forwarding headers name (--trusted-proxies;
+   *  set when the request's head is complete). */
+  char peer[64];
+  char tcp_peer[64]; /* the connection's peer address */
+  int peer_trusted;  /* ...which is in --trusted-proxies */
+  char user[64];     /**< who the credentials name ("" anonymous) */
+  int auth_done;     /* user is settled for the current request */
+  /** The current request needed credentials (the access hook sets it): its
+   *  answer must not be kept by a shared cache. */
+  int needs_credentials;
+  struct diag_record rec; /* filled as the request is handled */
+  int outcome_set;
+  proxy_conn_body_cb on_body; /* CONN_BODY: who gets the body */
+  void *body_arg;
+  proxy_conn_gone_cb on_gone; /* the handler's watch, or NULL */
+  void *gone_arg;
+  /* The response being written. */
+  uv_write_t write;
+  struct proxy_body *body;
+  uint64_t body_off, body_end;
+  struct http_generator *gen; /* the body's generator, until stopped */
+  int close_after;
+  /* TLS (NULL on a plain connection): the session, and the ciphertext of
+   * the response write in flight. */
+  struct ssl_st *ssl;
+  char *tls_out;
+};
+
 struct proxy_auth;
 struct proxy_auth_checks;
 

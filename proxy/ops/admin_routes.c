@@ -23,7 +23,7 @@
 
 #include <openssl/crypto.h>
 
-#include "route.h"
+#include "ops.h"
 
 #define ADMIN_BEARER "Bearer "
 
@@ -36,13 +36,14 @@ static void reply(struct proxy_conn *c, int status, const char *text,
 struct refresh_job {
   uv_work_t work;
   struct proxy_conn *conn;
+  struct proxy_server *s;
   char module[GOMOD_MAX_PATH_BYTES];
   int dropped; /* answers dropped from the store, or a negative errno */
 };
 
 /* 1 when the request carries "Authorization: Bearer <token>". */
 static int authorized(const struct proxy_conn *c, const char *token) {
-  const char *h = c->req->authorization;
+  const char *h = proxy_conn_authorization(c);
   size_t plen = sizeof ADMIN_BEARER - 1;
   if (strncasecmp(h, ADMIN_BEARER, plen) != 0)
     return 0;
@@ -50,7 +51,7 @@ static int authorized(const struct proxy_conn *c, const char *token) {
   size_t n = strlen(h), want = strlen(token);
   /* Compare as many bytes as the token has, whatever was sent, so the time
    * taken does not depend on where the first difference is. */
-  char given[sizeof c->req->authorization] = {0};
+  char given[HTTP_MAX_HEADER_VALUE_BYTES] = {0};
   memcpy(given, h, n < sizeof given ? n : sizeof given - 1);
   return want < sizeof given && n == want &&
          CRYPTO_memcmp(given, token, want) == 0;
@@ -105,13 +106,13 @@ static int form_value(const char *form, size_t len, const char *name, char *out,
 
 static void on_refresh(uv_work_t *w) {
   struct refresh_job *j = w->data;
-  j->dropped = store_answers_drop(j->conn->server->store, j->module);
+  j->dropped = store_answers_drop(j->s->store, j->module);
 }
 
 static void on_refreshed(uv_work_t *w, int status) {
   struct refresh_job *j = w->data;
   struct proxy_conn *c = j->conn;
-  struct proxy_server *s = c->server;
+  struct proxy_server *s = j->s;
   /* After the store: a request in between may have put the old list back
    * into the hot cache from the store; now neither has it. */
   size_t hot = hot_cache_drop_module(goproxy_hot(s->goproxy), j->module);
@@ -134,16 +135,18 @@ static void on_refreshed(uv_work_t *w, int status) {
 }
 
 /* The module comes from the query, else from the body (read by now). */
-static void refresh(struct proxy_conn *c) {
+static void refresh(struct proxy_conn *c, void *arg) {
+  struct proxy_server *s = arg;
   char module[GOMOD_MAX_PATH_BYTES], err[256];
-  const char *query = strchr(c->req->url, '?');
+  const char *query = strchr(proxy_conn_target(c), '?');
+  size_t body_len;
+  const char *body = proxy_conn_body(c, &body_len);
   int rc = -ENOENT;
   if (query != NULL)
     rc = form_value(query + 1, strlen(query + 1), "module", module,
                     sizeof module);
-  if (rc == -ENOENT && c->req->body != NULL)
-    rc = form_value(c->req->body, c->req->body_len, "module", module,
-                    sizeof module);
+  if (rc == -ENOENT && body != NULL)
+    rc = form_value(body, body_len, "module", module, sizeof module);
   if (rc < 0) {
     reply(c, 400,
           rc == -ENOENT ? "refresh: say which module: "
@@ -165,18 +168,21 @@ static void refresh(struct proxy_conn *c) {
     return;
   }
   j->conn = c;
+  j->s = s;
   memcpy(j->module, module, sizeof module);
   j->work.data = j;
   proxy_conn_hold(c);
-  if (uv_queue_work(c->server->loop, &j->work, on_refresh, on_refreshed) < 0) {
+  if (uv_queue_work(s->loop, &j->work, on_refresh, on_refreshed) < 0) {
     proxy_conn_release(c);
     free(j);
     reply(c, 503, "could not queue the refresh; retry\n", NULL);
   }
 }
 
-void proxy_route_admin(struct proxy_conn *c, const char *path) {
-  const char *token = c->server->cfg->admin_token;
+void proxy_route_admin(struct proxy_conn *c, void *arg) {
+  const struct proxy_server *s = arg;
+  const char *path = proxy_conn_target(c);
+  const char *token = s->cfg->admin_token;
   if (token == NULL || token[0] == '\0') {
     reply(c, 404,
           "the admin endpoints are off: set admin-token (--admin-token, "
@@ -198,9 +204,9 @@ void proxy_route_admin(struct proxy_conn *c, const char *path) {
           "WWW-Authenticate: Bearer realm=\"modproxy admin\"\r\n");
     return;
   }
-  if (c->req->method != HTTP_POST) {
+  if (proxy_conn_method(c) != HTTP_POST) {
     reply(c, 405, "use POST /admin/refresh?module=PATH\n", "Allow: POST\r\n");
     return;
   }
-  proxy_conn_read_body(c, refresh);
+  proxy_conn_read_body(c, refresh, arg);
 }

@@ -29,7 +29,7 @@
 
 #include "page.h"
 #include "modproxy/timeutil.h"
-#include "route.h"
+#include "ops.h"
 
 /* Analyses running at once (each holds one worker thread while it waits on
  * its requests to the GOPROXY core, whose store lookups need one too). */
@@ -527,7 +527,7 @@ static void on_analysed(uv_work_t *w, int status) {
                            NULL);
     } else {
       enum proxy_format fmt =
-          proxy_format_negotiate(c->req->url, c->req->accept);
+          proxy_format_negotiate(proxy_conn_target(c), proxy_conn_accept(c));
       char *body = fmt == PROXY_FORMAT_JSON   ? diag_report_json(&j->report)
                    : fmt == PROXY_FORMAT_HTML ? html_report(&j->report)
                                               : diag_report_text(&j->report, 0);
@@ -542,8 +542,8 @@ static void on_analysed(uv_work_t *w, int status) {
 }
 
 /* Answers 503 when PROXY_MAX_ANALYSES run already: 1 if it did. */
-static int analyses_busy(struct proxy_conn *c) {
-  if (c->server->analyses < PROXY_MAX_ANALYSES)
+static int analyses_busy(const struct proxy_server *s, struct proxy_conn *c) {
+  if (s->analyses < PROXY_MAX_ANALYSES)
     return 0;
   proxy_conn_send_text(c, 503,
                        "modproxy is busy with other analyses; retry "
@@ -578,21 +578,19 @@ fail:
 }
 
 /* The body is in: the analysis starts on a worker thread. */
-static void on_body(struct proxy_conn *c) {
-  struct proxy_server *s = c->server;
-  const struct proxy_request *q = c->req;
-  if (analyses_busy(c))
+static void on_body(struct proxy_conn *c, void *arg) {
+  struct proxy_server *s = arg;
+  if (analyses_busy(s, c))
     return;
   struct analysis_job *j = job_new(s->loop);
   if (j == NULL) {
     proxy_conn_send_text(c, 503, "out of memory", NULL);
     return;
   }
-  j->body = q->body;
-  j->body_len = q->body_len;
-  j->content_type = q->content_type;
+  j->body = proxy_conn_body(c, &j->body_len);
+  j->content_type = proxy_conn_content_type(c);
   proxy_conn_base(c, j->base, sizeof j->base);
-  snprintf(j->user, sizeof j->user, "%s", c->user);
+  snprintf(j->user, sizeof j->user, "%s", proxy_conn_user(c));
   j->conn = c;
   j->server = s;
   j->cfg = proxy_config_hold(s);
@@ -609,14 +607,14 @@ static void on_body(struct proxy_conn *c) {
   proxy_conn_watch(c, on_client_gone, j);
 }
 
-void proxy_route_modfile(struct proxy_conn *c) {
-  const struct proxy_request *q = c->req;
-  if (q->method == HTTP_GET &&
-      proxy_format_negotiate(q->url, q->accept) == PROXY_FORMAT_HTML) {
+void proxy_route_modfile(struct proxy_conn *c, void *arg) {
+  if (proxy_conn_method(c) == HTTP_GET &&
+      proxy_format_negotiate(proxy_conn_target(c), proxy_conn_accept(c)) ==
+          PROXY_FORMAT_HTML) {
     serve_form(c);
     return;
   }
-  if (q->method != HTTP_POST) {
+  if (proxy_conn_method(c) != HTTP_POST) {
     proxy_conn_send_text_with(c, 405,
                               "POST a go.mod here (text/plain), or a form "
                               "(multipart or urlencoded) with the fields "
@@ -627,7 +625,7 @@ void proxy_route_modfile(struct proxy_conn *c) {
                               NULL, "Allow: GET, POST\r\n");
     return;
   }
-  if (analyses_busy(c))
+  if (analyses_busy(arg, c))
     return;
-  proxy_conn_read_body(c, on_body);
+  proxy_conn_read_body(c, on_body, arg);
 }

@@ -18,9 +18,8 @@
 #include <time.h>
 
 #include "dash.h"
-#include "http.h"
+#include "ops.h"
 #include "page.h"
-#include "route.h"
 
 /* Rows of the request table on one page of /diag. */
 #define DIAG_PAGE_ROWS 25
@@ -64,11 +63,12 @@ static void send_page(struct proxy_conn *c, enum proxy_format fmt,
 
 /* 1 if the client may see a record about module (may be "" or NULL) with
  * this target (access.c decides). */
-static int record_visible(const struct proxy_conn *c, const char *module,
+static int record_visible(const struct proxy_server *s,
+                          const struct proxy_conn *c, const char *module,
                           const char *target) {
   return proxy_access_may_see(
-      c->server, c->user, module != NULL && module[0] != '\0' ? module : NULL,
-      target);
+      s, proxy_conn_user(c),
+      module != NULL && module[0] != '\0' ? module : NULL, target);
 }
 
 /* A page's context: the request target (for the page's own links) and
@@ -167,9 +167,9 @@ static void record_html(FILE *f, const void *arg) {
   page_end(f, p->self);
 }
 
-static void send_record(struct proxy_conn *c, enum proxy_format fmt,
-                        const struct diag_record *r) {
-  if (!record_visible(c, r->module, r->target)) {
+static void send_record(const struct proxy_server *s, struct proxy_conn *c,
+                        enum proxy_format fmt, const struct diag_record *r) {
+  if (!record_visible(s, c, r->module, r->target)) {
     /* The same answer as for an unknown id: nothing about a private
      * module reaches an anonymous client. */
     proxy_conn_send_text(c, 404, "no record of that request", NULL);
@@ -180,13 +180,14 @@ static void send_record(struct proxy_conn *c, enum proxy_format fmt,
       [PROXY_FORMAT_HTML] = record_html,
       [PROXY_FORMAT_JSON] = record_json,
   };
-  struct record_page p = {c->req->url, r};
+  struct record_page p = {proxy_conn_target(c), r};
   send_page(c, fmt, fn, &p);
 }
 
 struct req_lookup {
   uv_work_t work;
   struct proxy_conn *conn;
+  struct proxy_server *s;
   enum proxy_format fmt;
   char id[DIAG_ID_BYTES];
   int rc;
@@ -196,7 +197,7 @@ struct req_lookup {
 static void on_req_lookup(uv_work_t *w) {
   struct req_lookup *l = w->data;
   struct store_bytes b = {0};
-  l->rc = store_record_get(l->conn->server->store, l->id, &b);
+  l->rc = store_record_get(l->s->store, l->id, &b);
   if (l->rc == 0)
     l->rc = diag_record_parse(b.data, &l->rec);
   store_bytes_free(&b);
@@ -207,7 +208,7 @@ static void on_req_looked_up(uv_work_t *w, int status) {
   struct proxy_conn *c = l->conn;
   if (!proxy_conn_gone(c)) {
     if (l->rc == 0) {
-      send_record(c, l->fmt, &l->rec);
+      send_record(l->s, c, l->fmt, &l->rec);
     } else {
       char text[160];
       snprintf(text, sizeof text,
@@ -222,11 +223,11 @@ static void on_req_looked_up(uv_work_t *w, int status) {
   free(l);
 }
 
-static void serve_request_record(struct proxy_conn *c, enum proxy_format fmt,
-                                 const char *id) {
-  const struct diag_record *r = proxy_records_find(c->server, id);
+static void serve_request_record(struct proxy_server *s, struct proxy_conn *c,
+                                 enum proxy_format fmt, const char *id) {
+  const struct diag_record *r = proxy_records_find(s, id);
   if (r != NULL) {
-    send_record(c, fmt, r);
+    send_record(s, c, fmt, r);
     return;
   }
   struct req_lookup *l = calloc(1, sizeof *l);
@@ -236,12 +237,12 @@ static void serve_request_record(struct proxy_conn *c, enum proxy_format fmt,
     return;
   }
   l->conn = c;
+  l->s = s;
   l->fmt = fmt;
   memcpy(l->id, id, strlen(id) + 1);
   l->work.data = l;
   proxy_conn_hold(c);
-  if (uv_queue_work(c->server->loop, &l->work, on_req_lookup,
-                    on_req_looked_up) < 0) {
+  if (uv_queue_work(s->loop, &l->work, on_req_lookup, on_req_looked_up) < 0) {
     proxy_conn_release(c);
     free(l);
     proxy_conn_send_text(c, 503, "could not queue the lookup; retry", NULL);
@@ -334,7 +335,7 @@ struct summary_job {
 
 static void on_summary(uv_work_t *w) {
   struct summary_job *sj = w->data;
-  struct store *st = sj->conn->server->store;
+  struct store *st = sj->s->store;
   const struct diag_filters *x = &sj->flt;
   struct store_records_filter f = {
       .module_prefix = x->q,
@@ -856,9 +857,9 @@ static void render_summary_html(FILE *f, const void *arg) {
 /* Takes the aggregates the page shows, and keeps, in every list, only what
  * the client may see; every rendering then shows the same. */
 static void summary_gather(const struct proxy_conn *c, struct summary_job *sj) {
-  const struct dash *d = c->server->dash;
-  sj->s = c->server;
-  sj->self = c->req->url;
+  const struct proxy_server *s = sj->s;
+  const struct dash *d = s->dash;
+  sj->self = proxy_conn_target(c);
   sj->nseries =
       dash_series(d, sj->flt.range, sj->now_ms, sj->series, &sj->step_s);
   for (int r = DASH_HOUR; r <= DASH_WEEK; r++)
@@ -879,22 +880,22 @@ static void summary_gather(const struct proxy_conn *c, struct summary_job *sj) {
     sj->causes[i] = (enum diag_outcome)o;
     const struct dash_cause *k = dash_cause(d, o);
     sj->cause_last[o] =
-        record_visible(c, k->last_module, k->last_target) ? k->last_id : "";
+        record_visible(s, c, k->last_module, k->last_target) ? k->last_id : "";
   }
   struct dash_missed all[DIAG_MISSED];
   int n = dash_missed(d, all, DIAG_MISSED);
   sj->nmissed = 0;
   for (int i = 0; i < n; i++)
-    if (record_visible(c, all[i].module, NULL))
+    if (record_visible(s, c, all[i].module, NULL))
       sj->missed[sj->nmissed++] = all[i];
   n = 0;
   for (int i = 0; i < sj->nfindings; i++)
-    if (record_visible(c, sj->findings[i].module, NULL))
+    if (record_visible(s, c, sj->findings[i].module, NULL))
       sj->findings[n++] = sj->findings[i];
   sj->nfindings = n;
   n = 0;
   for (int i = 0; i < sj->nrows; i++)
-    if (record_visible(c, sj->rows[i].module, sj->rows[i].target))
+    if (record_visible(s, c, sj->rows[i].module, sj->rows[i].target))
       sj->rows[n++] = sj->rows[i];
   sj->nrows = n;
 }
@@ -920,14 +921,15 @@ static void on_summary_done(uv_work_t *w, int status) {
   free(sj);
 }
 
-static void serve_summary(struct proxy_conn *c, enum proxy_format fmt,
-                          const char *query) {
+static void serve_summary(struct proxy_server *s, struct proxy_conn *c,
+                          enum proxy_format fmt, const char *query) {
   struct summary_job *sj = calloc(1, sizeof *sj);
   if (sj == NULL) {
     proxy_conn_send_text(c, 503, "out of memory", NULL);
     return;
   }
   sj->conn = c;
+  sj->s = s;
   sj->fmt = fmt;
   filters_parse(query, &sj->flt);
   struct timespec ts;
@@ -935,8 +937,7 @@ static void serve_summary(struct proxy_conn *c, enum proxy_format fmt,
   sj->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
   sj->work.data = sj;
   proxy_conn_hold(c);
-  if (uv_queue_work(c->server->loop, &sj->work, on_summary, on_summary_done) <
-      0) {
+  if (uv_queue_work(s->loop, &sj->work, on_summary, on_summary_done) < 0) {
     proxy_conn_release(c);
     free(sj);
     proxy_conn_send_text(c, 503, "could not queue the summary; retry", NULL);
@@ -977,12 +978,12 @@ static void config_lines(FILE *f, const struct config_page *p, int html) {
   }
   fputs("# GOFLAGS needs nothing from this proxy.\n", l);
   const struct policy_set *ps = p->policies;
-  for (int i = 0; ps != NULL && i < ps->n; i++)
+  for (int i = 0; i < policy_set_count(ps); i++)
     fprintf(l, "%s#   %s\n",
             i == 0 ? "# Module policies of this proxy (the first match "
                      "wins):\n"
                    : "",
-            ps->rules[i].shown);
+            policy_shown(policy_set_at(ps, i)));
   fclose(l);
   if (html)
     page_esc(f, line);
@@ -1003,10 +1004,10 @@ static void config_json(FILE *f, const void *arg) {
   diag_json_field(f, "GONOPROXY", p->priv[0] != '\0' ? "none" : "");
   fprintf(f, ",\"GOFLAGS\":\"\",\"policies\":[");
   const struct policy_set *ps = p->policies;
-  for (int i = 0; ps != NULL && i < ps->n; i++) {
+  for (int i = 0; i < policy_set_count(ps); i++) {
     if (i > 0)
       fputc(',', f);
-    diag_json_write(f, ps->rules[i].shown);
+    diag_json_write(f, policy_shown(policy_set_at(ps, i)));
   }
   fprintf(f, "]}\n");
 }
@@ -1031,9 +1032,10 @@ static void config_html(FILE *f, const void *arg) {
   page_end(f, p->self);
 }
 
-static void serve_config(struct proxy_conn *c, enum proxy_format fmt) {
-  const struct proxy_config *cfg = c->server->cfg;
-  struct config_page p = {.self = c->req->url};
+static void serve_config(const struct proxy_server *s, struct proxy_conn *c,
+                         enum proxy_format fmt) {
+  const struct proxy_config *cfg = s->cfg;
+  struct config_page p = {.self = proxy_conn_target(c)};
   proxy_conn_base(c, p.base, sizeof p.base);
   if (p.base[0] == '\0')
     snprintf(p.base, sizeof p.base, "http://%s", cfg->listen);
@@ -1052,6 +1054,7 @@ static void serve_config(struct proxy_conn *c, enum proxy_format fmt) {
 struct module_job {
   uv_work_t work;
   struct proxy_conn *conn;
+  struct proxy_server *s;
   enum proxy_format fmt;
   char module[GOMOD_MAX_PATH_BYTES];
   char version[GOMOD_MAX_VERSION_BYTES];
@@ -1066,7 +1069,7 @@ struct module_job {
 
 static void on_module_view(uv_work_t *w) {
   struct module_job *mj = w->data;
-  struct store *st = mj->conn->server->store;
+  struct store *st = mj->s->store;
   mj->rc = store_module_view(
       st, mj->module, mj->version[0] != '\0' ? mj->version : NULL, &mj->view);
   if (mj->rc == 0 && mj->version[0] == '\0' &&
@@ -1284,7 +1287,7 @@ static void render_module_html(FILE *f, const void *arg) {
   page_table_end(f, v->nfindings);
   requests_rows(f, "Latest requests", "modrequests", v->requests, v->nrequests,
                 0);
-  page_end(f, mj->conn->req->url);
+  page_end(f, proxy_conn_target(mj->conn));
 }
 
 static void on_module_view_done(uv_work_t *w, int status) {
@@ -1310,8 +1313,8 @@ static void on_module_view_done(uv_work_t *w, int status) {
   free(mj);
 }
 
-static void serve_module(struct proxy_conn *c, enum proxy_format fmt,
-                         const char *spec) {
+static void serve_module(struct proxy_server *s, struct proxy_conn *c,
+                         enum proxy_format fmt, const char *spec) {
   struct module_job *mj = calloc(1, sizeof *mj);
   if (mj == NULL) {
     proxy_conn_send_text(c, 503, "out of memory", NULL);
@@ -1336,9 +1339,9 @@ static void serve_module(struct proxy_conn *c, enum proxy_format fmt,
     return;
   }
   /* A copy: the configuration may be replaced while the store is read. */
-  const struct policy *p = policy_find(c->server->cfg->policies, mj->module);
+  const struct policy *p = policy_find(s->cfg->policies, mj->module);
   if (p != NULL &&
-      asprintf(&mj->policy, "%s%s", p->shown,
+      asprintf(&mj->policy, "%s%s", policy_shown(p),
                mj->version[0] != '\0' && policy_denies(p, mj->version)
                    ? " (refuses this version)"
                    : "") < 0) {
@@ -1347,11 +1350,12 @@ static void serve_module(struct proxy_conn *c, enum proxy_format fmt,
     return;
   }
   mj->conn = c;
+  mj->s = s;
   mj->fmt = fmt;
   mj->work.data = mj;
   proxy_conn_hold(c);
-  if (uv_queue_work(c->server->loop, &mj->work, on_module_view,
-                    on_module_view_done) < 0) {
+  if (uv_queue_work(s->loop, &mj->work, on_module_view, on_module_view_done) <
+      0) {
     proxy_conn_release(c);
     free(mj->policy);
     free(mj);
@@ -1359,27 +1363,29 @@ static void serve_module(struct proxy_conn *c, enum proxy_format fmt,
   }
 }
 
-void proxy_route_diag(struct proxy_conn *c, const char *url) {
+void proxy_route_diag(struct proxy_conn *c, void *arg) {
+  struct proxy_server *s = arg;
+  const char *url = proxy_conn_target(c);
   char path[HTTP_MAX_URL_BYTES + 1];
   snprintf(path, sizeof path, "%s", url);
   char *query = strchr(path, '?');
   if (query != NULL)
     *query++ = '\0';
-  enum proxy_format fmt = proxy_format_negotiate(url, c->req->accept);
+  enum proxy_format fmt = proxy_format_negotiate(url, proxy_conn_accept(c));
   if (strcmp(path, "/diag") == 0 || strcmp(path, "/diag/") == 0) {
-    serve_summary(c, fmt, query);
+    serve_summary(s, c, fmt, query);
     return;
   }
   if (strcmp(path, "/diag/config") == 0) {
-    serve_config(c, fmt);
+    serve_config(s, c, fmt);
     return;
   }
   if (strncmp(path, "/diag/req/", 10) == 0 && path[10] != '\0') {
-    serve_request_record(c, fmt, path + 10);
+    serve_request_record(s, c, fmt, path + 10);
     return;
   }
   if (strncmp(path, "/diag/module/", 13) == 0 && path[13] != '\0') {
-    serve_module(c, fmt, path + 13);
+    serve_module(s, c, fmt, path + 13);
     return;
   }
   proxy_conn_send_text(c, 404,

@@ -11,7 +11,6 @@
  */
 #include <dirent.h>
 #include <inttypes.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +21,9 @@
 #include "mirror.h"
 #include "modproxy/diag.h"
 #include "dash.h"
-#include "server.h"
-#include "sumdb_proxy.h"
+#include "ops.h"
 #include "vcs.h"
 
-static const uint64_t bucket_ms[PROXY_LATENCY_BUCKETS] = {
-    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000};
 static const int status_codes[PROXY_STATUS_SLOTS - 1] = {
     200, 206, 304, 400, 401, 403, 404, 405, 410, 413, 414, 416, 431, 502, 504};
 /* Client request latency: the loop's clock counts whole milliseconds, so
@@ -87,12 +83,6 @@ void proxy_metrics_upstream(struct proxy_server *s, struct proxy_upstream *u,
   for (int k = 0; k < upstream_list_count(s->upstreams); k++)
     if (upstream_list_at(s->upstreams, k) == u)
       dash_upstream(s->dash, k, ms, failed);
-  struct upstream_health *h = &u->health;
-  int i = 0;
-  while (i < PROXY_LATENCY_BUCKETS && ms > bucket_ms[i])
-    i++;
-  h->latency[i]++;
-  h->total_ms += ms;
 }
 
 /* The client latency histogram, one series per endpoint class and outcome
@@ -173,9 +163,7 @@ static void render_errors(FILE *f, const struct proxy_server *s) {
   for (int e = 0; e < PROXY_SUMDB_ERRORS; e++)
     fprintf(f, "modproxy_sumdb_errors_total{cause=\"%s\"} %" PRIu64 "\n",
             proxy_sumdb_error_name((enum proxy_sumdb_error)e),
-            s->sumdb != NULL ? atomic_load_explicit(&s->sumdb->errors[e],
-                                                    memory_order_relaxed)
-                             : 0);
+            proxy_sumdb_errors(s->sumdb, (enum proxy_sumdb_error)e));
 }
 
 /* A file of /proc (small) into buf; 0 or -1. */
@@ -312,7 +300,8 @@ char *proxy_metrics_render(const struct proxy_server *s,
       cum += up->health.latency[i];
       char le[16];
       if (i < PROXY_LATENCY_BUCKETS)
-        snprintf(le, sizeof le, "%g", (double)bucket_ms[i] / 1000.0);
+        snprintf(le, sizeof le, "%g",
+                 (double)upstream_latency_bucket_ms(i) / 1000.0);
       else
         snprintf(le, sizeof le, "+Inf");
       fprintf(f, "modproxy_upstream_request_duration_seconds_bucket{upstream=");
@@ -347,7 +336,7 @@ char *proxy_metrics_render(const struct proxy_server *s,
       "%zu\n",
       st->versions, st->zip_bytes, st->answers, goproxy_hot(s->goproxy)->bytes,
       goproxy_hot(s->goproxy)->count);
-  int64_t snapshot = proxy_mirror_snapshot(s);
+  int64_t snapshot = proxy_mirror_snapshot(s->mirror);
   if (snapshot > 0)
     fprintf(f,
             "# HELP modproxy_mirror_content_age_seconds How old an offline "

@@ -13,14 +13,14 @@
 #include <time.h>
 
 #include "mirror.h"
-#include "modproxy/diag.h"
-#include "route.h"
+#include "ops.h"
 
 enum ops_page { OPS_READY, OPS_METRICS };
 
 struct ops_job {
   uv_work_t work;
   struct proxy_conn *conn;
+  struct proxy_server *s;
   enum ops_page page;
   int json; /* ?format=json */
   int rc;
@@ -29,8 +29,8 @@ struct ops_job {
 
 static void on_ops_work(uv_work_t *w) {
   struct ops_job *j = w->data;
-  struct store *st = j->conn->server->store;
-  proxy_mirror_refresh(j->conn->server);
+  struct store *st = j->s->store;
+  proxy_mirror_refresh(j->s->mirror);
   j->rc =
       j->page == OPS_READY ? store_ping(st) : store_stats_get(st, &j->stats);
 }
@@ -46,7 +46,8 @@ static char *ready_text(const struct proxy_server *s, int rc, int json) {
     return NULL;
   const char *store = rc == 0 ? "writable" : strerror(-rc);
   char stale[256];
-  int warn = proxy_mirror_stale(s, (int64_t)time(NULL), stale, sizeof stale);
+  int warn = proxy_mirror_stale(s->mirror, s->cfg->offline_stale_after_s,
+                                (int64_t)time(NULL), stale, sizeof stale);
   if (json) {
     fprintf(f, "{\"ready\":%s,\"store\":\"%s\",\"warnings\":[",
             rc == 0 ? "true" : "false", store);
@@ -85,8 +86,8 @@ static void on_ops_done(uv_work_t *w, int status) {
   if (!proxy_conn_gone(c)) {
     char *text =
         j->page == OPS_READY
-            ? ready_text(c->server, j->rc, j->json)
-            : (j->rc == 0 ? proxy_metrics_render(c->server, &j->stats) : NULL);
+            ? ready_text(j->s, j->rc, j->json)
+            : (j->rc == 0 ? proxy_metrics_render(j->s, &j->stats) : NULL);
     if (text == NULL)
       proxy_conn_send_text(c, 503, "the store cannot be read; see the log",
                            NULL);
@@ -104,34 +105,32 @@ static void on_ops_done(uv_work_t *w, int status) {
   free(j);
 }
 
-int proxy_route_ops(struct proxy_conn *c, const char *url) {
-  enum ops_page page;
+void proxy_route_ops(struct proxy_conn *c, void *arg) {
+  struct proxy_server *s = arg;
+  const char *url = proxy_conn_target(c);
   const char *query = url + strcspn(url, "?");
   size_t n = (size_t)(query - url);
   if (n == 8 && strncmp(url, "/healthz", n) == 0) {
     proxy_conn_send_local(c, 200, "text/plain; charset=utf-8", "ok\n", 3, NULL);
-    return 1;
+    return;
   }
-  if (n == 7 && strncmp(url, "/readyz", n) == 0)
-    page = OPS_READY;
-  else if (n == 8 && strncmp(url, "/metrics", n) == 0)
-    page = OPS_METRICS;
-  else
-    return 0;
+  /* Registered for /healthz, /readyz and /metrics alone. */
+  enum ops_page page =
+      n == 7 && strncmp(url, "/readyz", n) == 0 ? OPS_READY : OPS_METRICS;
   struct ops_job *j = calloc(1, sizeof *j);
   if (j == NULL) {
     proxy_conn_send_text(c, 503, "out of memory", NULL);
-    return 1;
+    return;
   }
   j->conn = c;
+  j->s = s;
   j->page = page;
   j->json = strstr(query, "format=json") != NULL;
   j->work.data = j;
   proxy_conn_hold(c);
-  if (uv_queue_work(c->server->loop, &j->work, on_ops_work, on_ops_done) < 0) {
+  if (uv_queue_work(s->loop, &j->work, on_ops_work, on_ops_done) < 0) {
     proxy_conn_release(c);
     free(j);
     proxy_conn_send_text(c, 503, "could not queue the check; retry", NULL);
   }
-  return 1;
 }

@@ -35,7 +35,7 @@
 #include "dash.h"
 #include "modproxy/diag.h"
 #include "mirror.h"
-#include "server.h"
+#include "ops.h"
 
 struct record_batch {
   struct proxy_server *s;
@@ -93,7 +93,7 @@ static void store_batch(struct record_batch *b, void (*yield)(void)) {
     };
   }
   store_records_put(b->s->store, rows, n, b->keep, yield);
-  proxy_mirror_misses_put(b->s, b->recs, b->n);
+  proxy_mirror_misses_put(b->s->mirror, b->recs, b->n);
 }
 
 static void writer_main(void *arg) {

@@ -19,8 +19,9 @@
  *               |  error: unreachable     v
  *               +-------------------->  DONE (verdict, hashes; on_done)
  *
- * Lookups and tiles are read through proxy_sumdb_get: cached in the store,
- * coalesced with the go command's own requests under /sumdb/.
+ * Lookups and tiles are read through the read function the owner gave
+ * proxy_sumdb_new (proxy/goproxy's: cached in the store, coalesced with the
+ * go command's own requests under /sumdb/).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -29,8 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sumdb_proxy.h"
-#include "vcs.h"
+#include "sumdb_internal.h"
 
 static void verify_state(struct proxy_sumdb_verify *v,
                          enum sumdb_verify_state to) {
@@ -48,33 +48,24 @@ static void verify_state(struct proxy_sumdb_verify *v,
   v->state = to;
 }
 
-int proxy_sumdb_should_verify(struct proxy_server *s, const struct gp_req *gp) {
-  if (!s->cfg->verify_sumdb || s->cfg->offline || s->sumdb == NULL ||
-      s->sumdb->ndbs == 0 || !gp->canonical ||
-      (gp->kind != GP_MOD && gp->kind != GP_ZIP))
-    return 0;
-  if (s->sumdb->dbs[0].unreachable_until > uv_now(s->loop))
-    return 0;
-  return !proxy_vcs_private(s->vcs, gp->module);
+int proxy_sumdb_should_verify(const struct proxy_sumdb *sd) {
+  return sd != NULL && sd->ndbs > 0 &&
+         sd->dbs[0].unreachable_until <= uv_now(sd->loop);
 }
 
-static void free_gets(struct proxy_sumdb_verify *v) {
-  if (v->lookup != NULL) {
-    proxy_sumdb_get_dispose(v->lookup);
-    free(v->lookup);
-    v->lookup = NULL;
-  }
-  for (int i = 0; i < v->ntiles; i++) {
-    if (v->tile_gets[i] != NULL) {
-      proxy_sumdb_get_dispose(v->tile_gets[i]);
-      free(v->tile_gets[i]);
-      v->tile_gets[i] = NULL;
-    }
-  }
+static void release(struct sumdb_verify_read *r) {
+  proxy_body_unref(r->body);
+  r->body = NULL;
+}
+
+static void free_reads(struct proxy_sumdb_verify *v) {
+  release(&v->lookup);
+  for (int i = 0; i < v->ntiles; i++)
+    release(&v->tile_reads[i]);
 }
 
 void proxy_sumdb_verify_dispose(struct proxy_sumdb_verify *v) {
-  free_gets(v);
+  free_reads(v);
 }
 
 const char *proxy_sumdb_error_name(enum proxy_sumdb_error e) {
@@ -90,23 +81,28 @@ static void count_error(struct proxy_sumdb *sd, enum proxy_sumdb_error e) {
   atomic_fetch_add_explicit(&sd->errors[e], 1, memory_order_relaxed);
 }
 
+uint64_t proxy_sumdb_errors(struct proxy_sumdb *sd, enum proxy_sumdb_error e) {
+  return sd != NULL ? atomic_load_explicit(&sd->errors[e], memory_order_relaxed)
+                    : 0;
+}
+
 static void finish(struct proxy_sumdb_verify *v, enum sumdb_verdict verdict) {
   v->verdict = verdict;
-  if (verdict == SUMDB_UNREACHABLE && v->s->sumdb->ndbs > 0) {
-    v->s->sumdb->dbs[0].unreachable_until =
-        uv_now(v->s->loop) + PROXY_SUMDB_UNREACHABLE_MS;
-    count_error(v->s->sumdb, PROXY_SUMDB_ERR_UNREACHABLE);
+  if (verdict == SUMDB_UNREACHABLE) {
+    v->dbp->unreachable_until =
+        uv_now(v->sd->loop) + PROXY_SUMDB_UNREACHABLE_MS;
+    count_error(v->sd, PROXY_SUMDB_ERR_UNREACHABLE);
   }
   if (verdict == SUMDB_BAD)
-    count_error(v->s->sumdb, PROXY_SUMDB_ERR_BAD);
+    count_error(v->sd, PROXY_SUMDB_ERR_BAD);
   verify_state(v, SVER_DONE);
-  free_gets(v);
+  free_reads(v);
   v->on_done(v);
 }
 
 /* The first line of an explanation body, as the reason. */
 static void reason_from(struct proxy_sumdb_verify *v, const char *what,
-                        const struct proxy_sumdb_get *g) {
+                        const struct sumdb_verify_read *g) {
   const char *b = g->body != NULL ? g->body->data : "no answer";
   snprintf(v->reason, sizeof v->reason, "%s: HTTP %d: %.*s", what, g->status,
            (int)strcspn(b, "\n"), b);
@@ -119,7 +115,8 @@ static void check(struct proxy_sumdb_verify *v) {
     int k = 0;
     while (k < v->ntiles && (v->tiles[k].l != t.l || v->tiles[k].n != t.n))
       k++;
-    const struct proxy_sumdb_get *g = k < v->ntiles ? v->tile_gets[k] : NULL;
+    const struct sumdb_verify_read *g =
+        k < v->ntiles && v->tile_reads[k].done ? &v->tile_reads[k] : NULL;
     if (g != NULL && g->refused[0] != '\0') {
       snprintf(v->reason, sizeof v->reason, "%s", g->refused);
       finish(v, SUMDB_BAD);
@@ -152,14 +149,36 @@ static void check(struct proxy_sumdb_verify *v) {
   finish(v, SUMDB_VERIFIED);
 }
 
-static void on_tile(struct proxy_sumdb_get *g) {
-  struct proxy_sumdb_verify *v = g->data;
+/* Keeps the answer a read gave (its body referenced). */
+static void keep(struct sumdb_verify_read *r,
+                 const struct proxy_sumdb_answer *a) {
+  r->done = 1;
+  r->status = a->status;
+  r->body = a->body != NULL ? proxy_body_ref(a->body) : NULL;
+  snprintf(r->refused, sizeof r->refused, "%s",
+           a->refused != NULL ? a->refused : "");
+}
+
+static void on_tile(void *arg, const struct proxy_sumdb_answer *a) {
+  struct sumdb_verify_read *r = arg;
+  struct proxy_sumdb_verify *v = r->v;
+  keep(r, a);
   if (--v->pending == 0)
     check(v);
 }
 
-static void on_lookup(struct proxy_sumdb_get *g) {
-  struct proxy_sumdb_verify *v = g->data;
+/* Starts reading db's answer at path into r. */
+static int read_start(struct proxy_sumdb_verify *v, struct sumdb_verify_read *r,
+                      const char *path, proxy_sumdb_answer_cb cb) {
+  memset(r, 0, sizeof *r);
+  r->v = v;
+  return v->sd->read(v->sd->reader, v->dbp, path, cb, r);
+}
+
+static void on_lookup(void *arg, const struct proxy_sumdb_answer *a) {
+  struct sumdb_verify_read *g = arg;
+  struct proxy_sumdb_verify *v = g->v;
+  keep(g, a);
   if (g->status == 404 || g->status == 410) {
     reason_from(v, "lookup", g);
     finish(v, SUMDB_NOT_LISTED);
@@ -177,8 +196,8 @@ static void on_lookup(struct proxy_sumdb_get *g) {
   }
   struct sumdb_lookup l;
   char err[200];
-  if (sumdb_lookup_parse(g->body->data, g->body->len, &g->db->spec.key, &l, err,
-                         sizeof err) < 0 ||
+  if (sumdb_lookup_parse(g->body->data, g->body->len, &v->dbp->spec.key, &l,
+                         err, sizeof err) < 0 ||
       sumdb_record_hashes(l.text, l.text_len, v->module, v->version, v->zip_h1,
                           v->mod_h1) < 0) {
     snprintf(v->reason, sizeof v->reason, "its lookup answer: %s",
@@ -224,72 +243,57 @@ static void on_lookup(struct proxy_sumdb_get *g) {
   int started = 0;
   for (int i = 0; i < v->ntiles; i++) {
     char path[128];
-    struct proxy_sumdb_get *tg = calloc(1, sizeof *tg);
-    if (tg != NULL && sumdb_tile_path(&v->tiles[i], path, sizeof path) >= 0) {
-      tg->on_done = on_tile;
-      tg->data = v;
-      v->tile_gets[i] = tg;
-      if (proxy_sumdb_get_start(v->s, tg, g->db, path) == 0) {
-        started++;
-        continue;
-      }
-      v->tile_gets[i] = NULL;
+    if (sumdb_tile_path(&v->tiles[i], path, sizeof path) >= 0 &&
+        read_start(v, &v->tile_reads[i], path, on_tile) == 0) {
+      started++;
+      continue;
     }
-    free(tg);
     v->pending--;
   }
   if (started == 0)
     check(v); /* nothing could start: check() reports the missing tiles */
 }
 
-int proxy_sumdb_verify_start(struct proxy_server *s,
+int proxy_sumdb_verify_start(struct proxy_sumdb *sd,
                              struct proxy_sumdb_verify *v, const char *module,
                              const char *version) {
-  struct proxy_sumdb_db *db = &s->sumdb->dbs[0];
-  v->s = s;
+  struct proxy_sumdb_db *db = &sd->dbs[0];
+  v->sd = sd;
+  v->dbp = db;
   v->state = SVER_IDLE;
   v->verdict = SUMDB_UNREACHABLE;
   v->zip_h1[0] = v->mod_h1[0] = v->reason[0] = '\0';
   v->record_id = -1;
   v->ntiles = v->pending = v->nidx = 0;
+  memset(&v->lookup, 0, sizeof v->lookup);
   snprintf(v->db, sizeof v->db, "%s", db->spec.key.name);
   snprintf(v->module, sizeof v->module, "%s", module);
   snprintf(v->version, sizeof v->version, "%s", version);
   char ep[GOMOD_MAX_PATH_BYTES * 2], ev[GOMOD_MAX_VERSION_BYTES * 2];
-  char path[sizeof((struct gp_req *)0)->suffix];
+  char path[sizeof ep + sizeof ev + 8];
   if (gomod_escape_path(module, ep, sizeof ep, NULL, 0) < 0 ||
       gomod_escape_version(version, ev, sizeof ev, NULL, 0) < 0)
     return -EINVAL;
   snprintf(path, sizeof path, "lookup/%s@%s", ep, ev);
-  v->lookup = calloc(1, sizeof *v->lookup);
-  if (v->lookup == NULL)
-    return -ENOMEM;
-  v->lookup->on_done = on_lookup;
-  v->lookup->data = v;
-  int rc = proxy_sumdb_get_start(s, v->lookup, db, path);
-  if (rc < 0) {
-    free(v->lookup);
-    v->lookup = NULL;
+  int rc = read_start(v, &v->lookup, path, on_lookup);
+  if (rc < 0)
     return rc;
-  }
   verify_state(v, SVER_LOOKUP);
   return 0;
 }
 
 /* ---- comparing (worker thread) ------------------------------------------- */
 
-const char *proxy_sumdb_want(const struct proxy_sumdb_verify *v,
-                             const struct gp_req *gp) {
+const char *proxy_sumdb_want(const struct proxy_sumdb_verify *v, int gomod) {
   if (v->verdict != SUMDB_VERIFIED)
     return NULL;
-  const char *want = gp->kind == GP_MOD ? v->mod_h1 : v->zip_h1;
+  const char *want = gomod ? v->mod_h1 : v->zip_h1;
   return want[0] != '\0' ? want : NULL;
 }
 
-int proxy_sumdb_refuse_bad(struct proxy_server *s,
+int proxy_sumdb_refuse_bad(const struct proxy_sumdb *sd,
                            const struct proxy_sumdb_verify *v,
-                           const struct gp_req *gp, const char *origin,
-                           char *failure, size_t cap) {
+                           const char *origin, char *failure, size_t cap) {
   if (v->verdict != SUMDB_BAD)
     return 0;
   const char *why =
@@ -302,37 +306,35 @@ int proxy_sumdb_refuse_bad(struct proxy_server *s,
   snprintf(finding, sizeof finding,
            "the checksum database %s failed verification for %s@%s: %s; "
            "%s's copy was refused, nothing stored.",
-           v->db, gp->module, gp->version, why, origin);
-  store_finding_put(s->store, gp->module, gp->version, "sumdb unverifiable",
+           v->db, v->module, v->version, why, origin);
+  store_finding_put(sd->store, v->module, v->version, "sumdb unverifiable",
                     finding);
   return -EBADMSG;
 }
 
-int proxy_sumdb_check(struct proxy_server *s,
-                      const struct proxy_sumdb_verify *v,
-                      const struct gp_req *gp, const char *got,
-                      const char *origin, char *failure, size_t cap) {
-  const char *want = proxy_sumdb_want(v, gp);
+int proxy_sumdb_check(struct proxy_sumdb *sd,
+                      const struct proxy_sumdb_verify *v, int gomod,
+                      const char *got, const char *origin, char *failure,
+                      size_t cap) {
+  const char *want = proxy_sumdb_want(v, gomod);
   if (want == NULL || strcmp(got, want) == 0)
     return 0;
-  count_error(s->sumdb, PROXY_SUMDB_ERR_MISMATCH);
-  const char *noun = gp->kind == GP_MOD ? "/go.mod" : "";
+  count_error(sd, PROXY_SUMDB_ERR_MISMATCH);
+  const char *noun = gomod ? "/go.mod" : "";
   snprintf(failure, cap,
            "checksum mismatch for %s@%s%s:\n"
            "  %s sent: %s\n  %s: %s (record %" PRId64 ")\n"
            "The upstream's copy differs from what the checksum database "
            "recorded (it may have been tampered with); it was refused.",
-           gp->module, gp->version, noun, origin, got, v->db, want,
-           v->record_id);
+           v->module, v->version, noun, origin, got, v->db, want, v->record_id);
   char finding[640];
   snprintf(finding, sizeof finding,
            "%s sent %s%s with h1 %s, but the checksum database %s records %s "
            "(record %" PRId64 "); refused, nothing stored.",
-           origin, gp->kind == GP_MOD ? "a go.mod" : "a zip", "", got, v->db,
-           want, v->record_id);
-  store_finding_put(s->store, gp->module, gp->version,
-                    gp->kind == GP_MOD ? "sumdb mismatch (go.mod)"
-                                       : "sumdb mismatch (zip)",
+           origin, gomod ? "a go.mod" : "a zip", "", got, v->db, want,
+           v->record_id);
+  store_finding_put(sd->store, v->module, v->version,
+                    gomod ? "sumdb mismatch (go.mod)" : "sumdb mismatch (zip)",
                     finding);
   return -EBADMSG;
 }

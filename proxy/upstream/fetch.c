@@ -36,6 +36,8 @@ struct proxy_fetcher {
   uv_timer_t timer;
   char *ca_file;
   char *netrc; /* the netrc file for https upstreams; NULL: none */
+  upstream_close_cb on_closed;
+  void *closed_arg;
 };
 
 struct sock_ctx {
@@ -293,14 +295,21 @@ int proxy_fetcher_new(uv_loop_t *loop, const char *ca_file,
 
 static void on_fetcher_closed(uv_handle_t *h) {
   struct proxy_fetcher *fr = h->data;
+  upstream_close_cb cb = fr->on_closed;
+  void *arg = fr->closed_arg;
   free(fr->ca_file);
   free(fr->netrc);
   free(fr);
+  if (cb != NULL)
+    cb(arg);
 }
 
-void proxy_fetcher_free(struct proxy_fetcher *fr) {
+void proxy_fetcher_close(struct proxy_fetcher *fr, upstream_close_cb cb,
+                         void *arg) {
   if (fr == NULL)
     return;
+  fr->on_closed = cb;
+  fr->closed_arg = arg;
   curl_multi_cleanup(fr->multi);
   uv_close((uv_handle_t *)&fr->timer, on_fetcher_closed);
 }

@@ -22,6 +22,21 @@ static int set_err(char *err, size_t errlen, const char *fmt, const char *a,
   return -EINVAL;
 }
 
+static const uint64_t bucket_ms[PROXY_LATENCY_BUCKETS] = {
+    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000};
+
+void upstream_health_latency(struct upstream_health *h, uint64_t ms) {
+  int i = 0;
+  while (i < PROXY_LATENCY_BUCKETS && ms > bucket_ms[i])
+    i++;
+  h->latency[i]++;
+  h->total_ms += ms;
+}
+
+uint64_t upstream_latency_bucket_ms(int i) {
+  return bucket_ms[i];
+}
+
 char *proxy_url_redact(const char *text) {
   static const char mask[] = "xxxxx";
   size_t cap = strlen(text) + 1;
@@ -195,14 +210,15 @@ int upstream_list_new(uv_loop_t *loop, const char *list, const char *ca_file,
   *out = u;
   return 0;
 fail:
-  upstream_list_free(u);
+  upstream_list_close(u, NULL, NULL);
   return rc;
 }
 
-void upstream_list_free(struct upstream_list *u) {
+void upstream_list_close(struct upstream_list *u, upstream_close_cb cb,
+                         void *arg) {
   if (u == NULL)
     return;
-  proxy_fetcher_free(u->fetcher);
+  proxy_fetcher_close(u->fetcher, cb, arg);
   proxy_upstreams_free(u->entries, u->n);
   free(u);
 }

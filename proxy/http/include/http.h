@@ -37,6 +37,9 @@
 /* Longest request target (414 past it): module paths and versions are
  * bounded by GOMOD_MAX_*; with escaping a legitimate URL stays under this. */
 #define HTTP_MAX_URL_BYTES 4096
+/* A header value modproxy keeps (Accept, Authorization...) is cut at this
+ * size; real values are far shorter. */
+#define HTTP_MAX_HEADER_VALUE_BYTES 256
 /* A POST body (a go.mod and go.sum for /diag/modfile) larger than this is
  * refused with 413; a large project's go.sum is well under 1 MiB. */
 #define HTTP_MAX_BODY_BYTES (4u << 20)
@@ -78,9 +81,6 @@ void proxy_body_unref(struct proxy_body *b);
 
 struct http_server;
 struct proxy_conn;
-/* The owner's state: http/ only stores the pointer (proxy_conn.server) for
- * the handlers, and never looks inside. */
-struct proxy_server;
 
 /** A request handler: answers c, now or later (holding c meanwhile). */
 typedef void (*http_handler_cb)(struct proxy_conn *c, void *arg);
@@ -104,10 +104,9 @@ struct http_config {
   /** --trusted-proxies: CIDR ranges of the reverse proxies whose
    *  X-Forwarded-For / Forwarded name the client, or NULL: none. */
   const char *trusted_proxies;
-  struct proxy_server *server; /**< given to handlers as conn->server */
-  http_access_cb access;       /**< the access phase, or NULL */
-  http_done_cb on_done;        /**< finished requests, or NULL */
-  void *arg;                   /**< for access and on_done */
+  http_access_cb access; /**< the access phase, or NULL */
+  http_done_cb on_done;  /**< finished requests, or NULL */
+  void *arg;             /**< for access and on_done */
 };
 
 /** What http/ counts, for /metrics and /diag. */
@@ -190,58 +189,6 @@ int proxy_auth_hash_line(const char *kind, const char *name, const char *secret,
 
 /* ---- connections and requests ------------------------------------------- */
 
-enum conn_state {
-  CONN_IDLE,     /* waiting for the first byte of a request */
-  CONN_HEAD,     /* reading a request */
-  CONN_HANDLING, /* request head complete, a handler is working on it */
-  CONN_BODY,     /* the handler is reading the request body */
-  CONN_WRITING,  /* response being written */
-  CONN_CLOSING,  /* uv_close called */
-};
-
-/** The request being read or answered. Handlers read it; http/ writes. */
-struct proxy_request {
-  int method; /**< llhttp's HTTP_GET, HTTP_HEAD, HTTP_POST */
-  int head_only;
-  int keep_alive;
-  char url[HTTP_MAX_URL_BYTES + 1]; /**< the target, origin form */
-  size_t url_len;
-  size_t head_bytes;
-  int header_count;
-  int host_count;
-  const char *value_end; /* where the last header-value span ended */
-  int error_status;      /* set by a parser callback that refused the request */
-  const char *error_reason; /* ...and why (a string literal) */
-  /* The header being parsed (names longer than this are never ours). */
-  char hname[32];
-  size_t hname_len;
-  char hvalue[256];
-  size_t hvalue_len;
-  int hvalue_truncated;
-  /* Headers modproxy uses. */
-  char if_none_match[256];
-  char range[128];
-  char if_range[128];
-  char request_id[64];
-  char accept[256];
-  char host[256];
-  char content_type[256];
-  char authorization[256]; /* for /admin/ (admin_routes.c) */
-  int expect_continue;     /* Expect: 100-continue */
-  /* From a trusted proxy only: X-Forwarded-For and Forwarded, each header
-   * line appended (", "). Read by forwarded.c alone: handlers use
-   * proxy_conn.peer. */
-  char forwarded_for[HTTP_MAX_FORWARDED_BYTES];
-  char forwarded[HTTP_MAX_FORWARDED_BYTES];
-  /* POST body (only where a handler takes one): heap, not NUL-terminated,
-   * body_cap bytes counted against HTTP_MAX_BODIES_BYTES. */
-  char *body;
-  size_t body_len, body_cap;
-  int body_waiting; /* the body is still on the wire (not read yet) */
-  uint64_t start_ms;
-  char head[2048]; /* the response head being written */
-};
-
 /**
  * A response body produced a piece at a time (a stored zip, a download in
  * progress). The connection owns the generator from proxy_conn_send on and
@@ -284,61 +231,33 @@ struct conn_response {
 };
 
 /** The request's body is complete (proxy_conn_read_body). */
-typedef void (*proxy_conn_body_cb)(struct proxy_conn *c);
+typedef void (*proxy_conn_body_cb)(struct proxy_conn *c, void *arg);
 /** The client of a request being handled went away (proxy_conn_watch). */
 typedef void (*proxy_conn_gone_cb)(void *arg);
 
-struct ssl_st;
-struct http_handler;
+/** A client connection, opaque to handlers: they read what they need of
+ *  it through the functions below. */
+struct proxy_conn;
 
-/** A client connection. Handlers read server, req, id, peer, user and
- *  needs_credentials; the rest is http/'s. */
-struct proxy_conn {
-  struct proxy_conn *next, *prev; /* the http server's list */
-  struct proxy_server *server;    /**< http_config.server */
-  struct http_server *http;
-  uv_tcp_t tcp;
-  uv_timer_t timer;
-  llhttp_t parser;
-  enum conn_state state;
-  int refs;            /* the handle, plus one per async operation in flight */
-  int handles_open;    /* tcp and timer, closed with uv_close */
-  char *pending;       /* bytes read but not yet parsed (pipelining) */
-  const char *feeding; /* start of the bytes being parsed now */
-  size_t pending_len;
-  /** The request being read or answered: allocated when its first byte
-   *  arrives and freed when the connection goes idle, so that an idle
-   *  keep-alive connection costs a few hundred bytes, not kilobytes. */
-  struct proxy_request *req;
-  const struct http_handler *handler; /* the one the target matched */
-  char id[DIAG_ID_BYTES]; /**< this request's id (sent as X-Request-Id) */
-  /** The current request's client: the peer's address, or behind a
-   *  trusted proxy the one its forwarding headers name (--trusted-proxies;
-   *  set when the request's head is complete). */
-  char peer[64];
-  char tcp_peer[64]; /* the connection's peer address */
-  int peer_trusted;  /* ...which is in --trusted-proxies */
-  char user[64];     /**< who the credentials name ("" anonymous) */
-  int auth_done;     /* user is settled for the current request */
-  /** The current request needed credentials (the access hook sets it): its
-   *  answer must not be kept by a shared cache. */
-  int needs_credentials;
-  struct diag_record rec; /* filled as the request is handled */
-  int outcome_set;
-  proxy_conn_body_cb on_body; /* CONN_BODY: who gets the body */
-  proxy_conn_gone_cb on_gone; /* the handler's watch, or NULL */
-  void *gone_arg;
-  /* The response being written. */
-  uv_write_t write;
-  struct proxy_body *body;
-  uint64_t body_off, body_end;
-  struct http_generator *gen; /* the body's generator, until stopped */
-  int close_after;
-  /* TLS (NULL on a plain connection): the session, and the ciphertext of
-   * the response write in flight. */
-  struct ssl_st *ssl;
-  char *tls_out;
-};
+/* What handlers read of the current request. */
+/** The request target, origin form ("/path?query"). */
+const char *proxy_conn_target(const struct proxy_conn *c);
+/** llhttp's method: HTTP_GET, HTTP_HEAD, HTTP_POST. */
+int proxy_conn_method(const struct proxy_conn *c);
+/** The Accept, Authorization and Content-Type headers ("" when absent). */
+const char *proxy_conn_accept(const struct proxy_conn *c);
+const char *proxy_conn_authorization(const struct proxy_conn *c);
+const char *proxy_conn_content_type(const struct proxy_conn *c);
+/** The body read by proxy_conn_read_body (not NUL-terminated; NULL and 0
+ *  when there is none), borrowed until the request ends. */
+const char *proxy_conn_body(const struct proxy_conn *c, size_t *len);
+/** The request's id (sent as X-Request-Id), for logs and records. */
+const char *proxy_conn_id(const struct proxy_conn *c);
+/** Who the credentials name ("" anonymous). */
+const char *proxy_conn_user(const struct proxy_conn *c);
+/** The access hook says whether the current request needed credentials:
+ *  its answer must then not be kept by a shared cache. */
+void proxy_conn_set_needs_credentials(struct proxy_conn *c, int needs);
 
 /** Sends r for the current request; the connection then reads the next. */
 void proxy_conn_send(struct proxy_conn *c, const struct conn_response *r);
@@ -384,7 +303,8 @@ void proxy_conn_body_wait(struct proxy_conn *c);
  * HTTP_MAX_BODY_BYTES; and closes after HTTP_BODY_TIMEOUT_MS. The body is
  * freed when the request ends.
  */
-void proxy_conn_read_body(struct proxy_conn *c, proxy_conn_body_cb cb);
+void proxy_conn_read_body(struct proxy_conn *c, proxy_conn_body_cb cb,
+                          void *arg);
 /**
  * While a handler works on the current request, notices its client leaving:
  * cb(arg) runs once, on the loop thread, when the connection closes before
@@ -398,6 +318,9 @@ void proxy_conn_subject(struct proxy_conn *c, const char *module,
                         const char *version);
 /** Records the upstream attempts (a JSON array, copied). */
 void proxy_conn_attempts(struct proxy_conn *c, const char *json);
+/** Records the body bytes sent so far as the response's size (a body that
+ *  was cut short). */
+void proxy_conn_record_sent(struct proxy_conn *c);
 /** Records why the request failed (copied; NULL: no explanation). */
 void proxy_conn_explain(struct proxy_conn *c, const char *why);
 /** "http://<Host>" of the current request, for links in explanations

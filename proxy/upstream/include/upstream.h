@@ -73,8 +73,13 @@ struct proxy_fetch {
  *  of the system store (NULL: system store). */
 int proxy_fetcher_new(uv_loop_t *loop, const char *ca_file,
                       struct proxy_fetcher **out);
-/** Cancels nothing: call when no fetch is in flight; closes its handles. */
-void proxy_fetcher_free(struct proxy_fetcher *f);
+/** The client's or the list's close finished: its memory is freed. */
+typedef void (*upstream_close_cb)(void *arg);
+/** Cancels nothing: call when no fetch is in flight. Closes the client's
+ *  handles and frees it in their close callback; then cb(arg) runs (cb may
+ *  be NULL). Accepts NULL (cb never runs then). */
+void proxy_fetcher_close(struct proxy_fetcher *f, upstream_close_cb cb,
+                         void *arg);
 /** Starts f. 0, or a negative errno (on_done will not run). */
 int proxy_fetch_start(struct proxy_fetcher *fr, struct proxy_fetch *f);
 /** Frees the memory body. Accepts a fetch that never started. */
@@ -123,6 +128,12 @@ struct proxy_upstream {
   struct upstream_health health;
 };
 
+/** Counts an answer that took ms in h's latency histogram (loop thread). */
+void upstream_health_latency(struct upstream_health *h, uint64_t ms);
+/** The upper bound of latency bucket i (0 <= i < PROXY_LATENCY_BUCKETS), in
+ *  milliseconds. */
+uint64_t upstream_latency_bucket_ms(int i);
+
 /** Parses a GOPROXY-style list. Returns the count or -EINVAL with a message
  *  in err. "off" ends the list (it becomes an entry with base NULL). */
 int proxy_upstreams_parse(const char *list, struct proxy_upstream *out, int max,
@@ -139,16 +150,18 @@ struct upstream_list;
 /**
  * Parses `list` (GOPROXY syntax), checks that ca_file (PEM, or NULL) can be
  * read and starts the HTTP client on loop. 0 and *out, or a negative errno
- * after printing one line to stderr. Free with upstream_list_free.
+ * after printing one line to stderr. Close with upstream_list_close.
  */
 int upstream_list_new(uv_loop_t *loop, const char *list, const char *ca_file,
                       struct upstream_list **out);
-/** Stops the HTTP client (its handles close on the next loop iteration)
- *  and frees the list. NULL is fine. */
-void upstream_list_free(struct upstream_list *u);
+/** Frees the list and closes its HTTP client (proxy_fetcher_close: cb(arg)
+ *  runs once the client's handles closed, on a later loop iteration). NULL
+ *  is fine (cb never runs then). */
+void upstream_list_close(struct upstream_list *u, upstream_close_cb cb,
+                         void *arg);
 /** How many entries ("off" included). */
 int upstream_list_count(const struct upstream_list *u);
-/** Entry i, or NULL past the last (borrowed until upstream_list_free). */
+/** Entry i, or NULL past the last (borrowed until upstream_list_close). */
 struct proxy_upstream *upstream_list_at(struct upstream_list *u, int i);
 /** The HTTP client for upstream requests (borrowed, same lifetime). */
 struct proxy_fetcher *upstream_list_fetcher(struct upstream_list *u);

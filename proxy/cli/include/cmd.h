@@ -1,6 +1,7 @@
 /*
- * The modproxy subcommands (main.c dispatches; one file per command).
- * Private to proxy/.
+ * The modproxy subcommands (proxy/cli), the folder's one interface header:
+ * main.c dispatches to them; one file per command. They read every setting
+ * through settings.c and run the server (proxy/server.c) or the store.
  */
 #ifndef PROXY_CMD_H
 #define PROXY_CMD_H
@@ -23,6 +24,9 @@ int cmd_load(struct settings *st, const struct settings_cmd *cmd, int argc,
 
 /** Each takes the arguments after the command name (argv[0] is the name)
  *  and returns the process exit status. */
+/* The server and its settings (cmd_serve.c). */
+int cmd_serve(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 int cmd_diag(int argc, char **argv);
 int cmd_auth(int argc, char **argv);
 /* Air-gapped mirrors (cmd_export.c, cmd_import.c, cmd_missing.c,

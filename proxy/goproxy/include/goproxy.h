@@ -1,11 +1,15 @@
 /*
- * The server process: configuration, the `struct proxy_server` that the
- * folders above proxy/http hang off (the HTTP layer keeps its own state
- * behind http.h), and the interfaces between them (routes, hot cache,
- * upstream fetches). Private to proxy/.
+ * The GOPROXY core (proxy/goproxy), the folder's one interface header: the
+ * configuration, the state the server composes (struct proxy_server), the
+ * GOPROXY routes and the access phase, the hot cache of small answers, the
+ * fetch jobs in flight, the last uses that drive eviction, the checksum
+ * databases' answers (/sumdb/, and the reads of proxy/sumdb's verifier), and
+ * requests made inside the process (goproxy_get). It sees proxy/http,
+ * upstream, vcs, sumdb and mirror, and nothing above itself (ops, the
+ * server, cli). Loop thread, unless a function says otherwise.
  */
-#ifndef PROXY_SERVER_H
-#define PROXY_SERVER_H
+#ifndef PROXY_GOPROXY_H
+#define PROXY_GOPROXY_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -15,13 +19,11 @@
 #include "http.h"
 #include "modproxy/diag.h"
 #include "modproxy/store.h"
-#include "goproxy.h"
+#include "sumdb_proxy.h"
 #include "upstream.h"
 
 /* ---- limits ------------------------------------------------------------- */
 
-/* On SIGTERM, requests in flight get this long to finish. */
-#define PROXY_DRAIN_TIMEOUT_MS 10000
 /* Zip bytes read from the store per step when streaming to a client. */
 #define PROXY_ZIP_CHUNK_BYTES (512u << 10)
 /* .info, .mod, lists and @latest fetched from upstream are held in memory
@@ -77,7 +79,7 @@ struct proxy_config {
   /** offline: warn once the content is older than this (seconds; 0: never) */
   int64_t offline_stale_after_s;
   /** --sumdb checksum databases in GOSUMDB syntax (NULL-terminated; NULL
-   *  or "off": none), proxied under /sumdb/ (sumdb.c). */
+   *  or "off": none), proxied under /sumdb/ (job_sumdb.c). */
   const char *const *sumdbs;
   int verify_sumdb; /**< check upstream zips/go.mods (sumdb_verify.c) */
   /** "direct" mode's rules for public modules' repositories and go-get
@@ -90,7 +92,7 @@ struct proxy_config {
   int refs;
   /** Frees it and what its strings point into, at the last release. */
   void (*free)(struct proxy_config *cfg);
-  /** --policy rules (policy.h), built once from the settings and owned by
+  /** --policy rules (policy.c), built once from the settings and owned by
    *  them; NULL: none. Their upstream entries' health is counted on the
    *  loop thread, as --upstream's is. */
   struct policy_set *policies;
@@ -120,9 +122,37 @@ struct proxy_reload {
 typedef struct proxy_config *(*proxy_reload_cb)(
     const struct proxy_config *running, struct proxy_reload *r, void *arg);
 
+/* ---- module policies (--policy; policy.c) -------------------------------- */
+
+struct policy;
+
+/** Checks one "PATTERN=ACTION" as parsing it would, keeping nothing (the
+ *  settings' check of each value): 0, or -EINVAL with one line in err
+ *  saying what is wrong and what is expected, or -ENOMEM. Pure. */
+int policy_check(const char *text, char *err, size_t errlen);
+/**
+ * The rules of texts (NULL-terminated; NULL or empty: none) into *out (NULL
+ * when there are none). 0, or a negative errno with one line in err. Pure.
+ */
+int policy_set_new(const char *const *texts, struct policy_set **out, char *err,
+                   size_t errlen);
+/** NULL is fine. */
+void policy_set_free(struct policy_set *ps);
+/** How many rules ps has (ps may be NULL: none). */
+int policy_set_count(const struct policy_set *ps);
+/** The i-th rule, 0 <= i < policy_set_count (borrowed from ps). */
+const struct policy *policy_set_at(const struct policy_set *ps, int i);
+/** The first rule whose pattern matches module, or NULL (ps may be NULL).
+ *  Borrowed for as long as ps lives. */
+struct policy *policy_find(struct policy_set *ps, const char *module);
+/** The rule as written, credentials in URLs masked (borrowed from p). */
+const char *policy_shown(const struct policy *p);
+/** 1 if p refuses version (p may be NULL: nothing is refused). */
+int policy_denies(const struct policy *p, const char *version);
+
 /* ---- what a GOPROXY request asks for ------------------------------------ */
 
-/* GP_SUMDB: a checksum database answer (sumdb.c), fetched by the same
+/* GP_SUMDB: a checksum database answer (job_sumdb.c), fetched by the same
  * coalesced jobs: `module` is the database name, `suffix` the path below
  * it ("lookup/<escaped path>@<escaped version>", "tile/8/0/000", "latest"),
  * `canonical` 0. */
@@ -149,16 +179,21 @@ struct proxy_mirror;
 struct proxy_conn;
 struct fetch_job;
 
-/* Request records wait in memory this long (or until a batch is full)
- * before one transaction writes them to the store and the log. */
-#define PROXY_RECORD_FLUSH_MS 1000
-#define PROXY_RECORD_BATCH 512
-/* Records kept in the store's ring, by default. */
-#define PROXY_RECORDS_KEEP 10000
-
-struct diag_record;
 struct record_batch;
 struct record_writer;
+struct proxy_server;
+
+/** Takes the contents of a finished request's record (rec is zeroed): the
+ *  server's keeper of records and metrics (proxy/ops), given to the core
+ *  so that it never calls ops by name. */
+typedef void (*proxy_record_cb)(struct proxy_server *s,
+                                struct diag_record *rec);
+/** An upstream's answer (u, of s->upstreams or a policy's list) took ms
+ *  and failed or not (not a 200, 404 or 410): the server's metrics and
+ *  dashboard (proxy/ops), given to the core as the records are. */
+typedef void (*proxy_upstream_cb)(struct proxy_server *s,
+                                  struct proxy_upstream *u, uint64_t ms,
+                                  int failed);
 struct dash;
 
 /* Endpoint classes and status codes counted separately in /metrics. */
@@ -205,7 +240,7 @@ struct proxy_server {
   uv_timer_t drain_timer;
   struct upstream_list *upstreams; /**< --upstream and the HTTP client */
   struct proxy_vcs *vcs;           /**< private modules from git (vcs.c) */
-  struct proxy_sumdb *sumdb;       /**< checksum databases (sumdb.c) */
+  struct proxy_sumdb *sumdb;       /**< checksum databases (proxy/sumdb) */
   struct proxy_mirror *mirror;     /**< offline mirror state (mirror.c) */
   struct goproxy *goproxy;         /**< hot cache, fetch jobs (goproxy.h) */
   int stopping;
@@ -219,43 +254,127 @@ struct proxy_server {
       *record_writer; /**< the ring's thread (record_writer.c) */
   struct dash *dash;  /**< /diag's aggregates (dash.h), beside the ring */
   uv_timer_t record_timer;
+  proxy_record_cb record; /**< where goproxy_get's records go */
+  proxy_upstream_cb
+      upstream_answered; /**< where upstream answers are counted */
 };
 
-/** Opens the store, binds (unless cfg->listen is NULL), installs signal
- *  handlers. Returns 0 or a negative
- *  errno after printing one line to stderr; on failure everything acquired
- *  has been released and every handle it opened closed (their close
- *  callbacks have run), so the caller may close the loop and free s. */
-int proxy_server_init(struct proxy_server *s, uv_loop_t *loop,
-                      const struct proxy_config *cfg);
-/**
- * Makes SIGHUP reload the configuration: load(running, report, arg) makes a
- * new one, the server re-reads the files it names (TLS certificate and
- * key, auth file), applies it to the subsystems that keep state made from
- * settings, then swaps it in whole; on any error the running configuration
- * stays, untouched. One log line either way, and one more for the settings
- * that need a restart. A subsystem that keeps state made from a setting
- * takes the new configuration in server.c's apply step; every other
- * setting applies by being read from s->cfg when used.
- */
-void proxy_server_on_reload(struct proxy_server *s, proxy_reload_cb load,
-                            void *arg);
-/** Runs until stopped, then releases what init acquired (the store and the
- *  record batches only if the drain finished in time: after a forced stop,
- *  worker threads may still use them); returns the process exit code. */
-int proxy_server_run(struct proxy_server *s);
-/** Stops accepting, lets in-flight requests finish (bounded), exits run. */
-void proxy_server_stop(struct proxy_server *s);
+/* ---- hot cache: small responses answered on the loop thread ------------ */
 
-/** Records subsystem (record_writer.c). */
-int proxy_records_init(struct proxy_server *s);
-/** Takes r's contents (r is zeroed); logs it and queues it for the store. */
-void proxy_records_push(struct proxy_server *s, struct diag_record *r);
-/** A record not yet in the store, by id, or NULL (borrowed; loop thread). */
-const struct diag_record *proxy_records_find(struct proxy_server *s,
-                                             const char *id);
-/** Writes what is pending (at shutdown); closes the timer. */
-void proxy_records_close(struct proxy_server *s);
+struct hot_entry;
+struct hot_cache {
+  struct hot_entry **buckets;
+  size_t nbuckets, count;
+  size_t bytes, max_bytes;
+  struct hot_entry *lru_head, *lru_tail; /* head = most recently used */
+};
+
+/** A cached reply: 200 bodies and not-found answers. */
+struct hot_value {
+  int status;
+  struct proxy_body *body;
+  int64_t fetched; /**< Unix seconds it was fetched, for freshness */
+  int immutable;   /**< versioned .info/.mod/.zip */
+  char etag[40];
+  /** For zips only the metadata is cached: the bytes stream from the store. */
+  uint64_t zip_size;
+};
+
+/** The key of a module's answer at suffix ("@v/list", "@v/<v>.info", ...; a
+ *  checksum database's name and its path): "<module>\n<suffix>" into out,
+ *  truncated like snprintf when out is too small. */
+void hot_cache_key(char *out, size_t cap, const char *module,
+                   const char *suffix);
+int hot_cache_init(struct hot_cache *c, size_t max_bytes);
+void hot_cache_dispose(struct hot_cache *c);
+/** Looks key up; fills *v (borrowed: ref the body to keep it) and returns 1,
+ *  or returns 0. */
+int hot_cache_get(struct hot_cache *c, const char *key, struct hot_value *v);
+/** Inserts or replaces key (takes its own reference to v->body). */
+void hot_cache_put(struct hot_cache *c, const char *key,
+                   const struct hot_value *v);
+/** Drops key if present. */
+void hot_cache_remove(struct hot_cache *c, const char *key);
+/** Drops every entry of module ("<module>\n..." keys) that is not immutable
+ *  (lists, @latest, queries, not-found answers); returns how many. Walks the
+ *  whole cache: for rare admin requests, not the request path. */
+size_t hot_cache_drop_module(struct hot_cache *c, const char *module);
+
+/* ---- the core ----------------------------------------------------------- */
+
+struct goproxy;
+
+/** A core with a hot cache of hot_cache_bytes. 0 and *out, or -ENOMEM. */
+int goproxy_new(size_t hot_cache_bytes, struct goproxy **out);
+/** Frees the core and its hot cache (after the drain: jobs still in flight
+ *  after a forced stop are left to the exiting process). NULL is fine. */
+void goproxy_free(struct goproxy *gp);
+/** The hot cache (borrowed until goproxy_free). */
+struct hot_cache *goproxy_hot(struct goproxy *gp);
+
+/* ---- requests made inside the process ----------------------------------- */
+
+/** The client of the records of goproxy_get's requests: the proxy's own,
+ *  not a build's. */
+#define GOPROXY_SELF_CLIENT "modproxy"
+
+/** goproxy_get's answer, borrowed for the callback (ref body to keep it). */
+struct goproxy_reply {
+  int status; /**< what a network client would get */
+  /** The body (for an error, its text), or NULL: no body, or a zip too
+   *  large for memory, which is in the store (zip_size bytes). */
+  struct proxy_body *body;
+  uint64_t zip_size; /**< a zip's size */
+  const char *id;    /**< the request record's id */
+};
+typedef void (*goproxy_get_cb)(const struct goproxy_reply *r, void *arg);
+
+/**
+ * Answers the GOPROXY request target (origin form, "/<module>/@v/list"...)
+ * for user ("" anonymous) as if a client had sent it: the same parsing,
+ * access rule, hot cache, store, coalesced fetch jobs, metrics and request
+ * record, without a connection. A zip is waited for until stored, never
+ * streamed. 0, and cb runs exactly once on the loop thread (a hot-cache hit
+ * or a refusal: before goproxy_get returns); or -ENOMEM, and cb never runs.
+ * Loop thread.
+ */
+int goproxy_get(struct proxy_server *s, const char *target, const char *user,
+                goproxy_get_cb cb, void *arg);
+
+/* ---- handlers (registered with proxy/http by the server) ---------------- */
+
+/** Serves the GOPROXY endpoints (routes.c; an http_handler_cb, arg: the
+ *  server). */
+void proxy_route(struct proxy_conn *c, void *arg);
+/** Serves GET /sumdb/<name>/{supported,latest,lookup/...,tile/...}
+ *  (job_sumdb.c; an http_handler_cb, arg: the server). */
+void proxy_route_sumdb(struct proxy_conn *c, void *arg);
+/**
+ * The access phase, before any handler (http_config.access; arg: the
+ * server), the one place that decides it (access.c): 1 if the current
+ * request may go on; else it has been answered (401). Sets
+ * c->needs_credentials.
+ */
+int proxy_access_check(struct proxy_conn *c, void *arg);
+/**
+ * 1 if a client with these credentials (user "" for anonymous) may see
+ * something about module and target (either may be NULL): private modules,
+ * named by the module or by the request target, or everything with
+ * --auth-required all, need a user. Pure; any thread.
+ */
+int proxy_access_may_see(const struct proxy_server *s, const char *user,
+                         const char *module, const char *target);
+/** 1 when rec (a finished request) is a download of a private module's
+ *  file (list, @latest, .info, .mod, .zip answered 200 or 206): its log
+ *  line is an audit line. Loop thread; cheap when there is no --private. */
+int proxy_access_audited(const struct proxy_server *s,
+                         const struct diag_record *rec);
+
+/** Reads a checksum database's answer through the hot cache, the store and
+ *  the coalesced fetch jobs, as a client's /sumdb/ request would (a
+ *  proxy_sumdb_read_fn; reader: the server). */
+int proxy_sumdb_read(void *reader, const struct proxy_sumdb_db *db,
+                     const char *path, proxy_sumdb_answer_cb cb, void *arg);
 
 /** Cache management (lastuse.c): last use, eviction, removals by other
  *  processes. 0 or -ENOMEM. */
@@ -272,17 +391,5 @@ void proxy_cache_close(struct proxy_server *s, int clean);
 /** The /metrics lines for the cache (evictions, rows, sizes), heap. */
 char *proxy_cache_metrics(const struct proxy_server *s,
                           const struct store_stats *st);
-
-/** Metrics (metrics.c): counts a finished request (its target, status,
- *  outcome and time). Loop thread: plain increments, no I/O. */
-void proxy_metrics_request(struct proxy_server *s,
-                           const struct diag_record *rec);
-/** Counts the answer of upstream u (of s's list) that took ms: its
- *  latency, and whether it failed (not a 200, 404 or 410). */
-void proxy_metrics_upstream(struct proxy_server *s, struct proxy_upstream *u,
-                            uint64_t ms, int failed);
-/** Renders /metrics (Prometheus text format) into a new heap string. */
-char *proxy_metrics_render(const struct proxy_server *s,
-                           const struct store_stats *st);
 
 #endif

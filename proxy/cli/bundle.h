@@ -17,7 +17,7 @@
  *   id <sha256 hex of the file lines>
  *
  * Progress goes to stderr: a bar redrawn in place on a terminal, plain
- * lines otherwise. Private to proxy/.
+ * lines otherwise. Private to proxy/cli.
  */
 #ifndef PROXY_BUNDLE_H
 #define PROXY_BUNDLE_H

@@ -6,7 +6,7 @@
  * The server is set up on the same store and settings as `serve`, so that
  * what the store lacks is fetched, verified and cached exactly as a serving
  * modproxy would. Requests go to the GOPROXY core directly (goproxy_get),
- * and those for a checksum database to its reader (proxy_sumdb_get_start),
+ * and those for a checksum database to its reader (proxy_sumdb_read),
  * EXPORT_PARALLEL at a time, while the command runs the loop. A body is
  * kept in memory up to PROXY_MAX_SMALL_BODY_BYTES, except a zip's, of
  * which only the start of an error answer is kept (the bundle is written
@@ -90,10 +90,9 @@ static void on_got(const struct goproxy_reply *r, void *arg) {
   xfer_end(t);
 }
 
-static void on_sumdb_got(struct proxy_sumdb_get *g) {
-  struct xfer *t = g->data;
-  xfer_answer(t, g->status, g->body);
-  proxy_sumdb_get_dispose(g);
+static void on_sumdb_got(void *arg, const struct proxy_sumdb_answer *a) {
+  struct xfer *t = arg;
+  xfer_answer(t, a->status, a->body);
   xfer_end(t);
 }
 
@@ -101,12 +100,12 @@ static void on_sumdb_got(struct proxy_sumdb_get *g) {
 static struct proxy_sumdb_db *sumdb_of(struct exporter *x, const char *target,
                                        const char **path) {
   const char *after = target + strlen("/sumdb/");
-  for (int i = 0; x->s->sumdb != NULL && i < x->s->sumdb->ndbs; i++) {
-    const char *name = x->s->sumdb->dbs[i].spec.key.name;
-    size_t n = strlen(name);
-    if (strncmp(after, name, n) == 0 && after[n] == '/') {
+  for (int i = 0; i < proxy_sumdb_count(x->s->sumdb); i++) {
+    struct proxy_sumdb_db *db = proxy_sumdb_at(x->s->sumdb, i);
+    size_t n = strlen(db->spec.key.name);
+    if (strncmp(after, db->spec.key.name, n) == 0 && after[n] == '/') {
       *path = after + n + 1;
-      return &x->s->sumdb->dbs[i];
+      return db;
     }
   }
   return NULL;
@@ -123,9 +122,7 @@ static int xfer_start(struct exporter *x, struct xfer *t) {
   struct proxy_sumdb_db *db = sumdb_of(x, t->url, &path);
   if (db == NULL)
     return -ENOENT;
-  t->sumdb.on_done = on_sumdb_got;
-  t->sumdb.data = t;
-  return proxy_sumdb_get_start(x->s, &t->sumdb, db, path);
+  return proxy_sumdb_read(x->s, db, path, on_sumdb_got, t);
 }
 
 void export_fetch_all(struct exporter *x, struct xfer **v, size_t n) {

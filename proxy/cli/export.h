@@ -130,7 +130,6 @@ struct xfer {
   int kind;  /**< the caller's */
   /* private */
   struct exporter *x;
-  struct proxy_sumdb_get sumdb;
 };
 
 /**
