@@ -3,7 +3,7 @@
 # item 6). PBKDF2 is slow on purpose; a client guessing passwords must not
 # slow anybody else down, nor learn which user names exist:
 #  - an unknown user costs what a wrong password costs (the fastest of
-#    seven of each, from fresh addresses, within a factor of 3);
+#    fifteen of each, from fresh addresses, within a factor of 3);
 #  - while 64 connections, each from its own address, guess alice's password
 #    for 12 s, /healthz, /diag and a cold public .info answer within a bound
 #    (and alice, already logged in, is not checked again: her answer comes
@@ -66,7 +66,7 @@ wrong() {
   [[ $s == 401 ]] || bad "a wrong password: $s, want 401"
   echo "$t" >>"$T/wrong"
 }
-for i in 1 2 3 4 5 6 7; do
+for i in $(seq 15); do
   if ((i % 2)); then unknown "$i" && wrong "$i"; else wrong "$i" && unknown "$i"; fi
 done
 # The fastest of each: the check's own cost, without the waits for a core
@@ -118,12 +118,22 @@ flood_alice=$(worst / 3 -u alice:right-password)
 echo "  flood: /healthz ${flood_healthz}s, /diag ${flood_diag}s, cold .info ${flood_info}s, alice ${flood_alice}s"
 wait "$FLOOD" || true
 echo "  the guesses: $(tr '\n' ' ' <"$T/flood")"
-under "$flood_healthz" 0.5 || bad "/healthz took ${flood_healthz}s during the flood"
-under "$flood_diag" 1 || bad "/diag took ${flood_diag}s during the flood"
-under "$flood_info" 1 || bad "a cold .info took ${flood_info}s during the flood"
+# Each bound is the larger of a fixed one and four times the same request's
+# quiet time plus a little: a machine busy with other tests slows both, a
+# loop blocked by the guesses' derivations (64 of 0.2 s or more) far more.
+limit() { awk -v f="$1" -v q="$2" -v p="$3" 'BEGIN {l = 4 * q + p; print (l > f) ? l : f}'; }
+lim=$(limit 0.5 "$quiet_healthz" 0.25)
+under "$flood_healthz" "$lim" || bad "/healthz took ${flood_healthz}s during the flood (bound ${lim}s)"
+lim=$(limit 1 "$quiet_diag" 0.5)
+under "$flood_diag" "$lim" || bad "/diag took ${flood_diag}s during the flood (bound ${lim}s)"
+# A cold .info also fetches from the upstream and writes the store on
+# worker threads, which the guesses' 64 connections share the cores with.
+lim=$(limit 2 "$quiet_info" 0.5)
+under "$flood_info" "$lim" || bad "a cold .info took ${flood_info}s during the flood (bound ${lim}s)"
 # Remembered, alice is not checked again (a derivation took 0.2 s or more
 # here): guesses must not push her login out of the cache.
-under "$flood_alice" 0.15 || bad "alice (logged in) took ${flood_alice}s during the flood"
+lim=$(limit 0.15 "$quiet_alice" 0.05)
+under "$flood_alice" "$lim" || bad "alice (logged in) took ${flood_alice}s during the flood (bound ${lim}s)"
 refused=$(awk -F= '/^status_(429|503)=/ {n += $2} END {print n + 0}' "$T/flood")
 ((refused > 0)) || bad "no guess was refused for the budget: $(tr '\n' ' ' <"$T/flood")"
 read -r s _ <<<"$(timed /healthz)"
