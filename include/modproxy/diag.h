@@ -52,7 +52,7 @@ enum diag_outcome {
   DIAG_POLICY,         /**< refused or not fetched by a module policy */
 };
 /* How many outcomes there are (for tables indexed by outcome). */
-#define DIAG_OUTCOMES (DIAG_STORE_ERROR + 1)
+#define DIAG_OUTCOMES (DIAG_POLICY + 1) /* keep DIAG_POLICY the last */
 const char *diag_outcome_name(enum diag_outcome o);
 
 /**

@@ -29,7 +29,7 @@ struct window_entry {
 struct dash {
   struct dash_bucket minutes[DASH_MINUTES], hours[DASH_HOURS];
   uint64_t requests, failures, probes;
-  struct dash_cause causes[DASH_OUTCOMES];
+  struct dash_cause causes[DIAG_OUTCOMES];
   struct dash_missed missed[DASH_MISSED];
   int nmissed;
   struct window_entry window[DASH_PROBE_WINDOW];
@@ -149,7 +149,7 @@ static void count_cause(struct dash *d, const struct diag_record *r) {
 }
 
 void dash_record(struct dash *d, const struct diag_record *r) {
-  if (d == NULL || (unsigned)r->outcome >= DASH_OUTCOMES)
+  if (d == NULL || (unsigned)r->outcome >= DIAG_OUTCOMES)
     return;
   int failed = r->status >= 400;
   d->requests++;
@@ -229,7 +229,7 @@ void dash_sum(const struct dash *d, enum dash_range r, int64_t now,
     sum->fetched += b[i].fetched;
     sum->failures += b[i].failures;
     sum->probes += b[i].probes;
-    for (int k = 0; k < DASH_OUTCOMES; k++)
+    for (int k = 0; k < DIAG_OUTCOMES; k++)
       sum->cause[k] += b[i].cause[k];
     for (int k = 0; k < DASH_UPSTREAMS; k++) {
       sum->up_answers[k] += b[i].up_answers[k];

@@ -21,7 +21,6 @@
 #define DASH_HOURS 168
 /* Upstreams charted, the first of the list: more is not a proxy setup. */
 #define DASH_UPSTREAMS 8
-#define DASH_OUTCOMES (DIAG_STORE_ERROR + 1)
 /* Modules whose misses are counted for "most missed": when it is full, the
  * least missed makes room (a bounded table, not one row per path asked). */
 #define DASH_MISSED 256
@@ -35,7 +34,7 @@ enum dash_range { DASH_HOUR, DASH_DAY, DASH_WEEK };
 struct dash_bucket {
   int64_t key; /**< minute or hour since the epoch it counts; 0: unused */
   uint32_t requests, hits, fetched, failures, probes;
-  uint32_t cause[DASH_OUTCOMES]; /**< failures (status >= 400) by outcome */
+  uint32_t cause[DIAG_OUTCOMES]; /**< failures (status >= 400) by outcome */
   uint32_t up_answers[DASH_UPSTREAMS], up_errors[DASH_UPSTREAMS];
   uint64_t up_ms[DASH_UPSTREAMS]; /**< summed latency of up_answers */
 };

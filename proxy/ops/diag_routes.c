@@ -324,11 +324,11 @@ struct summary_job {
   struct dash_bucket sums[DASH_WEEK + 1]; /* by range */
   struct dash_missed missed[DIAG_MISSED];
   int nmissed;
-  enum diag_outcome causes[DASH_OUTCOMES]; /* with failures, most first */
+  enum diag_outcome causes[DIAG_OUTCOMES]; /* with failures, most first */
   int ncauses;
   uint64_t requests, failures, probes;
   /* Each cause's latest request, or "" when the client may not see it. */
-  const char *cause_last[DASH_OUTCOMES];
+  const char *cause_last[DIAG_OUTCOMES];
   const struct proxy_server *s;
   const char *self;
 };
@@ -584,11 +584,11 @@ static void filters_form(FILE *f, const struct diag_filters *x) {
                                           {"4xx", "4xx"},   {"5xx", "5xx"}};
   select_box(f, "status", "Status", status, sizeof status / sizeof status[0],
              x->status);
-  const char *causes[DASH_OUTCOMES + 1][2] = {{"", "any"}};
-  for (int o = 0; o < DASH_OUTCOMES; o++)
+  const char *causes[DIAG_OUTCOMES + 1][2] = {{"", "any"}};
+  for (int o = 0; o < DIAG_OUTCOMES; o++)
     causes[o + 1][0] = causes[o + 1][1] = diag_outcome_name(o);
   select_box(f, "cause", "Cause", (const char *const(*)[2])causes,
-             DASH_OUTCOMES + 1, x->cause);
+             DIAG_OUTCOMES + 1, x->cause);
   fputs("<label>Client<input name=\"client\" size=\"14\" value=\"", f);
   page_esc(f, x->client);
   fputs("\"></label>", f);
@@ -868,7 +868,7 @@ static void summary_gather(const struct proxy_conn *c, struct summary_job *sj) {
   /* Causes with failures, most first. A cause's count is an aggregate;
    * only its latest request says what it was about. */
   sj->ncauses = 0;
-  for (int o = 0; o < DASH_OUTCOMES; o++) {
+  for (int o = 0; o < DIAG_OUTCOMES; o++) {
     if (dash_cause(d, o)->count == 0)
       continue;
     int i = sj->ncauses++;
