@@ -317,14 +317,7 @@ _stop_pid "$SERVICE_PID" 10 || fail "the service did not stop cleanly"
 # ---- the sample git-route, with the go command ----------------------------------
 # The sample's private and git-route lines, with the git host's https://
 # base replaced by a file:// directory holding team/lib.git.
-w="$T/gitwork/lib"
-mkdir -p "$w" "$T/srv/team"
-(cd "$w" && _git init -q)
-printf 'module git.corp.example/team/lib\n\ngo 1.19\n' >"$w/go.mod"
-printf 'package lib\n\nconst V = 1\n' >"$w/lib.go"
-commit_at "$w" "2021-01-02T03:04:05Z" one
-(cd "$w" && _git tag v1.0.0)
-git clone -q --bare "$w" "$T/srv/team/lib.git"
+make_team_lib
 grep -E '^#[ \t]*(private|git-route)[ \t]*=' "$CONF" | sed -E 's/^#[ \t]*//' |
   sed -e "s#=https://git\.corp\.example/#=file://$T/srv/#" >"$T/route.conf"
 assert_eq "$(grep -c '' "$T/route.conf")" 2 "the sample's private and git-route lines"

@@ -37,14 +37,7 @@ code() { # URL [curl args]: the HTTP status
 make_corpus_tree "$T/tree"
 start_upstream "$T/tree"
 # A private repository, served by a file:// git route once configured.
-w="$T/gitwork/lib"
-mkdir -p "$w" "$T/srv/team"
-(cd "$w" && _git init -q)
-printf 'module git.corp.example/team/lib\n\ngo 1.19\n' >"$w/go.mod"
-printf 'package lib\n\nconst V = 1\n' >"$w/lib.go"
-commit_at "$w" "2021-01-02T03:04:05Z" one
-(cd "$w" && _git tag v1.0.0)
-git clone -q --bare "$w" "$T/srv/team/lib.git"
+make_team_lib
 PRIV=git.corp.example/team/lib
 
 OLD_TOKEN=$("$TEST_MODPROXY_BIN" auth token ci 2>&1 >"$T/auth" | tail -n 1)

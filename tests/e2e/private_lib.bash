@@ -29,6 +29,19 @@ commit_at() {
     GIT_AUTHOR_DATE="$2" GIT_COMMITTER_DATE="$2" _git commit -q -m "$3")
 }
 
+# make_team_lib: git.corp.example/team/lib v1.0.0, as the shipped sample's
+# git-route expects it, in the bare repository $T/srv/team/lib.git.
+make_team_lib() {
+  local w="$T/gitwork/lib"
+  mkdir -p "$w" "$T/srv/team"
+  (cd "$w" && _git init -q)
+  printf 'module git.corp.example/team/lib\n\ngo 1.19\n' >"$w/go.mod"
+  printf 'package lib\n\nconst V = 1\n' >"$w/lib.go"
+  commit_at "$w" "2021-01-02T03:04:05Z" one
+  (cd "$w" && _git tag v1.0.0)
+  git clone -q --bare "$w" "$T/srv/team/lib.git"
+}
+
 publish() { # name: bare copy of $T/work/name in $T/srv/name.git
   rm -rf "$T/srv/$1.git"
   git clone -q --bare "$T/work/$1" "$T/srv/$1.git"
