@@ -8,7 +8,7 @@ run="build-essential cmake pkg-config git ca-certificates \
   libarchive-dev"
 test="libcmocka-dev golang-go golang-1.19-src golang-golang-x-mod-dev \
   curl python3 nginx wrk chromium chromium-driver openssl sqlite3 jq unzip util-linux \
-  clang libclang-rt-14-dev llvm-14 clang-format"
+  clang libclang-rt-14-dev llvm-14 clang-format zstd bc"
 pkgs=$run
 [ "${1:-}" = test ] && pkgs="$run $test"
 export DEBIAN_FRONTEND=noninteractive

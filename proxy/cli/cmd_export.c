@@ -7,13 +7,18 @@
  * their go.sum and go.work.sum), or module queries (path@version,
  * path@latest, path@branch); --from WANTS reads queries from a file (an
  * offline mirror's `modproxy missing`), --all takes every version the store
- * holds (--match, --used-since narrow it). The closure is the
- * whole module graph without pruning: every version any go.mod in it
- * requires (after the main go.mod's replacements), so that whatever the go
- * command consults (go mod tidy, download, build) is there. Each version
- * gets its .info and .mod; zips go with the versions minimal version
- * selection picks for each root, the versions the roots' go.sum lists,
- * and the queried versions. With --toolchain, golang.org/toolchain for the
+ * holds (--match, --used-since narrow it). The closure is the module
+ * graph the go command loads for each root (after the main go.mod's
+ * replacements): for a go.mod at go 1.17 or later, the pruned graph (its
+ * requirements, and everything below those at go 1.16 or earlier) and
+ * every version minimal version selection picks in it, so that a project
+ * exported from the store that served its builds needs nothing else; for
+ * the other roots (older go.mod files, workspaces, queries) every version
+ * any go.mod in the graph requires, so that whatever the go command
+ * consults (go mod tidy, download, get) is there. Each version gets its
+ * .info and .mod; zips go with the loaded versions minimal version
+ * selection picks, the versions the roots' go.sum lists, and the queried
+ * versions. With --toolchain, golang.org/toolchain for the
  * requested --platform list. For each --sumdb database, the lookups of the
  * public versions and the tiles a go command reads to check them (for
  * every tree size the lookups were signed at, with the consistency proofs
@@ -311,6 +316,11 @@ static int check_gosums(struct exporter *x) {
 
 /* Reads and parses the go.mod (or, with MODFILE_WORK, go.work) at file;
  * says what is wrong on stderr. */
+/* Whether a go.mod with this go line prunes its module graph (Go 1.17). */
+static int go_prunes(const char *go) {
+  return go != NULL && diag_gover_compare(go, "1.17") >= 0;
+}
+
 static int parse_file(const char *file, unsigned flags, struct modfile *mf) {
   char *text;
   size_t len;
@@ -380,6 +390,8 @@ static int add_gomod_root(struct exporter *x, const char *file) {
   dir_of(file, dir, sizeof dir);
   struct rootset *r = new_set(x, what, dir);
   rc = r != NULL ? add_modfile(r, &mf, NULL) : -ENOMEM;
+  if (r != NULL)
+    r->pruned = go_prunes(mf.go);
   modfile_dispose(&mf);
   char sum[4200];
   snprintf(sum, sizeof sum, "%s/go.sum", dir);
@@ -490,8 +502,9 @@ static const struct replace *replaced(const struct rootset *r, const char *path,
   return any;
 }
 
-/* A local directory replacement's requirements (its go.mod, read now). */
-static int local_reqs(const struct rootset *r, const char *dir,
+/* A local directory replacement's requirements (its go.mod, read now);
+ * none when as_root and its go.mod prunes the graph below it. */
+static int local_reqs(const struct rootset *r, const char *dir, int as_root,
                       struct req **out, size_t *n) {
   char path[8192];
   if (dir[0] == '/')
@@ -506,6 +519,8 @@ static int local_reqs(const struct rootset *r, const char *dir,
   modfile_init(&mf);
   int rc = modfile_parse(&mf, text, len, MODFILE_LAX, NULL, 0);
   free(text);
+  if (rc == 0 && as_root && go_prunes(mf.go))
+    mf.nrequire = 0;
   for (size_t i = 0; rc == 0 && i < mf.nrequire; i++)
     rc = add_req(out, n, mf.require[i].path, mf.require[i].version);
   modfile_dispose(&mf);
@@ -525,6 +540,7 @@ static void parse_mod(struct exporter *x, struct node *n, struct xfer *t) {
   }
   for (size_t i = 0; i < mf.nrequire; i++)
     add_req(&n->reqs, &n->nreqs, mf.require[i].path, mf.require[i].version);
+  n->prunes = go_prunes(mf.go);
   modfile_dispose(&mf);
   n->loaded = 1;
 }
@@ -571,11 +587,16 @@ static void load_nodes(struct exporter *x, struct node **v, size_t n) {
   free(ts);
 }
 
-/* Walks root set r breadth first, loading each level in parallel. */
+/* Walks root set r breadth first, loading each level in parallel. In a
+ * pruned set (r->pruned), as the go command loads a pruned module graph:
+ * the roots' go.mod files are loaded, and the requirements of a root are
+ * followed only when its own go.mod does not prune (go 1.16 or earlier);
+ * below that, everything is followed. */
 static int walk(struct exporter *x, int mark, struct rootset *r) {
   struct req *frontier = NULL, *next = NULL;
   size_t nf = 0, nn = 0;
   int rc = 0;
+  int as_roots = r->pruned; /* the first level of a pruned set */
   for (size_t i = 0; i < r->nreqs && rc == 0; i++)
     rc = add_req(&frontier, &nf, r->reqs[i].path, r->reqs[i].version);
   while (rc == 0 && nf > 0) {
@@ -591,7 +612,7 @@ static int walk(struct exporter *x, int mark, struct rootset *r) {
       const char *p = frontier[i].path, *v = frontier[i].version;
       const struct replace *rp = replaced(r, p, v);
       if (rp != NULL && rp->new_version[0] == '\0') {
-        local_reqs(r, rp->new_path, &next, &nn);
+        local_reqs(r, rp->new_path, as_roots, &next, &nn);
         continue;
       }
       if (rp != NULL) {
@@ -604,9 +625,12 @@ static int walk(struct exporter *x, int mark, struct rootset *r) {
                        EXPORT_MAX_VERSIONS);
         continue;
       }
-      if (n->mark == mark)
+      /* A pruned root is walked again when reached below a root that
+       * does not prune: then its requirements are followed. */
+      int *seen = as_roots ? &n->root_mark : &n->mark;
+      if (*seen == mark)
         continue;
-      n->mark = mark;
+      *seen = mark;
       at[nl++] = (size_t)(n - x->nodes);
     }
     /* Pointers only now: node_get may move the nodes as they grow. */
@@ -632,12 +656,15 @@ static int walk(struct exporter *x, int mark, struct rootset *r) {
     nf = 0;
     for (size_t i = 0; i < nl; i++) {
       struct node *n = level[i];
+      if (as_roots && n->prunes)
+        continue;
       for (size_t k = 0; k < n->nreqs && rc == 0; k++)
         rc = add_req(&next, &nn, n->reqs[k].path, n->reqs[k].version);
     }
     /* Nodes walked in an earlier level of this set were skipped above by
      * their mark, so every node's requirements are added once. */
     free(level);
+    as_roots = 0;
     frontier = next;
     nf = nn;
     next = NULL;
@@ -665,7 +692,7 @@ static int mvs_reqs(void *arg, const char *path, const char *version,
   const struct req *reqs;
   size_t nreqs;
   if (rp != NULL && rp->new_version[0] == '\0') {
-    local_reqs(c->r, rp->new_path, &local, &nlocal);
+    local_reqs(c->r, rp->new_path, 0, &local, &nlocal);
     reqs = local;
     nreqs = nlocal;
   } else {
@@ -693,7 +720,11 @@ static int mvs_reqs(void *arg, const char *path, const char *version,
   return 0;
 }
 
-/* Marks the zips of the build list minimal version selection picks. */
+/* Marks the zips of the build list minimal version selection picks, of the
+ * versions whose go.mod the walk loaded: in a pruned set, the versions
+ * below the roots that prune are there for selection alone, and the go
+ * command takes no package from them. Those it selects still get a node,
+ * loaded later with the rest: `go list -m all` reads their .info and .mod. */
 static int select_zips(struct exporter *x, struct rootset *r) {
   if (r->stored_zips)
     return 0; /* marked as they were added */
@@ -716,7 +747,7 @@ static int select_zips(struct exporter *x, struct rootset *r) {
       continue;
     struct node *n = rp != NULL ? node_get(x, rp->new_path, rp->new_version)
                                 : node_get(x, sel[i].path, sel[i].version);
-    if (n != NULL)
+    if (n != NULL && n->loaded)
       n->want_zip = 1;
   }
   diag_mods_free(sel, nsel);
@@ -1117,8 +1148,10 @@ int cmd_export(int argc, char **argv) {
   bundle_progress_phase(&x->pr, "graph", 0);
   for (size_t i = 0; rc == 0 && i < x->nsets; i++)
     rc = walk(x, (int)i + 1, &x->sets[i]);
+  for (size_t i = 0; rc == 0 && i < x->nsets; i++)
+    rc = select_zips(x, &x->sets[i]);
   {
-    /* Versions only the go.sum files name. */
+    /* Versions only the go.sum files or the build lists name. */
     struct node **v = calloc(x->nnodes + 1, sizeof *v);
     size_t n = 0;
     for (size_t i = 0; v != NULL && i < x->nnodes; i++)
@@ -1131,8 +1164,6 @@ int cmd_export(int argc, char **argv) {
   char sum[128];
   snprintf(sum, sizeof sum, "%zu module versions", x->nnodes);
   bundle_progress_end(&x->pr, sum);
-  for (size_t i = 0; rc == 0 && i < x->nsets; i++)
-    rc = select_zips(x, &x->sets[i]);
   if (rc == 0)
     fetch_zips(x);
   for (int i = 0; rc == 0 && i < x->nspecs; i++)

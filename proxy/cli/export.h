@@ -41,7 +41,9 @@ struct node {
   char *failed; /**< why it could not be had (heap), or NULL */
   struct req *reqs;
   size_t nreqs;
-  int mark; /**< the root set that last walked it */
+  int prunes;    /**< its go.mod says go 1.17 or later (module graph pruning) */
+  int mark;      /**< the root set that last walked it */
+  int root_mark; /**< the pruned root set that last took it as a root */
 };
 
 /* One root set: a go.mod (with its replacements), or the queries. */
@@ -59,6 +61,8 @@ struct rootset {
   size_t nrepl;
   int zip_roots;   /**< queries and toolchains: every root's zip too */
   int stored_zips; /**< --all: the zips the store holds, marked when added */
+  int pruned; /**< a go.mod at go 1.17 or later: the graph the go command
+                   loads for it is pruned (walk) */
 };
 
 /** One run of the command. */

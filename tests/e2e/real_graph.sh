@@ -12,7 +12,16 @@
 #   3. the build again with modproxy's upstream unreachable (same data
 #      directory, empty client cache): served from modproxy's cache alone;
 #   4. `go get -u ./...` (and an upgrade of one held-back requirement):
-#      identical output, go.mod and go.sum.
+#      identical output, go.mod and go.sum;
+#   5. the air-gap loop from modproxy's store alone (upstream and checksum
+#      database unreachable): the project exported by directory without its
+#      go.sum holds exactly the go.mod files the go command's go.sum names
+#      (the pruned module graph Go 1.17+ loads) and a zip for each of its
+#      zip lines; exported with its go.sum, signed, as one .tar.zst; an
+#      --offline modproxy fails the build before the import and, after
+#      `import --trust`, serves `go build ./...` and `go mod verify` to an
+#      empty module cache. FIGURES: the bundle's size and files, the export
+#      and import times.
 # Traffic: one cold download of the graph through modproxy, the direct
 # side's build and queries sharing one module cache, sequential. Fails (does
 # not skip) when the machine's proxy cannot be reached.
@@ -120,4 +129,57 @@ grep -q 'github.com/google/uuid v1.5.0' "$T/via/go.mod" &&
 diff -u "$T/direct/go.mod" "$T/via/go.mod" || fail "go get -u ./...: go.mod through modproxy differs from direct"
 diff -u "$T/direct/go.sum" "$T/via/go.sum" || fail "go get -u ./...: go.sum through modproxy differs from direct"
 step "go get -u ./... through modproxy and direct ($(diff "$REAL_GRAPH/go.mod" "$T/via/go.mod" | grep -c '^>') go.mod lines changed)"
+
+# ---- 5. the air-gap loop, from modproxy's store alone --------------------
+stop_modproxy
+connected=$MODPROXY_DATA
+offline_export() { # OUT DIR: export DIR from the store alone
+  "$TEST_MODPROXY_BIN" export --data "$connected" --upstream "$dead" --sumdb "${REAL_SUMDB%% *} $dead" \
+    "${@:3}" -o "$1" "$2" >"$1.out" 2>"$1.log" ||
+    fail "export of $2 from modproxy's store: $(tail -n 20 "$1.out" "$1.log")"
+}
+# The pruned graph: what the export walks from go.mod alone is what the go
+# command loaded (its go.sum's /go.mod lines), not the ~4,900 versions the
+# whole graph names.
+real_project "$T/nosum"
+rm "$T/nosum/go.sum"
+offline_export "$T/nosum.bundle" "$T/nosum"
+python3 - "$T/nosum.bundle/modproxy-bundle.txt" "$REAL_GRAPH/go.sum" >"$T/nosum.check" <<'PY' ||
+import sys
+got = {tuple(l.split()[1:3]) for l in open(sys.argv[1]) if l.startswith("sum ")}
+want = {tuple(l.split()[:2]) for l in open(sys.argv[2])}
+mods = lambda s: {k for k in s if k[1].endswith("/go.mod")}
+for k in sorted(mods(want) - mods(got)):
+    print("missing %s %s" % k)
+for k in sorted(mods(got) - mods(want)):
+    print("extra %s %s" % k)
+for k in sorted(want - mods(want) - got):
+    print("missing zip %s %s" % k)
+print("%d go.mod files, %d zips" % (len(mods(got)), len(got - mods(got))))
+PY
+  fail "the export of go.mod alone is not the go command's pruned graph: $(head -n 10 "$T/nosum.check")"
+step "export by directory without go.sum: $(tail -n 1 "$T/nosum.check"), as the go command's go.sum"
+
+real_project "$T/air"
+"$TEST_MODPROXY_BIN" keygen site -o "$T/site" >"$T/keygen.out" 2>&1 || fail "keygen: $(cat "$T/keygen.out")"
+s0=$(date +%s.%N)
+offline_export "$T/air.tar.zst" "$T/air" --sign "$T/site.key"
+s1=$(date +%s.%N)
+MODPROXY_DATA="$T/air-data"
+start_modproxy --offline --sumdb "$REAL_SUMDB"
+(cd "$T/air" && real_go "$PROXY_URL" "$T/air-mod0" build ./...) >"$T/air0.out" 2>&1 &&
+  fail "the offline build passed before the import"
+assert_contains "$(cat "$T/air0.out")" "not in this mirror"
+s2=$(date +%s.%N)
+"$TEST_MODPROXY_BIN" import --data "$T/air-data" --sumdb "$REAL_SUMDB" --trust "$T/site.pub" \
+  "$T/air.tar.zst" >"$T/import.out" 2>&1 || fail "import --trust: $(tail -n 20 "$T/import.out")"
+s3=$(date +%s.%N)
+(cd "$T/air" && real_go "$PROXY_URL" "$T/air-mod" build ./... &&
+  real_go "$PROXY_URL" "$T/air-mod" mod verify) >"$T/air.out" 2>&1 ||
+  fail "offline go build ./... and go mod verify after the import: $(tail -n 20 "$T/air.out")"
+assert_contains "$(cat "$T/air.out")" "all modules verified"
+printf 'FIGURES real graph .tar.zst: %d bytes, %d files, export %.1f s, import %.1f s\n' \
+  "$(stat -c %s "$T/air.tar.zst")" "$(tar --zstd -tf "$T/air.tar.zst" | wc -l)" \
+  "$(echo "$s1 - $s0" | bc)" "$(echo "$s3 - $s2" | bc)"
+step "the air-gap loop: export from the store, import --trust, offline build and verify"
 echo "PASS ($((SECONDS - t0)) s)"
