@@ -8,7 +8,7 @@
 # from an empty module cache, are exactly the go.mod files in the bundle.
 # The graph:
 #
-#   app -> a v1.0.0 (go 1.21) -> c v1.0.0 -> h    c v1.0.0 and h: below a
+#   app -> a => ./a (go 1.21) -> c v1.0.0 -> h    c v1.0.0 and h: below a
 #                             -> g               pruned module, unselected
 #       -> c v1.1.0 (go 1.21)                    g: selected, never loaded
 #       -> d v1.0.0 (no go line) -> e -> f       d prunes nothing: e, f load
@@ -28,7 +28,6 @@ module() {
   } >"$T/corpus/$name"
 }
 mkdir -p "$T/corpus"
-module example.com/a v1.0.0 $'module example.com/a\n\ngo 1.21\n\nrequire (\n\texample.com/c v1.0.0\n\texample.com/g v1.0.0\n)'
 module example.com/c v1.0.0 $'module example.com/c\n\ngo 1.21\n\nrequire example.com/h v1.0.0'
 module example.com/c v1.1.0 $'module example.com/c\n\ngo 1.21'
 module example.com/d v1.0.0 $'module example.com/d\n\nrequire example.com/e v1.0.0'
@@ -39,12 +38,14 @@ module example.com/h v1.0.0 $'module example.com/h\n\ngo 1.21'
 "$TOOLS/mkproxy" -corpus "$T/corpus" -out "$T/tree" 2>"$T/mkproxy.log" || fail "mkproxy: $(cat "$T/mkproxy.log")"
 start_upstream "$T/tree"
 
-# project DIR GO: the project at go GO.
+# project DIR GO: the project at go GO, with module a in a directory.
 project() {
-  mkdir -p "$1"
+  mkdir -p "$1/a"
+  printf 'module example.com/a\n\ngo 1.21\n\nrequire (\n\texample.com/c v1.0.0\n\texample.com/g v1.0.0\n)\n' >"$1/a/go.mod"
+  printf 'package a\n\nconst Name = "a"\n' >"$1/a/a.go"
   printf 'module example.com/app\n\ngo %s\n\nrequire (\n' "$2" >"$1/go.mod"
   printf '\t%s\n' 'example.com/a v1.0.0' 'example.com/c v1.1.0' 'example.com/d v1.0.0' 'example.com/e v1.0.0' >>"$1/go.mod"
-  printf ')\n' >>"$1/go.mod"
+  printf ')\n\nreplace example.com/a => ./a\n' >>"$1/go.mod"
   printf 'package main\n\nimport (\n\t"example.com/a"\n\t"example.com/c"\n\t"example.com/d"\n\t"example.com/e"\n)\n\nfunc main() { println(a.Name, c.Name, d.Name, e.Name) }\n' >"$1/main.go"
 }
 
@@ -87,9 +88,9 @@ check() { # GO EXPECTED...: the bundle's go.mod files for the project at go GO
 }
 
 # Pruned: c v1.0.0 and h sit below a, whose go.mod prunes; g is selected.
-check 1.21 example.com/a@v1.0.0 example.com/c@v1.1.0 example.com/d@v1.0.0 \
+check 1.21 example.com/c@v1.1.0 example.com/d@v1.0.0 \
   example.com/e@v1.0.0 example.com/f@v1.0.0 example.com/g@v1.0.0
 # Unpruned: the whole graph.
-check 1.16 example.com/a@v1.0.0 example.com/c@v1.0.0 example.com/c@v1.1.0 example.com/d@v1.0.0 \
+check 1.16 example.com/c@v1.0.0 example.com/c@v1.1.0 example.com/d@v1.0.0 \
   example.com/e@v1.0.0 example.com/f@v1.0.0 example.com/g@v1.0.0 example.com/h@v1.0.0
 echo PASS
