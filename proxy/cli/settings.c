@@ -47,9 +47,9 @@ extern char **environ;
 static const struct def {
   const char *name;
   enum kind kind;
-  const char *def;
-  int64_t max;
-  const char *arg;
+  const char *def; /* the default value as text (NULL: unset) */
+  int64_t max;     /* K_COUNT, K_SIZE: the largest value allowed */
+  const char *arg; /* the value's name in the usage (NULL: none) */
   const char *help;
   int64_t unit;    /* K_SIZE: bytes of a number without suffix (0: 1) */
   const char *env; /* the variable when not MODPROXY_<NAME> */
@@ -62,117 +62,226 @@ static const struct def {
   /* checks a value beyond its kind: 0, or -EINVAL with why */
   int (*check)(const char *text, char *why, size_t cap);
 } defs[S_COUNT] = {
-    [S_LISTEN] = {"listen", K_TEXT, "127.0.0.1:3000", 0, "ADDR",
-                  "address to listen on: host:port, [v6]:port or :port",
+    [S_LISTEN] = {.name = "listen",
+                  .kind = K_TEXT,
+                  .def = "127.0.0.1:3000",
+                  .arg = "ADDR",
+                  .help = "address to listen on: host:port, [v6]:port or :port",
                   .restart = 1},
-    [S_DATA] = {"data", K_TEXT, "./modproxy-data", 0, "DIR",
-                "where the cache (modproxy.db) lives", .restart = 1},
-    [S_UPSTREAM] = {"upstream", K_TEXT, "https://proxy.golang.org", 0, "LIST",
-                    "upstream proxies in GOPROXY syntax: ',' falls through on "
-                    "404/410, '|' on any error, 'off' ends the list",
-                    .restart = 1},
-    [S_UPSTREAM_CA] = {"upstream-ca", K_TEXT, NULL, 0, "FILE",
-                       "PEM certificates to verify upstreams with instead of "
-                       "the system store",
-                       .restart = 1},
-    [S_LIST_TTL] = {"list-ttl", K_COUNT, "300", 365ll * 86400, "SECONDS",
-                    "how long version lists and @latest are fresh"},
-    [S_NOT_FOUND_TTL] = {"not-found-ttl", K_COUNT, "60", 365ll * 86400,
-                         "SECONDS",
-                         "how long a not-found answer is remembered"},
-    [S_STRICT_ZIPS] = {"strict-zips", K_BOOL, "false", 0, NULL,
-                       "refuse upstream zips that break the module zip rules "
-                       "instead of serving them as published"},
-    [S_MEMORY_CACHE] = {"memory-cache", K_SIZE, "64", 1ll << 40, "SIZE",
-                        "memory for the hot cache of small responses (a "
-                        "plain number is MiB; 512M, 1G)",
-                        .unit = 1 << 20, .restart = 1},
-    [S_PRIVATE] = {"private", K_TEXT, NULL, 0, "PATTERNS",
-                   "GOPRIVATE-style globs: matching modules come from their "
-                   "git repositories, never from an upstream"},
-    [S_GIT_ROUTE] = {"git-route", K_LIST, NULL, 0, "PATTERN=URL",
-                     "where a private module's repository lives; URL may use "
-                     "{root}, {1}, {2}...; repeatable",
-                     .env = "MODPROXY_GIT_ROUTES"},
-    [S_DIAG_RECORDS] = {"diag-records", K_COUNT, "10000", 100000000, "N",
-                        "request records kept for /diag"},
-    [S_MAX_CACHE_BYTES] = {"max-cache-bytes", K_SIZE, "0", INT64_MAX, "SIZE",
-                           "evict the least recently used public module "
-                           "versions past this size (bytes, or 100G, 512M, "
-                           "64K); 0: never"},
-    [S_ADMIN_TOKEN] = {"admin-token", K_TEXT, NULL, 0, "TOKEN",
-                       "bearer token that POST /admin/refresh requires; "
-                       "unset: /admin/ is disabled"},
-    [S_GO_RELEASE] = {"go-release", K_TEXT, "1.19", 0, "VERSION",
-                      "the oldest Go release your builds use: modules whose "
-                      "go.mod needs a newer one are flagged in /diag"},
-    [S_OFFLINE] = {"offline", K_BOOL, "false", 0, NULL,
-                   "air-gapped mirror: fetch nothing, serve only what the "
-                   "store holds (lists and @latest from its versions)",
+    [S_DATA] = {.name = "data",
+                .kind = K_TEXT,
+                .def = "./modproxy-data",
+                .arg = "DIR",
+                .help = "where the cache (modproxy.db) lives",
+                .restart = 1},
+    [S_UPSTREAM] =
+        {.name = "upstream",
+         .kind = K_TEXT,
+         .def = "https://proxy.golang.org",
+         .arg = "LIST",
+         .help = "upstream proxies in GOPROXY syntax: ',' falls through on "
+                 "404/410, '|' on any error, 'off' ends the list",
+         .restart = 1},
+    [S_UPSTREAM_CA] =
+        {.name = "upstream-ca",
+         .kind = K_TEXT,
+         .arg = "FILE",
+         .help = "PEM certificates to verify upstreams with instead of "
+                 "the system store",
+         .restart = 1},
+    [S_LIST_TTL] = {.name = "list-ttl",
+                    .kind = K_COUNT,
+                    .def = "300",
+                    .max = 365ll * 86400,
+                    .arg = "SECONDS",
+                    .help = "how long version lists and @latest are fresh"},
+    [S_NOT_FOUND_TTL] = {.name = "not-found-ttl",
+                         .kind = K_COUNT,
+                         .def = "60",
+                         .max = 365ll * 86400,
+                         .arg = "SECONDS",
+                         .help = "how long a not-found answer is remembered"},
+    [S_STRICT_ZIPS] =
+        {.name = "strict-zips",
+         .kind = K_BOOL,
+         .def = "false",
+         .help = "refuse upstream zips that break the module zip rules "
+                 "instead of serving them as published"},
+    [S_MEMORY_CACHE] = {.name = "memory-cache",
+                        .kind = K_SIZE,
+                        .def = "64",
+                        .max = 1ll << 40,
+                        .arg = "SIZE",
+                        .help =
+                            "memory for the hot cache of small responses (a "
+                            "plain number is MiB; 512M, 1G)",
+                        .unit = 1 << 20,
+                        .restart = 1},
+    [S_PRIVATE] =
+        {.name = "private",
+         .kind = K_TEXT,
+         .arg = "PATTERNS",
+         .help = "GOPRIVATE-style globs: matching modules come from their "
+                 "git repositories, never from an upstream"},
+    [S_GIT_ROUTE] =
+        {.name = "git-route",
+         .kind = K_LIST,
+         .arg = "PATTERN=URL",
+         .help = "where a private module's repository lives; URL may use "
+                 "{root}, {1}, {2}...; repeatable",
+         .env = "MODPROXY_GIT_ROUTES"},
+    [S_DIAG_RECORDS] = {.name = "diag-records",
+                        .kind = K_COUNT,
+                        .def = "10000",
+                        .max = 100000000,
+                        .arg = "N",
+                        .help = "request records kept for /diag"},
+    [S_MAX_CACHE_BYTES] = {.name = "max-cache-bytes",
+                           .kind = K_SIZE,
+                           .def = "0",
+                           .max = INT64_MAX,
+                           .arg = "SIZE",
+                           .help =
+                               "evict the least recently used public module "
+                               "versions past this size (bytes, or 100G, 512M, "
+                               "64K); 0: never"},
+    [S_ADMIN_TOKEN] = {.name = "admin-token",
+                       .kind = K_TEXT,
+                       .arg = "TOKEN",
+                       .help =
+                           "bearer token that POST /admin/refresh requires; "
+                           "unset: /admin/ is disabled"},
+    [S_GO_RELEASE] =
+        {.name = "go-release",
+         .kind = K_TEXT,
+         .def = "1.19",
+         .arg = "VERSION",
+         .help = "the oldest Go release your builds use: modules whose "
+                 "go.mod needs a newer one are flagged in /diag"},
+    [S_OFFLINE] = {.name = "offline",
+                   .kind = K_BOOL,
+                   .def = "false",
+                   .help =
+                       "air-gapped mirror: fetch nothing, serve only what the "
+                       "store holds (lists and @latest from its versions)",
                    .restart = 1},
-    [S_SUMDB] = {"sumdb", K_LIST, "sum.golang.org", 0, "GOSUMDB",
-                 "checksum database to proxy and verify against, in GOSUMDB "
+    [S_SUMDB] =
+        {.name = "sumdb",
+         .kind = K_LIST,
+         .def = "sum.golang.org",
+         .arg = "GOSUMDB",
+         .help = "checksum database to proxy and verify against, in GOSUMDB "
                  "syntax (name, name+hash+key, then an optional URL); "
                  "repeatable; off: none",
-                 .restart = 1},
-    [S_VERIFY_SUMDB] = {"verify-sumdb", K_BOOL, "true", 0, NULL,
-                        "check upstream zips and go.mod files of public "
-                        "modules against the checksum database before storing "
-                        "them (when it can be reached)"},
-    [S_AUTH_FILE] = {"auth-file", K_TEXT, NULL, 0, "FILE",
-                     "users and tokens (hashed) allowed to see private "
-                     "modules; lines from `modproxy auth user NAME` and "
-                     "`modproxy auth token NAME`"},
-    [S_AUTH_REQUIRED] = {"auth-required", K_CHOICE, "private", 0, "private|all",
-                         "with --auth-file, what needs credentials: private "
-                         "(modules matching --private) or all"},
-    [S_MAX_CONNECTIONS] = {"max-connections", K_COUNT, "20000", 1000000, "N",
-                           "open client connections at most; more are "
-                           "refused with 503"},
-    [S_MAX_REQUEST_RATE] = {"max-request-rate", K_COUNT, "2000", 1000000, "N",
-                            "requests per second one client address may "
-                            "make (0: no limit); past it, 429 and the "
-                            "connection closes"},
-    [S_TLS_CERT] = {"tls-cert", K_TEXT, NULL, 0, "FILE",
-                    "PEM certificate chain: serve https (reloaded on SIGHUP)"},
-    [S_TLS_KEY] = {"tls-key", K_TEXT, NULL, 0, "FILE",
-                   "PEM private key for --tls-cert"},
-    [S_GIT_TIMEOUT] = {"git-timeout", K_COUNT, "120", 86400, "SECONDS",
-                       "how long one git command may talk to a git host",
+         .restart = 1},
+    [S_VERIFY_SUMDB] =
+        {.name = "verify-sumdb",
+         .kind = K_BOOL,
+         .def = "true",
+         .help = "check upstream zips and go.mod files of public "
+                 "modules against the checksum database before storing "
+                 "them (when it can be reached)"},
+    [S_AUTH_FILE] = {.name = "auth-file",
+                     .kind = K_TEXT,
+                     .arg = "FILE",
+                     .help =
+                         "users and tokens (hashed) allowed to see private "
+                         "modules; lines from `modproxy auth user NAME` and "
+                         "`modproxy auth token NAME`"},
+    [S_AUTH_REQUIRED] =
+        {.name = "auth-required",
+         .kind = K_CHOICE,
+         .def = "private",
+         .arg = "private|all",
+         .help = "with --auth-file, what needs credentials: private "
+                 "(modules matching --private) or all"},
+    [S_MAX_CONNECTIONS] = {.name = "max-connections",
+                           .kind = K_COUNT,
+                           .def = "20000",
+                           .max = 1000000,
+                           .arg = "N",
+                           .help = "open client connections at most; more are "
+                                   "refused with 503"},
+    [S_MAX_REQUEST_RATE] = {.name = "max-request-rate",
+                            .kind = K_COUNT,
+                            .def = "2000",
+                            .max = 1000000,
+                            .arg = "N",
+                            .help =
+                                "requests per second one client address may "
+                                "make (0: no limit); past it, 429 and the "
+                                "connection closes"},
+    [S_TLS_CERT] =
+        {.name = "tls-cert",
+         .kind = K_TEXT,
+         .arg = "FILE",
+         .help = "PEM certificate chain: serve https (reloaded on SIGHUP)"},
+    [S_TLS_KEY] = {.name = "tls-key",
+                   .kind = K_TEXT,
+                   .arg = "FILE",
+                   .help = "PEM private key for --tls-cert"},
+    [S_GIT_TIMEOUT] = {.name = "git-timeout",
+                       .kind = K_COUNT,
+                       .def = "120",
+                       .max = 86400,
+                       .arg = "SECONDS",
+                       .help =
+                           "how long one git command may talk to a git host",
                        .restart = 1},
-    [S_DIRECT_DENY] = {"direct-deny", K_RANGES, VCS_POLICY_DEFAULT_DENY, 0,
-                       "CIDRS",
-                       "address ranges that public modules' repositories "
-                       "and go-get pages may not be on (\"direct\"); none: "
-                       "no range",
+    [S_DIRECT_DENY] = {.name = "direct-deny",
+                       .kind = K_RANGES,
+                       .def = VCS_POLICY_DEFAULT_DENY,
+                       .arg = "CIDRS",
+                       .help =
+                           "address ranges that public modules' repositories "
+                           "and go-get pages may not be on (\"direct\"); none: "
+                           "no range",
                        .restart = 1},
-    [S_DIRECT_ALLOW] = {"direct-allow", K_RANGES, NULL, 0, "CIDRS",
-                        "address ranges allowed all the same, inside "
-                        "--direct-deny",
+    [S_DIRECT_ALLOW] = {.name = "direct-allow",
+                        .kind = K_RANGES,
+                        .arg = "CIDRS",
+                        .help = "address ranges allowed all the same, inside "
+                                "--direct-deny",
                         .restart = 1},
-    [S_DIRECT_INSECURE] = {"direct-insecure", K_TEXT, NULL, 0, "PATTERNS",
-                           "GOINSECURE-style globs: public modules whose "
-                           "repositories may be http:// or git://",
+    [S_DIRECT_INSECURE] = {.name = "direct-insecure",
+                           .kind = K_TEXT,
+                           .arg = "PATTERNS",
+                           .help =
+                               "GOINSECURE-style globs: public modules whose "
+                               "repositories may be http:// or git://",
                            .restart = 1},
-    [S_POLICY] = {"policy", K_LIST, NULL, 0, "PATTERN=ACTION",
-                  "what to do for matching modules: deny REASON, deny RANGE "
-                  "REASON (<v1.2.3, >=v2.0.0, v1.0.0), cache-only or "
-                  "upstream LIST; first match wins; repeatable (the variable: "
-                  "one a line)",
-                  .env_sep = "\n", .check = policy_check},
-    [S_TRUSTED_PROXIES] = {"trusted-proxies", K_RANGES, NULL, 0, "CIDRS",
-                           "reverse proxies (nginx, a load balancer) whose "
-                           "X-Forwarded-For or Forwarded names the client "
-                           "for logs, /diag and password budgets; other "
-                           "peers' are ignored"},
-    [S_OFFLINE_STALE_AFTER] = {"offline-stale-after", K_DURATION, "0", 0,
-                               "DURATION",
-                               "with --offline, warn in /readyz and "
-                               "/diag/mirror once the mirror's content is "
-                               "older than this (90m, 12h, 30d, 2w); 0: "
-                               "never"},
-    [S_TRUST] = {"trust", K_LIST, NULL, 0, "KEY",
-                 "import only bundles signed by this key (NAME+HASH+KEY from "
+    [S_POLICY] =
+        {.name = "policy",
+         .kind = K_LIST,
+         .arg = "PATTERN=ACTION",
+         .help = "what to do for matching modules: deny REASON, deny RANGE "
+                 "REASON (<v1.2.3, >=v2.0.0, v1.0.0), cache-only or "
+                 "upstream LIST; first match wins; repeatable (the variable: "
+                 "one a line)",
+         .env_sep = "\n",
+         .check = policy_check},
+    [S_TRUSTED_PROXIES] = {.name = "trusted-proxies",
+                           .kind = K_RANGES,
+                           .arg = "CIDRS",
+                           .help =
+                               "reverse proxies (nginx, a load balancer) whose "
+                               "X-Forwarded-For or Forwarded names the client "
+                               "for logs, /diag and password budgets; other "
+                               "peers' are ignored"},
+    [S_OFFLINE_STALE_AFTER] = {.name = "offline-stale-after",
+                               .kind = K_DURATION,
+                               .def = "0",
+                               .arg = "DURATION",
+                               .help =
+                                   "with --offline, warn in /readyz and "
+                                   "/diag/mirror once the mirror's content is "
+                                   "older than this (90m, 12h, 30d, 2w); 0: "
+                                   "never"},
+    [S_TRUST] =
+        {.name = "trust",
+         .kind = K_LIST,
+         .arg = "KEY",
+         .help = "import only bundles signed by this key (NAME+HASH+KEY from "
                  "`modproxy keygen`, or a file holding it); repeatable"},
 };
 

@@ -1,27 +1,20 @@
 /*
- * HTTP/1.1 connections (proxy/http/conn.c) through a real server: a struct
- * proxy_server on its own loop thread, listening on 127.0.0.1 with an
- * ephemeral port, a fresh data directory and upstream "off", talked to with
- * plain blocking sockets.
+ * HTTP/1.1 connections (proxy/http/conn.c) through a real server
+ * (http_harness.h), talked to with plain blocking sockets.
  *
  * A request is fed whole, byte by byte and split at every offset, and must
  * always get the same response; pipelined requests are answered in order;
  * malformed requests (400), oversize heads (431), long targets (414), other
  * methods (405) and bodies on GET (400) are refused and the connection
- * closed; every response carries Content-Length. Each test stops the server
- * with proxy_server_stop from the loop thread (through a uv_async) and checks
- * that the run returns, that every handle was closed (uv_loop_close) and how
- * connections left open are treated.
+ * closed; every response carries Content-Length. Stored modules are served
+ * from the store: zips streamed, byte ranges, conditional requests. Stopping
+ * the server (proxy_server_stop, from the loop thread) returns the run, and
+ * connections left open are closed or their request finished.
  */
-#include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,359 +26,15 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <curl/curl.h>
 #include <openssl/evp.h>
-#include <uv.h>
 #include <zip.h>
 
 #include "modproxy/diag.h"
 #include "modproxy/store.h"
-#include "server.h"
+#include "http_harness.h"
 
-/* How long a client waits for the server before the test fails. */
-#define CLIENT_TIMEOUT_MS 5000
-/* How long the server may take to stop once nothing is open. */
-#define STOP_TIMEOUT_MS 5000
 /* A pause between writes so the server sees them as separate reads. */
 #define SPLIT_PAUSE_US 2000
-
-/* ---- the server on its own thread ---------------------------------------- */
-
-struct harness {
-  char dir[64];
-  struct proxy_config cfg;
-  struct proxy_server *s;
-  uv_loop_t loop;
-  uv_async_t stop_async;
-  pthread_t thread;
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  int ready;     /* 1: listening, port set; -1: init failed */
-  int stop_sent; /* the async was sent (it is closed once it runs) */
-  int init_rc;
-  int port;
-  int done; /* the run returned */
-  int run_rc;
-  int loop_close_rc;
-};
-
-static void on_stop_async(uv_async_t *a) {
-  struct harness *h = a->data;
-  proxy_server_stop(h->s);
-  uv_close((uv_handle_t *)a, NULL);
-}
-
-static void *server_main(void *arg) {
-  struct harness *h = arg;
-  uv_loop_init(&h->loop);
-  int rc = proxy_server_init(h->s, &h->loop, &h->cfg);
-  int port = 0;
-  if (rc == 0) {
-    struct sockaddr_storage ss;
-    rc = http_server_sockname(h->s->http, &ss);
-    if (rc == 0)
-      port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-  }
-  if (rc == 0) {
-    uv_async_init(&h->loop, &h->stop_async, on_stop_async);
-    h->stop_async.data = h;
-  }
-  pthread_mutex_lock(&h->lock);
-  h->init_rc = rc;
-  h->port = port;
-  h->ready = rc == 0 ? 1 : -1;
-  pthread_cond_broadcast(&h->cond);
-  pthread_mutex_unlock(&h->lock);
-  if (rc != 0)
-    return NULL;
-  int run_rc = proxy_server_run(h->s);
-  int close_rc = uv_loop_close(&h->loop);
-  pthread_mutex_lock(&h->lock);
-  h->run_rc = run_rc;
-  h->loop_close_rc = close_rc;
-  h->done = 1;
-  pthread_cond_broadcast(&h->cond);
-  pthread_mutex_unlock(&h->lock);
-  return NULL;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
-}
-
-static void deadline_in(struct timespec *ts, int ms) {
-  clock_gettime(CLOCK_REALTIME, ts);
-  ts->tv_sec += ms / 1000;
-  ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (ts->tv_nsec >= 1000000000L) {
-    ts->tv_sec++;
-    ts->tv_nsec -= 1000000000L;
-  }
-}
-
-/* What a test puts in the store before the server opens it. */
-static int (*populate)(const char *dir);
-/* --max-connections and --max-request-rate for the next server (0: none),
- * and its --trusted-proxies (NULL: none). */
-static uint64_t limit_connections, limit_request_rate;
-static const char *trusted_proxies;
-
-static int setup(void **state) {
-  struct harness *h = calloc(1, sizeof *h);
-  if (h == NULL)
-    return -1;
-  h->s = calloc(1, sizeof *h->s);
-  if (h->s == NULL)
-    return -1;
-  snprintf(h->dir, sizeof h->dir, "/tmp/test_http.XXXXXX");
-  if (mkdtemp(h->dir) == NULL)
-    return -1;
-  if (populate != NULL && populate(h->dir) != 0) {
-    fprintf(stderr, "cannot fill the store in %s\n", h->dir);
-    return -1;
-  }
-  h->cfg.listen = "127.0.0.1:0";
-  h->cfg.data_dir = h->dir;
-  h->cfg.upstream = "off";
-  h->cfg.list_ttl_s = 300;
-  h->cfg.not_found_ttl_s = 60;
-  h->cfg.hot_cache_bytes = 1u << 20;
-  h->cfg.records_keep = 1000;
-  h->cfg.max_connections = limit_connections;
-  h->cfg.max_request_rate = limit_request_rate;
-  h->cfg.trusted_proxies = trusted_proxies;
-  pthread_mutex_init(&h->lock, NULL);
-  pthread_cond_init(&h->cond, NULL);
-  if (pthread_create(&h->thread, NULL, server_main, h) != 0)
-    return -1;
-  struct timespec ts;
-  deadline_in(&ts, CLIENT_TIMEOUT_MS);
-  pthread_mutex_lock(&h->lock);
-  while (h->ready == 0)
-    if (pthread_cond_timedwait(&h->cond, &h->lock, &ts) == ETIMEDOUT)
-      break;
-  int ready = h->ready;
-  pthread_mutex_unlock(&h->lock);
-  if (ready != 1) {
-    fprintf(stderr, "server did not start: %d (%s)\n", h->init_rc,
-            strerror(-h->init_rc));
-    return -1;
-  }
-  *state = h;
-  return 0;
-}
-
-/* Asks the loop thread to stop and waits for the run to return. Returns 0,
- * or -1 if it did not return in time. */
-static void send_stop(struct harness *h) {
-  if (!h->stop_sent) {
-    h->stop_sent = 1;
-    uv_async_send(&h->stop_async);
-  }
-}
-
-static int stop_server(struct harness *h, int timeout_ms) {
-  send_stop(h);
-  struct timespec ts;
-  deadline_in(&ts, timeout_ms);
-  pthread_mutex_lock(&h->lock);
-  while (!h->done)
-    if (pthread_cond_timedwait(&h->cond, &h->lock, &ts) == ETIMEDOUT)
-      break;
-  int done = h->done;
-  pthread_mutex_unlock(&h->lock);
-  return done ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  struct harness *h = *state;
-  int rc = 0;
-  if (!h->done && stop_server(h, STOP_TIMEOUT_MS) < 0) {
-    fprintf(stderr, "the server did not stop within %d ms\n", STOP_TIMEOUT_MS);
-    /* The thread is stuck in the loop: leave it (and its memory) be. */
-    return -1;
-  }
-  pthread_join(h->thread, NULL);
-  if (h->run_rc != 0) {
-    fprintf(stderr, "proxy_server_run returned %d\n", h->run_rc);
-    rc = -1;
-  }
-  if (h->loop_close_rc != 0) {
-    fprintf(stderr, "uv_loop_close: %s (a handle was left open)\n",
-            uv_strerror(h->loop_close_rc));
-    rc = -1;
-  }
-  nftw(h->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-  pthread_cond_destroy(&h->cond);
-  pthread_mutex_destroy(&h->lock);
-  free(h->s);
-  free(h);
-  return rc;
-}
-
-/* ---- a blocking client --------------------------------------------------- */
-
-struct client {
-  int fd;
-  char buf[4 << 20];
-  size_t len; /* bytes received but not yet consumed */
-};
-
-static struct client *client_open(const struct harness *h) {
-  struct client *c = calloc(1, sizeof *c);
-  assert_non_null(c);
-  c->fd = socket(AF_INET, SOCK_STREAM, 0);
-  assert_true(c->fd >= 0);
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_port = htons((uint16_t)h->port),
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  if (connect(c->fd, (struct sockaddr *)&a, sizeof a) != 0)
-    fail_msg("connect to port %d: %s", h->port, strerror(errno));
-  int one = 1;
-  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return c;
-}
-
-static void client_close(struct client *c) {
-  if (c == NULL)
-    return;
-  if (c->fd >= 0)
-    close(c->fd);
-  free(c);
-}
-
-static void send_bytes(struct client *c, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      fail_msg("send: %s", strerror(errno));
-    p += w;
-    n -= (size_t)w;
-  }
-}
-
-static void send_str(struct client *c, const char *s) {
-  send_bytes(c, s, strlen(s));
-}
-
-/* Waits for more bytes. Returns the count, 0 on EOF, -1 on timeout, -2 on
- * a connection reset. */
-static ssize_t recv_more(struct client *c) {
-  struct pollfd p = {.fd = c->fd, .events = POLLIN};
-  int r = poll(&p, 1, CLIENT_TIMEOUT_MS);
-  if (r == 0)
-    return -1;
-  if (c->len == sizeof c->buf)
-    fail_msg("response larger than the client buffer");
-  ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
-  if (n < 0)
-    return errno == ECONNRESET ? -2 : -1;
-  c->len += (size_t)n;
-  return n;
-}
-
-struct response {
-  int status;
-  char head[8192];     /* status line and headers, without the final CRLF */
-  long content_length; /* -1: no header */
-  char *body;
-  size_t body_len;
-};
-
-static void response_free(struct response *r) {
-  free(r->body);
-  r->body = NULL;
-}
-
-/* The value of header name in r->head (case-insensitive), or NULL. */
-static const char *header(const struct response *r, const char *name, char *out,
-                          size_t cap) {
-  size_t nl = strlen(name);
-  for (const char *p = strstr(r->head, "\r\n"); p != NULL;
-       p = strstr(p + 2, "\r\n")) {
-    const char *line = p + 2;
-    if (strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
-      const char *v = line + nl + 1;
-      while (*v == ' ')
-        v++;
-      size_t vl = strcspn(v, "\r");
-      if (vl >= cap)
-        vl = cap - 1;
-      memcpy(out, v, vl);
-      out[vl] = '\0';
-      return out;
-    }
-  }
-  return NULL;
-}
-
-/* Reads one response (head_only: no body follows, as for HEAD). Returns 0,
- * or fails the test with what went wrong. */
-static void read_response(struct client *c, struct response *r, int head_only) {
-  memset(r, 0, sizeof *r);
-  char *end;
-  for (;;) {
-    end = c->len >= 4 ? memmem(c->buf, c->len, "\r\n\r\n", 4) : NULL;
-    if (end != NULL)
-      break;
-    ssize_t n = recv_more(c);
-    if (n <= 0)
-      fail_msg("no complete response head (%s; %zu bytes: %.*s)",
-               n == 0    ? "EOF"
-               : n == -1 ? "timeout"
-                         : "reset",
-               c->len, (int)c->len, c->buf);
-  }
-  size_t hlen = (size_t)(end - c->buf);
-  if (hlen >= sizeof r->head)
-    fail_msg("response head of %zu bytes", hlen);
-  memcpy(r->head, c->buf, hlen);
-  r->head[hlen] = '\0';
-  if (sscanf(r->head, "HTTP/1.1 %d ", &r->status) != 1)
-    fail_msg("bad status line: %s", r->head);
-  char v[64];
-  r->content_length = -1;
-  if (header(r, "Content-Length", v, sizeof v) != NULL)
-    r->content_length = strtol(v, NULL, 10);
-  size_t used = hlen + 4;
-  memmove(c->buf, c->buf + used, c->len - used);
-  c->len -= used;
-  if (head_only || r->content_length <= 0) {
-    r->body = calloc(1, 1);
-    return;
-  }
-  size_t want = (size_t)r->content_length;
-  while (c->len < want) {
-    ssize_t n = recv_more(c);
-    if (n <= 0)
-      fail_msg("body cut short: %zu of %zu bytes", c->len, want);
-  }
-  r->body = malloc(want + 1);
-  assert_non_null(r->body);
-  memcpy(r->body, c->buf, want);
-  r->body[want] = '\0';
-  r->body_len = want;
-  memmove(c->buf, c->buf + want, c->len - want);
-  c->len -= want;
-}
-
-/* After the last response: the server closes, sending nothing more. */
-static void expect_closed(struct client *c) {
-  ssize_t n;
-  while ((n = recv_more(c)) > 0)
-    ;
-  if (n == -1)
-    fail_msg("the server kept the connection open");
-  if (c->len != 0)
-    fail_msg("%zu unexpected bytes after the response: %.*s", c->len,
-             (int)c->len, c->buf);
-}
 
 /* The response with the headers that change per request (Date,
  * X-Request-Id) taken out, as one comparable string. */
@@ -412,27 +61,8 @@ static char *normalized(const struct response *r) {
   return out;
 }
 
-/* Every response says how long its body is, and the body is that long; a
- * 304 has no body and may leave Content-Length out (RFC 9110 8.6). */
-static void check_framing(const struct response *r) {
-  if (r->content_length < 0 && r->status != 304)
-    fail_msg("no Content-Length in: %s", r->head);
-  char v[64];
-  if (header(r, "Transfer-Encoding", v, sizeof v) != NULL)
-    fail_msg("Transfer-Encoding %s with Content-Length", v);
-}
-
 #define HEALTHZ                                                                \
   "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: t\r\n\r\n"
-
-static struct response get_once(struct harness *h, const char *req) {
-  struct client *c = client_open(h);
-  send_str(c, req);
-  struct response r;
-  read_response(c, &r, 0);
-  client_close(c);
-  return r;
-}
 
 /* ---- tests --------------------------------------------------------------- */
 
@@ -591,34 +221,6 @@ static void test_pipelined(void **state) {
   client_close(c);
 }
 
-/* A refused request gets status `want`, a text/plain reason, Content-Length,
- * Connection: close, and then the connection closes. */
-static void expect_refused(struct harness *h, const char *req, size_t len,
-                           int want) {
-  struct client *c = client_open(h);
-  send_bytes(c, req, len);
-  struct response r;
-  read_response(c, &r, 0);
-  if (r.status != want)
-    fail_msg("request %.60s...: status %d, want %d\n%s\n%s", req, r.status,
-             want, r.head, r.body);
-  check_framing(&r);
-  assert_int_equal((size_t)r.content_length, r.body_len);
-  assert_true(r.body_len > 0);
-  char v[64];
-  assert_non_null(header(&r, "Content-Type", v, sizeof v));
-  assert_non_null(strstr(v, "text/plain"));
-  assert_non_null(header(&r, "Connection", v, sizeof v));
-  assert_string_equal(v, "close");
-  response_free(&r);
-  expect_closed(c);
-  client_close(c);
-}
-
-static void expect_refused_str(struct harness *h, const char *req, int want) {
-  expect_refused(h, req, strlen(req), want);
-}
-
 static void test_malformed(void **state) {
   struct harness *h = *state;
   expect_refused_str(h, "GARBAGE\r\n\r\n", 400);
@@ -690,18 +292,6 @@ static void test_invalid_header_names(void **state) {
     client_close(c);
   }
   assert_int_equal(accepted, 0);
-}
-
-/* Sends req on a fresh connection and returns the status. */
-static int status_of(struct harness *h, const char *req, size_t len) {
-  struct client *c = client_open(h);
-  send_bytes(c, req, len);
-  struct response r;
-  read_response(c, &r, 0);
-  int status = r.status;
-  response_free(&r);
-  client_close(c);
-  return status;
 }
 
 static void test_oversize_head(void **state) {
@@ -985,7 +575,7 @@ static void test_stop_closes_idle(void **state) {
   read_response(c, &r, 0);
   assert_int_equal(r.status, 200);
   response_free(&r);
-  assert_int_equal(stop_server(h, STOP_TIMEOUT_MS), 0);
+  assert_int_equal(harness_stop(h, STOP_TIMEOUT_MS), 0);
   expect_closed(c);
   client_close(c);
   /* New connections are refused. */
@@ -1006,7 +596,7 @@ static void test_stop_finishes_request(void **state) {
   /* The server must have read the partial head before the stop (a loaded
    * machine, a sanitizer build): give it time. */
   usleep(300000);
-  send_stop(h);
+  harness_send_stop(h);
   usleep(20000);
   send_str(c, "st: x\r\n\r\n");
   struct response r;
@@ -1019,7 +609,7 @@ static void test_stop_finishes_request(void **state) {
   response_free(&r);
   expect_closed(c);
   client_close(c);
-  assert_int_equal(stop_server(h, STOP_TIMEOUT_MS), 0);
+  assert_int_equal(harness_stop(h, STOP_TIMEOUT_MS), 0);
 }
 
 /* ---- stored modules: zips streamed, ranges, conditional requests --------- */
@@ -1098,22 +688,7 @@ static int fill_store(const char *dir) {
 }
 
 static int setup_data(void **state) {
-  populate = fill_store;
-  int rc = setup(state);
-  populate = NULL;
-  return rc;
-}
-
-static struct response get_on(struct client *c, const char *target,
-                              const char *extra, int head_only) {
-  char req[1024];
-  snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: x\r\n%s\r\n",
-           head_only ? "HEAD" : "GET", target, extra != NULL ? extra : "");
-  send_str(c, req);
-  struct response r;
-  read_response(c, &r, head_only);
-  check_framing(&r);
-  return r;
+  return harness_start(state, &(struct harness_opts){.populate = fill_store});
 }
 
 #define ZIP_URL "/" MODULE "/@v/" VERSION ".zip"
@@ -1409,148 +984,18 @@ static void test_head_timeout(void **state) {
   client_close(c);
 }
 
-/* The limits at the edge: few, so that a test reaches them quickly. */
-#define EDGE_CONNECTIONS 4
-#define EDGE_REQUEST_RATE 5
-
-/* The test clients connect from 127.0.0.1: a trusted proxy here. */
-static int setup_limits(void **state) {
-  limit_connections = EDGE_CONNECTIONS;
-  limit_request_rate = EDGE_REQUEST_RATE;
-  trusted_proxies = "127.0.0.1/32";
-  int rc = setup(state);
-  limit_connections = limit_request_rate = 0;
-  trusted_proxies = NULL;
-  return rc;
-}
-
-/* --trusted-proxies 127.0.0.1/32 (where the test clients connect from). */
-static int setup_trusted(void **state) {
-  trusted_proxies = "127.0.0.1/32";
-  int rc = setup(state);
-  trusted_proxies = NULL;
-  return rc;
-}
-
-/* A GET /healthz on c for the client `xff` names (NULL: the peer), which
- * must get status `want`. */
-static void expect_rate(struct client *c, const char *xff, int want,
-                        const char *what) {
-  char extra[128] = "";
-  if (xff != NULL)
-    snprintf(extra, sizeof extra, "X-Forwarded-For: %s\r\n", xff);
-  struct response r = get_on(c, "/healthz", extra, 0);
-  if (r.status != want)
-    fail_msg("%s: status %d, want %d", what, r.status, want);
-  response_free(&r);
-}
-
-/* --max-request-rate requests from one client address within a second are
- * answered; the next is 429 and closes the connection. The client is the
- * forwarded one: two clients on one connection of a trusted proxy are
- * counted apart, one client on two connections together. */
-static void test_request_rate_edge(void **state) {
-  struct harness *h = *state;
-  struct client *c = client_open(h);
-  for (int i = 1; i <= EDGE_REQUEST_RATE + 1; i++)
-    expect_rate(c, NULL, i <= EDGE_REQUEST_RATE ? 200 : 429, "the peer");
-  expect_closed(c);
-  client_close(c);
-  /* Two clients through one proxy connection: each has the allowance. */
-  c = client_open(h);
-  for (int i = 1; i <= EDGE_REQUEST_RATE; i++) {
-    expect_rate(c, "10.0.0.1", 200, "client 1 of 2 on one connection");
-    expect_rate(c, "10.0.0.2", 200, "client 2 of 2 on one connection");
-  }
-  expect_rate(c, "10.0.0.1", 429, "client 1 past its allowance");
-  expect_closed(c);
-  client_close(c);
-  /* One client through two connections: one allowance. */
-  struct client *c1 = client_open(h), *c2 = client_open(h);
-  for (int i = 1; i <= EDGE_REQUEST_RATE; i++)
-    expect_rate(i % 2 ? c1 : c2, "10.0.0.3", 200, "one client, 2 connections");
-  expect_rate(c1, "10.0.0.3", 429, "one client past its allowance");
-  expect_closed(c1);
-  client_close(c1);
-  client_close(c2);
-}
-
-/* From a trusted proxy, X-Forwarded-For and Forwarded are kept up to
- * HTTP_MAX_FORWARDED_BYTES, several lines of one header together; past it
- * (or a line past what a header value may hold), 431 rather than a list
- * cut short. */
-static void test_forwarded_too_long(void **state) {
-  struct harness *h = *state;
-  static const char *const names[] = {"X-Forwarded-For", "Forwarded"};
-  /* Lines of LINE bytes: two fit, three do not. */
-  enum { LINE = 200 };
-  _Static_assert(2 * LINE + 2 < HTTP_MAX_FORWARDED_BYTES &&
-                     3 * LINE + 4 >= HTTP_MAX_FORWARDED_BYTES,
-                 "two lines fit, three do not");
-  char line[LINE + 1], req[2048];
-  for (size_t i = 0; i < LINE; i += 10)
-    memcpy(line + i, "10.0.0.1, ", 10);
-  line[LINE - 2] = '\0'; /* no ", " at the end */
-  for (int n = 0; n < 2; n++) {
-    int w = snprintf(req, sizeof req, "GET /healthz HTTP/1.1\r\nHost: t\r\n");
-    for (int lines = 1; lines <= 3; lines++) {
-      w += snprintf(req + w, sizeof req - (size_t)w, "%s: %s\r\n", names[n],
-                    line);
-      char *end = req + w;
-      memcpy(end, "\r\n", 3);
-      if (lines < 3)
-        assert_int_equal(status_of(h, req, strlen(req)), 200);
-      else
-        expect_refused_str(h, req, 431);
-    }
-    /* One line of two of these, past what a header value holds: 431. */
-    snprintf(req, sizeof req,
-             "GET /healthz HTTP/1.1\r\nHost: t\r\n%s: %s, %s\r\n\r\n", names[n],
-             line, line);
-    expect_refused_str(h, req, 431);
-  }
-}
-
-/* --max-connections connections are served; one more gets 503 and is
- * closed, and once one leaves, a new one is served again. */
-static void test_connections_edge(void **state) {
-  struct harness *h = *state;
-  struct client *open[EDGE_CONNECTIONS];
-  for (int i = 0; i < EDGE_CONNECTIONS; i++) {
-    open[i] = client_open(h);
-    struct response r = get_on(open[i], "/healthz", NULL, 0);
-    assert_int_equal(r.status, 200);
-    response_free(&r);
-  }
-  struct client *extra = client_open(h);
-  struct response r;
-  read_response(extra, &r, 0);
-  assert_int_equal(r.status, 503);
-  response_free(&r);
-  expect_closed(extra);
-  client_close(extra);
-  client_close(open[0]);
-  usleep(50000); /* the server sees the close */
-  open[0] = client_open(h);
-  r = get_on(open[0], "/healthz", NULL, 0);
-  assert_int_equal(r.status, 200);
-  response_free(&r);
-  for (int i = 0; i < EDGE_CONNECTIONS; i++)
-    client_close(open[i]);
-}
-
 /* A plain start and stop, nothing else. */
 static void test_start_stop(void **state) {
   struct harness *h = *state;
   assert_true(h->port > 0);
-  assert_int_equal(stop_server(h, STOP_TIMEOUT_MS), 0);
+  assert_int_equal(harness_stop(h, STOP_TIMEOUT_MS), 0);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, harness_setup, harness_teardown)
+/* With a module in the store. */
+#define D(f) cmocka_unit_test_setup_teardown(f, setup_data, harness_teardown)
 
 int main(void) {
-  signal(SIGPIPE, SIG_IGN);
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {
       T(test_start_stop),
       T(test_healthz),
@@ -1570,22 +1015,15 @@ int main(void) {
       T(test_goproxy_errors),
       T(test_stop_closes_idle),
       T(test_stop_finishes_request),
-      cmocka_unit_test_setup_teardown(test_stored_parts, setup_data, teardown),
-      cmocka_unit_test_setup_teardown(test_zip_streamed, setup_data, teardown),
-      cmocka_unit_test_setup_teardown(test_zip_ranges, setup_data, teardown),
-      cmocka_unit_test_setup_teardown(test_conditional, setup_data, teardown),
-      cmocka_unit_test_setup_teardown(test_304_content_length, setup_data,
-                                      teardown),
+      D(test_stored_parts),
+      D(test_zip_streamed),
+      D(test_zip_ranges),
+      D(test_conditional),
+      D(test_304_content_length),
       T(test_head_timeout),
-      cmocka_unit_test_setup_teardown(test_request_rate_edge, setup_limits,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_forwarded_too_long, setup_trusted,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_connections_edge, setup_limits,
-                                      teardown),
   };
-  int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  curl_global_cleanup();
+  int rc = cmocka_run_group_tests(tests, harness_group_setup,
+                                  harness_group_teardown);
   free(zip_bytes);
   return rc;
 }
