@@ -571,13 +571,17 @@ static void load_nodes(struct exporter *x, struct node **v, size_t n) {
   for (size_t i = 0; i < nt; i++) {
     struct xfer *t = ts[i];
     struct node *nd = t->ctx;
+    char why[256];
     if (t->rc == 0 && t->status == 200) {
       if (t->kind == 0)
         parse_mod(x, nd, t);
       else
         nd->info_ok = 1;
+    } else if (t->kind == 1) {
+      xfer_why(t, why, sizeof why); /* a problem if needed (check_infos) */
+      free(nd->info_why);
+      nd->info_why = strdup(why);
     } else if (nd->failed == NULL) {
-      char why[256];
       xfer_why(t, why, sizeof why);
       export_problem(x, "%s@%s: %s", nd->module, nd->version, why);
       nd->failed = strdup(why);
@@ -631,6 +635,7 @@ static int walk(struct exporter *x, int mark, struct rootset *r) {
       if (*seen == mark)
         continue;
       *seen = mark;
+      n->need_info |= !r->pruned;
       at[nl++] = (size_t)(n - x->nodes);
     }
     /* Pointers only now: node_get may move the nodes as they grow. */
@@ -747,6 +752,8 @@ static int select_zips(struct exporter *x, struct rootset *r) {
       continue;
     struct node *n = rp != NULL ? node_get(x, rp->new_path, rp->new_version)
                                 : node_get(x, sel[i].path, sel[i].version);
+    if (n != NULL)
+      n->need_info = 1;
     if (n != NULL && n->loaded)
       n->want_zip = 1;
   }
@@ -759,6 +766,16 @@ static int select_zips(struct exporter *x, struct rootset *r) {
       n->want_zip = 1;
   }
   return rc;
+}
+
+/* A problem for each version whose .info is needed and could not be had. */
+static void check_infos(struct exporter *x) {
+  for (size_t i = 0; i < x->nnodes; i++) {
+    struct node *n = &x->nodes[i];
+    if (n->failed == NULL && !n->info_ok && (n->need_info || n->want_zip))
+      export_problem(x, "%s@%s: .info: %s", n->module, n->version,
+                     n->info_why != NULL ? n->info_why : "not fetched");
+  }
 }
 
 static void fetch_zips(struct exporter *x) {
@@ -1038,6 +1055,7 @@ static void exporter_dispose(struct exporter *x) {
     free(n->module);
     free(n->version);
     free(n->failed);
+    free(n->info_why);
   }
   free(x->nodes);
   free(x->slots);
@@ -1164,6 +1182,7 @@ int cmd_export(int argc, char **argv) {
   char sum[128];
   snprintf(sum, sizeof sum, "%zu module versions", x->nnodes);
   bundle_progress_end(&x->pr, sum);
+  check_infos(x);
   if (rc == 0)
     fetch_zips(x);
   for (int i = 0; rc == 0 && i < x->nspecs; i++)

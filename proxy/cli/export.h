@@ -36,6 +36,10 @@ struct node {
   char *module, *version;
   int loaded;  /**< .mod fetched and parsed */
   int info_ok; /**< .info fetched */
+  char *info_why; /**< why not (heap), or NULL */
+  int need_info;  /**< the go command may read its .info: a version of a
+                       graph walked whole, a selected, zipped or queried one
+                       (a pruned graph's other versions: only their .mod) */
   int want_zip;
   int zip_ok;
   char *failed; /**< why it could not be had (heap), or NULL */

@@ -16,12 +16,12 @@
 #   5. the air-gap loop from modproxy's store alone (upstream and checksum
 #      database unreachable): the project exported by directory without its
 #      go.sum holds exactly the go.mod files the go command's go.sum names
-#      (the pruned module graph Go 1.17+ loads) and a zip for each of its
-#      zip lines; exported with its go.sum, signed, as one .tar.zst; an
+#      (the pruned module graph Go 1.17+ loads), and the zips of its
+#      requirements; exported with its go.sum, signed, as one .tar.zst; an
 #      --offline modproxy fails the build before the import and, after
-#      `import --trust`, serves `go build ./...` and `go mod verify` to an
-#      empty module cache. FIGURES: the bundle's size and files, the export
-#      and import times.
+#      `import --trust`, serves `go build ./...`, `go list -m all` and
+#      `go mod verify` to an empty module cache. FIGURES: the bundle's size
+#      and files, the export and import times.
 # Traffic: one cold download of the graph through modproxy, the direct
 # side's build and queries sharing one module cache, sequential. Fails (does
 # not skip) when the machine's proxy cannot be reached.
@@ -144,18 +144,20 @@ offline_export() { # OUT DIR: export DIR from the store alone
 real_project "$T/nosum"
 rm "$T/nosum/go.sum"
 offline_export "$T/nosum.bundle" "$T/nosum"
-python3 - "$T/nosum.bundle/modproxy-bundle.txt" "$REAL_GRAPH/go.sum" >"$T/nosum.check" <<'PY' ||
-import sys
+python3 - "$T/nosum.bundle/modproxy-bundle.txt" "$REAL_GRAPH/go.sum" "$REAL_GRAPH/go.mod" >"$T/nosum.check" <<'PY' ||
+import re, sys
 got = {tuple(l.split()[1:3]) for l in open(sys.argv[1]) if l.startswith("sum ")}
 want = {tuple(l.split()[:2]) for l in open(sys.argv[2])}
+reqs = set(re.findall(r"^\t(\S+) (v\S+)", open(sys.argv[3]).read(), re.M))
 mods = lambda s: {k for k in s if k[1].endswith("/go.mod")}
 for k in sorted(mods(want) - mods(got)):
     print("missing %s %s" % k)
 for k in sorted(mods(got) - mods(want)):
     print("extra %s %s" % k)
-for k in sorted(want - mods(want) - got):
-    print("missing zip %s %s" % k)
+for k in sorted(reqs - got):
+    print("missing the zip of requirement %s %s" % k)
 print("%d go.mod files, %d zips" % (len(mods(got)), len(got - mods(got))))
+sys.exit(1 if (mods(want) ^ mods(got)) or (reqs - got) or len(reqs) < 50 else 0)
 PY
   fail "the export of go.mod alone is not the go command's pruned graph: $(head -n 10 "$T/nosum.check")"
 step "export by directory without go.sum: $(tail -n 1 "$T/nosum.check"), as the go command's go.sum"
@@ -175,9 +177,12 @@ s2=$(date +%s.%N)
   "$T/air.tar.zst" >"$T/import.out" 2>&1 || fail "import --trust: $(tail -n 20 "$T/import.out")"
 s3=$(date +%s.%N)
 (cd "$T/air" && real_go "$PROXY_URL" "$T/air-mod" build ./... &&
+  real_go "$PROXY_URL" "$T/air-mod" list -m all >"$T/air.list" &&
   real_go "$PROXY_URL" "$T/air-mod" mod verify) >"$T/air.out" 2>&1 ||
-  fail "offline go build ./... and go mod verify after the import: $(tail -n 20 "$T/air.out")"
+  fail "offline go build ./..., go list -m all and go mod verify after the import: $(tail -n 20 "$T/air.out")"
 assert_contains "$(cat "$T/air.out")" "all modules verified"
+assert_eq "$(cat "$T/air.list")" "$(awk '{print $1 ($2 == "" ? "" : " " $2)}' "$T/list-u.via")" \
+  "offline go list -m all against the online build list"
 printf 'FIGURES real graph .tar.zst: %d bytes, %d files, export %.1f s, import %.1f s\n' \
   "$(stat -c %s "$T/air.tar.zst")" "$(tar --zstd -tf "$T/air.tar.zst" | wc -l)" \
   "$(echo "$s1 - $s0" | bc)" "$(echo "$s3 - $s2" | bc)"
