@@ -9,8 +9,10 @@
 # The graph:
 #
 #   app -> a => ./a (go 1.21) -> c v1.0.0 -> h    c v1.0.0 and h: below a
-#                             -> g               pruned module, unselected
-#       -> c v1.1.0 (go 1.21)                    g: selected, never loaded
+#                             -> g v1.0.0        pruned module, unselected
+#       -> c v1.1.0 (go 1.21) -> g v0.9.0        g v0.9.0: below c, ditto
+#                                                g v1.0.0: selected, so
+#                                                loaded for go list -m all
 #       -> d v1.0.0 (no go line) -> e -> f       d prunes nothing: e, f load
 #       -> e v1.0.0 (go 1.21)
 #
@@ -29,10 +31,11 @@ module() {
 }
 mkdir -p "$T/corpus"
 module example.com/c v1.0.0 $'module example.com/c\n\ngo 1.21\n\nrequire example.com/h v1.0.0'
-module example.com/c v1.1.0 $'module example.com/c\n\ngo 1.21'
+module example.com/c v1.1.0 $'module example.com/c\n\ngo 1.21\n\nrequire example.com/g v0.9.0'
 module example.com/d v1.0.0 $'module example.com/d\n\nrequire example.com/e v1.0.0'
 module example.com/e v1.0.0 $'module example.com/e\n\ngo 1.21\n\nrequire example.com/f v1.0.0'
 module example.com/f v1.0.0 $'module example.com/f\n\ngo 1.21'
+module example.com/g v0.9.0 $'module example.com/g\n\ngo 1.21'
 module example.com/g v1.0.0 $'module example.com/g\n\ngo 1.21'
 module example.com/h v1.0.0 $'module example.com/h\n\ngo 1.21'
 "$TOOLS/mkproxy" -corpus "$T/corpus" -out "$T/tree" 2>"$T/mkproxy.log" || fail "mkproxy: $(cat "$T/mkproxy.log")"
@@ -87,10 +90,11 @@ check() { # GO EXPECTED...: the bundle's go.mod files for the project at go GO
     fail "go $go: the go commands from the bundle alone: $(cat "$T/offline$go.out")"
 }
 
-# Pruned: c v1.0.0 and h sit below a, whose go.mod prunes; g is selected.
+# Pruned: c v1.0.0 and h sit below a, g v0.9.0 below c, whose go.mod files
+# prune; g v1.0.0 is selected.
 check 1.21 example.com/c@v1.1.0 example.com/d@v1.0.0 \
   example.com/e@v1.0.0 example.com/f@v1.0.0 example.com/g@v1.0.0
 # Unpruned: the whole graph.
 check 1.16 example.com/c@v1.0.0 example.com/c@v1.1.0 example.com/d@v1.0.0 \
-  example.com/e@v1.0.0 example.com/f@v1.0.0 example.com/g@v1.0.0 example.com/h@v1.0.0
+  example.com/e@v1.0.0 example.com/f@v1.0.0 example.com/g@v0.9.0 example.com/g@v1.0.0 example.com/h@v1.0.0
 echo PASS
