@@ -13,9 +13,11 @@
 #       -> c v1.1.0 (go 1.21) -> g v0.9.0        g v0.9.0: below c, ditto
 #                                                g v1.0.0: selected, so
 #                                                loaded for go list -m all
-#       -> d v1.0.0 (no go line) -> e -> f       d prunes nothing: e, f load
-#       -> e v1.0.0 (go 1.21)
+#       -> d v1.0.0 (no go line) -> e v0.9.0 -> f    d prunes nothing: e
+#       -> e v1.0.0 (go 1.21) -> f                    v0.9.0 and f load
 #
+# e v0.9.0 is loaded but not selected: the go command reads its .mod, never
+# its .info, which the tree lacks for the pruned case.
 # Then the bundle alone (as a file:// GOPROXY) serves `go build`, `go mod
 # tidy` and `go list -m all` of the project.
 source "$(dirname "$0")/lib.sh"
@@ -32,7 +34,8 @@ module() {
 mkdir -p "$T/corpus"
 module example.com/c v1.0.0 $'module example.com/c\n\ngo 1.21\n\nrequire example.com/h v1.0.0'
 module example.com/c v1.1.0 $'module example.com/c\n\ngo 1.21\n\nrequire example.com/g v0.9.0'
-module example.com/d v1.0.0 $'module example.com/d\n\nrequire example.com/e v1.0.0'
+module example.com/d v1.0.0 $'module example.com/d\n\nrequire example.com/e v0.9.0'
+module example.com/e v0.9.0 $'module example.com/e\n\ngo 1.21\n\nrequire example.com/f v1.0.0'
 module example.com/e v1.0.0 $'module example.com/e\n\ngo 1.21\n\nrequire example.com/f v1.0.0'
 module example.com/f v1.0.0 $'module example.com/f\n\ngo 1.21'
 module example.com/g v0.9.0 $'module example.com/g\n\ngo 1.21'
@@ -81,7 +84,7 @@ check() { # GO EXPECTED...: the bundle's go.mod files for the project at go GO
     fail "go $go: the go commands from the tree: $(cat "$T/oracle$go.out")"
   mods "$T/gopath/pkg/mod/cache/download" >"$T/go$go.mods"
   assert_eq "$(cat "$T/go$go.mods")" "$(printf '%s\n' "$@")" "go $go: the go.mod files the go command loads"
-  "$TEST_MODPROXY_BIN" export --data "$T/data" --upstream "$UPSTREAM_URL" --sumdb off \
+  "$TEST_MODPROXY_BIN" export --data "$T/data$go" --upstream "$UPSTREAM_URL" --sumdb off \
     -o "$T/bundle$go" "$dir" >"$T/export$go.out" 2>&1 || fail "go $go: export: $(cat "$T/export$go.out")"
   mods "$T/bundle$go" >"$T/bundle$go.mods"
   diff -u "$T/go$go.mods" "$T/bundle$go.mods" >"$T/diff$go" ||
@@ -92,9 +95,11 @@ check() { # GO EXPECTED...: the bundle's go.mod files for the project at go GO
 
 # Pruned: c v1.0.0 and h sit below a, g v0.9.0 below c, whose go.mod files
 # prune; g v1.0.0 is selected.
+mv "$T/tree/example.com/e/@v/v0.9.0.info" "$T/e-v0.9.0.info"
 check 1.21 example.com/c@v1.1.0 example.com/d@v1.0.0 \
-  example.com/e@v1.0.0 example.com/f@v1.0.0 example.com/g@v1.0.0
+  example.com/e@v0.9.0 example.com/e@v1.0.0 example.com/f@v1.0.0 example.com/g@v1.0.0
+mv "$T/e-v0.9.0.info" "$T/tree/example.com/e/@v/v0.9.0.info"
 # Unpruned: the whole graph.
 check 1.16 example.com/c@v1.0.0 example.com/c@v1.1.0 example.com/d@v1.0.0 \
-  example.com/e@v1.0.0 example.com/f@v1.0.0 example.com/g@v0.9.0 example.com/g@v1.0.0 example.com/h@v1.0.0
+  example.com/e@v0.9.0 example.com/e@v1.0.0 example.com/f@v1.0.0 example.com/g@v0.9.0 example.com/g@v1.0.0 example.com/h@v1.0.0
 echo PASS
