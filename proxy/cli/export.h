@@ -34,8 +34,8 @@ struct req {
 /** One module@version of the closure. */
 struct node {
   char *module, *version;
-  int loaded;  /**< .mod fetched and parsed */
-  int info_ok; /**< .info fetched */
+  int loaded;     /**< .mod fetched and parsed */
+  int info_ok;    /**< .info fetched */
   char *info_why; /**< why not (heap), or NULL */
   int need_info;  /**< the go command may read its .info: a version of a
                        graph walked whole, a selected, zipped or queried one
@@ -65,7 +65,7 @@ struct rootset {
   size_t nrepl;
   int zip_roots;   /**< queries and toolchains: every root's zip too */
   int stored_zips; /**< --all: the zips the store holds, marked when added */
-  int pruned; /**< a go.mod at go 1.17 or later: the graph the go command
+  int pruned;      /**< a go.mod at go 1.17 or later: the graph the go command
                    loads for it is pruned (walk) */
 };
 
