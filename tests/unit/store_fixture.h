@@ -11,7 +11,6 @@
 #define STORE_FIXTURE_H
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +26,7 @@
 #include <zip.h>
 
 #include "modproxy/store.h"
+#include "testutil.h"
 
 /* Not every test program uses every helper. */
 #define FX_UNUSED __attribute__((unused))
@@ -36,25 +36,13 @@ struct fixture {
   struct store *st;
 };
 
-FX_UNUSED static int fx_rm_entry(const char *path, const struct stat *sb,
-                                 int flag, struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
-}
-
-FX_UNUSED static void fx_rm_tree(const char *dir) {
-  nftw(dir, fx_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 FX_UNUSED static int fx_setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
   if (f == NULL)
     return -1;
   snprintf(f->dir, sizeof f->dir, "/tmp/test_cache.XXXXXX");
   if (mkdtemp(f->dir) == NULL || store_open(f->dir, &f->st) != 0) {
-    fx_rm_tree(f->dir);
+    test_rm_tree(f->dir);
     free(f);
     return -1;
   }
@@ -65,7 +53,7 @@ FX_UNUSED static int fx_setup(void **state) {
 FX_UNUSED static int fx_teardown(void **state) {
   struct fixture *f = *state;
   store_close(f->st);
-  fx_rm_tree(f->dir);
+  test_rm_tree(f->dir);
   free(f);
   return 0;
 }

@@ -1,4 +1,5 @@
-/* Helpers shared by the cmocka programs: reading the x/mod vector tables. */
+/* Helpers shared by the cmocka programs: reading the x/mod vector tables,
+ * removing temporary directories. */
 #ifndef TESTUTIL_H
 #define TESTUTIL_H
 
@@ -24,5 +25,8 @@ int tsv_each(const char *name, int decode,
 
 /** Percent-decodes s in place; returns the decoded length. */
 size_t tsv_unescape(char *s);
+
+/** Removes dir and everything below it (a test's temporary directory). */
+void test_rm_tree(const char *dir);
 
 #endif

@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +27,7 @@
 #include <sqlite3.h>
 #include <zip.h>
 
+#include "testutil.h"
 #include "modproxy/store.h"
 
 /* store/versions.c copies zips in 256 KiB chunks: the test zips span more
@@ -39,18 +39,6 @@
 #define MOD_A_H1 "h1:flS2VctbRrTv+sBE+VKgxx6hlkMGPVz9MGOmzMYFg3k="
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
-}
-
-static void rm_tree(const char *dir) {
-  nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 struct fixture {
   char dir[64];
@@ -67,7 +55,7 @@ static int setup(void **state) {
     return -1;
   }
   if (store_open(f->dir, &f->st) != 0) {
-    rm_tree(f->dir);
+    test_rm_tree(f->dir);
     free(f);
     return -1;
   }
@@ -78,7 +66,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   struct fixture *f = *state;
   store_close(f->st);
-  rm_tree(f->dir);
+  test_rm_tree(f->dir);
   free(f);
   return 0;
 }
@@ -307,7 +295,7 @@ static void test_open_migrates_new_dir(void **state) {
   st = NULL;
   store_close(st);
   store_close(NULL); /* accepts NULL */
-  rm_tree(dir);
+  test_rm_tree(dir);
 }
 
 static void test_reopen_keeps_data(void **state) {
@@ -356,7 +344,7 @@ static void test_newer_schema_refused(void **state) {
   assert_int_equal(store_open(dir, &st), -EPROTO);
   /* The newer database is left as it was. */
   assert_int_equal(file_user_version(dir), 1000);
-  rm_tree(dir);
+  test_rm_tree(dir);
 }
 
 static void test_open_unusable_dir(void **state) {
@@ -374,7 +362,7 @@ static void test_open_unusable_dir(void **state) {
   snprintf(under, sizeof under, "%s/sub", file);
   int rc = store_open(under, &st);
   assert_true(rc < 0);
-  rm_tree(dir);
+  test_rm_tree(dir);
 }
 
 /* ---- .info and .mod ------------------------------------------------------ */

@@ -4,7 +4,6 @@
  * and the loop never wait on each other.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -22,6 +21,7 @@
 #include <curl/curl.h>
 
 #include "http_harness.h"
+#include "testutil.h"
 
 /* ---- the server on its own thread ---------------------------------------- */
 
@@ -63,14 +63,6 @@ static void *server_main(void *arg) {
   pthread_cond_broadcast(&h->cond);
   pthread_mutex_unlock(&h->lock);
   return NULL;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
 }
 
 static void deadline_in(struct timespec *ts, int ms) {
@@ -183,7 +175,7 @@ int harness_teardown(void **state) {
             uv_strerror(h->loop_close_rc));
     rc = -1;
   }
-  nftw(h->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  test_rm_tree(h->dir);
   pthread_cond_destroy(&h->cond);
   pthread_mutex_destroy(&h->lock);
   free(h->s);
