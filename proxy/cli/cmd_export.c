@@ -314,13 +314,13 @@ static int check_gosums(struct exporter *x) {
   return -EBADMSG;
 }
 
-/* Reads and parses the go.mod (or, with MODFILE_WORK, go.work) at file;
- * says what is wrong on stderr. */
 /* Whether a go.mod with this go line prunes its module graph (Go 1.17). */
 static int go_prunes(const char *go) {
   return go != NULL && diag_gover_compare(go, "1.17") >= 0;
 }
 
+/* Reads and parses the go.mod (or, with MODFILE_WORK, go.work) at file;
+ * says what is wrong on stderr. */
 static int parse_file(const char *file, unsigned flags, struct modfile *mf) {
   char *text;
   size_t len;
