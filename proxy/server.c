@@ -323,6 +323,23 @@ static int apply(struct proxy_server *s, const struct proxy_config *cfg,
   return 0;
 }
 
+static int same_text(const char *a, const char *b) {
+  return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Whether a and b route modules alike: the same private patterns and git
+ * routes. */
+static int same_routes(const struct proxy_config *a,
+                       const struct proxy_config *b) {
+  if (!same_text(a->private_patterns, b->private_patterns))
+    return 0;
+  const char *const *x = a->git_routes, *const *y = b->git_routes;
+  for (; x != NULL && y != NULL && *x != NULL && *y != NULL; x++, y++)
+    if (strcmp(*x, *y) != 0)
+      return 0;
+  return (x == NULL || *x == NULL) && (y == NULL || *y == NULL);
+}
+
 static void on_sighup(uv_signal_t *h, int signum) {
   struct proxy_server *s = h->data;
   struct proxy_reload r = {.err = ""};
@@ -339,6 +356,10 @@ static void on_sighup(uv_signal_t *h, int signum) {
   }
   const struct proxy_config *old = s->cfg;
   s->cfg = cfg;
+  /* An answer remembered from the old route (a public 404 for a module
+   * now private) is asked again. */
+  if (!same_routes(old, cfg))
+    s->answers_since = (int64_t)time(NULL);
   proxy_config_release(old);
   fprintf(stderr, "modproxy: SIGHUP: reloaded; %s%s%s%s\n",
           r.changed[0] != '\0' ? "changed: " : "no setting changed", r.changed,

@@ -64,6 +64,8 @@ static const char *content_type(enum gp_kind k) {
 static int is_fresh(const struct proxy_server *s, const struct hot_value *v) {
   if (v->immutable)
     return 1;
+  if (v->fetched <= s->answers_since)
+    return 0;
   int64_t ttl = v->status == 200 ? s->cfg->list_ttl_s : s->cfg->not_found_ttl_s;
   if (s->cfg->offline && ttl > PROXY_OFFLINE_ANSWER_TTL_S)
     ttl = PROXY_OFFLINE_ANSWER_TTL_S;

@@ -243,6 +243,10 @@ struct proxy_server {
   struct proxy_sumdb *sumdb;       /**< checksum databases (proxy/sumdb) */
   struct proxy_mirror *mirror;     /**< offline mirror state (mirror.c) */
   struct goproxy *goproxy;         /**< hot cache, fetch jobs (goproxy.h) */
+  /** Lists, @latest and not-found answers fetched at or before this time
+   *  (time(NULL)) are stale: a reload changed which modules are private or
+   *  where they come from. 0: none. */
+  int64_t answers_since;
   int stopping;
   int exit_code;
   char tmp_dir[1024]; /**< where upstream zips are staged */
