@@ -23,8 +23,6 @@
 /* The probes of one go command are asked together: two misses are of the
  * same command when they were asked within this many seconds. */
 #define STORE_PROBE_WINDOW_S 60
-#define STR_(x) #x
-#define STR(x) STR_(x)
 
 static const char sql_add[] =
     "INSERT INTO misses (module, query, exact, fetch, count, first, last)"
@@ -63,12 +61,8 @@ static const char sql_each[] =
     "  AND (v.version = m.query OR NOT m.exact))"
     " AND (m.fetch OR NOT EXISTS (SELECT 1 FROM misses o"
     "  WHERE o.module > m.module || '/' AND o.module < m.module || '0'"
-    "  AND o.first <= m.last + " STR(
-        STORE_PROBE_WINDOW_S) " AND o.last >= "
-                              "m.first - " STR(
-                                  STORE_PROBE_WINDOW_S) "))"
-                                                        " ORDER BY m.module, "
-                                                        "m.query";
+    "  AND o.first <= m.last + ?2 AND o.last >= m.first - ?2))"
+    " ORDER BY m.module, m.query";
 static const char sql_held[] = "SELECT 1 FROM versions WHERE module = ?1";
 
 /* 1 when a module whose path module extends (a.b/c for a.b/c/d) is stored. */
@@ -98,6 +92,7 @@ int store_misses_each(struct store *st, int64_t since,
     goto out;
   }
   sqlite3_bind_int64(s, 1, since);
+  sqlite3_bind_int64(s, 2, STORE_PROBE_WINDOW_S);
   while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
     struct store_miss m = {
         .module = (const char *)sqlite3_column_text(s, 0),
