@@ -4,8 +4,8 @@
 # on top of lib.sh: `source "$(dirname "$0")/lib.sh"; source
 # "$(dirname "$0")/mirror_lib.bash"`.
 #
-# Provides: start_sumdb, stop_sumdb, sumdb_hits, store_digest, project_module,
-# go_offline_env, tamper_zip, fix_manifest.
+# Provides: start_sumdb, stop_sumdb, corpus_with_sumdb, sumdb_hits,
+# store_digest, project_module, go_offline_env, tamper_zip, fix_manifest.
 
 SUMDB_NAME=sumdb.example.test
 
@@ -35,6 +35,16 @@ start_sumdb() {
   SUMDB_URL="http://$(<"$addr_file")"
   SUMDB_KEY=$(<"$key_file")
   touch "$SUMDB_LOG"
+}
+
+# corpus_with_sumdb: the go command's corpus as a GOPROXY tree ($T/tree),
+# served by an upstream and a checksum database that the go commands of
+# the test use (GOCMD_SUMDB).
+corpus_with_sumdb() {
+  make_corpus_tree "$T/tree"
+  start_upstream "$T/tree"
+  start_sumdb "$T/tree"
+  GOCMD_SUMDB=$SUMDB_KEY
 }
 
 # stop_sumdb: stops the database start_sumdb started last.

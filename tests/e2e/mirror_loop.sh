@@ -23,10 +23,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/mirror_lib.bash"
 
-make_corpus_tree "$T/tree"
-start_upstream "$T/tree"
-start_sumdb "$T/tree"
-GOCMD_SUMDB=$SUMDB_KEY
+corpus_with_sumdb
 wsgo() { # wsgo WORKSPACE ARGS...: the go command in workspace mode
   local GOCMD_ENV=(GOWORK="$1/go.work" GOFLAGS=)
   shift

@@ -19,10 +19,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/mirror_lib.bash"
 
-make_corpus_tree "$T/tree"
-start_upstream "$T/tree"
-start_sumdb "$T/tree"
-GOCMD_SUMDB=$SUMDB_KEY
+corpus_with_sumdb
 PRIV=corp.example.com/secret
 PZIP=$PRIV/@v/v1.0.0.zip
 QLIST=rsc.io/quote/@v/list

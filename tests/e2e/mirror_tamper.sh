@@ -11,10 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/mirror_lib.bash"
 
-make_corpus_tree "$T/tree"
-start_upstream "$T/tree"
-start_sumdb "$T/tree"
-GOCMD_SUMDB=$SUMDB_KEY
+corpus_with_sumdb
 SAMPLER=rsc.io/sampler/@v/v1.3.0.zip
 
 import_into() { # DATA BUNDLE: runs import; sets IMPORT_OUT and IMPORT_RC
