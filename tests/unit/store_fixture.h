@@ -40,8 +40,8 @@ FX_UNUSED static int fx_setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
   if (f == NULL)
     return -1;
-  snprintf(f->dir, sizeof f->dir, "/tmp/test_cache.XXXXXX");
-  if (mkdtemp(f->dir) == NULL || store_open(f->dir, &f->st) != 0) {
+  if (test_mkdtemp(f->dir, sizeof f->dir, "test_cache") < 0 ||
+      store_open(f->dir, &f->st) != 0) {
     test_rm_tree(f->dir);
     free(f);
     return -1;

@@ -74,6 +74,11 @@ int tsv_each(const char *name, int decode,
   return rows;
 }
 
+int test_mkdtemp(char *dir, size_t cap, const char *name) {
+  int n = snprintf(dir, cap, "/tmp/%s.XXXXXX", name);
+  return n > 0 && (size_t)n < cap && mkdtemp(dir) != NULL ? 0 : -1;
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag,
                     struct FTW *ftw) {
   (void)sb;

@@ -26,6 +26,10 @@ int tsv_each(const char *name, int decode,
 /** Percent-decodes s in place; returns the decoded length. */
 size_t tsv_unescape(char *s);
 
+/** Makes a new, empty directory /tmp/NAME.<random> (mkdtemp) and writes
+ *  its path to dir (cap bytes). Returns 0, or -1 when it cannot. */
+int test_mkdtemp(char *dir, size_t cap, const char *name);
+
 /** Removes dir and everything below it (a test's temporary directory). */
 void test_rm_tree(const char *dir);
 

@@ -49,8 +49,7 @@ static int setup(void **state) {
   struct fixture *f = calloc(1, sizeof *f);
   if (f == NULL)
     return -1;
-  snprintf(f->dir, sizeof f->dir, "/tmp/test_store.XXXXXX");
-  if (mkdtemp(f->dir) == NULL) {
+  if (test_mkdtemp(f->dir, sizeof f->dir, "test_store") < 0) {
     free(f);
     return -1;
   }
@@ -262,8 +261,7 @@ static int file_user_version(const char *dir) {
 static void test_open_migrates_new_dir(void **state) {
   (void)state;
   char dir[64];
-  snprintf(dir, sizeof dir, "/tmp/test_store.XXXXXX");
-  assert_non_null(mkdtemp(dir));
+  assert_int_equal(test_mkdtemp(dir, sizeof dir, "test_store"), 0);
   /* A data directory that does not exist yet is created. */
   char sub[96];
   snprintf(sub, sizeof sub, "%s/data", dir);
@@ -330,8 +328,7 @@ static void test_reopen_keeps_data(void **state) {
 static void test_newer_schema_refused(void **state) {
   (void)state;
   char dir[64];
-  snprintf(dir, sizeof dir, "/tmp/test_store.XXXXXX");
-  assert_non_null(mkdtemp(dir));
+  assert_int_equal(test_mkdtemp(dir, sizeof dir, "test_store"), 0);
   char path[128];
   snprintf(path, sizeof path, "%s/modproxy.db", dir);
   sqlite3 *db = NULL;
@@ -352,8 +349,7 @@ static void test_open_unusable_dir(void **state) {
   struct store *st = NULL;
   /* A path under a regular file cannot become a directory. */
   char dir[64];
-  snprintf(dir, sizeof dir, "/tmp/test_store.XXXXXX");
-  assert_non_null(mkdtemp(dir));
+  assert_int_equal(test_mkdtemp(dir, sizeof dir, "test_store"), 0);
   char file[96], under[128];
   snprintf(file, sizeof file, "%s/file", dir);
   FILE *fp = fopen(file, "w");

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "bundle.h"
+#include "testutil.h"
 
 static char tmp[64];
 
@@ -160,8 +161,7 @@ static void test_refusals(void **state) {
 }
 
 static int setup(void **state) {
-  snprintf(tmp, sizeof tmp, "/tmp/test_bundle_archive.XXXXXX");
-  return mkdtemp(tmp) == NULL ? -1 : 0;
+  return test_mkdtemp(tmp, sizeof tmp, "test_bundle_archive");
 }
 
 static int teardown(void **state) {

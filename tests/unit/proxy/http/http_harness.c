@@ -95,8 +95,7 @@ int harness_start(void **state, const struct harness_opts *o) {
   h->s = calloc(1, sizeof *h->s);
   if (h->s == NULL)
     return -1;
-  snprintf(h->dir, sizeof h->dir, "/tmp/test_http.XXXXXX");
-  if (mkdtemp(h->dir) == NULL)
+  if (test_mkdtemp(h->dir, sizeof h->dir, "test_http") < 0)
     return -1;
   if (o->populate != NULL && o->populate(h->dir) != 0) {
     fprintf(stderr, "cannot fill the store in %s\n", h->dir);
